@@ -1,0 +1,236 @@
+//! The crate's one error type.
+//!
+//! [`Error`] is a single pointer, so `Result<T, Error>` stays small on the hot paths that
+//! return it. What went wrong is a private kind with public predicates, plus a message written
+//! for a person: it says what was wrong and what is allowed.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::fmt;
+
+/// An error from parsing, validating, viewing or storing availability.
+///
+/// The [`Display`](fmt::Display) text is meant for a person: it says what was wrong and what
+/// would be accepted. Match on the predicates (`is_*`) rather than on the text.
+///
+/// ```
+/// use availability_core::Time;
+///
+/// let err = "09:15".parse::<Time>().unwrap_err();
+/// assert!(err.is_parse());
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid time \"09:15\": minutes must be 00 or 30 (times are whole or half hours)"
+/// );
+/// ```
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: Kind,
+    message: String,
+    /// The index of the offending entry, for errors about one entry of a batch.
+    entry: Option<usize>,
+    #[cfg(feature = "std")]
+    source: Option<std::io::Error>,
+}
+
+/// What kind of thing went wrong. Private so that it can grow; callers use the predicates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Text that should name a day, time, slot, status, week or zone did not.
+    Parse,
+    /// Raw words or bytes that break the week's invariants (`firm ⊆ open`, zero tail bits).
+    InvalidWeek,
+    /// An entry of a batch is invalid; `entry` holds its index.
+    InvalidEntry,
+    /// A batch has more entries than [`crate::Batch::MAX_ENTRIES`].
+    TooManyEntries,
+    /// A time-zone name that is not in the IANA database.
+    #[cfg(feature = "tz")]
+    UnknownZone,
+    /// A week or date outside the range that views support.
+    #[cfg(feature = "tz")]
+    OutOfRange,
+    /// An operating-system I/O error (with the underlying error as the source).
+    #[cfg(feature = "std")]
+    Io,
+    /// The store file is damaged or not a store file; the message names file, record and check.
+    #[cfg(feature = "std")]
+    Corrupt,
+    /// Another process holds the store's lock.
+    #[cfg(feature = "std")]
+    Locked,
+    /// A calendar that does not exist.
+    #[cfg(feature = "std")]
+    NotFound,
+    /// A calendar id that is already taken.
+    #[cfg(feature = "std")]
+    AlreadyExists,
+    /// A write was refused because the stored version differs from the expected one.
+    #[cfg(feature = "std")]
+    VersionMismatch,
+    /// A value too large for the store's fixed-size record (too many keys, a long zone name).
+    #[cfg(feature = "std")]
+    Capacity,
+}
+
+impl Error {
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn new(kind: Kind, message: impl Into<String>) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                entry: None,
+                #[cfg(feature = "std")]
+                source: None,
+            }),
+        }
+    }
+
+    /// The same error, attributed to entry `index` of a batch.
+    #[cold]
+    pub(crate) fn in_entry(mut self, index: usize) -> Error {
+        self.inner.kind = Kind::InvalidEntry;
+        self.inner.entry = Some(index);
+        let message = core::mem::take(&mut self.inner.message);
+        self.inner.message = alloc::format!("entry {index}: {message}");
+        self
+    }
+
+    /// An I/O error, with a message that says what was being done and to which file.
+    #[cfg(feature = "std")]
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn io(message: impl Into<String>, source: std::io::Error) -> Error {
+        let mut err = Error::new(Kind::Io, message);
+        err.inner.source = Some(source);
+        err
+    }
+
+    #[allow(dead_code)] // Not every feature combination asks for the kind.
+    pub(crate) fn kind(&self) -> Kind {
+        self.inner.kind
+    }
+
+    /// Text (a day, time, slot, status, week name, zone name or text-form week) did not parse.
+    pub fn is_parse(&self) -> bool {
+        self.inner.kind == Kind::Parse
+    }
+
+    /// Raw words or bytes that do not form a valid week.
+    pub fn is_invalid_week(&self) -> bool {
+        self.inner.kind == Kind::InvalidWeek
+    }
+
+    /// An entry of a batch is invalid; [`Error::entry_index`] says which.
+    pub fn is_invalid_entry(&self) -> bool {
+        self.inner.kind == Kind::InvalidEntry
+    }
+
+    /// A batch with more than [`crate::Batch::MAX_ENTRIES`] entries.
+    pub fn is_too_many_entries(&self) -> bool {
+        self.inner.kind == Kind::TooManyEntries
+    }
+
+    /// The index of the first invalid entry, for errors about a batch.
+    pub fn entry_index(&self) -> Option<usize> {
+        self.inner.entry
+    }
+
+    /// A time-zone name that is not in the IANA time-zone database.
+    #[cfg(feature = "tz")]
+    pub fn is_unknown_zone(&self) -> bool {
+        self.inner.kind == Kind::UnknownZone
+    }
+
+    /// A week or date outside the range that views support.
+    #[cfg(feature = "tz")]
+    pub fn is_out_of_range(&self) -> bool {
+        self.inner.kind == Kind::OutOfRange
+    }
+
+    /// An I/O error from the operating system.
+    #[cfg(feature = "std")]
+    pub fn is_io(&self) -> bool {
+        self.inner.kind == Kind::Io
+    }
+
+    /// The store file is damaged or is not a store file of a version this build reads.
+    #[cfg(feature = "std")]
+    pub fn is_corrupt(&self) -> bool {
+        self.inner.kind == Kind::Corrupt
+    }
+
+    /// Another process has the store open.
+    #[cfg(feature = "std")]
+    pub fn is_locked(&self) -> bool {
+        self.inner.kind == Kind::Locked
+    }
+
+    /// No calendar with that id.
+    #[cfg(feature = "std")]
+    pub fn is_not_found(&self) -> bool {
+        self.inner.kind == Kind::NotFound
+    }
+
+    /// The calendar id is already taken.
+    #[cfg(feature = "std")]
+    pub fn is_already_exists(&self) -> bool {
+        self.inner.kind == Kind::AlreadyExists
+    }
+
+    /// The calendar's version is not the one the write expected.
+    #[cfg(feature = "std")]
+    pub fn is_version_mismatch(&self) -> bool {
+        self.inner.kind == Kind::VersionMismatch
+    }
+
+    /// A value does not fit the store's fixed-size record.
+    #[cfg(feature = "std")]
+    pub fn is_capacity(&self) -> bool {
+        self.inner.kind == Kind::Capacity
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.message)?;
+        #[cfg(feature = "std")]
+        if let Some(source) = &self.inner.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind)
+            .field("message", &self.inner.message);
+        if let Some(entry) = self.inner.entry {
+            d.field("entry", &entry);
+        }
+        #[cfg(feature = "std")]
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<Error>() == core::mem::size_of::<usize>());

@@ -1,0 +1,74 @@
+//! Recurring weekly availability, stored as two 336-bit planes.
+//!
+//! A week has 7 days x 48 half hours = 336 slots, and every slot is [`Status::Unavailable`],
+//! [`Status::Maybe`] or [`Status::Available`], written in the owner's wall-clock time. A
+//! [`Week`] holds that as two bit planes: `open` (maybe or available) and `firm` (available),
+//! with the invariant `firm ⊆ open`. With this encoding the minimum of two statuses is a
+//! bitwise AND of both planes and the maximum an OR, so "everyone is free" across many weeks
+//! is a handful of word operations ([`Week::min`], [`Week::min_of`]).
+//!
+//! ```
+//! use availability_core::{Batch, Day, Entry, Status, Week};
+//!
+//! // Monday to Friday, 09:00-17:00 available, with a maybe lunch hour.
+//! let mut batch = Batch::new();
+//! for day in Day::WEEKDAYS {
+//!     batch.push(Entry::range(day, "09:00".parse()?, "17:00".parse()?, Status::Available));
+//!     batch.push(Entry::range(day, "12:00".parse()?, "13:00".parse()?, Status::Maybe));
+//! }
+//! let week = batch.apply(&Week::UNAVAILABLE)?;
+//!
+//! assert_eq!(week.status("tuesday 09:00".parse()?), Status::Available);
+//! assert_eq!(week.status("tuesday 12:30".parse()?), Status::Maybe);
+//! assert_eq!(week.status("saturday 10:00".parse()?), Status::Unavailable);
+//! let counts = week.counts();
+//! assert_eq!((counts.available, counts.maybe), (5 * 14, 5 * 2));
+//! # Ok::<(), availability_core::Error>(())
+//! ```
+//!
+//! Edits are copy-on-write: a [`Batch`] is validated as a whole and applied to a copy, so an
+//! invalid batch changes nothing and names the first bad entry by its index.
+//!
+//! # Layout
+//!
+//! - `error`: the crate's one opaque [`Error`], with predicates for what callers match on.
+//! - `grid`: the slot grid: [`Day`], [`Time`] (a half-hour boundary), [`Slot`] and [`Status`],
+//!   with their parsing and printing.
+//! - `plane`: one 336-bit plane in six `u64` words; the word operations everything else uses.
+//! - `week`: [`Week`], reads (slots, runs, counts), combination (min and max) and the text form.
+//! - `batch`: [`Entry`] and [`Batch`], validated all-or-nothing edits.
+//! - `serde_impls` (feature `serde`): the JSON shapes of the HTTP API.
+//! - [`tz`] (feature `tz`): time-zone views: plans, exact intervals and ISO weeks.
+//! - [`store`] (feature `std`): the snapshot store and its checksummed memory-mapped file.
+//!
+//! # Features
+//!
+//! - `std` (default): the store, the plan cache, and `std::error::Error` for [`Error`].
+//!   Without it the crate is `#![no_std]` and needs only `alloc`.
+//! - `tz` (default): time-zone views, on `chrono-tz`.
+//! - `serde`: (de)serialization of statuses, days, times, entries and batches.
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+mod batch;
+mod error;
+mod grid;
+mod plane;
+#[cfg(feature = "serde")]
+mod serde_impls;
+mod week;
+
+#[cfg(feature = "std")]
+pub mod store;
+#[cfg(feature = "tz")]
+pub mod tz;
+
+pub use batch::{Batch, Entry};
+pub use error::Error;
+pub use grid::{Day, Slot, Status, Time, DAYS, HALF_HOURS_PER_DAY, SLOTS};
+pub use week::{Counts, Run, Runs, Slots, Week};

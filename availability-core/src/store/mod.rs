@@ -1,0 +1,1 @@
+//! The snapshot store and its file (DESIGN.md section 4).

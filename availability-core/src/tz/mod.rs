@@ -1,0 +1,1 @@
+//! Time-zone views (DESIGN.md section 3).

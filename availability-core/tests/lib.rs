@@ -1,0 +1,3 @@
+//! Integration tests of `availability-core`, built as one test binary.
+
+mod week;
