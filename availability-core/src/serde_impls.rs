@@ -1,10 +1,10 @@
 //! The JSON shapes of the HTTP API (DESIGN.md section 5), with `serde`.
 //!
-//! - [`Status`]: `"available"`, `"maybe"`, `"unavailable"` (any case when reading).
-//! - [`Day`]: `"monday"`; reading also takes any case, three-letter names and `0`..`6`.
-//! - [`Time`]: `"09:00"`.
-//! - [`Entry`]: `{ "day", "time", "status" }` or `{ "day", "from", "to", "status" }`.
-//! - [`Batch`]: `{ "updates": [ entry, ... ] }`, at most [`Batch::MAX_ENTRIES`] entries.
+//! - [`Status`] is `"available"`, `"maybe"` or `"unavailable"` (any case when reading).
+//! - [`Day`] is `"monday"`; reading also takes any case, three-letter names and `0`..`6`.
+//! - [`Time`] is `"09:00"`.
+//! - [`Entry`] is `{ "day", "time", "status" }` or `{ "day", "from", "to", "status" }`.
+//! - [`Batch`] is `{ "updates": [ entry, ... ] }`, at most [`Batch::MAX_ENTRIES`] entries.
 //!
 //! Errors name the offending entry (`updates[3]: ...`) and stop reading at the first entry past
 //! the limit, so an oversized batch is refused without being collected.

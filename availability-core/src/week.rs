@@ -468,26 +468,26 @@ impl FusedIterator for Slots<'_> {}
 /// A maximal run of slots with one status; see [`Week::runs`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Run {
-    start: u16,
+    start: Slot,
     len: u16,
     status: Status,
 }
 
 impl Run {
     /// The first slot of the run.
-    pub fn start(&self) -> Slot {
-        Slot::from_index(usize::from(self.start)).unwrap_or_else(|| unreachable!())
+    pub const fn start(&self) -> Slot {
+        self.start
     }
 
     /// The index of the first slot.
     pub const fn start_index(&self) -> usize {
-        self.start as usize
+        self.start.index()
     }
 
     /// The index just past the last slot: up to 336, or past it for a run that wraps into
     /// the next week ([`Week::runs_wrapping`]).
     pub const fn end_index(&self) -> usize {
-        self.start as usize + self.len as usize
+        self.start.index() + self.len as usize
     }
 
     /// How many slots the run covers.
@@ -568,10 +568,11 @@ impl Iterator for Runs {
 
     #[inline]
     fn next(&mut self) -> Option<Run> {
-        if self.next >= SLOTS || self.next >= self.end {
+        if self.next >= self.end {
             return None;
         }
         let start = self.next;
+        let slot = Slot::from_index(start)?;
         let following = self.next_start(start);
         let stop = if following >= SLOTS {
             self.end
@@ -580,7 +581,7 @@ impl Iterator for Runs {
         };
         self.next = following;
         Some(Run {
-            start: start as u16,
+            start: slot,
             len: (stop - start) as u16,
             status: self.week.status_at(start),
         })
