@@ -1,3 +1,4 @@
 //! Integration tests of `availability-core`, built as one test binary.
 
+mod tz;
 mod week;
