@@ -37,6 +37,14 @@
 //! rotations, each limited to the slots it serves. [`PlanCache`] keeps plans, so a repeated
 //! view costs only [`Plan::apply`], a few dozen word operations.
 //!
+//! # Data and range
+//!
+//! Offsets come from the IANA time-zone database as compiled into `chrono-tz`
+//! ([`Zone::database_version`]); a newer database can change a view where a government changed
+//! its clocks, which is why plans are keyed by zone and week and never stored. Views cover the
+//! ISO years [`IsoWeek::MIN_YEAR`] to [`IsoWeek::MAX_YEAR`]; other weeks are refused with
+//! [`Error::is_out_of_range`](crate::Error::is_out_of_range).
+//!
 //! # Examples
 //!
 //! The US fall-back, Sunday 2026-11-01: at 02:00 EDT New York's clocks return to 01:00 EST,
