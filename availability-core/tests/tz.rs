@@ -828,3 +828,32 @@ proptest! {
         }
     }
 }
+
+/// Plans find offset changes by sampling every few hours, which misses a change that is undone
+/// before the next sample. No zone changes offset twice within a day in the supported years.
+#[test]
+fn offset_changes_are_days_apart() {
+    let from = wall_midnight(chrono::NaiveDate::from_ymd_opt(1972, 12, 1).expect("date"));
+    let to = wall_midnight(chrono::NaiveDate::from_ymd_opt(2100, 2, 1).expect("date"));
+    for zone in Zone::all() {
+        let Ok(jz) = db().get(zone.name()) else {
+            continue;
+        };
+        let mut previous: Option<(i64, i32)> = None;
+        for transition in jz.following(at(from)) {
+            let t = seconds(transition.timestamp());
+            if t > to {
+                break;
+            }
+            let offset = transition.offset().seconds();
+            if let Some((last, last_offset)) = previous {
+                if offset != last_offset {
+                    assert!(t - last >= 86_400, "{zone}: changes at {last} and {t}");
+                }
+            }
+            if previous.is_none_or(|(_, last_offset)| offset != last_offset) {
+                previous = Some((t, offset));
+            }
+        }
+    }
+}

@@ -18,9 +18,10 @@ const SLOTS_I64: i64 = SLOTS as i64;
 const EPOCH_SLOT: i64 = 3 * HALF_HOURS_PER_DAY as i64;
 /// How far around the viewer's week its instants can lie: more than any UTC offset.
 const MARGIN: i64 = 2 * DAY;
-/// The spacing of the offset samples between which offset changes are searched. Zones change
-/// offset at most a few times a year, never twice within a quarter hour.
-const SAMPLE: i64 = 900;
+/// The spacing of the offset samples between which offset changes are searched. A change and
+/// its reversal both inside one step would go unseen; since 1970 no zone has changed offset
+/// twice within six days (the tests check the database for changes closer than a day).
+const SAMPLE: i64 = 3 * 3600;
 
 /// The precomputed view of (owner zone, viewer zone, ISO week): which owner slots each viewer
 /// slot takes its status from, by the rule of the [module docs](crate::tz).
@@ -33,7 +34,7 @@ const SAMPLE: i64 = 900;
 /// slots that do not use it, so that [`Plan::apply`] is one rotation per shift and three word
 /// operations per word.
 ///
-/// Building a plan samples both zones over the week and is not cheap (tens of microseconds);
+/// Building a plan samples both zones over the week and is not cheap (microseconds);
 /// keep plans in a [`PlanCache`](crate::tz::PlanCache) where many views repeat.
 ///
 /// ```
