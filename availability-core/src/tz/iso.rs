@@ -1,0 +1,242 @@
+//! [`IsoWeek`]: a concrete Monday-to-Sunday week, named as ISO 8601 names it.
+
+use core::fmt;
+use core::str::FromStr;
+
+use alloc::format;
+use chrono::{DateTime, Datelike, NaiveDate, Weekday};
+
+use crate::error::{Error, Kind};
+use crate::grid::{Day, Truncated};
+use crate::tz::Zone;
+
+/// An ISO 8601 week: Monday to Sunday, numbered within its ISO year (`2026-W48` is
+/// 2026-11-23 to 2026-11-29). A view shows one such week in the viewer's zone.
+///
+/// Only weeks of ISO years [`IsoWeek::MIN_YEAR`] to [`IsoWeek::MAX_YEAR`] exist as values:
+/// the time-zone database lists explicit offset changes up to 2099, and before 1973 some
+/// zones had offsets that were not whole minutes, which RFC 3339 cannot write. Other
+/// years are refused with [`Error::is_out_of_range`].
+///
+/// ```
+/// use availability_core::tz::IsoWeek;
+///
+/// let week: IsoWeek = "2026-W48".parse()?;
+/// assert_eq!(week, "2026-11-26".parse()?); // any date of the week names it
+/// assert_eq!(week.to_string(), "2026-W48");
+/// let dates = week.dates();
+/// assert_eq!(dates[0].to_string(), "2026-11-23");
+/// assert_eq!(dates[6].to_string(), "2026-11-29");
+///
+/// // 2026-01-01 is a Thursday, so it belongs to the first week of 2026...
+/// assert_eq!("2026-01-01".parse::<IsoWeek>()?.to_string(), "2026-W01");
+/// // ...and 2027-01-01, a Friday, to the last week of 2026, which has 53.
+/// assert_eq!("2027-01-01".parse::<IsoWeek>()?.to_string(), "2026-W53");
+/// assert!("2025-W53".parse::<IsoWeek>().unwrap_err().is_parse());
+/// assert!("2150-W01".parse::<IsoWeek>().unwrap_err().is_out_of_range());
+/// # Ok::<(), availability_core::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IsoWeek {
+    /// The week's Monday; always a Monday of an ISO year in the supported range.
+    monday: NaiveDate,
+}
+
+impl IsoWeek {
+    /// The first supported ISO year.
+    pub const MIN_YEAR: i32 = 1973;
+    /// The last supported ISO year.
+    pub const MAX_YEAR: i32 = 2099;
+
+    /// Week `week` (1 to 52 or 53) of ISO year `year`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_out_of_range`] for a year outside the supported range,
+    /// [`Error::is_parse`] for a week number that the year does not have.
+    pub fn new(year: i32, week: u32) -> Result<IsoWeek, Error> {
+        check_year(year)?;
+        match NaiveDate::from_isoywd_opt(year, week, Weekday::Mon) {
+            Some(monday) => Ok(IsoWeek { monday }),
+            None => Err(Error::new(
+                Kind::Parse,
+                format!(
+                    "invalid week {year}-W{week:02}: ISO year {year} has weeks 01 to {:02}",
+                    weeks_in(year)
+                ),
+            )),
+        }
+    }
+
+    /// The week that contains `date`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_out_of_range`] when the date's ISO year is outside the supported range.
+    pub fn containing(date: NaiveDate) -> Result<IsoWeek, Error> {
+        check_year(date.iso_week().year())?;
+        let back = u64::from(date.weekday().num_days_from_monday());
+        match date.checked_sub_days(chrono::Days::new(back)) {
+            Some(monday) => Ok(IsoWeek { monday }),
+            None => Err(out_of_range(format!("date {date}"))),
+        }
+    }
+
+    /// The week that contains the instant `unix_seconds` (seconds since 1970-01-01 UTC) on
+    /// the wall clocks of `zone`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_out_of_range`] when that week is outside the supported range.
+    pub fn at(zone: Zone, unix_seconds: i64) -> Result<IsoWeek, Error> {
+        let local = zone
+            .offset_at(unix_seconds)
+            .and_then(|offset| unix_seconds.checked_add(i64::from(offset)))
+            .and_then(|local| DateTime::from_timestamp(local, 0))
+            .ok_or_else(|| out_of_range(format!("instant {unix_seconds}")))?;
+        IsoWeek::containing(local.date_naive())
+    }
+
+    /// The week that contains the present moment on the wall clocks of `zone`: the default
+    /// week of a view.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_out_of_range`] when the system clock is outside the supported years.
+    #[cfg(feature = "std")]
+    pub fn current(zone: Zone) -> Result<IsoWeek, Error> {
+        let now = match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+            Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
+        };
+        IsoWeek::at(zone, now)
+    }
+
+    /// The ISO year (which can differ from the calendar year of the week's first or last days).
+    pub fn year(self) -> i32 {
+        self.monday.iso_week().year()
+    }
+
+    /// The week number within its ISO year, 1 to 53.
+    pub fn week(self) -> u32 {
+        self.monday.iso_week().week()
+    }
+
+    /// The week's Monday.
+    pub fn monday(self) -> NaiveDate {
+        self.monday
+    }
+
+    /// The date of `day` in this week.
+    pub fn date(self, day: Day) -> NaiveDate {
+        // Within the supported years a day after a Monday always exists.
+        self.monday
+            .checked_add_days(chrono::Days::new(day.index() as u64))
+            .unwrap_or(self.monday)
+    }
+
+    /// The seven dates of the week, Monday first.
+    pub fn dates(self) -> [NaiveDate; 7] {
+        Day::ALL.map(|day| self.date(day))
+    }
+
+    /// The week after this one, if it is still in the supported range.
+    pub fn next(self) -> Option<IsoWeek> {
+        let monday = self.monday.checked_add_days(chrono::Days::new(7))?;
+        IsoWeek::containing(monday).ok()
+    }
+
+    /// The week before this one, if it is still in the supported range.
+    pub fn previous(self) -> Option<IsoWeek> {
+        let monday = self.monday.checked_sub_days(chrono::Days::new(7))?;
+        IsoWeek::containing(monday).ok()
+    }
+}
+
+fn weeks_in(year: i32) -> u32 {
+    if NaiveDate::from_isoywd_opt(year, 53, Weekday::Mon).is_some() {
+        53
+    } else {
+        52
+    }
+}
+
+fn check_year(year: i32) -> Result<(), Error> {
+    if (IsoWeek::MIN_YEAR..=IsoWeek::MAX_YEAR).contains(&year) {
+        Ok(())
+    } else {
+        Err(out_of_range(format!("ISO year {year}")))
+    }
+}
+
+#[cold]
+fn out_of_range(what: alloc::string::String) -> Error {
+    Error::new(
+        Kind::OutOfRange,
+        format!(
+            "{what} is outside the supported weeks: views cover ISO years {} to {}",
+            IsoWeek::MIN_YEAR,
+            IsoWeek::MAX_YEAR
+        ),
+    )
+}
+
+/// Parses `2026-W48` (the ISO week name) or `2026-11-23` (any date of the week).
+impl FromStr for IsoWeek {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<IsoWeek, Error> {
+        let b = s.as_bytes();
+        let digits = |range: core::ops::Range<usize>| -> Option<u32> {
+            let part = b.get(range)?;
+            part.iter().try_fold(0u32, |acc, &c| {
+                c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+            })
+        };
+        let bad = || {
+            Error::new(
+                Kind::Parse,
+                format!(
+                    "invalid week {:?}: expected an ISO week such as \"2026-W48\" or a date \
+                     such as \"2026-11-23\"",
+                    Truncated(s)
+                ),
+            )
+        };
+        let year = digits(0..4).ok_or_else(bad)?;
+        let year = i32::try_from(year).map_err(|_| bad())?;
+        match (b.len(), b.get(4), b.get(5)) {
+            (8, Some(b'-'), Some(b'W' | b'w')) => {
+                let week = digits(6..8).ok_or_else(bad)?;
+                IsoWeek::new(year, week)
+            }
+            (10, Some(b'-'), _) if b.get(7) == Some(&b'-') => {
+                let (month, day) = (
+                    digits(5..7).ok_or_else(bad)?,
+                    digits(8..10).ok_or_else(bad)?,
+                );
+                let date = NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| {
+                    Error::new(
+                        Kind::Parse,
+                        format!("invalid date {:?}: no such day", Truncated(s)),
+                    )
+                })?;
+                IsoWeek::containing(date)
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Writes the ISO week name, such as `2026-W48`.
+impl fmt::Display for IsoWeek {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-W{:02}", self.year(), self.week())
+    }
+}
+
+impl fmt::Debug for IsoWeek {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IsoWeek({self} from {})", self.monday)
+    }
+}
