@@ -32,7 +32,7 @@ async fn first_run_makes_a_certificate_and_an_admin_key_then_restarts_on_the_sam
     let prepared = availability_server::startup::prepare(
         &config,
         backend.clone(),
-        Arc::new(crate::support::FixedZones),
+        availability_server::backend::zones(),
     )
     .await
     .unwrap();
