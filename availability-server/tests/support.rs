@@ -90,13 +90,13 @@ impl Backend for MemBackend {
         }
         let mut next = Calendar::clone(current);
         match change {
-            Change::Edit(batch) => {
+            Change::Apply(batch) => {
                 next.week = batch
                     .apply(&next.week)
                     .map_err(|e| StoreError::Invalid(e.to_string()))?
             }
-            Change::Replace(week) => next.week = week,
-            Change::Zone(zone) => next.zone = zone,
+            Change::Replace(batch) => next.week = batch.apply_replacing().unwrap(),
+            Change::SetZone(zone) => next.zone = zone,
             Change::AddKey(key) => next.keys.push(key),
             Change::RemoveKey(key_id) => {
                 let before = next.keys.len();
