@@ -1,0 +1,232 @@
+//! The store file on disk: atomic creation, the exclusive lock, the mapping, page writes with
+//! a synchronous flush, and growth.
+//!
+//! This layer knows pages and offsets, not calendars. Every write goes through
+//! [`StoreFile::write_page`], which returns only after `msync(MS_SYNC)` has made the page
+//! durable; that is the point a commit may be acknowledged.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::string::String;
+use std::time::{SystemTime, UNIX_EPOCH};
+use std::vec::Vec;
+use std::{format, process};
+
+use memmap2::{MmapMut, MmapOptions};
+
+use super::format::PAGE;
+use crate::error::{Error, Kind};
+
+/// An open, locked and mapped store file.
+#[derive(Debug)]
+pub(crate) struct StoreFile {
+    path: PathBuf,
+    /// Holds the `flock` for as long as the store is open: closing it releases the lock.
+    file: File,
+    /// The whole file (at least every page the meta record counts). Never shrinks while
+    /// mapped; growth maps a new, longer view first and then drops the old one.
+    map: MmapMut,
+}
+
+/// An error about the file's contents, naming the file.
+#[cold]
+pub(crate) fn corrupt(path: &Path, what: &str) -> Error {
+    Error::new(
+        Kind::Corrupt,
+        format!(
+            "store file {}: {what}. The file was not changed; restore it from a backup \
+             or move it aside to start a new store",
+            path.display()
+        ),
+    )
+}
+
+#[cold]
+fn io_error(path: &Path, doing: &str, err: io::Error) -> Error {
+    Error::io(format!("store file {}: {doing}", path.display()), err)
+}
+
+impl StoreFile {
+    /// Opens and locks the file at `path`, first creating it with the bytes `image()` when
+    /// there is no file there.
+    pub(crate) fn open(path: &Path, image: impl FnOnce() -> Vec<u8>) -> Result<StoreFile, Error> {
+        let file = match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                create_atomically(path, &image())?;
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| io_error(path, "opening the new file", e))?
+            }
+            Err(err) => return Err(io_error(path, "opening", err)),
+        };
+        lock_exclusive(&file).map_err(|err| {
+            if err.kind() == io::ErrorKind::WouldBlock {
+                Error::new(
+                    Kind::Locked,
+                    format!(
+                        "store file {} is open in another process (it holds the file's \
+                         exclusive lock); stop that process first",
+                        path.display()
+                    ),
+                )
+            } else {
+                io_error(path, "locking", err)
+            }
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|e| io_error(path, "reading its size", e))?
+            .len();
+        let len = usize::try_from(len).map_err(|_| corrupt(path, "the file is too large"))?;
+        if len < PAGE {
+            // Too short to map usefully; read what there is so the header check can say
+            // whether it is a truncated store or something else entirely.
+            let mut bytes = std::vec![0u8; len];
+            file.read_exact_at(&mut bytes, 0)
+                .map_err(|e| io_error(path, "reading", e))?;
+            let what = super::format::check_header(&bytes)
+                .err()
+                .unwrap_or_else(|| String::from("the file is too short"));
+            return Err(corrupt(path, &what));
+        }
+        let map = map(&file, len).map_err(|e| io_error(path, "mapping", e))?;
+        Ok(StoreFile {
+            path: path.to_path_buf(),
+            file,
+            map,
+        })
+    }
+
+    /// The path the store was opened at.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The mapped bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// The page at `offset`, or an empty slice past the end of the mapping.
+    pub(crate) fn page(&self, offset: usize) -> &[u8] {
+        self.map.get(offset..offset + PAGE).unwrap_or_default()
+    }
+
+    /// Lets `fill` write the page at `offset` in place, then flushes that page synchronously.
+    /// Returns only once the page is durable (or the flush failed).
+    pub(crate) fn write_page(
+        &mut self,
+        offset: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(), Error> {
+        let Some(page) = self.map.get_mut(offset..offset + PAGE) else {
+            return Err(Error::new(
+                Kind::Io,
+                format!(
+                    "store file {}: page at offset {offset} is outside the mapping",
+                    self.path.display()
+                ),
+            ));
+        };
+        fill(page);
+        // `flush_range` is msync(MS_SYNC): the asynchronous variant only schedules the write.
+        self.map
+            .flush_range(offset, PAGE)
+            .map_err(|e| io_error(&self.path, "flushing a page to disk", e))
+    }
+
+    /// Extends the file so that it is `new_len` bytes, writing `tail` from offset `from` (the
+    /// end of the part in use, which may be before the end of the file if an earlier growth
+    /// was interrupted), makes that durable, and maps the longer file.
+    ///
+    /// The new pages are written with `write`, not `set_len`, so their blocks are allocated
+    /// now: a full disk is an error here rather than a fault on a later store to the mapping.
+    pub(crate) fn grow(&mut self, from: usize, tail: &[u8]) -> Result<(), Error> {
+        let new_len = from + tail.len();
+        self.file
+            .write_all_at(tail, from as u64)
+            .map_err(|e| io_error(&self.path, "writing the pages of a growth", e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| io_error(&self.path, "flushing a growth to disk", e))?;
+        let len = new_len.max(self.map.len());
+        let map = map(&self.file, len).map_err(|e| io_error(&self.path, "mapping", e))?;
+        // The old mapping is dropped (unmapped) only now that the new one exists.
+        self.map = map;
+        Ok(())
+    }
+}
+
+/// Maps `len` bytes of `file` for reading and writing.
+#[allow(unsafe_code)]
+fn map(file: &File, len: usize) -> io::Result<MmapMut> {
+    // SAFETY: a mapping is undefined behaviour if another process changes or truncates the
+    // file while it is mapped. `file` holds an exclusive `flock` (taken before the first map
+    // and held until after the last unmap), every store opens the file only after taking that
+    // lock, and the store itself never truncates the file. Only this process writes to it,
+    // through this mapping or through positional writes to pages past the mapped length.
+    unsafe { MmapOptions::new().len(len).map_mut(file) }
+}
+
+/// Takes `flock(LOCK_EX | LOCK_NB)` on the file: fails with `WouldBlock` when another open
+/// file description (another process, or another `Store` in this one) holds it.
+#[allow(unsafe_code)]
+fn lock_exclusive(file: &File) -> io::Result<()> {
+    // SAFETY: flock takes a descriptor number and no pointers; `file` owns the descriptor and
+    // keeps it open for the duration of the call.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Creates `path` holding `bytes`, so that the path either does not exist or holds the whole
+/// image: the bytes go to a temporary file that is flushed and then hard-linked to `path`.
+/// Linking, unlike renaming, fails when `path` exists, so a concurrent creator can never
+/// replace a store that another process already opened.
+fn create_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let temp = dir.join(format!(".{name}.new-{}-{nanos}", process::id()));
+    let result = (|| -> Result<(), Error> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|e| io_error(path, "creating a temporary file for a new store", e))?;
+        file.write_all(bytes)
+            .map_err(|e| io_error(path, "writing a new store", e))?;
+        file.sync_all()
+            .map_err(|e| io_error(path, "flushing a new store", e))?;
+        match std::fs::hard_link(&temp, path) {
+            Ok(()) => {}
+            // Another process created it first: use theirs.
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(err) => return Err(io_error(path, "linking a new store into place", err)),
+        }
+        // The new directory entry is durable only once the directory is flushed.
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_error(path, "flushing the directory of a new store", e))
+    })();
+    // The temporary name is only scaffolding; failing to remove it loses nothing.
+    let _ = std::fs::remove_file(&temp);
+    result
+}
