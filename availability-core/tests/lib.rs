@@ -1,3 +1,5 @@
 //! Integration tests of `availability-core`, built as one test binary.
 
+mod store;
+mod store_faults;
 mod week;
