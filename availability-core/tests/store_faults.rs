@@ -268,3 +268,53 @@ fn bytes_left_by_an_interrupted_growth_are_ignored_then_reused() {
     let store = Store::open(&path).expect("reopen");
     assert_eq!(store.list(), before);
 }
+
+/// Writes `page` at `offset` after giving it a valid CRC, as a buggy or hostile writer would.
+fn write_with_crc(path: &Path, offset: u64, mut page: Vec<u8>) {
+    let crc = crc32fast::hash(&page[4..]);
+    page[..4].copy_from_slice(&crc.to_le_bytes());
+    write_at(path, offset, &page);
+}
+
+#[test]
+fn an_exhausted_sequence_number_refuses_the_commit_without_panicking() {
+    let (_dir, path) = temp_store();
+    store_at(&path, 4);
+    let mut page = read_page(&path, copy_offset(1, 1));
+    page[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+    write_with_crc(&path, copy_offset(1, 1), page);
+    let store = Store::open(&path).expect("open");
+    let err = store
+        .commit("default", None, &Change::Replace(batch_for(5)))
+        .expect_err("exhausted");
+    assert!(err.is_capacity(), "{err}");
+    assert_eq!(store.get("default").expect("default").version(), 4);
+}
+
+#[test]
+fn a_valid_crc_over_a_bad_payload_does_not_make_a_copy_valid() {
+    let (_dir, path) = temp_store();
+    store_at(&path, 4);
+    let original = read_page(&path, copy_offset(1, 1));
+    // Payload offsets: version at 24, the week at 40 (open plane) and 82 (firm plane),
+    // the id length at 124.
+    let cases: [(&str, usize, u8); 4] = [
+        ("version 0", 24, 0),
+        ("firm but not open", 40, 0),
+        ("id length", 124, 200),
+        ("reserved byte", 127, 1),
+    ];
+    for (what, at, value) in cases {
+        let mut page = original.clone();
+        if what == "version 0" {
+            page[24..32].fill(0);
+        } else if what == "firm but not open" {
+            page[at..at + 42].fill(value);
+            page[82..124].fill(0xFF);
+        } else {
+            page[at] = value;
+        }
+        write_with_crc(&path, copy_offset(1, 1), page);
+        assert_eq!(default_version(&path), 3, "{what}: copy A stands");
+    }
+}

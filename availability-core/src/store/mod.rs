@@ -550,7 +550,12 @@ impl Store {
         }
         let mut record = current.record.clone();
         apply(&mut record, change)?;
-        record.version = version + 1;
+        record.version = version.checked_add(1).ok_or_else(|| {
+            Error::new(
+                Kind::Capacity,
+                std::format!("calendar {id:?} has reached the last version number"),
+            )
+        })?;
         // Never let the time of last change run backwards, even if the clock does.
         record.changed_at_ms = now_ms().max(current.record.changed_at_ms);
         writer.write_slot(published.slot, PayloadKind::Calendar, &record.encode())?;
@@ -680,9 +685,17 @@ impl Writer {
         kind: PayloadKind,
         payload: &[u8],
     ) -> Result<Copies, Error> {
+        // Only a damaged or hostile file can hold a sequence this high; refuse rather than
+        // wrap around to a number the other copy beats.
+        let Some(seq) = copies.seq.checked_add(1) else {
+            return Err(Error::new(
+                Kind::Capacity,
+                std::format!("{}: its sequence number is exhausted", record_name(record)),
+            ));
+        };
         let next = Copies {
             newest: 1 - copies.newest,
-            seq: copies.seq + 1,
+            seq,
         };
         let offset = copy_offset(record, next.newest);
         let written = self.file.write_page(offset, |page| {
