@@ -1,17 +1,42 @@
 //! The store's API: calendars, changes, keys, versions, growth, the lock and reopening.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use availability_core::store::{Change, KeyHash, Store, DEFAULT_CALENDAR};
 use availability_core::{Batch, Day, Entry, Status, Week};
 
 const HASH: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
 
-pub(crate) fn temp_store() -> (tempfile::TempDir, PathBuf) {
+/// Held (shared) by every test that opens stores, and taken (exclusively) by the crash test
+/// around each spawn of a child. A child holds copies of all of its parent's descriptors
+/// between fork and exec, and with them any store lock; without this a test that closes and
+/// reopens a store could find its own lock held by someone else's child.
+pub(crate) static FORK_GUARD: RwLock<()> = RwLock::new(());
+
+/// A temporary directory, and the shared side of [`FORK_GUARD`] for as long as it lives.
+pub(crate) struct Scratch {
+    dir: tempfile::TempDir,
+    _no_fork: RwLockReadGuard<'static, ()>,
+}
+
+impl Scratch {
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+pub(crate) fn temp_store() -> (Scratch, PathBuf) {
+    let no_fork = FORK_GUARD.read().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.avs");
-    (dir, path)
+    (
+        Scratch {
+            dir,
+            _no_fork: no_fork,
+        },
+        path,
+    )
 }
 
 fn range(day: Day, from: &str, to: &str, status: Status) -> Entry {

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use availability_core::store::{Change, Store};
 
-use crate::store::{batch_for, mix, temp_store, week_for};
+use crate::store::{batch_for, mix, week_for, FORK_GUARD};
 
 const CHILD_ENV: &str = "AVAILABILITY_CRASH_CHILD_STORE";
 const TEST_NAME: &str = "store_crash::sigkill_leaves_the_last_acknowledged_state_or_the_next";
@@ -56,13 +56,15 @@ fn sigkill_leaves_the_last_acknowledged_state_or_the_next() {
         .duration_since(UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64);
     eprintln!("crash test: {kills} kills, seed {seed}");
-    let (_dir, path) = temp_store();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.avs");
     drop(Store::open(&path).expect("create"));
     let exe = std::env::current_exe().expect("test binary");
 
     let mut known = 1; // the version on disk when the child starts
     let (mut exact, mut ahead) = (0, 0);
     for kill in 0..kills {
+        let no_store_open_elsewhere = FORK_GUARD.write().unwrap_or_else(|e| e.into_inner());
         let mut child = Command::new(&exe)
             .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, &path)
@@ -70,6 +72,7 @@ fn sigkill_leaves_the_last_acknowledged_state_or_the_next() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn child");
+        drop(no_store_open_elsewhere);
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         let reader = std::thread::spawn(move || {

@@ -11,7 +11,7 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::string::String;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
 use std::{format, process};
 
@@ -65,7 +65,7 @@ impl StoreFile {
             }
             Err(err) => return Err(io_error(path, "opening", err)),
         };
-        lock_exclusive(&file).map_err(|err| {
+        lock_with_grace(&file).map_err(|err| {
             if err.kind() == io::ErrorKind::WouldBlock {
                 Error::new(
                     Kind::Locked,
@@ -172,6 +172,25 @@ fn map(file: &File, len: usize) -> io::Result<MmapMut> {
     // lock, and the store itself never truncates the file. Only this process writes to it,
     // through this mapping or through positional writes to pages past the mapped length.
     unsafe { MmapOptions::new().len(len).map_mut(file) }
+}
+
+/// How long [`lock_with_grace`] waits for a lock that is held.
+const LOCK_GRACE: Duration = Duration::from_millis(100);
+
+/// Takes the exclusive lock, waiting up to [`LOCK_GRACE`] if it is held. A lock can be held
+/// briefly by a process that is not using the store: a previous server that is exiting, or a
+/// child between `fork` and `exec` (it shares its parent's descriptors, and with them the
+/// lock). A store that is really open elsewhere stays locked, and then this fails.
+fn lock_with_grace(file: &File) -> io::Result<()> {
+    let deadline = Instant::now() + LOCK_GRACE;
+    loop {
+        match lock_exclusive(file) {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Takes `flock(LOCK_EX | LOCK_NB)` on the file: fails with `WouldBlock` when another open

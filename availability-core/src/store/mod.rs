@@ -53,6 +53,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
+use core::hash::{BuildHasherDefault, Hasher};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -193,7 +194,50 @@ impl fmt::Debug for Store {
 
 #[derive(Default)]
 struct Directory {
-    by_id: HashMap<Arc<str>, Arc<Published>>,
+    by_id: HashMap<Arc<str>, Arc<Published>, BuildHasherDefault<IdHasher>>,
+}
+
+/// The hasher of the directory: FxHash, rustc's own. Reads are the hot path and ids are short;
+/// SipHash's resistance to chosen-key flooding buys nothing here, since only admins choose ids
+/// and a store holds at most 65536 of them.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for IdHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            if let Some(head) = word.get_mut(..rest.len()) {
+                head.copy_from_slice(rest);
+            }
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// One calendar's slot and its current state.
@@ -291,7 +335,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// - [`Error::is_locked`]: another process (or another `Store` here) has it open.
+    /// - [`Error::is_locked`]: another process (or another `Store` here) has it open. A lock
+    ///   that is released within 100 ms (a previous process exiting) is waited for.
     /// - [`Error::is_corrupt`]: the header is wrong (magic, format version, CRC, sizes), the
     ///   file is shorter than its records, or a record has no valid copy. The message names
     ///   the file, the record and what failed. The file is left as it was.
@@ -341,7 +386,8 @@ impl Store {
 
         let mut slots = Vec::with_capacity(slot_count as usize);
         let mut free = BTreeSet::new();
-        let mut by_id: HashMap<Arc<str>, Arc<Published>> = HashMap::new();
+        let mut by_id: HashMap<Arc<str>, Arc<Published>, BuildHasherDefault<IdHasher>> =
+            HashMap::default();
         for slot in 0..slot_count {
             let record = slot + 1;
             let chosen = choose(pair(record), record, |kind, payload| match kind {
