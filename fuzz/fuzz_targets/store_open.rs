@@ -61,9 +61,10 @@ fn file_from(data: &[u8]) -> Vec<u8> {
         return rest.to_vec();
     }
     let mut file = baseline().to_vec();
+    let len = file.len();
     for patch in rest.chunks_exact(4) {
         let offset = u32::from_le_bytes([patch[0], patch[1], patch[2], 0]) as usize;
-        if let Some(byte) = file.get_mut(offset % file.len()) {
+        if let Some(byte) = file.get_mut(offset % len) {
             *byte ^= patch[3];
         }
     }
