@@ -95,6 +95,51 @@ fn durable(c: &mut Criterion) {
     group.finish();
 }
 
+/// The same comparison, interleaved: one bare flush, one commit, and again, each timed alone,
+/// so that both see the same disk and the same load from other processes. Prints the medians
+/// and their ratio (criterion runs the two benchmarks above minutes apart, and a shared
+/// disk's flush latency drifts by more than the difference being measured).
+fn interleaved(_: &mut Criterion) {
+    let rounds: usize = std::env::var("STORE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.path().join("bare"))
+        .expect("file");
+    file.set_len(4096).expect("size");
+    let mut map = map_one_page(&file);
+    let store = Store::open(dir.path().join("store.avs")).expect("open");
+    let batches: Vec<Change> = (0..16).map(|r| Change::Apply(batch_of_100(r))).collect();
+    let (mut bare, mut commit) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for round in 0..rounds {
+        let start = Instant::now();
+        map[100] = round as u8;
+        map.flush_range(0, 4096).expect("flush");
+        bare.push(start.elapsed());
+        let start = Instant::now();
+        black_box(
+            store
+                .commit("default", None, &batches[round % batches.len()])
+                .expect("commit"),
+        );
+        commit.push(start.elapsed());
+    }
+    bare.sort_unstable();
+    commit.sort_unstable();
+    let (bare, commit) = (bare[rounds / 2], commit[rounds / 2]);
+    eprintln!(
+        "store/durable interleaved ({rounds} rounds): median bare msync {bare:?}, median \
+         commit {commit:?}, commit / bare = {:.3}",
+        commit.as_secs_f64() / bare.as_secs_f64()
+    );
+}
+
 fn throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("store/throughput");
     group
@@ -133,5 +178,5 @@ fn throughput(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, reads, durable, throughput);
+criterion_group!(benches, reads, durable, interleaved, throughput);
 criterion_main!(benches);
