@@ -313,6 +313,10 @@ fn readers_keep_the_snapshot_they_loaded() {
     for t in 0..4 {
         assert_eq!(store.get(&format!("t{t}")).expect("t").version(), 11);
     }
+    // What was published is what is on disk.
+    let published = store.list();
+    drop(store);
+    assert_eq!(Store::open(&path).expect("reopen").list(), published);
 }
 
 #[test]

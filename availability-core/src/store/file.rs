@@ -1,9 +1,9 @@
 //! The store file on disk: atomic creation, the exclusive lock, the mapping, page writes with
 //! a synchronous flush, and growth.
 //!
-//! This layer knows pages and offsets, not calendars. Every write goes through
-//! [`StoreFile::write_page`], which returns only after `msync(MS_SYNC)` has made the page
-//! durable; that is the point a commit may be acknowledged.
+//! This layer knows pages and offsets, not calendars. A write is staged into the mapping with
+//! [`StoreFile::stage_page`] and made durable by [`StoreFile::flush_page`] or
+//! [`StoreFile::flush_all`] (`msync(MS_SYNC)`); only after that may a commit be acknowledged.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -11,6 +11,7 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::string::String;
+use std::sync::RwLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
 use std::{format, process};
@@ -27,8 +28,11 @@ pub(crate) struct StoreFile {
     /// Holds the `flock` for as long as the store is open: closing it releases the lock.
     file: File,
     /// The whole file (at least every page the meta record counts). Never shrinks while
-    /// mapped; growth maps a new, longer view first and then drops the old one.
-    map: MmapMut,
+    /// mapped; growth maps a new, longer view first and then drops the old one. Pages are
+    /// written under the write lock and flushed under the read lock, so a page is never
+    /// written while a flush that could catch it half-written is running, and flushes by
+    /// different threads do not wait for each other's bookkeeping.
+    map: RwLock<MmapMut>,
 }
 
 /// An error about the file's contents, naming the file.
@@ -99,7 +103,7 @@ impl StoreFile {
         Ok(StoreFile {
             path: path.to_path_buf(),
             file,
-            map,
+            map: RwLock::new(map),
         })
     }
 
@@ -108,24 +112,20 @@ impl StoreFile {
         &self.path
     }
 
-    /// The mapped bytes.
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.map
+    /// Reads the mapped bytes (at open), while no write or growth can happen.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, Error> {
+        let map = self.map.read().map_err(|_| self.poisoned())?;
+        Ok(f(&map))
     }
 
-    /// The page at `offset`, or an empty slice past the end of the mapping.
-    pub(crate) fn page(&self, offset: usize) -> &[u8] {
-        self.map.get(offset..offset + PAGE).unwrap_or_default()
-    }
-
-    /// Lets `fill` write the page at `offset` in place, then flushes that page synchronously.
-    /// Returns only once the page is durable (or the flush failed).
-    pub(crate) fn write_page(
-        &mut self,
+    /// Lets `fill` write the page at `offset` in place. Nothing is durable until a flush.
+    pub(crate) fn stage_page(
+        &self,
         offset: usize,
         fill: impl FnOnce(&mut [u8]),
     ) -> Result<(), Error> {
-        let Some(page) = self.map.get_mut(offset..offset + PAGE) else {
+        let mut map = self.map.write().map_err(|_| self.poisoned())?;
+        let Some(page) = map.get_mut(offset..offset + PAGE) else {
             return Err(Error::new(
                 Kind::Io,
                 format!(
@@ -135,19 +135,32 @@ impl StoreFile {
             ));
         };
         fill(page);
+        Ok(())
+    }
+
+    /// Flushes the page at `offset` synchronously: returns once it is durable.
+    pub(crate) fn flush_page(&self, offset: usize) -> Result<(), Error> {
+        let map = self.map.read().map_err(|_| self.poisoned())?;
         // `flush_range` is msync(MS_SYNC): the asynchronous variant only schedules the write.
-        self.map
-            .flush_range(offset, PAGE)
+        map.flush_range(offset, PAGE)
             .map_err(|e| io_error(&self.path, "flushing a page to disk", e))
     }
 
-    /// Extends the file so that it is `new_len` bytes, writing `tail` from offset `from` (the
-    /// end of the part in use, which may be before the end of the file if an earlier growth
-    /// was interrupted), makes that durable, and maps the longer file.
+    /// Flushes every page written so far, in one msync(MS_SYNC) over the whole mapping: the
+    /// kernel writes only the dirty pages, and the disk's cache flush is paid once for all.
+    pub(crate) fn flush_all(&self) -> Result<(), Error> {
+        let map = self.map.read().map_err(|_| self.poisoned())?;
+        map.flush()
+            .map_err(|e| io_error(&self.path, "flushing pages to disk", e))
+    }
+
+    /// Extends the file so that it is `from + tail.len()` bytes, writing `tail` from offset
+    /// `from` (the end of the part in use, which may be before the end of the file if an
+    /// earlier growth was interrupted), makes that durable, and maps the longer file.
     ///
     /// The new pages are written with `write`, not `set_len`, so their blocks are allocated
     /// now: a full disk is an error here rather than a fault on a later store to the mapping.
-    pub(crate) fn grow(&mut self, from: usize, tail: &[u8]) -> Result<(), Error> {
+    pub(crate) fn grow(&self, from: usize, tail: &[u8]) -> Result<(), Error> {
         let new_len = from + tail.len();
         self.file
             .write_all_at(tail, from as u64)
@@ -155,11 +168,23 @@ impl StoreFile {
         self.file
             .sync_data()
             .map_err(|e| io_error(&self.path, "flushing a growth to disk", e))?;
-        let len = new_len.max(self.map.len());
+        let mut current = self.map.write().map_err(|_| self.poisoned())?;
+        let len = new_len.max(current.len());
         let map = map(&self.file, len).map_err(|e| io_error(&self.path, "mapping", e))?;
         // The old mapping is dropped (unmapped) only now that the new one exists.
-        self.map = map;
+        *current = map;
         Ok(())
+    }
+
+    #[cold]
+    fn poisoned(&self) -> Error {
+        Error::new(
+            Kind::Io,
+            format!(
+                "store file {}: a thread panicked while using the mapping; reopen the store",
+                self.path.display()
+            ),
+        )
     }
 }
 

@@ -2,10 +2,10 @@
 //!
 //! A [`Store`] holds every calendar in one memory-mapped file. Readers get a calendar's
 //! current state with [`Store::get`], which never blocks: the state is an immutable
-//! [`Calendar`] behind an `Arc`, published with `arc-swap`. Writers go one at a time: a
-//! commit validates its change, writes the new state into the record copy that does not hold
-//! the newest valid state, flushes that one page to disk with `msync(MS_SYNC)`, and only then
-//! publishes the new state and returns it. So a commit that returned `Ok` survives `kill -9`
+//! [`Calendar`] behind an `Arc`, published with `arc-swap`. A commit validates its change,
+//! writes the new state into the record copy that does not hold the newest valid state,
+//! flushes it to disk with `msync(MS_SYNC)` (sharing the flush with concurrent commits to
+//! other calendars), and only then publishes the new state and returns it. So a commit that returned `Ok` survives `kill -9`
 //! and power loss, and a crash leaves each calendar at its last acknowledged state or at the
 //! one being written, never at a mixture.
 //!
@@ -56,7 +56,7 @@ use core::fmt;
 use core::hash::{BuildHasherDefault, Hasher};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
@@ -175,19 +175,35 @@ pub enum Change {
 /// After a flush fails the store refuses further writes (reads go on): the kernel may have
 /// dropped the unwritten page, so only reopening the file tells what is durable.
 ///
-/// Every commit pays for its own one-page flush; concurrent writers queue for it. Sharing one
-/// flush among writers to different calendars (group commit) would raise throughput with many
-/// writers, but one flush per commit already allows thousands of commits per second on an
-/// ordinary disk, far above the write rates the server admits, and it keeps the rule "one
-/// record, one page, one flush" that the recovery argument rests on.
+/// Commits to different calendars share flushes (group commit): each writes its page into
+/// the mapping, and one of them flushes every page written so far with one `msync`, which
+/// costs about as much as flushing one page. A calendar never has two commits in flight: a
+/// second waits until the first is durable, so one of its two copies is always valid on disk.
+/// Creating and deleting calendars and changing admin keys flush on their own.
 pub struct Store {
     /// The published calendars. Replaced whole only when a calendar is created or deleted;
     /// commits swap the one calendar's state inside its [`Published`].
     directory: ArcSwap<Directory>,
     /// The published admin key hashes.
     admin_keys: ArcSwap<Vec<KeyHash>>,
-    /// The single writer: the file and the bookkeeping of which copy is newest.
+    /// The single writer: the bookkeeping of which copy is newest, and which records have a
+    /// write that is not yet flushed.
     writer: Mutex<Writer>,
+    /// Signalled (with `writer` held) when a record's staged write is flushed and published.
+    settled: Condvar,
+    /// Held by the thread that flushes on behalf of every commit staged so far.
+    flushes: Mutex<Flushes>,
+    /// The locked, mapped file.
+    file: StoreFile,
+}
+
+/// Group commit: how far the flushes have got.
+#[derive(Default)]
+struct Flushes {
+    /// Every commit staged with a number up to this one is durable.
+    flushed: u64,
+    /// Set when a flush failed: no later flush may be trusted to cover the lost pages.
+    failed: Option<String>,
 }
 
 impl fmt::Debug for Store {
@@ -198,9 +214,11 @@ impl fmt::Debug for Store {
     }
 }
 
+type ById = HashMap<Arc<str>, Arc<Published>, BuildHasherDefault<IdHasher>>;
+
 #[derive(Default)]
 struct Directory {
-    by_id: HashMap<Arc<str>, Arc<Published>, BuildHasherDefault<IdHasher>>,
+    by_id: ById,
 }
 
 /// The hasher of the directory: FxHash, rustc's own. Reads are the hot path and ids are short;
@@ -262,7 +280,6 @@ struct Copies {
 }
 
 struct Writer {
-    file: StoreFile,
     meta: MetaRecord,
     meta_copies: Copies,
     /// Per calendar slot, in slot order.
@@ -271,6 +288,11 @@ struct Writer {
     free: BTreeSet<u32>,
     /// Set when a flush failed; every later write is refused with this message.
     failed: Option<String>,
+    /// How many commits have been staged (written to the mapping, not necessarily flushed).
+    written: u64,
+    /// Records with a staged write that is not yet flushed. A record never has two: the
+    /// copy that is not being written must stay the valid one until the write is durable.
+    in_flight: BTreeSet<u32>,
 }
 
 enum SlotValue {
@@ -349,104 +371,15 @@ impl Store {
     /// - [`Error::is_io`]: the operating system refused to create, open, lock or map it.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, Error> {
         let file = StoreFile::open(path.as_ref(), new_file_image)?;
-        let path = file.path();
-        let bytes = file.bytes();
-        format::check_header(bytes).map_err(|what| corrupt(path, &what))?;
-        if bytes.len() < file_len(0) {
-            return Err(corrupt(
-                path,
-                &std::format!(
-                    "the file is {} bytes, too short for its header and meta record ({} bytes)",
-                    bytes.len(),
-                    file_len(0)
-                ),
-            ));
-        }
-        let pair = |record: u32| {
-            [
-                file.page(copy_offset(record, 0)),
-                file.page(copy_offset(record, 1)),
-            ]
-        };
-        let meta = choose(pair(META_RECORD), META_RECORD, |kind, payload| {
-            if kind != PayloadKind::Meta {
-                return Err(std::format!(
-                    "payload kind {kind:?} where the meta record belongs"
-                ));
-            }
-            MetaRecord::decode(payload)
-        })
-        .map_err(|what| corrupt(path, &std::format!("{}: {what}", record_name(META_RECORD))))?;
-        let slot_count = meta.value.slots;
-        let needed = file_len(slot_count);
-        if bytes.len() < needed {
-            return Err(corrupt(
-                path,
-                &std::format!(
-                    "the file is {} bytes, but its meta record counts {slot_count} calendar \
-                     slots, which need {needed} bytes: the file was truncated",
-                    bytes.len()
-                ),
-            ));
-        }
-
-        let mut slots = Vec::with_capacity(slot_count as usize);
-        let mut free = BTreeSet::new();
-        let mut by_id: HashMap<Arc<str>, Arc<Published>, BuildHasherDefault<IdHasher>> =
-            HashMap::default();
-        for slot in 0..slot_count {
-            let record = slot + 1;
-            let chosen = choose(pair(record), record, |kind, payload| match kind {
-                PayloadKind::Free if payload.is_empty() => Ok(SlotValue::Free),
-                PayloadKind::Free => Err(String::from("a free slot with a payload")),
-                PayloadKind::Calendar => CalendarRecord::decode(payload).map(SlotValue::Calendar),
-                PayloadKind::Meta => Err(String::from("a meta payload in a calendar slot")),
-            })
-            .map_err(|what| corrupt(path, &std::format!("{}: {what}", record_name(record))))?;
-            slots.push(Copies {
-                newest: chosen.copy,
-                seq: chosen.seq,
-            });
-            match chosen.value {
-                SlotValue::Free => {
-                    free.insert(slot);
-                }
-                SlotValue::Calendar(calendar) => {
-                    let id: Arc<str> = Arc::from(calendar.id.as_str());
-                    if let Some(other) = by_id.get(&id) {
-                        return Err(corrupt(
-                            path,
-                            &std::format!(
-                                "{}: calendar {id:?} is also in calendar slot {}",
-                                record_name(record),
-                                other.slot
-                            ),
-                        ));
-                    }
-                    let published = Published {
-                        slot,
-                        current: ArcSwap::from_pointee(Calendar { record: calendar }),
-                    };
-                    by_id.insert(id, Arc::new(published));
-                }
-            }
-        }
-        let admin_keys = meta.value.admin_keys.clone();
-        let writer = Writer {
-            meta_copies: Copies {
-                newest: meta.copy,
-                seq: meta.seq,
-            },
-            meta: meta.value,
-            slots,
-            free,
-            failed: None,
-            file,
-        };
+        let (writer, by_id) = file.read(|bytes| load(file.path(), bytes))??;
+        let admin_keys = writer.meta.admin_keys.clone();
         Ok(Store {
             directory: ArcSwap::from_pointee(Directory { by_id }),
             admin_keys: ArcSwap::from_pointee(admin_keys),
             writer: Mutex::new(writer),
+            settled: Condvar::new(),
+            flushes: Mutex::new(Flushes::default()),
+            file,
         })
     }
 
@@ -513,7 +446,7 @@ impl Store {
         }
         let slot = match writer.free.first().copied() {
             Some(slot) => slot,
-            None => writer.grow()?,
+            None => writer.grow(&self.file)?,
         };
         let record = CalendarRecord {
             id: String::from(id),
@@ -523,7 +456,12 @@ impl Store {
             changed_at_ms: now_ms(),
             keys: Vec::new(),
         };
-        writer.write_slot(slot, PayloadKind::Calendar, &record.encode())?;
+        writer.write_now(
+            &self.file,
+            slot + 1,
+            PayloadKind::Calendar,
+            &record.encode(),
+        )?;
         writer.free.remove(&slot);
         let calendar = Arc::new(Calendar { record });
         let published = Arc::new(Published {
@@ -545,13 +483,9 @@ impl Store {
     /// [`Error::is_not_found`] when there is no such calendar, [`Error::is_io`] when the write
     /// failed.
     pub fn delete(&self, id: &str) -> Result<(), Error> {
-        let mut writer = self.writer()?;
-        let directory = self.directory.load_full();
-        let Some(published) = directory.by_id.get(id) else {
-            return Err(not_found(id));
-        };
+        let (mut writer, directory, published) = self.settled_writer(id)?;
         let slot = published.slot;
-        writer.write_slot(slot, PayloadKind::Free, &[])?;
+        writer.write_now(&self.file, slot + 1, PayloadKind::Free, &[])?;
         writer.free.insert(slot);
         let mut by_id = directory.by_id.clone();
         by_id.remove(id);
@@ -582,11 +516,7 @@ impl Store {
         expected_version: Option<u64>,
         change: &Change,
     ) -> Result<Arc<Calendar>, Error> {
-        let mut writer = self.writer()?;
-        let directory = self.directory.load();
-        let Some(published) = directory.by_id.get(id) else {
-            return Err(not_found(id));
-        };
+        let (mut writer, _, published) = self.settled_writer(id)?;
         let current = published.current.load_full();
         let version = current.record.version;
         if let Some(expected) = expected_version {
@@ -610,10 +540,42 @@ impl Store {
         })?;
         // Never let the time of last change run backwards, even if the clock does.
         record.changed_at_ms = now_ms().max(current.record.changed_at_ms);
-        writer.write_slot(published.slot, PayloadKind::Calendar, &record.encode())?;
-        let calendar = Arc::new(Calendar { record });
-        published.current.store(Arc::clone(&calendar));
-        Ok(calendar)
+
+        // Group commit: stage the page, let other writers stage theirs, and have one thread
+        // flush them all. The record stays in flight (no other write to it) until then.
+        let record_number = published.slot + 1;
+        writer.stage(
+            &self.file,
+            record_number,
+            PayloadKind::Calendar,
+            &record.encode(),
+        )?;
+        writer.written += 1;
+        let staged = writer.written;
+        writer.in_flight.insert(record_number);
+        drop(writer);
+
+        let flushed = self.flush_through(staged);
+
+        let mut writer = self.writer.lock().map_err(|_| poisoned())?;
+        writer.in_flight.remove(&record_number);
+        let result = match (flushed, &writer.failed) {
+            (Err(err), _) => {
+                writer
+                    .failed
+                    .get_or_insert_with(|| alloc::string::ToString::to_string(&err));
+                Err(err)
+            }
+            (Ok(()), Some(reason)) => Err(refusing(reason)),
+            (Ok(()), None) => {
+                let calendar = Arc::new(Calendar { record });
+                published.current.store(Arc::clone(&calendar));
+                Ok(calendar)
+            }
+        };
+        drop(writer);
+        self.settled.notify_all();
+        result
     }
 
     /// Adds an admin key hash. Returns once it is on disk.
@@ -626,7 +588,7 @@ impl Store {
         let mut writer = self.writer()?;
         let mut meta = writer.meta.clone();
         add_key(&mut meta.admin_keys, key, "the admin keys")?;
-        writer.write_meta(meta)?;
+        writer.write_meta(&self.file, meta)?;
         self.admin_keys
             .store(Arc::new(writer.meta.admin_keys.clone()));
         Ok(())
@@ -642,7 +604,7 @@ impl Store {
         let mut writer = self.writer()?;
         let mut meta = writer.meta.clone();
         remove_key(&mut meta.admin_keys, key_id, "the admin keys")?;
-        writer.write_meta(meta)?;
+        writer.write_meta(&self.file, meta)?;
         self.admin_keys
             .store(Arc::new(writer.meta.admin_keys.clone()));
         Ok(())
@@ -650,23 +612,171 @@ impl Store {
 
     /// The writer, once no other write is in progress.
     fn writer(&self) -> Result<MutexGuard<'_, Writer>, Error> {
-        let writer = self.writer.lock().map_err(|_| {
-            Error::new(
-                Kind::Io,
-                "the store refuses writes: a write panicked while in progress; reopen it",
-            )
-        })?;
+        let writer = self.writer.lock().map_err(|_| poisoned())?;
         if let Some(reason) = &writer.failed {
-            return Err(Error::new(
-                Kind::Io,
-                std::format!(
-                    "the store refuses writes since a flush failed ({reason}); reopen it to \
-                     see what is on disk"
-                ),
-            ));
+            return Err(refusing(reason));
         }
         Ok(writer)
     }
+
+    /// The writer, once calendar `id` has no write in flight, with the directory and the
+    /// calendar as they are then.
+    #[allow(clippy::type_complexity)]
+    fn settled_writer(
+        &self,
+        id: &str,
+    ) -> Result<(MutexGuard<'_, Writer>, Arc<Directory>, Arc<Published>), Error> {
+        let mut writer = self.writer()?;
+        loop {
+            // Looked up again after every wait: the calendar may be gone or recreated.
+            let directory = self.directory.load_full();
+            let Some(published) = directory.by_id.get(id).cloned() else {
+                return Err(not_found(id));
+            };
+            if !writer.in_flight.contains(&(published.slot + 1)) {
+                return Ok((writer, directory, published));
+            }
+            writer = self.settled.wait(writer).map_err(|_| poisoned())?;
+            if let Some(reason) = &writer.failed {
+                return Err(refusing(reason));
+            }
+        }
+    }
+
+    /// Returns once every commit staged up to number `staged` is durable, flushing them
+    /// (and any staged since) in one msync unless another thread already has.
+    fn flush_through(&self, staged: u64) -> Result<(), Error> {
+        let mut flushes = self.flushes.lock().map_err(|_| poisoned())?;
+        if let Some(reason) = &flushes.failed {
+            return Err(refusing(reason));
+        }
+        if flushes.flushed >= staged {
+            return Ok(());
+        }
+        // Every commit numbered up to `target` is in the mapping now, so one flush covers it.
+        let target = self.writer.lock().map_err(|_| poisoned())?.written;
+        match self.file.flush_all() {
+            Ok(()) => {
+                flushes.flushed = target;
+                Ok(())
+            }
+            Err(err) => {
+                flushes.failed = Some(alloc::string::ToString::to_string(&err));
+                Err(err)
+            }
+        }
+    }
+}
+
+#[cold]
+fn poisoned() -> Error {
+    Error::new(
+        Kind::Io,
+        "the store refuses writes: a write panicked while in progress; reopen it",
+    )
+}
+
+#[cold]
+fn refusing(reason: &str) -> Error {
+    Error::new(
+        Kind::Io,
+        std::format!(
+            "the store refuses writes since a flush failed ({reason}); reopen it to see what \
+             is on disk"
+        ),
+    )
+}
+
+/// Reads and checks a whole mapped file: the writer's bookkeeping and the calendars.
+fn load(path: &Path, bytes: &[u8]) -> Result<(Writer, ById), Error> {
+    format::check_header(bytes).map_err(|what| corrupt(path, &what))?;
+    if bytes.len() < file_len(0) {
+        return Err(corrupt(
+            path,
+            &std::format!(
+                "the file is {} bytes, too short for its header and meta record ({} bytes)",
+                bytes.len(),
+                file_len(0)
+            ),
+        ));
+    }
+    let page = |offset: usize| bytes.get(offset..offset + PAGE).unwrap_or_default();
+    let pair = |record: u32| [page(copy_offset(record, 0)), page(copy_offset(record, 1))];
+    let meta = choose(pair(META_RECORD), META_RECORD, |kind, payload| {
+        if kind != PayloadKind::Meta {
+            return Err(std::format!(
+                "payload kind {kind:?} where the meta record belongs"
+            ));
+        }
+        MetaRecord::decode(payload)
+    })
+    .map_err(|what| corrupt(path, &std::format!("{}: {what}", record_name(META_RECORD))))?;
+    let slot_count = meta.value.slots;
+    let needed = file_len(slot_count);
+    if bytes.len() < needed {
+        return Err(corrupt(
+            path,
+            &std::format!(
+                "the file is {} bytes, but its meta record counts {slot_count} calendar \
+                 slots, which need {needed} bytes: the file was truncated",
+                bytes.len()
+            ),
+        ));
+    }
+
+    let mut slots = Vec::with_capacity(slot_count as usize);
+    let mut free = BTreeSet::new();
+    let mut by_id = ById::default();
+    for slot in 0..slot_count {
+        let record = slot + 1;
+        let chosen = choose(pair(record), record, |kind, payload| match kind {
+            PayloadKind::Free if payload.is_empty() => Ok(SlotValue::Free),
+            PayloadKind::Free => Err(String::from("a free slot with a payload")),
+            PayloadKind::Calendar => CalendarRecord::decode(payload).map(SlotValue::Calendar),
+            PayloadKind::Meta => Err(String::from("a meta payload in a calendar slot")),
+        })
+        .map_err(|what| corrupt(path, &std::format!("{}: {what}", record_name(record))))?;
+        slots.push(Copies {
+            newest: chosen.copy,
+            seq: chosen.seq,
+        });
+        match chosen.value {
+            SlotValue::Free => {
+                free.insert(slot);
+            }
+            SlotValue::Calendar(calendar) => {
+                let id: Arc<str> = Arc::from(calendar.id.as_str());
+                if let Some(other) = by_id.get(&id) {
+                    return Err(corrupt(
+                        path,
+                        &std::format!(
+                            "{}: calendar {id:?} is also in calendar slot {}",
+                            record_name(record),
+                            other.slot
+                        ),
+                    ));
+                }
+                let published = Published {
+                    slot,
+                    current: ArcSwap::from_pointee(Calendar { record: calendar }),
+                };
+                by_id.insert(id, Arc::new(published));
+            }
+        }
+    }
+    let writer = Writer {
+        meta_copies: Copies {
+            newest: meta.copy,
+            seq: meta.seq,
+        },
+        meta: meta.value,
+        slots,
+        free,
+        failed: None,
+        written: 0,
+        in_flight: BTreeSet::new(),
+    };
+    Ok((writer, by_id))
 }
 
 #[cold]
@@ -728,15 +838,28 @@ fn remove_key(keys: &mut Vec<KeyHash>, key_id: &str, whose: &str) -> Result<(), 
 }
 
 impl Writer {
+    fn copies(&self, record: u32) -> Option<Copies> {
+        match record.checked_sub(1) {
+            None => Some(self.meta_copies),
+            Some(slot) => self.slots.get(slot as usize).copied(),
+        }
+    }
+
     /// Writes the next state of `record` into the copy that does not hold its newest valid
-    /// state, and flushes it. A failed flush stops all further writes.
-    fn write_record(
+    /// state, in the mapping only, and returns that copy's offset. Nothing is durable yet.
+    fn stage(
         &mut self,
+        file: &StoreFile,
         record: u32,
-        copies: Copies,
         kind: PayloadKind,
         payload: &[u8],
-    ) -> Result<Copies, Error> {
+    ) -> Result<usize, Error> {
+        let Some(copies) = self.copies(record) else {
+            return Err(Error::new(
+                Kind::Io,
+                std::format!("{} is not in the file", record_name(record)),
+            ));
+        };
         // Only a damaged or hostile file can hold a sequence this high; refuse rather than
         // wrap around to a number the other copy beats.
         let Some(seq) = copies.seq.checked_add(1) else {
@@ -750,33 +873,37 @@ impl Writer {
             seq,
         };
         let offset = copy_offset(record, next.newest);
-        let written = self.file.write_page(offset, |page| {
+        file.stage_page(offset, |page| {
             encode_copy(page, record, next.seq, kind, payload);
-        });
-        if let Err(err) = &written {
+        })?;
+        match record.checked_sub(1) {
+            None => self.meta_copies = next,
+            Some(slot) => {
+                if let Some(entry) = self.slots.get_mut(slot as usize) {
+                    *entry = next;
+                }
+            }
+        }
+        Ok(offset)
+    }
+
+    /// Stages the next state of `record` and flushes it before returning. A failed flush
+    /// stops all further writes.
+    fn write_now(
+        &mut self,
+        file: &StoreFile,
+        record: u32,
+        kind: PayloadKind,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        let offset = self.stage(file, record, kind, payload)?;
+        file.flush_page(offset).inspect_err(|err| {
             self.failed = Some(alloc::string::ToString::to_string(err));
-        }
-        written.map(|()| next)
+        })
     }
 
-    fn write_slot(&mut self, slot: u32, kind: PayloadKind, payload: &[u8]) -> Result<(), Error> {
-        let Some(copies) = self.slots.get(slot as usize).copied() else {
-            return Err(Error::new(
-                Kind::Io,
-                std::format!("calendar slot {slot} is not in the file"),
-            ));
-        };
-        let next = self.write_record(slot + 1, copies, kind, payload)?;
-        if let Some(entry) = self.slots.get_mut(slot as usize) {
-            *entry = next;
-        }
-        Ok(())
-    }
-
-    fn write_meta(&mut self, meta: MetaRecord) -> Result<(), Error> {
-        let payload = meta.encode();
-        self.meta_copies =
-            self.write_record(META_RECORD, self.meta_copies, PayloadKind::Meta, &payload)?;
+    fn write_meta(&mut self, file: &StoreFile, meta: MetaRecord) -> Result<(), Error> {
+        self.write_now(file, META_RECORD, PayloadKind::Meta, &meta.encode())?;
         self.meta = meta;
         Ok(())
     }
@@ -785,7 +912,7 @@ impl Writer {
     /// and flushed past the end of the part in use before the meta record counts them, so a
     /// crash at any point leaves either the old store (with unused bytes after it) or the
     /// grown one.
-    fn grow(&mut self) -> Result<u32, Error> {
+    fn grow(&mut self, file: &StoreFile) -> Result<u32, Error> {
         let old = self.meta.slots;
         let new = old.saturating_mul(2).min(MAX_SLOTS);
         if new <= old {
@@ -794,12 +921,12 @@ impl Writer {
                 std::format!("the store holds at most {MAX_SLOTS} calendars; delete one first"),
             ));
         }
-        self.file.grow(file_len(old), &free_slot_pages(old, new))?;
+        file.grow(file_len(old), &free_slot_pages(old, new))?;
         let meta = MetaRecord {
             slots: new,
             admin_keys: self.meta.admin_keys.clone(),
         };
-        self.write_meta(meta)?;
+        self.write_meta(file, meta)?;
         self.slots
             .extend((old..new).map(|_| Copies { newest: 0, seq: 1 }));
         self.free.extend(old..new);
