@@ -3,7 +3,7 @@
 //!
 //! This layer knows pages and offsets, not calendars. A write is staged into the mapping with
 //! [`StoreFile::stage_page`] and made durable by [`StoreFile::flush_page`] or
-//! [`StoreFile::flush_all`] (`msync(MS_SYNC)`); only after that may a commit be acknowledged.
+//! [`StoreFile::flush_span`] (`msync(MS_SYNC)`); only after that may a commit be acknowledged.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -29,10 +29,15 @@ pub(crate) struct StoreFile {
     file: File,
     /// The whole file (at least every page the meta record counts). Never shrinks while
     /// mapped; growth maps a new, longer view first and then drops the old one. Pages are
-    /// written under the write lock and flushed under the read lock, so a page is never
-    /// written while a flush that could catch it half-written is running, and flushes by
-    /// different threads do not wait for each other's bookkeeping.
+    /// written into it under the write lock.
     map: RwLock<MmapMut>,
+    /// A second mapping of the same file, used only to flush. `msync(MS_SYNC)` on any shared
+    /// mapping of a file writes back the file's dirty pages in that range however they were
+    /// dirtied, so flushing through this one lets writers keep writing pages into `map`
+    /// while a flush runs (group commit). A page written during a flush may reach the disk
+    /// half-written; it belongs to a commit that this flush does not acknowledge, whose
+    /// record still has its other copy, and its own flush comes later.
+    flusher: RwLock<MmapMut>,
 }
 
 /// An error about the file's contents, naming the file.
@@ -99,11 +104,13 @@ impl StoreFile {
                 .unwrap_or_else(|| String::from("the file is too short"));
             return Err(corrupt(path, &what));
         }
+        let flusher = map(&file, len).map_err(|e| io_error(path, "mapping", e))?;
         let map = map(&file, len).map_err(|e| io_error(path, "mapping", e))?;
         Ok(StoreFile {
             path: path.to_path_buf(),
             file,
             map: RwLock::new(map),
+            flusher: RwLock::new(flusher),
         })
     }
 
@@ -140,17 +147,17 @@ impl StoreFile {
 
     /// Flushes the page at `offset` synchronously: returns once it is durable.
     pub(crate) fn flush_page(&self, offset: usize) -> Result<(), Error> {
-        let map = self.map.read().map_err(|_| self.poisoned())?;
+        let map = self.flusher.read().map_err(|_| self.poisoned())?;
         // `flush_range` is msync(MS_SYNC): the asynchronous variant only schedules the write.
         map.flush_range(offset, PAGE)
             .map_err(|e| io_error(&self.path, "flushing a page to disk", e))
     }
 
-    /// Flushes every page written so far, in one msync(MS_SYNC) over the whole mapping: the
-    /// kernel writes only the dirty pages, and the disk's cache flush is paid once for all.
-    pub(crate) fn flush_all(&self) -> Result<(), Error> {
-        let map = self.map.read().map_err(|_| self.poisoned())?;
-        map.flush()
+    /// Flushes the bytes `start..end` in one msync(MS_SYNC): the kernel writes only the
+    /// dirty pages among them, and the disk's cache flush is paid once for all.
+    pub(crate) fn flush_span(&self, start: usize, end: usize) -> Result<(), Error> {
+        let map = self.flusher.read().map_err(|_| self.poisoned())?;
+        map.flush_range(start, end.saturating_sub(start))
             .map_err(|e| io_error(&self.path, "flushing pages to disk", e))
     }
 
@@ -169,10 +176,13 @@ impl StoreFile {
             .sync_data()
             .map_err(|e| io_error(&self.path, "flushing a growth to disk", e))?;
         let mut current = self.map.write().map_err(|_| self.poisoned())?;
+        let mut flusher = self.flusher.write().map_err(|_| self.poisoned())?;
         let len = new_len.max(current.len());
-        let map = map(&self.file, len).map_err(|e| io_error(&self.path, "mapping", e))?;
-        // The old mapping is dropped (unmapped) only now that the new one exists.
-        *current = map;
+        let new_flusher = map(&self.file, len).map_err(|e| io_error(&self.path, "mapping", e))?;
+        let new_map = map(&self.file, len).map_err(|e| io_error(&self.path, "mapping", e))?;
+        // The old mappings are dropped (unmapped) only now that the new ones exist.
+        *flusher = new_flusher;
+        *current = new_map;
         Ok(())
     }
 
@@ -192,7 +202,8 @@ impl StoreFile {
 #[allow(unsafe_code)]
 fn map(file: &File, len: usize) -> io::Result<MmapMut> {
     // SAFETY: a mapping is undefined behaviour if another process changes or truncates the
-    // file while it is mapped. `file` holds an exclusive `flock` (taken before the first map
+    // file while it is mapped (this process maps it twice, but writes through one mapping
+    // only and reads the other never, so no Rust reference sees bytes change under it). `file` holds an exclusive `flock` (taken before the first map
     // and held until after the last unmap), every store opens the file only after taking that
     // lock, and the store itself never truncates the file. Only this process writes to it,
     // through this mapping or through positional writes to pages past the mapped length.

@@ -290,6 +290,9 @@ struct Writer {
     failed: Option<String>,
     /// How many commits have been staged (written to the mapping, not necessarily flushed).
     written: u64,
+    /// The bytes holding the pages staged since a flush last took them: the next flush's
+    /// span.
+    pending: Option<(usize, usize)>,
     /// Records with a staged write that is not yet flushed. A record never has two: the
     /// copy that is not being written must stay the valid one until the write is durable.
     in_flight: BTreeSet<u32>,
@@ -544,12 +547,16 @@ impl Store {
         // Group commit: stage the page, let other writers stage theirs, and have one thread
         // flush them all. The record stays in flight (no other write to it) until then.
         let record_number = published.slot + 1;
-        writer.stage(
+        let offset = writer.stage(
             &self.file,
             record_number,
             PayloadKind::Calendar,
             &record.encode(),
         )?;
+        writer.pending = Some(match writer.pending {
+            None => (offset, offset + PAGE),
+            Some((start, end)) => (start.min(offset), end.max(offset + PAGE)),
+        });
         writer.written += 1;
         let staged = writer.written;
         writer.in_flight.insert(record_number);
@@ -653,9 +660,18 @@ impl Store {
         if flushes.flushed >= staged {
             return Ok(());
         }
-        // Every commit numbered up to `target` is in the mapping now, so one flush covers it.
-        let target = self.writer.lock().map_err(|_| poisoned())?.written;
-        match self.file.flush_all() {
+        // Every commit numbered up to `target` is in the mapping now, within `span`, so one
+        // flush covers them all. A page staged later gets the next flush.
+        let (target, span) = {
+            let mut writer = self.writer.lock().map_err(|_| poisoned())?;
+            (writer.written, writer.pending.take())
+        };
+        let Some((start, end)) = span else {
+            // Nothing is waiting: a flush that took this commit's page has completed.
+            flushes.flushed = target;
+            return Ok(());
+        };
+        match self.file.flush_span(start, end) {
             Ok(()) => {
                 flushes.flushed = target;
                 Ok(())
@@ -774,6 +790,7 @@ fn load(path: &Path, bytes: &[u8]) -> Result<(Writer, ById), Error> {
         free,
         failed: None,
         written: 0,
+        pending: None,
         in_flight: BTreeSet::new(),
     };
     Ok((writer, by_id))
