@@ -95,8 +95,8 @@ async fn first_run_with_the_real_binary() {
     let c = Client::new(addr, root.clone(), Version::HTTP_2);
     assert_eq!(c.get("/healthz").await.status, StatusCode::OK);
 
-    // Standard output closes only when the process exits, so read the key after the stop;
-    // until then, prove the server works with a key made by the `generate-key` path instead.
+    // Reading standard output to its end needs the process to exit, so the key is read after
+    // the first stop and used on the second start.
     let code = terminate(&mut child);
     assert_eq!(code, 0);
     let admin = printed_key(&mut child).expect("the first start prints an admin key");
