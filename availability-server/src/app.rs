@@ -6,10 +6,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::auth::Auth;
 use crate::cache::Cache;
+use crate::limit::Limits;
 use crate::metrics::Metrics;
+use crate::server::Connections;
 use crate::state::{Backend, Zones};
 
-/// The largest request body accepted: a full batch of 336 ranges in verbose JSON is ~30 KiB.
+/// The default cap on request bodies: a full batch of 336 ranges in verbose JSON is ~30 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Shared state of the server.
@@ -25,10 +27,40 @@ pub struct App {
     pub metrics: Metrics,
     /// Key checks.
     pub auth: Auth,
+    /// Per-client rate limits.
+    pub limits: Limits,
+    /// The largest request body read, in bytes.
+    pub body_limit: usize,
     /// Whether `/metrics` is open to anyone (otherwise it needs an admin key).
     pub metrics_public: bool,
+    /// Connection timeouts and limits, for the accept loop.
+    pub connections: Connections,
     /// Set when shutdown begins: requests that still arrive get 503.
     shutting_down: AtomicBool,
+}
+
+/// The plain settings of [`App`].
+#[derive(Debug, Clone, Copy)]
+pub struct AppSettings {
+    /// Rendered bodies to cache.
+    pub cache_entries: usize,
+    /// The largest request body read, in bytes.
+    pub body_limit: usize,
+    /// Whether `/metrics` is open to anyone.
+    pub metrics_public: bool,
+    /// Connection timeouts and limits.
+    pub connections: Connections,
+}
+
+impl Default for AppSettings {
+    fn default() -> AppSettings {
+        AppSettings {
+            cache_entries: 4096,
+            body_limit: BODY_LIMIT,
+            metrics_public: false,
+            connections: Connections::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for dyn Backend {
@@ -44,21 +76,25 @@ impl std::fmt::Debug for dyn Zones {
 }
 
 impl App {
-    /// Shared state over this store and time-zone engine.
+    /// Shared state over this store and time-zone engine. Indexes the store's keys.
     pub fn new(
         backend: Arc<dyn Backend>,
         zones: Arc<dyn Zones>,
         auth: Auth,
-        cache_entries: usize,
-        metrics_public: bool,
+        limits: Limits,
+        settings: AppSettings,
     ) -> App {
+        auth.index_all(backend.as_ref());
         App {
             backend,
             zones,
-            cache: Cache::new(cache_entries),
+            cache: Cache::new(settings.cache_entries),
             metrics: Metrics::default(),
             auth,
-            metrics_public,
+            limits,
+            body_limit: settings.body_limit,
+            metrics_public: settings.metrics_public,
+            connections: settings.connections,
             shutting_down: AtomicBool::new(false),
         }
     }

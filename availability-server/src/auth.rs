@@ -1,24 +1,40 @@
 //! Keys: generation, hashing, and checking a request's bearer token.
 //!
-//! A key is `avk_<id>_<secret>`: the id (12 hex digits) says which stored hash to check, so a
-//! request costs at most one bcrypt verification; the secret is 160 bits from the operating
-//! system's RNG. Only the bcrypt hash of the whole token is stored.
+//! A key is `avk_<id>_<secret>`: the id (12 hex digits, 48 random bits) says which stored hash
+//! to check, so a request costs at most one bcrypt verification; the secret is 40 hex digits
+//! (160 bits from the operating system's RNG) followed by 8 hex digits of CRC-32 over
+//! everything before them. The checksum lets a mistyped or made-up token be refused by
+//! arithmetic alone, before any lookup. Only the bcrypt hash of the whole token is stored.
 //!
-//! bcrypt is slow on purpose, so it runs on tokio's blocking pool, never on the async workers.
-//! A token that verified once is remembered by a keyed hash of it (the key is random per
-//! process, so the memo is useless to anyone who reads memory dumps offline) together with the
-//! stored hash it matched; revoking a key removes its stored hash, and the memo then no longer
-//! matches anything. Per-client limits on failures belong to the rate-limiting layer.
+//! Finding a key is O(1): admin keys are few and checked directly, and an index maps every
+//! calendar key id to its calendar. The index is a hint kept up to date by the routes that
+//! add or remove keys; the decision always reads the calendar's current keys from the store,
+//! so a stale hint can only turn a 403 into a 401, never let a revoked key in.
+//!
+//! bcrypt is slow on purpose, so it runs on tokio's blocking pool, never on the async workers,
+//! and at most `bcrypt_concurrency` at once. A token that verified is remembered for a bounded
+//! time under its id, as an HMAC-SHA256 tag of the token (the HMAC key is drawn from the OS at
+//! start) together with the stored hash it matched; the memo only answers while that same
+//! hash is still stored, so rotating or revoking a key ends it at once. Tags and hashes are
+//! compared in constant time. Key checks that miss the memo are charged to the client's
+//! `auth` rate limit before bcrypt runs, so wrong keys cannot burn the CPU.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
-use std::sync::Mutex;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
 
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
+use ring::hmac;
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
+use crate::limit::Limit;
 use crate::problem::Problem;
-use crate::state::{Backend, KeyHash};
+use crate::state::{Backend, Calendar, KeyHash};
 
 /// The prefix of every key.
 pub const PREFIX: &str = "avk_";
@@ -26,8 +42,16 @@ pub const PREFIX: &str = "avk_";
 const ID_BYTES: usize = 6;
 /// Random bytes in a key's secret: 160 bits.
 const SECRET_BYTES: usize = 20;
-/// How many verified tokens to remember before starting over.
+/// Hex digits of the checksum (CRC-32).
+const CHECK_DIGITS: usize = 8;
+/// Hex digits of the id.
+const ID_DIGITS: usize = ID_BYTES * 2;
+/// The length of every key: `avk_`, the id, `_`, the secret, the checksum.
+pub const KEY_LEN: usize = PREFIX.len() + ID_DIGITS + 1 + SECRET_BYTES * 2 + CHECK_DIGITS;
+/// How many verified tokens to remember.
 const MEMO_LIMIT: usize = 10_000;
+/// What a malformed key is told.
+const SHAPE: &str = "keys look like avk_<12 hex digits>_<48 hex digits>, as issued";
 
 /// A freshly generated key: the token to show once, and what to store.
 #[derive(Debug)]
@@ -38,16 +62,27 @@ pub struct NewKey {
     pub id: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
+fn push_hex(s: &mut String, bytes: &[u8]) {
     for b in bytes {
         s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
         s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
     }
-    s
 }
 
-/// A new random key.
+/// The token with this id (12 lowercase hex digits) and secret, checksum appended. Public so
+/// that tests can build a well-formed token with a wrong secret.
+pub fn assemble(id: &str, secret: &[u8; SECRET_BYTES]) -> String {
+    let mut token = String::with_capacity(KEY_LEN);
+    token.push_str(PREFIX);
+    token.push_str(id);
+    token.push('_');
+    push_hex(&mut token, secret);
+    let check = crc32fast::hash(token.as_bytes());
+    push_hex(&mut token, &check.to_be_bytes());
+    token
+}
+
+/// A new random key, from the operating system's RNG.
 ///
 /// # Errors
 ///
@@ -57,24 +92,43 @@ pub fn generate() -> Result<NewKey, getrandom::Error> {
     let mut secret = [0u8; SECRET_BYTES];
     getrandom::getrandom(&mut id)?;
     getrandom::getrandom(&mut secret)?;
-    let id = hex(&id);
-    let token = format!("{PREFIX}{id}_{}", hex(&secret));
-    Ok(NewKey { token, id })
+    let mut id_hex = String::with_capacity(ID_DIGITS);
+    push_hex(&mut id_hex, &id);
+    let token = assemble(&id_hex, &secret);
+    Ok(NewKey { token, id: id_hex })
 }
 
-/// The id part of a token, if it has the shape `avk_<id>_<secret>`.
+fn hex_value(b: u8) -> Option<u32> {
+    match b {
+        b'0'..=b'9' => Some(u32::from(b - b'0')),
+        b'a'..=b'f' => Some(u32::from(b - b'a' + 10)),
+        _ => None,
+    }
+}
+
+/// The id part of a token, if it is well formed: the shape, lowercase hex, and a checksum
+/// that matches. No lookup, no allocation.
 pub fn key_id(token: &str) -> Option<&str> {
-    let rest = token.strip_prefix(PREFIX)?;
-    let (id, secret) = rest.split_once('_')?;
-    let lower_hex = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    (id.len() == ID_BYTES * 2
-        && secret.len() == SECRET_BYTES * 2
-        && lower_hex(id)
-        && lower_hex(secret))
-    .then_some(id)
+    let bytes = token.as_bytes();
+    if bytes.len() != KEY_LEN || !token.starts_with(PREFIX) {
+        return None;
+    }
+    let underscore = PREFIX.len() + ID_DIGITS;
+    if bytes[underscore] != b'_' {
+        return None;
+    }
+    let body_end = KEY_LEN - CHECK_DIGITS;
+    let mut check = 0u32;
+    for (i, &b) in bytes.iter().enumerate().skip(PREFIX.len()) {
+        if i == underscore {
+            continue;
+        }
+        let v = hex_value(b)?;
+        if i >= body_end {
+            check = check << 4 | v;
+        }
+    }
+    (crc32fast::hash(&bytes[..body_end]) == check).then(|| &token[PREFIX.len()..underscore])
 }
 
 /// The bcrypt hash of `token` at `cost` (blocking: call it off the async workers).
@@ -104,26 +158,84 @@ pub enum Need<'a> {
     Calendar(&'a str),
 }
 
-/// Checks keys, with the memo of verified tokens.
+/// Settings of [`Auth`].
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// bcrypt cost of new hashes.
+    pub cost: u32,
+    /// Admin key hashes from the configuration, beside those in the store.
+    pub configured_admin: Vec<KeyHash>,
+    /// bcrypt computations at once (verifications and new hashes).
+    pub bcrypt_concurrency: usize,
+    /// How long a verified token is remembered.
+    pub memo_ttl: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> AuthSettings {
+        AuthSettings {
+            cost: 12,
+            configured_admin: Vec::new(),
+            bcrypt_concurrency: 2,
+            memo_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A remembered verification.
+#[derive(Debug)]
+struct Memo {
+    /// HMAC-SHA256 of the token under the process's key.
+    tag: [u8; 32],
+    /// The stored bcrypt hash the token matched.
+    stored: String,
+    /// After this, bcrypt runs again.
+    expires: Instant,
+}
+
+/// Checks keys, with the memo of verified tokens and the index of key owners.
 #[derive(Debug)]
 pub struct Auth {
     cost: u32,
-    /// Admin key hashes from the configuration, beside those in the store.
-    configured_admin: Vec<KeyHash>,
-    seed: std::collections::hash_map::RandomState,
-    /// keyed hash of a verified token -> the stored hash it matched.
-    memo: Mutex<HashMap<u64, String>>,
+    /// Admin keys from the configuration, by id.
+    configured_admin: HashMap<String, String>,
+    /// The HMAC key of the memo, drawn at start.
+    memo_key: hmac::Key,
+    memo_ttl: Duration,
+    /// key id -> what verified under it.
+    memo: Mutex<HashMap<String, Memo>>,
+    /// calendar key id -> its calendar.
+    owners: RwLock<HashMap<String, String>>,
+    /// At most this many bcrypt computations at once.
+    bcrypt: Semaphore,
+    /// bcrypt verifications started (a test counts them to prove the limiter runs first).
+    pub bcrypt_runs: AtomicU64,
 }
 
 impl Auth {
-    /// Checks with bcrypt at `cost` for new hashes; `configured_admin` are extra admin hashes.
-    pub fn new(cost: u32, configured_admin: Vec<KeyHash>) -> Auth {
-        Auth {
-            cost,
-            configured_admin,
-            seed: std::collections::hash_map::RandomState::new(),
+    /// Key checks with these settings.
+    ///
+    /// # Errors
+    ///
+    /// When the operating system's RNG cannot give the memo's key.
+    pub fn new(settings: AuthSettings) -> Result<Auth, String> {
+        let rng = ring::rand::SystemRandom::new();
+        let memo_key = hmac::Key::generate(hmac::HMAC_SHA256, &rng)
+            .map_err(|_| "the random number generator failed".to_owned())?;
+        Ok(Auth {
+            cost: settings.cost,
+            configured_admin: settings
+                .configured_admin
+                .into_iter()
+                .map(|k| (k.id, k.hash))
+                .collect(),
+            memo_key,
+            memo_ttl: settings.memo_ttl,
             memo: Mutex::new(HashMap::new()),
-        }
+            owners: RwLock::new(HashMap::new()),
+            bcrypt: Semaphore::new(settings.bcrypt_concurrency.max(1)),
+            bcrypt_runs: AtomicU64::new(0),
+        })
     }
 
     /// The bcrypt cost for new hashes.
@@ -136,6 +248,34 @@ impl Auth {
         !self.configured_admin.is_empty() || !backend.admin_keys().is_empty()
     }
 
+    /// Rebuilds the index of key owners from every calendar (at start).
+    pub fn index_all(&self, backend: &dyn Backend) {
+        let mut owners = HashMap::new();
+        for calendar in backend.list() {
+            for key in &calendar.keys {
+                owners.insert(key.id.clone(), calendar.id.clone());
+            }
+        }
+        *self.owners.write().unwrap_or_else(|e| e.into_inner()) = owners;
+    }
+
+    /// Records the keys of a calendar after a change that may have added or removed some.
+    pub fn index(&self, calendar: &Calendar) {
+        let mut owners = self.owners.write().unwrap_or_else(|e| e.into_inner());
+        owners.retain(|_, owner| *owner != calendar.id);
+        for key in &calendar.keys {
+            owners.insert(key.id.clone(), calendar.id.clone());
+        }
+    }
+
+    /// Forgets the keys of a deleted calendar.
+    pub fn unindex(&self, calendar_id: &str) {
+        self.owners
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, owner| owner != calendar_id);
+    }
+
     /// Hashes a new token on the blocking pool.
     ///
     /// # Errors
@@ -143,6 +283,11 @@ impl Auth {
     /// 500 when bcrypt or the pool fails.
     pub async fn hash(&self, token: String) -> Result<String, Problem> {
         let cost = self.cost;
+        let _permit = self
+            .bcrypt
+            .acquire()
+            .await
+            .map_err(|err| Problem::internal("hashing a new key", err))?;
         match tokio::task::spawn_blocking(move || hash_blocking(&token, cost)).await {
             Ok(Ok(hash)) => Ok(hash),
             Ok(Err(err)) => Err(Problem::internal("hashing a new key", err)),
@@ -150,91 +295,154 @@ impl Auth {
         }
     }
 
-    /// Checks the request's bearer token against what `need` asks for.
+    /// Checks the request's bearer token against what `need` asks for. Checks the memo can
+    /// not answer are charged to `client` on `limit` first: an empty budget is 429, and bcrypt
+    /// does not run.
     ///
     /// # Errors
     ///
     /// 401 with no key, a malformed or unknown key, or a wrong secret; 403 for a valid key
-    /// that does not cover `need`.
+    /// that does not cover `need`; 429 when the client's `auth` budget is spent.
     pub async fn check(
         &self,
         backend: &dyn Backend,
+        limit: &Limit,
+        client: IpAddr,
         headers: &HeaderMap,
         need: Need<'_>,
     ) -> Result<Principal, Problem> {
         let token = bearer(headers)?;
+        let principal = match self.remembered(backend, token, need) {
+            Some(principal) => principal,
+            None => {
+                let verdict = limit.check(&client);
+                if !verdict.allowed {
+                    return Err(Problem::too_many_requests(
+                        "too many key checks from this client; wait before trying again",
+                        verdict,
+                    ));
+                }
+                self.verify_slow(backend, token, need)
+                    .await
+                    .map_err(|problem| problem.with_limit(verdict))?
+            }
+        };
+        authorize(principal, need)
+    }
+
+    /// The principal of `token` when the memo knows it as verified: no bcrypt, no await.
+    /// `None` means the slow path must decide (which may well refuse).
+    pub fn remembered(
+        &self,
+        backend: &dyn Backend,
+        token: &str,
+        need: Need<'_>,
+    ) -> Option<Principal> {
+        let id = key_id(token)?;
+        let (principal, stored) = self.find(backend, id, need)?;
+        let tag = hmac::sign(&self.memo_key, token.as_bytes());
+        let memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = memo.get(id)?;
+        let same = entry.tag.ct_eq(tag.as_ref()) & entry.stored.as_bytes().ct_eq(stored.as_bytes());
+        (bool::from(same) && Instant::now() < entry.expires).then_some(principal)
+    }
+
+    /// Parses, finds and verifies `token` with bcrypt; remembers it when it matches.
+    async fn verify_slow(
+        &self,
+        backend: &dyn Backend,
+        token: &str,
+        need: Need<'_>,
+    ) -> Result<Principal, Problem> {
         let id = key_id(token).ok_or_else(|| {
-            Problem::unauthorized(
-                "the key is malformed: keys look like avk_<12 hex digits>_<40 hex digits>",
-            )
+            Problem::unauthorized(format!(
+                "the key is malformed or mistyped (its checksum does not match): {SHAPE}"
+            ))
         })?;
         let (principal, stored) = self.find(backend, id, need).ok_or_else(|| {
             Problem::unauthorized("no such key: it may have been revoked, or mistyped")
         })?;
-        if !self.verify(token, &stored).await? {
-            return Err(Problem::unauthorized(
-                "wrong key: the secret does not match",
-            ));
-        }
-        match (&principal, need) {
-            (Principal::Admin, _) => Ok(principal),
-            (Principal::Calendar(own), Need::Calendar(target)) if own == target => Ok(principal),
-            (Principal::Calendar(own), Need::Calendar(target)) => Err(Problem::forbidden(format!(
-                "this key belongs to calendar {own:?}, not {target:?}"
-            ))),
-            (Principal::Calendar(own), Need::Admin) => Err(Problem::forbidden(format!(
-                "this needs an admin key; this key belongs to calendar {own:?}"
-            ))),
-        }
-    }
-
-    /// Whose key has this id, and its stored hash. The calendar the request is about is
-    /// searched first, then the admin keys; only a key of neither (a 403 or a 401 to come)
-    /// costs a scan of every calendar.
-    fn find(&self, backend: &dyn Backend, id: &str, need: Need<'_>) -> Option<(Principal, String)> {
-        if let Need::Calendar(target) = need {
-            if let Some(calendar) = backend.get(target) {
-                if let Some(k) = calendar.keys.iter().find(|k| k.id == id) {
-                    return Some((Principal::Calendar(calendar.id.clone()), k.hash.clone()));
-                }
-            }
-        }
-        let admin = self.configured_admin.iter().find(|k| k.id == id).cloned();
-        if let Some(k) = admin.or_else(|| backend.admin_keys().into_iter().find(|k| k.id == id)) {
-            return Some((Principal::Admin, k.hash));
-        }
-        backend.list().into_iter().find_map(|calendar| {
-            calendar
-                .keys
-                .iter()
-                .find(|k| k.id == id)
-                .map(|k| (Principal::Calendar(calendar.id.clone()), k.hash.clone()))
-        })
-    }
-
-    /// Whether `token` matches `stored`: from the memo, or with bcrypt on the blocking pool.
-    async fn verify(&self, token: &str, stored: &str) -> Result<bool, Problem> {
-        let memo_key = self.seed.hash_one(token);
-        {
-            let memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
-            if memo.get(&memo_key).is_some_and(|h| h == stored) {
-                return Ok(true);
-            }
-        }
-        let (owned_token, owned_hash) = (token.to_owned(), stored.to_owned());
+        let _permit = self
+            .bcrypt
+            .acquire()
+            .await
+            .map_err(|err| Problem::internal("checking a key", err))?;
+        self.bcrypt_runs.fetch_add(1, Relaxed);
+        let (owned_token, owned_hash) = (token.to_owned(), stored.clone());
         let ok = tokio::task::spawn_blocking(move || {
             bcrypt::verify(owned_token, &owned_hash).unwrap_or(false)
         })
         .await
         .map_err(|err| Problem::internal("checking a key", err))?;
-        if ok {
-            let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if !ok {
+            return Err(Problem::unauthorized(
+                "wrong key: the secret does not match",
+            ));
+        }
+        let tag = hmac::sign(&self.memo_key, token.as_bytes());
+        let mut entry = Memo {
+            tag: [0; 32],
+            stored,
+            expires: Instant::now() + self.memo_ttl,
+        };
+        entry.tag.copy_from_slice(tag.as_ref());
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.len() >= MEMO_LIMIT {
+            let now = Instant::now();
+            memo.retain(|_, m| m.expires > now);
             if memo.len() >= MEMO_LIMIT {
                 memo.clear();
             }
-            memo.insert(memo_key, stored.to_owned());
         }
-        Ok(ok)
+        memo.insert(id.to_owned(), entry);
+        Ok(principal)
+    }
+
+    /// Whose key has this id, and its current stored hash: the calendar the request is
+    /// about, the admin keys, then the calendar the index names. Each step is a map lookup
+    /// or a scan of one calendar's few keys.
+    fn find(&self, backend: &dyn Backend, id: &str, need: Need<'_>) -> Option<(Principal, String)> {
+        let in_calendar = |calendar_id: &str| {
+            backend.get(calendar_id).and_then(|calendar| {
+                calendar
+                    .keys
+                    .iter()
+                    .find(|k| k.id == id)
+                    .map(|k| (Principal::Calendar(calendar.id.clone()), k.hash.clone()))
+            })
+        };
+        if let Need::Calendar(target) = need {
+            if let Some(found) = in_calendar(target) {
+                return Some(found);
+            }
+        }
+        if let Some(hash) = self.configured_admin.get(id) {
+            return Some((Principal::Admin, hash.clone()));
+        }
+        if let Some(k) = backend.admin_keys().into_iter().find(|k| k.id == id) {
+            return Some((Principal::Admin, k.hash));
+        }
+        let owner = self
+            .owners
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()?;
+        in_calendar(&owner)
+    }
+}
+
+/// Whether `principal` covers `need`: 403 when it does not.
+fn authorize(principal: Principal, need: Need<'_>) -> Result<Principal, Problem> {
+    match (&principal, need) {
+        (Principal::Admin, _) => Ok(principal),
+        (Principal::Calendar(own), Need::Calendar(target)) if own == target => Ok(principal),
+        (Principal::Calendar(own), Need::Calendar(target)) => Err(Problem::forbidden(format!(
+            "this key belongs to calendar {own:?}, not {target:?}"
+        ))),
+        (Principal::Calendar(own), Need::Admin) => Err(Problem::forbidden(format!(
+            "this needs an admin key; this key belongs to calendar {own:?}"
+        ))),
     }
 }
 
@@ -265,9 +473,26 @@ mod tests {
         let b = generate().expect("rng");
         assert_ne!(a.token, b.token);
         assert_eq!(key_id(&a.token), Some(a.id.as_str()));
-        assert_eq!(a.token.len(), 4 + 12 + 1 + 40);
+        assert_eq!(a.token.len(), 4 + 12 + 1 + 48);
         assert_eq!(key_id("avk_0123456789ab_xyz"), None);
         assert_eq!(key_id("bearer"), None);
+    }
+
+    #[test]
+    fn the_checksum_catches_any_one_changed_digit() {
+        let key = generate().expect("rng");
+        for i in PREFIX.len()..KEY_LEN {
+            if i == PREFIX.len() + ID_DIGITS {
+                continue;
+            }
+            let mut bytes = key.token.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'0' { b'1' } else { b'0' };
+            let changed = String::from_utf8(bytes).expect("ascii");
+            assert_eq!(key_id(&changed), None, "{changed}");
+        }
+        let upper = key.token.to_ascii_uppercase().replace("AVK_", "avk_");
+        assert_eq!(key_id(&upper), None);
+        assert_eq!(key_id(&format!("{}é", &key.token[..KEY_LEN - 2])), None);
     }
 
     #[test]

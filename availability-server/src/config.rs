@@ -4,13 +4,17 @@
 //! Flags and environment variables are one clap definition (`env = ...`), so clap already
 //! ranks a flag above its variable; this module lays both over the file and the defaults.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use serde::Deserialize;
 
+use http::HeaderName;
+
+use crate::limit::{Rate, Rates};
+use crate::server::Connections;
 use crate::state::KeyHash;
 
 /// The file read when `--config` is not given, if it exists.
@@ -58,6 +62,63 @@ pub struct Cli {
     /// The log filter, in tracing's `EnvFilter` syntax [default: info].
     #[arg(long, env = "AVAILABILITY_LOG")]
     pub log: Option<String>,
+    /// bcrypt computations at once, on the blocking pool [default: 2].
+    #[arg(long, env = "AVAILABILITY_BCRYPT_CONCURRENCY")]
+    pub bcrypt_concurrency: Option<usize>,
+    /// Seconds a verified key is remembered, so bcrypt runs about once per key [default: 300].
+    #[arg(long, env = "AVAILABILITY_KEY_MEMO_SECONDS")]
+    pub key_memo_seconds: Option<u64>,
+    /// Reads (GET, HEAD) per minute per client [default: 6000].
+    #[arg(long, env = "AVAILABILITY_READ_PER_MINUTE")]
+    pub read_per_minute: Option<u32>,
+    /// Reads a client may make at once [default: 300].
+    #[arg(long, env = "AVAILABILITY_READ_BURST")]
+    pub read_burst: Option<u32>,
+    /// Writes (other methods) per minute per client [default: 300].
+    #[arg(long, env = "AVAILABILITY_WRITE_PER_MINUTE")]
+    pub write_per_minute: Option<u32>,
+    /// Writes a client may make at once [default: 30].
+    #[arg(long, env = "AVAILABILITY_WRITE_BURST")]
+    pub write_burst: Option<u32>,
+    /// Key checks that need bcrypt, and refused keys, per minute per client [default: 10].
+    #[arg(long, env = "AVAILABILITY_AUTH_PER_MINUTE")]
+    pub auth_per_minute: Option<u32>,
+    /// Such key checks a client may make at once [default: 5].
+    #[arg(long, env = "AVAILABILITY_AUTH_BURST")]
+    pub auth_burst: Option<u32>,
+    /// Clients each rate limiter remembers before forgetting idle ones [default: 100000].
+    #[arg(long, env = "AVAILABILITY_RATE_LIMIT_CLIENTS")]
+    pub rate_limit_clients: Option<usize>,
+    /// A header naming the client behind a reverse proxy, e.g. x-forwarded-for [default: none].
+    #[arg(long, env = "AVAILABILITY_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+    /// Proxy addresses whose client_ip_header is believed [default: 127.0.0.1,::1].
+    #[arg(long, env = "AVAILABILITY_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<IpAddr>>,
+    /// Seconds a client has for the TLS handshake [default: 10].
+    #[arg(long, env = "AVAILABILITY_HANDSHAKE_TIMEOUT")]
+    pub handshake_timeout: Option<u64>,
+    /// Seconds a client has to send a request head, and its first request [default: 10].
+    #[arg(long, env = "AVAILABILITY_HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<u64>,
+    /// Seconds a connection may stay open with no request in flight [default: 60].
+    #[arg(long, env = "AVAILABILITY_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<u64>,
+    /// Connections open at once; more are closed on accept [default: 1024].
+    #[arg(long, env = "AVAILABILITY_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Header fields per HTTP/1.1 request [default: 64].
+    #[arg(long, env = "AVAILABILITY_MAX_HEADERS")]
+    pub max_headers: Option<usize>,
+    /// Bytes of a request head (HTTP/1.1 buffer, HTTP/2 header list) [default: 16384].
+    #[arg(long, env = "AVAILABILITY_MAX_HEADER_BYTES")]
+    pub max_header_bytes: Option<usize>,
+    /// Bytes of a request body, enforced while reading [default: 65536].
+    #[arg(long, env = "AVAILABILITY_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Concurrent streams per HTTP/2 connection [default: 64].
+    #[arg(long, env = "AVAILABILITY_H2_MAX_STREAMS")]
+    pub h2_max_streams: Option<u32>,
     /// What to do [default: serve].
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -91,6 +152,25 @@ struct FileConfig {
     cache_entries: Option<usize>,
     admin_keys: Option<Vec<String>>,
     log: Option<String>,
+    bcrypt_concurrency: Option<usize>,
+    key_memo_seconds: Option<u64>,
+    read_per_minute: Option<u32>,
+    read_burst: Option<u32>,
+    write_per_minute: Option<u32>,
+    write_burst: Option<u32>,
+    auth_per_minute: Option<u32>,
+    auth_burst: Option<u32>,
+    rate_limit_clients: Option<usize>,
+    client_ip_header: Option<String>,
+    trusted_proxies: Option<Vec<IpAddr>>,
+    handshake_timeout: Option<u64>,
+    header_read_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
+    max_connections: Option<usize>,
+    max_headers: Option<usize>,
+    max_header_bytes: Option<usize>,
+    max_body_bytes: Option<usize>,
+    h2_max_streams: Option<u32>,
 }
 
 /// The settings in force.
@@ -114,6 +194,20 @@ pub struct Config {
     pub admin_keys: Vec<KeyHash>,
     /// The log filter.
     pub log: String,
+    /// bcrypt computations at once.
+    pub bcrypt_concurrency: usize,
+    /// How long a verified key is remembered.
+    pub key_memo_ttl: Duration,
+    /// Per-client rate limits.
+    pub rates: Rates,
+    /// A header naming the client behind a reverse proxy.
+    pub client_ip_header: Option<HeaderName>,
+    /// Peers whose `client_ip_header` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Connection timeouts and limits.
+    pub connections: Connections,
+    /// The largest request body read.
+    pub max_body_bytes: usize,
 }
 
 impl Default for Config {
@@ -128,6 +222,16 @@ impl Default for Config {
             cache_entries: 4096,
             admin_keys: Vec::new(),
             log: "info".to_owned(),
+            bcrypt_concurrency: 2,
+            key_memo_ttl: Duration::from_secs(300),
+            rates: Rates::default(),
+            client_ip_header: None,
+            trusted_proxies: vec![
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from(Ipv6Addr::LOCALHOST),
+            ],
+            connections: Connections::default(),
+            max_body_bytes: crate::app::BODY_LIMIT,
         }
     }
 }
@@ -170,7 +274,102 @@ impl Config {
             .filter(|line| !line.trim().is_empty())
             .map(|line| parse_admin_key(line))
             .collect::<Result<Vec<_>, _>>()?;
+        macro_rules! pick {
+            ($field:ident) => {
+                cli.$field.clone().or(file.$field.clone())
+            };
+        }
+        let secs = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_secs);
+        let positive = |name: &str, v: u64| {
+            if v == 0 {
+                Err(format!("{name} must be at least 1"))
+            } else {
+                Ok(())
+            }
+        };
+        let rate = |name: &str, per: Option<u32>, burst: Option<u32>, d: Rate| {
+            let r = Rate {
+                per_minute: per.unwrap_or(d.per_minute),
+                burst: burst.unwrap_or(d.burst),
+            };
+            positive(&format!("{name}_per_minute"), u64::from(r.per_minute))?;
+            positive(&format!("{name}_burst"), u64::from(r.burst))?;
+            Ok::<Rate, String>(r)
+        };
+        let rates = Rates {
+            read: rate(
+                "read",
+                pick!(read_per_minute),
+                pick!(read_burst),
+                d.rates.read,
+            )?,
+            write: rate(
+                "write",
+                pick!(write_per_minute),
+                pick!(write_burst),
+                d.rates.write,
+            )?,
+            auth: rate(
+                "auth",
+                pick!(auth_per_minute),
+                pick!(auth_burst),
+                d.rates.auth,
+            )?,
+            max_clients: pick!(rate_limit_clients).unwrap_or(d.rates.max_clients),
+        };
+        let dc = Connections::default();
+        let connections = Connections {
+            handshake_timeout: secs(pick!(handshake_timeout), dc.handshake_timeout),
+            header_read_timeout: secs(pick!(header_read_timeout), dc.header_read_timeout),
+            idle_timeout: secs(pick!(idle_timeout), dc.idle_timeout),
+            max_connections: pick!(max_connections).unwrap_or(dc.max_connections),
+            max_headers: pick!(max_headers).unwrap_or(dc.max_headers),
+            max_header_bytes: pick!(max_header_bytes).unwrap_or(dc.max_header_bytes),
+            h2_max_streams: pick!(h2_max_streams).unwrap_or(dc.h2_max_streams),
+        };
+        for (name, value) in [
+            ("rate_limit_clients", rates.max_clients as u64),
+            (
+                "bcrypt_concurrency",
+                pick!(bcrypt_concurrency).unwrap_or(1) as u64,
+            ),
+            ("handshake_timeout", connections.handshake_timeout.as_secs()),
+            (
+                "header_read_timeout",
+                connections.header_read_timeout.as_secs(),
+            ),
+            ("idle_timeout", connections.idle_timeout.as_secs()),
+            ("max_connections", connections.max_connections as u64),
+            ("max_headers", connections.max_headers as u64),
+            ("h2_max_streams", u64::from(connections.h2_max_streams)),
+        ] {
+            positive(name, value)?;
+        }
+        // hyper refuses (by panicking) an HTTP/1.1 buffer smaller than 8 KiB.
+        if connections.max_header_bytes < 8192 {
+            return Err(format!(
+                "max_header_bytes is {}; it must be at least 8192",
+                connections.max_header_bytes
+            ));
+        }
+        let max_body_bytes = pick!(max_body_bytes).unwrap_or(d.max_body_bytes);
+        positive("max_body_bytes", max_body_bytes as u64)?;
+        let client_ip_header = match pick!(client_ip_header) {
+            None => None,
+            Some(name) if name.trim().is_empty() => None,
+            Some(name) => Some(
+                HeaderName::try_from(name.trim().to_ascii_lowercase())
+                    .map_err(|_| format!("client_ip_header {name:?} is not a valid header name"))?,
+            ),
+        };
         Ok(Config {
+            bcrypt_concurrency: pick!(bcrypt_concurrency).unwrap_or(d.bcrypt_concurrency),
+            key_memo_ttl: secs(pick!(key_memo_seconds), d.key_memo_ttl),
+            rates,
+            client_ip_header,
+            trusted_proxies: pick!(trusted_proxies).unwrap_or(d.trusted_proxies),
+            connections,
+            max_body_bytes,
             listen: cli.listen.or(file.listen).unwrap_or(d.listen),
             data_dir: cli.data_dir.clone().or(file.data_dir).unwrap_or(d.data_dir),
             tls,
@@ -244,6 +443,34 @@ mod tests {
         assert!(config.metrics_public);
         assert_eq!(config.bcrypt_cost, 6);
         assert_eq!(config.data_dir, PathBuf::from("data"));
+        assert_eq!(config.rates, Rates::default());
+    }
+
+    #[test]
+    fn limits_from_file_and_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "write_burst = 3\nidle_timeout = 5\nclient_ip_header = \"X-Forwarded-For\"\n\
+             trusted_proxies = [\"10.0.0.1\"]\n",
+        )
+        .expect("write");
+        let config = Config::load(&cli(&[
+            "--config",
+            path.to_str().expect("utf8"),
+            "--max-connections",
+            "7",
+        ]))
+        .expect("loads");
+        assert_eq!(config.rates.write.burst, 3);
+        assert_eq!(config.connections.idle_timeout, Duration::from_secs(5));
+        assert_eq!(config.connections.max_connections, 7);
+        assert_eq!(
+            config.client_ip_header.as_ref().map(HeaderName::as_str),
+            Some("x-forwarded-for")
+        );
+        assert_eq!(config.trusted_proxies, vec![IpAddr::from([10, 0, 0, 1])]);
     }
 
     #[test]
@@ -260,5 +487,11 @@ mod tests {
         assert!(err.contains("<id>:<bcrypt hash>"), "{err}");
         let err = Config::load(&cli(&["--tls-cert", "a.pem"])).expect_err("pair");
         assert!(err.contains("together"), "{err}");
+        let err = Config::load(&cli(&["--auth-burst", "0"])).expect_err("burst");
+        assert!(err.contains("auth_burst"), "{err}");
+        let err = Config::load(&cli(&["--max-header-bytes", "100"])).expect_err("small");
+        assert!(err.contains("8192"), "{err}");
+        let err = Config::load(&cli(&["--client-ip-header", "a b"])).expect_err("name");
+        assert!(err.contains("client_ip_header"), "{err}");
     }
 }

@@ -9,13 +9,15 @@
 //!
 //! - `config`: settings from defaults, a TOML file, `AVAILABILITY_*` variables and flags.
 //! - `startup`: from a configuration to a ready server (certificate, `default`, admin key).
-//! - `server`: the accept loop, TLS, HTTP/1.1 and HTTP/2, graceful shutdown.
+//! - `server`: the accept loop, TLS, HTTP/1.1 and HTTP/2, connection limits and timeouts,
+//!   graceful shutdown.
 //! - `tls`: the rustls configuration and the self-signed first-run certificate.
 //! - `app`: the state shared by all requests.
 //! - `routes`: the route table; one file per resource below it.
 //! - `state`: the seam to the core: the store and the time-zone engine, as traits.
 //! - `backend`: those traits over `availability_core::store` and `availability_core::tz`.
-//! - `auth`: keys: generation, bcrypt hashing and checking.
+//! - `auth`: keys: generation, checksums, bcrypt checking off the async workers, the memo.
+//! - `limit`: per-client rate limits (reads, writes, key checks) and the client address.
 //! - `render`: the JSON, intervals and CSV writers.
 //! - `cache`: rendered bodies and their compressed forms, bounded.
 //! - `problem`: errors as `application/problem+json`.
@@ -27,6 +29,7 @@ pub mod auth;
 pub mod backend;
 pub mod cache;
 pub mod config;
+pub mod limit;
 pub mod metrics;
 pub mod problem;
 pub mod query;

@@ -38,8 +38,9 @@ fn generate_key(cli: &Cli) -> Result<(), String> {
 #[allow(clippy::print_stdout)] // The hash is this command's output.
 fn hash_key(cli: &Cli, key: &str) -> Result<(), String> {
     let config = Config::load(cli)?;
-    let id = auth::key_id(key.trim())
-        .ok_or("that is not a key: keys look like avk_<12 hex digits>_<40 hex digits>")?;
+    let id = auth::key_id(key.trim()).ok_or(
+        "that is not a key (or it is mistyped): keys look like avk_<12 hex digits>_<48 hex digits>",
+    )?;
     let hash = auth::hash_blocking(key.trim(), config.bcrypt_cost).map_err(|e| e.to_string())?;
     println!("{id}:{hash}");
     Ok(())

@@ -34,6 +34,10 @@ pub struct Metrics {
     pub rate_limited: AtomicU64,
     /// TLS handshakes or connections that failed.
     pub connection_errors: AtomicU64,
+    /// Connections closed on accept because the connection limit was reached.
+    pub connections_refused: AtomicU64,
+    /// Connections closed for idling (no first request in time, or idle keep-alive).
+    pub idle_closed: AtomicU64,
     /// Requests being answered right now.
     in_flight: AtomicU64,
 }
@@ -137,6 +141,16 @@ impl Metrics {
                 "availability_connection_errors_total",
                 "Connections that failed (TLS or protocol).",
                 &self.connection_errors,
+            ),
+            (
+                "availability_connections_refused_total",
+                "Connections closed on accept at the connection limit.",
+                &self.connections_refused,
+            ),
+            (
+                "availability_idle_connections_closed_total",
+                "Connections closed for idling.",
+                &self.idle_closed,
             ),
         ];
         for (name, help, value) in counters {

@@ -10,6 +10,8 @@ use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICA
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
+use crate::limit::Verdict;
+
 /// A response body: always a complete buffer, since every body this server sends is either
 /// rendered once and cached or small.
 pub type Body = Full<Bytes>;
@@ -25,6 +27,8 @@ pub struct Problem {
     challenge: bool,
     /// Seconds for `Retry-After`, for 429 and 503.
     retry_after: Option<u64>,
+    /// The rate limit charged for this answer, for its `RateLimit` fields.
+    limit: Option<Box<Verdict>>,
 }
 
 impl Problem {
@@ -37,6 +41,7 @@ impl Problem {
             allow: None,
             challenge: false,
             retry_after: None,
+            limit: None,
         }
     }
 
@@ -107,6 +112,22 @@ impl Problem {
         )
     }
 
+    /// 429: a rate limit refused the request; the verdict gives `Retry-After` and the
+    /// `RateLimit` fields.
+    #[cold]
+    pub fn too_many_requests(detail: impl Into<String>, verdict: Verdict) -> Problem {
+        let mut p = Problem::new(StatusCode::TOO_MANY_REQUESTS, detail);
+        p.retry_after = Some(verdict.reset.max(1));
+        p.limit = Some(Box::new(verdict));
+        p
+    }
+
+    /// The same problem, answered with the fields of the limit that was charged.
+    pub fn with_limit(mut self, verdict: Verdict) -> Problem {
+        self.limit = Some(Box::new(verdict));
+        self
+    }
+
     /// 503 while the server shuts down.
     #[cold]
     pub fn shutting_down() -> Problem {
@@ -164,6 +185,9 @@ impl Problem {
                 WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"availability\""),
             );
+        }
+        if let Some(verdict) = &self.limit {
+            verdict.write_headers(headers);
         }
         if let Some(seconds) = self.retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(seconds));

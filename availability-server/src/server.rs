@@ -2,7 +2,8 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,16 +13,116 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::app::App;
 
-/// How long a client may take for the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may take to send a request's head (HTTP/1.1).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Concurrent streams per HTTP/2 connection.
-const MAX_STREAMS: u32 = 64;
+/// Connection timeouts and limits: what a client may hold of the server before it is
+/// dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connections {
+    /// Time for the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Time for a request head (HTTP/1.1, enforced by hyper), and for the first request of
+    /// a connection on either protocol (so an HTTP/2 client that never sends its preface, or
+    /// only pings, is dropped too).
+    pub header_read_timeout: Duration,
+    /// Time a connection may stay open with no request in flight since its last one ended.
+    pub idle_timeout: Duration,
+    /// Connections open at once; a connection beyond it is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// Header fields of an HTTP/1.1 request.
+    pub max_headers: usize,
+    /// Bytes of a request head: hyper's HTTP/1.1 read buffer, and the HTTP/2 header list.
+    pub max_header_bytes: usize,
+    /// Concurrent streams of an HTTP/2 connection.
+    pub h2_max_streams: u32,
+}
+
+impl Default for Connections {
+    fn default() -> Connections {
+        Connections {
+            handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            max_headers: 64,
+            max_header_bytes: 16 * 1024,
+            h2_max_streams: 64,
+        }
+    }
+}
+
+/// What the idle watchdog of one connection knows: when it started, whether a request came,
+/// how many are in flight and when the last one ended.
+#[derive(Debug)]
+struct Activity {
+    start: Instant,
+    /// Requests being answered on this connection.
+    in_flight: AtomicUsize,
+    /// Whether any request arrived.
+    seen: AtomicBool,
+    /// When the last request ended, in milliseconds after `start`.
+    last_end_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            start: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            seen: AtomicBool::new(false),
+            last_end_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// When the connection becomes closable, or `None` while a request is in flight.
+    fn deadline(&self, c: &Connections) -> Option<Instant> {
+        if self.in_flight.load(SeqCst) > 0 {
+            return None;
+        }
+        if !self.seen.load(SeqCst) {
+            return Some(self.start + c.header_read_timeout);
+        }
+        let last = Duration::from_millis(self.last_end_ms.load(SeqCst));
+        Some(self.start + last + c.idle_timeout)
+    }
+
+    /// Waits until the connection has been idle past its deadline.
+    async fn idle(&self, c: &Connections) {
+        loop {
+            let now = Instant::now();
+            match self.deadline(c) {
+                Some(deadline) if deadline <= now => return,
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                // A request in flight: look again later; its end moves the deadline.
+                None => tokio::time::sleep(c.idle_timeout.min(c.header_read_timeout)).await,
+            }
+        }
+    }
+}
+
+/// Marks a request in flight on its connection until dropped (even when hyper drops the
+/// handler's future early).
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn new(activity: &Arc<Activity>) -> InFlight {
+        activity.seen.store(true, SeqCst);
+        activity.in_flight.fetch_add(1, SeqCst);
+        InFlight(Arc::clone(activity))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let since = u64::try_from(self.0.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.0.last_end_ms.fetch_max(since, SeqCst);
+        self.0.in_flight.fetch_sub(1, SeqCst);
+    }
+}
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets
 /// requests in flight finish for at most `grace`, and flushes the store.
@@ -36,18 +137,26 @@ pub async fn run(
     grace: Duration,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    let limits = app.connections;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // Without a timer, hyper silently ignores `header_read_timeout`.
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(64 * 1024);
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(limits.max_headers)
+        .max_buf_size(limits.max_header_bytes.max(8192));
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(MAX_STREAMS)
-        .max_header_list_size(32 * 1024);
+        .max_concurrent_streams(limits.h2_max_streams)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        // Bounds on streams a client opens and resets at once (the "rapid reset" attack),
+        // and on streams this server resets for a misbehaving client, before the connection
+        // is closed.
+        .max_pending_accept_reset_streams(20)
+        .max_local_error_reset_streams(1024);
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
     // The protocol is the one ALPN chose, not sniffed from the first bytes: sniffing reads
     // before hyper's header-read timer starts, so a silent client would never time out.
     let http1 = Arc::new(builder.clone().http1_only());
@@ -68,13 +177,23 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
+        // Over the connection limit: close at once. The client sees the connection end
+        // before any TLS work is spent on it, and can retry.
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            app.metrics.connections_refused.fetch_add(1, Relaxed);
+            tracing::debug!(%peer, "connection limit reached; closing a new connection");
+            drop(tcp);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = Arc::clone(&app);
         let (http1, http2) = (Arc::clone(&http1), Arc::clone(&http2));
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            let _permit = permit;
+            let handshake = acceptor.accept(tcp);
+            let tls = match tokio::time::timeout(limits.handshake_timeout, handshake).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(err)) => {
                     app.metrics.connection_errors.fetch_add(1, Relaxed);
@@ -87,9 +206,17 @@ pub async fn run(
                     return;
                 }
             };
+            let activity = Arc::new(Activity::new());
+            let watch = Arc::clone(&activity);
+            let app_for_service = Arc::clone(&app);
             let service = service_fn(move |request| {
-                let app = Arc::clone(&app);
-                async move { Ok::<_, Infallible>(crate::routes::handle(&app, request).await) }
+                let app = Arc::clone(&app_for_service);
+                let in_flight = InFlight::new(&activity);
+                async move {
+                    let response = crate::routes::handle(&app, peer.ip(), request).await;
+                    drop(in_flight);
+                    Ok::<_, Infallible>(response)
+                }
             });
             let builder = if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
                 http2
@@ -99,8 +226,17 @@ pub async fn run(
             let connection = builder
                 .serve_connection(TokioIo::new(tls), service)
                 .into_owned();
-            if let Err(err) = watcher.watch(connection).await {
-                tracing::debug!(%peer, %err, "connection ended with an error");
+            tokio::select! {
+                ended = watcher.watch(connection) => {
+                    if let Err(err) = ended {
+                        tracing::debug!(%peer, %err, "connection ended with an error");
+                    }
+                }
+                // Dropping the connection closes it: nothing is in flight to lose.
+                () = watch.idle(&limits) => {
+                    app.metrics.idle_closed.fetch_add(1, Relaxed);
+                    tracing::debug!(%peer, "closing an idle connection");
+                }
             }
         });
     }

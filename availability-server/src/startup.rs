@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use rustls::ServerConfig;
 
-use crate::app::App;
-use crate::auth::{self, Auth};
+use crate::app::{App, AppSettings};
+use crate::auth::{self, Auth, AuthSettings};
 use crate::config::Config;
+use crate::limit::{Limits, Proxy};
 use crate::routes::DEFAULT_CALENDAR;
 use crate::state::{Backend, KeyHash, Zones};
 use crate::tls;
@@ -51,7 +52,12 @@ pub async fn prepare(
             .map_err(|e| format!("creating the default calendar: {e}"))?;
     }
 
-    let auth = Auth::new(config.bcrypt_cost, config.admin_keys.clone());
+    let auth = Auth::new(AuthSettings {
+        cost: config.bcrypt_cost,
+        configured_admin: config.admin_keys.clone(),
+        bcrypt_concurrency: config.bcrypt_concurrency,
+        memo_ttl: config.key_memo_ttl,
+    })?;
     let mut new_admin_key = None;
     if !auth.has_admin_key(backend.as_ref()) {
         let key = auth::generate().map_err(|e| format!("generating the admin key: {e}"))?;
@@ -69,12 +75,24 @@ pub async fn prepare(
         new_admin_key = Some(key.token);
     }
 
+    let limits = Limits::new(
+        config.rates,
+        Proxy {
+            header: config.client_ip_header.clone(),
+            trusted: config.trusted_proxies.clone(),
+        },
+    );
     let app = Arc::new(App::new(
         backend,
         zones,
         auth,
-        config.cache_entries,
-        config.metrics_public,
+        limits,
+        AppSettings {
+            cache_entries: config.cache_entries,
+            body_limit: config.max_body_bytes,
+            metrics_public: config.metrics_public,
+            connections: config.connections,
+        },
     ));
     Ok(Prepared {
         app,

@@ -131,18 +131,15 @@ async fn keys_are_checked_401_and_403() {
         )
         .await
         .problem(StatusCode::UNAUTHORIZED);
-        // Right id, wrong secret.
-        let wrong = format!(
-            "{}{}",
-            &key_a[..key_a.len() - 1],
-            if key_a.ends_with('0') { '1' } else { '0' }
-        );
+        // Right id, wrong secret (with a checksum that matches it).
+        let id = availability_server::auth::key_id(&key_a).unwrap();
+        let wrong = availability_server::auth::assemble(id, &[7; 20]);
         let detail = c
             .json(Method::PATCH, "/calendars/a/availability", &wrong, BATCH)
             .await
             .problem(StatusCode::UNAUTHORIZED);
         assert!(detail.contains("wrong key"), "{detail}");
-        let unknown = "avk_000000000000_0000000000000000000000000000000000000000";
+        let unknown = &availability_server::auth::assemble("000000000000", &[0; 20]);
         c.json(Method::PATCH, "/calendars/a/availability", unknown, BATCH)
             .await
             .problem(StatusCode::UNAUTHORIZED);

@@ -161,12 +161,19 @@ pub struct TestServer {
     task: Option<JoinHandle<()>>,
 }
 
+/// bcrypt at its lowest cost, and key checks limited loosely: most tests make many checks
+/// from one address on purpose. The tests of the limits set their own.
 pub fn test_config(data: &Path) -> Config {
-    Config {
+    let mut config = Config {
         data_dir: data.to_path_buf(),
         bcrypt_cost: 4,
         ..Config::default()
-    }
+    };
+    config.rates.auth = availability_server::limit::Rate {
+        per_minute: 60_000,
+        burst: 1000,
+    };
+    config
 }
 
 impl TestServer {

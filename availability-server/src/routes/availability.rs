@@ -195,10 +195,8 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let cal = calendar(app, id)?;
-    app.auth
-        .check(app.backend.as_ref(), &parts.headers, Need::Calendar(id))
-        .await?;
-    let bytes = json_body(parts, body).await?;
+    super::authorize(app, parts, Need::Calendar(id)).await?;
+    let bytes = json_body(app, parts, body).await?;
     let batch: Batch = parse_json(&bytes, "batch ({\"updates\": [...]})")?;
     // Validated here so that a bad batch is a 400 before anything is written.
     batch

@@ -51,9 +51,7 @@ fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
 /// GET /calendars (admin): every calendar.
 pub(super) async fn list(app: &App, parts: &Parts) -> Result<Response<Body>> {
     Query::parse(parts.uri.query(), &[])?;
-    app.auth
-        .check(app.backend.as_ref(), &parts.headers, Need::Admin)
-        .await?;
+    super::authorize(app, parts, Need::Admin).await?;
     let calendars: Vec<serde_json::Value> =
         app.backend.list().iter().map(|c| describe(c)).collect();
     small_read(
@@ -76,10 +74,8 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    app.auth
-        .check(app.backend.as_ref(), &parts.headers, Need::Admin)
-        .await?;
-    let bytes = json_body(parts, body).await?;
+    super::authorize(app, parts, Need::Admin).await?;
+    let bytes = json_body(app, parts, body).await?;
     let new: NewCalendar = parse_json(&bytes, "calendar ({\"id\", \"timezone\"})")?;
     if !valid_id(&new.id) {
         return Err(Problem::bad_request(format!(
@@ -109,6 +105,7 @@ where
         backend.create(&id, &zone, Some(stored))
     })
     .await?;
+    app.auth.index(&created);
     let mut response = written(
         StatusCode::CREATED,
         serde_json::json!({
@@ -138,10 +135,8 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let cal = calendar(app, id)?;
-    app.auth
-        .check(app.backend.as_ref(), &parts.headers, Need::Calendar(id))
-        .await?;
-    let bytes = json_body(parts, body).await?;
+    super::authorize(app, parts, Need::Calendar(id)).await?;
+    let bytes = json_body(app, parts, body).await?;
     let change: ZoneChange = parse_json(&bytes, "zone change ({\"timezone\"})")?;
     let zone = app
         .zones
@@ -164,9 +159,7 @@ where
 /// DELETE /calendars/{id} (admin).
 pub(super) async fn delete(app: &App, parts: &Parts, id: &str) -> Result<Response<Body>> {
     let cal = calendar(app, id)?;
-    app.auth
-        .check(app.backend.as_ref(), &parts.headers, Need::Admin)
-        .await?;
+    super::authorize(app, parts, Need::Admin).await?;
     // The store deletes unconditionally, so `If-Match` is checked against the version read
     // just above: a change committed between the two is not detected.
     expected_version(parts, cal.version)?;
@@ -175,6 +168,7 @@ pub(super) async fn delete(app: &App, parts: &Parts, id: &str) -> Result<Respons
         backend.delete(&owned_id)
     })
     .await?;
+    app.auth.unindex(id);
     let mut response = Response::new(http_body_util::Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)

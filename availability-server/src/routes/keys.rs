@@ -15,9 +15,7 @@ use crate::state::{Change, KeyHash};
 pub(super) async fn create(app: &App, parts: &Parts, id: &str) -> Result<Response<Body>> {
     Query::parse(parts.uri.query(), &[])?;
     let cal = calendar(app, id)?;
-    app.auth
-        .check(app.backend.as_ref(), &parts.headers, Need::Calendar(id))
-        .await?;
+    super::authorize(app, parts, Need::Calendar(id)).await?;
     let expected = expected_version(parts, cal.version)?;
     let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
     let hash = app.auth.hash(key.token.clone()).await?;
@@ -30,6 +28,7 @@ pub(super) async fn create(app: &App, parts: &Parts, id: &str) -> Result<Respons
         backend.commit(&owned_id, Change::AddKey(stored), expected)
     })
     .await?;
+    app.auth.index(&updated);
     Ok(written(
         StatusCode::CREATED,
         serde_json::json!({ "key_id": key.id, "key": key.token }),
@@ -47,9 +46,7 @@ pub(super) async fn delete(
 ) -> Result<Response<Body>> {
     Query::parse(parts.uri.query(), &[])?;
     let cal = calendar(app, id)?;
-    app.auth
-        .check(app.backend.as_ref(), &parts.headers, Need::Calendar(id))
-        .await?;
+    super::authorize(app, parts, Need::Calendar(id)).await?;
     if !cal.keys.iter().any(|k| k.id == key_id) {
         return Err(Problem::not_found(format!(
             "calendar {id:?} has no key with id {:?}",
@@ -58,10 +55,11 @@ pub(super) async fn delete(
     }
     let expected = expected_version(parts, cal.version)?;
     let (owned_id, owned_key) = (id.to_owned(), key_id.to_owned());
-    blocking(app, "revoking a key", move |backend| {
+    let updated = blocking(app, "revoking a key", move |backend| {
         backend.commit(&owned_id, Change::RemoveKey(owned_key), expected)
     })
     .await?;
+    app.auth.index(&updated);
     let mut response = Response::new(http_body_util::Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)

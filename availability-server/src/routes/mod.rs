@@ -9,6 +9,7 @@ mod calendars;
 mod keys;
 mod service;
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -19,7 +20,8 @@ use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 
-use crate::app::{App, BODY_LIMIT};
+use crate::app::App;
+use crate::auth::Need;
 use crate::problem::{Body, Problem};
 
 /// The calendar the short `/availability*` paths serve.
@@ -27,21 +29,53 @@ pub const DEFAULT_CALENDAR: &str = "default";
 
 type Result<T> = std::result::Result<T, Problem>;
 
-/// Answers one request. Never fails: every error becomes a problem response.
-pub async fn handle<B>(app: &App, request: Request<B>) -> Response<Body>
+/// The client a request is charged to (the peer, or the address a trusted proxy named),
+/// kept in the request's extensions for the key check.
+#[derive(Debug, Clone, Copy)]
+struct Client(IpAddr);
+
+/// Answers one request from `peer`. Never fails: every error becomes a problem response.
+///
+/// The request is first charged to its client's read (GET, HEAD) or write (other methods)
+/// rate limit; a spent budget is 429 before anything else runs. Every answer carries the
+/// `RateLimit-Policy` and `RateLimit` fields of the limit it was charged to.
+pub async fn handle<B>(app: &App, peer: IpAddr, request: Request<B>) -> Response<Body>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let started = Instant::now();
     app.metrics.start();
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let client = app.limits.proxy.client(peer, &parts.headers);
+    parts.extensions.insert(Client(client));
+    let read = parts.method == Method::GET || parts.method == Method::HEAD;
+    let limit = if read {
+        &app.limits.read
+    } else {
+        &app.limits.write
+    };
+    let verdict = limit.check(&client);
     let (route, result) = if app.is_shutting_down() {
         ("shutdown", Err(Problem::shutting_down()))
+    } else if !verdict.allowed {
+        (
+            "limited",
+            Err(Problem::too_many_requests(
+                format!(
+                    "too many {} requests from this client; retry after {} s",
+                    verdict.limit, verdict.reset
+                ),
+                verdict.clone(),
+            )),
+        )
     } else {
         route(app, &parts, body).await
     };
     let mut response = result.unwrap_or_else(Problem::into_response);
+    if !response.headers().contains_key("ratelimit") {
+        verdict.write_headers(response.headers_mut());
+    }
     if parts.method == Method::HEAD {
         // Keep the headers of the GET, Content-Length included, without the body.
         let len = hyper::body::Body::size_hint(response.body())
@@ -56,6 +90,11 @@ where
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         app.metrics
             .auth_rejections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        app.metrics
+            .rate_limited
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     app.metrics
@@ -169,6 +208,25 @@ where
     }
 }
 
+/// Checks the request's key against `need` (see [`crate::auth::Auth::check`]), charging key
+/// checks to the client's `auth` limit.
+async fn authorize(app: &App, parts: &Parts, need: Need<'_>) -> Result<crate::auth::Principal> {
+    // `handle` always inserts the client; the fallback only serves handlers called directly.
+    let client = parts
+        .extensions
+        .get::<Client>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
+    app.auth
+        .check(
+            app.backend.as_ref(),
+            &app.limits.auth,
+            client,
+            &parts.headers,
+            need,
+        )
+        .await
+}
+
 /// Whether `id` is a valid calendar id: `[a-z0-9][a-z0-9-]{0,62}`.
 pub fn valid_id(id: &str) -> bool {
     let bytes = id.as_bytes();
@@ -186,13 +244,13 @@ fn calendar(app: &App, id: &str) -> Result<std::sync::Arc<crate::state::Calendar
         .ok_or_else(|| Problem::not_found(format!("no calendar {id:?}")))
 }
 
-/// Reads a JSON body of at most [`BODY_LIMIT`] bytes.
+/// Reads a JSON body of at most `app.body_limit` bytes.
 ///
 /// # Errors
 ///
 /// 415 unless the content type is JSON; 413 past the limit (checked while reading, since a
 /// chunked body announces no length); 400 when the body cannot be read.
-async fn json_body<B>(parts: &Parts, body: B) -> Result<Bytes>
+async fn json_body<B>(app: &App, parts: &Parts, body: B) -> Result<Bytes>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -214,14 +272,15 @@ where
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
-        return Err(Problem::too_large(BODY_LIMIT));
+    let limit = app.body_limit;
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(Problem::too_large(limit));
     }
-    match Limited::new(body, BODY_LIMIT).collect().await {
+    // `Limited` counts bytes as frames arrive and fails at the first one past the limit, so
+    // a chunked body is never buffered beyond it.
+    match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-            Err(Problem::too_large(BODY_LIMIT))
-        }
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(Problem::too_large(limit)),
         Err(err) => Err(Problem::bad_request(format!(
             "the request body could not be read: {err}"
         ))),

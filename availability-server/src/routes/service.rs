@@ -23,9 +23,7 @@ pub(super) fn healthz(parts: &Parts) -> Result<Response<Body>> {
 pub(super) async fn metrics(app: &App, parts: &Parts) -> Result<Response<Body>> {
     Query::parse(parts.uri.query(), &[])?;
     if !app.metrics_public {
-        app.auth
-            .check(app.backend.as_ref(), &parts.headers, Need::Admin)
-            .await?;
+        super::authorize(app, parts, Need::Admin).await?;
     }
     let text = app.metrics.render(app.cache.len());
     let mut response = Response::new(Full::new(Bytes::from(text)));
