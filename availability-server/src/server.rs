@@ -13,7 +13,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
@@ -66,6 +66,8 @@ struct Activity {
     seen: AtomicBool,
     /// When the last request ended, in milliseconds after `start`.
     last_end_ms: AtomicU64,
+    /// Wakes the watchdog when a request starts or ends, since either moves the deadline.
+    changed: Notify,
 }
 
 impl Activity {
@@ -75,6 +77,7 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             seen: AtomicBool::new(false),
             last_end_ms: AtomicU64::new(0),
+            changed: Notify::new(),
         }
     }
 
@@ -93,12 +96,17 @@ impl Activity {
     /// Waits until the connection has been idle past its deadline.
     async fn idle(&self, c: &Connections) {
         loop {
-            let now = Instant::now();
+            let changed = self.changed.notified();
             match self.deadline(c) {
-                Some(deadline) if deadline <= now => return,
-                Some(deadline) => tokio::time::sleep_until(deadline).await,
-                // A request in flight: look again later; its end moves the deadline.
-                None => tokio::time::sleep(c.idle_timeout.min(c.header_read_timeout)).await,
+                Some(deadline) if deadline <= Instant::now() => return,
+                Some(deadline) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(deadline) => {}
+                        () = changed => {}
+                    }
+                }
+                // A request in flight: its end wakes this loop.
+                None => changed.await,
             }
         }
     }
@@ -112,6 +120,7 @@ impl InFlight {
     fn new(activity: &Arc<Activity>) -> InFlight {
         activity.seen.store(true, SeqCst);
         activity.in_flight.fetch_add(1, SeqCst);
+        activity.changed.notify_one();
         InFlight(Arc::clone(activity))
     }
 }
@@ -121,6 +130,7 @@ impl Drop for InFlight {
         let since = u64::try_from(self.0.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.0.last_end_ms.fetch_max(since, SeqCst);
         self.0.in_flight.fetch_sub(1, SeqCst);
+        self.0.changed.notify_one();
     }
 }
 

@@ -23,8 +23,12 @@ impl Drop for Server {
     }
 }
 
-/// Starts the binary on port 0; returns it and its address.
-fn start(data: &std::path::Path) -> (Server, std::net::SocketAddr) {
+/// Everything the servers logged, to grep for keys.
+type Logs = std::sync::Arc<std::sync::Mutex<String>>;
+
+/// Starts the binary on port 0, logging at debug level into `logs`; returns it and its
+/// address.
+fn start(data: &std::path::Path, logs: &Logs) -> (Server, std::net::SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_availability-server"))
         .args([
             "--listen",
@@ -32,7 +36,7 @@ fn start(data: &std::path::Path) -> (Server, std::net::SocketAddr) {
             "--bcrypt-cost",
             "4",
             "--log",
-            "info",
+            "debug",
         ])
         .arg("--data-dir")
         .arg(data)
@@ -48,13 +52,20 @@ fn start(data: &std::path::Path) -> (Server, std::net::SocketAddr) {
     let mut lines = BufReader::new(stderr).lines();
     for line in lines.by_ref() {
         let line = line.unwrap();
+        logs.lock().unwrap().push_str(&line);
         if let Some(rest) = line.split("address=").nth(1) {
             address = rest.split_whitespace().next().map(|a| a.parse().unwrap());
             break;
         }
     }
     // Keep draining the log, so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    let logs = std::sync::Arc::clone(logs);
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            logs.lock().unwrap().push_str(&line);
+            logs.lock().unwrap().push('\n');
+        }
+    });
     let address = address.expect("the server logged its address");
     (child, address)
 }
@@ -89,7 +100,8 @@ fn printed_key(server: &mut Server) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_run_with_the_real_binary() {
     let data = tempfile::tempdir().unwrap();
-    let (mut child, addr) = start(data.path());
+    let logs = Logs::default();
+    let (mut child, addr) = start(data.path(), &logs);
     let cert = std::fs::read(data.path().join("cert.pem")).unwrap();
     let root = CertificateDer::from_pem_slice(&cert).unwrap();
     let c = Client::new(addr, root.clone(), Version::HTTP_2);
@@ -101,7 +113,7 @@ async fn first_run_with_the_real_binary() {
     assert_eq!(code, 0);
     let admin = printed_key(&mut child).expect("the first start prints an admin key");
 
-    let (mut child, addr) = start(data.path());
+    let (mut child, addr) = start(data.path(), &logs);
     let c = Client::new(addr, root, Version::HTTP_11);
     let r = c
         .json(
@@ -122,6 +134,16 @@ async fn first_run_with_the_real_binary() {
         )
         .await;
     assert_eq!(w.status, StatusCode::OK, "{}", w.text());
+    // A wrong secret and a mistyped key are refused; neither is logged.
+    let id = availability_server::auth::key_id(&key).unwrap();
+    let wrong = availability_server::auth::assemble(id, &[3; 20]);
+    let typo = format!("{}x", &key[..key.len() - 1]);
+    for bad in [&wrong, &typo] {
+        let r = c
+            .json(Method::PATCH, "/calendars/first/availability", bad, "{}")
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    }
     assert_eq!(terminate(&mut child), 0);
     assert_eq!(
         printed_key(&mut child),
@@ -134,9 +156,20 @@ async fn first_run_with_the_real_binary() {
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains(&admin) && !text.contains(&key));
     }
+    // No key in the logs either (debug level, which logs every request): not the admin key,
+    // the calendar key, nor the refused ones.
+    let logged = logs.lock().unwrap().clone();
+    assert!(logged.contains("serving https"), "{logged}");
+    for token in [&admin, &key, &wrong, &typo] {
+        assert!(!logged.contains(token.as_str()), "a key in the logs");
+    }
+    // Nor any secret part of them (the id alone is public).
+    for token in [&admin, &key] {
+        assert!(!logged.contains(&token[17..]), "a secret in the logs");
+    }
 
     // The write survived the restart.
-    let (mut child, addr) = start(data.path());
+    let (mut child, addr) = start(data.path(), &logs);
     let cert = std::fs::read(data.path().join("cert.pem")).unwrap();
     let c = Client::new(
         addr,

@@ -10,4 +10,6 @@ mod support;
 mod api;
 mod binary;
 mod errors;
+mod hygiene;
+mod keys;
 mod lifecycle;

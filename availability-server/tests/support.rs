@@ -187,6 +187,17 @@ impl TestServer {
         TestServer::start_with(config, backend, root, data).await
     }
 
+    /// A server over a fresh store file, with settings changed by `tweak`.
+    pub async fn start_tweaked(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let data = tempfile::tempdir().unwrap();
+        let (cert, key, root) = test_certificate(data.path());
+        let mut config = test_config(data.path());
+        config.tls = Some((cert, key));
+        tweak(&mut config);
+        let backend = availability_server::backend::open(data.path()).unwrap();
+        TestServer::start_with(config, backend, root, data).await
+    }
+
     /// The same over the in-memory store, which counts flushes.
     pub async fn start_mem(backend: Arc<MemBackend>) -> TestServer {
         let data = tempfile::tempdir().unwrap();
@@ -339,6 +350,9 @@ pub struct Client {
     addr: std::net::SocketAddr,
     config: Arc<rustls::ClientConfig>,
     version: Version,
+    /// The local address to connect from (any address of 127.0.0.0/8 is this machine), so
+    /// that tests can play several clients.
+    from: Option<std::net::IpAddr>,
 }
 
 pub fn client_config(root: CertificateDer<'static>, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
@@ -369,11 +383,29 @@ impl Client {
             addr,
             config: client_config(root, alpn),
             version,
+            from: None,
+        }
+    }
+
+    /// The same client, connecting from `from` (for example 127.0.0.2).
+    pub fn from(mut self, from: &str) -> Client {
+        self.from = Some(from.parse().unwrap());
+        self
+    }
+
+    pub async fn tcp(&self) -> TcpStream {
+        match self.from {
+            None => TcpStream::connect(self.addr).await.unwrap(),
+            Some(ip) => {
+                let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                socket.bind(std::net::SocketAddr::new(ip, 0)).unwrap();
+                socket.connect(self.addr).await.unwrap()
+            }
         }
     }
 
     pub async fn tls(&self) -> tokio_rustls::client::TlsStream<TcpStream> {
-        let tcp = TcpStream::connect(self.addr).await.unwrap();
+        let tcp = self.tcp().await;
         let connector = tokio_rustls::TlsConnector::from(Arc::clone(&self.config));
         connector
             .connect(ServerName::try_from("localhost").unwrap(), tcp)

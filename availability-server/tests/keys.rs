@@ -1,0 +1,356 @@
+//! Keys and abuse resistance over real TLS: every way a key can be wrong, rotation and
+//! revocation taking effect at once, the memo sparing bcrypt, and per-client limits that
+//! stop a flood of wrong keys before bcrypt while other clients go on being served.
+
+use std::sync::atomic::Ordering;
+
+use availability_server::auth;
+use http::{Method, StatusCode, Version};
+
+use crate::support::{Client, TestServer, VERSIONS};
+
+const BATCH: &str = r#"{"updates":[{"day":"monday","time":"09:00","status":"available"}]}"#;
+
+fn runs(server: &TestServer) -> u64 {
+    server.app.auth.bcrypt_runs.load(Ordering::SeqCst)
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_kind_of_key_gets_its_answer() {
+    let server = TestServer::start().await;
+    let key_a = server.create_calendar("a", "UTC").await;
+    let key_b = server.create_calendar("b", "UTC").await;
+    let mut tokens = vec![server.admin.clone(), key_a.clone(), key_b.clone()];
+    for version in VERSIONS {
+        let c = server.client(version);
+        let patch = |path: &'static str, key: String| {
+            let c = c.clone();
+            async move { c.json(Method::PATCH, path, &key, BATCH).await }
+        };
+
+        // No key.
+        let none = c
+            .send(
+                Client::request(Method::PATCH, "/calendars/a/availability")
+                    .header("content-type", "application/json")
+                    .body(crate::support::full(BATCH))
+                    .unwrap(),
+            )
+            .await;
+        let detail = none.problem(StatusCode::UNAUTHORIZED);
+        assert!(detail.contains("needs a key"), "{detail}");
+        assert_eq!(
+            none.header("www-authenticate"),
+            Some("Bearer realm=\"availability\"")
+        );
+
+        // Malformed: a wrong shape, and one mistyped digit (the checksum catches it). Neither
+        // reaches bcrypt.
+        let before = runs(&server);
+        let r = patch("/calendars/a/availability", "avk_nonsense".into()).await;
+        let detail = r.problem(StatusCode::UNAUTHORIZED);
+        assert!(detail.contains("malformed"), "{detail}");
+        let mut typo = key_a.clone().into_bytes();
+        let last = typo.len() - 1;
+        typo[last] = if typo[last] == b'0' { b'1' } else { b'0' };
+        let r = patch(
+            "/calendars/a/availability",
+            String::from_utf8(typo).unwrap(),
+        )
+        .await;
+        let detail = r.problem(StatusCode::UNAUTHORIZED);
+        assert!(detail.contains("checksum"), "{detail}");
+        let unknown = auth::assemble("000000000000", &[0; 20]);
+        let detail = patch("/calendars/a/availability", unknown)
+            .await
+            .problem(StatusCode::UNAUTHORIZED);
+        assert!(detail.contains("no such key"), "{detail}");
+        assert_eq!(
+            runs(&server),
+            before,
+            "no bcrypt for malformed or unknown keys"
+        );
+
+        // The right id with a wrong secret: one bcrypt run, 401.
+        let wrong = auth::assemble(auth::key_id(&key_a).unwrap(), &[7; 20]);
+        let detail = patch("/calendars/a/availability", wrong)
+            .await
+            .problem(StatusCode::UNAUTHORIZED);
+        assert!(detail.contains("wrong key"), "{detail}");
+        assert_eq!(runs(&server), before + 1);
+
+        // A valid key of another calendar: 403, on calendar routes and admin routes.
+        let detail = patch("/calendars/b/availability", key_a.clone())
+            .await
+            .problem(StatusCode::FORBIDDEN);
+        assert!(detail.contains("belongs to calendar \"a\""), "{detail}");
+        let detail = c
+            .authed(Method::GET, "/calendars", &key_a)
+            .await
+            .problem(StatusCode::FORBIDDEN);
+        assert!(detail.contains("admin key"), "{detail}");
+
+        // The calendar's own key and an admin key write.
+        let r = patch("/calendars/a/availability", key_a.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let r = patch("/calendars/b/availability", server.admin.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(
+            c.authed(Method::GET, "/calendars", &server.admin)
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+
+    // The memo: the keys above verified once each, and now cost no bcrypt at all.
+    let c = server.client(Version::HTTP_2);
+    let before = runs(&server);
+    for _ in 0..3 {
+        let r = c
+            .json(Method::PATCH, "/calendars/a/availability", &key_a, BATCH)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let r = c.authed(Method::GET, "/calendars", &server.admin).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    assert_eq!(runs(&server), before);
+
+    // Rotation: a new key, then the old one revoked with it. The old one was remembered,
+    // and stops working at once all the same.
+    let r = c.authed(Method::POST, "/calendars/a/keys", &key_a).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let rotated = r.json()["key"].as_str().unwrap().to_owned();
+    tokens.push(rotated.clone());
+    let old_id = auth::key_id(&key_a).unwrap();
+    let r = c
+        .authed(
+            Method::DELETE,
+            &format!("/calendars/a/keys/{old_id}"),
+            &rotated,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let detail = c
+        .json(Method::PATCH, "/calendars/a/availability", &key_a, BATCH)
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+    assert!(detail.contains("revoked"), "{detail}");
+    let r = c
+        .json(Method::PATCH, "/calendars/a/availability", &rotated, BATCH)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    // Deletion by an admin: the remembered key stops at once.
+    let id = auth::key_id(&rotated).unwrap();
+    let r = c
+        .authed(
+            Method::DELETE,
+            &format!("/calendars/a/keys/{id}"),
+            &server.admin,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    c.json(Method::PATCH, "/calendars/a/availability", &rotated, BATCH)
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+
+    // A deleted calendar's key is unknown everywhere: 401, not 403.
+    let r = c
+        .authed(Method::DELETE, "/calendars/b", &server.admin)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let detail = c
+        .json(Method::PATCH, "/calendars/a/availability", &key_b, BATCH)
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+    assert!(detail.contains("no such key"), "{detail}");
+
+    // Only hashes are stored: no token appears in any file of the data directory.
+    for file in files(server.data.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for token in &tokens {
+            assert!(!text.contains(token.as_str()), "{}", file.display());
+        }
+    }
+}
+
+/// One client floods writes with a wrong secret while another reads: the flood is refused
+/// with 429 after the auth burst, before bcrypt runs, and the reader is always served.
+#[tokio::test]
+async fn a_flood_of_wrong_keys_is_stopped_before_bcrypt() {
+    let server = TestServer::start_tweaked(|config| {
+        config.rates.auth = availability_server::limit::Rate {
+            per_minute: 10,
+            burst: 5,
+        };
+    })
+    .await;
+    let key = server.create_calendar("a", "UTC").await;
+    let wrong = auth::assemble(auth::key_id(&key).unwrap(), &[9; 20]);
+    let flooder = server.client(Version::HTTP_11).from("127.0.0.2");
+    let reader = server.client(Version::HTTP_2);
+    let before = runs(&server);
+
+    let mut flood = Vec::new();
+    for _ in 0..25 {
+        let (w, r) = tokio::join!(
+            flooder.json(Method::PATCH, "/calendars/a/availability", &wrong, BATCH),
+            reader.get("/calendars/a/availability?week=2026-W48"),
+        );
+        assert_eq!(r.status, StatusCode::OK, "the reader is served");
+        assert_eq!(r.header("ratelimit-policy"), Some("\"read\";q=300;w=3"));
+        flood.push(w);
+    }
+    let statuses: Vec<u16> = flood.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert_eq!(
+        runs(&server) - before,
+        5,
+        "bcrypt ran once per allowed check"
+    );
+
+    let limited = &flood[24];
+    let detail = limited.problem(StatusCode::TOO_MANY_REQUESTS);
+    assert!(detail.contains("key checks"), "{detail}");
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=6).contains(&retry), "{retry}");
+    assert_eq!(
+        limited.header("ratelimit-policy"),
+        Some("\"auth\";q=5;w=30")
+    );
+    assert_eq!(
+        limited.header("ratelimit"),
+        Some(format!("\"auth\";r=0;t={retry}").as_str())
+    );
+    assert_eq!(flood[4].header("ratelimit"), Some("\"auth\";r=0;t=30"));
+
+    // The flooder's budget is spent: even the right key would need bcrypt, so it waits too.
+    flooder
+        .json(Method::PATCH, "/calendars/a/availability", &key, BATCH)
+        .await
+        .problem(StatusCode::TOO_MANY_REQUESTS);
+    // Another client verifies the key; once remembered, it costs the flooder nothing.
+    let other = server.client(Version::HTTP_11).from("127.0.0.3");
+    let r = other
+        .json(Method::PATCH, "/calendars/a/availability", &key, BATCH)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = flooder
+        .json(Method::PATCH, "/calendars/a/availability", &key, BATCH)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    let metrics = reader.authed(Method::GET, "/metrics", &server.admin).await;
+    let text = metrics.text();
+    assert!(
+        text.contains("availability_rate_limited_total 21"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn writes_have_their_own_budget_and_answers_announce_it() {
+    let server = TestServer::start_tweaked(|config| {
+        config.rates.write = availability_server::limit::Rate {
+            per_minute: 60,
+            burst: 3,
+        };
+    })
+    .await;
+    let c = server.client(Version::HTTP_11);
+    for remaining in [2, 1, 0] {
+        let r = c
+            .json(Method::PATCH, "/availability", &server.admin, BATCH)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(r.header("ratelimit-policy"), Some("\"write\";q=3;w=3"));
+        let state = r.header("ratelimit").unwrap();
+        assert!(
+            state.starts_with(&format!("\"write\";r={remaining};t=")),
+            "{state}"
+        );
+    }
+    let r = c
+        .json(Method::PATCH, "/availability", &server.admin, BATCH)
+        .await;
+    let detail = r.problem(StatusCode::TOO_MANY_REQUESTS);
+    assert!(detail.contains("write"), "{detail}");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    // Reads are charged to their own budget.
+    let r = c.get("/availability?week=2026-W48").await;
+    assert_eq!(r.status, StatusCode::OK);
+    // A client elsewhere has a full write budget.
+    let r = server
+        .client(Version::HTTP_2)
+        .from("127.0.0.4")
+        .json(Method::PATCH, "/availability", &server.admin, BATCH)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+/// Behind a trusted proxy, the client is the address the proxy names: two clients behind
+/// one proxy have two budgets, and a client cannot pick its own address.
+#[tokio::test]
+async fn a_trusted_proxy_names_the_client() {
+    let server = TestServer::start_tweaked(|config| {
+        config.client_ip_header = Some(http::HeaderName::from_static("x-forwarded-for"));
+        config.rates.write = availability_server::limit::Rate {
+            per_minute: 1,
+            burst: 1,
+        };
+    })
+    .await;
+    let c = server.client(Version::HTTP_11);
+    let write = |client: Client, from: &'static str| {
+        let admin = server.admin.clone();
+        async move {
+            client
+                .send(
+                    Client::request(Method::PATCH, "/availability")
+                        .header("authorization", format!("Bearer {admin}"))
+                        .header("content-type", "application/json")
+                        .header("x-forwarded-for", from)
+                        .body(crate::support::full(BATCH))
+                        .unwrap(),
+                )
+                .await
+                .status
+        }
+    };
+    assert_eq!(write(c.clone(), "198.51.100.1").await, StatusCode::OK);
+    assert_eq!(
+        write(c.clone(), "198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        write(c.clone(), "10.0.0.1, 198.51.100.2").await,
+        StatusCode::OK
+    );
+    // 127.0.0.5 is not a trusted proxy: its header is ignored, and it is one client.
+    let untrusted = c.clone().from("127.0.0.5");
+    assert_eq!(
+        write(untrusted.clone(), "203.0.113.1").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        write(untrusted, "203.0.113.2").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
