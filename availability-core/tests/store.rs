@@ -155,9 +155,12 @@ fn calendars_are_created_listed_and_deleted() {
     let ids: Vec<String> = store.list().iter().map(|c| c.id().to_owned()).collect();
     assert_eq!(ids, ["default", "desk", "room-1"]);
 
-    store.delete("room-1").expect("delete");
+    store.delete("room-1", None).expect("delete");
     assert!(store.get("room-1").is_none());
-    assert!(store.delete("room-1").expect_err("gone").is_not_found());
+    assert!(store
+        .delete("room-1", None)
+        .expect_err("gone")
+        .is_not_found());
     assert!(store
         .commit("room-1", None, &Change::SetZone("UTC".into()))
         .expect_err("gone")
@@ -170,6 +173,54 @@ fn calendars_are_created_listed_and_deleted() {
     // A recreated id starts afresh.
     let again = store.create("room-1", "UTC").expect("recreate");
     assert_eq!((again.version(), again.week()), (1, Week::UNAVAILABLE));
+}
+
+#[test]
+fn a_calendar_is_created_with_its_keys_in_one_commit() {
+    let (_dir, path) = temp_store();
+    let store = Store::open(&path).expect("open");
+    let key = |id: &str| KeyHash::new(id, HASH).expect("key");
+    let room = store
+        .create_with_keys("room-2", "UTC", vec![key("k1"), key("k2")])
+        .expect("create");
+    assert_eq!(room.version(), 1);
+    assert_eq!(room.keys().len(), 2);
+    let err = store
+        .create_with_keys("room-3", "UTC", vec![key("k1"), key("k1")])
+        .expect_err("duplicate key ids");
+    assert!(err.is_already_exists(), "{err}");
+    assert!(
+        store.get("room-3").is_none(),
+        "a refused create leaves nothing"
+    );
+    drop(store);
+
+    let store = Store::open(&path).expect("reopen");
+    let room = store.get("room-2").expect("still there");
+    assert_eq!(
+        (room.version(), room.key("k2").map(KeyHash::hash)),
+        (1, Some(HASH))
+    );
+    assert!(store.get("room-3").is_none());
+}
+
+#[test]
+fn delete_honours_an_expected_version() {
+    let (_dir, path) = temp_store();
+    let store = Store::open(&path).expect("open");
+    store.create("room-4", "UTC").expect("create");
+    let changed = store
+        .commit("room-4", None, &Change::SetZone("Asia/Tokyo".into()))
+        .expect("commit");
+    assert_eq!(changed.version(), 2);
+    let err = store.delete("room-4", Some(1)).expect_err("stale");
+    assert!(err.is_version_mismatch(), "{err}");
+    assert!(
+        store.get("room-4").is_some(),
+        "a refused delete changes nothing"
+    );
+    store.delete("room-4", Some(2)).expect("current version");
+    assert!(store.get("room-4").is_none());
 }
 
 #[test]

@@ -46,7 +46,7 @@ fn child(path: &str) -> ! {
                     // allocation and release.
                     if t == 0 && version % 16 == 0 {
                         if store.get("scratch").is_some() {
-                            store.delete("scratch").expect("child delete");
+                            store.delete("scratch", None).expect("child delete");
                         } else {
                             store.create("scratch", "UTC").expect("child create");
                         }

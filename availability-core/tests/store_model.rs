@@ -212,7 +212,7 @@ fn run_on_store(store: &Store, op: &Op) -> Outcome {
     let key = |k: usize| KeyHash::new(KEY_IDS[k], hash_for(KEY_IDS[k])).expect("key");
     match op {
         Op::Create(i, z) => classify(store.create(IDS[*i], ZONES[*z])),
-        Op::Delete(i) => classify(store.delete(IDS[*i])),
+        Op::Delete(i) => classify(store.delete(IDS[*i], None)),
         Op::Commit { id, expect, change } => {
             let change = match change {
                 ModelChange::Apply(batch) => Change::Apply(batch.clone()),

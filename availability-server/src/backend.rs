@@ -88,21 +88,19 @@ impl Backend for StoreBackend {
         zone: &str,
         key: Option<KeyHash>,
     ) -> Result<Arc<Calendar>, StoreError> {
-        let created = self.store.create(id, zone).map_err(|e| self.error(id, e))?;
-        match key {
-            None => Ok(convert(&created)),
-            Some(key) => {
-                let change = store::Change::AddKey(key_to_store(key)?);
-                self.store
-                    .commit(id, Some(created.version()), &change)
-                    .map(|c| convert(&c))
-                    .map_err(|e| self.error(id, e))
-            }
-        }
+        // The calendar and its first key are one commit, so a crash cannot leave a calendar
+        // that nobody holds a key for.
+        let keys = key.map(key_to_store).transpose()?.into_iter().collect();
+        self.store
+            .create_with_keys(id, zone, keys)
+            .map(|c| convert(&c))
+            .map_err(|e| self.error(id, e))
     }
 
-    fn delete(&self, id: &str) -> Result<(), StoreError> {
-        self.store.delete(id).map_err(|e| self.error(id, e))
+    fn delete(&self, id: &str, expected: Option<u64>) -> Result<(), StoreError> {
+        self.store
+            .delete(id, expected)
+            .map_err(|e| self.error(id, e))
     }
 
     fn commit(

@@ -105,8 +105,8 @@ pub trait Backend: Send + Sync + 'static {
         zone: &str,
         key: Option<KeyHash>,
     ) -> Result<Arc<Calendar>, StoreError>;
-    /// Removes a calendar.
-    fn delete(&self, id: &str) -> Result<(), StoreError>;
+    /// Removes a calendar; with `expected`, only if it is at that version.
+    fn delete(&self, id: &str, expected: Option<u64>) -> Result<(), StoreError>;
     /// Commits one change; with `expected`, only if the calendar is at that version.
     /// Returns the new state once it is durable.
     fn commit(

@@ -367,9 +367,9 @@ async fn calendars_are_created_listed_read_rezoned_and_deleted() {
         let created = r.json();
         assert_eq!(created["calendar"], id.as_str());
         assert_eq!(created["timezone"], "Etc/GMT-1");
-        // Creating the calendar and storing its first key are two commits.
+        // The calendar and its first key are one commit.
         let created_version = created["version"].as_u64().unwrap();
-        assert!(created_version >= 1);
+        assert_eq!(created_version, 1);
         let key = created["key"].as_str().unwrap().to_owned();
         assert!(key.starts_with("avk_"));
 
@@ -411,6 +411,22 @@ async fn calendars_are_created_listed_read_rezoned_and_deleted() {
         assert_eq!(
             c.get(&format!("/calendars/{id}/availability")).await.json()["owner_timezone"],
             "UTC"
+        );
+
+        // A delete that names a version the calendar has left behind is refused.
+        let stale = c
+            .send(
+                Client::request(Method::DELETE, &format!("/calendars/{id}"))
+                    .header("authorization", format!("Bearer {}", server.admin))
+                    .header("if-match", format!("\"v{created_version}\""))
+                    .body(crate::support::full(""))
+                    .unwrap(),
+            )
+            .await;
+        stale.problem(StatusCode::PRECONDITION_FAILED);
+        assert_eq!(
+            c.get(&format!("/calendars/{id}")).await.status,
+            StatusCode::OK
         );
 
         let deleted = c

@@ -67,13 +67,14 @@ impl Backend for MemBackend {
         map.insert(id.into(), Arc::clone(&cal));
         Ok(cal)
     }
-    fn delete(&self, id: &str) -> Result<(), StoreError> {
-        self.calendars
-            .lock()
-            .unwrap()
-            .remove(id)
-            .map(|_| ())
-            .ok_or(StoreError::NotFound)
+    fn delete(&self, id: &str, expected: Option<u64>) -> Result<(), StoreError> {
+        let mut map = self.calendars.lock().unwrap();
+        let current = map.get(id).ok_or(StoreError::NotFound)?.version;
+        if expected.is_some_and(|v| v != current) {
+            return Err(StoreError::VersionMismatch { current });
+        }
+        map.remove(id);
+        Ok(())
     }
     fn commit(
         &self,

@@ -433,13 +433,34 @@ impl Store {
     ///
     /// # Errors
     ///
+    /// As [`Store::create_with_keys`].
+    pub fn create(&self, id: &str, zone: &str) -> Result<Arc<Calendar>, Error> {
+        self.create_with_keys(id, zone, Vec::new())
+    }
+
+    /// Creates calendar `id` with owner zone `zone`, every slot unavailable, version 1, and
+    /// these keys, in one commit: a crash leaves either no calendar or the calendar with its
+    /// keys. Returns once it is on disk.
+    ///
+    /// # Errors
+    ///
     /// [`Error::is_parse`] for an id that is not `[a-z0-9][a-z0-9-]{0,62}` or a zone name
     /// that is not 1 to 64 characters of an IANA name's alphabet (the name is not looked up),
-    /// [`Error::is_already_exists`] when the id is taken, [`Error::is_capacity`] when the
-    /// file has reached its largest size, [`Error::is_io`] when the write failed.
-    pub fn create(&self, id: &str, zone: &str) -> Result<Arc<Calendar>, Error> {
+    /// [`Error::is_already_exists`] when the id is taken or two keys share an id,
+    /// [`Error::is_capacity`] for more keys than a record holds or when the file has reached
+    /// its largest size, [`Error::is_io`] when the write failed.
+    pub fn create_with_keys(
+        &self,
+        id: &str,
+        zone: &str,
+        keys: Vec<KeyHash>,
+    ) -> Result<Arc<Calendar>, Error> {
         check_id(id)?;
         check_zone(zone)?;
+        let mut checked = Vec::with_capacity(keys.len());
+        for key in keys {
+            add_key(&mut checked, key, "new calendars")?;
+        }
         let mut writer = self.writer()?;
         if self.contains(id) {
             return Err(Error::new(
@@ -457,7 +478,7 @@ impl Store {
             week: Week::UNAVAILABLE,
             version: 1,
             changed_at_ms: now_ms(),
-            keys: Vec::new(),
+            keys: checked,
         };
         writer.write_now(
             &self.file,
@@ -481,12 +502,20 @@ impl Store {
 
     /// Deletes calendar `id` and its keys. Returns once that is on disk.
     ///
+    /// With `expected_version` (HTTP `If-Match`), the calendar is deleted only if it is at
+    /// that version.
+    ///
     /// # Errors
     ///
-    /// [`Error::is_not_found`] when there is no such calendar, [`Error::is_io`] when the write
-    /// failed.
-    pub fn delete(&self, id: &str) -> Result<(), Error> {
+    /// [`Error::is_not_found`] when there is no such calendar,
+    /// [`Error::is_version_mismatch`] when it is not at `expected_version`, [`Error::is_io`]
+    /// when the write failed. Nothing changes on any error.
+    pub fn delete(&self, id: &str, expected_version: Option<u64>) -> Result<(), Error> {
         let (mut writer, directory, published) = self.settled_writer(id)?;
+        let current = published.current.load().version();
+        if let Some(expected) = expected_version.filter(|&v| v != current) {
+            return Err(version_mismatch(id, expected, current));
+        }
         let slot = published.slot;
         writer.write_now(&self.file, slot + 1, PayloadKind::Free, &[])?;
         writer.free.insert(slot);
@@ -522,16 +551,8 @@ impl Store {
         let (mut writer, _, published) = self.settled_writer(id)?;
         let current = published.current.load_full();
         let version = current.record.version;
-        if let Some(expected) = expected_version {
-            if expected != version {
-                return Err(Error::new(
-                    Kind::VersionMismatch,
-                    std::format!(
-                        "calendar {id:?} is at version {version}, not {expected}: it changed \
-                         since it was read; read it again and retry"
-                    ),
-                ));
-            }
+        if let Some(expected) = expected_version.filter(|&v| v != version) {
+            return Err(version_mismatch(id, expected, version));
         }
         let mut record = current.record.clone();
         apply(&mut record, change)?;
@@ -820,6 +841,17 @@ fn apply(record: &mut CalendarRecord, change: &Change) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+#[cold]
+fn version_mismatch(id: &str, expected: u64, current: u64) -> Error {
+    Error::new(
+        Kind::VersionMismatch,
+        std::format!(
+            "calendar {id:?} is at version {current}, not {expected}: it changed since it was \
+             read; read it again and retry"
+        ),
+    )
 }
 
 fn add_key(keys: &mut Vec<KeyHash>, key: KeyHash, whose: &str) -> Result<(), Error> {

@@ -160,12 +160,12 @@ where
 pub(super) async fn delete(app: &App, parts: &Parts, id: &str) -> Result<Response<Body>> {
     let cal = calendar(app, id)?;
     super::authorize(app, parts, Need::Admin).await?;
-    // The store deletes unconditionally, so `If-Match` is checked against the version read
-    // just above: a change committed between the two is not detected.
-    expected_version(parts, cal.version)?;
+    // Checked here for a quick answer, and again by the store under its writer lock, so a
+    // change committed in between is not deleted unseen.
+    let expected = expected_version(parts, cal.version)?;
     let owned_id = id.to_owned();
     blocking(app, "deleting the calendar", move |backend| {
-        backend.delete(&owned_id)
+        backend.delete(&owned_id, expected)
     })
     .await?;
     app.auth.unindex(id);
