@@ -354,3 +354,22 @@ async fn a_trusted_proxy_names_the_client() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+/// The memo is bounded in time: after `key_memo_seconds`, the next write pays bcrypt again.
+#[tokio::test(start_paused = true)]
+async fn remembered_keys_are_checked_again_after_the_memo_period() {
+    let server = TestServer::start_tweaked(|config| {
+        config.key_memo_ttl = std::time::Duration::from_secs(60);
+    })
+    .await;
+    let key = server.create_calendar("a", "UTC").await;
+    let c = server.client(Version::HTTP_2);
+    let write = || c.json(Method::PATCH, "/calendars/a/availability", &key, BATCH);
+    let before = runs(&server);
+    assert_eq!(write().await.status, StatusCode::OK);
+    assert_eq!(write().await.status, StatusCode::OK);
+    assert_eq!(runs(&server), before + 1, "verified once, then remembered");
+    tokio::time::advance(std::time::Duration::from_secs(61)).await;
+    assert_eq!(write().await.status, StatusCode::OK);
+    assert_eq!(runs(&server), before + 2, "checked again after the period");
+}

@@ -1,0 +1,147 @@
+//! The costs that decide whether keys and limits can be abused: refusing a malformed token
+//! (before any lookup), accepting a token the memo remembers (no bcrypt), and one rate-limit
+//! check. Targets: 1 us, 2 us and 200 ns.
+
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use availability_core::Week;
+use availability_server::auth::{self, Auth, AuthSettings, Need};
+use availability_server::limit::{Limit, Rate};
+use availability_server::state::{Backend, Calendar, Change, KeyHash, StoreError};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+/// One calendar with one key; every other call is unused here.
+struct OneCalendar(Arc<Calendar>);
+
+impl Backend for OneCalendar {
+    fn get(&self, id: &str) -> Option<Arc<Calendar>> {
+        (id == self.0.id).then(|| Arc::clone(&self.0))
+    }
+    fn list(&self) -> Vec<Arc<Calendar>> {
+        vec![Arc::clone(&self.0)]
+    }
+    fn create(&self, _: &str, _: &str, _: Option<KeyHash>) -> Result<Arc<Calendar>, StoreError> {
+        Err(StoreError::Failed("read-only".into()))
+    }
+    fn delete(&self, _: &str, _: Option<u64>) -> Result<(), StoreError> {
+        Err(StoreError::Failed("read-only".into()))
+    }
+    fn commit(&self, _: &str, _: Change, _: Option<u64>) -> Result<Arc<Calendar>, StoreError> {
+        Err(StoreError::Failed("read-only".into()))
+    }
+    fn admin_keys(&self) -> Vec<KeyHash> {
+        Vec::new()
+    }
+    fn add_admin_key(&self, _: KeyHash) -> Result<(), StoreError> {
+        Err(StoreError::Failed("read-only".into()))
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+fn keys(c: &mut Criterion) {
+    let key = auth::generate().expect("rng");
+    let hash = auth::hash_blocking(&key.token, 4).expect("bcrypt");
+    let backend = OneCalendar(Arc::new(Calendar {
+        id: "team".into(),
+        zone: "UTC".into(),
+        version: 1,
+        updated: 0,
+        week: Week::UNAVAILABLE,
+        keys: vec![KeyHash {
+            id: key.id.clone(),
+            hash,
+        }],
+    }));
+    let auth = Auth::new(AuthSettings {
+        cost: 4,
+        memo_ttl: Duration::from_secs(3600),
+        ..AuthSettings::default()
+    })
+    .expect("rng");
+    auth.index_all(&backend);
+
+    // The worst malformed token: the right length and alphabet, one digit mistyped, so only
+    // the checksum refuses it.
+    let mut typo = key.token.clone().into_bytes();
+    let last = typo.len() - 1;
+    typo[last] = if typo[last] == b'0' { b'1' } else { b'0' };
+    let typo = String::from_utf8(typo).expect("ascii");
+    c.bench_function("auth/reject malformed token", |b| {
+        b.iter(|| auth::key_id(black_box(&typo)).is_none())
+    });
+    c.bench_function("auth/reject malformed token via the memo path", |b| {
+        b.iter(|| {
+            auth.remembered(&backend, black_box(&typo), Need::Calendar("team"))
+                .is_none()
+        })
+    });
+
+    // One real check (bcrypt on the blocking pool) puts the token in the memo.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let limit = Limit::new(
+        "auth",
+        Rate {
+            per_minute: 10,
+            burst: 5,
+        },
+        1000,
+    );
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        format!("Bearer {}", key.token).parse().expect("header"),
+    );
+    runtime
+        .block_on(auth.check(
+            &backend,
+            &limit,
+            IpAddr::from([127, 0, 0, 1]),
+            &headers,
+            Need::Calendar("team"),
+        ))
+        .expect("the key verifies");
+    assert!(auth
+        .remembered(&backend, &key.token, Need::Calendar("team"))
+        .is_some());
+    c.bench_function("auth/accept remembered token", |b| {
+        b.iter(|| {
+            auth.remembered(&backend, black_box(&key.token), Need::Calendar("team"))
+                .is_some()
+        })
+    });
+}
+
+fn limits(c: &mut Criterion) {
+    let limit = Limit::new(
+        "read",
+        Rate {
+            per_minute: u32::MAX,
+            burst: 1000,
+        },
+        100_000,
+    );
+    let one = IpAddr::from([192, 0, 2, 1]);
+    c.bench_function("limit/check one client", |b| {
+        b.iter(|| limit.check(black_box(&one)).allowed)
+    });
+    let many: Vec<IpAddr> = (0..10_000u32)
+        .map(|i| IpAddr::from(i.to_be_bytes()))
+        .collect();
+    let mut i = 0;
+    c.bench_function("limit/check 10000 clients in turn", |b| {
+        b.iter(|| {
+            i = (i + 1) % many.len();
+            limit.check(black_box(&many[i])).allowed
+        })
+    });
+}
+
+criterion_group!(benches, keys, limits);
+criterion_main!(benches);
