@@ -193,6 +193,39 @@ struct Memo {
     expires: Instant,
 }
 
+/// The index of calendar keys, both ways, so that a change to one calendar costs only its
+/// own keys.
+#[derive(Debug, Default)]
+struct Owners {
+    /// key id -> calendar id.
+    by_key: HashMap<String, String>,
+    /// calendar id -> its key ids.
+    by_calendar: HashMap<String, Vec<String>>,
+}
+
+impl Owners {
+    fn remove(&mut self, calendar_id: &str) {
+        for key in self.by_calendar.remove(calendar_id).unwrap_or_default() {
+            if self
+                .by_key
+                .get(&key)
+                .is_some_and(|owner| owner == calendar_id)
+            {
+                self.by_key.remove(&key);
+            }
+        }
+    }
+
+    fn set(&mut self, calendar: &Calendar) {
+        self.remove(&calendar.id);
+        let ids: Vec<String> = calendar.keys.iter().map(|k| k.id.clone()).collect();
+        for id in &ids {
+            self.by_key.insert(id.clone(), calendar.id.clone());
+        }
+        self.by_calendar.insert(calendar.id.clone(), ids);
+    }
+}
+
 /// Checks keys, with the memo of verified tokens and the index of key owners.
 #[derive(Debug)]
 pub struct Auth {
@@ -204,8 +237,8 @@ pub struct Auth {
     memo_ttl: Duration,
     /// key id -> what verified under it.
     memo: Mutex<HashMap<String, Memo>>,
-    /// calendar key id -> its calendar.
-    owners: RwLock<HashMap<String, String>>,
+    /// Which calendar each calendar key belongs to.
+    owners: RwLock<Owners>,
     /// At most this many bcrypt computations at once.
     bcrypt: Semaphore,
     /// bcrypt verifications started (a test counts them to prove the limiter runs first).
@@ -232,7 +265,7 @@ impl Auth {
             memo_key,
             memo_ttl: settings.memo_ttl,
             memo: Mutex::new(HashMap::new()),
-            owners: RwLock::new(HashMap::new()),
+            owners: RwLock::new(Owners::default()),
             bcrypt: Semaphore::new(settings.bcrypt_concurrency.max(1)),
             bcrypt_runs: AtomicU64::new(0),
         })
@@ -250,22 +283,19 @@ impl Auth {
 
     /// Rebuilds the index of key owners from every calendar (at start).
     pub fn index_all(&self, backend: &dyn Backend) {
-        let mut owners = HashMap::new();
+        let mut owners = Owners::default();
         for calendar in backend.list() {
-            for key in &calendar.keys {
-                owners.insert(key.id.clone(), calendar.id.clone());
-            }
+            owners.set(calendar.as_ref());
         }
         *self.owners.write().unwrap_or_else(|e| e.into_inner()) = owners;
     }
 
     /// Records the keys of a calendar after a change that may have added or removed some.
     pub fn index(&self, calendar: &Calendar) {
-        let mut owners = self.owners.write().unwrap_or_else(|e| e.into_inner());
-        owners.retain(|_, owner| *owner != calendar.id);
-        for key in &calendar.keys {
-            owners.insert(key.id.clone(), calendar.id.clone());
-        }
+        self.owners
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .set(calendar);
     }
 
     /// Forgets the keys of a deleted calendar.
@@ -273,7 +303,7 @@ impl Auth {
         self.owners
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, owner| owner != calendar_id);
+            .remove(calendar_id);
     }
 
     /// Hashes a new token on the blocking pool.
@@ -426,6 +456,7 @@ impl Auth {
             .owners
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .by_key
             .get(id)
             .cloned()?;
         in_calendar(&owner)

@@ -263,6 +263,10 @@ async fn a_flood_of_wrong_keys_is_stopped_before_bcrypt() {
         text.contains("availability_rate_limited_total 21"),
         "{text}"
     );
+    assert!(
+        text.contains("availability_rate_limit_clients{limit=\"auth\"} 3"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -372,4 +376,27 @@ async fn remembered_keys_are_checked_again_after_the_memo_period() {
     tokio::time::advance(std::time::Duration::from_secs(61)).await;
     assert_eq!(write().await.status, StatusCode::OK);
     assert_eq!(runs(&server), before + 2, "checked again after the period");
+}
+
+/// After a restart, the index of key owners is rebuilt from the store: a valid key of
+/// another calendar is still 403, not 401.
+#[tokio::test]
+async fn key_owners_are_known_after_a_restart() {
+    let mem = std::sync::Arc::new(crate::support::MemBackend::default());
+    let mut first = TestServer::start_mem(std::sync::Arc::clone(&mem)).await;
+    let key_a = first.create_calendar("a", "UTC").await;
+    first.create_calendar("b", "UTC").await;
+    first.stop().await;
+
+    let second = TestServer::start_mem(mem).await;
+    let c = second.client(Version::HTTP_11);
+    let detail = c
+        .json(Method::PATCH, "/calendars/b/availability", &key_a, BATCH)
+        .await
+        .problem(StatusCode::FORBIDDEN);
+    assert!(detail.contains("belongs to calendar \"a\""), "{detail}");
+    let r = c
+        .json(Method::PATCH, "/calendars/a/availability", &key_a, BATCH)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
 }

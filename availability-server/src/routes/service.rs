@@ -1,5 +1,8 @@
 //! `/healthz` and `/metrics`.
 
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+
 use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http::request::Parts;
@@ -25,7 +28,24 @@ pub(super) async fn metrics(app: &App, parts: &Parts) -> Result<Response<Body>> 
     if !app.metrics_public {
         super::authorize(app, parts, Need::Admin).await?;
     }
-    let text = app.metrics.render(app.cache.len());
+    let mut text = app.metrics.render(app.cache.len());
+    // Kept beside the counters they describe (the key checks, the limiters), not in Metrics.
+    let limits = &app.limits;
+    let _ = write!(
+        text,
+        "# HELP availability_bcrypt_verifications_total Key checks that ran bcrypt.\n\
+         # TYPE availability_bcrypt_verifications_total counter\n\
+         availability_bcrypt_verifications_total {}\n\
+         # HELP availability_rate_limit_clients Clients each limiter remembers.\n\
+         # TYPE availability_rate_limit_clients gauge\n\
+         availability_rate_limit_clients{{limit=\"read\"}} {}\n\
+         availability_rate_limit_clients{{limit=\"write\"}} {}\n\
+         availability_rate_limit_clients{{limit=\"auth\"}} {}\n",
+        app.auth.bcrypt_runs.load(Relaxed),
+        limits.read.clients(),
+        limits.write.clients(),
+        limits.auth.clients(),
+    );
     let mut response = Response::new(Full::new(Bytes::from(text)));
     let headers = response.headers_mut();
     headers.insert(
