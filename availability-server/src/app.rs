@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::auth::Auth;
 use crate::cache::Cache;
@@ -31,6 +31,8 @@ pub struct App {
     pub limits: Limits,
     /// The largest request body read, in bytes.
     pub body_limit: usize,
+    /// Time for a request body to arrive once its head has.
+    pub body_timeout: Duration,
     /// Whether `/metrics` is open to anyone (otherwise it needs an admin key).
     pub metrics_public: bool,
     /// Connection timeouts and limits, for the accept loop.
@@ -46,6 +48,8 @@ pub struct AppSettings {
     pub cache_entries: usize,
     /// The largest request body read, in bytes.
     pub body_limit: usize,
+    /// Time for a request body to arrive once its head has.
+    pub body_timeout: Duration,
     /// Whether `/metrics` is open to anyone.
     pub metrics_public: bool,
     /// Connection timeouts and limits.
@@ -57,6 +61,7 @@ impl Default for AppSettings {
         AppSettings {
             cache_entries: 4096,
             body_limit: BODY_LIMIT,
+            body_timeout: Duration::from_secs(30),
             metrics_public: false,
             connections: Connections::default(),
         }
@@ -93,6 +98,7 @@ impl App {
             auth,
             limits,
             body_limit: settings.body_limit,
+            body_timeout: settings.body_timeout,
             metrics_public: settings.metrics_public,
             connections: settings.connections,
             shutting_down: AtomicBool::new(false),

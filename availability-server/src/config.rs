@@ -116,6 +116,9 @@ pub struct Cli {
     /// Bytes of a request body, enforced while reading [default: 65536].
     #[arg(long, env = "AVAILABILITY_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Seconds a request body may take to arrive, once its head has [default: 30].
+    #[arg(long, env = "AVAILABILITY_BODY_READ_TIMEOUT")]
+    pub body_read_timeout: Option<u64>,
     /// Concurrent streams per HTTP/2 connection [default: 64].
     #[arg(long, env = "AVAILABILITY_H2_MAX_STREAMS")]
     pub h2_max_streams: Option<u32>,
@@ -170,6 +173,7 @@ struct FileConfig {
     max_headers: Option<usize>,
     max_header_bytes: Option<usize>,
     max_body_bytes: Option<usize>,
+    body_read_timeout: Option<u64>,
     h2_max_streams: Option<u32>,
 }
 
@@ -208,6 +212,8 @@ pub struct Config {
     pub connections: Connections,
     /// The largest request body read.
     pub max_body_bytes: usize,
+    /// Time for a request body to arrive.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for Config {
@@ -232,6 +238,7 @@ impl Default for Config {
             ],
             connections: Connections::default(),
             max_body_bytes: crate::app::BODY_LIMIT,
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -353,6 +360,8 @@ impl Config {
             ));
         }
         let max_body_bytes = pick!(max_body_bytes).unwrap_or(d.max_body_bytes);
+        let body_read_timeout = secs(pick!(body_read_timeout), d.body_read_timeout);
+        positive("body_read_timeout", body_read_timeout.as_secs())?;
         positive("max_body_bytes", max_body_bytes as u64)?;
         let client_ip_header = match pick!(client_ip_header) {
             None => None,
@@ -370,6 +379,7 @@ impl Config {
             trusted_proxies: pick!(trusted_proxies).unwrap_or(d.trusted_proxies),
             connections,
             max_body_bytes,
+            body_read_timeout,
             listen: cli.listen.or(file.listen).unwrap_or(d.listen),
             data_dir: cli.data_dir.clone().or(file.data_dir).unwrap_or(d.data_dir),
             tls,

@@ -90,6 +90,7 @@ pub async fn prepare(
         AppSettings {
             cache_entries: config.cache_entries,
             body_limit: config.max_body_bytes,
+            body_timeout: config.body_read_timeout,
             metrics_public: config.metrics_public,
             connections: config.connections,
         },

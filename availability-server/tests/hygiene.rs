@@ -281,3 +281,29 @@ async fn connections_past_the_limit_are_closed_at_once() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// A request whose body trickles in is answered 408 at the body read timeout.
+#[tokio::test(start_paused = true)]
+async fn a_trickled_body_is_answered_408() {
+    let server = TestServer::start_tweaked(|config| {
+        config.body_read_timeout = Duration::from_secs(20);
+    })
+    .await;
+    let mut tls = server.client(Version::HTTP_11).tls().await;
+    let head = format!(
+        "PATCH /availability HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"upd",
+        server.admin
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.flush().await.unwrap();
+    let start = Instant::now();
+    let text = String::from_utf8_lossy(&until_closed(&mut tls).await).into_owned();
+    let waited = start.elapsed();
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("within 20 s"), "{text}");
+    assert!(
+        waited >= Duration::from_secs(20) && waited < Duration::from_secs(21),
+        "{waited:?}"
+    );
+}

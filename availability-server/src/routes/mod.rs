@@ -249,7 +249,7 @@ fn calendar(app: &App, id: &str) -> Result<std::sync::Arc<crate::state::Calendar
 /// # Errors
 ///
 /// 415 unless the content type is JSON; 413 past the limit (checked while reading, since a
-/// chunked body announces no length); 400 when the body cannot be read.
+/// chunked body announces no length); 408 when it takes too long; 400 when it cannot be read.
 async fn json_body<B>(app: &App, parts: &Parts, body: B) -> Result<Bytes>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -277,13 +277,24 @@ where
         return Err(Problem::too_large(limit));
     }
     // `Limited` counts bytes as frames arrive and fails at the first one past the limit, so
-    // a chunked body is never buffered beyond it.
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(Problem::too_large(limit)),
-        Err(err) => Err(Problem::bad_request(format!(
+    // a chunked body is never buffered beyond it. The timeout stops a body trickled byte by
+    // byte from holding the request (and its connection) open.
+    let collected = tokio::time::timeout(app.body_timeout, Limited::new(body, limit).collect());
+    match collected.await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
+            Err(Problem::too_large(limit))
+        }
+        Ok(Err(err)) => Err(Problem::bad_request(format!(
             "the request body could not be read: {err}"
         ))),
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s; send it at once",
+                app.body_timeout.as_secs()
+            ),
+        )),
     }
 }
 
