@@ -1,13 +1,114 @@
-//! `availability-server`: the HTTPS service over `availability-core`.
-//!
-//! The server is not built yet; this binary only says so, so that `cargo run` fails loudly
-//! instead of pretending to serve.
+//! The `availability-server` binary: parse the configuration, then serve or run an operator
+//! command.
 
-fn main() -> std::process::ExitCode {
-    eprintln!(
-        "availability-server {}: the HTTPS server is not implemented yet; \
-         the core library (availability-core) is usable on its own",
-        env!("CARGO_PKG_VERSION")
-    );
-    std::process::ExitCode::FAILURE
+use std::process::ExitCode;
+
+use availability_server::config::{Cli, Command, Config};
+use availability_server::{auth, server, startup};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        None | Some(Command::Serve) => serve(&cli),
+        Some(Command::GenerateKey) => generate_key(&cli),
+        Some(Command::HashKey { key }) => hash_key(&cli, key),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("availability-server: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a new key and the line that configures it as an admin key.
+#[allow(clippy::print_stdout)] // The key is this command's output.
+fn generate_key(cli: &Cli) -> Result<(), String> {
+    let config = Config::load(cli)?;
+    let key = auth::generate().map_err(|e| format!("the random number generator: {e}"))?;
+    let hash = auth::hash_blocking(&key.token, config.bcrypt_cost).map_err(|e| e.to_string())?;
+    println!("key:        {}", key.token);
+    println!("admin_keys: {}:{hash}", key.id);
+    Ok(())
+}
+
+/// Prints the `<id>:<hash>` line of a key.
+#[allow(clippy::print_stdout)] // The hash is this command's output.
+fn hash_key(cli: &Cli, key: &str) -> Result<(), String> {
+    let config = Config::load(cli)?;
+    let id = auth::key_id(key.trim())
+        .ok_or("that is not a key: keys look like avk_<12 hex digits>_<40 hex digits>")?;
+    let hash = auth::hash_blocking(key.trim(), config.bcrypt_cost).map_err(|e| e.to_string())?;
+    println!("{id}:{hash}");
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)] // The first admin key is printed once, for the operator.
+fn serve(cli: &Cli) -> Result<(), String> {
+    let config = Config::load(cli)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&config.log)
+                .map_err(|e| format!("the log filter {:?}: {e}", config.log))?,
+        )
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the runtime: {e}"))?;
+    runtime.block_on(async {
+        let backend = availability_server::backend::open(&config.data_dir)?;
+        let zones = availability_server::backend::zones();
+        let prepared = startup::prepare(&config, backend, zones).await?;
+        if let Some(path) = &prepared.new_certificate {
+            tracing::info!(
+                path = %path.display(),
+                "no certificate configured: made a self-signed one for localhost"
+            );
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("listening on {}: {e}", config.listen))?;
+        tracing::info!(address = %config.listen, data = %config.data_dir.display(), "serving https");
+        if let Some(key) = &prepared.new_admin_key {
+            println!(
+                "\nAdmin key (shown once; only its hash is kept):\n\n    {key}\n\n\
+                 Send it as: Authorization: Bearer {key}\n"
+            );
+        }
+        server::run(
+            listener,
+            prepared.tls,
+            prepared.app,
+            shutdown_signal(),
+            config.shutdown_grace,
+        )
+        .await;
+        Ok(())
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {},
+                    _ = terminate.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
 }

@@ -1,0 +1,185 @@
+//! Counters for `/metrics`, in the Prometheus text format.
+//!
+//! Hand-written rather than a metrics crate: the set is small and fixed, counters are plain
+//! atomics on the hot path, and the one labelled family (requests by route and status) sits
+//! behind a mutex held for a single map update.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
+
+/// The server's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    latency_buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+    /// Reads served from the render cache.
+    pub cache_hits: AtomicU64,
+    /// Reads that rendered a body.
+    pub cache_misses: AtomicU64,
+    /// Changes committed to the store.
+    pub commits: AtomicU64,
+    /// Requests refused for a missing or wrong key (401) or a key of another calendar (403).
+    pub auth_rejections: AtomicU64,
+    /// Requests refused by a rate limit (429).
+    pub rate_limited: AtomicU64,
+    /// TLS handshakes or connections that failed.
+    pub connection_errors: AtomicU64,
+    /// Requests being answered right now.
+    in_flight: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts a request as started; [`Metrics::observe`] counts it as answered.
+    pub fn start(&self) {
+        self.in_flight.fetch_add(1, Relaxed);
+    }
+
+    /// Requests being answered right now.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Relaxed)
+    }
+
+    /// Records one answered request.
+    pub fn observe(&self, route: &'static str, status: u16, elapsed: Duration) {
+        self.in_flight.fetch_sub(1, Relaxed);
+        {
+            let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+            *requests.entry((route, status)).or_insert(0) += 1;
+        }
+        let seconds = elapsed.as_secs_f64();
+        for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Relaxed);
+        self.latency_sum_micros.fetch_add(
+            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+    }
+
+    /// The text exposition, with the number of cached bodies as a gauge.
+    pub fn render(&self, cached_bodies: usize) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str(
+            "# HELP availability_requests_total Requests answered, by route and status.\n",
+        );
+        out.push_str("# TYPE availability_requests_total counter\n");
+        {
+            let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+            for ((route, status), n) in requests.iter() {
+                let _ = writeln!(
+                    out,
+                    "availability_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
+        out.push_str(
+            "# HELP availability_request_duration_seconds Time from request head to response.\n",
+        );
+        out.push_str("# TYPE availability_request_duration_seconds histogram\n");
+        for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
+            let _ = writeln!(
+                out,
+                "availability_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Relaxed);
+        let _ = writeln!(
+            out,
+            "availability_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "availability_request_duration_seconds_sum {}",
+            self.latency_sum_micros.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "availability_request_duration_seconds_count {count}");
+        let counters = [
+            (
+                "availability_cache_hits_total",
+                "Reads served from the render cache.",
+                &self.cache_hits,
+            ),
+            (
+                "availability_cache_misses_total",
+                "Reads that rendered their body.",
+                &self.cache_misses,
+            ),
+            (
+                "availability_commits_total",
+                "Changes committed to the store.",
+                &self.commits,
+            ),
+            (
+                "availability_auth_rejections_total",
+                "Requests refused with 401 or 403.",
+                &self.auth_rejections,
+            ),
+            (
+                "availability_rate_limited_total",
+                "Requests refused with 429.",
+                &self.rate_limited,
+            ),
+            (
+                "availability_connection_errors_total",
+                "Connections that failed (TLS or protocol).",
+                &self.connection_errors,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP availability_requests_in_flight Requests being answered.\n\
+             # TYPE availability_requests_in_flight gauge\navailability_requests_in_flight {}",
+            self.in_flight()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP availability_cached_bodies Rendered bodies in the cache.\n\
+             # TYPE availability_cached_bodies gauge\navailability_cached_bodies {cached_bodies}"
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histogram() {
+        let m = Metrics::default();
+        m.start();
+        m.start();
+        m.observe("availability", 200, Duration::from_micros(300));
+        m.observe("availability", 200, Duration::from_secs(3));
+        m.cache_hits.fetch_add(2, Relaxed);
+        let text = m.render(5);
+        assert!(
+            text.contains("availability_requests_total{route=\"availability\",status=\"200\"} 2")
+        );
+        assert!(text.contains("availability_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
+        assert!(text.contains("availability_request_duration_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains("availability_cache_hits_total 2"));
+        assert!(text.contains("availability_cached_bodies 5"));
+    }
+}

@@ -1,0 +1,179 @@
+//! Errors as `application/problem+json` (RFC 9457).
+//!
+//! Every failure a client can cause becomes a [`Problem`]: a status, a short title and a
+//! `detail` written for a person, saying what was wrong and what would be accepted. Handlers
+//! return `Result<Response, Problem>`; the router turns the error side into a response, so no
+//! handler builds error bodies by hand.
+
+use bytes::Bytes;
+use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+
+/// A response body: always a complete buffer, since every body this server sends is either
+/// rendered once and cached or small.
+pub type Body = Full<Bytes>;
+
+/// A client-facing error.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    status: StatusCode,
+    detail: String,
+    /// The `Allow` header for 405.
+    allow: Option<&'static str>,
+    /// Whether to ask for credentials (`WWW-Authenticate`), for 401.
+    challenge: bool,
+    /// Seconds for `Retry-After`, for 429 and 503.
+    retry_after: Option<u64>,
+}
+
+impl Problem {
+    /// A problem with this status and detail.
+    #[cold]
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            detail: detail.into(),
+            allow: None,
+            challenge: false,
+            retry_after: None,
+        }
+    }
+
+    /// 400: a bad parameter or body.
+    #[cold]
+    pub fn bad_request(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    /// 401: no key, or a key that is not valid; asks for a bearer token.
+    #[cold]
+    pub fn unauthorized(detail: impl Into<String>) -> Problem {
+        let mut p = Problem::new(StatusCode::UNAUTHORIZED, detail);
+        p.challenge = true;
+        p
+    }
+
+    /// 403: a valid key that does not cover this resource.
+    #[cold]
+    pub fn forbidden(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::FORBIDDEN, detail)
+    }
+
+    /// 404.
+    #[cold]
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, detail)
+    }
+
+    /// 405 with the methods the path does accept.
+    #[cold]
+    pub fn method_not_allowed(allow: &'static str) -> Problem {
+        let mut p = Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("this path accepts only {allow}"),
+        );
+        p.allow = Some(allow);
+        p
+    }
+
+    /// 409.
+    #[cold]
+    pub fn conflict(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::CONFLICT, detail)
+    }
+
+    /// 412: `If-Match` named a version that is no longer current.
+    #[cold]
+    pub fn precondition_failed(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::PRECONDITION_FAILED, detail)
+    }
+
+    /// 413.
+    #[cold]
+    pub fn too_large(limit: usize) -> Problem {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// 415.
+    #[cold]
+    pub fn unsupported_media_type() -> Problem {
+        Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be JSON: send Content-Type: application/json",
+        )
+    }
+
+    /// 503 while the server shuts down.
+    #[cold]
+    pub fn shutting_down() -> Problem {
+        let mut p = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down; retry in a moment",
+        );
+        p.retry_after = Some(1);
+        p
+    }
+
+    /// A failure on the server's side (the disk, the blocking pool). The detail is logged,
+    /// not sent: it may name files of the machine.
+    #[cold]
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Problem {
+        tracing::error!(%err, "{context}");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{context} failed on the server; the error is logged"),
+        )
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The detail text.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The response: a small JSON object `{ type, title, status, detail }`.
+    pub fn into_response(self) -> Response<Body> {
+        let body = serde_json::json!({
+            "type": "about:blank",
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        let mut bytes = body.to_string().into_bytes();
+        bytes.push(b'\n');
+        let mut response = Response::new(Full::new(Bytes::from(bytes)));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(allow) = self.allow {
+            headers.insert(ALLOW, HeaderValue::from_static(allow));
+        }
+        if self.challenge {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"availability\""),
+            );
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.detail)
+    }
+}

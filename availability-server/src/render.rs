@@ -1,0 +1,232 @@
+//! Rendering a viewed week as JSON, exact intervals or CSV.
+//!
+//! A body is rendered once per (calendar, version, viewer zone, week, format) and then served
+//! from the cache, but that once is on the request path, so the writers append bytes straight
+//! into one buffer with precomputed pieces instead of building a `serde_json::Value` of 336
+//! objects.
+
+use availability_core::{Day, Slot, Status, Week, HALF_HOURS_PER_DAY, SLOTS};
+
+use crate::state::{Interval, IsoWeek};
+
+/// What a rendered body is about: the header fields every format shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Header<'a> {
+    /// The calendar id.
+    pub calendar: &'a str,
+    /// The viewer's zone.
+    pub timezone: &'a str,
+    /// The owner's zone.
+    pub owner_timezone: &'a str,
+    /// The ISO week.
+    pub week: &'a IsoWeek,
+    /// The calendar's version.
+    pub version: u64,
+}
+
+/// `HH:MM` for each half hour of a day.
+const TIMES: [&str; HALF_HOURS_PER_DAY] = [
+    "00:00", "00:30", "01:00", "01:30", "02:00", "02:30", "03:00", "03:30", "04:00", "04:30",
+    "05:00", "05:30", "06:00", "06:30", "07:00", "07:30", "08:00", "08:30", "09:00", "09:30",
+    "10:00", "10:30", "11:00", "11:30", "12:00", "12:30", "13:00", "13:30", "14:00", "14:30",
+    "15:00", "15:30", "16:00", "16:30", "17:00", "17:30", "18:00", "18:30", "19:00", "19:30",
+    "20:00", "20:30", "21:00", "21:30", "22:00", "22:30", "23:00", "23:30",
+];
+
+/// The `HH:MM` at which half hour `h` (0..48) of a day starts.
+pub fn time_text(h: usize) -> &'static str {
+    TIMES.get(h).copied().unwrap_or("24:00")
+}
+
+/// Appends `s` as a JSON string, quotes included.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+fn push_u64(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// `{"calendar":...,"version":N,` shared by both JSON forms.
+fn push_header(out: &mut Vec<u8>, h: &Header<'_>) {
+    out.extend_from_slice(b"{\"calendar\":");
+    push_json_str(out, h.calendar);
+    out.extend_from_slice(b",\"timezone\":");
+    push_json_str(out, h.timezone);
+    out.extend_from_slice(b",\"owner_timezone\":");
+    push_json_str(out, h.owner_timezone);
+    out.extend_from_slice(b",\"week\":");
+    push_json_str(out, &h.week.label);
+    out.extend_from_slice(b",\"version\":");
+    push_u64(out, h.version);
+    out.push(b',');
+}
+
+/// The JSON week: 336 slots in viewer order.
+pub fn json(h: &Header<'_>, viewed: &Week) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 * 1024);
+    push_header(&mut out, h);
+    out.extend_from_slice(b"\"slots\":[");
+    for (i, (slot, status)) in viewed.slots().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_slot(&mut out, h.week, slot, status);
+    }
+    out.extend_from_slice(b"]}\n");
+    out
+}
+
+/// `{"day":0,"day_name":"Monday","date":"2026-11-23","time":"09:00","status":"available"}`.
+fn push_slot(out: &mut Vec<u8>, week: &IsoWeek, slot: Slot, status: Status) {
+    let day = slot.day();
+    out.extend_from_slice(b"{\"day\":");
+    out.push(b'0' + day.index() as u8);
+    out.extend_from_slice(b",\"day_name\":\"");
+    out.extend_from_slice(day.title().as_bytes());
+    out.extend_from_slice(b"\",\"date\":");
+    push_json_str(out, week.dates.get(day.index()).map_or("", String::as_str));
+    out.extend_from_slice(b",\"time\":\"");
+    out.extend_from_slice(time_text(slot.half_hour()).as_bytes());
+    out.extend_from_slice(b"\",\"status\":\"");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.extend_from_slice(b"\"}");
+}
+
+/// One slot of a view, for `/availability/slot`.
+pub fn slot_json(h: &Header<'_>, slot: Slot, status: Status) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    push_header(&mut out, h);
+    out.extend_from_slice(b"\"slot\":");
+    push_slot(&mut out, h.week, slot, status);
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+/// The exact intervals.
+pub fn intervals(h: &Header<'_>, intervals: &[Interval]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + intervals.len() * 96);
+    push_header(&mut out, h);
+    out.extend_from_slice(b"\"intervals\":[");
+    for (i, interval) in intervals.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"start\":");
+        push_json_str(&mut out, &interval.start);
+        out.extend_from_slice(b",\"end\":");
+        push_json_str(&mut out, &interval.end);
+        out.extend_from_slice(b",\"status\":\"");
+        out.extend_from_slice(interval.status.as_str().as_bytes());
+        out.extend_from_slice(b"\"}");
+    }
+    out.extend_from_slice(b"]}\n");
+    out
+}
+
+/// RFC 4180 CSV: the header `Time,Monday,...,Sunday`, then one row per half hour, CRLF line
+/// ends, nothing after the 48th row. No field needs quoting.
+pub fn csv(viewed: &Week) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + HALF_HOURS_PER_DAY * 80);
+    out.extend_from_slice(b"Time");
+    for day in Day::ALL {
+        out.push(b',');
+        out.extend_from_slice(day.title().as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    for h in 0..HALF_HOURS_PER_DAY {
+        out.extend_from_slice(time_text(h).as_bytes());
+        for day in Day::ALL {
+            out.push(b',');
+            let status = Slot::from_index(day.index() * HALF_HOURS_PER_DAY + h)
+                .map_or(Status::Unavailable, |s| viewed.status(s));
+            out.extend_from_slice(status.as_str().as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+const _: () = assert!(SLOTS == 7 * HALF_HOURS_PER_DAY);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn week() -> IsoWeek {
+        IsoWeek {
+            label: "2026-W48".into(),
+            dates: [
+                "2026-11-23",
+                "2026-11-24",
+                "2026-11-25",
+                "2026-11-26",
+                "2026-11-27",
+                "2026-11-28",
+                "2026-11-29",
+            ]
+            .map(String::from),
+        }
+    }
+
+    fn sample() -> Week {
+        Week::from_fn(|s| Status::ALL[s.index() % 3])
+    }
+
+    #[test]
+    fn json_matches_serde_reading() {
+        let w = week();
+        let h = Header {
+            calendar: "room-1",
+            timezone: "Europe/Paris",
+            owner_timezone: "UTC",
+            week: &w,
+            version: 7,
+        };
+        let body = json(&h, &sample());
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("valid JSON");
+        assert_eq!(v["calendar"], "room-1");
+        assert_eq!(v["version"], 7);
+        let slots = v["slots"].as_array().expect("array");
+        assert_eq!(slots.len(), SLOTS);
+        assert_eq!(
+            slots[49],
+            serde_json::json!({"day":1,"day_name":"Tuesday","date":"2026-11-24","time":"00:30","status":"maybe"})
+        );
+    }
+
+    #[test]
+    fn json_escapes_strings() {
+        let mut out = Vec::new();
+        push_json_str(&mut out, "a\"b\\c\n");
+        assert_eq!(out, b"\"a\\\"b\\\\c\\u000a\"");
+    }
+
+    #[test]
+    fn csv_has_header_and_48_rows() {
+        let text = String::from_utf8(csv(&sample())).expect("utf8");
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        assert_eq!(lines.len(), 50, "48 rows, a header and the empty rest");
+        assert_eq!(
+            lines[0],
+            "Time,Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday"
+        );
+        assert_eq!(lines[1], "00:00,unavailable,unavailable,unavailable,unavailable,unavailable,unavailable,unavailable");
+        assert!(lines[2].starts_with("00:30,maybe,maybe,"), "{}", lines[2]);
+        assert_eq!(lines[49], "");
+    }
+}

@@ -1,0 +1,215 @@
+//! `/calendars` and `/calendars/{id}`: create, list, read, re-zone and delete calendars.
+
+use bytes::Bytes;
+use http::header::{HeaderValue, LOCATION};
+use http::request::Parts;
+use http::{Response, StatusCode};
+use serde::Deserialize;
+
+use super::{
+    blocking, calendar, expected_version, json_body, parse_json, small_read, valid_id, written,
+    Result,
+};
+use crate::app::App;
+use crate::auth::{self, Need};
+use crate::problem::{Body, Problem};
+use crate::query::Query;
+use crate::state::{Calendar, Change, KeyHash};
+
+/// The body of `POST /calendars`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCalendar {
+    id: String,
+    #[serde(default)]
+    timezone: Option<String>,
+}
+
+/// The body of `PATCH /calendars/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZoneChange {
+    timezone: String,
+}
+
+/// `{ "id", "timezone", "version", "updated" }`.
+fn describe(cal: &Calendar) -> serde_json::Value {
+    serde_json::json!({
+        "id": cal.id,
+        "timezone": cal.zone,
+        "version": cal.version,
+        "updated": rfc3339(cal.updated),
+    })
+}
+
+fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
+    let mut bytes = value.to_string().into_bytes();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// GET /calendars (admin): every calendar.
+pub(super) async fn list(app: &App, parts: &Parts) -> Result<Response<Body>> {
+    Query::parse(parts.uri.query(), &[])?;
+    app.auth
+        .check(app.backend.as_ref(), &parts.headers, Need::Admin)
+        .await?;
+    let calendars: Vec<serde_json::Value> =
+        app.backend.list().iter().map(|c| describe(c)).collect();
+    small_read(
+        parts,
+        to_bytes(&serde_json::json!({ "calendars": calendars })),
+        None,
+    )
+}
+
+/// GET /calendars/{id} (anyone): id, owner zone, version, last change.
+pub(super) fn get(app: &App, parts: &Parts, id: &str) -> Result<Response<Body>> {
+    Query::parse(parts.uri.query(), &[])?;
+    let cal = calendar(app, id)?;
+    small_read(parts, to_bytes(&describe(&cal)), Some(cal.version))
+}
+
+/// POST /calendars (admin): a new calendar and its first key, shown once.
+pub(super) async fn create<B>(app: &App, parts: &Parts, body: B) -> Result<Response<Body>>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    app.auth
+        .check(app.backend.as_ref(), &parts.headers, Need::Admin)
+        .await?;
+    let bytes = json_body(parts, body).await?;
+    let new: NewCalendar = parse_json(&bytes, "calendar ({\"id\", \"timezone\"})")?;
+    if !valid_id(&new.id) {
+        return Err(Problem::bad_request(format!(
+            "invalid calendar id {:?}: use 1 to 63 characters a-z, 0-9 and '-', starting with \
+             a letter or digit",
+            new.id.chars().take(80).collect::<String>()
+        )));
+    }
+    let zone = app
+        .zones
+        .zone(new.timezone.as_deref().unwrap_or("UTC"))
+        .map_err(Problem::bad_request)?;
+    if app.backend.get(&new.id).is_some() {
+        return Err(Problem::conflict(format!(
+            "a calendar {:?} exists; pick another id",
+            new.id
+        )));
+    }
+    let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
+    let hash = app.auth.hash(key.token.clone()).await?;
+    let stored = KeyHash {
+        id: key.id.clone(),
+        hash,
+    };
+    let id = new.id.clone();
+    let created = blocking(app, "creating the calendar", move |backend| {
+        backend.create(&id, &zone, Some(stored))
+    })
+    .await?;
+    let mut response = written(
+        StatusCode::CREATED,
+        serde_json::json!({
+            "timezone": created.zone,
+            "key_id": key.id,
+            "key": key.token,
+        }),
+        &created.id,
+        created.version,
+    );
+    if let Ok(location) = HeaderValue::from_str(&format!("/calendars/{}", created.id)) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// PATCH /calendars/{id} (its key): change the owner's zone. The stored wall-clock week stays
+/// as written, so "09:00-17:00" stays 09:00-17:00 in the new zone.
+pub(super) async fn set_zone<B>(
+    app: &App,
+    parts: &Parts,
+    body: B,
+    id: &str,
+) -> Result<Response<Body>>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let cal = calendar(app, id)?;
+    app.auth
+        .check(app.backend.as_ref(), &parts.headers, Need::Calendar(id))
+        .await?;
+    let bytes = json_body(parts, body).await?;
+    let change: ZoneChange = parse_json(&bytes, "zone change ({\"timezone\"})")?;
+    let zone = app
+        .zones
+        .zone(&change.timezone)
+        .map_err(Problem::bad_request)?;
+    let expected = expected_version(parts, cal.version)?;
+    let owned_id = id.to_owned();
+    let updated = blocking(app, "changing the zone", move |backend| {
+        backend.commit(&owned_id, Change::Zone(zone), expected)
+    })
+    .await?;
+    Ok(written(
+        StatusCode::OK,
+        serde_json::json!({ "timezone": updated.zone }),
+        &updated.id,
+        updated.version,
+    ))
+}
+
+/// DELETE /calendars/{id} (admin).
+pub(super) async fn delete(app: &App, parts: &Parts, id: &str) -> Result<Response<Body>> {
+    let cal = calendar(app, id)?;
+    app.auth
+        .check(app.backend.as_ref(), &parts.headers, Need::Admin)
+        .await?;
+    // The store deletes unconditionally, so `If-Match` is checked against the version read
+    // just above: a change committed between the two is not detected.
+    expected_version(parts, cal.version)?;
+    let owned_id = id.to_owned();
+    blocking(app, "deleting the calendar", move |backend| {
+        backend.delete(&owned_id)
+    })
+    .await?;
+    let mut response = Response::new(http_body_util::Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch (proleptic Gregorian, UTC).
+pub(crate) fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Days to civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_426_799), "2026-11-23T09:39:59Z");
+    }
+}

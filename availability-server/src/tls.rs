@@ -1,0 +1,102 @@
+//! TLS: the rustls configuration, loading PEM files, and the self-signed first-run
+//! certificate.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// A certificate chain and its private key.
+#[derive(Debug)]
+pub struct Identity {
+    /// The chain, leaf first.
+    pub certs: Vec<CertificateDer<'static>>,
+    /// The leaf's key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+/// The server's TLS configuration: rustls defaults (TLS 1.2 and 1.3, safe suites) on the
+/// `ring` provider, ALPN `h2` then `http/1.1`. Built once; each connection clones the `Arc`.
+///
+/// # Errors
+///
+/// When the key does not match the certificate or is of an unsupported kind.
+pub fn server_config(identity: Identity) -> Result<Arc<ServerConfig>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(identity.certs, identity.key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Reads a PEM certificate chain and a PEM private key.
+///
+/// # Errors
+///
+/// Names the file that is missing, unreadable or holds no certificate or key.
+pub fn load(cert: &Path, key: &Path) -> Result<Identity, String> {
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("reading the certificate {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("no certificate in {}", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("reading the private key {}: {e}", key.display()))?;
+    Ok(Identity { certs, key })
+}
+
+/// A self-signed certificate for `localhost`, `127.0.0.1` and `::1`, as PEM (certificate,
+/// key).
+///
+/// # Errors
+///
+/// When rcgen fails.
+pub fn self_signed() -> Result<(String, String), rcgen::Error> {
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let certified = rcgen::generate_simple_self_signed(names)?;
+    Ok((certified.cert.pem(), certified.key_pair.serialize_pem()))
+}
+
+/// The certificate in `dir` (`cert.pem`, `key.pem`), made self-signed on first use. Returns
+/// the identity and, when it was just made, the certificate's path (so the caller can say
+/// so).
+///
+/// # Errors
+///
+/// When the files cannot be written or read.
+pub fn load_or_create(dir: &Path) -> Result<(Identity, Option<PathBuf>), String> {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let mut created = None;
+    if !cert.exists() || !key.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let (cert_pem, key_pem) =
+            self_signed().map_err(|e| format!("making a self-signed certificate: {e}"))?;
+        write_private(&key, key_pem.as_bytes())?;
+        std::fs::write(&cert, cert_pem).map_err(|e| format!("writing {}: {e}", cert.display()))?;
+        created = Some(cert.clone());
+    }
+    Ok((load(&cert, &key)?, created))
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .map_err(|e| format!("writing {}: {e}", path.display()))
+}

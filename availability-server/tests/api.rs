@@ -1,0 +1,506 @@
+//! Every endpoint and format, over HTTP/1.1 and HTTP/2.
+
+use availability_core::SLOTS;
+use http::{Method, StatusCode, Version};
+
+use crate::support::{Client, TestServer, VERSIONS};
+
+const NINE_TO_FIVE: &str = r#"{"updates":[{"day":"monday","from":"09:00","to":"17:00","status":"available"},{"day":0,"time":"12:00","status":"maybe"}]}"#;
+
+#[tokio::test]
+async fn healthz_on_both_protocols() {
+    let server = TestServer::start().await;
+    for version in VERSIONS {
+        let r = server.client(version).get("/healthz").await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.version, version);
+        assert_eq!(r.json()["status"], "ok");
+        assert!(r.header("etag").is_some());
+    }
+}
+
+#[tokio::test]
+async fn the_default_calendar_reads_in_every_format() {
+    let server = TestServer::start().await;
+    for version in VERSIONS {
+        let c = server.client(version);
+        let r = c.get("/availability?week=2026-W48").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let v = r.json();
+        assert_eq!(v["calendar"], "default");
+        assert_eq!(v["timezone"], "UTC");
+        assert_eq!(v["owner_timezone"], "UTC");
+        assert_eq!(v["week"], "2026-W48");
+        assert_eq!(v["version"], 1);
+        let slots = v["slots"].as_array().unwrap();
+        assert_eq!(slots.len(), SLOTS);
+        assert_eq!(
+            slots[0],
+            serde_json::json!({"day":0,"day_name":"Monday","date":"2026-11-23","time":"00:00","status":"unavailable"})
+        );
+        assert_eq!(slots[335]["date"], "2026-11-29");
+        assert_eq!(slots[335]["time"], "23:30");
+
+        // The long path serves the same body.
+        let long = c.get("/calendars/default/availability?week=2026-W48").await;
+        assert_eq!(long.body, r.body);
+        assert_eq!(long.header("etag"), r.header("etag"));
+
+        let csv = c.get("/availability/csv?week=2026-W48").await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+        let text = csv.text();
+        assert!(
+            text.starts_with("Time,Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday\r\n")
+        );
+        assert_eq!(text.matches("\r\n").count(), 49);
+        assert!(text.ends_with("23:30,unavailable,unavailable,unavailable,unavailable,unavailable,unavailable,unavailable\r\n"));
+        let csv2 = c
+            .get("/calendars/default/availability?format=csv&week=2026-W48")
+            .await;
+        assert_eq!(csv2.body, csv.body);
+
+        let intervals = c.get("/availability?format=intervals&week=2026-W48").await;
+        assert_eq!(intervals.status, StatusCode::OK);
+        assert_eq!(intervals.json()["intervals"], serde_json::json!([]));
+
+        let slot = c
+            .get("/availability/slot?day=monday&time=09:00&week=2026-W48")
+            .await;
+        assert_eq!(slot.status, StatusCode::OK, "{}", slot.text());
+        assert_eq!(slot.json()["slot"]["status"], "unavailable");
+        assert_eq!(slot.json()["slot"]["date"], "2026-11-23");
+    }
+}
+
+#[tokio::test]
+async fn writes_show_in_reads_in_the_viewer_zone() {
+    let server = TestServer::start().await;
+    let key = server.create_calendar("room-1", "UTC").await;
+    for (i, version) in VERSIONS.into_iter().enumerate() {
+        let c = server.client(version);
+        let r = c
+            .json(
+                Method::PATCH,
+                "/calendars/room-1/availability",
+                &key,
+                NINE_TO_FIVE,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let expected = 2 + i as u64;
+        assert_eq!(
+            r.json(),
+            serde_json::json!({"calendar":"room-1","version":expected})
+        );
+        assert_eq!(r.header("etag"), Some(format!("\"v{expected}\"").as_str()));
+
+        // UTC+2 sees Monday 09:00 UTC at 11:00.
+        let v = c
+            .get("/calendars/room-1/availability?tz=Etc/GMT-2&week=2026-11-25")
+            .await
+            .json();
+        assert_eq!(v["timezone"], "Etc/GMT-2");
+        assert_eq!(v["week"], "2026-W48");
+        let slots = v["slots"].as_array().unwrap();
+        assert_eq!(slots[21]["status"], "unavailable"); // 10:30
+        assert_eq!(slots[22]["status"], "available"); // 11:00
+        assert_eq!(slots[28]["status"], "maybe"); // 14:00 = 12:00 UTC
+        assert_eq!(slots[37]["status"], "available"); // 18:30
+        assert_eq!(slots[38]["status"], "unavailable"); // 19:00
+
+        // Percent-encoded zone and `+`-free query decode the same.
+        let same = c
+            .get("/calendars/room-1/availability?tz=Etc%2FGMT-2&week=2026-W48")
+            .await;
+        assert_eq!(same.json(), v);
+
+        let iv = c
+            .get("/calendars/room-1/availability?format=intervals&week=2026-W48")
+            .await
+            .json();
+        assert_eq!(
+            iv["intervals"],
+            serde_json::json!([
+                {"start":"2026-11-23T09:00:00+00:00","end":"2026-11-23T12:00:00+00:00","status":"available"},
+                {"start":"2026-11-23T12:00:00+00:00","end":"2026-11-23T12:30:00+00:00","status":"maybe"},
+                {"start":"2026-11-23T12:30:00+00:00","end":"2026-11-23T17:00:00+00:00","status":"available"}
+            ])
+        );
+        let slot = c
+            .get("/calendars/room-1/availability/slot?day=0&time=12:00&week=2026-W48")
+            .await;
+        assert_eq!(slot.json()["slot"]["status"], "maybe");
+    }
+
+    // PUT replaces the whole week.
+    let c = server.client(Version::HTTP_11);
+    let r = c
+        .json(
+            Method::PUT,
+            "/calendars/room-1/availability",
+            &key,
+            r#"{"updates":[{"day":"sunday","time":"23:30","status":"maybe"}]}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let csv = c
+        .get("/calendars/room-1/availability/csv?week=2026-W48")
+        .await
+        .text();
+    assert!(!csv.contains(",available"), "{csv}");
+    assert_eq!(csv.matches("maybe").count(), 1);
+    assert!(csv.ends_with(",maybe\r\n"));
+}
+
+#[tokio::test]
+async fn conditional_reads_and_writes() {
+    let server = TestServer::start().await;
+    let key = server.create_calendar("c1", "UTC").await;
+    for version in VERSIONS {
+        let c = server.client(version);
+        let r = c.get("/calendars/c1/availability?week=2026-W48").await;
+        let etag = r.header("etag").unwrap().to_owned();
+        assert_eq!(r.header("cache-control"), Some("no-cache"));
+
+        let again = c
+            .get_with(
+                "/calendars/c1/availability?week=2026-W48",
+                &[("if-none-match", &etag)],
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+        assert!(again.body.is_empty());
+        assert_eq!(again.header("etag"), Some(etag.as_str()));
+        let weak = format!("W/{etag}, \"other\"");
+        let again = c
+            .get_with(
+                "/calendars/c1/availability?week=2026-W48",
+                &[("if-none-match", &weak)],
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+
+        // Another format or zone or week has another tag.
+        for other in [
+            "?week=2026-W48&format=csv",
+            "?week=2026-W48&tz=Etc/GMT-1",
+            "?week=2026-W49",
+        ] {
+            let o = c.get(&format!("/calendars/c1/availability{other}")).await;
+            assert_ne!(o.header("etag"), Some(etag.as_str()), "{other}");
+        }
+
+        // A write with the read's tag succeeds; a second one with the same tag is stale.
+        let ok = c
+            .send(
+                Client::request(Method::PATCH, "/calendars/c1/availability")
+                    .header("authorization", format!("Bearer {key}"))
+                    .header("content-type", "application/json")
+                    .header("if-match", &etag)
+                    .body(crate::support::full(NINE_TO_FIVE))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+        let stale = c
+            .send(
+                Client::request(Method::PATCH, "/calendars/c1/availability")
+                    .header("authorization", format!("Bearer {key}"))
+                    .header("content-type", "application/json")
+                    .header("if-match", &etag)
+                    .body(crate::support::full(NINE_TO_FIVE))
+                    .unwrap(),
+            )
+            .await;
+        let detail = stale.problem(StatusCode::PRECONDITION_FAILED);
+        assert!(detail.contains("read it again"), "{detail}");
+
+        // After the write, the old tag no longer matches: the body is sent again.
+        let fresh = c
+            .get_with(
+                "/calendars/c1/availability?week=2026-W48",
+                &[("if-none-match", &etag)],
+            )
+            .await;
+        assert_eq!(fresh.status, StatusCode::OK);
+        assert_ne!(fresh.header("etag"), Some(etag.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn head_has_the_headers_of_get_and_no_body() {
+    let server = TestServer::start().await;
+    for version in VERSIONS {
+        let c = server.client(version);
+        let get = c.get("/availability?week=2026-W48").await;
+        let head = c
+            .send(
+                Client::request(Method::HEAD, "/availability?week=2026-W48")
+                    .body(crate::support::full(""))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(head.status, StatusCode::OK);
+        assert!(head.body.is_empty());
+        assert_eq!(head.header("etag"), get.header("etag"));
+        assert_eq!(
+            head.header("content-length"),
+            Some(get.body.len().to_string().as_str())
+        );
+    }
+}
+
+#[tokio::test]
+async fn compressed_bodies_match_the_plain_ones() {
+    let server = TestServer::start().await;
+    let key = server.create_calendar("z", "UTC").await;
+    let c = server.client(Version::HTTP_11);
+    c.json(
+        Method::PATCH,
+        "/calendars/z/availability",
+        &key,
+        NINE_TO_FIVE,
+    )
+    .await;
+    for version in VERSIONS {
+        let c = server.client(version);
+        for path in [
+            "/calendars/z/availability?week=2026-W48",
+            "/calendars/z/availability/csv?week=2026-W48",
+            "/calendars/z/availability?format=intervals&week=2026-W48",
+        ] {
+            let plain = c.get(path).await;
+            assert_eq!(plain.header("content-encoding"), None);
+            assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+
+            let gz = c.get_with(path, &[("accept-encoding", "gzip")]).await;
+            assert_eq!(gz.header("content-encoding"), Some("gzip"));
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz.body[..]), &mut out)
+                .unwrap();
+            assert_eq!(out, plain.body);
+            assert_ne!(gz.header("etag"), plain.header("etag"));
+
+            let br = c.get_with(path, &[("accept-encoding", "gzip, br")]).await;
+            assert_eq!(br.header("content-encoding"), Some("br"));
+            let mut out = Vec::new();
+            brotli::BrotliDecompress(&mut &br.body[..], &mut out).unwrap();
+            assert_eq!(out, plain.body);
+            assert!(
+                br.body.len() < plain.body.len() / 2,
+                "{path}: {} of {}",
+                br.body.len(),
+                plain.body.len()
+            );
+
+            // The compressed tag revalidates too.
+            let etag = br.header("etag").unwrap();
+            let again = c
+                .get_with(path, &[("accept-encoding", "br"), ("if-none-match", etag)])
+                .await;
+            assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+        }
+    }
+}
+
+#[tokio::test]
+async fn reads_render_once_per_version() {
+    let server = TestServer::start().await;
+    let c = server.client(Version::HTTP_11);
+    let misses = || {
+        server
+            .app
+            .metrics
+            .cache_misses
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let hits = || {
+        server
+            .app
+            .metrics
+            .cache_hits
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let first = c.get("/availability?week=2026-W48").await;
+    let (m0, h0) = (misses(), hits());
+    for _ in 0..3 {
+        let again = c
+            .get_with("/availability?week=2026-W48", &[("accept-encoding", "br")])
+            .await;
+        assert_eq!(again.status, StatusCode::OK);
+    }
+    assert_eq!(misses(), m0);
+    assert_eq!(hits(), h0 + 3);
+    assert_eq!(c.get("/availability?week=2026-W48").await.body, first.body);
+    // A write makes a new version, so the next read renders again.
+    c.json(Method::PATCH, "/availability", &server.admin, NINE_TO_FIVE)
+        .await;
+    let after = c.get("/availability?week=2026-W48").await;
+    assert_eq!(misses(), m0 + 1);
+    assert_eq!(after.json()["version"], 2);
+}
+
+#[tokio::test]
+async fn calendars_are_created_listed_read_rezoned_and_deleted() {
+    let server = TestServer::start().await;
+    for (i, version) in VERSIONS.into_iter().enumerate() {
+        let c = server.client(version);
+        let id = format!("desk-{i}");
+        let r = c
+            .json(
+                Method::POST,
+                "/calendars",
+                &server.admin,
+                &format!(r#"{{"id":"{id}","timezone":"Etc/GMT-1"}}"#),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        assert_eq!(
+            r.header("location"),
+            Some(format!("/calendars/{id}").as_str())
+        );
+        let created = r.json();
+        assert_eq!(created["calendar"], id.as_str());
+        assert_eq!(created["timezone"], "Etc/GMT-1");
+        assert_eq!(created["version"], 1);
+        let key = created["key"].as_str().unwrap().to_owned();
+        assert!(key.starts_with("avk_"));
+
+        let one = c.get(&format!("/calendars/{id}")).await;
+        assert_eq!(one.status, StatusCode::OK);
+        let v = one.json();
+        assert_eq!(v["id"], id.as_str());
+        assert_eq!(v["timezone"], "Etc/GMT-1");
+        assert_eq!(v["version"], 1);
+        assert_eq!(v["updated"], "2026-11-23T09:39:59Z");
+
+        let list = c.authed(Method::GET, "/calendars", &server.admin).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.text());
+        let ids: Vec<String> = list.json()["calendars"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            ids.contains(&id) && ids.contains(&"default".to_owned()),
+            "{ids:?}"
+        );
+
+        let rezoned = c
+            .json(
+                Method::PATCH,
+                &format!("/calendars/{id}"),
+                &key,
+                r#"{"timezone":"UTC"}"#,
+            )
+            .await;
+        assert_eq!(rezoned.status, StatusCode::OK, "{}", rezoned.text());
+        assert_eq!(
+            rezoned.json(),
+            serde_json::json!({"calendar": id, "version": 2, "timezone": "UTC"})
+        );
+        assert_eq!(
+            c.get(&format!("/calendars/{id}/availability")).await.json()["owner_timezone"],
+            "UTC"
+        );
+
+        let deleted = c
+            .authed(Method::DELETE, &format!("/calendars/{id}"), &server.admin)
+            .await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        c.get(&format!("/calendars/{id}"))
+            .await
+            .problem(StatusCode::NOT_FOUND);
+        c.get(&format!("/calendars/{id}/availability"))
+            .await
+            .problem(StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn keys_are_issued_and_revoked() {
+    let server = TestServer::start().await;
+    let first = server.create_calendar("team", "UTC").await;
+    for version in VERSIONS {
+        let c = server.client(version);
+        let r = c.authed(Method::POST, "/calendars/team/keys", &first).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let v = r.json();
+        let second = v["key"].as_str().unwrap().to_owned();
+        let key_id = v["key_id"].as_str().unwrap().to_owned();
+        assert!(second.starts_with(&format!("avk_{key_id}_")));
+
+        let w = c
+            .json(
+                Method::PATCH,
+                "/calendars/team/availability",
+                &second,
+                NINE_TO_FIVE,
+            )
+            .await;
+        assert_eq!(w.status, StatusCode::OK, "{}", w.text());
+
+        let revoked = c
+            .authed(
+                Method::DELETE,
+                &format!("/calendars/team/keys/{key_id}"),
+                &first,
+            )
+            .await;
+        assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.text());
+        // It stops working at once, although it verified a moment ago.
+        let w = c
+            .json(
+                Method::PATCH,
+                "/calendars/team/availability",
+                &second,
+                NINE_TO_FIVE,
+            )
+            .await;
+        w.problem(StatusCode::UNAUTHORIZED);
+        c.authed(
+            Method::DELETE,
+            &format!("/calendars/team/keys/{key_id}"),
+            &first,
+        )
+        .await
+        .problem(StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn metrics_need_the_admin_key() {
+    let server = TestServer::start().await;
+    let c = server.client(Version::HTTP_2);
+    c.get("/healthz").await;
+    c.get("/nowhere").await;
+    c.get("/metrics").await.problem(StatusCode::UNAUTHORIZED);
+    let r = c.authed(Method::GET, "/metrics", &server.admin).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = r.text();
+    assert!(
+        text.contains("availability_requests_total{route=\"healthz\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("availability_requests_total{route=\"unknown\",status=\"404\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("availability_auth_rejections_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("availability_request_duration_seconds_count 3"),
+        "{text}"
+    );
+    assert!(text.contains("availability_cache_misses_total 0"), "{text}");
+    assert!(text.contains("availability_commits_total 0"), "{text}");
+}

@@ -1,0 +1,346 @@
+//! Every error status, as `application/problem+json` with a detail a person can act on.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+
+use crate::support::{full, Chunks, Client, TestServer, VERSIONS};
+
+const BATCH: &str = r#"{"updates":[{"day":"monday","time":"09:00","status":"available"}]}"#;
+
+#[tokio::test]
+async fn bad_parameters_are_400() {
+    let server = TestServer::start().await;
+    for version in VERSIONS {
+        let c = server.client(version);
+        let cases = [
+            ("/availability?tz=Mars/Base", "unknown time zone"),
+            ("/availability?week=2026-W99", "invalid week"),
+            ("/availability?week=soon", "invalid week"),
+            ("/availability?format=xml", "unknown format \"xml\""),
+            (
+                "/availability?timezone=UTC",
+                "unknown query parameter \"timezone\"",
+            ),
+            ("/availability?tz=UTC&tz=UTC", "more than once"),
+            (
+                "/availability/csv?format=csv",
+                "unknown query parameter \"format\"",
+            ),
+            (
+                "/availability/slot?day=monday",
+                "give the slot as day and time",
+            ),
+            (
+                "/availability/slot?day=someday&time=09:00",
+                "day: invalid day",
+            ),
+            (
+                "/availability/slot?day=monday&time=09:15",
+                "minutes must be 00 or 30",
+            ),
+            ("/availability/slot?day=monday&time=24:00", "end of the day"),
+            ("/healthz?verbose=1", "takes no parameters"),
+        ];
+        for (path, expected) in cases {
+            let detail = c.get(path).await.problem(StatusCode::BAD_REQUEST);
+            assert!(detail.contains(expected), "{path}: {detail}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_bodies_are_400_with_the_core_message() {
+    let server = TestServer::start().await;
+    let c = server.client(http::Version::HTTP_11);
+    let cases = [
+        ("not json", "not a valid batch"),
+        (r#"{"edits":[]}"#, "unknown field `edits`"),
+        (
+            r#"{"updates":[{"day":0,"time":"09:00","status":"busy"}]}"#,
+            "updates[0]: invalid status \"busy\"",
+        ),
+        (
+            r#"{"updates":[{"day":0,"from":"17:00","to":"09:00","status":"maybe"}]}"#,
+            "entry 0: the range 17:00-09:00 is empty or backwards",
+        ),
+    ];
+    for (body, expected) in cases {
+        let detail = c
+            .json(Method::PATCH, "/availability", &server.admin, body)
+            .await
+            .problem(StatusCode::BAD_REQUEST);
+        assert!(detail.contains(expected), "{body}: {detail}");
+    }
+    let detail = c
+        .json(
+            Method::POST,
+            "/calendars",
+            &server.admin,
+            r#"{"id":"Bad_Id"}"#,
+        )
+        .await
+        .problem(StatusCode::BAD_REQUEST);
+    assert!(detail.contains("invalid calendar id"), "{detail}");
+    let detail = c
+        .json(
+            Method::POST,
+            "/calendars",
+            &server.admin,
+            r#"{"id":"ok","timezone":"Nowhere"}"#,
+        )
+        .await
+        .problem(StatusCode::BAD_REQUEST);
+    assert!(detail.contains("unknown time zone"), "{detail}");
+    // Nothing was applied.
+    assert_eq!(c.get("/calendars/default").await.json()["version"], 1);
+}
+
+#[tokio::test]
+async fn keys_are_checked_401_and_403() {
+    let server = TestServer::start().await;
+    let key_a = server.create_calendar("a", "UTC").await;
+    server.create_calendar("b", "UTC").await;
+    for version in VERSIONS {
+        let c = server.client(version);
+        let none = c
+            .send(
+                Client::request(Method::PATCH, "/calendars/a/availability")
+                    .header("content-type", "application/json")
+                    .body(full(BATCH))
+                    .unwrap(),
+            )
+            .await;
+        let detail = none.problem(StatusCode::UNAUTHORIZED);
+        assert!(detail.contains("Authorization: Bearer"), "{detail}");
+        assert_eq!(
+            none.header("www-authenticate"),
+            Some("Bearer realm=\"availability\"")
+        );
+
+        c.json(
+            Method::PATCH,
+            "/calendars/a/availability",
+            "avk_nonsense",
+            BATCH,
+        )
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+        // Right id, wrong secret.
+        let wrong = format!(
+            "{}{}",
+            &key_a[..key_a.len() - 1],
+            if key_a.ends_with('0') { '1' } else { '0' }
+        );
+        let detail = c
+            .json(Method::PATCH, "/calendars/a/availability", &wrong, BATCH)
+            .await
+            .problem(StatusCode::UNAUTHORIZED);
+        assert!(detail.contains("wrong key"), "{detail}");
+        let unknown = "avk_000000000000_0000000000000000000000000000000000000000";
+        c.json(Method::PATCH, "/calendars/a/availability", unknown, BATCH)
+            .await
+            .problem(StatusCode::UNAUTHORIZED);
+
+        let detail = c
+            .json(Method::PATCH, "/calendars/b/availability", &key_a, BATCH)
+            .await
+            .problem(StatusCode::FORBIDDEN);
+        assert!(detail.contains("belongs to calendar \"a\""), "{detail}");
+        c.authed(Method::GET, "/calendars", &key_a)
+            .await
+            .problem(StatusCode::FORBIDDEN);
+        c.authed(Method::DELETE, "/calendars/a", &key_a)
+            .await
+            .problem(StatusCode::FORBIDDEN);
+        c.json(Method::POST, "/calendars", &key_a, r#"{"id":"c"}"#)
+            .await
+            .problem(StatusCode::FORBIDDEN);
+        c.get("/calendars").await.problem(StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn unknown_things_are_404_and_wrong_methods_405() {
+    let server = TestServer::start().await;
+    for version in VERSIONS {
+        let c = server.client(version);
+        for path in [
+            "/",
+            "/nope",
+            "/calendars/",
+            "/calendars/default/other",
+            "/availability/slots",
+            "/calendars/default/availability/slot/x",
+        ] {
+            c.get(path).await.problem(StatusCode::NOT_FOUND);
+        }
+        let detail = c
+            .get("/calendars/missing/availability")
+            .await
+            .problem(StatusCode::NOT_FOUND);
+        assert!(detail.contains("no calendar \"missing\""), "{detail}");
+        c.json(
+            Method::PATCH,
+            "/calendars/missing/availability",
+            &server.admin,
+            BATCH,
+        )
+        .await
+        .problem(StatusCode::NOT_FOUND);
+
+        let cases = [
+            (Method::POST, "/availability", "GET, HEAD, PATCH, PUT"),
+            (
+                Method::DELETE,
+                "/calendars/default/availability",
+                "GET, HEAD, PATCH, PUT",
+            ),
+            (Method::PUT, "/calendars", "GET, HEAD, POST"),
+            (
+                Method::POST,
+                "/calendars/default",
+                "GET, HEAD, PATCH, DELETE",
+            ),
+            (Method::PATCH, "/availability/slot", "GET, HEAD"),
+            (Method::PUT, "/availability/csv", "GET, HEAD"),
+            (Method::GET, "/calendars/default/keys", "POST"),
+            (Method::GET, "/calendars/default/keys/abc", "DELETE"),
+            (Method::POST, "/healthz", "GET, HEAD"),
+            (
+                Method::from_bytes(b"BREW").unwrap(),
+                "/metrics",
+                "GET, HEAD",
+            ),
+        ];
+        for (method, path, allow) in cases {
+            let r = c
+                .send(
+                    Client::request(method.clone(), path)
+                        .body(full(""))
+                        .unwrap(),
+                )
+                .await;
+            r.problem(StatusCode::METHOD_NOT_ALLOWED);
+            assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn taken_ids_are_409() {
+    let server = TestServer::start().await;
+    server.create_calendar("dup", "UTC").await;
+    let c = server.client(http::Version::HTTP_2);
+    let detail = c
+        .json(Method::POST, "/calendars", &server.admin, r#"{"id":"dup"}"#)
+        .await
+        .problem(StatusCode::CONFLICT);
+    assert!(detail.contains("pick another id"), "{detail}");
+    c.json(
+        Method::POST,
+        "/calendars",
+        &server.admin,
+        r#"{"id":"default"}"#,
+    )
+    .await
+    .problem(StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn stale_if_match_is_412_everywhere() {
+    let server = TestServer::start().await;
+    let key = server.create_calendar("s", "UTC").await;
+    let c = server.client(http::Version::HTTP_11);
+    let stale = [("if-match", "\"v99\"")];
+    let send = |method: Method, path: &str, body: &'static str| {
+        let mut b = Client::request(method, path)
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json");
+        for (k, v) in stale {
+            b = b.header(k, v);
+        }
+        c.send(b.body(full(body)).unwrap())
+    };
+    send(Method::PATCH, "/calendars/s/availability", BATCH)
+        .await
+        .problem(StatusCode::PRECONDITION_FAILED);
+    send(Method::PUT, "/calendars/s/availability", BATCH)
+        .await
+        .problem(StatusCode::PRECONDITION_FAILED);
+    send(Method::PATCH, "/calendars/s", r#"{"timezone":"UTC"}"#)
+        .await
+        .problem(StatusCode::PRECONDITION_FAILED);
+    send(Method::POST, "/calendars/s/keys", "")
+        .await
+        .problem(StatusCode::PRECONDITION_FAILED);
+    // `*` only asks that the calendar exist.
+    let star = c
+        .send(
+            Client::request(Method::PATCH, "/calendars/s/availability")
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "application/json")
+                .header("if-match", "*")
+                .body(full(BATCH))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(star.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn large_bodies_are_413_and_non_json_415() {
+    let server = TestServer::start().await;
+    for version in VERSIONS {
+        let c = server.client(version);
+        let big = format!(r#"{{"updates":[],"pad":"{}"}}"#, "x".repeat(70 * 1024));
+        let detail = c
+            .json(Method::PATCH, "/availability", &server.admin, &big)
+            .await
+            .problem(StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(detail.contains("65536 bytes"), "{detail}");
+
+        // Without a length (chunked on HTTP/1.1), the limit holds while reading.
+        let chunks: VecDeque<Bytes> =
+            std::iter::repeat_n(Bytes::from(vec![b' '; 8192]), 10).collect();
+        let r = c
+            .send(
+                Client::request(Method::PUT, "/availability")
+                    .header("authorization", format!("Bearer {}", server.admin))
+                    .header("content-type", "application/json")
+                    .body(Chunks(chunks).boxed())
+                    .unwrap(),
+            )
+            .await;
+        r.problem(StatusCode::PAYLOAD_TOO_LARGE);
+
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            let mut b = Client::request(Method::PATCH, "/availability")
+                .header("authorization", format!("Bearer {}", server.admin));
+            if let Some(t) = content_type {
+                b = b.header("content-type", t);
+            }
+            let detail = c
+                .send(b.body(full(BATCH)).unwrap())
+                .await
+                .problem(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            assert!(detail.contains("application/json"), "{detail}");
+        }
+        let r = c
+            .send(
+                Client::request(Method::PATCH, "/availability")
+                    .header("authorization", format!("Bearer {}", server.admin))
+                    .header("content-type", "application/json; charset=utf-8")
+                    .body(full(BATCH))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+}

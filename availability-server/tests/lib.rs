@@ -1,0 +1,12 @@
+//! Integration tests: the real server on 127.0.0.1:0 over real TLS, HTTP/1.1 and HTTP/2.
+//!
+//! One test binary (the modules below), so the dependencies link once.
+
+// Test code may panic on failure: that is how a test fails.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod api;
+mod errors;
+mod lifecycle;

@@ -1,0 +1,192 @@
+//! Starting, restarting and stopping: the first-run path, a restart on the same data,
+//! graceful shutdown with a request in flight, and connections that misbehave.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use http::{Method, StatusCode, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{test_config, Client, MemBackend, TestServer};
+
+/// Every file under `dir`, recursively.
+fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn first_run_makes_a_certificate_and_an_admin_key_then_restarts_on_the_same_data() {
+    let data = tempfile::tempdir().unwrap();
+    let backend = Arc::new(MemBackend::default());
+    // No certificate configured: the server makes one in the data directory.
+    let config = test_config(data.path());
+    let prepared = availability_server::startup::prepare(
+        &config,
+        backend.clone(),
+        Arc::new(crate::support::FixedZones),
+    )
+    .await
+    .unwrap();
+    let cert_path = prepared.new_certificate.clone().expect("a new certificate");
+    assert!(cert_path.starts_with(data.path()));
+    let admin = prepared.new_admin_key.clone().expect("a new admin key");
+    assert!(
+        availability_server::auth::key_id(&admin).is_some(),
+        "{admin}"
+    );
+    drop(prepared);
+
+    let cert_pem = std::fs::read(&cert_path).unwrap();
+    let root: rustls_pki_types::CertificateDer<'static> =
+        rustls_pki_types::pem::PemObject::from_pem_slice(&cert_pem).unwrap();
+    let moved = data;
+
+    // The printed key creates a calendar and writes to it, over the made certificate.
+    let mut server = TestServer::start_with(
+        test_config(moved.path()),
+        backend.clone(),
+        root.clone(),
+        moved,
+    )
+    .await;
+    assert_eq!(server.admin, "", "a second start prints no new key");
+    server.admin = admin.clone();
+    let key = server.create_calendar("first", "UTC").await;
+    let c = server.client(Version::HTTP_2);
+    let w = c
+        .json(
+            Method::PATCH,
+            "/calendars/first/availability",
+            &key,
+            r#"{"updates":[{"day":"friday","from":"09:00","to":"12:00","status":"available"}]}"#,
+        )
+        .await;
+    assert_eq!(w.status, StatusCode::OK, "{}", w.text());
+    assert_eq!(
+        c.get("/availability?week=2026-W48").await.status,
+        StatusCode::OK,
+        "the default calendar exists"
+    );
+
+    // No plaintext key anywhere in the data directory.
+    for file in files(server.data.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(&admin) && !text.contains(&key),
+            "{}",
+            file.display()
+        );
+    }
+    let before = std::fs::read(server.data.path().join("cert.pem")).unwrap();
+    server.stop().await;
+
+    // Restart on the same data: same certificate, same calendars, no new admin key.
+    let data = std::mem::replace(&mut server.data, tempfile::tempdir().unwrap());
+    let again = TestServer::start_with(test_config(data.path()), backend.clone(), root, data).await;
+    assert_eq!(again.admin, "");
+    let after = std::fs::read(again.data.path().join("cert.pem")).unwrap();
+    assert_eq!(before, after);
+    let v = again
+        .client(Version::HTTP_11)
+        .get("/calendars/first/availability?week=2026-W48")
+        .await
+        .json();
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["slots"][4 * 48 + 18]["status"], "available");
+    let list = again
+        .client(Version::HTTP_11)
+        .authed(Method::GET, "/calendars", &admin)
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn shutdown_finishes_the_request_in_flight_then_flushes() {
+    let mut server = TestServer::start().await;
+    let client = server.client(Version::HTTP_11);
+    let mut tls = client.tls().await;
+    let body = r#"{"updates":[{"day":"monday","time":"09:00","status":"available"}]}"#;
+    let head = format!(
+        "PATCH /availability HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        server.admin,
+        body.len()
+    );
+    // The head and half the body: the request is in flight, its handler waiting for the rest.
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tls.flush().await.unwrap();
+    // Wait until the server has routed the request and its handler waits for the body.
+    while server.app.metrics.in_flight() == 0 {
+        tokio::task::yield_now().await;
+    }
+    server.trigger_shutdown();
+    while !server.app.is_shutting_down() {
+        tokio::task::yield_now().await;
+    }
+    // New connections are refused once shutdown begins.
+    assert!(tokio::net::TcpStream::connect(server.addr).await.is_err());
+    assert_eq!(
+        server.backend.flushes.load(Ordering::SeqCst),
+        0,
+        "not flushed while in flight"
+    );
+
+    tls.write_all(&body.as_bytes()[10..]).await.unwrap();
+    tls.flush().await.unwrap();
+    let mut response = Vec::new();
+    tls.read_to_end(&mut response).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.contains("\"version\":2"), "{text}");
+    server.join().await;
+    assert_eq!(server.backend.flushes.load(Ordering::SeqCst), 1);
+    assert_eq!(server.backend.get_version("default"), 2);
+}
+
+#[tokio::test]
+async fn garbage_connections_do_not_stop_the_server() {
+    let server = TestServer::start().await;
+    // Plain text on a TLS port, then an abrupt close mid-handshake.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut sink = Vec::new();
+    let _ = tcp.read_to_end(&mut sink).await;
+    drop(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    // A TLS connection that sends garbage instead of HTTP.
+    let mut tls = server.client(Version::HTTP_11).tls().await;
+    tls.write_all(b"\x00\x01garbage\r\n\r\n").await.unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 400"),
+        "{text}"
+    );
+
+    let r = server.client(Version::HTTP_2).get("/healthz").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(server.app.metrics.connection_errors.load(Ordering::SeqCst) >= 1);
+}
+
+#[tokio::test]
+async fn requests_after_shutdown_began_get_503() {
+    let server = TestServer::start().await;
+    server.app.begin_shutdown();
+    let r = server.client(Version::HTTP_11).get("/healthz").await;
+    r.problem(StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let _ = Client::request(Method::GET, "/");
+}
