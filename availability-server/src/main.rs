@@ -49,6 +49,8 @@ fn hash_key(cli: &Cli, key: &str) -> Result<(), String> {
 fn serve(cli: &Cli) -> Result<(), String> {
     let config = Config::load(cli)?;
     tracing_subscriber::fmt()
+        // Logs go to standard error, so standard output carries only the first-run key.
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&config.log)
                 .map_err(|e| format!("the log filter {:?}: {e}", config.log))?,
@@ -71,7 +73,10 @@ fn serve(cli: &Cli) -> Result<(), String> {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| format!("listening on {}: {e}", config.listen))?;
-        tracing::info!(address = %config.listen, data = %config.data_dir.display(), "serving https");
+        let address = listener
+            .local_addr()
+            .map_err(|e| format!("listening on {}: {e}", config.listen))?;
+        tracing::info!(%address, data = %config.data_dir.display(), "serving https");
         if let Some(key) = &prepared.new_admin_key {
             println!(
                 "\nAdmin key (shown once; only its hash is kept):\n\n    {key}\n\n\

@@ -48,7 +48,10 @@ pub async fn run(
         .timer(TokioTimer::new())
         .max_concurrent_streams(MAX_STREAMS)
         .max_header_list_size(32 * 1024);
-    let builder = Arc::new(builder);
+    // The protocol is the one ALPN chose, not sniffed from the first bytes: sniffing reads
+    // before hyper's header-read timer starts, so a silent client would never time out.
+    let http1 = Arc::new(builder.clone().http1_only());
+    let http2 = Arc::new(builder.http2_only());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
@@ -68,7 +71,7 @@ pub async fn run(
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = Arc::clone(&app);
-        let builder = Arc::clone(&builder);
+        let (http1, http2) = (Arc::clone(&http1), Arc::clone(&http2));
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -88,6 +91,11 @@ pub async fn run(
                 let app = Arc::clone(&app);
                 async move { Ok::<_, Infallible>(crate::routes::handle(&app, request).await) }
             });
+            let builder = if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                http2
+            } else {
+                http1
+            };
             let connection = builder
                 .serve_connection(TokioIo::new(tls), service)
                 .into_owned();

@@ -41,11 +41,11 @@ pub struct Calendar {
 #[derive(Clone, Debug)]
 pub enum Change {
     /// Apply a batch of edits to the current week (PATCH).
-    Edit(Batch),
-    /// Replace the whole week (PUT).
-    Replace(Week),
+    Apply(Batch),
+    /// Replace the whole week with the batch's slots, every other slot unavailable (PUT).
+    Replace(Batch),
     /// Change the owner's time zone; the stored wall-clock week stays as written.
-    Zone(String),
+    SetZone(String),
     /// Add a calendar key.
     AddKey(KeyHash),
     /// Revoke the calendar key with this id.

@@ -504,3 +504,63 @@ async fn metrics_need_the_admin_key() {
     assert!(text.contains("availability_cache_misses_total 0"), "{text}");
     assert!(text.contains("availability_commits_total 0"), "{text}");
 }
+
+/// A DST week through the whole stack: the US fall-back seen from New York, as grid and as
+/// exact intervals, and the default week.
+#[tokio::test]
+async fn dst_weeks_convert_per_instant() {
+    let server = TestServer::start().await;
+    let key = server.create_calendar("utc-owner", "UTC").await;
+    let c = server.client(Version::HTTP_2);
+    let batch =
+        r#"{"updates":[{"day":"sunday","from":"04:00","to":"07:00","status":"available"}]}"#;
+    let w = c
+        .json(
+            Method::PUT,
+            "/calendars/utc-owner/availability",
+            &key,
+            batch,
+        )
+        .await;
+    assert_eq!(w.status, StatusCode::OK, "{}", w.text());
+
+    let path = "/calendars/utc-owner/availability?tz=America/New_York&week=2026-11-01";
+    let v = c.get(path).await.json();
+    assert_eq!(v["week"], "2026-W44");
+    let available: Vec<String> = v["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "available")
+        .map(|s| {
+            format!(
+                "{} {}",
+                s["date"].as_str().unwrap(),
+                s["time"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        available,
+        [
+            "2026-11-01 00:00",
+            "2026-11-01 00:30",
+            "2026-11-01 01:00",
+            "2026-11-01 01:30"
+        ]
+    );
+    let iv = c.get(&format!("{path}&format=intervals")).await.json();
+    assert_eq!(
+        iv["intervals"],
+        serde_json::json!([{"start":"2026-11-01T00:00:00-04:00","end":"2026-11-01T02:00:00-05:00","status":"available"}])
+    );
+
+    // Without `week`, the current week in the viewer's zone.
+    let now = c
+        .get("/calendars/utc-owner/availability?tz=Asia/Kathmandu")
+        .await
+        .json();
+    let label = now["week"].as_str().unwrap();
+    assert!(label.len() == 8 && label.contains("-W"), "{label}");
+    assert_eq!(now["timezone"], "Asia/Kathmandu");
+}

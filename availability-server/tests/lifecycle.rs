@@ -32,7 +32,7 @@ async fn first_run_makes_a_certificate_and_an_admin_key_then_restarts_on_the_sam
     let prepared = availability_server::startup::prepare(
         &config,
         backend.clone(),
-        Arc::new(crate::support::FixedZones),
+        availability_server::backend::zones(),
     )
     .await
     .unwrap();
@@ -189,4 +189,27 @@ async fn requests_after_shutdown_began_get_503() {
     r.problem(StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.header("retry-after"), Some("1"));
     let _ = Client::request(Method::GET, "/");
+}
+
+/// A client that connects and says nothing is dropped once the handshake timeout passes; the
+/// clock is tokio's paused one, so no test time is spent waiting.
+#[tokio::test(start_paused = true)]
+async fn silent_clients_are_disconnected() {
+    let server = TestServer::start().await;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = tcp.read(&mut buf).await.unwrap_or(0);
+    assert_eq!(n, 0, "the server closed the connection without answering");
+    assert!(server.app.metrics.connection_errors.load(Ordering::SeqCst) >= 1);
+}
+
+/// After the handshake, a client that sends no request head is dropped once the header read
+/// timeout passes (hyper ignores that timeout unless a timer is installed).
+#[tokio::test(start_paused = true)]
+async fn clients_that_send_no_request_are_disconnected() {
+    let server = TestServer::start().await;
+    let mut tls = server.client(Version::HTTP_11).tls().await;
+    let mut buf = Vec::new();
+    let n = tls.read_to_end(&mut buf).await.unwrap_or(0);
+    assert_eq!(n, 0, "{}", String::from_utf8_lossy(&buf));
 }

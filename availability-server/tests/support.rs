@@ -1,5 +1,5 @@
-//! The harness: an in-memory store and a fixed-offset time-zone engine behind the server's
-//! traits, a test certificate, a server on port 0 and a TLS client that speaks HTTP/1.1 or
+//! The harness: an in-memory store behind the server's store trait (with the real time-zone
+//! engine), a test certificate, a server on port 0 and a TLS client that speaks HTTP/1.1 or
 //! HTTP/2.
 
 #![allow(dead_code, unreachable_pub)]
@@ -12,12 +12,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use availability_core::{Slot, Status, Week};
+use availability_core::Week;
 use availability_server::app::App;
 use availability_server::config::Config;
-use availability_server::state::{
-    Backend, Calendar, Change, Interval, IsoWeek, KeyHash, StoreError, Zones,
-};
+use availability_server::state::{Backend, Calendar, Change, KeyHash, StoreError};
 use availability_server::{server, startup};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, Version};
@@ -92,13 +90,13 @@ impl Backend for MemBackend {
         }
         let mut next = Calendar::clone(current);
         match change {
-            Change::Edit(batch) => {
+            Change::Apply(batch) => {
                 next.week = batch
                     .apply(&next.week)
                     .map_err(|e| StoreError::Invalid(e.to_string()))?
             }
-            Change::Replace(week) => next.week = week,
-            Change::Zone(zone) => next.zone = zone,
+            Change::Replace(batch) => next.week = batch.apply_replacing().unwrap(),
+            Change::SetZone(zone) => next.zone = zone,
             Change::AddKey(key) => next.keys.push(key),
             Change::RemoveKey(key_id) => {
                 let before = next.keys.len();
@@ -130,141 +128,6 @@ impl Backend for MemBackend {
 impl MemBackend {
     pub fn get_version(&self, id: &str) -> u64 {
         self.get(id).map_or(0, |c| c.version)
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// A time-zone engine for fixed offsets only: `UTC` and `Etc/GMT-N` (UTC+N, as in the IANA
-// database, where the sign is inverted). Enough to drive every route; the real engine's own
-// tests cover DST.
-
-pub struct FixedZones;
-
-fn offset_hours(zone: &str) -> Option<i64> {
-    if zone == "UTC" {
-        return Some(0);
-    }
-    let n: i64 = zone.strip_prefix("Etc/GMT")?.parse().ok()?;
-    Some(-n)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// The Monday (days since the epoch) of ISO week `w` of ISO year `y`.
-fn iso_monday(y: i64, w: i64) -> i64 {
-    let jan4 = days_from_civil(y, 1, 4);
-    let weekday = (jan4 + 3).rem_euclid(7); // 0 = Monday
-    jan4 - weekday + (w - 1) * 7
-}
-
-fn date(days: i64) -> String {
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-fn week_of(days: i64) -> IsoWeek {
-    let monday = days - (days + 3).rem_euclid(7);
-    let thursday = monday + 3;
-    let (year, _, _) = civil_from_days(thursday);
-    let number = (thursday - iso_monday(year, 1)) / 7 + 1;
-    IsoWeek {
-        label: format!("{year:04}-W{number:02}"),
-        dates: std::array::from_fn(|i| date(monday + i as i64)),
-    }
-}
-
-impl Zones for FixedZones {
-    fn zone(&self, name: &str) -> Result<String, String> {
-        offset_hours(name).map(|_| name.to_owned()).ok_or_else(|| {
-            format!("unknown time zone {name:?}: use an IANA name such as Europe/Paris")
-        })
-    }
-    fn week(&self, zone: &str, param: Option<&str>, now: i64) -> Result<IsoWeek, String> {
-        let bad = || format!("invalid week {param:?}: use 2026-W48 or a date such as 2026-11-23");
-        match param {
-            None => Ok(week_of(
-                (now + offset_hours(zone).unwrap_or(0) * 3600).div_euclid(86_400),
-            )),
-            Some(p) if p.len() == 8 && &p[4..6] == "-W" => {
-                let y: i64 = p[..4].parse().map_err(|_| bad())?;
-                let w: i64 = p[6..].parse().map_err(|_| bad())?;
-                if !(1..=53).contains(&w) {
-                    return Err(bad());
-                }
-                Ok(week_of(iso_monday(y, w)))
-            }
-            Some(p) if p.len() == 10 => {
-                let y: i64 = p[..4].parse().map_err(|_| bad())?;
-                let m: i64 = p[5..7].parse().map_err(|_| bad())?;
-                let d: i64 = p[8..].parse().map_err(|_| bad())?;
-                Ok(week_of(days_from_civil(y, m, d)))
-            }
-            Some(_) => Err(bad()),
-        }
-    }
-    fn view(&self, owner: &str, viewer: &str, _: &IsoWeek, stored: &Week) -> Result<Week, String> {
-        let shift = 2 * (offset_hours(viewer).unwrap_or(0) - offset_hours(owner).unwrap_or(0));
-        Ok(Week::from_fn(|s| {
-            let i = (s.index() as i64 - shift).rem_euclid(336) as usize;
-            stored.status(Slot::from_index(i).unwrap())
-        }))
-    }
-    fn intervals(
-        &self,
-        owner: &str,
-        viewer: &str,
-        week: &IsoWeek,
-        stored: &Week,
-    ) -> Result<Vec<Interval>, String> {
-        let viewed = self.view(owner, viewer, week, stored)?;
-        let offset = offset_hours(viewer).unwrap_or(0);
-        let (y, m, d): (i64, i64, i64) = (
-            week.dates[0][..4].parse().unwrap(),
-            week.dates[0][5..7].parse().unwrap(),
-            week.dates[0][8..].parse().unwrap(),
-        );
-        let base = days_from_civil(y, m, d);
-        let stamp = |slot: usize| {
-            let days = base + (slot / 48) as i64;
-            let minutes = (slot % 48) * 30;
-            format!(
-                "{}T{:02}:{:02}:00{}{:02}:00",
-                date(days),
-                minutes / 60,
-                minutes % 60,
-                if offset < 0 { '-' } else { '+' },
-                offset.abs()
-            )
-        };
-        Ok(viewed
-            .runs()
-            .filter(|r| r.status() != Status::Unavailable)
-            .map(|r| Interval {
-                start: stamp(r.start_index()),
-                end: stamp(r.end_index()),
-                status: r.status(),
-            })
-            .collect())
     }
 }
 
@@ -323,9 +186,13 @@ impl TestServer {
         root: CertificateDer<'static>,
         data: tempfile::TempDir,
     ) -> TestServer {
-        let prepared = startup::prepare(&config, backend.clone(), Arc::new(FixedZones))
-            .await
-            .unwrap();
+        let prepared = startup::prepare(
+            &config,
+            backend.clone(),
+            availability_server::backend::zones(),
+        )
+        .await
+        .unwrap();
         let admin = prepared.new_admin_key.clone().unwrap_or_default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -200,17 +200,14 @@ where
         .await?;
     let bytes = json_body(parts, body).await?;
     let batch: Batch = parse_json(&bytes, "batch ({\"updates\": [...]})")?;
+    // Validated here so that a bad batch is a 400 before anything is written.
+    batch
+        .validate()
+        .map_err(|e| Problem::bad_request(e.to_string()))?;
     let change = if replace {
-        Change::Replace(
-            batch
-                .apply_replacing()
-                .map_err(|e| Problem::bad_request(e.to_string()))?,
-        )
+        Change::Replace(batch)
     } else {
-        batch
-            .validate()
-            .map_err(|e| Problem::bad_request(e.to_string()))?;
-        Change::Edit(batch)
+        Change::Apply(batch)
     };
     let expected = expected_version(parts, cal.version)?;
     let owned_id = id.to_owned();

@@ -150,7 +150,7 @@ where
     let expected = expected_version(parts, cal.version)?;
     let owned_id = id.to_owned();
     let updated = blocking(app, "changing the zone", move |backend| {
-        backend.commit(&owned_id, Change::Zone(zone), expected)
+        backend.commit(&owned_id, Change::SetZone(zone), expected)
     })
     .await?;
     Ok(written(
