@@ -129,7 +129,7 @@ trap 'exit 130' INT TERM
 wait_ready() {
     local port=$1 path=$2 log=$3
     for _ in $(seq 1 300); do
-        kill -0 "$PID" 2>/dev/null || die "the process exited at startup; its log ($log):
+        kill -0 "$PID" 2>/dev/null || die "the process exited at startup, saying:
 $(tail -n 20 "$log")"
         if curl -ksS -o /dev/null --max-time 2 "https://127.0.0.1:$port$path" 2>/dev/null; then
             return 0
@@ -137,6 +137,13 @@ $(tail -n 20 "$log")"
         sleep 0.2
     done
     die "nothing answered on 127.0.0.1:$port within 60 s"
+}
+
+# Fails when something already listens on 127.0.0.1:$1 (it would be measured instead).
+port_free() {
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+        die "127.0.0.1:$1 is in use; set LOAD_PORT to a free port (the floor takes the next one)"
+    fi
 }
 
 # Prints a line of /proc/$PID/status in kB: VmRSS or VmHWM.
@@ -216,7 +223,7 @@ run_load() {
     ticks1=$(cpu_ticks)
     local server_cpu generator_cpu
     server_cpu=$(awk -v t="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v d="$DURATION" \
-        'BEGIN { printf "%.0f", 100 * t / hz / d }')
+        'BEGIN { printf "%.1f", 100 * t / hz / d }')
     # "0m1.234s 0m0.567s": user and system time.
     generator_cpu=$(tail -n 1 <<<"$out" | awk -v d="$DURATION" '
         function secs(t) { split(t, p, "m"); sub("s", "", p[2]); return p[1] * 60 + p[2] }
@@ -310,6 +317,7 @@ read_runs() { # server|floor PORT
 
 start_server() {
     say "starting the server on 127.0.0.1:$SERVER_PORT"
+    port_free "$SERVER_PORT"
     (cd "$WORK" && exec "${SERVER_CPUS[@]}" "$SERVER_BIN" --listen "127.0.0.1:$SERVER_PORT" \
         --data-dir "$WORK/data" >>"$WORK/server.out" 2>>"$WORK/server.err") &
     PID=$!
@@ -394,6 +402,7 @@ write_runs() {
 
 start_floor() {
     say "starting the floor on 127.0.0.1:$FLOOR_PORT"
+    port_free "$FLOOR_PORT"
     "${SERVER_CPUS[@]}" "$FLOOR_BIN" --listen "127.0.0.1:$FLOOR_PORT" --cert "$WORK/data/cert.pem" \
         --key "$WORK/data/key.pem" --manifest "$WORK/floor/manifest.tsv" 2>>"$WORK/floor.err" &
     PID=$!
@@ -430,6 +439,7 @@ done
 
 # --- The report ----------------------------------------------------------------------------
 
+per_request() { awk -v cpu="$1" -v rps="$2" 'BEGIN { printf "%.1f", (rps > 0 ? cpu * 1e4 / rps : 0) }'; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MB", kb / 1024 }'; }
 yes_no() { if awk "BEGIN { exit !($1) }" </dev/null; then echo yes; else echo "**no**"; fi; }
@@ -450,26 +460,34 @@ verdict() { # FAILED CONDITION
         "batches; h2load repeats one); no floor, since the floor does no work"
     echo "- the floor: the same TLS, HTTP and runtime stack answering from memory with the bytes" \
         "captured from the server"
-    echo "- CPU: the share of one core the server (or floor) and the load generator used during the" \
-        "run; a server well under 100 % was held back by the generator or by other work on the machine"
+    echo "- CPU used: the share of one core the server (or floor) and the load generator used during" \
+        "the run. A server well under 100 % was held back by the generator or by other work on the" \
+        "machine; a generator near 100 % is the limit, not the server. CPU/request (CPU time over" \
+        "requests served) is steadier on a busy machine; CPU ratio is the floor's over the server's," \
+        "1.00 when the server costs no more than HTTP and TLS alone"
+    echo "- each server's tokio runtime has one worker per CPU it may use: $(taskset -c 0 nproc 2>/dev/null || nproc) here"
     echo
-    echo "| scenario | protocol | body | server req/s | floor req/s | ratio | p50 | p99 | floor p50 | floor p99 | CPU server / generator | CPU floor / generator | failed | target |"
-    echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+    echo "| scenario | protocol | body | server req/s | floor req/s | ratio | p50 | p99 | floor p50 | floor p99 | CPU/request server / floor | CPU ratio | CPU used server / generator | CPU used floor / generator | failed | target |"
+    echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
     for name in "${READS[@]}" write-1 write-16; do
         for proto in h1 h2; do
             protocol=HTTP/1.1
             [ "$proto" = h2 ] && protocol=HTTP/2
             read -r s_rps s_p50 s_p99 s_fail s_cpu s_gen <<<"${RESULTS[server/$name/$proto]}"
+            s_cost=$(per_request "$s_cpu" "$s_rps")
             if [ -n "${RESULTS[floor/$name/$proto]:-}" ]; then
                 read -r f_rps f_p50 f_p99 f_fail f_cpu f_gen <<<"${RESULTS[floor/$name/$proto]}"
+                f_cost=$(per_request "$f_cpu" "$f_rps")
                 ratio=$(awk -v s="$s_rps" -v f="$f_rps" 'BEGIN { printf "%.2f", (f > 0 ? s / f : 0) }')
+                cost_ratio=$(awk -v s="$s_cost" -v f="$f_cost" 'BEGIN { printf "%.2f", (s > 0 ? f / s : 0) }')
                 echo "| ${LABEL[$name]} | $protocol | ${BODY_BYTES[$name]} B | $s_rps | $f_rps | $ratio" \
                     "| $(ms "$s_p50") | $(ms "$s_p99") | $(ms "$f_p50") | $(ms "$f_p99")" \
-                    "| $s_cpu / $s_gen % | $f_cpu / $f_gen % | $((s_fail + f_fail))" \
-                    "| $(verdict "$((s_fail + f_fail))" "$ratio >= 0.9") (>= 0.90 of the floor) |"
+                    "| $s_cost / $f_cost µs | $cost_ratio | $s_cpu / $s_gen % | $f_cpu / $f_gen %" \
+                    "| $((s_fail + f_fail)) | $(verdict "$((s_fail + f_fail))" "$ratio >= 0.9") (>= 0.90) |"
             else
-                echo "| ${LABEL[$name]} | $protocol | | $s_rps | | | $(ms "$s_p50") | $(ms "$s_p99") | | " \
-                    "| $s_cpu / $s_gen % | | $s_fail | $(verdict "$s_fail" "$s_rps >= 2000") (>= 2,000/s) |"
+                echo "| ${LABEL[$name]} | $protocol | | $s_rps | | | $(ms "$s_p50") | $(ms "$s_p99") | |" \
+                    "| $s_cost µs | | $s_cpu / $s_gen % | | $s_fail" \
+                    "| $(verdict "$s_fail" "$s_rps >= 2000") (>= 2,000/s) |"
             fi
         done
     done
