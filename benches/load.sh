@@ -8,7 +8,8 @@
 # then runs them one after the other, each pinned to CPU 0 with the load generator on CPU 1
 # (when there are two): wrk for HTTP/1.1, h2load for HTTP/2, keep-alive, 64 connections, one
 # request in flight on each. Reads: the week as JSON (plain and compressed), one slot, CSV.
-# Writes (server only): durable PATCH batches with a calendar key, from 1 and from 16 clients.
+# Writes (server only): durable PATCH batches with calendar keys, from 1 and from 16 clients
+# on one calendar, and from 16 clients on 16 calendars (HTTP/1.1).
 # The report (requests/s, p50 and p99 latency, the ratio to the floor, the server's memory)
 # goes to target/load-report.md and to stdout.
 #
@@ -23,7 +24,8 @@
 #   LOAD_PORT          the port of the server under test; the floor uses the next one
 #                      (default 18443)
 #   LOAD_SERVER_BIN    a server binary to use instead of building one
-#   LOAD_KEEP          when set, keep the work directory (logs, captures) and say where
+#   LOAD_KEEP          when set, keep the work directory (under target/: the data, logs and
+#                      captured responses) and say where
 #
 # Only 127.0.0.1 is ever targeted, and every load run is bounded by LOAD_DURATION.
 
@@ -50,6 +52,11 @@ REPORT=$TARGET/load-report.md
 say() { printf '== %s\n' "$*" >&2; }
 die() {
     printf 'load.sh: %s\n' "$*" >&2
+    # When the process under test died, its last words are the likeliest reason.
+    if [ -n "${PID:-}" ] && ! kill -0 "$PID" 2>/dev/null && [ -n "${LOG:-}" ] && [ -s "$LOG" ]; then
+        printf 'load.sh: the process under test has exited; the end of its log:\n' >&2
+        tail -n 20 "$LOG" >&2
+    fi
     exit 1
 }
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -98,8 +105,11 @@ FLOOR_BIN=$TARGET/release/floor
 
 # --- Processes -----------------------------------------------------------------------------
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/availability-load.XXXXXX")
+# Under target/, not /tmp: /tmp is often tmpfs, where a durable write costs nothing.
+mkdir -p "$TARGET"
+WORK=$(mktemp -d "$TARGET/load.XXXXXX")
 PID=""
+LOG=""
 
 stop() {
     if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
@@ -125,12 +135,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Waits until https://127.0.0.1:$1/$2 answers, or the process $PID is gone.
+# Waits until https://127.0.0.1:$1$2 answers, or the process $PID is gone.
 wait_ready() {
-    local port=$1 path=$2 log=$3
+    local port=$1 path=$2
     for _ in $(seq 1 300); do
-        kill -0 "$PID" 2>/dev/null || die "the process exited at startup, saying:
-$(tail -n 20 "$log")"
+        kill -0 "$PID" 2>/dev/null || die "the process exited at startup"
         if curl -ksS -o /dev/null --max-time 2 "https://127.0.0.1:$port$path" 2>/dev/null; then
             return 0
         fi
@@ -168,22 +177,29 @@ done = function(summary, latency, requests)
 end
 LUA
 cat "$WORK/report.lua" - >"$WORK/patch.lua" <<'LUA'
+-- LOAD_WRITE_TARGETS: "path key path key ...", the calendars to write in turn.
 local batches = {}
 init = function(args)
-  local headers = {
-    ["Authorization"] = "Bearer " .. os.getenv("LOAD_CALENDAR_KEY"),
-    ["Content-Type"] = "application/json",
-  }
+  local words = {}
+  for word in string.gmatch(os.getenv("LOAD_WRITE_TARGETS"), "%S+") do
+    table.insert(words, word)
+  end
   for _, status in ipairs({ "available", "unavailable" }) do
     local body = '{"updates":[{"day":"saturday","from":"10:00","to":"12:00","status":"'
       .. status .. '"}]}'
-    table.insert(batches, wrk.format("PATCH", os.getenv("LOAD_PATCH_PATH"), headers, body))
+    for i = 1, #words, 2 do
+      local headers = {
+        ["Authorization"] = "Bearer " .. words[i + 1],
+        ["Content-Type"] = "application/json",
+      }
+      table.insert(batches, wrk.format("PATCH", words[i], headers, body))
+    end
   end
 end
 local n = 0
 request = function()
   n = n + 1
-  return batches[n % 2 + 1]
+  return batches[n % #batches + 1]
 end
 LUA
 printf '%s' '{"updates":[{"day":"saturday","from":"10:00","to":"12:00","status":"maybe"}]}' \
@@ -192,7 +208,8 @@ printf '%s' '{"updates":[{"day":"saturday","from":"10:00","to":"12:00","status":
 # Sets RESULT to "req/s p50_us p99_us failed server_cpu% generator_cpu%" for one run against
 # the process $PID. CPU is the share of one core used during the run.
 #   run_load h1|h2 CONNECTIONS URL [header...]      GET with these headers
-#   run_load h1|h2 CONNECTIONS URL --patch          PATCH batches with the calendar key
+#   run_load h1|h2 CONNECTIONS URL --patch          PATCH batches: over HTTP/1.1 to
+#                                                   $LOAD_WRITE_TARGETS, over HTTP/2 to URL
 run_load() {
     local proto=$1 conns=$2 url=$3
     shift 3
@@ -207,7 +224,7 @@ run_load() {
     if [ "$proto" = h1 ]; then
         local script=$WORK/report.lua
         [ -n "$patch" ] && script=$WORK/patch.lua
-        out=$(LOAD_PATCH_PATH=/${url#https://*/} "${CLIENT_CPUS[@]}" wrk -t1 -c"$conns" \
+        out=$("${CLIENT_CPUS[@]}" wrk -t1 -c"$conns" \
             -d"${DURATION}s" --timeout 10s -s "$script" "${args[@]}" "$url" 2>&1 && times) ||
             die "wrk failed: $out"
     else
@@ -290,6 +307,7 @@ declare -A LABEL=(
     [csv]="week, CSV"
     [write-1]="PATCH, 1 client"
     [write-16]="PATCH, 16 clients"
+    [write-spread]="PATCH, 16 clients on 16 calendars"
 )
 declare -A RESULTS
 
@@ -321,7 +339,8 @@ start_server() {
     (cd "$WORK" && exec "${SERVER_CPUS[@]}" "$SERVER_BIN" --listen "127.0.0.1:$SERVER_PORT" \
         --data-dir "$WORK/data" >>"$WORK/server.out" 2>>"$WORK/server.err") &
     PID=$!
-    wait_ready "$SERVER_PORT" /healthz "$WORK/server.err"
+    LOG=$WORK/server.err
+    wait_ready "$SERVER_PORT" /healthz
 }
 
 api() { # METHOD PATH KEY [BODY]: prints the answer; fails on a status >= 400
@@ -344,6 +363,16 @@ setup() {
     LOAD_CALENDAR_KEY=$(grep -o '"key":"avk_[^"]*"' <<<"$created" | cut -d'"' -f4)
     [ -n "$LOAD_CALENDAR_KEY" ] || die "no key in the answer to POST /calendars: $created"
     export LOAD_CALENDAR_KEY
+    ONE_CALENDAR="$BASE $LOAD_CALENDAR_KEY"
+    # More calendars, each with its key, for writers that do not all edit the same week.
+    SPREAD="$ONE_CALENDAR"
+    local i key
+    for i in $(seq 2 16); do
+        created=$(api POST /calendars "$admin" "{\"id\":\"$CALENDAR-$i\",\"timezone\":\"$OWNER_TZ\"}") ||
+            die "POST /calendars failed: $created"
+        key=$(grep -o '"key":"avk_[^"]*"' <<<"$created" | cut -d'"' -f4)
+        SPREAD+=" /calendars/$CALENDAR-$i/availability $key"
+    done
     # A working week, so that the bodies are not all one status.
     out=$(api PATCH "$BASE" "$LOAD_CALENDAR_KEY" '{"updates":[
         {"day":"monday","from":"09:00","to":"17:00","status":"available"},
@@ -376,6 +405,18 @@ setup() {
     LABEL[week-json-compressed]="week, JSON, ${coding:-not compressed!}"
 }
 
+# Writes once with every key: a server remembers a verified key (bcrypt is slow on purpose),
+# and this is what every writer's first request pays, not what its next ones do.
+warm_keys() {
+    local words out i
+    read -r -a words <<<"$SPREAD"
+    for ((i = 0; i < ${#words[@]}; i += 2)); do
+        out=$(api PATCH "${words[i]}" "${words[i + 1]}" \
+            '{"updates":[{"day":"sunday","time":"23:30","status":"unavailable"}]}') ||
+            die "PATCH ${words[i]} failed: $out"
+    done
+}
+
 # Keeps the best run of the rounds: one without failures, then the most requests/s.
 keep_best() { # KEY
     local new old
@@ -392,10 +433,16 @@ write_runs() {
     for proto in h1 h2; do
         for clients in 1 16; do
             say "server: PATCH over $proto, $clients clients, ${DURATION}s"
-            run_load "$proto" "$clients" "https://127.0.0.1:$SERVER_PORT$BASE" --patch
+            LOAD_WRITE_TARGETS=$ONE_CALENDAR \
+                run_load "$proto" "$clients" "https://127.0.0.1:$SERVER_PORT$BASE" --patch
             keep_best "server/write-$clients/$proto"
         done
     done
+    # h2load sends one set of headers, so only wrk spreads writes over calendars.
+    say "server: PATCH over h1, 16 clients on 16 calendars, ${DURATION}s"
+    LOAD_WRITE_TARGETS=$SPREAD \
+        run_load h1 16 "https://127.0.0.1:$SERVER_PORT$BASE" --patch
+    keep_best "server/write-spread/h1"
 }
 
 # --- The floor -----------------------------------------------------------------------------
@@ -406,7 +453,8 @@ start_floor() {
     "${SERVER_CPUS[@]}" "$FLOOR_BIN" --listen "127.0.0.1:$FLOOR_PORT" --cert "$WORK/data/cert.pem" \
         --key "$WORK/data/key.pem" --manifest "$WORK/floor/manifest.tsv" 2>>"$WORK/floor.err" &
     PID=$!
-    wait_ready "$FLOOR_PORT" "${READ_PATH[slot]}" "$WORK/floor.err"
+    LOG=$WORK/floor.err
+    wait_ready "$FLOOR_PORT" "${READ_PATH[slot]}"
 }
 
 # --- The runs ------------------------------------------------------------------------------
@@ -426,6 +474,7 @@ for round in $(seq 1 "$ROUNDS"); do
         curl -ksS --fail -o /dev/null "https://127.0.0.1:$SERVER_PORT/calendars/$CALENDAR" ||
             die "the calendar '$CALENDAR' did not survive the server's restart"
     fi
+    warm_keys
     read_runs server "$SERVER_PORT"
     write_runs
     PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
@@ -456,8 +505,11 @@ verdict() { # FAILED CONDITION
         "TLS with keep-alive; one request in flight per connection; ${DURATION} s per run, best of $ROUNDS round(s)"
     echo "- reads: $CONNECTIONS connections; calendar \`$CALENDAR\` (owner zone $OWNER_TZ) seen from $VIEW_TZ, week $WEEK;" \
         "compressed means \`Accept-Encoding: $COMPRESSED\`"
+    echo "- the data directory is on $(stat -f -c %T "$WORK/data")$(
+        [ "$(stat -f -c %T "$WORK/data")" = tmpfs ] && echo ' (memory: the writes were not durable)')"
     echo "- writes: durable \`PATCH $BASE\` of one range with the calendar's key (wrk alternates two" \
-        "batches; h2load repeats one); no floor, since the floor does no work"
+        "batches; h2load repeats one); 16 calendars: wrk's requests go to 16 calendars in turn, each" \
+        "with its own key; every key was used once before the runs; no floor, since the floor does no work"
     echo "- the floor: the same TLS, HTTP and runtime stack answering from memory with the bytes" \
         "captured from the server"
     echo "- CPU used: the share of one core the server (or floor) and the load generator used during" \
@@ -469,8 +521,9 @@ verdict() { # FAILED CONDITION
     echo
     echo "| scenario | protocol | body | server req/s | floor req/s | ratio | p50 | p99 | floor p50 | floor p99 | CPU/request server / floor | CPU ratio | CPU used server / generator | CPU used floor / generator | failed | target |"
     echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
-    for name in "${READS[@]}" write-1 write-16; do
+    for name in "${READS[@]}" write-1 write-16 write-spread; do
         for proto in h1 h2; do
+            [ -n "${RESULTS[server/$name/$proto]:-}" ] || continue
             protocol=HTTP/1.1
             [ "$proto" = h2 ] && protocol=HTTP/2
             read -r s_rps s_p50 s_p99 s_fail s_cpu s_gen <<<"${RESULTS[server/$name/$proto]}"
