@@ -105,7 +105,6 @@ impl Error {
     #[cfg(feature = "std")]
     #[cold]
     #[inline(never)]
-    #[allow(dead_code)] // The store, which is still to come, reports its I/O errors with it.
     pub(crate) fn io(message: impl Into<String>, source: std::io::Error) -> Error {
         let mut err = Error::new(Kind::Io, message);
         err.inner.source = Some(source);

@@ -1,5 +1,9 @@
 //! Integration tests of `availability-core`, built as one test binary.
 #![allow(clippy::unwrap_used)]
 
+mod store;
+mod store_crash;
+mod store_faults;
+mod store_model;
 mod tz;
 mod week;

@@ -51,6 +51,8 @@ fn serve(cli: &Cli) -> Result<(), String> {
     tracing_subscriber::fmt()
         // Logs go to standard error, so standard output carries only the first-run key.
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: a log file or pipe gets plain `key=value` fields.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&config.log)
                 .map_err(|e| format!("the log filter {:?}: {e}", config.log))?,

@@ -564,3 +564,21 @@ async fn dst_weeks_convert_per_instant() {
     assert!(label.len() == 8 && label.contains("-W"), "{label}");
     assert_eq!(now["timezone"], "Asia/Kathmandu");
 }
+
+#[tokio::test]
+async fn metrics_can_be_public() {
+    let data = tempfile::tempdir().unwrap();
+    let (cert, key, root) = crate::support::test_certificate(data.path());
+    let mut config = crate::support::test_config(data.path());
+    config.tls = Some((cert, key));
+    config.metrics_public = true;
+    let backend = std::sync::Arc::new(crate::support::MemBackend::default());
+    let server = TestServer::start_with(config, backend, root, data).await;
+    let r = server.client(Version::HTTP_11).get("/metrics").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.text().contains("availability_requests_in_flight 1"),
+        "{}",
+        r.text()
+    );
+}

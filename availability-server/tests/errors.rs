@@ -25,6 +25,9 @@ async fn bad_parameters_are_400() {
                 "unknown query parameter \"timezone\"",
             ),
             ("/availability?tz=UTC&tz=UTC", "more than once"),
+            // Names are decoded before they are compared: `t%7A` is `tz`.
+            ("/availability?t%7A=UTC&tz=UTC", "more than once"),
+            ("/availability?week=2026-W48+", "invalid week \"2026-W48 \""),
             (
                 "/availability/csv?format=csv",
                 "unknown query parameter \"format\"",

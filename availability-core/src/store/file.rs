@@ -1,0 +1,287 @@
+//! The store file on disk: atomic creation, the exclusive lock, the mapping, page writes with
+//! a synchronous flush, and growth.
+//!
+//! This layer knows pages and offsets, not calendars. A write is staged into the mapping with
+//! [`StoreFile::stage_page`] and made durable by [`StoreFile::flush_page`] or
+//! [`StoreFile::flush_span`] (`msync(MS_SYNC)`); only after that may a commit be acknowledged.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::string::String;
+use std::sync::RwLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::vec::Vec;
+use std::{format, process};
+
+use memmap2::{MmapMut, MmapOptions};
+
+use super::format::PAGE;
+use crate::error::{Error, Kind};
+
+/// An open, locked and mapped store file.
+#[derive(Debug)]
+pub(crate) struct StoreFile {
+    path: PathBuf,
+    /// Holds the `flock` for as long as the store is open: closing it releases the lock.
+    file: File,
+    /// The whole file (at least every page the meta record counts). Never shrinks while
+    /// mapped; growth maps a new, longer view first and then drops the old one. Pages are
+    /// written into it under the write lock.
+    map: RwLock<MmapMut>,
+    /// A second mapping of the same file, used only to flush. `msync(MS_SYNC)` on any shared
+    /// mapping of a file writes back the file's dirty pages in that range however they were
+    /// dirtied, so flushing through this one lets writers keep writing pages into `map`
+    /// while a flush runs (group commit). A page written during a flush may reach the disk
+    /// half-written; it belongs to a commit that this flush does not acknowledge, whose
+    /// record still has its other copy, and its own flush comes later.
+    flusher: RwLock<MmapMut>,
+}
+
+/// An error about the file's contents, naming the file.
+#[cold]
+pub(crate) fn corrupt(path: &Path, what: &str) -> Error {
+    Error::new(
+        Kind::Corrupt,
+        format!(
+            "store file {}: {what}. The file was not changed; restore it from a backup \
+             or move it aside to start a new store",
+            path.display()
+        ),
+    )
+}
+
+#[cold]
+fn io_error(path: &Path, doing: &str, err: io::Error) -> Error {
+    Error::io(format!("store file {}: {doing}", path.display()), err)
+}
+
+impl StoreFile {
+    /// Opens and locks the file at `path`, first creating it with the bytes `image()` when
+    /// there is no file there.
+    pub(crate) fn open(path: &Path, image: impl FnOnce() -> Vec<u8>) -> Result<StoreFile, Error> {
+        let file = match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                create_atomically(path, &image())?;
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| io_error(path, "opening the new file", e))?
+            }
+            Err(err) => return Err(io_error(path, "opening", err)),
+        };
+        lock_with_grace(&file).map_err(|err| {
+            if err.kind() == io::ErrorKind::WouldBlock {
+                Error::new(
+                    Kind::Locked,
+                    format!(
+                        "store file {} is open in another process (it holds the file's \
+                         exclusive lock); stop that process first",
+                        path.display()
+                    ),
+                )
+            } else {
+                io_error(path, "locking", err)
+            }
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|e| io_error(path, "reading its size", e))?
+            .len();
+        let len = usize::try_from(len).map_err(|_| corrupt(path, "the file is too large"))?;
+        if len < PAGE {
+            // Too short to map usefully; read what there is so the header check can say
+            // whether it is a truncated store or something else entirely.
+            let mut bytes = std::vec![0u8; len];
+            file.read_exact_at(&mut bytes, 0)
+                .map_err(|e| io_error(path, "reading", e))?;
+            let what = super::format::check_header(&bytes)
+                .err()
+                .unwrap_or_else(|| String::from("the file is too short"));
+            return Err(corrupt(path, &what));
+        }
+        let flusher = map(&file, len).map_err(|e| io_error(path, "mapping", e))?;
+        let map = map(&file, len).map_err(|e| io_error(path, "mapping", e))?;
+        Ok(StoreFile {
+            path: path.to_path_buf(),
+            file,
+            map: RwLock::new(map),
+            flusher: RwLock::new(flusher),
+        })
+    }
+
+    /// The path the store was opened at.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the mapped bytes (at open), while no write or growth can happen.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, Error> {
+        let map = self.map.read().map_err(|_| self.poisoned())?;
+        Ok(f(&map))
+    }
+
+    /// Lets `fill` write the page at `offset` in place. Nothing is durable until a flush.
+    pub(crate) fn stage_page(
+        &self,
+        offset: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(), Error> {
+        let mut map = self.map.write().map_err(|_| self.poisoned())?;
+        let Some(page) = map.get_mut(offset..offset + PAGE) else {
+            return Err(Error::new(
+                Kind::Io,
+                format!(
+                    "store file {}: page at offset {offset} is outside the mapping",
+                    self.path.display()
+                ),
+            ));
+        };
+        fill(page);
+        Ok(())
+    }
+
+    /// Flushes the page at `offset` synchronously: returns once it is durable.
+    pub(crate) fn flush_page(&self, offset: usize) -> Result<(), Error> {
+        let map = self.flusher.read().map_err(|_| self.poisoned())?;
+        // `flush_range` is msync(MS_SYNC): the asynchronous variant only schedules the write.
+        map.flush_range(offset, PAGE)
+            .map_err(|e| io_error(&self.path, "flushing a page to disk", e))
+    }
+
+    /// Flushes the bytes `start..end` in one msync(MS_SYNC): the kernel writes only the
+    /// dirty pages among them, and the disk's cache flush is paid once for all.
+    pub(crate) fn flush_span(&self, start: usize, end: usize) -> Result<(), Error> {
+        let map = self.flusher.read().map_err(|_| self.poisoned())?;
+        map.flush_range(start, end.saturating_sub(start))
+            .map_err(|e| io_error(&self.path, "flushing pages to disk", e))
+    }
+
+    /// Extends the file so that it is `from + tail.len()` bytes, writing `tail` from offset
+    /// `from` (the end of the part in use, which may be before the end of the file if an
+    /// earlier growth was interrupted), makes that durable, and maps the longer file.
+    ///
+    /// The new pages are written with `write`, not `set_len`, so their blocks are allocated
+    /// now: a full disk is an error here rather than a fault on a later store to the mapping.
+    pub(crate) fn grow(&self, from: usize, tail: &[u8]) -> Result<(), Error> {
+        let new_len = from + tail.len();
+        self.file
+            .write_all_at(tail, from as u64)
+            .map_err(|e| io_error(&self.path, "writing the pages of a growth", e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| io_error(&self.path, "flushing a growth to disk", e))?;
+        let mut current = self.map.write().map_err(|_| self.poisoned())?;
+        let mut flusher = self.flusher.write().map_err(|_| self.poisoned())?;
+        let len = new_len.max(current.len());
+        let new_flusher = map(&self.file, len).map_err(|e| io_error(&self.path, "mapping", e))?;
+        let new_map = map(&self.file, len).map_err(|e| io_error(&self.path, "mapping", e))?;
+        // The old mappings are dropped (unmapped) only now that the new ones exist.
+        *flusher = new_flusher;
+        *current = new_map;
+        Ok(())
+    }
+
+    #[cold]
+    fn poisoned(&self) -> Error {
+        Error::new(
+            Kind::Io,
+            format!(
+                "store file {}: a thread panicked while using the mapping; reopen the store",
+                self.path.display()
+            ),
+        )
+    }
+}
+
+/// Maps `len` bytes of `file` for reading and writing.
+#[allow(unsafe_code)]
+fn map(file: &File, len: usize) -> io::Result<MmapMut> {
+    // SAFETY: a mapping is undefined behaviour if another process changes or truncates the
+    // file while it is mapped (this process maps it twice, but writes through one mapping
+    // only and reads the other never, so no Rust reference sees bytes change under it). `file` holds an exclusive `flock` (taken before the first map
+    // and held until after the last unmap), every store opens the file only after taking that
+    // lock, and the store itself never truncates the file. Only this process writes to it,
+    // through this mapping or through positional writes to pages past the mapped length.
+    unsafe { MmapOptions::new().len(len).map_mut(file) }
+}
+
+/// How long [`lock_with_grace`] waits for a lock that is held.
+const LOCK_GRACE: Duration = Duration::from_millis(100);
+
+/// Takes the exclusive lock, waiting up to [`LOCK_GRACE`] if it is held. A lock can be held
+/// briefly by a process that is not using the store: a previous server that is exiting, or a
+/// child between `fork` and `exec` (it shares its parent's descriptors, and with them the
+/// lock). A store that is really open elsewhere stays locked, and then this fails.
+fn lock_with_grace(file: &File) -> io::Result<()> {
+    let deadline = Instant::now() + LOCK_GRACE;
+    loop {
+        match lock_exclusive(file) {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Takes `flock(LOCK_EX | LOCK_NB)` on the file: fails with `WouldBlock` when another open
+/// file description (another process, or another `Store` in this one) holds it.
+#[allow(unsafe_code)]
+fn lock_exclusive(file: &File) -> io::Result<()> {
+    // SAFETY: flock takes a descriptor number and no pointers; `file` owns the descriptor and
+    // keeps it open for the duration of the call.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Creates `path` holding `bytes`, so that the path either does not exist or holds the whole
+/// image: the bytes go to a temporary file that is flushed and then hard-linked to `path`.
+/// Linking, unlike renaming, fails when `path` exists, so a concurrent creator can never
+/// replace a store that another process already opened.
+fn create_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let temp = dir.join(format!(".{name}.new-{}-{nanos}", process::id()));
+    let result = (|| -> Result<(), Error> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|e| io_error(path, "creating a temporary file for a new store", e))?;
+        file.write_all(bytes)
+            .map_err(|e| io_error(path, "writing a new store", e))?;
+        file.sync_all()
+            .map_err(|e| io_error(path, "flushing a new store", e))?;
+        match std::fs::hard_link(&temp, path) {
+            Ok(()) => {}
+            // Another process created it first: use theirs.
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(err) => return Err(io_error(path, "linking a new store into place", err)),
+        }
+        // The new directory entry is durable only once the directory is flushed.
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_error(path, "flushing the directory of a new store", e))
+    })();
+    // The temporary name is only scaffolding; failing to remove it loses nothing.
+    let _ = std::fs::remove_file(&temp);
+    result
+}

@@ -1,0 +1,700 @@
+//! The byte layout of the store file: the header page, record copies and payloads.
+//!
+//! `docs/format.md` is the specification; this module is its one implementation. Everything
+//! here is pure (bytes in, values or errors out), so it can be tested without a file. Every
+//! decoder treats its input as hostile: lengths are checked before slicing, reserved bytes must
+//! be zero, and text must satisfy the same rules the API enforces on the way in.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::{Error, Kind};
+use crate::week::Week;
+
+/// The size of the header and of every record copy. Copies are page-aligned so that a commit
+/// writes and flushes exactly one page.
+pub(crate) const PAGE: usize = 4096;
+
+/// The first eight bytes of every store file. Like PNG's signature, the high byte catches
+/// 7-bit transfers and the CR LF / SUB / LF tail catches newline conversion.
+pub(crate) const MAGIC: [u8; 8] = [0x89, b'A', b'V', b'L', b'\r', b'\n', 0x1a, b'\n'];
+
+/// The format version this build writes and reads.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// Bytes of a copy before its payload.
+pub(crate) const COPY_HEADER: usize = 24;
+/// The largest payload a copy can hold.
+pub(crate) const MAX_PAYLOAD: usize = PAGE - COPY_HEADER;
+
+/// Pages before the first calendar slot: the header and the meta record's two copies.
+pub(crate) const FIRST_SLOT_PAGE: usize = 3;
+
+/// The most calendar slots a file may have (a 512 MiB file). A meta record that claims more
+/// is corrupt; a store that needs more refuses to grow.
+pub(crate) const MAX_SLOTS: u32 = 1 << 16;
+
+/// The longest calendar id (`[a-z0-9][a-z0-9-]{0,62}`).
+pub(crate) const MAX_ID: usize = 63;
+/// The longest owner time-zone name. IANA names are at most about 30 bytes.
+pub(crate) const MAX_ZONE: usize = 64;
+/// The longest key id.
+pub(crate) const MAX_KEY_ID: usize = 32;
+/// The longest key hash (a bcrypt hash is 60 bytes).
+pub(crate) const MAX_KEY_HASH: usize = 100;
+/// The most keys per calendar, and the most admin keys.
+pub(crate) const MAX_KEYS: usize = 16;
+
+const CALENDAR_FIXED: usize = 104;
+const META_FIXED: usize = 5;
+const KEY_MAX_BYTES: usize = 2 + MAX_KEY_ID + MAX_KEY_HASH;
+
+// The largest calendar and the largest meta record must fit one copy.
+const _: () = assert!(CALENDAR_FIXED + MAX_ID + MAX_ZONE + MAX_KEYS * KEY_MAX_BYTES <= MAX_PAYLOAD);
+const _: () = assert!(META_FIXED + MAX_KEYS * KEY_MAX_BYTES <= MAX_PAYLOAD);
+const _: () = assert!(MAX_PAYLOAD <= u16::MAX as usize);
+const _: () = assert!(CALENDAR_FIXED == 20 + Week::BYTES);
+
+/// The record number of the meta record; calendar slot `k` is record `k + 1`.
+pub(crate) const META_RECORD: u32 = 0;
+
+/// What a copy's payload is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PayloadKind {
+    /// The meta record: slot count and admin keys.
+    Meta = 1,
+    /// A calendar slot that holds no calendar.
+    Free = 2,
+    /// A calendar slot that holds a calendar.
+    Calendar = 3,
+}
+
+impl PayloadKind {
+    fn from_byte(byte: u8) -> Option<PayloadKind> {
+        match byte {
+            1 => Some(PayloadKind::Meta),
+            2 => Some(PayloadKind::Free),
+            3 => Some(PayloadKind::Calendar),
+            _ => None,
+        }
+    }
+}
+
+/// The byte offset of copy `copy` (0 or 1) of record `record`.
+pub(crate) fn copy_offset(record: u32, copy: usize) -> usize {
+    (1 + 2 * record as usize + copy) * PAGE
+}
+
+/// The file length that a store with `slots` calendar slots needs.
+pub(crate) fn file_len(slots: u32) -> usize {
+    (FIRST_SLOT_PAGE + 2 * slots as usize) * PAGE
+}
+
+/// A human name for a record, for error messages.
+pub(crate) fn record_name(record: u32) -> String {
+    if record == META_RECORD {
+        String::from("record 0 (meta)")
+    } else {
+        format!("record {record} (calendar slot {})", record - 1)
+    }
+}
+
+/// The CRC-32 (IEEE) of a page, skipping the four bytes at `crc_at`.
+fn page_crc(page: &[u8], crc_at: usize) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(page.get(..crc_at).unwrap_or_default());
+    hasher.update(page.get(crc_at + 4..).unwrap_or_default());
+    hasher.finalize()
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    let b = bytes.get(at..at + 4)?;
+    Some(u32::from_le_bytes(b.try_into().ok()?))
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let b = bytes.get(at..at + 8)?;
+    Some(u64::from_le_bytes(b.try_into().ok()?))
+}
+
+fn put(page: &mut [u8], at: usize, bytes: &[u8]) {
+    if let Some(dst) = page.get_mut(at..at + bytes.len()) {
+        dst.copy_from_slice(bytes);
+    }
+}
+
+/// The header page of a new file.
+pub(crate) fn encode_header() -> [u8; PAGE] {
+    let mut page = [0u8; PAGE];
+    put(&mut page, 0, &MAGIC);
+    put(&mut page, 8, &FORMAT_VERSION.to_le_bytes());
+    put(&mut page, 16, &(PAGE as u32).to_le_bytes());
+    let crc = page_crc(&page, 12);
+    put(&mut page, 12, &crc.to_le_bytes());
+    page
+}
+
+/// Checks the header page; the error text says what failed (the caller adds the file name).
+pub(crate) fn check_header(page: &[u8]) -> Result<(), String> {
+    if page.len() < PAGE {
+        return Err(format!(
+            "the file is {} bytes, shorter than its {PAGE}-byte header",
+            page.len()
+        ));
+    }
+    if page.get(..8) != Some(&MAGIC[..]) {
+        return Err(String::from(
+            "the header has the wrong magic bytes: this is not an availability store file",
+        ));
+    }
+    let version = u32_at(page, 8).unwrap_or_default();
+    if version != FORMAT_VERSION {
+        let which = if version > FORMAT_VERSION {
+            "newer than"
+        } else {
+            "not"
+        };
+        return Err(format!(
+            "the header says format version {version}, which is {which} the version this \
+             build reads ({FORMAT_VERSION}); use a build that reads version {version}"
+        ));
+    }
+    let stored = u32_at(page, 12).unwrap_or_default();
+    let actual = page_crc(page.get(..PAGE).unwrap_or_default(), 12);
+    if stored != actual {
+        return Err(format!(
+            "the header's CRC-32 does not match (stored {stored:#010x}, computed {actual:#010x})"
+        ));
+    }
+    let page_size = u32_at(page, 16).unwrap_or_default();
+    if page_size as usize != PAGE {
+        return Err(format!(
+            "the header says the page size is {page_size} bytes; this format uses {PAGE}"
+        ));
+    }
+    if page
+        .get(20..PAGE)
+        .is_some_and(|rest| rest.iter().any(|&b| b != 0))
+    {
+        return Err(String::from("the header's reserved bytes are not zero"));
+    }
+    Ok(())
+}
+
+/// A copy whose CRC and framing are valid.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RawCopy<'a> {
+    pub(crate) seq: u64,
+    pub(crate) kind: PayloadKind,
+    pub(crate) payload: &'a [u8],
+}
+
+/// Encodes one copy of `record` into `page`, which must be `PAGE` bytes.
+pub(crate) fn encode_copy(
+    page: &mut [u8],
+    record: u32,
+    seq: u64,
+    kind: PayloadKind,
+    payload: &[u8],
+) {
+    page.fill(0);
+    put(page, 4, &record.to_le_bytes());
+    put(page, 8, &seq.to_le_bytes());
+    put(page, 16, &(payload.len() as u16).to_le_bytes());
+    put(page, 18, &[kind as u8]);
+    put(page, COPY_HEADER, payload);
+    let crc = page_crc(page, 0);
+    put(page, 0, &crc.to_le_bytes());
+}
+
+/// Checks one copy of `record`: its CRC, record number, sequence, length and padding.
+pub(crate) fn decode_copy(page: &[u8], record: u32) -> Result<RawCopy<'_>, String> {
+    if page.len() != PAGE {
+        return Err(format!("the copy is {} bytes, not {PAGE}", page.len()));
+    }
+    if page.iter().all(|&b| b == 0) {
+        return Err(String::from("the copy was never written (all zero)"));
+    }
+    let stored = u32_at(page, 0).unwrap_or_default();
+    let actual = page_crc(page, 0);
+    if stored != actual {
+        return Err(format!(
+            "CRC-32 mismatch (stored {stored:#010x}, computed {actual:#010x}): \
+             a torn or damaged write"
+        ));
+    }
+    let found = u32_at(page, 4).unwrap_or_default();
+    if found != record {
+        return Err(format!("the copy says it belongs to record {found}"));
+    }
+    let seq = u64_at(page, 8).unwrap_or_default();
+    if seq == 0 {
+        return Err(String::from("sequence number 0 (sequences start at 1)"));
+    }
+    let len = page
+        .get(16..18)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u16::from_le_bytes) as usize;
+    if len > MAX_PAYLOAD {
+        return Err(format!("payload length {len} exceeds {MAX_PAYLOAD}"));
+    }
+    let kind_byte = page.get(18).copied().unwrap_or_default();
+    let Some(kind) = PayloadKind::from_byte(kind_byte) else {
+        return Err(format!("unknown payload kind {kind_byte}"));
+    };
+    if page
+        .get(19..COPY_HEADER)
+        .is_some_and(|r| r.iter().any(|&b| b != 0))
+    {
+        return Err(String::from("reserved header bytes are not zero"));
+    }
+    if page
+        .get(COPY_HEADER + len..)
+        .is_some_and(|r| r.iter().any(|&b| b != 0))
+    {
+        return Err(String::from("bytes after the payload are not zero"));
+    }
+    let payload = page.get(COPY_HEADER..COPY_HEADER + len).unwrap_or_default();
+    Ok(RawCopy { seq, kind, payload })
+}
+
+/// A key's id and its (bcrypt) hash. The store never sees the key itself.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KeyHash {
+    id: String,
+    hash: String,
+}
+
+impl KeyHash {
+    /// A key id and hash.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_parse`] when the id is not 1 to 32 characters of `[A-Za-z0-9_-]`, or the
+    /// hash is not 1 to 100 printable ASCII characters (a bcrypt hash is 60).
+    pub fn new(id: impl Into<String>, hash: impl Into<String>) -> Result<KeyHash, Error> {
+        let (id, hash) = (id.into(), hash.into());
+        check_key_id(&id)?;
+        if hash.is_empty()
+            || hash.len() > MAX_KEY_HASH
+            || !hash.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(Error::new(
+                Kind::Parse,
+                format!(
+                    "invalid key hash for key {id:?}: it must be 1 to {MAX_KEY_HASH} printable \
+                     ASCII characters (a bcrypt hash such as \"$2b$12$...\")"
+                ),
+            ));
+        }
+        Ok(KeyHash { id, hash })
+    }
+
+    /// The key's id (the part of the key that says which hash to check).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The key's hash.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+}
+
+/// Checks a key id: 1 to 32 characters of `[A-Za-z0-9_-]`.
+pub(crate) fn check_key_id(id: &str) -> Result<(), Error> {
+    if id.is_empty()
+        || id.len() > MAX_KEY_ID
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Error::new(
+            Kind::Parse,
+            format!(
+                "invalid key id {id:?}: it must be 1 to {MAX_KEY_ID} characters of \
+                 A-Z, a-z, 0-9, '-' and '_'"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a calendar id: `[a-z0-9][a-z0-9-]{0,62}`.
+pub(crate) fn check_id(id: &str) -> Result<(), Error> {
+    let bytes = id.as_bytes();
+    let first_ok = bytes
+        .first()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let rest_ok = bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+    if !first_ok || !rest_ok || bytes.len() > MAX_ID {
+        return Err(Error::new(
+            Kind::Parse,
+            format!(
+                "invalid calendar id {id:?}: it must be 1 to {MAX_ID} characters of a-z, 0-9 \
+                 and '-', starting with a letter or digit"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the shape of an owner zone name. The store does not consult the time-zone database
+/// (that is the caller's business); it bounds the length and the alphabet of IANA names.
+pub(crate) fn check_zone(zone: &str) -> Result<(), Error> {
+    if zone.is_empty()
+        || zone.len() > MAX_ZONE
+        || !zone
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'))
+    {
+        return Err(Error::new(
+            Kind::Parse,
+            format!(
+                "invalid time-zone name {zone:?}: it must be 1 to {MAX_ZONE} characters of \
+                 A-Z, a-z, 0-9, '/', '_', '-' and '+' (an IANA name such as Europe/Paris)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A calendar as stored in a slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CalendarRecord {
+    pub(crate) id: String,
+    pub(crate) zone: String,
+    pub(crate) week: Week,
+    pub(crate) version: u64,
+    pub(crate) changed_at_ms: i64,
+    pub(crate) keys: Vec<KeyHash>,
+}
+
+/// The meta record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct MetaRecord {
+    pub(crate) slots: u32,
+    pub(crate) admin_keys: Vec<KeyHash>,
+}
+
+fn encode_keys(out: &mut Vec<u8>, keys: &[KeyHash]) {
+    for key in keys {
+        out.push(key.id.len() as u8);
+        out.push(key.hash.len() as u8);
+        out.extend_from_slice(key.id.as_bytes());
+        out.extend_from_slice(key.hash.as_bytes());
+    }
+}
+
+/// A cursor over a payload that never reads past its end.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if n > self.bytes.len() {
+            return Err(String::from("the payload ends early"));
+        }
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Ok(head)
+    }
+
+    fn byte(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?.first().copied().unwrap_or_default())
+    }
+
+    fn text(&mut self, n: usize, what: &str) -> Result<String, String> {
+        let bytes = self.take(n)?;
+        core::str::from_utf8(bytes)
+            .map(String::from)
+            .map_err(|_| format!("the {what} is not UTF-8"))
+    }
+
+    fn finish(&self) -> Result<(), String> {
+        if self.bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} unexpected bytes after the payload",
+                self.bytes.len()
+            ))
+        }
+    }
+}
+
+fn decode_keys(cursor: &mut Cursor<'_>, count: usize) -> Result<Vec<KeyHash>, String> {
+    if count > MAX_KEYS {
+        return Err(format!("{count} keys (at most {MAX_KEYS})"));
+    }
+    let mut keys: Vec<KeyHash> = Vec::with_capacity(count);
+    for _ in 0..count {
+        let id_len = cursor.byte()? as usize;
+        let hash_len = cursor.byte()? as usize;
+        let id = cursor.text(id_len, "key id")?;
+        let hash = cursor.text(hash_len, "key hash")?;
+        let key = KeyHash::new(id, hash).map_err(|e| alloc::string::ToString::to_string(&e))?;
+        if keys.iter().any(|k| k.id == key.id) {
+            return Err(format!("key id {:?} appears twice", key.id));
+        }
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+impl CalendarRecord {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(CALENDAR_FIXED + 64);
+        out.extend_from_slice(&self.version.to_le_bytes());
+        out.extend_from_slice(&self.changed_at_ms.to_le_bytes());
+        out.extend_from_slice(&self.week.to_bytes());
+        out.push(self.id.len() as u8);
+        out.push(self.zone.len() as u8);
+        out.push(self.keys.len() as u8);
+        out.push(0);
+        out.extend_from_slice(self.id.as_bytes());
+        out.extend_from_slice(self.zone.as_bytes());
+        encode_keys(&mut out, &self.keys);
+        out
+    }
+
+    pub(crate) fn decode(payload: &[u8]) -> Result<CalendarRecord, String> {
+        let mut cursor = Cursor { bytes: payload };
+        let version = u64_at(cursor.take(8)?, 0).unwrap_or_default();
+        if version == 0 {
+            return Err(String::from("calendar version 0 (versions start at 1)"));
+        }
+        let changed_at_ms = u64_at(cursor.take(8)?, 0).unwrap_or_default() as i64;
+        let week_bytes: [u8; Week::BYTES] = cursor
+            .take(Week::BYTES)?
+            .try_into()
+            .map_err(|_| String::from("the payload ends early"))?;
+        let week =
+            Week::from_bytes(&week_bytes).map_err(|e| alloc::string::ToString::to_string(&e))?;
+        let id_len = cursor.byte()? as usize;
+        let zone_len = cursor.byte()? as usize;
+        let key_count = cursor.byte()? as usize;
+        if cursor.byte()? != 0 {
+            return Err(String::from("a reserved byte is not zero"));
+        }
+        let id = cursor.text(id_len, "calendar id")?;
+        check_id(&id).map_err(|e| alloc::string::ToString::to_string(&e))?;
+        let zone = cursor.text(zone_len, "time-zone name")?;
+        check_zone(&zone).map_err(|e| alloc::string::ToString::to_string(&e))?;
+        let keys = decode_keys(&mut cursor, key_count)?;
+        cursor.finish()?;
+        Ok(CalendarRecord {
+            id,
+            zone,
+            week,
+            version,
+            changed_at_ms,
+            keys,
+        })
+    }
+}
+
+impl MetaRecord {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(META_FIXED + 64);
+        out.extend_from_slice(&self.slots.to_le_bytes());
+        out.push(self.admin_keys.len() as u8);
+        encode_keys(&mut out, &self.admin_keys);
+        out
+    }
+
+    pub(crate) fn decode(payload: &[u8]) -> Result<MetaRecord, String> {
+        let mut cursor = Cursor { bytes: payload };
+        let slots = u32_at(cursor.take(4)?, 0).unwrap_or_default();
+        if slots == 0 || slots > MAX_SLOTS {
+            return Err(format!(
+                "the meta record counts {slots} calendar slots (1 to {MAX_SLOTS} are possible)"
+            ));
+        }
+        let count = cursor.byte()? as usize;
+        let admin_keys = decode_keys(&mut cursor, count)?;
+        cursor.finish()?;
+        Ok(MetaRecord { slots, admin_keys })
+    }
+}
+
+/// One record of the file, after choosing between its copies.
+#[derive(Debug)]
+pub(crate) struct Chosen<T> {
+    /// Which copy (0 or 1) holds the newest valid state.
+    pub(crate) copy: usize,
+    /// That copy's sequence number.
+    pub(crate) seq: u64,
+    /// Its decoded payload.
+    pub(crate) value: T,
+}
+
+/// Picks the valid copy with the highest sequence number. `decode` checks the payload as
+/// well (its kind and its contents), so a copy whose CRC holds but whose payload does not
+/// decode counts as invalid. Returns both copies' complaints when neither is valid.
+pub(crate) fn choose<T>(
+    copies: [&[u8]; 2],
+    record: u32,
+    decode: impl Fn(PayloadKind, &[u8]) -> Result<T, String>,
+) -> Result<Chosen<T>, String> {
+    let check = |page: &[u8]| -> Result<(u64, T), String> {
+        let raw = decode_copy(page, record)?;
+        Ok((raw.seq, decode(raw.kind, raw.payload)?))
+    };
+    let chosen = |copy: usize, (seq, value): (u64, T)| Chosen { copy, seq, value };
+    match (check(copies[0]), check(copies[1])) {
+        (Ok(a), Ok(b)) if a.0 == b.0 => Err(format!(
+            "both copies claim sequence number {}, which a commit never writes",
+            a.0
+        )),
+        (Ok(a), Ok(b)) if a.0 > b.0 => Ok(chosen(0, a)),
+        (Ok(_), Ok(b)) => Ok(chosen(1, b)),
+        (Ok(a), Err(_)) => Ok(chosen(0, a)),
+        (Err(_), Ok(b)) => Ok(chosen(1, b)),
+        (Err(a), Err(b)) => Err(format!("no valid copy: copy A: {a}; copy B: {b}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn key(id: &str) -> KeyHash {
+        KeyHash::new(
+            id,
+            "$2b$12$abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
+        )
+        .expect("key")
+    }
+
+    fn calendar() -> CalendarRecord {
+        CalendarRecord {
+            id: String::from("room-1"),
+            zone: String::from("America/Port-au-Prince"),
+            week: Week::from_fn(|s| crate::Status::ALL[s.index() % 3]),
+            version: 7,
+            changed_at_ms: 1_700_000_000_123,
+            keys: vec![key("k1"), key("k_2")],
+        }
+    }
+
+    #[test]
+    fn calendar_payloads_round_trip() {
+        let record = calendar();
+        assert_eq!(CalendarRecord::decode(&record.encode()), Ok(record));
+    }
+
+    #[test]
+    fn the_largest_calendar_fits_one_copy() {
+        let mut record = calendar();
+        record.id = "a".repeat(MAX_ID);
+        record.zone = "Z".repeat(MAX_ZONE);
+        record.keys = (0..MAX_KEYS)
+            .map(|i| KeyHash::new(format!("{i:0>32}"), "h".repeat(MAX_KEY_HASH)).expect("key"))
+            .collect();
+        let payload = record.encode();
+        assert!(payload.len() <= MAX_PAYLOAD);
+        assert_eq!(CalendarRecord::decode(&payload), Ok(record));
+    }
+
+    #[test]
+    fn meta_payloads_round_trip_and_reject_zero_slots() {
+        let meta = MetaRecord {
+            slots: 32,
+            admin_keys: vec![key("admin")],
+        };
+        assert_eq!(MetaRecord::decode(&meta.encode()), Ok(meta));
+        let empty = MetaRecord {
+            slots: 0,
+            admin_keys: vec![],
+        };
+        assert!(MetaRecord::decode(&empty.encode()).is_err());
+    }
+
+    #[test]
+    fn every_truncation_and_extension_of_a_payload_is_rejected() {
+        let payload = calendar().encode();
+        for n in 0..payload.len() {
+            assert!(CalendarRecord::decode(&payload[..n]).is_err(), "prefix {n}");
+        }
+        let mut longer = payload.clone();
+        longer.push(0);
+        assert!(CalendarRecord::decode(&longer).is_err());
+    }
+
+    #[test]
+    fn copies_round_trip_and_name_their_record() {
+        let mut page = [0u8; PAGE];
+        encode_copy(&mut page, 5, 9, PayloadKind::Free, &[]);
+        let raw = decode_copy(&page, 5).expect("valid");
+        assert_eq!(
+            (raw.seq, raw.kind, raw.payload.len()),
+            (9, PayloadKind::Free, 0)
+        );
+        let err = decode_copy(&page, 6).expect_err("misplaced");
+        assert!(err.contains("record 5"), "{err}");
+    }
+
+    #[test]
+    fn the_newer_valid_copy_wins_and_a_tie_is_refused() {
+        let mut a = [0u8; PAGE];
+        let mut b = [0u8; PAGE];
+        encode_copy(&mut a, 1, 4, PayloadKind::Free, &[]);
+        encode_copy(&mut b, 1, 5, PayloadKind::Free, &[]);
+        let ok = |_: PayloadKind, _: &[u8]| Ok::<(), String>(());
+        assert_eq!(choose([&a, &b], 1, ok).expect("valid").copy, 1);
+        assert_eq!(choose([&b, &a], 1, ok).expect("valid").copy, 0);
+        b[100] ^= 1;
+        assert_eq!(choose([&a, &b], 1, ok).expect("valid").copy, 0);
+        assert_eq!(choose([&b, &a], 1, ok).expect("valid").copy, 1);
+        assert!(choose([&b, &b], 1, ok).is_err());
+        assert!(choose([&a, &a], 1, ok)
+            .expect_err("tie")
+            .contains("sequence number 4"));
+    }
+
+    #[test]
+    fn the_header_checks_magic_version_crc_and_size() {
+        let header = encode_header();
+        assert_eq!(check_header(&header), Ok(()));
+        let mut bad = header;
+        bad[0] = b'X';
+        assert!(check_header(&bad).expect_err("magic").contains("magic"));
+        let mut newer = header;
+        newer[8] = 2;
+        assert!(check_header(&newer).expect_err("version").contains("newer"));
+        let mut flipped = header;
+        flipped[2000] = 1;
+        assert!(check_header(&flipped).expect_err("crc").contains("CRC"));
+        assert!(check_header(&header[..100]).is_err());
+    }
+
+    #[test]
+    fn ids_zones_and_keys_are_checked() {
+        for good in ["default", "a", "0-room", &"a".repeat(63)] {
+            assert!(check_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-a", "A", "a_b", "a b", &"a".repeat(64), "é"] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "UTC",
+            "America/Argentina/Buenos_Aires",
+            "Etc/GMT+5",
+            "America/Port-au-Prince",
+        ] {
+            assert!(check_zone(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Europe/Par is", &"Z".repeat(65), "Europe\n"] {
+            assert!(check_zone(bad).is_err(), "{bad}");
+        }
+        assert!(KeyHash::new("", "h").is_err());
+        assert!(KeyHash::new("k", "").is_err());
+        assert!(KeyHash::new("k", "has space").is_err());
+    }
+}

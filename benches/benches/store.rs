@@ -1,0 +1,182 @@
+//! The store: lock-free reads, durable commits against a bare one-page msync, and commit
+//! throughput with 1 and 8 writers.
+//!
+//! The durable benchmarks write to a temporary directory: point `TMPDIR` at the disk that
+//! matters (a tmpfs makes every flush free and the comparison meaningless).
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use availability_core::store::{Change, Store};
+use availability_core::{Batch, Day, Entry, Status, Time};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+/// A 100-entry batch: one-slot entries spread over the week, statuses cycling.
+fn batch_of_100(round: u64) -> Batch {
+    (0..100u64)
+        .map(|i| {
+            let slot = ((i * 7 + round) % 336) as usize;
+            let time: Time = format!("{:02}:{:02}", (slot % 48) / 2, (slot % 2) * 30)
+                .parse()
+                .expect("time");
+            Entry::slot(
+                Day::ALL[slot / 48],
+                time,
+                Status::ALL[((i + round) % 3) as usize],
+            )
+        })
+        .collect()
+}
+
+fn reads(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path().join("store.avs")).expect("open");
+    let mut group = c.benchmark_group("store/read");
+    group.bench_function("get default (1 calendar)", |b| {
+        b.iter(|| black_box(store.get(black_box("default"))))
+    });
+    for i in 0..1000 {
+        store
+            .create(&format!("calendar-{i}"), "UTC")
+            .expect("create");
+    }
+    group.bench_function("get (1001 calendars)", |b| {
+        b.iter(|| black_box(store.get(black_box("calendar-500"))))
+    });
+    group.finish();
+}
+
+/// Maps a one-page file for the bare-flush baseline.
+#[allow(unsafe_code)]
+fn map_one_page(file: &std::fs::File) -> memmap2::MmapMut {
+    // SAFETY: the file is a private temporary file that nothing else opens or truncates.
+    unsafe { memmap2::MmapMut::map_mut(file).expect("map") }
+}
+
+fn durable(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut group = c.benchmark_group("store/durable");
+    group
+        .sample_size(50)
+        .measurement_time(Duration::from_secs(8));
+
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.path().join("bare"))
+        .expect("file");
+    file.set_len(4096).expect("size");
+    let mut map = map_one_page(&file);
+    let mut n = 0u8;
+    group.bench_function("bare msync of one dirty page", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(1);
+            map[100] = n;
+            map.flush_range(0, 4096).expect("flush");
+        })
+    });
+
+    let store = Store::open(dir.path().join("store.avs")).expect("open");
+    let batches: Vec<Change> = (0..16).map(|r| Change::Apply(batch_of_100(r))).collect();
+    let mut round = 0;
+    group.bench_function("commit of a 100-entry batch", |b| {
+        b.iter(|| {
+            round = (round + 1) % batches.len();
+            black_box(
+                store
+                    .commit("default", None, &batches[round])
+                    .expect("commit"),
+            )
+        })
+    });
+    group.finish();
+}
+
+/// The same comparison, interleaved: one bare flush, one commit, and again, each timed alone,
+/// so that both see the same disk and the same load from other processes. Prints the medians
+/// and their ratio (criterion runs the two benchmarks above minutes apart, and a shared
+/// disk's flush latency drifts by more than the difference being measured).
+fn interleaved(_: &mut Criterion) {
+    let rounds: usize = std::env::var("STORE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.path().join("bare"))
+        .expect("file");
+    file.set_len(4096).expect("size");
+    let mut map = map_one_page(&file);
+    let store = Store::open(dir.path().join("store.avs")).expect("open");
+    let batches: Vec<Change> = (0..16).map(|r| Change::Apply(batch_of_100(r))).collect();
+    let (mut bare, mut commit) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for round in 0..rounds {
+        let start = Instant::now();
+        map[100] = round as u8;
+        map.flush_range(0, 4096).expect("flush");
+        bare.push(start.elapsed());
+        let start = Instant::now();
+        black_box(
+            store
+                .commit("default", None, &batches[round % batches.len()])
+                .expect("commit"),
+        );
+        commit.push(start.elapsed());
+    }
+    bare.sort_unstable();
+    commit.sort_unstable();
+    let (bare, commit) = (bare[rounds / 2], commit[rounds / 2]);
+    eprintln!(
+        "store/durable interleaved ({rounds} rounds): median bare msync {bare:?}, median \
+         commit {commit:?}, commit / bare = {:.3}",
+        commit.as_secs_f64() / bare.as_secs_f64()
+    );
+}
+
+fn throughput(c: &mut Criterion) {
+    let mut group = c.benchmark_group("store/throughput");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(8));
+    group.throughput(Throughput::Elements(1));
+    for writers in [1usize, 8] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(Store::open(dir.path().join("store.avs")).expect("open"));
+        for w in 0..writers {
+            store.create(&format!("w{w}"), "UTC").expect("create");
+        }
+        let change = Change::Apply(batch_of_100(1));
+        group.bench_function(format!("commits, {writers} writers"), |b| {
+            b.iter_custom(|iters| {
+                let per_writer = iters.div_ceil(writers as u64);
+                let start = Instant::now();
+                std::thread::scope(|scope| {
+                    for w in 0..writers {
+                        let (store, change) = (&store, &change);
+                        scope.spawn(move || {
+                            let id = format!("w{w}");
+                            for _ in 0..per_writer {
+                                store.commit(&id, None, change).expect("commit");
+                            }
+                        });
+                    }
+                });
+                // Time per commit, whichever writer made it.
+                start
+                    .elapsed()
+                    .mul_f64(iters as f64 / (per_writer * writers as u64) as f64)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, reads, durable, interleaved, throughput);
+criterion_main!(benches);
