@@ -1,28 +1,143 @@
 //! The production implementations of the [`crate::state`] traits, over
 //! `availability_core::store` and `availability_core::tz`.
-//!
-//! The store is still being written; until it is in, opening it fails with a message that
-//! says so, and the binary exits instead of serving anything that is not real.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use availability_core::store::{self, Store};
 use availability_core::tz::{self, PlanCache, Zone};
 use availability_core::{Error, Week};
 
-use crate::state::{Backend, Interval, IsoWeek, Zones};
+use crate::state::{Backend, Calendar, Change, Interval, IsoWeek, KeyHash, StoreError, Zones};
 
-/// Opens the store in `data_dir`.
+/// The file of the store inside the data directory.
+pub const STORE_FILE: &str = "availability.store";
+
+/// Opens (or creates) the store in `data_dir`.
 ///
 /// # Errors
 ///
-/// Always, for now: this build has no store.
+/// The store's own message: which file, which record and what failed.
 pub fn open(data_dir: &Path) -> Result<Arc<dyn Backend>, String> {
-    Err(format!(
-        "cannot open the store in {}: this build does not include the store \
-         (availability_core::store) yet",
-        data_dir.display()
-    ))
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("creating the data directory {}: {e}", data_dir.display()))?;
+    let store = Store::open(data_dir.join(STORE_FILE)).map_err(|e| e.to_string())?;
+    Ok(Arc::new(StoreBackend { store }))
+}
+
+/// [`Backend`] over the core's store.
+#[derive(Debug)]
+pub struct StoreBackend {
+    store: Store,
+}
+
+fn convert(c: &store::Calendar) -> Arc<Calendar> {
+    Arc::new(Calendar {
+        id: c.id().to_owned(),
+        zone: c.zone().to_owned(),
+        version: c.version(),
+        updated: c.changed_at_unix_ms().div_euclid(1000),
+        week: c.week(),
+        keys: c.keys().iter().map(key_from_store).collect(),
+    })
+}
+
+fn key_from_store(k: &store::KeyHash) -> KeyHash {
+    KeyHash {
+        id: k.id().to_owned(),
+        hash: k.hash().to_owned(),
+    }
+}
+
+fn key_to_store(k: KeyHash) -> Result<store::KeyHash, StoreError> {
+    store::KeyHash::new(k.id, k.hash).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+impl StoreBackend {
+    fn error(&self, id: &str, e: Error) -> StoreError {
+        if e.is_not_found() {
+            StoreError::NotFound
+        } else if e.is_already_exists() {
+            StoreError::AlreadyExists
+        } else if e.is_version_mismatch() {
+            StoreError::VersionMismatch {
+                current: self.store.get(id).map_or(0, |c| c.version()),
+            }
+        } else if e.is_capacity() {
+            StoreError::Capacity(e.to_string())
+        } else if e.is_parse() || e.is_invalid_entry() || e.is_too_many_entries() {
+            StoreError::Invalid(e.to_string())
+        } else {
+            StoreError::Failed(e.to_string())
+        }
+    }
+}
+
+impl Backend for StoreBackend {
+    fn get(&self, id: &str) -> Option<Arc<Calendar>> {
+        self.store.get(id).map(|c| convert(&c))
+    }
+
+    fn list(&self) -> Vec<Arc<Calendar>> {
+        self.store.list().iter().map(|c| convert(c)).collect()
+    }
+
+    fn create(
+        &self,
+        id: &str,
+        zone: &str,
+        key: Option<KeyHash>,
+    ) -> Result<Arc<Calendar>, StoreError> {
+        let created = self.store.create(id, zone).map_err(|e| self.error(id, e))?;
+        match key {
+            None => Ok(convert(&created)),
+            Some(key) => {
+                let change = store::Change::AddKey(key_to_store(key)?);
+                self.store
+                    .commit(id, Some(created.version()), &change)
+                    .map(|c| convert(&c))
+                    .map_err(|e| self.error(id, e))
+            }
+        }
+    }
+
+    fn delete(&self, id: &str) -> Result<(), StoreError> {
+        self.store.delete(id).map_err(|e| self.error(id, e))
+    }
+
+    fn commit(
+        &self,
+        id: &str,
+        change: Change,
+        expected: Option<u64>,
+    ) -> Result<Arc<Calendar>, StoreError> {
+        let change = match change {
+            Change::Apply(batch) => store::Change::Apply(batch),
+            Change::Replace(batch) => store::Change::Replace(batch),
+            Change::SetZone(zone) => store::Change::SetZone(zone),
+            Change::AddKey(key) => store::Change::AddKey(key_to_store(key)?),
+            Change::RemoveKey(key_id) => store::Change::RemoveKey(key_id),
+        };
+        self.store
+            .commit(id, expected, &change)
+            .map(|c| convert(&c))
+            .map_err(|e| self.error(id, e))
+    }
+
+    fn admin_keys(&self) -> Vec<KeyHash> {
+        self.store.admin_keys().iter().map(key_from_store).collect()
+    }
+
+    fn add_admin_key(&self, key: KeyHash) -> Result<(), StoreError> {
+        self.store
+            .add_admin_key(key_to_store(key)?)
+            .map_err(|e| self.error("", e))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        // Every acknowledged commit is already on disk: each one flushes its own page.
+        Ok(())
+    }
 }
 
 /// The time-zone engine: the core's plans, cached.

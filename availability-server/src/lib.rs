@@ -14,6 +14,7 @@
 //! - `app`: the state shared by all requests.
 //! - `routes`: the route table; one file per resource below it.
 //! - `state`: the seam to the core: the store and the time-zone engine, as traits.
+//! - `backend`: those traits over `availability_core::store` and `availability_core::tz`.
 //! - `auth`: keys: generation, bcrypt hashing and checking.
 //! - `render`: the JSON, intervals and CSV writers.
 //! - `cache`: rendered bodies and their compressed forms, bounded.

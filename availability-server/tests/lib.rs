@@ -8,5 +8,6 @@
 mod support;
 
 mod api;
+mod binary;
 mod errors;
 mod lifecycle;

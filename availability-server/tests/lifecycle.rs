@@ -112,7 +112,8 @@ async fn first_run_makes_a_certificate_and_an_admin_key_then_restarts_on_the_sam
 
 #[tokio::test]
 async fn shutdown_finishes_the_request_in_flight_then_flushes() {
-    let mut server = TestServer::start().await;
+    let mem = Arc::new(MemBackend::default());
+    let mut server = TestServer::start_mem(Arc::clone(&mem)).await;
     let client = server.client(Version::HTTP_11);
     let mut tls = client.tls().await;
     let body = r#"{"updates":[{"day":"monday","time":"09:00","status":"available"}]}"#;
@@ -137,7 +138,7 @@ async fn shutdown_finishes_the_request_in_flight_then_flushes() {
     // New connections are refused once shutdown begins.
     assert!(tokio::net::TcpStream::connect(server.addr).await.is_err());
     assert_eq!(
-        server.backend.flushes.load(Ordering::SeqCst),
+        mem.flushes.load(Ordering::SeqCst),
         0,
         "not flushed while in flight"
     );
@@ -150,8 +151,8 @@ async fn shutdown_finishes_the_request_in_flight_then_flushes() {
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
     assert!(text.contains("\"version\":2"), "{text}");
     server.join().await;
-    assert_eq!(server.backend.flushes.load(Ordering::SeqCst), 1);
-    assert_eq!(server.backend.get_version("default"), 2);
+    assert_eq!(mem.flushes.load(Ordering::SeqCst), 1);
+    assert_eq!(mem.get_version("default"), 2);
 }
 
 #[tokio::test]

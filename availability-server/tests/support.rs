@@ -153,7 +153,7 @@ pub fn test_certificate(
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
     pub app: Arc<App>,
-    pub backend: Arc<MemBackend>,
+    pub backend: Arc<dyn Backend>,
     pub admin: String,
     pub root: CertificateDer<'static>,
     pub data: tempfile::TempDir,
@@ -170,19 +170,28 @@ pub fn test_config(data: &Path) -> Config {
 }
 
 impl TestServer {
-    /// A server with a test certificate and a fresh store.
+    /// A server with a test certificate and a fresh store file.
     pub async fn start() -> TestServer {
         let data = tempfile::tempdir().unwrap();
         let (cert, key, root) = test_certificate(data.path());
         let mut config = test_config(data.path());
         config.tls = Some((cert, key));
-        let backend = Arc::new(MemBackend::default());
+        let backend = availability_server::backend::open(data.path()).unwrap();
+        TestServer::start_with(config, backend, root, data).await
+    }
+
+    /// The same over the in-memory store, which counts flushes.
+    pub async fn start_mem(backend: Arc<MemBackend>) -> TestServer {
+        let data = tempfile::tempdir().unwrap();
+        let (cert, key, root) = test_certificate(data.path());
+        let mut config = test_config(data.path());
+        config.tls = Some((cert, key));
         TestServer::start_with(config, backend, root, data).await
     }
 
     pub async fn start_with(
         config: Config,
-        backend: Arc<MemBackend>,
+        backend: Arc<dyn Backend>,
         root: CertificateDer<'static>,
         data: tempfile::TempDir,
     ) -> TestServer {

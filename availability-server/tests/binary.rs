@@ -1,0 +1,150 @@
+//! The README's first-run path, with the real binary: an empty data directory gives a
+//! working server and a printed admin key that can create a calendar and write to it; no
+//! plaintext key is left on disk; SIGTERM exits 0; a second start reuses everything.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+
+use http::{Method, StatusCode, Version};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+
+use crate::support::Client;
+
+/// The server process; killed if a test fails before stopping it.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts the binary on port 0; returns it and its address.
+fn start(data: &std::path::Path) -> (Server, std::net::SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_availability-server"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--bcrypt-cost",
+            "4",
+            "--log",
+            "info",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("AVAILABILITY_CONFIG")
+        .current_dir(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let child = Server(child);
+    let mut address = None;
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split("address=").nth(1) {
+            address = rest.split_whitespace().next().map(|a| a.parse().unwrap());
+            break;
+        }
+    }
+    // Keep draining the log, so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let address = address.expect("the server logged its address");
+    (child, address)
+}
+
+/// Sends SIGTERM to the server (by its own process id) and returns its exit code.
+fn terminate(server: &mut Server) -> i32 {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    server.0.wait().unwrap().code().unwrap_or(-1)
+}
+
+/// The key from the first-run message on standard output.
+fn printed_key(server: &mut Server) -> Option<String> {
+    let mut out = String::new();
+    server
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    out.split_whitespace()
+        .find(|w| w.starts_with("avk_"))
+        .map(str::to_owned)
+}
+
+// Multi-threaded: the test blocks on the child process while the client's connection tasks
+// must go on running, to close their connections when the server asks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_with_the_real_binary() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut child, addr) = start(data.path());
+    let cert = std::fs::read(data.path().join("cert.pem")).unwrap();
+    let root = CertificateDer::from_pem_slice(&cert).unwrap();
+    let c = Client::new(addr, root.clone(), Version::HTTP_2);
+    assert_eq!(c.get("/healthz").await.status, StatusCode::OK);
+
+    // Reading standard output to its end needs the process to exit, so the key is read after
+    // the first stop and used on the second start.
+    let code = terminate(&mut child);
+    assert_eq!(code, 0);
+    let admin = printed_key(&mut child).expect("the first start prints an admin key");
+
+    let (mut child, addr) = start(data.path());
+    let c = Client::new(addr, root, Version::HTTP_11);
+    let r = c
+        .json(
+            Method::POST,
+            "/calendars",
+            &admin,
+            r#"{"id":"first","timezone":"Europe/Paris"}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let key = r.json()["key"].as_str().unwrap().to_owned();
+    let w = c
+        .json(
+            Method::PATCH,
+            "/calendars/first/availability",
+            &key,
+            r#"{"updates":[{"day":"monday","from":"09:00","to":"17:00","status":"available"}]}"#,
+        )
+        .await;
+    assert_eq!(w.status, StatusCode::OK, "{}", w.text());
+    assert_eq!(terminate(&mut child), 0);
+    assert_eq!(
+        printed_key(&mut child),
+        None,
+        "a second start prints no key"
+    );
+
+    for entry in std::fs::read_dir(data.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&admin) && !text.contains(&key));
+    }
+
+    // The write survived the restart.
+    let (mut child, addr) = start(data.path());
+    let cert = std::fs::read(data.path().join("cert.pem")).unwrap();
+    let c = Client::new(
+        addr,
+        CertificateDer::from_pem_slice(&cert).unwrap(),
+        Version::HTTP_2,
+    );
+    let v = c.get("/calendars/first").await.json();
+    assert_eq!(v["version"], 3);
+    assert_eq!(v["timezone"], "Europe/Paris");
+    assert_eq!(terminate(&mut child), 0);
+}
