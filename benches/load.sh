@@ -5,9 +5,9 @@
 #
 # Builds the server and the floor (`benches/src/bin/floor.rs`, the same hyper + hyper-util +
 # tokio-rustls stack answering from memory with bytes captured from the server) in release,
-# then runs them one after the other, each pinned to CPU 0 with the load generator on CPU 1
-# (when there are two): wrk for HTTP/1.1, h2load for HTTP/2, keep-alive, 64 connections, one
-# request in flight on each. Reads: the week as JSON (plain and compressed), one slot, CSV.
+# then runs them in turn, scenario by scenario, each pinned to CPU 0 with the load generator
+# on CPU 1 (when there are two): wrk for HTTP/1.1, h2load for HTTP/2, keep-alive, 64
+# connections, one request in flight on each. Reads: the week as JSON (plain and compressed), one slot, CSV.
 # Writes (server only): durable PATCH batches with calendar keys, from 1 and from 16 clients
 # on one calendar, and from 16 clients on 16 calendars (HTTP/1.1).
 # The report (requests/s, p50 and p99 latency, the ratio to the floor, the server's memory)
@@ -315,19 +315,17 @@ encoding_header() {
     if [ "${READ_ENCODING[$1]}" != - ]; then printf 'accept-encoding: %s' "${READ_ENCODING[$1]}"; fi
 }
 
-read_runs() { # server|floor PORT
-    local who=$1 port=$2 name proto header
-    for name in "${READS[@]}"; do
-        header=$(encoding_header "$name")
-        for proto in h1 h2; do
-            say "$who: $name over $proto, $CONNECTIONS connections, ${DURATION}s"
-            if [ -n "$header" ]; then
-                run_load "$proto" "$CONNECTIONS" "https://127.0.0.1:$port${READ_PATH[$name]}" "$header"
-            else
-                run_load "$proto" "$CONNECTIONS" "https://127.0.0.1:$port${READ_PATH[$name]}"
-            fi
-            keep_best "$who/$name/$proto"
-        done
+read_runs() { # server|floor PORT SCENARIO
+    local who=$1 port=$2 name=$3 proto header
+    header=$(encoding_header "$name")
+    for proto in h1 h2; do
+        say "$who: $name over $proto, $CONNECTIONS connections, ${DURATION}s"
+        if [ -n "$header" ]; then
+            run_load "$proto" "$CONNECTIONS" "https://127.0.0.1:$port${READ_PATH[$name]}" "$header"
+        else
+            run_load "$proto" "$CONNECTIONS" "https://127.0.0.1:$port${READ_PATH[$name]}"
+        fi
+        keep_best "$who/$name/$proto"
     done
 }
 
@@ -341,6 +339,10 @@ start_server() {
     PID=$!
     LOG=$WORK/server.err
     wait_ready "$SERVER_PORT" /healthz
+    if [ -n "${LOAD_CALENDAR_KEY:-}" ]; then
+        curl -ksS --fail -o /dev/null "https://127.0.0.1:$SERVER_PORT/calendars/$CALENDAR" ||
+            die "the calendar '$CALENDAR' did not survive the server's restart"
+    fi
 }
 
 api() { # METHOD PATH KEY [BODY]: prints the answer; fails on a status >= 400
@@ -460,29 +462,33 @@ start_floor() {
 # --- The runs ------------------------------------------------------------------------------
 
 declare -A BODY_BYTES
-PEAK_KB=0
-FLOOR_PEAK_KB=0
 mkdir -p "$WORK/data"
+start_server
+sleep 1
+IDLE_KB=$(memory_kb VmRSS)
+setup
+PEAK_KB=$(memory_kb VmHWM)
+stop
+FLOOR_PEAK_KB=0
+
+# The server and the floor take turns scenario by scenario, so that both see much the same
+# machine even when other work comes and goes; each starts afresh for its turn.
 for round in $(seq 1 "$ROUNDS"); do
     [ "$ROUNDS" -gt 1 ] && say "round $round of $ROUNDS"
+    for name in "${READS[@]}"; do
+        start_server
+        read_runs server "$SERVER_PORT" "$name"
+        PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
+        stop
+        start_floor
+        read_runs floor "$FLOOR_PORT" "$name"
+        FLOOR_PEAK_KB=$(max "$FLOOR_PEAK_KB" "$(memory_kb VmHWM)")
+        stop
+    done
     start_server
-    if [ "$round" -eq 1 ]; then
-        sleep 1
-        IDLE_KB=$(memory_kb VmRSS)
-        setup
-    else
-        curl -ksS --fail -o /dev/null "https://127.0.0.1:$SERVER_PORT/calendars/$CALENDAR" ||
-            die "the calendar '$CALENDAR' did not survive the server's restart"
-    fi
     warm_keys
-    read_runs server "$SERVER_PORT"
     write_runs
     PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
-    stop
-
-    start_floor
-    read_runs floor "$FLOOR_PORT"
-    FLOOR_PEAK_KB=$(max "$FLOOR_PEAK_KB" "$(memory_kb VmHWM)")
     stop
 done
 
@@ -511,7 +517,7 @@ verdict() { # FAILED CONDITION
         "batches; h2load repeats one); 16 calendars: wrk's requests go to 16 calendars in turn, each" \
         "with its own key; every key was used once before the runs; no floor, since the floor does no work"
     echo "- the floor: the same TLS, HTTP and runtime stack answering from memory with the bytes" \
-        "captured from the server"
+        "captured from the server; server and floor take turns scenario by scenario, each started afresh"
     echo "- CPU used: the share of one core the server (or floor) and the load generator used during" \
         "the run. A server well under 100 % was held back by the generator or by other work on the" \
         "machine; a generator near 100 % is the limit, not the server. CPU/request (CPU time over" \
