@@ -10,4 +10,5 @@ mod support;
 mod api;
 mod binary;
 mod errors;
+mod hostile;
 mod lifecycle;
