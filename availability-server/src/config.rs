@@ -59,7 +59,7 @@ pub struct Cli {
     /// Extra admin keys, as `<id>:<bcrypt hash>` lines from `hash-key`, comma-separated.
     #[arg(long, env = "AVAILABILITY_ADMIN_KEYS", value_delimiter = ',')]
     pub admin_keys: Option<Vec<String>>,
-    /// The log filter, in tracing's `EnvFilter` syntax [default: info].
+    /// The log filter, in tracing's `EnvFilter` syntax [default: info,rustls=error].
     #[arg(long, env = "AVAILABILITY_LOG")]
     pub log: Option<String>,
     /// bcrypt computations at once, on the blocking pool [default: 2].
@@ -227,7 +227,10 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             cache_entries: 4096,
             admin_keys: Vec::new(),
-            log: "info".to_owned(),
+            // rustls warns once per connection about things the client chooses (an IP
+            // address as SNI, as wrk and curl send), which would let any client write a log
+            // line per connection; its errors are still logged.
+            log: "info,rustls=error".to_owned(),
             bcrypt_concurrency: 2,
             key_memo_ttl: Duration::from_secs(300),
             rates: Rates::default(),

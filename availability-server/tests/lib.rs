@@ -10,6 +10,7 @@ mod support;
 mod api;
 mod binary;
 mod errors;
+mod hostile;
 mod hygiene;
 mod keys;
 mod lifecycle;

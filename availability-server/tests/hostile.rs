@@ -1,0 +1,461 @@
+//! A catalogue of hostile requests, written byte by byte onto real TLS connections: every one
+//! gets a 4xx or a clean close, never a 5xx, a panic or a hang, and the server goes on serving
+//! everyone else.
+
+use std::time::Duration;
+
+use http::{StatusCode, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::TestServer;
+
+/// How long one hostile request may take to be answered or closed.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    /// The status code of the answer.
+    Status(u16),
+    /// The server closed the connection without answering.
+    Closed,
+}
+
+/// Sends `bytes` on a new HTTP/1.1 connection and returns the status line's code, or
+/// `Closed`. With `hang_up`, the client closes its side once the bytes are sent. Fails the
+/// test if neither an answer nor a close comes within [`PATIENCE`].
+async fn send_raw(server: &TestServer, bytes: &[u8], hang_up: bool) -> Outcome {
+    let mut tls = server.client(Version::HTTP_11).tls().await;
+    // The server may stop reading (and close) before everything is written; that is a close,
+    // and the answer, if any, is still read below.
+    let _ = tls.write_all(bytes).await;
+    let _ = tls.flush().await;
+    if hang_up {
+        let _ = tls.shutdown().await;
+    }
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, async {
+        let mut chunk = [0u8; 4096];
+        while !received.windows(2).any(|w| w == b"\r\n") {
+            match tls.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(80)]).into_owned();
+    assert!(
+        read.is_ok(),
+        "no answer and no close within {PATIENCE:?}: {shown:?}"
+    );
+    let line = String::from_utf8_lossy(&received);
+    match line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse::<u16>().ok())
+    {
+        Some(code) => Outcome::Status(code),
+        None if received.is_empty() => Outcome::Closed,
+        None => panic!("not an HTTP answer to {shown:?}: {line:?}"),
+    }
+}
+
+fn get(target: &str) -> Vec<u8> {
+    format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").into_bytes()
+}
+
+fn with_body(method: &str, target: &str, key: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Authorization: Bearer {key}\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
+/// Garbage that a careful server ignores rather than refuses (RFC 9110 tells recipients to
+/// ignore conditional and content-coding headers they cannot parse): any answer but a 5xx.
+const TOLERATED: &[&str] = &["If-None-Match garbage", "Accept-Encoding garbage"];
+
+/// The catalogue: a name and the exact bytes sent.
+fn catalogue(admin: &str) -> Vec<(&'static str, Vec<u8>)> {
+    let batch = |body: &str| {
+        with_body(
+            "PATCH",
+            "/calendars/default/availability",
+            admin,
+            "application/json",
+            body.as_bytes(),
+        )
+    };
+    let mut cases: Vec<(&'static str, Vec<u8>)> = vec![
+        // Methods.
+        (
+            "unknown method",
+            b"BREW /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        ),
+        (
+            "method on a read-only path",
+            b"DELETE /availability/csv HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        ),
+        (
+            "CONNECT",
+            b"CONNECT localhost:443 HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        ),
+        (
+            "lowercase method",
+            b"get /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        ),
+        // Paths.
+        ("root", get("/")),
+        ("dot segments", get("/calendars/../../../etc/passwd")),
+        ("encoded NUL in an id", get("/calendars/%00/availability")),
+        (
+            "encoded slash in an id",
+            get("/calendars/a%2Fb/availability"),
+        ),
+        ("upper-case id", get("/calendars/DEFAULT/availability")),
+        (
+            "id too long",
+            get(&format!("/calendars/{}/availability", "a".repeat(64))),
+        ),
+        ("very long path", get(&format!("/{}", "a".repeat(60_000)))),
+        ("deep path", get(&"/calendars".repeat(2_000))),
+        (
+            "asterisk target",
+            b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        ),
+        (
+            "raw invalid UTF-8 in the path",
+            b"GET /calendars/\xff\xfe/availability HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        ),
+        // Query strings.
+        ("unknown parameter", get("/availability?timezone=UTC")),
+        (
+            "repeated parameter",
+            get("/availability?tz=UTC&tz=Asia/Tokyo"),
+        ),
+        ("bad percent escape", get("/availability?tz=%ZZ")),
+        (
+            "percent-encoded invalid UTF-8",
+            get("/availability?tz=%FF%FE"),
+        ),
+        ("unknown zone", get("/availability?tz=Mars%2FOlympus")),
+        (
+            "zone path tricks",
+            get("/availability?tz=..%2F..%2Fetc%2Fpasswd"),
+        ),
+        ("week out of range", get("/availability?week=99999-W01")),
+        ("week 54", get("/availability?week=2026-W54")),
+        ("negative year", get("/availability?week=-2026-W01")),
+        ("impossible date", get("/availability?week=2026-02-30")),
+        ("unknown format", get("/availability?format=xml")),
+        (
+            "day out of range",
+            get("/availability/slot?day=7&time=09:00"),
+        ),
+        (
+            "huge day number",
+            get("/availability/slot?day=99999999999999999999999&time=09:00"),
+        ),
+        (
+            "quarter-hour time",
+            get("/availability/slot?day=monday&time=09:15"),
+        ),
+        (
+            "slot at 24:00",
+            get("/availability/slot?day=monday&time=24:00"),
+        ),
+        ("slot without a time", get("/availability/slot?day=monday")),
+        (
+            "many parameters",
+            get(&format!("/availability?{}", "a=b&".repeat(5_000))),
+        ),
+        // Headers.
+        (
+            "one huge header",
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(200_000)
+            )
+            .into_bytes(),
+        ),
+        (
+            "a thousand headers",
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
+                "X-A: b\r\n".repeat(1_000)
+            )
+            .into_bytes(),
+        ),
+        (
+            "header without a colon",
+            b"GET /healthz HTTP/1.1\r\nHost x\r\n\r\n".to_vec(),
+        ),
+        (
+            "NUL in a header",
+            b"GET /healthz HTTP/1.1\r\nHost: x\x00y\r\n\r\n".to_vec(),
+        ),
+        ("malformed key", {
+            let mut r = get("/calendars");
+            r.splice(
+                r.len() - 2..r.len() - 2,
+                *b"Authorization: Bearer avk_\xff_\x01\r\n",
+            );
+            r
+        }),
+        ("key from nowhere", {
+            let mut r = get("/calendars");
+            let header = format!(
+                "Authorization: Bearer avk_{}_{}\r\n",
+                "0".repeat(12),
+                "1".repeat(40)
+            );
+            r.splice(r.len() - 2..r.len() - 2, header.into_bytes());
+            r
+        }),
+        ("If-None-Match garbage", {
+            let mut r = get("/availability");
+            r.splice(
+                r.len() - 2..r.len() - 2,
+                *b"If-None-Match: \"\"\"\",,,W/\r\n",
+            );
+            r
+        }),
+        ("Accept-Encoding garbage", {
+            let mut r = get("/availability");
+            r.splice(
+                r.len() - 2..r.len() - 2,
+                *b"Accept-Encoding: br;q=NaN, gzip;q=-1, *;q=2\r\n",
+            );
+            r
+        }),
+        // Bodies and content types.
+        (
+            "text body",
+            with_body(
+                "PATCH",
+                "/calendars/default/availability",
+                admin,
+                "text/plain",
+                b"hi",
+            ),
+        ),
+        (
+            "no content type",
+            format!(
+                "PATCH /availability HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\
+                 Content-Length: 2\r\n\r\n{{}}"
+            )
+            .into_bytes(),
+        ),
+        ("empty body", batch("")),
+        (
+            "truncated JSON",
+            batch(r#"{"updates":[{"day":"monday","from":"09:"#),
+        ),
+        (
+            "JSON nested a hundred thousand deep",
+            batch(&"[".repeat(100_000)),
+        ),
+        (
+            "objects nested deep",
+            batch(&r#"{"updates":"#.repeat(10_000)),
+        ),
+        (
+            "invalid UTF-8 in JSON",
+            with_body(
+                "PATCH",
+                "/availability",
+                admin,
+                "application/json",
+                b"{\"updates\":[{\"day\":\"\xff\xfe\",\"time\":\"09:00\",\"status\":\"maybe\"}]}",
+            ),
+        ),
+        (
+            "day as a float",
+            batch(r#"{"updates":[{"day":1e400,"time":"09:00","status":"maybe"}]}"#),
+        ),
+        (
+            "day past u32",
+            batch(r#"{"updates":[{"day":4294967296,"time":"09:00","status":"maybe"}]}"#),
+        ),
+        (
+            "negative day",
+            batch(r#"{"updates":[{"day":-1,"time":"09:00","status":"maybe"}]}"#),
+        ),
+        (
+            "status as a number",
+            batch(r#"{"updates":[{"day":0,"time":"09:00","status":2}]}"#),
+        ),
+        (
+            "backwards range",
+            batch(r#"{"updates":[{"day":0,"from":"17:00","to":"09:00","status":"maybe"}]}"#),
+        ),
+        (
+            "too many entries",
+            batch(&format!(
+                r#"{{"updates":[{}]}}"#,
+                vec![r#"{"day":0,"time":"09:00","status":"maybe"}"#; 337].join(",")
+            )),
+        ),
+        (
+            "body over the cap",
+            batch(&format!(
+                r#"{{"updates":[],"pad":"{}"}}"#,
+                "x".repeat(70_000)
+            )),
+        ),
+        (
+            "create with a bad id",
+            with_body(
+                "POST",
+                "/calendars",
+                admin,
+                "application/json",
+                br#"{"id":"-bad-","timezone":"UTC"}"#,
+            ),
+        ),
+        (
+            "create with an unknown zone",
+            with_body(
+                "POST",
+                "/calendars",
+                admin,
+                "application/json",
+                br#"{"id":"x1","timezone":"Nowhere/City"}"#,
+            ),
+        ),
+        (
+            "create with extra fields",
+            with_body(
+                "POST",
+                "/calendars",
+                admin,
+                "application/json",
+                br#"{"id":"x2","timezone":"UTC","admin":true}"#,
+            ),
+        ),
+        // Framing.
+        (
+            "content length and chunked together",
+            format!(
+                "PATCH /availability HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 5\r\n\
+                 Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            )
+            .into_bytes(),
+        ),
+        (
+            "invalid chunk size",
+            format!(
+                "PATCH /availability HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\
+                 Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+            )
+            .into_bytes(),
+        ),
+        (
+            "huge chunk size",
+            format!(
+                "PATCH /availability HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\
+                 Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 FFFFFFFFFFFFFFFFFF\r\n"
+            )
+            .into_bytes(),
+        ),
+        (
+            "negative content length",
+            b"PATCH /availability HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n".to_vec(),
+        ),
+        (
+            "body shorter than its length, then gone",
+            format!(
+                "PATCH /availability HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"upd"
+            )
+            .into_bytes(),
+        ),
+        (
+            "HTTP/9.9",
+            b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n".to_vec(),
+        ),
+        (
+            "request line only, then gone",
+            b"GET /healthz HTTP/1.1\r\n".to_vec(),
+        ),
+        (
+            "HTTP/2 preface on an HTTP/1.1 connection",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
+        ),
+        ("binary garbage", (0..=255u8).cycle().take(10_000).collect()),
+    ];
+    cases.push(("nothing at all", Vec::new()));
+    cases
+}
+
+#[tokio::test]
+async fn hostile_requests_get_a_4xx_or_a_close_and_others_are_still_served() {
+    let mut server = TestServer::start().await;
+    let cases = catalogue(&server.admin);
+    assert!(cases.len() >= 60, "the catalogue shrank to {}", cases.len());
+    let mut answered = 0;
+    let mut wrong = Vec::new();
+    for (name, bytes) in &cases {
+        match send_raw(&server, bytes, name.ends_with("then gone")).await {
+            Outcome::Status(code) if (400..500).contains(&code) => answered += 1,
+            Outcome::Status(code) if code < 500 && TOLERATED.contains(name) => answered += 1,
+            Outcome::Status(code) => wrong.push(format!("{name}: answered {code}")),
+            Outcome::Closed => {}
+        }
+        // After every case, an honest client is still served, on both protocols.
+        for version in [Version::HTTP_11, Version::HTTP_2] {
+            let ok = server.client(version).get("/healthz").await;
+            assert_eq!(ok.status, StatusCode::OK, "after {name} ({version:?})");
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    // Most hostile requests deserve an answer that says what was wrong, not just a close.
+    assert!(
+        answered * 4 >= cases.len() * 3,
+        "only {answered} of {} answered",
+        cases.len()
+    );
+
+    // Nothing hostile changed the data: the default calendar is as it started.
+    let week = server
+        .client(Version::HTTP_2)
+        .get("/calendars/default")
+        .await
+        .json();
+    assert_eq!(week["version"], 1, "{week}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn plain_http_and_abandoned_handshakes_are_closed() {
+    let mut server = TestServer::start().await;
+    // Plain HTTP to the TLS port: the handshake fails and the connection closes.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut buf)).await;
+    assert!(closed.is_ok(), "plain HTTP was neither answered nor closed");
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+    // Half a ClientHello, then gone; and a connection dropped right after its handshake.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])
+        .await
+        .unwrap();
+    drop(tcp);
+    drop(server.client(Version::HTTP_11).tls().await);
+    for version in [Version::HTTP_11, Version::HTTP_2] {
+        let ok = server.client(version).get("/healthz").await;
+        assert_eq!(ok.status, StatusCode::OK);
+    }
+    server.stop().await;
+}

@@ -1,0 +1,579 @@
+#!/usr/bin/env bash
+# The load benchmark: availability-server against its floor, over HTTPS.
+#
+#     benches/load.sh
+#
+# Builds the server and the floor (`benches/src/bin/floor.rs`, the same hyper + hyper-util +
+# tokio-rustls stack answering from memory with bytes captured from the server) in release,
+# then runs them in turn, scenario by scenario, each pinned to CPU 0 with the load generator
+# on CPU 1 (when there are two): wrk for HTTP/1.1, h2load for HTTP/2, keep-alive, 64
+# connections, one request in flight on each. Reads: the week as JSON (plain and compressed), one slot, CSV.
+# Writes (server only): durable PATCH batches with calendar keys, from 1 and from 16 clients
+# on one calendar, and from 16 clients on 16 calendars (HTTP/1.1).
+# The report (requests/s, p50 and p99 latency, the ratio to the floor, the server's memory)
+# goes to target/load-report.md and to stdout.
+#
+# Settings (environment):
+#   LOAD_DURATION      seconds per scenario (default 10)
+#   LOAD_ROUNDS        rounds of server-then-floor runs; each figure is the best of them
+#                      (default 1; more tames a noisy machine)
+#   LOAD_CONNECTIONS   connections for reads (default 64)
+#   LOAD_VIEW_TZ       the viewer's zone of the reads (default America/New_York)
+#   LOAD_OWNER_TZ      the owner zone of the benchmark's calendar (default Europe/Paris)
+#   LOAD_WEEK          the ISO week read (default 2026-W48)
+#   LOAD_PORT          the port of the server under test; the floor uses the next one
+#                      (default 18443)
+#   LOAD_SERVER_BIN    a server binary to use instead of building one
+#   LOAD_KEEP          when set, keep the work directory (under target/: the data, logs and
+#                      captured responses) and say where
+#
+# Only 127.0.0.1 is ever targeted, and every load run is bounded by LOAD_DURATION.
+
+set -euo pipefail
+
+DURATION=${LOAD_DURATION:-10}
+ROUNDS=${LOAD_ROUNDS:-1}
+CONNECTIONS=${LOAD_CONNECTIONS:-64}
+VIEW_TZ=${LOAD_VIEW_TZ:-America/New_York}
+OWNER_TZ=${LOAD_OWNER_TZ:-Europe/Paris}
+WEEK=${LOAD_WEEK:-2026-W48}
+SERVER_PORT=${LOAD_PORT:-18443}
+FLOOR_PORT=$((SERVER_PORT + 1))
+CALENDAR=load
+
+for n in "$DURATION" "$ROUNDS" "$CONNECTIONS" "$SERVER_PORT"; do
+    [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "load.sh: expected a positive whole number, not '$n'" >&2; exit 2; }
+done
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+REPORT=$TARGET/load-report.md
+
+say() { printf '== %s\n' "$*" >&2; }
+die() {
+    printf 'load.sh: %s\n' "$*" >&2
+    # When the process under test died, its last words are the likeliest reason.
+    if [ -n "${PID:-}" ] && ! kill -0 "$PID" 2>/dev/null && [ -n "${LOG:-}" ] && [ -s "$LOG" ]; then
+        printf 'load.sh: the process under test has exited; the end of its log:\n' >&2
+        tail -n 20 "$LOG" >&2
+    fi
+    exit 1
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# The server reads AVAILABILITY_* variables and ./availability.toml: neither may leak in.
+while read -r name; do unset "$name"; done < <(compgen -e | grep '^AVAILABILITY_' || true)
+
+# --- Tools ---------------------------------------------------------------------------------
+
+if ! have wrk || ! have h2load || ! have curl || ! have taskset; then
+    say "installing wrk, h2load (nghttp2-client), curl and taskset (util-linux)"
+    if [ "$(id -u)" -eq 0 ] && have apt-get; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nghttp2-client curl util-linux >/dev/null
+    elif have sudo && have apt-get; then
+        sudo apt-get update -qq
+        sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nghttp2-client curl util-linux >/dev/null
+    else
+        die "needs wrk, h2load, curl and taskset; on Debian: apt-get install wrk nghttp2-client curl util-linux"
+    fi
+fi
+
+# One core for the server under test, another for the load generator, when there are two.
+if [ "$(nproc)" -ge 2 ]; then
+    SERVER_CPUS=(taskset -c 0)
+    CLIENT_CPUS=(taskset -c 1)
+    PINNING="server and floor on CPU 0, load generator on CPU 1"
+else
+    SERVER_CPUS=()
+    CLIENT_CPUS=()
+    PINNING="not pinned: one CPU only, so server and load generator share it"
+fi
+
+# --- Build ---------------------------------------------------------------------------------
+
+say "building the server and the floor (release)"
+if [ -n "${LOAD_SERVER_BIN:-}" ]; then
+    SERVER_BIN=$(cd "$(dirname "$LOAD_SERVER_BIN")" && pwd)/$(basename "$LOAD_SERVER_BIN")
+    (cd "$ROOT" && cargo build --release --quiet -p availability-benches --bin floor)
+else
+    SERVER_BIN=$TARGET/release/availability-server
+    (cd "$ROOT" && cargo build --release --quiet -p availability-server -p availability-benches \
+        --bin availability-server --bin floor)
+fi
+FLOOR_BIN=$TARGET/release/floor
+
+# All of this load comes from one address, which per-client rate limits exist to stop; a
+# server that has them gets them lifted, setting by setting, for the benchmark.
+LIMIT_FLAGS=()
+server_help=$("$SERVER_BIN" --help 2>/dev/null || true)
+for setting in read-per-minute:1000000000 read-burst:1000000 write-per-minute:1000000000 \
+    write-burst:1000000 auth-per-minute:1000000 auth-burst:1000000; do
+    if grep -q -- "--${setting%%:*}" <<<"$server_help"; then
+        LIMIT_FLAGS+=("--${setting%%:*}" "${setting#*:}")
+    fi
+done
+
+# --- Processes -----------------------------------------------------------------------------
+
+# Under target/, not /tmp: /tmp is often tmpfs, where a durable write costs nothing.
+mkdir -p "$TARGET"
+WORK=$(mktemp -d "$TARGET/load.XXXXXX")
+PID=""
+LOG=""
+
+stop() {
+    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+        kill -TERM "$PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$PID" 2>/dev/null || true
+        wait "$PID" 2>/dev/null || true
+    fi
+    PID=""
+}
+
+cleanup() {
+    stop
+    if [ -n "${LOAD_KEEP:-}" ]; then
+        say "work directory kept: $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Waits until https://127.0.0.1:$1$2 answers, or the process $PID is gone.
+wait_ready() {
+    local port=$1 path=$2
+    for _ in $(seq 1 300); do
+        kill -0 "$PID" 2>/dev/null || die "the process exited at startup"
+        if curl -ksS -o /dev/null --max-time 2 "https://127.0.0.1:$port$path" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    die "nothing answered on 127.0.0.1:$port within 60 s"
+}
+
+# Fails when something already listens on 127.0.0.1:$1 (it would be measured instead).
+port_free() {
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+        die "127.0.0.1:$1 is in use; set LOAD_PORT to a free port (the floor takes the next one)"
+    fi
+}
+
+# Prints a line of /proc/$PID/status in kB: VmRSS or VmHWM.
+memory_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$PID/status"; }
+
+max() { if [ "$1" -ge "$2" ]; then echo "$1"; else echo "$2"; fi; }
+
+# CPU time of $PID so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+
+# --- Load generators -----------------------------------------------------------------------
+
+# wrk prints one machine-readable line at the end: requests, microseconds, p50 and p99 in
+# microseconds, socket errors, responses >= 400. PATCH runs also alternate two batches, so
+# that every request changes the week (and no store can skip the write).
+cat >"$WORK/report.lua" <<'LUA'
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("LOAD_RESULT %d %d %.0f %.0f %d %d\n", summary.requests,
+    summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+LUA
+cat "$WORK/report.lua" - >"$WORK/patch.lua" <<'LUA'
+-- LOAD_WRITE_TARGETS: "path key path key ...", the calendars to write in turn.
+local batches = {}
+init = function(args)
+  local words = {}
+  for word in string.gmatch(os.getenv("LOAD_WRITE_TARGETS"), "%S+") do
+    table.insert(words, word)
+  end
+  for _, status in ipairs({ "available", "unavailable" }) do
+    local body = '{"updates":[{"day":"saturday","from":"10:00","to":"12:00","status":"'
+      .. status .. '"}]}'
+    for i = 1, #words, 2 do
+      local headers = {
+        ["Authorization"] = "Bearer " .. words[i + 1],
+        ["Content-Type"] = "application/json",
+      }
+      table.insert(batches, wrk.format("PATCH", words[i], headers, body))
+    end
+  end
+end
+local n = 0
+request = function()
+  n = n + 1
+  return batches[n % #batches + 1]
+end
+LUA
+printf '%s' '{"updates":[{"day":"saturday","from":"10:00","to":"12:00","status":"maybe"}]}' \
+    >"$WORK/patch.json"
+
+# Sets RESULT to "req/s p50_us p99_us failed server_cpu% generator_cpu%" for one run against
+# the process $PID. CPU is the share of one core used during the run.
+#   run_load h1|h2 CONNECTIONS URL [header...]      GET with these headers
+#   run_load h1|h2 CONNECTIONS URL --patch          PATCH batches: over HTTP/1.1 to
+#                                                   $LOAD_WRITE_TARGETS, over HTTP/2 to URL
+run_load() {
+    local proto=$1 conns=$2 url=$3
+    shift 3
+    local patch="" args=() h out ticks0 ticks1
+    if [ "${1:-}" = "--patch" ]; then
+        patch=1
+    else
+        for h in "$@"; do args+=(-H "$h"); done
+    fi
+    ticks0=$(cpu_ticks)
+    # `times` prints the CPU time of the shell's children (the generator) on its second line.
+    if [ "$proto" = h1 ]; then
+        local script=$WORK/report.lua
+        [ -n "$patch" ] && script=$WORK/patch.lua
+        out=$("${CLIENT_CPUS[@]}" wrk -t1 -c"$conns" \
+            -d"${DURATION}s" --timeout 10s -s "$script" "${args[@]}" "$url" 2>&1 && times) ||
+            die "wrk failed: $out"
+    else
+        if [ -n "$patch" ]; then
+            args=(-d "$WORK/patch.json" -H ':method: PATCH' -H 'content-type: application/json'
+                -H "authorization: Bearer $LOAD_CALENDAR_KEY")
+        fi
+        rm -f "$WORK/h2load.log"
+        out=$("${CLIENT_CPUS[@]}" h2load -t1 -c"$conns" -m1 -D "$DURATION" \
+            --log-file="$WORK/h2load.log" "${args[@]}" "$url" 2>&1 && times) ||
+            die "h2load failed: $out"
+    fi
+    ticks1=$(cpu_ticks)
+    local server_cpu generator_cpu
+    server_cpu=$(awk -v t="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v d="$DURATION" \
+        'BEGIN { printf "%.1f", 100 * t / hz / d }')
+    # "0m1.234s 0m0.567s": user and system time.
+    generator_cpu=$(tail -n 1 <<<"$out" | awk -v d="$DURATION" '
+        function secs(t) { split(t, p, "m"); sub("s", "", p[2]); return p[1] * 60 + p[2] }
+        { printf "%.0f", 100 * (secs($1) + secs($2)) / d }')
+
+    local rps p50 p99 failed
+    if [ "$proto" = h1 ]; then
+        local line
+        line=$(grep '^LOAD_RESULT' <<<"$out") || die "no result from wrk: $out"
+        read -r _ n us p50 p99 socket status <<<"$line"
+        rps=$(awk -v n="$n" -v us="$us" 'BEGIN { printf "%.0f", n / (us / 1e6) }')
+        failed=$((socket + status))
+    else
+        grep -q 'Application protocol: h2' <<<"$out" || die "h2load did not speak h2: $out"
+        rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out" |
+            awk '{ printf "%.0f", $1 }')
+        [ -n "$rps" ] || die "no result from h2load: $out"
+        # "failed" counts responses that are not 2xx or 3xx and streams that broke.
+        failed=$(sed -n 's/^requests: .* \([0-9]*\) failed, [0-9]* errored, \([0-9]*\) timeout.*/\1 \2/p' \
+            <<<"$out" | awk '{ print $1 + $2 }')
+        # The log: start time, status, microseconds until the end of the response.
+        read -r p50 p99 < <(cut -f3 "$WORK/h2load.log" | sort -n | awk '{ v[NR] = $1 }
+            END {
+                if (NR == 0) { print 0, 0; exit }
+                i = int(NR * 0.50); j = int(NR * 0.99)
+                print v[i < 1 ? 1 : i], v[j < 1 ? 1 : j]
+            }')
+    fi
+    RESULT="$rps $p50 $p99 $failed $server_cpu $generator_cpu"
+    sleep 1
+}
+
+# --- The scenarios -------------------------------------------------------------------------
+
+# Percent-encodes a query value (zone names hold '/' and '+').
+urlencode() {
+    local s=$1 i c out=""
+    for ((i = 0; i < ${#s}; i++)); do
+        c=${s:i:1}
+        case $c in
+        [a-zA-Z0-9._~-]) out+=$c ;;
+        *) out+=$(printf '%%%02X' "'$c") ;;
+        esac
+    done
+    printf '%s' "$out"
+}
+
+VIEW="tz=$(urlencode "$VIEW_TZ")&week=$WEEK"
+BASE=/calendars/$CALENDAR/availability
+READS=(week-json week-json-compressed slot csv)
+declare -A READ_PATH=(
+    [week-json]="$BASE?$VIEW"
+    [week-json-compressed]="$BASE?$VIEW"
+    [slot]="$BASE/slot?day=tuesday&time=10:00&$VIEW"
+    [csv]="$BASE/csv?$VIEW"
+)
+# What browsers send; the server picks brotli or gzip from it.
+COMPRESSED="gzip, deflate, br"
+declare -A READ_ENCODING=([week-json]=- [week-json-compressed]="$COMPRESSED" [slot]=- [csv]=-)
+declare -A LABEL=(
+    [week-json]="week, JSON"
+    [week-json-compressed]="week, JSON, compressed"
+    [slot]="one slot"
+    [csv]="week, CSV"
+    [write-1]="PATCH, 1 client"
+    [write-16]="PATCH, 16 clients"
+    [write-spread]="PATCH, 16 clients on 16 calendars"
+)
+declare -A RESULTS
+
+encoding_header() {
+    if [ "${READ_ENCODING[$1]}" != - ]; then printf 'accept-encoding: %s' "${READ_ENCODING[$1]}"; fi
+}
+
+read_runs() { # server|floor PORT SCENARIO
+    local who=$1 port=$2 name=$3 proto header
+    header=$(encoding_header "$name")
+    for proto in h1 h2; do
+        say "$who: $name over $proto, $CONNECTIONS connections, ${DURATION}s"
+        if [ -n "$header" ]; then
+            run_load "$proto" "$CONNECTIONS" "https://127.0.0.1:$port${READ_PATH[$name]}" "$header"
+        else
+            run_load "$proto" "$CONNECTIONS" "https://127.0.0.1:$port${READ_PATH[$name]}"
+        fi
+        keep_best "$who/$name/$proto"
+    done
+}
+
+# --- The server ----------------------------------------------------------------------------
+
+start_server() {
+    say "starting the server on 127.0.0.1:$SERVER_PORT"
+    port_free "$SERVER_PORT"
+    (cd "$WORK" && exec "${SERVER_CPUS[@]}" "$SERVER_BIN" --listen "127.0.0.1:$SERVER_PORT" \
+        --data-dir "$WORK/data" "${LIMIT_FLAGS[@]}" >>"$WORK/server.out" 2>>"$WORK/server.err") &
+    PID=$!
+    LOG=$WORK/server.err
+    wait_ready "$SERVER_PORT" /healthz
+    if [ -n "${LOAD_CALENDAR_KEY:-}" ]; then
+        curl -ksS --fail -o /dev/null "https://127.0.0.1:$SERVER_PORT/calendars/$CALENDAR" ||
+            die "the calendar '$CALENDAR' did not survive the server's restart"
+    fi
+}
+
+api() { # METHOD PATH KEY [BODY]: prints the answer; fails on a status >= 400
+    curl -ksS --fail-with-body -X "$1" -H "authorization: Bearer $3" \
+        -H 'content-type: application/json' ${4:+--data-binary "$4"} \
+        "https://127.0.0.1:$SERVER_PORT$2"
+}
+
+# On the first start: the admin key, the benchmark's calendar and its key, a working week,
+# and the responses the floor will serve.
+setup() {
+    local admin created out name path header status
+    admin=$(grep -o 'avk_[0-9a-zA-Z_]*' "$WORK/server.out" || true)
+    admin=${admin%%$'\n'*}
+    [ -n "$admin" ] || die "the server printed no admin key on its first start: $(cat "$WORK/server.out")"
+
+    say "creating the calendar '$CALENDAR' and its key"
+    created=$(api POST /calendars "$admin" "{\"id\":\"$CALENDAR\",\"timezone\":\"$OWNER_TZ\"}") ||
+        die "POST /calendars failed: $created"
+    LOAD_CALENDAR_KEY=$(grep -o '"key":"avk_[^"]*"' <<<"$created" | cut -d'"' -f4)
+    [ -n "$LOAD_CALENDAR_KEY" ] || die "no key in the answer to POST /calendars: $created"
+    export LOAD_CALENDAR_KEY
+    ONE_CALENDAR="$BASE $LOAD_CALENDAR_KEY"
+    # More calendars, each with its key, for writers that do not all edit the same week.
+    SPREAD="$ONE_CALENDAR"
+    local i key
+    for i in $(seq 2 16); do
+        created=$(api POST /calendars "$admin" "{\"id\":\"$CALENDAR-$i\",\"timezone\":\"$OWNER_TZ\"}") ||
+            die "POST /calendars failed: $created"
+        key=$(grep -o '"key":"avk_[^"]*"' <<<"$created" | cut -d'"' -f4)
+        SPREAD+=" /calendars/$CALENDAR-$i/availability $key"
+    done
+    # A working week, so that the bodies are not all one status.
+    out=$(api PATCH "$BASE" "$LOAD_CALENDAR_KEY" '{"updates":[
+        {"day":"monday","from":"09:00","to":"17:00","status":"available"},
+        {"day":"tuesday","from":"09:00","to":"12:00","status":"available"},
+        {"day":"tuesday","from":"13:00","to":"18:00","status":"maybe"},
+        {"day":"wednesday","from":"08:30","to":"16:30","status":"available"},
+        {"day":"thursday","from":"10:00","to":"19:00","status":"available"},
+        {"day":"friday","from":"09:00","to":"13:00","status":"maybe"}]}') ||
+        die "PATCH failed: $out"
+
+    say "capturing the responses the floor will serve"
+    mkdir -p "$WORK/floor"
+    : >"$WORK/floor/manifest.tsv"
+    for name in "${READS[@]}"; do
+        path=${READ_PATH[$name]}
+        header=$(encoding_header "$name")
+        curl -ksS --http1.1 -i ${header:+-H "$header"} -o "$WORK/floor/$name.http" \
+            "https://127.0.0.1:$SERVER_PORT$path"
+        read -r status <"$WORK/floor/$name.http"
+        [[ $status == "HTTP/1.1 200 "* ]] || die "GET $path answered $status"
+        printf 'GET\t%s\t%s\t%s\n' "$path" "${READ_ENCODING[$name]}" "$name.http" \
+            >>"$WORK/floor/manifest.tsv"
+        # (No `exit` in awk: with pipefail, a writer cut short by it fails the script.)
+        BODY_BYTES[$name]=$(tr -d '\r' <"$WORK/floor/$name.http" |
+            awk 'tolower($1) == "content-length:" && n == "" { n = $2 } END { print n }')
+    done
+    local coding
+    coding=$(tr -d '\r' <"$WORK/floor/week-json-compressed.http" |
+        awk 'tolower($1) == "content-encoding:" { c = $2 } END { print c }')
+    LABEL[week-json-compressed]="week, JSON, ${coding:-not compressed!}"
+}
+
+# Writes once with every key: a server remembers a verified key (bcrypt is slow on purpose),
+# and this is what every writer's first request pays, not what its next ones do.
+warm_keys() {
+    local words out i
+    read -r -a words <<<"$SPREAD"
+    for ((i = 0; i < ${#words[@]}; i += 2)); do
+        out=$(api PATCH "${words[i]}" "${words[i + 1]}" \
+            '{"updates":[{"day":"sunday","time":"23:30","status":"unavailable"}]}') ||
+            die "PATCH ${words[i]} failed: $out"
+    done
+}
+
+# Keeps the best run of the rounds: one without failures, then the most requests/s.
+keep_best() { # KEY
+    local new old
+    read -r -a new <<<"$RESULT"
+    read -r -a old <<<"${RESULTS[$1]:-0 0 0 1}"
+    if { [ "${new[3]}" -eq 0 ] && [ "${old[3]}" -ne 0 ]; } ||
+        { [ $((new[3] == 0)) -eq $((old[3] == 0)) ] && [ "${new[0]}" -ge "${old[0]}" ]; }; then
+        RESULTS[$1]=$RESULT
+    fi
+}
+
+write_runs() {
+    local proto clients
+    for proto in h1 h2; do
+        for clients in 1 16; do
+            say "server: PATCH over $proto, $clients clients, ${DURATION}s"
+            LOAD_WRITE_TARGETS=$ONE_CALENDAR \
+                run_load "$proto" "$clients" "https://127.0.0.1:$SERVER_PORT$BASE" --patch
+            keep_best "server/write-$clients/$proto"
+        done
+    done
+    # h2load sends one set of headers, so only wrk spreads writes over calendars.
+    say "server: PATCH over h1, 16 clients on 16 calendars, ${DURATION}s"
+    LOAD_WRITE_TARGETS=$SPREAD \
+        run_load h1 16 "https://127.0.0.1:$SERVER_PORT$BASE" --patch
+    keep_best "server/write-spread/h1"
+}
+
+# --- The floor -----------------------------------------------------------------------------
+
+start_floor() {
+    say "starting the floor on 127.0.0.1:$FLOOR_PORT"
+    port_free "$FLOOR_PORT"
+    "${SERVER_CPUS[@]}" "$FLOOR_BIN" --listen "127.0.0.1:$FLOOR_PORT" --cert "$WORK/data/cert.pem" \
+        --key "$WORK/data/key.pem" --manifest "$WORK/floor/manifest.tsv" 2>>"$WORK/floor.err" &
+    PID=$!
+    LOG=$WORK/floor.err
+    wait_ready "$FLOOR_PORT" "${READ_PATH[slot]}"
+}
+
+# --- The runs ------------------------------------------------------------------------------
+
+declare -A BODY_BYTES
+mkdir -p "$WORK/data"
+start_server
+sleep 1
+IDLE_KB=$(memory_kb VmRSS)
+setup
+PEAK_KB=$(memory_kb VmHWM)
+stop
+FLOOR_PEAK_KB=0
+
+# The server and the floor take turns scenario by scenario, so that both see much the same
+# machine even when other work comes and goes; each starts afresh for its turn.
+for round in $(seq 1 "$ROUNDS"); do
+    [ "$ROUNDS" -gt 1 ] && say "round $round of $ROUNDS"
+    for name in "${READS[@]}"; do
+        start_server
+        read_runs server "$SERVER_PORT" "$name"
+        PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
+        stop
+        start_floor
+        read_runs floor "$FLOOR_PORT" "$name"
+        FLOOR_PEAK_KB=$(max "$FLOOR_PEAK_KB" "$(memory_kb VmHWM)")
+        stop
+    done
+    start_server
+    warm_keys
+    write_runs
+    PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
+    stop
+done
+
+# --- The report ----------------------------------------------------------------------------
+
+per_request() { awk -v cpu="$1" -v rps="$2" 'BEGIN { printf "%.1f", (rps > 0 ? cpu * 1e4 / rps : 0) }'; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
+mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MB", kb / 1024 }'; }
+yes_no() { if awk "BEGIN { exit !($1) }" </dev/null; then echo yes; else echo "**no**"; fi; }
+verdict() { # FAILED CONDITION
+    if [ "$1" -gt 0 ]; then echo "**not measured**: requests failed"; else yes_no "$2"; fi
+}
+
+{
+    echo "# Load benchmark"
+    echo
+    echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "- $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), Linux $(uname -r); $PINNING"
+    echo "- $(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }') for HTTP/1.1, h2load $(h2load --version | awk '{ print $NF }') for HTTP/2;" \
+        "TLS with keep-alive; one request in flight per connection; ${DURATION} s per run, best of $ROUNDS round(s)"
+    echo "- reads: $CONNECTIONS connections; calendar \`$CALENDAR\` (owner zone $OWNER_TZ) seen from $VIEW_TZ, week $WEEK;" \
+        "compressed means \`Accept-Encoding: $COMPRESSED\`"
+    echo "- the data directory is on $(stat -f -c %T "$WORK/data")$(
+        [ "$(stat -f -c %T "$WORK/data")" = tmpfs ] && echo ' (memory: the writes were not durable)')"
+    echo "- writes: durable \`PATCH $BASE\` of one range with the calendar's key (wrk alternates two" \
+        "batches; h2load repeats one); 16 calendars: wrk's requests go to 16 calendars in turn, each" \
+        "with its own key; every key was used once before the runs; no floor, since the floor does no work"
+    echo "- the floor: the same TLS, HTTP and runtime stack answering from memory with the bytes" \
+        "captured from the server; server and floor take turns scenario by scenario, each started afresh"
+    echo "- CPU used: the share of one core the server (or floor) and the load generator used during" \
+        "the run. A server well under 100 % was held back by the generator or by other work on the" \
+        "machine; a generator near 100 % is the limit, not the server. CPU/request (CPU time over" \
+        "requests served) is steadier on a busy machine; CPU ratio is the floor's over the server's," \
+        "1.00 when the server costs no more than HTTP and TLS alone"
+    if [ ${#LIMIT_FLAGS[@]} -gt 0 ]; then
+        echo "- the server's per-client rate limits were lifted (all the load comes from 127.0.0.1): ${LIMIT_FLAGS[*]}"
+    fi
+    echo "- each server's tokio runtime has one worker per CPU it may use: $(taskset -c 0 nproc 2>/dev/null || nproc) here"
+    echo
+    echo "| scenario | protocol | body | server req/s | floor req/s | ratio | p50 | p99 | floor p50 | floor p99 | CPU/request server / floor | CPU ratio | CPU used server / generator | CPU used floor / generator | failed | target |"
+    echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+    for name in "${READS[@]}" write-1 write-16 write-spread; do
+        for proto in h1 h2; do
+            [ -n "${RESULTS[server/$name/$proto]:-}" ] || continue
+            protocol=HTTP/1.1
+            [ "$proto" = h2 ] && protocol=HTTP/2
+            read -r s_rps s_p50 s_p99 s_fail s_cpu s_gen <<<"${RESULTS[server/$name/$proto]}"
+            s_cost=$(per_request "$s_cpu" "$s_rps")
+            if [ -n "${RESULTS[floor/$name/$proto]:-}" ]; then
+                read -r f_rps f_p50 f_p99 f_fail f_cpu f_gen <<<"${RESULTS[floor/$name/$proto]}"
+                f_cost=$(per_request "$f_cpu" "$f_rps")
+                ratio=$(awk -v s="$s_rps" -v f="$f_rps" 'BEGIN { printf "%.2f", (f > 0 ? s / f : 0) }')
+                cost_ratio=$(awk -v s="$s_cost" -v f="$f_cost" 'BEGIN { printf "%.2f", (s > 0 ? f / s : 0) }')
+                echo "| ${LABEL[$name]} | $protocol | ${BODY_BYTES[$name]} B | $s_rps | $f_rps | $ratio" \
+                    "| $(ms "$s_p50") | $(ms "$s_p99") | $(ms "$f_p50") | $(ms "$f_p99")" \
+                    "| $s_cost / $f_cost µs | $cost_ratio | $s_cpu / $s_gen % | $f_cpu / $f_gen %" \
+                    "| $((s_fail + f_fail)) | $(verdict "$((s_fail + f_fail))" "$ratio >= 0.9") (>= 0.90) |"
+            else
+                echo "| ${LABEL[$name]} | $protocol | | $s_rps | | | $(ms "$s_p50") | $(ms "$s_p99") | |" \
+                    "| $s_cost µs | | $s_cpu / $s_gen % | | $s_fail" \
+                    "| $(verdict "$s_fail" "$s_rps >= 2000") (>= 2,000/s) |"
+            fi
+        done
+    done
+    echo
+    echo "| server memory | measured | target |"
+    echo "|---|--:|---|"
+    echo "| idle (VmRSS after start) | $(mb "$IDLE_KB") | $(yes_no "$IDLE_KB <= 10 * 1024") (<= 10 MB) |"
+    echo "| peak under load (VmHWM) | $(mb "$PEAK_KB") | $(yes_no "$PEAK_KB <= 50 * 1024") (<= 50 MB) |"
+    echo "| the floor's peak (VmHWM) | $(mb "$FLOOR_PEAK_KB") | |"
+    echo
+    echo "A failed request (socket error, timeout or status >= 400) is counted in \`failed\`;" \
+        "a run with failures measured something else than the scenario."
+} >"$REPORT"
+
+say "report written to $REPORT"
+cat "$REPORT"
