@@ -79,6 +79,7 @@ fn serve(cli: &Cli) -> Result<(), String> {
         let address = listener
             .local_addr()
             .map_err(|e| format!("listening on {}: {e}", config.listen))?;
+        let shutdown = shutdown_signal()?;
         tracing::info!(%address, data = %config.data_dir.display(), "serving https");
         if let Some(key) = &prepared.new_admin_key {
             println!(
@@ -90,7 +91,7 @@ fn serve(cli: &Cli) -> Result<(), String> {
             listener,
             prepared.tls,
             prepared.app,
-            shutdown_signal(),
+            shutdown,
             config.shutdown_grace,
         )
         .await;
@@ -98,25 +99,29 @@ fn serve(cli: &Cli) -> Result<(), String> {
     })
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Installs the SIGINT and SIGTERM handlers at once and returns a future that completes on
+/// either. Installing them before the server says it is serving matters: until a handler is
+/// installed, a signal has its default effect and ends the process on the spot, with no
+/// drain of the requests in flight.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     #[cfg(unix)]
     {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {},
-                    _ = terminate.recv() => {},
-                }
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate =
+            signal(SignalKind::terminate()).map_err(|e| format!("handling SIGTERM: {e}"))?;
+        let mut interrupt =
+            signal(SignalKind::interrupt()).map_err(|e| format!("handling SIGINT: {e}"))?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => {
-                let _ = interrupt.await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

@@ -188,3 +188,15 @@ async fn first_run_with_the_real_binary() {
     assert_eq!(v["timezone"], "Europe/Paris");
     assert_eq!(terminate(&mut child), 0);
 }
+
+/// SIGTERM the moment the server says it is serving is still a graceful stop (exit 0), not
+/// the default action of a signal that arrives before its handler is installed.
+#[test]
+fn sigterm_right_after_start_is_graceful() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = Logs::default();
+    for _ in 0..5 {
+        let (mut child, _) = start(data.path(), &logs);
+        assert_eq!(terminate(&mut child), 0);
+    }
+}
