@@ -4,31 +4,12 @@
 
 use std::hint::black_box;
 
-use availability_core::{Batch, Day, Entry, Status, Time, Week};
+use availability_benches::office_week;
+use availability_core::{Status, Week};
 use availability_server::cache;
 use availability_server::render::{self, Header};
 use availability_server::state::{Interval, IsoWeek};
 use criterion::{criterion_group, criterion_main, Criterion};
-
-fn time(half_hours: usize) -> Time {
-    Time::from_half_hours(half_hours).expect("in range")
-}
-
-/// A working week with a lunch break and a weekend maybe: a typical published week.
-fn office_week() -> Week {
-    let mut batch = Batch::new();
-    for day in Day::WEEKDAYS {
-        batch.push(Entry::range(day, time(18), time(34), Status::Available));
-        batch.push(Entry::range(day, time(24), time(26), Status::Maybe));
-    }
-    batch.push(Entry::range(
-        Day::Saturday,
-        time(20),
-        time(28),
-        Status::Maybe,
-    ));
-    batch.apply(&Week::UNAVAILABLE).expect("valid batch")
-}
 
 fn iso_week() -> IsoWeek {
     IsoWeek {

@@ -2,8 +2,8 @@
 
 use std::hint::black_box;
 
+use availability_benches::office_week;
 use availability_core::tz::{IsoWeek, Plan, PlanCache, Zone};
-use availability_core::{Batch, Day, Entry, Status, Week};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn zone(name: &str) -> Zone {
@@ -12,26 +12,6 @@ fn zone(name: &str) -> Zone {
 
 fn week(name: &str) -> IsoWeek {
     name.parse().expect("week")
-}
-
-/// Weekdays 09:00-17:00 available with a maybe lunch hour: a typical owner's week.
-fn office_week() -> Week {
-    let mut batch = Batch::new();
-    for day in Day::WEEKDAYS {
-        batch.push(Entry::range(
-            day,
-            "09:00".parse().expect("time"),
-            "17:00".parse().expect("time"),
-            Status::Available,
-        ));
-        batch.push(Entry::range(
-            day,
-            "12:00".parse().expect("time"),
-            "13:00".parse().expect("time"),
-            Status::Maybe,
-        ));
-    }
-    batch.apply(&Week::UNAVAILABLE).expect("valid")
 }
 
 /// The views measured: a plain rotation, a quarter-hour offset (two rotations), and weeks in

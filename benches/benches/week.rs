@@ -2,7 +2,8 @@
 
 use std::hint::black_box;
 
-use availability_core::{Batch, Day, Entry, Slot, Status, Time, Week};
+use availability_benches::{office_week, time};
+use availability_core::{Batch, Day, Entry, Slot, Status, Week};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
 /// A deterministic pseudo-random sequence, so every run measures the same inputs.
@@ -20,26 +21,6 @@ impl Lcg {
     fn below(&mut self, n: u64) -> usize {
         (self.next() % n) as usize
     }
-}
-
-fn time(half_hours: usize) -> Time {
-    Time::from_half_hours(half_hours).expect("in range")
-}
-
-/// A working week with a lunch break and a weekend maybe.
-fn office_week() -> Week {
-    let mut batch = Batch::new();
-    for day in Day::WEEKDAYS {
-        batch.push(Entry::range(day, time(18), time(34), Status::Available));
-        batch.push(Entry::range(day, time(24), time(26), Status::Maybe));
-    }
-    batch.push(Entry::range(
-        Day::Saturday,
-        time(20),
-        time(28),
-        Status::Maybe,
-    ));
-    batch.apply_replacing().expect("valid batch")
 }
 
 fn random_week(rng: &mut Lcg) -> Week {
