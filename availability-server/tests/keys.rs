@@ -7,26 +7,12 @@ use std::sync::atomic::Ordering;
 use availability_server::auth;
 use http::{Method, StatusCode, Version};
 
-use crate::support::{Client, TestServer, VERSIONS};
+use crate::support::{files, Client, TestServer, VERSIONS};
 
 const BATCH: &str = r#"{"updates":[{"day":"monday","time":"09:00","status":"available"}]}"#;
 
 fn runs(server: &TestServer) -> u64 {
     server.app.auth.bcrypt_runs.load(Ordering::SeqCst)
-}
-
-/// Every file under `dir`, recursively.
-fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[tokio::test]

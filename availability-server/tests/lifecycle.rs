@@ -7,21 +7,7 @@ use std::sync::Arc;
 use http::{Method, StatusCode, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{test_config, Client, MemBackend, TestServer};
-
-/// Every file under `dir`, recursively.
-fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
+use crate::support::{files, test_config, Client, MemBackend, TestServer};
 
 #[tokio::test]
 async fn first_run_makes_a_certificate_and_an_admin_key_then_restarts_on_the_same_data() {

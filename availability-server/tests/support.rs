@@ -496,3 +496,17 @@ impl Client {
 
 /// Both protocols, for tests that run over each.
 pub const VERSIONS: [Version; 2] = [Version::HTTP_11, Version::HTTP_2];
+
+/// Every file under `dir`, recursively.
+pub fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

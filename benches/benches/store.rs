@@ -47,11 +47,19 @@ fn reads(c: &mut Criterion) {
     group.finish();
 }
 
-/// Maps a one-page file for the bare-flush baseline.
+/// Creates a one-page file in `dir` and maps it, for the bare-flush baseline.
 #[allow(unsafe_code)]
-fn map_one_page(file: &std::fs::File) -> memmap2::MmapMut {
+fn map_one_page(dir: &std::path::Path) -> memmap2::MmapMut {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.join("bare"))
+        .expect("file");
+    file.set_len(4096).expect("size");
     // SAFETY: the file is a private temporary file that nothing else opens or truncates.
-    unsafe { memmap2::MmapMut::map_mut(file).expect("map") }
+    unsafe { memmap2::MmapMut::map_mut(&file).expect("map") }
 }
 
 fn durable(c: &mut Criterion) {
@@ -61,15 +69,7 @@ fn durable(c: &mut Criterion) {
         .sample_size(50)
         .measurement_time(Duration::from_secs(8));
 
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(dir.path().join("bare"))
-        .expect("file");
-    file.set_len(4096).expect("size");
-    let mut map = map_one_page(&file);
+    let mut map = map_one_page(dir.path());
     let mut n = 0u8;
     group.bench_function("bare msync of one dirty page", |b| {
         b.iter(|| {
@@ -105,15 +105,7 @@ fn interleaved(_: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(dir.path().join("bare"))
-        .expect("file");
-    file.set_len(4096).expect("size");
-    let mut map = map_one_page(&file);
+    let mut map = map_one_page(dir.path());
     let store = Store::open(dir.path().join("store.avs")).expect("open");
     let batches: Vec<Change> = (0..16).map(|r| Change::Apply(batch_of_100(r))).collect();
     let (mut bare, mut commit) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
