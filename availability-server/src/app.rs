@@ -9,18 +9,23 @@ use crate::cache::Cache;
 use crate::limit::Limits;
 use crate::metrics::Metrics;
 use crate::server::Connections;
-use crate::state::{Backend, Zones};
+use crate::store::Store;
+use availability_core::tz::PlanCache;
 
 /// The default cap on request bodies: a full batch of 336 ranges in verbose JSON is ~30 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// How many time-zone plans to keep: each is a few hundred bytes.
+const PLANS: usize = 4096;
 
 /// Shared state of the server.
 #[derive(Debug)]
 pub struct App {
     /// The calendars.
-    pub backend: Arc<dyn Backend>,
-    /// The time-zone engine.
-    pub zones: Arc<dyn Zones>,
+    pub store: Arc<Store>,
+    /// Time-zone plans by (owner zone, viewer zone, week): a repeated view costs one plan
+    /// application.
+    pub plans: PlanCache,
     /// Rendered bodies.
     pub cache: Cache,
     /// Counters for `/metrics`.
@@ -68,31 +73,13 @@ impl Default for AppSettings {
     }
 }
 
-impl std::fmt::Debug for dyn Backend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Backend")
-    }
-}
-
-impl std::fmt::Debug for dyn Zones {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Zones")
-    }
-}
-
 impl App {
-    /// Shared state over this store and time-zone engine. Indexes the store's keys.
-    pub fn new(
-        backend: Arc<dyn Backend>,
-        zones: Arc<dyn Zones>,
-        auth: Auth,
-        limits: Limits,
-        settings: AppSettings,
-    ) -> App {
-        auth.index_all(backend.as_ref());
+    /// Shared state over this store. Indexes the store's keys.
+    pub fn new(store: Arc<Store>, auth: Auth, limits: Limits, settings: AppSettings) -> App {
+        auth.index_all(&store);
         App {
-            backend,
-            zones,
+            store,
+            plans: PlanCache::new(PLANS),
             cache: Cache::new(settings.cache_entries),
             metrics: Metrics::default(),
             auth,

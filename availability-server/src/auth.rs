@@ -34,7 +34,7 @@ use tokio::time::Instant;
 
 use crate::limit::Limit;
 use crate::problem::Problem;
-use crate::state::{Backend, Calendar, KeyHash};
+use crate::store::{Calendar, KeyHash, Store};
 
 /// The prefix of every key.
 pub const PREFIX: &str = "avk_";
@@ -217,12 +217,12 @@ impl Owners {
     }
 
     fn set(&mut self, calendar: &Calendar) {
-        self.remove(&calendar.id);
-        let ids: Vec<String> = calendar.keys.iter().map(|k| k.id.clone()).collect();
+        self.remove(calendar.id());
+        let ids: Vec<String> = calendar.keys().iter().map(|k| k.id().to_owned()).collect();
         for id in &ids {
-            self.by_key.insert(id.clone(), calendar.id.clone());
+            self.by_key.insert(id.clone(), calendar.id().to_owned());
         }
-        self.by_calendar.insert(calendar.id.clone(), ids);
+        self.by_calendar.insert(calendar.id().to_owned(), ids);
     }
 }
 
@@ -260,7 +260,7 @@ impl Auth {
             configured_admin: settings
                 .configured_admin
                 .into_iter()
-                .map(|k| (k.id, k.hash))
+                .map(|k| (k.id().to_owned(), k.hash().to_owned()))
                 .collect(),
             memo_key,
             memo_ttl: settings.memo_ttl,
@@ -277,14 +277,14 @@ impl Auth {
     }
 
     /// Whether any admin key exists, in the configuration or the store.
-    pub fn has_admin_key(&self, backend: &dyn Backend) -> bool {
-        !self.configured_admin.is_empty() || !backend.admin_keys().is_empty()
+    pub fn has_admin_key(&self, store: &Store) -> bool {
+        !self.configured_admin.is_empty() || !store.admin_keys().is_empty()
     }
 
     /// Rebuilds the index of key owners from every calendar (at start).
-    pub fn index_all(&self, backend: &dyn Backend) {
+    pub fn index_all(&self, store: &Store) {
         let mut owners = Owners::default();
-        for calendar in backend.list() {
+        for calendar in store.list() {
             owners.set(calendar.as_ref());
         }
         *self.owners.write().unwrap_or_else(|e| e.into_inner()) = owners;
@@ -335,14 +335,14 @@ impl Auth {
     /// that does not cover `need`; 429 when the client's `auth` budget is spent.
     pub async fn check(
         &self,
-        backend: &dyn Backend,
+        store: &Store,
         limit: &Limit,
         client: IpAddr,
         headers: &HeaderMap,
         need: Need<'_>,
     ) -> Result<Principal, Problem> {
         let token = bearer(headers)?;
-        let principal = match self.remembered(backend, token, need) {
+        let principal = match self.remembered(store, token, need) {
             Some(principal) => principal,
             None => {
                 let verdict = limit.check(&client);
@@ -352,7 +352,7 @@ impl Auth {
                         verdict,
                     ));
                 }
-                self.verify_slow(backend, token, need)
+                self.verify_slow(store, token, need)
                     .await
                     .map_err(|problem| problem.with_limit(verdict))?
             }
@@ -362,14 +362,9 @@ impl Auth {
 
     /// The principal of `token` when the memo knows it as verified: no bcrypt, no await.
     /// `None` means the slow path must decide (which may well refuse).
-    pub fn remembered(
-        &self,
-        backend: &dyn Backend,
-        token: &str,
-        need: Need<'_>,
-    ) -> Option<Principal> {
+    pub fn remembered(&self, store: &Store, token: &str, need: Need<'_>) -> Option<Principal> {
         let id = key_id(token)?;
-        let (principal, stored) = self.find(backend, id, need)?;
+        let (principal, stored) = self.find(store, id, need)?;
         let tag = hmac::sign(&self.memo_key, token.as_bytes());
         let memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
         let entry = memo.get(id)?;
@@ -380,7 +375,7 @@ impl Auth {
     /// Parses, finds and verifies `token` with bcrypt; remembers it when it matches.
     async fn verify_slow(
         &self,
-        backend: &dyn Backend,
+        store: &Store,
         token: &str,
         need: Need<'_>,
     ) -> Result<Principal, Problem> {
@@ -389,7 +384,7 @@ impl Auth {
                 "the key is malformed or mistyped (its checksum does not match): {SHAPE}"
             ))
         })?;
-        let (principal, stored) = self.find(backend, id, need).ok_or_else(|| {
+        let (principal, stored) = self.find(store, id, need).ok_or_else(|| {
             Problem::unauthorized("no such key: it may have been revoked, or mistyped")
         })?;
         let _permit = self
@@ -431,14 +426,15 @@ impl Auth {
     /// Whose key has this id, and its current stored hash: the calendar the request is
     /// about, the admin keys, then the calendar the index names. Each step is a map lookup
     /// or a scan of one calendar's few keys.
-    fn find(&self, backend: &dyn Backend, id: &str, need: Need<'_>) -> Option<(Principal, String)> {
+    fn find(&self, store: &Store, id: &str, need: Need<'_>) -> Option<(Principal, String)> {
         let in_calendar = |calendar_id: &str| {
-            backend.get(calendar_id).and_then(|calendar| {
-                calendar
-                    .keys
-                    .iter()
-                    .find(|k| k.id == id)
-                    .map(|k| (Principal::Calendar(calendar.id.clone()), k.hash.clone()))
+            store.get(calendar_id).and_then(|calendar| {
+                calendar.key(id).map(|k| {
+                    (
+                        Principal::Calendar(calendar.id().to_owned()),
+                        k.hash().to_owned(),
+                    )
+                })
             })
         };
         if let Need::Calendar(target) = need {
@@ -449,8 +445,8 @@ impl Auth {
         if let Some(hash) = self.configured_admin.get(id) {
             return Some((Principal::Admin, hash.clone()));
         }
-        if let Some(k) = backend.admin_keys().into_iter().find(|k| k.id == id) {
-            return Some((Principal::Admin, k.hash));
+        if let Some(k) = store.admin_key(id) {
+            return Some((Principal::Admin, k.hash().to_owned()));
         }
         let owner = self
             .owners

@@ -5,6 +5,8 @@
 //! same key by cloning the handle: no copy and no re-rendering until the calendar changes.
 //! The key holds the stored week and zone themselves, not just the version, so a calendar that
 //! is deleted and created again under the same id can never be served a body of the old one.
+//! A lookup borrows its key from the request and hashes it once; the map is keyed by that
+//! hash, and each body keeps its whole key to tell a collision from a hit.
 //!
 //! Compressed forms are made on first demand, once per body, and kept beside it.
 //!
@@ -13,14 +15,17 @@
 //! and what is evicted is only re-rendered.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use availability_core::Week;
+use availability_core::store::Calendar;
+use availability_core::tz::{IsoWeek, Zone};
+use availability_core::Slot;
 use bytes::Bytes;
+use http::HeaderValue;
 
-/// The three body formats of a week.
+/// The bodies of a view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
     /// 336 slots as JSON.
@@ -29,54 +34,139 @@ pub enum Format {
     Intervals,
     /// RFC 4180 CSV.
     Csv,
+    /// One slot as JSON.
+    Slot(Slot),
 }
 
 impl Format {
     /// The `Content-Type` of the body.
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::Json | Format::Intervals => "application/json",
+            Format::Json | Format::Intervals | Format::Slot(_) => "application/json",
             Format::Csv => "text/csv; charset=utf-8; header=present",
-        }
-    }
-
-    /// The name in `?format=` and in ETags.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Json => "json",
-            Format::Intervals => "intervals",
-            Format::Csv => "csv",
         }
     }
 }
 
-/// Everything a rendered body depends on.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Key {
-    /// The calendar id.
-    pub calendar: String,
-    /// The calendar's version.
-    pub version: u64,
-    /// The owner's zone.
-    pub owner_zone: String,
-    /// The stored week.
-    pub stored: Week,
+/// Everything a rendered body depends on, borrowed from the request.
+///
+/// The calendar is the store's `Arc` of one version of it: the store makes a new one for
+/// every change, and the cache keeps the `Arc` it rendered from, so the same allocation means
+/// the same calendar at the same version (with the same id, zone and week). A lookup hashes
+/// the pointer, the viewer's zone, the week and the format: a few words, no allocation.
+#[derive(Clone, Copy, Debug)]
+pub struct Key<'a> {
+    /// The calendar, as the store holds it at this version.
+    pub calendar: &'a Arc<Calendar>,
     /// The viewer's zone.
-    pub viewer_zone: String,
-    /// The ISO week label, `2026-W48`.
-    pub week: String,
+    pub viewer: Zone,
+    /// The viewer's ISO week.
+    pub week: IsoWeek,
     /// The format.
     pub format: Format,
 }
 
-impl Key {
+impl Key<'_> {
+    /// Where the key goes in the cache's map (only within this process).
+    fn slot_hash(&self) -> u64 {
+        let mut hasher = Mix::default();
+        (Arc::as_ptr(self.calendar) as usize).hash(&mut hasher);
+        (self.viewer, self.week, self.format).hash(&mut hasher);
+        hasher.finish()
+    }
+
     /// The entity tag of the body: the version (so that `If-Match` can compare it with the
-    /// calendar's current version) and a hash of the whole key (so that it changes with the
-    /// zone, the week and the format). Quoted, as a header wants it.
+    /// calendar's current version) and a hash of everything the body depends on, by value,
+    /// the same in every process of the same build. Quoted, as a header wants it.
     pub fn etag(&self) -> String {
+        let c = self.calendar;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.hash(&mut hasher);
-        format!("\"v{}-{:016x}\"", self.version, hasher.finish())
+        (c.id(), c.version(), c.zone(), c.week()).hash(&mut hasher);
+        (self.viewer, self.week, self.format).hash(&mut hasher);
+        format!("\"v{}-{:016x}\"", c.version(), hasher.finish())
+    }
+
+    fn owned(self) -> OwnedKey {
+        OwnedKey {
+            calendar: Arc::clone(self.calendar),
+            viewer: self.viewer,
+            week: self.week,
+            format: self.format,
+        }
+    }
+}
+
+/// A [`Key`] kept beside its body, to tell a hash collision from a hit. Holding the calendar's
+/// `Arc` keeps its address from being reused by another calendar while the body is cached.
+#[derive(Debug)]
+struct OwnedKey {
+    calendar: Arc<Calendar>,
+    viewer: Zone,
+    week: IsoWeek,
+    format: Format,
+}
+
+impl OwnedKey {
+    fn matches(&self, key: &Key<'_>) -> bool {
+        Arc::ptr_eq(&self.calendar, key.calendar)
+            && self.viewer == key.viewer
+            && self.week == key.week
+            && self.format == key.format
+    }
+
+    fn borrow(&self) -> Key<'_> {
+        Key {
+            calendar: &self.calendar,
+            viewer: self.viewer,
+            week: self.week,
+            format: self.format,
+        }
+    }
+}
+
+/// A quick hasher for the few words of a [`Key`] (FxHash's step, and a final mix so that
+/// every bit of the result depends on every input bit). Only for the map: a collision costs a
+/// render, never a wrong body, since a hit compares the whole key.
+#[derive(Debug, Default)]
+struct Mix(u64);
+
+impl Hasher for Mix {
+    fn finish(&self) -> u64 {
+        // The finalizer of MurmurHash3.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
     }
 }
 
@@ -112,17 +202,18 @@ impl Encoding {
         let mut star = None;
         for item in accept.split(',') {
             let mut parts = item.split(';');
-            let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let name = parts.next().unwrap_or("").trim();
             let q = parts
                 .filter_map(|p| p.trim().strip_prefix("q="))
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
             let accepted = q > 0.0;
-            match name.as_str() {
-                "br" => br = Some(accepted),
-                "gzip" | "x-gzip" => gzip = Some(accepted),
-                "*" => star = Some(accepted),
-                _ => {}
+            if name.eq_ignore_ascii_case("br") {
+                br = Some(accepted);
+            } else if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+                gzip = Some(accepted);
+            } else if name == "*" {
+                star = Some(accepted);
             }
         }
         if br.or(star).unwrap_or(false) {
@@ -135,13 +226,21 @@ impl Encoding {
     }
 }
 
-/// A rendered body and its compressed forms.
+/// Bodies shorter than this are always sent as they are: compressing a few hundred bytes
+/// saves less than the `Content-Encoding` header costs, and costs the client a decoder.
+pub const COMPRESS_FROM: usize = 256;
+
+/// A rendered body, its compressed forms, and the entity tag of each.
 #[derive(Debug)]
 pub struct Rendered {
+    key: OwnedKey,
     /// The body as rendered.
     pub body: Bytes,
-    /// The entity tag of the identity form; the compressed forms append `-gzip` or `-br`.
-    pub etag: String,
+    /// The entity tag of the identity form, for example `"v3-0123456789abcdef"`.
+    pub etag: HeaderValue,
+    /// The entity tags of the compressed forms: the identity tag with `-gzip` or `-br`.
+    gzip_etag: HeaderValue,
+    brotli_etag: HeaderValue,
     /// The format, for the content type.
     pub format: Format,
     gzip: OnceLock<Bytes>,
@@ -149,20 +248,33 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// A body with no compressed forms yet.
-    pub fn new(body: Vec<u8>, etag: String, format: Format) -> Rendered {
+    /// The body rendered for `key`, with no compressed forms yet.
+    pub fn new(key: &Key<'_>, body: Vec<u8>) -> Rendered {
+        let etag = key.etag();
+        let tag = |suffix: &str| {
+            let text = format!("{}{suffix}\"", etag.trim_end_matches('"'));
+            // Digits, letters and dashes in quotes: always a valid header value.
+            HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("\"\""))
+        };
         Rendered {
+            key: key.owned(),
             body: Bytes::from(body),
-            etag,
-            format,
+            etag: tag(""),
+            gzip_etag: tag("-gzip"),
+            brotli_etag: tag("-br"),
+            format: key.format,
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
         }
     }
 
-    /// The body in `encoding`, compressing it on first use. Falls back to the identity form if
-    /// compression fails (it writes to memory, so it should not).
+    /// The body in `encoding`, compressing it on first use. Short bodies (see
+    /// [`COMPRESS_FROM`]) stay as they are, and so does a body whose compression fails (it
+    /// writes to memory, so it should not).
     pub fn encoded(&self, encoding: Encoding) -> (Bytes, Encoding) {
+        if self.body.len() < COMPRESS_FROM {
+            return (self.body.clone(), Encoding::Identity);
+        }
         let made = match encoding {
             Encoding::Identity => return (self.body.clone(), Encoding::Identity),
             Encoding::Gzip => self.gzip.get_or_init(|| gzip(&self.body)),
@@ -176,13 +288,11 @@ impl Rendered {
     }
 
     /// The entity tag of the body in `encoding`: a different representation has its own tag.
-    pub fn etag_for(&self, encoding: Encoding) -> String {
-        match encoding.header() {
-            None => self.etag.clone(),
-            Some(suffix) => {
-                let bare = self.etag.trim_end_matches('"');
-                format!("{bare}-{suffix}\"")
-            }
+    pub fn etag_for(&self, encoding: Encoding) -> &HeaderValue {
+        match encoding {
+            Encoding::Identity => &self.etag,
+            Encoding::Gzip => &self.gzip_etag,
+            Encoding::Brotli => &self.brotli_etag,
         }
     }
 }
@@ -227,9 +337,30 @@ pub struct Cache {
 
 #[derive(Debug, Default)]
 struct Inner {
-    map: HashMap<Key, (u64, Arc<Rendered>)>,
+    /// By the key's hash: the insertion time and the body.
+    map: HashMap<u64, (u64, Arc<Rendered>), BuildHasherDefault<Prehashed>>,
     /// Insertion counter, for evicting the older half.
     clock: u64,
+}
+
+/// The map's keys are hashes already: used as they are.
+#[derive(Debug, Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl Cache {
@@ -241,16 +372,24 @@ impl Cache {
         }
     }
 
-    /// The body for `key`, if cached.
-    pub fn get(&self, key: &Key) -> Option<Arc<Rendered>> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.map.get(key).map(|(_, r)| Arc::clone(r))
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Keeps `rendered` for `key`, evicting the older half when full.
-    pub fn insert(&self, key: Key, rendered: Arc<Rendered>) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if inner.map.len() >= self.capacity && !inner.map.contains_key(&key) {
+    /// The body for `key`, if cached.
+    pub fn get(&self, key: &Key<'_>) -> Option<Arc<Rendered>> {
+        let hash = key.slot_hash();
+        let inner = self.lock();
+        let (_, rendered) = inner.map.get(&hash)?;
+        rendered.key.matches(key).then(|| Arc::clone(rendered))
+    }
+
+    /// Keeps `rendered` (made by [`Rendered::new`] for its key), evicting the older half when
+    /// full. A body whose key hashes like another's replaces it.
+    pub fn insert(&self, rendered: Arc<Rendered>) {
+        let hash = rendered.key.borrow().slot_hash();
+        let mut inner = self.lock();
+        if inner.map.len() >= self.capacity && !inner.map.contains_key(&hash) {
             let mut ages: Vec<u64> = inner.map.values().map(|(age, _)| *age).collect();
             let middle = ages.len() / 2;
             let (_, cut, _) = ages.select_nth_unstable(middle);
@@ -259,16 +398,12 @@ impl Cache {
         }
         inner.clock += 1;
         let age = inner.clock;
-        inner.map.insert(key, (age, rendered));
+        inner.map.insert(hash, (age, rendered));
     }
 
     /// How many bodies are cached.
     pub fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .map
-            .len()
+        self.lock().map.len()
     }
 
     /// Whether the cache is empty.
@@ -280,44 +415,168 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use availability_core::store::{Change, Store};
+    use availability_core::{Batch, Day, Entry, Status, Time};
 
-    fn key(version: u64) -> Key {
+    /// A store with calendar `c` at version 1 and `d` at version 1, and `c` at version 2.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        c1: Arc<Calendar>,
+        c2: Arc<Calendar>,
+        d1: Arc<Calendar>,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = Store::open(dir.path().join("cache.store")).expect("a store");
+        let c1 = store.create("c", "UTC").expect("c");
+        let d1 = store.create("d", "UTC").expect("d");
+        let mut batch = Batch::new();
+        batch.push(Entry::slot(
+            Day::Monday,
+            Time::from_half_hours(18).expect("09:00"),
+            Status::Available,
+        ));
+        let c2 = store
+            .commit("c", None, &Change::Apply(batch))
+            .expect("c, version 2");
+        Fixture {
+            _dir: dir,
+            c1,
+            c2,
+            d1,
+        }
+    }
+
+    fn key(calendar: &Arc<Calendar>) -> Key<'_> {
         Key {
-            calendar: "c".into(),
-            version,
-            owner_zone: "UTC".into(),
-            stored: Week::UNAVAILABLE,
-            viewer_zone: "UTC".into(),
-            week: "2026-W48".into(),
+            calendar,
+            viewer: Zone::UTC,
+            week: IsoWeek::new(2026, 48).expect("a week"),
             format: Format::Json,
         }
     }
 
-    #[test]
-    fn bounded_and_keeps_the_newest() {
-        let cache = Cache::new(4);
-        for v in 0..10 {
-            let k = key(v);
-            cache.insert(
-                k.clone(),
-                Arc::new(Rendered::new(vec![], k.etag(), Format::Json)),
-            );
-            assert!(cache.len() <= 4);
-        }
-        assert!(cache.get(&key(9)).is_some());
-        assert!(cache.get(&key(0)).is_none());
+    fn rendered(key: &Key<'_>, body: &str) -> Arc<Rendered> {
+        Arc::new(Rendered::new(key, body.as_bytes().to_vec()))
     }
 
     #[test]
-    fn etags_differ_by_every_part() {
-        let a = key(1);
-        let mut b = a.clone();
-        b.format = Format::Csv;
-        assert_ne!(a.etag(), b.etag());
-        let mut c = a.clone();
-        c.viewer_zone = "Europe/Paris".into();
-        assert_ne!(a.etag(), c.etag());
-        assert!(a.etag().starts_with("\"v1-"));
+    fn bounded_and_keeps_the_newest() {
+        let f = fixture();
+        let cache = Cache::new(4);
+        let keys: Vec<Key<'_>> = (1..=10)
+            .map(|w| Key {
+                week: IsoWeek::new(2026, w).expect("a week"),
+                ..key(&f.c1)
+            })
+            .collect();
+        for k in &keys {
+            cache.insert(rendered(k, "body"));
+            assert!(cache.len() <= 4);
+        }
+        assert!(cache.get(&keys[9]).is_some());
+        assert!(cache.get(&keys[0]).is_none());
+    }
+
+    #[test]
+    fn a_hit_needs_the_same_calendar_version_and_view() {
+        let f = fixture();
+        let cache = Cache::new(8);
+        let a = key(&f.c1);
+        cache.insert(rendered(&a, "c1"));
+        assert_eq!(
+            cache.get(&a).map(|r| r.body.clone()),
+            Some(Bytes::from("c1"))
+        );
+        assert!(cache.get(&key(&f.c2)).is_none(), "a newer version");
+        assert!(cache.get(&key(&f.d1)).is_none(), "another calendar");
+        let c1_again = Arc::new(Calendar::clone(&f.c1));
+        assert!(
+            cache.get(&key(&c1_again)).is_none(),
+            "an equal calendar in another allocation is not assumed to be the same"
+        );
+        assert!(cache
+            .get(&Key {
+                viewer: Zone::new("Asia/Tokyo").expect("zone"),
+                ..a
+            })
+            .is_none());
+        assert!(cache
+            .get(&Key {
+                format: Format::Csv,
+                ..a
+            })
+            .is_none());
+    }
+
+    #[test]
+    fn a_colliding_key_is_a_miss() {
+        // A body stored under another key's hash is never served for that key.
+        let f = fixture();
+        let cache = Cache::new(8);
+        let a = key(&f.c1);
+        let b = key(&f.d1);
+        cache
+            .lock()
+            .map
+            .insert(a.slot_hash(), (1, rendered(&b, "d1")));
+        assert!(cache.get(&a).is_none());
+    }
+
+    #[test]
+    fn etags_differ_by_every_part_and_name_the_version() {
+        let f = fixture();
+        let a = key(&f.c1);
+        let slot = Slot::new(Day::Monday, Time::from_half_hours(18).expect("09:00")).expect("slot");
+        let tags = [
+            a,
+            Key {
+                format: Format::Csv,
+                ..a
+            },
+            Key {
+                format: Format::Slot(slot),
+                ..a
+            },
+            Key {
+                viewer: Zone::new("Europe/Paris").expect("zone"),
+                ..a
+            },
+            Key {
+                week: IsoWeek::new(2026, 49).expect("week"),
+                ..a
+            },
+            key(&f.c2),
+            key(&f.d1),
+        ]
+        .map(|k| k.etag());
+        for (i, t) in tags.iter().enumerate() {
+            assert!(tags[i + 1..].iter().all(|u| u != t), "{tags:?}");
+        }
+        assert!(tags[0].starts_with("\"v1-"));
+        assert!(tags[5].starts_with("\"v2-"));
+        // By value: the same calendar in another allocation has the same tag.
+        assert_eq!(key(&Arc::new(Calendar::clone(&f.c1))).etag(), tags[0]);
+        assert_eq!(rendered(&a, "x").etag, tags[0].as_str());
+    }
+
+    #[test]
+    fn the_map_hash_spreads_nearby_keys() {
+        let f = fixture();
+        let hashes: std::collections::HashSet<u64> = (1..=52)
+            .map(|w| {
+                Key {
+                    week: IsoWeek::new(2026, w).expect("a week"),
+                    ..key(&f.c1)
+                }
+                .slot_hash()
+            })
+            .collect();
+        assert_eq!(hashes.len(), 52);
+        // The low bits (the bucket) differ too.
+        let low: std::collections::HashSet<u64> = hashes.iter().map(|h| h & 0xff).collect();
+        assert!(low.len() > 30, "{}", low.len());
     }
 
     #[test]
@@ -328,6 +587,7 @@ mod tests {
             Encoding::Brotli
         );
         assert_eq!(Encoding::negotiate(Some("gzip")), Encoding::Gzip);
+        assert_eq!(Encoding::negotiate(Some("GZip")), Encoding::Gzip);
         assert_eq!(
             Encoding::negotiate(Some("br;q=0, gzip;q=0.5")),
             Encoding::Gzip
@@ -339,19 +599,34 @@ mod tests {
 
     #[test]
     fn compressed_forms_round_trip() {
-        let body = b"Time,Monday\r\n".repeat(100);
-        let r = Rendered::new(body.clone(), "\"v1-0\"".into(), Format::Csv);
+        let f = fixture();
+        let body = "Time,Monday\r\n".repeat(100);
+        let k = Key {
+            format: Format::Csv,
+            ..key(&f.c1)
+        };
+        let r = rendered(&k, &body);
         let (gz, enc) = r.encoded(Encoding::Gzip);
         assert_eq!(enc, Encoding::Gzip);
         let mut out = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut out)
             .expect("gunzip");
-        assert_eq!(out, body);
+        assert_eq!(out, body.as_bytes());
         let (br, enc) = r.encoded(Encoding::Brotli);
         assert_eq!(enc, Encoding::Brotli);
         let mut out = Vec::new();
         brotli::BrotliDecompress(&mut &br[..], &mut out).expect("unbrotli");
-        assert_eq!(out, body);
-        assert_eq!(r.etag_for(Encoding::Brotli), "\"v1-0-br\"");
+        assert_eq!(out, body.as_bytes());
+        let plain = k.etag();
+        let br_tag = r.etag_for(Encoding::Brotli).to_str().expect("ascii");
+        assert_eq!(br_tag, format!("{}-br\"", plain.trim_end_matches('"')));
+    }
+
+    #[test]
+    fn short_bodies_are_not_compressed() {
+        let f = fixture();
+        let r = rendered(&key(&f.c1), &"x".repeat(COMPRESS_FROM - 1));
+        assert_eq!(r.encoded(Encoding::Brotli).1, Encoding::Identity);
+        assert_eq!(r.encoded(Encoding::Gzip).1, Encoding::Identity);
     }
 }

@@ -15,7 +15,7 @@ use http::HeaderName;
 
 use crate::limit::{Rate, Rates};
 use crate::server::Connections;
-use crate::state::KeyHash;
+use crate::store::KeyHash;
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "availability.toml";
@@ -421,10 +421,7 @@ fn parse_admin_key(line: &str) -> Result<KeyHash, String> {
             "admin key {id:?}: expected <id>:<bcrypt hash starting with $2>"
         ));
     }
-    Ok(KeyHash {
-        id: id.to_owned(),
-        hash: hash.to_owned(),
-    })
+    KeyHash::new(id, hash).map_err(|e| format!("admin key {id:?}: {e}"))
 }
 
 #[cfg(test)]

@@ -14,8 +14,7 @@
 //! - `tls`: the rustls configuration and the self-signed first-run certificate.
 //! - `app`: the state shared by all requests.
 //! - `routes`: the route table; one file per resource below it.
-//! - `state`: the seam to the core: the store and the time-zone engine, as traits.
-//! - `backend`: those traits over `availability_core::store` and `availability_core::tz`.
+//! - `store`: the core's store, opened in the data directory.
 //! - `auth`: keys: generation, checksums, bcrypt checking off the async workers, the memo.
 //! - `limit`: per-client rate limits (reads, writes, key checks) and the client address.
 //! - `render`: the JSON, intervals and CSV writers.
@@ -26,7 +25,6 @@
 
 pub mod app;
 pub mod auth;
-pub mod backend;
 pub mod cache;
 pub mod config;
 pub mod limit;
@@ -37,5 +35,5 @@ pub mod render;
 pub mod routes;
 pub mod server;
 pub mod startup;
-pub mod state;
+pub mod store;
 pub mod tls;

@@ -64,9 +64,8 @@ fn serve(cli: &Cli) -> Result<(), String> {
         .build()
         .map_err(|e| format!("starting the runtime: {e}"))?;
     runtime.block_on(async {
-        let backend = availability_server::backend::open(&config.data_dir)?;
-        let zones = availability_server::backend::zones();
-        let prepared = startup::prepare(&config, backend, zones).await?;
+        let store = availability_server::store::open(&config.data_dir)?;
+        let prepared = startup::prepare(&config, store).await?;
         if let Some(path) = &prepared.new_certificate {
             tracing::info!(
                 path = %path.display(),

@@ -19,6 +19,8 @@ const BUCKETS: [f64; 12] = [
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    /// Requests by the first bucket whose bound their latency is within (not cumulative:
+    /// one increment per request; the exposition sums them).
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
@@ -61,10 +63,12 @@ impl Metrics {
             *requests.entry((route, status)).or_insert(0) += 1;
         }
         let seconds = elapsed.as_secs_f64();
-        for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
-            if seconds <= *bound {
-                bucket.fetch_add(1, Relaxed);
-            }
+        if let Some(bucket) = BUCKETS
+            .iter()
+            .zip(&self.latency_buckets)
+            .find_map(|(bound, bucket)| (seconds <= *bound).then_some(bucket))
+        {
+            bucket.fetch_add(1, Relaxed);
         }
         self.latency_count.fetch_add(1, Relaxed);
         self.latency_sum_micros.fetch_add(
@@ -93,11 +97,12 @@ impl Metrics {
             "# HELP availability_request_duration_seconds Time from request head to response.\n",
         );
         out.push_str("# TYPE availability_request_duration_seconds histogram\n");
+        let mut within = 0;
         for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
+            within += bucket.load(Relaxed);
             let _ = writeln!(
                 out,
-                "availability_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Relaxed)
+                "availability_request_duration_seconds_bucket{{le=\"{bound}\"}} {within}"
             );
         }
         let count = self.latency_count.load(Relaxed);
@@ -191,7 +196,10 @@ mod tests {
         assert!(
             text.contains("availability_requests_total{route=\"availability\",status=\"200\"} 2")
         );
+        // Cumulative: 0 below 300 µs, then 1 up to the last finite bound, 2 at +Inf.
+        assert!(text.contains("availability_request_duration_seconds_bucket{le=\"0.00025\"} 0"));
         assert!(text.contains("availability_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
+        assert!(text.contains("availability_request_duration_seconds_bucket{le=\"2.5\"} 1"));
         assert!(text.contains("availability_request_duration_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("availability_cache_hits_total 2"));
         assert!(text.contains("availability_cached_bodies 5"));

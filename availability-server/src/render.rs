@@ -5,9 +5,10 @@
 //! into one buffer with precomputed pieces instead of building a `serde_json::Value` of 336
 //! objects.
 
-use availability_core::{Day, Slot, Status, Week, HALF_HOURS_PER_DAY, SLOTS};
+use std::io::Write as _;
 
-use crate::state::{Interval, IsoWeek};
+use availability_core::tz::{Interval, IsoWeek};
+use availability_core::{Day, Slot, Status, Week, HALF_HOURS_PER_DAY, SLOTS};
 
 /// What a rendered body is about: the header fields every format shares.
 #[derive(Debug, Clone, Copy)]
@@ -18,8 +19,8 @@ pub struct Header<'a> {
     pub timezone: &'a str,
     /// The owner's zone.
     pub owner_timezone: &'a str,
-    /// The ISO week.
-    pub week: &'a IsoWeek,
+    /// The viewer's ISO week.
+    pub week: IsoWeek,
     /// The calendar's version.
     pub version: u64,
 }
@@ -69,8 +70,10 @@ fn push_header(out: &mut Vec<u8>, h: &Header<'_>) {
     push_json_str(out, h.timezone);
     out.extend_from_slice(b",\"owner_timezone\":");
     push_json_str(out, h.owner_timezone);
-    out.extend_from_slice(b",\"week\":");
-    push_json_str(out, &h.week.label);
+    out.extend_from_slice(b",\"week\":\"");
+    // `2026-W48`: digits, a dash and a W, nothing to escape.
+    let _ = write!(out, "{}", h.week);
+    out.push(b'"');
     out.extend_from_slice(b",\"version\":");
     push_u64(out, h.version);
     out.push(b',');
@@ -80,26 +83,34 @@ fn push_header(out: &mut Vec<u8>, h: &Header<'_>) {
 pub fn json(h: &Header<'_>, viewed: &Week) -> Vec<u8> {
     let mut out = Vec::with_capacity(32 * 1024);
     push_header(&mut out, h);
+    let dates = dates(h.week);
     out.extend_from_slice(b"\"slots\":[");
     for (i, (slot, status)) in viewed.slots().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        push_slot(&mut out, h.week, slot, status);
+        push_slot(&mut out, &dates, slot, status);
     }
     out.extend_from_slice(b"]}\n");
     out
 }
 
+/// `YYYY-MM-DD` of each day of `week`, Monday first.
+fn dates(week: IsoWeek) -> [String; 7] {
+    week.dates().map(|date| date.to_string())
+}
+
 /// `{"day":0,"day_name":"Monday","date":"2026-11-23","time":"09:00","status":"available"}`.
-fn push_slot(out: &mut Vec<u8>, week: &IsoWeek, slot: Slot, status: Status) {
+fn push_slot(out: &mut Vec<u8>, dates: &[String; 7], slot: Slot, status: Status) {
     let day = slot.day();
     out.extend_from_slice(b"{\"day\":");
     out.push(b'0' + day.index() as u8);
     out.extend_from_slice(b",\"day_name\":\"");
     out.extend_from_slice(day.title().as_bytes());
-    out.extend_from_slice(b"\",\"date\":");
-    push_json_str(out, week.dates.get(day.index()).map_or("", String::as_str));
+    out.extend_from_slice(b"\",\"date\":\"");
+    // Digits and dashes, nothing to escape.
+    out.extend_from_slice(dates.get(day.index()).map_or("", String::as_str).as_bytes());
+    out.push(b'"');
     out.extend_from_slice(b",\"time\":\"");
     out.extend_from_slice(time_text(slot.half_hour()).as_bytes());
     out.extend_from_slice(b"\",\"status\":\"");
@@ -112,7 +123,7 @@ pub fn slot_json(h: &Header<'_>, slot: Slot, status: Status) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     push_header(&mut out, h);
     out.extend_from_slice(b"\"slot\":");
-    push_slot(&mut out, h.week, slot, status);
+    push_slot(&mut out, &dates(h.week), slot, status);
     out.extend_from_slice(b"}\n");
     out
 }
@@ -126,10 +137,12 @@ pub fn intervals(h: &Header<'_>, intervals: &[Interval]) -> Vec<u8> {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"start\":");
-        push_json_str(&mut out, &interval.start);
-        out.extend_from_slice(b",\"end\":");
-        push_json_str(&mut out, &interval.end);
+        // RFC 3339 instants: digits, dashes, colons, T and Z, nothing to escape.
+        let _ = write!(
+            out,
+            "{{\"start\":\"{}\",\"end\":\"{}\"",
+            interval.start, interval.end
+        );
         out.extend_from_slice(b",\"status\":\"");
         out.extend_from_slice(interval.status.as_str().as_bytes());
         out.extend_from_slice(b"\"}");
@@ -168,19 +181,7 @@ mod tests {
     use super::*;
 
     fn week() -> IsoWeek {
-        IsoWeek {
-            label: "2026-W48".into(),
-            dates: [
-                "2026-11-23",
-                "2026-11-24",
-                "2026-11-25",
-                "2026-11-26",
-                "2026-11-27",
-                "2026-11-28",
-                "2026-11-29",
-            ]
-            .map(String::from),
-        }
+        IsoWeek::new(2026, 48).expect("a week")
     }
 
     fn sample() -> Week {
@@ -194,13 +195,14 @@ mod tests {
             calendar: "room-1",
             timezone: "Europe/Paris",
             owner_timezone: "UTC",
-            week: &w,
+            week: w,
             version: 7,
         };
         let body = json(&h, &sample());
         let v: serde_json::Value = serde_json::from_slice(&body).expect("valid JSON");
         assert_eq!(v["calendar"], "room-1");
         assert_eq!(v["version"], 7);
+        assert_eq!(v["week"], "2026-W48");
         let slots = v["slots"].as_array().expect("array");
         assert_eq!(slots.len(), SLOTS);
         assert_eq!(

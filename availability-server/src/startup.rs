@@ -11,7 +11,7 @@ use crate::auth::{self, Auth, AuthSettings};
 use crate::config::Config;
 use crate::limit::{Limits, Proxy};
 use crate::routes::DEFAULT_CALENDAR;
-use crate::state::{Backend, KeyHash, Zones};
+use crate::store::{KeyHash, Store};
 use crate::tls;
 
 /// A server ready to run.
@@ -33,20 +33,16 @@ pub struct Prepared {
 /// # Errors
 ///
 /// A message for the operator: which file or step failed.
-pub async fn prepare(
-    config: &Config,
-    backend: Arc<dyn Backend>,
-    zones: Arc<dyn Zones>,
-) -> Result<Prepared, String> {
+pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, String> {
     let (identity, new_certificate) = match &config.tls {
         Some((cert, key)) => (tls::load(cert, key)?, None),
         None => tls::load_or_create(&config.data_dir)?,
     };
     let tls = tls::server_config(identity).map_err(|e| format!("the TLS configuration: {e}"))?;
 
-    if backend.list().is_empty() {
-        let b = Arc::clone(&backend);
-        tokio::task::spawn_blocking(move || b.create(DEFAULT_CALENDAR, "UTC", None))
+    if store.list().is_empty() {
+        let s = Arc::clone(&store);
+        tokio::task::spawn_blocking(move || s.create(DEFAULT_CALENDAR, "UTC"))
             .await
             .map_err(|e| format!("creating the default calendar: {e}"))?
             .map_err(|e| format!("creating the default calendar: {e}"))?;
@@ -59,15 +55,15 @@ pub async fn prepare(
         memo_ttl: config.key_memo_ttl,
     })?;
     let mut new_admin_key = None;
-    if !auth.has_admin_key(backend.as_ref()) {
+    if !auth.has_admin_key(&store) {
         let key = auth::generate().map_err(|e| format!("generating the admin key: {e}"))?;
         let token = key.token.clone();
         let cost = config.bcrypt_cost;
-        let b = Arc::clone(&backend);
+        let s = Arc::clone(&store);
         tokio::task::spawn_blocking(move || {
             let hash = auth::hash_blocking(&token, cost).map_err(|e| e.to_string())?;
-            b.add_admin_key(KeyHash { id: key.id, hash })
-                .map_err(|e| e.to_string())
+            let stored = KeyHash::new(key.id, hash).map_err(|e| e.to_string())?;
+            s.add_admin_key(stored).map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| format!("storing the admin key: {e}"))?
@@ -83,8 +79,7 @@ pub async fn prepare(
         },
     );
     let app = Arc::new(App::new(
-        backend,
-        zones,
+        store,
         auth,
         limits,
         AppSettings {

@@ -594,8 +594,7 @@ async fn metrics_can_be_public() {
     let mut config = crate::support::test_config(data.path());
     config.tls = Some((cert, key));
     config.metrics_public = true;
-    let backend = std::sync::Arc::new(crate::support::MemBackend::default());
-    let server = TestServer::start_with(config, backend, root, data).await;
+    let server = TestServer::start_with(config, root, data).await;
     let r = server.client(Version::HTTP_11).get("/metrics").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(

@@ -368,13 +368,11 @@ async fn remembered_keys_are_checked_again_after_the_memo_period() {
 /// another calendar is still 403, not 401.
 #[tokio::test]
 async fn key_owners_are_known_after_a_restart() {
-    let mem = std::sync::Arc::new(crate::support::MemBackend::default());
-    let mut first = TestServer::start_mem(std::sync::Arc::clone(&mem)).await;
+    let first = TestServer::start().await;
     let key_a = first.create_calendar("a", "UTC").await;
     first.create_calendar("b", "UTC").await;
-    first.stop().await;
 
-    let second = TestServer::start_mem(mem).await;
+    let second = first.restart().await;
     let c = second.client(Version::HTTP_11);
     let detail = c
         .json(Method::PATCH, "/calendars/b/availability", &key_a, BATCH)

@@ -1,21 +1,18 @@
-//! The harness: an in-memory store behind the server's store trait (with the real time-zone
-//! engine), a test certificate, a server on port 0 and a TLS client that speaks HTTP/1.1 or
-//! HTTP/2.
+//! The harness: a test certificate, a server on port 0 over a store in a temporary directory,
+//! and a TLS client that speaks HTTP/1.1 or HTTP/2.
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use availability_core::Week;
 use availability_server::app::App;
 use availability_server::config::Config;
-use availability_server::state::{Backend, Calendar, Change, KeyHash, StoreError};
+use availability_server::store::Store;
 use availability_server::{server, startup};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, Version};
@@ -27,110 +24,6 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-// ---------------------------------------------------------------------------------------
-// An in-memory store.
-
-/// The store's traits over a map; `flushes` counts calls to `flush`.
-#[derive(Default)]
-pub struct MemBackend {
-    calendars: Mutex<BTreeMap<String, Arc<Calendar>>>,
-    admin: Mutex<Vec<KeyHash>>,
-    pub flushes: AtomicUsize,
-}
-
-impl Backend for MemBackend {
-    fn get(&self, id: &str) -> Option<Arc<Calendar>> {
-        self.calendars.lock().unwrap().get(id).cloned()
-    }
-    fn list(&self) -> Vec<Arc<Calendar>> {
-        self.calendars.lock().unwrap().values().cloned().collect()
-    }
-    fn create(
-        &self,
-        id: &str,
-        zone: &str,
-        key: Option<KeyHash>,
-    ) -> Result<Arc<Calendar>, StoreError> {
-        let mut map = self.calendars.lock().unwrap();
-        if map.contains_key(id) {
-            return Err(StoreError::AlreadyExists);
-        }
-        let cal = Arc::new(Calendar {
-            id: id.into(),
-            zone: zone.into(),
-            version: 1,
-            updated: 1_795_426_799,
-            week: Week::UNAVAILABLE,
-            keys: key.into_iter().collect(),
-        });
-        map.insert(id.into(), Arc::clone(&cal));
-        Ok(cal)
-    }
-    fn delete(&self, id: &str, expected: Option<u64>) -> Result<(), StoreError> {
-        let mut map = self.calendars.lock().unwrap();
-        let current = map.get(id).ok_or(StoreError::NotFound)?.version;
-        if expected.is_some_and(|v| v != current) {
-            return Err(StoreError::VersionMismatch { current });
-        }
-        map.remove(id);
-        Ok(())
-    }
-    fn commit(
-        &self,
-        id: &str,
-        change: Change,
-        expected: Option<u64>,
-    ) -> Result<Arc<Calendar>, StoreError> {
-        let mut map = self.calendars.lock().unwrap();
-        let current = map.get(id).ok_or(StoreError::NotFound)?;
-        if expected.is_some_and(|v| v != current.version) {
-            return Err(StoreError::VersionMismatch {
-                current: current.version,
-            });
-        }
-        let mut next = Calendar::clone(current);
-        match change {
-            Change::Apply(batch) => {
-                next.week = batch
-                    .apply(&next.week)
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?
-            }
-            Change::Replace(batch) => next.week = batch.apply_replacing().unwrap(),
-            Change::SetZone(zone) => next.zone = zone,
-            Change::AddKey(key) => next.keys.push(key),
-            Change::RemoveKey(key_id) => {
-                let before = next.keys.len();
-                next.keys.retain(|k| k.id != key_id);
-                if next.keys.len() == before {
-                    return Err(StoreError::KeyNotFound);
-                }
-            }
-        }
-        next.version += 1;
-        next.updated += 60;
-        let next = Arc::new(next);
-        map.insert(id.into(), Arc::clone(&next));
-        Ok(next)
-    }
-    fn admin_keys(&self) -> Vec<KeyHash> {
-        self.admin.lock().unwrap().clone()
-    }
-    fn add_admin_key(&self, key: KeyHash) -> Result<(), StoreError> {
-        self.admin.lock().unwrap().push(key);
-        Ok(())
-    }
-    fn flush(&self) -> Result<(), StoreError> {
-        self.flushes.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
-impl MemBackend {
-    pub fn get_version(&self, id: &str) -> u64 {
-        self.get(id).map_or(0, |c| c.version)
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Certificates and the server.
@@ -154,7 +47,7 @@ pub fn test_certificate(
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
     pub app: Arc<App>,
-    pub backend: Arc<dyn Backend>,
+    pub store: Arc<Store>,
     pub admin: String,
     pub root: CertificateDer<'static>,
     pub data: tempfile::TempDir,
@@ -184,8 +77,7 @@ impl TestServer {
         let (cert, key, root) = test_certificate(data.path());
         let mut config = test_config(data.path());
         config.tls = Some((cert, key));
-        let backend = availability_server::backend::open(data.path()).unwrap();
-        TestServer::start_with(config, backend, root, data).await
+        TestServer::start_with(config, root, data).await
     }
 
     /// A server over a fresh store file, with settings changed by `tweak`.
@@ -195,32 +87,17 @@ impl TestServer {
         let mut config = test_config(data.path());
         config.tls = Some((cert, key));
         tweak(&mut config);
-        let backend = availability_server::backend::open(data.path()).unwrap();
-        TestServer::start_with(config, backend, root, data).await
+        TestServer::start_with(config, root, data).await
     }
 
-    /// The same over the in-memory store, which counts flushes.
-    pub async fn start_mem(backend: Arc<MemBackend>) -> TestServer {
-        let data = tempfile::tempdir().unwrap();
-        let (cert, key, root) = test_certificate(data.path());
-        let mut config = test_config(data.path());
-        config.tls = Some((cert, key));
-        TestServer::start_with(config, backend, root, data).await
-    }
-
+    /// A server with `config`, over the store in `config.data_dir`.
     pub async fn start_with(
         config: Config,
-        backend: Arc<dyn Backend>,
         root: CertificateDer<'static>,
         data: tempfile::TempDir,
     ) -> TestServer {
-        let prepared = startup::prepare(
-            &config,
-            backend.clone(),
-            availability_server::backend::zones(),
-        )
-        .await
-        .unwrap();
+        let store = open_store(&config.data_dir).await;
+        let prepared = startup::prepare(&config, Arc::clone(&store)).await.unwrap();
         let admin = prepared.new_admin_key.clone().unwrap_or_default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -238,13 +115,39 @@ impl TestServer {
         TestServer {
             addr,
             app,
-            backend,
+            store,
             admin,
             root,
             data,
             shutdown: Some(tx),
             task: Some(task),
         }
+    }
+
+    /// Stops the server and starts another on the same data directory (and certificate),
+    /// which must make no new admin key; the new one keeps the old one's.
+    pub async fn restart(mut self) -> TestServer {
+        self.stop().await;
+        // Dropping the rest closes the store, so the new server can lock it.
+        let TestServer {
+            data,
+            root,
+            admin,
+            app,
+            store,
+            ..
+        } = self;
+        drop((app, store));
+        let mut config = test_config(data.path());
+        let (cert, key) = (
+            data.path().join("test-cert.pem"),
+            data.path().join("test-key.pem"),
+        );
+        config.tls = cert.exists().then_some((cert, key));
+        let mut again = TestServer::start_with(config, root, data).await;
+        assert_eq!(again.admin, "", "a restart makes no new admin key");
+        again.admin = admin;
+        again
     }
 
     pub fn client(&self, version: Version) -> Client {
@@ -287,6 +190,21 @@ impl TestServer {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
         r.json()["key"].as_str().unwrap().to_owned()
     }
+}
+
+/// Opens the store in `dir`. A server that has just stopped may still be dropping its last
+/// connection's share of the store (and so its lock) on another worker: wait a little for it.
+pub async fn open_store(dir: &Path) -> Arc<Store> {
+    for _ in 0..100 {
+        match availability_server::store::open(dir) {
+            Ok(store) => return store,
+            Err(e) if e.contains("lock") => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("opening the store: {e}"),
+        }
+    }
+    panic!("the store in {} stayed locked", dir.display())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -4,66 +4,33 @@
 
 use std::hint::black_box;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use availability_core::Week;
 use availability_server::auth::{self, Auth, AuthSettings, Need};
 use availability_server::limit::{Limit, Rate};
-use availability_server::state::{Backend, Calendar, Change, KeyHash, StoreError};
+use availability_server::store::{KeyHash, Store};
 use criterion::{criterion_group, criterion_main, Criterion};
-
-/// One calendar with one key; every other call is unused here.
-struct OneCalendar(Arc<Calendar>);
-
-impl Backend for OneCalendar {
-    fn get(&self, id: &str) -> Option<Arc<Calendar>> {
-        (id == self.0.id).then(|| Arc::clone(&self.0))
-    }
-    fn list(&self) -> Vec<Arc<Calendar>> {
-        vec![Arc::clone(&self.0)]
-    }
-    fn create(&self, _: &str, _: &str, _: Option<KeyHash>) -> Result<Arc<Calendar>, StoreError> {
-        Err(StoreError::Failed("read-only".into()))
-    }
-    fn delete(&self, _: &str, _: Option<u64>) -> Result<(), StoreError> {
-        Err(StoreError::Failed("read-only".into()))
-    }
-    fn commit(&self, _: &str, _: Change, _: Option<u64>) -> Result<Arc<Calendar>, StoreError> {
-        Err(StoreError::Failed("read-only".into()))
-    }
-    fn admin_keys(&self) -> Vec<KeyHash> {
-        Vec::new()
-    }
-    fn add_admin_key(&self, _: KeyHash) -> Result<(), StoreError> {
-        Err(StoreError::Failed("read-only".into()))
-    }
-    fn flush(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
 
 fn keys(c: &mut Criterion) {
     let key = auth::generate().expect("rng");
     let hash = auth::hash_blocking(&key.token, 4).expect("bcrypt");
-    let backend = OneCalendar(Arc::new(Calendar {
-        id: "team".into(),
-        zone: "UTC".into(),
-        version: 1,
-        updated: 0,
-        week: Week::UNAVAILABLE,
-        keys: vec![KeyHash {
-            id: key.id.clone(),
-            hash,
-        }],
-    }));
+    // One calendar with one key, in a real store.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = Store::open(dir.path().join("auth.store")).expect("a new store");
+    store
+        .create_with_keys(
+            "team",
+            "UTC",
+            vec![KeyHash::new(key.id.clone(), hash).expect("a key hash")],
+        )
+        .expect("the calendar");
     let auth = Auth::new(AuthSettings {
         cost: 4,
         memo_ttl: Duration::from_secs(3600),
         ..AuthSettings::default()
     })
     .expect("rng");
-    auth.index_all(&backend);
+    auth.index_all(&store);
 
     // The worst malformed token: the right length and alphabet, one digit mistyped, so only
     // the checksum refuses it.
@@ -76,7 +43,7 @@ fn keys(c: &mut Criterion) {
     });
     c.bench_function("auth/reject malformed token via the memo path", |b| {
         b.iter(|| {
-            auth.remembered(&backend, black_box(&typo), Need::Calendar("team"))
+            auth.remembered(&store, black_box(&typo), Need::Calendar("team"))
                 .is_none()
         })
     });
@@ -100,7 +67,7 @@ fn keys(c: &mut Criterion) {
     );
     runtime
         .block_on(auth.check(
-            &backend,
+            &store,
             &limit,
             IpAddr::from([127, 0, 0, 1]),
             &headers,
@@ -108,11 +75,11 @@ fn keys(c: &mut Criterion) {
         ))
         .expect("the key verifies");
     assert!(auth
-        .remembered(&backend, &key.token, Need::Calendar("team"))
+        .remembered(&store, &key.token, Need::Calendar("team"))
         .is_some());
     c.bench_function("auth/accept remembered token", |b| {
         b.iter(|| {
-            auth.remembered(&backend, black_box(&key.token), Need::Calendar("team"))
+            auth.remembered(&store, black_box(&key.token), Need::Calendar("team"))
                 .is_some()
         })
     });

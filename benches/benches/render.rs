@@ -5,57 +5,21 @@
 use std::hint::black_box;
 
 use availability_benches::office_week;
-use availability_core::{Status, Week};
+use availability_core::tz::{self, IsoWeek, Zone};
 use availability_server::cache;
 use availability_server::render::{self, Header};
-use availability_server::state::{Interval, IsoWeek};
 use criterion::{criterion_group, criterion_main, Criterion};
-
-fn iso_week() -> IsoWeek {
-    IsoWeek {
-        label: "2026-W48".into(),
-        dates: [
-            "2026-11-23",
-            "2026-11-24",
-            "2026-11-25",
-            "2026-11-26",
-            "2026-11-27",
-            "2026-11-28",
-            "2026-11-29",
-        ]
-        .map(String::from),
-    }
-}
-
-/// The week's intervals as a same-zone view in New York's winter offset would give them.
-fn intervals(week: &Week, iso: &IsoWeek) -> Vec<Interval> {
-    let stamp = |slot: usize| {
-        let day = iso
-            .dates
-            .get(slot / 48)
-            .map_or("2026-11-30", String::as_str);
-        let minutes = (slot % 48) * 30;
-        format!("{day}T{:02}:{:02}:00-05:00", minutes / 60, minutes % 60)
-    };
-    week.runs()
-        .filter(|r| r.status() != Status::Unavailable)
-        .map(|r| Interval {
-            start: stamp(r.start_index()),
-            end: stamp(r.end_index()),
-            status: r.status(),
-        })
-        .collect()
-}
 
 fn bench(c: &mut Criterion) {
     let week = office_week();
-    let iso = iso_week();
-    let list = intervals(&week, &iso);
+    let iso = IsoWeek::new(2026, 48).expect("a week");
+    let new_york = Zone::new("America/New_York").expect("a zone");
+    let list = tz::intervals(&week, new_york, new_york, iso).expect("the intervals");
     let header = Header {
         calendar: "meeting-room-4",
-        timezone: "America/New_York",
-        owner_timezone: "America/New_York",
-        week: &iso,
+        timezone: new_york.name(),
+        owner_timezone: new_york.name(),
+        week: iso,
         version: 1234,
     };
 

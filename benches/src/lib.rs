@@ -14,6 +14,11 @@ pub fn time(half_hours: usize) -> Time {
 /// A typical published week: weekdays 09:00-17:00 available with a maybe lunch hour, and a
 /// maybe Saturday morning.
 pub fn office_week() -> Week {
+    office_batch().apply_replacing().expect("a valid batch")
+}
+
+/// The batch that writes [`office_week`] with `PUT` (it replaces the whole week).
+pub fn office_batch() -> Batch {
     let mut batch = Batch::new();
     for day in Day::WEEKDAYS {
         batch.push(Entry::range(day, time(18), time(34), Status::Available));
@@ -25,5 +30,5 @@ pub fn office_week() -> Week {
         time(28),
         Status::Maybe,
     ));
-    batch.apply_replacing().expect("a valid batch")
+    batch
 }

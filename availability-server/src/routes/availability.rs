@@ -3,6 +3,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+use availability_core::tz::{IsoWeek, Plan, Zone};
 use availability_core::{Batch, Day, Slot, Time};
 use bytes::Bytes;
 use http::header::{
@@ -13,7 +14,7 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 
 use super::{
-    blocking, calendar, expected_version, json_body, not_modified, parse_json, small_read, written,
+    blocking, calendar, expected_version, json_body, not_modified, parse_json, written, zone,
     Result,
 };
 use crate::app::App;
@@ -22,7 +23,7 @@ use crate::cache::{Encoding, Format, Key, Rendered};
 use crate::problem::{Body, Problem};
 use crate::query::Query;
 use crate::render::{self, Header};
-use crate::state::Change;
+use crate::store::Change;
 
 /// What a read asks for.
 #[derive(Debug, Clone, Copy)]
@@ -39,12 +40,10 @@ pub(super) enum Shape {
 const DEFAULT_ZONE: &str = "UTC";
 
 /// GET: the week (or one slot) as seen from `tz` in `week`.
-pub(super) async fn read(
-    app: &App,
-    parts: &Parts,
-    id: &str,
-    shape: Shape,
-) -> Result<Response<Body>> {
+///
+/// Synchronous: a read never waits (the store and the caches answer from memory), and a
+/// plain function keeps the route's future small, which every request moves around.
+pub(super) fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Body>> {
     let allowed: &[&str] = match shape {
         Shape::Week => &["tz", "week", "format"],
         Shape::Csv => &["tz", "week"],
@@ -63,50 +62,35 @@ pub(super) async fn read(
         }
     };
     let cal = calendar(app, id)?;
-    let viewer = app
-        .zones
-        .zone(query.get("tz").unwrap_or(DEFAULT_ZONE))
-        .map_err(Problem::bad_request)?;
-    let week = app
-        .zones
-        .week(&viewer, query.get("week"), app.now_unix())
-        .map_err(Problem::bad_request)?;
-    let header = Header {
-        calendar: &cal.id,
-        timezone: &viewer,
-        owner_timezone: &cal.zone,
-        week: &week,
-        version: cal.version,
-    };
-
-    if let Shape::Slot = shape {
-        let (Some(day), Some(time)) = (query.get("day"), query.get("time")) else {
-            return Err(Problem::bad_request(
-                "give the slot as day and time, for example ?day=monday&time=09:00",
-            ));
-        };
-        let day: Day = day
-            .parse()
-            .map_err(|e| Problem::bad_request(format!("day: {e}")))?;
-        let time: Time = time
-            .parse()
-            .map_err(|e| Problem::bad_request(format!("time: {e}")))?;
-        let slot = Slot::new(day, time).map_err(|e| Problem::bad_request(format!("time: {e}")))?;
-        let viewed = app
-            .zones
-            .view(&cal.zone, &viewer, &week, &cal.week)
-            .map_err(Problem::bad_request)?;
-        let body = render::slot_json(&header, slot, viewed.status(slot));
-        return small_read(parts, body, Some(cal.version));
+    let viewer = zone(query.get("tz").unwrap_or(DEFAULT_ZONE))?;
+    let week = match query.get("week") {
+        Some(text) => text.parse::<IsoWeek>(),
+        None => IsoWeek::at(viewer, app.now_unix()),
     }
-
+    .map_err(|e| Problem::bad_request(e.to_string()))?;
+    let format = match shape {
+        Shape::Slot => {
+            let (Some(day), Some(time)) = (query.get("day"), query.get("time")) else {
+                return Err(Problem::bad_request(
+                    "give the slot as day and time, for example ?day=monday&time=09:00",
+                ));
+            };
+            let day: Day = day
+                .parse()
+                .map_err(|e| Problem::bad_request(format!("day: {e}")))?;
+            let time: Time = time
+                .parse()
+                .map_err(|e| Problem::bad_request(format!("time: {e}")))?;
+            let slot =
+                Slot::new(day, time).map_err(|e| Problem::bad_request(format!("time: {e}")))?;
+            Format::Slot(slot)
+        }
+        Shape::Week | Shape::Csv => format,
+    };
     let key = Key {
-        calendar: cal.id.clone(),
-        version: cal.version,
-        owner_zone: cal.zone.clone(),
-        stored: cal.week,
-        viewer_zone: viewer.clone(),
-        week: week.label.clone(),
+        calendar: &cal,
+        viewer,
+        week,
         format,
     };
     let rendered = match app.cache.get(&key) {
@@ -116,32 +100,40 @@ pub(super) async fn read(
         }
         None => {
             app.metrics.cache_misses.fetch_add(1, Relaxed);
+            // The owner's zone was checked when it was stored; a name this build does not
+            // know any more is the server's fault, not the client's.
+            let owner = Zone::new(cal.zone())
+                .map_err(|e| Problem::internal("reading the owner's zone", e))?;
+            let plan = plan(app, owner, viewer, week)?;
+            let header = Header {
+                calendar: cal.id(),
+                timezone: viewer.name(),
+                owner_timezone: cal.zone(),
+                week,
+                version: cal.version(),
+            };
+            let stored = cal.week();
             let body = match format {
-                Format::Json | Format::Csv => {
-                    let viewed = app
-                        .zones
-                        .view(&cal.zone, &viewer, &week, &cal.week)
-                        .map_err(Problem::bad_request)?;
-                    if format == Format::Csv {
-                        render::csv(&viewed)
-                    } else {
-                        render::json(&header, &viewed)
-                    }
-                }
-                Format::Intervals => {
-                    let intervals = app
-                        .zones
-                        .intervals(&cal.zone, &viewer, &week, &cal.week)
-                        .map_err(Problem::bad_request)?;
-                    render::intervals(&header, &intervals)
+                Format::Json => render::json(&header, &plan.apply(&stored)),
+                Format::Csv => render::csv(&plan.apply(&stored)),
+                Format::Intervals => render::intervals(&header, &plan.intervals(&stored)),
+                Format::Slot(slot) => {
+                    render::slot_json(&header, slot, plan.apply(&stored).status(slot))
                 }
             };
-            let rendered = Arc::new(Rendered::new(body, key.etag(), format));
-            app.cache.insert(key, Arc::clone(&rendered));
+            let rendered = Arc::new(Rendered::new(&key, body));
+            app.cache.insert(Arc::clone(&rendered));
             rendered
         }
     };
     Ok(serve(parts, &rendered))
+}
+
+/// The plan that converts `owner`'s wall-clock week to `viewer`'s `week`, from the cache.
+fn plan(app: &App, owner: Zone, viewer: Zone, week: IsoWeek) -> Result<Arc<Plan>> {
+    app.plans
+        .get(owner, viewer, week)
+        .map_err(|e| Problem::bad_request(e.to_string()))
 }
 
 /// The response for a cached body: 304 when the client has it, else the body in the best
@@ -155,7 +147,7 @@ fn serve(parts: &Parts, rendered: &Rendered) -> Response<Body> {
     );
     let (bytes, encoding) = rendered.encoded(encoding);
     let etag = rendered.etag_for(encoding);
-    let mut response = if not_modified(parts, &[&etag, &rendered.etag]) {
+    let mut response = if not_modified(parts, &[etag.as_bytes(), rendered.etag.as_bytes()]) {
         let mut r = Response::new(Full::new(Bytes::new()));
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
@@ -172,9 +164,7 @@ fn serve(parts: &Parts, rendered: &Rendered) -> Response<Body> {
         r
     };
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        headers.insert(ETAG, value);
-    }
+    headers.insert(ETAG, etag.clone());
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     // Clients may keep the body but must revalidate: the week changes whenever it is edited.
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -207,16 +197,16 @@ where
     } else {
         Change::Apply(batch)
     };
-    let expected = expected_version(parts, cal.version)?;
+    let expected = expected_version(parts, cal.version())?;
     let owned_id = id.to_owned();
-    let updated = blocking(app, "saving the week", move |backend| {
-        backend.commit(&owned_id, change, expected)
+    let updated = blocking(app, "saving the week", move |store| {
+        store.commit(&owned_id, expected, &change)
     })
     .await?;
     Ok(written(
         StatusCode::OK,
         serde_json::json!({}),
-        &updated.id,
-        updated.version,
+        updated.id(),
+        updated.version(),
     ))
 }

@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::auth::{self, Need};
 use crate::problem::{Body, Problem};
 use crate::query::Query;
-use crate::state::{Calendar, Change, KeyHash};
+use crate::store::{Calendar, Change, KeyHash};
 
 /// The body of `POST /calendars`.
 #[derive(Debug, Deserialize)]
@@ -35,10 +35,10 @@ struct ZoneChange {
 /// `{ "id", "timezone", "version", "updated" }`.
 fn describe(cal: &Calendar) -> serde_json::Value {
     serde_json::json!({
-        "id": cal.id,
-        "timezone": cal.zone,
-        "version": cal.version,
-        "updated": rfc3339(cal.updated),
+        "id": cal.id(),
+        "timezone": cal.zone(),
+        "version": cal.version(),
+        "updated": rfc3339(cal.changed_at_unix_ms().div_euclid(1000)),
     })
 }
 
@@ -52,8 +52,7 @@ fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
 pub(super) async fn list(app: &App, parts: &Parts) -> Result<Response<Body>> {
     Query::parse(parts.uri.query(), &[])?;
     super::authorize(app, parts, Need::Admin).await?;
-    let calendars: Vec<serde_json::Value> =
-        app.backend.list().iter().map(|c| describe(c)).collect();
+    let calendars: Vec<serde_json::Value> = app.store.list().iter().map(|c| describe(c)).collect();
     small_read(
         parts,
         to_bytes(&serde_json::json!({ "calendars": calendars })),
@@ -65,7 +64,7 @@ pub(super) async fn list(app: &App, parts: &Parts) -> Result<Response<Body>> {
 pub(super) fn get(app: &App, parts: &Parts, id: &str) -> Result<Response<Body>> {
     Query::parse(parts.uri.query(), &[])?;
     let cal = calendar(app, id)?;
-    small_read(parts, to_bytes(&describe(&cal)), Some(cal.version))
+    small_read(parts, to_bytes(&describe(&cal)), Some(cal.version()))
 }
 
 /// POST /calendars (admin): a new calendar and its first key, shown once.
@@ -84,11 +83,8 @@ where
             new.id.chars().take(80).collect::<String>()
         )));
     }
-    let zone = app
-        .zones
-        .zone(new.timezone.as_deref().unwrap_or("UTC"))
-        .map_err(Problem::bad_request)?;
-    if app.backend.get(&new.id).is_some() {
+    let zone = super::zone(new.timezone.as_deref().unwrap_or("UTC"))?;
+    if app.store.contains(&new.id) {
         return Err(Problem::conflict(format!(
             "a calendar {:?} exists; pick another id",
             new.id
@@ -96,27 +92,25 @@ where
     }
     let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
     let hash = app.auth.hash(key.token.clone()).await?;
-    let stored = KeyHash {
-        id: key.id.clone(),
-        hash,
-    };
+    let stored = KeyHash::new(key.id.clone(), hash)
+        .map_err(|e| Problem::internal("storing a new key", e))?;
     let id = new.id.clone();
-    let created = blocking(app, "creating the calendar", move |backend| {
-        backend.create(&id, &zone, Some(stored))
+    let created = blocking(app, "creating the calendar", move |store| {
+        store.create_with_keys(&id, zone.name(), vec![stored])
     })
     .await?;
     app.auth.index(&created);
     let mut response = written(
         StatusCode::CREATED,
         serde_json::json!({
-            "timezone": created.zone,
+            "timezone": created.zone(),
             "key_id": key.id,
             "key": key.token,
         }),
-        &created.id,
-        created.version,
+        created.id(),
+        created.version(),
     );
-    if let Ok(location) = HeaderValue::from_str(&format!("/calendars/{}", created.id)) {
+    if let Ok(location) = HeaderValue::from_str(&format!("/calendars/{}", created.id())) {
         response.headers_mut().insert(LOCATION, location);
     }
     Ok(response)
@@ -138,21 +132,22 @@ where
     super::authorize(app, parts, Need::Calendar(id)).await?;
     let bytes = json_body(app, parts, body).await?;
     let change: ZoneChange = parse_json(&bytes, "zone change ({\"timezone\"})")?;
-    let zone = app
-        .zones
-        .zone(&change.timezone)
-        .map_err(Problem::bad_request)?;
-    let expected = expected_version(parts, cal.version)?;
+    let zone = super::zone(&change.timezone)?;
+    let expected = expected_version(parts, cal.version())?;
     let owned_id = id.to_owned();
-    let updated = blocking(app, "changing the zone", move |backend| {
-        backend.commit(&owned_id, Change::SetZone(zone), expected)
+    let updated = blocking(app, "changing the zone", move |store| {
+        store.commit(
+            &owned_id,
+            expected,
+            &Change::SetZone(zone.name().to_owned()),
+        )
     })
     .await?;
     Ok(written(
         StatusCode::OK,
-        serde_json::json!({ "timezone": updated.zone }),
-        &updated.id,
-        updated.version,
+        serde_json::json!({ "timezone": updated.zone() }),
+        updated.id(),
+        updated.version(),
     ))
 }
 
@@ -162,10 +157,10 @@ pub(super) async fn delete(app: &App, parts: &Parts, id: &str) -> Result<Respons
     super::authorize(app, parts, Need::Admin).await?;
     // Checked here for a quick answer, and again by the store under its writer lock, so a
     // change committed in between is not deleted unseen.
-    let expected = expected_version(parts, cal.version)?;
+    let expected = expected_version(parts, cal.version())?;
     let owned_id = id.to_owned();
-    blocking(app, "deleting the calendar", move |backend| {
-        backend.delete(&owned_id, expected)
+    blocking(app, "deleting the calendar", move |store| {
+        store.delete(&owned_id, expected)
     })
     .await?;
     app.auth.unindex(id);

@@ -23,6 +23,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use crate::app::App;
 use crate::auth::Need;
 use crate::problem::{Body, Problem};
+use crate::store::{Calendar, Store};
+use availability_core::tz::Zone;
 
 /// The calendar the short `/availability*` paths serve.
 pub const DEFAULT_CALENDAR: &str = "default";
@@ -104,6 +106,9 @@ where
 }
 
 /// The route table. Returns the route's name (for metrics) and its answer.
+///
+/// Reads run as plain functions; handlers that wait (for a key check, a body or the disk) are
+/// boxed, so this future, which every request moves, stays the size of the reads'.
 async fn route<B>(app: &App, parts: &Parts, body: B) -> (&'static str, Result<Response<Body>>)
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -111,27 +116,24 @@ where
 {
     use availability::Shape;
     let path = parts.uri.path();
-    let mut segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
-    // The short paths of earlier servers serve the default calendar:
-    // `/availability[/...]` is `/calendars/default/availability[/...]`.
-    if segments.first() == Some(&"availability") {
-        segments.splice(0..0, ["calendars", DEFAULT_CALENDAR]);
-    }
+    let mut buffer = [""; MAX_SEGMENTS];
+    let segments = segments(path, &mut buffer);
     let method = &parts.method;
     let read = *method == Method::GET || *method == Method::HEAD;
-    match segments.as_slice() {
+    match segments {
         // Liveness: answers as long as the server accepts requests.
         ["healthz"] if read => ("healthz", service::healthz(parts)),
         ["healthz"] => ("healthz", Err(Problem::method_not_allowed("GET, HEAD"))),
         // Prometheus metrics: admin key, or anyone when configured public.
-        ["metrics"] if read => ("metrics", service::metrics(app, parts).await),
+        ["metrics"] if read => ("metrics", Box::pin(service::metrics(app, parts)).await),
         ["metrics"] => ("metrics", Err(Problem::method_not_allowed("GET, HEAD"))),
 
         // The calendars: list (admin) and create (admin).
-        ["calendars"] if read => ("calendars", calendars::list(app, parts).await),
-        ["calendars"] if *method == Method::POST => {
-            ("calendars", calendars::create(app, parts, body).await)
-        }
+        ["calendars"] if read => ("calendars", Box::pin(calendars::list(app, parts)).await),
+        ["calendars"] if *method == Method::POST => (
+            "calendars",
+            Box::pin(calendars::create(app, parts, body)).await,
+        ),
         ["calendars"] => (
             "calendars",
             Err(Problem::method_not_allowed("GET, HEAD, POST")),
@@ -139,12 +141,14 @@ where
 
         // One calendar: read (anyone), change its zone (its key), delete (admin).
         ["calendars", id] if read => ("calendar", calendars::get(app, parts, id)),
-        ["calendars", id] if *method == Method::PATCH => {
-            ("calendar", calendars::set_zone(app, parts, body, id).await)
-        }
-        ["calendars", id] if *method == Method::DELETE => {
-            ("calendar", calendars::delete(app, parts, id).await)
-        }
+        ["calendars", id] if *method == Method::PATCH => (
+            "calendar",
+            Box::pin(calendars::set_zone(app, parts, body, id)).await,
+        ),
+        ["calendars", id] if *method == Method::DELETE => (
+            "calendar",
+            Box::pin(calendars::delete(app, parts, id)).await,
+        ),
         ["calendars", _] => (
             "calendar",
             Err(Problem::method_not_allowed("GET, HEAD, PATCH, DELETE")),
@@ -154,11 +158,11 @@ where
         ["calendars", id, "availability"] => {
             let name = "availability";
             if read {
-                (name, availability::read(app, parts, id, Shape::Week).await)
-            } else if *method == Method::PATCH {
-                (name, availability::write(app, parts, body, id, false).await)
-            } else if *method == Method::PUT {
-                (name, availability::write(app, parts, body, id, true).await)
+                (name, availability::read(app, parts, id, Shape::Week))
+            } else if *method == Method::PATCH || *method == Method::PUT {
+                let replace = *method == Method::PUT;
+                let write = availability::write(app, parts, body, id, replace);
+                (name, Box::pin(write).await)
             } else {
                 (
                     name,
@@ -169,10 +173,7 @@ where
         // One slot of a view (anyone).
         ["calendars", id, "availability", "slot"] => {
             if read {
-                (
-                    "slot",
-                    availability::read(app, parts, id, Shape::Slot).await,
-                )
+                ("slot", availability::read(app, parts, id, Shape::Slot))
             } else {
                 ("slot", Err(Problem::method_not_allowed("GET, HEAD")))
             }
@@ -180,7 +181,7 @@ where
         // The week as CSV, for clients of earlier servers that used this path (anyone).
         ["calendars", id, "availability", "csv"] => {
             if read {
-                ("csv", availability::read(app, parts, id, Shape::Csv).await)
+                ("csv", availability::read(app, parts, id, Shape::Csv))
             } else {
                 ("csv", Err(Problem::method_not_allowed("GET, HEAD")))
             }
@@ -188,12 +189,12 @@ where
 
         // A new calendar key (its key or admin), shown once.
         ["calendars", id, "keys"] if *method == Method::POST => {
-            ("keys", keys::create(app, parts, id).await)
+            ("keys", Box::pin(keys::create(app, parts, id)).await)
         }
         ["calendars", _, "keys"] => ("keys", Err(Problem::method_not_allowed("POST"))),
         // Revoke a key (its calendar's key or admin).
         ["calendars", id, "keys", key_id] if *method == Method::DELETE => {
-            ("key", keys::delete(app, parts, id, key_id).await)
+            ("key", Box::pin(keys::delete(app, parts, id, key_id)).await)
         }
         ["calendars", _, "keys", _] => ("key", Err(Problem::method_not_allowed("DELETE"))),
 
@@ -208,6 +209,32 @@ where
     }
 }
 
+/// More path segments than any route has: such a path is 404 without looking further.
+const MAX_SEGMENTS: usize = 6;
+
+/// The segments of `path` in `buffer`, without allocating: `/a/b` is `["a", "b"]`. The short
+/// paths of earlier servers serve the default calendar, so `/availability[/...]` reads as
+/// `/calendars/default/availability[/...]`. A path of more segments than any route has yields
+/// them all but cut short, which matches no route.
+fn segments<'a>(path: &'a str, buffer: &'a mut [&'a str; MAX_SEGMENTS]) -> &'a [&'a str] {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let mut n = 0;
+    if path == "availability" || path.starts_with("availability/") {
+        buffer[0] = "calendars";
+        buffer[1] = DEFAULT_CALENDAR;
+        n = 2;
+    }
+    for segment in path.split('/') {
+        match buffer.get_mut(n) {
+            Some(slot) => *slot = segment,
+            // Too long for any route: keep a full buffer that no pattern matches.
+            None => return buffer.as_slice(),
+        }
+        n += 1;
+    }
+    &buffer[..n]
+}
+
 /// Checks the request's key against `need` (see [`crate::auth::Auth::check`]), charging key
 /// checks to the client's `auth` limit.
 async fn authorize(app: &App, parts: &Parts, need: Need<'_>) -> Result<crate::auth::Principal> {
@@ -217,13 +244,7 @@ async fn authorize(app: &App, parts: &Parts, need: Need<'_>) -> Result<crate::au
         .get::<Client>()
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
     app.auth
-        .check(
-            app.backend.as_ref(),
-            &app.limits.auth,
-            client,
-            &parts.headers,
-            need,
-        )
+        .check(&app.store, &app.limits.auth, client, &parts.headers, need)
         .await
 }
 
@@ -238,10 +259,15 @@ pub fn valid_id(id: &str) -> bool {
 }
 
 /// The calendar, or 404.
-fn calendar(app: &App, id: &str) -> Result<std::sync::Arc<crate::state::Calendar>> {
-    app.backend
+fn calendar(app: &App, id: &str) -> Result<std::sync::Arc<Calendar>> {
+    app.store
         .get(id)
         .ok_or_else(|| Problem::not_found(format!("no calendar {id:?}")))
+}
+
+/// The zone with this IANA name (any case), or 400 naming it.
+fn zone(name: &str) -> Result<Zone> {
+    Zone::new(name).map_err(|e| Problem::bad_request(e.to_string()))
 }
 
 /// Reads a JSON body of at most `app.body_limit` bytes.
@@ -323,10 +349,10 @@ fn etags(parts: &Parts, name: http::header::HeaderName) -> Option<Vec<String>> {
 }
 
 /// Whether `If-None-Match` names any of `current` (or `*`): then the answer is 304.
-fn not_modified(parts: &Parts, current: &[&str]) -> bool {
+fn not_modified(parts: &Parts, current: &[&[u8]]) -> bool {
     etags(parts, IF_NONE_MATCH).is_some_and(|tags| {
         tags.iter()
-            .any(|t| t == "*" || current.contains(&t.as_str()))
+            .any(|t| t == "*" || current.contains(&t.as_bytes()))
     })
 }
 
@@ -379,7 +405,7 @@ fn small_read(parts: &Parts, body: Vec<u8>, version: Option<u64>) -> Result<Resp
         Some(v) => format!("\"v{v}-{:016x}\"", hasher.finish()),
         None => format!("\"h-{:016x}\"", hasher.finish()),
     };
-    let mut response = if not_modified(parts, &[&etag]) {
+    let mut response = if not_modified(parts, &[etag.as_bytes()]) {
         let mut r = Response::new(Full::new(Bytes::new()));
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
@@ -419,12 +445,10 @@ fn written(
 async fn blocking<T: Send + 'static>(
     app: &App,
     what: &'static str,
-    f: impl FnOnce(&dyn crate::state::Backend) -> std::result::Result<T, crate::state::StoreError>
-        + Send
-        + 'static,
+    f: impl FnOnce(&Store) -> std::result::Result<T, availability_core::Error> + Send + 'static,
 ) -> Result<T> {
-    let backend = std::sync::Arc::clone(&app.backend);
-    let outcome = tokio::task::spawn_blocking(move || f(backend.as_ref()))
+    let store = std::sync::Arc::clone(&app.store);
+    let outcome = tokio::task::spawn_blocking(move || f(&store))
         .await
         .map_err(|err| Problem::internal(what, err))?;
     match outcome {
@@ -438,20 +462,20 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// The HTTP answer to a store refusal.
-fn store_problem(what: &str, err: crate::state::StoreError) -> Problem {
-    use crate::state::StoreError as E;
-    match err {
-        E::NotFound => Problem::not_found("no such calendar (it was deleted meanwhile)"),
-        E::AlreadyExists => Problem::conflict("a calendar with this id exists; pick another id"),
-        E::VersionMismatch { current } => Problem::precondition_failed(format!(
-            "the calendar changed meanwhile and is now at version {current}; read it again \
-             and retry"
-        )),
-        E::KeyNotFound => Problem::not_found("no key with this id on this calendar"),
-        E::Invalid(m) => Problem::bad_request(m),
-        E::Capacity(m) => Problem::conflict(m),
-        E::Failed(m) => Problem::internal(what, m),
+/// The HTTP answer to a store refusal. The store's messages are written for the client
+/// (they name the calendar, the key or the version); a failure of the store itself (I/O) is
+/// logged and answered with a bare 500.
+fn store_problem(what: &str, err: availability_core::Error) -> Problem {
+    if err.is_not_found() {
+        Problem::not_found(err.to_string())
+    } else if err.is_already_exists() || err.is_capacity() {
+        Problem::conflict(err.to_string())
+    } else if err.is_version_mismatch() {
+        Problem::precondition_failed(err.to_string())
+    } else if err.is_parse() || err.is_invalid_entry() || err.is_too_many_entries() {
+        Problem::bad_request(err.to_string())
+    } else {
+        Problem::internal(what, err)
     }
 }
 
@@ -467,6 +491,38 @@ mod tests {
         for bad in ["", "-a", "A", "a_b", "a b", &"a".repeat(64), "é"] {
             assert!(!valid_id(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn path_segments() {
+        let mut buffer = [""; MAX_SEGMENTS];
+        assert_eq!(segments("/healthz", &mut buffer), ["healthz"]);
+        let mut buffer = [""; MAX_SEGMENTS];
+        assert_eq!(
+            segments("/calendars/a/availability/slot", &mut buffer),
+            ["calendars", "a", "availability", "slot"]
+        );
+        let mut buffer = [""; MAX_SEGMENTS];
+        assert_eq!(
+            segments("/availability/csv", &mut buffer),
+            ["calendars", "default", "availability", "csv"]
+        );
+        let mut buffer = [""; MAX_SEGMENTS];
+        assert_eq!(segments("/availabilityx", &mut buffer), ["availabilityx"]);
+        let mut buffer = [""; MAX_SEGMENTS];
+        assert_eq!(segments("/", &mut buffer), [""]);
+        let mut buffer = [""; MAX_SEGMENTS];
+        assert_eq!(segments("/calendars/", &mut buffer), ["calendars", ""]);
+        let mut buffer = [""; MAX_SEGMENTS];
+        assert_eq!(
+            segments("/a/b/c/d/e/f/g/h", &mut buffer).len(),
+            MAX_SEGMENTS
+        );
+        let mut buffer = [""; MAX_SEGMENTS];
+        assert_eq!(
+            segments("/availability/a/b/c/d/e", &mut buffer).len(),
+            MAX_SEGMENTS
+        );
     }
 
     #[test]
