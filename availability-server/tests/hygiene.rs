@@ -307,3 +307,120 @@ async fn a_trickled_body_is_answered_408() {
         "{waited:?}"
     );
 }
+
+/// HTTP/2 by hand, for a client that does not keep to the server's settings.
+mod raw_h2 {
+    use tokio::io::{AsyncRead, AsyncReadExt};
+
+    pub(super) const HEADERS: u8 = 1;
+    pub(super) const RST_STREAM: u8 = 3;
+    pub(super) const SETTINGS: u8 = 4;
+    pub(super) const GOAWAY: u8 = 7;
+    pub(super) const END_HEADERS: u8 = 4;
+    pub(super) const ACK: u8 = 1;
+    pub(super) const REFUSED_STREAM: u32 = 7;
+
+    /// One frame: a 9-byte head (length, type, flags, stream) and its payload.
+    pub(super) fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let len = u32::try_from(payload.len()).unwrap();
+        let mut out = len.to_be_bytes()[1..].to_vec();
+        out.extend([kind, flags]);
+        out.extend(stream.to_be_bytes());
+        out.extend(payload);
+        out
+    }
+
+    /// An HPACK header block of literal fields without indexing, all shorter than 127 bytes.
+    pub(super) fn block(fields: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, value) in fields {
+            out.push(0);
+            out.push(u8::try_from(name.len()).unwrap());
+            out.extend(name.as_bytes());
+            out.push(u8::try_from(value.len()).unwrap());
+            out.extend(value.as_bytes());
+        }
+        out
+    }
+
+    /// The next frame's type, flags, stream and payload.
+    pub(super) async fn read(io: &mut (impl AsyncRead + Unpin)) -> Option<(u8, u8, u32, Vec<u8>)> {
+        let mut head = [0u8; 9];
+        io.read_exact(&mut head).await.ok()?;
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+        let mut payload = vec![0u8; len];
+        io.read_exact(&mut payload).await.ok()?;
+        Some((head[3], head[4], stream, payload))
+    }
+}
+
+/// A client that opens more HTTP/2 streams than the server allows at once has the extra one
+/// refused (RST_STREAM REFUSED_STREAM), while its streams within the limit stay open and
+/// other clients are served.
+#[tokio::test]
+async fn http2_streams_past_the_limit_are_refused() {
+    use raw_h2::*;
+    let server = TestServer::start_tweaked(|config| {
+        config.connections.h2_max_streams = 2;
+    })
+    .await;
+    let mut tls = server.client(Version::HTTP_2).tls().await;
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    tls.write_all(&frame(SETTINGS, 0, 0, &[])).await.unwrap();
+    tls.flush().await.unwrap();
+    // Keep to the protocol until the server's settings are acknowledged.
+    let mut acked = false;
+    let mut settings_seen = false;
+    while !(acked && settings_seen) {
+        let (kind, flags, _, _) = tokio::time::timeout(Duration::from_secs(5), read(&mut tls))
+            .await
+            .unwrap()
+            .expect("the server's settings");
+        if kind == SETTINGS && flags & ACK == 0 {
+            settings_seen = true;
+            tls.write_all(&frame(SETTINGS, ACK, 0, &[])).await.unwrap();
+            tls.flush().await.unwrap();
+        } else if kind == SETTINGS {
+            acked = true;
+        }
+    }
+    // Three writes with a valid key whose bodies never come: each handler waits for its body,
+    // so each stream stays open.
+    let authorization = format!("Bearer {}", server.admin);
+    let head = block(&[
+        (":method", "PATCH"),
+        (":scheme", "https"),
+        (":path", "/availability"),
+        (":authority", "localhost"),
+        ("authorization", &authorization),
+        ("content-type", "application/json"),
+        ("content-length", "100"),
+    ]);
+    for stream in [1, 3, 5] {
+        tls.write_all(&frame(HEADERS, END_HEADERS, stream, &head))
+            .await
+            .unwrap();
+    }
+    tls.flush().await.unwrap();
+    let mut resets = Vec::new();
+    while let Ok(Some((kind, _, stream, payload))) =
+        tokio::time::timeout(Duration::from_secs(2), read(&mut tls)).await
+    {
+        assert_ne!(kind, GOAWAY, "the connection itself was ended: {payload:?}");
+        if kind == RST_STREAM {
+            let code = u32::from_be_bytes(payload[..4].try_into().unwrap());
+            resets.push((stream, code));
+        }
+    }
+    assert_eq!(
+        resets,
+        [(5, REFUSED_STREAM)],
+        "only the third stream is refused"
+    );
+    // Others are served meanwhile.
+    let r = server.client(Version::HTTP_2).get("/healthz").await;
+    assert_eq!(r.status, StatusCode::OK);
+}

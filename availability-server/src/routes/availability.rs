@@ -136,6 +136,10 @@ fn plan(app: &App, owner: Zone, viewer: Zone, week: IsoWeek) -> Result<Arc<Plan>
         .map_err(|e| Problem::bad_request(e.to_string()))
 }
 
+/// The header fields of a read's answer, besides `Content-Encoding`: `Content-Type`, `ETag`,
+/// `Vary`, `Cache-Control`, and the rate limit's `RateLimit-Policy` and `RateLimit`.
+const READ_FIELDS: usize = 6;
+
 /// The response for a cached body: 304 when the client has it, else the body in the best
 /// coding the client accepts.
 fn serve(parts: &Parts, rendered: &Rendered) -> Response<Body> {
@@ -147,23 +151,26 @@ fn serve(parts: &Parts, rendered: &Rendered) -> Response<Body> {
     );
     let (bytes, encoding) = rendered.encoded(encoding);
     let etag = rendered.etag_for(encoding);
-    let mut response = if not_modified(parts, &[etag.as_bytes(), rendered.etag.as_bytes()]) {
-        let mut r = Response::new(Full::new(Bytes::new()));
-        *r.status_mut() = StatusCode::NOT_MODIFIED;
-        r
-    } else {
-        let mut r = Response::new(Full::new(bytes));
-        r.headers_mut().insert(
+    let fresh = not_modified(parts, &[etag.as_bytes(), rendered.etag.as_bytes()]);
+    let mut response = Response::new(Full::new(if fresh { Bytes::new() } else { bytes }));
+    // Room for every field of the answer, the rate limit's two included: a map that has to
+    // grow on the way costs as much as the rest of a cached read, and one too large costs
+    // almost as much.
+    let fields = READ_FIELDS + usize::from(encoding.header().is_some());
+    *response.headers_mut() = http::HeaderMap::with_capacity(fields);
+    if fresh {
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+    }
+    let headers = response.headers_mut();
+    if !fresh {
+        headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static(rendered.format.content_type()),
         );
         if let Some(coding) = encoding.header() {
-            r.headers_mut()
-                .insert(CONTENT_ENCODING, HeaderValue::from_static(coding));
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding));
         }
-        r
-    };
-    let headers = response.headers_mut();
+    }
     headers.insert(ETAG, etag.clone());
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     // Clients may keep the body but must revalidate: the week changes whenever it is edited.
