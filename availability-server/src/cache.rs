@@ -1,12 +1,12 @@
 //! The cache of rendered bodies.
 //!
-//! A read renders its body once per (calendar, version, owner zone and week, viewer zone,
-//! ISO week, format), keeps it as shared [`Bytes`], and serves every later request for the
-//! same key by cloning the handle: no copy and no re-rendering until the calendar changes.
-//! The key holds the stored week and zone themselves, not just the version, so a calendar that
-//! is deleted and created again under the same id can never be served a body of the old one.
-//! A lookup borrows its key from the request and hashes it once; the map is keyed by that
-//! hash, and each body keeps its whole key to tell a collision from a hit.
+//! A read renders its body once per (calendar version, viewer zone, ISO week, format), keeps
+//! it as shared [`Bytes`], and serves every later request for the same key by cloning the
+//! handle: no copy and no re-rendering until the calendar changes. The key names the calendar
+//! version by the store's own `Arc` of it (see [`Key`]), so a calendar that is deleted and
+//! created again under the same id can never be served a body of the old one. A lookup
+//! borrows its key from the request and hashes it once; the map is keyed by that hash, and
+//! each body keeps its whole key to tell a collision from a hit.
 //!
 //! Compressed forms are made on first demand, once per body, and kept beside it.
 //!
@@ -124,9 +124,10 @@ impl OwnedKey {
     }
 }
 
-/// A quick hasher for the few words of a [`Key`] (FxHash's step, and a final mix so that
-/// every bit of the result depends on every input bit). Only for the map: a collision costs a
-/// render, never a wrong body, since a hit compares the whole key.
+/// A quick hasher for the few words of a [`Key`], and for the map keyed by its result
+/// (FxHash's step, and a final mix so that every bit of the result depends on every input
+/// bit). Only within the process: a collision costs a render, never a wrong body, since a hit
+/// compares the whole key.
 #[derive(Debug, Default)]
 struct Mix(u64);
 
@@ -338,29 +339,9 @@ pub struct Cache {
 #[derive(Debug, Default)]
 struct Inner {
     /// By the key's hash: the insertion time and the body.
-    map: HashMap<u64, (u64, Arc<Rendered>), BuildHasherDefault<Prehashed>>,
+    map: HashMap<u64, (u64, Arc<Rendered>), BuildHasherDefault<Mix>>,
     /// Insertion counter, for evicting the older half.
     clock: u64,
-}
-
-/// The map's keys are hashes already: used as they are.
-#[derive(Debug, Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 impl Cache {
