@@ -53,6 +53,9 @@ pub(crate) enum Kind {
     /// A week or date outside the range that views support.
     #[cfg(feature = "tz")]
     OutOfRange,
+    /// Time-zone data (a TZif file, a zoneinfo directory) that cannot be used.
+    #[cfg(feature = "tz")]
+    TzData,
     /// An operating-system I/O error (with the underlying error as the source).
     #[cfg(feature = "std")]
     Io,
@@ -151,6 +154,13 @@ impl Error {
     #[cfg(feature = "tz")]
     pub fn is_out_of_range(&self) -> bool {
         self.inner.kind == Kind::OutOfRange
+    }
+
+    /// Time-zone data that cannot be used: a file that is not valid TZif, a zoneinfo
+    /// directory without a version, or a database installed too late.
+    #[cfg(feature = "tz")]
+    pub fn is_tz_data(&self) -> bool {
+        self.inner.kind == Kind::TzData
     }
 
     /// An I/O error from the operating system.

@@ -45,7 +45,10 @@
 //!
 //! - `std` (default): the store, the plan cache, and `std::error::Error` for [`Error`].
 //!   Without it the crate is `#![no_std]` and needs only `alloc`.
-//! - `tz` (default): time-zone views, on `chrono-tz`.
+//! - `tz` (default): time-zone views, with a bundled current IANA time-zone database (2026f
+//!   or newer) that a program can replace with a newer zoneinfo directory.
+//! - `chrono-tz`: converts `chrono_tz::Tz` to [`tz::Zone`] by name, for callers who hold one;
+//!   offsets still come from the crate's own database.
 //! - `serde`: (de)serialization of statuses, days, times, entries and batches.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]

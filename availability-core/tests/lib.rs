@@ -6,4 +6,5 @@ mod store_crash;
 mod store_faults;
 mod store_model;
 mod tz;
+mod tz_zoneinfo;
 mod week;

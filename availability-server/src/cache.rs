@@ -67,7 +67,9 @@ pub struct Key<'a> {
 }
 
 impl Key<'_> {
-    /// Where the key goes in the cache's map (only within this process).
+    /// Where the key goes in the cache's map (only within this process). The viewer's zone is
+    /// a handle into the time-zone release in use, so a key of one release never finds a body
+    /// of another.
     fn slot_hash(&self) -> u64 {
         let mut hasher = Mix::default();
         (Arc::as_ptr(self.calendar) as usize).hash(&mut hasher);
@@ -77,10 +79,12 @@ impl Key<'_> {
 
     /// The entity tag of the body: the version (so that `If-Match` can compare it with the
     /// calendar's current version) and a hash of everything the body depends on, by value,
-    /// the same in every process of the same build. Quoted, as a header wants it.
+    /// the same in every process of the same build and time-zone release (new rules can move
+    /// every slot, so the release's version is part of the hash). Quoted, as a header wants it.
     pub fn etag(&self) -> String {
         let c = self.calendar;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        Zone::database_version().hash(&mut hasher);
         (c.id(), c.version(), c.zone(), c.week()).hash(&mut hasher);
         (self.viewer, self.week, self.format).hash(&mut hasher);
         format!("\"v{}-{:016x}\"", c.version(), hasher.finish())

@@ -122,6 +122,11 @@ pub struct Cli {
     /// Concurrent streams per HTTP/2 connection [default: 64].
     #[arg(long, env = "AVAILABILITY_H2_MAX_STREAMS")]
     pub h2_max_streams: Option<u32>,
+    /// A compiled zoneinfo directory to take time-zone rules from (with a tzdata.zi or
+    /// +VERSION naming its release), or `bundled` for the release built in [default: the
+    /// system's /usr/share/zoneinfo when its release is newer than the bundled one].
+    #[arg(long, env = "AVAILABILITY_TZDATA_DIR")]
+    pub tzdata_dir: Option<PathBuf>,
     /// What to do [default: serve].
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -175,6 +180,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     body_read_timeout: Option<u64>,
     h2_max_streams: Option<u32>,
+    tzdata_dir: Option<PathBuf>,
 }
 
 /// The settings in force.
@@ -214,6 +220,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Time for a request body to arrive.
     pub body_read_timeout: Duration,
+    /// Where time-zone rules come from.
+    pub tzdata: crate::tzdata::Source,
 }
 
 impl Default for Config {
@@ -242,6 +250,7 @@ impl Default for Config {
             connections: Connections::default(),
             max_body_bytes: crate::app::BODY_LIMIT,
             body_read_timeout: Duration::from_secs(30),
+            tzdata: crate::tzdata::Source::default(),
         }
     }
 }
@@ -375,6 +384,7 @@ impl Config {
             ),
         };
         Ok(Config {
+            tzdata: pick!(tzdata_dir).map_or(d.tzdata, crate::tzdata::Source::from_setting),
             bcrypt_concurrency: pick!(bcrypt_concurrency).unwrap_or(d.bcrypt_concurrency),
             key_memo_ttl: secs(pick!(key_memo_seconds), d.key_memo_ttl),
             rates,

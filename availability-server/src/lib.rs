@@ -22,6 +22,8 @@
 //! - `problem`: errors as `application/problem+json`.
 //! - `query`: strict query-string parsing.
 //! - `metrics`: counters in the Prometheus text format.
+//! - `tzdata`: which release of the time-zone database is used (bundled, or a zoneinfo
+//!   directory), chosen once at startup.
 
 pub mod app;
 pub mod auth;
@@ -37,3 +39,4 @@ pub mod server;
 pub mod startup;
 pub mod store;
 pub mod tls;
+pub mod tzdata;

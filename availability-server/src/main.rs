@@ -59,6 +59,17 @@ fn serve(cli: &Cli) -> Result<(), String> {
                 .map_err(|e| format!("the log filter {:?}: {e}", config.log))?,
         )
         .init();
+    // Before anything names a zone: the store and the routes look zones up in this release.
+    let tzdata = availability_server::tzdata::install(&config.tzdata)?;
+    if let Some(note) = &tzdata.note {
+        tracing::info!("{note}");
+    }
+    tracing::info!(
+        version = tzdata.db.version(),
+        from = %tzdata.origin,
+        zones = tzdata.db.len(),
+        "time-zone data"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -15,6 +15,9 @@ async fn healthz_on_both_protocols() {
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.version, version);
         assert_eq!(r.json()["status"], "ok");
+        // The release of the time-zone data in use: the bundled one, in tests.
+        let bundled = availability_core::tz::Tzdb::bundled().version();
+        assert_eq!(r.json()["tzdata"], bundled);
         assert!(r.header("etag").is_some());
     }
 }
@@ -511,6 +514,11 @@ async fn metrics_need_the_admin_key() {
         text.contains("availability_requests_total{route=\"healthz\",status=\"200\"} 1"),
         "{text}"
     );
+    let tzdata = format!(
+        "availability_tzdata_info{{version=\"{}\"}} 1",
+        availability_core::tz::Tzdb::bundled().version()
+    );
+    assert!(text.contains(&tzdata), "{text}");
     assert!(
         text.contains("availability_requests_total{route=\"unknown\",status=\"404\"} 1"),
         "{text}"

@@ -29,6 +29,15 @@ type Logs = std::sync::Arc<std::sync::Mutex<String>>;
 /// Starts the binary on port 0, logging at debug level into `logs`; returns it and its
 /// address.
 fn start(data: &std::path::Path, logs: &Logs) -> (Server, std::net::SocketAddr) {
+    start_with(data, logs, &[])
+}
+
+/// As [`start`], with more flags.
+fn start_with(
+    data: &std::path::Path,
+    logs: &Logs,
+    flags: &[&std::ffi::OsStr],
+) -> (Server, std::net::SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_availability-server"))
         .args([
             "--listen",
@@ -42,7 +51,9 @@ fn start(data: &std::path::Path, logs: &Logs) -> (Server, std::net::SocketAddr) 
         ])
         .arg("--data-dir")
         .arg(data)
+        .args(flags)
         .env_remove("AVAILABILITY_CONFIG")
+        .env_remove("AVAILABILITY_TZDATA_DIR")
         .current_dir(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -198,5 +209,128 @@ fn sigterm_right_after_start_is_graceful() {
     for _ in 0..5 {
         let (mut child, _) = start(data.path(), &logs);
         assert_eq!(terminate(&mut child), 0);
+    }
+}
+
+/// A TZif file (version 2) of one fixed offset, as `zic` writes it for such a zone.
+fn fixed_tzif(offset: i32, rule: &str) -> Vec<u8> {
+    let mut block = Vec::new();
+    block.extend_from_slice(b"TZif2");
+    block.extend_from_slice(&[0; 15]);
+    // isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt
+    for count in [0u32, 0, 0, 0, 1, 4] {
+        block.extend_from_slice(&count.to_be_bytes());
+    }
+    block.extend_from_slice(&offset.to_be_bytes());
+    block.extend_from_slice(&[0, 0]);
+    block.extend_from_slice(b"XYZ\0");
+    let mut file = block.clone();
+    file.extend_from_slice(&block);
+    file.extend_from_slice(format!("\n{rule}\n").as_bytes());
+    file
+}
+
+/// An operator's zoneinfo directory replaces the bundled rules: the server reports its
+/// release at startup, on /healthz and in /metrics, converts with its offsets, and no ETag of
+/// the old rules is served for the new ones. A directory that cannot be used stops the start
+/// with a message that names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zoneinfo_directory_replaces_the_bundled_rules() {
+    let data = tempfile::tempdir().unwrap();
+    let zoneinfo = tempfile::tempdir().unwrap();
+    std::fs::create_dir(zoneinfo.path().join("America")).unwrap();
+    // A made-up release in which Vancouver is at UTC-03 all year.
+    std::fs::write(
+        zoneinfo.path().join("America/Vancouver"),
+        fixed_tzif(-3 * 3600, "<-03>3"),
+    )
+    .unwrap();
+    std::fs::write(zoneinfo.path().join("UTC"), fixed_tzif(0, "UTC0")).unwrap();
+    std::fs::write(zoneinfo.path().join("+VERSION"), "2099a\n").unwrap();
+    let view = "/availability?tz=America/Vancouver&week=2026-W49&format=intervals";
+
+    let logs = Logs::default();
+    let bundled: &std::ffi::OsStr = "bundled".as_ref();
+    let (mut child, addr) = start_with(data.path(), &logs, &["--tzdata-dir".as_ref(), bundled]);
+    let cert = std::fs::read(data.path().join("cert.pem")).unwrap();
+    let root = CertificateDer::from_pem_slice(&cert).unwrap();
+    let c = Client::new(addr, root.clone(), Version::HTTP_11);
+    let health = c.get("/healthz").await.json();
+    let bundled_version = availability_core::tz::Tzdb::bundled().version();
+    assert_eq!(health["tzdata"], bundled_version, "{health}");
+    let old_tag = c.get(view).await.header("etag").unwrap().to_owned();
+    assert_eq!(terminate(&mut child), 0);
+    let admin = printed_key(&mut child).unwrap();
+    let logged = logs.lock().unwrap().clone();
+    assert!(
+        logged.contains(&format!("version=\"{bundled_version}\""))
+            && logged.contains("from=bundled"),
+        "{logged}"
+    );
+
+    let flags = [
+        "--tzdata-dir".as_ref(),
+        zoneinfo.path().as_os_str(),
+        "--metrics-public".as_ref(),
+        "true".as_ref(),
+    ];
+    let (mut child, addr) = start_with(data.path(), &logs, &flags);
+    let c = Client::new(addr, root, Version::HTTP_2);
+    assert_eq!(c.get("/healthz").await.json()["tzdata"], "2099a");
+    let metrics = c.get("/metrics").await.text();
+    assert!(
+        metrics.contains("availability_tzdata_info{version=\"2099a\"} 1"),
+        "{metrics}"
+    );
+    let r = c.get(view).await;
+    let new_tag = r.header("etag").unwrap().to_owned();
+    assert_ne!(old_tag, new_tag, "the same calendar version, other rules");
+    let stale = c
+        .get_with(view, &[("if-none-match", old_tag.as_str())])
+        .await;
+    assert_eq!(
+        stale.status,
+        StatusCode::OK,
+        "no 304 for a tag of the old rules"
+    );
+    let w = c
+        .json(
+            Method::PUT,
+            "/calendars/default/availability",
+            &admin,
+            r#"{"updates":[{"day":"monday","from":"09:00","to":"10:00","status":"available"}]}"#,
+        )
+        .await;
+    assert_eq!(w.status, StatusCode::OK, "{}", w.text());
+    let exact = c.get(view).await.json();
+    assert_eq!(
+        exact["intervals"][0]["start"], "2026-11-30T06:00:00-03:00",
+        "{exact}"
+    );
+    // Zones the directory lacks are unknown, by name.
+    let r = c.get("/availability?tz=Europe/Berlin").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("Europe/Berlin"));
+    assert_eq!(terminate(&mut child), 0);
+    let logged = logs.lock().unwrap().clone();
+    assert!(logged.contains("version=\"2099a\""), "{logged}");
+
+    // A directory with no release named, and one that does not exist, stop the start.
+    let empty = tempfile::tempdir().unwrap();
+    for dir in [empty.path().to_owned(), empty.path().join("missing")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_availability-server"))
+            .args(["--listen", "127.0.0.1:0", "--tzdata-dir"])
+            .arg(&dir)
+            .arg("--data-dir")
+            .arg(data.path())
+            .env_remove("AVAILABILITY_CONFIG")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("tzdata_dir") && stderr.contains(&*dir.to_string_lossy()),
+            "{stderr}"
+        );
     }
 }

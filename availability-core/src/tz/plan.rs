@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use crate::error::{Error, Kind};
+use crate::error::Error;
 use crate::grid::{Slot, Status, HALF_HOURS_PER_DAY, SLOTS};
 use crate::plane::Plane;
 use crate::tz::interval::{Interval, Timestamp};
@@ -18,10 +18,6 @@ const SLOTS_I64: i64 = SLOTS as i64;
 const EPOCH_SLOT: i64 = 3 * HALF_HOURS_PER_DAY as i64;
 /// How far around the viewer's week its instants can lie: more than any UTC offset.
 const MARGIN: i64 = 2 * DAY;
-/// The spacing of the offset samples between which offset changes are searched. A change and
-/// its reversal both inside one step would go unseen; since 1970 no zone has changed offset
-/// twice within six days (the tests check the database for changes closer than a day).
-const SAMPLE: i64 = 3 * 3600;
 
 /// The precomputed view of (owner zone, viewer zone, ISO week): which owner slots each viewer
 /// slot takes its status from, by the rule of the [module docs](crate::tz).
@@ -34,7 +30,7 @@ const SAMPLE: i64 = 3 * 3600;
 /// slots that do not use it, so that [`Plan::apply`] is one rotation per shift and three word
 /// operations per word.
 ///
-/// Building a plan samples both zones over the week and is not cheap (microseconds);
+/// Building a plan reads both zones' offset changes around the week (microseconds);
 /// keep plans in a [`PlanCache`](crate::tz::PlanCache) where many views repeat.
 ///
 /// ```
@@ -98,8 +94,8 @@ impl Plan {
     ///
     /// # Errors
     ///
-    /// [`Error::is_out_of_range`] if the zones' offsets cannot be computed around the week;
-    /// this does not happen for the weeks an [`IsoWeek`] can name.
+    /// None for the weeks an [`IsoWeek`] can name; the `Result` leaves room for data that
+    /// cannot answer.
     pub fn new(owner: Zone, viewer: Zone, week: IsoWeek) -> Result<Plan, Error> {
         let week_start = week
             .monday()
@@ -108,11 +104,11 @@ impl Plan {
             .timestamp();
         let week_end = week_start + WEEK;
         let (from, to) = (week_start - MARGIN, week_end + MARGIN);
-        let viewer_changes = offsets(viewer, from, to)?;
+        let viewer_changes = viewer.changes(from, to);
         let owner_changes = if owner == viewer {
             viewer_changes.clone()
         } else {
-            offsets(owner, from, to)?
+            owner.changes(from, to)
         };
         let raw = merge(&viewer_changes, &owner_changes, to);
 
@@ -302,44 +298,6 @@ impl Plan {
         }
         out
     }
-}
-
-/// A zone's offsets over `[from, to]`: the offset at `from`, then each change as (first
-/// instant of the new offset, new offset). Found by sampling every [`SAMPLE`] seconds and
-/// bisecting to the second between samples that differ.
-fn offsets(zone: Zone, from: i64, to: i64) -> Result<Vec<(i64, i32)>, Error> {
-    let at = |t: i64| {
-        zone.offset_at(t).ok_or_else(|| {
-            Error::new(
-                Kind::OutOfRange,
-                alloc::format!("no UTC offset for {zone} at instant {t}"),
-            )
-        })
-    };
-    let mut current = at(from)?;
-    let mut out = alloc::vec![(from, current)];
-    let mut lo = from;
-    while lo < to {
-        let hi = (lo + SAMPLE).min(to);
-        let hi_offset = at(hi)?;
-        // More than one change between two samples is found one after the other.
-        while hi_offset != current {
-            let (mut a, mut b) = (lo, hi);
-            while b - a > 1 {
-                let mid = a + (b - a) / 2;
-                if at(mid)? == current {
-                    a = mid;
-                } else {
-                    b = mid;
-                }
-            }
-            current = at(b)?;
-            out.push((b, current));
-            lo = b;
-        }
-        lo = hi;
-    }
-    Ok(out)
 }
 
 /// The pieces of `[from, to)` cut at both zones' offset changes.

@@ -1,14 +1,14 @@
 //! [`Zone`]: an IANA time zone, by name.
 
 use core::fmt;
+use core::hash::{Hash, Hasher};
 use core::str::FromStr;
 
-use alloc::format;
-use chrono::{DateTime, Offset, TimeZone};
-use chrono_tz::Tz;
+use alloc::borrow::Cow;
 
-use crate::error::{Error, Kind};
-use crate::grid::Truncated;
+use crate::error::Error;
+use crate::tz::db::{name_hash, Tzdb, ZoneData};
+use crate::tz::tzif::Rules;
 
 /// A time zone of the IANA database, such as `America/New_York`, `Asia/Kathmandu` or `UTC`.
 ///
@@ -17,6 +17,10 @@ use crate::grid::Truncated;
 /// database's spelling. The default zone is UTC, the owner zone of a calendar that never
 /// chose one.
 ///
+/// A zone is a `Copy` handle into a [`Tzdb`]; [`Zone::new`] looks names up in
+/// [`Tzdb::current`], the bundled release unless a program installed another. Two zones are
+/// equal when they are the same zone of the same database.
+///
 /// ```
 /// use availability_core::tz::Zone;
 ///
@@ -24,73 +28,87 @@ use crate::grid::Truncated;
 /// assert_eq!(zone.name(), "America/New_York");
 /// assert_eq!(Zone::new("US/Pacific")?.name(), "US/Pacific");
 /// assert_eq!(Zone::default(), Zone::UTC);
+/// assert_eq!(Zone::new("UTC")?, Zone::UTC);
 ///
 /// let err = Zone::new("Mars/Olympus_Mons").unwrap_err();
 /// assert!(err.is_unknown_zone());
 /// assert!(err.to_string().contains("Mars/Olympus_Mons"));
 /// # Ok::<(), availability_core::Error>(())
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Zone(pub(crate) Tz);
+#[derive(Clone, Copy)]
+pub struct Zone(&'static ZoneData);
+
+static UTC: ZoneData = ZoneData {
+    name: Cow::Borrowed("UTC"),
+    name_hash: name_hash("UTC"),
+    rules: Rules::fixed(0),
+};
 
 impl Zone {
     /// Coordinated Universal Time.
-    pub const UTC: Zone = Zone(Tz::UTC);
+    pub const UTC: Zone = Zone(&UTC);
 
-    /// The zone with this IANA name.
+    /// The zone with this IANA name, from [`Tzdb::current`].
     ///
     /// # Errors
     ///
     /// [`Error::is_unknown_zone`] when the database has no zone of that name; the message
     /// names it.
     pub fn new(name: &str) -> Result<Zone, Error> {
-        if let Ok(tz) = Tz::from_str(name) {
-            return Ok(Zone(tz));
+        Tzdb::current().zone(name)
+    }
+
+    /// The handle of one zone of a database; every database's `UTC` is [`Zone::UTC`].
+    pub(crate) fn from_data(data: &'static ZoneData) -> Zone {
+        if data.name == "UTC" {
+            Zone::UTC
+        } else {
+            Zone(data)
         }
-        // Every name in the database is short ASCII; anything longer is not worth a scan.
-        if name.len() <= 64 {
-            if let Some(tz) = chrono_tz::TZ_VARIANTS
-                .iter()
-                .find(|tz| tz.name().eq_ignore_ascii_case(name))
-            {
-                return Ok(Zone(*tz));
-            }
-        }
-        Err(Error::new(
-            Kind::UnknownZone,
-            format!(
-                "unknown time zone {:?}: expected an IANA time-zone name such as \
-                 \"America/New_York\", \"Europe/Berlin\" or \"UTC\"",
-                Truncated(name)
-            ),
-        ))
     }
 
     /// The zone's name as the IANA database spells it.
     pub fn name(self) -> &'static str {
-        self.0.name()
+        let data: &'static ZoneData = self.0;
+        &data.name
     }
 
-    /// Every zone of the database, aliases included.
+    /// Every zone of [`Tzdb::current`], aliases included.
     pub fn all() -> impl ExactSizeIterator<Item = Zone> {
-        chrono_tz::TZ_VARIANTS.iter().map(|tz| Zone(*tz))
+        Tzdb::current().zones()
     }
 
-    /// The version of the IANA time-zone database this build uses, such as `2025b`.
+    /// The version of the IANA time-zone database in use ([`Tzdb::current`]), such as `2026f`.
     pub fn database_version() -> &'static str {
-        chrono_tz::IANA_TZDB_VERSION
+        Tzdb::current().version()
     }
 
-    /// The zone's offset from UTC, in seconds east, at the instant `unix_seconds`; `None`
-    /// when the instant is beyond what dates can represent.
+    /// The zone's offset from UTC, in seconds east, at the instant `unix_seconds`. Always
+    /// `Some`: instants beyond the database's last rule keep that rule.
     pub fn offset_at(self, unix_seconds: i64) -> Option<i32> {
-        let utc = DateTime::from_timestamp(unix_seconds, 0)?;
-        Some(
-            self.0
-                .offset_from_utc_datetime(&utc.naive_utc())
-                .fix()
-                .local_minus_utc(),
-        )
+        Some(self.0.rules.offset_at(unix_seconds))
+    }
+
+    /// The zone's offsets over `[from, to]`: the offset at `from`, then each change as (first
+    /// instant of the new offset, new offset).
+    pub(crate) fn changes(self, from: i64, to: i64) -> alloc::vec::Vec<(i64, i32)> {
+        self.0.rules.changes(from, to)
+    }
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Zone) -> bool {
+        core::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for Zone {}
+
+impl Hash for Zone {
+    /// By a fixed hash of the name, one word: the same in every process (ETags are made of
+    /// such hashes), and cheap for the plan and render caches.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.name_hash);
     }
 }
 
@@ -100,15 +118,14 @@ impl Default for Zone {
     }
 }
 
-impl From<Tz> for Zone {
-    fn from(tz: Tz) -> Zone {
-        Zone(tz)
-    }
-}
+/// A `chrono-tz` zone, looked up by name in [`Tzdb::current`]; its offsets come from there,
+/// never from `chrono-tz`'s own (older) data.
+#[cfg(feature = "chrono-tz")]
+impl TryFrom<chrono_tz::Tz> for Zone {
+    type Error = Error;
 
-impl From<Zone> for Tz {
-    fn from(zone: Zone) -> Tz {
-        zone.0
+    fn try_from(tz: chrono_tz::Tz) -> Result<Zone, Error> {
+        Zone::new(tz.name())
     }
 }
 

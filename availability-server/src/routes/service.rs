@@ -16,10 +16,11 @@ use crate::problem::Body;
 use crate::query::Query;
 
 /// GET /healthz: 200 while the server accepts requests (503 once shutdown begins, answered
-/// before routing).
+/// before routing), with the version of the time-zone data in use.
 pub(super) fn healthz(parts: &Parts) -> Result<Response<Body>> {
     Query::parse(parts.uri.query(), &[])?;
-    super::small_read(parts, b"{\"status\":\"ok\"}\n".to_vec(), None)
+    let body = serde_json::json!({ "status": "ok", "tzdata": crate::tzdata::version() });
+    super::small_read(parts, format!("{body}\n").into_bytes(), None)
 }
 
 /// GET /metrics: the Prometheus text format; admin key unless configured public.
@@ -40,11 +41,15 @@ pub(super) async fn metrics(app: &App, parts: &Parts) -> Result<Response<Body>> 
          # TYPE availability_rate_limit_clients gauge\n\
          availability_rate_limit_clients{{limit=\"read\"}} {}\n\
          availability_rate_limit_clients{{limit=\"write\"}} {}\n\
-         availability_rate_limit_clients{{limit=\"auth\"}} {}\n",
+         availability_rate_limit_clients{{limit=\"auth\"}} {}\n\
+         # HELP availability_tzdata_info The release of the IANA time-zone database in use.\n\
+         # TYPE availability_tzdata_info gauge\n\
+         availability_tzdata_info{{version=\"{}\"}} 1\n",
         app.auth.bcrypt_runs.load(Relaxed),
         limits.read.clients(),
         limits.write.clients(),
         limits.auth.clients(),
+        crate::tzdata::version(),
     );
     let mut response = Response::new(Full::new(Bytes::from(text)));
     let headers = response.headers_mut();
