@@ -59,23 +59,28 @@ fn serve(cli: &Cli) -> Result<(), String> {
                 .map_err(|e| format!("the log filter {:?}: {e}", config.log))?,
         )
         .init();
-    // Before anything names a zone: the store and the routes look zones up in this release.
-    let tzdata = availability_server::tzdata::install(&config.tzdata)?;
-    if let Some(note) = &tzdata.note {
-        tracing::info!("{note}");
-    }
-    tracing::info!(
-        version = tzdata.db.version(),
-        from = %tzdata.origin,
-        zones = tzdata.db.len(),
-        "time-zone data"
-    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("starting the runtime: {e}"))?;
     runtime.block_on(async {
         let store = availability_server::store::open(&config.data_dir)?;
+        // Before anything names a zone: the routes look zones up in this release, which must
+        // know every zone the stored calendars use.
+        let calendars = store.list();
+        let tzdata = availability_server::tzdata::install(
+            &config.tzdata,
+            calendars.iter().map(|c| c.zone()),
+        )?;
+        if let Some(note) = &tzdata.note {
+            tracing::info!("{note}");
+        }
+        tracing::info!(
+            version = tzdata.db.version(),
+            from = %tzdata.origin,
+            zones = tzdata.db.len(),
+            "time-zone data"
+        );
         let prepared = startup::prepare(&config, store).await?;
         if let Some(path) = &prepared.new_certificate {
             tracing::info!(

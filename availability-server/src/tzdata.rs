@@ -45,13 +45,31 @@ pub struct Chosen {
     pub note: Option<String>,
 }
 
-/// Reads the database `source` names, without installing it.
+/// Reads the database `source` names, without installing it. `in_use` are the zone names the
+/// stored calendars use: a release that lacks one of them would fail every read of that
+/// calendar, so the default passes over such a system directory, and a configured directory
+/// is refused.
 ///
 /// # Errors
 ///
-/// A message naming the directory and what is wrong with it, for [`Source::Dir`] only: the
-/// default falls back to the bundled release when the system's cannot be read.
-pub fn choose(source: &Source) -> Result<Chosen, String> {
+/// A message naming the directory and what is wrong with it (or the zones it lacks), for
+/// [`Source::Dir`] only: the default falls back to the bundled release when the system's
+/// cannot be read or lacks a zone.
+pub fn choose<'a>(
+    source: &Source,
+    in_use: impl IntoIterator<Item = &'a str>,
+) -> Result<Chosen, String> {
+    let in_use: Vec<&str> = in_use.into_iter().collect();
+    let lacking = |db: &'static Tzdb| -> Vec<&str> {
+        let mut names: Vec<&str> = in_use
+            .iter()
+            .copied()
+            .filter(|name| db.zone(name).is_err())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    };
     let bundled = Tzdb::bundled();
     let bundled_choice = |note| Chosen {
         db: bundled,
@@ -64,6 +82,15 @@ pub fn choose(source: &Source) -> Result<Chosen, String> {
             let db = Tzdb::from_dir(dir)
                 .map_err(|e| format!("tzdata_dir {}: {e}", dir.display()))?
                 .leak();
+            let missing = lacking(db);
+            if !missing.is_empty() {
+                return Err(format!(
+                    "tzdata_dir {} ({}) has no zone {}, which stored calendars use",
+                    dir.display(),
+                    db.version(),
+                    missing.join(", ")
+                ));
+            }
             let note = bundled.is_newer_than(db).then(|| {
                 format!(
                     "tzdata_dir holds {}, older than the bundled {}",
@@ -78,11 +105,24 @@ pub fn choose(source: &Source) -> Result<Chosen, String> {
             })
         }
         Source::Newest => Ok(match Tzdb::from_dir(Path::new(Tzdb::SYSTEM_DIR)) {
-            Ok(system) if system.is_newer_than(bundled) => Chosen {
-                db: system.leak(),
-                origin: Tzdb::SYSTEM_DIR.to_owned(),
-                note: None,
-            },
+            Ok(system) if system.is_newer_than(bundled) => {
+                let system = system.leak();
+                let missing = lacking(system);
+                if missing.is_empty() {
+                    Chosen {
+                        db: system,
+                        origin: Tzdb::SYSTEM_DIR.to_owned(),
+                        note: None,
+                    }
+                } else {
+                    bundled_choice(Some(format!(
+                        "{} holds {} but has no zone {}, which stored calendars use",
+                        Tzdb::SYSTEM_DIR,
+                        system.version(),
+                        missing.join(", ")
+                    )))
+                }
+            }
             Ok(system) => bundled_choice(Some(format!(
                 "{} holds {}, not newer than the bundled {}",
                 Tzdb::SYSTEM_DIR,
@@ -99,8 +139,11 @@ pub fn choose(source: &Source) -> Result<Chosen, String> {
 /// # Errors
 ///
 /// As [`choose`], or when a zone was named before (a bug: call this first).
-pub fn install(source: &Source) -> Result<Chosen, String> {
-    let chosen = choose(source)?;
+pub fn install<'a>(
+    source: &Source,
+    in_use: impl IntoIterator<Item = &'a str>,
+) -> Result<Chosen, String> {
+    let chosen = choose(source, in_use)?;
     chosen.db.install().map_err(|e| e.to_string())?;
     Ok(chosen)
 }

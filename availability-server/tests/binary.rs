@@ -315,6 +315,37 @@ async fn a_zoneinfo_directory_replaces_the_bundled_rules() {
     let logged = logs.lock().unwrap().clone();
     assert!(logged.contains("version=\"2099a\""), "{logged}");
 
+    // A release that lacks a zone a stored calendar uses would fail every read of it: the
+    // start is refused, naming the zone.
+    let (mut child, addr) = start_with(data.path(), &logs, &["--tzdata-dir".as_ref(), bundled]);
+    let cert = std::fs::read(data.path().join("cert.pem")).unwrap();
+    let c = Client::new(
+        addr,
+        CertificateDer::from_pem_slice(&cert).unwrap(),
+        Version::HTTP_11,
+    );
+    let r = c
+        .json(
+            Method::POST,
+            "/calendars",
+            &admin,
+            r#"{"id":"paris","timezone":"Europe/Paris"}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(terminate(&mut child), 0);
+    let out = Command::new(env!("CARGO_BIN_EXE_availability-server"))
+        .args(["--listen", "127.0.0.1:0", "--tzdata-dir"])
+        .arg(zoneinfo.path())
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("AVAILABILITY_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("has no zone Europe/Paris"), "{stderr}");
+
     // A directory with no release named, and one that does not exist, stop the start.
     let empty = tempfile::tempdir().unwrap();
     for dir in [empty.path().to_owned(), empty.path().join("missing")] {
