@@ -1,16 +1,22 @@
-//! [`App`]: everything a request handler needs, shared by all connections.
+//! [`App`]: everything a request handler needs, shared by all connections, and the three
+//! steps most handlers share: find the calendar, check the key, commit a change.
 
+use std::net::IpAddr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::auth::Auth;
+use availability_core::tz::PlanCache;
+use http::request::Parts;
+
+use crate::auth::{Auth, Need, Principal};
 use crate::cache::Cache;
 use crate::limit::Limits;
 use crate::metrics::Metrics;
-use crate::server::Connections;
-use crate::store::Store;
-use availability_core::tz::PlanCache;
+use crate::store::{self, Calendar, Store};
+use crate::wire::body::BodyLimits;
+use crate::wire::{Problem, Result};
 
 /// The default cap on request bodies: a full batch of 336 ranges in verbose JSON is ~30 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -34,14 +40,10 @@ pub struct App {
     pub auth: Auth,
     /// Per-client rate limits.
     pub limits: Limits,
-    /// The largest request body read, in bytes.
-    pub body_limit: usize,
-    /// Time for a request body to arrive once its head has.
-    pub body_timeout: Duration,
+    /// How much of a request body is read, and for how long.
+    pub body: BodyLimits,
     /// Whether `/metrics` is open to anyone (otherwise it needs an admin key).
     pub metrics_public: bool,
-    /// Connection timeouts and limits, for the accept loop.
-    pub connections: Connections,
     /// Set when shutdown begins: requests that still arrive get 503.
     shutting_down: AtomicBool,
 }
@@ -57,8 +59,6 @@ pub struct AppSettings {
     pub body_timeout: Duration,
     /// Whether `/metrics` is open to anyone.
     pub metrics_public: bool,
-    /// Connection timeouts and limits.
-    pub connections: Connections,
 }
 
 impl Default for AppSettings {
@@ -68,7 +68,6 @@ impl Default for AppSettings {
             body_limit: BODY_LIMIT,
             body_timeout: Duration::from_secs(30),
             metrics_public: false,
-            connections: Connections::default(),
         }
     }
 }
@@ -84,10 +83,11 @@ impl App {
             metrics: Metrics::default(),
             auth,
             limits,
-            body_limit: settings.body_limit,
-            body_timeout: settings.body_timeout,
+            body: BodyLimits {
+                max_bytes: settings.body_limit,
+                timeout: settings.body_timeout,
+            },
             metrics_public: settings.metrics_public,
-            connections: settings.connections,
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -107,5 +107,51 @@ impl App {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+
+    /// The calendar, or 404.
+    pub fn calendar(&self, id: &str) -> Result<Arc<Calendar>> {
+        self.store
+            .get(id)
+            .ok_or_else(|| Problem::not_found(format!("no calendar {id:?}")))
+    }
+
+    /// Checks the request's key against `need` (see [`Auth::check`]), charging key checks to
+    /// `client`'s `auth` limit.
+    pub async fn authorize(
+        &self,
+        client: IpAddr,
+        parts: &Parts,
+        need: Need<'_>,
+    ) -> Result<Principal> {
+        self.auth
+            .check(&self.store, &self.limits.auth, client, &parts.headers, need)
+            .await
+    }
+
+    /// Runs a store change on the blocking pool (commits wait for the disk), counting commits.
+    /// A refusal of the store becomes its HTTP answer ([`store::problem`]).
+    pub async fn commit<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        change: impl FnOnce(&Store) -> std::result::Result<T, availability_core::Error> + Send + 'static,
+    ) -> Result<T> {
+        let store = Arc::clone(&self.store);
+        let outcome = match tokio::task::spawn_blocking(move || change(&store)).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                if err.is_panic() {
+                    self.metrics.panics.fetch_add(1, Relaxed);
+                }
+                return Err(Problem::internal(what, err));
+            }
+        };
+        match outcome {
+            Ok(value) => {
+                self.metrics.commits.fetch_add(1, Relaxed);
+                Ok(value)
+            }
+            Err(err) => Err(store::problem(what, err)),
+        }
     }
 }

@@ -33,8 +33,8 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::limit::Limit;
-use crate::problem::Problem;
 use crate::store::{Calendar, KeyHash, Store};
+use crate::wire::Problem;
 
 /// The prefix of every key.
 pub const PREFIX: &str = "avk_";

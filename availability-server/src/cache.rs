@@ -15,8 +15,7 @@
 //! and what is evicted is only re-rendered.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::io::Write;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use availability_core::store::Calendar;
@@ -24,6 +23,10 @@ use availability_core::tz::{IsoWeek, Zone};
 use availability_core::Slot;
 use bytes::Bytes;
 use http::HeaderValue;
+use rustc_hash::FxBuildHasher;
+
+use crate::wire::coding::{self, Encoding, COMPRESS_FROM};
+use crate::wire::etag::Tag;
 
 /// The bodies of a view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -71,7 +74,9 @@ impl Key<'_> {
     /// a handle into the time-zone release in use, so a key of one release never finds a body
     /// of another.
     fn slot_hash(&self) -> u64 {
-        let mut hasher = Mix::default();
+        // FxHash: a multiply per word. Only within the process, and a collision costs a
+        // render, never a wrong body, since a hit compares the whole key.
+        let mut hasher = FxBuildHasher.build_hasher();
         (Arc::as_ptr(self.calendar) as usize).hash(&mut hasher);
         (self.viewer, self.week, self.format).hash(&mut hasher);
         hasher.finish()
@@ -81,13 +86,13 @@ impl Key<'_> {
     /// calendar's current version) and a hash of everything the body depends on, by value,
     /// the same in every process of the same build and time-zone release (new rules can move
     /// every slot, so the release's version is part of the hash). Quoted, as a header wants it.
-    pub fn etag(&self) -> String {
+    pub fn etag(&self) -> Tag {
         let c = self.calendar;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         Zone::database_version().hash(&mut hasher);
         (c.id(), c.version(), c.zone(), c.week()).hash(&mut hasher);
         (self.viewer, self.week, self.format).hash(&mut hasher);
-        format!("\"v{}-{:016x}\"", c.version(), hasher.finish())
+        Tag::of_version(c.version(), hasher.finish())
     }
 
     fn owned(self) -> OwnedKey {
@@ -128,113 +133,6 @@ impl OwnedKey {
     }
 }
 
-/// A quick hasher for the few words of a [`Key`], and for the map keyed by its result
-/// (FxHash's step, and a final mix so that every bit of the result depends on every input
-/// bit). Only within the process: a collision costs a render, never a wrong body, since a hit
-/// compares the whole key.
-#[derive(Debug, Default)]
-struct Mix(u64);
-
-impl Hasher for Mix {
-    fn finish(&self) -> u64 {
-        // The finalizer of MurmurHash3.
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u16(&mut self, n: u16) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-}
-
-/// A content coding the client accepts and the server can produce.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Encoding {
-    /// As rendered.
-    Identity,
-    /// gzip.
-    Gzip,
-    /// Brotli.
-    Brotli,
-}
-
-impl Encoding {
-    /// The `Content-Encoding` value, if any.
-    pub fn header(self) -> Option<&'static str> {
-        match self {
-            Encoding::Identity => None,
-            Encoding::Gzip => Some("gzip"),
-            Encoding::Brotli => Some("br"),
-        }
-    }
-
-    /// Picks the coding from an `Accept-Encoding` header: brotli if accepted (it is smaller),
-    /// else gzip, else none. `q=0` excludes a coding; `*` stands for either.
-    pub fn negotiate(accept: Option<&str>) -> Encoding {
-        let Some(accept) = accept else {
-            return Encoding::Identity;
-        };
-        let mut br = None;
-        let mut gzip = None;
-        let mut star = None;
-        for item in accept.split(',') {
-            let mut parts = item.split(';');
-            let name = parts.next().unwrap_or("").trim();
-            let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            let accepted = q > 0.0;
-            if name.eq_ignore_ascii_case("br") {
-                br = Some(accepted);
-            } else if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
-                gzip = Some(accepted);
-            } else if name == "*" {
-                star = Some(accepted);
-            }
-        }
-        if br.or(star).unwrap_or(false) {
-            Encoding::Brotli
-        } else if gzip.or(star).unwrap_or(false) {
-            Encoding::Gzip
-        } else {
-            Encoding::Identity
-        }
-    }
-}
-
-/// Bodies shorter than this are always sent as they are: compressing a few hundred bytes
-/// saves less than the `Content-Encoding` header costs, and costs the client a decoder.
-pub const COMPRESS_FROM: usize = 256;
-
 /// A rendered body, its compressed forms, and the entity tag of each.
 #[derive(Debug)]
 pub struct Rendered {
@@ -256,17 +154,12 @@ impl Rendered {
     /// The body rendered for `key`, with no compressed forms yet.
     pub fn new(key: &Key<'_>, body: Vec<u8>) -> Rendered {
         let etag = key.etag();
-        let tag = |suffix: &str| {
-            let text = format!("{}{suffix}\"", etag.trim_end_matches('"'));
-            // Digits, letters and dashes in quotes: always a valid header value.
-            HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("\"\""))
-        };
         Rendered {
             key: key.owned(),
             body: Bytes::from(body),
-            etag: tag(""),
-            gzip_etag: tag("-gzip"),
-            brotli_etag: tag("-br"),
+            gzip_etag: etag.coded("gzip").into(),
+            brotli_etag: etag.coded("br").into(),
+            etag: etag.into(),
             format: key.format,
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
@@ -282,8 +175,8 @@ impl Rendered {
         }
         let made = match encoding {
             Encoding::Identity => return (self.body.clone(), Encoding::Identity),
-            Encoding::Gzip => self.gzip.get_or_init(|| gzip(&self.body)),
-            Encoding::Brotli => self.brotli.get_or_init(|| brotli(&self.body)),
+            Encoding::Gzip => self.gzip.get_or_init(|| coding::gzip(&self.body)),
+            Encoding::Brotli => self.brotli.get_or_init(|| coding::brotli(&self.body)),
         };
         if made.is_empty() {
             (self.body.clone(), Encoding::Identity)
@@ -302,36 +195,6 @@ impl Rendered {
     }
 }
 
-/// gzip at the best level: done once per body, so the size matters more than the time.
-/// Empty on failure.
-pub fn gzip(body: &[u8]) -> Bytes {
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(body.len() / 8),
-        flate2::Compression::best(),
-    );
-    match encoder.write_all(body).and_then(|()| encoder.finish()) {
-        Ok(out) => Bytes::from(out),
-        Err(_) => Bytes::new(),
-    }
-}
-
-/// Brotli at quality 9, with the smallest window that holds the body: the window's setup,
-/// not the compression, dominates for bodies of a few KiB. Empty on failure.
-pub fn brotli(body: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(body.len() / 8);
-    // log2 of the body's size, rounded up, within brotli's window range of 2^10 to 2^24.
-    let bits = usize::BITS - body.len().max(1).saturating_sub(1).leading_zeros();
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 9,
-        lgwin: i32::try_from(bits.clamp(10, 24)).unwrap_or(22),
-        ..Default::default()
-    };
-    match brotli::BrotliCompress(&mut &body[..], &mut out, &params) {
-        Ok(_) => Bytes::from(out),
-        Err(_) => Bytes::new(),
-    }
-}
-
 /// The bounded cache.
 #[derive(Debug)]
 pub struct Cache {
@@ -343,7 +206,7 @@ pub struct Cache {
 #[derive(Debug, Default)]
 struct Inner {
     /// By the key's hash: the insertion time and the body.
-    map: HashMap<u64, (u64, Arc<Rendered>), BuildHasherDefault<Mix>>,
+    map: HashMap<u64, (u64, Arc<Rendered>), FxBuildHasher>,
     /// Insertion counter, for evicting the older half.
     clock: u64,
 }
@@ -535,14 +398,17 @@ mod tests {
             key(&f.c2),
             key(&f.d1),
         ]
-        .map(|k| k.etag());
+        .map(|k| k.etag().as_str().to_owned());
         for (i, t) in tags.iter().enumerate() {
             assert!(tags[i + 1..].iter().all(|u| u != t), "{tags:?}");
         }
         assert!(tags[0].starts_with("\"v1-"));
         assert!(tags[5].starts_with("\"v2-"));
         // By value: the same calendar in another allocation has the same tag.
-        assert_eq!(key(&Arc::new(Calendar::clone(&f.c1))).etag(), tags[0]);
+        assert_eq!(
+            key(&Arc::new(Calendar::clone(&f.c1))).etag().as_str(),
+            tags[0]
+        );
         assert_eq!(rendered(&a, "x").etag, tags[0].as_str());
     }
 
@@ -562,24 +428,6 @@ mod tests {
         // The low bits (the bucket) differ too.
         let low: std::collections::HashSet<u64> = hashes.iter().map(|h| h & 0xff).collect();
         assert!(low.len() > 30, "{}", low.len());
-    }
-
-    #[test]
-    fn negotiation() {
-        assert_eq!(Encoding::negotiate(None), Encoding::Identity);
-        assert_eq!(
-            Encoding::negotiate(Some("gzip, deflate, br")),
-            Encoding::Brotli
-        );
-        assert_eq!(Encoding::negotiate(Some("gzip")), Encoding::Gzip);
-        assert_eq!(Encoding::negotiate(Some("GZip")), Encoding::Gzip);
-        assert_eq!(
-            Encoding::negotiate(Some("br;q=0, gzip;q=0.5")),
-            Encoding::Gzip
-        );
-        assert_eq!(Encoding::negotiate(Some("*")), Encoding::Brotli);
-        assert_eq!(Encoding::negotiate(Some("identity")), Encoding::Identity);
-        assert_eq!(Encoding::negotiate(Some("*;q=0")), Encoding::Identity);
     }
 
     #[test]
@@ -604,7 +452,7 @@ mod tests {
         assert_eq!(out, body.as_bytes());
         let plain = k.etag();
         let br_tag = r.etag_for(Encoding::Brotli).to_str().expect("ascii");
-        assert_eq!(br_tag, format!("{}-br\"", plain.trim_end_matches('"')));
+        assert_eq!(br_tag, plain.coded("br").as_str());
     }
 
     #[test]

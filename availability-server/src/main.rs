@@ -106,6 +106,7 @@ fn serve(cli: &Cli) -> Result<(), String> {
             listener,
             prepared.tls,
             prepared.app,
+            config.connections,
             shutdown,
             config.shutdown_grace,
         )

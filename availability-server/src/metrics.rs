@@ -40,14 +40,30 @@ pub struct Metrics {
     pub connections_refused: AtomicU64,
     /// Connections closed for idling (no first request in time, or idle keep-alive).
     pub idle_closed: AtomicU64,
+    /// Panics caught in handlers, connection tasks and blocking work: each one a bug.
+    pub panics: AtomicU64,
     /// Requests being answered right now.
     in_flight: AtomicU64,
 }
 
+/// A request in flight, counted until dropped: also when the request is cancelled while it
+/// waits (an HTTP/2 reset, a client that leaves), which drops it without an answer.
+#[derive(Debug)]
+#[must_use = "the request counts as in flight only while this lives"]
+pub struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
 impl Metrics {
-    /// Counts a request as started; [`Metrics::observe`] counts it as answered.
-    pub fn start(&self) {
+    /// Counts a request as in flight until the guard is dropped; [`Metrics::observe`] records
+    /// its answer.
+    pub fn start(&self) -> InFlight<'_> {
         self.in_flight.fetch_add(1, Relaxed);
+        InFlight(&self.in_flight)
     }
 
     /// Requests being answered right now.
@@ -57,7 +73,6 @@ impl Metrics {
 
     /// Records one answered request.
     pub fn observe(&self, route: &'static str, status: u16, elapsed: Duration) {
-        self.in_flight.fetch_sub(1, Relaxed);
         {
             let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
             *requests.entry((route, status)).or_insert(0) += 1;
@@ -157,6 +172,11 @@ impl Metrics {
                 "Connections closed for idling.",
                 &self.idle_closed,
             ),
+            (
+                "availability_panics_total",
+                "Panics caught (in handlers, connection tasks or blocking work); each is a bug.",
+                &self.panics,
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(
@@ -187,12 +207,17 @@ mod tests {
     #[test]
     fn renders_counters_and_histogram() {
         let m = Metrics::default();
-        m.start();
-        m.start();
+        let first = m.start();
+        let second = m.start();
+        assert_eq!(m.in_flight(), 2);
         m.observe("availability", 200, Duration::from_micros(300));
         m.observe("availability", 200, Duration::from_secs(3));
+        drop((first, second));
+        assert_eq!(m.in_flight(), 0);
         m.cache_hits.fetch_add(2, Relaxed);
         let text = m.render(5);
+        assert!(text.contains("availability_requests_in_flight 0"));
+        assert!(text.contains("availability_panics_total 0"));
         assert!(
             text.contains("availability_requests_total{route=\"availability\",status=\"200\"} 2")
         );

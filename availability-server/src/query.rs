@@ -6,7 +6,9 @@
 
 use std::borrow::Cow;
 
-use crate::problem::Problem;
+use availability_core::tz::Zone;
+
+use crate::wire::Problem;
 
 /// The decoded parameters of one request, each at most once. Values borrow from the request
 /// unless they had escapes to decode.
@@ -53,6 +55,11 @@ impl<'a> Query<'a> {
             .find(|(n, v)| n == name && !v.is_empty())
             .map(|(_, v)| v.as_ref())
     }
+}
+
+/// The zone with this IANA name (any case), or 400 naming it.
+pub fn zone(name: &str) -> Result<Zone, Problem> {
+    Zone::new(name).map_err(|e| Problem::bad_request(e.to_string()))
 }
 
 /// The `name=value` pairs of `raw`, decoded. Most queries have nothing to decode: they are

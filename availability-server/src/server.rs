@@ -2,22 +2,28 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use http::{Request, Response};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rustls::ServerConfig;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use crate::app::App;
+use crate::metrics::Metrics;
+use crate::wire::{Body, Problem};
 
 /// Connection timeouts and limits: what a client may hold of the server before it is
 /// dropped.
@@ -135,20 +141,31 @@ impl Drop for InFlight {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets
-/// requests in flight finish for at most `grace`, and returns.
-///
-/// The caller binds the listener, so tests can bind port 0. A connection that fails (TLS,
-/// protocol, a reset) is logged and dropped; nothing a client does ends the loop.
-pub async fn run(
-    listener: TcpListener,
-    tls: Arc<ServerConfig>,
-    app: Arc<App>,
-    shutdown: impl Future<Output = ()>,
-    grace: Duration,
+/// What the accept loop serves: an answer to every request, and counters for what happens
+/// to connections. The API implements it (`routes`); so does the load benchmark's floor,
+/// which thereby runs on exactly this connection stack.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request from `peer`. A panic here is caught, counted and answered 500.
+    fn handle(
+        &self,
+        peer: IpAddr,
+        request: Request<Incoming>,
+    ) -> impl Future<Output = Response<Body>> + Send;
+
+    /// Where connection events and panics are counted.
+    fn metrics(&self) -> &Metrics;
+
+    /// Called once, when shutdown begins: requests that still arrive should be refused.
+    fn begin_shutdown(&self) {}
+}
+
+/// The HTTP/1.1 and HTTP/2 connection builders, with every limit of `limits`.
+fn builders(
+    limits: &Connections,
+) -> (
+    Arc<auto::Builder<TokioExecutor>>,
+    Arc<auto::Builder<TokioExecutor>>,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
-    let limits = app.connections;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // Without a timer, hyper silently ignores `header_read_timeout`.
     builder
@@ -167,11 +184,30 @@ pub async fn run(
         // is closed.
         .max_pending_accept_reset_streams(20)
         .max_local_error_reset_streams(1024);
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
     // The protocol is the one ALPN chose, not sniffed from the first bytes: sniffing reads
     // before hyper's header-read timer starts, so a silent client would never time out.
     let http1 = Arc::new(builder.clone().http1_only());
     let http2 = Arc::new(builder.http2_only());
+    (http1, http2)
+}
+
+/// Serves `handler` on `listener` until `shutdown` completes, then stops accepting, lets
+/// requests in flight finish for at most `grace`, and returns.
+///
+/// The caller binds the listener, so tests can bind port 0. A connection that fails (TLS,
+/// protocol, a reset) is logged and dropped; nothing a client does ends the loop. A panic in
+/// a connection's task is caught and counted (`Metrics::panics`), never silent.
+pub async fn run<H: Handler>(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    handler: Arc<H>,
+    limits: Connections,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    let (http1, http2) = builders(&limits);
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
@@ -191,69 +227,33 @@ pub async fn run(
         // Over the connection limit: close at once. The client sees the connection end
         // before any TLS work is spent on it, and can retry.
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            app.metrics.connections_refused.fetch_add(1, Relaxed);
+            handler.metrics().connections_refused.fetch_add(1, Relaxed);
             tracing::debug!(%peer, "connection limit reached; closing a new connection");
             drop(tcp);
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let app = Arc::clone(&app);
-        let (http1, http2) = (Arc::clone(&http1), Arc::clone(&http2));
-        let watcher = graceful.watcher();
+        let connection = serve_connection(
+            tcp,
+            peer,
+            acceptor.clone(),
+            Arc::clone(&handler),
+            limits,
+            (Arc::clone(&http1), Arc::clone(&http2)),
+            graceful.watcher(),
+        );
+        let counted = Arc::clone(&handler);
         tokio::spawn(async move {
             let _permit = permit;
-            let handshake = acceptor.accept(tcp);
-            let tls = match tokio::time::timeout(limits.handshake_timeout, handshake).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(err)) => {
-                    app.metrics.connection_errors.fetch_add(1, Relaxed);
-                    tracing::debug!(%peer, %err, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    app.metrics.connection_errors.fetch_add(1, Relaxed);
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let activity = Arc::new(Activity::new());
-            let watch = Arc::clone(&activity);
-            let app_for_service = Arc::clone(&app);
-            let service = service_fn(move |request| {
-                let app = Arc::clone(&app_for_service);
-                let in_flight = InFlight::new(&activity);
-                async move {
-                    let response = crate::routes::handle(&app, peer.ip(), request).await;
-                    drop(in_flight);
-                    Ok::<_, Infallible>(response)
-                }
-            });
-            let builder = if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                http2
-            } else {
-                http1
-            };
-            let connection = builder
-                .serve_connection(TokioIo::new(tls), service)
-                .into_owned();
-            tokio::select! {
-                ended = watcher.watch(connection) => {
-                    if let Err(err) = ended {
-                        tracing::debug!(%peer, %err, "connection ended with an error");
-                    }
-                }
-                // Dropping the connection closes it: nothing is in flight to lose.
-                () = watch.idle(&limits) => {
-                    app.metrics.idle_closed.fetch_add(1, Relaxed);
-                    tracing::debug!(%peer, "closing an idle connection");
-                }
+            if AssertUnwindSafe(connection).catch_unwind().await.is_err() {
+                counted.metrics().panics.fetch_add(1, Relaxed);
+                tracing::error!(%peer, "a connection's task panicked; the connection is closed");
             }
         });
     }
 
     drop(listener);
-    app.begin_shutdown();
+    handler.begin_shutdown();
     tracing::info!("shutting down: finishing requests in flight");
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
@@ -266,4 +266,71 @@ pub async fn run(
     }
     // Nothing to flush: a write is acknowledged only once its page is on disk.
     tracing::info!("stopped; every acknowledged write is on disk");
+}
+
+/// One connection: the TLS handshake, then HTTP on the protocol ALPN chose, until the client
+/// leaves, the connection idles past its limits, or shutdown drains it.
+async fn serve_connection<H: Handler>(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    handler: Arc<H>,
+    limits: Connections,
+    (http1, http2): (
+        Arc<auto::Builder<TokioExecutor>>,
+        Arc<auto::Builder<TokioExecutor>>,
+    ),
+    watcher: Watcher,
+) {
+    let handshake = acceptor.accept(tcp);
+    let tls = match tokio::time::timeout(limits.handshake_timeout, handshake).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(err)) => {
+            handler.metrics().connection_errors.fetch_add(1, Relaxed);
+            tracing::debug!(%peer, %err, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            handler.metrics().connection_errors.fetch_add(1, Relaxed);
+            tracing::debug!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let activity = Arc::new(Activity::new());
+    let watch = Arc::clone(&activity);
+    let for_service = Arc::clone(&handler);
+    let service = service_fn(move |request| {
+        let handler = Arc::clone(&for_service);
+        let in_flight = InFlight::new(&activity);
+        async move {
+            let answer = AssertUnwindSafe(handler.handle(peer.ip(), request))
+                .catch_unwind()
+                .await;
+            drop(in_flight);
+            Ok::<_, Infallible>(answer.unwrap_or_else(|_| {
+                handler.metrics().panics.fetch_add(1, Relaxed);
+                Problem::internal("answering the request", "a handler panicked").into_response()
+            }))
+        }
+    });
+    let builder = if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+        http2
+    } else {
+        http1
+    };
+    let connection = builder
+        .serve_connection(TokioIo::new(tls), service)
+        .into_owned();
+    tokio::select! {
+        ended = watcher.watch(connection) => {
+            if let Err(err) = ended {
+                tracing::debug!(%peer, %err, "connection ended with an error");
+            }
+        }
+        // Dropping the connection closes it: nothing is in flight to lose.
+        () = watch.idle(&limits) => {
+            handler.metrics().idle_closed.fetch_add(1, Relaxed);
+            tracing::debug!(%peer, "closing an idle connection");
+        }
+    }
 }

@@ -10,7 +10,7 @@ use crate::app::{App, AppSettings};
 use crate::auth::{self, Auth, AuthSettings};
 use crate::config::Config;
 use crate::limit::{Limits, Proxy};
-use crate::routes::DEFAULT_CALENDAR;
+use crate::store::DEFAULT_CALENDAR;
 use crate::store::{KeyHash, Store};
 use crate::tls;
 
@@ -87,7 +87,6 @@ pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, Str
             body_limit: config.max_body_bytes,
             body_timeout: config.body_read_timeout,
             metrics_public: config.metrics_public,
-            connections: config.connections,
         },
     ));
     Ok(Prepared {

@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-pub use availability_core::store::{Calendar, Change, KeyHash, Store};
+pub use availability_core::store::{Calendar, Change, KeyHash, Store, DEFAULT_CALENDAR};
+
+use crate::wire::Problem;
 
 /// The file of the store inside the data directory.
 pub const STORE_FILE: &str = "availability.store";
@@ -23,4 +25,21 @@ pub fn open(data_dir: &Path) -> Result<Arc<Store>, String> {
     Store::open(data_dir.join(STORE_FILE))
         .map(Arc::new)
         .map_err(|e| e.to_string())
+}
+
+/// The HTTP answer to a store refusal. The store's messages are written for the client
+/// (they name the calendar, the key or the version); a failure of the store itself (I/O) is
+/// logged and answered with a bare 500.
+pub fn problem(what: &str, err: availability_core::Error) -> Problem {
+    if err.is_not_found() {
+        Problem::not_found(err.to_string())
+    } else if err.is_already_exists() || err.is_capacity() {
+        Problem::conflict(err.to_string())
+    } else if err.is_version_mismatch() {
+        Problem::precondition_failed(err.to_string())
+    } else if err.is_parse() || err.is_invalid_entry() || err.is_too_many_entries() {
+        Problem::bad_request(err.to_string())
+    } else {
+        Problem::internal(what, err)
+    }
 }

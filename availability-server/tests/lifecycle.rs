@@ -183,3 +183,50 @@ async fn clients_that_send_no_request_are_disconnected() {
     let n = tls.read_to_end(&mut buf).await.unwrap_or(0);
     assert_eq!(n, 0, "{}", String::from_utf8_lossy(&buf));
 }
+
+/// A request cancelled while it waits (here for a body that never comes, the client gone) no
+/// longer counts as in flight: the gauge comes back down, whether the client closes its
+/// connection or resets it.
+#[tokio::test]
+async fn a_request_cancelled_mid_wait_leaves_the_in_flight_gauge() {
+    let server = TestServer::start().await;
+    let key = server.create_calendar("room", "UTC").await;
+    for ending in ["close", "reset"] {
+        let c = server.client(Version::HTTP_11);
+        let head = format!(
+            "PATCH /calendars/room/availability HTTP/1.1\r\nHost: localhost\r\n\
+             Authorization: Bearer {key}\r\nContent-Type: application/json\r\n\
+             Content-Length: 1000\r\n\r\n{{\"upd"
+        );
+        let mut tls = c.tls().await;
+        if ending == "reset" {
+            // Closing with a zero linger time sends a reset instead of a FIN, at once: the
+            // blocking the deprecation warns of needs a non-zero time.
+            #[allow(deprecated)]
+            let _ = tls.get_ref().0.set_linger(Some(std::time::Duration::ZERO));
+        }
+        tls.write_all(head.as_bytes()).await.unwrap();
+        tls.flush().await.unwrap();
+        // The request is in flight once its key has been checked and the body awaited.
+        let waited = wait_for(|| server.app.metrics.in_flight() == 1).await;
+        assert!(waited, "{ending}: the request never started");
+        drop(tls);
+        let cleared = wait_for(|| server.app.metrics.in_flight() == 0).await;
+        assert!(
+            cleared,
+            "{ending}: {} requests still in flight after the client left",
+            server.app.metrics.in_flight()
+        );
+    }
+}
+
+/// Whether `done` holds within two seconds.
+async fn wait_for(done: impl Fn() -> bool) -> bool {
+    for _ in 0..200 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    done()
+}

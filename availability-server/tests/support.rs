@@ -107,6 +107,7 @@ impl TestServer {
             listener,
             prepared.tls,
             prepared.app,
+            config.connections,
             async move {
                 let _ = rx.await;
             },

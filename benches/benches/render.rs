@@ -6,8 +6,8 @@ use std::hint::black_box;
 
 use availability_benches::office_week;
 use availability_core::tz::{self, IsoWeek, Zone};
-use availability_server::cache;
 use availability_server::render::{self, Header};
+use availability_server::wire::coding;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn bench(c: &mut Criterion) {
@@ -32,8 +32,8 @@ fn bench(c: &mut Criterion) {
         eprintln!(
             "render/{name}: {} bytes plain, {} gzip, {} br",
             body.len(),
-            cache::gzip(body).len(),
-            cache::brotli(body).len()
+            coding::gzip(body).len(),
+            coding::brotli(body).len()
         );
     }
 
@@ -50,10 +50,10 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("compress");
     for (name, body) in &bodies {
         group.bench_function(format!("{name}/gzip"), |b| {
-            b.iter(|| cache::gzip(black_box(body)))
+            b.iter(|| coding::gzip(black_box(body)))
         });
         group.bench_function(format!("{name}/br"), |b| {
-            b.iter(|| cache::brotli(black_box(body)))
+            b.iter(|| coding::brotli(black_box(body)))
         });
     }
     group.finish();

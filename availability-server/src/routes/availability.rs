@@ -13,21 +13,21 @@ use http::request::Parts;
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
-use super::{
-    blocking, calendar, expected_version, json_body, not_modified, parse_json, written, zone,
-    Result,
-};
+use super::Ctx;
 use crate::app::App;
 use crate::auth::Need;
-use crate::cache::{Encoding, Format, Key, Rendered};
-use crate::problem::{Body, Problem};
-use crate::query::Query;
+use crate::cache::{Format, Key, Rendered};
+use crate::query::{self, Query};
 use crate::render::{self, Header};
 use crate::store::Change;
+use crate::wire::body::{self, RequestBody};
+use crate::wire::coding::Encoding;
+use crate::wire::etag;
+use crate::wire::{response, Body, Problem, Result};
 
 /// What a read asks for.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Shape {
+enum Shape {
     /// The whole week, in the format of `?format=`.
     Week,
     /// The whole week as CSV (the `/availability/csv` path).
@@ -39,11 +39,26 @@ pub(super) enum Shape {
 /// The viewer's zone when `tz` is not given.
 const DEFAULT_ZONE: &str = "UTC";
 
-/// GET: the week (or one slot) as seen from `tz` in `week`.
+/// GET `/calendars/{id}/availability`: the week as seen from `tz` in `week`, in `format`.
+pub(super) fn read_week(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    read(cx.app, cx.parts, cx.param(0), Shape::Week)
+}
+
+/// GET `/calendars/{id}/availability/slot`: one slot, by day and time in the viewer's zone.
+pub(super) fn read_slot(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    read(cx.app, cx.parts, cx.param(0), Shape::Slot)
+}
+
+/// GET `/calendars/{id}/availability/csv`: the week as CSV.
+pub(super) fn read_csv(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    read(cx.app, cx.parts, cx.param(0), Shape::Csv)
+}
+
+/// The week (or one slot) as seen from `tz` in `week`.
 ///
 /// Synchronous: a read never waits (the store and the caches answer from memory), and a
 /// plain function keeps the route's future small, which every request moves around.
-pub(super) fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Body>> {
+fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Body>> {
     let allowed: &[&str] = match shape {
         Shape::Week => &["tz", "week", "format"],
         Shape::Csv => &["tz", "week"],
@@ -61,8 +76,8 @@ pub(super) fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<R
             )))
         }
     };
-    let cal = calendar(app, id)?;
-    let viewer = zone(query.get("tz").unwrap_or(DEFAULT_ZONE))?;
+    let cal = app.calendar(id)?;
+    let viewer = query::zone(query.get("tz").unwrap_or(DEFAULT_ZONE))?;
     let week = match query.get("week") {
         Some(text) => text.parse::<IsoWeek>(),
         None => IsoWeek::at(viewer, app.now_unix()),
@@ -151,7 +166,7 @@ fn serve(parts: &Parts, rendered: &Rendered) -> Response<Body> {
     );
     let (bytes, encoding) = rendered.encoded(encoding);
     let etag = rendered.etag_for(encoding);
-    let fresh = not_modified(parts, &[etag.as_bytes(), rendered.etag.as_bytes()]);
+    let fresh = etag::not_modified(parts, &[etag.as_bytes(), rendered.etag.as_bytes()]);
     let mut response = Response::new(Full::new(if fresh { Bytes::new() } else { bytes }));
     // Room for every field of the answer, the rate limit's two included: a map that has to
     // grow on the way costs as much as the rest of a cached read, and one too large costs
@@ -178,23 +193,23 @@ fn serve(parts: &Parts, rendered: &Rendered) -> Response<Body> {
     response
 }
 
-/// PATCH (`replace == false`): apply a batch of edits. PUT (`replace == true`): the batch's
-/// slots, every other slot unavailable. All or nothing either way.
-pub(super) async fn write<B>(
-    app: &App,
-    parts: &Parts,
-    body: B,
-    id: &str,
-    replace: bool,
-) -> Result<Response<Body>>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    let cal = calendar(app, id)?;
-    super::authorize(app, parts, Need::Calendar(id)).await?;
-    let bytes = json_body(app, parts, body).await?;
-    let batch: Batch = parse_json(&bytes, "batch ({\"updates\": [...]})")?;
+/// PATCH `/calendars/{id}/availability`: apply a batch of edits, all or nothing.
+pub(super) async fn patch(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
+    write(cx, body, false).await
+}
+
+/// PUT `/calendars/{id}/availability`: the batch's slots, every other slot unavailable.
+pub(super) async fn put(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
+    write(cx, body, true).await
+}
+
+/// PATCH (`replace == false`) or PUT (`replace == true`), all or nothing either way.
+async fn write(cx: Ctx<'_>, body: RequestBody, replace: bool) -> Result<Response<Body>> {
+    let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
+    let cal = app.calendar(id)?;
+    app.authorize(cx.client, parts, Need::Calendar(id)).await?;
+    let bytes = body::read_json(app.body, parts, body).await?;
+    let batch: Batch = body::parse_json(&bytes, "batch ({\"updates\": [...]})")?;
     // Validated here so that a bad batch is a 400 before anything is written.
     batch
         .validate()
@@ -204,13 +219,14 @@ where
     } else {
         Change::Apply(batch)
     };
-    let expected = expected_version(parts, cal.version())?;
+    let expected = etag::expected_version(parts, cal.version())?;
     let owned_id = id.to_owned();
-    let updated = blocking(app, "saving the week", move |store| {
-        store.commit(&owned_id, expected, &change)
-    })
-    .await?;
-    Ok(written(
+    let updated = app
+        .commit("saving the week", move |store| {
+            store.commit(&owned_id, expected, &change)
+        })
+        .await?;
+    Ok(response::written(
         StatusCode::OK,
         serde_json::json!({}),
         updated.id(),

@@ -1,20 +1,26 @@
 //! `/calendars` and `/calendars/{id}`: create, list, read, re-zone and delete calendars.
 
-use bytes::Bytes;
 use http::header::{HeaderValue, LOCATION};
-use http::request::Parts;
 use http::{Response, StatusCode};
 use serde::Deserialize;
 
-use super::{
-    blocking, calendar, expected_version, json_body, parse_json, small_read, valid_id, written,
-    Result,
-};
-use crate::app::App;
+use super::Ctx;
 use crate::auth::{self, Need};
-use crate::problem::{Body, Problem};
-use crate::query::Query;
+use crate::query::{self, Query};
 use crate::store::{Calendar, Change, KeyHash};
+use crate::wire::body::{self, RequestBody};
+use crate::wire::response::{self, to_bytes};
+use crate::wire::{etag, Body, Problem, Result};
+
+/// Whether `id` is a valid calendar id: `[a-z0-9][a-z0-9-]{0,62}`.
+fn valid_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    let char_ok = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.first().is_some_and(char_ok)
+        && bytes.iter().all(|b| char_ok(b) || *b == b'-')
+}
 
 /// The body of `POST /calendars`.
 #[derive(Debug, Deserialize)]
@@ -42,40 +48,36 @@ fn describe(cal: &Calendar) -> serde_json::Value {
     })
 }
 
-fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
-    let mut bytes = value.to_string().into_bytes();
-    bytes.push(b'\n');
-    bytes
-}
-
 /// GET /calendars (admin): every calendar.
-pub(super) async fn list(app: &App, parts: &Parts) -> Result<Response<Body>> {
+pub(super) async fn list(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Body>> {
+    let (app, parts) = (cx.app, cx.parts);
     Query::parse(parts.uri.query(), &[])?;
-    super::authorize(app, parts, Need::Admin).await?;
+    app.authorize(cx.client, parts, Need::Admin).await?;
     let calendars: Vec<serde_json::Value> = app.store.list().iter().map(|c| describe(c)).collect();
-    small_read(
+    Ok(response::document(
         parts,
         to_bytes(&serde_json::json!({ "calendars": calendars })),
         None,
-    )
+    ))
 }
 
 /// GET /calendars/{id} (anyone): id, owner zone, version, last change.
-pub(super) fn get(app: &App, parts: &Parts, id: &str) -> Result<Response<Body>> {
-    Query::parse(parts.uri.query(), &[])?;
-    let cal = calendar(app, id)?;
-    small_read(parts, to_bytes(&describe(&cal)), Some(cal.version()))
+pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    Query::parse(cx.parts.uri.query(), &[])?;
+    let cal = cx.app.calendar(cx.param(0))?;
+    Ok(response::document(
+        cx.parts,
+        to_bytes(&describe(&cal)),
+        Some(cal.version()),
+    ))
 }
 
 /// POST /calendars (admin): a new calendar and its first key, shown once.
-pub(super) async fn create<B>(app: &App, parts: &Parts, body: B) -> Result<Response<Body>>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    super::authorize(app, parts, Need::Admin).await?;
-    let bytes = json_body(app, parts, body).await?;
-    let new: NewCalendar = parse_json(&bytes, "calendar ({\"id\", \"timezone\"})")?;
+pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
+    let (app, parts) = (cx.app, cx.parts);
+    app.authorize(cx.client, parts, Need::Admin).await?;
+    let bytes = body::read_json(app.body, parts, body).await?;
+    let new: NewCalendar = body::parse_json(&bytes, "calendar ({\"id\", \"timezone\"})")?;
     if !valid_id(&new.id) {
         return Err(Problem::bad_request(format!(
             "invalid calendar id {:?}: use 1 to 63 characters a-z, 0-9 and '-', starting with \
@@ -83,7 +85,7 @@ where
             new.id.chars().take(80).collect::<String>()
         )));
     }
-    let zone = super::zone(new.timezone.as_deref().unwrap_or("UTC"))?;
+    let zone = query::zone(new.timezone.as_deref().unwrap_or("UTC"))?;
     if app.store.contains(&new.id) {
         return Err(Problem::conflict(format!(
             "a calendar {:?} exists; pick another id",
@@ -95,12 +97,13 @@ where
     let stored = KeyHash::new(key.id.clone(), hash)
         .map_err(|e| Problem::internal("storing a new key", e))?;
     let id = new.id.clone();
-    let created = blocking(app, "creating the calendar", move |store| {
-        store.create_with_keys(&id, zone.name(), vec![stored])
-    })
-    .await?;
+    let created = app
+        .commit("creating the calendar", move |store| {
+            store.create_with_keys(&id, zone.name(), vec![stored])
+        })
+        .await?;
     app.auth.index(&created);
-    let mut response = written(
+    let mut response = response::written(
         StatusCode::CREATED,
         serde_json::json!({
             "timezone": created.zone(),
@@ -118,32 +121,25 @@ where
 
 /// PATCH /calendars/{id} (its key): change the owner's zone. The stored wall-clock week stays
 /// as written, so "09:00-17:00" stays 09:00-17:00 in the new zone.
-pub(super) async fn set_zone<B>(
-    app: &App,
-    parts: &Parts,
-    body: B,
-    id: &str,
-) -> Result<Response<Body>>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    let cal = calendar(app, id)?;
-    super::authorize(app, parts, Need::Calendar(id)).await?;
-    let bytes = json_body(app, parts, body).await?;
-    let change: ZoneChange = parse_json(&bytes, "zone change ({\"timezone\"})")?;
-    let zone = super::zone(&change.timezone)?;
-    let expected = expected_version(parts, cal.version())?;
+pub(super) async fn set_zone(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
+    let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
+    let cal = app.calendar(id)?;
+    app.authorize(cx.client, parts, Need::Calendar(id)).await?;
+    let bytes = body::read_json(app.body, parts, body).await?;
+    let change: ZoneChange = body::parse_json(&bytes, "zone change ({\"timezone\"})")?;
+    let zone = query::zone(&change.timezone)?;
+    let expected = etag::expected_version(parts, cal.version())?;
     let owned_id = id.to_owned();
-    let updated = blocking(app, "changing the zone", move |store| {
-        store.commit(
-            &owned_id,
-            expected,
-            &Change::SetZone(zone.name().to_owned()),
-        )
-    })
-    .await?;
-    Ok(written(
+    let updated = app
+        .commit("changing the zone", move |store| {
+            store.commit(
+                &owned_id,
+                expected,
+                &Change::SetZone(zone.name().to_owned()),
+            )
+        })
+        .await?;
+    Ok(response::written(
         StatusCode::OK,
         serde_json::json!({ "timezone": updated.zone() }),
         updated.id(),
@@ -152,21 +148,20 @@ where
 }
 
 /// DELETE /calendars/{id} (admin).
-pub(super) async fn delete(app: &App, parts: &Parts, id: &str) -> Result<Response<Body>> {
-    let cal = calendar(app, id)?;
-    super::authorize(app, parts, Need::Admin).await?;
+pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Body>> {
+    let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
+    let cal = app.calendar(id)?;
+    app.authorize(cx.client, parts, Need::Admin).await?;
     // Checked here for a quick answer, and again by the store under its writer lock, so a
     // change committed in between is not deleted unseen.
-    let expected = expected_version(parts, cal.version())?;
+    let expected = etag::expected_version(parts, cal.version())?;
     let owned_id = id.to_owned();
-    blocking(app, "deleting the calendar", move |store| {
+    app.commit("deleting the calendar", move |store| {
         store.delete(&owned_id, expected)
     })
     .await?;
     app.auth.unindex(id);
-    let mut response = Response::new(http_body_util::Full::new(Bytes::new()));
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
+    Ok(response::no_content())
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch (proleptic Gregorian, UTC).
@@ -193,7 +188,17 @@ pub(crate) fn rfc3339(unix: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{rfc3339, valid_id};
+
+    #[test]
+    fn ids() {
+        for ok in ["default", "a", "room-1", "0", &"a".repeat(63)] {
+            assert!(valid_id(ok), "{ok}");
+        }
+        for bad in ["", "-a", "A", "a_b", "a b", &"a".repeat(64), "é"] {
+            assert!(!valid_id(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn rfc3339_dates() {

@@ -5,29 +5,33 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
-use http::request::Parts;
 use http::Response;
 use http_body_util::Full;
 
-use super::Result;
-use crate::app::App;
+use super::Ctx;
 use crate::auth::Need;
-use crate::problem::Body;
 use crate::query::Query;
+use crate::wire::body::RequestBody;
+use crate::wire::{response, Body, Result};
 
 /// GET /healthz: 200 while the server accepts requests (503 once shutdown begins, answered
 /// before routing), with the version of the time-zone data in use.
-pub(super) fn healthz(parts: &Parts) -> Result<Response<Body>> {
-    Query::parse(parts.uri.query(), &[])?;
+pub(super) fn healthz(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    Query::parse(cx.parts.uri.query(), &[])?;
     let body = serde_json::json!({ "status": "ok", "tzdata": crate::tzdata::version() });
-    super::small_read(parts, format!("{body}\n").into_bytes(), None)
+    Ok(response::document(
+        cx.parts,
+        response::to_bytes(&body),
+        None,
+    ))
 }
 
 /// GET /metrics: the Prometheus text format; admin key unless configured public.
-pub(super) async fn metrics(app: &App, parts: &Parts) -> Result<Response<Body>> {
-    Query::parse(parts.uri.query(), &[])?;
+pub(super) async fn metrics(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Body>> {
+    let app = cx.app;
+    Query::parse(cx.parts.uri.query(), &[])?;
     if !app.metrics_public {
-        super::authorize(app, parts, Need::Admin).await?;
+        app.authorize(cx.client, cx.parts, Need::Admin).await?;
     }
     let mut text = app.metrics.render(app.cache.len());
     // Kept beside the counters they describe (the key checks, the limiters), not in Metrics.

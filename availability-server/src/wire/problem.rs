@@ -12,9 +12,7 @@ use http_body_util::Full;
 
 use crate::limit::Verdict;
 
-/// A response body: always a complete buffer, since every body this server sends is either
-/// rendered once and cached or small.
-pub type Body = Full<Bytes>;
+use super::Body;
 
 /// A client-facing error.
 #[derive(Debug, Clone)]
@@ -22,7 +20,7 @@ pub struct Problem {
     status: StatusCode,
     detail: String,
     /// The `Allow` header for 405.
-    allow: Option<&'static str>,
+    allow: Option<String>,
     /// Whether to ask for credentials (`WWW-Authenticate`), for 401.
     challenge: bool,
     /// Seconds for `Retry-After`, for 429 and 503.
@@ -73,7 +71,7 @@ impl Problem {
 
     /// 405 with the methods the path does accept.
     #[cold]
-    pub fn method_not_allowed(allow: &'static str) -> Problem {
+    pub fn method_not_allowed(allow: String) -> Problem {
         let mut p = Problem::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("this path accepts only {allow}"),
@@ -177,8 +175,8 @@ impl Problem {
             CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Some(allow) = self.allow {
-            headers.insert(ALLOW, HeaderValue::from_static(allow));
+        if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
+            headers.insert(ALLOW, allow);
         }
         if self.challenge {
             headers.insert(

@@ -1,0 +1,102 @@
+//! Request bodies: read whole, under a size cap and a time limit, and parsed as JSON.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::request::Parts;
+use http::StatusCode;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
+
+use super::{Problem, Result};
+
+/// The error of a request body, whatever the transport.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request body, boxed once when a handler needs it (reads never touch theirs).
+pub type RequestBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// Boxes any body hyper (or a test) hands over.
+pub fn boxed<B>(body: B) -> RequestBody
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    body.map_err(Into::into).boxed_unsync()
+}
+
+/// How much of a body is read, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// The largest body read, in bytes.
+    pub max_bytes: usize,
+    /// Time for the body to arrive once the head has.
+    pub timeout: Duration,
+}
+
+/// Reads a JSON body.
+///
+/// # Errors
+///
+/// 415 unless the content type is JSON; 413 past the limit (checked while reading, since a
+/// chunked body announces no length); 408 when it takes too long; 400 when it cannot be read.
+pub async fn read_json(limits: BodyLimits, parts: &Parts, body: RequestBody) -> Result<Bytes> {
+    let is_json = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| {
+            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+        });
+    if !is_json {
+        return Err(Problem::unsupported_media_type());
+    }
+    let announced = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let limit = limits.max_bytes;
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(Problem::too_large(limit));
+    }
+    // Bytes are counted as frames arrive, and the first frame past the limit fails the read,
+    // so a chunked body is never buffered beyond it. The timeout stops a body trickled byte by
+    // byte from holding the request (and its connection) open.
+    match tokio::time::timeout(limits.timeout, collect(body, limit)).await {
+        Ok(result) => result,
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s; send it at once",
+                limits.timeout.as_secs()
+            ),
+        )),
+    }
+}
+
+/// The data of `body`, or 413 as soon as it passes `limit` bytes.
+async fn collect(mut body: RequestBody, limit: usize) -> Result<Bytes> {
+    let mut data = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            Problem::bad_request(format!("the request body could not be read: {err}"))
+        })?;
+        if let Ok(chunk) = frame.into_data() {
+            if data.len() + chunk.len() > limit {
+                return Err(Problem::too_large(limit));
+            }
+            data.extend_from_slice(&chunk);
+        }
+    }
+    Ok(data.freeze())
+}
+
+/// Parses a JSON body into `T`, with serde's message (it names the line and column).
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|err| Problem::bad_request(format!("the body is not a valid {what}: {err}")))
+}

@@ -1,0 +1,68 @@
+//! The shapes of answers: JSON documents, the result of a write, an empty success.
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, VARY};
+use http::request::Parts;
+use http::{Response, StatusCode};
+use http_body_util::Full;
+
+use super::etag::{self, Tag};
+use super::Body;
+
+/// A JSON response with these bytes.
+pub fn json(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The bytes of a JSON value, with a final newline.
+pub fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
+    let mut bytes = value.to_string().into_bytes();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// A small JSON read that is not cached (a calendar's description, a listing): tagged by its
+/// bytes (and the calendar's version, when it is one calendar's), answering `If-None-Match`.
+pub fn document(parts: &Parts, body: Vec<u8>, version: Option<u64>) -> Response<Body> {
+    let tag = Tag::of_bytes(version, &body);
+    let mut response = if etag::not_modified(parts, &[tag.as_str().as_bytes()]) {
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        json(StatusCode::OK, body)
+    };
+    let headers = response.headers_mut();
+    headers.insert(ETAG, tag.into());
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(VARY, HeaderValue::from_static("Authorization"));
+    response
+}
+
+/// The JSON `{ ..., "calendar", "version" }` of a successful write, with the version's tag.
+pub fn written(
+    status: StatusCode,
+    mut body: serde_json::Value,
+    calendar: &str,
+    version: u64,
+) -> Response<Body> {
+    if let Some(object) = body.as_object_mut() {
+        object.insert("calendar".into(), calendar.into());
+        object.insert("version".into(), version.into());
+    }
+    let mut response = json(status, to_bytes(&body));
+    response.headers_mut().insert(ETAG, etag::version(version));
+    response
+}
+
+/// 204: done, nothing to say.
+pub fn no_content() -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
