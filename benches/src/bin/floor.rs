@@ -1,8 +1,9 @@
-//! The floor of the load benchmark: a server on the very stack `availability-server` runs on
-//! (tokio's multi-threaded runtime, tokio-rustls on `ring`, hyper-util's HTTP/1.1 + HTTP/2
-//! auto builder with the same settings) that answers from memory with responses captured
-//! from the real server. What it achieves is what HTTP and TLS alone cost on this machine;
-//! `benches/load.sh` compares the real server with it.
+//! The floor of the load benchmark: `availability-server`'s own connection stack
+//! (`server::run`: the accept loop, TLS from `tls::server_config`, HTTP/1.1 and HTTP/2 with
+//! every limit and timer of the default configuration, the idle watchdog, the panic guard)
+//! with a handler that answers from memory with responses captured from the real server.
+//! What it achieves is what HTTP and TLS alone cost on this machine; `benches/load.sh`
+//! compares the real server with it.
 //!
 //! ```text
 //! floor --listen 127.0.0.1:9443 --cert cert.pem --key key.pem --manifest manifest.tsv
@@ -14,31 +15,20 @@
 //! or an empty 404.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use availability_server::metrics::Metrics;
+use availability_server::server::{self, Connections, Handler};
+use availability_server::{tls, wire};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, ACCEPT_ENCODING};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use rustls::ServerConfig;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
-
-// The connection settings of `availability-server` (its `server.rs`), so that both servers do
-// the same work per connection.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-const MAX_STREAMS: u32 = 64;
 
 /// Headers hyper writes itself (or that belong to one HTTP/1.1 connection): not replayed.
 const SKIPPED: [&str; 5] = [
@@ -77,8 +67,12 @@ fn main() {
 
 fn run() -> Result<(), String> {
     let args = parse_args(std::env::args().skip(1))?;
-    let routes = Arc::new(load_manifest(&args.manifest)?);
-    let tls = tls_config(&args)?;
+    let floor = Arc::new(Floor {
+        routes: load_manifest(&args.manifest)?,
+        metrics: Metrics::default(),
+    });
+    let identity = tls::load(&args.cert, &args.key)?;
+    let tls = tls::server_config(identity).map_err(|e| format!("the TLS configuration: {e}"))?;
     // The server's runtime: multi-threaded, one worker per CPU it may run on.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -90,72 +84,43 @@ fn run() -> Result<(), String> {
             .map_err(|e| format!("listening on {}: {e}", args.listen))?;
         eprintln!(
             "floor: serving {} canned responses on https://{}",
-            routes.len(),
+            floor.routes.len(),
             args.listen
         );
-        serve(listener, tls, routes).await;
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        server::run(
+            listener,
+            tls,
+            floor,
+            Connections::default(),
+            shutdown,
+            Duration::from_secs(10),
+        )
+        .await;
         Ok(())
     })
 }
 
-/// The accept loop of `availability-server`, with a table lookup for a handler.
-async fn serve(listener: TcpListener, tls: Arc<ServerConfig>, routes: Arc<HashMap<Route, Canned>>) {
-    let acceptor = TlsAcceptor::from(tls);
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(64 * 1024);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(MAX_STREAMS)
-        .max_header_list_size(32 * 1024);
-    // The protocol is the one ALPN chose, as in the server.
-    let http1 = Arc::new(builder.clone().http1_only());
-    let http2 = Arc::new(builder.http2_only());
-    let graceful = GracefulShutdown::new();
-    let shutdown = tokio::signal::ctrl_c();
-    tokio::pin!(shutdown);
-    loop {
-        let tcp = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let routes = Arc::clone(&routes);
-        let (http1, http2) = (Arc::clone(&http1), Arc::clone(&http2));
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-            else {
-                return;
-            };
-            let service = service_fn(move |request| {
-                let routes = Arc::clone(&routes);
-                async move { Ok::<_, Infallible>(answer(&routes, &request)) }
-            });
-            let builder = if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                http2
-            } else {
-                http1
-            };
-            let connection = builder
-                .serve_connection(TokioIo::new(tls), service)
-                .into_owned();
-            let _ = watcher.watch(connection).await;
-        });
+/// Canned responses by request.
+struct Floor {
+    routes: HashMap<Route, Canned>,
+    metrics: Metrics,
+}
+
+impl Handler for Floor {
+    fn handle(
+        &self,
+        _peer: IpAddr,
+        request: Request<hyper::body::Incoming>,
+    ) -> impl Future<Output = Response<wire::Body>> + Send {
+        std::future::ready(answer(&self.routes, &request))
     }
-    drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
 }
 
 /// The canned response for `request`, or an empty 404.
@@ -179,22 +144,6 @@ fn answer<B>(routes: &HashMap<Route, Canned>, request: &Request<B>) -> Response<
     *response.status_mut() = canned.status;
     *response.headers_mut() = canned.headers.clone();
     response
-}
-
-/// The server's TLS configuration: rustls defaults on `ring`, ALPN `h2` then `http/1.1`.
-fn tls_config(args: &Args) -> Result<Arc<ServerConfig>, String> {
-    let certs = CertificateDer::pem_file_iter(&args.cert)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("reading {}: {e}", args.cert.display()))?;
-    let key = PrivateKeyDer::from_pem_file(&args.key)
-        .map_err(|e| format!("reading {}: {e}", args.key.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
-        .map_err(|e| format!("the TLS configuration: {e}"))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
