@@ -230,3 +230,64 @@ async fn wait_for(done: impl Fn() -> bool) -> bool {
     }
     done()
 }
+
+/// A handler that panics on `/panic`.
+struct Panicky(availability_server::metrics::Metrics);
+
+impl availability_server::server::Handler for Panicky {
+    fn handle(
+        &self,
+        _peer: std::net::IpAddr,
+        request: http::Request<hyper::body::Incoming>,
+    ) -> impl std::future::Future<Output = http::Response<availability_server::wire::Body>> + Send
+    {
+        let path = request.uri().path().to_owned();
+        async move {
+            assert_ne!(path, "/panic", "a bug in a handler");
+            http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(b"ok")))
+        }
+    }
+
+    fn metrics(&self) -> &availability_server::metrics::Metrics {
+        &self.0
+    }
+}
+
+/// A panicking handler is answered 500 and counted, on both protocols, and the server goes
+/// on serving: a panic is never just a dropped connection that nobody sees.
+#[tokio::test]
+async fn a_handler_panic_is_answered_500_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, root) = crate::support::test_certificate(dir.path());
+    let tls = availability_server::tls::server_config(
+        availability_server::tls::load(&cert, &key).unwrap(),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handler = std::sync::Arc::new(Panicky(Default::default()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(availability_server::server::run(
+        listener,
+        tls,
+        std::sync::Arc::clone(&handler),
+        Default::default(),
+        async move {
+            let _ = stopped.await;
+        },
+        std::time::Duration::from_secs(5),
+    ));
+    for (n, version) in [Version::HTTP_11, Version::HTTP_2].into_iter().enumerate() {
+        let c = Client::new(addr, root.clone(), version);
+        let r = c.get("/panic").await;
+        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{version:?}");
+        assert_eq!(
+            handler.0.panics.load(Ordering::Relaxed),
+            n as u64 + 1,
+            "{version:?}"
+        );
+        assert_eq!(c.get("/fine").await.status, StatusCode::OK);
+    }
+    let _ = stop.send(());
+    task.await.unwrap();
+}
