@@ -31,6 +31,9 @@
 //!
 //! # Layout
 //!
+//! The architecture, the time-zone rule and why it is the minimum, and the life of a read and a
+//! write are described in the repository's `docs/design.md`.
+//!
 //! - `error`: the crate's one opaque [`Error`], with predicates for what callers match on.
 //! - `grid`: the slot grid: [`Day`], [`Time`] (a half-hour boundary), [`Slot`] and [`Status`],
 //!   with their parsing and printing.

@@ -1,25 +1,28 @@
 //! `availability-server`: a thin HTTPS shell over `availability-core`.
 //!
 //! hyper 1 and hyper-util serve HTTP/1.1 and HTTP/2 (chosen by ALPN) on tokio-rustls; the
-//! routing is one `match`, written by hand. Reads render a body once per calendar version,
+//! routing is one table, written by hand. Reads render a body once per calendar version,
 //! viewer zone, week and format and serve it from a cache afterwards; writes check a bcrypt
-//! key and commit to the store.
+//! key and commit to the store. The repository's `docs/design.md` follows a read and a write
+//! through these modules and says how to add a route.
 //!
 //! # Layout
 //!
 //! - `config`: settings from defaults, a TOML file, `AVAILABILITY_*` variables and flags.
 //! - `startup`: from a configuration to a ready server (certificate, `default`, admin key).
-//! - `server`: the accept loop, TLS, HTTP/1.1 and HTTP/2, connection limits and timeouts,
-//!   graceful shutdown.
+//! - `server`: the accept loop, generic over a `Handler`: TLS, HTTP/1.1 and HTTP/2,
+//!   connection limits and timeouts, graceful shutdown, and the panic guard.
 //! - `tls`: the rustls configuration and the self-signed first-run certificate.
-//! - `app`: the state shared by all requests.
-//! - `routes`: the route table; one file per resource below it.
+//! - `app`: the state shared by all requests, and the steps handlers share (find the
+//!   calendar, check the key, commit).
+//! - `routes`: the route table and `handle`; one file per resource below it.
+//! - `wire`: bodies under a cap, entity tags and preconditions, content codings, the shapes
+//!   of answers, and problems (`application/problem+json`).
 //! - `store`: the core's store, opened in the data directory.
 //! - `auth`: keys: generation, checksums, bcrypt checking off the async workers, the memo.
 //! - `limit`: per-client rate limits (reads, writes, key checks) and the client address.
 //! - `render`: the JSON, intervals and CSV writers.
 //! - `cache`: rendered bodies and their compressed forms, bounded.
-//! - `problem`: errors as `application/problem+json`.
 //! - `query`: strict query-string parsing.
 //! - `metrics`: counters in the Prometheus text format.
 //! - `tzdata`: which release of the time-zone database is used (bundled, or a zoneinfo
