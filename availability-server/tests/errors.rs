@@ -344,3 +344,127 @@ async fn large_bodies_are_413_and_non_json_415() {
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     }
 }
+
+/// One HTTP/1.1 answer read off a raw connection: its status, its header lines (lower-case),
+/// and whether the connection was still open after it.
+async fn answer_of<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> (u16, Vec<String>) {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut byte))
+            .await
+            .expect("an answer in time")
+            .expect("readable");
+        assert_eq!(n, 1, "the connection closed mid-answer: {head:?}");
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    let headers: Vec<String> = lines.map(str::to_owned).collect();
+    let length: usize = headers
+        .iter()
+        .find_map(|h| h.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().expect("a length"));
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.expect("the body");
+    (status, headers)
+}
+
+/// A request refused before its body is read cannot leave the body in an HTTP/1.1 stream
+/// unannounced: the answer says `Connection: close`. A body that was read leaves the
+/// connection usable for the next request.
+#[tokio::test]
+async fn unread_bodies_close_the_connection_with_notice() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start().await;
+    let key = server.create_calendar("room", "UTC").await;
+    let c = server.client(http::Version::HTTP_11);
+    let request = |method: &str, path: &str, key: &str, body: &str| {
+        format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let wrong = availability_server::auth::assemble(
+        availability_server::auth::key_id(&key).unwrap(),
+        &[7; 20],
+    );
+    for (refused, status) in [
+        (
+            request("PATCH", "/calendars/room/availability", &wrong, BATCH),
+            401,
+        ),
+        (
+            request("PATCH", "/calendars/nowhere/availability", &key, BATCH),
+            404,
+        ),
+        (request("GET", "/calendars/room", &key, BATCH), 200),
+        (
+            request("PATCH", "/calendars/room/availability?tz=UTC", &key, BATCH),
+            400,
+        ),
+    ] {
+        let mut tls = c.tls().await;
+        tls.write_all(refused.as_bytes()).await.unwrap();
+        let (got, headers) = answer_of(&mut tls).await;
+        assert_eq!(got, status, "{refused}");
+        assert!(
+            headers.iter().any(|h| h == "connection: close"),
+            "{refused}: {headers:?}"
+        );
+    }
+    // A write whose body was read: the connection goes on.
+    let mut tls = c.tls().await;
+    let write = request("PATCH", "/calendars/room/availability", &key, BATCH);
+    tls.write_all(write.as_bytes()).await.unwrap();
+    let (got, headers) = answer_of(&mut tls).await;
+    assert_eq!(got, 200);
+    assert!(
+        !headers.iter().any(|h| h.starts_with("connection:")),
+        "{headers:?}"
+    );
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(answer_of(&mut tls).await.0, 200);
+}
+
+/// A HEAD answered 304 has no `Content-Length` of its own (RFC 9110: it would describe a body
+/// that a 304 never has); writes refuse query parameters they do not take.
+#[tokio::test]
+async fn head_304_has_no_length_and_writes_refuse_parameters() {
+    let server = TestServer::start().await;
+    for version in VERSIONS {
+        let c = server.client(version);
+        let tag = c
+            .get("/availability?week=2026-W48")
+            .await
+            .header("etag")
+            .unwrap()
+            .to_owned();
+        let head = Client::request(Method::HEAD, "/availability?week=2026-W48")
+            .header("if-none-match", &tag)
+            .body(full(Bytes::new()))
+            .unwrap();
+        let r = c.send(head).await;
+        assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+        assert_eq!(r.header("content-length"), None, "{version:?}");
+        let r = c
+            .json(
+                Method::PUT,
+                "/calendars/default/availability?tz=Europe/Paris",
+                &server.admin,
+                BATCH,
+            )
+            .await;
+        let detail = r.problem(StatusCode::BAD_REQUEST);
+        assert!(detail.contains("\"tz\""), "{detail}");
+    }
+}

@@ -161,8 +161,9 @@ fn serve(parts: &Parts, rendered: &Rendered) -> Response<Body> {
     let encoding = Encoding::negotiate(
         parts
             .headers
-            .get(ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok()),
+            .get_all(ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
     );
     let (bytes, encoding) = rendered.encoded(encoding);
     let etag = rendered.etag_for(encoding);
@@ -206,6 +207,8 @@ pub(super) async fn put(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>
 /// PATCH (`replace == false`) or PUT (`replace == true`), all or nothing either way.
 async fn write(cx: Ctx<'_>, body: RequestBody, replace: bool) -> Result<Response<Body>> {
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
+    // A write takes no parameters: `?tz=` on a write would suggest a zone it does not use.
+    Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
     app.authorize(cx.client, parts, Need::Calendar(id)).await?;
     let bytes = body::read_json(app.body, parts, body).await?;

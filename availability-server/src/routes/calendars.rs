@@ -75,6 +75,7 @@ pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
 /// POST /calendars (admin): a new calendar and its first key, shown once.
 pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
     let (app, parts) = (cx.app, cx.parts);
+    Query::parse(parts.uri.query(), &[])?;
     app.authorize(cx.client, parts, Need::Admin).await?;
     let bytes = body::read_json(app.body, parts, body).await?;
     let new: NewCalendar = body::parse_json(&bytes, "calendar ({\"id\", \"timezone\"})")?;
@@ -123,6 +124,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
 /// as written, so "09:00-17:00" stays 09:00-17:00 in the new zone.
 pub(super) async fn set_zone(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
+    Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
     app.authorize(cx.client, parts, Need::Calendar(id)).await?;
     let bytes = body::read_json(app.body, parts, body).await?;
@@ -150,6 +152,7 @@ pub(super) async fn set_zone(cx: Ctx<'_>, body: RequestBody) -> Result<Response<
 /// DELETE /calendars/{id} (admin).
 pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Body>> {
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
+    Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
     app.authorize(cx.client, parts, Need::Admin).await?;
     // Checked here for a quick answer, and again by the store under its writer lock, so a

@@ -18,12 +18,14 @@ mod service;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_LENGTH};
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH};
 use http::request::Parts;
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::Full;
 
 use crate::app::App;
@@ -188,7 +190,7 @@ impl crate::server::Handler for App {
 /// `RateLimit-Policy` and `RateLimit` fields of the limit it was charged to.
 pub async fn handle<B>(app: &App, peer: IpAddr, request: Request<B>) -> Response<Body>
 where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
     let started = Instant::now();
@@ -203,6 +205,9 @@ where
         &app.limits.write
     };
     let verdict = limit.check(&client);
+    // A body left unread in an HTTP/1.1 connection cannot be skipped to reach the next
+    // request: such an answer says `Connection: close`, so the client knows to reconnect.
+    let ended = body::declared(&parts).then(|| Arc::new(AtomicBool::new(false)));
     let (route, result) = if app.is_shutting_down() {
         ("shutdown", Err(Problem::shutting_down()))
     } else if !verdict.allowed {
@@ -217,13 +222,23 @@ where
             )),
         )
     } else {
-        dispatch(app, &parts, client, body).await
+        dispatch(app, &parts, client, body, ended.clone()).await
     };
     let mut response = result.unwrap_or_else(Problem::into_response);
     if !response.headers().contains_key("ratelimit") {
         verdict.write_headers(response.headers_mut());
     }
-    if parts.method == Method::HEAD {
+    let unread = ended.is_some_and(|ended| !ended.load(Ordering::Relaxed));
+    if unread && parts.version < Version::HTTP_2 {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    let bodiless = matches!(
+        response.status(),
+        StatusCode::NOT_MODIFIED | StatusCode::NO_CONTENT
+    );
+    if parts.method == Method::HEAD && !bodiless {
         // Keep the headers of the GET, Content-Length included, without the body.
         let len = hyper::body::Body::size_hint(response.body())
             .exact()
@@ -256,9 +271,10 @@ async fn dispatch<B>(
     parts: &Parts,
     client: IpAddr,
     body: B,
+    ended: Option<Arc<AtomicBool>>,
 ) -> (&'static str, Result<Response<Body>>)
 where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
     let path = parts.uri.path();
@@ -289,7 +305,7 @@ where
     };
     let answer = match action {
         Action::Now(handler) => handler(&cx),
-        Action::Wait(handler) => handler(cx, body::boxed(body)).await,
+        Action::Wait(handler) => handler(cx, body::boxed(body, ended)).await,
     };
     (route.name, answer)
 }

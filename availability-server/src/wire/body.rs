@@ -1,13 +1,18 @@
 //! Request bodies: read whole, under a size cap and a time limit, and parsed as JSON.
 
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::StatusCode;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt;
+use hyper::body::{Frame, SizeHint};
 
 use super::{Problem, Result};
 
@@ -17,13 +22,59 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A request body, boxed once when a handler needs it (reads never touch theirs).
 pub type RequestBody = UnsyncBoxBody<Bytes, BoxError>;
 
-/// Boxes any body hyper (or a test) hands over.
-pub fn boxed<B>(body: B) -> RequestBody
+/// Boxes any body hyper (or a test) hands over; with `ended`, the flag is set once the body
+/// has been read to its end.
+pub fn boxed<B>(body: B, ended: Option<Arc<AtomicBool>>) -> RequestBody
 where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
-    body.map_err(Into::into).boxed_unsync()
+    match ended {
+        None => body.map_err(Into::into).boxed_unsync(),
+        Some(ended) => Watched { inner: body, ended }
+            .map_err(Into::into)
+            .boxed_unsync(),
+    }
+}
+
+/// Whether the request says it has a body (a length above zero, or a transfer coding).
+pub fn declared(parts: &Parts) -> bool {
+    parts.headers.contains_key(TRANSFER_ENCODING)
+        || parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
+/// A body that sets a flag when it has been read to its end.
+struct Watched<B> {
+    inner: B,
+    ended: Arc<AtomicBool>,
+}
+
+impl<B: hyper::body::Body + Unpin> hyper::body::Body for Watched<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.ended.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// How much of a body is read, and for how long.

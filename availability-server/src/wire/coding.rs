@@ -25,20 +25,22 @@ impl Encoding {
         }
     }
 
-    /// Picks the coding from an `Accept-Encoding` header: brotli if accepted (it is smaller),
-    /// else gzip, else none. `q=0` excludes a coding; `*` stands for either.
-    pub fn negotiate(accept: Option<&str>) -> Encoding {
-        let Some(accept) = accept else {
-            return Encoding::Identity;
-        };
+    /// Picks the coding from the lines of a request's `Accept-Encoding` header: brotli if
+    /// accepted (it is smaller), else gzip, else none. `q=0` (or `Q=0`) excludes a coding; `*`
+    /// stands for either. Several header lines count as one list, as RFC 9110 has it.
+    pub fn negotiate<'a>(lines: impl IntoIterator<Item = &'a str>) -> Encoding {
         let mut br = None;
         let mut gzip = None;
         let mut star = None;
-        for item in accept.split(',') {
+        for item in lines.into_iter().flat_map(|line| line.split(',')) {
             let mut parts = item.split(';');
             let name = parts.next().unwrap_or("").trim();
             let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
+                .filter_map(|p| {
+                    let p = p.trim();
+                    let (key, value) = p.split_once('=')?;
+                    key.trim().eq_ignore_ascii_case("q").then_some(value)
+                })
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
             let accepted = q > 0.0;
@@ -114,5 +116,12 @@ mod tests {
         assert_eq!(Encoding::negotiate(Some("*")), Encoding::Brotli);
         assert_eq!(Encoding::negotiate(Some("identity")), Encoding::Identity);
         assert_eq!(Encoding::negotiate(Some("*;q=0")), Encoding::Identity);
+        // The weight's name in any case, and every line of the header.
+        assert_eq!(Encoding::negotiate(Some("br;Q=0, gzip")), Encoding::Gzip);
+        assert_eq!(
+            Encoding::negotiate(["identity", "br;q=0.5"]),
+            Encoding::Brotli
+        );
+        assert_eq!(Encoding::negotiate([]), Encoding::Identity);
     }
 }
