@@ -78,3 +78,8 @@ pub use batch::{Batch, Entry};
 pub use error::Error;
 pub use grid::{Day, Slot, Status, Time, DAYS, HALF_HOURS_PER_DAY, SLOTS};
 pub use week::{Counts, Run, Runs, Slots, Week};
+
+// The README's examples, compiled and run as doctests so that they stay true.
+#[cfg(all(doctest, feature = "std", feature = "tz"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;

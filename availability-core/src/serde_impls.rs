@@ -15,14 +15,14 @@
 //! let batch: Batch = serde_json::from_str(r#"{ "updates": [
 //!     { "day": "monday", "from": "09:00", "to": "17:00", "status": "available" },
 //!     { "day": 0, "time": "12:00", "status": "maybe" }
-//! ] }"#)?;
+//! ] }"#).expect("a valid batch");
 //! assert_eq!(batch.entries()[1], Entry::slot(Day::Monday, "12:00".parse()?, Status::Maybe));
 //!
 //! let err = serde_json::from_str::<Batch>(
 //!     r#"{ "updates": [ { "day": "mon", "time": "09:15", "status": "maybe" } ] }"#,
 //! ).unwrap_err();
 //! assert!(err.to_string().starts_with("updates[0]: invalid time \"09:15\""));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), availability_core::Error>(())
 //! ```
 
 use alloc::format;
