@@ -40,6 +40,8 @@
 //! - `plane`: one 336-bit plane in six `u64` words; the word operations everything else uses.
 //! - `week`: [`Week`], reads (slots, runs, counts), combination (min and max) and the text form.
 //! - `batch`: [`Entry`] and [`Batch`], validated all-or-nothing edits.
+//! - [`group`]: [`group::Tally`], per-slot counts over many weeks (how many are available,
+//!   how many maybe, everyone's minimum), bit-sliced so that adding a week is word operations.
 //! - `serde_impls` (feature `serde`): the JSON shapes of the HTTP API.
 //! - [`tz`] (feature `tz`): time-zone views: plans, exact intervals and ISO weeks.
 //! - [`store`] (feature `std`): the snapshot store and its checksummed memory-mapped file.
@@ -64,6 +66,7 @@ extern crate std;
 mod batch;
 mod error;
 mod grid;
+pub mod group;
 mod plane;
 #[cfg(feature = "serde")]
 mod serde_impls;
