@@ -334,34 +334,31 @@ async fn a_zoneinfo_directory_replaces_the_bundled_rules() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(terminate(&mut child), 0);
-    let out = Command::new(env!("CARGO_BIN_EXE_availability-server"))
-        .args(["--listen", "127.0.0.1:0", "--tzdata-dir"])
-        .arg(zoneinfo.path())
-        .arg("--data-dir")
-        .arg(data.path())
-        .env_remove("AVAILABILITY_CONFIG")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_start(data.path(), zoneinfo.path());
     assert!(stderr.contains("has no zone Europe/Paris"), "{stderr}");
 
     // A directory with no release named, and one that does not exist, stop the start.
     let empty = tempfile::tempdir().unwrap();
     for dir in [empty.path().to_owned(), empty.path().join("missing")] {
-        let out = Command::new(env!("CARGO_BIN_EXE_availability-server"))
-            .args(["--listen", "127.0.0.1:0", "--tzdata-dir"])
-            .arg(&dir)
-            .arg("--data-dir")
-            .arg(data.path())
-            .env_remove("AVAILABILITY_CONFIG")
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = refused_start(data.path(), &dir);
         assert!(
             stderr.contains("tzdata_dir") && stderr.contains(&*dir.to_string_lossy()),
             "{stderr}"
         );
     }
+}
+
+/// Starts the binary with `tzdata_dir`, expecting it to refuse; returns what it said.
+fn refused_start(data: &std::path::Path, tzdata_dir: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_availability-server"))
+        .args(["--listen", "127.0.0.1:0", "--tzdata-dir"])
+        .arg(tzdata_dir)
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("AVAILABILITY_CONFIG")
+        .env_remove("AVAILABILITY_TZDATA_DIR")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the start was not refused");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
