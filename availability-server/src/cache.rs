@@ -26,7 +26,12 @@ use http::HeaderValue;
 use rustc_hash::FxBuildHasher;
 
 use crate::wire::coding::{self, Encoding, COMPRESS_FROM};
-use crate::wire::etag::Tag;
+use crate::wire::etag::{self, Tag};
+use crate::wire::Body;
+use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, VARY};
+use http::request::Parts;
+use http::{Response, StatusCode};
+use http_body_util::Full;
 
 /// The bodies of a view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -39,13 +44,15 @@ pub enum Format {
     Csv,
     /// One slot as JSON.
     Slot(Slot),
+    /// Per day, 48 digits (`2` available, `1` maybe, `0` unavailable), as JSON.
+    View,
 }
 
 impl Format {
     /// The `Content-Type` of the body.
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::Json | Format::Intervals | Format::Slot(_) => "application/json",
+            Format::Json | Format::Intervals | Format::Slot(_) | Format::View => "application/json",
             Format::Csv => "text/csv; charset=utf-8; header=present",
         }
     }
@@ -105,6 +112,104 @@ impl Key<'_> {
     }
 }
 
+/// Everything a group's answer depends on: its members (the store's `Arc`s of their current
+/// versions, in the order asked), the viewer's zone and week, the format, and the threshold.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupKey<'a> {
+    /// The members, each as the store holds it at its current version.
+    pub members: &'a [Arc<Calendar>],
+    /// The viewer's zone.
+    pub viewer: Zone,
+    /// The viewer's ISO week.
+    pub week: IsoWeek,
+    /// The format.
+    pub format: Format,
+    /// How many members must be available for a span of `format=intervals`.
+    pub min: u32,
+}
+
+impl GroupKey<'_> {
+    fn slot_hash(&self) -> u64 {
+        let mut hasher = FxBuildHasher.build_hasher();
+        for member in self.members {
+            (Arc::as_ptr(member) as usize).hash(&mut hasher);
+        }
+        (self.viewer, self.week, self.format, self.min).hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// The entity tag of the answer: a hash, by value, of every member's id, version and zone,
+    /// the viewer's zone and week, the format, the threshold and the time-zone release. A
+    /// member's write changes it.
+    pub fn etag(&self) -> Tag {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        Zone::database_version().hash(&mut hasher);
+        for c in self.members {
+            (c.id(), c.version(), c.zone()).hash(&mut hasher);
+        }
+        (self.viewer, self.week, self.format, self.min).hash(&mut hasher);
+        Tag::of_group(hasher.finish())
+    }
+
+    fn owned(self) -> OwnedGroupKey {
+        OwnedGroupKey {
+            members: self.members.to_vec(),
+            viewer: self.viewer,
+            week: self.week,
+            format: self.format,
+            min: self.min,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct OwnedGroupKey {
+    members: Vec<Arc<Calendar>>,
+    viewer: Zone,
+    week: IsoWeek,
+    format: Format,
+    min: u32,
+}
+
+impl OwnedGroupKey {
+    fn matches(&self, key: &GroupKey<'_>) -> bool {
+        self.members.len() == key.members.len()
+            && self
+                .members
+                .iter()
+                .zip(key.members)
+                .all(|(a, b)| Arc::ptr_eq(a, b))
+            && (self.viewer, self.week, self.format, self.min)
+                == (key.viewer, key.week, key.format, key.min)
+    }
+
+    fn borrow(&self) -> GroupKey<'_> {
+        GroupKey {
+            members: &self.members,
+            viewer: self.viewer,
+            week: self.week,
+            format: self.format,
+            min: self.min,
+        }
+    }
+}
+
+/// What a cached body answers: one calendar's view, or a group's.
+#[derive(Debug)]
+enum Owned {
+    One(OwnedKey),
+    Group(OwnedGroupKey),
+}
+
+impl Owned {
+    fn slot_hash(&self) -> u64 {
+        match self {
+            Owned::One(key) => key.borrow().slot_hash(),
+            Owned::Group(key) => key.borrow().slot_hash(),
+        }
+    }
+}
+
 /// A [`Key`] kept beside its body, to tell a hash collision from a hit. Holding the calendar's
 /// `Arc` keeps its address from being reused by another calendar while the body is cached.
 #[derive(Debug)]
@@ -136,7 +241,7 @@ impl OwnedKey {
 /// A rendered body, its compressed forms, and the entity tag of each.
 #[derive(Debug)]
 pub struct Rendered {
-    key: OwnedKey,
+    key: Owned,
     /// The body as rendered.
     pub body: Bytes,
     /// The entity tag of the identity form, for example `"v3-0123456789abcdef"`.
@@ -153,14 +258,22 @@ pub struct Rendered {
 impl Rendered {
     /// The body rendered for `key`, with no compressed forms yet.
     pub fn new(key: &Key<'_>, body: Vec<u8>) -> Rendered {
-        let etag = key.etag();
+        Rendered::with(Owned::One(key.owned()), key.etag(), key.format, body)
+    }
+
+    /// A group's answer rendered for `key`.
+    pub fn for_group(key: &GroupKey<'_>, body: Vec<u8>) -> Rendered {
+        Rendered::with(Owned::Group(key.owned()), key.etag(), key.format, body)
+    }
+
+    fn with(key: Owned, etag: Tag, format: Format, body: Vec<u8>) -> Rendered {
         Rendered {
-            key: key.owned(),
+            key,
             body: Bytes::from(body),
             gzip_etag: etag.coded("gzip").into(),
             brotli_etag: etag.coded("br").into(),
             etag: etag.into(),
-            format: key.format,
+            format,
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
         }
@@ -192,6 +305,52 @@ impl Rendered {
             Encoding::Gzip => &self.gzip_etag,
             Encoding::Brotli => &self.brotli_etag,
         }
+    }
+}
+
+/// The header fields of a read's answer, besides `Content-Encoding`: `Content-Type`, `ETag`,
+/// `Vary`, `Cache-Control`, and the rate limit's `RateLimit-Policy` and `RateLimit`.
+const READ_FIELDS: usize = 6;
+
+impl Rendered {
+    /// The response for this body: 304 when the client has it, else the body in the best
+    /// coding the client accepts.
+    pub fn response(&self, parts: &Parts) -> Response<Body> {
+        let rendered = self;
+        let encoding = Encoding::negotiate(
+            parts
+                .headers
+                .get_all(ACCEPT_ENCODING)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
+        let (bytes, encoding) = rendered.encoded(encoding);
+        let etag = rendered.etag_for(encoding);
+        let fresh = etag::not_modified(parts, &[etag.as_bytes(), rendered.etag.as_bytes()]);
+        let mut response = Response::new(Full::new(if fresh { Bytes::new() } else { bytes }));
+        // Room for every field of the answer, the rate limit's two included: a map that has to
+        // grow on the way costs as much as the rest of a cached read, and one too large costs
+        // almost as much.
+        let fields = READ_FIELDS + usize::from(encoding.header().is_some());
+        *response.headers_mut() = http::HeaderMap::with_capacity(fields);
+        if fresh {
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+        }
+        let headers = response.headers_mut();
+        if !fresh {
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(rendered.format.content_type()),
+            );
+            if let Some(coding) = encoding.header() {
+                headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding));
+            }
+        }
+        headers.insert(ETAG, etag.clone());
+        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        // Clients may keep the body but must revalidate: the week changes whenever it is edited.
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        response
     }
 }
 
@@ -229,13 +388,27 @@ impl Cache {
         let hash = key.slot_hash();
         let inner = self.lock();
         let (_, rendered) = inner.map.get(&hash)?;
-        rendered.key.matches(key).then(|| Arc::clone(rendered))
+        match &rendered.key {
+            Owned::One(owned) if owned.matches(key) => Some(Arc::clone(rendered)),
+            _ => None,
+        }
+    }
+
+    /// The answer for a group's `key`, if cached.
+    pub fn get_group(&self, key: &GroupKey<'_>) -> Option<Arc<Rendered>> {
+        let hash = key.slot_hash();
+        let inner = self.lock();
+        let (_, rendered) = inner.map.get(&hash)?;
+        match &rendered.key {
+            Owned::Group(owned) if owned.matches(key) => Some(Arc::clone(rendered)),
+            _ => None,
+        }
     }
 
     /// Keeps `rendered` (made by [`Rendered::new`] for its key), evicting the older half when
     /// full. A body whose key hashes like another's replaces it.
     pub fn insert(&self, rendered: Arc<Rendered>) {
-        let hash = rendered.key.borrow().slot_hash();
+        let hash = rendered.key.slot_hash();
         let mut inner = self.lock();
         if inner.map.len() >= self.capacity && !inner.map.contains_key(&hash) {
             let mut ages: Vec<u64> = inner.map.values().map(|(age, _)| *age).collect();

@@ -118,6 +118,41 @@ fn push_slot(out: &mut Vec<u8>, dates: &[String; 7], slot: Slot, status: Status)
     out.extend_from_slice(b"\"}");
 }
 
+/// `"days":[{"date":"2026-11-23","view":"000...222"},...]`: per viewer day, 48 digits, `2`
+/// available, `1` maybe, `0` unavailable (the shape of Microsoft Graph's availabilityView).
+fn push_days(out: &mut Vec<u8>, week: IsoWeek, viewed: &Week) {
+    let dates = dates(week);
+    out.extend_from_slice(b"\"days\":[");
+    for day in Day::ALL {
+        if day.index() > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"date\":\"");
+        out.extend_from_slice(dates[day.index()].as_bytes());
+        out.extend_from_slice(b"\",\"view\":\"");
+        for h in 0..HALF_HOURS_PER_DAY {
+            let status = Slot::from_index(day.index() * HALF_HOURS_PER_DAY + h)
+                .map_or(Status::Unavailable, |s| viewed.status(s));
+            out.push(match status {
+                Status::Available => b'2',
+                Status::Maybe => b'1',
+                Status::Unavailable => b'0',
+            });
+        }
+        out.extend_from_slice(b"\"}");
+    }
+    out.push(b']');
+}
+
+/// The compact view (`format=view`): the header, then per day 48 digits.
+pub fn view(h: &Header<'_>, viewed: &Week) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    push_header(&mut out, h);
+    push_days(&mut out, h.week, viewed);
+    out.extend_from_slice(b"}\n");
+    out
+}
+
 /// One slot of a view, for `/availability/slot`.
 pub fn slot_json(h: &Header<'_>, slot: Slot, status: Status) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
@@ -171,6 +206,138 @@ pub fn csv(viewed: &Week) -> Vec<u8> {
         }
         out.extend_from_slice(b"\r\n");
     }
+    out
+}
+
+/// What a group's answer is about.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupHeader<'a> {
+    /// The members' ids, in the order asked.
+    pub calendars: &'a [&'a str],
+    /// The viewer's zone.
+    pub timezone: &'a str,
+    /// The viewer's ISO week.
+    pub week: IsoWeek,
+}
+
+/// `{"calendars":[...],"timezone":...,"week":...,`.
+fn push_group_header(out: &mut Vec<u8>, h: &GroupHeader<'_>) {
+    out.extend_from_slice(b"{\"calendars\":[");
+    push_ids(out, h.calendars.iter().copied());
+    out.extend_from_slice(b"],\"timezone\":");
+    push_json_str(out, h.timezone);
+    out.extend_from_slice(b",\"week\":\"");
+    let _ = write!(out, "{}", h.week);
+    out.extend_from_slice(b"\",");
+}
+
+fn push_ids<'a>(out: &mut Vec<u8>, ids: impl Iterator<Item = &'a str>) {
+    for (i, id) in ids.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_str(out, id);
+    }
+}
+
+/// A group's week: per slot, how many members are available and maybe, and everyone's status.
+pub fn group_json(
+    h: &GroupHeader<'_>,
+    available: &[u32; SLOTS],
+    maybe: &[u32; SLOTS],
+    everyone: &Week,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48 * 1024);
+    push_group_header(&mut out, h);
+    let dates = dates(h.week);
+    out.extend_from_slice(b"\"slots\":[");
+    for (i, (slot, status)) in everyone.slots().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_slot(&mut out, &dates, slot, status);
+        // Reopen the slot object for the counts: `..."status":"maybe"}` -> `...,"available":N}`.
+        out.pop();
+        out.extend_from_slice(b",\"available\":");
+        push_u64(&mut out, u64::from(available[slot.index()]));
+        out.extend_from_slice(b",\"maybe\":");
+        push_u64(&mut out, u64::from(maybe[slot.index()]));
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}\n");
+    out
+}
+
+/// A span of a group's week where at least `min` members are available.
+#[derive(Debug, Clone)]
+pub struct GroupSpan<'a> {
+    /// The first instant, RFC 3339 with the viewer's offset.
+    pub start: String,
+    /// The first instant after the span.
+    pub end: String,
+    /// How many members are available throughout.
+    pub available: u32,
+    /// Which, for groups of at most 50.
+    pub calendars: Option<Vec<&'a str>>,
+}
+
+/// A group's spans (`format=intervals`).
+pub fn group_intervals(h: &GroupHeader<'_>, min: u32, spans: &[GroupSpan<'_>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + spans.len() * 128);
+    push_group_header(&mut out, h);
+    out.extend_from_slice(b"\"min\":");
+    push_u64(&mut out, u64::from(min));
+    out.extend_from_slice(b",\"intervals\":[");
+    for (i, span) in spans.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // RFC 3339 instants: nothing to escape.
+        let _ = write!(
+            out,
+            "{{\"start\":\"{}\",\"end\":\"{}\",\"available\":{}",
+            span.start, span.end, span.available
+        );
+        if let Some(ids) = &span.calendars {
+            out.extend_from_slice(b",\"calendars\":[");
+            push_ids(&mut out, ids.iter().copied());
+            out.push(b']');
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}\n");
+    out
+}
+
+/// A group's week as CSV: `available/total` in every cell.
+pub fn group_csv(available: &[u32; SLOTS], total: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + HALF_HOURS_PER_DAY * 100);
+    out.extend_from_slice(b"Time");
+    for day in Day::ALL {
+        out.push(b',');
+        out.extend_from_slice(day.title().as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    for h in 0..HALF_HOURS_PER_DAY {
+        out.extend_from_slice(time_text(h).as_bytes());
+        for day in Day::ALL {
+            let _ = write!(
+                out,
+                ",{}/{total}",
+                available[day.index() * HALF_HOURS_PER_DAY + h]
+            );
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// A group's compact view: everyone's status, per day 48 digits.
+pub fn group_view(h: &GroupHeader<'_>, everyone: &Week) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024 + h.calendars.len() * 16);
+    push_group_header(&mut out, h);
+    push_days(&mut out, h.week, everyone);
+    out.extend_from_slice(b"}\n");
     out
 }
 

@@ -5,13 +5,8 @@ use std::sync::Arc;
 
 use availability_core::tz::{IsoWeek, Plan, Zone};
 use availability_core::{Batch, Day, Slot, Time};
-use bytes::Bytes;
-use http::header::{
-    HeaderValue, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, VARY,
-};
 use http::request::Parts;
 use http::{Response, StatusCode};
-use http_body_util::Full;
 
 use super::Ctx;
 use crate::app::App;
@@ -21,7 +16,6 @@ use crate::query::{self, Query};
 use crate::render::{self, Header};
 use crate::store::Change;
 use crate::wire::body::{self, RequestBody};
-use crate::wire::coding::Encoding;
 use crate::wire::etag;
 use crate::wire::{response, Body, Problem, Result};
 
@@ -70,9 +64,10 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
         (_, None | Some("json")) => Format::Json,
         (_, Some("csv")) => Format::Csv,
         (_, Some("intervals")) => Format::Intervals,
+        (_, Some("view")) => Format::View,
         (_, Some(other)) => {
             return Err(Problem::bad_request(format!(
-                "unknown format {other:?}: use json (the default), csv or intervals"
+                "unknown format {other:?}: use json (the default), csv, intervals or view"
             )))
         }
     };
@@ -130,6 +125,7 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
             let stored = cal.week();
             let body = match format {
                 Format::Json => render::json(&header, &plan.apply(&stored)),
+                Format::View => render::view(&header, &plan.apply(&stored)),
                 Format::Csv => render::csv(&plan.apply(&stored)),
                 Format::Intervals => render::intervals(&header, &plan.intervals(&stored)),
                 Format::Slot(slot) => {
@@ -141,7 +137,7 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
             rendered
         }
     };
-    Ok(serve(parts, &rendered))
+    Ok(rendered.response(parts))
 }
 
 /// The plan that converts `owner`'s wall-clock week to `viewer`'s `week`, from the cache.
@@ -149,49 +145,6 @@ fn plan(app: &App, owner: Zone, viewer: Zone, week: IsoWeek) -> Result<Arc<Plan>
     app.plans
         .get(owner, viewer, week)
         .map_err(|e| Problem::bad_request(e.to_string()))
-}
-
-/// The header fields of a read's answer, besides `Content-Encoding`: `Content-Type`, `ETag`,
-/// `Vary`, `Cache-Control`, and the rate limit's `RateLimit-Policy` and `RateLimit`.
-const READ_FIELDS: usize = 6;
-
-/// The response for a cached body: 304 when the client has it, else the body in the best
-/// coding the client accepts.
-fn serve(parts: &Parts, rendered: &Rendered) -> Response<Body> {
-    let encoding = Encoding::negotiate(
-        parts
-            .headers
-            .get_all(ACCEPT_ENCODING)
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
-    let (bytes, encoding) = rendered.encoded(encoding);
-    let etag = rendered.etag_for(encoding);
-    let fresh = etag::not_modified(parts, &[etag.as_bytes(), rendered.etag.as_bytes()]);
-    let mut response = Response::new(Full::new(if fresh { Bytes::new() } else { bytes }));
-    // Room for every field of the answer, the rate limit's two included: a map that has to
-    // grow on the way costs as much as the rest of a cached read, and one too large costs
-    // almost as much.
-    let fields = READ_FIELDS + usize::from(encoding.header().is_some());
-    *response.headers_mut() = http::HeaderMap::with_capacity(fields);
-    if fresh {
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-    }
-    let headers = response.headers_mut();
-    if !fresh {
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static(rendered.format.content_type()),
-        );
-        if let Some(coding) = encoding.header() {
-            headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding));
-        }
-    }
-    headers.insert(ETAG, etag.clone());
-    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-    // Clients may keep the body but must revalidate: the week changes whenever it is edited.
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
 }
 
 /// PATCH `/calendars/{id}/availability`: apply a batch of edits, all or nothing.

@@ -13,6 +13,7 @@
 mod availability;
 mod calendars;
 mod keys;
+mod overlap;
 mod service;
 
 use std::future::Future;
@@ -62,16 +63,27 @@ enum Action {
     Now(fn(&Ctx<'_>) -> Result<Response<Body>>),
     /// Waits; gets the request body.
     Wait(for<'a> fn(Ctx<'a>, RequestBody) -> Waiting<'a>),
+    /// Waits for its body, but only reads (a question too long for a query string): charged
+    /// to the read budget like a `GET`.
+    Ask(for<'a> fn(Ctx<'a>, RequestBody) -> Waiting<'a>),
 }
 
-/// `Action::Wait` for an `async fn(Ctx<'_>, RequestBody) -> Result<Response<Body>>`.
-macro_rules! wait {
+/// The boxed form of an `async fn(Ctx<'_>, RequestBody) -> Result<Response<Body>>`, for
+/// `Action::Wait` and `Action::Ask`.
+macro_rules! boxed {
     ($handler:path) => {{
         fn boxed(cx: Ctx<'_>, body: RequestBody) -> Waiting<'_> {
             Box::pin($handler(cx, body))
         }
-        Action::Wait(boxed)
+        boxed
     }};
+}
+
+/// `Action::Wait` for an `async fn(Ctx<'_>, RequestBody) -> Result<Response<Body>>`.
+macro_rules! wait {
+    ($handler:path) => {
+        Action::Wait(boxed!($handler))
+    };
 }
 
 /// A segment of a path pattern.
@@ -162,6 +174,15 @@ static ROUTES: &[Route] = &[
         pattern: &[Lit("calendars"), Param, Lit("keys"), Param],
         methods: &[(Method::DELETE, wait!(keys::delete))],
     },
+    // When is everyone free: up to 1,000 calendars in the query, or in a body (anyone).
+    Route {
+        name: "overlap",
+        pattern: &[Lit("overlap")],
+        methods: &[
+            (Method::GET, Action::Now(overlap::get)),
+            (Method::POST, Action::Ask(boxed!(overlap::post))),
+        ],
+    },
 ];
 
 /// The API is what the accept loop serves.
@@ -185,8 +206,9 @@ impl crate::server::Handler for App {
 
 /// Answers one request from `peer`. Never fails: every error becomes a problem response.
 ///
-/// The request is first charged to its client's read (GET, HEAD) or write (other methods)
-/// rate limit; a spent budget is 429 before anything else runs. Every answer carries the
+/// The request is first charged to its client's read (GET, HEAD, and questions sent as a body
+/// such as `POST /overlap`) or write (other methods) rate limit; a spent budget is 429 before
+/// anything else runs. Every answer carries the
 /// `RateLimit-Policy` and `RateLimit` fields of the limit it was charged to.
 pub async fn handle<B>(app: &App, peer: IpAddr, request: Request<B>) -> Response<Body>
 where
@@ -198,7 +220,11 @@ where
     let _in_flight = app.metrics.start();
     let (parts, body) = request.into_parts();
     let client = app.limits.proxy.client(peer, &parts.headers);
-    let read = parts.method == Method::GET || parts.method == Method::HEAD;
+    let mut buffer = [""; MAX_SEGMENTS];
+    let found = find(&parts, &mut buffer);
+    let read = parts.method == Method::GET
+        || parts.method == Method::HEAD
+        || matches!(found, Ok((_, _, Action::Ask(_))));
     let limit = if read {
         &app.limits.read
     } else {
@@ -222,7 +248,24 @@ where
             )),
         )
     } else {
-        dispatch(app, &parts, client, body, ended.clone()).await
+        match found {
+            Err((name, problem)) => (name, Err(problem)),
+            Ok((route, params, action)) => {
+                let cx = Ctx {
+                    app,
+                    parts: &parts,
+                    client,
+                    params,
+                };
+                let answer = match action {
+                    Action::Now(handler) => handler(&cx),
+                    Action::Wait(handler) | Action::Ask(handler) => {
+                        handler(cx, body::boxed(body, ended.clone())).await
+                    }
+                };
+                (route.name, answer)
+            }
+        }
     };
     let mut response = result.unwrap_or_else(Problem::into_response);
     if !response.headers().contains_key("ratelimit") {
@@ -264,50 +307,33 @@ fn count(metrics: &Metrics, route: &'static str, status: StatusCode, started: In
     metrics.observe(route, status.as_u16(), started.elapsed());
 }
 
-/// Finds the route and runs the handler of the method; returns the route's name (for
-/// metrics) and its answer.
-async fn dispatch<B>(
-    app: &App,
-    parts: &Parts,
-    client: IpAddr,
-    body: B,
-    ended: Option<Arc<AtomicBool>>,
-) -> (&'static str, Result<Response<Body>>)
-where
-    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
-    B::Error: Into<BoxError>,
-{
+/// The route of a request, what it captured of the path, and the action of its method; or
+/// the name to count it under and the problem to answer (404, or 405 with `Allow`).
+type Found<'a> =
+    std::result::Result<(&'static Route, [&'a str; 2], &'static Action), (&'static str, Problem)>;
+
+/// Finds the route and the action of the request's method.
+fn find<'a>(parts: &'a Parts, buffer: &'a mut [&'a str; MAX_SEGMENTS]) -> Found<'a> {
     let path = parts.uri.path();
-    let mut buffer = [""; MAX_SEGMENTS];
-    let segments = segments(path, &mut buffer);
+    let segments = segments(path, buffer);
     let Some((route, params)) = ROUTES.iter().find_map(|r| Some((r, r.matches(segments)?))) else {
-        return (
+        return Err((
             "unknown",
-            Err(Problem::not_found(format!(
+            Problem::not_found(format!(
                 "no such path {path:?}; the API is under /calendars, /availability, \
-                 /healthz and /metrics"
-            ))),
-        );
+                 /overlap, /healthz and /metrics"
+            )),
+        ));
     };
     let wanted = if parts.method == Method::HEAD {
         &Method::GET
     } else {
         &parts.method
     };
-    let Some((_, action)) = route.methods.iter().find(|(m, _)| m == wanted) else {
-        return (route.name, Err(Problem::method_not_allowed(route.allow())));
-    };
-    let cx = Ctx {
-        app,
-        parts,
-        client,
-        params,
-    };
-    let answer = match action {
-        Action::Now(handler) => handler(&cx),
-        Action::Wait(handler) => handler(cx, body::boxed(body, ended)).await,
-    };
-    (route.name, answer)
+    match route.methods.iter().find(|(m, _)| m == wanted) {
+        Some((_, action)) => Ok((route, params, action)),
+        None => Err((route.name, Problem::method_not_allowed(route.allow()))),
+    }
 }
 
 impl Route {

@@ -6,6 +6,8 @@
 //! - `"v12"`: what a write answers, the version alone;
 //! - `"v12-0123456789abcdef"`: a view or a document of version 12, with a hash of everything
 //!   else its body depends on; a compressed form adds its coding (`"v12-...-br"`);
+//! - `"g-0123456789abcdef"`: a group's answer, by a hash of every member's version and the
+//!   rest of what it depends on;
 //! - `"h-0123456789abcdef"`: a document of no calendar, by the hash of its bytes.
 
 use std::hash::{Hash, Hasher};
@@ -33,6 +35,11 @@ impl Tag {
     /// `"v<version>-<hash>"`: a body of this calendar version, `hash` covering the rest.
     pub fn of_version(version: u64, hash: u64) -> Tag {
         Tag(format!("\"v{version}-{hash:016x}\""))
+    }
+
+    /// `"g-<hash>"`: a group's answer, `hash` covering every member's version and the rest.
+    pub fn of_group(hash: u64) -> Tag {
+        Tag(format!("\"g-{hash:016x}\""))
     }
 
     /// `"h-<hash>"` of the body's bytes, for a document of no calendar; or

@@ -1,0 +1,264 @@
+//! `/overlap`: when is everyone free. Up to 1,000 calendars, each viewed from its own zone by
+//! the time-zone rule into the viewer's week, then counted slot by slot.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use availability_core::group::Tally;
+use availability_core::tz::{IsoWeek, Zone};
+use availability_core::{Slot, Status, Week, SLOTS};
+use http::request::Parts;
+use http::Response;
+use serde::Deserialize;
+
+use super::Ctx;
+use crate::app::App;
+use crate::cache::{Format, GroupKey, Rendered};
+use crate::query::{self, Query};
+use crate::render::{self, GroupHeader, GroupSpan};
+use crate::store::Calendar;
+use crate::wire::body::{self, RequestBody};
+use crate::wire::{Body, Problem, Result};
+
+/// The most calendars one question may name.
+const MAX_MEMBERS: usize = 1000;
+
+/// Groups of at most this many members name who is available in each span.
+const NAMED: usize = 50;
+
+/// A question, from the query string or a JSON body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ask {
+    calendars: Vec<String>,
+    #[serde(default)]
+    tz: Option<String>,
+    #[serde(default)]
+    week: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    min: Option<u32>,
+}
+
+/// GET /overlap?calendars=a,b,c&tz=&week=&format=&min= (anyone).
+pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    let query = Query::parse(
+        cx.parts.uri.query(),
+        &["calendars", "tz", "week", "format", "min"],
+    )?;
+    let min = query
+        .get("min")
+        .map(|m| {
+            m.parse::<u32>().map_err(|_| {
+                Problem::bad_request(format!("min {m:?} is not a number of calendars"))
+            })
+        })
+        .transpose()?;
+    let ask = Ask {
+        calendars: query
+            .get("calendars")
+            .map(|list| list.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        tz: query.get("tz").map(str::to_owned),
+        week: query.get("week").map(str::to_owned),
+        format: query.get("format").map(str::to_owned),
+        min,
+    };
+    answer(cx.app, cx.parts, &ask)
+}
+
+/// POST /overlap (anyone): the same question as a JSON body, for long lists.
+pub(super) async fn post(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
+    Query::parse(cx.parts.uri.query(), &[])?;
+    let bytes = body::read_json(cx.app.body, cx.parts, body).await?;
+    let ask: Ask = body::parse_json(
+        &bytes,
+        "question ({\"calendars\": [...], \"tz\", \"week\", \"format\", \"min\"})",
+    )?;
+    answer(cx.app, cx.parts, &ask)
+}
+
+/// The members of `ask`, checked: 1 to 1,000 distinct calendars that exist.
+fn members(app: &App, ask: &Ask) -> Result<Vec<Arc<Calendar>>> {
+    if ask.calendars.is_empty() || ask.calendars.len() > MAX_MEMBERS {
+        return Err(Problem::bad_request(format!(
+            "name 1 to {MAX_MEMBERS} calendars (calendars=a,b,c); this asked for {}",
+            ask.calendars.len()
+        )));
+    }
+    let mut seen = HashSet::with_capacity(ask.calendars.len());
+    for id in &ask.calendars {
+        if !seen.insert(id.as_str()) {
+            return Err(Problem::bad_request(format!(
+                "calendar {:?} is named more than once; name each once",
+                id.chars().take(80).collect::<String>()
+            )));
+        }
+    }
+    ask.calendars.iter().map(|id| app.calendar(id)).collect()
+}
+
+/// Answers a checked question from the cache, or computes, renders and caches it.
+fn answer(app: &App, parts: &Parts, ask: &Ask) -> Result<Response<Body>> {
+    let members = members(app, ask)?;
+    let viewer = query::zone(ask.tz.as_deref().unwrap_or("UTC"))?;
+    let week = match ask.week.as_deref() {
+        Some(text) if !text.is_empty() => text.parse::<IsoWeek>(),
+        _ => IsoWeek::at(viewer, app.now_unix()),
+    }
+    .map_err(|e| Problem::bad_request(e.to_string()))?;
+    let format = match ask.format.as_deref() {
+        None | Some("" | "json") => Format::Json,
+        Some("intervals") => Format::Intervals,
+        Some("csv") => Format::Csv,
+        Some("view") => Format::View,
+        Some(other) => {
+            return Err(Problem::bad_request(format!(
+                "unknown format {other:?}: use json (the default), intervals, csv or view"
+            )))
+        }
+    };
+    let total = u32::try_from(members.len()).unwrap_or(u32::MAX);
+    let min = match (format, ask.min) {
+        (Format::Intervals, Some(min)) if (1..=total).contains(&min) => min,
+        (Format::Intervals, Some(min)) => {
+            return Err(Problem::bad_request(format!(
+                "min is {min}: it must be 1 to the number of calendars ({total})"
+            )))
+        }
+        // Only the spans depend on the threshold; other formats share one cached answer.
+        _ => total,
+    };
+    let key = GroupKey {
+        members: &members,
+        viewer,
+        week,
+        format,
+        min,
+    };
+    let rendered = match app.cache.get_group(&key) {
+        Some(rendered) => {
+            app.metrics.cache_hits.fetch_add(1, Relaxed);
+            rendered
+        }
+        None => {
+            app.metrics.cache_misses.fetch_add(1, Relaxed);
+            let body = compute(app, &key)?;
+            let rendered = Arc::new(Rendered::for_group(&key, body));
+            app.cache.insert(Arc::clone(&rendered));
+            rendered
+        }
+    };
+    Ok(rendered.response(parts))
+}
+
+/// Views every member from the viewer's zone (one plan per owner zone), counts them, and
+/// renders the answer.
+fn compute(app: &App, key: &GroupKey<'_>) -> Result<Vec<u8>> {
+    let mut order: Vec<usize> = (0..key.members.len()).collect();
+    order.sort_by(|&a, &b| key.members[a].zone().cmp(key.members[b].zone()));
+    let mut viewed = vec![Week::UNAVAILABLE; key.members.len()];
+    let mut tally = Tally::new();
+    for chunk in order.chunk_by(|&a, &b| key.members[a].zone() == key.members[b].zone()) {
+        let zone = key.members[chunk[0]].zone();
+        // The owner's zone was checked when it was stored.
+        let owner = Zone::new(zone).map_err(|e| Problem::internal("reading an owner's zone", e))?;
+        let plan = app
+            .plans
+            .get(owner, key.viewer, key.week)
+            .map_err(|e| Problem::bad_request(e.to_string()))?;
+        for &i in chunk {
+            viewed[i] = plan.apply(&key.members[i].week());
+            tally.add(&viewed[i]);
+        }
+    }
+    let ids: Vec<&str> = key.members.iter().map(|c| c.id()).collect();
+    let header = GroupHeader {
+        calendars: &ids,
+        timezone: key.viewer.name(),
+        week: key.week,
+    };
+    Ok(match key.format {
+        Format::Csv => render::group_csv(&tally.available_counts(), ids.len()),
+        Format::View => render::group_view(&header, &tally.everyone()),
+        Format::Intervals => {
+            let spans = spans(app, key, &tally, &viewed, &ids)?;
+            render::group_intervals(&header, key.min, &spans)
+        }
+        Format::Json | Format::Slot(_) => render::group_json(
+            &header,
+            &tally.available_counts(),
+            &tally.maybe_counts(),
+            &tally.everyone(),
+        ),
+    })
+}
+
+/// The maximal runs of the viewer's week where at least `min` members are available, cut
+/// where the count (or, for groups of at most 50, who is available) changes, with the real
+/// instants of their ends.
+fn spans<'a>(
+    app: &App,
+    key: &GroupKey<'_>,
+    tally: &Tally,
+    viewed: &[Week],
+    ids: &[&'a str],
+) -> Result<Vec<GroupSpan<'a>>> {
+    let available = tally.available_counts();
+    let named = ids.len() <= NAMED;
+    // Who is available in each slot, as a bit per member (at most 50 of them).
+    let who: Vec<u64> = if named {
+        (0..SLOTS)
+            .map(|i| {
+                let slot = Slot::from_index(i);
+                viewed.iter().enumerate().fold(0u64, |mask, (m, week)| {
+                    let free = slot.is_some_and(|s| week.status(s) == Status::Available);
+                    mask | (u64::from(free) << m)
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let same = |a: usize, b: usize| available[a] == available[b] && (!named || who[a] == who[b]);
+    // The viewer's own plan maps each of its slots to itself: its intervals give the real
+    // instants of a run of slots, gaps and folds included.
+    let own = app
+        .plans
+        .get(key.viewer, key.viewer, key.week)
+        .map_err(|e| Problem::bad_request(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < SLOTS {
+        if available[i] < key.min {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i + 1 < SLOTS && available[i + 1] >= key.min && same(start, i + 1) {
+            i += 1;
+        }
+        let mut run = Week::UNAVAILABLE;
+        for s in (start..=i).filter_map(Slot::from_index) {
+            run.set(s, Status::Available);
+        }
+        let exact = own.intervals(&run);
+        if let (Some(first), Some(last)) = (exact.first(), exact.last()) {
+            out.push(GroupSpan {
+                start: first.start.to_string(),
+                end: last.end.to_string(),
+                available: available[start],
+                calendars: named.then(|| {
+                    (0..ids.len())
+                        .filter(|m| who[start] >> m & 1 == 1)
+                        .map(|m| ids[m])
+                        .collect()
+                }),
+            });
+        }
+        i += 1;
+    }
+    Ok(out)
+}
