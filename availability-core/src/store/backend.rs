@@ -43,6 +43,11 @@ impl Backend {
         forward!(self, f => f.path())
     }
 
+    /// Makes everything written so far durable (fsync).
+    pub(crate) fn sync_all(&self) -> Result<(), Error> {
+        forward!(self, f => f.sync_all())
+    }
+
     /// Reads the whole file as it is now (at open).
     pub(crate) fn read<R>(&self, read: impl FnOnce(&[u8]) -> R) -> Result<R, Error> {
         forward!(self, f => f.read(read))

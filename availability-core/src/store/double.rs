@@ -241,6 +241,17 @@ impl FileDouble {
         &self.path
     }
 
+    pub(crate) fn sync_all(&self) -> Result<(), Error> {
+        let mut disk = self.lock();
+        let len = disk.cache.len();
+        self.flush(
+            &mut disk,
+            0,
+            len,
+            "flushing the file to disk before reading it",
+        )
+    }
+
     pub(crate) fn read<R>(&self, read: impl FnOnce(&[u8]) -> R) -> Result<R, Error> {
         let disk = self.lock();
         self.check_up(&disk, "reading")?;

@@ -123,6 +123,14 @@ impl MappedFile {
         &self.path
     }
 
+    /// Makes the whole file durable (`fsync`): at open, so that nothing this process reads
+    /// is lost to a power failure after it has built on it.
+    pub(crate) fn sync_all(&self) -> Result<(), Error> {
+        self.file
+            .sync_all()
+            .map_err(|e| io_error(&self.path, "flushing the file to disk before reading it", e))
+    }
+
     /// Reads the mapped bytes (at open), while no write or growth can happen.
     pub(crate) fn read<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, Error> {
         let map = self.map.read().map_err(|_| self.poisoned())?;

@@ -138,8 +138,9 @@ impl Store {
     /// Opens the store file at `path`, creating it (with the `default` calendar, zone `UTC`)
     /// when there is no file. The directory must exist.
     ///
-    /// Opening reads and checks every record and writes nothing: a damaged copy next to a
-    /// valid one is repaired by the next commit to its record.
+    /// Opening first flushes the file to disk (so that nothing it reads can be lost to a
+    /// later power failure), then reads and checks every record; it writes nothing: a
+    /// damaged copy next to a valid one is repaired by the next commit to its record.
     ///
     /// # Errors
     ///
@@ -148,7 +149,7 @@ impl Store {
     /// - [`Error::is_corrupt`]: the header is wrong (magic, format version, CRC, sizes), the
     ///   file is shorter than its records, or a record has no valid copy. The message names
     ///   the file, the record and what failed. The file is left as it was.
-    /// - [`Error::is_io`]: the operating system refused to create, open, lock or map it.
+    /// - [`Error::is_io`]: the operating system refused to create, open, lock, flush or map it.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, Error> {
         let file = MappedFile::open(path.as_ref(), open::new_file_image)?;
         open::open_backend(Backend::Mapped(file))

@@ -48,8 +48,14 @@ pub(super) fn new_file_image() -> Vec<u8> {
     image
 }
 
-/// Opens a store over a locked file: reads and checks it.
+/// Opens a store over a locked file: makes the file durable, then reads and checks it.
+///
+/// The flush comes first because what this process reads may be only in the page cache: a
+/// previous process may have written a copy and been killed before its msync. Taking that
+/// copy as current and then overwriting the other one, the only durable copy, would let a
+/// power failure lose an acknowledged state. After the flush, everything read is durable.
 pub(super) fn open_backend(file: Backend) -> Result<Store, Error> {
+    file.sync_all()?;
     let (state, by_id) = file.read(|bytes| load(file.path(), bytes))??;
     let admin_keys = state.meta.admin_keys.clone();
     Ok(Store {
