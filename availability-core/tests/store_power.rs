@@ -63,6 +63,31 @@ fn a_failed_flush_at_open_fails_the_open() {
 }
 
 #[test]
+fn a_failed_sync_while_growing_stops_all_writes() {
+    let disk = FileDouble::new_store();
+    let store = Store::open_double(disk.clone()).expect("open");
+    for i in 1..8 {
+        store.create(&format!("c{i}"), "UTC").expect("create");
+    }
+    // The eight slots are taken: the next create grows the file, and the growth's
+    // fdatasync (the next sync) fails.
+    disk.fail_sync(0);
+    let err = store
+        .create("c8", "UTC")
+        .expect_err("the growth's sync failed");
+    assert!(err.is_io(), "{err}");
+    let err = replace(&store, 2).expect_err("writes are refused after a failed sync");
+    assert!(err.to_string().contains("refuses writes"), "{err}");
+    let err = store.create("c9", "UTC").expect_err("refused");
+    assert!(err.to_string().contains("refuses writes"), "{err}");
+    drop(store);
+    // Reopening reads back what is on disk, and takes writes again.
+    let store = Store::open_double(disk.reboot()).expect("reopen");
+    assert_eq!(store.list().len(), 8);
+    store.create("c8", "UTC").expect("grows now");
+}
+
+#[test]
 fn a_failed_flush_of_a_commit_stops_all_writes() {
     let disk = FileDouble::new_store();
     let store = Store::open_double(disk.clone()).expect("open");

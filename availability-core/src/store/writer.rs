@@ -343,7 +343,7 @@ impl Writer {
         // error of, a page that a concurrent commit is about to see flushed.
         self.file
             .extend(file_len(old), &free_slot_pages(old, new))?;
-        self.file.sync()?;
+        self.file.sync().inspect_err(|err| state.poison(err))?;
         self.file.remap(file_len(new))?;
         let meta = MetaRecord {
             slots: new,
