@@ -306,6 +306,9 @@ mod platform {
     }
 
     /// Takes the exclusive lock without waiting: fails with `WouldBlock` when held.
+    /// `File::try_lock` is stable since Rust 1.89, so building for these platforms needs it;
+    /// Unix builds keep the crate's older minimum.
+    #[clippy::msrv = "1.89"]
     pub(super) fn lock_exclusive(file: &File) -> io::Result<()> {
         file.try_lock().map_err(|err| match err {
             std::fs::TryLockError::WouldBlock => io::ErrorKind::WouldBlock.into(),
