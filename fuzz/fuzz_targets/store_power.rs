@@ -4,10 +4,11 @@
 //! anything else, and must take writes again.
 //!
 //! Input: four bytes pick the crash, then three bytes per operation (kind, calendar,
-//! argument). Bytes 0 and 1 (low 7 bits) are the write point of the crash; with the high bit
-//! of byte 1 set the process is killed there first, reopened from its page cache, and the
-//! power fails at write point byte 3 of the rest of the sequence. Byte 2 picks how the write
-//! in progress tears.
+//! argument). Bytes 0 and 1 (low 7 bits) pick the write point of the crash, modulo the writes
+//! the sequence makes (counted in a run without a crash), so that every input crashes; with
+//! the high bit of byte 1 set the process is killed there first, reopened from its page
+//! cache, and the power fails at the write byte 3 picks among those the rest of the sequence
+//! makes. Byte 2 picks how the write in progress tears.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -247,6 +248,15 @@ fuzz_target!(|data: &[u8]| {
         ])),
     };
     let initial = State::of(&Store::open_double(FileDouble::new_store()).expect("new"));
+    let writes = {
+        let dry = FileDouble::new_store();
+        run(&dry, &ops, initial.clone());
+        dry.writes()
+    };
+    if writes == 0 {
+        return;
+    }
+    let at = at % writes;
 
     if head[1] & 0x80 == 0 {
         let disk = FileDouble::new_store();
@@ -265,9 +275,14 @@ fuzz_target!(|data: &[u8]| {
             let check = FileDouble::new(after_kill.cache());
             recover(check, &killed, ops.len())
         };
+        let later = {
+            let dry = after_kill.reboot();
+            run(&dry, &ops[next..], read.clone());
+            dry.writes()
+        };
         let boot = after_kill.reboot();
         boot.crash_at(Crash::PowerLoss {
-            at: u64::from(head[3]),
+            at: u64::from(head[3]) % later.max(1),
             tear,
         });
         let stopped = run(&boot, &ops[next..], read);
