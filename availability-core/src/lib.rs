@@ -44,7 +44,9 @@
 //!   how many maybe, everyone's minimum), bit-sliced so that adding a week is word operations.
 //! - `serde_impls` (feature `serde`): the JSON shapes of the HTTP API.
 //! - [`tz`] (feature `tz`): time-zone views: plans, exact intervals and ISO weeks.
-//! - [`store`] (feature `std`): the snapshot store and its checksummed memory-mapped file.
+//! - [`store`] (feature `std`): the snapshot store and its checksummed memory-mapped file,
+//!   split by concern (the API, the calendar rules, the writer and its group commit, opening
+//!   and recovery, the byte format, the mapped file); its docs map the files.
 //!
 //! # Features
 //!
@@ -55,6 +57,8 @@
 //! - `chrono-tz`: converts `chrono_tz::Tz` to [`tz::Zone`] by name, for callers who hold one;
 //!   offsets still come from the crate's own database.
 //! - `serde`: (de)serialization of statuses, days, times, entries and batches.
+//! - `test-backend`: `store::double`, an in-memory store file that keeps only what was
+//!   flushed and crashes at a chosen write, for power-loss tests and fuzzing.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![warn(missing_docs)]

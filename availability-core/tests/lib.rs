@@ -5,6 +5,8 @@ mod store;
 mod store_crash;
 mod store_faults;
 mod store_model;
+#[cfg(feature = "test-backend")]
+mod store_power;
 mod tz;
 mod tz_zoneinfo;
 mod week;

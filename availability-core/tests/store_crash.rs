@@ -3,21 +3,36 @@
 //! with SIGKILL at a random moment, reopens the store and checks that every calendar is at
 //! its last acknowledged version or the one after it, with exactly that version's content.
 //!
+//! One writer also creates and deletes a `scratch` calendar every 16 commits, so that kills
+//! land in slot allocation and release; after each reopen `scratch` must exist exactly when
+//! its last acknowledged change (or the one in progress) says so.
+//!
+//! A child that exits by itself (a panic, a failed commit) fails the test with its stderr:
+//! only a child that SIGKILL ended counts as killed. Every calendar must have moved on by
+//! the end, so a child whose writers stalled cannot pass either.
+//!
 //! The child is this test binary again, started with `CHILD_ENV` set and `--exact` naming
-//! this test. `AVAILABILITY_CRASH_KILLS` sets the number of kills (default 30).
+//! this test. `AVAILABILITY_CRASH_KILLS` sets the number of kills (default 30) and
+//! `AVAILABILITY_CRASH_SEED` the seed of the pauses before each kill (printed, for replay; the
+//! timing of a real process is never exactly reproducible, but the pauses are).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use availability_core::store::{Change, Store};
+use availability_core::Week;
 
 use crate::store::{batch_for, mix, week_for, FORK_GUARD};
 
 const CHILD_ENV: &str = "AVAILABILITY_CRASH_CHILD_STORE";
 const TEST_NAME: &str = "store_crash::sigkill_leaves_the_last_acknowledged_state_or_the_next";
+const SCRATCH: &str = "scratch";
+/// The signal number of SIGKILL (the same on every Unix this runs on).
+const SIGKILL: i32 = 9;
 
 /// The calendars the child commits to, one writer thread each.
 const CALENDARS: [&str; 4] = ["default", "w1", "w2", "w3"];
@@ -45,11 +60,16 @@ fn child(path: &str) -> ! {
                     // A scratch calendar comes and goes, so that kills also land in slot
                     // allocation and release.
                     if t == 0 && version % 16 == 0 {
-                        if store.get("scratch").is_some() {
-                            store.delete("scratch", None).expect("child delete");
+                        let now = if store.get(SCRATCH).is_some() {
+                            store.delete(SCRATCH, None).expect("child delete");
+                            "deleted"
                         } else {
-                            store.create("scratch", "UTC").expect("child create");
-                        }
+                            store.create(SCRATCH, "UTC").expect("child create");
+                            "created"
+                        };
+                        let mut out = std::io::stdout().lock();
+                        writeln!(out, "ack {SCRATCH} {now}").expect("report");
+                        out.flush().expect("report");
                     }
                 }
             });
@@ -67,10 +87,17 @@ fn sigkill_leaves_the_last_acknowledged_state_or_the_next() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
-    eprintln!("crash test: {kills} kills, seed {seed}");
+    let seed = std::env::var("AVAILABILITY_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    eprintln!(
+        "crash test: {kills} kills, seed {seed} (replay with AVAILABILITY_CRASH_SEED={seed})"
+    );
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.avs");
     let store = Store::open(&path).expect("create");
@@ -83,17 +110,26 @@ fn sigkill_leaves_the_last_acknowledged_state_or_the_next() {
     // The versions on disk when the child starts.
     let mut known: HashMap<String, u64> = CALENDARS.iter().map(|id| (id.to_string(), 1)).collect();
     let (mut exact, mut ahead) = (0, 0);
+    // Whether `scratch` exists on disk, as far as the parent knows.
+    let mut scratch = false;
+    let (mut scratch_created, mut scratch_deleted) = (0, 0);
     for kill in 0..kills {
         let no_store_open_elsewhere = FORK_GUARD.write().unwrap_or_else(|e| e.into_inner());
         let mut child = Command::new(&exe)
             .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, &path)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn child");
         drop(no_store_open_elsewhere);
         let stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
         let (tx, rx) = mpsc::channel();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -104,10 +140,10 @@ fn sigkill_leaves_the_last_acknowledged_state_or_the_next() {
                     continue;
                 };
                 let mut words = line[at..].split(' ');
-                if let (Some("ack"), Some(id), Some(v)) = (words.next(), words.next(), words.next())
+                if let (Some("ack"), Some(id), Some(what)) =
+                    (words.next(), words.next(), words.next())
                 {
-                    let v: u64 = v.parse().expect("version");
-                    if tx.send((id.to_owned(), v)).is_err() {
+                    if tx.send((id.to_owned(), what.to_owned())).is_err() {
                         break;
                     }
                 }
@@ -115,19 +151,50 @@ fn sigkill_leaves_the_last_acknowledged_state_or_the_next() {
         });
         // Wait for the first acknowledgement so that the kill lands among commits rather
         // than in process start-up, then let it run for a random while.
-        let first = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("child started");
+        let first = rx.recv_timeout(Duration::from_secs(60));
         let pause = mix(seed ^ kill as u64) % 4000;
         std::thread::sleep(Duration::from_micros(pause));
         child.kill().expect("SIGKILL");
-        child.wait().expect("reap");
+        let status = child.wait().expect("reap");
         reader.join().expect("reader");
+        let stderr = stderr.join().expect("stderr");
+        assert_eq!(
+            status.signal(),
+            Some(SIGKILL),
+            "kill {kill} (seed {seed}): the child was not killed but ended by itself \
+             ({status}); its stderr:\n{stderr}"
+        );
+        // A child that panicked may still be unwinding when the kill comes; its stderr tells.
+        assert!(
+            !stderr.contains("panicked"),
+            "kill {kill} (seed {seed}): the child panicked before it was killed; its \
+             stderr:\n{stderr}"
+        );
+        let first = first.unwrap_or_else(|_| {
+            panic!("kill {kill} (seed {seed}): the child acknowledged nothing; stderr:\n{stderr}")
+        });
         let mut acked = known.clone();
-        for (id, v) in std::iter::once(first).chain(rx.try_iter()) {
-            let last = acked.entry(id).or_default();
+        // A scratch change may be in progress after an acknowledged commit of `default` to a
+        // multiple of 16, until its own acknowledgement.
+        let mut scratch_pending = false;
+        for (id, what) in std::iter::once(first).chain(rx.try_iter()) {
+            if id == SCRATCH {
+                scratch = what == "created";
+                if scratch {
+                    scratch_created += 1;
+                } else {
+                    scratch_deleted += 1;
+                }
+                scratch_pending = false;
+                continue;
+            }
+            let v: u64 = what.parse().expect("version");
+            let last = acked.entry(id.clone()).or_default();
             assert!(v > *last, "acknowledged versions grow");
             *last = v;
+            if id == "default" && v % 16 == 0 {
+                scratch_pending = true;
+            }
         }
 
         let store = Store::open(&path).unwrap_or_else(|e| panic!("kill {kill}: reopen: {e}"));
@@ -151,11 +218,33 @@ fn sigkill_leaves_the_last_acknowledged_state_or_the_next() {
             }
             known.insert(id.to_owned(), version);
         }
+        let found = store.get(SCRATCH);
+        assert!(
+            found.is_some() == scratch || scratch_pending,
+            "kill {kill} (seed {seed}): scratch should {}exist",
+            if scratch { "" } else { "not " }
+        );
+        if let Some(calendar) = &found {
+            assert_eq!(
+                (calendar.version(), calendar.zone(), calendar.week()),
+                (1, "UTC", Week::UNAVAILABLE),
+                "kill {kill} (seed {seed}): scratch as created"
+            );
+        }
+        scratch = found.is_some();
+    }
+    // Every writer moved on: a child whose commits stalled would leave a calendar behind.
+    for id in CALENDARS {
+        assert!(
+            known[id] > 1,
+            "seed {seed}: {id} was never committed in {kills} runs"
+        );
     }
     let total: u64 = known.values().map(|v| v - 1).sum();
     eprintln!(
         "crash test: {kills} kills survived; after them, a calendar was at its last \
          acknowledged version {exact} times and at the one being written {ahead} times; \
-         {total} commits in all"
+         {total} commits in all; scratch created {scratch_created} and deleted \
+         {scratch_deleted} times"
     );
 }

@@ -1,4 +1,5 @@
-//! Faults below the store: torn copies, flipped bytes, misplaced copies, truncated files,
+//! Faults below the store: torn copies (of a calendar, the meta record, a create and a
+//! growth), flipped bytes and bits, misplaced copies, truncated files,
 //! random files and files from a newer format. Each must be detected: the other copy stands,
 //! or opening fails with a corruption error that names the file, and nothing panics.
 //!
@@ -112,8 +113,10 @@ fn every_byte_flip_of_either_copy_is_caught() {
             write_at(&path, offset, &flipped);
             assert_eq!(default_version(&path), survivor, "copy {copy}, byte {i}");
         }
-        // Single-bit flips in the copy header and the start of the payload.
-        for bit in 0..(256 * 8) {
+        // Single-bit flips: every bit of the copy header and the start of the payload, and
+        // one bit of every later byte (all eight positions in turn) to the end of the page.
+        let bits = (0..256 * 8).chain((256..PAGE).map(|byte| byte * 8 + byte % 8));
+        for bit in bits {
             let mut flipped = original.clone();
             flipped[bit / 8] ^= 1 << (bit % 8);
             write_at(&path, offset, &flipped);
@@ -317,4 +320,174 @@ fn a_valid_crc_over_a_bad_payload_does_not_make_a_copy_valid() {
         write_with_crc(&path, copy_offset(1, 1), page);
         assert_eq!(default_version(&path), 3, "{what}: copy A stands");
     }
+}
+
+/// What a store shows its users: every calendar (with its content, version and keys) and the
+/// admin keys.
+type Snapshot = (
+    Vec<std::sync::Arc<availability_core::store::Calendar>>,
+    Vec<KeyHash>,
+);
+
+fn snapshot_of(path: &Path, what: &str) -> Snapshot {
+    let store =
+        Store::open(path).unwrap_or_else(|e| panic!("{what}: a valid copy must stand: {e}"));
+    (store.list(), store.admin_keys().to_vec())
+}
+
+/// The file before and after `change`, which runs on a copy of the store at `path`.
+fn before_and_after(dir: &Path, path: &Path, change: impl FnOnce(&Store)) -> (Vec<u8>, Vec<u8>) {
+    let next = dir.join("next.avs");
+    fs::copy(path, &next).expect("copy");
+    let store = Store::open(&next).expect("open");
+    change(&store);
+    drop(store);
+    let after = fs::read(&next).expect("read");
+    fs::remove_file(&next).expect("remove");
+    (fs::read(path).expect("read"), after)
+}
+
+/// The offsets of the pages where `a` and `b` differ, within their common length.
+fn changed_pages(a: &[u8], b: &[u8]) -> Vec<usize> {
+    (0..a.len().min(b.len()) / PAGE)
+        .map(|p| p * PAGE)
+        .filter(|&o| a[o..o + PAGE] != b[o..o + PAGE])
+        .collect()
+}
+
+/// Writes `base` with the page at `offset` torn after every byte up to the last one that
+/// changes (later tears equal the whole page): the store must open to `old`, or to `new`
+/// exactly when the whole new page arrived.
+fn tear_page_after_every_byte(
+    path: &Path,
+    base: &[u8],
+    offset: usize,
+    new_page: &[u8],
+    (old, new): (&Snapshot, &Snapshot),
+    what: &str,
+) {
+    let old_page = &base[offset..offset + PAGE];
+    let last = (0..PAGE)
+        .rev()
+        .find(|&i| old_page[i] != new_page[i])
+        .expect("the page changes");
+    for n in 0..=last + 1 {
+        let mut image = base.to_vec();
+        image[offset..offset + n].copy_from_slice(&new_page[..n]);
+        fs::write(path, &image).expect("write");
+        let arrived = image[offset..offset + PAGE] == *new_page;
+        let expected = if arrived { new } else { old };
+        let what = format!("{what}, torn after {n} bytes");
+        assert_eq!(&snapshot_of(path, &what), expected, "{what}");
+    }
+}
+
+#[test]
+fn an_admin_key_change_torn_after_every_byte_leaves_the_old_or_the_new_meta_record() {
+    let (dir, path) = temp_store();
+    store_at(&path, 2);
+    let hash = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+    let (before, after) = before_and_after(dir.path(), &path, |store| {
+        store
+            .add_admin_key(KeyHash::new("admin", hash).expect("key"))
+            .expect("add");
+    });
+    let pages = changed_pages(&before, &after);
+    assert_eq!(
+        pages,
+        [copy_offset(0, 1) as usize],
+        "one meta copy is written"
+    );
+    let old = snapshot_of(&path, "before");
+    fs::write(&path, &after).expect("write");
+    let new = snapshot_of(&path, "after");
+    assert_ne!(old.1, new.1);
+    let offset = pages[0];
+    let page = &after[offset..offset + PAGE];
+    tear_page_after_every_byte(&path, &before, offset, page, (&old, &new), "meta");
+}
+
+#[test]
+fn a_create_torn_after_every_byte_leaves_no_calendar_or_the_new_one() {
+    let (dir, path) = temp_store();
+    store_at(&path, 2);
+    let (before, after) = before_and_after(dir.path(), &path, |store| {
+        store.create("room-2", "Europe/Paris").expect("create");
+    });
+    let pages = changed_pages(&before, &after);
+    assert_eq!(pages, [copy_offset(2, 1) as usize], "slot 1's free copy B");
+    let old = snapshot_of(&path, "before");
+    fs::write(&path, &after).expect("write");
+    let new = snapshot_of(&path, "after");
+    assert_eq!(new.0.len(), 2);
+    let offset = pages[0];
+    let page = &after[offset..offset + PAGE];
+    tear_page_after_every_byte(&path, &before, offset, page, (&old, &new), "create");
+}
+
+#[test]
+fn a_growth_torn_at_each_of_its_steps_leaves_the_old_store_or_the_new_calendar() {
+    let (dir, path) = temp_store();
+    let store = Store::open(&path).expect("open");
+    for i in 1..8 {
+        store.create(&format!("c{i}"), "UTC").expect("create");
+    }
+    drop(store);
+    // The ninth calendar grows the file from 8 to 16 slots (docs/format.md, 5.2): the new
+    // pages are written past the end and synced, then the meta record counts them, then the
+    // calendar is written to the first new slot (record 9, copy B: copy A is its free record).
+    let (before, after) = before_and_after(dir.path(), &path, |store| {
+        store.create("c8", "UTC").expect("create (grows)");
+    });
+    assert_eq!(after.len(), before.len() * 2 - 3 * PAGE, "16 slots");
+    assert_eq!(changed_pages(&before, &after), [copy_offset(0, 1) as usize]);
+    let calendar_at = copy_offset(9, 1) as usize;
+    let calendar_page = after[calendar_at..calendar_at + PAGE].to_vec();
+    let mut grown = after.clone();
+    grown[calendar_at..calendar_at + PAGE].fill(0);
+    let tail = &grown[before.len()..];
+    let meta_at = copy_offset(0, 1) as usize;
+    let old = snapshot_of(&path, "before");
+    fs::write(&path, &after).expect("write");
+    let new = snapshot_of(&path, "after");
+    assert_eq!(new.0.len(), 9);
+
+    // 1. The new pages, cut anywhere (every 509 bytes, which lands on every offset within a
+    //    sector in turn): the meta record does not count them yet.
+    for n in (0..=tail.len()).step_by(509).chain([tail.len()]) {
+        let mut image = before.clone();
+        image.extend_from_slice(&tail[..n]);
+        fs::write(&path, &image).expect("write");
+        let what = format!("growth: new pages cut after {n} bytes");
+        assert_eq!(snapshot_of(&path, &what), old, "{what}");
+    }
+    // 2. The meta record torn over the complete new pages: old or grown, no new calendar
+    //    either way.
+    let mut synced = before.clone();
+    synced.extend_from_slice(tail);
+    let meta_page = &after[meta_at..meta_at + PAGE];
+    tear_page_after_every_byte(
+        &path,
+        &synced,
+        meta_at,
+        meta_page,
+        (&old, &old),
+        "growth meta",
+    );
+    // 3. The calendar torn in the grown file.
+    let mut counted = synced.clone();
+    counted[meta_at..meta_at + PAGE].copy_from_slice(meta_page);
+    tear_page_after_every_byte(
+        &path,
+        &counted,
+        calendar_at,
+        &calendar_page,
+        (&old, &new),
+        "growth calendar",
+    );
+    // The grown store without the calendar takes it again.
+    fs::write(&path, &counted).expect("write");
+    let store = Store::open(&path).expect("open");
+    store.create("c8", "UTC").expect("create in the grown file");
+    assert_eq!(store.list().len(), 9);
 }

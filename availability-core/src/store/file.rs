@@ -2,13 +2,17 @@
 //! a synchronous flush, and growth.
 //!
 //! This layer knows pages and offsets, not calendars. A write is staged into the mapping with
-//! [`StoreFile::stage_page`] and made durable by [`StoreFile::flush_page`] or
-//! [`StoreFile::flush_span`] (`msync(MS_SYNC)`); only after that may a commit be acknowledged.
+//! [`MappedFile::stage_page`] and made durable by [`MappedFile::flush_span`]
+//! (`msync(MS_SYNC)`); only after that may a commit be acknowledged. Growth is three steps,
+//! [`MappedFile::extend`], [`MappedFile::sync`] and [`MappedFile::remap`], so that the
+//! writer can tell a failed write (nothing lost) from a failed flush (which stops all
+//! writes).
+//!
+//! The lock is `flock` on Unix and the standard library's `File::try_lock` elsewhere; the
+//! mapping is memmap2's on every platform.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::string::String;
 use std::sync::RwLock;
@@ -23,9 +27,9 @@ use crate::error::{Error, Kind};
 
 /// An open, locked and mapped store file.
 #[derive(Debug)]
-pub(crate) struct StoreFile {
+pub(crate) struct MappedFile {
     path: PathBuf,
-    /// Holds the `flock` for as long as the store is open: closing it releases the lock.
+    /// Holds the lock for as long as the store is open: closing it releases the lock.
     file: File,
     /// The whole file (at least every page the meta record counts). Never shrinks while
     /// mapped; growth maps a new, longer view first and then drops the old one. Pages are
@@ -54,14 +58,14 @@ pub(crate) fn corrupt(path: &Path, what: &str) -> Error {
 }
 
 #[cold]
-fn io_error(path: &Path, doing: &str, err: io::Error) -> Error {
+pub(crate) fn io_error(path: &Path, doing: &str, err: io::Error) -> Error {
     Error::io(format!("store file {}: {doing}", path.display()), err)
 }
 
-impl StoreFile {
+impl MappedFile {
     /// Opens and locks the file at `path`, first creating it with the bytes `image()` when
     /// there is no file there.
-    pub(crate) fn open(path: &Path, image: impl FnOnce() -> Vec<u8>) -> Result<StoreFile, Error> {
+    pub(crate) fn open(path: &Path, image: impl FnOnce() -> Vec<u8>) -> Result<MappedFile, Error> {
         let file = match OpenOptions::new().read(true).write(true).open(path) {
             Ok(file) => file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
@@ -97,7 +101,7 @@ impl StoreFile {
             // Too short to map usefully; read what there is so the header check can say
             // whether it is a truncated store or something else entirely.
             let mut bytes = std::vec![0u8; len];
-            file.read_exact_at(&mut bytes, 0)
+            platform::read_exact_at(&file, &mut bytes, 0)
                 .map_err(|e| io_error(path, "reading", e))?;
             let what = super::format::check_header(&bytes)
                 .err()
@@ -106,7 +110,7 @@ impl StoreFile {
         }
         let flusher = map(&file, len).map_err(|e| io_error(path, "mapping", e))?;
         let map = map(&file, len).map_err(|e| io_error(path, "mapping", e))?;
-        Ok(StoreFile {
+        Ok(MappedFile {
             path: path.to_path_buf(),
             file,
             map: RwLock::new(map),
@@ -117,6 +121,14 @@ impl StoreFile {
     /// The path the store was opened at.
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Makes the whole file durable (`fsync`): at open, so that nothing this process reads
+    /// is lost to a power failure after it has built on it.
+    pub(crate) fn sync_all(&self) -> Result<(), Error> {
+        self.file
+            .sync_all()
+            .map_err(|e| io_error(&self.path, "flushing the file to disk before reading it", e))
     }
 
     /// Reads the mapped bytes (at open), while no write or growth can happen.
@@ -133,51 +145,46 @@ impl StoreFile {
     ) -> Result<(), Error> {
         let mut map = self.map.write().map_err(|_| self.poisoned())?;
         let Some(page) = map.get_mut(offset..offset + PAGE) else {
-            return Err(Error::new(
-                Kind::Io,
-                format!(
-                    "store file {}: page at offset {offset} is outside the mapping",
-                    self.path.display()
-                ),
-            ));
+            return Err(outside(&self.path, offset));
         };
         fill(page);
         Ok(())
     }
 
-    /// Flushes the page at `offset` synchronously: returns once it is durable.
-    pub(crate) fn flush_page(&self, offset: usize) -> Result<(), Error> {
-        let map = self.flusher.read().map_err(|_| self.poisoned())?;
-        // `flush_range` is msync(MS_SYNC): the asynchronous variant only schedules the write.
-        map.flush_range(offset, PAGE)
-            .map_err(|e| io_error(&self.path, "flushing a page to disk", e))
-    }
-
-    /// Flushes the bytes `start..end` in one msync(MS_SYNC): the kernel writes only the
-    /// dirty pages among them, and the disk's cache flush is paid once for all.
+    /// Flushes the bytes `start..end` in one msync(MS_SYNC): returns once they are durable.
+    /// The kernel writes only the dirty pages among them, and the disk's cache flush is paid
+    /// once for all.
     pub(crate) fn flush_span(&self, start: usize, end: usize) -> Result<(), Error> {
         let map = self.flusher.read().map_err(|_| self.poisoned())?;
+        // `flush_range` is msync(MS_SYNC): the asynchronous variant only schedules the write.
         map.flush_range(start, end.saturating_sub(start))
             .map_err(|e| io_error(&self.path, "flushing pages to disk", e))
     }
 
-    /// Extends the file so that it is `from + tail.len()` bytes, writing `tail` from offset
-    /// `from` (the end of the part in use, which may be before the end of the file if an
-    /// earlier growth was interrupted), makes that durable, and maps the longer file.
+    /// Writes `tail` from offset `from` (the end of the part in use, which may be before the
+    /// end of the file if an earlier growth was interrupted), extending the file. Not durable
+    /// until [`MappedFile::sync`]; not mapped until [`MappedFile::remap`].
     ///
     /// The new pages are written with `write`, not `set_len`, so their blocks are allocated
     /// now: a full disk is an error here rather than a fault on a later store to the mapping.
-    pub(crate) fn grow(&self, from: usize, tail: &[u8]) -> Result<(), Error> {
-        let new_len = from + tail.len();
-        self.file
-            .write_all_at(tail, from as u64)
-            .map_err(|e| io_error(&self.path, "writing the pages of a growth", e))?;
+    pub(crate) fn extend(&self, from: usize, tail: &[u8]) -> Result<(), Error> {
+        platform::write_all_at(&self.file, tail, from as u64)
+            .map_err(|e| io_error(&self.path, "writing the pages of a growth", e))
+    }
+
+    /// Makes the file's data and length durable (`fdatasync`).
+    pub(crate) fn sync(&self) -> Result<(), Error> {
         self.file
             .sync_data()
-            .map_err(|e| io_error(&self.path, "flushing a growth to disk", e))?;
+            .map_err(|e| io_error(&self.path, "flushing a growth to disk", e))
+    }
+
+    /// Maps at least `len` bytes of the file, replacing the mappings only once the new ones
+    /// exist.
+    pub(crate) fn remap(&self, len: usize) -> Result<(), Error> {
         let mut current = self.map.write().map_err(|_| self.poisoned())?;
         let mut flusher = self.flusher.write().map_err(|_| self.poisoned())?;
-        let len = new_len.max(current.len());
+        let len = len.max(current.len());
         let new_flusher = map(&self.file, len).map_err(|e| io_error(&self.path, "mapping", e))?;
         let new_map = map(&self.file, len).map_err(|e| io_error(&self.path, "mapping", e))?;
         // The old mappings are dropped (unmapped) only now that the new ones exist.
@@ -198,14 +205,27 @@ impl StoreFile {
     }
 }
 
+/// A page write outside the file's mapped part: a bug, reported rather than a panic.
+#[cold]
+pub(crate) fn outside(path: &Path, offset: usize) -> Error {
+    Error::new(
+        Kind::Io,
+        format!(
+            "store file {}: page at offset {offset} is outside the mapping",
+            path.display()
+        ),
+    )
+}
+
 /// Maps `len` bytes of `file` for reading and writing.
 #[allow(unsafe_code)]
 fn map(file: &File, len: usize) -> io::Result<MmapMut> {
     // SAFETY: a mapping is undefined behaviour if another process changes or truncates the
     // file while it is mapped (this process maps it twice, but writes through one mapping
-    // only and reads the other never, so no Rust reference sees bytes change under it). `file` holds an exclusive `flock` (taken before the first map
-    // and held until after the last unmap), every store opens the file only after taking that
-    // lock, and the store itself never truncates the file. Only this process writes to it,
+    // only and reads the other never, so no Rust reference sees bytes change under it).
+    // `file` holds the exclusive lock (taken before the first map and held until after the
+    // last unmap), every store opens the file only after taking that lock, and the store
+    // itself never truncates the file. Only this process writes to it,
     // through this mapping or through positional writes to pages past the mapped length.
     unsafe { MmapOptions::new().len(len).map_mut(file) }
 }
@@ -220,7 +240,7 @@ const LOCK_GRACE: Duration = Duration::from_millis(100);
 fn lock_with_grace(file: &File) -> io::Result<()> {
     let deadline = Instant::now() + LOCK_GRACE;
     loop {
-        match lock_exclusive(file) {
+        match platform::lock_exclusive(file) {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -229,17 +249,77 @@ fn lock_with_grace(file: &File) -> io::Result<()> {
     }
 }
 
-/// Takes `flock(LOCK_EX | LOCK_NB)` on the file: fails with `WouldBlock` when another open
-/// file description (another process, or another `Store` in this one) holds it.
-#[allow(unsafe_code)]
-fn lock_exclusive(file: &File) -> io::Result<()> {
-    // SAFETY: flock takes a descriptor number and no pointers; `file` owns the descriptor and
-    // keeps it open for the duration of the call.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
+/// What differs between platforms: positional I/O and the lock.
+#[cfg(unix)]
+mod platform {
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::fs::FileExt;
+    use std::os::unix::io::AsRawFd;
+
+    pub(super) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        file.read_exact_at(buf, offset)
+    }
+
+    pub(super) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+        file.write_all_at(buf, offset)
+    }
+
+    /// Takes `flock(LOCK_EX | LOCK_NB)` on the file: fails with `WouldBlock` when another
+    /// open file description (another process, or another `Store` in this one) holds it.
+    #[allow(unsafe_code)]
+    pub(super) fn lock_exclusive(file: &File) -> io::Result<()> {
+        // SAFETY: flock takes a descriptor number and no pointers; `file` owns the descriptor
+        // and keeps it open for the duration of the call.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Flushes the directory, so that a new name in it is durable.
+    pub(super) fn sync_dir(dir: &std::path::Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+}
+
+/// What differs between platforms: positional I/O and the lock. Elsewhere than Unix the
+/// standard library's exclusive file lock (Rust 1.89) stands in for `flock`, and positional
+/// I/O seeks (only the writer, holding its lock, or the open, before any writer, use it).
+#[cfg(not(unix))]
+mod platform {
+    use std::fs::File;
+    use std::io::{self, Read, Seek, SeekFrom, Write};
+
+    pub(super) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let mut file = file;
+        file.seek(SeekFrom::Start(offset))?;
+        file.read_exact(buf)
+    }
+
+    pub(super) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+        let mut file = file;
+        file.seek(SeekFrom::Start(offset))?;
+        file.write_all(buf)
+    }
+
+    /// Takes the exclusive lock without waiting: fails with `WouldBlock` when held.
+    /// `File::try_lock` is stable since Rust 1.89, so building for these platforms needs it;
+    /// Unix builds keep the crate's older minimum.
+    #[clippy::msrv = "1.89"]
+    pub(super) fn lock_exclusive(file: &File) -> io::Result<()> {
+        file.try_lock().map_err(|err| match err {
+            std::fs::TryLockError::WouldBlock => io::ErrorKind::WouldBlock.into(),
+            std::fs::TryLockError::Error(err) => err,
+        })
+    }
+
+    /// Directories cannot be opened as files everywhere; the new name's durability is then
+    /// the file system's.
+    pub(super) fn sync_dir(_dir: &std::path::Path) -> io::Result<()> {
         Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 
@@ -277,8 +357,7 @@ fn create_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
             Err(err) => return Err(io_error(path, "linking a new store into place", err)),
         }
         // The new directory entry is durable only once the directory is flushed.
-        File::open(&dir)
-            .and_then(|d| d.sync_all())
+        platform::sync_dir(&dir)
             .map_err(|e| io_error(path, "flushing the directory of a new store", e))
     })();
     // The temporary name is only scaffolding; failing to remove it loses nothing.

@@ -9,7 +9,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::error::{Error, Kind};
+use super::calendar::{check_id, check_zone_name, KeyHash};
 use crate::week::Week;
 
 /// The size of the header and of every record copy. Copies are page-aligned so that a commit
@@ -89,6 +89,19 @@ pub(crate) fn copy_offset(record: u32, copy: usize) -> usize {
 /// The file length that a store with `slots` calendar slots needs.
 pub(crate) fn file_len(slots: u32) -> usize {
     (FIRST_SLOT_PAGE + 2 * slots as usize) * PAGE
+}
+
+/// The pages of calendar slots `from..to`, each a free record in copy A (sequence 1) and zeros
+/// in copy B: what a new file and a growth write for slots that hold no calendar yet.
+pub(crate) fn free_slot_pages(from: u32, to: u32) -> Vec<u8> {
+    let mut bytes = alloc::vec![0u8; 2 * PAGE * (to - from) as usize];
+    for (i, pair) in bytes.chunks_exact_mut(2 * PAGE).enumerate() {
+        let record = from + i as u32 + 1;
+        if let Some(copy_a) = pair.get_mut(..PAGE) {
+            encode_copy(copy_a, record, 1, PayloadKind::Free, &[]);
+        }
+    }
+    bytes
 }
 
 /// A human name for a record, for error messages.
@@ -259,109 +272,6 @@ pub(crate) fn decode_copy(page: &[u8], record: u32) -> Result<RawCopy<'_>, Strin
     Ok(RawCopy { seq, kind, payload })
 }
 
-/// A key's id and its (bcrypt) hash. The store never sees the key itself.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct KeyHash {
-    id: String,
-    hash: String,
-}
-
-impl KeyHash {
-    /// A key id and hash.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::is_parse`] when the id is not 1 to 32 characters of `[A-Za-z0-9_-]`, or the
-    /// hash is not 1 to 100 printable ASCII characters (a bcrypt hash is 60).
-    pub fn new(id: impl Into<String>, hash: impl Into<String>) -> Result<KeyHash, Error> {
-        let (id, hash) = (id.into(), hash.into());
-        check_key_id(&id)?;
-        if hash.is_empty()
-            || hash.len() > MAX_KEY_HASH
-            || !hash.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(Error::new(
-                Kind::Parse,
-                format!(
-                    "invalid key hash for key {id:?}: it must be 1 to {MAX_KEY_HASH} printable \
-                     ASCII characters (a bcrypt hash such as \"$2b$12$...\")"
-                ),
-            ));
-        }
-        Ok(KeyHash { id, hash })
-    }
-
-    /// The key's id (the part of the key that says which hash to check).
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The key's hash.
-    pub fn hash(&self) -> &str {
-        &self.hash
-    }
-}
-
-/// Checks a key id: 1 to 32 characters of `[A-Za-z0-9_-]`.
-pub(crate) fn check_key_id(id: &str) -> Result<(), Error> {
-    if id.is_empty()
-        || id.len() > MAX_KEY_ID
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(Error::new(
-            Kind::Parse,
-            format!(
-                "invalid key id {id:?}: it must be 1 to {MAX_KEY_ID} characters of \
-                 A-Z, a-z, 0-9, '-' and '_'"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a calendar id: `[a-z0-9][a-z0-9-]{0,62}`.
-pub(crate) fn check_id(id: &str) -> Result<(), Error> {
-    let bytes = id.as_bytes();
-    let first_ok = bytes
-        .first()
-        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    let rest_ok = bytes
-        .iter()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
-    if !first_ok || !rest_ok || bytes.len() > MAX_ID {
-        return Err(Error::new(
-            Kind::Parse,
-            format!(
-                "invalid calendar id {id:?}: it must be 1 to {MAX_ID} characters of a-z, 0-9 \
-                 and '-', starting with a letter or digit"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks the shape of an owner zone name. The store does not consult the time-zone database
-/// (that is the caller's business); it bounds the length and the alphabet of IANA names.
-pub(crate) fn check_zone(zone: &str) -> Result<(), Error> {
-    if zone.is_empty()
-        || zone.len() > MAX_ZONE
-        || !zone
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'))
-    {
-        return Err(Error::new(
-            Kind::Parse,
-            format!(
-                "invalid time-zone name {zone:?}: it must be 1 to {MAX_ZONE} characters of \
-                 A-Z, a-z, 0-9, '/', '_', '-' and '+' (an IANA name such as Europe/Paris)"
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// A calendar as stored in a slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct CalendarRecord {
@@ -382,10 +292,10 @@ pub(crate) struct MetaRecord {
 
 fn encode_keys(out: &mut Vec<u8>, keys: &[KeyHash]) {
     for key in keys {
-        out.push(key.id.len() as u8);
-        out.push(key.hash.len() as u8);
-        out.extend_from_slice(key.id.as_bytes());
-        out.extend_from_slice(key.hash.as_bytes());
+        out.push(key.id().len() as u8);
+        out.push(key.hash().len() as u8);
+        out.extend_from_slice(key.id().as_bytes());
+        out.extend_from_slice(key.hash().as_bytes());
     }
 }
 
@@ -438,8 +348,8 @@ fn decode_keys(cursor: &mut Cursor<'_>, count: usize) -> Result<Vec<KeyHash>, St
         let id = cursor.text(id_len, "key id")?;
         let hash = cursor.text(hash_len, "key hash")?;
         let key = KeyHash::new(id, hash).map_err(|e| alloc::string::ToString::to_string(&e))?;
-        if keys.iter().any(|k| k.id == key.id) {
-            return Err(format!("key id {:?} appears twice", key.id));
+        if keys.iter().any(|k| k.id() == key.id()) {
+            return Err(format!("key id {:?} appears twice", key.id()));
         }
         keys.push(key);
     }
@@ -484,7 +394,7 @@ impl CalendarRecord {
         let id = cursor.text(id_len, "calendar id")?;
         check_id(&id).map_err(|e| alloc::string::ToString::to_string(&e))?;
         let zone = cursor.text(zone_len, "time-zone name")?;
-        check_zone(&zone).map_err(|e| alloc::string::ToString::to_string(&e))?;
+        check_zone_name(&zone).map_err(|e| alloc::string::ToString::to_string(&e))?;
         let keys = decode_keys(&mut cursor, key_count)?;
         cursor.finish()?;
         Ok(CalendarRecord {
@@ -672,29 +582,5 @@ mod tests {
         flipped[2000] = 1;
         assert!(check_header(&flipped).expect_err("crc").contains("CRC"));
         assert!(check_header(&header[..100]).is_err());
-    }
-
-    #[test]
-    fn ids_zones_and_keys_are_checked() {
-        for good in ["default", "a", "0-room", &"a".repeat(63)] {
-            assert!(check_id(good).is_ok(), "{good}");
-        }
-        for bad in ["", "-a", "A", "a_b", "a b", &"a".repeat(64), "é"] {
-            assert!(check_id(bad).is_err(), "{bad}");
-        }
-        for good in [
-            "UTC",
-            "America/Argentina/Buenos_Aires",
-            "Etc/GMT+5",
-            "America/Port-au-Prince",
-        ] {
-            assert!(check_zone(good).is_ok(), "{good}");
-        }
-        for bad in ["", "Europe/Par is", &"Z".repeat(65), "Europe\n"] {
-            assert!(check_zone(bad).is_err(), "{bad}");
-        }
-        assert!(KeyHash::new("", "h").is_err());
-        assert!(KeyHash::new("k", "").is_err());
-        assert!(KeyHash::new("k", "has space").is_err());
     }
 }

@@ -1,0 +1,86 @@
+//! Where the store's bytes live: the memory-mapped file, or (feature `test-backend`) the
+//! file double that the power-loss tests crash at every write.
+//!
+//! An enum rather than a trait object or a type parameter: the choice is made once, at open,
+//! `Store` keeps one type, and without the feature the enum has one variant, so every call
+//! compiles to a direct call to [`MappedFile`].
+//!
+//! The operations are the ones the format's durability argument (docs/format.md, sections 1
+//! and 5) is made of: a page written into the file's cache is not durable; `flush_span`
+//! (msync of a range) makes that range durable; `sync_all` and `sync` (fsync, fdatasync)
+//! make everything durable, the file's length included.
+
+use std::path::Path;
+
+#[cfg(feature = "test-backend")]
+use super::double::FileDouble;
+use super::file::MappedFile;
+use crate::error::Error;
+
+#[derive(Debug)]
+pub(crate) enum Backend {
+    /// The real file, memory-mapped.
+    Mapped(MappedFile),
+    /// A file in memory that keeps only what was flushed, for power-loss tests.
+    #[cfg(feature = "test-backend")]
+    Double(FileDouble),
+}
+
+/// Forwards a call to the backend in use.
+macro_rules! forward {
+    ($self:ident, $file:ident => $call:expr) => {
+        match $self {
+            Backend::Mapped($file) => $call,
+            #[cfg(feature = "test-backend")]
+            Backend::Double($file) => $call,
+        }
+    };
+}
+
+impl Backend {
+    /// The path named in error messages.
+    pub(crate) fn path(&self) -> &Path {
+        forward!(self, f => f.path())
+    }
+
+    /// Makes everything written so far durable (fsync).
+    pub(crate) fn sync_all(&self) -> Result<(), Error> {
+        forward!(self, f => f.sync_all())
+    }
+
+    /// Reads the whole file as it is now (at open).
+    pub(crate) fn read<R>(&self, read: impl FnOnce(&[u8]) -> R) -> Result<R, Error> {
+        forward!(self, f => f.read(read))
+    }
+
+    /// Lets `fill` write the page at `offset`; nothing is durable until a flush.
+    #[inline]
+    pub(crate) fn stage_page(
+        &self,
+        offset: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(), Error> {
+        forward!(self, f => f.stage_page(offset, fill))
+    }
+
+    /// Makes the bytes `start..end` durable (msync).
+    #[inline]
+    pub(crate) fn flush_span(&self, start: usize, end: usize) -> Result<(), Error> {
+        forward!(self, f => f.flush_span(start, end))
+    }
+
+    /// Writes `tail` at `from`, extending the file; not durable, not mapped.
+    pub(crate) fn extend(&self, from: usize, tail: &[u8]) -> Result<(), Error> {
+        forward!(self, f => f.extend(from, tail))
+    }
+
+    /// Makes the file's data and length durable (fdatasync).
+    pub(crate) fn sync(&self) -> Result<(), Error> {
+        forward!(self, f => f.sync())
+    }
+
+    /// Maps at least `len` bytes.
+    pub(crate) fn remap(&self, len: usize) -> Result<(), Error> {
+        forward!(self, f => f.remap(len))
+    }
+}
