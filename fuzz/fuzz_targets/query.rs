@@ -6,7 +6,6 @@
 use availability_core::tz::{IsoWeek, Zone};
 use availability_core::{Day, Time};
 use availability_server::query::Query;
-use availability_server::routes::valid_id;
 use libfuzzer_sys::fuzz_target;
 
 const ALLOWED: &[&str] = &["tz", "week", "format", "day", "time"];
@@ -15,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(raw) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = valid_id(raw);
+    let _ = availability_core::store::check_id(raw);
     let Ok(query) = Query::parse(Some(raw), ALLOWED) else {
         return;
     };

@@ -192,8 +192,9 @@ pub fn check_id(id: &str) -> Result<(), Error> {
         return Err(Error::new(
             Kind::Parse,
             format!(
-                "invalid calendar id {id:?}: it must be 1 to {MAX_ID} characters of a-z, 0-9 \
-                 and '-', starting with a letter or digit"
+                "invalid calendar id {:?}: it must be 1 to {MAX_ID} characters of a-z, 0-9 \
+                 and '-', starting with a letter or digit",
+                crate::grid::Truncated(id)
             ),
         ));
     }

@@ -1,4 +1,4 @@
-//! The snapshot store and its file (DESIGN.md section 4).
+//! The snapshot store and its file (the format: `docs/format.md`; the design: `docs/design.md`).
 //!
 //! A [`Store`] holds every calendar in one memory-mapped file. Readers get a calendar's
 //! current state with [`Store::get`], which never blocks: the state is an immutable

@@ -12,16 +12,6 @@ use crate::wire::body::{self, RequestBody};
 use crate::wire::response::{self, to_bytes};
 use crate::wire::{etag, Body, Problem, Result};
 
-/// Whether `id` is a valid calendar id: `[a-z0-9][a-z0-9-]{0,62}`.
-fn valid_id(id: &str) -> bool {
-    let bytes = id.as_bytes();
-    let char_ok = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes.first().is_some_and(char_ok)
-        && bytes.iter().all(|b| char_ok(b) || *b == b'-')
-}
-
 /// The body of `POST /calendars`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,13 +69,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     app.authorize(cx.client, parts, Need::Admin).await?;
     let bytes = body::read_json(app.body, parts, body).await?;
     let new: NewCalendar = body::parse_json(&bytes, "calendar ({\"id\", \"timezone\"})")?;
-    if !valid_id(&new.id) {
-        return Err(Problem::bad_request(format!(
-            "invalid calendar id {:?}: use 1 to 63 characters a-z, 0-9 and '-', starting with \
-             a letter or digit",
-            new.id.chars().take(80).collect::<String>()
-        )));
-    }
+    availability_core::store::check_id(&new.id).map_err(|e| Problem::bad_request(e.to_string()))?;
     let zone = query::zone(new.timezone.as_deref().unwrap_or("UTC"))?;
     if app.store.contains(&new.id) {
         return Err(Problem::conflict(format!(
@@ -191,17 +175,7 @@ pub(crate) fn rfc3339(unix: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{rfc3339, valid_id};
-
-    #[test]
-    fn ids() {
-        for ok in ["default", "a", "room-1", "0", &"a".repeat(63)] {
-            assert!(valid_id(ok), "{ok}");
-        }
-        for bad in ["", "-a", "A", "a_b", "a b", &"a".repeat(64), "é"] {
-            assert!(!valid_id(bad), "{bad}");
-        }
-    }
+    use super::rfc3339;
 
     #[test]
     fn rfc3339_dates() {
