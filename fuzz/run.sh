@@ -12,6 +12,10 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     mapfile -t targets < <(cargo +nightly fuzz list)
 fi
+if [ ${#targets[@]} -eq 0 ]; then
+    echo "no fuzz targets found (cargo fuzz list printed none): nothing was fuzzed" >&2
+    exit 1
+fi
 for target in "${targets[@]}"; do
     mkdir -p "corpus/$target"
     log=$(mktemp)

@@ -10,6 +10,7 @@ mod support;
 mod api;
 mod binary;
 mod errors;
+mod fuzz_corpus;
 mod groups;
 mod hostile;
 mod hygiene;

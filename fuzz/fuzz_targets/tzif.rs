@@ -1,33 +1,8 @@
-//! TZif files, as an operator's zoneinfo directory may hold them, are hostile input: reading
-//! one never panics, a file that is refused says why, and a file that is accepted answers every
-//! offset and plans views without panicking, with offsets inside the format's bounds.
+//! The `tzif` fuzz target. Its checks live in `targets/tzif.rs`, which the test suite also
+//! runs over the committed corpus on stable Rust.
 #![no_main]
 
-use availability_core::tz::{IsoWeek, Plan, Tzdb, Zone};
-use availability_core::Week;
-use libfuzzer_sys::fuzz_target;
+#[path = "../targets/tzif.rs"]
+mod target;
 
-fuzz_target!(|data: &[u8]| {
-    let db = match Tzdb::from_tzif("2026f", [("Fuzz/Zone", data)]) {
-        Ok(db) => db,
-        Err(e) => {
-            assert!(e.is_tz_data(), "{e}");
-            assert!(e.to_string().contains("Fuzz/Zone"), "{e}");
-            return;
-        }
-    };
-    // Leaking each accepted file is fine for a fuzzing run: few inputs parse.
-    let zone = db.leak().zone("Fuzz/Zone").expect("the zone just read");
-    for t in [i64::MIN, -1, 0, 1_796_083_200, 4_102_444_800, i64::MAX] {
-        let offset = zone.offset_at(t).expect("an offset");
-        assert!(offset.abs() <= 26 * 3600 + 3600 * 167, "{offset}");
-    }
-    for week in ["1973-W01", "2026-W45", "2099-W52"] {
-        let week: IsoWeek = week.parse().expect("a week");
-        for (owner, viewer) in [(zone, Zone::UTC), (Zone::UTC, zone), (zone, zone)] {
-            let plan = Plan::new(owner, viewer, week).expect("a plan");
-            let _ = plan.apply(&Week::AVAILABLE);
-            let _ = plan.intervals(&Week::AVAILABLE);
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| target::run(data));

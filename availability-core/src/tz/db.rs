@@ -75,6 +75,9 @@ pub struct Tzdb {
     version: String,
     /// Sorted by name, ignoring ASCII case; no two names equal ignoring case.
     zones: Vec<ZoneData>,
+    /// Indices into `zones` in the order of the names' bytes, for the common lookup of a name
+    /// spelled as the database spells it (a request's `tz`, a stored owner zone).
+    exact: Vec<u16>,
 }
 
 static BUNDLED: OnceBox<Tzdb> = OnceBox::new();
@@ -174,10 +177,24 @@ impl Tzdb {
                 ),
             ));
         }
-        Ok(Tzdb {
+        Ok(Tzdb::indexed(version, zones))
+    }
+
+    fn indexed(version: &str, zones: Vec<ZoneData>) -> Tzdb {
+        let mut exact: Vec<u16> = (0..zones.len())
+            .filter_map(|i| u16::try_from(i).ok())
+            .collect();
+        exact.sort_unstable_by(|&a, &b| {
+            zones[usize::from(a)]
+                .name
+                .as_bytes()
+                .cmp(zones[usize::from(b)].name.as_bytes())
+        });
+        Tzdb {
             version: version.to_string(),
             zones,
-        })
+            exact,
+        }
     }
 
     /// As [`Tzdb::from_tzif`], skipping whatever is refused.
@@ -188,10 +205,7 @@ impl Tzdb {
             .collect();
         zones.sort_unstable_by(|a, b| cmp_ignore_case(&a.name, &b.name));
         zones.dedup_by(|a, b| cmp_ignore_case(&a.name, &b.name) == Ordering::Equal);
-        Tzdb {
-            version: version.to_string(),
-            zones,
-        }
+        Tzdb::indexed(version, zones)
     }
 
     /// Keeps the database for the rest of the process, so that its zones can be handed out.
@@ -228,12 +242,25 @@ impl Tzdb {
     /// [`Error::is_unknown_zone`] when the database has no zone of that name; the message
     /// names it.
     pub fn zone(&'static self, name: &str) -> Result<Zone, Error> {
-        let found = if name.len() <= MAX_NAME {
-            self.zones
+        let exact = self
+            .exact
+            .binary_search_by(|&i| {
+                self.zones
+                    .get(usize::from(i))
+                    .map_or(Ordering::Less, |zone| {
+                        zone.name.as_bytes().cmp(name.as_bytes())
+                    })
+            })
+            .ok()
+            .and_then(|at| self.exact.get(at))
+            .map(|&i| usize::from(i));
+        let found = match exact {
+            Some(i) => Some(i),
+            None if name.len() <= MAX_NAME => self
+                .zones
                 .binary_search_by(|zone| cmp_ignore_case(&zone.name, name))
-                .ok()
-        } else {
-            None
+                .ok(),
+            None => None,
         };
         match found.and_then(|i| self.zones.get(i)) {
             Some(data) => Ok(Zone::from_data(data)),

@@ -1,0 +1,108 @@
+//! Opens arbitrary bytes as a store file: the result is an error or a working store, never a
+//! panic. A working store must then take writes and reopen to the same state.
+//!
+//! The first input byte picks how the rest becomes a file:
+//! - 0: the bytes are the file.
+//! - 1: the bytes are patches (3-byte offset, 1-byte xor) to a valid store, after which every
+//!   record copy gets a correct CRC, so the payload decoders see hostile bytes.
+//! - anything else: the same patches, CRCs left as they fall.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use availability_core::store::{Change, KeyHash, Store};
+use availability_core::{Batch, Day, Entry, Status};
+
+const PAGE: usize = 4096;
+
+fn scratch() -> PathBuf {
+    std::env::temp_dir().join(format!("availability-fuzz-store-{}", std::process::id()))
+}
+
+/// A small valid store: a few calendars with weeks and keys, an admin key.
+fn baseline() -> &'static [u8] {
+    static BASELINE: OnceLock<Vec<u8>> = OnceLock::new();
+    BASELINE.get_or_init(|| {
+        let path = scratch().with_extension("baseline");
+        let _ = std::fs::remove_file(&path);
+        let store = Store::open(&path).expect("baseline");
+        let hash = "$2b$04$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234";
+        store
+            .add_admin_key(KeyHash::new("admin", hash).expect("key"))
+            .expect("admin");
+        for id in ["room-1", "desk"] {
+            store.create(id, "Europe/Paris").expect("create");
+            let batch = Batch::from(vec![Entry::range(
+                Day::Tuesday,
+                "09:00".parse().expect("time"),
+                "12:30".parse().expect("time"),
+                Status::Available,
+            )]);
+            store
+                .commit(id, None, &Change::Apply(batch))
+                .expect("commit");
+            let key = KeyHash::new("k1", hash).expect("key");
+            store.commit(id, None, &Change::AddKey(key)).expect("key");
+        }
+        drop(store);
+        let bytes = std::fs::read(&path).expect("read");
+        let _ = std::fs::remove_file(&path);
+        bytes
+    })
+}
+
+fn file_from(data: &[u8]) -> Vec<u8> {
+    let Some((&mode, rest)) = data.split_first() else {
+        return Vec::new();
+    };
+    if mode == 0 {
+        return rest.to_vec();
+    }
+    let mut file = baseline().to_vec();
+    let len = file.len();
+    for patch in rest.chunks_exact(4) {
+        let offset = u32::from_le_bytes([patch[0], patch[1], patch[2], 0]) as usize;
+        if let Some(byte) = file.get_mut(offset % len) {
+            *byte ^= patch[3];
+        }
+    }
+    if mode == 1 {
+        for page in file.chunks_exact_mut(PAGE).skip(1) {
+            if page.iter().any(|&b| b != 0) {
+                let crc = crc32fast::hash(&page[4..]);
+                page[..4].copy_from_slice(&crc.to_le_bytes());
+            }
+        }
+    }
+    file
+}
+
+/// Checks one input; panics on a finding.
+pub(crate) fn run(data: &[u8]) {
+    let path = scratch();
+    std::fs::write(&path, file_from(data)).expect("write the input");
+    let Ok(store) = Store::open(&path) else {
+        return;
+    };
+    // A store that opened must work: read everything, change everything, reopen.
+    let before = store.list();
+    for calendar in &before {
+        assert_eq!(store.get(calendar.id()).as_deref(), Some(&**calendar));
+        let written = store
+            .commit(calendar.id(), None, &Change::Replace(Batch::new()))
+            .unwrap_or_else(|e| panic!("a store that opened refused a write: {e}"));
+        assert_eq!(written.version(), calendar.version() + 1);
+    }
+    match store.create("fuzz-new", "UTC") {
+        Ok(created) => assert_eq!(store.get("fuzz-new").as_deref(), Some(&*created)),
+        Err(e) => assert!(
+            e.is_already_exists(),
+            "a store that opened refused a create: {e}"
+        ),
+    }
+    let _ = store.admin_keys();
+    let after = store.list();
+    drop(store);
+    let store = Store::open(&path).expect("a store that opened and was written must reopen");
+    assert_eq!(store.list(), after);
+}
