@@ -21,6 +21,10 @@ use crate::wire::{Problem, Result};
 /// The default cap on request bodies: a full batch of 336 ranges in verbose JSON is ~30 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// The default bound on cached bodies: about a thousand full-week JSON views with their
+/// compressed forms.
+pub const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// How many time-zone plans to keep: each is a few hundred bytes.
 const PLANS: usize = 4096;
 
@@ -53,6 +57,8 @@ pub struct App {
 pub struct AppSettings {
     /// Rendered bodies to cache.
     pub cache_entries: usize,
+    /// Bytes of rendered bodies to cache, compressed forms included.
+    pub cache_bytes: usize,
     /// The largest request body read, in bytes.
     pub body_limit: usize,
     /// Time for a request body to arrive once its head has.
@@ -65,6 +71,7 @@ impl Default for AppSettings {
     fn default() -> AppSettings {
         AppSettings {
             cache_entries: 4096,
+            cache_bytes: CACHE_BYTES,
             body_limit: BODY_LIMIT,
             body_timeout: Duration::from_secs(30),
             metrics_public: false,
@@ -79,7 +86,7 @@ impl App {
         App {
             store,
             plans: PlanCache::new(PLANS),
-            cache: Cache::new(settings.cache_entries),
+            cache: Cache::new(settings.cache_entries, settings.cache_bytes),
             metrics: Metrics::default(),
             auth,
             limits,
@@ -129,10 +136,13 @@ impl App {
             .await
     }
 
-    /// Runs a store change on the blocking pool (commits wait for the disk), counting commits.
-    /// A refusal of the store becomes its HTTP answer ([`store::problem`]).
+    /// Runs a store change to calendar `id` on the blocking pool (commits wait for the disk),
+    /// counting commits, and forgets the calendar's cached bodies, which describe a version
+    /// that is no longer current. A refusal of the store becomes its HTTP answer
+    /// ([`store::problem`]).
     pub async fn commit<T: Send + 'static>(
         &self,
+        id: &str,
         what: &'static str,
         change: impl FnOnce(&Store) -> std::result::Result<T, availability_core::Error> + Send + 'static,
     ) -> Result<T> {
@@ -149,6 +159,7 @@ impl App {
         match outcome {
             Ok(value) => {
                 self.metrics.commits.fetch_add(1, Relaxed);
+                self.cache.forget(id);
                 Ok(value)
             }
             Err(err) => Err(store::problem(what, err)),

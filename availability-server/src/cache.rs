@@ -10,9 +10,11 @@
 //!
 //! Compressed forms are made on first demand, once per body, and kept beside it.
 //!
-//! The cache is bounded: when it holds `capacity` bodies, the older half (by insertion) goes.
-//! That is cruder than LRU, but it costs nothing on hits (no list to reorder under a lock),
-//! and what is evicted is only re-rendered.
+//! The cache is bounded by count and by bytes: when an insertion would pass either, the oldest
+//! bodies (by insertion) go, down to three quarters of the bound. That is cruder than LRU, but
+//! it costs nothing on hits (no list to reorder under a lock), and what is evicted is only
+//! re-rendered. A write forgets its calendar's bodies at once ([`Cache::forget`]): a body of a
+//! superseded version is never served again, so it must not hold memory either.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -298,6 +300,13 @@ impl Rendered {
         }
     }
 
+    /// The bytes this body holds: as rendered, and its compressed forms made so far.
+    pub fn size(&self) -> usize {
+        self.body.len()
+            + self.gzip.get().map_or(0, Bytes::len)
+            + self.brotli.get().map_or(0, Bytes::len)
+    }
+
     /// The entity tag of the body in `encoding`: a different representation has its own tag.
     pub fn etag_for(&self, encoding: Encoding) -> &HeaderValue {
         match encoding {
@@ -358,6 +367,7 @@ impl Rendered {
 #[derive(Debug)]
 pub struct Cache {
     capacity: usize,
+    max_bytes: usize,
     /// A std mutex: it is held for one hash-map operation and never across an `.await`.
     inner: Mutex<Inner>,
 }
@@ -366,15 +376,47 @@ pub struct Cache {
 struct Inner {
     /// By the key's hash: the insertion time and the body.
     map: HashMap<u64, (u64, Arc<Rendered>), FxBuildHasher>,
-    /// Insertion counter, for evicting the older half.
+    /// Insertion counter, for evicting the oldest first.
     clock: u64,
 }
 
+impl Inner {
+    /// The bytes the cached bodies hold, compressed forms included.
+    fn bytes(&self) -> usize {
+        self.map.values().map(|(_, rendered)| rendered.size()).sum()
+    }
+
+    /// Drops the oldest bodies until at most `entries` and `bytes` remain.
+    fn shrink_to(&mut self, entries: usize, bytes: usize) {
+        let mut held = self.bytes();
+        if self.map.len() <= entries && held <= bytes {
+            return;
+        }
+        let mut by_age: Vec<(u64, u64, usize)> = self
+            .map
+            .iter()
+            .map(|(hash, (age, rendered))| (*age, *hash, rendered.size()))
+            .collect();
+        by_age.sort_unstable();
+        let mut left = self.map.len();
+        for (_, hash, size) in by_age {
+            if left <= entries && held <= bytes {
+                break;
+            }
+            self.map.remove(&hash);
+            left -= 1;
+            held -= size;
+        }
+    }
+}
+
 impl Cache {
-    /// A cache holding at most `capacity` bodies (at least one).
-    pub fn new(capacity: usize) -> Cache {
+    /// A cache holding at most `capacity` bodies (at least one) and about `max_bytes` of them,
+    /// compressed forms included.
+    pub fn new(capacity: usize, max_bytes: usize) -> Cache {
         Cache {
             capacity: capacity.max(1),
+            max_bytes,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -405,21 +447,42 @@ impl Cache {
         }
     }
 
-    /// Keeps `rendered` (made by [`Rendered::new`] for its key), evicting the older half when
-    /// full. A body whose key hashes like another's replaces it.
+    /// Keeps `rendered` (made by [`Rendered::new`] or [`Rendered::for_group`]). When the cache
+    /// would pass its count or its bytes, the oldest bodies go first, down to three quarters
+    /// of either bound, so that a full cache does not sort itself on every miss. Compressed
+    /// forms made after a body was inserted count from the next insertion on. A body whose key
+    /// hashes like another's replaces it.
     pub fn insert(&self, rendered: Arc<Rendered>) {
         let hash = rendered.key.slot_hash();
+        let size = rendered.size();
         let mut inner = self.lock();
-        if inner.map.len() >= self.capacity && !inner.map.contains_key(&hash) {
-            let mut ages: Vec<u64> = inner.map.values().map(|(age, _)| *age).collect();
-            let middle = ages.len() / 2;
-            let (_, cut, _) = ages.select_nth_unstable(middle);
-            let cut = *cut;
-            inner.map.retain(|_, (age, _)| *age > cut);
+        inner.map.remove(&hash);
+        let full =
+            inner.map.len() >= self.capacity || inner.bytes().saturating_add(size) > self.max_bytes;
+        if full {
+            let entries = (self.capacity * 3 / 4).max(1) - 1;
+            let bytes = (self.max_bytes / 4 * 3).saturating_sub(size);
+            inner.shrink_to(entries, bytes);
         }
         inner.clock += 1;
         let age = inner.clock;
         inner.map.insert(hash, (age, rendered));
+    }
+
+    /// Drops every body of calendar `id` (and every group answer it is part of): called when
+    /// its version moves on, since bodies of an old version can never be served again.
+    pub fn forget(&self, id: &str) {
+        self.lock()
+            .map
+            .retain(|_, (_, rendered)| match &rendered.key {
+                Owned::One(key) => key.calendar.id() != id,
+                Owned::Group(key) => key.members.iter().all(|member| member.id() != id),
+            });
+    }
+
+    /// The bytes the cached bodies hold, compressed forms included.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes()
     }
 
     /// How many bodies are cached.
@@ -485,7 +548,7 @@ mod tests {
     #[test]
     fn bounded_and_keeps_the_newest() {
         let f = fixture();
-        let cache = Cache::new(4);
+        let cache = Cache::new(4, usize::MAX);
         let keys: Vec<Key<'_>> = (1..=10)
             .map(|w| Key {
                 week: IsoWeek::new(2026, w).expect("a week"),
@@ -501,9 +564,61 @@ mod tests {
     }
 
     #[test]
+    fn bounded_in_bytes_compressed_forms_included() {
+        let f = fixture();
+        let cache = Cache::new(1000, 10_000);
+        let body = "Time,Monday\r\n".repeat(100); // 1,300 bytes
+        for w in 1..=40 {
+            let k = Key {
+                week: IsoWeek::new(2026, w).expect("a week"),
+                format: Format::Csv,
+                ..key(&f.c1)
+            };
+            let r = rendered(&k, &body);
+            let _ = r.encoded(Encoding::Gzip);
+            cache.insert(r);
+            assert!(
+                cache.bytes() <= 10_000,
+                "{} bytes after week {w}",
+                cache.bytes()
+            );
+        }
+        assert!(cache.len() >= 4, "{} bodies", cache.len());
+        // The newest stays.
+        let newest = Key {
+            week: IsoWeek::new(2026, 40).expect("a week"),
+            format: Format::Csv,
+            ..key(&f.c1)
+        };
+        assert!(cache.get(&newest).is_some());
+    }
+
+    #[test]
+    fn forgetting_a_calendar_drops_its_bodies_and_its_groups() {
+        let f = fixture();
+        let cache = Cache::new(100, usize::MAX);
+        cache.insert(rendered(&key(&f.c1), "c1"));
+        cache.insert(rendered(&key(&f.d1), "d1"));
+        let members = [Arc::clone(&f.c1), Arc::clone(&f.d1)];
+        let group = GroupKey {
+            members: &members,
+            viewer: Zone::UTC,
+            week: IsoWeek::new(2026, 48).expect("a week"),
+            format: Format::Json,
+            min: 2,
+        };
+        cache.insert(Arc::new(Rendered::for_group(&group, b"{}".to_vec())));
+        assert_eq!(cache.len(), 3);
+        cache.forget("c");
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get(&key(&f.d1)).is_some());
+        assert!(cache.get_group(&group).is_none());
+    }
+
+    #[test]
     fn a_hit_needs_the_same_calendar_version_and_view() {
         let f = fixture();
-        let cache = Cache::new(8);
+        let cache = Cache::new(8, usize::MAX);
         let a = key(&f.c1);
         cache.insert(rendered(&a, "c1"));
         assert_eq!(
@@ -535,7 +650,7 @@ mod tests {
     fn a_colliding_key_is_a_miss() {
         // A body stored under another key's hash is never served for that key.
         let f = fixture();
-        let cache = Cache::new(8);
+        let cache = Cache::new(8, usize::MAX);
         let a = key(&f.c1);
         let b = key(&f.d1);
         cache

@@ -56,6 +56,9 @@ pub struct Cli {
     /// How many rendered bodies to cache [default: 4096].
     #[arg(long, env = "AVAILABILITY_CACHE_ENTRIES")]
     pub cache_entries: Option<usize>,
+    /// Bytes of rendered bodies to cache, compressed forms included [default: 33554432].
+    #[arg(long, env = "AVAILABILITY_CACHE_BYTES")]
+    pub cache_bytes: Option<usize>,
     /// Extra admin keys, as `<id>:<bcrypt hash>` lines from `hash-key`, comma-separated.
     #[arg(long, env = "AVAILABILITY_ADMIN_KEYS", value_delimiter = ',')]
     pub admin_keys: Option<Vec<String>>,
@@ -158,6 +161,7 @@ struct FileConfig {
     bcrypt_cost: Option<u32>,
     shutdown_grace: Option<u64>,
     cache_entries: Option<usize>,
+    cache_bytes: Option<usize>,
     admin_keys: Option<Vec<String>>,
     log: Option<String>,
     bcrypt_concurrency: Option<usize>,
@@ -200,6 +204,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Cached bodies.
     pub cache_entries: usize,
+    /// Bytes of cached bodies.
+    pub cache_bytes: usize,
     /// Admin keys from the configuration.
     pub admin_keys: Vec<KeyHash>,
     /// The log filter.
@@ -234,6 +240,7 @@ impl Default for Config {
             bcrypt_cost: 12,
             shutdown_grace: Duration::from_secs(10),
             cache_entries: 4096,
+            cache_bytes: crate::app::CACHE_BYTES,
             admin_keys: Vec::new(),
             // rustls warns once per connection about things the client chooses (an IP
             // address as SNI, as wrk and curl send), which would let any client write a log
@@ -409,6 +416,7 @@ impl Config {
                 .cache_entries
                 .or(file.cache_entries)
                 .unwrap_or(d.cache_entries),
+            cache_bytes: pick!(cache_bytes).unwrap_or(d.cache_bytes),
             admin_keys,
             log: cli.log.clone().or(file.log).unwrap_or(d.log),
         })

@@ -92,8 +92,8 @@ impl Metrics {
         );
     }
 
-    /// The text exposition, with the number of cached bodies as a gauge.
-    pub fn render(&self, cached_bodies: usize) -> String {
+    /// The text exposition, with the number and bytes of cached bodies as gauges.
+    pub fn render(&self, cached_bodies: usize, cached_bytes: usize) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str(
             "# HELP availability_requests_total Requests answered, by route and status.\n",
@@ -196,6 +196,12 @@ impl Metrics {
             "# HELP availability_cached_bodies Rendered bodies in the cache.\n\
              # TYPE availability_cached_bodies gauge\navailability_cached_bodies {cached_bodies}"
         );
+        let _ = writeln!(
+            out,
+            "# HELP availability_cached_bytes Bytes of rendered bodies in the cache, compressed \
+             forms included.\n\
+             # TYPE availability_cached_bytes gauge\navailability_cached_bytes {cached_bytes}"
+        );
         out
     }
 }
@@ -215,7 +221,7 @@ mod tests {
         drop((first, second));
         assert_eq!(m.in_flight(), 0);
         m.cache_hits.fetch_add(2, Relaxed);
-        let text = m.render(5);
+        let text = m.render(5, 1234);
         assert!(text.contains("availability_requests_in_flight 0"));
         assert!(text.contains("availability_panics_total 0"));
         assert!(
@@ -228,5 +234,6 @@ mod tests {
         assert!(text.contains("availability_request_duration_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("availability_cache_hits_total 2"));
         assert!(text.contains("availability_cached_bodies 5"));
+        assert!(text.contains("availability_cached_bytes 1234"));
     }
 }

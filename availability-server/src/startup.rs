@@ -84,6 +84,7 @@ pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, Str
         limits,
         AppSettings {
             cache_entries: config.cache_entries,
+            cache_bytes: config.cache_bytes,
             body_limit: config.max_body_bytes,
             body_timeout: config.body_read_timeout,
             metrics_public: config.metrics_public,

@@ -357,3 +357,48 @@ async fn the_compact_view_of_one_calendar_matches_its_json() {
     }
     assert!(days[1]["view"].as_str().unwrap().contains('2'));
 }
+
+/// A write forgets its calendar's cached bodies (they describe a version that can never be
+/// served again), and the group answers it is part of; other calendars' stay.
+#[tokio::test]
+async fn a_write_forgets_the_calendars_cached_bodies() {
+    let server = TestServer::start().await;
+    let key = server.create_calendar("w", "UTC").await;
+    let c = server.client(Version::HTTP_2);
+    for tz in ["UTC", "Asia/Tokyo"] {
+        let r = c
+            .get(&format!("/calendars/w/availability?tz={tz}&week=2026-W48"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    assert_eq!(
+        c.get("/availability?week=2026-W48").await.status,
+        StatusCode::OK
+    );
+    let r = c.get("/overlap?calendars=w,default&week=2026-W48").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(server.app.cache.len(), 4);
+    let w = c
+        .json(
+            Method::PATCH,
+            "/calendars/w/availability",
+            &key,
+            r#"{"updates":[{"day":"monday","time":"09:00","status":"maybe"}]}"#,
+        )
+        .await;
+    assert_eq!(w.status, StatusCode::OK);
+    assert_eq!(
+        server.app.cache.len(),
+        1,
+        "only the default calendar's body is left"
+    );
+    let metrics = c
+        .authed(Method::GET, "/metrics", &server.admin)
+        .await
+        .text();
+    assert!(
+        metrics.contains("availability_cached_bodies 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("availability_cached_bytes "), "{metrics}");
+}

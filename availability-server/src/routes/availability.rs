@@ -178,7 +178,7 @@ async fn write(cx: Ctx<'_>, body: RequestBody, replace: bool) -> Result<Response
     let expected = etag::expected_version(parts, cal.version())?;
     let owned_id = id.to_owned();
     let updated = app
-        .commit("saving the week", move |store| {
+        .commit(id, "saving the week", move |store| {
             store.commit(&owned_id, expected, &change)
         })
         .await?;

@@ -83,7 +83,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
         .map_err(|e| Problem::internal("storing a new key", e))?;
     let id = new.id.clone();
     let created = app
-        .commit("creating the calendar", move |store| {
+        .commit(&new.id, "creating the calendar", move |store| {
             store.create_with_keys(&id, zone.name(), vec![stored])
         })
         .await?;
@@ -117,7 +117,7 @@ pub(super) async fn set_zone(cx: Ctx<'_>, body: RequestBody) -> Result<Response<
     let expected = etag::expected_version(parts, cal.version())?;
     let owned_id = id.to_owned();
     let updated = app
-        .commit("changing the zone", move |store| {
+        .commit(id, "changing the zone", move |store| {
             store.commit(
                 &owned_id,
                 expected,
@@ -143,7 +143,7 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     // change committed in between is not deleted unseen.
     let expected = etag::expected_version(parts, cal.version())?;
     let owned_id = id.to_owned();
-    app.commit("deleting the calendar", move |store| {
+    app.commit(id, "deleting the calendar", move |store| {
         store.delete(&owned_id, expected)
     })
     .await?;

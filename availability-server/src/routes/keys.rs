@@ -22,7 +22,7 @@ pub(super) async fn create(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
         .map_err(|e| Problem::internal("storing a new key", e))?;
     let owned_id = id.to_owned();
     let updated = app
-        .commit("adding a key", move |store| {
+        .commit(id, "adding a key", move |store| {
             store.commit(&owned_id, expected, &Change::AddKey(stored))
         })
         .await?;
@@ -50,7 +50,7 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     let expected = etag::expected_version(parts, cal.version())?;
     let (owned_id, owned_key) = (id.to_owned(), key_id.to_owned());
     let updated = app
-        .commit("revoking a key", move |store| {
+        .commit(id, "revoking a key", move |store| {
             store.commit(&owned_id, expected, &Change::RemoveKey(owned_key))
         })
         .await?;

@@ -33,7 +33,7 @@ pub(super) async fn metrics(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<
     if !app.metrics_public {
         app.authorize(cx.client, cx.parts, Need::Admin).await?;
     }
-    let mut text = app.metrics.render(app.cache.len());
+    let mut text = app.metrics.render(app.cache.len(), app.cache.bytes());
     // Kept beside the counters they describe (the key checks, the limiters), not in Metrics.
     let limits = &app.limits;
     let _ = write!(
