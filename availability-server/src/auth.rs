@@ -22,14 +22,14 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
 use ring::hmac;
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
 use crate::limit::Limit;
@@ -243,6 +243,29 @@ pub struct Auth {
     bcrypt: Semaphore,
     /// bcrypt verifications started (a test counts them to prove the limiter runs first).
     pub bcrypt_runs: AtomicU64,
+    /// Verifications under way, by the HMAC tag of their token: a request with the same token
+    /// waits for that result instead of running bcrypt (and paying the key-check budget)
+    /// again, so a client that opens many connections with one key is checked once.
+    in_flight: Mutex<HashMap<[u8; 32], Arc<Notify>>>,
+}
+
+/// Ends a verification under way: forgets it and wakes whoever waits for it, also when the
+/// verifying request is cancelled.
+struct Flight<'a> {
+    auth: &'a Auth,
+    tag: [u8; 32],
+    done: Arc<Notify>,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.auth
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.tag);
+        self.done.notify_waiters();
+    }
 }
 
 impl Auth {
@@ -268,6 +291,7 @@ impl Auth {
             owners: RwLock::new(Owners::default()),
             bcrypt: Semaphore::new(settings.bcrypt_concurrency.max(1)),
             bcrypt_runs: AtomicU64::new(0),
+            in_flight: Mutex::new(HashMap::new()),
         })
     }
 
@@ -342,9 +366,56 @@ impl Auth {
         need: Need<'_>,
     ) -> Result<Principal, Problem> {
         let token = bearer(headers)?;
-        let principal = match self.remembered(store, token, need) {
-            Some(principal) => principal,
-            None => {
+        if let Some(principal) = self.remembered(store, token, need) {
+            return authorize(principal, need);
+        }
+        // One verification per token at a time: a second request with the same token waits
+        // for the first one's result, then reads the memo like any later request.
+        let mut tag = [0u8; 32];
+        tag.copy_from_slice(hmac::sign(&self.memo_key, token.as_bytes()).as_ref());
+        let waiting = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            match in_flight.get(&tag) {
+                Some(done) => Some(Arc::clone(done)),
+                None => {
+                    in_flight.insert(tag, Arc::new(Notify::new()));
+                    None
+                }
+            }
+        };
+        if let Some(done) = waiting {
+            let notified = done.notified();
+            // The first verification may have ended between the lookup and now.
+            let still = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&tag)
+                .is_some_and(|current| Arc::ptr_eq(current, &done));
+            if still {
+                notified.await;
+            }
+            if let Some(principal) = self.remembered(store, token, need) {
+                return authorize(principal, need);
+            }
+            // It failed (or was cancelled): this request decides for itself, below, as a
+            // verification of its own.
+            return Box::pin(self.check(store, limit, client, headers, need)).await;
+        }
+        let done = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&tag)
+            .map(Arc::clone)
+            .unwrap_or_default();
+        let _flight = Flight {
+            auth: self,
+            tag,
+            done,
+        };
+        let principal = {
+            {
                 let verdict = limit.check(&client);
                 if !verdict.allowed {
                     return Err(Problem::too_many_requests(

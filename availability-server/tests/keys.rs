@@ -384,3 +384,37 @@ async fn key_owners_are_known_after_a_restart() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+/// Twelve concurrent first writes with one valid key, from one client with the default key
+/// check budget (a burst of 5): bcrypt runs once, the budget is charged once, and all twelve
+/// succeed. Before, each request verified on its own: five got 200 and seven 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_uses_of_a_key_verify_it_once() {
+    let server = TestServer::start_tweaked(|config| {
+        config.rates.auth = availability_server::config::Config::default().rates.auth;
+        // Slow enough that the twelve requests overlap the one verification.
+        config.bcrypt_cost = 10;
+    })
+    .await;
+    let key = server.create_calendar("shared", "UTC").await;
+    let before = runs(&server);
+    let mut writes = Vec::new();
+    for i in 0..12 {
+        let c = server.client(VERSIONS[i % 2]);
+        let key = key.clone();
+        writes.push(tokio::spawn(async move {
+            c.json(
+                Method::PATCH,
+                "/calendars/shared/availability",
+                &key,
+                r#"{"updates":[{"day":"monday","time":"09:00","status":"available"}]}"#,
+            )
+            .await
+        }));
+    }
+    for write in writes {
+        let r = write.await.unwrap();
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    assert_eq!(runs(&server) - before, 1, "bcrypt ran once for one key");
+}
