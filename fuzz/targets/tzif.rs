@@ -5,6 +5,9 @@
 use availability_core::tz::{IsoWeek, Plan, Tzdb, Zone};
 use availability_core::Week;
 
+/// Every database the target accepted.
+static KEPT: std::sync::Mutex<Vec<&'static Tzdb>> = std::sync::Mutex::new(Vec::new());
+
 /// Checks one input; panics on a finding.
 pub(crate) fn run(data: &[u8]) {
     let db = match Tzdb::from_tzif("2026f", [("Fuzz/Zone", data)]) {
@@ -15,8 +18,12 @@ pub(crate) fn run(data: &[u8]) {
             return;
         }
     };
-    // Leaking each accepted file is fine for a fuzzing run: few inputs parse.
-    let zone = db.leak().zone("Fuzz/Zone").expect("the zone just read");
+    // Zones are handles into a database that lives for the rest of the process. Few inputs
+    // parse, so keeping each accepted one costs little; kept reachable, it is not a leak to
+    // the leak sanitizer.
+    let db = db.leak();
+    KEPT.lock().unwrap_or_else(|e| e.into_inner()).push(db);
+    let zone = db.zone("Fuzz/Zone").expect("the zone just read");
     for t in [i64::MIN, -1, 0, 1_796_083_200, 4_102_444_800, i64::MAX] {
         let offset = zone.offset_at(t).expect("an offset");
         assert!(offset.abs() <= 26 * 3600 + 3600 * 167, "{offset}");

@@ -108,6 +108,11 @@ impl Rules {
         if header.leapcnt != 0 {
             return Err("the file counts leap seconds (a \"right/\" zone); use POSIX time zones");
         }
+        // The counts are the file's word: check that the data is there before allocating for it.
+        let needed = header.block_length(time_size)?;
+        if input.data.len().saturating_sub(input.at) < needed {
+            return Err("the file is truncated");
+        }
         let mut times = Vec::with_capacity(header.timecnt);
         for _ in 0..header.timecnt {
             let t = if time_size == 4 {
@@ -295,6 +300,19 @@ mod tests {
                 .windows(2)
                 .all(|w| w[0].0 < w[1].0 && w[0].1 != w[1].1));
         }
+    }
+
+    /// A header that promises four billion transitions, with no data behind it, is refused
+    /// before anything is allocated for them (found by the fuzzer as an out-of-memory).
+    #[test]
+    fn huge_counts_without_data_are_refused() {
+        let mut file = b"TZif".to_vec();
+        file.push(0); // version 1: the 32-bit block is all there is
+        file.extend_from_slice(&[0; 15]);
+        for count in [0u32, 0, 0, u32::MAX, 1, 4] {
+            file.extend_from_slice(&count.to_be_bytes());
+        }
+        assert_eq!(Rules::parse(&file), Err("the file is truncated"));
     }
 
     #[test]
