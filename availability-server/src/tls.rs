@@ -81,22 +81,80 @@ pub fn load_or_create(dir: &Path) -> Result<(Identity, Option<PathBuf>), String>
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         let (cert_pem, key_pem) =
             self_signed().map_err(|e| format!("making a self-signed certificate: {e}"))?;
-        write_private(&key, key_pem.as_bytes())?;
-        std::fs::write(&cert, cert_pem).map_err(|e| format!("writing {}: {e}", cert.display()))?;
+        // The key first: a start that finds a certificate finds its key.
+        write_durably(&key, key_pem.as_bytes(), true)?;
+        write_durably(&cert, cert_pem.as_bytes(), false)?;
         created = Some(cert.clone());
     }
     Ok((load(&cert, &key)?, created))
 }
 
-/// Writes a file only its owner can read.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+/// Writes `path` the way the store file is created: into a temporary file beside it, synced,
+/// renamed over `path`, and the directory synced, so that a crash or a power loss leaves either
+/// no file or the whole file, never an empty or torn one that would stop the next start.
+/// With `private`, only the owner can read it.
+fn write_durably(path: &Path, bytes: &[u8], private: bool) -> Result<(), String> {
     use std::io::Write;
+    let fail = |e: std::io::Error| format!("writing {}: {e}", path.display());
+    let temporary = path.with_extension("pem.partial");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .map_err(|e| format!("writing {}: {e}", path.display()))
+    if private {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut file = options.open(&temporary).map_err(fail)?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(fail)?;
+    drop(file);
+    std::fs::rename(&temporary, path).map_err(fail)?;
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| format!("syncing the directory {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first start writes both files whole, the key readable by its owner only, and leaves
+    /// nothing half-written behind; what an interrupted earlier start left is replaced.
+    #[test]
+    fn first_run_files_are_written_whole() {
+        let dir = tempfile::tempdir().expect("a directory");
+        // An earlier start that lost power mid-write left a torn temporary file and no
+        // certificate.
+        std::fs::write(dir.path().join("cert.pem.partial"), b"-----BEGIN CERT").expect("write");
+        let (_, created) = load_or_create(dir.path()).expect("a certificate");
+        assert_eq!(created, Some(dir.path().join("cert.pem")));
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["cert.pem", "key.pem"]);
+        for name in names {
+            let text = std::fs::read_to_string(dir.path().join(&name)).expect("read");
+            assert!(text.starts_with("-----BEGIN") && text.trim_end().ends_with("-----"));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("key.pem"))
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // A second start reuses them.
+        let (_, created) = load_or_create(dir.path()).expect("the same certificate");
+        assert_eq!(created, None);
+    }
 }
