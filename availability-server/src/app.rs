@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use availability_core::tz::PlanCache;
+use availability_core::tz::{IsoWeek, Plan, PlanCache, Zone};
 use http::request::Parts;
 
 use crate::auth::{Auth, Need, Principal};
-use crate::cache::Cache;
+use crate::cache::{Cache, Rendered};
 use crate::limit::Limits;
 use crate::metrics::Metrics;
 use crate::store::{self, Calendar, Store};
@@ -114,6 +114,36 @@ impl App {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+
+    /// The owner zone of a stored calendar. It was checked when it was stored: a name the
+    /// time-zone data in use does not know is the server's fault (500), not the client's.
+    pub fn owner_zone(&self, calendar: &Calendar) -> Result<Zone> {
+        Zone::new(calendar.zone()).map_err(|e| Problem::internal("reading an owner's zone", e))
+    }
+
+    /// The plan that converts `owner`'s wall-clock week to `viewer`'s `week`, from the cache.
+    pub fn plan(&self, owner: Zone, viewer: Zone, week: IsoWeek) -> Result<Arc<Plan>> {
+        self.plans
+            .get(owner, viewer, week)
+            .map_err(|e| Problem::bad_request(e.to_string()))
+    }
+
+    /// A body from the render cache (`hit`, looked up by the caller with its own kind of key),
+    /// or rendered by `render` and cached; counts hits and misses.
+    pub fn cached(
+        &self,
+        hit: Option<Arc<Rendered>>,
+        render: impl FnOnce() -> Result<Rendered>,
+    ) -> Result<Arc<Rendered>> {
+        if let Some(rendered) = hit {
+            self.metrics.cache_hits.fetch_add(1, Relaxed);
+            return Ok(rendered);
+        }
+        self.metrics.cache_misses.fetch_add(1, Relaxed);
+        let rendered = Arc::new(render()?);
+        self.cache.insert(Arc::clone(&rendered));
+        Ok(rendered)
     }
 
     /// The calendar, or 404.

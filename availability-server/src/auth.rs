@@ -373,17 +373,18 @@ impl Auth {
         // for the first one's result, then reads the memo like any later request.
         let mut tag = [0u8; 32];
         tag.copy_from_slice(hmac::sign(&self.memo_key, token.as_bytes()).as_ref());
-        let waiting = {
+        let (done, first) = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
             match in_flight.get(&tag) {
-                Some(done) => Some(Arc::clone(done)),
+                Some(done) => (Arc::clone(done), false),
                 None => {
-                    in_flight.insert(tag, Arc::new(Notify::new()));
-                    None
+                    let done = Arc::new(Notify::new());
+                    in_flight.insert(tag, Arc::clone(&done));
+                    (done, true)
                 }
             }
         };
-        if let Some(done) = waiting {
+        if !first {
             let notified = done.notified();
             // The first verification may have ended between the lookup and now.
             let still = self
@@ -398,36 +399,26 @@ impl Auth {
             if let Some(principal) = self.remembered(store, token, need) {
                 return authorize(principal, need);
             }
-            // It failed (or was cancelled): this request decides for itself, below, as a
+            // It failed (or was cancelled): this request decides for itself, as a
             // verification of its own.
             return Box::pin(self.check(store, limit, client, headers, need)).await;
         }
-        let done = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&tag)
-            .map(Arc::clone)
-            .unwrap_or_default();
         let _flight = Flight {
             auth: self,
             tag,
             done,
         };
-        let principal = {
-            {
-                let verdict = limit.check(&client);
-                if !verdict.allowed {
-                    return Err(Problem::too_many_requests(
-                        "too many key checks from this client; wait before trying again",
-                        verdict,
-                    ));
-                }
-                self.verify_slow(store, token, need)
-                    .await
-                    .map_err(|problem| problem.with_limit(verdict))?
-            }
-        };
+        let verdict = limit.check(&client);
+        if !verdict.allowed {
+            return Err(Problem::too_many_requests(
+                "too many key checks from this client; wait before trying again",
+                verdict,
+            ));
+        }
+        let principal = self
+            .verify_slow(store, token, need)
+            .await
+            .map_err(|problem| problem.with_limit(verdict))?;
         authorize(principal, need)
     }
 

@@ -130,10 +130,10 @@ fn push_days(out: &mut Vec<u8>, week: IsoWeek, viewed: &Week) {
         out.extend_from_slice(b"{\"date\":\"");
         out.extend_from_slice(dates[day.index()].as_bytes());
         out.extend_from_slice(b"\",\"view\":\"");
-        for h in 0..HALF_HOURS_PER_DAY {
-            let status = Slot::from_index(day.index() * HALF_HOURS_PER_DAY + h)
-                .map_or(Status::Unavailable, |s| viewed.status(s));
-            out.push(match status {
+        for slot in (0..HALF_HOURS_PER_DAY)
+            .filter_map(|h| Slot::from_index(day.index() * HALF_HOURS_PER_DAY + h))
+        {
+            out.push(match viewed.status(slot) {
                 Status::Available => b'2',
                 Status::Maybe => b'1',
                 Status::Unavailable => b'0',
@@ -189,7 +189,15 @@ pub fn intervals(h: &Header<'_>, intervals: &[Interval]) -> Vec<u8> {
 /// RFC 4180 CSV: the header `Time,Monday,...,Sunday`, then one row per half hour, CRLF line
 /// ends, nothing after the 48th row. No field needs quoting.
 pub fn csv(viewed: &Week) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + HALF_HOURS_PER_DAY * 80);
+    grid_csv(HALF_HOURS_PER_DAY * 80, |out, slot| {
+        out.extend_from_slice(viewed.status(slot).as_str().as_bytes());
+    })
+}
+
+/// The CSV grid every CSV body shares: a header of days, then per half hour its time and one
+/// cell per day, each written by `cell` for that day's slot.
+fn grid_csv(capacity: usize, mut cell: impl FnMut(&mut Vec<u8>, Slot)) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + capacity);
     out.extend_from_slice(b"Time");
     for day in Day::ALL {
         out.push(b',');
@@ -200,9 +208,9 @@ pub fn csv(viewed: &Week) -> Vec<u8> {
         out.extend_from_slice(time_text(h).as_bytes());
         for day in Day::ALL {
             out.push(b',');
-            let status = Slot::from_index(day.index() * HALF_HOURS_PER_DAY + h)
-                .map_or(Status::Unavailable, |s| viewed.status(s));
-            out.extend_from_slice(status.as_str().as_bytes());
+            if let Some(slot) = Slot::from_index(day.index() * HALF_HOURS_PER_DAY + h) {
+                cell(&mut out, slot);
+            }
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -311,25 +319,9 @@ pub fn group_intervals(h: &GroupHeader<'_>, min: u32, spans: &[GroupSpan<'_>]) -
 
 /// A group's week as CSV: `available/total` in every cell.
 pub fn group_csv(available: &[u32; SLOTS], total: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + HALF_HOURS_PER_DAY * 100);
-    out.extend_from_slice(b"Time");
-    for day in Day::ALL {
-        out.push(b',');
-        out.extend_from_slice(day.title().as_bytes());
-    }
-    out.extend_from_slice(b"\r\n");
-    for h in 0..HALF_HOURS_PER_DAY {
-        out.extend_from_slice(time_text(h).as_bytes());
-        for day in Day::ALL {
-            let _ = write!(
-                out,
-                ",{}/{total}",
-                available[day.index() * HALF_HOURS_PER_DAY + h]
-            );
-        }
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+    grid_csv(HALF_HOURS_PER_DAY * 100, |out, slot| {
+        let _ = write!(out, "{}/{total}", available[slot.index()]);
+    })
 }
 
 /// A group's compact view: everyone's status, per day 48 digits.

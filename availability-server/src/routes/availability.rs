@@ -1,9 +1,6 @@
 //! `/calendars/{id}/availability` (and `/availability`): the week, read and written.
 
-use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
-
-use availability_core::tz::{IsoWeek, Plan, Zone};
+use availability_core::tz::IsoWeek;
 use availability_core::{Batch, Day, Slot, Time};
 use http::request::Parts;
 use http::{Response, StatusCode};
@@ -103,48 +100,28 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
         week,
         format,
     };
-    let rendered = match app.cache.get(&key) {
-        Some(rendered) => {
-            app.metrics.cache_hits.fetch_add(1, Relaxed);
-            rendered
-        }
-        None => {
-            app.metrics.cache_misses.fetch_add(1, Relaxed);
-            // The owner's zone was checked when it was stored; a name this build does not
-            // know any more is the server's fault, not the client's.
-            let owner = Zone::new(cal.zone())
-                .map_err(|e| Problem::internal("reading the owner's zone", e))?;
-            let plan = plan(app, owner, viewer, week)?;
-            let header = Header {
-                calendar: cal.id(),
-                timezone: viewer.name(),
-                owner_timezone: cal.zone(),
-                week,
-                version: cal.version(),
-            };
-            let stored = cal.week();
-            let body = match format {
-                Format::Json => render::json(&header, &plan.apply(&stored)),
-                Format::View => render::view(&header, &plan.apply(&stored)),
-                Format::Csv => render::csv(&plan.apply(&stored)),
-                Format::Intervals => render::intervals(&header, &plan.intervals(&stored)),
-                Format::Slot(slot) => {
-                    render::slot_json(&header, slot, plan.apply(&stored).status(slot))
-                }
-            };
-            let rendered = Arc::new(Rendered::new(&key, body));
-            app.cache.insert(Arc::clone(&rendered));
-            rendered
-        }
-    };
+    let rendered = app.cached(app.cache.get(&key), || {
+        let plan = app.plan(app.owner_zone(&cal)?, viewer, week)?;
+        let header = Header {
+            calendar: cal.id(),
+            timezone: viewer.name(),
+            owner_timezone: cal.zone(),
+            week,
+            version: cal.version(),
+        };
+        let stored = cal.week();
+        let body = match format {
+            Format::Json => render::json(&header, &plan.apply(&stored)),
+            Format::View => render::view(&header, &plan.apply(&stored)),
+            Format::Csv => render::csv(&plan.apply(&stored)),
+            Format::Intervals => render::intervals(&header, &plan.intervals(&stored)),
+            Format::Slot(slot) => {
+                render::slot_json(&header, slot, plan.apply(&stored).status(slot))
+            }
+        };
+        Ok(Rendered::new(&key, body))
+    })?;
     Ok(rendered.response(parts))
-}
-
-/// The plan that converts `owner`'s wall-clock week to `viewer`'s `week`, from the cache.
-fn plan(app: &App, owner: Zone, viewer: Zone, week: IsoWeek) -> Result<Arc<Plan>> {
-    app.plans
-        .get(owner, viewer, week)
-        .map_err(|e| Problem::bad_request(e.to_string()))
 }
 
 /// PATCH `/calendars/{id}/availability`: apply a batch of edits, all or nothing.

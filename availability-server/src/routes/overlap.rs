@@ -2,7 +2,6 @@
 //! the time-zone rule into the viewer's week, then counted slot by slot.
 
 use std::collections::HashSet;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use availability_core::group::Tally;
@@ -138,19 +137,9 @@ fn answer(app: &App, parts: &Parts, ask: &Ask) -> Result<Response<Body>> {
         format,
         min,
     };
-    let rendered = match app.cache.get_group(&key) {
-        Some(rendered) => {
-            app.metrics.cache_hits.fetch_add(1, Relaxed);
-            rendered
-        }
-        None => {
-            app.metrics.cache_misses.fetch_add(1, Relaxed);
-            let body = compute(app, &key)?;
-            let rendered = Arc::new(Rendered::for_group(&key, body));
-            app.cache.insert(Arc::clone(&rendered));
-            rendered
-        }
-    };
+    let rendered = app.cached(app.cache.get_group(&key), || {
+        Ok(Rendered::for_group(&key, compute(app, &key)?))
+    })?;
     Ok(rendered.response(parts))
 }
 
@@ -225,10 +214,7 @@ fn spans<'a>(
     let same = |a: usize, b: usize| available[a] == available[b] && (!named || who[a] == who[b]);
     // The viewer's own plan maps each of its slots to itself: its intervals give the real
     // instants of a run of slots, gaps and folds included.
-    let own = app
-        .plans
-        .get(key.viewer, key.viewer, key.week)
-        .map_err(|e| Problem::bad_request(e.to_string()))?;
+    let own = app.plan(key.viewer, key.viewer, key.week)?;
     let mut out = Vec::new();
     let mut i = 0;
     while i < SLOTS {
