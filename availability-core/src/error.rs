@@ -34,6 +34,9 @@ struct Inner {
     entry: Option<usize>,
     #[cfg(feature = "std")]
     source: Option<std::io::Error>,
+    /// What refused a claim, for [`Kind::Conflict`].
+    #[cfg(feature = "tz")]
+    conflict: Option<crate::dated::Conflict>,
 }
 
 /// What kind of thing went wrong. Private so that it can grow; callers use the predicates.
@@ -56,6 +59,13 @@ pub(crate) enum Kind {
     /// Time-zone data (a TZif file, a zoneinfo directory) that cannot be used.
     #[cfg(feature = "tz")]
     TzData,
+    /// A claim that an unavailable or claimed slot refused; `conflict` says which.
+    #[cfg(feature = "tz")]
+    Conflict,
+    /// A booking span the rules refuse: not on whole minutes, empty, too long, in the past or
+    /// too far ahead.
+    #[cfg(feature = "tz")]
+    InvalidSpan,
     /// An operating-system I/O error (with the underlying error as the source).
     #[cfg(feature = "std")]
     Io,
@@ -90,6 +100,8 @@ impl Error {
                 entry: None,
                 #[cfg(feature = "std")]
                 source: None,
+                #[cfg(feature = "tz")]
+                conflict: None,
             }),
         }
     }
@@ -111,6 +123,15 @@ impl Error {
     pub(crate) fn io(message: impl Into<String>, source: std::io::Error) -> Error {
         let mut err = Error::new(Kind::Io, message);
         err.inner.source = Some(source);
+        err
+    }
+
+    /// A claim refused by `conflict`.
+    #[cfg(feature = "tz")]
+    #[cold]
+    pub(crate) fn conflict(conflict: crate::dated::Conflict, message: impl Into<String>) -> Error {
+        let mut err = Error::new(Kind::Conflict, message);
+        err.inner.conflict = Some(conflict);
         err
     }
 
@@ -161,6 +182,26 @@ impl Error {
     #[cfg(feature = "tz")]
     pub fn is_tz_data(&self) -> bool {
         self.inner.kind == Kind::TzData
+    }
+
+    /// A claim was refused: a slot of its span is not available or is claimed already.
+    /// [`Error::conflict_details`] says which slot and why.
+    #[cfg(feature = "tz")]
+    pub fn is_conflict(&self) -> bool {
+        self.inner.kind == Kind::Conflict
+    }
+
+    /// For a refused claim, the first slot that refused it and why.
+    #[cfg(feature = "tz")]
+    pub fn conflict_details(&self) -> Option<&crate::dated::Conflict> {
+        self.inner.conflict.as_ref()
+    }
+
+    /// A booking span the rules refuse: not on whole minutes, `end <= start`, longer than
+    /// seven days, in the past, or more than two years ahead.
+    #[cfg(feature = "tz")]
+    pub fn is_invalid_span(&self) -> bool {
+        self.inner.kind == Kind::InvalidSpan
     }
 
     /// An I/O error from the operating system.

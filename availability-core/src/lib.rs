@@ -44,6 +44,8 @@
 //!   how many maybe, everyone's minimum), bit-sliced so that adding a week is word operations.
 //! - `serde_impls` (feature `serde`): the JSON shapes of the HTTP API.
 //! - [`tz`] (feature `tz`): time-zone views: plans, exact intervals and ISO weeks.
+//! - [`dated`] (feature `tz`): overrides and bookings on real dates, the effective week of an
+//!   owner ISO week, and views and claims across dates.
 //! - [`store`] (feature `std`): the snapshot store and its checksummed memory-mapped file,
 //!   split by concern (the API, the calendar rules, the writer and its group commit, opening
 //!   and recovery, the byte format, the mapped file); its docs map the files.
@@ -68,6 +70,8 @@ extern crate alloc;
 extern crate std;
 
 mod batch;
+#[cfg(feature = "tz")]
+pub mod dated;
 mod error;
 mod grid;
 pub mod group;

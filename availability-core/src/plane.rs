@@ -135,6 +135,20 @@ impl Plane {
         self.shift_down(k).or(self.shift_up(SLOTS - k))
     }
 
+    /// The 64 bits from slot `at` on (zeros past slot 335).
+    #[inline]
+    #[allow(dead_code)] // Used by the dated layer, which is behind a feature.
+    pub(crate) fn bits_at(self, at: usize) -> u64 {
+        self.shift_down(at).0[0]
+    }
+
+    /// The plane whose slots `0..64` are the bits of `bits`.
+    #[inline]
+    #[allow(dead_code)] // Used by the dated layer, which is behind a feature.
+    pub(crate) const fn from_low_bits(bits: u64) -> Plane {
+        Plane([bits, 0, 0, 0, 0, 0])
+    }
+
     /// The indices of the set slots, in increasing order.
     pub(crate) fn ones(self) -> Ones {
         Ones {

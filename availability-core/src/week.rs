@@ -592,7 +592,7 @@ impl FusedIterator for Runs {}
 
 impl Week {
     #[inline]
-    const fn status_at(&self, i: usize) -> Status {
+    pub(crate) const fn status_at(&self, i: usize) -> Status {
         Status::from_bits(self.open.get(i), self.firm.get(i))
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests of `availability-core`, built as one test binary.
 #![allow(clippy::unwrap_used)]
 
+mod dated;
 mod store;
 mod store_crash;
 mod store_faults;

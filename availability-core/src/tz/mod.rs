@@ -227,9 +227,9 @@
 
 mod civil;
 mod db;
-mod interval;
+pub(crate) mod interval;
 mod iso;
-mod plan;
+pub(crate) mod plan;
 mod posix;
 mod tzif;
 mod zone;

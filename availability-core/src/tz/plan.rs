@@ -57,6 +57,12 @@ pub struct Plan {
     covered: Plane,
     /// The real instants of the viewer's week, cut where either zone changes offset.
     pieces: Vec<Piece>,
+    /// The owner ISO weeks the view reads (by [`week_number`]), each with the owner slots
+    /// read in it: what a view of dated data needs to know.
+    owner_weeks: Vec<(i64, Plane)>,
+    /// `None` when no owner slot is read in two owner weeks, so one week made of each owner
+    /// week's part can be applied as usual; otherwise the terms per (owner week, shift).
+    dated_terms: Option<Vec<(i64, Term)>>,
 }
 
 /// How to apply a plan; the first two are the common cases, with no masks at all.
@@ -114,6 +120,8 @@ impl Plan {
 
         let mut pieces = Vec::with_capacity(raw.len());
         let mut uses: Vec<(usize, Plane)> = Vec::new();
+        let mut dated_uses: Vec<(i64, usize, Plane)> = Vec::new();
+        let mut owner_weeks: Vec<(i64, Plane)> = Vec::new();
         for (i, piece) in raw.iter().enumerate() {
             let ov = i64::from(piece.viewer_offset);
             let oo = i64::from(piece.owner_offset);
@@ -146,14 +154,21 @@ impl Plan {
                 let next = hi.min(viewer_next).min(owner_next);
                 let owner_slot = (owner_half_hour + EPOCH_SLOT).rem_euclid(SLOTS_I64);
                 let shift = (owner_slot - viewer_slot).rem_euclid(SLOTS_I64);
-                if let (Ok(v), Ok(k)) = (usize::try_from(viewer_slot), usize::try_from(shift)) {
+                if let (Ok(v), Ok(k), Ok(o)) = (
+                    usize::try_from(viewer_slot),
+                    usize::try_from(shift),
+                    usize::try_from(owner_slot),
+                ) {
                     if v < SLOTS {
-                        match uses.iter_mut().find(|(s, _)| *s == k) {
-                            Some((_, slots)) => slots.set(v, true),
+                        let n = week_number(owner_half_hour);
+                        mark(&mut uses, k, v);
+                        mark(&mut owner_weeks, n, o);
+                        match dated_uses.iter_mut().find(|(w, s, _)| (*w, *s) == (n, k)) {
+                            Some((_, _, slots)) => slots.set(v, true),
                             None => {
                                 let mut slots = Plane::EMPTY;
                                 slots.set(v, true);
-                                uses.push((k, slots));
+                                dated_uses.push((n, k, slots));
                             }
                         }
                     }
@@ -180,6 +195,28 @@ impl Plan {
                     .collect(),
             ),
         };
+        owner_weeks.sort_unstable_by_key(|(n, _)| *n);
+        let mut seen = Plane::EMPTY;
+        let disjoint = owner_weeks.iter().all(|(_, slots)| {
+            let fresh = seen.and(*slots) == Plane::EMPTY;
+            seen = seen.or(*slots);
+            fresh
+        });
+        let dated_terms = (!disjoint).then(|| {
+            dated_uses
+                .iter()
+                .map(|(n, shift, slots)| {
+                    let others = Plane::FULL.and_not(*slots);
+                    (
+                        *n,
+                        Term {
+                            shift: *shift,
+                            others,
+                        },
+                    )
+                })
+                .collect()
+        });
         Ok(Plan {
             owner,
             viewer,
@@ -187,7 +224,43 @@ impl Plan {
             apply,
             covered,
             pieces,
+            owner_weeks,
+            dated_terms,
         })
+    }
+
+    /// The view of a calendar whose owner weeks differ: `week_of(n)` is the owner's
+    /// (effective) week with number `n`, asked once for each owner week the view reads.
+    /// Each instant is judged by the owner week it falls in; otherwise as [`Plan::apply`].
+    pub(crate) fn apply_by_week(&self, mut week_of: impl FnMut(i64) -> Week) -> Week {
+        match (&self.dated_terms, self.owner_weeks.as_slice()) {
+            (None, [(n, _)]) => self.apply(&week_of(*n)),
+            (None, parts) => {
+                // No owner slot is read in two weeks: take each slot from the week it is read
+                // in, and view that one week as usual.
+                let mut composite = Week::UNAVAILABLE;
+                for (n, slots) in parts {
+                    let week = week_of(*n);
+                    composite.open = composite.open.or(week.open.and(*slots));
+                    composite.firm = composite.firm.or(week.firm.and(*slots));
+                }
+                self.apply(&composite)
+            }
+            (Some(terms), parts) => {
+                let weeks: Vec<(i64, Week)> =
+                    parts.iter().map(|(n, _)| (*n, week_of(*n))).collect();
+                let (mut open, mut firm) = (self.covered, self.covered);
+                for (n, term) in terms {
+                    let Some((_, week)) = weeks.iter().find(|(w, _)| w == n) else {
+                        continue;
+                    };
+                    let rotated = week.rotate(term.shift);
+                    open = open.and(rotated.open.or(term.others));
+                    firm = firm.and(rotated.firm.or(term.others));
+                }
+                Week { open, firm }
+            }
+        }
     }
 
     /// The owner's zone.
@@ -261,6 +334,17 @@ impl Plan {
     /// whose owner slot is maybe or available, with the viewer's UTC offsets. Unlike
     /// [`Plan::apply`], these need not start or end on the viewer's half hours.
     pub fn intervals(&self, week: &Week) -> Vec<Interval> {
+        self.intervals_by_week(|_| *week)
+    }
+
+    /// [`Plan::intervals`] of a calendar whose owner weeks differ, as
+    /// [`Plan::apply_by_week`].
+    pub(crate) fn intervals_by_week(&self, mut week_of: impl FnMut(i64) -> Week) -> Vec<Interval> {
+        let weeks: Vec<(i64, Week)> = self
+            .owner_weeks
+            .iter()
+            .map(|(n, _)| (*n, week_of(*n)))
+            .collect();
         let mut out: Vec<Interval> = Vec::new();
         for piece in &self.pieces {
             let oo = i64::from(piece.owner_offset);
@@ -269,10 +353,13 @@ impl Plan {
                 let owner_half_hour = (t + oo).div_euclid(HALF_HOUR);
                 let next = piece.end.min((owner_half_hour + 1) * HALF_HOUR - oo);
                 let owner_slot = (owner_half_hour + EPOCH_SLOT).rem_euclid(SLOTS_I64);
+                let n = week_number(owner_half_hour);
+                let week = weeks.iter().find(|(w, _)| *w == n).map(|(_, week)| week);
                 let status = usize::try_from(owner_slot)
                     .ok()
                     .and_then(Slot::from_index)
-                    .map_or(Status::Unavailable, |slot| week.status(slot));
+                    .zip(week)
+                    .map_or(Status::Unavailable, |(slot, week)| week.status(slot));
                 let end = Timestamp::new(
                     next,
                     if next < piece.end {
@@ -297,6 +384,24 @@ impl Plan {
             }
         }
         out
+    }
+}
+
+/// The number of the ISO week that holds wall-clock half hour `half_hour` (counted from
+/// 1970-01-01 00:00): week 0 is the one of Monday 1969-12-29, and weeks count on from there.
+pub(crate) fn week_number(half_hour: i64) -> i64 {
+    (half_hour.div_euclid(HALF_HOURS_PER_DAY as i64) + 3).div_euclid(7)
+}
+
+/// Adds bit `bit` to the plane kept for `key`.
+fn mark<K: PartialEq>(planes: &mut Vec<(K, Plane)>, key: K, bit: usize) {
+    match planes.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, plane)) => plane.set(bit, true),
+        None => {
+            let mut plane = Plane::EMPTY;
+            plane.set(bit, true);
+            planes.push((key, plane));
+        }
     }
 }
 

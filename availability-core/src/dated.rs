@@ -1,0 +1,873 @@
+//! Dated availability: overrides and bookings on top of the recurring week.
+//!
+//! The pattern ([`Week`]) says what usually holds. A calendar's [`Dated`] data says what holds
+//! on real dates, in the owner's zone and calendar:
+//!
+//! - an **override** ([`DayOverride`]) replaces one owner date's 48 slots;
+//! - a **booking** ([`Booking`]) claims a span of real time: every owner slot that any instant
+//!   of the span falls in. A claim succeeds only if each of those slots is available in the
+//!   effective week and not claimed by another booking.
+//!
+//! The **effective week** of a concrete owner ISO week is the pattern, each overridden date's
+//! day replaced, claimed slots made unavailable ([`Dated::effective`]). It is three plane
+//! operations per word: the per-week planes are kept up to date when dated data changes, so
+//! reading never walks slots or bookings. A view of a concrete viewer week ([`Dated::view`])
+//! judges each instant by the owner date it falls on (a viewer week can read two owner
+//! weeks); a calendar without dated data takes exactly the pattern's path.
+//!
+//! ```
+//! use availability_core::dated::{Claim, Dated};
+//! use availability_core::tz::{IsoWeek, Plan, Zone};
+//! use availability_core::{Status, Week};
+//!
+//! let owner: Zone = "Europe/Paris".parse()?;
+//! let pattern = Week::AVAILABLE;
+//! let mut dated = Dated::new();
+//! // 2026-12-01 09:00 to 10:00 in Paris (UTC+01).
+//! let start = 1_796_112_000;
+//! let now = start - 86_400;
+//! let booking = dated.claim(owner, &pattern, &Claim::new(start, start + 3600), now)?;
+//! assert_eq!(booking.slot_count(), 2);
+//!
+//! let week: IsoWeek = "2026-12-01".parse()?;
+//! let effective = dated.effective(&pattern, week);
+//! assert_eq!(effective.status("tuesday 09:00".parse()?), Status::Unavailable);
+//! assert_eq!(effective.status("tuesday 10:00".parse()?), Status::Available);
+//!
+//! // The same hour again is refused, naming the booking that holds it.
+//! let again = dated.claim(owner, &pattern, &Claim::new(start + 1800, start + 5400), now);
+//! let conflict = again.unwrap_err();
+//! assert_eq!(conflict.conflict_details().and_then(|c| c.booking()), Some(booking.id()));
+//!
+//! // A viewer in New York sees the hour at 03:00 their time.
+//! let plan = Plan::new(owner, "America/New_York".parse()?, week)?;
+//! let view = dated.view(&pattern, &plan);
+//! assert_eq!(view.status("tuesday 03:00".parse()?), Status::Unavailable);
+//! assert_eq!(view.status("tuesday 04:00".parse()?), Status::Available);
+//! # Ok::<(), availability_core::Error>(())
+//! ```
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::ops::Bound;
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::error::{Error, Kind};
+use crate::grid::{Day, Slot, Status, Time, HALF_HOURS_PER_DAY, SLOTS};
+use crate::plane::Plane;
+use crate::tz::interval::Interval;
+use crate::tz::plan::week_number;
+use crate::tz::{IsoWeek, Plan, Zone};
+use crate::week::Week;
+
+const HALF_HOUR: i64 = 1800;
+const DAY_SECONDS: i64 = 86_400;
+/// The longest booking.
+pub const MAX_SPAN_SECONDS: i64 = 7 * DAY_SECONDS;
+/// How far ahead a booking may end.
+pub const MAX_AHEAD_SECONDS: i64 = 730 * DAY_SECONDS;
+/// The longest booking label, in bytes.
+pub const MAX_LABEL: usize = 200;
+/// The bits of a day's 48 slots.
+const DAY_MASK: u64 = (1 << HALF_HOURS_PER_DAY) - 1;
+/// `NaiveDate::num_days_from_ce` of 1970-01-01.
+const EPOCH_DAYS_FROM_CE: i64 = 719_163;
+
+/// The number of `date` counted in days from 1970-01-01.
+pub(crate) fn day_number(date: NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce()) - EPOCH_DAYS_FROM_CE
+}
+
+/// The date of day number `day` (see [`day_number`]).
+pub(crate) fn date_of_day(day: i64) -> Option<NaiveDate> {
+    let ce = i32::try_from(day.checked_add(EPOCH_DAYS_FROM_CE)?).ok()?;
+    NaiveDate::from_num_days_from_ce_opt(ce)
+}
+
+/// The number of the ISO week of day number `day` (week 0 holds 1970-01-01).
+fn week_of_day(day: i64) -> i64 {
+    (day + 3).div_euclid(7)
+}
+
+/// The ISO week number (as [`week_of_day`]) of `week`.
+pub(crate) fn week_number_of(week: IsoWeek) -> i64 {
+    week_of_day(day_number(week.monday()))
+}
+
+/// One owner date's 48 slots, replacing the pattern's day on that date.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DayOverride {
+    /// Bit `t`: half hour `t` is maybe or available.
+    open: u64,
+    /// Bit `t`: half hour `t` is available; a subset of `open`.
+    firm: u64,
+}
+
+impl DayOverride {
+    /// A day off: every slot unavailable.
+    pub const UNAVAILABLE: DayOverride = DayOverride { open: 0, firm: 0 };
+
+    /// Day `day` of `week`, as an override.
+    pub fn from_week_day(week: &Week, day: Day) -> DayOverride {
+        let at = day.index() * HALF_HOURS_PER_DAY;
+        DayOverride {
+            open: week.open.bits_at(at) & DAY_MASK,
+            firm: week.firm.bits_at(at) & DAY_MASK,
+        }
+    }
+
+    /// The override from its two bit masks (bit `t` is half hour `t`), as stored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_invalid_week`] when a bit past the 48th is set or an available slot is not
+    /// open.
+    pub fn from_bits(open: u64, firm: u64) -> Result<DayOverride, Error> {
+        if open & !DAY_MASK != 0 || firm & !DAY_MASK != 0 || firm & !open != 0 {
+            return Err(Error::new(
+                Kind::InvalidWeek,
+                "invalid day override: bits past the 48th half hour, or an available slot \
+                 that is not open",
+            ));
+        }
+        Ok(DayOverride { open, firm })
+    }
+
+    /// The two bit masks: (maybe or available, available).
+    pub fn bits(&self) -> (u64, u64) {
+        (self.open, self.firm)
+    }
+
+    /// The status of the half hour that starts at `time` (`24:00` is no slot: unavailable).
+    pub fn status(&self, time: Time) -> Status {
+        let t = time.half_hours();
+        if t >= HALF_HOURS_PER_DAY {
+            return Status::Unavailable;
+        }
+        Status::from_bits(self.open >> t & 1 != 0, self.firm >> t & 1 != 0)
+    }
+
+    /// Sets the half hour that starts at `time` (`24:00` is ignored).
+    pub fn set(&mut self, time: Time, status: Status) {
+        let t = time.half_hours();
+        if t >= HALF_HOURS_PER_DAY {
+            return;
+        }
+        let bit = 1u64 << t;
+        self.open = (self.open & !bit) | if status.is_open() { bit } else { 0 };
+        self.firm = (self.firm & !bit) | if status.is_firm() { bit } else { 0 };
+    }
+}
+
+impl fmt::Debug for DayOverride {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DayOverride(")?;
+        for t in 0..HALF_HOURS_PER_DAY {
+            let status = Status::from_bits(self.open >> t & 1 != 0, self.firm >> t & 1 != 0);
+            f.write_str(match status {
+                Status::Available => "#",
+                Status::Maybe => "?",
+                Status::Unavailable => ".",
+            })?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// A booking's id, unique within its calendar for the store's life.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct BookingId(pub u64);
+
+impl fmt::Display for BookingId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl core::str::FromStr for BookingId {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<BookingId, Error> {
+        if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid_booking_id(s));
+        }
+        s.parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .map(BookingId)
+            .ok_or_else(|| invalid_booking_id(s))
+    }
+}
+
+#[cold]
+fn invalid_booking_id(s: &str) -> Error {
+    Error::new(
+        Kind::Parse,
+        format!(
+            "invalid booking id {:?}: booking ids are positive decimal numbers",
+            crate::grid::Truncated(s)
+        ),
+    )
+}
+
+/// What a booking asks for: a span of real time, `[start, end)` in seconds since
+/// 1970-01-01T00:00:00Z, with an optional label and the key that made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The first instant.
+    pub start: i64,
+    /// The instant after the last.
+    pub end: i64,
+    /// A label for the owner, at most [`MAX_LABEL`] bytes of printable text.
+    pub label: Option<String>,
+    /// The id of the key that made the booking (to let it cancel its own).
+    pub key_id: Option<String>,
+}
+
+impl Claim {
+    /// A claim of `[start, end)` with no label and no key.
+    pub fn new(start: i64, end: i64) -> Claim {
+        Claim {
+            start,
+            end,
+            label: None,
+            key_id: None,
+        }
+    }
+
+    /// Checks the span rules against the present instant `now`: whole minutes,
+    /// `end > start`, at most seven days, not in the past (a start within the current minute
+    /// is allowed), ending at most two years ahead; and the label's length and characters.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_invalid_span`], saying which rule failed.
+    pub fn check(&self, now: i64) -> Result<(), Error> {
+        let (start, end) = (self.start, self.end);
+        let refuse = |why: String| Err(Error::new(Kind::InvalidSpan, why));
+        if start % 60 != 0 || end % 60 != 0 {
+            return refuse(String::from(
+                "a booking starts and ends on whole minutes (seconds must be 00)",
+            ));
+        }
+        if end <= start {
+            return refuse(String::from("a booking's end must be after its start"));
+        }
+        if end - start > MAX_SPAN_SECONDS {
+            return refuse(String::from("a booking is at most 7 days long"));
+        }
+        if start < now - now.rem_euclid(60) {
+            return refuse(String::from("a booking cannot start in the past"));
+        }
+        if end > now.saturating_add(MAX_AHEAD_SECONDS) {
+            return refuse(String::from(
+                "a booking must end within 2 years (730 days) from now",
+            ));
+        }
+        if let Some(label) = &self.label {
+            if label.len() > MAX_LABEL || label.chars().any(char::is_control) {
+                return refuse(format!(
+                    "a booking label is at most {MAX_LABEL} bytes of text without control \
+                     characters"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A claimed span: what a booking holds.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Booking {
+    id: BookingId,
+    start: i64,
+    end: i64,
+    label: Option<String>,
+    key_id: Option<String>,
+    created_ms: i64,
+    /// The owner slots the span touches, per owner week number: derived from the span and
+    /// the owner's zone.
+    slots: Vec<(i64, Plane)>,
+}
+
+impl Booking {
+    /// The booking's id.
+    pub fn id(&self) -> BookingId {
+        self.id
+    }
+
+    /// The first instant, in seconds since 1970-01-01T00:00:00Z.
+    pub fn start(&self) -> i64 {
+        self.start
+    }
+
+    /// The instant after the last.
+    pub fn end(&self) -> i64 {
+        self.end
+    }
+
+    /// The owner's label, if any.
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
+    /// The id of the key that made it, if any.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
+    }
+
+    /// When it was made, in milliseconds since the Unix epoch.
+    pub fn created_unix_ms(&self) -> i64 {
+        self.created_ms
+    }
+
+    /// How many owner slots it holds.
+    pub fn slot_count(&self) -> usize {
+        self.slots.iter().map(|(_, plane)| plane.count()).sum()
+    }
+
+    /// The owner slots it holds, as (owner ISO week, slot) in time order.
+    pub fn slots(&self) -> Vec<(IsoWeek, Slot)> {
+        let mut out = Vec::new();
+        for (n, plane) in &self.slots {
+            let Some(week) = iso_week(*n) else { continue };
+            out.extend(plane.ones().filter_map(Slot::from_index).map(|s| (week, s)));
+        }
+        out
+    }
+}
+
+impl fmt::Debug for Booking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Booking")
+            .field("id", &self.id)
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("label", &self.label)
+            .field("key_id", &self.key_id)
+            .field("slots", &self.slot_count())
+            .finish()
+    }
+}
+
+/// Why a claim was refused: the first owner slot of its span that is not free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conflict {
+    /// The owner date of the slot.
+    pub date: NaiveDate,
+    /// The owner's wall time at which the slot starts.
+    pub time: Time,
+    /// The first instant of the claimed span that falls in the slot.
+    pub instant: i64,
+    /// The booking that holds the slot, or `None` when the effective week refused it.
+    booking: Option<BookingId>,
+    /// The slot's status in the effective week without bookings, when that refused it.
+    status: Status,
+}
+
+impl Conflict {
+    /// The booking that holds the slot, when a booking refused the claim.
+    pub fn booking(&self) -> Option<BookingId> {
+        self.booking
+    }
+
+    /// The slot's status (`unavailable` or `maybe`) when the availability refused the claim.
+    pub fn status(&self) -> Option<Status> {
+        self.booking.is_none().then_some(self.status)
+    }
+}
+
+/// The dated planes of one owner ISO week.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+struct WeekPlanes {
+    /// Slots of overridden dates.
+    overridden: Plane,
+    /// Those dates' statuses (zero outside `overridden`).
+    over: Week,
+    /// Slots some booking claims.
+    claimed: Plane,
+}
+
+impl WeekPlanes {
+    #[inline]
+    fn effective(&self, pattern: &Week) -> Week {
+        let keep = |plane: Plane, over: Plane| {
+            plane
+                .and_not(self.overridden)
+                .or(over)
+                .and_not(self.claimed)
+        };
+        Week {
+            open: keep(pattern.open, self.over.open),
+            firm: keep(pattern.firm, self.over.firm),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.overridden == Plane::EMPTY && self.claimed == Plane::EMPTY
+    }
+}
+
+/// A calendar's dated data: its overrides and bookings, and per owner week the planes that
+/// make the effective week.
+///
+/// A value: changes are made to a copy (the store publishes each new state whole).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Dated {
+    /// Per owner week number, its planes; only weeks with an override or a claim.
+    weeks: BTreeMap<i64, WeekPlanes>,
+    /// Per owner day number.
+    overrides: BTreeMap<i64, DayOverride>,
+    bookings: BTreeMap<BookingId, Arc<Booking>>,
+    /// The id the next booking gets.
+    next_booking: u64,
+}
+
+impl fmt::Debug for Dated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dated")
+            .field("overrides", &self.overrides.len())
+            .field("bookings", &self.bookings.len())
+            .field("next_booking", &self.next_booking)
+            .finish()
+    }
+}
+
+impl Dated {
+    /// No overrides and no bookings.
+    pub fn new() -> Dated {
+        Dated {
+            next_booking: 1,
+            ..Dated::default()
+        }
+    }
+
+    /// Whether there are no overrides and no bookings: views then read the pattern alone.
+    pub fn is_empty(&self) -> bool {
+        self.weeks.is_empty()
+    }
+
+    /// The effective week of owner ISO week `week`: `pattern` with each overridden date's day
+    /// replaced and claimed slots unavailable.
+    #[inline]
+    pub fn effective(&self, pattern: &Week, week: IsoWeek) -> Week {
+        self.effective_by_number(pattern, week_number_of(week))
+    }
+
+    #[inline]
+    fn effective_by_number(&self, pattern: &Week, n: i64) -> Week {
+        match self.weeks.get(&n) {
+            Some(planes) => planes.effective(pattern),
+            None => *pattern,
+        }
+    }
+
+    /// The owner's effective weeks seen through `plan` (whose owner zone must be the
+    /// calendar's): [`Plan::apply`] of the effective weeks, each instant judged by the owner
+    /// week it falls in.
+    pub fn view(&self, pattern: &Week, plan: &Plan) -> Week {
+        if self.weeks.is_empty() {
+            return plan.apply(pattern);
+        }
+        plan.apply_by_week(|n| self.effective_by_number(pattern, n))
+    }
+
+    /// [`Plan::intervals`] of the effective weeks, as [`Dated::view`].
+    pub fn intervals(&self, pattern: &Week, plan: &Plan) -> Vec<Interval> {
+        if self.weeks.is_empty() {
+            return plan.intervals(pattern);
+        }
+        plan.intervals_by_week(|n| self.effective_by_number(pattern, n))
+    }
+
+    /// The override of owner date `date`.
+    pub fn override_on(&self, date: NaiveDate) -> Option<DayOverride> {
+        self.overrides.get(&day_number(date)).copied()
+    }
+
+    /// The overrides of owner dates `from..=to`, in date order.
+    pub fn overrides(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Iterator<Item = (NaiveDate, DayOverride)> + '_ {
+        let range = (
+            Bound::Included(day_number(from)),
+            Bound::Included(day_number(to).max(day_number(from))),
+        );
+        self.overrides
+            .range(range)
+            .filter_map(|(day, o)| Some((date_of_day(*day)?, *o)))
+    }
+
+    /// Every override, in date order.
+    pub fn all_overrides(&self) -> impl Iterator<Item = (NaiveDate, DayOverride)> + '_ {
+        self.overrides
+            .iter()
+            .filter_map(|(day, o)| Some((date_of_day(*day)?, *o)))
+    }
+
+    /// The booking with id `id`.
+    pub fn booking(&self, id: BookingId) -> Option<&Arc<Booking>> {
+        self.bookings.get(&id)
+    }
+
+    /// The bookings that overlap `[from, to)` (seconds since the epoch), by start.
+    pub fn bookings(&self, from: i64, to: i64) -> Vec<Arc<Booking>> {
+        let mut out: Vec<Arc<Booking>> = self
+            .bookings
+            .values()
+            .filter(|b| b.start < to && b.end > from)
+            .cloned()
+            .collect();
+        out.sort_by_key(|b| (b.start, b.id));
+        out
+    }
+
+    /// Every booking, by id.
+    pub fn all_bookings(&self) -> impl Iterator<Item = &Arc<Booking>> + '_ {
+        self.bookings.values()
+    }
+
+    /// How many bookings there are.
+    pub fn booking_count(&self) -> usize {
+        self.bookings.len()
+    }
+
+    /// The id the next booking will get.
+    pub fn next_booking_id(&self) -> BookingId {
+        BookingId(self.next_booking.max(1))
+    }
+
+    /// Sets owner date `date`'s slots to `day` (replacing an earlier override).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_out_of_range`] for a date outside the years views support.
+    pub fn set_override(&mut self, date: NaiveDate, day: DayOverride) -> Result<(), Error> {
+        IsoWeek::containing(date)?;
+        let d = day_number(date);
+        self.overrides.insert(d, day);
+        self.rebuild_override_planes(d);
+        Ok(())
+    }
+
+    /// Removes the override of owner date `date`; whether there was one.
+    pub fn remove_override(&mut self, date: NaiveDate) -> bool {
+        let d = day_number(date);
+        let had = self.overrides.remove(&d).is_some();
+        if had {
+            self.rebuild_override_planes(d);
+        }
+        had
+    }
+
+    /// Sets the override planes of day number `d`'s week from `self.overrides`.
+    fn rebuild_override_planes(&mut self, d: i64) {
+        let n = week_of_day(d);
+        let index = (d + 3).rem_euclid(7) as usize;
+        let at = index * HALF_HOURS_PER_DAY;
+        let day_slots = Plane::range(at, at + HALF_HOURS_PER_DAY);
+        let planes = self.weeks.entry(n).or_default();
+        planes.overridden = planes.overridden.and_not(day_slots);
+        planes.over.open = planes.over.open.and_not(day_slots);
+        planes.over.firm = planes.over.firm.and_not(day_slots);
+        if let Some(day) = self.overrides.get(&d) {
+            planes.overridden = planes.overridden.or(day_slots);
+            planes.over.open = planes
+                .over
+                .open
+                .or(Plane::from_low_bits(day.open).shift_up(at));
+            planes.over.firm = planes
+                .over
+                .firm
+                .or(Plane::from_low_bits(day.firm).shift_up(at));
+        }
+        if planes.is_empty() {
+            self.weeks.remove(&n);
+        }
+    }
+
+    /// Books `claim` on a calendar whose owner zone is `zone` and pattern `pattern`: every
+    /// owner slot that an instant of the span falls in must be available in the effective
+    /// week and unclaimed. Checks the span rules against `now` (seconds since the epoch) and
+    /// stamps the booking with `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_invalid_span`] when [`Claim::check`] refuses the span;
+    /// [`Error::is_conflict`] when a slot is not free ([`Error::conflict_details`] names the
+    /// first one and whether a booking or the availability refused it).
+    /// Nothing changes on error.
+    pub fn claim(
+        &mut self,
+        zone: Zone,
+        pattern: &Week,
+        claim: &Claim,
+        now: i64,
+    ) -> Result<Arc<Booking>, Error> {
+        claim.check(now)?;
+        let id = self.next_booking_id();
+        self.insert_booking(zone, pattern, claim, id, now.saturating_mul(1000), true)
+    }
+
+    /// Adds a booking as it was made (reading it back from a store): no span rules and no
+    /// availability check, but never a slot held twice.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_conflict`] when a slot is claimed already, [`Error::is_already_exists`]
+    /// for a booking id in use.
+    pub fn restore_booking(
+        &mut self,
+        zone: Zone,
+        claim: &Claim,
+        id: BookingId,
+        created_ms: i64,
+    ) -> Result<Arc<Booking>, Error> {
+        if self.bookings.contains_key(&id) || id.0 == 0 {
+            return Err(Error::new(
+                Kind::InvalidSpan,
+                format!("booking {id} is restored twice"),
+            ));
+        }
+        self.insert_booking(zone, &Week::AVAILABLE, claim, id, created_ms, false)
+    }
+
+    fn insert_booking(
+        &mut self,
+        zone: Zone,
+        pattern: &Week,
+        claim: &Claim,
+        id: BookingId,
+        created_ms: i64,
+        check_availability: bool,
+    ) -> Result<Arc<Booking>, Error> {
+        if claim.end <= claim.start || claim.end - claim.start > MAX_SPAN_SECONDS {
+            return Err(Error::new(
+                Kind::InvalidSpan,
+                "a booking's end must be after its start, at most 7 days later",
+            ));
+        }
+        let slots = owner_slots(zone, claim.start, claim.end);
+        // The first slot in time that is not free, and why.
+        for (n, wanted) in &slots {
+            let planes = self.weeks.get(n).copied().unwrap_or_default();
+            let free = if check_availability {
+                let without_claims = WeekPlanes {
+                    claimed: Plane::EMPTY,
+                    ..planes
+                }
+                .effective(pattern);
+                without_claims.firm.and_not(planes.claimed)
+            } else {
+                Plane::FULL.and_not(planes.claimed)
+            };
+            let refused = wanted.and_not(free);
+            let Some(slot) = refused.ones().next() else {
+                continue;
+            };
+            return Err(self.conflict(zone, pattern, &planes, *n, slot, claim));
+        }
+        for (n, wanted) in &slots {
+            let planes = self.weeks.entry(*n).or_default();
+            planes.claimed = planes.claimed.or(*wanted);
+        }
+        let booking = Arc::new(Booking {
+            id,
+            start: claim.start,
+            end: claim.end,
+            label: claim.label.clone(),
+            key_id: claim.key_id.clone(),
+            created_ms,
+            slots,
+        });
+        self.bookings.insert(id, Arc::clone(&booking));
+        self.next_booking = self.next_booking.max(id.0.saturating_add(1));
+        Ok(booking)
+    }
+
+    #[cold]
+    fn conflict(
+        &self,
+        zone: Zone,
+        pattern: &Week,
+        planes: &WeekPlanes,
+        n: i64,
+        slot: usize,
+        claim: &Claim,
+    ) -> Error {
+        let booking = planes
+            .claimed
+            .get(slot)
+            .then(|| {
+                self.bookings
+                    .values()
+                    .find(|b| b.slots.iter().any(|(w, p)| *w == n && p.get(slot)))
+                    .map(|b| b.id)
+            })
+            .flatten();
+        let status = WeekPlanes {
+            claimed: Plane::EMPTY,
+            ..*planes
+        }
+        .effective(pattern)
+        .status_at(slot);
+        let day = n * 7 - 3 + (slot / HALF_HOURS_PER_DAY) as i64;
+        let date = date_of_day(day).unwrap_or_default();
+        let time = Time::from_half_hours(slot % HALF_HOURS_PER_DAY).unwrap_or(Time::MIDNIGHT);
+        let instant = first_instant_in(zone, claim.start, claim.end, day, slot);
+        let conflict = Conflict {
+            date,
+            time,
+            instant,
+            booking,
+            status,
+        };
+        let why = match booking {
+            Some(id) => format!("it is held by booking {id}"),
+            None => format!("it is {} there", status.as_str()),
+        };
+        Error::conflict(
+            conflict,
+            format!("the slot at {time} on {date} (owner's time) cannot be booked: {why}"),
+        )
+    }
+
+    /// Cancels booking `id`, freeing its slots; returns it, or `None` when there is no such
+    /// booking.
+    pub fn cancel(&mut self, id: BookingId) -> Option<Arc<Booking>> {
+        let booking = self.bookings.remove(&id)?;
+        for (n, slots) in &booking.slots {
+            if let Some(planes) = self.weeks.get_mut(n) {
+                planes.claimed = planes.claimed.and_not(*slots);
+                if planes.is_empty() {
+                    self.weeks.remove(n);
+                }
+            }
+        }
+        Some(booking)
+    }
+
+    /// The same dated data for a calendar whose owner zone is now `zone`: bookings claim the
+    /// owner slots their real spans fall in there; overrides stay on their owner dates.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_conflict`] when two bookings would hold one slot in the new zone (a zone
+    /// whose offset splits half hours differently).
+    pub fn rezone(&self, zone: Zone) -> Result<Dated, Error> {
+        let mut out = Dated {
+            weeks: BTreeMap::new(),
+            overrides: BTreeMap::new(),
+            bookings: BTreeMap::new(),
+            next_booking: self.next_booking,
+        };
+        for (day, o) in &self.overrides {
+            out.overrides.insert(*day, *o);
+            out.rebuild_override_planes(*day);
+        }
+        for booking in self.bookings.values() {
+            let claim = Claim {
+                start: booking.start,
+                end: booking.end,
+                label: booking.label.clone(),
+                key_id: booking.key_id.clone(),
+            };
+            out.restore_booking(zone, &claim, booking.id, booking.created_ms)?;
+        }
+        Ok(out)
+    }
+
+    /// Drops what lies entirely before `cutoff` (seconds since the epoch) in owner time:
+    /// bookings that ended by then and overrides of owner dates before its date (in `zone`).
+    /// No answer about an instant at or after `cutoff` changes. Returns how many records
+    /// went.
+    pub fn compact_before(&mut self, zone: Zone, cutoff: i64) -> usize {
+        let old: Vec<BookingId> = self
+            .bookings
+            .values()
+            .filter(|b| b.end <= cutoff)
+            .map(|b| b.id)
+            .collect();
+        let mut dropped = old.len();
+        for id in old {
+            self.cancel(id);
+        }
+        let offset = i64::from(zone.offset_at(cutoff).unwrap_or(0));
+        let cutoff_day = (cutoff + offset).div_euclid(DAY_SECONDS);
+        let days: Vec<i64> = self
+            .overrides
+            .range(..cutoff_day)
+            .map(|(d, _)| *d)
+            .collect();
+        dropped += days.len();
+        for d in days {
+            self.overrides.remove(&d);
+            self.rebuild_override_planes(d);
+        }
+        dropped
+    }
+}
+
+/// The ISO week of week number `n`, inside the supported years.
+fn iso_week(n: i64) -> Option<IsoWeek> {
+    IsoWeek::containing(date_of_day(n * 7 - 3)?).ok()
+}
+
+/// The owner slots that the instants `[start, end)` fall in, per owner week number, in time
+/// order: each half hour of the owner's wall clock that some instant of the span shows.
+pub(crate) fn owner_slots(zone: Zone, start: i64, end: i64) -> Vec<(i64, Plane)> {
+    let mut out: Vec<(i64, Plane)> = Vec::new();
+    let changes = zone.changes(start, end);
+    for (i, &(from, offset)) in changes.iter().enumerate() {
+        let to = changes.get(i + 1).map_or(end, |c| c.0).min(end);
+        let from = from.max(start);
+        if from >= to {
+            continue;
+        }
+        let offset = i64::from(offset);
+        let first = (from + offset).div_euclid(HALF_HOUR);
+        let last = (to - 1 + offset).div_euclid(HALF_HOUR);
+        for half_hour in first..=last {
+            let n = week_number(half_hour);
+            let day = half_hour.div_euclid(HALF_HOURS_PER_DAY as i64);
+            let slot = ((day + 3).rem_euclid(7) as usize) * HALF_HOURS_PER_DAY
+                + half_hour.rem_euclid(HALF_HOURS_PER_DAY as i64) as usize;
+            match out.iter_mut().find(|(w, _)| *w == n) {
+                Some((_, plane)) => plane.set(slot, true),
+                None => {
+                    let mut plane = Plane::EMPTY;
+                    plane.set(slot, true);
+                    out.push((n, plane));
+                }
+            }
+        }
+    }
+    out.sort_unstable_by_key(|(n, _)| *n);
+    out
+}
+
+/// The first instant of `[start, end)` that falls in owner slot `slot` of day number `day`.
+fn first_instant_in(zone: Zone, start: i64, end: i64, day: i64, slot: usize) -> i64 {
+    let half_hour = day * HALF_HOURS_PER_DAY as i64 + (slot % HALF_HOURS_PER_DAY) as i64;
+    let changes = zone.changes(start, end);
+    for (i, &(from, offset)) in changes.iter().enumerate() {
+        let to = changes.get(i + 1).map_or(end, |c| c.0).min(end);
+        let from = from.max(start);
+        let offset = i64::from(offset);
+        let wall_start = half_hour * HALF_HOUR - offset;
+        let candidate = wall_start.max(from);
+        if candidate < to && candidate < wall_start + HALF_HOUR {
+            return candidate;
+        }
+    }
+    start
+}
+
+const _: () = assert!(SLOTS == 7 * HALF_HOURS_PER_DAY);
