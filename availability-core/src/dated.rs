@@ -613,30 +613,64 @@ impl Dated {
     ) -> Result<Arc<Booking>, Error> {
         claim.check(now)?;
         let id = self.next_booking_id();
-        self.insert_booking(zone, pattern, claim, id, now.saturating_mul(1000), true)
+        self.insert_booking(zone, pattern, claim, id, now.saturating_mul(1000))
     }
 
     /// Adds a booking as it was made (reading it back from a store): no span rules and no
-    /// availability check, but never a slot held twice.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::is_conflict`] when a slot is claimed already, [`Error::is_already_exists`]
-    /// for a booking id in use.
+    /// availability check. Its slots are those its span falls in under `zone`; should that
+    /// zone's rules have changed since, so that it now shares a slot with another booking,
+    /// both keep it (a booking that was acknowledged is never dropped). A repeated id
+    /// replaces the earlier booking.
     pub fn restore_booking(
         &mut self,
         zone: Zone,
         claim: &Claim,
         id: BookingId,
         created_ms: i64,
-    ) -> Result<Arc<Booking>, Error> {
-        if self.bookings.contains_key(&id) || id.0 == 0 {
-            return Err(Error::new(
-                Kind::InvalidSpan,
-                format!("booking {id} is restored twice"),
-            ));
+    ) -> Arc<Booking> {
+        self.cancel(id);
+        let slots = owner_slots(zone, claim.start, claim.end);
+        for (n, wanted) in &slots {
+            let planes = self.weeks.entry(*n).or_default();
+            planes.claimed = planes.claimed.or(*wanted);
         }
-        self.insert_booking(zone, &Week::AVAILABLE, claim, id, created_ms, false)
+        let booking = Arc::new(Booking {
+            id,
+            start: claim.start,
+            end: claim.end,
+            label: claim.label.clone(),
+            key_id: claim.key_id.clone(),
+            created_ms,
+            slots,
+        });
+        self.bookings.insert(id, Arc::clone(&booking));
+        self.next_booking = self.next_booking.max(id.0.saturating_add(1));
+        booking
+    }
+
+    /// A booking whose span overlaps `[start, end)` in real time, if there is one. Claims
+    /// never make two (any shared instant falls in a shared slot), so a store that reads one
+    /// back has damaged data.
+    pub fn overlapping(&self, zone: Zone, start: i64, end: i64) -> Option<BookingId> {
+        let slots = owner_slots(zone, start, end);
+        let shares = slots.iter().any(|(n, wanted)| {
+            self.weeks
+                .get(n)
+                .is_some_and(|p| p.claimed.and(*wanted) != Plane::EMPTY)
+        });
+        if !shares {
+            return None;
+        }
+        self.bookings
+            .values()
+            .find(|b| b.start < end && start < b.end)
+            .map(|b| b.id)
+    }
+
+    /// Makes sure no booking gets an id below `next` (ids are never reused, also after the
+    /// bookings that had them are gone).
+    pub fn reserve_booking_ids(&mut self, next: u64) {
+        self.next_booking = self.next_booking.max(next);
     }
 
     fn insert_booking(
@@ -646,7 +680,6 @@ impl Dated {
         claim: &Claim,
         id: BookingId,
         created_ms: i64,
-        check_availability: bool,
     ) -> Result<Arc<Booking>, Error> {
         if claim.end <= claim.start || claim.end - claim.start > MAX_SPAN_SECONDS {
             return Err(Error::new(
@@ -658,16 +691,12 @@ impl Dated {
         // The first slot in time that is not free, and why.
         for (n, wanted) in &slots {
             let planes = self.weeks.get(n).copied().unwrap_or_default();
-            let free = if check_availability {
-                let without_claims = WeekPlanes {
-                    claimed: Plane::EMPTY,
-                    ..planes
-                }
-                .effective(pattern);
-                without_claims.firm.and_not(planes.claimed)
-            } else {
-                Plane::FULL.and_not(planes.claimed)
-            };
+            let without_claims = WeekPlanes {
+                claimed: Plane::EMPTY,
+                ..planes
+            }
+            .effective(pattern);
+            let free = without_claims.firm.and_not(planes.claimed);
             let refused = wanted.and_not(free);
             let Some(slot) = refused.ones().next() else {
                 continue;
@@ -779,9 +808,34 @@ impl Dated {
                 label: booking.label.clone(),
                 key_id: booking.key_id.clone(),
             };
-            out.restore_booking(zone, &claim, booking.id, booking.created_ms)?;
+            let slots = owner_slots(zone, claim.start, claim.end);
+            for (n, wanted) in &slots {
+                let held = out.weeks.get(n).map_or(Plane::EMPTY, |p| p.claimed);
+                if let Some(slot) = held.and(*wanted).ones().next() {
+                    let planes = out.weeks.get(n).copied().unwrap_or_default();
+                    return Err(out.conflict(zone, &Week::AVAILABLE, &planes, *n, slot, &claim));
+                }
+            }
+            out.restore_booking(zone, &claim, booking.id, booking.created_ms);
         }
         Ok(out)
+    }
+
+    /// The same dated data with every booking's slots derived again under `zone`, as
+    /// [`Dated::restore_booking`] does: for time-zone data installed after the data was read.
+    /// Never refuses (a booking that now shares a slot keeps it).
+    pub fn rederive(&self, zone: Zone) -> Dated {
+        let mut out = self.clone();
+        for booking in self.bookings.values() {
+            let claim = Claim {
+                start: booking.start,
+                end: booking.end,
+                label: booking.label.clone(),
+                key_id: booking.key_id.clone(),
+            };
+            out.restore_booking(zone, &claim, booking.id, booking.created_ms);
+        }
+        out
     }
 
     /// Drops what lies entirely before `cutoff` (seconds since the epoch) in owner time:

@@ -4,6 +4,8 @@
 mod dated;
 mod store;
 mod store_crash;
+#[cfg(feature = "test-backend")]
+mod store_dated;
 mod store_faults;
 mod store_model;
 #[cfg(feature = "test-backend")]

@@ -11,7 +11,7 @@ use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use availability_core::store::{Change, KeyHash, Store};
+use availability_core::store::{journal_path, Change, KeyHash, Store};
 
 use crate::store::{batch_for, mix, temp_store, week_for};
 
@@ -64,6 +64,7 @@ fn a_commit_torn_after_every_byte_leaves_the_old_or_the_new_state() {
                         // The page the next commit writes, taken from a copy of the store that made it.
     let next = dir.path().join("next.avs");
     fs::copy(&path, &next).expect("copy");
+    fs::copy(journal_path(&path), journal_path(&next)).expect("copy");
     store_at_from(&next, 4, 5);
     let new_a = read_page(&next, copy_offset(1, 0));
     let old_a = read_page(&path, copy_offset(1, 0));
@@ -236,7 +237,7 @@ fn a_file_from_a_newer_format_is_refused_by_name() {
     let (_dir, path) = temp_store();
     store_at(&path, 2);
     let mut header = read_page(&path, 0);
-    header[8..12].copy_from_slice(&2u32.to_le_bytes());
+    header[8..12].copy_from_slice(&3u32.to_le_bytes());
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&header[..12]);
     hasher.update(&header[16..]);
@@ -246,7 +247,7 @@ fn a_file_from_a_newer_format_is_refused_by_name() {
     assert!(err.is_corrupt(), "{err}");
     let text = err.to_string();
     assert!(
-        text.contains("version 2") && text.contains("newer"),
+        text.contains("version 3") && text.contains("newer"),
         "{text}"
     );
 }
@@ -299,13 +300,13 @@ fn a_valid_crc_over_a_bad_payload_does_not_make_a_copy_valid() {
     let (_dir, path) = temp_store();
     store_at(&path, 4);
     let original = read_page(&path, copy_offset(1, 1));
-    // Payload offsets: version at 24, the week at 40 (open plane) and 82 (firm plane),
-    // the id length at 124.
+    // Payload offsets: version at 24, the week at 48 (open plane) and 90 (firm plane),
+    // the id length at 132, the flags byte at 135.
     let cases: [(&str, usize, u8); 4] = [
         ("version 0", 24, 0),
-        ("firm but not open", 40, 0),
-        ("id length", 124, 200),
-        ("reserved byte", 127, 1),
+        ("firm but not open", 48, 0),
+        ("id length", 132, 200),
+        ("unknown flag", 135, 2),
     ];
     for (what, at, value) in cases {
         let mut page = original.clone();
@@ -313,7 +314,7 @@ fn a_valid_crc_over_a_bad_payload_does_not_make_a_copy_valid() {
             page[24..32].fill(0);
         } else if what == "firm but not open" {
             page[at..at + 42].fill(value);
-            page[82..124].fill(0xFF);
+            page[90..132].fill(0xFF);
         } else {
             page[at] = value;
         }
@@ -339,11 +340,13 @@ fn snapshot_of(path: &Path, what: &str) -> Snapshot {
 fn before_and_after(dir: &Path, path: &Path, change: impl FnOnce(&Store)) -> (Vec<u8>, Vec<u8>) {
     let next = dir.join("next.avs");
     fs::copy(path, &next).expect("copy");
+    fs::copy(journal_path(path), journal_path(&next)).expect("copy");
     let store = Store::open(&next).expect("open");
     change(&store);
     drop(store);
     let after = fs::read(&next).expect("read");
     fs::remove_file(&next).expect("remove");
+    fs::remove_file(journal_path(&next)).expect("remove");
     (fs::read(path).expect("read"), after)
 }
 

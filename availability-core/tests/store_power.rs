@@ -350,6 +350,11 @@ fn power_loss_at_every_write_leaves_the_acknowledged_or_the_attempted_state() {
             // The real file, holding the same bytes, opens to the same state.
             let (_dir, path) = temp_store();
             std::fs::write(&path, &image).expect("write the image");
+            std::fs::write(
+                availability_core::store::journal_path(&path),
+                FileDouble::new_journal().durable(),
+            )
+            .expect("write the journal");
             let real = Store::open(&path).unwrap_or_else(|e| panic!("{what}: open file: {e}"));
             assert_eq!(
                 State::of(&real),

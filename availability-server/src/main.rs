@@ -72,6 +72,10 @@ fn serve(cli: &Cli) -> Result<(), String> {
             &config.tzdata,
             calendars.iter().map(|c| c.zone()),
         )?;
+        // Bookings claim the owner slots their spans fall in under the release now in use.
+        store
+            .refresh_time_zones()
+            .map_err(|e| format!("applying the time-zone data to the bookings: {e}"))?;
         if let Some(note) = &tzdata.note {
             tracing::info!("{note}");
         }

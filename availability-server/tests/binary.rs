@@ -71,6 +71,8 @@ fn start_with(
             break;
         }
     }
+    let address =
+        address.unwrap_or_else(|| panic!("the server logged no address: {}", logs.lock().unwrap()));
     // Keep draining the log, so the server never blocks on a full pipe.
     let logs = std::sync::Arc::clone(logs);
     std::thread::spawn(move || {
@@ -79,7 +81,6 @@ fn start_with(
             logs.lock().unwrap().push('\n');
         }
     });
-    let address = address.expect("the server logged its address");
     (child, address)
 }
 

@@ -10,7 +10,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use availability_core::store::{Change, KeyHash, Store};
+use availability_core::store::double::FileDouble;
+use availability_core::store::{journal_path, Change, KeyHash, Store};
 use availability_core::{Batch, Day, Entry, Status};
 
 const PAGE: usize = 4096;
@@ -47,6 +48,7 @@ fn baseline() -> &'static [u8] {
         drop(store);
         let bytes = std::fs::read(&path).expect("read");
         let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(journal_path(&path));
         bytes
     })
 }
@@ -81,6 +83,9 @@ fn file_from(data: &[u8]) -> Vec<u8> {
 pub(crate) fn run(data: &[u8]) {
     let path = scratch();
     std::fs::write(&path, file_from(data)).expect("write the input");
+    // Beside it, an empty journal (the journal has a target of its own).
+    std::fs::write(journal_path(&path), FileDouble::new_journal().durable())
+        .expect("write the journal");
     let Ok(store) = Store::open(&path) else {
         return;
     };

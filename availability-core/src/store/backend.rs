@@ -83,4 +83,14 @@ impl Backend {
     pub(crate) fn remap(&self, len: usize) -> Result<(), Error> {
         forward!(self, f => f.remap(len))
     }
+
+    /// Replaces the whole file with `image` atomically (a new file renamed over this one)
+    /// and returns the new file; this one is left as it was.
+    pub(crate) fn replace(&self, image: &[u8]) -> Result<Backend, Error> {
+        match self {
+            Backend::Mapped(f) => f.replace(image).map(Backend::Mapped),
+            #[cfg(feature = "test-backend")]
+            Backend::Double(f) => f.replace(image).map(Backend::Double),
+        }
+    }
 }

@@ -9,8 +9,13 @@ use core::fmt;
 use std::format;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::format::{CalendarRecord, MAX_ID, MAX_KEYS, MAX_KEY_HASH, MAX_KEY_ID, MAX_ZONE};
+use alloc::sync::Arc;
+
+use super::format::{
+    CalendarRecord, MAX_ID, MAX_KEYS, MAX_KEY_HASH, MAX_KEY_ID, MAX_KEY_LABEL, MAX_ZONE,
+};
 use crate::batch::Batch;
+use crate::dated::Dated;
 use crate::error::{Error, Kind};
 use crate::week::Week;
 
@@ -20,9 +25,14 @@ pub const DEFAULT_CALENDAR: &str = "default";
 pub const DEFAULT_ZONE: &str = "UTC";
 
 /// A calendar's state at one version: immutable, shared by `Arc`.
+///
+/// Its pattern, zone and keys live in the store file; its dated data (overrides and
+/// bookings) in the journal beside it. The version counts the changes to both.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Calendar {
     pub(super) record: CalendarRecord,
+    /// The overrides and bookings.
+    pub(super) dated: Arc<Dated>,
 }
 
 impl Calendar {
@@ -41,9 +51,28 @@ impl Calendar {
         self.record.week
     }
 
-    /// The version: 1 when created, one more for every committed change.
+    /// The version: 1 when created, one more for every committed change (to the pattern,
+    /// the zone, the keys, an override or a booking).
     pub fn version(&self) -> u64 {
         self.record.version
+    }
+
+    /// Which creation of a calendar with this id this is: unique for the store's life, so
+    /// that a calendar deleted and created again is told apart from the old one (an
+    /// entity tag made of the incarnation and the version never repeats).
+    pub fn incarnation(&self) -> u64 {
+        self.record.incarnation
+    }
+
+    /// Whether anyone may book the calendar (`"booking": "public"`); otherwise a key is
+    /// needed.
+    pub fn booking_public(&self) -> bool {
+        self.record.booking_public
+    }
+
+    /// The calendar's overrides and bookings.
+    pub fn dated(&self) -> &Dated {
+        &self.dated
     }
 
     /// When the last change was committed, in milliseconds since the Unix epoch.
@@ -84,6 +113,7 @@ impl fmt::Debug for Calendar {
             .field("changed_at_unix_ms", &self.record.changed_at_ms)
             .field("keys", &self.record.keys.len())
             .field("week", &self.record.week)
+            .field("dated", &self.dated)
             .finish()
     }
 }
@@ -103,13 +133,48 @@ pub enum Change {
     AddKey(KeyHash),
     /// Removes the key with this id.
     RemoveKey(String),
+    /// Whether anyone may book (`true`) or only key holders (`false`).
+    SetBookingPublic(bool),
 }
 
-/// A key's id and its (bcrypt) hash. The store never sees the key itself.
+/// What a calendar key may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
+pub enum KeyScope {
+    /// Everything on its calendar: the week, the zone, keys, overrides, bookings.
+    #[default]
+    Write = 1,
+    /// Create bookings and cancel its own; nothing else.
+    Book = 2,
+}
+
+impl KeyScope {
+    pub(crate) fn from_byte(byte: u8) -> Option<KeyScope> {
+        match byte {
+            1 => Some(KeyScope::Write),
+            2 => Some(KeyScope::Book),
+            _ => None,
+        }
+    }
+
+    /// `write` or `book`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Write => "write",
+            KeyScope::Book => "book",
+        }
+    }
+}
+
+/// A key's id and its (bcrypt) hash, with what it may do, a label and when it was made. The
+/// store never sees the key itself.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct KeyHash {
     id: String,
     hash: String,
+    scope: KeyScope,
+    label: Option<String>,
+    created_ms: i64,
 }
 
 impl KeyHash {
@@ -134,7 +199,63 @@ impl KeyHash {
                 ),
             ));
         }
-        Ok(KeyHash { id, hash })
+        Ok(KeyHash {
+            id,
+            hash,
+            scope: KeyScope::Write,
+            label: None,
+            created_ms: now_ms(),
+        })
+    }
+
+    /// The same key with scope `scope` (a new key's is [`KeyScope::Write`]).
+    #[must_use]
+    pub fn with_scope(mut self, scope: KeyScope) -> KeyHash {
+        self.scope = scope;
+        self
+    }
+
+    /// The same key with a label for the people who manage keys.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_parse`] for a label that is empty, longer than 64 bytes or holds control
+    /// characters.
+    pub fn with_label(mut self, label: impl Into<String>) -> Result<KeyHash, Error> {
+        let label = label.into();
+        if label.is_empty() || label.len() > MAX_KEY_LABEL || label.chars().any(char::is_control) {
+            return Err(Error::new(
+                Kind::Parse,
+                format!(
+                    "invalid key label: it must be 1 to {MAX_KEY_LABEL} bytes of text without                      control characters"
+                ),
+            ));
+        }
+        self.label = Some(label);
+        Ok(self)
+    }
+
+    /// The same key, made at `created_ms` (milliseconds since the Unix epoch; 0 when unknown).
+    #[must_use]
+    pub fn created_at(mut self, created_ms: i64) -> KeyHash {
+        self.created_ms = created_ms;
+        self
+    }
+
+    /// What the key may do.
+    pub fn scope(&self) -> KeyScope {
+        self.scope
+    }
+
+    /// The key's label, if it has one.
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
+    /// When the key was made, in milliseconds since the Unix epoch (0 for keys from a store
+    /// file of format version 1, which did not record it).
+    pub fn created_unix_ms(&self) -> i64 {
+        self.created_ms
     }
 
     /// The key's id (the part of the key that says which hash to check).
@@ -232,13 +353,29 @@ pub(super) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The `default` calendar of a new file.
+/// The `default` calendar of a new file: in slot 0, written with sequence number 1.
 pub(super) fn default_calendar() -> CalendarRecord {
-    new_calendar(DEFAULT_CALENDAR, DEFAULT_ZONE, Vec::new())
+    new_calendar(
+        DEFAULT_CALENDAR,
+        DEFAULT_ZONE,
+        Vec::new(),
+        incarnation(0, 1),
+    )
+}
+
+/// The incarnation of a calendar created in slot `slot` by the copy with sequence number
+/// `seq`. A slot's sequence numbers only grow, so no two creations share one.
+pub(super) fn incarnation(slot: u32, seq: u64) -> u64 {
+    (u64::from(slot) << 40) | (seq & ((1 << 40) - 1))
 }
 
 /// A new calendar: every slot unavailable, version 1. The caller has checked its parts.
-pub(super) fn new_calendar(id: &str, zone: &str, keys: Vec<KeyHash>) -> CalendarRecord {
+pub(super) fn new_calendar(
+    id: &str,
+    zone: &str,
+    keys: Vec<KeyHash>,
+    incarnation: u64,
+) -> CalendarRecord {
     CalendarRecord {
         id: String::from(id),
         zone: String::from(zone),
@@ -246,6 +383,8 @@ pub(super) fn new_calendar(id: &str, zone: &str, keys: Vec<KeyHash>) -> Calendar
         version: 1,
         changed_at_ms: now_ms(),
         keys,
+        incarnation,
+        booking_public: false,
     }
 }
 
@@ -258,7 +397,14 @@ pub(super) fn next_state(
 ) -> Result<CalendarRecord, Error> {
     let mut record = current.clone();
     apply(&mut record, change)?;
-    record.version = current.version.checked_add(1).ok_or_else(|| {
+    record.version = next_version(current)?;
+    record.changed_at_ms = now_ms().max(current.changed_at_ms);
+    Ok(record)
+}
+
+/// The version after `current`'s.
+pub(super) fn next_version(current: &CalendarRecord) -> Result<u64, Error> {
+    current.version.checked_add(1).ok_or_else(|| {
         Error::new(
             Kind::Capacity,
             format!(
@@ -266,9 +412,7 @@ pub(super) fn next_state(
                 current.id
             ),
         )
-    })?;
-    record.changed_at_ms = now_ms().max(current.changed_at_ms);
-    Ok(record)
+    })
 }
 
 /// Applies `change` to a copy of a calendar; on error the copy is discarded by the caller.
@@ -288,6 +432,7 @@ fn apply(record: &mut CalendarRecord, change: &Change) -> Result<(), Error> {
             let whose = format!("calendar {:?}", record.id);
             remove_key(&mut record.keys, key_id, &whose)?;
         }
+        Change::SetBookingPublic(public) => record.booking_public = *public,
     }
     Ok(())
 }

@@ -116,6 +116,12 @@ impl FileDouble {
         FileDouble::new(super::open::new_file_image())
     }
 
+    /// An empty journal, as [`Store::open`](super::Store::open) creates it beside a new
+    /// store file.
+    pub fn new_journal() -> FileDouble {
+        FileDouble::new(super::journal::new_image())
+    }
+
     /// Crashes as `crash` says when its write point comes.
     pub fn crash_at(&self, crash: Crash) {
         self.lock().crash = Some(crash);
@@ -289,6 +295,35 @@ impl FileDouble {
         let mut disk = self.lock();
         let len = disk.cache.len();
         self.flush(&mut disk, 0, len, "flushing a growth to disk")
+    }
+
+    /// A rename of a flushed new file over this one: one write point, atomic (a power loss
+    /// at it keeps the old file when the tear is [`Tear::Lost`], the new one otherwise).
+    pub(crate) fn replace(&self, image: &[u8]) -> Result<FileDouble, Error> {
+        let mut disk = self.lock();
+        self.check_up(&disk, "replacing the file")?;
+        let point = disk.writes;
+        disk.writes += 1;
+        match disk.crash {
+            Some(crash @ Crash::PowerLoss { at: when, tear }) if when == point => {
+                if tear != Tear::Lost {
+                    disk.durable = image.to_vec();
+                }
+                disk.down = Some(crash);
+                return Err(self.error("replacing the file", "the power failed"));
+            }
+            _ => {}
+        }
+        disk.durable = image.to_vec();
+        disk.cache = image.to_vec();
+        disk.mapped = image.len();
+        if let Some(crash @ Crash::Kill { at: when }) = disk.crash {
+            if when == point {
+                disk.down = Some(crash);
+                return Err(self.error("replacing the file", "the process was killed"));
+            }
+        }
+        Ok(self.clone())
     }
 
     pub(crate) fn remap(&self, len: usize) -> Result<(), Error> {

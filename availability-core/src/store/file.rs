@@ -118,6 +118,17 @@ impl MappedFile {
         })
     }
 
+    /// Replaces the file with one holding `image`, atomically (a temporary file, flushed,
+    /// renamed over this one, the directory flushed), and opens and locks the new file. A
+    /// crash leaves the old file or the new one at the path, never a mixture.
+    pub(crate) fn replace(&self, image: &[u8]) -> Result<MappedFile, Error> {
+        write_then(&self.path, image, "a replacement", |temp| {
+            std::fs::rename(temp, &self.path)
+                .map_err(|e| io_error(&self.path, "renaming a replacement into place", e))
+        })?;
+        MappedFile::open(&self.path, Vec::new)
+    }
+
     /// The path the store was opened at.
     pub(crate) fn path(&self) -> &Path {
         &self.path
@@ -328,6 +339,24 @@ mod platform {
 /// Linking, unlike renaming, fails when `path` exists, so a concurrent creator can never
 /// replace a store that another process already opened.
 fn create_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_then(path, bytes, "a new file", |temp| {
+        match std::fs::hard_link(temp, path) {
+            Ok(()) => Ok(()),
+            // Another process created it first: use theirs.
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            Err(err) => Err(io_error(path, "linking a new file into place", err)),
+        }
+    })
+}
+
+/// Writes `bytes` to a temporary file beside `path` and flushes it, lets `place` put it at
+/// `path` (a link or a rename), then flushes the directory so that the new entry is durable.
+fn write_then(
+    path: &Path,
+    bytes: &[u8],
+    what: &str,
+    place: impl FnOnce(&Path) -> Result<(), Error>,
+) -> Result<(), Error> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
@@ -345,20 +374,15 @@ fn create_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
             .write(true)
             .create_new(true)
             .open(&temp)
-            .map_err(|e| io_error(path, "creating a temporary file for a new store", e))?;
+            .map_err(|e| io_error(path, &format!("creating a temporary file for {what}"), e))?;
         file.write_all(bytes)
-            .map_err(|e| io_error(path, "writing a new store", e))?;
+            .map_err(|e| io_error(path, &format!("writing {what}"), e))?;
         file.sync_all()
-            .map_err(|e| io_error(path, "flushing a new store", e))?;
-        match std::fs::hard_link(&temp, path) {
-            Ok(()) => {}
-            // Another process created it first: use theirs.
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
-            Err(err) => return Err(io_error(path, "linking a new store into place", err)),
-        }
+            .map_err(|e| io_error(path, &format!("flushing {what}"), e))?;
+        place(&temp)?;
         // The new directory entry is durable only once the directory is flushed.
         platform::sync_dir(&dir)
-            .map_err(|e| io_error(path, "flushing the directory of a new store", e))
+            .map_err(|e| io_error(path, &format!("flushing the directory of {what}"), e))
     })();
     // The temporary name is only scaffolding; failing to remove it loses nothing.
     let _ = std::fs::remove_file(&temp);

@@ -9,7 +9,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::calendar::{check_id, check_zone_name, KeyHash};
+use super::calendar::{check_id, check_zone_name, KeyHash, KeyScope};
 use crate::week::Week;
 
 /// The size of the header and of every record copy. Copies are page-aligned so that a commit
@@ -21,7 +21,9 @@ pub(crate) const PAGE: usize = 4096;
 pub(crate) const MAGIC: [u8; 8] = [0x89, b'A', b'V', b'L', b'\r', b'\n', 0x1a, b'\n'];
 
 /// The format version this build writes and reads.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The one older version this build reads, to migrate it (docs/format.md, section 7).
+pub(crate) const MIGRATES_FROM: u32 = 1;
 
 /// Bytes of a copy before its payload.
 pub(crate) const COPY_HEADER: usize = 24;
@@ -43,18 +45,21 @@ pub(crate) const MAX_ZONE: usize = 64;
 pub(crate) const MAX_KEY_ID: usize = 32;
 /// The longest key hash (a bcrypt hash is 60 bytes).
 pub(crate) const MAX_KEY_HASH: usize = 100;
+/// The longest key label.
+pub(crate) const MAX_KEY_LABEL: usize = 64;
 /// The most keys per calendar, and the most admin keys.
 pub(crate) const MAX_KEYS: usize = 16;
 
-const CALENDAR_FIXED: usize = 104;
+const CALENDAR_FIXED: usize = 112;
 const META_FIXED: usize = 5;
-const KEY_MAX_BYTES: usize = 2 + MAX_KEY_ID + MAX_KEY_HASH;
+const KEY_FIXED: usize = 12;
+const KEY_MAX_BYTES: usize = KEY_FIXED + MAX_KEY_ID + MAX_KEY_HASH + MAX_KEY_LABEL;
 
 // The largest calendar and the largest meta record must fit one copy.
 const _: () = assert!(CALENDAR_FIXED + MAX_ID + MAX_ZONE + MAX_KEYS * KEY_MAX_BYTES <= MAX_PAYLOAD);
 const _: () = assert!(META_FIXED + MAX_KEYS * KEY_MAX_BYTES <= MAX_PAYLOAD);
 const _: () = assert!(MAX_PAYLOAD <= u16::MAX as usize);
-const _: () = assert!(CALENDAR_FIXED == 20 + Week::BYTES);
+const _: () = assert!(CALENDAR_FIXED == 28 + Week::BYTES);
 
 /// The record number of the meta record; calendar slot `k` is record `k + 1`.
 pub(crate) const META_RECORD: u32 = 0;
@@ -139,17 +144,12 @@ fn put(page: &mut [u8], at: usize, bytes: &[u8]) {
 
 /// The header page of a new file.
 pub(crate) fn encode_header() -> [u8; PAGE] {
-    let mut page = [0u8; PAGE];
-    put(&mut page, 0, &MAGIC);
-    put(&mut page, 8, &FORMAT_VERSION.to_le_bytes());
-    put(&mut page, 16, &(PAGE as u32).to_le_bytes());
-    let crc = page_crc(&page, 12);
-    put(&mut page, 12, &crc.to_le_bytes());
-    page
+    encode_header_of(FORMAT_VERSION)
 }
 
-/// Checks the header page; the error text says what failed (the caller adds the file name).
-pub(crate) fn check_header(page: &[u8]) -> Result<(), String> {
+/// Checks the header page and returns its format version, [`FORMAT_VERSION`] or
+/// [`MIGRATES_FROM`]; the error text says what failed (the caller adds the file name).
+pub(crate) fn check_header(page: &[u8]) -> Result<u32, String> {
     if page.len() < PAGE {
         return Err(format!(
             "the file is {} bytes, shorter than its {PAGE}-byte header",
@@ -162,7 +162,7 @@ pub(crate) fn check_header(page: &[u8]) -> Result<(), String> {
         ));
     }
     let version = u32_at(page, 8).unwrap_or_default();
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != MIGRATES_FROM {
         let which = if version > FORMAT_VERSION {
             "newer than"
         } else {
@@ -192,7 +192,18 @@ pub(crate) fn check_header(page: &[u8]) -> Result<(), String> {
     {
         return Err(String::from("the header's reserved bytes are not zero"));
     }
-    Ok(())
+    Ok(version)
+}
+
+/// The header page of a file of format `version` (tests make version 1 files with it).
+pub(crate) fn encode_header_of(version: u32) -> [u8; PAGE] {
+    let mut page = [0u8; PAGE];
+    put(&mut page, 0, &MAGIC);
+    put(&mut page, 8, &version.to_le_bytes());
+    put(&mut page, 16, &(PAGE as u32).to_le_bytes());
+    let crc = page_crc(&page, 12);
+    put(&mut page, 12, &crc.to_le_bytes());
+    page
 }
 
 /// A copy whose CRC and framing are valid.
@@ -281,6 +292,10 @@ pub(crate) struct CalendarRecord {
     pub(crate) version: u64,
     pub(crate) changed_at_ms: i64,
     pub(crate) keys: Vec<KeyHash>,
+    /// Which creation of a calendar with this id this is: unique for the file's life.
+    pub(crate) incarnation: u64,
+    /// Whether anyone may book (otherwise a key is needed).
+    pub(crate) booking_public: bool,
 }
 
 /// The meta record.
@@ -292,10 +307,15 @@ pub(crate) struct MetaRecord {
 
 fn encode_keys(out: &mut Vec<u8>, keys: &[KeyHash]) {
     for key in keys {
+        let label = key.label().unwrap_or_default();
         out.push(key.id().len() as u8);
         out.push(key.hash().len() as u8);
+        out.push(key.scope() as u8);
+        out.push(label.len() as u8);
+        out.extend_from_slice(&key.created_unix_ms().to_le_bytes());
         out.extend_from_slice(key.id().as_bytes());
         out.extend_from_slice(key.hash().as_bytes());
+        out.extend_from_slice(label.as_bytes());
     }
 }
 
@@ -318,6 +338,10 @@ impl<'a> Cursor<'a> {
         Ok(self.take(1)?.first().copied().unwrap_or_default())
     }
 
+    fn i64(&mut self) -> Result<i64, String> {
+        Ok(u64_at(self.take(8)?, 0).unwrap_or_default() as i64)
+    }
+
     fn text(&mut self, n: usize, what: &str) -> Result<String, String> {
         let bytes = self.take(n)?;
         core::str::from_utf8(bytes)
@@ -337,17 +361,41 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn decode_keys(cursor: &mut Cursor<'_>, count: usize) -> Result<Vec<KeyHash>, String> {
+fn decode_keys(
+    cursor: &mut Cursor<'_>,
+    count: usize,
+    version: u32,
+) -> Result<Vec<KeyHash>, String> {
     if count > MAX_KEYS {
         return Err(format!("{count} keys (at most {MAX_KEYS})"));
     }
+    let text_error = |e: crate::Error| alloc::string::ToString::to_string(&e);
     let mut keys: Vec<KeyHash> = Vec::with_capacity(count);
     for _ in 0..count {
         let id_len = cursor.byte()? as usize;
         let hash_len = cursor.byte()? as usize;
-        let id = cursor.text(id_len, "key id")?;
-        let hash = cursor.text(hash_len, "key hash")?;
-        let key = KeyHash::new(id, hash).map_err(|e| alloc::string::ToString::to_string(&e))?;
+        let key = if version == MIGRATES_FROM {
+            let id = cursor.text(id_len, "key id")?;
+            let hash = cursor.text(hash_len, "key hash")?;
+            // Version 1 kept no scope, label or time: write keys, made at an unknown time.
+            KeyHash::new(id, hash).map_err(text_error)?.created_at(0)
+        } else {
+            let scope = KeyScope::from_byte(cursor.byte()?)
+                .ok_or_else(|| String::from("an unknown key scope"))?;
+            let label_len = cursor.byte()? as usize;
+            let created = cursor.i64()?;
+            let id = cursor.text(id_len, "key id")?;
+            let hash = cursor.text(hash_len, "key hash")?;
+            let label = cursor.text(label_len, "key label")?;
+            let mut key = KeyHash::new(id, hash)
+                .map_err(text_error)?
+                .with_scope(scope)
+                .created_at(created);
+            if label_len > 0 {
+                key = key.with_label(label).map_err(text_error)?;
+            }
+            key
+        };
         if keys.iter().any(|k| k.id() == key.id()) {
             return Err(format!("key id {:?} appears twice", key.id()));
         }
@@ -361,24 +409,32 @@ impl CalendarRecord {
         let mut out = Vec::with_capacity(CALENDAR_FIXED + 64);
         out.extend_from_slice(&self.version.to_le_bytes());
         out.extend_from_slice(&self.changed_at_ms.to_le_bytes());
+        out.extend_from_slice(&self.incarnation.to_le_bytes());
         out.extend_from_slice(&self.week.to_bytes());
         out.push(self.id.len() as u8);
         out.push(self.zone.len() as u8);
         out.push(self.keys.len() as u8);
-        out.push(0);
+        out.push(u8::from(self.booking_public));
         out.extend_from_slice(self.id.as_bytes());
         out.extend_from_slice(self.zone.as_bytes());
         encode_keys(&mut out, &self.keys);
         out
     }
 
-    pub(crate) fn decode(payload: &[u8]) -> Result<CalendarRecord, String> {
+    /// Decodes a calendar payload of file format `format` (2, or 1 to migrate it; a
+    /// version 1 calendar gets incarnation 0, which the migration replaces).
+    pub(crate) fn decode(payload: &[u8], format: u32) -> Result<CalendarRecord, String> {
         let mut cursor = Cursor { bytes: payload };
         let version = u64_at(cursor.take(8)?, 0).unwrap_or_default();
         if version == 0 {
             return Err(String::from("calendar version 0 (versions start at 1)"));
         }
         let changed_at_ms = u64_at(cursor.take(8)?, 0).unwrap_or_default() as i64;
+        let incarnation = if format == MIGRATES_FROM {
+            0
+        } else {
+            u64_at(cursor.take(8)?, 0).unwrap_or_default()
+        };
         let week_bytes: [u8; Week::BYTES] = cursor
             .take(Week::BYTES)?
             .try_into()
@@ -388,14 +444,16 @@ impl CalendarRecord {
         let id_len = cursor.byte()? as usize;
         let zone_len = cursor.byte()? as usize;
         let key_count = cursor.byte()? as usize;
-        if cursor.byte()? != 0 {
-            return Err(String::from("a reserved byte is not zero"));
-        }
+        let booking_public = match cursor.byte()? {
+            0 => false,
+            1 if format != MIGRATES_FROM => true,
+            _ => return Err(String::from("a flags byte with unknown bits")),
+        };
         let id = cursor.text(id_len, "calendar id")?;
         check_id(&id).map_err(|e| alloc::string::ToString::to_string(&e))?;
         let zone = cursor.text(zone_len, "time-zone name")?;
         check_zone_name(&zone).map_err(|e| alloc::string::ToString::to_string(&e))?;
-        let keys = decode_keys(&mut cursor, key_count)?;
+        let keys = decode_keys(&mut cursor, key_count, format)?;
         cursor.finish()?;
         Ok(CalendarRecord {
             id,
@@ -404,6 +462,8 @@ impl CalendarRecord {
             version,
             changed_at_ms,
             keys,
+            incarnation,
+            booking_public,
         })
     }
 }
@@ -417,7 +477,8 @@ impl MetaRecord {
         out
     }
 
-    pub(crate) fn decode(payload: &[u8]) -> Result<MetaRecord, String> {
+    /// Decodes a meta payload of file format `format`.
+    pub(crate) fn decode(payload: &[u8], format: u32) -> Result<MetaRecord, String> {
         let mut cursor = Cursor { bytes: payload };
         let slots = u32_at(cursor.take(4)?, 0).unwrap_or_default();
         if slots == 0 || slots > MAX_SLOTS {
@@ -426,7 +487,7 @@ impl MetaRecord {
             ));
         }
         let count = cursor.byte()? as usize;
-        let admin_keys = decode_keys(&mut cursor, count)?;
+        let admin_keys = decode_keys(&mut cursor, count, format)?;
         cursor.finish()?;
         Ok(MetaRecord { slots, admin_keys })
     }
@@ -489,14 +550,25 @@ mod tests {
             week: Week::from_fn(|s| crate::Status::ALL[s.index() % 3]),
             version: 7,
             changed_at_ms: 1_700_000_000_123,
-            keys: vec![key("k1"), key("k_2")],
+            keys: vec![
+                key("k1"),
+                key("k_2")
+                    .with_scope(KeyScope::Book)
+                    .with_label("front desk")
+                    .expect("label"),
+            ],
+            incarnation: 9 << 40 | 3,
+            booking_public: true,
         }
     }
 
     #[test]
     fn calendar_payloads_round_trip() {
         let record = calendar();
-        assert_eq!(CalendarRecord::decode(&record.encode()), Ok(record));
+        assert_eq!(
+            CalendarRecord::decode(&record.encode(), FORMAT_VERSION),
+            Ok(record)
+        );
     }
 
     #[test]
@@ -505,11 +577,15 @@ mod tests {
         record.id = "a".repeat(MAX_ID);
         record.zone = "Z".repeat(MAX_ZONE);
         record.keys = (0..MAX_KEYS)
-            .map(|i| KeyHash::new(format!("{i:0>32}"), "h".repeat(MAX_KEY_HASH)).expect("key"))
+            .map(|i| {
+                KeyHash::new(format!("{i:0>32}"), "h".repeat(MAX_KEY_HASH))
+                    .and_then(|k| k.with_label("l".repeat(MAX_KEY_LABEL)))
+                    .expect("key")
+            })
             .collect();
         let payload = record.encode();
         assert!(payload.len() <= MAX_PAYLOAD);
-        assert_eq!(CalendarRecord::decode(&payload), Ok(record));
+        assert_eq!(CalendarRecord::decode(&payload, FORMAT_VERSION), Ok(record));
     }
 
     #[test]
@@ -518,23 +594,26 @@ mod tests {
             slots: 32,
             admin_keys: vec![key("admin")],
         };
-        assert_eq!(MetaRecord::decode(&meta.encode()), Ok(meta));
+        assert_eq!(MetaRecord::decode(&meta.encode(), FORMAT_VERSION), Ok(meta));
         let empty = MetaRecord {
             slots: 0,
             admin_keys: vec![],
         };
-        assert!(MetaRecord::decode(&empty.encode()).is_err());
+        assert!(MetaRecord::decode(&empty.encode(), FORMAT_VERSION).is_err());
     }
 
     #[test]
     fn every_truncation_and_extension_of_a_payload_is_rejected() {
         let payload = calendar().encode();
         for n in 0..payload.len() {
-            assert!(CalendarRecord::decode(&payload[..n]).is_err(), "prefix {n}");
+            assert!(
+                CalendarRecord::decode(&payload[..n], FORMAT_VERSION).is_err(),
+                "prefix {n}"
+            );
         }
         let mut longer = payload.clone();
         longer.push(0);
-        assert!(CalendarRecord::decode(&longer).is_err());
+        assert!(CalendarRecord::decode(&longer, FORMAT_VERSION).is_err());
     }
 
     #[test]
@@ -571,12 +650,13 @@ mod tests {
     #[test]
     fn the_header_checks_magic_version_crc_and_size() {
         let header = encode_header();
-        assert_eq!(check_header(&header), Ok(()));
+        assert_eq!(check_header(&header), Ok(FORMAT_VERSION));
+        assert_eq!(check_header(&encode_header_of(1)), Ok(MIGRATES_FROM));
         let mut bad = header;
         bad[0] = b'X';
         assert!(check_header(&bad).expect_err("magic").contains("magic"));
         let mut newer = header;
-        newer[8] = 2;
+        newer[8] = 3;
         assert!(check_header(&newer).expect_err("version").contains("newer"));
         let mut flipped = header;
         flipped[2000] = 1;

@@ -63,26 +63,102 @@ mod calendar;
 pub mod double;
 mod file;
 mod format;
+mod journal;
+mod journal_format;
 mod open;
 mod writer;
 
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use arc_swap::ArcSwap;
+use chrono::NaiveDate;
 
 use self::backend::Backend;
-use self::calendar::{add_key, new_calendar, next_state, not_found, remove_key, version_mismatch};
-pub use self::calendar::{
-    check_id, check_zone_name, Calendar, Change, KeyHash, DEFAULT_CALENDAR, DEFAULT_ZONE,
+use self::calendar::{
+    add_key, incarnation, new_calendar, next_state, next_version, not_found, now_ms, remove_key,
+    version_mismatch,
 };
-use self::file::MappedFile;
-use self::format::PayloadKind;
+pub use self::calendar::{
+    check_id, check_zone_name, Calendar, Change, KeyHash, KeyScope, DEFAULT_CALENDAR, DEFAULT_ZONE,
+};
+use self::file::{corrupt, MappedFile};
+use self::format::{PayloadKind, FORMAT_VERSION};
+pub use self::journal_format::Remembered;
+use self::journal_format::{Owner, Record};
+use self::open::zone_or_utc;
 use self::writer::Writer;
+use crate::dated::{day_number, Booking, BookingId, Claim, Dated, DayOverride};
 use crate::error::{Error, Kind};
+
+/// How long dated data is kept after it ends, unless [`Options`] say otherwise: 90 days.
+pub const DEFAULT_RETENTION_SECONDS: i64 = 90 * 86_400;
+
+/// How a store is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// How long overrides and bookings are kept after they end, in seconds: older ones are
+    /// dropped from memory when the calendar is next written or the store opened, and from the
+    /// journal when it is next compacted. No answer about the future changes.
+    pub retention_seconds: i64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            retention_seconds: DEFAULT_RETENTION_SECONDS,
+        }
+    }
+}
+
+/// The journal's path: the store file's name with `.journal` after it.
+pub fn journal_path(store: &Path) -> PathBuf {
+    let mut name = store
+        .file_name()
+        .map(std::ffi::OsStr::to_os_string)
+        .unwrap_or_default();
+    name.push(".journal");
+    store.with_file_name(name)
+}
+
+/// What a booking request with an idempotency key is remembered by (HTTP `Idempotency-Key`,
+/// with whoever sent it and a digest of the request).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The key, 1 to 255 bytes of printable ASCII.
+    pub key: String,
+    /// Who sent it, at most 255 bytes.
+    pub principal: String,
+    /// A digest of the request, to tell a repeat from a reuse of the key.
+    pub fingerprint: [u8; 32],
+    /// When the answer may be forgotten, in milliseconds since the Unix epoch.
+    pub expires_ms: i64,
+}
+
+impl IdempotencyKey {
+    fn check(&self) -> Result<(), Error> {
+        if self.key.is_empty()
+            || self.key.len() > journal_format::MAX_IDEMPOTENCY_KEY
+            || !self.key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+            || self.principal.len() > journal_format::MAX_IDEMPOTENCY_KEY
+        {
+            return Err(Error::new(
+                Kind::Parse,
+                "an idempotency key is 1 to 255 characters of printable ASCII, and its \
+                 principal at most 255 bytes",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How a booking's answer is made for [`Store::book`] to remember it: given the calendar
+/// after the booking and the booking, the HTTP status and body.
+pub type Answer<'a> = &'a dyn Fn(&Calendar, &Booking) -> (u16, Vec<u8>);
 
 /// The snapshot store: every calendar, in one checksummed memory-mapped file.
 ///
@@ -107,6 +183,10 @@ pub struct Store {
     admin_keys: ArcSwap<Vec<KeyHash>>,
     /// The single writer, its bookkeeping and the file.
     writer: Writer,
+    /// The dated data's file.
+    journal: journal::Journal,
+    /// How long dated data is kept after it ends, in seconds.
+    retention_seconds: i64,
 }
 
 impl fmt::Debug for Store {
@@ -151,19 +231,63 @@ impl Store {
     ///   the file, the record and what failed. The file is left as it was.
     /// - [`Error::is_io`]: the operating system refused to create, open, lock, flush or map it.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, Error> {
-        let file = MappedFile::open(path.as_ref(), open::new_file_image)?;
-        open::open_backend(Backend::Mapped(file))
+        Store::open_with(path, Options::default())
     }
 
-    /// Opens a store over a [`double::FileDouble`] instead of a file, as [`Store::open`]
-    /// opens a file that exists. For power-loss tests only.
+    /// Opens the store file at `path` as [`Store::open`] does, with `options`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::open`].
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store, Error> {
+        let path = path.as_ref();
+        let journal = journal_path(path);
+        // A new store's journal is made first, so that a store file without its journal is
+        // never the result of a crash: it is damage (or a journal moved away), and refused.
+        if std::fs::symlink_metadata(path).is_err() {
+            drop(MappedFile::open(&journal, journal::new_image)?);
+        }
+        let file = MappedFile::open(path, open::new_file_image)?;
+        if std::fs::symlink_metadata(&journal).is_err()
+            && file.read(|bytes| format::check_header(bytes) == Ok(FORMAT_VERSION))?
+        {
+            return Err(corrupt(
+                &journal,
+                "the journal of the store file beside it is missing: it holds the calendars' \
+                 overrides and bookings; restore it with the store file",
+            ));
+        }
+        let journal = MappedFile::open(&journal, journal::new_image)?;
+        open::open_backend(Backend::Mapped(file), Backend::Mapped(journal), options)
+    }
+
+    /// Opens a store over a [`double::FileDouble`] instead of a file, with a new empty
+    /// journal, as [`Store::open`] opens a file that exists. For power-loss tests only.
     ///
     /// # Errors
     ///
     /// As [`Store::open`].
     #[cfg(feature = "test-backend")]
     pub fn open_double(file: double::FileDouble) -> Result<Store, Error> {
-        open::open_backend(Backend::Double(file))
+        Store::open_doubles(file, double::FileDouble::new_journal())
+    }
+
+    /// Opens a store over two [`double::FileDouble`]s, the store file and its journal. For
+    /// power-loss tests only.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::open`].
+    #[cfg(feature = "test-backend")]
+    pub fn open_doubles(
+        file: double::FileDouble,
+        journal: double::FileDouble,
+    ) -> Result<Store, Error> {
+        open::open_backend(
+            Backend::Double(file),
+            Backend::Double(journal),
+            Options::default(),
+        )
     }
 
     /// The current state of calendar `id`. Lock-free: never waits for a writer.
@@ -252,7 +376,8 @@ impl Store {
             Some(slot) => slot,
             None => self.writer.grow(&mut writer)?,
         };
-        let record = new_calendar(id, zone, checked);
+        let created = incarnation(slot, Writer::next_seq(&writer, slot + 1));
+        let record = new_calendar(id, zone, checked, created);
         self.writer.write_now(
             &mut writer,
             slot + 1,
@@ -260,7 +385,10 @@ impl Store {
             &record.encode(),
         )?;
         writer.free.remove(&slot);
-        let calendar = Arc::new(Calendar { record });
+        let calendar = Arc::new(Calendar {
+            record,
+            dated: Arc::new(Dated::new()),
+        });
         let published = Arc::new(Published {
             slot,
             current: ArcSwap::new(Arc::clone(&calendar)),
@@ -329,8 +457,15 @@ impl Store {
             return Err(version_mismatch(id, expected, version));
         }
         let record = next_state(&current.record, change)?;
+        let dated = match change {
+            // Bookings keep their real spans: in the new zone they claim other owner slots.
+            Change::SetZone(zone) if !current.dated.is_empty() => {
+                Arc::new(current.dated.rezone(zone_or_utc(zone))?)
+            }
+            _ => Arc::clone(&current.dated),
+        };
         let payload = record.encode();
-        let calendar = Arc::new(Calendar { record });
+        let calendar = Arc::new(Calendar { record, dated });
         // Group commit: the writer is let go while the page is flushed, so that commits to
         // other calendars share the flush.
         self.writer
@@ -370,6 +505,306 @@ impl Store {
         self.admin_keys
             .store(Arc::new(writer.meta.admin_keys.clone()));
         Ok(())
+    }
+
+    /// Sets the slots of owner date `date` of calendar `id` to `day` (replacing an earlier
+    /// override of that date), bumping its version; returns the new state once it is on
+    /// disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_not_found`], [`Error::is_version_mismatch`] as for [`Store::commit`];
+    /// [`Error::is_out_of_range`] for a date outside the supported years; [`Error::is_io`]
+    /// when the journal write failed. Nothing changes on any error.
+    pub fn set_override(
+        &self,
+        id: &str,
+        expected_version: Option<u64>,
+        date: NaiveDate,
+        day: DayOverride,
+    ) -> Result<Arc<Calendar>, Error> {
+        self.dated_write(
+            id,
+            expected_version,
+            |_, dated, owner| {
+                dated.set_override(date, day)?;
+                let (open, firm) = day.bits();
+                let record = Record::Override {
+                    owner,
+                    day: day_number(date),
+                    open,
+                    firm,
+                };
+                Ok((record, ()))
+            },
+            |_, (), _| {},
+        )
+        .map(|(calendar, ())| calendar)
+    }
+
+    /// Removes the override of owner date `date` of calendar `id`: the pattern holds there
+    /// again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_not_found`] when there is no such calendar or no override of that date;
+    /// otherwise as [`Store::set_override`].
+    pub fn clear_override(
+        &self,
+        id: &str,
+        expected_version: Option<u64>,
+        date: NaiveDate,
+    ) -> Result<Arc<Calendar>, Error> {
+        self.dated_write(
+            id,
+            expected_version,
+            |_, dated, owner| {
+                if !dated.remove_override(date) {
+                    return Err(Error::new(
+                        Kind::NotFound,
+                        std::format!("calendar {:?} has no override on {date}", owner.id),
+                    ));
+                }
+                let day = day_number(date);
+                Ok((Record::ClearOverride { owner, day }, ()))
+            },
+            |_, (), _| {},
+        )
+        .map(|(calendar, ())| calendar)
+    }
+
+    /// Books `claim` on calendar `id`: every owner slot that an instant of the span falls
+    /// in must be available in the effective week and unclaimed. Atomic with respect to
+    /// every other write to the calendar; returns the new state and the booking once it is on
+    /// disk.
+    ///
+    /// With `idempotency`, the answer `answer` makes of the booking is kept with it (in the
+    /// same record, so a booking is never on disk without its answer) and
+    /// [`Store::remembered`] returns it until it expires, also after a restart.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_invalid_span`] for a span the rules refuse ([`Claim::check`], against the
+    /// system clock); [`Error::is_conflict`] when a slot is not free
+    /// ([`Error::conflict_details`] names the first and why); [`Error::is_not_found`],
+    /// [`Error::is_io`] as for [`Store::commit`]. Nothing changes on any error.
+    pub fn book(
+        &self,
+        id: &str,
+        claim: &Claim,
+        idempotency: Option<(&IdempotencyKey, Answer<'_>)>,
+    ) -> Result<(Arc<Calendar>, Arc<Booking>), Error> {
+        if let Some((key, _)) = idempotency {
+            key.check()?;
+        }
+        let now = now_ms().div_euclid(1000);
+        self.dated_write(
+            id,
+            None,
+            |current, dated, owner| {
+                let zone = zone_or_utc(current.zone());
+                let booking = dated.claim(zone, &current.week(), claim, now)?;
+                let record = Record::Book {
+                    owner,
+                    id: booking.id().0,
+                    start: booking.start(),
+                    end: booking.end(),
+                    created_ms: booking.created_unix_ms(),
+                    key_id: booking.key_id().map(String::from),
+                    label: booking.label().map(String::from),
+                    remembered: None,
+                };
+                Ok((record, booking))
+            },
+            |calendar, booking, record| {
+                if let (Some((key, answer)), Record::Book { remembered, .. }) =
+                    (idempotency, record)
+                {
+                    let (status, body) = answer(calendar, booking);
+                    *remembered = Some(Remembered {
+                        key: key.key.clone(),
+                        principal: key.principal.clone(),
+                        fingerprint: key.fingerprint,
+                        expires_ms: key.expires_ms,
+                        status,
+                        body,
+                    });
+                }
+            },
+        )
+    }
+
+    /// Cancels booking `booking` of calendar `id`, freeing its slots; returns the new state
+    /// and the cancelled booking once that is on disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_not_found`] when there is no such calendar or booking; otherwise as
+    /// [`Store::set_override`].
+    pub fn cancel(
+        &self,
+        id: &str,
+        expected_version: Option<u64>,
+        booking: BookingId,
+    ) -> Result<(Arc<Calendar>, Arc<Booking>), Error> {
+        self.dated_write(
+            id,
+            expected_version,
+            |_, dated, owner| {
+                let cancelled = dated.cancel(booking).ok_or_else(|| {
+                    Error::new(
+                        Kind::NotFound,
+                        std::format!("calendar {:?} has no booking {booking}", owner.id),
+                    )
+                })?;
+                let record = Record::Cancel {
+                    owner,
+                    id: booking.0,
+                };
+                Ok((record, cancelled))
+            },
+            |_, _, _| {},
+        )
+    }
+
+    /// Keeps `answer` for its idempotency key until it expires (for requests that are not
+    /// bookings: [`Store::book`] keeps a booking's answer itself). Returns once it is on disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_parse`] for a key or principal that is too long, or a body over 64 KiB;
+    /// [`Error::is_io`] when the journal write failed.
+    pub fn remember(&self, answer: Remembered) -> Result<(), Error> {
+        IdempotencyKey {
+            key: answer.key.clone(),
+            principal: answer.principal.clone(),
+            fingerprint: answer.fingerprint,
+            expires_ms: answer.expires_ms,
+        }
+        .check()?;
+        if answer.body.len() > journal_format::MAX_ANSWER || !(100..=599).contains(&answer.status) {
+            return Err(Error::new(
+                Kind::Parse,
+                "a remembered answer has a status from 100 to 599 and at most 64 KiB of body",
+            ));
+        }
+        self.journal.append(&Record::Remember(answer))?;
+        self.compact_journal_if_due(false)
+    }
+
+    /// The answer kept for idempotency key `key` of `principal`, if it has not expired.
+    pub fn remembered(&self, principal: &str, key: &str) -> Option<Remembered> {
+        self.journal
+            .remembered(principal, key)
+            .filter(|answer| answer.expires_ms > now_ms())
+    }
+
+    /// Derives every booking's owner slots again from its span and its calendar's zone, with
+    /// the time-zone data in use now. A program that installs a newer release
+    /// ([`Tzdb::install`](crate::tz::Tzdb::install)) after opening the store (to learn which
+    /// zones its calendars use first) calls this once the release is installed. Versions do
+    /// not change: the bookings are the same spans of real time.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_io`] when the store refuses writes (after a failed flush).
+    pub fn refresh_time_zones(&self) -> Result<(), Error> {
+        for calendar in self.list() {
+            if calendar.dated().is_empty() {
+                continue;
+            }
+            let (writer, (_, published)) = self.settled(calendar.id())?;
+            let current = published.current.load_full();
+            let dated = current.dated.rederive(zone_or_utc(current.zone()));
+            let next = Arc::new(Calendar {
+                record: current.record.clone(),
+                dated: Arc::new(dated),
+            });
+            self.writer.exclusive(
+                writer,
+                published.slot + 1,
+                || Ok(()),
+                |()| published.current.store(Arc::clone(&next)),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes the journal anew with only what is live (what compaction does on its own when
+    /// the journal has grown well past its live data).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_io`] when writing the new journal failed; dated writes are then refused
+    /// until the store is reopened.
+    pub fn compact_journal(&self) -> Result<(), Error> {
+        self.compact_journal_if_due(true)
+    }
+
+    /// The journal file's length in bytes.
+    pub fn journal_len(&self) -> usize {
+        self.journal.file_len()
+    }
+
+    fn compact_journal_if_due(&self, force: bool) -> Result<(), Error> {
+        let now = now_ms();
+        let cutoff = now.div_euclid(1000) - self.retention_seconds;
+        let directory = self.directory.load_full();
+        let keep = |id: &str, incarnation: u64| {
+            directory
+                .by_id
+                .get(id)
+                .is_some_and(|p| p.current.load().incarnation() == incarnation)
+        };
+        self.journal
+            .compact_if_due(&keep, cutoff, now, force)
+            .map(|_| ())
+    }
+
+    /// One dated write to calendar `id`: `change` makes the next dated state (from a copy of
+    /// the current one, pruned of what retention drops) and the journal record that says
+    /// so; `amend` may complete the record once the calendar's next state is known. The
+    /// record is appended and flushed as the calendar's one write in flight, then the state
+    /// published.
+    fn dated_write<T>(
+        &self,
+        id: &str,
+        expected_version: Option<u64>,
+        change: impl FnOnce(&Calendar, &mut Dated, Owner) -> Result<(Record, T), Error>,
+        amend: impl FnOnce(&Calendar, &T, &mut Record),
+    ) -> Result<(Arc<Calendar>, T), Error> {
+        let (writer, (_, published)) = self.settled(id)?;
+        let current = published.current.load_full();
+        if let Some(expected) = expected_version.filter(|&v| v != current.version()) {
+            return Err(version_mismatch(id, expected, current.version()));
+        }
+        let version = next_version(&current.record)?;
+        let mut dated = (*current.dated).clone();
+        let cutoff = now_ms().div_euclid(1000) - self.retention_seconds;
+        dated.compact_before(zone_or_utc(current.zone()), cutoff);
+        let owner = Owner {
+            id: String::from(id),
+            incarnation: current.incarnation(),
+            version,
+        };
+        let (mut record, value) = change(&current, &mut dated, owner)?;
+        let mut next = current.record.clone();
+        next.version = version;
+        let calendar = Arc::new(Calendar {
+            record: next,
+            dated: Arc::new(dated),
+        });
+        amend(&calendar, &value, &mut record);
+        self.writer.exclusive(
+            writer,
+            published.slot + 1,
+            || self.journal.append(&record),
+            |()| published.current.store(Arc::clone(&calendar)),
+        )?;
+        // The write is durable; a compaction that fails now refuses later dated writes and
+        // says why then.
+        let _ = self.compact_journal_if_due(false);
+        Ok((calendar, value))
     }
 
     /// The writer, once calendar `id` has no write in flight, with the directory and the

@@ -292,6 +292,35 @@ impl Writer {
         result
     }
 
+    /// Runs `work` (a journal append) for calendar record `record` as a write of that
+    /// record, starting from the writer held by `state` (which [`Writer::settled`] returned
+    /// for it): no other write to the record can start until `work` has finished and, when it
+    /// succeeded, `publish` has run under the writer lock.
+    pub(super) fn exclusive<T>(
+        &self,
+        mut state: Guard<'_>,
+        record: u32,
+        work: impl FnOnce() -> Result<T, Error>,
+        publish: impl FnOnce(&T),
+    ) -> Result<T, Error> {
+        state.in_flight.insert(record);
+        drop(state);
+        let result = work();
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
+        state.in_flight.remove(&record);
+        if let Ok(value) = &result {
+            publish(value);
+        }
+        drop(state);
+        self.settled.notify_all();
+        result
+    }
+
+    /// The sequence number the next copy of `record` will carry.
+    pub(super) fn next_seq(state: &WriterState, record: u32) -> u64 {
+        state.copies(record).map_or(1, |c| c.seq.saturating_add(1))
+    }
+
     /// Returns once every commit staged up to ticket `ticket` is durable, flushing them (and
     /// any staged since) in one msync unless another thread already has.
     fn flush_through(&self, ticket: u64) -> Result<(), Error> {

@@ -105,6 +105,13 @@ impl Tzdb {
         CURRENT.get_or_init(Tzdb::bundled)
     }
 
+    /// The installed database, or the bundled one if none is installed yet; unlike
+    /// [`Tzdb::current`] this does not settle on the bundled one, so a program may still
+    /// install another afterwards.
+    pub(crate) fn current_or_bundled() -> &'static Tzdb {
+        CURRENT.get().unwrap_or_else(Tzdb::bundled)
+    }
+
     /// Makes this database the one that [`Zone::new`], [`Zone::all`] and
     /// [`Zone::database_version`] use, for the rest of the process.
     ///

@@ -1,0 +1,520 @@
+//! The journal: the file beside the store file that holds dated data (overrides, bookings,
+//! remembered answers to idempotent requests) as an append-only sequence of checksummed
+//! records, with group commit, recovery and compaction (docs/format.md, section 8).
+//!
+//! # Appending
+//!
+//! A record is framed (CRC, length, sequence number, durable mark, kind), written at the end
+//! of the mapped file under the state lock, and acknowledged once a flush that began after
+//! it was written has returned: the same group commit as the store file's, so concurrent
+//! bookings on different calendars share one msync. Every frame carries the journal's
+//! durable mark at the moment it was written (every record before it was on disk then), so
+//! recovery can tell a torn tail, which no one was told is durable, from damage to records
+//! that were.
+//!
+//! # Compaction
+//!
+//! The journal keeps an index of what is live: per calendar its version, next booking id,
+//! overrides and bookings, and the unexpired remembered answers. When the records appended
+//! since the last compaction outgrow the live set, a new file holding just the live set
+//! (less what retention drops and what belongs to deleted calendars) is written, flushed
+//! and renamed over the journal. Every record appended before it is in it, so every waiter
+//! is then durable.
+
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use std::format;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use super::backend::Backend;
+use super::file::corrupt;
+use super::format::PAGE;
+use super::journal_format::{
+    frame, later_frame, scan, End, Header, Owner, Record, Remembered, HEADER,
+};
+use crate::error::{Error, Kind};
+
+/// A new journal's length: its header and room for a few hundred records.
+const INITIAL_LEN: usize = 16 * PAGE;
+/// The journal is compacted when the records appended since the last compaction take more
+/// than this, and more than twice the live set.
+const COMPACT_MIN: usize = 1 << 20;
+
+/// The bytes of a new, empty journal.
+pub(crate) fn new_image() -> Vec<u8> {
+    image_of(0, 1, &[])
+}
+
+/// A journal file: header (generation, first sequence number), `records` from there, then
+/// zeros to a length with room to append.
+fn image_of(generation: u64, first_seq: u64, records: &[Record]) -> Vec<u8> {
+    let mut image = Header {
+        generation,
+        first_seq,
+    }
+    .encode();
+    for (i, record) in records.iter().enumerate() {
+        let seq = first_seq + i as u64;
+        image.extend_from_slice(&frame(seq, first_seq, record));
+    }
+    let len = (image.len() * 2).max(INITIAL_LEN).next_multiple_of(PAGE);
+    image.resize(len, 0);
+    image
+}
+
+/// The journal of an open store.
+pub(super) struct Journal {
+    state: Mutex<State>,
+    flushes: Mutex<Flushes>,
+    /// Every record with a sequence number below this is durable.
+    durable: AtomicU64,
+}
+
+impl core::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Journal").finish_non_exhaustive()
+    }
+}
+
+struct State {
+    file: Arc<Backend>,
+    generation: u64,
+    next_seq: u64,
+    /// Where the next record goes.
+    end: usize,
+    /// The mapped length.
+    len: usize,
+    /// The bytes written since a flush last took them.
+    pending: Option<(usize, usize)>,
+    /// Set when a write, flush or sync failed: every later append is refused.
+    failed: Option<String>,
+    live: Live,
+    /// Bytes appended since the journal was last written whole.
+    appended: usize,
+}
+
+#[derive(Default)]
+struct Flushes {
+    /// Every record up to this sequence number is durable.
+    flushed: u64,
+    failed: Option<String>,
+}
+
+/// What compaction keeps: the live records, indexed.
+#[derive(Default)]
+struct Live {
+    calendars: BTreeMap<(String, u64), CalendarLive>,
+    remembered: BTreeMap<(String, String), Remembered>,
+}
+
+#[derive(Default)]
+struct CalendarLive {
+    version: u64,
+    next_booking: u64,
+    overrides: BTreeMap<i64, (u64, u64)>,
+    bookings: BTreeMap<u64, Record>,
+}
+
+impl Live {
+    fn apply(&mut self, record: &Record) {
+        match record {
+            Record::Remember(r) => {
+                self.remembered
+                    .insert((r.principal.clone(), r.key.clone()), r.clone());
+            }
+            _ => {
+                let Some(owner) = record.owner() else { return };
+                let calendar = self
+                    .calendars
+                    .entry((owner.id.clone(), owner.incarnation))
+                    .or_default();
+                calendar.version = calendar.version.max(owner.version);
+                match record {
+                    Record::State { next_booking, .. } => {
+                        calendar.next_booking = calendar.next_booking.max(*next_booking);
+                    }
+                    Record::Override {
+                        day, open, firm, ..
+                    } => {
+                        calendar.overrides.insert(*day, (*open, *firm));
+                    }
+                    Record::ClearOverride { day, .. } => {
+                        calendar.overrides.remove(day);
+                    }
+                    Record::Book {
+                        owner,
+                        id,
+                        start,
+                        end,
+                        created_ms,
+                        key_id,
+                        label,
+                        remembered,
+                    } => {
+                        calendar.next_booking = calendar.next_booking.max(id + 1);
+                        calendar.bookings.insert(
+                            *id,
+                            Record::Book {
+                                owner: owner.clone(),
+                                id: *id,
+                                start: *start,
+                                end: *end,
+                                created_ms: *created_ms,
+                                key_id: key_id.clone(),
+                                label: label.clone(),
+                                remembered: None,
+                            },
+                        );
+                        if let Some(r) = remembered {
+                            self.remembered
+                                .insert((r.principal.clone(), r.key.clone()), r.clone());
+                        }
+                    }
+                    Record::Cancel { id, .. } => {
+                        calendar.bookings.remove(id);
+                    }
+                    Record::Remember(_) => {}
+                }
+            }
+        }
+    }
+
+    /// The live set as records, less what `keep` refuses (deleted calendars), bookings that
+    /// ended and overrides of days before `cutoff`, and answers that expired by `now_ms`.
+    fn records(&self, keep: &dyn Fn(&str, u64) -> bool, cutoff: i64, now_ms: i64) -> Vec<Record> {
+        let cutoff_day = cutoff.div_euclid(86_400) - 1;
+        let mut out = Vec::new();
+        for ((id, incarnation), calendar) in &self.calendars {
+            if !keep(id, *incarnation) {
+                continue;
+            }
+            let owner = Owner {
+                id: id.clone(),
+                incarnation: *incarnation,
+                version: calendar.version.max(1),
+            };
+            out.push(Record::State {
+                owner: owner.clone(),
+                next_booking: calendar.next_booking,
+            });
+            for (day, (open, firm)) in calendar.overrides.range(cutoff_day..) {
+                out.push(Record::Override {
+                    owner: owner.clone(),
+                    day: *day,
+                    open: *open,
+                    firm: *firm,
+                });
+            }
+            for booking in calendar.bookings.values() {
+                if let Record::Book { end, .. } = booking {
+                    if *end > cutoff {
+                        out.push(booking.clone());
+                    }
+                }
+            }
+        }
+        for remembered in self.remembered.values() {
+            if remembered.expires_ms > now_ms {
+                out.push(Record::Remember(remembered.clone()));
+            }
+        }
+        out
+    }
+}
+
+impl Journal {
+    /// Opens the journal in `file`: makes it durable, reads its records, and clears a torn
+    /// tail. Returns the journal and its records in order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_corrupt`] for a header that is not a journal's, or for damage to records
+    /// that a later record says were durable; [`Error::is_io`] when flushing or clearing
+    /// fails.
+    pub(super) fn open(file: Backend) -> Result<(Journal, Vec<Record>), Error> {
+        file.sync_all()?;
+        let path = file.path().to_path_buf();
+        let (header, records, end, torn, len) = file.read(|bytes| {
+            let header = Header::decode(bytes).map_err(|what| corrupt(&path, &what))?;
+            let body = bytes.get(HEADER..).unwrap_or_default();
+            let (records, end, why) = scan(body, header.first_seq);
+            let next_seq = header.first_seq + records.len() as u64;
+            if let End::Invalid(what) = &why {
+                // A torn tail is records no one was told are durable. A valid later frame
+                // whose durable mark covers the damaged record says otherwise: refuse.
+                let mut at = end;
+                while at + 8 <= body.len() {
+                    if let Some((seq, durable)) =
+                        later_frame(body.get(at..).unwrap_or_default(), next_seq)
+                    {
+                        if durable > next_seq {
+                            return Err(corrupt(
+                                &path,
+                                &format!(
+                                    "journal {what}; record {seq} further on says records \
+                                     before {durable} were durable, so acknowledged data is \
+                                     damaged"
+                                ),
+                            ));
+                        }
+                    }
+                    at += 8;
+                }
+            }
+            let torn = body
+                .get(end..)
+                .is_some_and(|rest| rest.iter().any(|&b| b != 0));
+            Ok::<_, Error>((header, records, HEADER + end, torn, bytes.len()))
+        })??;
+        let next_seq = header.first_seq + records.len() as u64;
+        if torn {
+            clear_tail(&file, end, len)?;
+        }
+        let mut live = Live::default();
+        for record in &records {
+            live.apply(record);
+        }
+        let journal = Journal {
+            state: Mutex::new(State {
+                file: Arc::new(file),
+                generation: header.generation,
+                next_seq,
+                end,
+                len,
+                pending: None,
+                failed: None,
+                live,
+                appended: end - HEADER,
+            }),
+            flushes: Mutex::new(Flushes {
+                flushed: next_seq - 1,
+                failed: None,
+            }),
+            durable: AtomicU64::new(next_seq),
+        };
+        Ok((journal, records))
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>, Error> {
+        self.state
+            .lock()
+            .map_err(|_| refusing("a journal write panicked"))
+    }
+
+    /// Appends `record` and returns once it is durable (group commit).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_io`] when a write, growth or flush failed (the journal then refuses
+    /// every later append) or had failed before.
+    pub(super) fn append(&self, record: &Record) -> Result<(), Error> {
+        let ticket = {
+            let mut state = self.lock()?;
+            if let Some(reason) = &state.failed {
+                return Err(refusing(reason));
+            }
+            let seq = state.next_seq;
+            let bytes = frame(seq, self.durable.load(Ordering::Acquire), record);
+            let result = write_record(&mut state, &bytes);
+            if let Err(err) = &result {
+                state.failed.get_or_insert_with(|| err.to_string());
+            }
+            result?;
+            state.live.apply(record);
+            state.next_seq += 1;
+            seq
+        };
+        self.flush_through(ticket)
+    }
+
+    /// Returns once every record up to `ticket` is durable, flushing every record written
+    /// so far in one msync unless another thread already has.
+    fn flush_through(&self, ticket: u64) -> Result<(), Error> {
+        let mut flushes = self
+            .flushes
+            .lock()
+            .map_err(|_| refusing("a journal flush panicked"))?;
+        if let Some(reason) = &flushes.failed {
+            return Err(refusing(reason));
+        }
+        if flushes.flushed >= ticket {
+            return Ok(());
+        }
+        let (target, span, file) = {
+            let mut state = self.lock()?;
+            (
+                state.next_seq - 1,
+                state.pending.take(),
+                Arc::clone(&state.file),
+            )
+        };
+        if let Some((start, end)) = span {
+            if let Err(err) = file.flush_span(start, end) {
+                flushes.failed = Some(err.to_string());
+                if let Ok(mut state) = self.lock() {
+                    state.failed.get_or_insert_with(|| err.to_string());
+                }
+                return Err(err);
+            }
+        }
+        flushes.flushed = target;
+        self.durable.store(target + 1, Ordering::Release);
+        Ok(())
+    }
+
+    /// The answer remembered for idempotency key `key` of `principal`, if any.
+    pub(super) fn remembered(&self, principal: &str, key: &str) -> Option<Remembered> {
+        let state = self.state.lock().ok()?;
+        state
+            .live
+            .remembered
+            .get(&(String::from(principal), String::from(key)))
+            .cloned()
+    }
+
+    /// How many bytes the journal file has (for tests and metrics).
+    pub(super) fn file_len(&self) -> usize {
+        self.state.lock().map_or(0, |state| state.len)
+    }
+
+    /// Compacts the journal if the records appended since it was last written whole outgrow
+    /// the live set, keeping only calendars `keep` accepts, bookings that end after `cutoff`
+    /// and overrides from the day before it on (seconds since the epoch), and answers that
+    /// expire after `now_ms`. Returns whether it compacted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_io`] when writing the new file failed; the journal then refuses appends.
+    pub(super) fn compact_if_due(
+        &self,
+        keep: &dyn Fn(&str, u64) -> bool,
+        cutoff: i64,
+        now_ms: i64,
+        force: bool,
+    ) -> Result<bool, Error> {
+        let mut flushes = self
+            .flushes
+            .lock()
+            .map_err(|_| refusing("a journal flush panicked"))?;
+        if let Some(reason) = &flushes.failed {
+            return Err(refusing(reason));
+        }
+        let mut state = self.lock()?;
+        if let Some(reason) = &state.failed {
+            return Err(refusing(reason));
+        }
+        let records = state.live.records(keep, cutoff, now_ms);
+        let live_bytes: usize = records.iter().map(|r| r.encode().len() + 40).sum();
+        if !force && state.appended <= COMPACT_MIN.max(2 * live_bytes) {
+            return Ok(false);
+        }
+        let first_seq = state.next_seq;
+        let generation = state.generation + 1;
+        let image = image_of(generation, first_seq, &records);
+        let replaced = match state.file.replace(&image) {
+            Ok(file) => file,
+            Err(err) => {
+                state.failed.get_or_insert_with(|| err.to_string());
+                flushes.failed = Some(err.to_string());
+                return Err(err);
+            }
+        };
+        let body: usize = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| frame(first_seq + i as u64, 0, r).len())
+            .sum();
+        let mut live = Live::default();
+        for record in &records {
+            live.apply(record);
+        }
+        state.file = Arc::new(replaced);
+        state.generation = generation;
+        state.next_seq = first_seq + records.len() as u64;
+        state.end = HEADER + body;
+        state.len = image.len();
+        state.pending = None;
+        state.live = live;
+        state.appended = body;
+        flushes.flushed = state.next_seq - 1;
+        self.durable.store(state.next_seq, Ordering::Release);
+        Ok(true)
+    }
+}
+
+/// Writes `bytes` at the journal's end (growing the file first if needed) into the mapping.
+fn write_record(state: &mut State, bytes: &[u8]) -> Result<(), Error> {
+    let start = state.end;
+    let end = start + bytes.len();
+    if end > state.len {
+        grow(state, end)?;
+    }
+    let mut at = start;
+    while at < end {
+        let page = at - at % PAGE;
+        let upto = end.min(page + PAGE);
+        let part = bytes.get(at - start..upto - start).unwrap_or_default();
+        state.file.stage_page(page, |p| {
+            if let Some(dst) = p.get_mut(at - page..upto - page) {
+                dst.copy_from_slice(part);
+            }
+        })?;
+        at = upto;
+    }
+    state.pending = Some(match state.pending {
+        None => (start, end),
+        Some((a, b)) => (a.min(start), b.max(end)),
+    });
+    state.end = end;
+    state.appended += bytes.len();
+    Ok(())
+}
+
+/// Lengthens the file (doubling, and at least to `needed` bytes) with zeros, syncs it and
+/// maps it.
+fn grow(state: &mut State, needed: usize) -> Result<(), Error> {
+    let new_len = needed.max(state.len * 2).next_multiple_of(PAGE);
+    let zeros = alloc::vec![0u8; new_len - state.len];
+    state.file.extend(state.len, &zeros)?;
+    state.file.sync()?;
+    state.file.remap(new_len)?;
+    state.len = new_len;
+    Ok(())
+}
+
+/// Zeros the bytes from `end` to `len` (a torn tail) and syncs, so that no fragment of a torn
+/// record can ever be read as the continuation of the records appended from now on.
+fn clear_tail(file: &Backend, end: usize, len: usize) -> Result<(), Error> {
+    let mut page = end - end % PAGE;
+    while page < len {
+        let from = end.max(page) - page;
+        let dirty = file.read(|bytes| {
+            bytes
+                .get(page + from..(page + PAGE).min(bytes.len()))
+                .is_some_and(|b| b.iter().any(|&x| x != 0))
+        })?;
+        if dirty {
+            file.stage_page(page, |p| {
+                if let Some(rest) = p.get_mut(from..) {
+                    rest.fill(0);
+                }
+            })?;
+        }
+        page += PAGE;
+    }
+    file.sync()
+}
+
+#[cold]
+fn refusing(reason: &str) -> Error {
+    Error::new(
+        Kind::Io,
+        format!(
+            "the store refuses dated writes since a journal write failed ({reason}); reopen it \
+             to see what is on disk"
+        ),
+    )
+}

@@ -1,0 +1,682 @@
+//! The bytes of the journal, the file beside the store file that holds dated data:
+//! its header, the framing of its records, and each record's payload. Pure: bytes in,
+//! values or errors out (docs/format.md, section 8, is the specification).
+//!
+//! Every decoder treats its input as hostile: lengths are checked before slicing, reserved
+//! bytes must be zero, and text must satisfy the rules the API enforces on the way in.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use super::calendar::check_id;
+use super::calendar::check_key_id;
+
+/// The size of the header page; records start after it.
+pub(crate) const HEADER: usize = 4096;
+/// The first eight bytes of every journal: like the store file's, with `D` for dated.
+pub(crate) const MAGIC: [u8; 8] = [0x89, b'A', b'V', b'D', b'\r', b'\n', 0x1a, b'\n'];
+/// The journal format version this build writes and reads.
+pub(crate) const VERSION: u32 = 1;
+/// Bytes of a record's frame before its payload.
+pub(crate) const FRAME: usize = 32;
+/// The largest payload of one record.
+pub(crate) const MAX_PAYLOAD: usize = 1 << 17;
+/// Records start on multiples of this.
+pub(crate) const ALIGN: usize = 8;
+/// The longest idempotency key and principal.
+pub(crate) const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// The largest stored answer body.
+pub(crate) const MAX_ANSWER: usize = 1 << 16;
+/// The longest booking label (as the dated layer's rule).
+pub(crate) const MAX_LABEL: usize = crate::dated::MAX_LABEL;
+
+/// The journal's header: which generation of the file this is and the sequence number of its
+/// first record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Header {
+    /// One more with every compaction (which writes a new file).
+    pub(crate) generation: u64,
+    /// The sequence number of the first record; the next ones count on by one.
+    pub(crate) first_seq: u64,
+}
+
+fn crc_skipping(bytes: &[u8], skip: core::ops::Range<usize>) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(bytes.get(..skip.start).unwrap_or_default());
+    hasher.update(bytes.get(skip.end..).unwrap_or_default());
+    hasher.finalize()
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+impl Header {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut page = alloc::vec![0u8; HEADER];
+        page[..8].copy_from_slice(&MAGIC);
+        page[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        page[16..20].copy_from_slice(&(HEADER as u32).to_le_bytes());
+        page[24..32].copy_from_slice(&self.generation.to_le_bytes());
+        page[32..40].copy_from_slice(&self.first_seq.to_le_bytes());
+        let crc = crc_skipping(&page, 12..16);
+        page[12..16].copy_from_slice(&crc.to_le_bytes());
+        page
+    }
+
+    /// Checks the header page; the error says what failed.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Header, String> {
+        let page = bytes.get(..HEADER).ok_or_else(|| {
+            format!(
+                "the journal is {} bytes, shorter than its {HEADER}-byte header",
+                bytes.len()
+            )
+        })?;
+        if page.get(..8) != Some(&MAGIC[..]) {
+            return Err(String::from(
+                "the journal's header has the wrong magic bytes: this is not a journal",
+            ));
+        }
+        let version = u32_at(page, 8).unwrap_or_default();
+        if version != VERSION {
+            let which = if version > VERSION {
+                "newer than"
+            } else {
+                "not"
+            };
+            return Err(format!(
+                "the journal says format version {version}, which is {which} the version \
+                 this build reads ({VERSION}); use a build that reads version {version}"
+            ));
+        }
+        let stored = u32_at(page, 12).unwrap_or_default();
+        let actual = crc_skipping(page, 12..16);
+        if stored != actual {
+            return Err(format!(
+                "the journal header's CRC-32 does not match (stored {stored:#010x}, computed \
+                 {actual:#010x})"
+            ));
+        }
+        if u32_at(page, 16) != Some(HEADER as u32) {
+            return Err(String::from("the journal header's page size is not 4096"));
+        }
+        let first_seq = u64_at(page, 32).unwrap_or_default();
+        if first_seq == 0 {
+            return Err(String::from(
+                "the journal header's first sequence number is 0",
+            ));
+        }
+        if page.get(20..24).is_some_and(|r| r.iter().any(|&b| b != 0))
+            || page.get(40..).is_some_and(|r| r.iter().any(|&b| b != 0))
+        {
+            return Err(String::from(
+                "the journal header's reserved bytes are not zero",
+            ));
+        }
+        Ok(Header {
+            generation: u64_at(page, 24).unwrap_or_default(),
+            first_seq,
+        })
+    }
+}
+
+/// A record's frame and payload, ready to write: the CRC, length, sequence number, how far
+/// the journal was durable when it was written (`durable`: every record before that
+/// sequence number), and kind, then the payload, padded with zeros to a multiple of 8 bytes.
+pub(crate) fn frame(seq: u64, durable: u64, record: &Record) -> Vec<u8> {
+    let payload = record.encode();
+    let len = payload.len();
+    let mut out = alloc::vec![0u8; (FRAME + len).next_multiple_of(ALIGN)];
+    out[4..8].copy_from_slice(&(len as u32).to_le_bytes());
+    out[8..16].copy_from_slice(&seq.to_le_bytes());
+    out[16..24].copy_from_slice(&durable.to_le_bytes());
+    out[24] = record.kind();
+    out[FRAME..FRAME + len].copy_from_slice(&payload);
+    let crc = crc32fast::hash(&out[4..FRAME + len]);
+    out[..4].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Why a scan stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    /// Zeros where the next frame would start: the journal's end.
+    Clean,
+    /// Bytes that are not a valid next record: a torn or damaged append, or damage.
+    Invalid(String),
+}
+
+/// The records of a journal body (the bytes after the header), in order, from the first
+/// sequence number `first_seq` on; stops at the first frame that is not the next valid
+/// record. Returns the records, the offset (within `body`) after the last, and why it stopped.
+pub(crate) fn scan(body: &[u8], first_seq: u64) -> (Vec<Record>, usize, End) {
+    let mut records = Vec::new();
+    let mut at = 0usize;
+    let mut seq = first_seq;
+    loop {
+        match next(body.get(at..).unwrap_or_default(), seq) {
+            Ok(Some((record, size))) => {
+                records.push(record);
+                at += size;
+                seq += 1;
+            }
+            Ok(None) => return (records, at, End::Clean),
+            Err(why) => return (records, at, End::Invalid(format!("record {seq}: {why}"))),
+        }
+    }
+}
+
+/// The frame at the start of `bytes` if it is a valid frame of any sequence number after
+/// `after`: its sequence number and its durable mark. For recovery, which must tell a torn
+/// tail (records no one was told are durable) from damage to records that were.
+pub(crate) fn later_frame(bytes: &[u8], after: u64) -> Option<(u64, u64)> {
+    let seq = u64_at(bytes, 8)?;
+    if seq <= after {
+        return None;
+    }
+    let durable = u64_at(bytes, 16)?;
+    match next(bytes, seq) {
+        Ok(Some(_)) => Some((seq, durable)),
+        _ => None,
+    }
+}
+
+/// Decodes the frame at the start of `bytes`, which must carry sequence number `seq`.
+/// `None` at the end (fewer than a frame's bytes, or a frame of zeros).
+pub(crate) fn next(bytes: &[u8], seq: u64) -> Result<Option<(Record, usize)>, String> {
+    let Some(head) = bytes.get(..FRAME) else {
+        return if bytes.iter().all(|&b| b == 0) {
+            Ok(None)
+        } else {
+            Err(String::from("a partial frame at the end"))
+        };
+    };
+    if head.iter().all(|&b| b == 0) {
+        return Ok(None);
+    }
+    let len = u32_at(head, 4).unwrap_or_default() as usize;
+    if len > MAX_PAYLOAD {
+        return Err(format!("payload length {len} exceeds {MAX_PAYLOAD}"));
+    }
+    let size = (FRAME + len).next_multiple_of(ALIGN);
+    let Some(whole) = bytes.get(..size) else {
+        return Err(String::from("the frame runs past the end of the file"));
+    };
+    let stored = u32_at(whole, 0).unwrap_or_default();
+    let actual = crc32fast::hash(whole.get(4..FRAME + len).unwrap_or_default());
+    if stored != actual {
+        return Err(format!(
+            "CRC-32 mismatch (stored {stored:#010x}, computed {actual:#010x}): a torn or \
+             damaged write"
+        ));
+    }
+    let found = u64_at(whole, 8).unwrap_or_default();
+    if found != seq {
+        return Err(format!("sequence number {found}, expected {seq}"));
+    }
+    let durable = u64_at(whole, 16).unwrap_or_default();
+    if durable > seq {
+        return Err(format!(
+            "a durable mark {durable} past its own sequence number"
+        ));
+    }
+    if whole
+        .get(25..FRAME)
+        .is_some_and(|r| r.iter().any(|&b| b != 0))
+        || whole
+            .get(FRAME + len..)
+            .is_some_and(|r| r.iter().any(|&b| b != 0))
+    {
+        return Err(String::from("reserved or padding bytes are not zero"));
+    }
+    let kind = whole.get(24).copied().unwrap_or_default();
+    let payload = whole.get(FRAME..FRAME + len).unwrap_or_default();
+    Ok(Some((Record::decode(kind, payload)?, size)))
+}
+
+/// Which calendar a record belongs to: its id, the incarnation (a calendar deleted and
+/// created again is another), and the calendar's version after the record.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Owner {
+    pub(crate) id: String,
+    pub(crate) incarnation: u64,
+    pub(crate) version: u64,
+}
+
+/// The answer to a request that carried an idempotency key, kept so that a repeat of the
+/// request gets it again instead of a second effect (HTTP `Idempotency-Key`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remembered {
+    /// The idempotency key, 1 to 255 bytes of printable ASCII.
+    pub key: String,
+    /// Who sent it (a key id, or a client address), at most 255 bytes.
+    pub principal: String,
+    /// A digest of the request (method, path, body), to tell a repeat from a reuse.
+    pub fingerprint: [u8; 32],
+    /// When it may be forgotten, in milliseconds since the Unix epoch.
+    pub expires_ms: i64,
+    /// The answer's HTTP status.
+    pub status: u16,
+    /// The answer's body, at most 64 KiB.
+    pub body: Vec<u8>,
+}
+
+/// One journal record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Record {
+    /// A calendar's version and next booking id (compaction writes one per calendar).
+    State { owner: Owner, next_booking: u64 },
+    /// Owner day `day` (days since 1970-01-01) gets these slots.
+    Override {
+        owner: Owner,
+        day: i64,
+        open: u64,
+        firm: u64,
+    },
+    /// Owner day `day` returns to the pattern.
+    ClearOverride { owner: Owner, day: i64 },
+    /// A booking, with the answer remembered for its idempotency key, if any.
+    Book {
+        owner: Owner,
+        id: u64,
+        start: i64,
+        end: i64,
+        created_ms: i64,
+        key_id: Option<String>,
+        label: Option<String>,
+        remembered: Option<Remembered>,
+    },
+    /// A booking cancelled.
+    Cancel { owner: Owner, id: u64 },
+    /// An answer remembered for an idempotency key, on its own.
+    Remember(Remembered),
+}
+
+impl Record {
+    fn kind(&self) -> u8 {
+        match self {
+            Record::State { .. } => 1,
+            Record::Override { .. } => 2,
+            Record::ClearOverride { .. } => 3,
+            Record::Book { .. } => 4,
+            Record::Cancel { .. } => 5,
+            Record::Remember(_) => 6,
+        }
+    }
+
+    /// The calendar the record belongs to, if it belongs to one.
+    pub(crate) fn owner(&self) -> Option<&Owner> {
+        match self {
+            Record::State { owner, .. }
+            | Record::Override { owner, .. }
+            | Record::ClearOverride { owner, .. }
+            | Record::Book { owner, .. }
+            | Record::Cancel { owner, .. } => Some(owner),
+            Record::Remember(_) => None,
+        }
+    }
+
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(96);
+        if let Some(owner) = self.owner() {
+            out.push(owner.id.len() as u8);
+            out.extend_from_slice(owner.id.as_bytes());
+            out.extend_from_slice(&owner.incarnation.to_le_bytes());
+            out.extend_from_slice(&owner.version.to_le_bytes());
+        }
+        match self {
+            Record::State { next_booking, .. } => {
+                out.extend_from_slice(&next_booking.to_le_bytes())
+            }
+            Record::Override {
+                day, open, firm, ..
+            } => {
+                out.extend_from_slice(&day.to_le_bytes());
+                out.extend_from_slice(&open.to_le_bytes());
+                out.extend_from_slice(&firm.to_le_bytes());
+            }
+            Record::ClearOverride { day, .. } => out.extend_from_slice(&day.to_le_bytes()),
+            Record::Book {
+                id,
+                start,
+                end,
+                created_ms,
+                key_id,
+                label,
+                remembered,
+                ..
+            } => {
+                for value in [*id as i64, *start, *end, *created_ms] {
+                    out.extend_from_slice(&value.to_le_bytes());
+                }
+                let key_id = key_id.as_deref().unwrap_or_default();
+                out.push(key_id.len() as u8);
+                out.extend_from_slice(key_id.as_bytes());
+                match label {
+                    Some(label) => {
+                        out.push(1);
+                        out.extend_from_slice(&(label.len() as u16).to_le_bytes());
+                        out.extend_from_slice(label.as_bytes());
+                    }
+                    None => out.push(0),
+                }
+                match remembered {
+                    Some(r) => {
+                        out.push(1);
+                        encode_remembered(&mut out, r);
+                    }
+                    None => out.push(0),
+                }
+            }
+            Record::Cancel { id, .. } => out.extend_from_slice(&id.to_le_bytes()),
+            Record::Remember(r) => encode_remembered(&mut out, r),
+        }
+        out
+    }
+
+    pub(crate) fn decode(kind: u8, payload: &[u8]) -> Result<Record, String> {
+        let mut c = Cursor { bytes: payload };
+        let record = match kind {
+            1 => Record::State {
+                owner: c.owner()?,
+                next_booking: c.u64()?,
+            },
+            2 => {
+                let owner = c.owner()?;
+                let day = c.i64()?;
+                let (open, firm) = (c.u64()?, c.u64()?);
+                crate::dated::DayOverride::from_bits(open, firm).map_err(|e| e.to_string())?;
+                Record::Override {
+                    owner,
+                    day,
+                    open,
+                    firm,
+                }
+            }
+            3 => Record::ClearOverride {
+                owner: c.owner()?,
+                day: c.i64()?,
+            },
+            4 => {
+                let owner = c.owner()?;
+                let id = c.u64()?;
+                let (start, end, created_ms) = (c.i64()?, c.i64()?, c.i64()?);
+                if id == 0 || end <= start || end - start > crate::dated::MAX_SPAN_SECONDS {
+                    return Err(format!("booking {id}: not a valid span or id"));
+                }
+                let key_len = c.byte()? as usize;
+                let key_id = if key_len == 0 {
+                    None
+                } else {
+                    let key = c.text(key_len, "key id")?;
+                    check_key_id(&key).map_err(|e| e.to_string())?;
+                    Some(key)
+                };
+                let label = match c.byte()? {
+                    0 => None,
+                    1 => {
+                        let len = usize::from(u16::from_le_bytes(
+                            c.take(2)?.try_into().map_err(|_| "short")?,
+                        ));
+                        if len > MAX_LABEL {
+                            return Err(format!("a label of {len} bytes (at most {MAX_LABEL})"));
+                        }
+                        Some(c.text(len, "label")?)
+                    }
+                    other => return Err(format!("label flag {other}")),
+                };
+                let remembered = match c.byte()? {
+                    0 => None,
+                    1 => Some(decode_remembered(&mut c)?),
+                    other => return Err(format!("idempotency flag {other}")),
+                };
+                Record::Book {
+                    owner,
+                    id,
+                    start,
+                    end,
+                    created_ms,
+                    key_id,
+                    label,
+                    remembered,
+                }
+            }
+            5 => Record::Cancel {
+                owner: c.owner()?,
+                id: c.u64()?,
+            },
+            6 => Record::Remember(decode_remembered(&mut c)?),
+            other => return Err(format!("unknown record kind {other}")),
+        };
+        if !c.bytes.is_empty() {
+            return Err(format!(
+                "{} unexpected bytes after the payload",
+                c.bytes.len()
+            ));
+        }
+        Ok(record)
+    }
+}
+
+fn encode_remembered(out: &mut Vec<u8>, r: &Remembered) {
+    out.push(r.key.len() as u8);
+    out.extend_from_slice(r.key.as_bytes());
+    out.push(r.principal.len() as u8);
+    out.extend_from_slice(r.principal.as_bytes());
+    out.extend_from_slice(&r.fingerprint);
+    out.extend_from_slice(&r.expires_ms.to_le_bytes());
+    out.extend_from_slice(&r.status.to_le_bytes());
+    out.extend_from_slice(&(r.body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&r.body);
+}
+
+fn decode_remembered(c: &mut Cursor<'_>) -> Result<Remembered, String> {
+    let key_len = c.byte()? as usize;
+    let key = c.text(key_len, "idempotency key")?;
+    let principal_len = c.byte()? as usize;
+    let principal = c.text(principal_len, "principal")?;
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(String::from(
+            "an idempotency key that is empty or not printable ASCII",
+        ));
+    }
+    let fingerprint: [u8; 32] = c.take(32)?.try_into().map_err(|_| "short")?;
+    let expires_ms = c.i64()?;
+    let status = u16::from_le_bytes(c.take(2)?.try_into().map_err(|_| "short")?);
+    if !(100..=599).contains(&status) {
+        return Err(format!("a remembered status {status}"));
+    }
+    let len = u32::from_le_bytes(c.take(4)?.try_into().map_err(|_| "short")?) as usize;
+    if len > MAX_ANSWER {
+        return Err(format!(
+            "a remembered answer of {len} bytes (at most {MAX_ANSWER})"
+        ));
+    }
+    let body = c.take(len)?.to_vec();
+    Ok(Remembered {
+        key,
+        principal,
+        fingerprint,
+        expires_ms,
+        status,
+        body,
+    })
+}
+
+/// A cursor over a payload that never reads past its end.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if n > self.bytes.len() {
+            return Err(String::from("the payload ends early"));
+        }
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Ok(head)
+    }
+
+    fn byte(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?.first().copied().unwrap_or_default())
+    }
+
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64_at(self.take(8)?, 0).unwrap_or_default())
+    }
+
+    fn i64(&mut self) -> Result<i64, String> {
+        Ok(self.u64()? as i64)
+    }
+
+    fn text(&mut self, n: usize, what: &str) -> Result<String, String> {
+        core::str::from_utf8(self.take(n)?)
+            .map(String::from)
+            .map_err(|_| format!("the {what} is not UTF-8"))
+    }
+
+    fn owner(&mut self) -> Result<Owner, String> {
+        let len = self.byte()? as usize;
+        let id = self.text(len, "calendar id")?;
+        check_id(&id).map_err(|e| e.to_string())?;
+        let incarnation = self.u64()?;
+        let version = self.u64()?;
+        if version == 0 {
+            return Err(String::from("calendar version 0"));
+        }
+        Ok(Owner {
+            id,
+            incarnation,
+            version,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner {
+            id: String::from("room-1"),
+            incarnation: 7,
+            version: 3,
+        }
+    }
+
+    fn samples() -> Vec<Record> {
+        let remembered = Remembered {
+            key: String::from("8e03978e-40d5-43e8-bc93-6894a57f9324"),
+            principal: String::from("key:k1"),
+            fingerprint: [9; 32],
+            expires_ms: 1_800_000_000_000,
+            status: 201,
+            body: b"{\"id\":\"1\"}".to_vec(),
+        };
+        alloc::vec![
+            Record::State {
+                owner: owner(),
+                next_booking: 12
+            },
+            Record::Override {
+                owner: owner(),
+                day: 20_000,
+                open: 0xFF,
+                firm: 0x0F
+            },
+            Record::ClearOverride {
+                owner: owner(),
+                day: -3
+            },
+            Record::Book {
+                owner: owner(),
+                id: 5,
+                start: 1_800_000_000,
+                end: 1_800_003_600,
+                created_ms: 1_799_000_000_000,
+                key_id: Some(String::from("k1")),
+                label: Some(String::from("Team sync")),
+                remembered: Some(remembered.clone()),
+            },
+            Record::Book {
+                owner: owner(),
+                id: 6,
+                start: 1_800_000_000,
+                end: 1_800_003_600,
+                created_ms: 0,
+                key_id: None,
+                label: None,
+                remembered: None,
+            },
+            Record::Cancel {
+                owner: owner(),
+                id: 5
+            },
+            Record::Remember(remembered),
+        ]
+    }
+
+    #[test]
+    fn records_round_trip_and_every_truncation_is_refused() {
+        for record in samples() {
+            let payload = record.encode();
+            assert_eq!(Record::decode(record.kind(), &payload), Ok(record.clone()));
+            for n in 0..payload.len() {
+                assert!(
+                    Record::decode(record.kind(), &payload[..n]).is_err(),
+                    "{record:?} {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_scan_stops_at_the_first_invalid_frame() {
+        let mut body = Vec::new();
+        for (i, record) in samples().iter().enumerate() {
+            body.extend_from_slice(&frame(10 + i as u64, 10, record));
+        }
+        let whole = body.len();
+        body.resize(whole + 64, 0);
+        let (records, end, why) = scan(&body, 10);
+        assert_eq!((records, end, why), (samples(), whole, End::Clean));
+        // A flipped byte in the third frame keeps the first two.
+        let second_end = frame(10, 10, &samples()[0]).len() + frame(11, 10, &samples()[1]).len();
+        let mut damaged = body.clone();
+        damaged[second_end + 30] ^= 0x40;
+        let (records, end, why) = scan(&damaged, 10);
+        assert_eq!((records.len(), end), (2, second_end));
+        assert!(matches!(why, End::Invalid(_)));
+        // Recovery sees the fourth frame after the damage, and what it says was durable.
+        let third = frame(12, 10, &samples()[2]).len();
+        assert_eq!(
+            later_frame(&damaged[second_end + third..], 12),
+            Some((13, 10))
+        );
+        assert_eq!(later_frame(&damaged[second_end + third..], 13), None);
+        // A wrong first sequence number reads nothing.
+        assert_eq!(scan(&body, 11).0.len(), 0);
+    }
+
+    #[test]
+    fn the_header_round_trips_and_refuses_the_future() {
+        let header = Header {
+            generation: 3,
+            first_seq: 41,
+        };
+        let bytes = header.encode();
+        assert_eq!(Header::decode(&bytes), Ok(header));
+        let mut newer = bytes.clone();
+        newer[8] = 2;
+        assert!(Header::decode(&newer).unwrap_err().contains("newer"));
+        let mut flipped = bytes;
+        flipped[100] = 1;
+        assert!(Header::decode(&flipped).unwrap_err().contains("CRC"));
+    }
+}
