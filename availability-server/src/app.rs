@@ -192,7 +192,12 @@ impl App {
                 self.cache.forget(id);
                 Ok(value)
             }
-            Err(err) => Err(store::problem(what, err)),
+            Err(err) => {
+                if err.is_storage_full() {
+                    self.metrics.storage_full.fetch_add(1, Relaxed);
+                }
+                Err(store::problem(what, err))
+            }
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub cache_misses: AtomicU64,
     /// Changes committed to the store.
     pub commits: AtomicU64,
+    /// Changes refused because the disk holding the store is full (507).
+    pub storage_full: AtomicU64,
     /// Requests refused for a missing or wrong key (401) or a key of another calendar (403).
     pub auth_rejections: AtomicU64,
     /// Requests refused by a rate limit (429).
@@ -146,6 +148,11 @@ impl Metrics {
                 "availability_commits_total",
                 "Changes committed to the store.",
                 &self.commits,
+            ),
+            (
+                "availability_storage_full_total",
+                "Changes refused with 507 because the disk holding the store is full.",
+                &self.storage_full,
             ),
             (
                 "availability_auth_rejections_total",

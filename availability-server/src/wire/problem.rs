@@ -126,6 +126,19 @@ impl Problem {
         self
     }
 
+    /// 507: the disk holding the store is full.
+    #[cold]
+    pub fn insufficient_storage(context: &str, err: impl std::fmt::Display) -> Problem {
+        tracing::error!(%err, "{context}: the disk is full");
+        Problem::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!(
+                "{context} failed: the server's disk is full, so the store cannot grow; \
+                 existing calendars can still be read and written"
+            ),
+        )
+    }
+
     /// 503 while the server shuts down.
     #[cold]
     pub fn shutting_down() -> Problem {
