@@ -110,6 +110,9 @@ pub struct Cli {
     /// Connections open at once; more are closed on accept [default: 1024].
     #[arg(long, env = "AVAILABILITY_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Connections open at once from one client (IPv4 address or IPv6 /64) [default: 64].
+    #[arg(long, env = "AVAILABILITY_MAX_CONNECTIONS_PER_CLIENT")]
+    pub max_connections_per_client: Option<usize>,
     /// Header fields per HTTP/1.1 request [default: 64].
     #[arg(long, env = "AVAILABILITY_MAX_HEADERS")]
     pub max_headers: Option<usize>,
@@ -179,6 +182,7 @@ struct FileConfig {
     header_read_timeout: Option<u64>,
     idle_timeout: Option<u64>,
     max_connections: Option<usize>,
+    max_connections_per_client: Option<usize>,
     max_headers: Option<usize>,
     max_header_bytes: Option<usize>,
     max_body_bytes: Option<usize>,
@@ -349,6 +353,8 @@ impl Config {
             header_read_timeout: secs(pick!(header_read_timeout), dc.header_read_timeout),
             idle_timeout: secs(pick!(idle_timeout), dc.idle_timeout),
             max_connections: pick!(max_connections).unwrap_or(dc.max_connections),
+            max_connections_per_client: pick!(max_connections_per_client)
+                .unwrap_or(dc.max_connections_per_client),
             max_headers: pick!(max_headers).unwrap_or(dc.max_headers),
             max_header_bytes: pick!(max_header_bytes).unwrap_or(dc.max_header_bytes),
             h2_max_streams: pick!(h2_max_streams).unwrap_or(dc.h2_max_streams),
@@ -366,6 +372,10 @@ impl Config {
             ),
             ("idle_timeout", connections.idle_timeout.as_secs()),
             ("max_connections", connections.max_connections as u64),
+            (
+                "max_connections_per_client",
+                connections.max_connections_per_client as u64,
+            ),
             ("max_headers", connections.max_headers as u64),
             ("h2_max_streams", u64::from(connections.h2_max_streams)),
         ] {
@@ -481,7 +491,7 @@ mod tests {
         std::fs::write(
             &path,
             "write_burst = 3\nidle_timeout = 5\nclient_ip_header = \"X-Forwarded-For\"\n\
-             trusted_proxies = [\"10.0.0.1\"]\n",
+             trusted_proxies = [\"10.0.0.1\"]\nmax_connections_per_client = 9\n",
         )
         .expect("write");
         let config = Config::load(&cli(&[
@@ -499,6 +509,7 @@ mod tests {
             Some("x-forwarded-for")
         );
         assert_eq!(config.trusted_proxies, vec![IpAddr::from([10, 0, 0, 1])]);
+        assert_eq!(config.connections.max_connections_per_client, 9);
     }
 
     #[test]

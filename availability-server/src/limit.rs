@@ -234,6 +234,12 @@ fn key_of(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The client an address counts as, for every per-client limit (rates, connections): IPv4
+/// as is, IPv6 by its /64 prefix, IPv4-mapped IPv6 as IPv4.
+pub fn client_of(ip: IpAddr) -> IpAddr {
+    key_of(canonical(ip))
+}
+
 /// The three limits and how to find the client.
 #[derive(Debug)]
 pub struct Limits {
