@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use http::HeaderName;
 
-use crate::limit::{Rate, Rates};
+use crate::limit::{Cidr, Rate, Rates};
 use crate::server::Connections;
 use crate::store::KeyHash;
 
@@ -95,9 +95,10 @@ pub struct Cli {
     /// A header naming the client behind a reverse proxy, e.g. x-forwarded-for [default: none].
     #[arg(long, env = "AVAILABILITY_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
-    /// Proxy addresses whose client_ip_header is believed [default: 127.0.0.1,::1].
+    /// Proxy addresses or ranges (10.0.0.0/8) whose client_ip_header is believed
+    /// [default: 127.0.0.1,::1].
     #[arg(long, env = "AVAILABILITY_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Option<Vec<IpAddr>>,
+    pub trusted_proxies: Option<Vec<Cidr>>,
     /// Seconds a client has for the TLS handshake [default: 10].
     #[arg(long, env = "AVAILABILITY_HANDSHAKE_TIMEOUT")]
     pub handshake_timeout: Option<u64>,
@@ -177,7 +178,7 @@ struct FileConfig {
     auth_burst: Option<u32>,
     rate_limit_clients: Option<usize>,
     client_ip_header: Option<String>,
-    trusted_proxies: Option<Vec<IpAddr>>,
+    trusted_proxies: Option<Vec<Cidr>>,
     handshake_timeout: Option<u64>,
     header_read_timeout: Option<u64>,
     idle_timeout: Option<u64>,
@@ -223,7 +224,7 @@ pub struct Config {
     /// A header naming the client behind a reverse proxy.
     pub client_ip_header: Option<HeaderName>,
     /// Peers whose `client_ip_header` is believed.
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<Cidr>,
     /// Connection timeouts and limits.
     pub connections: Connections,
     /// The largest request body read.
@@ -255,8 +256,8 @@ impl Default for Config {
             rates: Rates::default(),
             client_ip_header: None,
             trusted_proxies: vec![
-                IpAddr::from([127, 0, 0, 1]),
-                IpAddr::from(Ipv6Addr::LOCALHOST),
+                Cidr::from(IpAddr::from([127, 0, 0, 1])),
+                Cidr::from(IpAddr::from(Ipv6Addr::LOCALHOST)),
             ],
             connections: Connections::default(),
             max_body_bytes: crate::app::BODY_LIMIT,
@@ -491,7 +492,8 @@ mod tests {
         std::fs::write(
             &path,
             "write_burst = 3\nidle_timeout = 5\nclient_ip_header = \"X-Forwarded-For\"\n\
-             trusted_proxies = [\"10.0.0.1\"]\nmax_connections_per_client = 9\n",
+             trusted_proxies = [\"10.0.0.1\", \"192.168.0.0/16\"]\n\
+             max_connections_per_client = 9\n",
         )
         .expect("write");
         let config = Config::load(&cli(&[
@@ -508,8 +510,16 @@ mod tests {
             config.client_ip_header.as_ref().map(HeaderName::as_str),
             Some("x-forwarded-for")
         );
-        assert_eq!(config.trusted_proxies, vec![IpAddr::from([10, 0, 0, 1])]);
+        assert_eq!(
+            config.trusted_proxies,
+            vec![
+                Cidr::from(IpAddr::from([10, 0, 0, 1])),
+                "192.168.0.0/16".parse().expect("range")
+            ]
+        );
         assert_eq!(config.connections.max_connections_per_client, 9);
+        let ranges = Config::load(&cli(&["--trusted-proxies", "10.0.0.0/8,::1"])).expect("loads");
+        assert!(ranges.trusted_proxies[0].contains(IpAddr::from([10, 1, 2, 3])));
     }
 
     #[test]
@@ -530,6 +540,9 @@ mod tests {
         assert!(err.contains("auth_burst"), "{err}");
         let err = Config::load(&cli(&["--max-header-bytes", "100"])).expect_err("small");
         assert!(err.contains("8192"), "{err}");
+        let err = Cli::try_parse_from(["availability-server", "--trusted-proxies", "10.0.0.0/40"])
+            .expect_err("range");
+        assert!(err.to_string().contains("10.0.0.0/40"), "{err}");
         let err = Config::load(&cli(&["--client-ip-header", "a b"])).expect_err("name");
         assert!(err.contains("client_ip_header"), "{err}");
     }

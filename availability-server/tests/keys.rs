@@ -345,6 +345,81 @@ async fn a_trusted_proxy_names_the_client() {
     );
 }
 
+/// A write without a key, with `header: value`: its status (401, or 429 when the client's
+/// write budget is spent).
+async fn keyless_write(client: Client, header: &'static str, value: &str) -> StatusCode {
+    client
+        .send(
+            Client::request(Method::PATCH, "/availability")
+                .header("content-type", "application/json")
+                .header(header, value)
+                .body(crate::support::full(BATCH))
+                .unwrap(),
+        )
+        .await
+        .status
+}
+
+/// Proxies trusted as a range; `X-Forwarded-For` elements with ports and brackets, and
+/// `Forwarded` (RFC 7239), name the client; a hop that names no one is charged to the proxy
+/// that wrote it. (Before, `ip:port` and `[v6]:port` fell back to the proxy's address, which
+/// put every client behind it in one budget.)
+#[tokio::test]
+async fn proxy_ranges_and_forwarded_forms_name_the_client() {
+    for header in ["x-forwarded-for", "forwarded"] {
+        let server = TestServer::start_tweaked(|config| {
+            config.client_ip_header = Some(http::HeaderName::from_static(header));
+            config.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+            config.rates.write = availability_server::limit::Rate {
+                per_minute: 1,
+                burst: 1,
+            };
+        })
+        .await;
+        let proxy = server.client(Version::HTTP_11).from("127.0.0.7");
+        let form = |xff: &str, fwd: &str| {
+            if header == "forwarded" {
+                fwd.to_owned()
+            } else {
+                xff.to_owned()
+            }
+        };
+        let pairs = [
+            (
+                form("198.51.100.1:4711", "for=\"198.51.100.1:4711\";proto=https"),
+                form("198.51.100.1:5000", "for=198.51.100.1"),
+            ),
+            (
+                form("[2001:db8::1]:443", "for=\"[2001:db8::1]:443\""),
+                form("2001:db8::2", "for=\"[2001:db8::2]\""),
+            ),
+            (
+                form(
+                    "6.6.6.6, 198.51.100.3, 127.0.0.9",
+                    "for=6.6.6.6, for=198.51.100.3, for=127.0.0.9",
+                ),
+                form("198.51.100.3", "for=198.51.100.3"),
+            ),
+            (
+                form("unknown", "for=unknown"),
+                form("garbage", "for=_hidden"),
+            ),
+        ];
+        for (first, second) in pairs {
+            assert_eq!(
+                keyless_write(proxy.clone(), header, &first).await,
+                StatusCode::UNAUTHORIZED,
+                "{header}: {first}"
+            );
+            assert_eq!(
+                keyless_write(proxy.clone(), header, &second).await,
+                StatusCode::TOO_MANY_REQUESTS,
+                "{header}: {second} is the same client as {first}"
+            );
+        }
+    }
+}
+
 /// The memo is bounded in time: after `key_memo_seconds`, the next write pays bcrypt again.
 #[tokio::test(start_paused = true)]
 async fn remembered_keys_are_checked_again_after_the_memo_period() {
