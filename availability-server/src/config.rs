@@ -89,6 +89,30 @@ pub struct Cli {
     /// Such key checks a client may make at once [default: 5].
     #[arg(long, env = "AVAILABILITY_AUTH_BURST")]
     pub auth_burst: Option<u32>,
+    /// Key checks that need bcrypt, per minute per key id, from all clients [default: 30].
+    #[arg(long, env = "AVAILABILITY_AUTH_KEY_PER_MINUTE")]
+    pub auth_key_per_minute: Option<u32>,
+    /// Such key checks one key id may have at once [default: 10].
+    #[arg(long, env = "AVAILABILITY_AUTH_KEY_BURST")]
+    pub auth_key_burst: Option<u32>,
+    /// Writes per minute per admin key, once the key is verified [default: 6000].
+    #[arg(long, env = "AVAILABILITY_ADMIN_WRITE_PER_MINUTE")]
+    pub admin_write_per_minute: Option<u32>,
+    /// Writes an admin key may make at once [default: 300].
+    #[arg(long, env = "AVAILABILITY_ADMIN_WRITE_BURST")]
+    pub admin_write_burst: Option<u32>,
+    /// Writes per minute per calendar key, once the key is verified [default: 300].
+    #[arg(long, env = "AVAILABILITY_KEY_WRITE_PER_MINUTE")]
+    pub key_write_per_minute: Option<u32>,
+    /// Writes a calendar key may make at once [default: 30].
+    #[arg(long, env = "AVAILABILITY_KEY_WRITE_BURST")]
+    pub key_write_burst: Option<u32>,
+    /// Seconds a key check may wait for a bcrypt slot before it is answered 503 [default: 2].
+    #[arg(long, env = "AVAILABILITY_BCRYPT_WAIT")]
+    pub bcrypt_wait: Option<u64>,
+    /// bcrypt slots one client may hold or wait for at once [default: 1].
+    #[arg(long, env = "AVAILABILITY_BCRYPT_PER_CLIENT")]
+    pub bcrypt_per_client: Option<usize>,
     /// Clients each rate limiter remembers before forgetting idle ones [default: 100000].
     #[arg(long, env = "AVAILABILITY_RATE_LIMIT_CLIENTS")]
     pub rate_limit_clients: Option<usize>,
@@ -176,6 +200,14 @@ struct FileConfig {
     write_burst: Option<u32>,
     auth_per_minute: Option<u32>,
     auth_burst: Option<u32>,
+    auth_key_per_minute: Option<u32>,
+    auth_key_burst: Option<u32>,
+    admin_write_per_minute: Option<u32>,
+    admin_write_burst: Option<u32>,
+    key_write_per_minute: Option<u32>,
+    key_write_burst: Option<u32>,
+    bcrypt_wait: Option<u64>,
+    bcrypt_per_client: Option<usize>,
     rate_limit_clients: Option<usize>,
     client_ip_header: Option<String>,
     trusted_proxies: Option<Vec<Cidr>>,
@@ -219,7 +251,11 @@ pub struct Config {
     pub bcrypt_concurrency: usize,
     /// How long a verified key is remembered.
     pub key_memo_ttl: Duration,
-    /// Per-client rate limits.
+    /// How long a key check may wait for a bcrypt slot.
+    pub bcrypt_wait: Duration,
+    /// bcrypt slots one client may hold or wait for.
+    pub bcrypt_per_client: usize,
+    /// Rate limits.
     pub rates: Rates,
     /// A header naming the client behind a reverse proxy.
     pub client_ip_header: Option<HeaderName>,
@@ -253,6 +289,8 @@ impl Default for Config {
             log: "info,rustls=error".to_owned(),
             bcrypt_concurrency: 2,
             key_memo_ttl: Duration::from_secs(300),
+            bcrypt_wait: Duration::from_secs(2),
+            bcrypt_per_client: 1,
             rates: Rates::default(),
             client_ip_header: None,
             trusted_proxies: vec![
@@ -340,11 +378,29 @@ impl Config {
                 pick!(write_burst),
                 d.rates.write,
             )?,
+            admin_write: rate(
+                "admin_write",
+                pick!(admin_write_per_minute),
+                pick!(admin_write_burst),
+                d.rates.admin_write,
+            )?,
+            key_write: rate(
+                "key_write",
+                pick!(key_write_per_minute),
+                pick!(key_write_burst),
+                d.rates.key_write,
+            )?,
             auth: rate(
                 "auth",
                 pick!(auth_per_minute),
                 pick!(auth_burst),
                 d.rates.auth,
+            )?,
+            auth_key: rate(
+                "auth_key",
+                pick!(auth_key_per_minute),
+                pick!(auth_key_burst),
+                d.rates.auth_key,
             )?,
             max_clients: pick!(rate_limit_clients).unwrap_or(d.rates.max_clients),
         };
@@ -377,6 +433,10 @@ impl Config {
                 "max_connections_per_client",
                 connections.max_connections_per_client as u64,
             ),
+            (
+                "bcrypt_per_client",
+                pick!(bcrypt_per_client).unwrap_or(1) as u64,
+            ),
             ("max_headers", connections.max_headers as u64),
             ("h2_max_streams", u64::from(connections.h2_max_streams)),
         ] {
@@ -405,6 +465,8 @@ impl Config {
             tzdata: pick!(tzdata_dir).map_or(d.tzdata, crate::tzdata::Source::from_setting),
             bcrypt_concurrency: pick!(bcrypt_concurrency).unwrap_or(d.bcrypt_concurrency),
             key_memo_ttl: secs(pick!(key_memo_seconds), d.key_memo_ttl),
+            bcrypt_wait: secs(pick!(bcrypt_wait), d.bcrypt_wait),
+            bcrypt_per_client: pick!(bcrypt_per_client).unwrap_or(d.bcrypt_per_client),
             rates,
             client_ip_header,
             trusted_proxies: pick!(trusted_proxies).unwrap_or(d.trusted_proxies),
@@ -493,7 +555,7 @@ mod tests {
             &path,
             "write_burst = 3\nidle_timeout = 5\nclient_ip_header = \"X-Forwarded-For\"\n\
              trusted_proxies = [\"10.0.0.1\", \"192.168.0.0/16\"]\n\
-             max_connections_per_client = 9\n",
+             admin_write_burst = 900\nmax_connections_per_client = 9\n",
         )
         .expect("write");
         let config = Config::load(&cli(&[
@@ -517,6 +579,8 @@ mod tests {
                 "192.168.0.0/16".parse().expect("range")
             ]
         );
+        assert_eq!(config.rates.admin_write.burst, 900);
+        assert_eq!(config.rates.key_write, Rates::default().key_write);
         assert_eq!(config.connections.max_connections_per_client, 9);
         let ranges = Config::load(&cli(&["--trusted-proxies", "10.0.0.0/8,::1"])).expect("loads");
         assert!(ranges.trusted_proxies[0].contains(IpAddr::from([10, 1, 2, 3])));
@@ -540,6 +604,8 @@ mod tests {
         assert!(err.contains("auth_burst"), "{err}");
         let err = Config::load(&cli(&["--max-header-bytes", "100"])).expect_err("small");
         assert!(err.contains("8192"), "{err}");
+        let err = Config::load(&cli(&["--key-write-burst", "0"])).expect_err("burst");
+        assert!(err.contains("key_write_burst"), "{err}");
         let err = Cli::try_parse_from(["availability-server", "--trusted-proxies", "10.0.0.0/40"])
             .expect_err("range");
         assert!(err.to_string().contains("10.0.0.0/40"), "{err}");

@@ -1,14 +1,15 @@
-//! Per-client rate limits: reads generous, writes tighter, key checks much tighter.
+//! Rate limits: reads generous, writes tighter, key checks much tighter; and who pays.
 //!
 //! Each limit is a GCRA (generic cell rate algorithm) limiter: per payer it keeps one number,
 //! the theoretical arrival time (TAT) of the next request at the sustained rate. A request at
 //! `now` is allowed when `TAT - now` is within the burst tolerance, and moves the TAT one
 //! interval on. A payer whose TAT is in the past has its whole burst again.
 //!
-//! A client is its IPv4 address, or the /64 prefix of its IPv6 address (one host usually owns
-//! a whole /64, so keying by the full address would hand it 2^64 budgets). Behind a reverse
-//! proxy the client is read from a configured header, trusted only on connections from
-//! configured proxy ranges.
+//! Unauthenticated requests (and those whose key is not yet verified) pay by client: its IPv4
+//! address, or the /64 prefix of its IPv6 address (one host usually owns a whole /64, so
+//! keying by the full address would hand it 2^64 budgets). Behind a reverse proxy the client is
+//! read from a configured header, trusted only on connections from configured proxy ranges.
+//! Writes with a key the memo of verified keys knows pay by key (see `routes::handle`).
 //!
 //! Memory stays bounded: a limiter keeps at most about `max_clients` payers. When one of its
 //! shards is full, it first forgets the payers whose budget is full again (their state is
@@ -78,7 +79,7 @@ impl Verdict {
     }
 }
 
-/// One named limit, keyed by payer: a client address (the default).
+/// One named limit, keyed by payer: a client address (the default) or a key.
 #[derive(Debug)]
 pub struct Limit<K = IpAddr> {
     name: &'static str,
@@ -398,36 +399,49 @@ fn key_of(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The client an address counts as, for every per-client limit (rates, connections): IPv4
-/// as is, IPv6 by its /64 prefix, IPv4-mapped IPv6 as IPv4.
+/// The client an address counts as, for every per-client limit (rates, connections, the
+/// bcrypt pool): IPv4 as is, IPv6 by its /64 prefix, IPv4-mapped IPv6 as IPv4.
 pub fn client_of(ip: IpAddr) -> IpAddr {
     key_of(canonical(ip))
 }
 
-/// The three limits and how to find the client.
+/// The limits and how to find the client.
 #[derive(Debug)]
 pub struct Limits {
-    /// GET and HEAD.
+    /// GET and HEAD, per client.
     pub read: Limit,
-    /// Every other method.
+    /// Every other method, per client, unless a remembered key pays.
     pub write: Limit,
-    /// Key checks that are not answered from the memo of verified keys: each one costs a
-    /// cell before bcrypt may run, and so does every refused key.
+    /// Writes with a remembered admin key, per key.
+    pub admin: Limit<u64>,
+    /// Writes with a remembered calendar key, per key.
+    pub key: Limit<u64>,
+    /// Key checks that are not answered from the memo of verified keys, per client: each one
+    /// costs a cell before bcrypt may run, and so does every refused key.
     pub auth: Limit,
+    /// Key checks that would run bcrypt, per key id: however many clients bring secrets for
+    /// one key, bcrypt runs at this rate for it.
+    pub auth_key: Limit<u64>,
     /// The client address behind a proxy.
     pub proxy: Proxy,
 }
 
-/// The rates of the three limits.
+/// The rates of the limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rates {
-    /// GET and HEAD.
+    /// GET and HEAD, per client.
     pub read: Rate,
-    /// Other methods.
+    /// Other methods, per client.
     pub write: Rate,
-    /// Key checks that need bcrypt, and refused keys.
+    /// Writes with an admin key, per key.
+    pub admin_write: Rate,
+    /// Writes with a calendar key, per key.
+    pub key_write: Rate,
+    /// Key checks that need bcrypt, and refused keys, per client.
     pub auth: Rate,
-    /// Clients each limiter remembers.
+    /// Key checks that need bcrypt, per key id.
+    pub auth_key: Rate,
+    /// Payers each limiter remembers.
     pub max_clients: usize,
 }
 
@@ -442,9 +456,21 @@ impl Default for Rates {
                 per_minute: 300,
                 burst: 30,
             },
+            admin_write: Rate {
+                per_minute: 6000,
+                burst: 300,
+            },
+            key_write: Rate {
+                per_minute: 300,
+                burst: 30,
+            },
             auth: Rate {
                 per_minute: 10,
                 burst: 5,
+            },
+            auth_key: Rate {
+                per_minute: 30,
+                burst: 10,
             },
             max_clients: 100_000,
         }
@@ -457,7 +483,10 @@ impl Limits {
         Limits {
             read: Limit::new("read", rates.read, rates.max_clients),
             write: Limit::new("write", rates.write, rates.max_clients),
+            admin: Limit::new("admin", rates.admin_write, rates.max_clients),
+            key: Limit::new("key", rates.key_write, rates.max_clients),
             auth: Limit::new("auth", rates.auth, rates.max_clients),
+            auth_key: Limit::new("auth-key", rates.auth_key, rates.max_clients),
             proxy,
         }
     }

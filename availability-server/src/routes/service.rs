@@ -46,10 +46,17 @@ pub(super) async fn metrics(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<
     let counts = [
         ("read", limits.read.clients(), &limits.read.evicted),
         ("write", limits.write.clients(), &limits.write.evicted),
+        ("admin", limits.admin.clients(), &limits.admin.evicted),
+        ("key", limits.key.clients(), &limits.key.evicted),
         ("auth", limits.auth.clients(), &limits.auth.evicted),
+        (
+            "auth-key",
+            limits.auth_key.clients(),
+            &limits.auth_key.evicted,
+        ),
     ];
     text.push_str(
-        "# HELP availability_rate_limit_clients Clients each limiter remembers.\n\
+        "# HELP availability_rate_limit_clients Clients (or keys) each limiter remembers.\n\
          # TYPE availability_rate_limit_clients gauge\n",
     );
     for (name, clients, _) in &counts {
