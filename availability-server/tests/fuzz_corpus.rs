@@ -7,6 +7,8 @@ use std::path::Path;
 
 #[path = "../../fuzz/targets/batch_json.rs"]
 mod batch_json;
+#[path = "../../fuzz/targets/client_ip.rs"]
+mod client_ip;
 #[path = "../../fuzz/targets/key.rs"]
 mod key;
 #[path = "../../fuzz/targets/query.rs"]
@@ -45,8 +47,9 @@ type Check = fn(&[u8]);
 
 #[test]
 fn every_committed_corpus_passes_its_target() {
-    let targets: [(&str, Check); 7] = [
+    let targets: [(&str, Check); 8] = [
         ("batch_json", batch_json::run),
+        ("client_ip", client_ip::run),
         ("key", key::run),
         ("query", query::run),
         ("store_open", store_open::run),
