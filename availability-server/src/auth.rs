@@ -396,7 +396,7 @@ impl Auth {
         }
     }
 
-    /// A bcrypt slot, waited for at most `bcrypt_wait`.
+    /// A bcrypt slot, waited for at most `bcrypt_wait` (the runtime needs its timers).
     async fn slot(&self, doing: &str) -> Result<tokio::sync::SemaphorePermit<'_>, Problem> {
         match tokio::time::timeout(self.bcrypt_wait, self.bcrypt.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),

@@ -161,7 +161,11 @@ impl<K: Hash + Eq + Clone> Limit<K> {
         let next = tat.saturating_add(self.interval);
         table.insert(payer.clone(), next);
         // What is left: the tolerance not yet used, in whole intervals.
-        let left = (now + self.tolerance + self.interval).saturating_sub(next) / self.interval;
+        let left = now
+            .saturating_add(self.tolerance)
+            .saturating_add(self.interval)
+            .saturating_sub(next)
+            / self.interval;
         Verdict {
             limit: self.name,
             policy: self.policy.clone(),
@@ -549,6 +553,17 @@ mod tests {
         assert_eq!(again.remaining, 0);
         let full = limit.check_at(&a, 10 * second);
         assert_eq!((full.remaining, full.reset), (1, 1));
+    }
+
+    /// Settings far past any sensible rate neither overflow nor refuse.
+    #[test]
+    fn extreme_rates_saturate() {
+        let a = ip("192.0.2.1");
+        for (per_minute, burst) in [(1, u32::MAX), (u32::MAX, u32::MAX), (u32::MAX, 1)] {
+            let limit = Limit::new("read", Rate { per_minute, burst }, 10);
+            let first = limit.check_at(&a, u64::MAX / 2);
+            assert!(first.allowed, "{per_minute}/{burst}");
+        }
     }
 
     #[test]

@@ -49,7 +49,9 @@ fn keys(c: &mut Criterion) {
     });
 
     // One real check (bcrypt on the blocking pool) puts the token in the memo.
+    // With timers: a key check waits for a bcrypt slot for a bounded time.
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("runtime");
     let limits = Limits::new(Rates::default(), Proxy::default());
