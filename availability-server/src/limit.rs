@@ -140,26 +140,32 @@ impl<K: Hash + Eq + Clone> Limit<K> {
     fn check_at(&self, payer: &K, now: u64) -> Verdict {
         let shard = &self.shards[self.hasher.hash_one(payer) as usize % SHARDS];
         let mut table = shard.lock().unwrap_or_else(|e| e.into_inner());
-        let tat = match table.get(payer) {
-            Some(tat) => (*tat).max(now),
+        let next = match table.get_mut(payer) {
+            Some(stored) => {
+                let tat = (*stored).max(now);
+                if tat - now > self.tolerance {
+                    return Verdict {
+                        limit: self.name,
+                        policy: self.policy.clone(),
+                        remaining: 0,
+                        reset: ceil_secs(tat - now - self.tolerance).max(1),
+                        allowed: false,
+                    };
+                }
+                *stored = tat.saturating_add(self.interval);
+                *stored
+            }
+            // A newcomer has its whole burst: the request passes.
             None => {
                 if table.len() >= self.per_shard {
                     self.make_room(&mut table, now);
                 }
-                now
+                let next = now.saturating_add(self.interval);
+                table.insert(payer.clone(), next);
+                next
             }
         };
-        if tat - now > self.tolerance {
-            return Verdict {
-                limit: self.name,
-                policy: self.policy.clone(),
-                remaining: 0,
-                reset: ceil_secs(tat - now - self.tolerance).max(1),
-                allowed: false,
-            };
-        }
-        let next = tat.saturating_add(self.interval);
-        table.insert(payer.clone(), next);
+        drop(table);
         // What is left: the tolerance not yet used, in whole intervals.
         let left = now
             .saturating_add(self.tolerance)
