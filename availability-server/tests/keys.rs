@@ -672,3 +672,64 @@ async fn waits_for_bcrypt_are_bounded_and_remembered_keys_never_wait() {
         "bcrypt ran for each 401 and nothing else: not for the owner's writes"
     );
 }
+
+/// One client holds at most `bcrypt_per_client` of the bcrypt slots: its other checks at the
+/// same time are answered 503 at once, whatever room the pool has, so a single client cannot
+/// fill it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_holds_only_its_share_of_the_bcrypt_pool() {
+    let server = TestServer::start_tweaked(|config| {
+        config.bcrypt_concurrency = 4;
+        config.bcrypt_per_client = 1;
+        // A verification at cost 12 takes far longer than it takes to send the others.
+        config.bcrypt_cost = 12;
+        config.bcrypt_wait = std::time::Duration::from_secs(60);
+    })
+    .await;
+    let key = server.create_calendar("shared", "UTC").await;
+    let id = auth::key_id(&key).unwrap().to_owned();
+    let before = runs(&server);
+    let mut checks = Vec::new();
+    for i in 0..6u8 {
+        let client = server.client(Version::HTTP_11).from("127.0.0.50");
+        let wrong = auth::assemble(&id, &[i; 20]);
+        checks.push(tokio::spawn(async move {
+            client
+                .json(
+                    Method::PATCH,
+                    "/calendars/shared/availability",
+                    &wrong,
+                    BATCH,
+                )
+                .await
+        }));
+    }
+    // Another client finds room in the pool meanwhile.
+    let r = server
+        .client(Version::HTTP_2)
+        .from("127.0.0.51")
+        .json(Method::PATCH, "/calendars/shared/availability", &key, BATCH)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let mut turned_away = 0;
+    for check in checks {
+        let r = check.await.unwrap();
+        if r.status == StatusCode::SERVICE_UNAVAILABLE {
+            let detail = r.problem(StatusCode::SERVICE_UNAVAILABLE);
+            assert!(detail.contains("this client"), "{detail}");
+            assert_eq!(r.header("retry-after"), Some("1"));
+            turned_away += 1;
+        } else {
+            r.problem(StatusCode::UNAUTHORIZED);
+        }
+    }
+    assert!(
+        turned_away >= 1,
+        "six checks at once from one client: some were turned away"
+    );
+    assert_eq!(
+        runs(&server) - before,
+        6 - turned_away + 1,
+        "and one for the other client"
+    );
+}
