@@ -1,7 +1,8 @@
 //! Connection hygiene: clients that hold a connection and say nothing, trickle their
-//! headers, idle after a request, send too many headers or an endless body, or open more
-//! connections than the server keeps. Timing tests run on tokio's paused clock: the waits
-//! cost no real time, and the instants compared are the clock's own.
+//! headers, idle after a request, send too many headers or an endless body, open more
+//! connections than the server keeps, or flood it with connections that never speak, from one
+//! address or from many. Timing tests run on tokio's paused clock: the waits cost no real
+//! time, and the instants compared are the clock's own.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,7 @@
 //! Keys and abuse resistance over real TLS: every way a key can be wrong, rotation and
-//! revocation taking effect at once, the memo sparing bcrypt, and per-client limits that
-//! stop a flood of wrong keys before bcrypt while other clients go on being served.
+//! revocation taking effect at once, the memo sparing bcrypt, per-client and per-key-id limits
+//! that stop a flood of wrong keys before bcrypt while other clients go on being served, a
+//! bounded wait for bcrypt, write budgets per verified key, and clients behind proxies.
 
 use std::sync::atomic::Ordering;
 
