@@ -114,7 +114,10 @@ FLOOR_BIN=$TARGET/release/floor
 LIMIT_FLAGS=()
 server_help=$("$SERVER_BIN" --help 2>/dev/null || true)
 for setting in read-per-minute:1000000000 read-burst:1000000 write-per-minute:1000000000 \
-    write-burst:1000000 auth-per-minute:1000000 auth-burst:1000000; do
+    write-burst:1000000 auth-per-minute:1000000 auth-burst:1000000 \
+    key-write-per-minute:1000000000 key-write-burst:1000000 \
+    admin-write-per-minute:1000000000 admin-write-burst:1000000 \
+    auth-key-per-minute:1000000 auth-key-burst:1000000 max-connections-per-client:1024; do
     if grep -q -- "--${setting%%:*}" <<<"$server_help"; then
         LIMIT_FLAGS+=("--${setting%%:*}" "${setting#*:}")
     fi

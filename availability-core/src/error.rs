@@ -210,6 +210,19 @@ impl Error {
         self.inner.kind == Kind::Io
     }
 
+    /// An I/O error because the disk is full (`ENOSPC`) or the owner's quota is spent
+    /// (`EDQUOT`): the store could not grow, and nothing was changed.
+    #[cfg(feature = "std")]
+    pub fn is_storage_full(&self) -> bool {
+        use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+        self.inner.kind == Kind::Io
+            && self
+                .inner
+                .source
+                .as_ref()
+                .is_some_and(|e| matches!(e.kind(), StorageFull | QuotaExceeded))
+    }
+
     /// The store file is damaged or is not a store file of a version this build reads.
     #[cfg(feature = "std")]
     pub fn is_corrupt(&self) -> bool {

@@ -154,7 +154,7 @@ impl App {
     }
 
     /// Checks the request's key against `need` (see [`Auth::check`]), charging key checks to
-    /// `client`'s `auth` limit.
+    /// `client`'s `auth` limit and the key id's `auth-key` limit.
     pub async fn authorize(
         &self,
         client: IpAddr,
@@ -162,7 +162,7 @@ impl App {
         need: Need<'_>,
     ) -> Result<Principal> {
         self.auth
-            .check(&self.store, &self.limits.auth, client, &parts.headers, need)
+            .check(&self.store, &self.limits, client, &parts.headers, need)
             .await
     }
 
@@ -192,7 +192,12 @@ impl App {
                 self.cache.forget(id);
                 Ok(value)
             }
-            Err(err) => Err(store::problem(what, err)),
+            Err(err) => {
+                if err.is_storage_full() {
+                    self.metrics.storage_full.fetch_add(1, Relaxed);
+                }
+                Err(store::problem(what, err))
+            }
         }
     }
 }

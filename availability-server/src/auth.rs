@@ -17,7 +17,11 @@
 //! start) together with the stored hash it matched; the memo only answers while that same
 //! hash is still stored, so rotating or revoking a key ends it at once. Tags and hashes are
 //! compared in constant time. Key checks that miss the memo are charged to the client's
-//! `auth` rate limit before bcrypt runs, so wrong keys cannot burn the CPU.
+//! `auth` rate limit before bcrypt runs, and those that would run bcrypt to their key id's
+//! `auth-key` limit as well, so wrong keys cannot burn the CPU, from one client or from many
+//! that know one key id. A client holds at most `bcrypt_per_client` of the bcrypt slots,
+//! and a check waits at most `bcrypt_wait` for one (then 503): verified keys never wait here,
+//! since the memo answers them before any of it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -32,7 +36,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
-use crate::limit::Limit;
+use crate::limit::Limits;
 use crate::store::{Calendar, KeyHash, Store};
 use crate::wire::Problem;
 
@@ -169,6 +173,10 @@ pub struct AuthSettings {
     pub bcrypt_concurrency: usize,
     /// How long a verified token is remembered.
     pub memo_ttl: Duration,
+    /// How long a key check may wait for a bcrypt slot before it is answered 503.
+    pub bcrypt_wait: Duration,
+    /// bcrypt slots one client may hold or wait for at once.
+    pub bcrypt_per_client: usize,
 }
 
 impl Default for AuthSettings {
@@ -178,6 +186,8 @@ impl Default for AuthSettings {
             configured_admin: Vec::new(),
             bcrypt_concurrency: 2,
             memo_ttl: Duration::from_secs(300),
+            bcrypt_wait: Duration::from_secs(2),
+            bcrypt_per_client: 1,
         }
     }
 }
@@ -241,12 +251,28 @@ pub struct Auth {
     owners: RwLock<Owners>,
     /// At most this many bcrypt computations at once.
     bcrypt: Semaphore,
+    /// How long a key check waits for a bcrypt slot.
+    bcrypt_wait: Duration,
+    /// Slots one client may hold or wait for.
+    bcrypt_per_client: usize,
+    /// Key checks holding or waiting for a bcrypt slot, by client.
+    bcrypt_clients: Mutex<HashMap<IpAddr, usize>>,
     /// bcrypt verifications started (a test counts them to prove the limiter runs first).
     pub bcrypt_runs: AtomicU64,
     /// Verifications under way, by the HMAC tag of their token: a request with the same token
     /// waits for that result instead of running bcrypt (and paying the key-check budget)
-    /// again, so a client that opens many connections with one key is checked once.
-    in_flight: Mutex<HashMap<[u8; 32], Arc<Notify>>>,
+    /// again, so a client that opens many connections with one key is checked once, and
+    /// many requests with one wrong token cost one bcrypt run.
+    in_flight: Mutex<HashMap<[u8; 32], Arc<Pending>>>,
+}
+
+/// A verification under way, as those who wait for it see it.
+#[derive(Debug, Default)]
+struct Pending {
+    /// Woken when it ends.
+    done: Notify,
+    /// Its 401, when it refused the token: the same token gets the same answer.
+    refused: Mutex<Option<Problem>>,
 }
 
 /// Ends a verification under way: forgets it and wakes whoever waits for it, also when the
@@ -254,7 +280,7 @@ pub struct Auth {
 struct Flight<'a> {
     auth: &'a Auth,
     tag: [u8; 32],
-    done: Arc<Notify>,
+    pending: Arc<Pending>,
 }
 
 impl Drop for Flight<'_> {
@@ -264,7 +290,29 @@ impl Drop for Flight<'_> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.tag);
-        self.done.notify_waiters();
+        self.pending.done.notify_waiters();
+    }
+}
+
+/// A client's share of the bcrypt pool, held while its key check waits for or runs bcrypt.
+struct Share<'a> {
+    auth: &'a Auth,
+    client: IpAddr,
+}
+
+impl Drop for Share<'_> {
+    fn drop(&mut self) {
+        let mut clients = self
+            .auth
+            .bcrypt_clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = clients.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                clients.remove(&self.client);
+            }
+        }
     }
 }
 
@@ -290,6 +338,9 @@ impl Auth {
             memo: Mutex::new(HashMap::new()),
             owners: RwLock::new(Owners::default()),
             bcrypt: Semaphore::new(settings.bcrypt_concurrency.max(1)),
+            bcrypt_wait: settings.bcrypt_wait,
+            bcrypt_per_client: settings.bcrypt_per_client.max(1),
+            bcrypt_clients: Mutex::new(HashMap::new()),
             bcrypt_runs: AtomicU64::new(0),
             in_flight: Mutex::new(HashMap::new()),
         })
@@ -334,14 +385,10 @@ impl Auth {
     ///
     /// # Errors
     ///
-    /// 500 when bcrypt or the pool fails.
+    /// 503 when no bcrypt slot frees within `bcrypt_wait`; 500 when bcrypt or the pool fails.
     pub async fn hash(&self, token: String) -> Result<String, Problem> {
         let cost = self.cost;
-        let _permit = self
-            .bcrypt
-            .acquire()
-            .await
-            .map_err(|err| Problem::internal("hashing a new key", err))?;
+        let _permit = self.slot("hashing a new key").await?;
         match tokio::task::spawn_blocking(move || hash_blocking(&token, cost)).await {
             Ok(Ok(hash)) => Ok(hash),
             Ok(Err(err)) => Err(Problem::internal("hashing a new key", err)),
@@ -349,18 +396,60 @@ impl Auth {
         }
     }
 
+    /// A bcrypt slot, waited for at most `bcrypt_wait` (the runtime needs its timers).
+    async fn slot(&self, doing: &str) -> Result<tokio::sync::SemaphorePermit<'_>, Problem> {
+        match tokio::time::timeout(self.bcrypt_wait, self.bcrypt.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(err)) => Err(Problem::internal(doing, err)),
+            Err(_) => Err(Problem::unavailable(
+                "every key-check slot is busy; retry in a moment",
+                ceil_secs(self.bcrypt_wait),
+            )),
+        }
+    }
+
+    /// A share of the bcrypt pool for `client`, or 503 when it holds as many as it may.
+    fn share(&self, client: IpAddr) -> Result<Share<'_>, Problem> {
+        let mut clients = self
+            .bcrypt_clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let n = clients.entry(client).or_insert(0);
+        if *n >= self.bcrypt_per_client {
+            return Err(Problem::unavailable(
+                "this client has as many key checks under way as it may; retry when one \
+                 has finished",
+                1,
+            ));
+        }
+        *n += 1;
+        Ok(Share { auth: self, client })
+    }
+
+    /// The id (as a number) and owner of the request's key when the memo knows it as
+    /// verified: what a write is charged to. No bcrypt, no await.
+    pub fn remembered_key(&self, store: &Store, headers: &HeaderMap) -> Option<(u64, Principal)> {
+        let token = bearer(headers).ok()?;
+        let principal = self.remembered(store, token, Need::Admin)?;
+        let id = u64::from_str_radix(key_id(token)?, 16).ok()?;
+        Some((id, principal))
+    }
+
     /// Checks the request's bearer token against what `need` asks for. Checks the memo can
-    /// not answer are charged to `client` on `limit` first: an empty budget is 429, and bcrypt
-    /// does not run.
+    /// not answer are charged to `client` on the `auth` limit first, and, once the key is
+    /// found, to its id on the `auth-key` limit: an empty budget is 429, and bcrypt does not
+    /// run.
     ///
     /// # Errors
     ///
     /// 401 with no key, a malformed or unknown key, or a wrong secret; 403 for a valid key
-    /// that does not cover `need`; 429 when the client's `auth` budget is spent.
+    /// that does not cover `need`; 429 when the client's or the key id's budget is spent;
+    /// 503 when the client already holds its share of the bcrypt slots, or none frees in
+    /// time.
     pub async fn check(
         &self,
         store: &Store,
-        limit: &Limit,
+        limits: &Limits,
         client: IpAddr,
         headers: &HeaderMap,
         need: Need<'_>,
@@ -370,45 +459,54 @@ impl Auth {
             return authorize(principal, need);
         }
         // One verification per token at a time: a second request with the same token waits
-        // for the first one's result, then reads the memo like any later request.
+        // for the first one's result, then reads the memo like any later request, or gets
+        // the same 401.
         let mut tag = [0u8; 32];
         tag.copy_from_slice(hmac::sign(&self.memo_key, token.as_bytes()).as_ref());
-        let (done, first) = {
+        let (pending, first) = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
             match in_flight.get(&tag) {
-                Some(done) => (Arc::clone(done), false),
+                Some(pending) => (Arc::clone(pending), false),
                 None => {
-                    let done = Arc::new(Notify::new());
-                    in_flight.insert(tag, Arc::clone(&done));
-                    (done, true)
+                    let pending = Arc::new(Pending::default());
+                    in_flight.insert(tag, Arc::clone(&pending));
+                    (pending, true)
                 }
             }
         };
         if !first {
-            let notified = done.notified();
+            let notified = pending.done.notified();
             // The first verification may have ended between the lookup and now.
             let still = self
                 .in_flight
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&tag)
-                .is_some_and(|current| Arc::ptr_eq(current, &done));
+                .is_some_and(|current| Arc::ptr_eq(current, &pending));
             if still {
                 notified.await;
             }
             if let Some(principal) = self.remembered(store, token, need) {
                 return authorize(principal, need);
             }
-            // It failed (or was cancelled): this request decides for itself, as a
-            // verification of its own.
-            return Box::pin(self.check(store, limit, client, headers, need)).await;
+            let refused = pending
+                .refused
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Some(problem) = refused {
+                return Err(problem);
+            }
+            // It was cancelled, or refused for its own client (a spent budget, a busy pool):
+            // this request decides for itself, as a verification of its own.
+            return Box::pin(self.check(store, limits, client, headers, need)).await;
         }
-        let _flight = Flight {
+        let flight = Flight {
             auth: self,
             tag,
-            done,
+            pending,
         };
-        let verdict = limit.check(&client);
+        let verdict = limits.auth.check(&client);
         if !verdict.allowed {
             return Err(Problem::too_many_requests(
                 "too many key checks from this client; wait before trying again",
@@ -416,9 +514,18 @@ impl Auth {
             ));
         }
         let principal = self
-            .verify_slow(store, token, need)
+            .verify_slow(store, limits, client, token, need)
             .await
-            .map_err(|problem| problem.with_limit(verdict))?;
+            .map_err(|problem| {
+                if problem.status() == http::StatusCode::UNAUTHORIZED {
+                    *flight
+                        .pending
+                        .refused
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) = Some(problem.clone());
+                }
+                problem.or_limit(verdict)
+            })?;
         authorize(principal, need)
     }
 
@@ -434,10 +541,13 @@ impl Auth {
         (bool::from(same) && Instant::now() < entry.expires).then_some(principal)
     }
 
-    /// Parses, finds and verifies `token` with bcrypt; remembers it when it matches.
+    /// Parses, finds and verifies `token` with bcrypt; remembers it when it matches. The
+    /// key id's budget is charged before bcrypt, and bcrypt runs within `client`'s share.
     async fn verify_slow(
         &self,
         store: &Store,
+        limits: &Limits,
+        client: IpAddr,
         token: &str,
         need: Need<'_>,
     ) -> Result<Principal, Problem> {
@@ -449,11 +559,16 @@ impl Auth {
         let (principal, stored) = self.find(store, id, need).ok_or_else(|| {
             Problem::unauthorized("no such key: it may have been revoked, or mistyped")
         })?;
-        let _permit = self
-            .bcrypt
-            .acquire()
-            .await
-            .map_err(|err| Problem::internal("checking a key", err))?;
+        let number = u64::from_str_radix(id, 16).unwrap_or(u64::MAX);
+        let verdict = limits.auth_key.check(&number);
+        if !verdict.allowed {
+            return Err(Problem::too_many_requests(
+                "too many key checks for this key id; wait before trying again",
+                verdict,
+            ));
+        }
+        let _share = self.share(client)?;
+        let _permit = self.slot("checking a key").await?;
         self.bcrypt_runs.fetch_add(1, Relaxed);
         let (owned_token, owned_hash) = (token.to_owned(), stored.clone());
         let ok = tokio::task::spawn_blocking(move || {
@@ -519,6 +634,10 @@ impl Auth {
             .cloned()?;
         in_calendar(&owner)
     }
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
 /// Whether `principal` covers `need`: 403 when it does not.

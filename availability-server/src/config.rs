@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use http::HeaderName;
 
-use crate::limit::{Rate, Rates};
+use crate::limit::{Cidr, Rate, Rates};
 use crate::server::Connections;
 use crate::store::KeyHash;
 
@@ -89,15 +89,40 @@ pub struct Cli {
     /// Such key checks a client may make at once [default: 5].
     #[arg(long, env = "AVAILABILITY_AUTH_BURST")]
     pub auth_burst: Option<u32>,
+    /// Key checks that need bcrypt, per minute per key id, from all clients [default: 30].
+    #[arg(long, env = "AVAILABILITY_AUTH_KEY_PER_MINUTE")]
+    pub auth_key_per_minute: Option<u32>,
+    /// Such key checks one key id may have at once [default: 10].
+    #[arg(long, env = "AVAILABILITY_AUTH_KEY_BURST")]
+    pub auth_key_burst: Option<u32>,
+    /// Writes per minute per admin key, once the key is verified [default: 6000].
+    #[arg(long, env = "AVAILABILITY_ADMIN_WRITE_PER_MINUTE")]
+    pub admin_write_per_minute: Option<u32>,
+    /// Writes an admin key may make at once [default: 300].
+    #[arg(long, env = "AVAILABILITY_ADMIN_WRITE_BURST")]
+    pub admin_write_burst: Option<u32>,
+    /// Writes per minute per calendar key, once the key is verified [default: 300].
+    #[arg(long, env = "AVAILABILITY_KEY_WRITE_PER_MINUTE")]
+    pub key_write_per_minute: Option<u32>,
+    /// Writes a calendar key may make at once [default: 30].
+    #[arg(long, env = "AVAILABILITY_KEY_WRITE_BURST")]
+    pub key_write_burst: Option<u32>,
+    /// Seconds a key check may wait for a bcrypt slot before it is answered 503 [default: 2].
+    #[arg(long, env = "AVAILABILITY_BCRYPT_WAIT")]
+    pub bcrypt_wait: Option<u64>,
+    /// bcrypt slots one client may hold or wait for at once [default: 1].
+    #[arg(long, env = "AVAILABILITY_BCRYPT_PER_CLIENT")]
+    pub bcrypt_per_client: Option<usize>,
     /// Clients each rate limiter remembers before forgetting idle ones [default: 100000].
     #[arg(long, env = "AVAILABILITY_RATE_LIMIT_CLIENTS")]
     pub rate_limit_clients: Option<usize>,
     /// A header naming the client behind a reverse proxy, e.g. x-forwarded-for [default: none].
     #[arg(long, env = "AVAILABILITY_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
-    /// Proxy addresses whose client_ip_header is believed [default: 127.0.0.1,::1].
+    /// Proxy addresses or ranges (10.0.0.0/8) whose client_ip_header is believed
+    /// [default: 127.0.0.1,::1].
     #[arg(long, env = "AVAILABILITY_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Option<Vec<IpAddr>>,
+    pub trusted_proxies: Option<Vec<Cidr>>,
     /// Seconds a client has for the TLS handshake [default: 10].
     #[arg(long, env = "AVAILABILITY_HANDSHAKE_TIMEOUT")]
     pub handshake_timeout: Option<u64>,
@@ -110,6 +135,9 @@ pub struct Cli {
     /// Connections open at once; more are closed on accept [default: 1024].
     #[arg(long, env = "AVAILABILITY_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Connections open at once from one client (IPv4 address or IPv6 /64) [default: 64].
+    #[arg(long, env = "AVAILABILITY_MAX_CONNECTIONS_PER_CLIENT")]
+    pub max_connections_per_client: Option<usize>,
     /// Header fields per HTTP/1.1 request [default: 64].
     #[arg(long, env = "AVAILABILITY_MAX_HEADERS")]
     pub max_headers: Option<usize>,
@@ -172,13 +200,22 @@ struct FileConfig {
     write_burst: Option<u32>,
     auth_per_minute: Option<u32>,
     auth_burst: Option<u32>,
+    auth_key_per_minute: Option<u32>,
+    auth_key_burst: Option<u32>,
+    admin_write_per_minute: Option<u32>,
+    admin_write_burst: Option<u32>,
+    key_write_per_minute: Option<u32>,
+    key_write_burst: Option<u32>,
+    bcrypt_wait: Option<u64>,
+    bcrypt_per_client: Option<usize>,
     rate_limit_clients: Option<usize>,
     client_ip_header: Option<String>,
-    trusted_proxies: Option<Vec<IpAddr>>,
+    trusted_proxies: Option<Vec<Cidr>>,
     handshake_timeout: Option<u64>,
     header_read_timeout: Option<u64>,
     idle_timeout: Option<u64>,
     max_connections: Option<usize>,
+    max_connections_per_client: Option<usize>,
     max_headers: Option<usize>,
     max_header_bytes: Option<usize>,
     max_body_bytes: Option<usize>,
@@ -214,12 +251,16 @@ pub struct Config {
     pub bcrypt_concurrency: usize,
     /// How long a verified key is remembered.
     pub key_memo_ttl: Duration,
-    /// Per-client rate limits.
+    /// How long a key check may wait for a bcrypt slot.
+    pub bcrypt_wait: Duration,
+    /// bcrypt slots one client may hold or wait for.
+    pub bcrypt_per_client: usize,
+    /// Rate limits.
     pub rates: Rates,
     /// A header naming the client behind a reverse proxy.
     pub client_ip_header: Option<HeaderName>,
     /// Peers whose `client_ip_header` is believed.
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<Cidr>,
     /// Connection timeouts and limits.
     pub connections: Connections,
     /// The largest request body read.
@@ -248,11 +289,13 @@ impl Default for Config {
             log: "info,rustls=error".to_owned(),
             bcrypt_concurrency: 2,
             key_memo_ttl: Duration::from_secs(300),
+            bcrypt_wait: Duration::from_secs(2),
+            bcrypt_per_client: 1,
             rates: Rates::default(),
             client_ip_header: None,
             trusted_proxies: vec![
-                IpAddr::from([127, 0, 0, 1]),
-                IpAddr::from(Ipv6Addr::LOCALHOST),
+                Cidr::from(IpAddr::from([127, 0, 0, 1])),
+                Cidr::from(IpAddr::from(Ipv6Addr::LOCALHOST)),
             ],
             connections: Connections::default(),
             max_body_bytes: crate::app::BODY_LIMIT,
@@ -335,11 +378,29 @@ impl Config {
                 pick!(write_burst),
                 d.rates.write,
             )?,
+            admin_write: rate(
+                "admin_write",
+                pick!(admin_write_per_minute),
+                pick!(admin_write_burst),
+                d.rates.admin_write,
+            )?,
+            key_write: rate(
+                "key_write",
+                pick!(key_write_per_minute),
+                pick!(key_write_burst),
+                d.rates.key_write,
+            )?,
             auth: rate(
                 "auth",
                 pick!(auth_per_minute),
                 pick!(auth_burst),
                 d.rates.auth,
+            )?,
+            auth_key: rate(
+                "auth_key",
+                pick!(auth_key_per_minute),
+                pick!(auth_key_burst),
+                d.rates.auth_key,
             )?,
             max_clients: pick!(rate_limit_clients).unwrap_or(d.rates.max_clients),
         };
@@ -349,6 +410,8 @@ impl Config {
             header_read_timeout: secs(pick!(header_read_timeout), dc.header_read_timeout),
             idle_timeout: secs(pick!(idle_timeout), dc.idle_timeout),
             max_connections: pick!(max_connections).unwrap_or(dc.max_connections),
+            max_connections_per_client: pick!(max_connections_per_client)
+                .unwrap_or(dc.max_connections_per_client),
             max_headers: pick!(max_headers).unwrap_or(dc.max_headers),
             max_header_bytes: pick!(max_header_bytes).unwrap_or(dc.max_header_bytes),
             h2_max_streams: pick!(h2_max_streams).unwrap_or(dc.h2_max_streams),
@@ -366,6 +429,14 @@ impl Config {
             ),
             ("idle_timeout", connections.idle_timeout.as_secs()),
             ("max_connections", connections.max_connections as u64),
+            (
+                "max_connections_per_client",
+                connections.max_connections_per_client as u64,
+            ),
+            (
+                "bcrypt_per_client",
+                pick!(bcrypt_per_client).unwrap_or(1) as u64,
+            ),
             ("max_headers", connections.max_headers as u64),
             ("h2_max_streams", u64::from(connections.h2_max_streams)),
         ] {
@@ -394,6 +465,8 @@ impl Config {
             tzdata: pick!(tzdata_dir).map_or(d.tzdata, crate::tzdata::Source::from_setting),
             bcrypt_concurrency: pick!(bcrypt_concurrency).unwrap_or(d.bcrypt_concurrency),
             key_memo_ttl: secs(pick!(key_memo_seconds), d.key_memo_ttl),
+            bcrypt_wait: secs(pick!(bcrypt_wait), d.bcrypt_wait),
+            bcrypt_per_client: pick!(bcrypt_per_client).unwrap_or(d.bcrypt_per_client),
             rates,
             client_ip_header,
             trusted_proxies: pick!(trusted_proxies).unwrap_or(d.trusted_proxies),
@@ -481,7 +554,8 @@ mod tests {
         std::fs::write(
             &path,
             "write_burst = 3\nidle_timeout = 5\nclient_ip_header = \"X-Forwarded-For\"\n\
-             trusted_proxies = [\"10.0.0.1\"]\n",
+             trusted_proxies = [\"10.0.0.1\", \"192.168.0.0/16\"]\n\
+             admin_write_burst = 900\nmax_connections_per_client = 9\n",
         )
         .expect("write");
         let config = Config::load(&cli(&[
@@ -498,7 +572,18 @@ mod tests {
             config.client_ip_header.as_ref().map(HeaderName::as_str),
             Some("x-forwarded-for")
         );
-        assert_eq!(config.trusted_proxies, vec![IpAddr::from([10, 0, 0, 1])]);
+        assert_eq!(
+            config.trusted_proxies,
+            vec![
+                Cidr::from(IpAddr::from([10, 0, 0, 1])),
+                "192.168.0.0/16".parse().expect("range")
+            ]
+        );
+        assert_eq!(config.rates.admin_write.burst, 900);
+        assert_eq!(config.rates.key_write, Rates::default().key_write);
+        assert_eq!(config.connections.max_connections_per_client, 9);
+        let ranges = Config::load(&cli(&["--trusted-proxies", "10.0.0.0/8,::1"])).expect("loads");
+        assert!(ranges.trusted_proxies[0].contains(IpAddr::from([10, 1, 2, 3])));
     }
 
     #[test]
@@ -519,6 +604,11 @@ mod tests {
         assert!(err.contains("auth_burst"), "{err}");
         let err = Config::load(&cli(&["--max-header-bytes", "100"])).expect_err("small");
         assert!(err.contains("8192"), "{err}");
+        let err = Config::load(&cli(&["--key-write-burst", "0"])).expect_err("burst");
+        assert!(err.contains("key_write_burst"), "{err}");
+        let err = Cli::try_parse_from(["availability-server", "--trusted-proxies", "10.0.0.0/40"])
+            .expect_err("range");
+        assert!(err.to_string().contains("10.0.0.0/40"), "{err}");
         let err = Config::load(&cli(&["--client-ip-header", "a b"])).expect_err("name");
         assert!(err.contains("client_ip_header"), "{err}");
     }

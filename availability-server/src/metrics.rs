@@ -30,14 +30,19 @@ pub struct Metrics {
     pub cache_misses: AtomicU64,
     /// Changes committed to the store.
     pub commits: AtomicU64,
+    /// Changes refused because the disk holding the store is full (507).
+    pub storage_full: AtomicU64,
     /// Requests refused for a missing or wrong key (401) or a key of another calendar (403).
     pub auth_rejections: AtomicU64,
     /// Requests refused by a rate limit (429).
     pub rate_limited: AtomicU64,
     /// TLS handshakes or connections that failed.
     pub connection_errors: AtomicU64,
-    /// Connections closed on accept because the connection limit was reached.
+    /// Connections closed on accept because a connection limit was reached (all slots taken
+    /// by connections that have been served, or the client's share).
     pub connections_refused: AtomicU64,
+    /// Connections that had sent no request yet, closed to make room for a new one.
+    pub connections_shed: AtomicU64,
     /// Connections closed for idling (no first request in time, or idle keep-alive).
     pub idle_closed: AtomicU64,
     /// Panics caught in handlers, connection tasks and blocking work: each one a bug.
@@ -148,6 +153,11 @@ impl Metrics {
                 &self.commits,
             ),
             (
+                "availability_storage_full_total",
+                "Changes refused with 507 because the disk holding the store is full.",
+                &self.storage_full,
+            ),
+            (
                 "availability_auth_rejections_total",
                 "Requests refused with 401 or 403.",
                 &self.auth_rejections,
@@ -164,8 +174,13 @@ impl Metrics {
             ),
             (
                 "availability_connections_refused_total",
-                "Connections closed on accept at the connection limit.",
+                "Connections closed on accept at the connection limit or the client's share.",
                 &self.connections_refused,
+            ),
+            (
+                "availability_connections_shed_total",
+                "Connections that had sent no request, closed to make room for a new one.",
+                &self.connections_shed,
             ),
             (
                 "availability_idle_connections_closed_total",

@@ -1,12 +1,13 @@
 //! The accept loop: TLS, HTTP/1.1 or HTTP/2 by ALPN, and graceful shutdown.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -18,10 +19,11 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use crate::limit::client_of;
 use crate::metrics::Metrics;
 use crate::wire::{Body, Problem};
 
@@ -37,8 +39,13 @@ pub struct Connections {
     pub header_read_timeout: Duration,
     /// Time a connection may stay open with no request in flight since its last one ended.
     pub idle_timeout: Duration,
-    /// Connections open at once; a connection beyond it is closed as soon as it is accepted.
+    /// Connections open at once. When all are taken, a new connection takes the place of
+    /// the oldest one still in its handshake or waiting for its first request, or is closed
+    /// as soon as it is accepted if there is none.
     pub max_connections: usize,
+    /// Connections open at once from one client (an IPv4 address, or an IPv6 /64); one
+    /// more from it is closed as soon as it is accepted.
+    pub max_connections_per_client: usize,
     /// Header fields of an HTTP/1.1 request.
     pub max_headers: usize,
     /// Bytes of a request head: hyper's HTTP/1.1 read buffer, and the HTTP/2 header list.
@@ -54,6 +61,7 @@ impl Default for Connections {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
+            max_connections_per_client: 64,
             max_headers: 64,
             max_header_bytes: 16 * 1024,
             h2_max_streams: 64,
@@ -126,10 +134,11 @@ impl Activity {
 struct InFlight(Arc<Activity>);
 
 impl InFlight {
-    fn new(activity: &Arc<Activity>) -> InFlight {
-        activity.seen.store(true, SeqCst);
+    /// Marks a request in flight; also says whether it is the connection's first.
+    fn new(activity: &Arc<Activity>) -> (InFlight, bool) {
+        let first = !activity.seen.swap(true, SeqCst);
         activity.in_flight.fetch_add(1, SeqCst);
-        InFlight(Arc::clone(activity))
+        (InFlight(Arc::clone(activity)), first)
     }
 }
 
@@ -138,6 +147,134 @@ impl Drop for InFlight {
         let since = u64::try_from(self.0.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.0.last_end_ms.fetch_max(since, SeqCst);
         self.0.in_flight.fetch_sub(1, SeqCst);
+    }
+}
+
+/// The connection slots: how many are taken, by which clients, and which connections may be
+/// shed to make room.
+///
+/// A connection is *unsettled* from its accept until its first request: in its TLS handshake,
+/// or waiting for its first request. Settled connections are never shed; an unsettled one
+/// gives up its slot, oldest first, when a new connection finds every slot taken. Connections
+/// that never speak (they only cost an attacker a TCP handshake) thus cannot lock anyone
+/// out, and a client that has been served keeps its connection.
+#[derive(Debug)]
+struct Slots {
+    max: usize,
+    per_client: usize,
+    state: Mutex<SlotState>,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    /// Slots taken (shed connections no longer count, though their tasks may still be ending).
+    taken: usize,
+    /// Connections open, by client.
+    by_client: HashMap<IpAddr, usize>,
+    /// Unsettled connections, oldest first, with the sender that sheds each one.
+    unsettled: BTreeMap<u64, oneshot::Sender<()>>,
+    /// Connections shed whose task has not ended yet.
+    shed: HashSet<u64>,
+    next: u64,
+}
+
+/// Why a new connection is closed at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// Its client already holds `max_connections_per_client`.
+    Client,
+    /// Every slot is taken by a settled connection.
+    Full,
+}
+
+/// One connection's slot, given back when dropped.
+#[derive(Debug)]
+struct Slot {
+    slots: Arc<Slots>,
+    id: u64,
+    client: IpAddr,
+}
+
+impl Slots {
+    fn new(limits: &Connections) -> Slots {
+        Slots {
+            max: limits.max_connections.max(1),
+            per_client: limits.max_connections_per_client.max(1),
+            state: Mutex::new(SlotState::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A slot for a new connection from `peer`, shedding the oldest unsettled connection if
+    /// every slot is taken; with it, the receiver that says when this one is shed in turn.
+    /// Returns as well whether another connection was shed for it.
+    fn admit(
+        self: &Arc<Slots>,
+        peer: IpAddr,
+    ) -> Result<(Slot, oneshot::Receiver<()>, bool), Refused> {
+        let client = client_of(peer);
+        let mut state = self.lock();
+        if state.by_client.get(&client).copied().unwrap_or(0) >= self.per_client {
+            return Err(Refused::Client);
+        }
+        let mut shed = false;
+        if state.taken >= self.max {
+            let Some((victim, sender)) = state.unsettled.pop_first() else {
+                return Err(Refused::Full);
+            };
+            state.shed.insert(victim);
+            state.taken -= 1;
+            // The victim's task may have ended meanwhile; then nothing is listening.
+            let _ = sender.send(());
+            shed = true;
+        }
+        let (sender, receiver) = oneshot::channel();
+        let id = state.next;
+        state.next += 1;
+        state.taken += 1;
+        *state.by_client.entry(client).or_insert(0) += 1;
+        state.unsettled.insert(id, sender);
+        let slot = Slot {
+            slots: Arc::clone(self),
+            id,
+            client,
+        };
+        Ok((slot, receiver, shed))
+    }
+}
+
+impl Slot {
+    /// The connection's first request arrived: it is no longer shed for a new one.
+    fn settle(&self) {
+        let sender = self.slots.lock().unsettled.remove(&self.id);
+        // Dropping the sender tells the connection it will not be shed.
+        drop(sender);
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut state = self.slots.lock();
+        state.unsettled.remove(&self.id);
+        if !state.shed.remove(&self.id) {
+            state.taken -= 1;
+        }
+        if let Some(n) = state.by_client.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                state.by_client.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// Waits until the connection is shed; never returns once it has settled.
+async fn shed(receiver: oneshot::Receiver<()>) {
+    if receiver.await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -194,9 +331,11 @@ fn builders(
 /// Serves `handler` on `listener` until `shutdown` completes, then stops accepting, lets
 /// requests in flight finish for at most `grace`, and returns.
 ///
-/// The caller binds the listener, so tests can bind port 0. A connection that fails (TLS,
-/// protocol, a reset) is logged and dropped; nothing a client does ends the loop. A panic in
-/// a connection's task is caught and counted (`Metrics::panics`), never silent.
+/// The caller binds the listener, so tests can bind port 0. Each accepted connection takes
+/// a slot (see `Slots`: a client's share, and the shedding of connections that have sent
+/// no request) or is closed at once. A connection that fails (TLS, protocol, a reset) is
+/// logged and dropped; nothing a client does ends the loop. A panic in a connection's task
+/// is caught and counted (`Metrics::panics`), never silent.
 pub async fn run<H: Handler>(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
@@ -207,7 +346,7 @@ pub async fn run<H: Handler>(
 ) {
     let acceptor = TlsAcceptor::from(tls);
     let (http1, http2) = builders(&limits);
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let slots = Arc::new(Slots::new(&limits));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
@@ -224,13 +363,21 @@ pub async fn run<H: Handler>(
             },
             () = &mut shutdown => break,
         };
-        // Over the connection limit: close at once. The client sees the connection end
-        // before any TLS work is spent on it, and can retry.
-        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            handler.metrics().connections_refused.fetch_add(1, Relaxed);
-            tracing::debug!(%peer, "connection limit reached; closing a new connection");
-            drop(tcp);
-            continue;
+        // Over a connection limit: close at once. The client sees the connection end before
+        // any TLS work is spent on it, and can retry.
+        let (slot, shed_signal) = match slots.admit(peer.ip()) {
+            Ok((slot, signal, shed)) => {
+                if shed {
+                    handler.metrics().connections_shed.fetch_add(1, Relaxed);
+                }
+                (slot, signal)
+            }
+            Err(refused) => {
+                handler.metrics().connections_refused.fetch_add(1, Relaxed);
+                tracing::debug!(%peer, ?refused, "connection limit reached; closing a new connection");
+                drop(tcp);
+                continue;
+            }
         };
         let _ = tcp.set_nodelay(true);
         let connection = serve_connection(
@@ -240,11 +387,20 @@ pub async fn run<H: Handler>(
             Arc::clone(&handler),
             limits,
             (Arc::clone(&http1), Arc::clone(&http2)),
-            graceful.watcher(),
+            (graceful.watcher(), Arc::new(slot)),
         );
         let counted = Arc::clone(&handler);
         tokio::spawn(async move {
-            let _permit = permit;
+            // Ending the connection's future (also when it is shed) drops it, and with it the
+            // last share of its slot.
+            let connection = async move {
+                tokio::select! {
+                    () = connection => {}
+                    () = shed(shed_signal) => {
+                        tracing::debug!(%peer, "shedding a connection that sent no request for a new one");
+                    }
+                }
+            };
             if AssertUnwindSafe(connection).catch_unwind().await.is_err() {
                 counted.metrics().panics.fetch_add(1, Relaxed);
                 tracing::error!(%peer, "a connection's task panicked; the connection is closed");
@@ -269,7 +425,8 @@ pub async fn run<H: Handler>(
 }
 
 /// One connection: the TLS handshake, then HTTP on the protocol ALPN chose, until the client
-/// leaves, the connection idles past its limits, or shutdown drains it.
+/// leaves, the connection idles past its limits, or shutdown drains it. Its first request
+/// settles its `slot`; `watcher` drains it at shutdown.
 async fn serve_connection<H: Handler>(
     tcp: TcpStream,
     peer: SocketAddr,
@@ -280,7 +437,7 @@ async fn serve_connection<H: Handler>(
         Arc<auto::Builder<TokioExecutor>>,
         Arc<auto::Builder<TokioExecutor>>,
     ),
-    watcher: Watcher,
+    (watcher, slot): (Watcher, Arc<Slot>),
 ) {
     let handshake = acceptor.accept(tcp);
     let tls = match tokio::time::timeout(limits.handshake_timeout, handshake).await {
@@ -301,7 +458,10 @@ async fn serve_connection<H: Handler>(
     let for_service = Arc::clone(&handler);
     let service = service_fn(move |request| {
         let handler = Arc::clone(&for_service);
-        let in_flight = InFlight::new(&activity);
+        let (in_flight, first) = InFlight::new(&activity);
+        if first {
+            slot.settle();
+        }
         async move {
             let answer = AssertUnwindSafe(handler.handle(peer.ip(), request))
                 .catch_unwind()

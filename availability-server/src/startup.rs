@@ -53,6 +53,8 @@ pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, Str
         configured_admin: config.admin_keys.clone(),
         bcrypt_concurrency: config.bcrypt_concurrency,
         memo_ttl: config.key_memo_ttl,
+        bcrypt_wait: config.bcrypt_wait,
+        bcrypt_per_client: config.bcrypt_per_client,
     })?;
     let mut new_admin_key = None;
     if !auth.has_admin_key(&store) {

@@ -28,10 +28,13 @@ pub fn open(data_dir: &Path) -> Result<Arc<Store>, String> {
 }
 
 /// The HTTP answer to a store refusal. The store's messages are written for the client
-/// (they name the calendar, the key or the version); a failure of the store itself (I/O) is
-/// logged and answered with a bare 500.
+/// (they name the calendar, the key or the version); a full disk is 507, which says so
+/// without naming the file; any other failure of the store itself (I/O) is logged and
+/// answered with a bare 500.
 pub fn problem(what: &str, err: availability_core::Error) -> Problem {
-    if err.is_not_found() {
+    if err.is_storage_full() {
+        Problem::insufficient_storage(what, err)
+    } else if err.is_not_found() {
         Problem::not_found(err.to_string())
     } else if err.is_already_exists() || err.is_capacity() {
         Problem::conflict(err.to_string())

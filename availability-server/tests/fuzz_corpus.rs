@@ -7,6 +7,8 @@ use std::path::Path;
 
 #[path = "../../fuzz/targets/batch_json.rs"]
 mod batch_json;
+#[path = "../../fuzz/targets/client_ip.rs"]
+mod client_ip;
 #[path = "../../fuzz/targets/journal.rs"]
 mod journal;
 #[path = "../../fuzz/targets/key.rs"]
@@ -47,8 +49,9 @@ type Check = fn(&[u8]);
 
 #[test]
 fn every_committed_corpus_passes_its_target() {
-    let targets: [(&str, Check); 8] = [
+    let targets: [(&str, Check); 9] = [
         ("batch_json", batch_json::run),
+        ("client_ip", client_ip::run),
         ("journal", journal::run),
         ("key", key::run),
         ("query", query::run),

@@ -79,7 +79,11 @@ fn with_body(method: &str, target: &str, key: &str, content_type: &str, body: &[
 
 /// Garbage that a careful server ignores rather than refuses (RFC 9110 tells recipients to
 /// ignore conditional and content-coding headers they cannot parse): any answer but a 5xx.
-const TOLERATED: &[&str] = &["If-None-Match garbage", "Accept-Encoding garbage"];
+const TOLERATED: &[&str] = &[
+    "If-None-Match garbage",
+    "Accept-Encoding garbage",
+    "X-Forwarded-For garbage",
+];
 
 /// What each case of the catalogue gets, pinned: a changed answer is a changed behaviour to
 /// look at, not noise. A close is pinned only where the client sent no request a server could
@@ -122,6 +126,8 @@ const EXPECTED: &[(&str, Outcome)] = &[
     ("NUL in a header", Outcome::Status(400)),
     ("malformed key", Outcome::Status(400)),
     ("key from nowhere", Outcome::Status(401)),
+    ("wrong secret for a real key id", Outcome::Status(401)),
+    ("X-Forwarded-For garbage", Outcome::Status(200)),
     ("If-None-Match garbage", Outcome::Status(200)),
     ("Accept-Encoding garbage", Outcome::Status(200)),
     ("text body", Outcome::Status(415)),
@@ -157,10 +163,15 @@ const EXPECTED: &[(&str, Outcome)] = &[
 ];
 
 /// The README's count of the catalogue.
-const CASES: usize = 66;
+const CASES: usize = 68;
 
 /// The catalogue: a name and the exact bytes sent.
 fn catalogue(admin: &str) -> Vec<(&'static str, Vec<u8>)> {
+    let with_header = |target: &str, header: &[u8]| {
+        let mut r = get(target);
+        r.splice(r.len() - 2..r.len() - 2, header.iter().copied());
+        r
+    };
     let batch = |body: &str| {
         with_body(
             "PATCH",
@@ -296,6 +307,23 @@ fn catalogue(admin: &str) -> Vec<(&'static str, Vec<u8>)> {
             r.splice(r.len() - 2..r.len() - 2, header.into_bytes());
             r
         }),
+        ("wrong secret for a real key id", {
+            let id = availability_server::auth::key_id(admin).unwrap_or("000000000000");
+            let wrong = availability_server::auth::assemble(id, &[0xee; 20]);
+            with_header(
+                "/calendars",
+                format!("Authorization: Bearer {wrong}\r\n").as_bytes(),
+            )
+        }),
+        // Client addresses: the test server believes X-Forwarded-For from its own address.
+        (
+            "X-Forwarded-For garbage",
+            with_header(
+                "/healthz",
+                b"X-Forwarded-For: [::1]:99999, unknown, [zz]:1, 1.2.3.4:, ::ffff:1.2.3.4, \
+                  ,,, 999.1.1.1, _hidden\r\nX-Forwarded-For: \xff\xfe\r\n",
+            ),
+        ),
         ("If-None-Match garbage", {
             let mut r = get("/availability");
             r.splice(
@@ -477,7 +505,10 @@ fn catalogue(admin: &str) -> Vec<(&'static str, Vec<u8>)> {
 
 #[tokio::test]
 async fn hostile_requests_get_their_pinned_answer_and_others_are_still_served() {
-    let mut server = TestServer::start().await;
+    let mut server = TestServer::start_tweaked(|config| {
+        config.client_ip_header = Some(http::HeaderName::from_static("x-forwarded-for"));
+    })
+    .await;
     let cases = catalogue(&server.admin);
     assert_eq!(
         cases.len(),

@@ -1,7 +1,8 @@
 //! Connection hygiene: clients that hold a connection and say nothing, trickle their
-//! headers, idle after a request, send too many headers or an endless body, or open more
-//! connections than the server keeps. Timing tests run on tokio's paused clock: the waits
-//! cost no real time, and the instants compared are the clock's own.
+//! headers, idle after a request, send too many headers or an endless body, open more
+//! connections than the server keeps, or flood it with connections that never speak, from one
+//! address or from many. Timing tests run on tokio's paused clock: the waits cost no real
+//! time, and the instants compared are the clock's own.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -230,7 +231,34 @@ async fn too_many_headers_are_refused() {
     assert_eq!(r.status, StatusCode::OK);
 }
 
-/// Connections past the limit are closed on accept; once one closes, a new one is served.
+/// An HTTP/1.1 keep-alive connection from `client` that has been served once: its sender,
+/// for more requests on the same connection.
+async fn served_connection(
+    client: &Client,
+) -> hyper::client::conn::http1::SendRequest<crate::support::ReqBody> {
+    let io = TokioIo::new(client.tls().await);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+    tokio::spawn(conn);
+    assert_eq!(healthz_on(&mut sender).await, StatusCode::OK);
+    sender
+}
+
+/// `GET /healthz` on a kept connection.
+async fn healthz_on(
+    sender: &mut hyper::client::conn::http1::SendRequest<crate::support::ReqBody>,
+) -> StatusCode {
+    let request = Client::request(Method::GET, "/healthz")
+        .header("host", "localhost")
+        .body(crate::support::full(Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status();
+    let _ = response.into_body().collect().await;
+    status
+}
+
+/// Connections past the limit are closed on accept when every slot holds a connection that
+/// has been served; once one closes, a new one is served.
 #[tokio::test]
 async fn connections_past_the_limit_are_closed_at_once() {
     let server = TestServer::start_tweaked(|config| {
@@ -238,8 +266,8 @@ async fn connections_past_the_limit_are_closed_at_once() {
     })
     .await;
     let client = server.client(Version::HTTP_11);
-    let first = client.tls().await;
-    let second = client.tls().await;
+    let first = served_connection(&client).await;
+    let second = served_connection(&client).await;
     // The third is accepted by the kernel, then closed before any TLS.
     let mut third = client.tcp().await;
     third.write_all(b"\x16\x03\x01").await.unwrap_or(());
@@ -280,6 +308,94 @@ async fn connections_past_the_limit_are_closed_at_once() {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// A hundred TCP connections from one address that never send a ClientHello take only that
+/// address's share of the slots: another address goes on being served on both protocols.
+/// (With one pool for everyone, the flood held every slot until its handshakes timed out.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_connection_slot() {
+    let server = TestServer::start_tweaked(|config| {
+        config.connections.max_connections = 32;
+        config.connections.max_connections_per_client = 8;
+    })
+    .await;
+    let flooder = server.client(Version::HTTP_11).from("127.0.0.2");
+    let mut flood = Vec::new();
+    for _ in 0..100 {
+        flood.push(flooder.tcp().await);
+    }
+    for round in 0..5 {
+        for version in crate::support::VERSIONS {
+            let r = server
+                .client(version)
+                .from("127.0.0.1")
+                .get("/healthz")
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "round {round}, {version:?}");
+        }
+    }
+    // The accept queue is first in, first out: the whole flood was accepted before the
+    // first honest connection, so every connection past the share has been refused.
+    let refused = server
+        .app
+        .metrics
+        .connections_refused
+        .load(Ordering::SeqCst);
+    assert_eq!(refused, 92, "eight of the hundred were kept");
+    drop(flood);
+}
+
+/// With every slot taken, a new connection takes the place of the oldest one that has not
+/// sent a request yet, never of one that has been served: silent connections from many
+/// addresses, each within its share, cannot lock a new client out, and clients already
+/// served keep their connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_make_room_and_served_ones_are_kept() {
+    let server = TestServer::start_tweaked(|config| {
+        config.connections.max_connections = 8;
+        config.connections.max_connections_per_client = 4;
+    })
+    .await;
+    let mut kept = Vec::new();
+    let served = server.client(Version::HTTP_11).from("127.0.0.1");
+    for _ in 0..4 {
+        kept.push(served_connection(&served).await);
+    }
+    let mut silent = Vec::new();
+    for address in 2..=5 {
+        let from = format!("127.0.0.{address}");
+        let client = server.client(Version::HTTP_11).from(&from);
+        for _ in 0..4 {
+            silent.push(client.tcp().await);
+        }
+    }
+    for version in crate::support::VERSIONS {
+        let r = server
+            .client(version)
+            .from("127.0.0.6")
+            .get("/healthz")
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{version:?}: a new client is served"
+        );
+    }
+    for sender in &mut kept {
+        assert_eq!(
+            healthz_on(sender).await,
+            StatusCode::OK,
+            "a served connection is kept"
+        );
+    }
+    let metrics = &server.app.metrics;
+    // Sixteen silent connections for four free slots: twelve shed. Then a new client sheds
+    // one more, and the second another unless the first one's slot is free again by then.
+    let shed = metrics.connections_shed.load(Ordering::SeqCst);
+    assert!((13..=14).contains(&shed), "{shed}");
+    assert_eq!(metrics.connections_refused.load(Ordering::SeqCst), 0);
+    drop(silent);
 }
 
 /// A request whose body trickles in is answered 408 at the body read timeout.

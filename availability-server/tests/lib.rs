@@ -9,6 +9,7 @@ mod support;
 
 mod api;
 mod binary;
+mod disk;
 mod errors;
 mod fuzz_corpus;
 mod groups;

@@ -63,10 +63,12 @@ pub fn test_config(data: &Path) -> Config {
         bcrypt_cost: 4,
         ..Config::default()
     };
-    config.rates.auth = availability_server::limit::Rate {
+    let loose = availability_server::limit::Rate {
         per_minute: 60_000,
         burst: 1000,
     };
+    config.rates.auth = loose;
+    config.rates.auth_key = loose;
     config
 }
 

@@ -30,6 +30,7 @@ use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::Full;
 
 use crate::app::App;
+use crate::auth::Principal;
 use crate::metrics::Metrics;
 use crate::store::DEFAULT_CALENDAR;
 use crate::wire::body::{self, BoxError, RequestBody};
@@ -206,10 +207,10 @@ impl crate::server::Handler for App {
 
 /// Answers one request from `peer`. Never fails: every error becomes a problem response.
 ///
-/// The request is first charged to its client's read (GET, HEAD, and questions sent as a body
-/// such as `POST /overlap`) or write (other methods) rate limit; a spent budget is 429 before
-/// anything else runs. Every answer carries the
-/// `RateLimit-Policy` and `RateLimit` fields of the limit it was charged to.
+/// The request is first charged to its client's read budget (GET, HEAD, and questions sent as
+/// a body such as `POST /overlap`), or, for other methods, to its key's or its client's write
+/// budget ([`charge`]); a spent budget is 429 before anything else runs. Every answer carries
+/// the `RateLimit-Policy` and `RateLimit` fields of the limit it was charged to.
 pub async fn handle<B>(app: &App, peer: IpAddr, request: Request<B>) -> Response<Body>
 where
     B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
@@ -225,12 +226,7 @@ where
     let read = parts.method == Method::GET
         || parts.method == Method::HEAD
         || matches!(found, Ok((_, _, Action::Ask(_))));
-    let limit = if read {
-        &app.limits.read
-    } else {
-        &app.limits.write
-    };
-    let verdict = limit.check(&client);
+    let verdict = charge(app, read, client, &parts);
     // A body left unread in an HTTP/1.1 connection cannot be skipped to reach the next
     // request: such an answer says `Connection: close`, so the client knows to reconnect.
     let ended = body::declared(&parts).then(|| Arc::new(AtomicBool::new(false)));
@@ -240,10 +236,16 @@ where
         (
             "limited",
             Err(Problem::too_many_requests(
-                format!(
-                    "too many {} requests from this client; retry after {} s",
-                    verdict.limit, verdict.reset
-                ),
+                match verdict.limit {
+                    "admin" | "key" => format!(
+                        "too many writes with this key; retry after {} s",
+                        verdict.reset
+                    ),
+                    limit => format!(
+                        "too many {limit} requests from this client; retry after {} s",
+                        verdict.reset
+                    ),
+                },
                 verdict.clone(),
             )),
         )
@@ -294,6 +296,22 @@ where
     count(&app.metrics, route, response.status(), started);
     tracing::debug!(method = %parts.method, path = parts.uri.path(), status = response.status().as_u16(), route);
     response
+}
+
+/// Charges a request to its budget: reads to the client's `read` budget; writes with a key
+/// the memo knows as verified to that key's budget (`admin` or `key`), so a busy key holder is
+/// not held to what one address may do; every other write (no key, a key not yet verified,
+/// a wrong one) to the client's `write` budget.
+fn charge(app: &App, read: bool, client: IpAddr, parts: &Parts) -> crate::limit::Verdict {
+    let limits = &app.limits;
+    if read {
+        return limits.read.check(&client);
+    }
+    match app.auth.remembered_key(&app.store, &parts.headers) {
+        Some((id, Principal::Admin)) => limits.admin.check(&id),
+        Some((id, Principal::Calendar(_))) => limits.key.check(&id),
+        None => limits.write.check(&client),
+    }
 }
 
 fn count(metrics: &Metrics, route: &'static str, status: StatusCode, started: Instant) {

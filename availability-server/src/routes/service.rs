@@ -35,24 +35,53 @@ pub(super) async fn metrics(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<
     }
     let mut text = app.metrics.render(app.cache.len(), app.cache.bytes());
     // Kept beside the counters they describe (the key checks, the limiters), not in Metrics.
-    let limits = &app.limits;
     let _ = write!(
         text,
         "# HELP availability_bcrypt_verifications_total Key checks that ran bcrypt.\n\
          # TYPE availability_bcrypt_verifications_total counter\n\
-         availability_bcrypt_verifications_total {}\n\
-         # HELP availability_rate_limit_clients Clients each limiter remembers.\n\
-         # TYPE availability_rate_limit_clients gauge\n\
-         availability_rate_limit_clients{{limit=\"read\"}} {}\n\
-         availability_rate_limit_clients{{limit=\"write\"}} {}\n\
-         availability_rate_limit_clients{{limit=\"auth\"}} {}\n\
-         # HELP availability_tzdata_info The release of the IANA time-zone database in use.\n\
+         availability_bcrypt_verifications_total {}\n",
+        app.auth.bcrypt_runs.load(Relaxed),
+    );
+    let limits = &app.limits;
+    let counts = [
+        ("read", limits.read.clients(), &limits.read.evicted),
+        ("write", limits.write.clients(), &limits.write.evicted),
+        ("admin", limits.admin.clients(), &limits.admin.evicted),
+        ("key", limits.key.clients(), &limits.key.evicted),
+        ("auth", limits.auth.clients(), &limits.auth.evicted),
+        (
+            "auth-key",
+            limits.auth_key.clients(),
+            &limits.auth_key.evicted,
+        ),
+    ];
+    text.push_str(
+        "# HELP availability_rate_limit_clients Clients (or keys) each limiter remembers.\n\
+         # TYPE availability_rate_limit_clients gauge\n",
+    );
+    for (name, clients, _) in &counts {
+        let _ = writeln!(
+            text,
+            "availability_rate_limit_clients{{limit=\"{name}\"}} {clients}"
+        );
+    }
+    text.push_str(
+        "# HELP availability_rate_limit_evictions_total Clients a full limiter forgot before \
+         their budget was full again.\n\
+         # TYPE availability_rate_limit_evictions_total counter\n",
+    );
+    for (name, _, evicted) in &counts {
+        let _ = writeln!(
+            text,
+            "availability_rate_limit_evictions_total{{limit=\"{name}\"}} {}",
+            evicted.load(Relaxed)
+        );
+    }
+    let _ = write!(
+        text,
+        "# HELP availability_tzdata_info The release of the IANA time-zone database in use.\n\
          # TYPE availability_tzdata_info gauge\n\
          availability_tzdata_info{{version=\"{}\"}} 1\n",
-        app.auth.bcrypt_runs.load(Relaxed),
-        limits.read.clients(),
-        limits.write.clients(),
-        limits.auth.clients(),
         crate::tzdata::version(),
     );
     let mut response = Response::new(Full::new(Bytes::from(text)));

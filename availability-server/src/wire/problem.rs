@@ -120,10 +120,34 @@ impl Problem {
         p
     }
 
-    /// The same problem, answered with the fields of the limit that was charged.
-    pub fn with_limit(mut self, verdict: Verdict) -> Problem {
-        self.limit = Some(Box::new(verdict));
+    /// The same problem, answered with the fields of the limit that was charged, unless it
+    /// already carries those of another (the limit that refused it).
+    pub fn or_limit(mut self, verdict: Verdict) -> Problem {
+        if self.limit.is_none() {
+            self.limit = Some(Box::new(verdict));
+        }
         self
+    }
+
+    /// 503 with `Retry-After`: the server cannot take the request now, but will soon.
+    #[cold]
+    pub fn unavailable(detail: impl Into<String>, retry_after: u64) -> Problem {
+        let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail);
+        p.retry_after = Some(retry_after.max(1));
+        p
+    }
+
+    /// 507: the disk holding the store is full.
+    #[cold]
+    pub fn insufficient_storage(context: &str, err: impl std::fmt::Display) -> Problem {
+        tracing::error!(%err, "{context}: the disk is full");
+        Problem::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!(
+                "{context} failed: the server's disk is full, so the store cannot grow; \
+                 existing calendars can still be read and written"
+            ),
+        )
     }
 
     /// 503 while the server shuts down.

@@ -1,6 +1,7 @@
 //! The floor of the load benchmark: `availability-server`'s own connection stack
 //! (`server::run`: the accept loop, TLS from `tls::server_config`, HTTP/1.1 and HTTP/2 with
-//! every limit and timer of the default configuration, the idle watchdog, the panic guard)
+//! every limit and timer of the default configuration but the per-client connection share,
+//! which the benchmark lifts for the server too; the idle watchdog, the panic guard)
 //! with a handler that answers from memory with responses captured from the real server.
 //! What it achieves is what HTTP and TLS alone cost on this machine; `benches/load.sh`
 //! compares the real server with it.
@@ -90,11 +91,17 @@ fn run() -> Result<(), String> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
+        // All the load comes from one address: as for the server under load, its share of
+        // the connection slots is all of them.
+        let connections = Connections {
+            max_connections_per_client: Connections::default().max_connections,
+            ..Connections::default()
+        };
         server::run(
             listener,
             tls,
             floor,
-            Connections::default(),
+            connections,
             shutdown,
             Duration::from_secs(10),
         )
