@@ -471,10 +471,28 @@ impl Dated {
     /// calendar's): [`Plan::apply`] of the effective weeks, each instant judged by the owner
     /// week it falls in.
     pub fn view(&self, pattern: &Week, plan: &Plan) -> Week {
-        if self.weeks.is_empty() {
+        let Some((first, last)) = plan.owner_week_span().filter(|_| !self.weeks.is_empty()) else {
+            return plan.apply(pattern);
+        };
+        if first == last {
+            // The common case: the view reads one owner week.
+            return match self.weeks.get(&first) {
+                Some(planes) => plan.apply(&planes.effective(pattern)),
+                None => plan.apply(pattern),
+            };
+        }
+        // One walk of the map for the (at most three) owner weeks the view reads.
+        let mut found: [Option<(i64, &WeekPlanes)>; 3] = [None; 3];
+        for (slot, (n, planes)) in found.iter_mut().zip(self.weeks.range(first..=last)) {
+            *slot = Some((*n, planes));
+        }
+        if found.iter().all(Option::is_none) {
             return plan.apply(pattern);
         }
-        plan.apply_by_week(|n| self.effective_by_number(pattern, n))
+        plan.apply_by_week(|n| match found.iter().flatten().find(|(w, _)| *w == n) {
+            Some((_, planes)) => planes.effective(pattern),
+            None => *pattern,
+        })
     }
 
     /// [`Plan::intervals`] of the effective weeks, as [`Dated::view`].

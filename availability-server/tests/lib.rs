@@ -9,6 +9,7 @@ mod support;
 
 mod api;
 mod binary;
+mod dated;
 mod disk;
 mod errors;
 mod fuzz_corpus;

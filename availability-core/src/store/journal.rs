@@ -37,8 +37,9 @@ use super::journal_format::{
 };
 use crate::error::{Error, Kind};
 
-/// A new journal's length: its header and room for a few hundred records.
-const INITIAL_LEN: usize = 16 * PAGE;
+/// A new journal's length: its header and room for about a hundred records; it doubles when
+/// full.
+const INITIAL_LEN: usize = 4 * PAGE;
 /// The journal is compacted when the records appended since the last compaction take more
 /// than this, and more than twice the live set.
 const COMPACT_MIN: usize = 1 << 20;
@@ -94,6 +95,9 @@ struct State {
     live: Live,
     /// Bytes appended since the journal was last written whole.
     appended: usize,
+    /// Compaction is not considered until `appended` passes this: the cheap test that keeps
+    /// a write from walking the live set.
+    check_at: usize,
 }
 
 #[derive(Default)]
@@ -288,6 +292,7 @@ impl Journal {
                 failed: None,
                 live,
                 appended: end - HEADER,
+                check_at: COMPACT_MIN,
             }),
             flushes: Mutex::new(Flushes {
                 flushed: next_seq - 1,
@@ -318,6 +323,12 @@ impl Journal {
             }
             let seq = state.next_seq;
             let bytes = frame(seq, self.durable.load(Ordering::Acquire), record);
+            let needed = state.end + bytes.len();
+            if needed > state.len {
+                // A growth that fails (a full disk) changes nothing and refuses only this
+                // record; one whose sync fails refuses every later one (see `grow`).
+                grow(&mut state, needed)?;
+            }
             let result = write_record(&mut state, &bytes);
             if let Err(err) = &result {
                 state.failed.get_or_insert_with(|| err.to_string());
@@ -395,6 +406,13 @@ impl Journal {
         now_ms: i64,
         force: bool,
     ) -> Result<bool, Error> {
+        // The cheap test first, without waiting for a flush in progress.
+        if !force {
+            let state = self.lock()?;
+            if state.appended <= state.check_at {
+                return Ok(false);
+            }
+        }
         let mut flushes = self
             .flushes
             .lock()
@@ -406,9 +424,14 @@ impl Journal {
         if let Some(reason) = &state.failed {
             return Err(refusing(reason));
         }
+        if !force && state.appended <= state.check_at {
+            return Ok(false);
+        }
         let records = state.live.records(keep, cutoff, now_ms);
         let live_bytes: usize = records.iter().map(|r| r.encode().len() + 40).sum();
         if !force && state.appended <= COMPACT_MIN.max(2 * live_bytes) {
+            // Not yet: look again once the appends could outgrow what is live now.
+            state.check_at = COMPACT_MIN.max(2 * live_bytes);
             return Ok(false);
         }
         let first_seq = state.next_seq;
@@ -439,19 +462,17 @@ impl Journal {
         state.pending = None;
         state.live = live;
         state.appended = body;
+        state.check_at = COMPACT_MIN.max(2 * body);
         flushes.flushed = state.next_seq - 1;
         self.durable.store(state.next_seq, Ordering::Release);
         Ok(true)
     }
 }
 
-/// Writes `bytes` at the journal's end (growing the file first if needed) into the mapping.
+/// Writes `bytes` at the journal's end, which has room for them, into the mapping.
 fn write_record(state: &mut State, bytes: &[u8]) -> Result<(), Error> {
     let start = state.end;
     let end = start + bytes.len();
-    if end > state.len {
-        grow(state, end)?;
-    }
     let mut at = start;
     while at < end {
         let page = at - at % PAGE;
@@ -474,12 +495,18 @@ fn write_record(state: &mut State, bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// Lengthens the file (doubling, and at least to `needed` bytes) with zeros, syncs it and
-/// maps it.
+/// maps it. The zeros are written with ordinary writes, so a full disk is an error here (and
+/// the journal as it was) rather than a fault on a later store to the mapping. A failed sync
+/// is a failed flush: it may have dropped, and cleared the error of, a record another thread
+/// is about to see flushed, so it refuses every later append.
 fn grow(state: &mut State, needed: usize) -> Result<(), Error> {
     let new_len = needed.max(state.len * 2).next_multiple_of(PAGE);
     let zeros = alloc::vec![0u8; new_len - state.len];
     state.file.extend(state.len, &zeros)?;
-    state.file.sync()?;
+    if let Err(err) = state.file.sync() {
+        state.failed.get_or_insert_with(|| err.to_string());
+        return Err(err);
+    }
     state.file.remap(new_len)?;
     state.len = new_len;
     Ok(())

@@ -229,6 +229,11 @@ impl Plan {
         })
     }
 
+    /// The first and last owner week numbers the view reads.
+    pub(crate) fn owner_week_span(&self) -> Option<(i64, i64)> {
+        Some((self.owner_weeks.first()?.0, self.owner_weeks.last()?.0))
+    }
+
     /// The view of a calendar whose owner weeks differ: `week_of(n)` is the owner's
     /// (effective) week with number `n`, asked once for each owner week the view reads.
     /// Each instant is judged by the owner week it falls in; otherwise as [`Plan::apply`].

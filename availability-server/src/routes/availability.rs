@@ -109,14 +109,16 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
             week,
             version: cal.version(),
         };
-        let stored = cal.week();
+        // The effective weeks: the pattern with the dated overrides and bookings of the
+        // owner weeks this view reads (the pattern alone when there are none).
+        let (stored, dated) = (cal.week(), cal.dated());
         let body = match format {
-            Format::Json => render::json(&header, &plan.apply(&stored)),
-            Format::View => render::view(&header, &plan.apply(&stored)),
-            Format::Csv => render::csv(&plan.apply(&stored)),
-            Format::Intervals => render::intervals(&header, &plan.intervals(&stored)),
+            Format::Json => render::json(&header, &dated.view(&stored, &plan)),
+            Format::View => render::view(&header, &dated.view(&stored, &plan)),
+            Format::Csv => render::csv(&dated.view(&stored, &plan)),
+            Format::Intervals => render::intervals(&header, &dated.intervals(&stored, &plan)),
             Format::Slot(slot) => {
-                render::slot_json(&header, slot, plan.apply(&stored).status(slot))
+                render::slot_json(&header, slot, dated.view(&stored, &plan).status(slot))
             }
         };
         Ok(Rendered::new(&key, body))

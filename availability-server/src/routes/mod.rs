@@ -14,6 +14,7 @@ mod availability;
 mod calendars;
 mod keys;
 mod overlap;
+mod overrides;
 mod service;
 
 use std::future::Future;
@@ -92,8 +93,8 @@ macro_rules! wait {
 enum Seg {
     /// Exactly this text.
     Lit(&'static str),
-    /// Any segment, captured.
-    Param,
+    /// Any segment, captured; the name is the one documentation gives it (`{id}`).
+    Param(&'static str),
 }
 
 use Seg::{Lit, Param};
@@ -134,7 +135,7 @@ static ROUTES: &[Route] = &[
     // One calendar: read (anyone), change its zone (its key), delete (admin).
     Route {
         name: "calendar",
-        pattern: &[Lit("calendars"), Param],
+        pattern: &[Lit("calendars"), Param("id")],
         methods: &[
             (Method::GET, Action::Now(calendars::get)),
             (Method::PATCH, wait!(calendars::set_zone)),
@@ -144,7 +145,7 @@ static ROUTES: &[Route] = &[
     // A calendar's week: read in any zone and format (anyone), edit or replace (its key).
     Route {
         name: "availability",
-        pattern: &[Lit("calendars"), Param, Lit("availability")],
+        pattern: &[Lit("calendars"), Param("id"), Lit("availability")],
         methods: &[
             (Method::GET, Action::Now(availability::read_week)),
             (Method::PATCH, wait!(availability::patch)),
@@ -154,26 +155,56 @@ static ROUTES: &[Route] = &[
     // One slot of a view (anyone).
     Route {
         name: "slot",
-        pattern: &[Lit("calendars"), Param, Lit("availability"), Lit("slot")],
+        pattern: &[
+            Lit("calendars"),
+            Param("id"),
+            Lit("availability"),
+            Lit("slot"),
+        ],
         methods: &[(Method::GET, Action::Now(availability::read_slot))],
     },
     // The week as CSV, for clients of earlier servers that used this path (anyone).
     Route {
         name: "csv",
-        pattern: &[Lit("calendars"), Param, Lit("availability"), Lit("csv")],
+        pattern: &[
+            Lit("calendars"),
+            Param("id"),
+            Lit("availability"),
+            Lit("csv"),
+        ],
         methods: &[(Method::GET, Action::Now(availability::read_csv))],
     },
     // A new calendar key (its key or admin), shown once.
     Route {
         name: "keys",
-        pattern: &[Lit("calendars"), Param, Lit("keys")],
+        pattern: &[Lit("calendars"), Param("id"), Lit("keys")],
         methods: &[(Method::POST, wait!(keys::create))],
     },
     // Revoke a key (its calendar's key or admin).
     Route {
         name: "key",
-        pattern: &[Lit("calendars"), Param, Lit("keys"), Param],
+        pattern: &[Lit("calendars"), Param("id"), Lit("keys"), Param("key_id")],
         methods: &[(Method::DELETE, wait!(keys::delete))],
+    },
+    // A calendar's overrides of owner dates (anyone).
+    Route {
+        name: "overrides",
+        pattern: &[Lit("calendars"), Param("id"), Lit("overrides")],
+        methods: &[(Method::GET, Action::Now(overrides::list))],
+    },
+    // One owner date's slots in place of the pattern (its key).
+    Route {
+        name: "override",
+        pattern: &[
+            Lit("calendars"),
+            Param("id"),
+            Lit("overrides"),
+            Param("date"),
+        ],
+        methods: &[
+            (Method::PUT, wait!(overrides::put)),
+            (Method::DELETE, wait!(overrides::delete)),
+        ],
     },
     // When is everyone free: up to 1,000 calendars in the query, or in a body (anyone).
     Route {
@@ -366,7 +397,7 @@ impl Route {
             match seg {
                 Lit(lit) if lit == text => {}
                 Lit(_) => return None,
-                Param => {
+                Param(_) => {
                     *params.get_mut(n)? = text;
                     n += 1;
                 }
@@ -423,20 +454,12 @@ pub fn table() -> Vec<(String, Vec<String>)> {
     ROUTES
         .iter()
         .map(|route| {
-            let mut names = 0;
             let path: String = route
                 .pattern
                 .iter()
                 .map(|seg| match seg {
                     Lit(lit) => format!("/{lit}"),
-                    Param => {
-                        names += 1;
-                        if names == 1 {
-                            "/{id}".to_owned()
-                        } else {
-                            "/{key_id}".to_owned()
-                        }
-                    }
+                    Param(name) => format!("/{{{name}}}"),
                 })
                 .collect();
             let methods = route.allow().split(", ").map(str::to_owned).collect();

@@ -159,7 +159,8 @@ fn compute(app: &App, key: &GroupKey<'_>) -> Result<Vec<u8>> {
             .get(owner, key.viewer, key.week)
             .map_err(|e| Problem::bad_request(e.to_string()))?;
         for &i in chunk {
-            viewed[i] = plan.apply(&key.members[i].week());
+            let member = &key.members[i];
+            viewed[i] = member.dated().view(&member.week(), &plan);
             tally.add(&viewed[i]);
         }
     }
