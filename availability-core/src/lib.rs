@@ -47,13 +47,15 @@
 //! - [`dated`] (feature `tz`): overrides and bookings on real dates, the effective week of an
 //!   owner ISO week, and views and claims across dates.
 //! - [`store`] (feature `std`): the snapshot store and its checksummed memory-mapped file,
-//!   split by concern (the API, the calendar rules, the writer and its group commit, opening
-//!   and recovery, the byte format, the mapped file); its docs map the files.
+//!   with the journal of dated data beside it, split by concern (the API, the calendar rules,
+//!   the writer and its group commit, opening, recovery and migration, the journal, the byte
+//!   formats, the mapped file); its docs map the files.
 //!
 //! # Features
 //!
-//! - `std` (default): the store, the plan cache, and `std::error::Error` for [`Error`].
-//!   Without it the crate is `#![no_std]` and needs only `alloc`.
+//! - `std` (default): the store, the plan cache, and `std::error::Error` for [`Error`]; it
+//!   turns on `tz` (the store derives bookings' slots from owner zones). Without it the crate
+//!   is `#![no_std]` and needs only `alloc`.
 //! - `tz` (default): time-zone views, with a bundled current IANA time-zone database (2026f
 //!   or newer) that a program can replace with a newer zoneinfo directory.
 //! - `chrono-tz`: converts `chrono_tz::Tz` to [`tz::Zone`] by name, for callers who hold one;

@@ -677,3 +677,42 @@ fn a_crash_during_migration_leaves_the_version_1_file_or_the_new_one() {
         );
     }
 }
+
+#[test]
+fn named_groups_are_kept_in_the_journal() {
+    let (_dir, path) = temp_store();
+    let store = Store::open(&path).expect("open");
+    let members: Vec<String> = ["ana", "ben", "room-1"].map(String::from).to_vec();
+    let (group, new) = store.put_group("team", members.clone()).expect("put");
+    assert!(new);
+    assert_eq!(group.members(), members.as_slice());
+    let (_, new) = store
+        .put_group("team", vec![String::from("ana")])
+        .expect("replace");
+    assert!(!new);
+    store
+        .put_group("other", members.clone())
+        .expect("another group");
+    store.delete_group("other").expect("delete");
+    assert!(store.delete_group("other").unwrap_err().is_not_found());
+    for bad in [
+        vec![],
+        vec![String::from("ana"), String::from("ana")],
+        vec![String::from("Not An Id")],
+        (0..1001).map(|i| format!("c{i}")).collect(),
+    ] {
+        let err = store.put_group("bad", bad).expect_err("refused");
+        assert!(err.is_parse(), "{err}");
+    }
+    assert!(store.put_group("Bad Id", members).unwrap_err().is_parse());
+    drop(store);
+    let store = Store::open(&path).expect("reopen");
+    let ids: Vec<String> = store.groups().iter().map(|g| g.id().to_owned()).collect();
+    assert_eq!(ids, ["team"]);
+    assert_eq!(store.group("team").expect("team").members(), ["ana"]);
+    store.compact_journal().expect("compact");
+    drop(store);
+    let store = Store::open(&path).expect("reopen after compaction");
+    assert_eq!(store.group("team").expect("team").members(), ["ana"]);
+    assert!(store.group("other").is_none());
+}

@@ -402,3 +402,89 @@ async fn a_write_forgets_the_calendars_cached_bodies() {
     );
     assert!(metrics.contains("availability_cached_bytes "), "{metrics}");
 }
+
+/// A named group answers as `/overlap` does for its members, follows their writes, keeps
+/// across a restart, and only admins define it.
+#[tokio::test]
+async fn a_named_group_answers_for_its_members() {
+    let server = TestServer::start().await;
+    let mut keys = Vec::new();
+    for (id, zone) in [
+        ("ana", "America/Vancouver"),
+        ("ben", "Europe/Berlin"),
+        ("chen", "Asia/Kathmandu"),
+    ] {
+        keys.push(server.create_calendar(id, zone).await);
+    }
+    let admin = server.admin.clone();
+    let c = server.client(Version::HTTP_11);
+    let put = |body: &'static str, key: String| {
+        let c = c.clone();
+        async move { c.json(Method::PUT, "/groups/team", &key, body).await }
+    };
+    let members = r#"{"members":["ana","ben","chen"]}"#;
+    put(members, keys[0].clone())
+        .await
+        .problem(StatusCode::FORBIDDEN);
+    let detail = put(r#"{"members":["ana","nobody"]}"#, admin.clone())
+        .await
+        .problem(StatusCode::NOT_FOUND);
+    assert!(detail.contains("nobody"), "{detail}");
+    let detail = put(r#"{"members":["ana","ana"]}"#, admin.clone())
+        .await
+        .problem(StatusCode::BAD_REQUEST);
+    assert!(detail.contains("ana"), "{detail}");
+    let r = put(members, admin.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.header("location"), Some("/groups/team"));
+    assert_eq!(put(members, admin.clone()).await.status, StatusCode::OK);
+
+    let week = "tz=America/New_York&week=2026-W45";
+    for version in VERSIONS {
+        let c = server.client(version);
+        let group = c.get("/groups/team").await;
+        assert_eq!(group.status, StatusCode::OK);
+        assert_eq!(
+            group.json()["members"],
+            serde_json::json!(["ana", "ben", "chen"])
+        );
+        for format in ["json", "intervals", "csv", "view"] {
+            let named = c
+                .get(&format!("/groups/team/availability?{week}&format={format}"))
+                .await;
+            let adhoc = c
+                .get(&format!(
+                    "/overlap?calendars=ana,ben,chen&{week}&format={format}"
+                ))
+                .await;
+            assert_eq!(named.status, StatusCode::OK, "{}", named.text());
+            assert_eq!(named.body, adhoc.body, "{format}");
+            assert_eq!(named.header("etag"), adhoc.header("etag"));
+        }
+    }
+    // A member's write changes the group's answer and its tag.
+    let url = format!("/groups/team/availability?{week}");
+    let before = c.get(&url).await;
+    let r = c
+        .json(
+            Method::PATCH,
+            "/calendars/ben/availability",
+            &keys[1],
+            r#"{"updates":[{"day":"monday","from":"09:00","to":"17:00","status":"available"}]}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let after = c.get(&url).await;
+    assert_ne!(before.header("etag"), after.header("etag"));
+
+    let server = server.restart().await;
+    let c = server.client(Version::HTTP_2);
+    assert_eq!(c.get(&url).await.body, after.body);
+    let r = c.authed(Method::DELETE, "/groups/team", &admin).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    c.get("/groups/team").await.problem(StatusCode::NOT_FOUND);
+    c.get(&url).await.problem(StatusCode::NOT_FOUND);
+    c.authed(Method::DELETE, "/groups/team", &admin)
+        .await
+        .problem(StatusCode::NOT_FOUND);
+}

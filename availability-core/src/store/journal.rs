@@ -112,6 +112,7 @@ struct Flushes {
 struct Live {
     calendars: BTreeMap<(String, u64), CalendarLive>,
     remembered: BTreeMap<(String, String), Remembered>,
+    groups: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Default)]
@@ -128,6 +129,12 @@ impl Live {
             Record::Remember(r) => {
                 self.remembered
                     .insert((r.principal.clone(), r.key.clone()), r.clone());
+            }
+            Record::Group { id, members } => {
+                self.groups.insert(id.clone(), members.clone());
+            }
+            Record::DeleteGroup { id } => {
+                self.groups.remove(id);
             }
             _ => {
                 let Some(owner) = record.owner() else { return };
@@ -180,7 +187,7 @@ impl Live {
                     Record::Cancel { id, .. } => {
                         calendar.bookings.remove(id);
                     }
-                    Record::Remember(_) => {}
+                    Record::Remember(_) | Record::Group { .. } | Record::DeleteGroup { .. } => {}
                 }
             }
         }
@@ -224,6 +231,12 @@ impl Live {
             if remembered.expires_ms > now_ms {
                 out.push(Record::Remember(remembered.clone()));
             }
+        }
+        for (id, members) in &self.groups {
+            out.push(Record::Group {
+                id: id.clone(),
+                members: members.clone(),
+            });
         }
         out
     }

@@ -295,7 +295,14 @@ pub(crate) enum Record {
     Cancel { owner: Owner, id: u64 },
     /// An answer remembered for an idempotency key, on its own.
     Remember(Remembered),
+    /// A named group of calendars, replacing any earlier group of that id.
+    Group { id: String, members: Vec<String> },
+    /// A named group removed.
+    DeleteGroup { id: String },
 }
+
+/// The most members a named group has.
+pub(crate) const MAX_GROUP: usize = 1000;
 
 impl Record {
     fn kind(&self) -> u8 {
@@ -306,6 +313,8 @@ impl Record {
             Record::Book { .. } => 4,
             Record::Cancel { .. } => 5,
             Record::Remember(_) => 6,
+            Record::Group { .. } => 7,
+            Record::DeleteGroup { .. } => 8,
         }
     }
 
@@ -317,7 +326,7 @@ impl Record {
             | Record::ClearOverride { owner, .. }
             | Record::Book { owner, .. }
             | Record::Cancel { owner, .. } => Some(owner),
-            Record::Remember(_) => None,
+            Record::Remember(_) | Record::Group { .. } | Record::DeleteGroup { .. } => None,
         }
     }
 
@@ -375,6 +384,19 @@ impl Record {
             }
             Record::Cancel { id, .. } => out.extend_from_slice(&id.to_le_bytes()),
             Record::Remember(r) => encode_remembered(&mut out, r),
+            Record::Group { id, members } => {
+                out.push(id.len() as u8);
+                out.extend_from_slice(id.as_bytes());
+                out.extend_from_slice(&(members.len() as u16).to_le_bytes());
+                for member in members {
+                    out.push(member.len() as u8);
+                    out.extend_from_slice(member.as_bytes());
+                }
+            }
+            Record::DeleteGroup { id } => {
+                out.push(id.len() as u8);
+                out.extend_from_slice(id.as_bytes());
+            }
         }
         out
     }
@@ -451,6 +473,28 @@ impl Record {
                 id: c.u64()?,
             },
             6 => Record::Remember(decode_remembered(&mut c)?),
+            7 => {
+                let id = c.id("group id")?;
+                let count = usize::from(u16::from_le_bytes(
+                    c.take(2)?.try_into().map_err(|_| "short")?,
+                ));
+                if count == 0 || count > MAX_GROUP {
+                    return Err(format!("a group of {count} members (1 to {MAX_GROUP})"));
+                }
+                let mut members: Vec<String> = Vec::with_capacity(count);
+                for _ in 0..count {
+                    members.push(c.id("member id")?);
+                }
+                let mut sorted: Vec<&String> = members.iter().collect();
+                sorted.sort_unstable();
+                if sorted.windows(2).any(|w| w[0] == w[1]) {
+                    return Err(String::from("a group names a member twice"));
+                }
+                Record::Group { id, members }
+            }
+            8 => Record::DeleteGroup {
+                id: c.id("group id")?,
+            },
             other => return Err(format!("unknown record kind {other}")),
         };
         if !c.bytes.is_empty() {
@@ -541,10 +585,16 @@ impl<'a> Cursor<'a> {
             .map_err(|_| format!("the {what} is not UTF-8"))
     }
 
-    fn owner(&mut self) -> Result<Owner, String> {
+    /// An id (a calendar's or a group's): length byte, then `[a-z0-9][a-z0-9-]{0,62}`.
+    fn id(&mut self, what: &str) -> Result<String, String> {
         let len = self.byte()? as usize;
-        let id = self.text(len, "calendar id")?;
+        let id = self.text(len, what)?;
         check_id(&id).map_err(|e| e.to_string())?;
+        Ok(id)
+    }
+
+    fn owner(&mut self) -> Result<Owner, String> {
+        let id = self.id("calendar id")?;
         let incarnation = self.u64()?;
         let version = self.u64()?;
         if version == 0 {

@@ -48,9 +48,12 @@
 //!   changing it: ids ([`check_id`]), zone names ([`check_zone_name`]), keys.
 //! - `writer`: the single writer: copy bookkeeping, the whole group-commit protocol, growth,
 //!   and refusing writes after a failed flush.
-//! - `open`: a new file's image, and recovery: making the file durable, choosing each
+//! - `open`: a new file's image, the migration of format version 1, and recovery: making
+//!   the file durable, replaying the journal onto the calendars, choosing each
 //!   record's copy, checking the whole file.
 //! - `format`: the bytes: header, record copies and payloads; pure encode and decode.
+//! - `journal`: the journal of dated data (overrides, bookings, remembered answers): appends
+//!   with group commit, recovery of a torn tail, compaction; `journal_format` its bytes.
 //! - `backend`: where the bytes live: the mapped file, or the test double.
 //! - `file`: the mapped file: atomic creation, the lock, the mapping, flushes, growth; the
 //!   per-platform part (lock, positional I/O) in one small module each.
@@ -125,6 +128,29 @@ pub fn journal_path(store: &Path) -> PathBuf {
     store.with_file_name(name)
 }
 
+/// A named group of calendars: an id and its members' ids, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    id: String,
+    members: Vec<String>,
+}
+
+impl Group {
+    pub(crate) fn new(id: String, members: Vec<String>) -> Group {
+        Group { id, members }
+    }
+
+    /// The group's id, `[a-z0-9][a-z0-9-]{0,62}`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The members' calendar ids, in the order they were given.
+    pub fn members(&self) -> &[String] {
+        &self.members
+    }
+}
+
 /// What a booking request with an idempotency key is remembered by (HTTP `Idempotency-Key`,
 /// with whoever sent it and a digest of the request).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,6 +211,10 @@ pub struct Store {
     writer: Writer,
     /// The dated data's file.
     journal: journal::Journal,
+    /// The named groups, by id.
+    groups: ArcSwap<alloc::collections::BTreeMap<String, Arc<Group>>>,
+    /// Held by a group write from its check to its publication.
+    group_writes: std::sync::Mutex<()>,
     /// How long dated data is kept after it ends, in seconds.
     retention_seconds: i64,
 }
@@ -727,6 +757,93 @@ impl Store {
                 |()| published.current.store(Arc::clone(&next)),
             )?;
         }
+        Ok(())
+    }
+
+    /// The named group `id`. Lock-free.
+    pub fn group(&self, id: &str) -> Option<Arc<Group>> {
+        self.groups.load().get(id).cloned()
+    }
+
+    /// Every named group, by id. Lock-free.
+    pub fn groups(&self) -> Vec<Arc<Group>> {
+        self.groups.load().values().cloned().collect()
+    }
+
+    /// Creates or replaces the named group `id` with `members` (1 to 1,000 distinct calendar
+    /// ids; they are not looked up: a group may name a calendar that is created later).
+    /// Returns the group and whether it is new, once it is on disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_parse`] for an id that is not a calendar-style id, a member list that is
+    /// empty, longer than 1,000, or names a calendar twice; [`Error::is_io`] when the journal
+    /// write failed.
+    pub fn put_group(&self, id: &str, members: Vec<String>) -> Result<(Arc<Group>, bool), Error> {
+        check_id(id)?;
+        if members.is_empty() || members.len() > journal_format::MAX_GROUP {
+            return Err(Error::new(
+                Kind::Parse,
+                std::format!(
+                    "a group has 1 to {} members; this one has {}",
+                    journal_format::MAX_GROUP,
+                    members.len()
+                ),
+            ));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(members.len());
+        for member in &members {
+            check_id(member)?;
+            if !seen.insert(member.as_str()) {
+                return Err(Error::new(
+                    Kind::Parse,
+                    std::format!("calendar {member:?} is named twice; name each member once"),
+                ));
+            }
+        }
+        let _writing = self
+            .group_writes
+            .lock()
+            .map_err(|_| Error::new(Kind::Io, "a group write panicked; reopen the store"))?;
+        let record = Record::Group {
+            id: String::from(id),
+            members: members.clone(),
+        };
+        self.journal.append(&record)?;
+        let group = Arc::new(Group::new(String::from(id), members));
+        let mut groups = (**self.groups.load()).clone();
+        let new = groups
+            .insert(String::from(id), Arc::clone(&group))
+            .is_none();
+        self.groups.store(Arc::new(groups));
+        let _ = self.compact_journal_if_due(false);
+        Ok((group, new))
+    }
+
+    /// Removes the named group `id`, once that is on disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_not_found`] when there is no such group; [`Error::is_io`] when the journal
+    /// write failed.
+    pub fn delete_group(&self, id: &str) -> Result<(), Error> {
+        let _writing = self
+            .group_writes
+            .lock()
+            .map_err(|_| Error::new(Kind::Io, "a group write panicked; reopen the store"))?;
+        if self.group(id).is_none() {
+            return Err(Error::new(
+                Kind::NotFound,
+                std::format!("no group {:?}", crate::grid::Truncated(id)),
+            ));
+        }
+        self.journal.append(&Record::DeleteGroup {
+            id: String::from(id),
+        })?;
+        let mut groups = (**self.groups.load()).clone();
+        groups.remove(id);
+        self.groups.store(Arc::new(groups));
+        let _ = self.compact_journal_if_due(false);
         Ok(())
     }
 

@@ -19,7 +19,7 @@ use super::format::{
 use super::journal::Journal;
 use super::journal_format::Record;
 use super::writer::{Copies, Writer, WriterState};
-use super::{ById, Directory, Options, Published, Store};
+use super::{ById, Directory, Group, Options, Published, Store};
 use crate::dated::{date_of_day, BookingId, Claim, Dated, DayOverride};
 use crate::error::Error;
 use crate::tz::Zone;
@@ -77,6 +77,21 @@ pub(super) fn open_backend(
     }
     let journal_path = journal.path().to_path_buf();
     let (journal, records) = Journal::open(journal)?;
+    let mut groups = BTreeMap::new();
+    for record in &records {
+        match record {
+            Record::Group { id, members } => {
+                groups.insert(
+                    id.clone(),
+                    Arc::new(Group::new(id.clone(), members.clone())),
+                );
+            }
+            Record::DeleteGroup { id } => {
+                groups.remove(id);
+            }
+            _ => {}
+        }
+    }
     // What retention drops is dropped now as well as at every later write, so a store shows
     // the same dated data before and after a reopen.
     let cutoff = super::calendar::now_ms().div_euclid(1000) - options.retention_seconds;
@@ -89,6 +104,8 @@ pub(super) fn open_backend(
         admin_keys: ArcSwap::from_pointee(admin_keys),
         writer: Writer::new(file, state),
         journal,
+        groups: ArcSwap::from_pointee(groups),
+        group_writes: std::sync::Mutex::new(()),
         retention_seconds: options.retention_seconds.max(0),
     })
 }
@@ -320,7 +337,7 @@ fn replay(dated: &mut Dated, zone: &str, record: &Record) -> Result<(), String> 
         Record::Cancel { id, .. } => {
             dated.cancel(BookingId(*id));
         }
-        Record::Remember(_) => {}
+        Record::Remember(_) | Record::Group { .. } | Record::DeleteGroup { .. } => {}
     }
     Ok(())
 }

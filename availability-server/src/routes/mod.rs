@@ -12,6 +12,7 @@
 
 mod availability;
 mod calendars;
+mod groups;
 mod keys;
 mod overlap;
 mod overrides;
@@ -206,6 +207,22 @@ static ROUTES: &[Route] = &[
             (Method::DELETE, wait!(overrides::delete)),
         ],
     },
+    // A named group of calendars: read (anyone), define and remove (admin).
+    Route {
+        name: "group",
+        pattern: &[Lit("groups"), Param("id")],
+        methods: &[
+            (Method::GET, Action::Now(groups::get)),
+            (Method::PUT, wait!(groups::put)),
+            (Method::DELETE, wait!(groups::delete)),
+        ],
+    },
+    // When all of a group's members are free (anyone).
+    Route {
+        name: "group_availability",
+        pattern: &[Lit("groups"), Param("id"), Lit("availability")],
+        methods: &[(Method::GET, Action::Now(groups::availability))],
+    },
     // When is everyone free: up to 1,000 calendars in the query, or in a body (anyone).
     Route {
         name: "overlap",
@@ -370,7 +387,7 @@ fn find<'a>(parts: &'a Parts, buffer: &'a mut [&'a str; MAX_SEGMENTS]) -> Found<
             "unknown",
             Problem::not_found(format!(
                 "no such path {path:?}; the API is under /calendars, /availability, \
-                 /overlap, /healthz and /metrics"
+                 /groups, /overlap, /healthz and /metrics"
             )),
         ));
     };

@@ -43,10 +43,21 @@ struct Ask {
 
 /// GET /overlap?calendars=a,b,c&tz=&week=&format=&min= (anyone).
 pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
-    let query = Query::parse(
-        cx.parts.uri.query(),
-        &["calendars", "tz", "week", "format", "min"],
-    )?;
+    ask_from_query(cx, None)
+}
+
+/// The answer for a named group's members: `tz`, `week`, `format` and `min` from the query.
+pub(super) fn for_members(cx: &Ctx<'_>, members: &[String]) -> Result<Response<Body>> {
+    ask_from_query(cx, Some(members))
+}
+
+/// A question from the query string, about `members` or else the query's `calendars`.
+fn ask_from_query(cx: &Ctx<'_>, members: Option<&[String]>) -> Result<Response<Body>> {
+    let allowed: &[&str] = match members {
+        None => &["calendars", "tz", "week", "format", "min"],
+        Some(_) => &["tz", "week", "format", "min"],
+    };
+    let query = Query::parse(cx.parts.uri.query(), allowed)?;
     let min = query
         .get("min")
         .map(|m| {
@@ -56,10 +67,13 @@ pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
         })
         .transpose()?;
     let ask = Ask {
-        calendars: query
-            .get("calendars")
-            .map(|list| list.split(',').map(str::to_owned).collect())
-            .unwrap_or_default(),
+        calendars: match members {
+            Some(members) => members.to_vec(),
+            None => query
+                .get("calendars")
+                .map(|list| list.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
+        },
         tz: query.get("tz").map(str::to_owned),
         week: query.get("week").map(str::to_owned),
         format: query.get("format").map(str::to_owned),

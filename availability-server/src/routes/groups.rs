@@ -1,0 +1,108 @@
+//! `/groups/{id}`: named groups of calendars, and when all of their members are free.
+
+use http::{Response, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{overlap, Ctx};
+use crate::auth::Need;
+use crate::query::Query;
+use crate::wire::body::{self, RequestBody};
+use crate::wire::{response, Body, Problem, Result};
+
+/// A group's definition, as `PUT` takes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Definition {
+    members: Vec<String>,
+}
+
+/// GET `/groups/{id}` (anyone): the group's members.
+pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    Query::parse(cx.parts.uri.query(), &[])?;
+    let group = cx
+        .app
+        .store
+        .group(cx.param(0))
+        .ok_or_else(|| no_group(cx.param(0)))?;
+    let body = json!({ "id": group.id(), "members": group.members() });
+    Ok(response::document(
+        cx.parts,
+        response::to_bytes(&body),
+        None,
+    ))
+}
+
+/// PUT `/groups/{id}` (admin key): create or replace the group with `{"members": [...]}`,
+/// 1 to 1,000 distinct calendars that exist.
+pub(super) async fn put(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
+    let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
+    Query::parse(parts.uri.query(), &[])?;
+    app.authorize(cx.client, parts, Need::Admin).await?;
+    let bytes = body::read_json(app.body, parts, body).await?;
+    let definition: Definition = body::parse_json(&bytes, "group ({\"members\": [...]})")?;
+    // Every member must exist now (a later deletion makes the group's answers 404, naming it).
+    for member in &definition.members {
+        if !app.store.contains(member) {
+            return Err(Problem::not_found(format!(
+                "no calendar {:?}: a group's members are calendars that exist",
+                member.chars().take(80).collect::<String>()
+            )));
+        }
+    }
+    let owned_id = id.to_owned();
+    let members = definition.members;
+    let (group, new) = app
+        .commit(id, "saving the group", move |store| {
+            store.put_group(&owned_id, members)
+        })
+        .await?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = response::json(
+        status,
+        response::to_bytes(&json!({ "id": group.id(), "members": group.members() })),
+    );
+    if new {
+        if let Ok(location) = http::HeaderValue::from_str(&format!("/groups/{}", group.id())) {
+            response
+                .headers_mut()
+                .insert(http::header::LOCATION, location);
+        }
+    }
+    Ok(response)
+}
+
+/// DELETE `/groups/{id}` (admin key).
+pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Body>> {
+    let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
+    Query::parse(parts.uri.query(), &[])?;
+    app.authorize(cx.client, parts, Need::Admin).await?;
+    let owned_id = id.to_owned();
+    app.commit(id, "removing the group", move |store| {
+        store.delete_group(&owned_id)
+    })
+    .await?;
+    Ok(response::no_content())
+}
+
+/// GET `/groups/{id}/availability?tz=&week=&format=&min=` (anyone): the members' overlap, as
+/// `/overlap` answers it.
+pub(super) fn availability(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    let group = cx
+        .app
+        .store
+        .group(cx.param(0))
+        .ok_or_else(|| no_group(cx.param(0)))?;
+    overlap::for_members(cx, group.members())
+}
+
+fn no_group(id: &str) -> Problem {
+    Problem::not_found(format!(
+        "no group {:?}",
+        id.chars().take(80).collect::<String>()
+    ))
+}
