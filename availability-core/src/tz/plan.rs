@@ -120,7 +120,7 @@ impl Plan {
 
         let mut pieces = Vec::with_capacity(raw.len());
         let mut uses: Vec<(usize, Plane)> = Vec::new();
-        let mut dated_uses: Vec<(i64, usize, Plane)> = Vec::new();
+        let mut dated_uses: Vec<((i64, usize), Plane)> = Vec::new();
         let mut owner_weeks: Vec<(i64, Plane)> = Vec::new();
         for (i, piece) in raw.iter().enumerate() {
             let ov = i64::from(piece.viewer_offset);
@@ -163,14 +163,7 @@ impl Plan {
                         let n = week_number(owner_half_hour);
                         mark(&mut uses, k, v);
                         mark(&mut owner_weeks, n, o);
-                        match dated_uses.iter_mut().find(|(w, s, _)| (*w, *s) == (n, k)) {
-                            Some((_, _, slots)) => slots.set(v, true),
-                            None => {
-                                let mut slots = Plane::EMPTY;
-                                slots.set(v, true);
-                                dated_uses.push((n, k, slots));
-                            }
-                        }
+                        mark(&mut dated_uses, (n, k), v);
                     }
                 }
                 t = next;
@@ -205,7 +198,7 @@ impl Plan {
         let dated_terms = (!disjoint).then(|| {
             dated_uses
                 .iter()
-                .map(|(n, shift, slots)| {
+                .map(|((n, shift), slots)| {
                     let others = Plane::FULL.and_not(*slots);
                     (
                         *n,
@@ -398,8 +391,16 @@ pub(crate) fn week_number(half_hour: i64) -> i64 {
     (half_hour.div_euclid(HALF_HOURS_PER_DAY as i64) + 3).div_euclid(7)
 }
 
-/// Adds bit `bit` to the plane kept for `key`.
+/// Adds bit `bit` to the plane kept for `key`. Consecutive calls nearly always name the key
+/// of the previous one, so that is looked at first.
+#[inline]
 fn mark<K: PartialEq>(planes: &mut Vec<(K, Plane)>, key: K, bit: usize) {
+    if let Some((k, plane)) = planes.last_mut() {
+        if *k == key {
+            plane.set(bit, true);
+            return;
+        }
+    }
     match planes.iter_mut().find(|(k, _)| *k == key) {
         Some((_, plane)) => plane.set(bit, true),
         None => {
