@@ -100,6 +100,13 @@ impl Tally {
         core::array::from_fn(|i| open[i] - firm[i])
     }
 
+    /// [`Tally::available_counts`] and [`Tally::maybe_counts`] together, reading each counter
+    /// once.
+    pub fn counts(&self) -> ([u32; SLOTS], [u32; SLOTS]) {
+        let (open, firm) = (self.open.all(), self.firm.all());
+        (firm, core::array::from_fn(|i| open[i] - firm[i]))
+    }
+
     /// The minimum over every week added (everyone's status): [`Week::AVAILABLE`] for none.
     pub fn everyone(&self) -> Week {
         self.everyone
@@ -182,6 +189,23 @@ struct Counter {
     bits: Vec<Plane>,
 }
 
+/// Nibble `n` spread into four 16-bit lanes: bit `k` of `n` becomes 1 in lane `k`.
+const SPREAD: [u64; 16] = {
+    let mut table = [0u64; 16];
+    let mut n = 0;
+    while n < 16 {
+        let mut k = 0;
+        while k < 4 {
+            if n >> k & 1 == 1 {
+                table[n] |= 1 << (16 * k);
+            }
+            k += 1;
+        }
+        n += 1;
+    }
+    table
+};
+
 /// A full adder on whole planes: the sum and the carry of three bits, slot by slot.
 #[inline(always)]
 fn csa(a: Plane, b: Plane, c: Plane) -> (Plane, Plane) {
@@ -239,17 +263,39 @@ impl Counter {
     }
 
     /// Every slot's count.
+    ///
+    /// Read out four slots at a time: each nibble of a level's plane is spread into four
+    /// 16-bit lanes of a word (by a 16-entry table) and added at the level's weight, so the
+    /// cost is a table lookup per four slots per level, whatever the counts are. Lanes hold
+    /// counts below 2^16, which covers 16 levels; taller counts take the bit-by-bit way.
     fn all(&self) -> [u32; SLOTS] {
         let bits = self.settled();
         let mut counts = [0u32; SLOTS];
-        for (level, plane) in bits.iter().enumerate() {
-            for (word, bits) in plane.0.iter().enumerate() {
-                let mut rest = *bits;
-                while rest != 0 {
-                    let bit = rest.trailing_zeros() as usize;
-                    counts[word * 64 + bit] += 1 << level;
-                    rest &= rest - 1;
+        if bits.len() > 16 {
+            for (level, plane) in bits.iter().enumerate() {
+                for i in plane.ones() {
+                    counts[i] += 1 << level;
                 }
+            }
+            return counts;
+        }
+        let mut lanes = [0u64; SLOTS / 4];
+        for (level, plane) in bits.iter().enumerate() {
+            for (word, &value) in plane.0.iter().enumerate() {
+                let mut rest = value;
+                let mut at = word * 16;
+                while rest != 0 {
+                    if let Some(lane) = lanes.get_mut(at) {
+                        *lane += SPREAD[(rest & 0xF) as usize] << level;
+                    }
+                    rest >>= 4;
+                    at += 1;
+                }
+            }
+        }
+        for (four, lane) in counts.chunks_exact_mut(4).zip(lanes) {
+            for (k, count) in four.iter_mut().enumerate() {
+                *count = ((lane >> (16 * k)) & 0xFFFF) as u32;
             }
         }
         counts
@@ -298,6 +344,20 @@ fn ripple(bits: &mut Vec<Plane>, mut carry: Plane, mut level: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_past_sixteen_bits_are_read_out_too() {
+        for n in [65_535u32, 65_536, 70_001] {
+            let mut tally = Tally::new();
+            for _ in 0..n {
+                tally.add(&Week::AVAILABLE);
+            }
+            let (available, maybe) = tally.counts();
+            assert!(available.iter().all(|&c| c == n), "{n}");
+            assert!(maybe.iter().all(|&c| c == 0), "{n}");
+            assert_eq!(tally.at_least(n), Week::AVAILABLE);
+        }
+    }
     use crate::grid::Status;
     use proptest::prelude::*;
 

@@ -73,11 +73,8 @@ fn answer(
             tally.add(&plan.apply(member));
         }
     }
-    (
-        tally.available_counts(),
-        tally.maybe_counts(),
-        tally.everyone(),
-    )
+    let (available, maybe) = tally.counts();
+    (available, maybe, tally.everyone())
 }
 
 fn groups(c: &mut Criterion) {

@@ -191,12 +191,10 @@ fn compute(app: &App, key: &GroupKey<'_>) -> Result<Vec<u8>> {
             let spans = spans(app, key, &tally, &viewed, &ids)?;
             render::group_intervals(&header, key.min, &spans)
         }
-        Format::Json | Format::Slot(_) => render::group_json(
-            &header,
-            &tally.available_counts(),
-            &tally.maybe_counts(),
-            &tally.everyone(),
-        ),
+        Format::Json | Format::Slot(_) => {
+            let (available, maybe) = tally.counts();
+            render::group_json(&header, &available, &maybe, &tally.everyone())
+        }
     })
 }
 
