@@ -48,6 +48,8 @@ pub struct App {
     pub body: BodyLimits,
     /// Whether `/metrics` is open to anyone (otherwise it needs an admin key).
     pub metrics_public: bool,
+    /// Web origins allowed to write from a browser.
+    pub cors_origins: Vec<String>,
     /// Set when shutdown begins: requests that still arrive get 503.
     shutting_down: AtomicBool,
 }
@@ -82,6 +84,17 @@ impl Default for AppSettings {
 impl App {
     /// Shared state over this store. Indexes the store's keys.
     pub fn new(store: Arc<Store>, auth: Auth, limits: Limits, settings: AppSettings) -> App {
+        App::with_origins(store, auth, limits, settings, Vec::new())
+    }
+
+    /// As [`App::new`], letting pages of `cors_origins` write.
+    pub fn with_origins(
+        store: Arc<Store>,
+        auth: Auth,
+        limits: Limits,
+        settings: AppSettings,
+        cors_origins: Vec<String>,
+    ) -> App {
         auth.index_all(&store);
         App {
             store,
@@ -95,6 +108,7 @@ impl App {
                 timeout: settings.body_timeout,
             },
             metrics_public: settings.metrics_public,
+            cors_origins,
             shutting_down: AtomicBool::new(false),
         }
     }

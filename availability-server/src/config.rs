@@ -123,6 +123,10 @@ pub struct Cli {
     /// [default: 127.0.0.1,::1].
     #[arg(long, env = "AVAILABILITY_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<Cidr>>,
+    /// Web origins whose pages may write (`https://app.example.com`), comma-separated; any
+    /// origin may read [default: none].
+    #[arg(long, env = "AVAILABILITY_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Option<Vec<String>>,
     /// Seconds a client has for the TLS handshake [default: 10].
     #[arg(long, env = "AVAILABILITY_HANDSHAKE_TIMEOUT")]
     pub handshake_timeout: Option<u64>,
@@ -177,6 +181,27 @@ pub enum Command {
     },
 }
 
+/// Checks `cors_origins`: each a serialized origin (`scheme://host[:port]`, no path), or
+/// `*` for every origin.
+fn cors_origins(origins: Vec<String>) -> Result<Vec<String>, String> {
+    for origin in &origins {
+        let ok = origin == "*"
+            || (origin.starts_with("https://") || origin.starts_with("http://"))
+                && origin.split("://").nth(1).is_some_and(|rest| {
+                    !rest.is_empty()
+                        && !rest.contains('/')
+                        && http::HeaderValue::from_str(origin).is_ok()
+                });
+        if !ok {
+            return Err(format!(
+                "cors_origins {origin:?}: an origin is scheme://host[:port] with no path, such \
+                 as https://app.example.com (or * for every origin)"
+            ));
+        }
+    }
+    Ok(origins)
+}
+
 /// The TOML file: every setting optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -211,6 +236,7 @@ struct FileConfig {
     rate_limit_clients: Option<usize>,
     client_ip_header: Option<String>,
     trusted_proxies: Option<Vec<Cidr>>,
+    cors_origins: Option<Vec<String>>,
     handshake_timeout: Option<u64>,
     header_read_timeout: Option<u64>,
     idle_timeout: Option<u64>,
@@ -261,6 +287,8 @@ pub struct Config {
     pub client_ip_header: Option<HeaderName>,
     /// Peers whose `client_ip_header` is believed.
     pub trusted_proxies: Vec<Cidr>,
+    /// Web origins allowed to write from a browser (reads are open to every origin).
+    pub cors_origins: Vec<String>,
     /// Connection timeouts and limits.
     pub connections: Connections,
     /// The largest request body read.
@@ -297,6 +325,7 @@ impl Default for Config {
                 Cidr::from(IpAddr::from([127, 0, 0, 1])),
                 Cidr::from(IpAddr::from(Ipv6Addr::LOCALHOST)),
             ],
+            cors_origins: Vec::new(),
             connections: Connections::default(),
             max_body_bytes: crate::app::BODY_LIMIT,
             body_read_timeout: Duration::from_secs(30),
@@ -470,6 +499,7 @@ impl Config {
             rates,
             client_ip_header,
             trusted_proxies: pick!(trusted_proxies).unwrap_or(d.trusted_proxies),
+            cors_origins: cors_origins(pick!(cors_origins).unwrap_or(d.cors_origins))?,
             connections,
             max_body_bytes,
             body_read_timeout,
@@ -522,6 +552,23 @@ mod tests {
     fn cli(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("availability-server").chain(args.iter().copied()))
             .expect("parses")
+    }
+
+    #[test]
+    fn cors_origins_are_origins() {
+        let config = Config::load(&cli(&[
+            "--cors-origins",
+            "https://app.example,http://localhost:8080",
+        ]))
+        .expect("valid origins");
+        assert_eq!(
+            config.cors_origins,
+            ["https://app.example", "http://localhost:8080"]
+        );
+        for bad in ["app.example", "https://app.example/page", "https://"] {
+            let err = Config::load(&cli(&["--cors-origins", bad])).expect_err(bad);
+            assert!(err.contains("cors_origins"), "{err}");
+        }
     }
 
     #[test]

@@ -80,7 +80,7 @@ pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, Str
             trusted: config.trusted_proxies.clone(),
         },
     );
-    let app = Arc::new(App::new(
+    let app = Arc::new(App::with_origins(
         store,
         auth,
         limits,
@@ -91,6 +91,7 @@ pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, Str
             body_timeout: config.body_read_timeout,
             metrics_public: config.metrics_public,
         },
+        config.cors_origins.clone(),
     ));
     Ok(Prepared {
         app,

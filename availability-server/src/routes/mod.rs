@@ -36,6 +36,7 @@ use crate::auth::Principal;
 use crate::metrics::Metrics;
 use crate::store::DEFAULT_CALENDAR;
 use crate::wire::body::{self, BoxError, RequestBody};
+use crate::wire::cors;
 use crate::wire::{Body, Problem, Result};
 
 /// What a handler knows of its request: the shared state, the request head, the client it is
@@ -270,9 +271,11 @@ where
     let (parts, body) = request.into_parts();
     let client = app.limits.proxy.client(peer, &parts.headers);
     let mut buffer = [""; MAX_SEGMENTS];
+    let preflight = cors::is_preflight(&parts);
     let found = find(&parts, &mut buffer);
     let read = parts.method == Method::GET
         || parts.method == Method::HEAD
+        || preflight
         || matches!(found, Ok((_, _, Action::Ask(_))));
     let verdict = charge(app, read, client, &parts);
     // A body left unread in an HTTP/1.1 connection cannot be skipped to reach the next
@@ -297,6 +300,25 @@ where
                 verdict.clone(),
             )),
         )
+    } else if preflight {
+        // A browser asking before a cross-origin request: the route's methods, or 404.
+        let mut buffer = [""; MAX_SEGMENTS];
+        let segments = segments(parts.uri.path(), &mut buffer);
+        match ROUTES.iter().find(|r| r.matches(segments).is_some()) {
+            Some(route) => {
+                let asked = cors::asked_method(&parts);
+                // GET and HEAD read; so does a question sent as a body (`POST /overlap`).
+                let reads = asked == "GET"
+                    || asked == "HEAD"
+                    || route.methods.iter().any(|(method, action)| {
+                        method.as_str() == asked && matches!(action, Action::Ask(_))
+                    });
+                let allow = route.allow();
+                let answer = cors::preflight(&parts, &allow, reads, &app.cors_origins);
+                ("preflight", Ok(answer))
+            }
+            None => ("unknown", Err(Problem::not_found("no such path"))),
+        }
     } else {
         match found {
             Err((name, problem)) => (name, Err(problem)),
@@ -318,6 +340,9 @@ where
         }
     };
     let mut response = result.unwrap_or_else(Problem::into_response);
+    if !preflight {
+        cors::decorate(&mut response, &parts, read, &app.cors_origins);
+    }
     if !response.headers().contains_key("ratelimit") {
         verdict.write_headers(response.headers_mut());
     }

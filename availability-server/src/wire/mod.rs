@@ -8,6 +8,7 @@
 
 pub mod body;
 pub mod coding;
+pub mod cors;
 pub mod etag;
 pub mod problem;
 pub mod response;
