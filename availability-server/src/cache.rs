@@ -101,7 +101,7 @@ impl Key<'_> {
         Zone::database_version().hash(&mut hasher);
         (c.id(), c.version(), c.zone(), c.week()).hash(&mut hasher);
         (self.viewer, self.week, self.format).hash(&mut hasher);
-        Tag::of_version(c.version(), hasher.finish())
+        Tag::of_state(c.state(), hasher.finish())
     }
 
     fn owned(self) -> OwnedKey {
@@ -690,8 +690,8 @@ mod tests {
         for (i, t) in tags.iter().enumerate() {
             assert!(tags[i + 1..].iter().all(|u| u != t), "{tags:?}");
         }
-        assert!(tags[0].starts_with("\"v1-"));
-        assert!(tags[5].starts_with("\"v2-"));
+        assert!(tags[0].starts_with("\"v1."));
+        assert!(tags[5].starts_with("\"v2."));
         // By value: the same calendar in another allocation has the same tag.
         assert_eq!(
             key(&Arc::new(Calendar::clone(&f.c1))).etag().as_str(),

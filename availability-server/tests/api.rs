@@ -100,7 +100,9 @@ async fn writes_show_in_reads_in_the_viewer_zone() {
             r.json(),
             serde_json::json!({"calendar":"room-1","version":expected})
         );
-        assert_eq!(r.header("etag"), Some(format!("\"v{expected}\"").as_str()));
+        // The tag names the version and which creation of the calendar it is.
+        let tag = r.header("etag").unwrap();
+        assert!(tag.starts_with(&format!("\"v{expected}.")), "{tag}");
 
         // UTC+2 sees Monday 09:00 UTC at 11:00.
         let v = c
@@ -610,4 +612,58 @@ async fn metrics_can_be_public() {
         "{}",
         r.text()
     );
+}
+
+/// If-Match compares strongly and names the calendar's creation: a weak tag, or a tag of a
+/// calendar that was deleted and created again under its id, is refused.
+#[tokio::test]
+async fn if_match_refuses_weak_tags_and_tags_of_an_earlier_calendar() {
+    let server = TestServer::start().await;
+    let key = server.create_calendar("c1", "UTC").await;
+    let c = server.client(Version::HTTP_11);
+    let patch = |tag: String, key: String| {
+        let c = c.clone();
+        async move {
+            c.send(
+                Client::request(Method::PATCH, "/calendars/c1/availability")
+                    .header("authorization", format!("Bearer {key}"))
+                    .header("content-type", "application/json")
+                    .header("if-match", tag)
+                    .body(crate::support::full(NINE_TO_FIVE))
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let tag = c
+        .get("/calendars/c1")
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    patch(format!("W/{tag}"), key.clone())
+        .await
+        .problem(StatusCode::PRECONDITION_FAILED);
+    let written = patch(tag.clone(), key.clone()).await;
+    assert_eq!(written.status, StatusCode::OK, "{}", written.text());
+    let old = written.header("etag").unwrap().to_owned();
+
+    // Deleted and created again: version 1 again, but another creation.
+    let r = c
+        .authed(Method::DELETE, "/calendars/c1", &server.admin)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let key = server.create_calendar("c1", "UTC").await;
+    let again = patch(old.clone(), key.clone()).await;
+    again.problem(StatusCode::PRECONDITION_FAILED);
+    let r = patch(tag, key.clone()).await;
+    r.problem(StatusCode::PRECONDITION_FAILED);
+    let fresh = c
+        .get("/calendars/c1")
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    assert_ne!(fresh, old);
+    assert_eq!(patch(fresh, key).await.status, StatusCode::OK);
 }

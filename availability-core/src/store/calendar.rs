@@ -64,6 +64,12 @@ impl Calendar {
         self.record.incarnation
     }
 
+    /// The incarnation and the version together: they never repeat for an id, also across
+    /// deletion and re-creation, so they make an entity tag.
+    pub fn state(&self) -> (u64, u64) {
+        (self.record.incarnation, self.record.version)
+    }
+
     /// Whether anyone may book the calendar (`"booking": "public"`); otherwise a key is
     /// needed.
     pub fn booking_public(&self) -> bool {

@@ -154,7 +154,7 @@ async fn write(cx: Ctx<'_>, body: RequestBody, replace: bool) -> Result<Response
     } else {
         Change::Apply(batch)
     };
-    let expected = etag::expected_version(parts, cal.version())?;
+    let expected = etag::expected_version(parts, &cal)?;
     let owned_id = id.to_owned();
     let updated = app
         .commit(id, "saving the week", move |store| {
@@ -164,7 +164,6 @@ async fn write(cx: Ctx<'_>, body: RequestBody, replace: bool) -> Result<Response
     Ok(response::written(
         StatusCode::OK,
         serde_json::json!({}),
-        updated.id(),
-        updated.version(),
+        &updated,
     ))
 }

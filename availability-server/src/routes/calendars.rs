@@ -58,7 +58,7 @@ pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
     Ok(response::document(
         cx.parts,
         to_bytes(&describe(&cal)),
-        Some(cal.version()),
+        Some(&cal),
     ))
 }
 
@@ -95,8 +95,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
             "key_id": key.id,
             "key": key.token,
         }),
-        created.id(),
-        created.version(),
+        &created,
     );
     if let Ok(location) = HeaderValue::from_str(&format!("/calendars/{}", created.id())) {
         response.headers_mut().insert(LOCATION, location);
@@ -114,7 +113,7 @@ pub(super) async fn set_zone(cx: Ctx<'_>, body: RequestBody) -> Result<Response<
     let bytes = body::read_json(app.body, parts, body).await?;
     let change: ZoneChange = body::parse_json(&bytes, "zone change ({\"timezone\"})")?;
     let zone = query::zone(&change.timezone)?;
-    let expected = etag::expected_version(parts, cal.version())?;
+    let expected = etag::expected_version(parts, &cal)?;
     let owned_id = id.to_owned();
     let updated = app
         .commit(id, "changing the zone", move |store| {
@@ -128,8 +127,7 @@ pub(super) async fn set_zone(cx: Ctx<'_>, body: RequestBody) -> Result<Response<
     Ok(response::written(
         StatusCode::OK,
         serde_json::json!({ "timezone": updated.zone() }),
-        updated.id(),
-        updated.version(),
+        &updated,
     ))
 }
 
@@ -141,7 +139,7 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     app.authorize(cx.client, parts, Need::Admin).await?;
     // Checked here for a quick answer, and again by the store under its writer lock, so a
     // change committed in between is not deleted unseen.
-    let expected = etag::expected_version(parts, cal.version())?;
+    let expected = etag::expected_version(parts, &cal)?;
     let owned_id = id.to_owned();
     app.commit(id, "deleting the calendar", move |store| {
         store.delete(&owned_id, expected)

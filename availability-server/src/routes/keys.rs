@@ -15,7 +15,7 @@ pub(super) async fn create(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
     app.authorize(cx.client, parts, Need::Calendar(id)).await?;
-    let expected = etag::expected_version(parts, cal.version())?;
+    let expected = etag::expected_version(parts, &cal)?;
     let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
     let hash = app.auth.hash(key.token.clone()).await?;
     let stored = KeyHash::new(key.id.clone(), hash)
@@ -30,8 +30,7 @@ pub(super) async fn create(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     Ok(response::written(
         StatusCode::CREATED,
         serde_json::json!({ "key_id": key.id, "key": key.token }),
-        updated.id(),
-        updated.version(),
+        &updated,
     ))
 }
 
@@ -47,7 +46,7 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
             key_id.chars().take(40).collect::<String>()
         )));
     }
-    let expected = etag::expected_version(parts, cal.version())?;
+    let expected = etag::expected_version(parts, &cal)?;
     let (owned_id, owned_key) = (id.to_owned(), key_id.to_owned());
     let updated = app
         .commit(id, "revoking a key", move |store| {

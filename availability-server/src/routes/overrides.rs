@@ -40,7 +40,7 @@ pub(super) async fn put(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>
     app.authorize(cx.client, parts, Need::Calendar(id)).await?;
     let bytes = body::read_json(app.body, parts, body).await?;
     let day = day_of(&bytes)?;
-    let expected = etag::expected_version(parts, cal.version())?;
+    let expected = etag::expected_version(parts, &cal)?;
     let owned_id = id.to_owned();
     let updated = app
         .commit(id, "saving the override", move |store| {
@@ -50,8 +50,7 @@ pub(super) async fn put(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>
     Ok(response::written(
         StatusCode::OK,
         json!({ "date": day_date.to_string(), "updates": runs(&day) }),
-        updated.id(),
-        updated.version(),
+        &updated,
     ))
 }
 
@@ -62,7 +61,7 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     let day_date = date(cx.param(1), "the date")?;
     let cal = app.calendar(id)?;
     app.authorize(cx.client, parts, Need::Calendar(id)).await?;
-    let expected = etag::expected_version(parts, cal.version())?;
+    let expected = etag::expected_version(parts, &cal)?;
     let owned_id = id.to_owned();
     let updated = app
         .commit(id, "removing the override", move |store| {
@@ -72,8 +71,7 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     Ok(response::written(
         StatusCode::OK,
         json!({ "date": day_date.to_string() }),
-        updated.id(),
-        updated.version(),
+        &updated,
     ))
 }
 
@@ -116,7 +114,7 @@ pub(super) fn list(cx: &Ctx<'_>) -> Result<Response<Body>> {
     Ok(response::document(
         parts,
         response::to_bytes(&body),
-        Some(cal.version()),
+        Some(&cal),
     ))
 }
 

@@ -1,11 +1,12 @@
 //! Entity tags: every tag this server writes, and the preconditions that read them back.
 //!
-//! Tags name the calendar version first, so that a write's `If-Match` can compare any tag of
-//! a calendar with its current version:
+//! Tags name the calendar's state first: its version and which creation of its id it is (a
+//! calendar deleted and created again starts at version 1 again, and its old tags must not
+//! match it). So a write's `If-Match` can compare any tag of a calendar with its state:
 //!
-//! - `"v12"`: what a write answers, the version alone;
-//! - `"v12-0123456789abcdef"`: a view or a document of version 12, with a hash of everything
-//!   else its body depends on; a compressed form adds its coding (`"v12-...-br"`);
+//! - `"v12.1000000002"`: what a write answers, version 12 of incarnation `0x1000000002`;
+//! - `"v12.1000000002-0123456789abcdef"`: a view or a document of that state, with a hash of
+//!   everything else its body depends on; a compressed form adds its coding (`"...-br"`);
 //! - `"g-0123456789abcdef"`: a group's answer, by a hash of every member's version and the
 //!   rest of what it depends on;
 //! - `"h-0123456789abcdef"`: a document of no calendar, by the hash of its bytes.
@@ -17,24 +18,23 @@ use http::request::Parts;
 
 use super::{Problem, Result};
 
-/// The tag of a write's answer: the version alone.
-pub fn version(version: u64) -> HeaderValue {
-    HeaderValue::from(Tag::version(version))
-}
+/// A calendar's state: its incarnation and its version.
+pub type State = (u64, u64);
 
 /// A tag, as text with its quotes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tag(String);
 
 impl Tag {
-    /// `"v<version>"`.
-    pub fn version(version: u64) -> Tag {
-        Tag(format!("\"v{version}\""))
+    /// `"v<version>.<incarnation>"`.
+    pub fn state((incarnation, version): State) -> Tag {
+        Tag(format!("\"v{version}.{incarnation:x}\""))
     }
 
-    /// `"v<version>-<hash>"`: a body of this calendar version, `hash` covering the rest.
-    pub fn of_version(version: u64, hash: u64) -> Tag {
-        Tag(format!("\"v{version}-{hash:016x}\""))
+    /// `"v<version>.<incarnation>-<hash>"`: a body of this calendar state, `hash` covering the
+    /// rest.
+    pub fn of_state((incarnation, version): State, hash: u64) -> Tag {
+        Tag(format!("\"v{version}.{incarnation:x}-{hash:016x}\""))
     }
 
     /// `"g-<hash>"`: a group's answer, `hash` covering every member's version and the rest.
@@ -43,12 +43,12 @@ impl Tag {
     }
 
     /// `"h-<hash>"` of the body's bytes, for a document of no calendar; or
-    /// `"v<version>-<hash>"` when it is one calendar's.
-    pub fn of_bytes(version: Option<u64>, body: &[u8]) -> Tag {
+    /// `"v<version>.<incarnation>-<hash>"` when it is one calendar's.
+    pub fn of_bytes(state: Option<State>, body: &[u8]) -> Tag {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         body.hash(&mut hasher);
-        match version {
-            Some(v) => Tag::of_version(v, hasher.finish()),
+        match state {
+            Some(state) => Tag::of_state(state, hasher.finish()),
             None => Tag(format!("\"h-{:016x}\"", hasher.finish())),
         }
     }
@@ -63,11 +63,14 @@ impl Tag {
         &self.0
     }
 
-    /// The calendar version a tag of ours names: `"v12-..."` or `"v12"` -> 12.
-    fn version_of(tag: &str) -> Option<u64> {
+    /// The calendar state a tag of ours names: `"v12.1f-..."` or `"v12.1f"` -> (0x1f, 12).
+    fn state_of(tag: &str) -> Option<State> {
         let inner = tag.strip_prefix("\"v")?.strip_suffix('"')?;
-        let digits = inner.split('-').next()?;
-        digits.parse().ok()
+        let (version, incarnation) = inner.split('-').next()?.split_once('.')?;
+        Some((
+            u64::from_str_radix(incarnation, 16).ok()?,
+            version.parse().ok()?,
+        ))
     }
 }
 
@@ -78,8 +81,8 @@ impl From<Tag> for HeaderValue {
     }
 }
 
-/// The entity tags of a conditional header (`If-Match`, `If-None-Match`), weak markers dropped;
-/// `None` when the header is absent.
+/// The entity tags of a conditional header (`If-Match`, `If-None-Match`), weak markers dropped
+/// (`If-None-Match` compares weakly); `None` when the header is absent.
 fn listed(parts: &Parts, name: HeaderName) -> Option<Vec<String>> {
     let values: Vec<&HeaderValue> = parts.headers.get_all(name).iter().collect();
     if values.is_empty() {
@@ -107,29 +110,45 @@ pub fn not_modified(parts: &Parts, current: &[&[u8]]) -> bool {
     })
 }
 
-/// The version a write must expect, from `If-Match`: `None` without the header (or with `*`,
-/// which only asks that the calendar exist).
+/// The version a write to `calendar` must expect, from `If-Match`: `None` without the header
+/// (or with `*`, which only asks that the calendar exist).
+///
+/// `If-Match` compares strongly (RFC 9110, 13.1.1): a weak tag (`W/"..."`) never matches, and
+/// a tag matches only when it names the calendar's current version of its current creation;
+/// a tag of a calendar deleted since, whose id was given to a new one, does not.
 ///
 /// # Errors
 ///
-/// 412 when no tag names the current version.
-pub fn expected_version(parts: &Parts, current: u64) -> Result<Option<u64>> {
-    let Some(tags) = listed(parts, IF_MATCH) else {
-        return Ok(None);
-    };
-    if tags.iter().any(|t| t == "*") {
+/// 412 when no tag names the current state.
+pub fn expected_version(parts: &Parts, calendar: &crate::store::Calendar) -> Result<Option<u64>> {
+    let values: Vec<&HeaderValue> = parts.headers.get_all(IF_MATCH).iter().collect();
+    if values.is_empty() {
         return Ok(None);
     }
+    let tags: Vec<&str> = values
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    if tags.contains(&"*") {
+        return Ok(None);
+    }
+    let current = calendar.state();
     if tags
         .iter()
-        .filter_map(|t| Tag::version_of(t))
-        .any(|v| v == current)
+        .filter_map(|t| Tag::state_of(t))
+        .any(|s| s == current)
     {
-        Ok(Some(current))
+        Ok(Some(current.1))
     } else {
         Err(Problem::precondition_failed(format!(
-            "If-Match does not name the current version ({current}): the calendar changed \
-             since you read it; read it again and retry"
+            "If-Match does not name the calendar's current state (version {}, {}): it changed \
+             since you read it, or was deleted and created again; read it again and retry \
+             (and send strong tags, as the server gave them)",
+            current.1,
+            Tag::state(current).as_str()
         )))
     }
 }
@@ -139,18 +158,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tags_name_their_version() {
-        assert_eq!(Tag::version(3).as_str(), "\"v3\"");
-        let viewed = Tag::of_version(12, 0xff);
-        assert_eq!(viewed.as_str(), "\"v12-00000000000000ff\"");
-        assert_eq!(viewed.coded("br").as_str(), "\"v12-00000000000000ff-br\"");
-        for tag in [viewed.clone(), viewed.coded("gzip"), Tag::version(12)] {
-            assert_eq!(Tag::version_of(tag.as_str()), Some(12), "{tag:?}");
+    fn tags_name_their_state() {
+        assert_eq!(Tag::state((0x1f, 3)).as_str(), "\"v3.1f\"");
+        let viewed = Tag::of_state((0x1f, 12), 0xff);
+        assert_eq!(viewed.as_str(), "\"v12.1f-00000000000000ff\"");
+        assert_eq!(
+            viewed.coded("br").as_str(),
+            "\"v12.1f-00000000000000ff-br\""
+        );
+        for tag in [viewed.clone(), viewed.coded("gzip"), Tag::state((0x1f, 12))] {
+            assert_eq!(Tag::state_of(tag.as_str()), Some((0x1f, 12)), "{tag:?}");
         }
         let doc = Tag::of_bytes(None, b"{}");
         assert!(doc.as_str().starts_with("\"h-"));
-        assert_eq!(Tag::version_of(doc.as_str()), None);
-        assert_eq!(Tag::version_of("\"x3\""), None);
-        assert_eq!(Tag::version_of("v3"), None);
+        assert_eq!(Tag::state_of(doc.as_str()), None);
+        for bad in ["\"x3\"", "v3.1", "\"v3\"", "\"v3.zz\"", "W/\"v3.1f\""] {
+            assert_eq!(Tag::state_of(bad), None, "{bad}");
+        }
     }
 }

@@ -8,6 +8,7 @@ use http_body_util::Full;
 
 use super::etag::{self, Tag};
 use super::Body;
+use crate::store::Calendar;
 
 /// A JSON response with these bytes.
 pub fn json(status: StatusCode, body: Vec<u8>) -> Response<Body> {
@@ -27,9 +28,9 @@ pub fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
 }
 
 /// A small JSON read that is not cached (a calendar's description, a listing): tagged by its
-/// bytes (and the calendar's version, when it is one calendar's), answering `If-None-Match`.
-pub fn document(parts: &Parts, body: Vec<u8>, version: Option<u64>) -> Response<Body> {
-    let tag = Tag::of_bytes(version, &body);
+/// bytes (and the calendar's state, when it is one calendar's), answering `If-None-Match`.
+pub fn document(parts: &Parts, body: Vec<u8>, calendar: Option<&Calendar>) -> Response<Body> {
+    let tag = Tag::of_bytes(calendar.map(Calendar::state), &body);
     let mut response = if etag::not_modified(parts, &[tag.as_str().as_bytes()]) {
         let mut r = Response::new(Full::new(Bytes::new()));
         *r.status_mut() = StatusCode::NOT_MODIFIED;
@@ -44,19 +45,21 @@ pub fn document(parts: &Parts, body: Vec<u8>, version: Option<u64>) -> Response<
     response
 }
 
-/// The JSON `{ ..., "calendar", "version" }` of a successful write, with the version's tag.
+/// The JSON `{ ..., "calendar", "version" }` of a successful write to `calendar`, tagged
+/// with its state.
 pub fn written(
     status: StatusCode,
     mut body: serde_json::Value,
-    calendar: &str,
-    version: u64,
+    calendar: &Calendar,
 ) -> Response<Body> {
     if let Some(object) = body.as_object_mut() {
-        object.insert("calendar".into(), calendar.into());
-        object.insert("version".into(), version.into());
+        object.insert("calendar".into(), calendar.id().into());
+        object.insert("version".into(), calendar.version().into());
     }
     let mut response = json(status, to_bytes(&body));
-    response.headers_mut().insert(ETAG, etag::version(version));
+    response
+        .headers_mut()
+        .insert(ETAG, HeaderValue::from(Tag::state(calendar.state())));
     response
 }
 
