@@ -276,7 +276,9 @@ async fn a_book_key_books_and_cancels_only_its_own() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(r.json()["scope"], "book");
+    assert_eq!(r.json()["label"], "front desk");
     let booker = r.json()["key"].as_str().unwrap().to_owned();
+    let booker_id = r.json()["key_id"].clone();
     // Without a body, a write key, as before.
     let r = c.authed(Method::POST, "/calendars/desk/keys", &key).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
@@ -311,6 +313,12 @@ async fn a_book_key_books_and_cancels_only_its_own() {
     .await;
     assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.text());
     let theirs = theirs.json()["id"].as_str().unwrap().to_owned();
+    let list = c
+        .authed(Method::GET, "/calendars/desk/bookings", &key)
+        .await
+        .json();
+    assert_eq!(list["bookings"][0]["id"], mine.as_str());
+    assert_eq!(list["bookings"][0]["key_id"], booker_id, "{list}");
 
     // Everything else is 403.
     for r in [

@@ -51,15 +51,21 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     };
     let expected = etag::expected_version(parts, cal.version())?;
     let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
+    // The label is checked before bcrypt runs, so a label the store refuses costs no hash.
+    let labelled = |hash: String| {
+        let stored = KeyHash::new(key.id.clone(), hash)
+            .map_err(|e| Problem::internal("storing a new key", e))?
+            .with_scope(scope);
+        match new.label.clone() {
+            Some(label) => stored
+                .with_label(label)
+                .map_err(|e| Problem::bad_request(e.to_string())),
+            None => Ok(stored),
+        }
+    };
+    labelled("-".to_owned())?;
     let hash = app.auth.hash(key.token.clone()).await?;
-    let mut stored = KeyHash::new(key.id.clone(), hash)
-        .map_err(|e| Problem::internal("storing a new key", e))?
-        .with_scope(scope);
-    if let Some(label) = new.label.clone() {
-        stored = stored
-            .with_label(label)
-            .map_err(|e| Problem::bad_request(e.to_string()))?;
-    }
+    let stored = labelled(hash)?;
     let owned_id = id.to_owned();
     let updated = app
         .commit(id, "adding a key", move |store| {
