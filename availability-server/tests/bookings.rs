@@ -658,3 +658,50 @@ async fn a_repeat_while_the_first_is_running_is_409() {
     let r = book(&c, "busy", Some(&key), &body, Some("slow-1")).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
 }
+
+/// A zone change that would make two bookings share a slot is refused with 409 (the store
+/// refuses it), and nothing changes.
+#[tokio::test]
+async fn a_zone_change_that_would_merge_bookings_is_409() {
+    let server = TestServer::start().await;
+    let key = always(&server, "shift").await;
+    let c = server.client(Version::HTTP_11);
+    let start = ahead(0);
+    for hour in 0..2 {
+        let from = start + hour * HOUR;
+        let r = book(
+            &c,
+            "shift",
+            Some(&key),
+            &span(&at(from, 0), &at(from + HOUR, 0), None),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let before = c.get("/calendars/shift").await.json();
+    // Kathmandu is UTC+05:45: both hours touch the half hour that holds their boundary.
+    let detail = c
+        .json(
+            Method::PATCH,
+            "/calendars/shift",
+            &key,
+            r#"{"timezone":"Asia/Kathmandu","booking":"public"}"#,
+        )
+        .await
+        .problem(StatusCode::CONFLICT);
+    assert!(!detail.is_empty());
+    assert_eq!(c.get("/calendars/shift").await.json(), before);
+    // A zone that keeps them apart is fine, with the policy in the same request.
+    let r = c
+        .json(
+            Method::PATCH,
+            "/calendars/shift",
+            &key,
+            r#"{"timezone":"Asia/Kolkata","booking":"public"}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["timezone"], "Asia/Kolkata");
+    assert_eq!(r.json()["booking"], "public");
+}
