@@ -1,10 +1,11 @@
 //! [`App`]: everything a request handler needs, shared by all connections, and the three
 //! steps most handlers share: find the calendar, check the key, commit a change.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use availability_core::tz::{IsoWeek, Plan, PlanCache, Zone};
@@ -52,6 +53,9 @@ pub struct App {
     pub cors_origins: Vec<String>,
     /// Set when shutdown begins: requests that still arrive get 503.
     shutting_down: AtomicBool,
+    /// The (principal, idempotency key) pairs of requests being answered now: a repeat that
+    /// arrives meanwhile is 409 ([`crate::idempotency`]).
+    pub(crate) idempotent_running: Mutex<HashSet<(String, String)>>,
 }
 
 /// The plain settings of [`App`].
@@ -110,6 +114,7 @@ impl App {
             metrics_public: settings.metrics_public,
             cors_origins,
             shutting_down: AtomicBool::new(false),
+            idempotent_running: Mutex::new(HashSet::new()),
         }
     }
 
@@ -190,6 +195,19 @@ impl App {
         what: &'static str,
         change: impl FnOnce(&Store) -> std::result::Result<T, availability_core::Error> + Send + 'static,
     ) -> Result<T> {
+        self.commit_or(id, what, change, |err| store::problem(what, err))
+            .await
+    }
+
+    /// [`App::commit`], with the store's refusals answered by `refused` (a route that can say
+    /// more than [`store::problem`] about some of them).
+    pub async fn commit_or<T: Send + 'static>(
+        &self,
+        id: &str,
+        what: &'static str,
+        change: impl FnOnce(&Store) -> std::result::Result<T, availability_core::Error> + Send + 'static,
+        refused: impl FnOnce(availability_core::Error) -> Problem,
+    ) -> Result<T> {
         let store = Arc::clone(&self.store);
         let outcome = match tokio::task::spawn_blocking(move || change(&store)).await {
             Ok(outcome) => outcome,
@@ -210,7 +228,7 @@ impl App {
                 if err.is_storage_full() {
                     self.metrics.storage_full.fetch_add(1, Relaxed);
                 }
-                Err(store::problem(what, err))
+                Err(refused(err))
             }
         }
     }

@@ -37,7 +37,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
 use crate::limit::Limits;
-use crate::store::{Calendar, KeyHash, Store};
+use crate::store::{Calendar, KeyHash, KeyScope, Store};
 use crate::wire::Problem;
 
 /// The prefix of every key.
@@ -149,8 +149,15 @@ pub fn hash_blocking(token: &str, cost: u32) -> Result<String, bcrypt::BcryptErr
 pub enum Principal {
     /// An admin key: every calendar and the admin routes.
     Admin,
-    /// A key of this calendar.
-    Calendar(String),
+    /// A key of calendar `id`: its own id, and what it may do there.
+    Calendar {
+        /// The calendar the key belongs to.
+        id: String,
+        /// The key's id.
+        key_id: String,
+        /// `write` (everything on the calendar) or `book` (bookings only).
+        scope: KeyScope,
+    },
 }
 
 /// What a route needs the key to cover.
@@ -158,8 +165,10 @@ pub enum Principal {
 pub enum Need<'a> {
     /// An admin key.
     Admin,
-    /// A key of this calendar, or an admin key.
+    /// A write key of this calendar, or an admin key.
     Calendar(&'a str),
+    /// A key of this calendar of either scope (`write` or `book`), or an admin key.
+    Book(&'a str),
 }
 
 /// Settings of [`Auth`].
@@ -608,13 +617,17 @@ impl Auth {
             store.get(calendar_id).and_then(|calendar| {
                 calendar.key(id).map(|k| {
                     (
-                        Principal::Calendar(calendar.id().to_owned()),
+                        Principal::Calendar {
+                            id: calendar.id().to_owned(),
+                            key_id: k.id().to_owned(),
+                            scope: k.scope(),
+                        },
                         k.hash().to_owned(),
                     )
                 })
             })
         };
-        if let Need::Calendar(target) = need {
+        if let Need::Calendar(target) | Need::Book(target) = need {
             if let Some(found) = in_calendar(target) {
                 return Some(found);
             }
@@ -640,18 +653,31 @@ fn ceil_secs(d: Duration) -> u64 {
     (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
-/// Whether `principal` covers `need`: 403 when it does not.
+/// Whether `principal` covers `need`: 403 when it does not. A `book` key covers only
+/// [`Need::Book`] of its own calendar.
 fn authorize(principal: Principal, need: Need<'_>) -> Result<Principal, Problem> {
-    match (&principal, need) {
-        (Principal::Admin, _) => Ok(principal),
-        (Principal::Calendar(own), Need::Calendar(target)) if own == target => Ok(principal),
-        (Principal::Calendar(own), Need::Calendar(target)) => Err(Problem::forbidden(format!(
-            "this key belongs to calendar {own:?}, not {target:?}"
-        ))),
-        (Principal::Calendar(own), Need::Admin) => Err(Problem::forbidden(format!(
+    let Principal::Calendar { id: own, scope, .. } = &principal else {
+        return Ok(principal);
+    };
+    match need {
+        Need::Admin => Err(Problem::forbidden(format!(
             "this needs an admin key; this key belongs to calendar {own:?}"
         ))),
+        Need::Calendar(target) | Need::Book(target) if own != target => Err(Problem::forbidden(
+            format!("this key belongs to calendar {own:?}, not {target:?}"),
+        )),
+        Need::Calendar(_) if *scope == KeyScope::Book => Err(Problem::forbidden(
+            "this key may only book: create bookings and cancel its own; this needs a \
+             write key of the calendar or an admin key",
+        )),
+        Need::Calendar(_) | Need::Book(_) => Ok(principal),
     }
+}
+
+/// The id of the request's key, when it sends one that is well formed (not checked: call it
+/// after [`Auth::check`] succeeded).
+pub fn request_key_id(headers: &HeaderMap) -> Option<&str> {
+    key_id(bearer(headers).ok()?)
 }
 
 /// The token of `Authorization: Bearer <token>`.

@@ -32,6 +32,7 @@ pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod idempotency;
 pub mod limit;
 pub mod metrics;
 pub mod query;

@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-pub use availability_core::store::{Calendar, Change, KeyHash, Store, DEFAULT_CALENDAR};
+pub use availability_core::store::{
+    Calendar, Change, IdempotencyKey, KeyHash, KeyScope, Remembered, Store, DEFAULT_CALENDAR,
+};
 
 use crate::wire::Problem;
 
@@ -36,8 +38,10 @@ pub fn problem(what: &str, err: availability_core::Error) -> Problem {
         Problem::insufficient_storage(what, err)
     } else if err.is_not_found() {
         Problem::not_found(err.to_string())
-    } else if err.is_already_exists() || err.is_capacity() {
+    } else if err.is_already_exists() || err.is_capacity() || err.is_conflict() {
         Problem::conflict(err.to_string())
+    } else if err.is_invalid_span() {
+        Problem::unprocessable(err.to_string())
     } else if err.is_version_mismatch() {
         Problem::precondition_failed(err.to_string())
     } else if err.is_parse() || err.is_invalid_entry() || err.is_too_many_entries() {

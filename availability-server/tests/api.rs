@@ -411,7 +411,12 @@ async fn calendars_are_created_listed_read_rezoned_and_deleted() {
         assert_eq!(rezoned.status, StatusCode::OK, "{}", rezoned.text());
         assert_eq!(
             rezoned.json(),
-            serde_json::json!({"calendar": id, "version": created_version + 1, "timezone": "UTC"})
+            serde_json::json!({
+                "calendar": id,
+                "version": created_version + 1,
+                "timezone": "UTC",
+                "booking": "key",
+            })
         );
         assert_eq!(
             c.get(&format!("/calendars/{id}/availability")).await.json()["owner_timezone"],

@@ -90,6 +90,9 @@ const TOLERATED: &[&str] = &[
 /// answer (nothing, half a request line, an HTTP/2 preface on HTTP/1.1).
 const EXPECTED: &[(&str, Outcome)] = &[
     ("unknown method", Outcome::Status(405)),
+    ("booking far beyond the calendar", Outcome::Status(422)),
+    ("booking id past u64", Outcome::Status(400)),
+    ("idempotency key with a control byte", Outcome::Status(400)),
     ("method on a read-only path", Outcome::Status(405)),
     ("CONNECT", Outcome::Status(404)),
     ("lowercase method", Outcome::Status(405)),
@@ -163,7 +166,7 @@ const EXPECTED: &[(&str, Outcome)] = &[
 ];
 
 /// The README's count of the catalogue.
-const CASES: usize = 68;
+const CASES: usize = 71;
 
 /// The catalogue: a name and the exact bytes sent.
 fn catalogue(admin: &str) -> Vec<(&'static str, Vec<u8>)> {
@@ -445,6 +448,34 @@ fn catalogue(admin: &str) -> Vec<(&'static str, Vec<u8>)> {
                 "application/json",
                 br#"{"id":"x2","timezone":"UTC","admin":true}"#,
             ),
+        ),
+        // Bookings.
+        (
+            "booking far beyond the calendar",
+            with_body(
+                "POST",
+                "/calendars/default/bookings",
+                admin,
+                "application/json",
+                br#"{"start":"9999-12-31T00:00:00+23:59","end":"9999-12-31T23:59:00-23:59"}"#,
+            ),
+        ),
+        (
+            "booking id past u64",
+            format!(
+                "DELETE /calendars/default/bookings/99999999999999999999999 HTTP/1.1\r\n\
+                 Host: x\r\nConnection: close\r\nAuthorization: Bearer {admin}\r\n\r\n"
+            )
+            .into_bytes(),
+        ),
+        (
+            "idempotency key with a control byte",
+            format!(
+                "POST /calendars/default/bookings HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                 Authorization: Bearer {admin}\r\nIdempotency-Key: a\tb\r\n\
+                 Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"
+            )
+            .into_bytes(),
         ),
         // Framing.
         (

@@ -9,6 +9,7 @@ mod support;
 
 mod api;
 mod binary;
+mod bookings;
 mod dated;
 mod disk;
 mod errors;

@@ -19,22 +19,51 @@ struct NewCalendar {
     id: String,
     #[serde(default)]
     timezone: Option<String>,
+    #[serde(default)]
+    booking: Option<String>,
 }
 
-/// The body of `PATCH /calendars/{id}`.
+/// The body of `PATCH /calendars/{id}`: at least one of them.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ZoneChange {
-    timezone: String,
+struct CalendarChange {
+    #[serde(default)]
+    timezone: Option<String>,
+    #[serde(default)]
+    booking: Option<String>,
 }
 
-/// `{ "id", "timezone", "version", "updated" }`.
+/// Whether a `"booking"` policy is public: `"public"` (anyone may book) or `"key"` (a key
+/// of the calendar is needed).
+fn booking_public(policy: &str) -> Result<bool> {
+    match policy {
+        "public" => Ok(true),
+        "key" => Ok(false),
+        other => Err(Problem::bad_request(format!(
+            "booking {:?}: the booking policy is \"public\" (anyone may book) or \"key\" \
+             (a key of the calendar is needed)",
+            other.chars().take(40).collect::<String>()
+        ))),
+    }
+}
+
+/// `"public"` or `"key"`.
+fn policy(cal: &Calendar) -> &'static str {
+    if cal.booking_public() {
+        "public"
+    } else {
+        "key"
+    }
+}
+
+/// `{ "id", "timezone", "version", "updated", "booking" }`.
 fn describe(cal: &Calendar) -> serde_json::Value {
     serde_json::json!({
         "id": cal.id(),
         "timezone": cal.zone(),
         "version": cal.version(),
         "updated": rfc3339(cal.changed_at_unix_ms().div_euclid(1000)),
+        "booking": policy(cal),
     })
 }
 
@@ -71,6 +100,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let new: NewCalendar = body::parse_json(&bytes, "calendar ({\"id\", \"timezone\"})")?;
     availability_core::store::check_id(&new.id).map_err(|e| Problem::bad_request(e.to_string()))?;
     let zone = query::zone(new.timezone.as_deref().unwrap_or("UTC"))?;
+    let public = new.booking.as_deref().map(booking_public).transpose()?;
     if app.store.contains(&new.id) {
         return Err(Problem::conflict(format!(
             "a calendar {:?} exists; pick another id",
@@ -84,7 +114,11 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let id = new.id.clone();
     let created = app
         .commit(&new.id, "creating the calendar", move |store| {
-            store.create_with_keys(&id, zone.name(), vec![stored])
+            let created = store.create_with_keys(&id, zone.name(), vec![stored])?;
+            match public {
+                Some(true) => store.commit(&id, None, &Change::SetBookingPublic(true)),
+                _ => Ok(created),
+            }
         })
         .await?;
     app.auth.index(&created);
@@ -92,6 +126,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
         StatusCode::CREATED,
         serde_json::json!({
             "timezone": created.zone(),
+            "booking": policy(&created),
             "key_id": key.id,
             "key": key.token,
         }),
@@ -103,30 +138,47 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     Ok(response)
 }
 
-/// PATCH /calendars/{id} (its key): change the owner's zone. The stored wall-clock week stays
-/// as written, so "09:00-17:00" stays 09:00-17:00 in the new zone.
-pub(super) async fn set_zone(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
+/// PATCH /calendars/{id} (its write key): change the owner's zone, the booking policy, or
+/// both. The stored wall-clock week stays as written, so "09:00-17:00" stays 09:00-17:00 in
+/// the new zone.
+pub(super) async fn patch(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
     Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
     app.authorize(cx.client, parts, Need::Calendar(id)).await?;
     let bytes = body::read_json(app.body, parts, body).await?;
-    let change: ZoneChange = body::parse_json(&bytes, "zone change ({\"timezone\"})")?;
-    let zone = query::zone(&change.timezone)?;
+    let change: CalendarChange = body::parse_json(
+        &bytes,
+        "calendar change ({\"timezone\"}, {\"booking\"} or both)",
+    )?;
+    let zone = change.timezone.as_deref().map(query::zone).transpose()?;
+    let public = change.booking.as_deref().map(booking_public).transpose()?;
+    if zone.is_none() && public.is_none() {
+        return Err(Problem::bad_request(
+            "a calendar change names \"timezone\", \"booking\" or both",
+        ));
+    }
     let expected = etag::expected_version(parts, &cal)?;
     let owned_id = id.to_owned();
     let updated = app
-        .commit(id, "changing the zone", move |store| {
-            store.commit(
-                &owned_id,
-                expected,
-                &Change::SetZone(zone.name().to_owned()),
-            )
+        .commit(id, "changing the calendar", move |store| {
+            let mut updated = None;
+            if let Some(zone) = zone {
+                let change = Change::SetZone(zone.name().to_owned());
+                updated = Some(store.commit(&owned_id, expected, &change)?);
+            }
+            if let Some(public) = public {
+                let expected = updated.as_ref().map_or(expected, |u| Some(u.version()));
+                let change = Change::SetBookingPublic(public);
+                updated = Some(store.commit(&owned_id, expected, &change)?);
+            }
+            Ok(updated)
         })
-        .await?;
+        .await?
+        .ok_or_else(|| Problem::bad_request("nothing to change"))?;
     Ok(response::written(
         StatusCode::OK,
-        serde_json::json!({ "timezone": updated.zone() }),
+        serde_json::json!({ "timezone": updated.zone(), "booking": policy(&updated) }),
         &updated,
     ))
 }

@@ -1,25 +1,71 @@
 //! `/calendars/{id}/keys`: issue and revoke calendar keys.
 
+use http::header::CONTENT_TYPE;
 use http::{Response, StatusCode};
+use serde::Deserialize;
 
 use super::Ctx;
 use crate::auth::{self, Need};
 use crate::query::Query;
-use crate::store::{Change, KeyHash};
-use crate::wire::body::RequestBody;
+use crate::store::{Change, KeyHash, KeyScope};
+use crate::wire::body::{self, RequestBody};
 use crate::wire::{etag, response, Body, Problem, Result};
 
-/// POST /calendars/{id}/keys (its key or admin): a new key, shown once.
-pub(super) async fn create(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Body>> {
+/// The optional body of `POST /calendars/{id}/keys`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+/// POST /calendars/{id}/keys (its write key or admin): a new key, shown once. An optional
+/// body `{"scope": "write" | "book", "label"}` makes a `book` key (bookings only) or labels
+/// it; without one the key is a write key.
+pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
     Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
     app.authorize(cx.client, parts, Need::Calendar(id)).await?;
+    let new = if parts.headers.contains_key(CONTENT_TYPE) {
+        let bytes = body::read_json(app.body, parts, body).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            NewKey::default()
+        } else {
+            body::parse_json(&bytes, "key request ({\"scope\", \"label\"})")?
+        }
+    } else {
+        NewKey::default()
+    };
+    let scope = match new.scope.as_deref() {
+        None | Some("write") => KeyScope::Write,
+        Some("book") => KeyScope::Book,
+        Some(other) => {
+            return Err(Problem::bad_request(format!(
+                "scope {:?}: a key's scope is \"write\" or \"book\"",
+                other.chars().take(40).collect::<String>()
+            )))
+        }
+    };
     let expected = etag::expected_version(parts, &cal)?;
     let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
+    // The label is checked before bcrypt runs, so a label the store refuses costs no hash.
+    let labelled = |hash: String| {
+        let stored = KeyHash::new(key.id.clone(), hash)
+            .map_err(|e| Problem::internal("storing a new key", e))?
+            .with_scope(scope);
+        match new.label.clone() {
+            Some(label) => stored
+                .with_label(label)
+                .map_err(|e| Problem::bad_request(e.to_string())),
+            None => Ok(stored),
+        }
+    };
+    labelled("-".to_owned())?;
     let hash = app.auth.hash(key.token.clone()).await?;
-    let stored = KeyHash::new(key.id.clone(), hash)
-        .map_err(|e| Problem::internal("storing a new key", e))?;
+    let stored = labelled(hash)?;
     let owned_id = id.to_owned();
     let updated = app
         .commit(id, "adding a key", move |store| {
@@ -29,7 +75,12 @@ pub(super) async fn create(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     app.auth.index(&updated);
     Ok(response::written(
         StatusCode::CREATED,
-        serde_json::json!({ "key_id": key.id, "key": key.token }),
+        serde_json::json!({
+            "key_id": key.id,
+            "key": key.token,
+            "scope": scope.as_str(),
+            "label": new.label,
+        }),
         &updated,
     ))
 }

@@ -11,6 +11,7 @@
 //! and never call back up into this module.
 
 mod availability;
+mod bookings;
 mod calendars;
 mod groups;
 mod keys;
@@ -134,13 +135,13 @@ static ROUTES: &[Route] = &[
             (Method::POST, wait!(calendars::create)),
         ],
     },
-    // One calendar: read (anyone), change its zone (its key), delete (admin).
+    // One calendar: read (anyone), change its zone or booking policy (its key), delete (admin).
     Route {
         name: "calendar",
         pattern: &[Lit("calendars"), Param("id")],
         methods: &[
             (Method::GET, Action::Now(calendars::get)),
-            (Method::PATCH, wait!(calendars::set_zone)),
+            (Method::PATCH, wait!(calendars::patch)),
             (Method::DELETE, wait!(calendars::delete)),
         ],
     },
@@ -223,6 +224,27 @@ static ROUTES: &[Route] = &[
         name: "group_availability",
         pattern: &[Lit("groups"), Param("id"), Lit("availability")],
         methods: &[(Method::GET, Action::Now(groups::availability))],
+    },
+    // A calendar's bookings: list (its write key), claim a span (its key of either scope,
+    // or anyone when its booking is public).
+    Route {
+        name: "bookings",
+        pattern: &[Lit("calendars"), Param("id"), Lit("bookings")],
+        methods: &[
+            (Method::GET, wait!(bookings::list)),
+            (Method::POST, wait!(bookings::create)),
+        ],
+    },
+    // Cancel a booking (its write key, or the book key that made it).
+    Route {
+        name: "booking",
+        pattern: &[
+            Lit("calendars"),
+            Param("id"),
+            Lit("bookings"),
+            Param("booking_id"),
+        ],
+        methods: &[(Method::DELETE, wait!(bookings::delete))],
     },
     // When is everyone free: up to 1,000 calendars in the query, or in a body (anyone).
     Route {
@@ -382,7 +404,7 @@ fn charge(app: &App, read: bool, client: IpAddr, parts: &Parts) -> crate::limit:
     }
     match app.auth.remembered_key(&app.store, &parts.headers) {
         Some((id, Principal::Admin)) => limits.admin.check(&id),
-        Some((id, Principal::Calendar(_))) => limits.key.check(&id),
+        Some((id, Principal::Calendar { .. })) => limits.key.check(&id),
         None => limits.write.check(&client),
     }
 }

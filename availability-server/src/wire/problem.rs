@@ -27,6 +27,8 @@ pub struct Problem {
     retry_after: Option<u64>,
     /// The rate limit charged for this answer, for its `RateLimit` fields.
     limit: Option<Box<Verdict>>,
+    /// Extension members of the body (RFC 9457 section 3.2), beside the standard ones.
+    members: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl Problem {
@@ -40,7 +42,17 @@ impl Problem {
             challenge: false,
             retry_after: None,
             limit: None,
+            members: None,
         }
+    }
+
+    /// The same problem with an extension member `name` in its body, for programs to read.
+    #[must_use]
+    pub fn with_member(mut self, name: &str, value: serde_json::Value) -> Problem {
+        self.members
+            .get_or_insert_with(Default::default)
+            .insert(name.to_owned(), value);
+        self
     }
 
     /// 400: a bad parameter or body.
@@ -84,6 +96,13 @@ impl Problem {
     #[cold]
     pub fn conflict(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::CONFLICT, detail)
+    }
+
+    /// 422: a well-formed request the rules refuse (a booking's span, an idempotency key
+    /// reused for another request).
+    #[cold]
+    pub fn unprocessable(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
     }
 
     /// 412: `If-Match` named a version that is no longer current.
@@ -184,12 +203,17 @@ impl Problem {
 
     /// The response: a small JSON object `{ type, title, status, detail }`.
     pub fn into_response(self) -> Response<Body> {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": "about:blank",
             "title": self.status.canonical_reason().unwrap_or("Error"),
             "status": self.status.as_u16(),
             "detail": self.detail,
         });
+        if let (Some(members), Some(object)) = (self.members, body.as_object_mut()) {
+            for (name, value) in *members {
+                object.entry(name).or_insert(value);
+            }
+        }
         let mut bytes = body.to_string().into_bytes();
         bytes.push(b'\n');
         let mut response = Response::new(Full::new(Bytes::from(bytes)));

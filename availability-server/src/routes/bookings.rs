@@ -1,0 +1,345 @@
+//! `/calendars/{id}/bookings[/{booking_id}]`: claim spans of real time, list and cancel them.
+
+use availability_core::dated::{Booking, BookingId, Claim, Conflict};
+use availability_core::tz::Zone;
+use availability_core::Status;
+use chrono::{DateTime, FixedOffset, NaiveDate, Offset, SecondsFormat};
+use http::header::AUTHORIZATION;
+use http::{Response, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::Ctx;
+use crate::auth::{self, Need, Principal};
+use crate::idempotency::{self, Start};
+use crate::query::Query;
+use crate::store::{self, Calendar, KeyScope};
+use crate::wire::body::{self, RequestBody};
+use crate::wire::response::{self, to_bytes};
+use crate::wire::{etag, Body, Problem, Result};
+
+/// The longest range a listing covers, in days.
+const MAX_DAYS: i64 = 731;
+/// The range a listing covers by default, in days.
+const DEFAULT_DAYS: i64 = 365;
+const DAY: i64 = 86_400;
+
+/// The body of `POST /calendars/{id}/bookings`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewBooking {
+    start: String,
+    end: String,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+/// An instant as the client wrote it: the time, and how to write it back the same way.
+#[derive(Debug, Clone, Copy)]
+struct Written {
+    at: DateTime<FixedOffset>,
+    /// Written with `Z` rather than an offset.
+    zulu: bool,
+}
+
+impl Written {
+    fn parse(text: &str, what: &str) -> Result<Written> {
+        let at = DateTime::parse_from_rfc3339(text).map_err(|e| {
+            Problem::bad_request(format!(
+                "{what} {:?} is not an RFC 3339 instant ({e}): write it as \
+                 2027-01-04T09:00:00+01:00 or 2027-01-04T08:00:00Z",
+                text.chars().take(40).collect::<String>()
+            ))
+        })?;
+        if at.timestamp_subsec_nanos() != 0 {
+            return Err(Problem::unprocessable(format!(
+                "{what}: a booking starts and ends on whole minutes (seconds must be 00)"
+            )));
+        }
+        Ok(Written {
+            at,
+            zulu: text.ends_with(['Z', 'z']),
+        })
+    }
+
+    /// `unix` in the same offset and style.
+    fn echo(&self, unix: i64) -> String {
+        DateTime::from_timestamp(unix, 0)
+            .map(|t| {
+                t.with_timezone(self.at.offset())
+                    .to_rfc3339_opts(SecondsFormat::Secs, self.zulu)
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// `unix` in `zone`'s offset at that instant.
+fn in_zone(zone: Zone, unix: i64) -> String {
+    let offset = zone
+        .offset_at(unix)
+        .and_then(FixedOffset::east_opt)
+        .unwrap_or_else(|| chrono::Utc.fix());
+    DateTime::from_timestamp(unix, 0)
+        .map(|t| {
+            t.with_timezone(&offset)
+                .to_rfc3339_opts(SecondsFormat::Secs, true)
+        })
+        .unwrap_or_default()
+}
+
+/// The owner slots a booking holds: `[{"date","time"}]` in the owner's time.
+fn slots(booking: &Booking) -> Vec<Value> {
+    booking
+        .slots()
+        .into_iter()
+        .map(|(week, slot)| {
+            json!({
+                "date": week.date(slot.day()).to_string(),
+                "time": slot.start().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The answer to a booking: `{ "id", "calendar", "start", "end", "slots", "version" }`, the
+/// instants in the offsets the client used.
+fn created(cal: &Calendar, booking: &Booking, start: Written, end: Written) -> Vec<u8> {
+    to_bytes(&json!({
+        "id": booking.id().to_string(),
+        "calendar": cal.id(),
+        "start": start.echo(booking.start()),
+        "end": end.echo(booking.end()),
+        "slots": slots(booking),
+        "version": cal.version(),
+    }))
+}
+
+/// The path of a booking.
+fn location(calendar: &str, booking: &str) -> String {
+    format!("/calendars/{calendar}/bookings/{booking}")
+}
+
+/// The answer to a claim the store refused. A conflict names the first slot that is not free,
+/// in the owner's time and in the requester's offset, and whether a booking or the
+/// availability refused it; never who holds it.
+fn refused(err: availability_core::Error, owner: &str, start: Written) -> Problem {
+    let Some(conflict) = err.conflict_details() else {
+        return store::problem("saving the booking", err);
+    };
+    let Conflict {
+        date,
+        time,
+        instant,
+        ..
+    } = *conflict;
+    let (reason, why) = match (conflict.booking(), conflict.status()) {
+        (Some(_), _) => ("booked", "is already booked"),
+        (None, Some(Status::Maybe)) => (
+            "maybe",
+            "is only maybe available; only available slots can be booked",
+        ),
+        (None, _) => ("unavailable", "is not available"),
+    };
+    let yours = start.echo(instant);
+    Problem::conflict(format!(
+        "the slot at {time} on {date} in the owner's time ({owner}), {yours} in yours, {why}"
+    ))
+    .with_member(
+        "conflict",
+        json!({
+            "date": date.to_string(),
+            "time": time.to_string(),
+            "timezone": owner,
+            "instant": yours,
+            "reason": reason,
+        }),
+    )
+}
+
+/// POST `/calendars/{id}/bookings`: claims a span (a key of the calendar of either scope, an
+/// admin key, or anyone when the calendar's booking is public).
+pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
+    let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
+    Query::parse(parts.uri.query(), &[])?;
+    idempotency::key(parts)?;
+    let cal = app.calendar(id)?;
+    let principal = if cal.booking_public() && !parts.headers.contains_key(AUTHORIZATION) {
+        None
+    } else {
+        Some(app.authorize(cx.client, parts, Need::Book(id)).await?)
+    };
+    let bytes = body::read_json(app.body, parts, body).await?;
+    let who = idempotency::principal(principal.as_ref(), parts, cx.client);
+    let running = match idempotency::start(app, parts, who, &bytes)? {
+        Start::Repeat(answer) => {
+            let mut response = idempotency::replay(&answer, cal.incarnation());
+            let booking = serde_json::from_slice::<Value>(&answer.body)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(str::to_owned));
+            if let Some(booking) = booking {
+                idempotency::locate(&mut response, &location(id, &booking));
+            }
+            return Ok(response);
+        }
+        Start::Fresh(running) => running,
+    };
+    let new: NewBooking = body::parse_json(&bytes, "booking ({\"start\", \"end\", \"label\"})")?;
+    let start = Written::parse(&new.start, "start")?;
+    let end = Written::parse(&new.end, "end")?;
+    let key_id = match &principal {
+        Some(Principal::Calendar { key_id, .. }) => Some(key_id.clone()),
+        Some(Principal::Admin) => auth::request_key_id(&parts.headers).map(str::to_owned),
+        None => None,
+    };
+    let claim = Claim {
+        start: start.at.timestamp(),
+        end: end.at.timestamp(),
+        label: new.label,
+        key_id,
+    };
+    let owner = cal.zone().to_owned();
+    let owned_id = id.to_owned();
+    let remembered = running.as_ref().map(|r| r.key.clone());
+    let (updated, booking) = app
+        .commit_or(
+            id,
+            "saving the booking",
+            move |store| {
+                let answer = |cal: &Calendar, booking: &Booking| {
+                    (201_u16, created(cal, booking, start, end))
+                };
+                store.book(
+                    &owned_id,
+                    &claim,
+                    remembered
+                        .as_ref()
+                        .map(|key| (key, &answer as availability_core::store::Answer<'_>)),
+                )
+            },
+            move |err| refused(err, &owner, start),
+        )
+        .await?;
+    drop(running);
+    let mut response = response::json(StatusCode::CREATED, created(&updated, &booking, start, end));
+    response.headers_mut().insert(
+        http::header::ETAG,
+        http::HeaderValue::from(etag::Tag::state(updated.state())),
+    );
+    idempotency::locate(
+        &mut response,
+        &location(updated.id(), &booking.id().to_string()),
+    );
+    Ok(response)
+}
+
+/// DELETE `/calendars/{id}/bookings/{booking_id}`: frees the booking's slots (a write key or
+/// an admin key; a `book` key only for the bookings it made).
+pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Body>> {
+    let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
+    Query::parse(parts.uri.query(), &[])?;
+    let booking: BookingId = cx
+        .param(1)
+        .parse()
+        .map_err(|e: availability_core::Error| Problem::bad_request(e.to_string()))?;
+    let cal = app.calendar(id)?;
+    let principal = app.authorize(cx.client, parts, Need::Book(id)).await?;
+    if let Principal::Calendar {
+        key_id,
+        scope: KeyScope::Book,
+        ..
+    } = &principal
+    {
+        let held = cal.dated().booking(booking).ok_or_else(|| {
+            Problem::not_found(format!("calendar {id:?} has no booking {booking}"))
+        })?;
+        if held.key_id() != Some(key_id.as_str()) {
+            return Err(Problem::forbidden(
+                "a book key may cancel only the bookings it made",
+            ));
+        }
+    }
+    let expected = etag::expected_version(parts, &cal)?;
+    let owned_id = id.to_owned();
+    let (updated, cancelled) = app
+        .commit(id, "cancelling the booking", move |store| {
+            store.cancel(&owned_id, expected, booking)
+        })
+        .await?;
+    Ok(response::written(
+        StatusCode::OK,
+        json!({ "id": cancelled.id().to_string() }),
+        &updated,
+    ))
+}
+
+/// An instant of a listing's range: RFC 3339, or an owner date (its first instant; with
+/// `after`, the first instant of the next date).
+fn bound(text: &str, what: &str, zone: Zone, after: bool) -> Result<i64> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.timestamp());
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        Problem::bad_request(format!(
+            "{what} {:?} is neither an RFC 3339 instant nor a date (YYYY-MM-DD)",
+            text.chars().take(40).collect::<String>()
+        ))
+    })?;
+    let date = if after { date.succ_opt() } else { Some(date) };
+    let wall = date
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp())
+        .ok_or_else(|| Problem::bad_request(format!("{what}: the date is out of range")))?;
+    // The owner's midnight: the wall time less the offset in force then.
+    let first = wall - i64::from(zone.offset_at(wall).unwrap_or(0));
+    Ok(wall - i64::from(zone.offset_at(first).unwrap_or(0)))
+}
+
+/// GET `/calendars/{id}/bookings?from=&to=` (a write key or admin): the bookings that overlap
+/// the range (default: from now, a year on; at most 731 days), by start.
+pub(super) async fn list(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Body>> {
+    let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
+    let query = Query::parse(parts.uri.query(), &["from", "to"])?;
+    let cal = app.calendar(id)?;
+    app.authorize(cx.client, parts, Need::Calendar(id)).await?;
+    let zone = app.owner_zone(&cal)?;
+    let from = match query.get("from") {
+        Some(text) => bound(text, "from", zone, false)?,
+        None => app.now_unix(),
+    };
+    let to = match query.get("to") {
+        Some(text) => bound(text, "to", zone, true)?,
+        None => from.saturating_add(DEFAULT_DAYS * DAY),
+    };
+    if to <= from || to - from > MAX_DAYS * DAY {
+        return Err(Problem::bad_request(format!(
+            "from {} to {}: to must be after from, and the range is at most {MAX_DAYS} days",
+            in_zone(zone, from),
+            in_zone(zone, to)
+        )));
+    }
+    let bookings: Vec<Value> = cal
+        .dated()
+        .bookings(from, to)
+        .iter()
+        .map(|b| {
+            json!({
+                "id": b.id().to_string(),
+                "start": in_zone(zone, b.start()),
+                "end": in_zone(zone, b.end()),
+                "label": b.label(),
+                "key_id": b.key_id(),
+                "created": in_zone(zone, b.created_unix_ms().div_euclid(1000)),
+                "slots": slots(b),
+            })
+        })
+        .collect();
+    let body = json!({
+        "calendar": cal.id(),
+        "owner_timezone": cal.zone(),
+        "version": cal.version(),
+        "from": in_zone(zone, from),
+        "to": in_zone(zone, to),
+        "bookings": bookings,
+    });
+    Ok(response::document(parts, to_bytes(&body), Some(&cal)))
+}
