@@ -233,7 +233,8 @@ impl KeyHash {
             return Err(Error::new(
                 Kind::Parse,
                 format!(
-                    "invalid key label: it must be 1 to {MAX_KEY_LABEL} bytes of text without                      control characters"
+                    "invalid key label: it must be 1 to {MAX_KEY_LABEL} bytes of text without \
+                     control characters"
                 ),
             ));
         }
