@@ -206,7 +206,7 @@ async fn unknown_things_are_404_and_wrong_methods_405() {
             ),
             (Method::PATCH, "/availability/slot", "GET, HEAD"),
             (Method::PUT, "/availability/csv", "GET, HEAD"),
-            (Method::GET, "/calendars/default/keys", "POST"),
+            (Method::PUT, "/calendars/default/keys", "GET, HEAD, POST"),
             (Method::GET, "/calendars/default/keys/abc", "DELETE"),
             (Method::POST, "/healthz", "GET, HEAD"),
             (

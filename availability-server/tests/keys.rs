@@ -734,3 +734,47 @@ async fn one_client_holds_only_its_share_of_the_bcrypt_pool() {
         "and one for the other client"
     );
 }
+
+/// A calendar's keys are listed for its write keys and admins: ids, scopes, labels and
+/// creation times, never a secret or a hash.
+#[tokio::test]
+async fn keys_are_listed_without_their_secrets() {
+    let server = TestServer::start().await;
+    let key = server.create_calendar("c1", "UTC").await;
+    let c = server.client(Version::HTTP_11);
+    let r = c
+        .json(
+            Method::POST,
+            "/calendars/c1/keys",
+            &key,
+            r#"{"scope":"book","label":"front desk"}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let book_key = r.json()["key"].as_str().unwrap().to_owned();
+    let book_id = r.json()["key_id"].as_str().unwrap().to_owned();
+
+    for who in [&key, &server.admin] {
+        let r = c.authed(Method::GET, "/calendars/c1/keys", who).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let text = r.text();
+        assert!(!text.contains("$2"), "no hash: {text}");
+        assert!(!text.contains(&book_key), "no secret: {text}");
+        let keys = r.json()["keys"].as_array().unwrap().clone();
+        assert_eq!(keys.len(), 2, "{text}");
+        let book = keys
+            .iter()
+            .find(|k| k["key_id"] == book_id.as_str())
+            .unwrap();
+        assert_eq!(book["scope"], "book");
+        assert_eq!(book["label"], "front desk");
+        assert!(book["created"].as_str().unwrap().ends_with('Z'), "{book}");
+    }
+    // A book key may not list keys, and nobody without a key may.
+    c.authed(Method::GET, "/calendars/c1/keys", &book_key)
+        .await
+        .problem(StatusCode::FORBIDDEN);
+    c.get("/calendars/c1/keys")
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+}

@@ -1,4 +1,4 @@
-//! `/calendars/{id}/keys`: issue and revoke calendar keys.
+//! `/calendars/{id}/keys`: list, issue and revoke calendar keys.
 
 use http::header::CONTENT_TYPE;
 use http::{Response, StatusCode};
@@ -19,6 +19,38 @@ struct NewKey {
     scope: Option<String>,
     #[serde(default)]
     label: Option<String>,
+}
+
+/// GET /calendars/{id}/keys (its write key or admin): the keys' ids, scopes, labels and
+/// creation times; never a secret or a hash.
+pub(super) async fn list(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Body>> {
+    let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
+    Query::parse(parts.uri.query(), &[])?;
+    app.calendar(id)?;
+    app.authorize(cx.client, parts, Need::Calendar(id)).await?;
+    // Read after the key check, which may have waited.
+    let cal = app.calendar(id)?;
+    let keys: Vec<serde_json::Value> = cal
+        .keys()
+        .iter()
+        .map(|key| {
+            let created = chrono::DateTime::from_timestamp_millis(key.created_unix_ms())
+                .filter(|_| key.created_unix_ms() > 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            serde_json::json!({
+                "key_id": key.id(),
+                "scope": key.scope().as_str(),
+                "label": key.label(),
+                "created": created,
+            })
+        })
+        .collect();
+    let body = serde_json::json!({ "calendar": cal.id(), "keys": keys });
+    Ok(response::document(
+        parts,
+        response::to_bytes(&body),
+        Some(&cal),
+    ))
 }
 
 /// POST /calendars/{id}/keys (its write key or admin): a new key, shown once. An optional

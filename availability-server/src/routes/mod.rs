@@ -177,11 +177,15 @@ static ROUTES: &[Route] = &[
         ],
         methods: &[(Method::GET, Action::Now(availability::read_csv))],
     },
-    // A new calendar key (its key or admin), shown once.
+    // A calendar's keys: listed without their secrets, or a new one shown once (its key or
+    // admin).
     Route {
         name: "keys",
         pattern: &[Lit("calendars"), Param("id"), Lit("keys")],
-        methods: &[(Method::POST, wait!(keys::create))],
+        methods: &[
+            (Method::GET, wait!(keys::list)),
+            (Method::POST, wait!(keys::create)),
+        ],
     },
     // Revoke a key (its calendar's key or admin).
     Route {
