@@ -331,6 +331,16 @@ impl Booking {
         self.slots.iter().map(|(_, plane)| plane.count()).sum()
     }
 
+    /// What it claimed: its span, label and key.
+    fn claim(&self) -> Claim {
+        Claim {
+            start: self.start,
+            end: self.end,
+            label: self.label.clone(),
+            key_id: self.key_id.clone(),
+        }
+    }
+
     /// The owner slots it holds, as (owner ISO week, slot) in time order.
     pub fn slots(&self) -> Vec<(IsoWeek, Slot)> {
         let mut out = Vec::new();
@@ -648,6 +658,17 @@ impl Dated {
     ) -> Arc<Booking> {
         self.cancel(id);
         let slots = owner_slots(zone, claim.start, claim.end);
+        self.hold(id, claim, created_ms, slots)
+    }
+
+    /// Records booking `id` of `claim`, holding `slots` (checked by the caller).
+    fn hold(
+        &mut self,
+        id: BookingId,
+        claim: &Claim,
+        created_ms: i64,
+        slots: Vec<(i64, Plane)>,
+    ) -> Arc<Booking> {
         for (n, wanted) in &slots {
             let planes = self.weeks.entry(*n).or_default();
             planes.claimed = planes.claimed.or(*wanted);
@@ -721,22 +742,7 @@ impl Dated {
             };
             return Err(self.conflict(zone, pattern, &planes, *n, slot, claim));
         }
-        for (n, wanted) in &slots {
-            let planes = self.weeks.entry(*n).or_default();
-            planes.claimed = planes.claimed.or(*wanted);
-        }
-        let booking = Arc::new(Booking {
-            id,
-            start: claim.start,
-            end: claim.end,
-            label: claim.label.clone(),
-            key_id: claim.key_id.clone(),
-            created_ms,
-            slots,
-        });
-        self.bookings.insert(id, Arc::clone(&booking));
-        self.next_booking = self.next_booking.max(id.0.saturating_add(1));
-        Ok(booking)
+        Ok(self.hold(id, claim, created_ms, slots))
     }
 
     #[cold]
@@ -820,12 +826,7 @@ impl Dated {
             out.rebuild_override_planes(*day);
         }
         for booking in self.bookings.values() {
-            let claim = Claim {
-                start: booking.start,
-                end: booking.end,
-                label: booking.label.clone(),
-                key_id: booking.key_id.clone(),
-            };
+            let claim = booking.claim();
             let slots = owner_slots(zone, claim.start, claim.end);
             for (n, wanted) in &slots {
                 let held = out.weeks.get(n).map_or(Plane::EMPTY, |p| p.claimed);
@@ -834,7 +835,7 @@ impl Dated {
                     return Err(out.conflict(zone, &Week::AVAILABLE, &planes, *n, slot, &claim));
                 }
             }
-            out.restore_booking(zone, &claim, booking.id, booking.created_ms);
+            out.hold(booking.id, &claim, booking.created_ms, slots);
         }
         Ok(out)
     }
@@ -845,12 +846,7 @@ impl Dated {
     pub fn rederive(&self, zone: Zone) -> Dated {
         let mut out = self.clone();
         for booking in self.bookings.values() {
-            let claim = Claim {
-                start: booking.start,
-                end: booking.end,
-                label: booking.label.clone(),
-                key_id: booking.key_id.clone(),
-            };
+            let claim = booking.claim();
             out.restore_booking(zone, &claim, booking.id, booking.created_ms);
         }
         out
