@@ -119,19 +119,19 @@ pub(crate) fn record_name(record: u32) -> String {
 }
 
 /// The CRC-32 (IEEE) of a page, skipping the four bytes at `crc_at`.
-fn page_crc(page: &[u8], crc_at: usize) -> u32 {
+pub(crate) fn page_crc(page: &[u8], crc_at: usize) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(page.get(..crc_at).unwrap_or_default());
     hasher.update(page.get(crc_at + 4..).unwrap_or_default());
     hasher.finalize()
 }
 
-fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     let b = bytes.get(at..at + 4)?;
     Some(u32::from_le_bytes(b.try_into().ok()?))
 }
 
-fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+pub(crate) fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
     let b = bytes.get(at..at + 8)?;
     Some(u64::from_le_bytes(b.try_into().ok()?))
 }
@@ -319,13 +319,18 @@ fn encode_keys(out: &mut Vec<u8>, keys: &[KeyHash]) {
     }
 }
 
-/// A cursor over a payload that never reads past its end.
-struct Cursor<'a> {
+/// A cursor over a payload that never reads past its end (the store file's payloads and the
+/// journal's records share it).
+pub(crate) struct Cursor<'a> {
     bytes: &'a [u8],
 }
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Cursor<'a> {
+        Cursor { bytes }
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         if n > self.bytes.len() {
             return Err(String::from("the payload ends early"));
         }
@@ -334,22 +339,43 @@ impl<'a> Cursor<'a> {
         Ok(head)
     }
 
-    fn byte(&mut self) -> Result<u8, String> {
+    pub(crate) fn byte(&mut self) -> Result<u8, String> {
         Ok(self.take(1)?.first().copied().unwrap_or_default())
     }
 
-    fn i64(&mut self) -> Result<i64, String> {
-        Ok(u64_at(self.take(8)?, 0).unwrap_or_default() as i64)
+    pub(crate) fn u16(&mut self) -> Result<u16, String> {
+        let bytes = self.take(2)?;
+        Ok(u16::from_le_bytes([bytes[0], bytes[1]]))
     }
 
-    fn text(&mut self, n: usize, what: &str) -> Result<String, String> {
+    pub(crate) fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32_at(self.take(4)?, 0).unwrap_or_default())
+    }
+
+    pub(crate) fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64_at(self.take(8)?, 0).unwrap_or_default())
+    }
+
+    pub(crate) fn i64(&mut self) -> Result<i64, String> {
+        Ok(self.u64()? as i64)
+    }
+
+    pub(crate) fn text(&mut self, n: usize, what: &str) -> Result<String, String> {
         let bytes = self.take(n)?;
         core::str::from_utf8(bytes)
             .map(String::from)
             .map_err(|_| format!("the {what} is not UTF-8"))
     }
 
-    fn finish(&self) -> Result<(), String> {
+    /// An id (a calendar's or a group's): its length byte, then `[a-z0-9][a-z0-9-]{0,62}`.
+    pub(crate) fn id(&mut self, what: &str) -> Result<String, String> {
+        let len = self.byte()? as usize;
+        let id = self.text(len, what)?;
+        check_id(&id).map_err(|e| alloc::string::ToString::to_string(&e))?;
+        Ok(id)
+    }
+
+    pub(crate) fn finish(&self) -> Result<(), String> {
         if self.bytes.is_empty() {
             Ok(())
         } else {
@@ -424,7 +450,7 @@ impl CalendarRecord {
     /// Decodes a calendar payload of file format `format` (2, or 1 to migrate it; a
     /// version 1 calendar gets incarnation 0, which the migration replaces).
     pub(crate) fn decode(payload: &[u8], format: u32) -> Result<CalendarRecord, String> {
-        let mut cursor = Cursor { bytes: payload };
+        let mut cursor = Cursor::new(payload);
         let version = u64_at(cursor.take(8)?, 0).unwrap_or_default();
         if version == 0 {
             return Err(String::from("calendar version 0 (versions start at 1)"));
@@ -479,7 +505,7 @@ impl MetaRecord {
 
     /// Decodes a meta payload of file format `format`.
     pub(crate) fn decode(payload: &[u8], format: u32) -> Result<MetaRecord, String> {
-        let mut cursor = Cursor { bytes: payload };
+        let mut cursor = Cursor::new(payload);
         let slots = u32_at(cursor.take(4)?, 0).unwrap_or_default();
         if slots == 0 || slots > MAX_SLOTS {
             return Err(format!(

@@ -9,8 +9,8 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::calendar::check_id;
 use super::calendar::check_key_id;
+use super::format::{page_crc, u32_at, u64_at, Cursor};
 
 /// The size of the header page; records start after it.
 pub(crate) const HEADER: usize = 4096;
@@ -41,21 +41,6 @@ pub(crate) struct Header {
     pub(crate) first_seq: u64,
 }
 
-fn crc_skipping(bytes: &[u8], skip: core::ops::Range<usize>) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(bytes.get(..skip.start).unwrap_or_default());
-    hasher.update(bytes.get(skip.end..).unwrap_or_default());
-    hasher.finalize()
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
-}
-
 impl Header {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut page = alloc::vec![0u8; HEADER];
@@ -64,7 +49,7 @@ impl Header {
         page[16..20].copy_from_slice(&(HEADER as u32).to_le_bytes());
         page[24..32].copy_from_slice(&self.generation.to_le_bytes());
         page[32..40].copy_from_slice(&self.first_seq.to_le_bytes());
-        let crc = crc_skipping(&page, 12..16);
+        let crc = page_crc(&page, 12);
         page[12..16].copy_from_slice(&crc.to_le_bytes());
         page
     }
@@ -95,7 +80,7 @@ impl Header {
             ));
         }
         let stored = u32_at(page, 12).unwrap_or_default();
-        let actual = crc_skipping(page, 12..16);
+        let actual = page_crc(page, 12);
         if stored != actual {
             return Err(format!(
                 "the journal header's CRC-32 does not match (stored {stored:#010x}, computed \
@@ -402,14 +387,14 @@ impl Record {
     }
 
     pub(crate) fn decode(kind: u8, payload: &[u8]) -> Result<Record, String> {
-        let mut c = Cursor { bytes: payload };
+        let mut c = Cursor::new(payload);
         let record = match kind {
             1 => Record::State {
-                owner: c.owner()?,
+                owner: owner(&mut c)?,
                 next_booking: c.u64()?,
             },
             2 => {
-                let owner = c.owner()?;
+                let owner = owner(&mut c)?;
                 let day = c.i64()?;
                 let (open, firm) = (c.u64()?, c.u64()?);
                 crate::dated::DayOverride::from_bits(open, firm).map_err(|e| e.to_string())?;
@@ -421,11 +406,11 @@ impl Record {
                 }
             }
             3 => Record::ClearOverride {
-                owner: c.owner()?,
+                owner: owner(&mut c)?,
                 day: c.i64()?,
             },
             4 => {
-                let owner = c.owner()?;
+                let owner = owner(&mut c)?;
                 let id = c.u64()?;
                 let (start, end, created_ms) = (c.i64()?, c.i64()?, c.i64()?);
                 if id == 0 || end <= start || end - start > crate::dated::MAX_SPAN_SECONDS {
@@ -442,9 +427,7 @@ impl Record {
                 let label = match c.byte()? {
                     0 => None,
                     1 => {
-                        let len = usize::from(u16::from_le_bytes(
-                            c.take(2)?.try_into().map_err(|_| "short")?,
-                        ));
+                        let len = usize::from(c.u16()?);
                         if len > MAX_LABEL {
                             return Err(format!("a label of {len} bytes (at most {MAX_LABEL})"));
                         }
@@ -469,15 +452,13 @@ impl Record {
                 }
             }
             5 => Record::Cancel {
-                owner: c.owner()?,
+                owner: owner(&mut c)?,
                 id: c.u64()?,
             },
             6 => Record::Remember(decode_remembered(&mut c)?),
             7 => {
                 let id = c.id("group id")?;
-                let count = usize::from(u16::from_le_bytes(
-                    c.take(2)?.try_into().map_err(|_| "short")?,
-                ));
+                let count = usize::from(c.u16()?);
                 if count == 0 || count > MAX_GROUP {
                     return Err(format!("a group of {count} members (1 to {MAX_GROUP})"));
                 }
@@ -497,12 +478,7 @@ impl Record {
             },
             other => return Err(format!("unknown record kind {other}")),
         };
-        if !c.bytes.is_empty() {
-            return Err(format!(
-                "{} unexpected bytes after the payload",
-                c.bytes.len()
-            ));
-        }
+        c.finish()?;
         Ok(record)
     }
 }
@@ -531,11 +507,11 @@ fn decode_remembered(c: &mut Cursor<'_>) -> Result<Remembered, String> {
     }
     let fingerprint: [u8; 32] = c.take(32)?.try_into().map_err(|_| "short")?;
     let expires_ms = c.i64()?;
-    let status = u16::from_le_bytes(c.take(2)?.try_into().map_err(|_| "short")?);
+    let status = c.u16()?;
     if !(100..=599).contains(&status) {
         return Err(format!("a remembered status {status}"));
     }
-    let len = u32::from_le_bytes(c.take(4)?.try_into().map_err(|_| "short")?) as usize;
+    let len = c.u32()? as usize;
     if len > MAX_ANSWER {
         return Err(format!(
             "a remembered answer of {len} bytes (at most {MAX_ANSWER})"
@@ -552,60 +528,19 @@ fn decode_remembered(c: &mut Cursor<'_>) -> Result<Remembered, String> {
     })
 }
 
-/// A cursor over a payload that never reads past its end.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if n > self.bytes.len() {
-            return Err(String::from("the payload ends early"));
-        }
-        let (head, tail) = self.bytes.split_at(n);
-        self.bytes = tail;
-        Ok(head)
+/// The calendar a record belongs to, as its payload begins.
+fn owner(c: &mut Cursor<'_>) -> Result<Owner, String> {
+    let id = c.id("calendar id")?;
+    let incarnation = c.u64()?;
+    let version = c.u64()?;
+    if version == 0 {
+        return Err(String::from("calendar version 0"));
     }
-
-    fn byte(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?.first().copied().unwrap_or_default())
-    }
-
-    fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64_at(self.take(8)?, 0).unwrap_or_default())
-    }
-
-    fn i64(&mut self) -> Result<i64, String> {
-        Ok(self.u64()? as i64)
-    }
-
-    fn text(&mut self, n: usize, what: &str) -> Result<String, String> {
-        core::str::from_utf8(self.take(n)?)
-            .map(String::from)
-            .map_err(|_| format!("the {what} is not UTF-8"))
-    }
-
-    /// An id (a calendar's or a group's): length byte, then `[a-z0-9][a-z0-9-]{0,62}`.
-    fn id(&mut self, what: &str) -> Result<String, String> {
-        let len = self.byte()? as usize;
-        let id = self.text(len, what)?;
-        check_id(&id).map_err(|e| e.to_string())?;
-        Ok(id)
-    }
-
-    fn owner(&mut self) -> Result<Owner, String> {
-        let id = self.id("calendar id")?;
-        let incarnation = self.u64()?;
-        let version = self.u64()?;
-        if version == 0 {
-            return Err(String::from("calendar version 0"));
-        }
-        Ok(Owner {
-            id,
-            incarnation,
-            version,
-        })
-    }
+    Ok(Owner {
+        id,
+        incarnation,
+        version,
+    })
 }
 
 #[cfg(test)]
