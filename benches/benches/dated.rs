@@ -16,6 +16,10 @@ use availability_core::tz::{IsoWeek, Plan, Zone};
 use availability_core::{Batch, Day, Entry, Status, Week};
 use criterion::{criterion_group, criterion_main, Criterion};
 
+#[path = "support/disk.rs"]
+mod disk;
+use disk::{map_one_page, on_a_disk};
+
 /// Monday 2027-03-01 00:00 UTC.
 const MONDAY: i64 = 1_803_772_800;
 
@@ -109,33 +113,6 @@ fn view(c: &mut Criterion) {
     group.finish();
 }
 
-/// The file system type of the mount that holds `path`, from `/proc/self/mounts`.
-fn on_a_disk(dir: &std::path::Path) -> bool {
-    let Ok(path) = dir.canonicalize() else {
-        return true;
-    };
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    let kind = mounts
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let (_, mount, kind) = (fields.next()?, fields.next()?, fields.next()?);
-            path.starts_with(mount)
-                .then(|| (mount.len(), kind.to_owned()))
-        })
-        .max_by_key(|(length, _)| *length)
-        .map(|(_, kind)| kind);
-    if let Some(kind @ ("tmpfs" | "ramfs")) = kind.as_deref() {
-        eprintln!(
-            "dated/durable: REFUSED: {} is on {kind}, where a flush costs nothing; set TMPDIR \
-             to a directory on the disk to measure",
-            dir.display()
-        );
-        return false;
-    }
-    true
-}
-
 fn all_available(store: &Store, id: &str) {
     let batch: Batch = Day::ALL
         .iter()
@@ -164,26 +141,16 @@ fn next_hour() -> i64 {
 /// A durable claim against a bare one-page msync, interleaved so that both see the same disk
 /// and load; prints the medians and their ratio. Each claim is cancelled (untimed) before the
 /// next, so the calendar's dated data stays small, as for an uncontended booking.
-#[allow(unsafe_code)]
 fn durable(_: &mut Criterion) {
     let rounds: usize = std::env::var("DATED_BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
     let dir = tempfile::tempdir().expect("temp dir");
-    if !on_a_disk(dir.path()) {
+    if !on_a_disk(dir.path(), "dated/durable") {
         return;
     }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(dir.path().join("bare"))
-        .expect("file");
-    file.set_len(4096).expect("size");
-    // SAFETY: a private temporary file that nothing else opens or truncates.
-    let mut map = unsafe { memmap2::MmapMut::map_mut(&file).expect("map") };
+    let mut map = map_one_page(dir.path());
     let store = Store::open(dir.path().join("store.avs")).expect("open");
     all_available(&store, "default");
     let t = next_hour() + 86_400;
@@ -215,7 +182,7 @@ fn durable(_: &mut Criterion) {
 /// the start line to the last answer, median of the rounds.
 fn race(_: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    if !on_a_disk(dir.path()) {
+    if !on_a_disk(dir.path(), "dated/durable") {
         return;
     }
     let store = Arc::new(Store::open(dir.path().join("store.avs")).expect("open"));

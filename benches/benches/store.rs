@@ -13,6 +13,10 @@ use availability_core::store::{Change, Store};
 use availability_core::{Batch, Day, Entry, Status, Time};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+#[path = "support/disk.rs"]
+mod disk;
+use disk::{map_one_page, on_a_disk};
+
 /// A 100-entry batch: one-slot entries spread over the week, statuses cycling.
 fn batch_of_100(round: u64) -> Batch {
     (0..100u64)
@@ -56,55 +60,9 @@ fn reads(c: &mut Criterion) {
     group.finish();
 }
 
-/// The file system type of the mount that holds `path`, from `/proc/self/mounts`.
-fn filesystem_of(path: &std::path::Path) -> Option<String> {
-    let path = path.canonicalize().ok()?;
-    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
-    mounts
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let (_, mount, kind) = (fields.next()?, fields.next()?, fields.next()?);
-            path.starts_with(mount)
-                .then(|| (mount.len(), kind.to_owned()))
-        })
-        .max_by_key(|(length, _)| *length)
-        .map(|(_, kind)| kind)
-}
-
-/// Whether flush timings taken in `dir` mean anything; says why not when they do not.
-fn on_a_disk(dir: &std::path::Path) -> bool {
-    match filesystem_of(dir).as_deref() {
-        Some(kind @ ("tmpfs" | "ramfs")) => {
-            eprintln!(
-                "store/durable: REFUSED: {} is on {kind}, where a flush costs nothing; set \
-                 TMPDIR to a directory on the disk to measure",
-                dir.display()
-            );
-            false
-        }
-        _ => true,
-    }
-}
-
-/// Creates a one-page file in `dir` and maps it, for the bare-flush baseline.
-#[allow(unsafe_code)]
-fn map_one_page(dir: &std::path::Path) -> memmap2::MmapMut {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(dir.join("bare"))
-        .expect("file");
-    file.set_len(4096).expect("size");
-    // SAFETY: the file is a private temporary file that nothing else opens or truncates.
-    unsafe { memmap2::MmapMut::map_mut(&file).expect("map") }
-}
-
 fn durable(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    if !on_a_disk(dir.path()) {
+    if !on_a_disk(dir.path(), "store/durable") {
         return;
     }
     let mut group = c.benchmark_group("store/durable");
@@ -148,7 +106,7 @@ fn interleaved(_: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
     let dir = tempfile::tempdir().expect("temp dir");
-    if !on_a_disk(dir.path()) {
+    if !on_a_disk(dir.path(), "store/durable") {
         return;
     }
     let mut map = map_one_page(dir.path());
@@ -186,7 +144,7 @@ fn throughput(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     for writers in [1usize, 8] {
         let dir = tempfile::tempdir().expect("temp dir");
-        if !on_a_disk(dir.path()) {
+        if !on_a_disk(dir.path(), "store/durable") {
             return;
         }
         let store = Arc::new(Store::open(dir.path().join("store.avs")).expect("open"));
