@@ -155,30 +155,15 @@ impl Live {
                     Record::ClearOverride { day, .. } => {
                         calendar.overrides.remove(day);
                     }
-                    Record::Book {
-                        owner,
-                        id,
-                        start,
-                        end,
-                        created_ms,
-                        key_id,
-                        label,
-                        remembered,
-                    } => {
+                    Record::Book { id, remembered, .. } => {
                         calendar.next_booking = calendar.next_booking.max(id + 1);
-                        calendar.bookings.insert(
-                            *id,
-                            Record::Book {
-                                owner: owner.clone(),
-                                id: *id,
-                                start: *start,
-                                end: *end,
-                                created_ms: *created_ms,
-                                key_id: key_id.clone(),
-                                label: label.clone(),
-                                remembered: None,
-                            },
-                        );
+                        // The booking is kept without its answer, which is kept (and expires)
+                        // on its own.
+                        let mut booking = record.clone();
+                        if let Record::Book { remembered, .. } = &mut booking {
+                            *remembered = None;
+                        }
+                        calendar.bookings.insert(*id, booking);
                         if let Some(r) = remembered {
                             self.remembered
                                 .insert((r.principal.clone(), r.key.clone()), r.clone());
