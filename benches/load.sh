@@ -46,6 +46,7 @@ WEEK=${LOAD_WEEK:-2026-W48}
 SERVER_PORT=${LOAD_PORT:-18443}
 FLOOR_PORT=$((SERVER_PORT + 1))
 CALENDAR=load
+MEMBERS=1000
 
 for n in "$DURATION" "$ROUNDS" "$CONNECTIONS" "$SERVER_PORT"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "load.sh: expected a positive whole number, not '$n'" >&2; exit 2; }
@@ -55,133 +56,14 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 REPORT=$TARGET/load-report.md
 
-say() { printf '== %s\n' "$*" >&2; }
-die() {
-    printf 'load.sh: %s\n' "$*" >&2
-    # When the process under test died, its last words are the likeliest reason.
-    if [ -n "${PID:-}" ] && ! kill -0 "$PID" 2>/dev/null && [ -n "${LOG:-}" ] && [ -s "$LOG" ]; then
-        printf 'load.sh: the process under test has exited; the end of its log:\n' >&2
-        tail -n 20 "$LOG" >&2
-    fi
-    exit 1
-}
-have() { command -v "$1" >/dev/null 2>&1; }
+SCRIPT=load.sh
+# shellcheck source=benches/common.sh
+. "$ROOT/benches/common.sh"
 
-# The server reads AVAILABILITY_* variables and ./availability.toml: neither may leak in.
-while read -r name; do unset "$name"; done < <(compgen -e | grep '^AVAILABILITY_' || true)
-
-# --- Tools ---------------------------------------------------------------------------------
-
-if ! have wrk || ! have h2load || ! have curl || ! have taskset; then
-    say "installing wrk, h2load (nghttp2-client), curl and taskset (util-linux)"
-    if [ "$(id -u)" -eq 0 ] && have apt-get; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nghttp2-client curl util-linux >/dev/null
-    elif have sudo && have apt-get; then
-        sudo apt-get update -qq
-        sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nghttp2-client curl util-linux >/dev/null
-    else
-        die "needs wrk, h2load, curl and taskset; on Debian: apt-get install wrk nghttp2-client curl util-linux"
-    fi
-fi
-
-# One core for the server under test, another for the load generator, when there are two.
-if [ "$(nproc)" -ge 2 ]; then
-    SERVER_CPUS=(taskset -c 0)
-    CLIENT_CPUS=(taskset -c 1)
-    PINNING="server and floor on CPU 0, load generator on CPU 1"
-else
-    SERVER_CPUS=()
-    CLIENT_CPUS=()
-    PINNING="not pinned: one CPU only, so server and load generator share it"
-fi
-
-# --- Build ---------------------------------------------------------------------------------
-
-say "building the server and the floor (release)"
-if [ -n "${LOAD_SERVER_BIN:-}" ]; then
-    SERVER_BIN=$(cd "$(dirname "$LOAD_SERVER_BIN")" && pwd)/$(basename "$LOAD_SERVER_BIN")
-    (cd "$ROOT" && cargo build --release --quiet -p availability-benches --bin floor)
-else
-    SERVER_BIN=$TARGET/release/availability-server
-    (cd "$ROOT" && cargo build --release --quiet -p availability-server -p availability-benches \
-        --bin availability-server --bin floor)
-fi
+build_release floor drive
 FLOOR_BIN=$TARGET/release/floor
-
-# All of this load comes from one address, which per-client rate limits exist to stop; a
-# server that has them gets them lifted, setting by setting, for the benchmark.
-LIMIT_FLAGS=()
-server_help=$("$SERVER_BIN" --help 2>/dev/null || true)
-for setting in read-per-minute:1000000000 read-burst:1000000 write-per-minute:1000000000 \
-    write-burst:1000000 auth-per-minute:1000000 auth-burst:1000000 \
-    key-write-per-minute:1000000000 key-write-burst:1000000 \
-    admin-write-per-minute:1000000000 admin-write-burst:1000000 \
-    auth-key-per-minute:1000000 auth-key-burst:1000000 max-connections-per-client:1024; do
-    if grep -q -- "--${setting%%:*}" <<<"$server_help"; then
-        LIMIT_FLAGS+=("--${setting%%:*}" "${setting#*:}")
-    fi
-done
-
-# --- Processes -----------------------------------------------------------------------------
-
-# Under target/, not /tmp: /tmp is often tmpfs, where a durable write costs nothing.
-mkdir -p "$TARGET"
-WORK=$(mktemp -d "$TARGET/load.XXXXXX")
-PID=""
-LOG=""
-
-stop() {
-    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-        kill -TERM "$PID" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            kill -0 "$PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
-    PID=""
-}
-
-cleanup() {
-    stop
-    if [ -n "${LOAD_KEEP:-}" ]; then
-        say "work directory kept: $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Waits until https://127.0.0.1:$1$2 answers, or the process $PID is gone.
-wait_ready() {
-    local port=$1 path=$2
-    for _ in $(seq 1 300); do
-        kill -0 "$PID" 2>/dev/null || die "the process exited at startup"
-        if curl -ksS -o /dev/null --max-time 2 "https://127.0.0.1:$port$path" 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.2
-    done
-    die "nothing answered on 127.0.0.1:$port within 60 s"
-}
-
-# Fails when something already listens on 127.0.0.1:$1 (it would be measured instead).
-port_free() {
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-        die "127.0.0.1:$1 is in use; set LOAD_PORT to a free port (the floor takes the next one)"
-    fi
-}
-
-# Prints a line of /proc/$PID/status in kB: VmRSS or VmHWM.
-memory_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$PID/status"; }
-
-max() { if [ "$1" -ge "$2" ]; then echo "$1"; else echo "$2"; fi; }
-
-# CPU time of $PID so far, in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+DRIVE_BIN=$TARGET/release/drive
+lift_limits
 
 # --- Load generators -----------------------------------------------------------------------
 
@@ -305,36 +187,26 @@ run_load() {
 
 # --- The scenarios -------------------------------------------------------------------------
 
-# Percent-encodes a query value (zone names hold '/' and '+').
-urlencode() {
-    local s=$1 i c out=""
-    for ((i = 0; i < ${#s}; i++)); do
-        c=${s:i:1}
-        case $c in
-        [a-zA-Z0-9._~-]) out+=$c ;;
-        *) out+=$(printf '%%%02X' "'$c") ;;
-        esac
-    done
-    printf '%s' "$out"
-}
-
 VIEW="tz=$(urlencode "$VIEW_TZ")&week=$WEEK"
 BASE=/calendars/$CALENDAR/availability
-READS=(week-json week-json-compressed slot csv)
+READS=(week-json week-json-compressed slot csv group-100)
 declare -A READ_PATH=(
     [week-json]="$BASE?$VIEW"
     [week-json-compressed]="$BASE?$VIEW"
     [slot]="$BASE/slot?day=tuesday&time=10:00&$VIEW"
     [csv]="$BASE/csv?$VIEW"
+    [group-100]="/groups/g100/availability?$VIEW"
 )
 # What browsers send; the server picks brotli or gzip from it.
 COMPRESSED="gzip, deflate, br"
-declare -A READ_ENCODING=([week-json]=- [week-json-compressed]="$COMPRESSED" [slot]=- [csv]=-)
+declare -A READ_ENCODING=([week-json]=- [week-json-compressed]="$COMPRESSED" [slot]=- [csv]=-
+    [group-100]=-)
 declare -A LABEL=(
     [week-json]="week, JSON"
     [week-json-compressed]="week, JSON, compressed"
     [slot]="one slot"
     [csv]="week, CSV"
+    [group-100]="a group of 100 (20 zones), JSON"
     [write-1]="PATCH, 1 client"
     [write-16]="PATCH, 16 clients"
     [write-spread]="PATCH, 16 clients on 16 calendars"
@@ -379,19 +251,12 @@ start_server() {
     fi
 }
 
-api() { # METHOD PATH KEY [BODY]: prints the answer; fails on a status >= 400
-    curl -ksS --fail-with-body -X "$1" -H "authorization: Bearer $3" \
-        -H 'content-type: application/json' ${4:+--data-binary "$4"} \
-        "https://127.0.0.1:$SERVER_PORT$2"
-}
 
 # On the first start: the admin key, the benchmark's calendar and its key, a working week,
 # and the responses the floor will serve.
 setup() {
     local admin created out name path header status
-    admin=$(grep -o 'avk_[0-9a-zA-Z_]*' "$WORK/server.out" || true)
-    admin=${admin%%$'\n'*}
-    [ -n "$admin" ] || die "the server printed no admin key on its first start: $(cat "$WORK/server.out")"
+    admin=$(admin_key)
 
     say "creating the calendar '$CALENDAR' and its key"
     created=$(api POST /calendars "$admin" "{\"id\":\"$CALENDAR\",\"timezone\":\"$OWNER_TZ\"}") ||
@@ -418,6 +283,10 @@ setup() {
         {"day":"thursday","from":"10:00","to":"19:00","status":"available"},
         {"day":"friday","from":"09:00","to":"13:00","status":"maybe"}]}') ||
         die "PATCH failed: $out"
+    ADMIN=$admin
+
+    say "creating $MEMBERS calendars in 20 zones and the groups g10, g100 and g$MEMBERS"
+    out=$(drive members "$MEMBERS") || die "creating the members failed: $out"
 
     say "capturing the responses the floor will serve"
     mkdir -p "$WORK/floor"
@@ -439,6 +308,12 @@ setup() {
     coding=$(tr -d '\r' <"$WORK/floor/week-json-compressed.http" |
         awk 'tolower($1) == "content-encoding:" { c = $2 } END { print c }')
     LABEL[week-json-compressed]="week, JSON, ${coding:-not compressed!}"
+}
+
+# Runs the load driver against the server (its admin key is known once setup has run).
+drive() {
+    "${CLIENT_CPUS[@]}" "$DRIVE_BIN" "https://127.0.0.1:$SERVER_PORT" "$WORK/data/cert.pem" \
+        "${ADMIN:-}" "$@"
 }
 
 # Writes once with every key: a server remembers a verified key (bcrypt is slow on purpose),
@@ -479,6 +354,26 @@ write_runs() {
     LOAD_WRITE_TARGETS=$SPREAD \
         run_load h1 16 "https://127.0.0.1:$SERVER_PORT$BASE" --patch
     keep_best "server/write-spread/h1"
+}
+
+# Sets MIXED to "reads/s read_p50 read_p99 writes/s write_p50 write_p99 failed".
+mixed_run() {
+    local reads writes r w
+    "${CLIENT_CPUS[@]}" wrk -t1 -c32 -d"${DURATION}s" --timeout 10s -s "$WORK/report.lua" \
+        "https://127.0.0.1:$SERVER_PORT${READ_PATH[week-json]}" >"$WORK/mixed-reads.out" 2>&1 &
+    reads=$!
+    LOAD_WRITE_TARGETS=$ONE_CALENDAR "${CLIENT_CPUS[@]}" wrk -t1 -c8 -d"${DURATION}s" \
+        --timeout 10s -s "$WORK/patch.lua" "https://127.0.0.1:$SERVER_PORT$BASE" \
+        >"$WORK/mixed-writes.out" 2>&1 &
+    writes=$!
+    wait "$reads" || die "wrk (reads) failed: $(cat "$WORK/mixed-reads.out")"
+    wait "$writes" || die "wrk (writes) failed: $(cat "$WORK/mixed-writes.out")"
+    r=$(grep '^LOAD_RESULT' "$WORK/mixed-reads.out") || die "no result: $(cat "$WORK/mixed-reads.out")"
+    w=$(grep '^LOAD_RESULT' "$WORK/mixed-writes.out") || die "no result: $(cat "$WORK/mixed-writes.out")"
+    MIXED=$(printf '%s\n%s\n' "$r" "$w" | awk '
+        { rps[NR] = $2 / ($3 / 1e6); p50[NR] = $4; p99[NR] = $5; failed += $6 + $7 }
+        END { printf "%.0f %.0f %.0f %.0f %.0f %.0f %d", rps[1], p50[1], p99[1], rps[2], p50[2], p99[2], failed }')
+    sleep 1
 }
 
 # --- The floor -----------------------------------------------------------------------------
@@ -526,8 +421,31 @@ for round in $(seq 1 "$ROUNDS"); do
     stop
 done
 
+# Questions no cache can answer: POST /overlap about 100 members, each a week and zone not
+# asked in the last 10,400 questions, flat out; then, one at a time, the time an answer takes
+# by the number of members.
+start_server
+say "server: uncached overlap of 100 calendars, $CONNECTIONS connections, ${DURATION}s"
+OVERLAP=$(drive overlap 100 "$CONNECTIONS" "$DURATION") || die "the overlap run failed: $OVERLAP"
+say "$OVERLAP"
+LARGEST=$(drive largest 10,50,100,200,300,500,750,1000) || die "the largest-group run failed: $LARGEST"
+PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
+stop
+
+# Reads and writes at once, on a server started for this run alone, so that its peak memory
+# (VmHWM) is this run's: 32 connections read the week while 8 write it.
+start_server
+warm_keys
+say "server: mixed, 32 connections reading and 8 writing, ${DURATION}s"
+mixed_run
+MIXED_PEAK_KB=$(memory_kb VmHWM)
+PEAK_KB=$(max "$PEAK_KB" "$MIXED_PEAK_KB")
+stop
+
 # --- The report ----------------------------------------------------------------------------
 
+# Prints the value of KEY in a driver's line "NAME KEY=VALUE ...".
+field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 per_request() { awk -v cpu="$1" -v rps="$2" 'BEGIN { printf "%.1f", (rps > 0 ? cpu * 1e4 / rps : 0) }'; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MB", kb / 1024 }'; }
@@ -605,6 +523,26 @@ verdict() { # FAILED CONDITION
     echo "| idle (VmRSS after start) | $(mb "$IDLE_KB") | $(yes_no "$IDLE_KB <= 10 * 1024") (<= 10 MB) |"
     echo "| peak under load (VmHWM) | $(mb "$PEAK_KB") | $(yes_no "$PEAK_KB <= 50 * 1024") (<= 50 MB) |"
     echo "| the floor's peak (VmHWM) | $(mb "$FLOOR_PEAK_KB") | |"
+    echo
+    echo "| uncached overlap (POST /overlap, 100 calendars in 20 zones, $CONNECTIONS connections) | requests/s | p50 | p99 |"
+    echo "|---|--:|--:|--:|"
+    echo "| every question a new week and zone | $(field "$OVERLAP" per_second) | $(field "$OVERLAP" p50_ms) ms | $(field "$OVERLAP" p99_ms) ms |"
+    echo
+    echo "| uncached overlap, one question at a time (200 each) | p50 | p99 | under 1 ms (p50) |"
+    echo "|---|--:|--:|---|"
+    while read -r line; do
+        echo "| $(field "$line" size) calendars | $(field "$line" p50_ms) ms | $(field "$line" p99_ms) ms" \
+            "| $(yes_no "$(field "$line" p50_ms) < 1") |"
+    done < <(grep '^LARGEST' <<<"$LARGEST")
+    echo
+    read -r m_rrps m_rp50 m_rp99 m_wrps m_wp50 m_wp99 m_failed <<<"$MIXED"
+    echo "| mixed run (HTTP/1.1, ${DURATION} s, a fresh server) | requests/s | p50 | p99 |"
+    echo "|---|--:|--:|--:|"
+    echo "| 32 connections reading the week (JSON) | $m_rrps | $(ms "$m_rp50") | $(ms "$m_rp99") |"
+    echo "| 8 connections writing it (durable PATCH) | $m_wrps | $(ms "$m_wp50") | $(ms "$m_wp99") |"
+    echo
+    echo "Mixed run: $m_failed failed; the server's peak memory (VmHWM) $(mb "$MIXED_PEAK_KB")" \
+        "($(yes_no "$MIXED_PEAK_KB <= 50 * 1024") against <= 50 MB)."
     echo
     echo "A failed request (socket error, timeout or status >= 400) is counted in \`failed\`;" \
         "a run with failures measured something else than the scenario."

@@ -206,6 +206,23 @@ const SPREAD: [u64; 16] = {
     table
 };
 
+/// Byte `n` spread into eight 8-bit lanes: bit `k` of `n` becomes 1 in lane `k`.
+const SPREAD8: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut n = 0;
+    while n < 256 {
+        let mut k = 0;
+        while k < 8 {
+            if n >> k & 1 == 1 {
+                table[n] |= 1 << (8 * k);
+            }
+            k += 1;
+        }
+        n += 1;
+    }
+    table
+};
+
 /// A full adder on whole planes: the sum and the carry of three bits, slot by slot.
 #[inline(always)]
 fn csa(a: Plane, b: Plane, c: Plane) -> (Plane, Plane) {
@@ -264,38 +281,59 @@ impl Counter {
 
     /// Every slot's count.
     ///
-    /// Read out four slots at a time: each nibble of a level's plane is spread into four
-    /// 16-bit lanes of a word (by a 16-entry table) and added at the level's weight, so the
-    /// cost is a table lookup per four slots per level, whatever the counts are. Lanes hold
-    /// counts below 2^16, which covers 16 levels; taller counts take the bit-by-bit way.
+    /// Read out many slots at a time: each byte (or, for taller counts, nibble) of a level's
+    /// plane is spread by a table into lanes of a word, one lane a slot, and added at the
+    /// level's weight, so the cost is a table lookup per eight (or four) slots per level,
+    /// whatever the counts are. Counts below 2^8 (up to 255 weeks) take 8-bit lanes, below
+    /// 2^16 16-bit lanes; taller counts take the bit-by-bit way.
     fn all(&self) -> [u32; SLOTS] {
         let bits = self.settled();
         let mut counts = [0u32; SLOTS];
-        if bits.len() > 16 {
+        if bits.len() <= 8 {
+            let mut lanes = [0u64; SLOTS / 8];
+            for (level, plane) in bits.iter().enumerate() {
+                for (word, &value) in plane.0.iter().enumerate() {
+                    let mut rest = value;
+                    let mut at = word * 8;
+                    while rest != 0 {
+                        if let Some(lane) = lanes.get_mut(at) {
+                            *lane += SPREAD8[(rest & 0xFF) as usize] << level;
+                        }
+                        rest >>= 8;
+                        at += 1;
+                    }
+                }
+            }
+            for (eight, lane) in counts.chunks_exact_mut(8).zip(lanes) {
+                for (k, count) in eight.iter_mut().enumerate() {
+                    *count = ((lane >> (8 * k)) & 0xFF) as u32;
+                }
+            }
+        } else if bits.len() <= 16 {
+            let mut lanes = [0u64; SLOTS / 4];
+            for (level, plane) in bits.iter().enumerate() {
+                for (word, &value) in plane.0.iter().enumerate() {
+                    let mut rest = value;
+                    let mut at = word * 16;
+                    while rest != 0 {
+                        if let Some(lane) = lanes.get_mut(at) {
+                            *lane += SPREAD[(rest & 0xF) as usize] << level;
+                        }
+                        rest >>= 4;
+                        at += 1;
+                    }
+                }
+            }
+            for (four, lane) in counts.chunks_exact_mut(4).zip(lanes) {
+                for (k, count) in four.iter_mut().enumerate() {
+                    *count = ((lane >> (16 * k)) & 0xFFFF) as u32;
+                }
+            }
+        } else {
             for (level, plane) in bits.iter().enumerate() {
                 for i in plane.ones() {
                     counts[i] += 1 << level;
                 }
-            }
-            return counts;
-        }
-        let mut lanes = [0u64; SLOTS / 4];
-        for (level, plane) in bits.iter().enumerate() {
-            for (word, &value) in plane.0.iter().enumerate() {
-                let mut rest = value;
-                let mut at = word * 16;
-                while rest != 0 {
-                    if let Some(lane) = lanes.get_mut(at) {
-                        *lane += SPREAD[(rest & 0xF) as usize] << level;
-                    }
-                    rest >>= 4;
-                    at += 1;
-                }
-            }
-        }
-        for (four, lane) in counts.chunks_exact_mut(4).zip(lanes) {
-            for (k, count) in four.iter_mut().enumerate() {
-                *count = ((lane >> (16 * k)) & 0xFFFF) as u32;
             }
         }
         counts
@@ -344,6 +382,42 @@ fn ripple(bits: &mut Vec<Plane>, mut carry: Plane, mut level: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Around each change of the readout's lane width (8 bits up to 255 weeks, 16 bits up to
+    /// 65,535, bit by bit beyond), with counts that differ from slot to slot.
+    #[test]
+    fn counts_are_read_out_at_every_lane_width() {
+        let mut odd = Week::UNAVAILABLE;
+        for slot in (0..SLOTS)
+            .filter(|i| i % 3 != 0)
+            .filter_map(Slot::from_index)
+        {
+            odd.set(
+                slot,
+                if slot.index() % 2 == 0 {
+                    Status::Available
+                } else {
+                    Status::Maybe
+                },
+            );
+        }
+        for n in [254u32, 255, 256, 257, 511, 512, 65_535, 65_536, 70_001] {
+            let mut tally = Tally::new();
+            for i in 0..n {
+                tally.add(if i % 2 == 0 { &Week::AVAILABLE } else { &odd });
+            }
+            let (available, maybe) = tally.counts();
+            let (evens, odds) = (n.div_ceil(2), n / 2);
+            for i in 0..SLOTS {
+                let (a, m) = match (i % 3 != 0, i % 2 == 0) {
+                    (false, _) => (evens, 0),
+                    (true, true) => (n, 0),
+                    (true, false) => (evens, odds),
+                };
+                assert_eq!((available[i], maybe[i]), (a, m), "{n} weeks, slot {i}");
+            }
+        }
+    }
 
     #[test]
     fn counts_past_sixteen_bits_are_read_out_too() {

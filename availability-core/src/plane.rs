@@ -16,8 +16,28 @@ const _: () = assert!(WORDS == 6 && SLOTS % 64 == 16);
 const _: () = assert!(LAST_WORD_MASK == 0xFFFF);
 
 /// A set of slots, one bit each.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Eq, Default)]
 pub(crate) struct Plane(pub(crate) [u64; WORDS]);
+
+/// Word by word, without a branch: the derived comparison of the array calls `memcmp`, whose
+/// call costs more than the six words (it sat in the loops that count groups).
+impl PartialEq for Plane {
+    #[inline(always)]
+    fn eq(&self, other: &Plane) -> bool {
+        let mut differ = 0;
+        for j in 0..WORDS {
+            differ |= self.0[j] ^ other.0[j];
+        }
+        differ == 0
+    }
+}
+
+/// The words, as the equality above compares them.
+impl core::hash::Hash for Plane {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl Plane {
     /// No slot.

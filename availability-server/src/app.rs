@@ -22,9 +22,9 @@ use crate::wire::{Problem, Result};
 /// The default cap on request bodies: a full batch of 336 ranges in verbose JSON is ~30 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// The default bound on cached bodies: about a thousand full-week JSON views with their
-/// compressed forms.
-pub const CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// The default bound on cached bodies: about five hundred full-week JSON views with their
+/// compressed forms, which keeps the whole server within 50 MB under load.
+pub const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// How many time-zone plans to keep: each is a few hundred bytes.
 const PLANS: usize = 4096;

@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# The booking benchmark: availability-server taking durable bookings over HTTPS.
+#
+#     benches/book.sh
+#
+# Builds the server and the load driver (`benches/src/bin/drive.rs`) in release and runs three
+# scenarios against one server pinned to CPU 0, the load generators on CPU 1 (when there are
+# two), the data directory under target/:
+#
+# 1. Room reservation: wrk (HTTP/1.1, keep-alive, one request in flight per connection) books
+#    one-hour spans of BOOK_ROOMS rooms on dates up to 700 days ahead, for random users; every
+#    tenth request asks again for the span asked for seven requests earlier, so about one in
+#    ten is a conflict. Reports requests/s, p50/p99 and the split of the answers by status.
+# 2. Flash sale: BOOK_ITEMS items, each one half hour of its own calendar, and BOOK_CLIENTS
+#    clients, each on its own connection, all connected before any sends; then every client
+#    asks for its item (client c for item c mod BOOK_ITEMS) with its own Idempotency-Key, and
+#    repeats the request twice. Exactly one winner per item, every loser a 409, no repeat
+#    changes its answer, and each item's calendar holds one booking, or the run fails.
+# 3. Reads while bookings stream in: wrk reads one room's week (JSON) flat out, first alone,
+#    then while the driver books that room's hours at BOOK_STREAM_RATE a second; every booking
+#    changes the room's version, so each is a fresh render for the next read.
+#
+# The report goes to target/book-report.md and to stdout.
+#
+# Settings (environment):
+#   BOOK_DURATION      seconds of the room and read runs (default 10)
+#   BOOK_ROOMS         rooms of the reservation run (default 100)
+#   BOOK_CONNECTIONS   wrk's connections (default 64)
+#   BOOK_ITEMS         items of the flash sale (default 100)
+#   BOOK_CLIENTS       clients of the flash sale (default 1000)
+#   BOOK_STREAM_RATE   bookings a second while reads run (default 1000)
+#   LOAD_PORT          the server's port (default 18443)
+#   LOAD_SERVER_BIN    a server binary to use instead of building one
+#   LOAD_KEEP          when set, keep the work directory (under target/) and say where
+#
+# Only 127.0.0.1 is ever targeted, and every run is bounded in time.
+
+set -euo pipefail
+
+DURATION=${BOOK_DURATION:-10}
+ROOMS=${BOOK_ROOMS:-100}
+CONNECTIONS=${BOOK_CONNECTIONS:-64}
+ITEMS=${BOOK_ITEMS:-100}
+CLIENTS=${BOOK_CLIENTS:-1000}
+STREAM_RATE=${BOOK_STREAM_RATE:-1000}
+SERVER_PORT=${LOAD_PORT:-18443}
+
+for n in "$DURATION" "$ROOMS" "$CONNECTIONS" "$ITEMS" "$CLIENTS" "$STREAM_RATE" "$SERVER_PORT"; do
+    [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "book.sh: expected a positive whole number, not '$n'" >&2; exit 2; }
+done
+[ "$ROOMS" -le 999 ] || { echo "book.sh: at most 999 rooms" >&2; exit 2; }
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+REPORT=$TARGET/book-report.md
+SCRIPT=book.sh
+# shellcheck source=benches/common.sh
+. "$ROOT/benches/common.sh"
+
+build_release drive
+DRIVE_BIN=$TARGET/release/drive
+lift_limits
+
+# --- The server ----------------------------------------------------------------------------
+
+mkdir -p "$WORK/data"
+say "starting the server on 127.0.0.1:$SERVER_PORT"
+port_free "$SERVER_PORT"
+(cd "$WORK" && exec "${SERVER_CPUS[@]}" "$SERVER_BIN" --listen "127.0.0.1:$SERVER_PORT" \
+    --data-dir "$WORK/data" "${LIMIT_FLAGS[@]}" >>"$WORK/server.out" 2>>"$WORK/server.err") &
+PID=$!
+LOG=$WORK/server.err
+wait_ready "$SERVER_PORT" /healthz
+sleep 1
+IDLE_KB=$(memory_kb VmRSS)
+ADMIN=$(admin_key)
+URL=https://127.0.0.1:$SERVER_PORT
+
+drive() { "${CLIENT_CPUS[@]}" "$DRIVE_BIN" "$URL" "$WORK/data/cert.pem" "$ADMIN" "$@"; }
+
+# Prints the value of KEY in a driver's line "NAME KEY=VALUE ...".
+field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+
+# --- 1. Room reservation -------------------------------------------------------------------
+
+say "creating $ROOMS rooms and one more for the streaming run"
+out=$(drive rooms "$((ROOMS + 1))") || die "creating the rooms failed: $out"
+STREAM_ROOM=$(printf 'room-%03d' "$ROOMS")
+
+cat >"$WORK/rooms.lua" <<'LUA'
+-- Books one-hour spans of BOOK_ROOMS rooms, from BOOK_FIRST (midnight UTC) on, up to 700 days
+-- ahead: a walk through every (room, day, hour) with a stride coprime to their number, so no
+-- span repeats, except that every tenth request asks for the span of seven requests before.
+local rooms = tonumber(os.getenv("BOOK_ROOMS"))
+local first = tonumber(os.getenv("BOOK_FIRST"))
+local days = 700
+local space = rooms * days * 24
+local stride = 1000003
+local headers = { ["Content-Type"] = "application/json" }
+local n, walked = 0, 0
+local recent = {}
+statuses = {}
+
+init = function(args)
+  math.randomseed(20261201)
+end
+
+local function iso(t)
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", t)
+end
+
+request = function()
+  n = n + 1
+  local ask
+  if n % 10 == 0 and recent[(n - 7) % 16] then
+    ask = recent[(n - 7) % 16]
+  else
+    local i = (walked * stride) % space
+    walked = walked + 1
+    local room = i % rooms
+    local rest = math.floor(i / rooms)
+    local start = first + (rest % days) * 86400 + math.floor(rest / days) * 3600
+    ask = {
+      string.format("/calendars/room-%03d/bookings", room),
+      string.format('{"start":"%s","end":"%s","label":"user %d"}', iso(start),
+        iso(start + 3600), math.random(1, 100000)),
+    }
+  end
+  recent[n % 16] = ask
+  return wrk.format("POST", ask[1], headers, ask[2])
+end
+
+response = function(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+local threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("LOAD_RESULT %d %d %.0f %.0f %d %d\n", summary.requests,
+    summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+  local total = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      total[status] = (total[status] or 0) + count
+    end
+  end
+  local line = "STATUSES"
+  for status, count in pairs(total) do
+    line = line .. string.format(" %d=%d", status, count)
+  end
+  io.write(line .. "\n")
+end
+LUA
+
+cat >"$WORK/reads.lua" <<'LUA'
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("LOAD_RESULT %d %d %.0f %.0f %d %d\n", summary.requests,
+    summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+LUA
+
+# Runs wrk with SCRIPT against PATH for DURATION; sets RPS P50 P99 FAILED OUT.
+run_wrk() { # SCRIPT PATH
+    OUT=$("${CLIENT_CPUS[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$1" \
+        "$URL$2" 2>&1) || die "wrk failed: $OUT"
+    local line
+    line=$(grep '^LOAD_RESULT' <<<"$OUT") || die "no result from wrk: $OUT"
+    read -r _ n us P50 P99 socket status <<<"$line"
+    RPS=$(awk -v n="$n" -v us="$us" 'BEGIN { printf "%.0f", n / (us / 1e6) }')
+    FAILED=$((socket))
+}
+
+# Midnight UTC two days from now: every span is in the future and within the 2-year horizon.
+export BOOK_ROOMS=$ROOMS BOOK_FIRST=$((($(date -u +%s) / 86400 + 2) * 86400))
+say "room reservation: $CONNECTIONS connections, $ROOMS rooms, ${DURATION}s"
+run_wrk "$WORK/rooms.lua" /calendars/room-000/bookings
+ROOM_RPS=$RPS ROOM_P50=$P50 ROOM_P99=$P99 ROOM_SOCKET=$FAILED
+ROOM_STATUSES=$(grep '^STATUSES' <<<"$OUT" | cut -d' ' -f2-)
+count_status() { tr ' ' '\n' <<<"$ROOM_STATUSES" | awk -F= -v s="$1" '$1 ~ s { n += $2 } END { print n + 0 }'; }
+ROOM_201=$(count_status '^201$')
+ROOM_409=$(count_status '^409$')
+ROOM_5XX=$(count_status '^5')
+ROOM_OTHER=$(($(count_status '.') - ROOM_201 - ROOM_409))
+ROOM_BOOKED_PER_S=$(awk -v b="$ROOM_201" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')
+say "room reservation: $ROOM_RPS requests/s; statuses $ROOM_STATUSES"
+PEAK_KB=$(memory_kb VmHWM)
+
+# --- 2. Flash sale -------------------------------------------------------------------------
+
+say "flash sale: $CLIENTS clients, $ITEMS items"
+FLASH=$(drive flash "$ITEMS" "$CLIENTS" 2>&1) || die "the flash sale failed: $FLASH"
+FLASH=$(grep '^FLASH' <<<"$FLASH")
+say "$FLASH"
+
+# --- 3. Reads while bookings stream in -----------------------------------------------------
+
+READ_PATH="/calendars/$STREAM_ROOM/availability?tz=UTC&week=$(date -u -d "@$(((BOOK_FIRST / 86400 + 28) * 86400))" +%G-W%V)"
+say "reads alone: $CONNECTIONS connections, ${DURATION}s"
+run_wrk "$WORK/reads.lua" "$READ_PATH"
+ALONE_RPS=$RPS ALONE_P50=$P50 ALONE_P99=$P99 ALONE_FAILED=$((FAILED + status))
+say "reads while $STREAM_RATE bookings a second stream in"
+drive stream "$STREAM_RATE" "$DURATION" "$STREAM_ROOM" >"$WORK/stream.out" 2>&1 &
+STREAM_PID=$!
+run_wrk "$WORK/reads.lua" "$READ_PATH"
+BUSY_RPS=$RPS BUSY_P50=$P50 BUSY_P99=$P99 BUSY_FAILED=$((FAILED + status))
+wait "$STREAM_PID" || die "the booking stream failed: $(cat "$WORK/stream.out")"
+STREAM=$(grep '^STREAM' "$WORK/stream.out")
+PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
+JOURNAL_BYTES=$(stat -c %s "$WORK/data/"*.journal 2>/dev/null | head -n 1)
+stop
+
+# --- The report ----------------------------------------------------------------------------
+
+ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
+mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MB", kb / 1024 }'; }
+yes_no() { if awk "BEGIN { exit !($1) }" </dev/null; then echo yes; else echo "**no**"; fi; }
+READ_SHARE=$(awk -v b="$BUSY_RPS" -v a="$ALONE_RPS" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
+
+{
+    echo "# Booking benchmark"
+    echo
+    echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "- $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), Linux $(uname -r); $PINNING"
+    echo "- the data directory is on $(stat -f -c %T "$WORK")$(
+        [ "$(stat -f -c %T "$WORK")" = tmpfs ] && echo ' (memory: the writes were not durable)'); every" \
+        "201 was acknowledged after its journal record was on disk"
+    if [ ${#LIMIT_FLAGS[@]} -gt 0 ]; then
+        echo "- the server's per-client limits were lifted (all the load comes from 127.0.0.1): ${LIMIT_FLAGS[*]}"
+    fi
+    echo
+    echo "## Room reservation"
+    echo
+    echo "wrk, HTTP/1.1, $CONNECTIONS connections, ${DURATION} s; $ROOMS rooms; one-hour spans up to 700 days ahead."
+    echo
+    echo "| requests/s | bookings/s (201) | p50 | p99 | 201 | 409 | other 4xx | 5xx | socket errors | target |"
+    echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+    echo "| $ROOM_RPS | $ROOM_BOOKED_PER_S | $(ms "$ROOM_P50") | $(ms "$ROOM_P99") | $ROOM_201 | $ROOM_409" \
+        "| $((ROOM_OTHER - ROOM_5XX)) | $ROOM_5XX | $ROOM_SOCKET" \
+        "| $(yes_no "$ROOM_BOOKED_PER_S >= 5000 && $ROOM_P99 < 20000 && $ROOM_5XX == 0 && $ROOM_SOCKET == 0") (>= 5,000 bookings/s, p99 < 20 ms, no 5xx) |"
+    echo
+    echo "## Flash sale"
+    echo
+    echo "$CLIENTS clients, each on its own TLS connection, all connected first; $ITEMS items;" \
+        "each client sends its request and repeats it twice with the same Idempotency-Key."
+    echo
+    echo "| winners | items sold once | losers (409) | other answers | repeats that changed their answer | time to sell out | p50 | p99 |"
+    echo "|--:|--:|--:|--:|--:|--:|--:|--:|"
+    echo "| $(field "$FLASH" winners) | $(field "$FLASH" items_sold_once) | $(field "$FLASH" losers_409)" \
+        "| $(field "$FLASH" other) | $(field "$FLASH" repeats_changed) | $(field "$FLASH" sold_out_ms) ms" \
+        "| $(field "$FLASH" p50_ms) ms | $(field "$FLASH" p99_ms) ms |"
+    echo
+    echo "## Reads while bookings stream in"
+    echo
+    echo "wrk, HTTP/1.1, $CONNECTIONS connections, ${DURATION} s each: \`GET $READ_PATH\` (JSON), alone, then" \
+        "while the driver books that room at $STREAM_RATE a second over 8 connections."
+    echo
+    echo "| reads | requests/s | p50 | p99 | failed |"
+    echo "|---|--:|--:|--:|--:|"
+    echo "| alone | $ALONE_RPS | $(ms "$ALONE_P50") | $(ms "$ALONE_P99") | $ALONE_FAILED |"
+    echo "| while bookings stream in | $BUSY_RPS | $(ms "$BUSY_P50") | $(ms "$BUSY_P99") | $BUSY_FAILED |"
+    echo
+    echo "Share kept: $READ_SHARE ($(yes_no "$READ_SHARE >= 0.8 && $BUSY_FAILED == 0") against >= 0.80)." \
+        "The stream: $(field "$STREAM" booked) booked at $(field "$STREAM" per_second)/s," \
+        "p50 $(field "$STREAM" p50_ms) ms, p99 $(field "$STREAM" p99_ms) ms."
+    echo
+    echo "Server memory: $(mb "$IDLE_KB") idle, $(mb "$PEAK_KB") peak (VmHWM); journal ${JOURNAL_BYTES:-?} bytes at the end."
+} >"$REPORT"
+
+say "report written to $REPORT"
+cat "$REPORT"
