@@ -433,9 +433,85 @@ pub struct Dated {
     weeks: BTreeMap<i64, WeekPlanes>,
     /// Per owner day number.
     overrides: BTreeMap<i64, DayOverride>,
-    bookings: BTreeMap<BookingId, Arc<Booking>>,
+    bookings: Ledger,
     /// The id the next booking gets.
     next_booking: u64,
+}
+
+/// A calendar's bookings by id, in chunks of 256 consecutive ids, each chunk shared: a write
+/// copies the outer map (one entry per chunk) and the one chunk it changes, so what a write
+/// copies does not grow with the bookings a calendar holds.
+#[derive(Clone)]
+struct Ledger {
+    chunks: BTreeMap<u64, Arc<BTreeMap<BookingId, Arc<Booking>>>>,
+    len: usize,
+    /// No booking ends before this: a lower bound, exact after each pass of
+    /// [`Dated::compact_before`] that drops something.
+    earliest_end: i64,
+}
+
+impl Default for Ledger {
+    fn default() -> Ledger {
+        Ledger {
+            chunks: BTreeMap::new(),
+            len: 0,
+            earliest_end: i64::MAX,
+        }
+    }
+}
+
+/// The same bookings (the bound on their ends is bookkeeping).
+impl PartialEq for Ledger {
+    fn eq(&self, other: &Ledger) -> bool {
+        self.len == other.len && self.values().eq(other.values())
+    }
+}
+
+impl Eq for Ledger {}
+
+impl Ledger {
+    /// Ids `n << CHUNK ..` share a chunk.
+    const CHUNK: u32 = 8;
+
+    fn get(&self, id: BookingId) -> Option<&Arc<Booking>> {
+        self.chunks.get(&(id.0 >> Ledger::CHUNK))?.get(&id)
+    }
+
+    fn insert(&mut self, booking: Arc<Booking>) {
+        self.earliest_end = self.earliest_end.min(booking.end);
+        let chunk = Arc::make_mut(
+            self.chunks
+                .entry(booking.id.0 >> Ledger::CHUNK)
+                .or_default(),
+        );
+        if chunk.insert(booking.id, booking).is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, id: BookingId) -> Option<Arc<Booking>> {
+        let key = id.0 >> Ledger::CHUNK;
+        let shared = self.chunks.get_mut(&key)?;
+        if !shared.contains_key(&id) {
+            return None;
+        }
+        let chunk = Arc::make_mut(shared);
+        let booking = chunk.remove(&id)?;
+        if chunk.is_empty() {
+            self.chunks.remove(&key);
+        }
+        self.len -= 1;
+        Some(booking)
+    }
+
+    /// Every booking, by id.
+    fn values(&self) -> impl Iterator<Item = &Arc<Booking>> + '_ {
+        self.chunks.values().flat_map(|chunk| chunk.values())
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
 }
 
 impl fmt::Debug for Dated {
@@ -542,7 +618,7 @@ impl Dated {
 
     /// The booking with id `id`.
     pub fn booking(&self, id: BookingId) -> Option<&Arc<Booking>> {
-        self.bookings.get(&id)
+        self.bookings.get(id)
     }
 
     /// The bookings that overlap `[from, to)` (seconds since the epoch), by start.
@@ -682,7 +758,7 @@ impl Dated {
             created_ms,
             slots,
         });
-        self.bookings.insert(id, Arc::clone(&booking));
+        self.bookings.insert(Arc::clone(&booking));
         self.next_booking = self.next_booking.max(id.0.saturating_add(1));
         booking
     }
@@ -795,7 +871,7 @@ impl Dated {
     /// Cancels booking `id`, freeing its slots; returns it, or `None` when there is no such
     /// booking.
     pub fn cancel(&mut self, id: BookingId) -> Option<Arc<Booking>> {
-        let booking = self.bookings.remove(&id)?;
+        let booking = self.bookings.remove(id)?;
         for (n, slots) in &booking.slots {
             if let Some(planes) = self.weeks.get_mut(n) {
                 planes.claimed = planes.claimed.and_not(*slots);
@@ -818,7 +894,7 @@ impl Dated {
         let mut out = Dated {
             weeks: BTreeMap::new(),
             overrides: BTreeMap::new(),
-            bookings: BTreeMap::new(),
+            bookings: Ledger::default(),
             next_booking: self.next_booking,
         };
         for (day, o) in &self.overrides {
@@ -857,15 +933,25 @@ impl Dated {
     /// No answer about an instant at or after `cutoff` changes. Returns how many records
     /// went.
     pub fn compact_before(&mut self, zone: Zone, cutoff: i64) -> usize {
-        let old: Vec<BookingId> = self
-            .bookings
-            .values()
-            .filter(|b| b.end <= cutoff)
-            .map(|b| b.id)
-            .collect();
-        let mut dropped = old.len();
-        for id in old {
-            self.cancel(id);
+        let mut dropped = 0;
+        // Every write calls this; the bound makes it O(1) until a booking has ended.
+        if self.bookings.earliest_end <= cutoff {
+            let old: Vec<BookingId> = self
+                .bookings
+                .values()
+                .filter(|b| b.end <= cutoff)
+                .map(|b| b.id)
+                .collect();
+            dropped += old.len();
+            for id in old {
+                self.cancel(id);
+            }
+            self.bookings.earliest_end = self
+                .bookings
+                .values()
+                .map(|b| b.end)
+                .min()
+                .unwrap_or(i64::MAX);
         }
         let offset = i64::from(zone.offset_at(cutoff).unwrap_or(0));
         let cutoff_day = (cutoff + offset).div_euclid(DAY_SECONDS);

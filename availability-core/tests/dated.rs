@@ -464,3 +464,59 @@ fn compaction_keeps_the_future() {
     );
     assert!(dated.override_on(date).is_none());
 }
+
+/// Many bookings (kept in chunks of ids): each found by id, counted, listed in id order,
+/// cancelled without touching the others, the earliest first dropped by compaction; copies
+/// stay independent.
+#[test]
+fn many_bookings_keep_their_ids() {
+    let zone = Zone::UTC;
+    let pattern = Week::AVAILABLE;
+    let t0 = 1_800_000_000;
+    let mut dated = Dated::new();
+    let ids: Vec<BookingId> = (0..1000)
+        .map(|i| {
+            let start = t0 + i * 3600;
+            dated
+                .claim(zone, &pattern, &Claim::new(start, start + 3600), t0 - 60)
+                .expect("a free hour")
+                .id()
+        })
+        .collect();
+    let copy = dated.clone();
+    for id in ids.iter().step_by(3) {
+        assert_eq!(dated.cancel(*id).map(|b| b.id()), Some(*id));
+        assert!(dated.cancel(*id).is_none(), "cancelled twice");
+    }
+    let kept: Vec<BookingId> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(_, id)| *id)
+        .collect();
+    assert_eq!(dated.booking_count(), kept.len());
+    let listed: Vec<BookingId> = dated.all_bookings().map(|b| b.id()).collect();
+    assert_eq!(listed, kept);
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(dated.booking(*id).is_some(), i % 3 != 0, "booking {i}");
+        assert!(copy.booking(*id).is_some(), "the copy lost booking {i}");
+    }
+    assert_eq!(copy.booking_count(), 1000);
+    assert_ne!(copy, dated);
+    // The hours of the cancelled bookings are free again, the others still taken.
+    let again = dated.claim(zone, &pattern, &Claim::new(t0, t0 + 3600), t0 - 60);
+    assert!(again.is_ok(), "the first hour was cancelled");
+    assert!(dated
+        .claim(zone, &pattern, &Claim::new(t0 + 3600, t0 + 7200), t0 - 60)
+        .is_err());
+    // Compaction up to the end of the 100th hour drops the bookings that ended by then.
+    let before = dated.booking_count();
+    let dropped = dated.compact_before(zone, t0 + 100 * 3600);
+    let ended = dated
+        .all_bookings()
+        .filter(|b| b.end() <= t0 + 100 * 3600)
+        .count();
+    assert_eq!(ended, 0);
+    assert_eq!(dated.booking_count(), before - dropped);
+    assert_eq!(dated.compact_before(zone, t0 + 100 * 3600), 0);
+}
