@@ -182,3 +182,154 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
+
+/// The prefix of a sealed key in a remembered answer.
+const SEALED: &str = "sealed:";
+
+/// The answer to remember for `body`, an answer that shows a new key once (`"key"`): the key's
+/// secret (after its last `_`) is sealed first, XORed with a keystream of HMAC-SHA256 keyed
+/// by the token the request was authorized with and bound to the idempotency key and the
+/// request's fingerprint. The journal then never holds a usable key, and only a repeat that
+/// presents the same token (which the store does not keep either) can open it again. A body
+/// without a key is remembered as it is.
+pub fn seal(token: &str, remembered: &IdempotencyKey, body: &[u8]) -> Vec<u8> {
+    convert(token, remembered, body, Direction::Seal).unwrap_or_else(|| body.to_vec())
+}
+
+/// The answer a repeat gets from a remembered `answer` that [`seal`] made: the key opened
+/// with the repeat's `token` (the same token, since the principal is the same key). `None`
+/// when the answer cannot be opened (it then says nothing usable to this requester).
+pub fn unseal(token: &str, answer: &Remembered) -> Option<Vec<u8>> {
+    let key = IdempotencyKey {
+        key: answer.key.clone(),
+        principal: answer.principal.clone(),
+        fingerprint: answer.fingerprint,
+        expires_ms: answer.expires_ms,
+    };
+    let value: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
+    match value.get("key").and_then(serde_json::Value::as_str) {
+        Some(k) if k.contains(SEALED) => convert(token, &key, &answer.body, Direction::Open),
+        _ => Some(answer.body.clone()),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Seal,
+    Open,
+}
+
+/// Seals or opens the secret of the `"key"` of a JSON object `body`.
+fn convert(
+    token: &str,
+    remembered: &IdempotencyKey,
+    body: &[u8],
+    way: Direction,
+) -> Option<Vec<u8>> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let shown = value.get("key")?.as_str()?;
+    let cut = shown.rfind('_')? + 1;
+    let (head, secret) = shown.split_at(cut);
+    let input: Vec<u8> = match way {
+        Direction::Seal => secret.as_bytes().to_vec(),
+        Direction::Open => hex_decode(secret.strip_prefix(SEALED)?)?,
+    };
+    let stream = keystream(token, remembered, input.len());
+    let output: Vec<u8> = input.iter().zip(stream).map(|(a, b)| a ^ b).collect();
+    let secret = match way {
+        Direction::Seal => format!("{SEALED}{}", hex_encode(&output)),
+        Direction::Open => String::from_utf8(output).ok()?,
+    };
+    value["key"] = serde_json::Value::String(format!("{head}{secret}"));
+    serde_json::to_vec(&value).ok()
+}
+
+/// `len` bytes of HMAC-SHA256(`token`; a label, the idempotency key, the fingerprint and a
+/// block counter).
+fn keystream(token: &str, remembered: &IdempotencyKey, len: usize) -> Vec<u8> {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, token.as_bytes());
+    let mut out = Vec::with_capacity(len + 32);
+    let mut block = 0u32;
+    while out.len() < len {
+        let mut ctx = ring::hmac::Context::with_key(&key);
+        ctx.update(b"availability idempotent answer\n");
+        ctx.update(remembered.key.as_bytes());
+        ctx.update(b"\n");
+        ctx.update(&remembered.fingerprint);
+        ctx.update(&block.to_be_bytes());
+        out.extend_from_slice(ctx.sign().as_ref());
+        block += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remembered(body: &[u8]) -> (IdempotencyKey, Remembered) {
+        let key = IdempotencyKey {
+            key: "retry-7".to_owned(),
+            principal: "key:0123456789ab".to_owned(),
+            fingerprint: [7; 32],
+            expires_ms: 1,
+        };
+        let answer = Remembered {
+            key: key.key.clone(),
+            principal: key.principal.clone(),
+            fingerprint: key.fingerprint,
+            expires_ms: key.expires_ms,
+            status: 201,
+            body: seal("avk_0123456789ab_token", &key, body),
+        };
+        (key, answer)
+    }
+
+    #[test]
+    fn a_sealed_key_opens_with_the_same_token_only() {
+        let body = br#"{"calendar":"bob","key":"avk_5a8cf6e8d136_3acfa4a81c673036fc7d78173a0071f28da0287711d1a82f","version":1}"#;
+        let (_, answer) = remembered(body);
+        let stored = String::from_utf8(answer.body.clone()).expect("JSON");
+        assert!(
+            !stored.contains("3acfa4a81c673036"),
+            "the secret is in the journal: {stored}"
+        );
+        assert!(stored.contains("avk_5a8cf6e8d136_sealed:"), "{stored}");
+        assert_eq!(
+            unseal("avk_0123456789ab_token", &answer).as_deref(),
+            Some(&body[..])
+        );
+        let other = unseal("avk_0123456789ab_other", &answer).map(String::from_utf8);
+        assert!(
+            !matches!(&other, Some(Ok(text)) if text.contains("3acfa4a81c673036")),
+            "another token opened it: {other:?}"
+        );
+    }
+
+    #[test]
+    fn answers_without_a_key_are_kept_as_they_are() {
+        let body = br#"{"id":"1","calendar":"room"}"#;
+        let (_, answer) = remembered(body);
+        assert_eq!(answer.body, body);
+        assert_eq!(unseal("anything", &answer).as_deref(), Some(&body[..]));
+    }
+}
