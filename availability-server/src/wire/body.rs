@@ -86,6 +86,16 @@ pub struct BodyLimits {
     pub timeout: Duration,
 }
 
+/// Whether the request's `Content-Type` is `media_type` (any case, parameters aside).
+pub fn has_type(parts: &Parts, media_type: &str) -> bool {
+    parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(media_type))
+}
+
 /// Reads a JSON body.
 ///
 /// # Errors
@@ -105,6 +115,16 @@ pub async fn read_json(limits: BodyLimits, parts: &Parts, body: RequestBody) -> 
     if !is_json {
         return Err(Problem::unsupported_media_type());
     }
+    read(limits, parts, body).await
+}
+
+/// Reads a body whose content type the caller has checked, under the same limits as
+/// [`read_json`].
+///
+/// # Errors
+///
+/// As [`read_json`], less the 415.
+pub async fn read(limits: BodyLimits, parts: &Parts, body: RequestBody) -> Result<Bytes> {
     let announced = parts
         .headers
         .get(CONTENT_LENGTH)
