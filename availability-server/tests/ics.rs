@@ -406,6 +406,35 @@ async fn what_a_pattern_cannot_hold_is_refused_by_name() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // PUT names both types it takes.
+    let r = c
+        .send(
+            Client::request(Method::PUT, "/calendars/room/availability")
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "text/plain")
+                .body(full(Bytes::from_static(b"BEGIN:VCALENDAR\r\n")))
+                .unwrap(),
+        )
+        .await;
+    let detail = r.problem(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(detail.contains("text/calendar"), "{detail}");
+    // Past the body cap: 413, however many lines.
+    let huge = format!(
+        "BEGIN:VCALENDAR\r\n{}",
+        "X-PAD:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
+            .repeat(2000)
+    );
+    let r = put_ics(&c, "room", &key, &huge, None).await;
+    r.problem(StatusCode::PAYLOAD_TOO_LARGE);
+    // Hostile shapes within the cap: a clear 400, quickly.
+    for body in [
+        format!("BEGIN:VCALENDAR\r\n{}", "BEGIN:X\r\n".repeat(5000)),
+        format!("BEGIN:VCALENDAR\r\nX-A:{}\r\n", " \r\n ".repeat(10_000)),
+        format!("BEGIN:VCALENDAR\r\nX-A;{}:1\r\n", "P=\"".repeat(1000)),
+    ] {
+        let r = put_ics(&c, "room", &key, &body, None).await;
+        r.problem(StatusCode::BAD_REQUEST);
+    }
     assert_eq!(c.get("/calendars/room").await.json()["version"], before);
     // A rule in another zone is converted into the owner's: 09:00-17:00 Paris in winter is
     // 08:00-16:00 UTC.

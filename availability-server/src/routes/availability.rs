@@ -215,6 +215,12 @@ async fn write(cx: Ctx<'_>, body: RequestBody, replace: bool) -> Result<Response
         let week = pattern::import(text, app.owner_zone(&cal)?, app.now_unix())
             .map_err(|e| Problem::bad_request(format!("the calendar cannot be read: {e}")))?;
         pattern::batch_of(&week)
+    } else if replace && !body::has_json_type(parts) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be a batch as JSON (Content-Type: application/json) or a \
+             VAVAILABILITY as iCalendar (Content-Type: text/calendar)",
+        ));
     } else {
         let bytes = body::read_json(app.body, parts, body).await?;
         body::parse_json(&bytes, "batch ({\"updates\": [...]})")?
