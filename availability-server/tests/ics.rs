@@ -186,6 +186,18 @@ async fn the_pattern_expands_to_the_available_slots_of_the_owners_view() {
         ) else {
             return;
         };
+        // The VTIMEZONE alone, read by the oracle, gives the offsets zoneinfo gives over the
+        // two years it covers.
+        let vtimezone = &answer["vtimezone"];
+        assert_eq!(vtimezone["wrong"], 0, "{zone}: {vtimezone}");
+        assert!(
+            vtimezone["checked"].as_u64().unwrap() > 365 * 48,
+            "{vtimezone}"
+        );
+        assert!(
+            vtimezone["observances"].as_u64().unwrap() >= 5,
+            "{vtimezone}"
+        );
         for (monday, week) in mondays.iter().zip(answer["weeks"].as_array().unwrap()) {
             let view = c
                 .get(&format!(

@@ -1,10 +1,12 @@
 """The independent iCalendar reader of tests/ics.rs: the `icalendar` package parses what the
 server wrote, and dateutil expands its rules as RFC 5545 says (an instance lasts the exact
 duration of the first one; a wall time in a gap takes the offset before it, one in a fold its
-first occurrence). Reads one JSON request on stdin, writes one JSON answer on stdout.
+first occurrence), and the offsets the VTIMEZONE defines are compared with zoneinfo's.
+Reads one JSON request on stdin, writes one JSON answer on stdout.
 
 {"mode": "pattern", "ics": ..., "zone": "America/New_York", "mondays": ["2026-03-02", ...]}
-    -> {"weeks": [{"available": [slot, ...], "maybe": [slot, ...]}, ...]}
+    -> {"weeks": [{"available": [slot, ...], "maybe": [slot, ...]}, ...],
+        "vtimezone": {"checked": n, "wrong": n, "observances": n}}
     slots are owner wall half hours of that owner ISO week (day * 48 + half hour) that some
     real instant of an AVAILABLE (or X-AVAILABILITY-MAYBE) instance falls in.
 {"mode": "freebusy", "ics": ..., "zone": "Europe/Paris"}
@@ -77,7 +79,36 @@ def pattern(req):
                 "maybe": sorted(found["X-AVAILABILITY-MAYBE"]),
             }
         )
-    return {"weeks": weeks}
+    return {"weeks": weeks, "vtimezone": vtimezone(cal, req["zone"])}
+
+
+def vtimezone(cal, name):
+    """How many half hours of the span the VTIMEZONE covers get another offset from it than
+    from zoneinfo, and how many were compared. The observances are read by icalendar and
+    applied as RFC 5545 section 3.6.5 defines them: each begins at its DTSTART, a local time
+    in its TZOFFSETFROM, and from then on TZOFFSETTO holds. (icalendar's own to_tz() places
+    the onset of Lord Howe's half-hour fall-back half an hour early, so it is not used.)"""
+    [component] = [c for c in cal.walk() if c.name == "VTIMEZONE"]
+    assert str(component["TZID"]) == name
+    onsets = []
+    for observance in component.subcomponents:
+        assert observance.name in ("STANDARD", "DAYLIGHT")
+        local = observance.decoded("DTSTART")
+        before = observance.decoded("TZOFFSETFROM")
+        after = observance.decoded("TZOFFSETTO")
+        onsets.append((local.replace(tzinfo=UTC) - before, after))
+    onsets.sort()
+    zone = ZoneInfo(name)
+    t = onsets[0][0]
+    end = onsets[-1][0] + dt.timedelta(days=30)
+    checked = wrong = 0
+    while t < end:
+        offset = [after for onset, after in onsets if onset <= t][-1]
+        if offset != t.astimezone(zone).utcoffset():
+            wrong += 1
+        checked += 1
+        t += dt.timedelta(minutes=30)
+    return {"checked": checked, "wrong": wrong, "observances": len(onsets)}
 
 
 def freebusy(req):
