@@ -38,6 +38,9 @@ pub const MAYBE_COMPONENT: &str = "X-AVAILABILITY-MAYBE";
 /// The most `AVAILABLE` (and maybe) components read back.
 pub const MAX_RULES: usize = 1000;
 
+/// The most zones the rules read back may be written in: each costs a conversion.
+pub const MAX_ZONES: usize = 16;
+
 /// `BYDAY` names, Monday first.
 const DAY_CODES: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
 
@@ -495,6 +498,12 @@ fn add_rule(
     }
     let index = match grids.iter().position(|(z, _)| *z == zone) {
         Some(i) => i,
+        None if grids.len() == MAX_ZONES => {
+            return Err(IcsError::new(
+                "TZID",
+                format!("the rules are written in more than {MAX_ZONES} time zones"),
+            ))
+        }
         None => {
             grids.push((zone, [Status::Unavailable; SLOTS]));
             grids.len() - 1
@@ -833,6 +842,18 @@ mod tests {
         assert_eq!(refused(&deep).property(), "X-A");
         let after = format!("{}BEGIN:VCALENDAR\r\n", doc(""));
         assert_eq!(refused(&after).property(), "VCALENDAR");
+        let zones: String = Zone::all()
+            .filter(|z| z.name().contains('/'))
+            .take(MAX_ZONES + 1)
+            .map(|z| {
+                format!(
+                    "BEGIN:AVAILABLE\r\nDTSTART;TZID={}:20260105T090000\r\nDURATION:PT1H\r\n\
+                     RRULE:FREQ=WEEKLY\r\nEND:AVAILABLE\r\n",
+                    z.name()
+                )
+            })
+            .collect();
+        assert_eq!(refused(&doc(&zones)).property(), "TZID");
         // An empty VAVAILABILITY is a week with nothing offered.
         assert_eq!(import(&doc(""), zone("UTC"), 0), Ok(Week::UNAVAILABLE));
     }
