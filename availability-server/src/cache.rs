@@ -48,6 +48,11 @@ pub enum Format {
     Slot(Slot),
     /// Per day, 48 digits (`2` available, `1` maybe, `0` unavailable), as JSON.
     View,
+    /// The week as an iCalendar `VFREEBUSY` in UTC.
+    Ics,
+    /// The recurring pattern as an iCalendar `VAVAILABILITY` (`availability.ics`); the key's
+    /// zone is the owner's and its week the first of the year its rules start in.
+    Pattern,
 }
 
 impl Format {
@@ -56,6 +61,7 @@ impl Format {
         match self {
             Format::Json | Format::Intervals | Format::Slot(_) | Format::View => "application/json",
             Format::Csv => "text/csv; charset=utf-8; header=present",
+            Format::Ics | Format::Pattern => crate::ics::CONTENT_TYPE,
         }
     }
 }

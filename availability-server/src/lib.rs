@@ -22,6 +22,8 @@
 //! - `auth`: keys: generation, checksums, bcrypt checking off the async workers, the memo.
 //! - `limit`: per-client rate limits (reads, writes, key checks) and the client address.
 //! - `render`: the JSON, intervals and CSV writers.
+//! - `ics`: iCalendar: the week as a `VFREEBUSY`, the pattern as a `VAVAILABILITY`, and
+//!   that pattern read back.
 //! - `cache`: rendered bodies and their compressed forms, bounded.
 //! - `query`: strict query-string parsing.
 //! - `metrics`: counters in the Prometheus text format.
@@ -32,6 +34,7 @@ pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod ics;
 pub mod idempotency;
 pub mod limit;
 pub mod metrics;

@@ -9,6 +9,8 @@ use std::path::Path;
 mod batch_json;
 #[path = "../../fuzz/targets/client_ip.rs"]
 mod client_ip;
+#[path = "../../fuzz/targets/ics.rs"]
+mod ics;
 #[path = "../../fuzz/targets/journal.rs"]
 mod journal;
 #[path = "../../fuzz/targets/key.rs"]
@@ -49,9 +51,10 @@ type Check = fn(&[u8]);
 
 #[test]
 fn every_committed_corpus_passes_its_target() {
-    let targets: [(&str, Check); 9] = [
+    let targets: [(&str, Check); 10] = [
         ("batch_json", batch_json::run),
         ("client_ip", client_ip::run),
+        ("ics", ics::run),
         ("journal", journal::run),
         ("key", key::run),
         ("query", query::run),

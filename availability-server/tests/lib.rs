@@ -17,5 +17,6 @@ mod fuzz_corpus;
 mod groups;
 mod hostile;
 mod hygiene;
+mod ics;
 mod keys;
 mod lifecycle;

@@ -89,6 +89,13 @@ impl Zone {
         Some(self.0.rules.offset_at(unix_seconds))
     }
 
+    /// The zone's offsets over `[from, to]` (Unix seconds): the offset at `from`, then each
+    /// change in `(from, to]` as (first instant of the new offset, new offset in seconds
+    /// east). What a `VTIMEZONE` of the same rules lists as its observances.
+    pub fn transitions(self, from: i64, to: i64) -> alloc::vec::Vec<(i64, i32)> {
+        self.changes(from, to)
+    }
+
     /// The zone's offsets over `[from, to]`: the offset at `from`, then each change as (first
     /// instant of the new offset, new offset).
     pub(crate) fn changes(self, from: i64, to: i64) -> alloc::vec::Vec<(i64, i32)> {

@@ -1,7 +1,9 @@
 //! `/calendars/{id}/availability` (and `/availability`): the week, read and written.
 
-use availability_core::tz::IsoWeek;
-use availability_core::{Batch, Day, Slot, Time};
+use availability_core::store::Calendar;
+use availability_core::tz::{IsoWeek, Zone};
+use availability_core::{Batch, Day, Slot, Time, Week};
+use chrono::NaiveTime;
 use http::request::Parts;
 use http::{Response, StatusCode};
 
@@ -9,6 +11,7 @@ use super::Ctx;
 use crate::app::App;
 use crate::auth::Need;
 use crate::cache::{Format, Key, Rendered};
+use crate::ics::{freebusy, pattern};
 use crate::query::{self, Query};
 use crate::render::{self, Header};
 use crate::store::Change;
@@ -62,9 +65,10 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
         (_, Some("csv")) => Format::Csv,
         (_, Some("intervals")) => Format::Intervals,
         (_, Some("view")) => Format::View,
+        (Shape::Week, Some("ics")) => Format::Ics,
         (_, Some(other)) => {
             return Err(Problem::bad_request(format!(
-                "unknown format {other:?}: use json (the default), csv, intervals or view"
+                "unknown format {other:?}: use json (the default), csv, intervals, view or ics"
             )))
         }
     };
@@ -120,7 +124,66 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
             Format::Slot(slot) => {
                 render::slot_json(&header, slot, dated.view(&stored, &plan).status(slot))
             }
+            Format::Ics => freebusy(&cal, viewer, week, &dated.view(&stored, &plan)),
+            // Not a view: `availability.ics` renders it.
+            Format::Pattern => Vec::new(),
         };
+        Ok(Rendered::new(&key, body))
+    })?;
+    Ok(rendered.response(parts))
+}
+
+/// The viewed week as a `VFREEBUSY`, with the real spans of the bookings it holds.
+fn freebusy(cal: &Calendar, viewer: Zone, week: IsoWeek, viewed: &Week) -> Vec<u8> {
+    let monday = week.monday().and_time(NaiveTime::MIN).and_utc().timestamp();
+    // Offsets lie within a day of UTC: these bounds hold the whole viewer week.
+    let booked: Vec<(i64, i64)> = cal
+        .dated()
+        .bookings(monday - 86_400, monday + 8 * 86_400)
+        .iter()
+        .map(|b| (b.start(), b.end()))
+        .collect();
+    let periods = freebusy::periods(viewer, week, |slot| viewed.status(slot), &booked);
+    let uid = format!(
+        "freebusy-{}-{week}-{}@availability",
+        cal.id(),
+        viewer.name().replace('/', "-")
+    );
+    let about = freebusy::About {
+        uid: &uid,
+        stamp: cal.changed_at_unix_ms().div_euclid(1000),
+        name: cal.id(),
+    };
+    freebusy::render(&about, &periods)
+}
+
+/// GET `/calendars/{id}/availability.ics`: the recurring pattern as an RFC 7953
+/// `VAVAILABILITY` in the owner's zone, its rules and `VTIMEZONE` starting in the first ISO
+/// week of the current year.
+pub(super) fn read_pattern(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    let (app, parts) = (cx.app, cx.parts);
+    Query::parse(parts.uri.query(), &[])?;
+    let cal = app.calendar(cx.param(0))?;
+    let owner = app.owner_zone(&cal)?;
+    let year = IsoWeek::at(owner, app.now_unix())
+        .map_err(|e| Problem::internal("finding the current year", e))?
+        .year();
+    let anchor =
+        IsoWeek::new(year, 1).map_err(|e| Problem::internal("finding the current year", e))?;
+    let key = Key {
+        calendar: &cal,
+        viewer: owner,
+        week: anchor,
+        format: Format::Pattern,
+    };
+    let rendered = app.cached(app.cache.get(&key), || {
+        let body = pattern::export(
+            cal.id(),
+            owner,
+            &cal.week(),
+            cal.changed_at_unix_ms().div_euclid(1000),
+            anchor,
+        );
         Ok(Rendered::new(&key, body))
     })?;
     Ok(rendered.response(parts))
@@ -143,8 +206,25 @@ async fn write(cx: Ctx<'_>, body: RequestBody, replace: bool) -> Result<Response
     Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
     app.authorize(cx.client, parts, Need::Calendar(id)).await?;
-    let bytes = body::read_json(app.body, parts, body).await?;
-    let batch: Batch = body::parse_json(&bytes, "batch ({\"updates\": [...]})")?;
+    let batch: Batch = if replace && body::has_type(parts, "text/calendar") {
+        // A pattern from calendar software: an RFC 7953 VAVAILABILITY.
+        let bytes = body::read(app.body, parts, body).await?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            Problem::bad_request("the calendar is not UTF-8: send it as UTF-8 text")
+        })?;
+        let week = pattern::import(text, app.owner_zone(&cal)?, app.now_unix())
+            .map_err(|e| Problem::bad_request(format!("the calendar cannot be read: {e}")))?;
+        pattern::batch_of(&week)
+    } else if replace && !body::has_json_type(parts) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be a batch as JSON (Content-Type: application/json) or a \
+             VAVAILABILITY as iCalendar (Content-Type: text/calendar)",
+        ));
+    } else {
+        let bytes = body::read_json(app.body, parts, body).await?;
+        body::parse_json(&bytes, "batch ({\"updates\": [...]})")?
+    };
     // Validated here so that a bad batch is a 400 before anything is written.
     batch
         .validate()

@@ -155,6 +155,12 @@ static ROUTES: &[Route] = &[
             (Method::PUT, wait!(availability::put)),
         ],
     },
+    // The recurring pattern as an iCalendar VAVAILABILITY in the owner's zone (anyone).
+    Route {
+        name: "availability_ics",
+        pattern: &[Lit("calendars"), Param("id"), Lit("availability.ics")],
+        methods: &[(Method::GET, Action::Now(availability::read_pattern))],
+    },
     // One slot of a view (anyone).
     Route {
         name: "slot",

@@ -2,6 +2,7 @@
 //! the time-zone rule into the viewer's week, then counted slot by slot.
 
 use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use availability_core::group::Tally;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 use super::Ctx;
 use crate::app::App;
 use crate::cache::{Format, GroupKey, Rendered};
+use crate::ics::freebusy;
 use crate::query::{self, Query};
 use crate::render::{self, GroupHeader, GroupSpan};
 use crate::store::Calendar;
@@ -127,9 +129,10 @@ fn answer(app: &App, parts: &Parts, ask: &Ask) -> Result<Response<Body>> {
         Some("intervals") => Format::Intervals,
         Some("csv") => Format::Csv,
         Some("view") => Format::View,
+        Some("ics") => Format::Ics,
         Some(other) => {
             return Err(Problem::bad_request(format!(
-                "unknown format {other:?}: use json (the default), intervals, csv or view"
+                "unknown format {other:?}: use json (the default), intervals, csv, view or ics"
             )))
         }
     };
@@ -191,7 +194,32 @@ fn compute(app: &App, key: &GroupKey<'_>) -> Result<Vec<u8>> {
             let spans = spans(app, key, &tally, &viewed, &ids)?;
             render::group_intervals(&header, key.min, &spans)
         }
-        Format::Json | Format::Slot(_) => {
+        Format::Ics => {
+            let everyone = tally.everyone();
+            let periods =
+                freebusy::periods(key.viewer, key.week, |slot| everyone.status(slot), &[]);
+            // The same members, zone and week have the same UID, whatever the group's name.
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            ids.hash(&mut hasher);
+            let uid = format!(
+                "freebusy-{:016x}-{}-{}@availability",
+                hasher.finish(),
+                key.week,
+                key.viewer.name().replace('/', "-")
+            );
+            let about = freebusy::About {
+                uid: &uid,
+                stamp: key
+                    .members
+                    .iter()
+                    .map(|c| c.changed_at_unix_ms().div_euclid(1000))
+                    .max()
+                    .unwrap_or(0),
+                name: &ids.join(","),
+            };
+            freebusy::render(&about, &periods)
+        }
+        Format::Json | Format::Slot(_) | Format::Pattern => {
             let (available, maybe) = tally.counts();
             render::group_json(&header, &available, &maybe, &tally.everyone())
         }

@@ -86,14 +86,19 @@ pub struct BodyLimits {
     pub timeout: Duration,
 }
 
-/// Reads a JSON body.
-///
-/// # Errors
-///
-/// 415 unless the content type is JSON; 413 past the limit (checked while reading, since a
-/// chunked body announces no length); 408 when it takes too long; 400 when it cannot be read.
-pub async fn read_json(limits: BodyLimits, parts: &Parts, body: RequestBody) -> Result<Bytes> {
-    let is_json = parts
+/// Whether the request's `Content-Type` is `media_type` (any case, parameters aside).
+pub fn has_type(parts: &Parts, media_type: &str) -> bool {
+    parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(media_type))
+}
+
+/// Whether the request's `Content-Type` is JSON (`application/json` or `application/*+json`).
+pub fn has_json_type(parts: &Parts) -> bool {
+    parts
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -101,10 +106,29 @@ pub async fn read_json(limits: BodyLimits, parts: &Parts, body: RequestBody) -> 
         .map(|v| v.trim().to_ascii_lowercase())
         .is_some_and(|v| {
             v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-        });
-    if !is_json {
+        })
+}
+
+/// Reads a JSON body.
+///
+/// # Errors
+///
+/// 415 unless the content type is JSON; 413 past the limit (checked while reading, since a
+/// chunked body announces no length); 408 when it takes too long; 400 when it cannot be read.
+pub async fn read_json(limits: BodyLimits, parts: &Parts, body: RequestBody) -> Result<Bytes> {
+    if !has_json_type(parts) {
         return Err(Problem::unsupported_media_type());
     }
+    read(limits, parts, body).await
+}
+
+/// Reads a body whose content type the caller has checked, under the same limits as
+/// [`read_json`].
+///
+/// # Errors
+///
+/// As [`read_json`], less the 415.
+pub async fn read(limits: BodyLimits, parts: &Parts, body: RequestBody) -> Result<Bytes> {
     let announced = parts
         .headers
         .get(CONTENT_LENGTH)

@@ -1,0 +1,157 @@
+"""The independent iCalendar reader of tests/ics.rs: the `icalendar` package parses what the
+server wrote, and dateutil expands its rules as RFC 5545 says (an instance lasts the exact
+duration of the first one; a wall time in a gap takes the offset before it, one in a fold its
+first occurrence), and the offsets the VTIMEZONE defines are compared with zoneinfo's.
+Reads one JSON request on stdin, writes one JSON answer on stdout.
+
+{"mode": "pattern", "ics": ..., "zone": "America/New_York", "mondays": ["2026-03-02", ...]}
+    -> {"weeks": [{"available": [slot, ...], "maybe": [slot, ...]}, ...],
+        "vtimezone": {"checked": n, "wrong": n, "observances": n}}
+    slots are owner wall half hours of that owner ISO week (day * 48 + half hour) that some
+    real instant of an AVAILABLE (or X-AVAILABILITY-MAYBE) instance falls in.
+{"mode": "freebusy", "ics": ..., "zone": "Europe/Paris"}
+    -> {"start": unix, "end": unix, "periods": [[unix, unix, FBTYPE], ...],
+        "slots": {"2026-11-23 09:00": ["FREE"], ...}}
+    slots maps each viewer wall half hour to the FBTYPEs of the instants in it.
+{"mode": "roundtrip", "ics": ...} -> {"ics": the document as icalendar writes it again}
+"""
+
+import datetime as dt
+import json
+import sys
+from zoneinfo import ZoneInfo
+
+import icalendar
+from dateutil.rrule import rrulestr
+
+UTC = dt.timezone.utc
+STEP = dt.timedelta(minutes=15)
+
+
+def unix(t):
+    return int(t.astimezone(UTC).timestamp())
+
+
+def wall_slot(instant, zone, monday):
+    """The owner half hour of `monday`'s week that `instant` falls in, or None."""
+    local = instant.astimezone(zone)
+    day = (local.date() - monday).days
+    if not 0 <= day < 7:
+        return None
+    return day * 48 + local.hour * 2 + local.minute // 30
+
+
+def expand(component, zone, monday):
+    start = component.decoded("DTSTART")
+    end = component.decoded("DTEND")
+    duration = end.astimezone(UTC) - start.astimezone(UTC)
+    rule = rrulestr(component["RRULE"].to_ical().decode(), dtstart=start)
+    lo = dt.datetime.combine(monday - dt.timedelta(days=8), dt.time(), tzinfo=zone)
+    hi = dt.datetime.combine(monday + dt.timedelta(days=8), dt.time(), tzinfo=zone)
+    slots = set()
+    for occurrence in rule.between(lo, hi, inc=True):
+        t = occurrence.astimezone(UTC)
+        stop = t + duration
+        while t < stop:
+            slot = wall_slot(t, zone, monday)
+            if slot is not None:
+                slots.add(slot)
+            t += STEP
+    return slots
+
+
+def pattern(req):
+    cal = icalendar.Calendar.from_ical(req["ics"])
+    zone = ZoneInfo(req["zone"])
+    availabilities = [c for c in cal.walk() if c.name == "VAVAILABILITY"]
+    assert len(availabilities) == 1, "one VAVAILABILITY"
+    assert str(availabilities[0]["BUSYTYPE"]) == "BUSY-UNAVAILABLE"
+    weeks = []
+    for text in req["mondays"]:
+        monday = dt.date.fromisoformat(text)
+        found = {"AVAILABLE": set(), "X-AVAILABILITY-MAYBE": set()}
+        for c in availabilities[0].subcomponents:
+            if c.name in found:
+                found[c.name] |= expand(c, zone, monday)
+        weeks.append(
+            {
+                "available": sorted(found["AVAILABLE"]),
+                "maybe": sorted(found["X-AVAILABILITY-MAYBE"]),
+            }
+        )
+    return {"weeks": weeks, "vtimezone": vtimezone(cal, req["zone"])}
+
+
+def vtimezone(cal, name):
+    """How many half hours of the span the VTIMEZONE covers get another offset from it than
+    from zoneinfo, and how many were compared. The observances are read by icalendar and
+    applied as RFC 5545 section 3.6.5 defines them: each begins at its DTSTART, a local time
+    in its TZOFFSETFROM, and from then on TZOFFSETTO holds. (icalendar's own to_tz() places
+    the onset of Lord Howe's half-hour fall-back half an hour early, so it is not used.)"""
+    [component] = [c for c in cal.walk() if c.name == "VTIMEZONE"]
+    assert str(component["TZID"]) == name
+    onsets = []
+    for observance in component.subcomponents:
+        assert observance.name in ("STANDARD", "DAYLIGHT")
+        local = observance.decoded("DTSTART")
+        before = observance.decoded("TZOFFSETFROM")
+        after = observance.decoded("TZOFFSETTO")
+        onsets.append((local.replace(tzinfo=UTC) - before, after))
+    onsets.sort()
+    zone = ZoneInfo(name)
+    t = onsets[0][0]
+    end = onsets[-1][0] + dt.timedelta(days=30)
+    checked = wrong = 0
+    while t < end:
+        offset = [after for onset, after in onsets if onset <= t][-1]
+        if offset != t.astimezone(zone).utcoffset():
+            wrong += 1
+        checked += 1
+        t += dt.timedelta(minutes=30)
+    return {"checked": checked, "wrong": wrong, "observances": len(onsets)}
+
+
+def freebusy(req):
+    cal = icalendar.Calendar.from_ical(req["ics"])
+    zone = ZoneInfo(req["zone"])
+    blocks = [c for c in cal.walk() if c.name == "VFREEBUSY"]
+    assert len(blocks) == 1, "one VFREEBUSY"
+    fb = blocks[0]
+    assert "DTSTAMP" in fb and "UID" in fb
+    props = fb.get("FREEBUSY")
+    props = props if isinstance(props, list) else [props]
+    periods = []
+    slots = {}
+    for prop in props:
+        kind = prop.params["FBTYPE"]
+        start, end = prop.dt
+        if isinstance(end, dt.timedelta):
+            end = start + end
+        assert start.utcoffset() == dt.timedelta(0), "periods are in UTC"
+        periods.append([unix(start), unix(end), kind])
+        t = start
+        while t < end:
+            local = t.astimezone(zone)
+            key = "%s %02d:%02d" % (local.date().isoformat(), local.hour, local.minute // 30 * 30)
+            slots.setdefault(key, set()).add(kind)
+            t += STEP
+    return {
+        "start": unix(fb.decoded("DTSTART")),
+        "end": unix(fb.decoded("DTEND")),
+        "periods": periods,
+        "slots": {k: sorted(v) for k, v in slots.items()},
+    }
+
+
+def roundtrip(req):
+    return {"ics": icalendar.Calendar.from_ical(req["ics"]).to_ical().decode()}
+
+
+def main():
+    req = json.load(sys.stdin)
+    answer = {"pattern": pattern, "freebusy": freebusy, "roundtrip": roundtrip}[req["mode"]](req)
+    json.dump(answer, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
