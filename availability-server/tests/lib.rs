@@ -7,6 +7,7 @@
 
 mod support;
 
+mod admin;
 mod api;
 mod binary;
 mod bookings;
@@ -17,5 +18,6 @@ mod fuzz_corpus;
 mod groups;
 mod hostile;
 mod hygiene;
+mod in_flight;
 mod keys;
 mod lifecycle;

@@ -142,7 +142,7 @@ async fn write(cx: Ctx<'_>, body: RequestBody, replace: bool) -> Result<Response
     // A write takes no parameters: `?tz=` on a write would suggest a zone it does not use.
     Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
-    app.authorize(cx.client, parts, Need::Calendar(id)).await?;
+    let principal = app.authorize(cx.client, parts, Need::Calendar(id)).await?;
     let bytes = body::read_json(app.body, parts, body).await?;
     let batch: Batch = body::parse_json(&bytes, "batch ({\"updates\": [...]})")?;
     // Validated here so that a bad batch is a 400 before anything is written.
@@ -154,7 +154,8 @@ async fn write(cx: Ctx<'_>, body: RequestBody, replace: bool) -> Result<Response
     } else {
         Change::Apply(batch)
     };
-    let expected = etag::expected_version(parts, &cal)?;
+    let version = etag::expected_version(parts, &cal)?;
+    let expected = App::expected(&cal, version, Some(&principal));
     let owned_id = id.to_owned();
     let updated = app
         .commit(id, "saving the week", move |store| {
