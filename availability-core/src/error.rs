@@ -87,6 +87,16 @@ pub(crate) enum Kind {
     /// A value too large for the store's fixed-size record (too many keys, a long zone name).
     #[cfg(feature = "std")]
     Capacity,
+    /// The key that authorized a write no longer exists (it was revoked meanwhile).
+    #[cfg(feature = "std")]
+    Unauthorized,
+    /// The key that authorized a write no longer covers it (its calendar stopped taking
+    /// public bookings, or the key lost its scope).
+    #[cfg(feature = "std")]
+    Forbidden,
+    /// Removing the last admin key, which would leave nobody able to administer the store.
+    #[cfg(feature = "std")]
+    LastAdminKey,
 }
 
 impl Error {
@@ -257,6 +267,25 @@ impl Error {
     #[cfg(feature = "std")]
     pub fn is_capacity(&self) -> bool {
         self.inner.kind == Kind::Capacity
+    }
+
+    /// The key that authorized the write was revoked before the write could commit.
+    #[cfg(feature = "std")]
+    pub fn is_unauthorized(&self) -> bool {
+        self.inner.kind == Kind::Unauthorized
+    }
+
+    /// What authorized the write no longer covers it (a calendar closed to public bookings
+    /// meanwhile).
+    #[cfg(feature = "std")]
+    pub fn is_forbidden(&self) -> bool {
+        self.inner.kind == Kind::Forbidden
+    }
+
+    /// The write would have removed the last admin key.
+    #[cfg(feature = "std")]
+    pub fn is_last_admin_key(&self) -> bool {
+        self.inner.kind == Kind::LastAdminKey
     }
 }
 

@@ -6,6 +6,7 @@ mod store;
 mod store_crash;
 #[cfg(feature = "test-backend")]
 mod store_dated;
+mod store_expect;
 mod store_faults;
 mod store_model;
 #[cfg(feature = "test-backend")]

@@ -15,7 +15,7 @@ use crate::auth::{Auth, Need, Principal};
 use crate::cache::{Cache, Rendered};
 use crate::limit::Limits;
 use crate::metrics::Metrics;
-use crate::store::{self, Calendar, Store};
+use crate::store::{self, Calendar, Expected, Store};
 use crate::wire::body::BodyLimits;
 use crate::wire::{Problem, Result};
 
@@ -170,6 +170,22 @@ impl App {
         self.store
             .get(id)
             .ok_or_else(|| Problem::not_found(format!("no calendar {id:?}")))
+    }
+
+    /// What a write to `calendar` expects when it commits: `version` (from `If-Match`), the
+    /// calendar the route found (its incarnation: one deleted and created again meanwhile is
+    /// not it), and the key that authorized the write, which the store checks again under
+    /// the calendar's write lock (`None`: nobody, for a public booking).
+    pub fn expected(
+        calendar: &Calendar,
+        version: Option<u64>,
+        principal: Option<&Principal>,
+    ) -> Expected {
+        Expected {
+            version,
+            incarnation: Some(calendar.incarnation()),
+            by: principal.map_or(store::Authority::PublicBooking, Principal::authority),
+        }
     }
 
     /// Checks the request's key against `need` (see [`Auth::check`]), charging key checks to

@@ -37,7 +37,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
 use crate::limit::Limits;
-use crate::store::{Calendar, KeyHash, KeyScope, Store};
+use crate::store::{Authority, Calendar, KeyHash, KeyScope, Store};
 use crate::wire::Problem;
 
 /// The prefix of every key.
@@ -148,7 +148,13 @@ pub fn hash_blocking(token: &str, cost: u32) -> Result<String, bcrypt::BcryptErr
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// An admin key: every calendar and the admin routes.
-    Admin,
+    Admin {
+        /// The key's id.
+        key_id: String,
+        /// Whether it is kept in the store (and so can be revoked while the server runs),
+        /// rather than in the configuration.
+        stored: bool,
+    },
     /// A key of calendar `id`: its own id, and what it may do there.
     Calendar {
         /// The calendar the key belongs to.
@@ -158,6 +164,32 @@ pub enum Principal {
         /// `write` (everything on the calendar) or `book` (bookings only).
         scope: KeyScope,
     },
+}
+
+impl Principal {
+    /// What the store checks again when the write this principal authorized commits: the
+    /// calendar key, or the stored admin key, must still exist. An admin key from the
+    /// configuration cannot be revoked while the server runs, so it has nothing to check.
+    pub fn authority(&self) -> Authority {
+        match self {
+            Principal::Admin {
+                key_id,
+                stored: true,
+            } => Authority::Admin(key_id.clone()),
+            Principal::Admin { stored: false, .. } => Authority::Unchecked,
+            Principal::Calendar { key_id, scope, .. } => Authority::Key {
+                key_id: key_id.clone(),
+                scope: *scope,
+            },
+        }
+    }
+
+    /// The id of the key.
+    pub fn key_id(&self) -> &str {
+        match self {
+            Principal::Admin { key_id, .. } | Principal::Calendar { key_id, .. } => key_id,
+        }
+    }
 }
 
 /// What a route needs the key to cover.
@@ -358,6 +390,19 @@ impl Auth {
     /// The bcrypt cost for new hashes.
     pub fn cost(&self) -> u32 {
         self.cost
+    }
+
+    /// Whether admin key `id` is in the configuration (not the store): the admin key routes
+    /// cannot remove it.
+    pub fn is_configured_admin(&self, id: &str) -> bool {
+        self.configured_admin.contains_key(id)
+    }
+
+    /// The ids of the admin keys in the configuration, sorted.
+    pub fn configured_admin_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.configured_admin.keys().cloned().collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Whether any admin key exists, in the configuration or the store.
@@ -633,10 +678,18 @@ impl Auth {
             }
         }
         if let Some(hash) = self.configured_admin.get(id) {
-            return Some((Principal::Admin, hash.clone()));
+            let principal = Principal::Admin {
+                key_id: id.to_owned(),
+                stored: false,
+            };
+            return Some((principal, hash.clone()));
         }
         if let Some(k) = store.admin_key(id) {
-            return Some((Principal::Admin, k.hash().to_owned()));
+            let principal = Principal::Admin {
+                key_id: id.to_owned(),
+                stored: true,
+            };
+            return Some((principal, k.hash().to_owned()));
         }
         let owner = self
             .owners

@@ -179,6 +179,31 @@ pub enum Command {
         /// The key, `avk_<id>_<secret>`.
         key: String,
     },
+    /// List, create or revoke the admin keys kept in the data directory, with the server
+    /// stopped (a running server holds the store; use its `/admin/keys` routes instead).
+    AdminKeys {
+        /// What to do with them.
+        #[command(subcommand)]
+        action: AdminKeysAction,
+    },
+}
+
+/// What `admin-keys` does.
+#[derive(Debug, Subcommand)]
+pub enum AdminKeysAction {
+    /// Print every admin key: id, when it was made, where it is kept, label. Never a secret.
+    List,
+    /// Make a new admin key and print it once (only its hash is kept).
+    Create {
+        /// A label for the people who manage keys (at most 64 bytes).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Revoke the admin key with this id; the last admin key is refused.
+    Revoke {
+        /// The key's id, the 12 hex digits after `avk_`.
+        key_id: String,
+    },
 }
 
 /// Checks `cors_origins`: each a serialized origin (`scheme://host[:port]`, no path), or

@@ -9,6 +9,7 @@
 //! # Layout
 //!
 //! - `config`: settings from defaults, a TOML file, `AVAILABILITY_*` variables and flags.
+//! - `admin_keys`: the `admin-keys` command: the stored admin keys, managed offline.
 //! - `startup`: from a configuration to a ready server (certificate, `default`, admin key).
 //! - `server`: the accept loop, generic over a `Handler`: TLS, HTTP/1.1 and HTTP/2,
 //!   connection limits and timeouts, graceful shutdown, and the panic guard.
@@ -30,6 +31,7 @@
 //! - `tzdata`: which release of the time-zone database is used (bundled, or a zoneinfo
 //!   directory), chosen once at startup.
 
+pub mod admin_keys;
 pub mod app;
 pub mod auth;
 pub mod cache;

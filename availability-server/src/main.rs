@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use availability_server::config::{Cli, Command, Config};
+use availability_server::config::{AdminKeysAction, Cli, Command, Config};
 use availability_server::{auth, server, startup};
 use clap::Parser;
 
@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         None | Some(Command::Serve) => serve(&cli),
         Some(Command::GenerateKey) => generate_key(&cli),
         Some(Command::HashKey { key }) => hash_key(&cli, key),
+        Some(Command::AdminKeys { action }) => admin_keys(&cli, action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -32,6 +33,12 @@ fn generate_key(cli: &Cli) -> Result<(), String> {
     println!("key:        {}", key.token);
     println!("admin_keys: {}:{hash}", key.id);
     Ok(())
+}
+
+/// Lists, creates or revokes the admin keys in the data directory's store.
+fn admin_keys(cli: &Cli, action: &AdminKeysAction) -> Result<(), String> {
+    let config = Config::load(cli)?;
+    availability_server::admin_keys::run(&config, action, &mut std::io::stdout().lock())
 }
 
 /// Prints the `<id>:<hash>` line of a key.

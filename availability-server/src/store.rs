@@ -8,7 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use availability_core::store::{
-    Calendar, Change, IdempotencyKey, KeyHash, KeyScope, Remembered, Store, DEFAULT_CALENDAR,
+    Authority, Calendar, Change, Expected, IdempotencyKey, KeyHash, KeyScope, Remembered, Store,
+    DEFAULT_CALENDAR,
 };
 
 use crate::wire::Problem;
@@ -36,6 +37,13 @@ pub fn open(data_dir: &Path) -> Result<Arc<Store>, String> {
 pub fn problem(what: &str, err: availability_core::Error) -> Problem {
     if err.is_storage_full() {
         Problem::insufficient_storage(what, err)
+    } else if err.is_unauthorized() {
+        // As any request with a revoked key is answered.
+        Problem::unauthorized(err.to_string())
+    } else if err.is_forbidden() {
+        Problem::forbidden(err.to_string())
+    } else if err.is_last_admin_key() {
+        Problem::conflict(err.to_string())
     } else if err.is_not_found() {
         Problem::not_found(err.to_string())
     } else if err.is_already_exists() || err.is_capacity() || err.is_conflict() {

@@ -363,3 +363,107 @@ fn refused_start(data: &std::path::Path, tzdata_dir: &std::path::Path) -> String
     assert!(!out.status.success(), "the start was not refused");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Runs `availability-server --data-dir <data> admin-keys <args>`; returns whether it
+/// succeeded, its standard output and its standard error.
+fn admin_keys(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_availability-server"))
+        .args(["--bcrypt-cost", "4", "--data-dir"])
+        .arg(data)
+        .arg("admin-keys")
+        .args(args)
+        .env_remove("AVAILABILITY_CONFIG")
+        .env_remove("AVAILABILITY_ADMIN_KEYS")
+        .current_dir(data)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The admin keys managed offline: refused while a server holds the store (nothing
+/// changes), then listed, created with a label and revoked with it stopped, the last one
+/// refused; a new server takes the new key and refuses the revoked one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_keys_are_managed_offline_and_never_while_a_server_runs() {
+    let data = tempfile::tempdir().unwrap();
+    let (ok, _, err) = admin_keys(data.path(), &["list"]);
+    assert!(!ok && err.contains("no store"), "{err}");
+    assert!(
+        !data.path().join("availability.store").exists(),
+        "a listing makes no store"
+    );
+
+    let logs = Logs::default();
+    let (mut child, _) = start(data.path(), &logs);
+    let (ok, out, err) = admin_keys(data.path(), &["create", "--label", "while running"]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("in use") && err.contains("running server"),
+        "{err}"
+    );
+    assert!(!out.contains("avk_"), "{out}");
+    assert_eq!(terminate(&mut child), 0);
+    let first = printed_key(&mut child).expect("the first start prints an admin key");
+    let first_id = availability_server::auth::key_id(&first)
+        .unwrap()
+        .to_owned();
+
+    let (ok, out, err) = admin_keys(data.path(), &["list"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "the key made while running was not stored: {out}"
+    );
+    assert!(lines[0].starts_with(&format!("{first_id}\t")), "{out}");
+
+    let (ok, out, err) = admin_keys(data.path(), &["create", "--label", "ops on call"]);
+    assert!(ok, "{err}");
+    let second = out
+        .split_whitespace()
+        .find(|w| w.starts_with("avk_"))
+        .expect("the new key is printed")
+        .to_owned();
+    let second_id = availability_server::auth::key_id(&second)
+        .unwrap()
+        .to_owned();
+    let (_, out, _) = admin_keys(data.path(), &["list"]);
+    assert!(
+        out.contains(&second_id) && out.contains("ops on call"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&second) && !out.contains("$2"),
+        "no secret, no hash: {out}"
+    );
+
+    let (ok, out, err) = admin_keys(data.path(), &["revoke", &first_id]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&first_id), "{out}");
+    let (ok, _, err) = admin_keys(data.path(), &["revoke", &second_id]);
+    assert!(!ok);
+    assert!(err.contains("last admin key"), "{err}");
+    let (ok, _, err) = admin_keys(data.path(), &["revoke", "000000000000"]);
+    assert!(!ok && err.contains("no key"), "{err}");
+
+    let (mut child, addr) = start(data.path(), &logs);
+    let cert = std::fs::read(data.path().join("cert.pem")).unwrap();
+    let root = CertificateDer::from_pem_slice(&cert).unwrap();
+    let c = Client::new(addr, root, Version::HTTP_11);
+    let r = c.authed(Method::GET, "/admin/keys", &second).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["keys"][0]["label"], "ops on call");
+    let r = c.authed(Method::GET, "/calendars", &first).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    assert_eq!(terminate(&mut child), 0);
+    assert_eq!(
+        printed_key(&mut child),
+        None,
+        "an admin key exists: none is made"
+    );
+}

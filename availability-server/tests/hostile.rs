@@ -150,6 +150,10 @@ const EXPECTED: &[(&str, Outcome)] = &[
     ("create with a bad id", Outcome::Status(400)),
     ("create with an unknown zone", Outcome::Status(400)),
     ("create with extra fields", Outcome::Status(400)),
+    ("the last admin key revoked", Outcome::Status(409)),
+    ("admin key id far too long", Outcome::Status(404)),
+    ("admin key label with a control byte", Outcome::Status(400)),
+    ("admin key with a scope", Outcome::Status(400)),
     ("content length and chunked together", Outcome::Status(400)),
     ("invalid chunk size", Outcome::Status(400)),
     ("huge chunk size", Outcome::Status(400)),
@@ -166,7 +170,7 @@ const EXPECTED: &[(&str, Outcome)] = &[
 ];
 
 /// The README's count of the catalogue.
-const CASES: usize = 71;
+const CASES: usize = 75;
 
 /// The catalogue: a name and the exact bytes sent.
 fn catalogue(admin: &str) -> Vec<(&'static str, Vec<u8>)> {
@@ -449,6 +453,47 @@ fn catalogue(admin: &str) -> Vec<(&'static str, Vec<u8>)> {
                 br#"{"id":"x2","timezone":"UTC","admin":true}"#,
             ),
         ),
+        // Admin keys: the only one cannot be revoked, and nothing malformed makes one.
+        ("the last admin key revoked", {
+            let id = availability_server::auth::key_id(admin).unwrap_or("none");
+            with_body(
+                "DELETE",
+                &format!("/admin/keys/{id}"),
+                admin,
+                "application/json",
+                b"",
+            )
+        }),
+        (
+            "admin key id far too long",
+            with_body(
+                "DELETE",
+                &format!("/admin/keys/{}", "f".repeat(300)),
+                admin,
+                "application/json",
+                b"",
+            ),
+        ),
+        (
+            "admin key label with a control byte",
+            with_body(
+                "POST",
+                "/admin/keys",
+                admin,
+                "application/json",
+                br#"{"label":"ops\u0007"}"#,
+            ),
+        ),
+        (
+            "admin key with a scope",
+            with_body(
+                "POST",
+                "/admin/keys",
+                admin,
+                "application/json",
+                br#"{"scope":"write"}"#,
+            ),
+        ),
         // Bookings.
         (
             "booking far beyond the calendar",
@@ -579,7 +624,9 @@ async fn hostile_requests_get_their_pinned_answer_and_others_are_still_served() 
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(panics, 0, "panics while answering the catalogue");
 
-    // Nothing hostile changed the data: the default calendar is as it started...
+    // Nothing hostile changed the data: the one admin key is still the only one...
+    assert_eq!(server.store.admin_keys().len(), 1);
+    // ...the default calendar is as it started...
     let c = server.client(Version::HTTP_2);
     let week = c.get("/calendars/default").await.json();
     assert_eq!(week["version"], 1, "{week}");

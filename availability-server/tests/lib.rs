@@ -7,6 +7,7 @@
 
 mod support;
 
+mod admin;
 mod api;
 mod binary;
 mod bookings;
@@ -18,5 +19,6 @@ mod groups;
 mod hostile;
 mod hygiene;
 mod ics;
+mod in_flight;
 mod keys;
 mod lifecycle;

@@ -64,6 +64,7 @@ mod backend;
 mod calendar;
 #[cfg(feature = "test-backend")]
 pub mod double;
+mod expect;
 mod file;
 mod format;
 mod journal;
@@ -84,11 +85,11 @@ use chrono::NaiveDate;
 use self::backend::Backend;
 use self::calendar::{
     add_key, incarnation, new_calendar, next_state, next_version, not_found, now_ms, remove_key,
-    version_mismatch,
 };
 pub use self::calendar::{
     check_id, check_zone_name, Calendar, Change, KeyHash, KeyScope, DEFAULT_CALENDAR, DEFAULT_ZONE,
 };
+pub use self::expect::{Authority, Expected};
 use self::file::{corrupt, MappedFile};
 use self::format::{PayloadKind, FORMAT_VERSION};
 pub use self::journal_format::Remembered;
@@ -389,6 +390,23 @@ impl Store {
         zone: &str,
         keys: Vec<KeyHash>,
     ) -> Result<Arc<Calendar>, Error> {
+        self.create_by(id, zone, keys, &Authority::Unchecked)
+    }
+
+    /// [`Store::create_with_keys`], authorized by `by`, which is checked again under the
+    /// writer lock (an admin key revoked meanwhile creates nothing).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::create_with_keys`]; [`Error::is_unauthorized`] when `by` was revoked,
+    /// [`Error::is_forbidden`] when it is not an admin key.
+    pub fn create_by(
+        &self,
+        id: &str,
+        zone: &str,
+        keys: Vec<KeyHash>,
+        by: &Authority,
+    ) -> Result<Arc<Calendar>, Error> {
         check_id(id)?;
         check_zone_name(zone)?;
         let mut checked = Vec::with_capacity(keys.len());
@@ -396,6 +414,7 @@ impl Store {
             add_key(&mut checked, key, "new calendars")?;
         }
         let mut writer = self.writer.lock()?;
+        by.check(None, &writer.meta.admin_keys)?;
         if self.contains(id) {
             return Err(Error::new(
                 Kind::AlreadyExists,
@@ -433,20 +452,20 @@ impl Store {
 
     /// Deletes calendar `id` and its keys. Returns once that is on disk.
     ///
-    /// With `expected_version` (HTTP `If-Match`), the calendar is deleted only if it is at
-    /// that version.
+    /// With `expected` ([`Expected`]: a version, an incarnation, the key that authorized
+    /// it), the calendar is deleted only if each still holds.
     ///
     /// # Errors
     ///
-    /// [`Error::is_not_found`] when there is no such calendar,
-    /// [`Error::is_version_mismatch`] when it is not at `expected_version`, [`Error::is_io`]
-    /// when the write failed. Nothing changes on any error.
-    pub fn delete(&self, id: &str, expected_version: Option<u64>) -> Result<(), Error> {
+    /// [`Error::is_not_found`] when there is no such calendar (or not the incarnation
+    /// expected), [`Error::is_version_mismatch`] when it is not at the expected version,
+    /// [`Error::is_unauthorized`] / [`Error::is_forbidden`] when the expected authority no
+    /// longer covers it, [`Error::is_io`] when the write failed. Nothing changes on any error.
+    pub fn delete(&self, id: &str, expected: impl Into<Expected>) -> Result<(), Error> {
+        let expected = expected.into();
         let (mut writer, (directory, published)) = self.settled(id)?;
-        let current = published.current.load().version();
-        if let Some(expected) = expected_version.filter(|&v| v != current) {
-            return Err(version_mismatch(id, expected, current));
-        }
+        let current = published.current.load_full();
+        expected.check(id, &current, &writer.meta.admin_keys)?;
         let slot = published.slot;
         self.writer
             .write_now(&mut writer, slot + 1, PayloadKind::Free, &[])?;
@@ -460,8 +479,9 @@ impl Store {
     /// Commits one change to calendar `id`, bumping its version by one, and returns the new
     /// state once it is on disk (and published to readers).
     ///
-    /// With `expected_version` (HTTP `If-Match`), the change is made only if the calendar is
-    /// at that version.
+    /// With `expected` ([`Expected`]; `Some(version)` for HTTP `If-Match`), the change is
+    /// made only if the calendar is at that version and incarnation, and the key that
+    /// authorized it still does.
     ///
     /// # Errors
     ///
@@ -473,19 +493,21 @@ impl Store {
     /// - [`Error::is_parse`]: an invalid zone name for [`Change::SetZone`].
     /// - [`Error::is_already_exists`] / [`Error::is_capacity`]: [`Change::AddKey`] with a key
     ///   id the calendar has, or a calendar that has 16 keys already.
+    /// - [`Error::is_unauthorized`] / [`Error::is_forbidden`]: the key that authorized the
+    ///   change ([`Expected::by`]) was revoked or no longer covers it.
     /// - [`Error::is_io`]: the write or the flush failed.
+    ///
+    /// A calendar that is not the incarnation expected is not found.
     pub fn commit(
         &self,
         id: &str,
-        expected_version: Option<u64>,
+        expected: impl Into<Expected>,
         change: &Change,
     ) -> Result<Arc<Calendar>, Error> {
+        let expected = expected.into();
         let (writer, (_, published)) = self.settled(id)?;
         let current = published.current.load_full();
-        let version = current.version();
-        if let Some(expected) = expected_version.filter(|&v| v != version) {
-            return Err(version_mismatch(id, expected, version));
-        }
+        expected.check(id, &current, &writer.meta.admin_keys)?;
         let record = next_state(&current.record, change)?;
         let dated = match change {
             // Bookings keep their real spans: in the new zone they claim other owner slots.
@@ -512,7 +534,19 @@ impl Store {
     /// [`Error::is_already_exists`] when the key id is taken, [`Error::is_capacity`] when
     /// there are 16 admin keys, [`Error::is_io`] when the write failed.
     pub fn add_admin_key(&self, key: KeyHash) -> Result<(), Error> {
+        self.add_admin_key_by(key, &Authority::Unchecked)
+    }
+
+    /// [`Store::add_admin_key`], authorized by `by`, which is checked again under the writer
+    /// lock.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::add_admin_key`]; [`Error::is_unauthorized`] when `by` was revoked,
+    /// [`Error::is_forbidden`] when it is not an admin key.
+    pub fn add_admin_key_by(&self, key: KeyHash, by: &Authority) -> Result<(), Error> {
         let mut writer = self.writer.lock()?;
+        by.check(None, &writer.meta.admin_keys)?;
         let mut meta = writer.meta.clone();
         add_key(&mut meta.admin_keys, key, "the admin keys")?;
         self.writer.write_meta(&mut writer, meta)?;
@@ -528,9 +562,37 @@ impl Store {
     /// [`Error::is_not_found`] when there is no such admin key, [`Error::is_io`] when the
     /// write failed.
     pub fn remove_admin_key(&self, key_id: &str) -> Result<(), Error> {
+        self.revoke_admin_key(key_id, &Authority::Unchecked, false)
+    }
+
+    /// Removes the admin key with id `key_id`, authorized by `by` (checked again under the
+    /// writer lock). With `keep_one` (no admin key exists outside the store), the last
+    /// stored admin key is not removed: nobody could administer the store after it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::remove_admin_key`]; [`Error::is_last_admin_key`] when it is the last one
+    /// and `keep_one` is set; [`Error::is_unauthorized`] when `by` was revoked,
+    /// [`Error::is_forbidden`] when it is not an admin key.
+    pub fn revoke_admin_key(
+        &self,
+        key_id: &str,
+        by: &Authority,
+        keep_one: bool,
+    ) -> Result<(), Error> {
         let mut writer = self.writer.lock()?;
+        by.check(None, &writer.meta.admin_keys)?;
         let mut meta = writer.meta.clone();
         remove_key(&mut meta.admin_keys, key_id, "the admin keys")?;
+        if keep_one && meta.admin_keys.is_empty() {
+            return Err(Error::new(
+                Kind::LastAdminKey,
+                std::format!(
+                    "admin key {key_id:?} is the last admin key: add another before removing \
+                     it, or nobody could administer the server"
+                ),
+            ));
+        }
         self.writer.write_meta(&mut writer, meta)?;
         self.admin_keys
             .store(Arc::new(writer.meta.admin_keys.clone()));
@@ -549,13 +611,13 @@ impl Store {
     pub fn set_override(
         &self,
         id: &str,
-        expected_version: Option<u64>,
+        expected: impl Into<Expected>,
         date: NaiveDate,
         day: DayOverride,
     ) -> Result<Arc<Calendar>, Error> {
         self.dated_write(
             id,
-            expected_version,
+            expected.into(),
             |_, dated, owner| {
                 dated.set_override(date, day)?;
                 let (open, firm) = day.bits();
@@ -582,12 +644,12 @@ impl Store {
     pub fn clear_override(
         &self,
         id: &str,
-        expected_version: Option<u64>,
+        expected: impl Into<Expected>,
         date: NaiveDate,
     ) -> Result<Arc<Calendar>, Error> {
         self.dated_write(
             id,
-            expected_version,
+            expected.into(),
             |_, dated, owner| {
                 if !dated.remove_override(date) {
                     return Err(Error::new(
@@ -624,13 +686,31 @@ impl Store {
         claim: &Claim,
         idempotency: Option<(&IdempotencyKey, Answer<'_>)>,
     ) -> Result<(Arc<Calendar>, Arc<Booking>), Error> {
+        self.book_by(id, Expected::default(), claim, idempotency)
+    }
+
+    /// [`Store::book`], made only if `expected` (the calendar's incarnation, the key that
+    /// authorized it, a version) still holds when it commits.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::book`]; [`Error::is_unauthorized`] / [`Error::is_forbidden`] when the
+    /// authority no longer covers it, [`Error::is_not_found`] for another incarnation,
+    /// [`Error::is_version_mismatch`] for another version.
+    pub fn book_by(
+        &self,
+        id: &str,
+        expected: impl Into<Expected>,
+        claim: &Claim,
+        idempotency: Option<(&IdempotencyKey, Answer<'_>)>,
+    ) -> Result<(Arc<Calendar>, Arc<Booking>), Error> {
         if let Some((key, _)) = idempotency {
             key.check()?;
         }
         let now = now_ms().div_euclid(1000);
         self.dated_write(
             id,
-            None,
+            expected.into(),
             |current, dated, owner| {
                 let zone = zone_or_utc(current.zone());
                 let booking = dated.claim(zone, &current.week(), claim, now)?;
@@ -674,12 +754,12 @@ impl Store {
     pub fn cancel(
         &self,
         id: &str,
-        expected_version: Option<u64>,
+        expected: impl Into<Expected>,
         booking: BookingId,
     ) -> Result<(Arc<Calendar>, Arc<Booking>), Error> {
         self.dated_write(
             id,
-            expected_version,
+            expected.into(),
             |_, dated, owner| {
                 let cancelled = dated.cancel(booking).ok_or_else(|| {
                     Error::new(
@@ -780,6 +860,22 @@ impl Store {
     /// empty, longer than 1,000, or names a calendar twice; [`Error::is_io`] when the journal
     /// write failed.
     pub fn put_group(&self, id: &str, members: Vec<String>) -> Result<(Arc<Group>, bool), Error> {
+        self.put_group_by(id, members, &Authority::Unchecked)
+    }
+
+    /// [`Store::put_group`], authorized by `by`, which is checked again once the group's
+    /// write is under way.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::put_group`]; [`Error::is_unauthorized`] when `by` was revoked,
+    /// [`Error::is_forbidden`] when it is not an admin key.
+    pub fn put_group_by(
+        &self,
+        id: &str,
+        members: Vec<String>,
+        by: &Authority,
+    ) -> Result<(Arc<Group>, bool), Error> {
         check_id(id)?;
         if members.is_empty() || members.len() > journal_format::MAX_GROUP {
             return Err(Error::new(
@@ -805,6 +901,10 @@ impl Store {
             .group_writes
             .lock()
             .map_err(|_| Error::new(Kind::Io, "a group write panicked; reopen the store"))?;
+        // Held to the publication: an admin key cannot be revoked between its check and the
+        // write it allows.
+        let writer = self.writer.lock()?;
+        by.check(None, &writer.meta.admin_keys)?;
         let record = Record::Group {
             id: String::from(id),
             members: members.clone(),
@@ -816,6 +916,7 @@ impl Store {
             .insert(String::from(id), Arc::clone(&group))
             .is_none();
         self.groups.store(Arc::new(groups));
+        drop(writer);
         let _ = self.compact_journal_if_due(false);
         Ok((group, new))
     }
@@ -827,10 +928,23 @@ impl Store {
     /// [`Error::is_not_found`] when there is no such group; [`Error::is_io`] when the journal
     /// write failed.
     pub fn delete_group(&self, id: &str) -> Result<(), Error> {
+        self.delete_group_by(id, &Authority::Unchecked)
+    }
+
+    /// [`Store::delete_group`], authorized by `by`, which is checked again once the group's
+    /// write is under way.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::delete_group`]; [`Error::is_unauthorized`] when `by` was revoked,
+    /// [`Error::is_forbidden`] when it is not an admin key.
+    pub fn delete_group_by(&self, id: &str, by: &Authority) -> Result<(), Error> {
         let _writing = self
             .group_writes
             .lock()
             .map_err(|_| Error::new(Kind::Io, "a group write panicked; reopen the store"))?;
+        let writer = self.writer.lock()?;
+        by.check(None, &writer.meta.admin_keys)?;
         if self.group(id).is_none() {
             return Err(Error::new(
                 Kind::NotFound,
@@ -843,6 +957,7 @@ impl Store {
         let mut groups = (**self.groups.load()).clone();
         groups.remove(id);
         self.groups.store(Arc::new(groups));
+        drop(writer);
         let _ = self.compact_journal_if_due(false);
         Ok(())
     }
@@ -886,15 +1001,13 @@ impl Store {
     fn dated_write<T>(
         &self,
         id: &str,
-        expected_version: Option<u64>,
+        expected: Expected,
         change: impl FnOnce(&Calendar, &mut Dated, Owner) -> Result<(Record, T), Error>,
         amend: impl FnOnce(&Calendar, &T, &mut Record),
     ) -> Result<(Arc<Calendar>, T), Error> {
         let (writer, (_, published)) = self.settled(id)?;
         let current = published.current.load_full();
-        if let Some(expected) = expected_version.filter(|&v| v != current.version()) {
-            return Err(version_mismatch(id, expected, current.version()));
-        }
+        expected.check(id, &current, &writer.meta.admin_keys)?;
         let version = next_version(&current.record)?;
         let mut dated = (*current.dated).clone();
         let cutoff = now_ms().div_euclid(1000) - self.retention_seconds;

@@ -205,7 +205,7 @@ async fn write(cx: Ctx<'_>, body: RequestBody, replace: bool) -> Result<Response
     // A write takes no parameters: `?tz=` on a write would suggest a zone it does not use.
     Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
-    app.authorize(cx.client, parts, Need::Calendar(id)).await?;
+    let principal = app.authorize(cx.client, parts, Need::Calendar(id)).await?;
     let batch: Batch = if replace && body::has_type(parts, "text/calendar") {
         // A pattern from calendar software: an RFC 7953 VAVAILABILITY.
         let bytes = body::read(app.body, parts, body).await?;
@@ -234,7 +234,8 @@ async fn write(cx: Ctx<'_>, body: RequestBody, replace: bool) -> Result<Response
     } else {
         Change::Apply(batch)
     };
-    let expected = etag::expected_version(parts, &cal)?;
+    let version = etag::expected_version(parts, &cal)?;
+    let expected = App::expected(&cal, version, Some(&principal));
     let owned_id = id.to_owned();
     let updated = app
         .commit(id, "saving the week", move |store| {

@@ -10,7 +10,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::Ctx;
-use crate::auth::{self, Need, Principal};
+use crate::app::App;
+use crate::auth::{Need, Principal};
 use crate::idempotency::{self, Start};
 use crate::query::Query;
 use crate::store::{self, Calendar, KeyScope};
@@ -188,7 +189,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let end = Written::parse(&new.end, "end")?;
     let key_id = match &principal {
         Some(Principal::Calendar { key_id, .. }) => Some(key_id.clone()),
-        Some(Principal::Admin) => auth::request_key_id(&parts.headers).map(str::to_owned),
+        Some(Principal::Admin { key_id, .. }) => Some(key_id.clone()),
         None => None,
     };
     let claim = Claim {
@@ -198,6 +199,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
         key_id,
     };
     let owner = cal.zone().to_owned();
+    let expected = App::expected(&cal, None, principal.as_ref());
     let owned_id = id.to_owned();
     let remembered = running.as_ref().map(|r| r.key.clone());
     let (updated, booking) = app
@@ -208,8 +210,9 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
                 let answer = |cal: &Calendar, booking: &Booking| {
                     (201_u16, created(cal, booking, start, end))
                 };
-                store.book(
+                store.book_by(
                     &owned_id,
+                    expected,
                     &claim,
                     remembered
                         .as_ref()
@@ -258,7 +261,8 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
             ));
         }
     }
-    let expected = etag::expected_version(parts, &cal)?;
+    let version = etag::expected_version(parts, &cal)?;
+    let expected = App::expected(&cal, version, Some(&principal));
     let owned_id = id.to_owned();
     let (updated, cancelled) = app
         .commit(id, "cancelling the booking", move |store| {

@@ -7,7 +7,10 @@ use serde::Deserialize;
 use super::Ctx;
 use crate::auth::{self, Need};
 use crate::query::{self, Query};
-use crate::store::{Calendar, Change, KeyHash};
+use std::sync::Arc;
+
+use crate::app::App;
+use crate::store::{Calendar, Change, Expected, KeyHash};
 use crate::wire::body::{self, RequestBody};
 use crate::wire::response::{self, to_bytes};
 use crate::wire::{etag, Body, Problem, Result};
@@ -95,7 +98,7 @@ pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
 pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
     let (app, parts) = (cx.app, cx.parts);
     Query::parse(parts.uri.query(), &[])?;
-    app.authorize(cx.client, parts, Need::Admin).await?;
+    let principal = app.authorize(cx.client, parts, Need::Admin).await?;
     let bytes = body::read_json(app.body, parts, body).await?;
     let new: NewCalendar = body::parse_json(&bytes, "calendar ({\"id\", \"timezone\"})")?;
     availability_core::store::check_id(&new.id).map_err(|e| Problem::bad_request(e.to_string()))?;
@@ -112,11 +115,20 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let stored = KeyHash::new(key.id.clone(), hash)
         .map_err(|e| Problem::internal("storing a new key", e))?;
     let id = new.id.clone();
+    let by = principal.authority();
     let created = app
         .commit(&new.id, "creating the calendar", move |store| {
-            let created = store.create_with_keys(&id, zone.name(), vec![stored])?;
+            let created = store.create_by(&id, zone.name(), vec![stored], &by)?;
             match public {
-                Some(true) => store.commit(&id, None, &Change::SetBookingPublic(true)),
+                Some(true) => {
+                    // Only this creation of the id: one deleted and made again meanwhile is
+                    // left alone.
+                    let expected = Expected {
+                        incarnation: Some(created.incarnation()),
+                        ..Expected::default()
+                    };
+                    store.commit(&id, expected, &Change::SetBookingPublic(true))
+                }
                 _ => Ok(created),
             }
         })
@@ -145,7 +157,7 @@ pub(super) async fn patch(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bod
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
     Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
-    app.authorize(cx.client, parts, Need::Calendar(id)).await?;
+    let principal = app.authorize(cx.client, parts, Need::Calendar(id)).await?;
     let bytes = body::read_json(app.body, parts, body).await?;
     let change: CalendarChange = body::parse_json(
         &bytes,
@@ -158,17 +170,23 @@ pub(super) async fn patch(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bod
             "a calendar change names \"timezone\", \"booking\" or both",
         ));
     }
-    let expected = etag::expected_version(parts, &cal)?;
+    let version = etag::expected_version(parts, &cal)?;
+    let expected = App::expected(&cal, version, Some(&principal));
     let owned_id = id.to_owned();
     let updated = app
         .commit(id, "changing the calendar", move |store| {
-            let mut updated = None;
+            let mut updated: Option<Arc<Calendar>> = None;
             if let Some(zone) = zone {
                 let change = Change::SetZone(zone.name().to_owned());
-                updated = Some(store.commit(&owned_id, expected, &change)?);
+                updated = Some(store.commit(&owned_id, expected.clone(), &change)?);
             }
             if let Some(public) = public {
-                let expected = updated.as_ref().map_or(expected, |u| Some(u.version()));
+                let expected = Expected {
+                    version: updated
+                        .as_ref()
+                        .map_or(expected.version, |u| Some(u.version())),
+                    ..expected
+                };
                 let change = Change::SetBookingPublic(public);
                 updated = Some(store.commit(&owned_id, expected, &change)?);
             }
@@ -188,10 +206,11 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
     Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
-    app.authorize(cx.client, parts, Need::Admin).await?;
+    let principal = app.authorize(cx.client, parts, Need::Admin).await?;
     // Checked here for a quick answer, and again by the store under its writer lock, so a
-    // change committed in between is not deleted unseen.
-    let expected = etag::expected_version(parts, &cal)?;
+    // change committed in between is not deleted unseen, nor a calendar created again since.
+    let version = etag::expected_version(parts, &cal)?;
+    let expected = App::expected(&cal, version, Some(&principal));
     let owned_id = id.to_owned();
     app.commit(id, "deleting the calendar", move |store| {
         store.delete(&owned_id, expected)

@@ -38,7 +38,10 @@ pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
 pub(super) async fn put(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
     Query::parse(parts.uri.query(), &[])?;
-    app.authorize(cx.client, parts, Need::Admin).await?;
+    let by = app
+        .authorize(cx.client, parts, Need::Admin)
+        .await?
+        .authority();
     let bytes = body::read_json(app.body, parts, body).await?;
     let definition: Definition = body::parse_json(&bytes, "group ({\"members\": [...]})")?;
     // Every member must exist now (a later deletion makes the group's answers 404, naming it).
@@ -54,7 +57,7 @@ pub(super) async fn put(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>
     let members = definition.members;
     let (group, new) = app
         .commit(id, "saving the group", move |store| {
-            store.put_group(&owned_id, members)
+            store.put_group_by(&owned_id, members, &by)
         })
         .await?;
     let status = if new {
@@ -80,10 +83,13 @@ pub(super) async fn put(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>
 pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Body>> {
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
     Query::parse(parts.uri.query(), &[])?;
-    app.authorize(cx.client, parts, Need::Admin).await?;
+    let by = app
+        .authorize(cx.client, parts, Need::Admin)
+        .await?
+        .authority();
     let owned_id = id.to_owned();
     app.commit(id, "removing the group", move |store| {
-        store.delete_group(&owned_id)
+        store.delete_group_by(&owned_id, &by)
     })
     .await?;
     Ok(response::no_content())

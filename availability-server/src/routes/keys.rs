@@ -5,6 +5,7 @@ use http::{Response, StatusCode};
 use serde::Deserialize;
 
 use super::Ctx;
+use crate::app::App;
 use crate::auth::{self, Need};
 use crate::query::Query;
 use crate::store::{Change, KeyHash, KeyScope};
@@ -60,7 +61,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
     Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
-    app.authorize(cx.client, parts, Need::Calendar(id)).await?;
+    let principal = app.authorize(cx.client, parts, Need::Calendar(id)).await?;
     let new = if parts.headers.contains_key(CONTENT_TYPE) {
         let bytes = body::read_json(app.body, parts, body).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -81,7 +82,8 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
             )))
         }
     };
-    let expected = etag::expected_version(parts, &cal)?;
+    let version = etag::expected_version(parts, &cal)?;
+    let expected = App::expected(&cal, version, Some(&principal));
     let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
     // The label is checked before bcrypt runs, so a label the store refuses costs no hash.
     let labelled = |hash: String| {
@@ -122,14 +124,15 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     let (app, parts, id, key_id) = (cx.app, cx.parts, cx.param(0), cx.param(1));
     Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
-    app.authorize(cx.client, parts, Need::Calendar(id)).await?;
+    let principal = app.authorize(cx.client, parts, Need::Calendar(id)).await?;
     if cal.key(key_id).is_none() {
         return Err(Problem::not_found(format!(
             "calendar {id:?} has no key with id {:?}",
             key_id.chars().take(40).collect::<String>()
         )));
     }
-    let expected = etag::expected_version(parts, &cal)?;
+    let version = etag::expected_version(parts, &cal)?;
+    let expected = App::expected(&cal, version, Some(&principal));
     let (owned_id, owned_key) = (id.to_owned(), key_id.to_owned());
     let updated = app
         .commit(id, "revoking a key", move |store| {

@@ -10,6 +10,7 @@
 //! what they need through [`Ctx`] and [`App`], and the HTTP details through `crate::wire`,
 //! and never call back up into this module.
 
+mod admin;
 mod availability;
 mod bookings;
 mod calendars;
@@ -182,6 +183,21 @@ static ROUTES: &[Route] = &[
             Lit("csv"),
         ],
         methods: &[(Method::GET, Action::Now(availability::read_csv))],
+    },
+    // The admin keys: listed without their secrets, or a new one shown once (admin).
+    Route {
+        name: "admin_keys",
+        pattern: &[Lit("admin"), Lit("keys")],
+        methods: &[
+            (Method::GET, wait!(admin::list)),
+            (Method::POST, wait!(admin::create)),
+        ],
+    },
+    // Revoke an admin key, never the last one (admin).
+    Route {
+        name: "admin_key",
+        pattern: &[Lit("admin"), Lit("keys"), Param("key_id")],
+        methods: &[(Method::DELETE, wait!(admin::delete))],
     },
     // A calendar's keys: listed without their secrets, or a new one shown once (its key or
     // admin).
@@ -413,7 +429,7 @@ fn charge(app: &App, read: bool, client: IpAddr, parts: &Parts) -> crate::limit:
         return limits.read.check(&client);
     }
     match app.auth.remembered_key(&app.store, &parts.headers) {
-        Some((id, Principal::Admin)) => limits.admin.check(&id),
+        Some((id, Principal::Admin { .. })) => limits.admin.check(&id),
         Some((id, Principal::Calendar { .. })) => limits.key.check(&id),
         None => limits.write.check(&client),
     }

@@ -7,6 +7,7 @@ use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::Ctx;
+use crate::app::App;
 use crate::auth::Need;
 use crate::query::Query;
 use crate::render::time_text;
@@ -37,10 +38,11 @@ pub(super) async fn put(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>
     Query::parse(parts.uri.query(), &[])?;
     let day_date = date(cx.param(1), "the date")?;
     let cal = app.calendar(id)?;
-    app.authorize(cx.client, parts, Need::Calendar(id)).await?;
+    let principal = app.authorize(cx.client, parts, Need::Calendar(id)).await?;
     let bytes = body::read_json(app.body, parts, body).await?;
     let day = day_of(&bytes)?;
-    let expected = etag::expected_version(parts, &cal)?;
+    let version = etag::expected_version(parts, &cal)?;
+    let expected = App::expected(&cal, version, Some(&principal));
     let owned_id = id.to_owned();
     let updated = app
         .commit(id, "saving the override", move |store| {
@@ -60,8 +62,9 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     Query::parse(parts.uri.query(), &[])?;
     let day_date = date(cx.param(1), "the date")?;
     let cal = app.calendar(id)?;
-    app.authorize(cx.client, parts, Need::Calendar(id)).await?;
-    let expected = etag::expected_version(parts, &cal)?;
+    let principal = app.authorize(cx.client, parts, Need::Calendar(id)).await?;
+    let version = etag::expected_version(parts, &cal)?;
+    let expected = App::expected(&cal, version, Some(&principal));
     let owned_id = id.to_owned();
     let updated = app
         .commit(id, "removing the override", move |store| {
