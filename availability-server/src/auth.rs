@@ -733,6 +733,11 @@ pub fn request_key_id(headers: &HeaderMap) -> Option<&str> {
     key_id(bearer(headers).ok()?)
 }
 
+/// The token of the request's `Authorization: Bearer <token>`, if it sends one.
+pub fn request_token(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers).ok()
+}
+
 /// The token of `Authorization: Bearer <token>`.
 fn bearer(headers: &HeaderMap) -> Result<&str, Problem> {
     let value = headers.get(AUTHORIZATION).ok_or_else(|| {

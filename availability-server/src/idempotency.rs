@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on `POST` requests that create something (a booking).
+//! `Idempotency-Key` on `POST` requests that create something: a booking, a calendar, a key.
 //!
 //! A request with the header is remembered by its principal (the key id, or `client:<addr>`
 //! without a key), its key, and a fingerprint: SHA-256 of the method, the path and the body.
@@ -6,6 +6,13 @@
 //! hours, so a repeat gets the same status and body again and makes no second change, also
 //! after a restart. The same key with another fingerprint is 422; a repeat that arrives while
 //! the first is still being answered is 409.
+//!
+//! An answer that shows a new key (a calendar's first key, a calendar key, an admin key) is
+//! remembered with the key's secret sealed ([`seal`]): only a repeat with the same token opens
+//! it. Such an answer is remembered right after the change that created the key, in the same
+//! blocking call but as a journal record of its own: a crash between the two leaves the key
+//! created and the answer forgotten, and the repeat is then answered as a new request (409
+//! for a calendar id now taken; a second key, for a key; the first can be listed and revoked).
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -19,7 +26,7 @@ use http_body_util::Full;
 
 use crate::app::App;
 use crate::auth::{self, Principal};
-use crate::store::{IdempotencyKey, Remembered};
+use crate::store::{IdempotencyKey, Remembered, Store};
 use crate::wire::{etag, Body, Problem, Result};
 
 /// The request header.
@@ -183,6 +190,91 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// What to do with a `POST` whose answer shows a new key.
+#[derive(Debug)]
+pub enum Keyed<'a> {
+    /// Answer it; with `Some`, remember the answer with [`remember_keyed`].
+    Fresh(Option<Remember<'a>>),
+    /// A repeat: the first answer again, its key opened by this request's token; and that
+    /// answer's JSON, for headers that derive from it.
+    Repeat(Response<Body>, serde_json::Value),
+}
+
+/// A running request whose answer shows a new key, and the token to seal the key with.
+#[derive(Debug)]
+pub struct Remember<'a> {
+    running: Running<'a>,
+    token: String,
+}
+
+impl Remember<'_> {
+    /// What the blocking commit needs to remember the answer: the key it is remembered by,
+    /// and the sealing token. The request stays running (a repeat is 409) while `self` lives.
+    pub fn sealing(&self) -> (IdempotencyKey, String) {
+        (self.running.key.clone(), self.token.clone())
+    }
+}
+
+/// Starts a `POST` of `principal` whose answer shows a new key, as [`start`] does.
+///
+/// # Errors
+///
+/// As [`start`]; 422 when a remembered answer cannot be opened with this request's token.
+pub fn start_keyed<'a>(
+    app: &'a App,
+    parts: &Parts,
+    principal: &Principal,
+    client: IpAddr,
+    body: &[u8],
+) -> Result<Keyed<'a>> {
+    let token = auth::request_token(&parts.headers).unwrap_or_default();
+    match start(
+        app,
+        parts,
+        self::principal(Some(principal), parts, client),
+        body,
+    )? {
+        Start::Fresh(running) => Ok(Keyed::Fresh(running.map(|running| Remember {
+            running,
+            token: token.to_owned(),
+        }))),
+        Start::Repeat(answer) => {
+            let opened = unseal(token, &answer).ok_or_else(|| {
+                Problem::unprocessable(
+                    "the answer remembered for this Idempotency-Key cannot be opened with this \
+                     key; use a new Idempotency-Key",
+                )
+            })?;
+            let json = serde_json::from_slice(&opened).unwrap_or_default();
+            let mut response = Response::new(Full::new(Bytes::from(opened)));
+            *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            Ok(Keyed::Repeat(response, json))
+        }
+    }
+}
+
+/// Remembers `body`, the answer of a request started by [`start_keyed`], its key sealed; to
+/// be called in the blocking commit, right after the change. Not remembering is not a
+/// failure of the request (the change is made, and its answer is the one to give): it is
+/// logged, and a repeat is then answered as a new request.
+pub fn remember_keyed(store: &Store, sealing: &(IdempotencyKey, String), status: u16, body: &[u8]) {
+    let (key, token) = sealing;
+    let answer = Remembered {
+        key: key.key.clone(),
+        principal: key.principal.clone(),
+        fingerprint: key.fingerprint,
+        expires_ms: key.expires_ms,
+        status,
+        body: seal(token, key, body),
+    };
+    if let Err(err) = store.remember(answer) {
+        tracing::warn!(%err, "an answer with a new key was not remembered for its Idempotency-Key");
+    }
+}
+
 /// The prefix of a sealed key in a remembered answer.
 const SEALED: &str = "sealed:";
 
@@ -241,7 +333,11 @@ fn convert(
         Direction::Open => String::from_utf8(output).ok()?,
     };
     value["key"] = serde_json::Value::String(format!("{head}{secret}"));
-    serde_json::to_vec(&value).ok()
+    let mut out = serde_json::to_vec(&value).ok()?;
+    // What followed the object (the answers end with a newline), byte for byte.
+    let trailing = body.len() - body.trim_ascii_end().len();
+    out.extend_from_slice(&body[body.len() - trailing..]);
+    Some(out)
 }
 
 /// `len` bytes of HMAC-SHA256(`token`; a label, the idempotency key, the fingerprint and a
@@ -306,7 +402,7 @@ mod tests {
 
     #[test]
     fn a_sealed_key_opens_with_the_same_token_only() {
-        let body = br#"{"calendar":"bob","key":"avk_5a8cf6e8d136_3acfa4a81c673036fc7d78173a0071f28da0287711d1a82f","version":1}"#;
+        let body = b"{\"calendar\":\"bob\",\"key\":\"avk_5a8cf6e8d136_3acfa4a81c673036fc7d78173a0071f28da0287711d1a82f\",\"version\":1}\n";
         let (_, answer) = remembered(body);
         let stored = String::from_utf8(answer.body.clone()).expect("JSON");
         assert!(

@@ -19,6 +19,7 @@ mod groups;
 mod hostile;
 mod hygiene;
 mod ics;
+mod idempotent_keys;
 mod in_flight;
 mod keys;
 mod lifecycle;

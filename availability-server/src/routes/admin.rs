@@ -4,12 +4,14 @@
 //! configuration removes them. The last admin key is never removed: nobody could administer
 //! the server after it (a restart would make a new one, but only for whoever reads the log).
 
+use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Response, StatusCode};
 use serde::Deserialize;
 
 use super::Ctx;
 use crate::auth::{self, Need};
+use crate::idempotency::{self, Keyed};
 use crate::query::Query;
 use crate::store::KeyHash;
 use crate::wire::body::{self, RequestBody};
@@ -68,16 +70,21 @@ pub(super) async fn list(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Bod
 pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
     let (app, parts) = (cx.app, cx.parts);
     Query::parse(parts.uri.query(), &[])?;
+    idempotency::key(parts)?;
     let principal = app.authorize(cx.client, parts, Need::Admin).await?;
-    let new = if parts.headers.contains_key(CONTENT_TYPE) {
-        let bytes = body::read_json(app.body, parts, body).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            NewKey::default()
-        } else {
-            body::parse_json(&bytes, "admin key request ({\"label\"})")?
-        }
+    let bytes = if parts.headers.contains_key(CONTENT_TYPE) {
+        body::read_json(app.body, parts, body).await?
     } else {
+        Bytes::new()
+    };
+    let running = match idempotency::start_keyed(app, parts, &principal, cx.client, &bytes)? {
+        Keyed::Repeat(response, _) => return Ok(response),
+        Keyed::Fresh(running) => running,
+    };
+    let new = if bytes.iter().all(u8::is_ascii_whitespace) {
         NewKey::default()
+    } else {
+        body::parse_json(&bytes, "admin key request ({\"label\"})")?
     };
     let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
     // The label is checked before bcrypt runs, so a label the store refuses costs no hash.
@@ -96,19 +103,24 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let stored = labelled(hash)?;
     let created_at = created(&stored);
     let by = principal.authority();
-    app.commit("", "adding an admin key", move |store| {
-        store.add_admin_key_by(stored, &by)
-    })
-    .await?;
-    Ok(response::json(
-        StatusCode::CREATED,
-        response::to_bytes(&serde_json::json!({
-            "key_id": key.id,
-            "key": key.token,
-            "label": new.label,
-            "created": created_at,
-        })),
-    ))
+    let sealing = running.as_ref().map(idempotency::Remember::sealing);
+    let answer = app
+        .commit("", "adding an admin key", move |store| {
+            store.add_admin_key_by(stored, &by)?;
+            let answer = response::to_bytes(&serde_json::json!({
+                "key_id": key.id,
+                "key": key.token,
+                "label": new.label,
+                "created": created_at,
+            }));
+            if let Some(sealing) = &sealing {
+                idempotency::remember_keyed(store, sealing, 201, &answer);
+            }
+            Ok(answer)
+        })
+        .await?;
+    drop(running);
+    Ok(response::json(StatusCode::CREATED, answer))
 }
 
 /// DELETE /admin/keys/{key_id} (admin): the key stops working at once. A key from the

@@ -1,11 +1,11 @@
 //! `/calendars` and `/calendars/{id}`: create, list, read, re-zone and delete calendars.
 
-use http::header::{HeaderValue, LOCATION};
 use http::{Response, StatusCode};
 use serde::Deserialize;
 
 use super::Ctx;
 use crate::auth::{self, Need};
+use crate::idempotency::{self, Keyed};
 use crate::query::{self, Query};
 use std::sync::Arc;
 
@@ -98,8 +98,18 @@ pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
 pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
     let (app, parts) = (cx.app, cx.parts);
     Query::parse(parts.uri.query(), &[])?;
+    idempotency::key(parts)?;
     let principal = app.authorize(cx.client, parts, Need::Admin).await?;
     let bytes = body::read_json(app.body, parts, body).await?;
+    let running = match idempotency::start_keyed(app, parts, &principal, cx.client, &bytes)? {
+        Keyed::Repeat(mut response, answer) => {
+            if let Some(id) = answer["calendar"].as_str() {
+                idempotency::locate(&mut response, &format!("/calendars/{id}"));
+            }
+            return Ok(response);
+        }
+        Keyed::Fresh(running) => running,
+    };
     let new: NewCalendar = body::parse_json(&bytes, "calendar ({\"id\", \"timezone\"})")?;
     availability_core::store::check_id(&new.id).map_err(|e| Problem::bad_request(e.to_string()))?;
     let zone = query::zone(new.timezone.as_deref().unwrap_or("UTC"))?;
@@ -116,10 +126,11 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
         .map_err(|e| Problem::internal("storing a new key", e))?;
     let id = new.id.clone();
     let by = principal.authority();
-    let created = app
+    let sealing = running.as_ref().map(idempotency::Remember::sealing);
+    let (created, answer) = app
         .commit(&new.id, "creating the calendar", move |store| {
             let created = store.create_by(&id, zone.name(), vec![stored], &by)?;
-            match public {
+            let created = match public {
                 Some(true) => {
                     // Only this creation of the id: one deleted and made again meanwhile is
                     // left alone.
@@ -127,26 +138,29 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
                         incarnation: Some(created.incarnation()),
                         ..Expected::default()
                     };
-                    store.commit(&id, expected, &Change::SetBookingPublic(true))
+                    store.commit(&id, expected, &Change::SetBookingPublic(true))?
                 }
-                _ => Ok(created),
+                _ => created,
+            };
+            let answer = response::written_body(
+                serde_json::json!({
+                    "timezone": created.zone(),
+                    "booking": policy(&created),
+                    "key_id": key.id,
+                    "key": key.token,
+                }),
+                &created,
+            );
+            if let Some(sealing) = &sealing {
+                idempotency::remember_keyed(store, sealing, 201, &answer);
             }
+            Ok((created, answer))
         })
         .await?;
+    drop(running);
     app.auth.index(&created);
-    let mut response = response::written(
-        StatusCode::CREATED,
-        serde_json::json!({
-            "timezone": created.zone(),
-            "booking": policy(&created),
-            "key_id": key.id,
-            "key": key.token,
-        }),
-        &created,
-    );
-    if let Ok(location) = HeaderValue::from_str(&format!("/calendars/{}", created.id())) {
-        response.headers_mut().insert(LOCATION, location);
-    }
+    let mut response = response::written_bytes(StatusCode::CREATED, answer, &created);
+    idempotency::locate(&mut response, &format!("/calendars/{}", created.id()));
     Ok(response)
 }
 

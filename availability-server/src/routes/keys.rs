@@ -1,5 +1,6 @@
 //! `/calendars/{id}/keys`: list, issue and revoke calendar keys.
 
+use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Response, StatusCode};
 use serde::Deserialize;
@@ -7,6 +8,7 @@ use serde::Deserialize;
 use super::Ctx;
 use crate::app::App;
 use crate::auth::{self, Need};
+use crate::idempotency::{self, Keyed};
 use crate::query::Query;
 use crate::store::{Change, KeyHash, KeyScope};
 use crate::wire::body::{self, RequestBody};
@@ -61,16 +63,21 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
     Query::parse(parts.uri.query(), &[])?;
     let cal = app.calendar(id)?;
+    idempotency::key(parts)?;
     let principal = app.authorize(cx.client, parts, Need::Calendar(id)).await?;
-    let new = if parts.headers.contains_key(CONTENT_TYPE) {
-        let bytes = body::read_json(app.body, parts, body).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            NewKey::default()
-        } else {
-            body::parse_json(&bytes, "key request ({\"scope\", \"label\"})")?
-        }
+    let bytes = if parts.headers.contains_key(CONTENT_TYPE) {
+        body::read_json(app.body, parts, body).await?
     } else {
+        Bytes::new()
+    };
+    let running = match idempotency::start_keyed(app, parts, &principal, cx.client, &bytes)? {
+        Keyed::Repeat(response, _) => return Ok(response),
+        Keyed::Fresh(running) => running,
+    };
+    let new = if bytes.iter().all(u8::is_ascii_whitespace) {
         NewKey::default()
+    } else {
+        body::parse_json(&bytes, "key request ({\"scope\", \"label\"})")?
     };
     let scope = match new.scope.as_deref() {
         None | Some("write") => KeyScope::Write,
@@ -101,20 +108,30 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let hash = app.auth.hash(key.token.clone()).await?;
     let stored = labelled(hash)?;
     let owned_id = id.to_owned();
-    let updated = app
+    let sealing = running.as_ref().map(idempotency::Remember::sealing);
+    let (updated, answer) = app
         .commit(id, "adding a key", move |store| {
-            store.commit(&owned_id, expected, &Change::AddKey(stored))
+            let updated = store.commit(&owned_id, expected, &Change::AddKey(stored))?;
+            let answer = response::written_body(
+                serde_json::json!({
+                    "key_id": key.id,
+                    "key": key.token,
+                    "scope": scope.as_str(),
+                    "label": new.label,
+                }),
+                &updated,
+            );
+            if let Some(sealing) = &sealing {
+                idempotency::remember_keyed(store, sealing, 201, &answer);
+            }
+            Ok((updated, answer))
         })
         .await?;
+    drop(running);
     app.auth.index(&updated);
-    Ok(response::written(
+    Ok(response::written_bytes(
         StatusCode::CREATED,
-        serde_json::json!({
-            "key_id": key.id,
-            "key": key.token,
-            "scope": scope.as_str(),
-            "label": new.label,
-        }),
+        answer,
         &updated,
     ))
 }

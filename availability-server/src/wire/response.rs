@@ -47,16 +47,22 @@ pub fn document(parts: &Parts, body: Vec<u8>, calendar: Option<&Calendar>) -> Re
 
 /// The JSON `{ ..., "calendar", "version" }` of a successful write to `calendar`, tagged
 /// with its state.
-pub fn written(
-    status: StatusCode,
-    mut body: serde_json::Value,
-    calendar: &Calendar,
-) -> Response<Body> {
+pub fn written(status: StatusCode, body: serde_json::Value, calendar: &Calendar) -> Response<Body> {
+    written_bytes(status, written_body(body, calendar), calendar)
+}
+
+/// The body [`written`] answers: `body` with the calendar's id and version.
+pub fn written_body(mut body: serde_json::Value, calendar: &Calendar) -> Vec<u8> {
     if let Some(object) = body.as_object_mut() {
         object.insert("calendar".into(), calendar.id().into());
         object.insert("version".into(), calendar.version().into());
     }
-    let mut response = json(status, to_bytes(&body));
+    to_bytes(&body)
+}
+
+/// [`written`] for a body already made by [`written_body`].
+pub fn written_bytes(status: StatusCode, body: Vec<u8>, calendar: &Calendar) -> Response<Body> {
+    let mut response = json(status, body);
     response
         .headers_mut()
         .insert(ETAG, HeaderValue::from(Tag::state(calendar.state())));
