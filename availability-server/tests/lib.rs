@@ -19,3 +19,5 @@ mod hostile;
 mod hygiene;
 mod keys;
 mod lifecycle;
+mod openapi;
+mod schemathesis;
