@@ -16,7 +16,9 @@
 //! - `tls`: the rustls configuration and the self-signed first-run certificate.
 //! - `app`: the state shared by all requests, and the steps handlers share (find the
 //!   calendar, check the key, commit).
-//! - `routes`: the route table and `handle`; one file per resource below it.
+//! - `routes`: the route table and `handle`; one file per resource below it. The crate's
+//!   `openapi.json`, served at `/openapi.json`, documents the table, and tests keep the two
+//!   equal.
 //! - `wire`: bodies under a cap, entity tags and preconditions, content codings, the shapes
 //!   of answers, and problems (`application/problem+json`).
 //! - `store`: the core's store, opened in the data directory.

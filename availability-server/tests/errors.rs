@@ -436,6 +436,50 @@ async fn unread_bodies_close_the_connection_with_notice() {
     assert_eq!(answer_of(&mut tls).await.0, 200);
 }
 
+/// A client that sends a whole body over the cap before reading gets the 413, not a reset
+/// connection: an announced body of up to a mebibyte is read and dropped first, and the
+/// connection stays usable. A larger one is cut off, with notice.
+#[tokio::test]
+async fn a_body_over_the_cap_is_read_so_its_sender_sees_the_413() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start().await;
+    let c = server.client(http::Version::HTTP_11);
+    let body = format!(r#"{{"calendars":["{}"]}}"#, "x".repeat(300 * 1024));
+    let request = format!(
+        "POST /overlap HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut tls = c.tls().await;
+    // All of it, before reading anything: a server that stopped reading would stall this.
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let (got, headers) = answer_of(&mut tls).await;
+    assert_eq!(got, 413);
+    assert!(
+        !headers.iter().any(|h| h.starts_with("connection:")),
+        "{headers:?}"
+    );
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(answer_of(&mut tls).await.0, 200);
+
+    // Past a mebibyte: refused at once, and the connection closes.
+    let huge = format!(
+        "POST /overlap HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        2 << 20
+    );
+    let mut tls = c.tls().await;
+    tls.write_all(huge.as_bytes()).await.unwrap();
+    let (got, headers) = answer_of(&mut tls).await;
+    assert_eq!(got, 413);
+    assert!(
+        headers.iter().any(|h| h == "connection: close"),
+        "{headers:?}"
+    );
+}
+
 /// A HEAD answered 304 has no `Content-Length` of its own (RFC 9110: it would describe a body
 /// that a 304 never has); writes refuse query parameters they do not take.
 #[tokio::test]

@@ -23,3 +23,5 @@ mod idempotent_keys;
 mod in_flight;
 mod keys;
 mod lifecycle;
+mod openapi;
+mod schemathesis;

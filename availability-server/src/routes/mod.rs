@@ -103,6 +103,8 @@ enum Seg {
 
 use Seg::{Lit, Param};
 
+pub use service::OPENAPI;
+
 /// One path of the API.
 struct Route {
     /// The name in metrics and logs.
@@ -126,6 +128,12 @@ static ROUTES: &[Route] = &[
         name: "metrics",
         pattern: &[Lit("metrics")],
         methods: &[(Method::GET, wait!(service::metrics))],
+    },
+    // The OpenAPI document of this table (anyone).
+    Route {
+        name: "openapi",
+        pattern: &[Lit("openapi.json")],
+        methods: &[(Method::GET, Action::Now(service::openapi))],
     },
     // The calendars: list (admin) and create (admin).
     Route {
@@ -460,7 +468,7 @@ fn find<'a>(parts: &'a Parts, buffer: &'a mut [&'a str; MAX_SEGMENTS]) -> Found<
             "unknown",
             Problem::not_found(format!(
                 "no such path {path:?}; the API is under /calendars, /availability, \
-                 /groups, /overlap, /healthz and /metrics"
+                 /groups, /overlap, /healthz and /metrics; /openapi.json describes them"
             )),
         ));
     };

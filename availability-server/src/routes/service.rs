@@ -1,4 +1,4 @@
-//! `/healthz` and `/metrics`.
+//! `/healthz`, `/metrics` and `/openapi.json`.
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
@@ -22,6 +22,20 @@ pub(super) fn healthz(cx: &Ctx<'_>) -> Result<Response<Body>> {
     Ok(response::document(
         cx.parts,
         response::to_bytes(&body),
+        None,
+    ))
+}
+
+/// The OpenAPI 3.1 document of the API, as checked in beside the crate. The tests keep it equal
+/// to the route table and check the server's answers against its schemas.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+/// GET /openapi.json (anyone): [`OPENAPI`], tagged by its bytes.
+pub(super) fn openapi(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    Query::parse(cx.parts.uri.query(), &[])?;
+    Ok(response::document(
+        cx.parts,
+        OPENAPI.as_bytes().to_vec(),
         None,
     ))
 }

@@ -86,6 +86,14 @@ pub struct BodyLimits {
     pub timeout: Duration,
 }
 
+/// The most of an announced body over the cap that is still read, and dropped, before the 413.
+/// Most clients send the whole body before they read an answer: a server that answers early
+/// and closes leaves their body unread, and a TLS connection closed with data unread is reset,
+/// so such a client sees a broken connection instead of the 413. Reading the body (within the
+/// body's time limit) lets it see the answer, and keeps the connection usable; a body larger
+/// than this is not worth its transfer, and its connection is closed with notice.
+const DRAIN_BYTES: u64 = 1 << 20;
+
 /// Whether the request's `Content-Type` is `media_type` (any case, parameters aside).
 pub fn has_type(parts: &Parts, media_type: &str) -> bool {
     parts
@@ -128,14 +136,18 @@ pub async fn read_json(limits: BodyLimits, parts: &Parts, body: RequestBody) -> 
 /// # Errors
 ///
 /// As [`read_json`], less the 415.
-pub async fn read(limits: BodyLimits, parts: &Parts, body: RequestBody) -> Result<Bytes> {
+pub async fn read(limits: BodyLimits, parts: &Parts, mut body: RequestBody) -> Result<Bytes> {
     let announced = parts
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let limit = limits.max_bytes;
-    if announced.is_some_and(|n| n > limit as u64) {
+    if let Some(length) = announced.filter(|&n| n > limit as u64) {
+        if length <= DRAIN_BYTES {
+            // Whether it all arrives in time or not, the answer is the same 413.
+            let _ = tokio::time::timeout(limits.timeout, drain(&mut body)).await;
+        }
         return Err(Problem::too_large(limit));
     }
     // Bytes are counted as frames arrive, and the first frame past the limit fails the read,
@@ -168,6 +180,19 @@ async fn collect(mut body: RequestBody, limit: usize) -> Result<Bytes> {
         }
     }
     Ok(data.freeze())
+}
+
+/// Reads `body` to its end and drops it, up to [`DRAIN_BYTES`].
+async fn drain(body: &mut RequestBody) {
+    let mut left = DRAIN_BYTES;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(chunk) = frame.into_data() {
+            match left.checked_sub(chunk.len() as u64) {
+                Some(rest) => left = rest,
+                None => return,
+            }
+        }
+    }
 }
 
 /// Parses a JSON body into `T`, with serde's message (it names the line and column).

@@ -1,0 +1,189 @@
+//! Property-based tests of the whole API from its OpenAPI document: `schemathesis` (pinned in
+//! `tests/schemathesis/requirements.txt`) generates requests for every operation, valid and
+//! not, from the document the real binary serves, and checks that no answer is a server error,
+//! that every status is documented for its operation, and that every body matches its schema.
+//!
+//! The binary runs on a fresh data directory with an admin key (sent with every request, so
+//! writes get past authentication and reach their handlers), a self-signed certificate, and
+//! rate limits lifted so the generated traffic is never throttled. The run is bounded by
+//! examples per operation and by time (`SCHEMATHESIS_MAX_EXAMPLES`, `SCHEMATHESIS_MAX_SECONDS`).
+//!
+//! Needs `schemathesis` on the `PATH` (`.ci/run` installs it). Without it the test says loudly
+//! that it skipped, unless `CI` or `AVAILABILITY_REQUIRE_ORACLES` is set: then it fails.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Whether a missing tool is a failure rather than a skip.
+fn required() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var_os("AVAILABILITY_REQUIRE_ORACLES").is_some()
+}
+
+/// The server process; killed when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts the binary on port 0 over `data`, its limits lifted; returns it, its address and
+/// the first-run admin key it prints.
+fn start(data: &std::path::Path) -> (Server, std::net::SocketAddr, String) {
+    let lifted = "1000000";
+    let mut command = Command::new(env!("CARGO_BIN_EXE_availability-server"));
+    command
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--bcrypt-cost",
+            "4",
+            "--log",
+            "info",
+        ])
+        .arg("--data-dir")
+        .arg(data);
+    // Two workers may check the key at once before it is remembered: neither may wait.
+    command.args(["--bcrypt-per-client", "8"]);
+    for limit in [
+        "read",
+        "write",
+        "auth",
+        "auth-key",
+        "admin-write",
+        "key-write",
+    ] {
+        command
+            .arg(format!("--{limit}-per-minute"))
+            .arg(lifted)
+            .arg(format!("--{limit}-burst"))
+            .arg(lifted);
+    }
+    let mut child = command
+        .env_remove("AVAILABILITY_CONFIG")
+        .env_remove("AVAILABILITY_TZDATA_DIR")
+        .current_dir(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let (tx, rx) = mpsc::channel();
+    // Both pipes are drained to their end, so the server never blocks on a full one.
+    let address = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("address=").nth(1) {
+                let text = rest.split_whitespace().next().unwrap_or("").to_owned();
+                let _ = address.send(("address", text));
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(key) = line.split_whitespace().find(|w| w.starts_with("avk_")) {
+                let _ = tx.send(("key", key.to_owned()));
+            }
+        }
+    });
+    let (mut address, mut key) = (None, None);
+    while address.is_none() || key.is_none() {
+        let (what, text) = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server logs its address and prints its first admin key");
+        match what {
+            "address" => address = Some(text.parse().unwrap()),
+            _ => key = Some(text),
+        }
+    }
+    (server, address.unwrap(), key.unwrap())
+}
+
+/// A number from the environment, or `default`.
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn schemathesis_finds_no_server_error_and_no_schema_violation() {
+    let version = Command::new("schemathesis").arg("--version").output();
+    match version {
+        Ok(out) if out.status.success() => {
+            eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
+        }
+        Ok(_) | Err(_) if !required() => {
+            eprintln!(
+                "SKIPPED schemathesis_finds_no_server_error_and_no_schema_violation: no \
+                 schemathesis (pip install -r availability-server/tests/schemathesis/requirements.txt)"
+            );
+            return;
+        }
+        Ok(out) => panic!(
+            "schemathesis is needed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => panic!("schemathesis is needed: {e}"),
+    }
+    let data = tempfile::tempdir().unwrap();
+    let (mut server, addr, admin) = start(data.path());
+    let base = format!("https://127.0.0.1:{}", addr.port());
+    let reports = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new("schemathesis")
+        .arg("run")
+        .arg(format!("{base}/openapi.json"))
+        .args(["--url", &base])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,response_schema_conformance",
+        ])
+        .arg(format!(
+            "--max-examples={}",
+            setting("SCHEMATHESIS_MAX_EXAMPLES", 30)
+        ))
+        .arg(format!(
+            "--max-time={}",
+            setting("SCHEMATHESIS_MAX_SECONDS", 150)
+        ))
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--workers", "2"])
+        // The certificate is the server's own first-run one, made for `localhost`.
+        .arg("--tls-verify=false")
+        .args(["-H", &format!("Authorization: Bearer {admin}")])
+        .arg("--report-dir")
+        .arg(reports.path())
+        // Its example database and reports go to a temporary directory, not the source tree.
+        .current_dir(reports.path())
+        .env("NO_COLOR", "1")
+        .env("SCHEMATHESIS_HOOKS", "")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}\n{stderr}");
+    eprintln!("schemathesis ran for {:?}", started.elapsed());
+    assert_eq!(
+        server.0.try_wait().unwrap(),
+        None,
+        "the server is still running"
+    );
+    assert!(
+        out.status.success(),
+        "schemathesis found failures (above): exit {:?}",
+        out.status.code()
+    );
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+}
