@@ -48,6 +48,18 @@ pub enum Format {
     Slot(Slot),
     /// Per day, 48 digits (`2` available, `1` maybe, `0` unavailable), as JSON.
     View,
+    /// The week as a page for people (`crate::page`). It marks today and the current half
+    /// hour, so the slot of now (336 when now is outside the week) is part of the key; and
+    /// whether the viewer's zone was asked for (a page of the default zone lets the script
+    /// choose the browser's), and on a group page the group's id (two groups of the same
+    /// members have pages of their own).
+    Page {
+        /// The viewer slot of now, or 336.
+        now: u16,
+        /// Whether `?tz=` was given, in the lowest bit; above it a hash of the group's id
+        /// (0 on a calendar's page).
+        of: u64,
+    },
 }
 
 impl Format {
@@ -56,6 +68,7 @@ impl Format {
         match self {
             Format::Json | Format::Intervals | Format::Slot(_) | Format::View => "application/json",
             Format::Csv => "text/csv; charset=utf-8; header=present",
+            Format::Page { .. } => "text/html; charset=utf-8",
         }
     }
 }
@@ -356,7 +369,11 @@ impl Rendered {
             }
         }
         headers.insert(ETAG, etag.clone());
-        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        if matches!(rendered.format, Format::Page { .. }) {
+            crate::page::secure(headers);
+        } else {
+            headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        }
         // Clients may keep the body but must revalidate: the week changes whenever it is edited.
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         response

@@ -22,6 +22,7 @@
 //! - `auth`: keys: generation, checksums, bcrypt checking off the async workers, the memo.
 //! - `limit`: per-client rate limits (reads, writes, key checks) and the client address.
 //! - `render`: the JSON, intervals and CSV writers.
+//! - `page`: the week as a page for people (HTML, its script and style), the start page.
 //! - `cache`: rendered bodies and their compressed forms, bounded.
 //! - `query`: strict query-string parsing.
 //! - `metrics`: counters in the Prometheus text format.
@@ -35,6 +36,7 @@ pub mod config;
 pub mod idempotency;
 pub mod limit;
 pub mod metrics;
+pub mod page;
 pub mod query;
 pub mod render;
 pub mod routes;

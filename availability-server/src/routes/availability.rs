@@ -9,6 +9,7 @@ use super::Ctx;
 use crate::app::App;
 use crate::auth::Need;
 use crate::cache::{Format, Key, Rendered};
+use crate::page;
 use crate::query::{self, Query};
 use crate::render::{self, Header};
 use crate::store::Change;
@@ -25,10 +26,17 @@ enum Shape {
     Csv,
     /// One slot (`/availability/slot`).
     Slot,
+    /// The week as a page for people (`GET /calendars/{id}` asking for HTML).
+    Page,
 }
 
 /// The viewer's zone when `tz` is not given.
 const DEFAULT_ZONE: &str = "UTC";
+
+/// GET `/calendars/{id}` asking for HTML: the week as a page for people.
+pub(super) fn read_page(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    read(cx.app, cx.parts, cx.param(0), Shape::Page)
+}
 
 /// GET `/calendars/{id}/availability`: the week as seen from `tz` in `week`, in `format`.
 pub(super) fn read_week(cx: &Ctx<'_>) -> Result<Response<Body>> {
@@ -54,10 +62,13 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
         Shape::Week => &["tz", "week", "format"],
         Shape::Csv => &["tz", "week"],
         Shape::Slot => &["day", "time", "tz", "week"],
+        Shape::Page => &["tz", "week"],
     };
     let query = Query::parse(parts.uri.query(), allowed)?;
     let format = match (shape, query.get("format")) {
         (Shape::Csv, _) => Format::Csv,
+        // Replaced below, once the week is known.
+        (Shape::Page, _) => Format::Json,
         (_, None | Some("json")) => Format::Json,
         (_, Some("csv")) => Format::Csv,
         (_, Some("intervals")) => Format::Intervals,
@@ -93,6 +104,10 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
             Format::Slot(slot)
         }
         Shape::Week | Shape::Csv => format,
+        Shape::Page => Format::Page {
+            now: page::Now::at(viewer, week, app.now_unix()).slot,
+            of: u64::from(query.get("tz").is_some()),
+        },
     };
     let key = Key {
         calendar: &cal,
@@ -119,6 +134,20 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
             Format::Intervals => render::intervals(&header, &dated.intervals(&stored, &plan)),
             Format::Slot(slot) => {
                 render::slot_json(&header, slot, dated.view(&stored, &plan).status(slot))
+            }
+            Format::Page { now, .. } => {
+                let info = page::Page {
+                    kind: "calendar",
+                    id: cal.id(),
+                    viewer,
+                    zone_given: query.get("tz").is_some(),
+                    week,
+                    owner_zones: vec![plan.owner()],
+                    version: cal.version(),
+                    etag: etag::Tag::state(cal.state()).as_str().to_owned(),
+                    now: page::Now { slot: now },
+                };
+                page::calendar(&info, &dated.view(&stored, &plan))
             }
         };
         Ok(Rendered::new(&key, body))

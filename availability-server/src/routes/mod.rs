@@ -17,6 +17,7 @@ mod groups;
 mod keys;
 mod overlap;
 mod overrides;
+mod pages;
 mod service;
 
 use std::future::Future;
@@ -114,6 +115,18 @@ struct Route {
 /// The API. `/availability[/...]` is `/calendars/default/availability[/...]`, the paths of
 /// earlier servers.
 static ROUTES: &[Route] = &[
+    // The start page: open a calendar or a group (anyone).
+    Route {
+        name: "start",
+        pattern: &[Lit("")],
+        methods: &[(Method::GET, Action::Now(pages::start))],
+    },
+    // The pages' script and style (anyone).
+    Route {
+        name: "static",
+        pattern: &[Lit("static"), Param("file")],
+        methods: &[(Method::GET, Action::Now(pages::asset))],
+    },
     // Liveness: answers as long as the server accepts requests.
     Route {
         name: "healthz",
@@ -596,6 +609,7 @@ mod tests {
         }
         let allow: Vec<String> = ROUTES.iter().map(Route::allow).collect();
         assert_eq!(allow[0], "GET, HEAD");
+        assert_eq!(table[0].0, "/");
         assert!(allow.contains(&"GET, HEAD, PATCH, DELETE".to_owned()));
         assert!(allow.contains(&"GET, HEAD, PATCH, PUT".to_owned()));
         assert!(allow.contains(&"DELETE".to_owned()));

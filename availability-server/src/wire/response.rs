@@ -45,6 +45,18 @@ pub fn document(parts: &Parts, body: Vec<u8>, calendar: Option<&Calendar>) -> Re
     response
 }
 
+/// Says that the answer depends on `Accept` too: a path that answers a page to a browser
+/// and JSON to everyone else.
+pub fn vary_accept(response: &mut Response<Body>) {
+    let vary = match response.headers().get(VARY).and_then(|v| v.to_str().ok()) {
+        Some(v) => format!("{v}, Accept"),
+        None => "Accept".to_owned(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&vary) {
+        response.headers_mut().insert(VARY, value);
+    }
+}
+
 /// The JSON `{ ..., "calendar", "version" }` of a successful write to `calendar`, tagged
 /// with its state.
 pub fn written(
