@@ -33,7 +33,6 @@ use crate::wire::Body;
 use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, VARY};
 use http::request::Parts;
 use http::{Response, StatusCode};
-use http_body_util::Full;
 
 /// The bodies of a view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -349,7 +348,7 @@ impl Rendered {
         let (bytes, encoding) = rendered.encoded(encoding);
         let etag = rendered.etag_for(encoding);
         let fresh = etag::not_modified(parts, &[etag.as_bytes(), rendered.etag.as_bytes()]);
-        let mut response = Response::new(Full::new(if fresh { Bytes::new() } else { bytes }));
+        let mut response = Response::new(Body::new(if fresh { Bytes::new() } else { bytes }));
         // Room for every field of the answer, the rate limit's two included: a map that has to
         // grow on the way costs as much as the rest of a cached read, and one too large costs
         // almost as much.

@@ -15,7 +15,6 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, ETAG, LOCATION};
 use http::request::Parts;
 use http::{Response, StatusCode};
-use http_body_util::Full;
 
 use crate::app::App;
 use crate::auth::{self, Principal};
@@ -154,7 +153,7 @@ pub fn start<'a>(app: &'a App, parts: &Parts, principal: String, body: &[u8]) ->
 /// The remembered answer as a response: its status and JSON body, with the `ETag` of the
 /// version it names of the calendar's creation `incarnation`.
 pub fn replay(answer: &Remembered, incarnation: u64) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(answer.body.clone())));
+    let mut response = Response::new(Body::new(Bytes::from(answer.body.clone())));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

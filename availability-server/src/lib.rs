@@ -15,6 +15,7 @@
 //! - `tls`: the rustls configuration and the self-signed first-run certificate.
 //! - `app`: the state shared by all requests, and the steps handlers share (find the
 //!   calendar, check the key, commit).
+//! - `events`: live updates: the commit signal and the event streams, bounded.
 //! - `routes`: the route table and `handle`; one file per resource below it.
 //! - `wire`: bodies under a cap, entity tags and preconditions, content codings, the shapes
 //!   of answers, and problems (`application/problem+json`).
@@ -33,6 +34,7 @@ pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod events;
 pub mod idempotency;
 pub mod limit;
 pub mod metrics;

@@ -64,8 +64,13 @@ fn base_args(profile: &Path) -> Vec<String> {
     ]
 }
 
+/// One browser at a time: several at once on a small machine slow each other past their
+/// time limits, and the tests measure how fast a page reacts.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs the browser with `args` in time zone `tz`; returns what it printed.
 async fn run(browser: &Path, tz: &str, args: &[String]) -> String {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let profile = tempfile::tempdir().unwrap();
     let mut all = base_args(profile.path());
     all.extend_from_slice(args);
@@ -78,26 +83,26 @@ async fn run(browser: &Path, tz: &str, args: &[String]) -> String {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
         .await
-        .expect("the browser finished within a minute")
+        .expect("the browser finished within two minutes")
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The page at `path` as the browser leaves it once its scripts ran.
+/// The page at `path` as the browser shows it once its script ran and its event stream is
+/// open. (Not `--dump-dom` with a virtual time budget: the page's open event stream keeps
+/// virtual time from advancing.)
 pub(crate) async fn dump_dom(browser: &Path, server: &TestServer, path: &str, tz: &str) -> String {
     let url = format!("https://127.0.0.1:{}{path}", server.addr.port());
-    let dom = run(
-        browser,
-        tz,
-        &[
-            "--virtual-time-budget=5000".into(),
-            "--dump-dom".into(),
-            url.clone(),
-        ],
+    let mut page = Cdp::open(browser, tz, &url).await;
+    page.wait_for(
+        "document.body && document.body.dataset.live === 'open'",
+        Duration::from_secs(30),
     )
     .await;
+    let dom = page.eval("document.documentElement.outerHTML").await;
+    let dom = dom.as_str().unwrap().to_owned();
     assert!(
         dom.contains("data-slot"),
         "no grid at {url}: {}",
@@ -118,7 +123,6 @@ pub(crate) async fn screenshot(browser: &Path, server: &TestServer, path: &str, 
         browser,
         "UTC",
         &[
-            "--virtual-time-budget=5000".into(),
             "--hide-scrollbars".into(),
             "--window-size=1100,1400".into(),
             format!("--screenshot={}", file.display()),
@@ -301,4 +305,529 @@ async fn the_group_page_equals_the_api() {
     }
     assert!(dom.contains("Move to a slot to see who is free (2 members)"));
     screenshot(&browser, &server, path, "group").await;
+}
+
+// ---------------------------------------------------------------------------------------
+// The DevTools protocol, for what a page does over time: a browser with a debugging port,
+// one page attached to it, and a minimal WebSocket client (text frames, as the protocol uses).
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+/// A headless browser with one page, driven over the DevTools protocol.
+pub(crate) struct Cdp {
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+    _child: tokio::process::Child,
+    _profile: tempfile::TempDir,
+    socket: tokio::net::TcpStream,
+    next_id: u64,
+    session: String,
+}
+
+impl Cdp {
+    /// Starts the browser in `tz` and opens `url` in a page.
+    pub(crate) async fn open(browser: &Path, tz: &str, url: &str) -> Cdp {
+        let turn = ONE_AT_A_TIME.lock().await;
+        let profile = tempfile::tempdir().unwrap();
+        let mut args = base_args(profile.path());
+        args.extend([
+            "--remote-debugging-port=0".to_owned(),
+            "--window-size=1100,900".to_owned(),
+            "about:blank".to_owned(),
+        ]);
+        let mut child = tokio::process::Command::new(browser)
+            .args(&args)
+            .env("TZ", tz)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let endpoint = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(at) = line.find("ws://") {
+                    return line[at..].trim().to_owned();
+                }
+            }
+            panic!("the browser ended without a debugging endpoint")
+        })
+        .await
+        .expect("the browser's debugging endpoint");
+        // Keep reading the browser's messages so that it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let rest = endpoint.trim_start_matches("ws://");
+        let (host, path) = rest.split_at(rest.find('/').unwrap());
+        let mut socket = tokio::net::TcpStream::connect(host).await.unwrap();
+        let handshake = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        socket.write_all(handshake.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(socket.read_u8().await.unwrap());
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        let mut cdp = Cdp {
+            _turn: turn,
+            _child: child,
+            _profile: profile,
+            socket,
+            next_id: 0,
+            session: String::new(),
+        };
+        let target = cdp
+            .call("Target.createTarget", serde_json::json!({ "url": url }))
+            .await;
+        let target_id = target["targetId"].as_str().unwrap().to_owned();
+        let attached = cdp
+            .call(
+                "Target.attachToTarget",
+                serde_json::json!({ "targetId": target_id, "flatten": true }),
+            )
+            .await;
+        cdp.session = attached["sessionId"].as_str().unwrap().to_owned();
+        cdp
+    }
+
+    async fn send_text(&mut self, text: &str) {
+        let payload = text.as_bytes();
+        let mut frame = vec![0x81u8];
+        // Client frames are masked; a zero mask leaves the payload as it is.
+        match payload.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n if n <= 0xffff => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&[0, 0, 0, 0]);
+        frame.extend_from_slice(payload);
+        self.socket.write_all(&frame).await.unwrap();
+    }
+
+    async fn read_text(&mut self) -> String {
+        let mut message = Vec::new();
+        loop {
+            let first = self.socket.read_u8().await.unwrap();
+            let second = self.socket.read_u8().await.unwrap();
+            let len = match second & 0x7f {
+                126 => u64::from(self.socket.read_u16().await.unwrap()),
+                127 => self.socket.read_u64().await.unwrap(),
+                n => u64::from(n),
+            };
+            let mut payload = vec![0u8; usize::try_from(len).unwrap()];
+            self.socket.read_exact(&mut payload).await.unwrap();
+            match first & 0x0f {
+                0x8 => panic!("the browser closed the DevTools connection"),
+                0x9 | 0xa => continue,
+                _ => message.extend_from_slice(&payload),
+            }
+            if first & 0x80 != 0 {
+                return String::from_utf8(message).unwrap();
+            }
+        }
+    }
+
+    /// Calls `method`; returns its result (events that arrive meanwhile are dropped).
+    pub(crate) async fn call(
+        &mut self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> serde_json::Value {
+        let answer = self.answer(method, params).await;
+        assert!(answer.get("error").is_none(), "{method}: {answer}");
+        answer["result"].clone()
+    }
+
+    /// Calls `method`; returns the whole answer, an error included.
+    async fn answer(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut message = serde_json::json!({ "id": id, "method": method, "params": params });
+        if !self.session.is_empty() {
+            message["sessionId"] = self.session.clone().into();
+        }
+        self.send_text(&message.to_string()).await;
+        let answer = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let text = self.read_text().await;
+                let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+                if value["id"] == id {
+                    return value;
+                }
+            }
+        })
+        .await
+        .expect("an answer from the browser");
+        answer
+    }
+
+    /// The value of a JavaScript expression in the page (promises awaited).
+    pub(crate) async fn eval(&mut self, expression: &str) -> serde_json::Value {
+        let result = self
+            .call(
+                "Runtime.evaluate",
+                serde_json::json!({
+                    "expression": expression,
+                    "returnByValue": true,
+                    "awaitPromise": true,
+                }),
+            )
+            .await;
+        assert!(
+            result.get("exceptionDetails").is_none(),
+            "{expression}: {result}"
+        );
+        result["result"]["value"].clone()
+    }
+
+    /// Waits until `expression` is true in the page; how long that took.
+    pub(crate) async fn wait_for(&mut self, expression: &str, within: Duration) -> Duration {
+        let started = std::time::Instant::now();
+        loop {
+            // While the page navigates, there is nothing to evaluate in: not yet.
+            let answer = self
+                .answer(
+                    "Runtime.evaluate",
+                    serde_json::json!({
+                        "expression": format!("Boolean({expression})"),
+                        "returnByValue": true,
+                    }),
+                )
+                .await;
+            if answer["result"]["result"]["value"] == true {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < within,
+                "not within {within:?}: {expression}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The centre of slot cell `slot`, scrolled into view.
+    async fn centre(&mut self, slot: usize, scroll: bool) -> (f64, f64) {
+        let point = self
+            .eval(&format!(
+                "(() => {{ const td = document.querySelector('td[data-slot=\"{slot}\"]'); \
+                 if ({scroll}) td.scrollIntoView({{block: 'center'}}); \
+                 const r = td.getBoundingClientRect(); \
+                 return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
+            ))
+            .await;
+        (point[0].as_f64().unwrap(), point[1].as_f64().unwrap())
+    }
+
+    async fn mouse(&mut self, kind: &str, (x, y): (f64, f64), buttons: u8) {
+        self.call(
+            "Input.dispatchMouseEvent",
+            serde_json::json!({
+                "type": kind, "x": x, "y": y, "button": "left",
+                "buttons": buttons, "clickCount": 1,
+            }),
+        )
+        .await;
+    }
+
+    /// Drags the mouse from the first slot cell of `slots` over the others.
+    pub(crate) async fn drag(&mut self, slots: &[usize]) {
+        let start = self.centre(slots[0], true).await;
+        self.mouse("mouseMoved", start, 0).await;
+        self.mouse("mousePressed", start, 1).await;
+        for &slot in &slots[1..] {
+            let point = self.centre(slot, false).await;
+            self.mouse("mouseMoved", point, 1).await;
+        }
+        let end = self.centre(slots[slots.len() - 1], false).await;
+        self.mouse("mouseReleased", end, 0).await;
+    }
+
+    /// Presses a key (`key` as the DOM names it, with its key code).
+    pub(crate) async fn key(&mut self, key: &str, code: &str, key_code: u32) {
+        for kind in ["keyDown", "keyUp"] {
+            self.call(
+                "Input.dispatchKeyEvent",
+                serde_json::json!({
+                    "type": kind, "key": key, "code": code,
+                    "windowsVirtualKeyCode": key_code, "nativeVirtualKeyCode": key_code,
+                }),
+            )
+            .await;
+        }
+    }
+}
+
+/// An API write makes an open page change without a reload, within 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_page_changes_live_after_an_api_write() {
+    let Some(browser) = chromium("an_open_page_changes_live_after_an_api_write") else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let key = desk(&server).await;
+    let url = format!(
+        "https://127.0.0.1:{}/calendars/desk?tz=UTC&week=2026-W48",
+        server.addr.port()
+    );
+    let mut page = Cdp::open(&browser, "UTC", &url).await;
+    page.wait_for(
+        "document.body && document.body.dataset.live === 'open'",
+        Duration::from_secs(20),
+    )
+    .await;
+    page.eval("window.keptAcrossUpdates = 42").await;
+    // Thursday 13:00 in Berlin is Thursday 12:00 UTC in this week: slot 3 * 48 + 24.
+    let cell = "document.querySelector('td[data-slot=\"168\"]').dataset.status";
+    assert_eq!(page.eval(cell).await, "unavailable");
+    let r = server
+        .client(Version::HTTP_11)
+        .json(
+            Method::PATCH,
+            "/calendars/desk/availability",
+            &key,
+            r#"{"updates":[{"day":"thursday","time":"13:00","status":"available"}]}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let took = page
+        .wait_for(&format!("{cell} === 'available'"), Duration::from_secs(2))
+        .await;
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(page.eval("window.keptAcrossUpdates").await, 42, "no reload");
+    assert_eq!(page.eval("document.body.dataset.version").await, "3");
+    // The whole grid is the API's again.
+    let dom = page.eval("document.documentElement.outerHTML").await;
+    assert_eq!(
+        page_statuses(dom.as_str().unwrap()),
+        api_statuses(&server, "tz=UTC&week=2026-W48").await
+    );
+}
+
+/// Edit mode: the owner pastes a key, paints with the mouse and the keyboard, saves with one
+/// `PATCH` carrying `If-Match`; when someone else changed the week meanwhile, the save is
+/// refused (412) and the page shows the week as it is now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edit_mode_paints_and_saves_and_a_stale_save_reloads() {
+    let Some(browser) = chromium("edit_mode_paints_and_saves_and_a_stale_save_reloads") else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let key = desk(&server).await;
+    // The page opens in another zone: edit mode moves to the owner's.
+    let url = format!(
+        "https://127.0.0.1:{}/calendars/desk?tz=Asia/Kathmandu&week=2026-W48",
+        server.addr.port()
+    );
+    let mut page = Cdp::open(&browser, "UTC", &url).await;
+    let long = Duration::from_secs(20);
+    page.wait_for(
+        "document.body && document.body.dataset.live === 'open'",
+        long,
+    )
+    .await;
+    page.eval("document.getElementById('edit-open').click()")
+        .await;
+    page.eval(&format!(
+        "document.getElementById('key').value = '{key}'; \
+         document.getElementById('key-form').requestSubmit()"
+    ))
+    .await;
+    page.wait_for(
+        "document.body && document.body.dataset.tz === 'Europe/Berlin' \
+         && document.body.classList.contains('editing') \
+         && document.body.dataset.live === 'open'",
+        long,
+    )
+    .await;
+    // The key is kept for this tab only.
+    assert_eq!(page.eval("localStorage.length").await, 0);
+    assert_eq!(
+        page.eval("sessionStorage.getItem('availability-key:desk')")
+            .await,
+        key.as_str()
+    );
+
+    // Thursday 10:00-12:00 painted "maybe" with the mouse.
+    page.eval("document.querySelector('input[name=brush][value=maybe]').click()")
+        .await;
+    page.drag(&[164, 165, 166, 167]).await;
+    // Friday 04:30 painted "available" with the keyboard: focus 04:00, down, Space.
+    page.eval("document.querySelector('input[name=brush][value=available]').click()")
+        .await;
+    page.eval("document.querySelector('td[data-slot=\"200\"]').focus()")
+        .await;
+    page.key("ArrowDown", "ArrowDown", 40).await;
+    page.key(" ", "Space", 32).await;
+    assert_eq!(
+        page.eval("document.querySelectorAll('td.edited').length")
+            .await,
+        5
+    );
+    page.eval("document.getElementById('save').click()").await;
+    page.wait_for(
+        "document.getElementById('live').textContent.startsWith('Saved')",
+        long,
+    )
+    .await;
+    let api = api_statuses(&server, "tz=Europe/Berlin&week=2026-W48").await;
+    assert_eq!(api[164..=167], ["maybe", "maybe", "maybe", "maybe"]);
+    assert_eq!(api[200], "unavailable");
+    assert_eq!(api[201], "available");
+    assert_eq!(
+        api[168], "unavailable",
+        "the drag stopped where the mouse did"
+    );
+
+    // Someone else writes while this page has unsaved edits: its save is refused, and the
+    // page shows the week as it is now.
+    page.eval("document.querySelector('td[data-slot=\"300\"]').focus()")
+        .await;
+    page.key(" ", "Space", 32).await;
+    let r = server
+        .client(Version::HTTP_11)
+        .json(
+            Method::PATCH,
+            "/calendars/desk/availability",
+            &key,
+            r#"{"updates":[{"day":"sunday","time":"01:00","status":"maybe"}]}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    page.wait_for(
+        "document.getElementById('live').textContent.startsWith('Someone else changed')",
+        long,
+    )
+    .await;
+    page.eval("document.getElementById('save').click()").await;
+    page.wait_for(
+        "document.getElementById('live').textContent.includes('was reloaded')",
+        long,
+    )
+    .await;
+    let api = api_statuses(&server, "tz=Europe/Berlin&week=2026-W48").await;
+    assert_eq!(api[300], "unavailable", "the stale save wrote nothing");
+    assert_eq!(api[290], "maybe", "the other write stands");
+    let dom = page.eval("document.documentElement.outerHTML").await;
+    assert_eq!(page_statuses(dom.as_str().unwrap()), api);
+}
+
+/// A page of another origin: a plain HTTP server on `listener` that answers every request
+/// with `html`. Returns its origin.
+fn other_origin(listener: tokio::net::TcpListener, html: String) -> String {
+    let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let html = html.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    match socket.read_u8().await {
+                        Ok(byte) => head.push(byte),
+                        Err(_) => return,
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                    html.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    origin
+}
+
+/// The script of a page of another origin: it reads a public week from the API, then tries
+/// to write it with the calendar's key, and leaves both outcomes on `document.body`.
+fn cross_origin_page(api: &str, key: &str) -> String {
+    format!(
+        r#"<!doctype html><html><body><script>
+(async () => {{
+  try {{
+    const r = await fetch("{api}/calendars/desk/availability?tz=UTC&week=2026-W48");
+    const week = await r.json();
+    document.body.dataset.read = "slots:" + week.slots.length;
+  }} catch (e) {{ document.body.dataset.read = "failed: " + e; }}
+  try {{
+    const r = await fetch("{api}/calendars/desk/availability", {{
+      method: "PATCH",
+      headers: {{ "Content-Type": "application/json", "Authorization": "Bearer {key}" }},
+      body: JSON.stringify({{ updates: [{{ day: 3, time: "13:00", status: "available" }}] }}),
+    }});
+    document.body.dataset.write = "status:" + r.status;
+  }} catch (e) {{ document.body.dataset.write = "blocked"; }}
+}})();
+</script></body></html>"#
+    )
+}
+
+/// A real cross-origin `fetch` in the browser: a page of another origin reads a public week
+/// from the API; its write is blocked by CORS unless its origin is listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_another_origin_reads_and_only_a_listed_one_writes() {
+    let Some(browser) = chromium("a_page_of_another_origin_reads_and_only_a_listed_one_writes")
+    else {
+        return;
+    };
+    // The API must know the listed origin when it starts, so that origin's port is reserved
+    // first and its page server started on it later, once the page can name the API.
+    let listed_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listed_port = listed_listener.local_addr().unwrap().port();
+    drop(listed_listener);
+    let server = TestServer::start_tweaked(|config| {
+        config.cors_origins = vec![format!("http://127.0.0.1:{listed_port}")];
+    })
+    .await;
+    let key = desk(&server).await;
+    let api = format!("https://127.0.0.1:{}", server.addr.port());
+    let any_port = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stranger = other_origin(any_port, cross_origin_page(&api, &key));
+
+    let mut page = Cdp::open(&browser, "UTC", &stranger).await;
+    page.wait_for(
+        "document.body && document.body.dataset.write",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(page.eval("document.body.dataset.read").await, "slots:336");
+    assert_eq!(page.eval("document.body.dataset.write").await, "blocked");
+    drop(page);
+    let week = api_statuses(&server, "tz=Europe/Berlin&week=2026-W48").await;
+    assert_eq!(
+        week[3 * 48 + 26],
+        "unavailable",
+        "the blocked write changed nothing"
+    );
+
+    // The listed origin, on the port reserved for it.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", listed_port))
+        .await
+        .unwrap();
+    let listed = other_origin(listener, cross_origin_page(&api, &key));
+    let mut page = Cdp::open(&browser, "UTC", &listed).await;
+    page.wait_for(
+        "document.body && document.body.dataset.write",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(page.eval("document.body.dataset.read").await, "slots:336");
+    assert_eq!(page.eval("document.body.dataset.write").await, "status:200");
+    let week = api_statuses(&server, "tz=Europe/Berlin&week=2026-W48").await;
+    assert_eq!(
+        week[3 * 48 + 26],
+        "available",
+        "the listed origin's write landed"
+    );
 }

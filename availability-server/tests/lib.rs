@@ -20,4 +20,5 @@ mod hostile;
 mod hygiene;
 mod keys;
 mod lifecycle;
+mod live;
 mod pages;

@@ -126,6 +126,13 @@
   }
   if (window.EventSource) {
     const events = new EventSource(base + "/events");
+    events.addEventListener("open", () => { body.dataset.live = "open"; });
+    events.addEventListener("error", () => { body.dataset.live = "reconnecting"; });
+    events.addEventListener("gone", () => {
+      events.close();
+      body.dataset.live = "gone";
+      say("This " + kind + " no longer exists.");
+    });
     events.addEventListener("version", (e) => {
       let data;
       try { data = JSON.parse(e.data); } catch (err) { return; }

@@ -15,6 +15,7 @@ mod bookings;
 mod calendars;
 mod groups;
 mod keys;
+mod live;
 mod overlap;
 mod overrides;
 mod pages;
@@ -31,7 +32,6 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
-use http_body_util::Full;
 
 use crate::app::App;
 use crate::auth::Principal;
@@ -158,6 +158,12 @@ static ROUTES: &[Route] = &[
             (Method::DELETE, wait!(calendars::delete)),
         ],
     },
+    // A calendar's changes as they happen, as Server-Sent Events (anyone).
+    Route {
+        name: "calendar_events",
+        pattern: &[Lit("calendars"), Param("id"), Lit("events")],
+        methods: &[(Method::GET, Action::Now(live::calendar))],
+    },
     // A calendar's week: read in any zone and format (anyone), edit or replace (its key).
     Route {
         name: "availability",
@@ -235,6 +241,12 @@ static ROUTES: &[Route] = &[
             (Method::PUT, wait!(groups::put)),
             (Method::DELETE, wait!(groups::delete)),
         ],
+    },
+    // A group's changes as they happen, as Server-Sent Events (anyone).
+    Route {
+        name: "group_events",
+        pattern: &[Lit("groups"), Param("id"), Lit("events")],
+        methods: &[(Method::GET, Action::Now(live::group))],
     },
     // When all of a group's members are free (anyone).
     Route {
@@ -403,7 +415,7 @@ where
         response
             .headers_mut()
             .insert(CONTENT_LENGTH, HeaderValue::from(len));
-        *response.body_mut() = Full::new(Bytes::new());
+        *response.body_mut() = Body::empty();
     }
     count(&app.metrics, route, response.status(), started);
     tracing::debug!(method = %parts.method, path = parts.uri.path(), status = response.status().as_u16(), route);

@@ -4,7 +4,6 @@
 use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, LOCATION};
 use http::{Response, StatusCode};
-use http_body_util::Full;
 
 use super::Ctx;
 use crate::page;
@@ -26,7 +25,7 @@ pub(super) fn start(cx: &Ctx<'_>) -> Result<Response<Body>> {
     };
     if let Some((kind, id)) = target {
         availability_core::store::check_id(id).map_err(|e| Problem::bad_request(e.to_string()))?;
-        let mut response = Response::new(Full::new(Bytes::new()));
+        let mut response = Response::new(Body::new(Bytes::new()));
         *response.status_mut() = StatusCode::SEE_OTHER;
         let location = HeaderValue::from_str(&format!("/{kind}/{id}"))
             .map_err(|e| Problem::bad_request(e.to_string()))?;
@@ -56,7 +55,7 @@ pub(super) fn asset(cx: &Ctx<'_>) -> Result<Response<Body>> {
 fn fixed(cx: &Ctx<'_>, body: Vec<u8>, content_type: &'static str) -> Response<Body> {
     let tag = Tag::of_bytes(None, &body);
     let fresh = etag::not_modified(cx.parts, &[tag.as_str().as_bytes()]);
-    let mut response = Response::new(Full::new(if fresh {
+    let mut response = Response::new(Body::new(if fresh {
         Bytes::new()
     } else {
         Bytes::from(body)

@@ -4,7 +4,6 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, VARY};
 use http::request::Parts;
 use http::{Response, StatusCode};
-use http_body_util::Full;
 
 use super::etag::{self, Tag};
 use super::Body;
@@ -12,7 +11,7 @@ use crate::store::Calendar;
 
 /// A JSON response with these bytes.
 pub fn json(status: StatusCode, body: Vec<u8>) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Body::new(Bytes::from(body)));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -32,7 +31,7 @@ pub fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
 pub fn document(parts: &Parts, body: Vec<u8>, calendar: Option<&Calendar>) -> Response<Body> {
     let tag = Tag::of_bytes(calendar.map(Calendar::state), &body);
     let mut response = if etag::not_modified(parts, &[tag.as_str().as_bytes()]) {
-        let mut r = Response::new(Full::new(Bytes::new()));
+        let mut r = Response::new(Body::new(Bytes::new()));
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
@@ -77,7 +76,7 @@ pub fn written(
 
 /// 204: done, nothing to say.
 pub fn no_content() -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::new()));
+    let mut response = Response::new(Body::new(Bytes::new()));
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
 }
