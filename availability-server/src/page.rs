@@ -406,8 +406,8 @@ pub fn calendar(page: &Page<'_>, viewed: &Week) -> Vec<u8> {
 
 const GROUP_LEGEND: &str = "<ul class=\"legend\"><li>Each cell: how many members are \
     available; darker is more.</li><li><span class=\"best\">\u{2605}</span> the best slots \
-    of the week</li><li><span data-status=\"available\">all</span> everyone is available</li>\
-    </ul>";
+    of the week</li><li><span class=\"h5\">n</span> the darkest: everyone is \
+    available</li></ul>";
 
 /// What a group page shows of its members.
 #[derive(Debug, Clone, Copy)]
@@ -437,11 +437,11 @@ pub fn group(page: &Page<'_>, members: &Members<'_>) -> Vec<u8> {
             let slot = Slot::from_index(index);
             let status = slot.map_or(Status::Unavailable, |s| members.everyone.status(s));
             let count = members.available.get(index).copied().unwrap_or(0);
-            // Six levels of the heat map: none, then five steps up to everyone.
-            let level = if count == 0 {
-                0
-            } else {
-                1 + (count * 4).div_ceil(total).min(4)
+            // Six levels of the heat map: nobody, four quarters of the members, everyone.
+            let level = match count {
+                0 => 0,
+                c if c >= total => 5,
+                c => 1 + (c * 4 / total).min(3),
             };
             let is_best = best > 0 && count == best;
             let class = cell_class(
@@ -619,5 +619,22 @@ mod tests {
         assert!(html.len() < MAX_PAGE_BYTES, "{} bytes", html.len());
         assert_eq!(html.matches("data-available=\"7\"").count(), SLOTS);
         assert!(html.contains("\"member-number-49\""));
+        assert_eq!(
+            html.matches("class=\"h1").count(),
+            SLOTS,
+            "7 of 50: the first quarter"
+        );
+        let everyone = [50u32; SLOTS];
+        let html = String::from_utf8(group(
+            &group_page,
+            &Members {
+                ids: &ids,
+                viewed: &weeks,
+                available: &everyone,
+                everyone: &viewed,
+            },
+        ))
+        .expect("utf-8");
+        assert_eq!(html.matches("class=\"h5 best").count(), SLOTS, "everyone");
     }
 }
