@@ -13,6 +13,7 @@ use http::request::Parts;
 
 use crate::auth::{Auth, Need, Principal};
 use crate::cache::{Cache, Rendered};
+use crate::events::{EventLimits, Events};
 use crate::limit::Limits;
 use crate::metrics::Metrics;
 use crate::store::{self, Calendar, Expected, Store};
@@ -51,6 +52,8 @@ pub struct App {
     pub metrics_public: bool,
     /// Web origins allowed to write from a browser.
     pub cors_origins: Vec<String>,
+    /// The commit signal of the event streams, and their counts.
+    pub events: Events,
     /// Set when shutdown begins: requests that still arrive get 503.
     shutting_down: AtomicBool,
     /// The (principal, idempotency key) pairs of requests being answered now: a repeat that
@@ -113,6 +116,7 @@ impl App {
             },
             metrics_public: settings.metrics_public,
             cors_origins,
+            events: Events::new(EventLimits::default()),
             shutting_down: AtomicBool::new(false),
             idempotent_running: Mutex::new(HashSet::new()),
         }
@@ -121,6 +125,8 @@ impl App {
     /// Marks the start of shutdown.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
+        // Open event streams end, so that their connections can close.
+        self.events.shut_down();
     }
 
     /// Whether shutdown has begun.
@@ -238,6 +244,7 @@ impl App {
             Ok(value) => {
                 self.metrics.commits.fetch_add(1, Relaxed);
                 self.cache.forget(id);
+                self.events.committed();
                 Ok(value)
             }
             Err(err) => {

@@ -33,7 +33,6 @@ use crate::wire::Body;
 use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, VARY};
 use http::request::Parts;
 use http::{Response, StatusCode};
-use http_body_util::Full;
 
 /// The bodies of a view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,6 +52,18 @@ pub enum Format {
     /// The recurring pattern as an iCalendar `VAVAILABILITY` (`availability.ics`); the key's
     /// zone is the owner's and its week the first of the year its rules start in.
     Pattern,
+    /// The week as a page for people (`crate::page`). It marks today and the current half
+    /// hour, so the slot of now (336 when now is outside the week) is part of the key; and
+    /// whether the viewer's zone was asked for (a page of the default zone lets the script
+    /// choose the browser's), and on a group page the group's id (two groups of the same
+    /// members have pages of their own).
+    Page {
+        /// The viewer slot of now, or 336.
+        now: u16,
+        /// Whether `?tz=` was given, in the lowest bit; above it a hash of the group's id
+        /// (0 on a calendar's page).
+        of: u64,
+    },
 }
 
 impl Format {
@@ -62,6 +73,7 @@ impl Format {
             Format::Json | Format::Intervals | Format::Slot(_) | Format::View => "application/json",
             Format::Csv => "text/csv; charset=utf-8; header=present",
             Format::Ics | Format::Pattern => crate::ics::CONTENT_TYPE,
+            Format::Page { .. } => "text/html; charset=utf-8",
         }
     }
 }
@@ -342,7 +354,7 @@ impl Rendered {
         let (bytes, encoding) = rendered.encoded(encoding);
         let etag = rendered.etag_for(encoding);
         let fresh = etag::not_modified(parts, &[etag.as_bytes(), rendered.etag.as_bytes()]);
-        let mut response = Response::new(Full::new(if fresh { Bytes::new() } else { bytes }));
+        let mut response = Response::new(Body::new(if fresh { Bytes::new() } else { bytes }));
         // Room for every field of the answer, the rate limit's two included: a map that has to
         // grow on the way costs as much as the rest of a cached read, and one too large costs
         // almost as much.
@@ -362,7 +374,11 @@ impl Rendered {
             }
         }
         headers.insert(ETAG, etag.clone());
-        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        if matches!(rendered.format, Format::Page { .. }) {
+            crate::page::secure(headers);
+        } else {
+            headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        }
         // Clients may keep the body but must revalidate: the week changes whenever it is edited.
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         response

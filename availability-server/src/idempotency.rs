@@ -22,7 +22,6 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, ETAG, LOCATION};
 use http::request::Parts;
 use http::{Response, StatusCode};
-use http_body_util::Full;
 
 use crate::app::App;
 use crate::auth::{self, Principal};
@@ -161,7 +160,7 @@ pub fn start<'a>(app: &'a App, parts: &Parts, principal: String, body: &[u8]) ->
 /// The remembered answer as a response: its status and JSON body, with the `ETag` of the
 /// version it names of the calendar's creation `incarnation`.
 pub fn replay(answer: &Remembered, incarnation: u64) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(answer.body.clone())));
+    let mut response = Response::new(Body::new(Bytes::from(answer.body.clone())));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -246,7 +245,7 @@ pub fn start_keyed<'a>(
                 )
             })?;
             let json = serde_json::from_slice(&opened).unwrap_or_default();
-            let mut response = Response::new(Full::new(Bytes::from(opened)));
+            let mut response = Response::new(Body::new(Bytes::from(opened)));
             *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
             response
                 .headers_mut()

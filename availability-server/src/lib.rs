@@ -16,6 +16,7 @@
 //! - `tls`: the rustls configuration and the self-signed first-run certificate.
 //! - `app`: the state shared by all requests, and the steps handlers share (find the
 //!   calendar, check the key, commit).
+//! - `events`: live updates: the commit signal and the event streams, bounded.
 //! - `routes`: the route table and `handle`; one file per resource below it. The crate's
 //!   `openapi.json`, served at `/openapi.json`, documents the table, and tests keep the two
 //!   equal.
@@ -27,6 +28,7 @@
 //! - `render`: the JSON, intervals and CSV writers.
 //! - `ics`: iCalendar: the week as a `VFREEBUSY`, the pattern as a `VAVAILABILITY`, and
 //!   that pattern read back.
+//! - `page`: the week as a page for people (HTML, its script and style), the start page.
 //! - `cache`: rendered bodies and their compressed forms, bounded.
 //! - `query`: strict query-string parsing.
 //! - `metrics`: counters in the Prometheus text format.
@@ -39,9 +41,11 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod ics;
+pub mod events;
 pub mod idempotency;
 pub mod limit;
 pub mod metrics;
+pub mod page;
 pub mod query;
 pub mod render;
 pub mod routes;

@@ -463,10 +463,16 @@ async fn serve_connection<H: Handler>(
             slot.settle();
         }
         async move {
-            let answer = AssertUnwindSafe(handler.handle(peer.ip(), request))
+            let mut answer = AssertUnwindSafe(handler.handle(peer.ip(), request))
                 .catch_unwind()
                 .await;
-            drop(in_flight);
+            match &mut answer {
+                // A stream is in flight until it ends: the connection is not idle meanwhile.
+                Ok(response) if response.body().is_stream() => {
+                    response.body_mut().hold(Box::new(in_flight));
+                }
+                _ => drop(in_flight),
+            }
             Ok::<_, Infallible>(answer.unwrap_or_else(|_| {
                 handler.metrics().panics.fetch_add(1, Relaxed);
                 Problem::internal("answering the request", "a handler panicked").into_response()

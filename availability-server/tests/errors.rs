@@ -168,8 +168,9 @@ async fn unknown_things_are_404_and_wrong_methods_405() {
     for version in VERSIONS {
         let c = server.client(version);
         for path in [
-            "/",
             "/nope",
+            "/static/",
+            "/static/app.js/x",
             "/calendars/",
             "/calendars/default/other",
             "/availability/slots",

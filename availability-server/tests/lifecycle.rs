@@ -244,7 +244,9 @@ impl availability_server::server::Handler for Panicky {
         let path = request.uri().path().to_owned();
         async move {
             assert_ne!(path, "/panic", "a bug in a handler");
-            http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(b"ok")))
+            http::Response::new(availability_server::wire::Body::new(
+                bytes::Bytes::from_static(b"ok"),
+            ))
         }
     }
 

@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::auth::Need;
 use crate::cache::{Format, Key, Rendered};
 use crate::ics::{freebusy, pattern};
+use crate::page;
 use crate::query::{self, Query};
 use crate::render::{self, Header};
 use crate::store::Change;
@@ -28,10 +29,17 @@ enum Shape {
     Csv,
     /// One slot (`/availability/slot`).
     Slot,
+    /// The week as a page for people (`GET /calendars/{id}` asking for HTML).
+    Page,
 }
 
 /// The viewer's zone when `tz` is not given.
 const DEFAULT_ZONE: &str = "UTC";
+
+/// GET `/calendars/{id}` asking for HTML: the week as a page for people.
+pub(super) fn read_page(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    read(cx.app, cx.parts, cx.param(0), Shape::Page)
+}
 
 /// GET `/calendars/{id}/availability`: the week as seen from `tz` in `week`, in `format`.
 pub(super) fn read_week(cx: &Ctx<'_>) -> Result<Response<Body>> {
@@ -57,10 +65,13 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
         Shape::Week => &["tz", "week", "format"],
         Shape::Csv => &["tz", "week"],
         Shape::Slot => &["day", "time", "tz", "week"],
+        Shape::Page => &["tz", "week"],
     };
     let query = Query::parse(parts.uri.query(), allowed)?;
     let format = match (shape, query.get("format")) {
         (Shape::Csv, _) => Format::Csv,
+        // Replaced below, once the week is known.
+        (Shape::Page, _) => Format::Json,
         (_, None | Some("json")) => Format::Json,
         (_, Some("csv")) => Format::Csv,
         (_, Some("intervals")) => Format::Intervals,
@@ -97,6 +108,10 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
             Format::Slot(slot)
         }
         Shape::Week | Shape::Csv => format,
+        Shape::Page => Format::Page {
+            now: page::Now::at(viewer, week, app.now_unix()).slot,
+            of: u64::from(query.get("tz").is_some()),
+        },
     };
     let key = Key {
         calendar: &cal,
@@ -127,6 +142,20 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
             Format::Ics => freebusy(&cal, viewer, week, &dated.view(&stored, &plan)),
             // Not a view: `availability.ics` renders it.
             Format::Pattern => Vec::new(),
+            Format::Page { now, .. } => {
+                let info = page::Page {
+                    kind: "calendar",
+                    id: cal.id(),
+                    viewer,
+                    zone_given: query.get("tz").is_some(),
+                    week,
+                    owner_zones: vec![plan.owner()],
+                    version: cal.version(),
+                    etag: etag::Tag::state(cal.state()).as_str().to_owned(),
+                    now: page::Now { slot: now },
+                };
+                page::calendar(&info, &dated.view(&stored, &plan))
+            }
         };
         Ok(Rendered::new(&key, body))
     })?;

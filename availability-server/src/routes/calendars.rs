@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::Ctx;
 use crate::auth::{self, Need};
 use crate::idempotency::{self, Keyed};
+use crate::page;
 use crate::query::{self, Query};
 use std::sync::Arc;
 
@@ -83,15 +84,17 @@ pub(super) async fn list(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Bod
     ))
 }
 
-/// GET /calendars/{id} (anyone): id, owner zone, version, last change.
+/// GET /calendars/{id} (anyone): id, owner zone, version, last change; or, to a browser
+/// asking for HTML, the week as a page.
 pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    if page::wants_html(cx.parts) {
+        return super::availability::read_page(cx);
+    }
     Query::parse(cx.parts.uri.query(), &[])?;
     let cal = cx.app.calendar(cx.param(0))?;
-    Ok(response::document(
-        cx.parts,
-        to_bytes(&describe(&cal)),
-        Some(&cal),
-    ))
+    let mut response = response::document(cx.parts, to_bytes(&describe(&cal)), Some(&cal));
+    response::vary_accept(&mut response);
+    Ok(response)
 }
 
 /// POST /calendars (admin): a new calendar and its first key, shown once.

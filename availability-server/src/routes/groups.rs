@@ -17,20 +17,22 @@ struct Definition {
     members: Vec<String>,
 }
 
-/// GET `/groups/{id}` (anyone): the group's members.
+/// GET `/groups/{id}` (anyone): the group's members; or, to a browser asking for HTML, the
+/// group's week as a page.
 pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
-    Query::parse(cx.parts.uri.query(), &[])?;
     let group = cx
         .app
         .store
         .group(cx.param(0))
         .ok_or_else(|| no_group(cx.param(0)))?;
+    if crate::page::wants_html(cx.parts) {
+        return overlap::page_for_members(cx, group.id(), group.members());
+    }
+    Query::parse(cx.parts.uri.query(), &[])?;
     let body = json!({ "id": group.id(), "members": group.members() });
-    Ok(response::document(
-        cx.parts,
-        response::to_bytes(&body),
-        None,
-    ))
+    let mut response = response::document(cx.parts, response::to_bytes(&body), None);
+    response::vary_accept(&mut response);
+    Ok(response)
 }
 
 /// PUT `/groups/{id}` (admin key): create or replace the group with `{"members": [...]}`,

@@ -16,8 +16,10 @@ mod bookings;
 mod calendars;
 mod groups;
 mod keys;
+mod live;
 mod overlap;
 mod overrides;
+mod pages;
 mod service;
 
 use std::future::Future;
@@ -31,7 +33,6 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
-use http_body_util::Full;
 
 use crate::app::App;
 use crate::auth::Principal;
@@ -117,6 +118,18 @@ struct Route {
 /// The API. `/availability[/...]` is `/calendars/default/availability[/...]`, the paths of
 /// earlier servers.
 static ROUTES: &[Route] = &[
+    // The start page: open a calendar or a group (anyone).
+    Route {
+        name: "start",
+        pattern: &[Lit("")],
+        methods: &[(Method::GET, Action::Now(pages::start))],
+    },
+    // The pages' script and style (anyone).
+    Route {
+        name: "static",
+        pattern: &[Lit("static"), Param("file")],
+        methods: &[(Method::GET, Action::Now(pages::asset))],
+    },
     // Liveness: answers as long as the server accepts requests.
     Route {
         name: "healthz",
@@ -153,6 +166,12 @@ static ROUTES: &[Route] = &[
             (Method::PATCH, wait!(calendars::patch)),
             (Method::DELETE, wait!(calendars::delete)),
         ],
+    },
+    // A calendar's changes as they happen, as Server-Sent Events (anyone).
+    Route {
+        name: "calendar_events",
+        pattern: &[Lit("calendars"), Param("id"), Lit("events")],
+        methods: &[(Method::GET, Action::Now(live::calendar))],
     },
     // A calendar's week: read in any zone and format (anyone), edit or replace (its key).
     Route {
@@ -252,6 +271,12 @@ static ROUTES: &[Route] = &[
             (Method::PUT, wait!(groups::put)),
             (Method::DELETE, wait!(groups::delete)),
         ],
+    },
+    // A group's changes as they happen, as Server-Sent Events (anyone).
+    Route {
+        name: "group_events",
+        pattern: &[Lit("groups"), Param("id"), Lit("events")],
+        methods: &[(Method::GET, Action::Now(live::group))],
     },
     // When all of a group's members are free (anyone).
     Route {
@@ -420,7 +445,7 @@ where
         response
             .headers_mut()
             .insert(CONTENT_LENGTH, HeaderValue::from(len));
-        *response.body_mut() = Full::new(Bytes::new());
+        *response.body_mut() = Body::empty();
     }
     count(&app.metrics, route, response.status(), started);
     tracing::debug!(method = %parts.method, path = parts.uri.path(), status = response.status().as_u16(), route);
@@ -626,6 +651,7 @@ mod tests {
         }
         let allow: Vec<String> = ROUTES.iter().map(Route::allow).collect();
         assert_eq!(allow[0], "GET, HEAD");
+        assert_eq!(table[0].0, "/");
         assert!(allow.contains(&"GET, HEAD, PATCH, DELETE".to_owned()));
         assert!(allow.contains(&"GET, HEAD, PATCH, PUT".to_owned()));
         assert!(allow.contains(&"DELETE".to_owned()));

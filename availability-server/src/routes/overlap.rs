@@ -16,6 +16,7 @@ use super::Ctx;
 use crate::app::App;
 use crate::cache::{Format, GroupKey, Rendered};
 use crate::ics::freebusy;
+use crate::page;
 use crate::query::{self, Query};
 use crate::render::{self, GroupHeader, GroupSpan};
 use crate::store::Calendar;
@@ -81,7 +82,38 @@ fn ask_from_query(cx: &Ctx<'_>, members: Option<&[String]>) -> Result<Response<B
         format: query.get("format").map(str::to_owned),
         min,
     };
-    answer(cx.app, cx.parts, &ask)
+    answer(cx.app, cx.parts, &ask, None)
+}
+
+/// The page of group `id` (`GET /groups/{id}` asking for HTML): `tz` and `week` from the
+/// query.
+pub(super) fn page_for_members(
+    cx: &Ctx<'_>,
+    id: &str,
+    members: &[String],
+) -> Result<Response<Body>> {
+    let query = Query::parse(cx.parts.uri.query(), &["tz", "week"])?;
+    let ask = Ask {
+        calendars: members.to_vec(),
+        tz: query.get("tz").map(str::to_owned),
+        week: query.get("week").map(str::to_owned),
+        format: None,
+        min: None,
+    };
+    answer(cx.app, cx.parts, &ask, Some(id))
+}
+
+/// The tag a group's event stream and page carry: a hash of every member's id and state, so
+/// it changes with every member's write.
+pub(crate) fn group_tag(members: &[Arc<Calendar>]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for member in members {
+        (member.id(), member.state()).hash(&mut hasher);
+    }
+    crate::wire::etag::Tag::of_group(hasher.finish())
+        .as_str()
+        .to_owned()
 }
 
 /// POST /overlap (anyone): the same question as a JSON body, for long lists.
@@ -92,7 +124,7 @@ pub(super) async fn post(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body
         &bytes,
         "question ({\"calendars\": [...], \"tz\", \"week\", \"format\", \"min\"})",
     )?;
-    answer(cx.app, cx.parts, &ask)
+    answer(cx.app, cx.parts, &ask, None)
 }
 
 /// The members of `ask`, checked: 1 to 1,000 distinct calendars that exist.
@@ -115,8 +147,9 @@ fn members(app: &App, ask: &Ask) -> Result<Vec<Arc<Calendar>>> {
     ask.calendars.iter().map(|id| app.calendar(id)).collect()
 }
 
-/// Answers a checked question from the cache, or computes, renders and caches it.
-fn answer(app: &App, parts: &Parts, ask: &Ask) -> Result<Response<Body>> {
+/// Answers a checked question from the cache, or computes, renders and caches it; as the
+/// page of group `page` when there is one.
+fn answer(app: &App, parts: &Parts, ask: &Ask, page: Option<&str>) -> Result<Response<Body>> {
     let members = members(app, ask)?;
     let viewer = query::zone(ask.tz.as_deref().unwrap_or("UTC"))?;
     let week = match ask.week.as_deref() {
@@ -135,6 +168,18 @@ fn answer(app: &App, parts: &Parts, ask: &Ask) -> Result<Response<Body>> {
                 "unknown format {other:?}: use json (the default), intervals, csv, view or ics"
             )))
         }
+    };
+    let format = match page {
+        Some(id) => {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            id.hash(&mut hasher);
+            Format::Page {
+                now: page::Now::at(viewer, week, app.now_unix()).slot,
+                of: hasher.finish() << 1 | u64::from(ask.tz.is_some()),
+            }
+        }
+        None => format,
     };
     let total = u32::try_from(members.len()).unwrap_or(u32::MAX);
     let min = match (format, ask.min) {
@@ -155,14 +200,14 @@ fn answer(app: &App, parts: &Parts, ask: &Ask) -> Result<Response<Body>> {
         min,
     };
     let rendered = app.cached(app.cache.get_group(&key), || {
-        Ok(Rendered::for_group(&key, compute(app, &key)?))
+        Ok(Rendered::for_group(&key, compute(app, &key, page)?))
     })?;
     Ok(rendered.response(parts))
 }
 
 /// Views every member from the viewer's zone (one plan per owner zone), counts them, and
-/// renders the answer.
-fn compute(app: &App, key: &GroupKey<'_>) -> Result<Vec<u8>> {
+/// renders the answer (the page of group `page`, when there is one).
+fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>> {
     let mut order: Vec<usize> = (0..key.members.len()).collect();
     order.sort_by(|&a, &b| key.members[a].zone().cmp(key.members[b].zone()));
     let mut viewed = vec![Week::UNAVAILABLE; key.members.len()];
@@ -218,6 +263,34 @@ fn compute(app: &App, key: &GroupKey<'_>) -> Result<Vec<u8>> {
                 name: &ids.join(","),
             };
             freebusy::render(&about, &periods)
+        }
+        Format::Page { now, of } => {
+            let mut zones: Vec<Zone> = Vec::new();
+            for member in key.members {
+                let zone = Zone::new(member.zone())
+                    .map_err(|e| Problem::internal("reading an owner's zone", e))?;
+                if !zones.contains(&zone) {
+                    zones.push(zone);
+                }
+            }
+            let info = page::Page {
+                kind: "group",
+                id: page.unwrap_or(""),
+                viewer: key.viewer,
+                zone_given: of & 1 == 1,
+                week: key.week,
+                owner_zones: zones,
+                version: key.members.iter().map(|m| m.version()).sum(),
+                etag: group_tag(key.members),
+                now: page::Now { slot: now },
+            };
+            let members = page::Members {
+                ids: &ids,
+                viewed: &viewed,
+                available: &tally.available_counts(),
+                everyone: &tally.everyone(),
+            };
+            page::group(&info, &members)
         }
         Format::Json | Format::Slot(_) | Format::Pattern => {
             let (available, maybe) = tally.counts();

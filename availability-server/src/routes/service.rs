@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http::Response;
-use http_body_util::Full;
 
 use super::Ctx;
 use crate::auth::Need;
@@ -98,7 +97,7 @@ pub(super) async fn metrics(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<
          availability_tzdata_info{{version=\"{}\"}} 1\n",
         crate::tzdata::version(),
     );
-    let mut response = Response::new(Full::new(Bytes::from(text)));
+    let mut response = Response::new(Body::new(Bytes::from(text)));
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,

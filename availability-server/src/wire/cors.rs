@@ -15,7 +15,6 @@ use http::header::{
 };
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
-use http_body_util::Full;
 
 use super::Body;
 
@@ -56,7 +55,7 @@ pub fn asked_method(parts: &Parts) -> &str {
 /// The answer to a preflight for a route that accepts `allow` (its `Allow` list): 204, with
 /// the route's methods when the method asked for only reads (`read`) or the origin is listed.
 pub fn preflight(parts: &Parts, allow: &str, read: bool, origins: &[String]) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::new()));
+    let mut response = Response::new(Body::new(Bytes::new()));
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
     headers.insert(VARY, HeaderValue::from_static("Origin"));

@@ -8,7 +8,6 @@
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
-use http_body_util::Full;
 
 use crate::limit::Verdict;
 
@@ -216,7 +215,7 @@ impl Problem {
         }
         let mut bytes = body.to_string().into_bytes();
         bytes.push(b'\n');
-        let mut response = Response::new(Full::new(Bytes::from(bytes)));
+        let mut response = Response::new(Body::new(Bytes::from(bytes)));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         headers.insert(

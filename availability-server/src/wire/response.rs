@@ -4,7 +4,6 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, VARY};
 use http::request::Parts;
 use http::{Response, StatusCode};
-use http_body_util::Full;
 
 use super::etag::{self, Tag};
 use super::Body;
@@ -12,7 +11,7 @@ use crate::store::Calendar;
 
 /// A JSON response with these bytes.
 pub fn json(status: StatusCode, body: Vec<u8>) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Body::new(Bytes::from(body)));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -32,7 +31,7 @@ pub fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
 pub fn document(parts: &Parts, body: Vec<u8>, calendar: Option<&Calendar>) -> Response<Body> {
     let tag = Tag::of_bytes(calendar.map(Calendar::state), &body);
     let mut response = if etag::not_modified(parts, &[tag.as_str().as_bytes()]) {
-        let mut r = Response::new(Full::new(Bytes::new()));
+        let mut r = Response::new(Body::new(Bytes::new()));
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
@@ -43,6 +42,18 @@ pub fn document(parts: &Parts, body: Vec<u8>, calendar: Option<&Calendar>) -> Re
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(VARY, HeaderValue::from_static("Authorization"));
     response
+}
+
+/// Says that the answer depends on `Accept` too: a path that answers a page to a browser
+/// and JSON to everyone else.
+pub fn vary_accept(response: &mut Response<Body>) {
+    let vary = match response.headers().get(VARY).and_then(|v| v.to_str().ok()) {
+        Some(v) => format!("{v}, Accept"),
+        None => "Accept".to_owned(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&vary) {
+        response.headers_mut().insert(VARY, value);
+    }
 }
 
 /// The JSON `{ ..., "calendar", "version" }` of a successful write to `calendar`, tagged
@@ -71,7 +82,7 @@ pub fn written_bytes(status: StatusCode, body: Vec<u8>, calendar: &Calendar) -> 
 
 /// 204: done, nothing to say.
 pub fn no_content() -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::new()));
+    let mut response = Response::new(Body::new(Bytes::new()));
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
 }

@@ -122,7 +122,7 @@ impl Handler for Floor {
         _peer: IpAddr,
         request: Request<hyper::body::Incoming>,
     ) -> impl Future<Output = Response<wire::Body>> + Send {
-        std::future::ready(answer(&self.routes, &request))
+        std::future::ready(answer(&self.routes, &request).map(wire::Body::from))
     }
 
     fn metrics(&self) -> &Metrics {

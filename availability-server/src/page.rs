@@ -1,0 +1,640 @@
+//! Pages for people: the week of a calendar or a group as HTML, and the start page.
+//!
+//! A page is one more rendering of a view: it is made by the same plan application as the
+//! JSON week, cached under the same kind of key ([`crate::cache::Format::Page`]) and
+//! compressed like every other body. The page is complete without scripts (the grid, the
+//! dates, the previous and next weeks, the zone form); `/static/app.js` adds the browser's
+//! zone, keyboard movement, who is free in a group, live refresh from the event stream and
+//! the owner's edit mode. Nothing is loaded from another origin, and the answer carries a
+//! `Content-Security-Policy` that forbids it (see [`secure`]).
+//!
+//! Every slot cell carries `data-slot` (0-335 in viewer order) and `data-status`, and on
+//! group pages `data-available`, so tools and tests read the grid a person sees.
+
+use std::fmt::Write as _;
+
+use availability_core::tz::{IsoWeek, Zone};
+use availability_core::{Slot, Status, Week, HALF_HOURS_PER_DAY, SLOTS};
+use http::header::{HeaderMap, HeaderValue, ACCEPT, VARY};
+use http::request::Parts;
+
+use crate::render::time_text;
+
+/// The script of every page, served at `/static/app.js`.
+pub const SCRIPT: &str = include_str!("page/app.js");
+
+/// The style sheet of every page, served at `/static/app.css`.
+pub const STYLE: &str = include_str!("page/app.css");
+
+/// The policy of every page: only this origin's script, style and connections; no plugins,
+/// frames, or forms sent elsewhere.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+    frame-ancestors 'none'";
+
+/// A page is at most this many bytes before compression.
+pub const MAX_PAGE_BYTES: usize = 50 * 1024;
+
+/// Groups of at most this many members name who is free in each slot.
+pub const NAMED: usize = 50;
+
+/// Whether the request prefers HTML to JSON: it names `text/html` with a higher quality than
+/// `application/json` (a browser's navigation does; `fetch` and API clients do not).
+pub fn wants_html(parts: &Parts) -> bool {
+    let (mut html, mut json) = (0.0_f32, 0.0_f32);
+    for value in parts.headers.get_all(ACCEPT) {
+        let Ok(value) = value.to_str() else { continue };
+        for range in value.split(',') {
+            let mut fields = range.split(';');
+            let media = fields.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = fields
+                .filter_map(|f| f.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            match media.as_str() {
+                "text/html" => html = html.max(q),
+                "application/json" => json = json.max(q),
+                _ => {}
+            }
+        }
+    }
+    html > 0.0 && html > json
+}
+
+/// Adds the fields every page and asset carries: the policy, no sniffing, no referrer, and
+/// that the answer depends on `Accept`.
+pub fn secure(headers: &mut HeaderMap) {
+    headers.insert("content-security-policy", HeaderValue::from_static(CSP));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+}
+
+/// Where "now" is in a viewer's week: the slot of the current half hour and the day of today,
+/// when they fall in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Now {
+    /// The slot (0-335) of the current half hour, or [`SLOTS`] when now is not in the week.
+    pub slot: u16,
+}
+
+impl Now {
+    /// Now (`unix` seconds) in `week` as `viewer` sees it.
+    pub fn at(viewer: Zone, week: IsoWeek, unix: i64) -> Now {
+        let offset = i64::from(viewer.offset_at(unix).unwrap_or(0));
+        let local = unix + offset;
+        let days = local.div_euclid(86_400);
+        let monday = week.monday().signed_duration_since(epoch()).num_days();
+        let day = days - monday;
+        let slot = if (0..7).contains(&day) {
+            day * 48 + local.rem_euclid(86_400) / 1800
+        } else {
+            SLOTS as i64
+        };
+        Now {
+            slot: u16::try_from(slot).unwrap_or(SLOTS as u16),
+        }
+    }
+
+    /// The day (0-6) of today, if it is in the week.
+    fn day(self) -> Option<usize> {
+        let slot = usize::from(self.slot);
+        (slot < SLOTS).then_some(slot / HALF_HOURS_PER_DAY)
+    }
+}
+
+fn epoch() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()
+}
+
+/// A clock change inside a viewed week.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockChange {
+    /// The zone whose clocks change.
+    pub zone: &'static str,
+    /// When, as `YYYY-MM-DD HH:MM` local time after the change.
+    pub when: String,
+    /// The UTC offsets before and after, in seconds.
+    pub from: i32,
+    /// See `from`.
+    pub to: i32,
+}
+
+/// The clock changes of `zones` during `week` as `viewer` sees it.
+pub fn clock_changes(viewer: Zone, week: IsoWeek, zones: &[Zone]) -> Vec<ClockChange> {
+    let monday = week.monday().signed_duration_since(epoch()).num_days() * 86_400;
+    let start = monday - i64::from(viewer.offset_at(monday).unwrap_or(0));
+    let end = start + 7 * 86_400;
+    let mut changes = Vec::new();
+    let mut seen: Vec<&'static str> = Vec::new();
+    for zone in zones {
+        if seen.contains(&zone.name()) {
+            continue;
+        }
+        seen.push(zone.name());
+        let mut before = zone.offset_at(start).unwrap_or(0);
+        // Every rule in use changes on a quarter hour.
+        let mut t = start + 900;
+        while t < end {
+            let now = zone.offset_at(t).unwrap_or(before);
+            if now != before {
+                let local = chrono::DateTime::from_timestamp(t + i64::from(now), 0)
+                    .map(|d| d.naive_utc().format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
+                changes.push(ClockChange {
+                    zone: zone.name(),
+                    when: local,
+                    from: before,
+                    to: now,
+                });
+                before = now;
+            }
+            t += 900;
+        }
+    }
+    changes
+}
+
+/// `UTC+05:45`.
+fn offset_text(seconds: i32) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let s = seconds.unsigned_abs();
+    format!("UTC{sign}{:02}:{:02}", s / 3600, s % 3600 / 60)
+}
+
+/// Appends `s` with `&`, `<`, `>`, `"` and `'` escaped.
+fn escape(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A query value with everything but unreserved characters and `/` percent-encoded.
+fn query_value(out: &mut String, s: &str) {
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+/// What a week page shows besides its grid.
+#[derive(Debug, Clone)]
+pub struct Page<'a> {
+    /// `calendar` or `group`.
+    pub kind: &'static str,
+    /// The calendar's or group's id.
+    pub id: &'a str,
+    /// The viewer's zone.
+    pub viewer: Zone,
+    /// Whether the viewer's zone was asked for (`?tz=`), so the script does not replace it
+    /// with the browser's.
+    pub zone_given: bool,
+    /// The viewed week.
+    pub week: IsoWeek,
+    /// The owner's zone (a calendar), or the members' zones (a group).
+    pub owner_zones: Vec<Zone>,
+    /// The calendar's version, or the sum of the members' (it grows with every change).
+    pub version: u64,
+    /// The entity tag a write compares (`If-Match`): the calendar's state, or the group's
+    /// answer.
+    pub etag: String,
+    /// Where now is.
+    pub now: Now,
+}
+
+const SHORT_DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// The glyph and the word of a status: the page says each status in text, not only in
+/// colour.
+fn status_text(status: Status) -> (&'static str, &'static str) {
+    match status {
+        Status::Available => ("\u{2713}", "available"),
+        Status::Maybe => ("?", "maybe"),
+        Status::Unavailable => ("\u{2013}", "unavailable"),
+    }
+}
+
+/// The head of a page, through the opening of `<body>`.
+fn head(out: &mut String, title: &str) {
+    out.push_str(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>",
+    );
+    escape(out, title);
+    out.push_str(
+        "</title><link rel=\"stylesheet\" href=\"/static/app.css\">\
+         <script src=\"/static/app.js\" defer></script></head>",
+    );
+}
+
+/// `?tz=...&week=...`.
+fn link(out: &mut String, zone: &str, week: Option<IsoWeek>) {
+    out.push_str("?tz=");
+    query_value(out, zone);
+    if let Some(week) = week {
+        let _ = write!(out, "&amp;week={week}");
+    }
+}
+
+/// The header of a week page: title, week, zones, navigation, clock changes, legend.
+fn page_header(out: &mut String, page: &Page<'_>, legend: &str) {
+    let what = if page.kind == "group" {
+        "Group"
+    } else {
+        "Calendar"
+    };
+    out.push_str("<body data-kind=\"");
+    out.push_str(page.kind);
+    out.push_str("\" data-id=\"");
+    escape(out, page.id);
+    out.push_str("\" data-tz=\"");
+    escape(out, page.viewer.name());
+    let _ = write!(
+        out,
+        "\" data-tz-given=\"{}\" data-week=\"{}\" data-version=\"{}\" data-etag=\"",
+        u8::from(page.zone_given),
+        page.week,
+        page.version
+    );
+    escape(out, &page.etag);
+    out.push_str("\" data-owner-tz=\"");
+    if let Some(zone) = page.owner_zones.first() {
+        escape(out, zone.name());
+    }
+    out.push_str("\"><header><h1>");
+    let _ = write!(out, "{what} ");
+    escape(out, page.id);
+    let dates = page.week.dates();
+    let _ = write!(
+        out,
+        "</h1><p>Week {} ({} to {}), shown in <strong id=\"zone\">",
+        page.week,
+        dates[0].format("%-d %b %Y"),
+        dates[6].format("%-d %b %Y")
+    );
+    escape(out, page.viewer.name());
+    out.push_str("</strong>. ");
+    if page.kind == "group" {
+        let _ = write!(
+            out,
+            "Each member's week is read in their own zone ({} zone{}).",
+            page.owner_zones.len(),
+            if page.owner_zones.len() == 1 { "" } else { "s" }
+        );
+    } else {
+        out.push_str("The owner's zone is <strong id=\"owner-zone\">");
+        if let Some(zone) = page.owner_zones.first() {
+            escape(out, zone.name());
+        }
+        out.push_str("</strong>.");
+    }
+    out.push_str("</p><nav aria-label=\"Weeks\"><a rel=\"prev\" id=\"prev\" href=\"");
+    link(out, page.viewer.name(), page.week.previous());
+    out.push_str("\">&larr; Previous week</a> <a rel=\"next\" id=\"next\" href=\"");
+    link(out, page.viewer.name(), page.week.next());
+    out.push_str(
+        "\">Next week &rarr;</a><form method=\"get\" class=\"zone\"><label>Time zone \
+         <input name=\"tz\" size=\"18\" value=\"",
+    );
+    escape(out, page.viewer.name());
+    let _ = write!(
+        out,
+        "\"></label><input type=\"hidden\" name=\"week\" value=\"{}\"><button>Show</button>\
+         </form></nav>",
+        page.week
+    );
+    let mut zones = vec![page.viewer];
+    zones.extend(page.owner_zones.iter().copied());
+    for change in clock_changes(page.viewer, page.week, &zones) {
+        out.push_str("<p class=\"dst\" role=\"note\">Clocks change this week in ");
+        escape(out, change.zone);
+        let _ = write!(
+            out,
+            " at {} ({} to {}): times around it are converted instant by instant.</p>",
+            change.when,
+            offset_text(change.from),
+            offset_text(change.to)
+        );
+    }
+    out.push_str(legend);
+    out.push_str(
+        "<p id=\"live\" role=\"status\" aria-live=\"polite\"></p></header><main>\
+         <table class=\"grid\" id=\"grid\"><thead><tr><th scope=\"col\">Time</th>",
+    );
+    let today = page.now.day();
+    for (d, date) in dates.iter().enumerate() {
+        let class = if today == Some(d) {
+            " class=\"today\" aria-current=\"date\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            "<th scope=\"col\"{class} data-date=\"{date}\">{} <span>{}</span></th>",
+            SHORT_DAYS[d],
+            date.format("%-d %b")
+        );
+    }
+    out.push_str("</tr></thead><tbody>");
+}
+
+/// The classes of a cell: today's column and the current half hour.
+fn cell_class(page: &Page<'_>, slot: usize, extra: &str) -> String {
+    let mut class = String::from(extra);
+    if page.now.day() == Some(slot / HALF_HOURS_PER_DAY) {
+        class.push_str(" t");
+    }
+    if usize::from(page.now.slot) == slot {
+        class.push_str(" now");
+    }
+    class.trim().to_owned()
+}
+
+const CALENDAR_LEGEND: &str = "<ul class=\"legend\"><li><span data-status=\"available\">\
+    \u{2713}</span> available</li><li><span data-status=\"maybe\">?</span> maybe</li>\
+    <li><span data-status=\"unavailable\">\u{2013}</span> unavailable</li></ul>";
+
+/// The page of one calendar's viewed week.
+pub fn calendar(page: &Page<'_>, viewed: &Week) -> Vec<u8> {
+    let mut out = String::with_capacity(24 * 1024);
+    head(&mut out, &format!("{} \u{b7} {}", page.id, page.week));
+    page_header(&mut out, page, CALENDAR_LEGEND);
+    for h in 0..HALF_HOURS_PER_DAY {
+        let _ = write!(out, "<tr><th scope=\"row\">{}</th>", time_text(h));
+        for d in 0..7 {
+            let index = d * HALF_HOURS_PER_DAY + h;
+            let status = Slot::from_index(index).map_or(Status::Unavailable, |s| viewed.status(s));
+            let (glyph, word) = status_text(status);
+            let class = cell_class(page, index, "");
+            let _ = write!(out, "<td data-slot=\"{index}\" data-status=\"{word}\"");
+            if !class.is_empty() {
+                let _ = write!(out, " class=\"{class}\"");
+            }
+            let _ = write!(out, ">{glyph}</td>");
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str(
+        "</tbody></table></main><section id=\"edit\" hidden><h2>Edit the week</h2>\
+         <p>Edits are written in the owner's zone, to the recurring week.</p>\
+         <form id=\"key-form\"><label>Calendar key <input id=\"key\" type=\"password\" \
+         autocomplete=\"off\" size=\"30\"></label> <button>Start editing</button></form>\
+         <div id=\"brush\" hidden><fieldset><legend>Paint with</legend>\
+         <label><input type=\"radio\" name=\"brush\" value=\"available\" checked> available\
+         </label> <label><input type=\"radio\" name=\"brush\" value=\"maybe\"> maybe</label> \
+         <label><input type=\"radio\" name=\"brush\" value=\"unavailable\"> unavailable\
+         </label></fieldset><button id=\"save\" type=\"button\">Save</button> \
+         <button id=\"cancel\" type=\"button\">Stop editing</button></div></section>\
+         <footer><button id=\"edit-open\" type=\"button\" hidden>Edit (owner)</button> \
+         <a href=\"/\">Open another calendar or group</a></footer></body></html>\n",
+    );
+    out.into_bytes()
+}
+
+const GROUP_LEGEND: &str = "<ul class=\"legend\"><li>Each cell: how many members are \
+    available; darker is more.</li><li><span class=\"best\">\u{2605}</span> the best slots \
+    of the week</li><li><span class=\"h5\">n</span> the darkest: everyone is \
+    available</li></ul>";
+
+/// What a group page shows of its members.
+#[derive(Debug, Clone, Copy)]
+pub struct Members<'a> {
+    /// The members' ids, in the group's order.
+    pub ids: &'a [&'a str],
+    /// Each member's viewed week, in the same order.
+    pub viewed: &'a [Week],
+    /// Per slot, how many are available.
+    pub available: &'a [u32; SLOTS],
+    /// Everyone's status.
+    pub everyone: &'a Week,
+}
+
+/// The page of a group's viewed week: a heat map of how many are available, the best slots
+/// marked, and (for groups of at most [`NAMED`]) who is free in each slot, read by the script.
+pub fn group(page: &Page<'_>, members: &Members<'_>) -> Vec<u8> {
+    let total = u32::try_from(members.ids.len()).unwrap_or(u32::MAX).max(1);
+    let best = members.available.iter().copied().max().unwrap_or(0);
+    let mut out = String::with_capacity(32 * 1024);
+    head(&mut out, &format!("{} \u{b7} {}", page.id, page.week));
+    page_header(&mut out, page, GROUP_LEGEND);
+    for h in 0..HALF_HOURS_PER_DAY {
+        let _ = write!(out, "<tr><th scope=\"row\">{}</th>", time_text(h));
+        for d in 0..7 {
+            let index = d * HALF_HOURS_PER_DAY + h;
+            let slot = Slot::from_index(index);
+            let status = slot.map_or(Status::Unavailable, |s| members.everyone.status(s));
+            let count = members.available.get(index).copied().unwrap_or(0);
+            // Six levels of the heat map: nobody, four quarters of the members, everyone.
+            let level = match count {
+                0 => 0,
+                c if c >= total => 5,
+                c => 1 + (c * 4 / total).min(3),
+            };
+            let is_best = best > 0 && count == best;
+            let class = cell_class(
+                page,
+                index,
+                &format!("h{level}{}", if is_best { " best" } else { "" }),
+            );
+            let _ = write!(
+                out,
+                "<td data-slot=\"{index}\" data-status=\"{}\" data-available=\"{count}\" \
+                 class=\"{class}\">{}{count}</td>",
+                status.as_str(),
+                if is_best { "\u{2605}" } else { "" },
+            );
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table></main>");
+    if members.ids.len() <= NAMED {
+        // Who is free: per member, its available slots as 84 hex digits (4 slots a digit,
+        // slot 0 in the high bit of the first). A data block, never run as a script.
+        out.push_str("<script type=\"application/json\" id=\"members\">{\"ids\":[");
+        for (i, id) in members.ids.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            escape(&mut out, id);
+            out.push('"');
+        }
+        out.push_str("],\"free\":[");
+        for (i, week) in members.viewed.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            for chunk in 0..SLOTS / 4 {
+                let mut digit = 0u8;
+                for bit in 0..4 {
+                    let free = Slot::from_index(chunk * 4 + bit)
+                        .is_some_and(|s| week.status(s) == Status::Available);
+                    digit |= u8::from(free) << (3 - bit);
+                }
+                let _ = write!(out, "{digit:x}");
+            }
+            out.push('"');
+        }
+        let _ = write!(
+            out,
+            "]}}</script><p id=\"who\" role=\"status\" aria-live=\"polite\">Move to a slot \
+             to see who is free ({} members).</p>",
+            members.ids.len()
+        );
+    }
+    out.push_str(
+        "<footer><a href=\"/\">Open another calendar or group</a></footer></body></html>\n",
+    );
+    out.into_bytes()
+}
+
+/// The start page: open a calendar or a group by its id. Works without scripts: the forms
+/// ask `/` again, which sends the browser on.
+pub fn start() -> Vec<u8> {
+    let mut out = String::with_capacity(2048);
+    head(&mut out, "Availability");
+    out.push_str(
+        "<body data-kind=\"start\"><header><h1>Availability</h1><p>See when a calendar or a \
+         group is free, in your own time zone.</p></header><main>\
+         <form method=\"get\" action=\"/\"><label>Calendar id <input name=\"calendar\" \
+         required pattern=\"[a-z0-9][a-z0-9\\-]{0,62}\" autocapitalize=\"none\"></label> \
+         <button>Open calendar</button></form>\
+         <form method=\"get\" action=\"/\"><label>Group id <input name=\"group\" required \
+         pattern=\"[a-z0-9][a-z0-9\\-]{0,62}\" autocapitalize=\"none\"></label> \
+         <button>Open group</button></form></main></body></html>\n",
+    );
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(accept: &str) -> Parts {
+        http::Request::builder()
+            .header(ACCEPT, accept)
+            .body(())
+            .expect("a request")
+            .into_parts()
+            .0
+    }
+
+    #[test]
+    fn html_only_when_preferred() {
+        assert!(wants_html(&parts(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        )));
+        assert!(!wants_html(&parts("*/*")));
+        assert!(!wants_html(&parts("application/json")));
+        assert!(!wants_html(&parts("application/json, text/html;q=0.5")));
+        assert!(!wants_html(&parts("text/html;q=0")));
+    }
+
+    #[test]
+    fn now_falls_in_its_week() {
+        let utc = Zone::UTC;
+        let week = IsoWeek::new(2026, 48).expect("a week");
+        // 2026-11-25 (Wednesday) 10:15 UTC.
+        let unix = 1_795_601_700;
+        assert_eq!(Now::at(utc, week, unix).slot, 2 * 48 + 20);
+        let kathmandu = Zone::new("Asia/Kathmandu").expect("zone");
+        // 16:00 there.
+        assert_eq!(Now::at(kathmandu, week, unix).slot, 2 * 48 + 32);
+        let next = IsoWeek::new(2026, 49).expect("a week");
+        assert_eq!(usize::from(Now::at(utc, next, unix).slot), SLOTS);
+    }
+
+    #[test]
+    fn clock_changes_are_found_in_either_zone() {
+        let la = Zone::new("America/Los_Angeles").expect("zone");
+        // 2026-11-01 is a Sunday: week 44 holds the end of daylight time there.
+        let week = IsoWeek::new(2026, 44).expect("a week");
+        let changes = clock_changes(Zone::UTC, week, &[Zone::UTC, la]);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].zone, "America/Los_Angeles");
+        assert_eq!((changes[0].from, changes[0].to), (-7 * 3600, -8 * 3600));
+        assert!(changes[0].when.starts_with("2026-11-01 01:"), "{changes:?}");
+        let quiet = IsoWeek::new(2026, 48).expect("a week");
+        assert!(clock_changes(la, quiet, &[la, Zone::UTC]).is_empty());
+    }
+
+    #[test]
+    fn pages_have_every_slot_and_stay_small() {
+        let week = IsoWeek::new(2026, 48).expect("a week");
+        let page = Page {
+            kind: "calendar",
+            id: "room-1",
+            viewer: Zone::UTC,
+            zone_given: false,
+            week,
+            owner_zones: vec![Zone::UTC],
+            version: 3,
+            etag: "\"v3.1\"".into(),
+            now: Now { slot: 100 },
+        };
+        let viewed = Week::from_fn(|s| Status::ALL[s.index() % 3]);
+        let html = String::from_utf8(calendar(&page, &viewed)).expect("utf-8");
+        assert!(html.len() < MAX_PAGE_BYTES, "{} bytes", html.len());
+        assert_eq!(html.matches("data-slot=").count(), SLOTS);
+        assert!(html.contains("<td data-slot=\"49\" data-status=\"maybe\""));
+        assert!(html.contains("data-slot=\"100\" data-status=\"maybe\" class=\"t now\""));
+        assert!(html.contains("data-etag=\"&quot;v3.1&quot;\""));
+        assert!(
+            !html.contains("style="),
+            "no inline styles under the policy"
+        );
+
+        let ids: Vec<String> = (0..50).map(|i| format!("member-number-{i:02}")).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let weeks = vec![viewed; 50];
+        let available = [7u32; SLOTS];
+        let group_page = Page {
+            kind: "group",
+            ..page
+        };
+        let html = String::from_utf8(group(
+            &group_page,
+            &Members {
+                ids: &ids,
+                viewed: &weeks,
+                available: &available,
+                everyone: &viewed,
+            },
+        ))
+        .expect("utf-8");
+        assert!(html.len() < MAX_PAGE_BYTES, "{} bytes", html.len());
+        assert_eq!(html.matches("data-available=\"7\"").count(), SLOTS);
+        assert!(html.contains("\"member-number-49\""));
+        assert_eq!(
+            html.matches("class=\"h1").count(),
+            SLOTS,
+            "7 of 50: the first quarter"
+        );
+        let everyone = [50u32; SLOTS];
+        let html = String::from_utf8(group(
+            &group_page,
+            &Members {
+                ids: &ids,
+                viewed: &weeks,
+                available: &everyone,
+                everyone: &viewed,
+            },
+        ))
+        .expect("utf-8");
+        assert_eq!(html.matches("class=\"h5 best").count(), SLOTS, "everyone");
+    }
+}
