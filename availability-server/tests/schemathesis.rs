@@ -157,6 +157,10 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
             setting("SCHEMATHESIS_MAX_SECONDS", 150)
         ))
         .args(["--phases", "examples,coverage,fuzzing"])
+        // The event streams (`/calendars/{id}/events`, `/groups/{id}/events`) never end:
+        // a request would wait for a whole body that never comes. They are left out here;
+        // `tests/openapi.rs` checks their answers against the document.
+        .args(["--exclude-path-regex", "/events$"])
         .args(["--workers", "2"])
         // The certificate is the server's own first-run one, made for `localhost`.
         .arg("--tls-verify=false")
