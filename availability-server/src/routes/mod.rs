@@ -25,8 +25,6 @@ mod service;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -359,9 +357,15 @@ where
         || preflight
         || matches!(found, Ok((_, _, Action::Ask(_))));
     let verdict = charge(app, read, client, &parts);
-    // A body left unread in an HTTP/1.1 connection cannot be skipped to reach the next
-    // request: such an answer says `Connection: close`, so the client knows to reconnect.
-    let ended = body::declared(&parts).then(|| Arc::new(AtomicBool::new(false)));
+    // A body the handler leaves unread is read here once it has answered (up to a bound):
+    // closing an HTTP/1.1 connection while its client still sends would reset it before the
+    // client saw the answer. A body too large or too slow to read says `Connection: close`.
+    let (body, leftover) = if body::declared(&parts) {
+        let (body, leftover) = body::hold(body);
+        (body, Some(leftover))
+    } else {
+        (body::boxed(body), None)
+    };
     let (route, result) = if app.is_shutting_down() {
         ("shutdown", Err(Problem::shutting_down()))
     } else if !verdict.allowed {
@@ -412,9 +416,7 @@ where
                 };
                 let answer = match action {
                     Action::Now(handler) => handler(&cx),
-                    Action::Wait(handler) | Action::Ask(handler) => {
-                        handler(cx, body::boxed(body, ended.clone())).await
-                    }
+                    Action::Wait(handler) | Action::Ask(handler) => handler(cx, body).await,
                 };
                 (route.name, answer)
             }
@@ -427,8 +429,13 @@ where
     if !response.headers().contains_key("ratelimit") {
         verdict.write_headers(response.headers_mut());
     }
-    let unread = ended.is_some_and(|ended| !ended.load(Ordering::Relaxed));
-    if unread && parts.version < Version::HTTP_2 {
+    let unread = match leftover {
+        Some(leftover) if parts.version < Version::HTTP_2 => {
+            !leftover.drain(app.body.timeout).await
+        }
+        _ => false,
+    };
+    if unread {
         response
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));

@@ -22,18 +22,99 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A request body, boxed once when a handler needs it (reads never touch theirs).
 pub type RequestBody = UnsyncBoxBody<Bytes, BoxError>;
 
-/// Boxes any body hyper (or a test) hands over; with `ended`, the flag is set once the body
-/// has been read to its end.
-pub fn boxed<B>(body: B, ended: Option<Arc<AtomicBool>>) -> RequestBody
+/// Boxes a body that announces no data (`declared` is false): nothing to watch or drain.
+pub fn boxed<B>(body: B) -> RequestBody
 where
     B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
-    match ended {
-        None => body.map_err(Into::into).boxed_unsync(),
-        Some(ended) => Watched { inner: body, ended }
-            .map_err(Into::into)
-            .boxed_unsync(),
+    body.map_err(Into::into).boxed_unsync()
+}
+
+/// Boxes a body that announces data, for the handler, and keeps a hold on it: once the
+/// handler has answered, [`Leftover::drain`] reads what it left unread, so that an answer
+/// given before the body was read (401, 403, 404, 415, 429, ...) does not cut the connection
+/// while the client is still sending.
+pub fn hold<B>(body: B) -> (RequestBody, Leftover<B>)
+where
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    let slot = Arc::new(std::sync::Mutex::new(Some(body)));
+    let ended = Arc::new(AtomicBool::new(false));
+    let touched = Arc::new(AtomicBool::new(false));
+    let watched = Watched {
+        slot: Arc::clone(&slot),
+        ended: Arc::clone(&ended),
+        touched: Arc::clone(&touched),
+    };
+    let leftover = Leftover {
+        slot,
+        ended,
+        touched,
+    };
+    (watched.map_err(Into::into).boxed_unsync(), leftover)
+}
+
+/// The hold [`hold`] keeps on a request body.
+pub struct Leftover<B> {
+    slot: Arc<std::sync::Mutex<Option<B>>>,
+    ended: Arc<AtomicBool>,
+    /// The handler began reading it: what it left is what it refused (too large, too slow),
+    /// not to be read again.
+    touched: Arc<AtomicBool>,
+}
+
+impl<B> std::fmt::Debug for Leftover<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leftover")
+            .field("ended", &self.ended.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> Leftover<B>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
+{
+    /// Whether the body has been read to its end: at once when the handler read it, or after
+    /// reading it here when the handler answered without touching it, when its announced
+    /// length is at most [`DRAIN_BYTES`] and it arrives within `timeout`. `false` when it is larger or slower, or when the handler stopped
+    /// reading it part way: the connection must then close.
+    pub async fn drain(self, timeout: Duration) -> bool {
+        if self.ended.load(Ordering::Relaxed) {
+            return true;
+        }
+        if self.touched.load(Ordering::Relaxed) {
+            return false;
+        }
+        let taken = self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some(mut body) = taken else {
+            return false;
+        };
+        // Only a body of announced length within the bound: a larger one, or one of unknown
+        // length, is not worth its transfer.
+        if body.size_hint().upper().is_none_or(|n| n > DRAIN_BYTES) {
+            return false;
+        }
+        let rest = async {
+            let mut left = DRAIN_BYTES;
+            while let Some(frame) = body.frame().await {
+                let Ok(frame) = frame else { return false };
+                if let Ok(chunk) = frame.into_data() {
+                    match left.checked_sub(chunk.len() as u64) {
+                        Some(l) => left = l,
+                        None => return false,
+                    }
+                }
+            }
+            true
+        };
+        tokio::time::timeout(timeout, rest).await.unwrap_or(false)
     }
 }
 
@@ -47,10 +128,11 @@ pub fn declared(parts: &Parts) -> bool {
             .is_some_and(|v| v.trim() != "0")
 }
 
-/// A body that sets a flag when it has been read to its end.
+/// A held body that says when it has been read from, and when to its end.
 struct Watched<B> {
-    inner: B,
+    slot: Arc<std::sync::Mutex<Option<B>>>,
     ended: Arc<AtomicBool>,
+    touched: Arc<AtomicBool>,
 }
 
 impl<B: hyper::body::Body + Unpin> hyper::body::Body for Watched<B> {
@@ -58,22 +140,38 @@ impl<B: hyper::body::Body + Unpin> hyper::body::Body for Watched<B> {
     type Error = B::Error;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<std::result::Result<Frame<Self::Data>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if matches!(polled, Poll::Ready(None)) || self.inner.is_end_stream() {
+        let mut slot = self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(inner) = slot.as_mut() else {
+            return Poll::Ready(None);
+        };
+        self.touched.store(true, Ordering::Relaxed);
+        let polled = Pin::new(&mut *inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || inner.is_end_stream() {
             self.ended.store(true, Ordering::Relaxed);
         }
         polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .is_none_or(hyper::body::Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map_or_else(SizeHint::default, hyper::body::Body::size_hint)
     }
 }
 
