@@ -41,17 +41,27 @@ pub struct IcsError {
 }
 
 impl IcsError {
+    /// Names and values come from the document, which may make them long: the refusal keeps
+    /// the first 60 characters of the property and 400 of the message.
     #[cold]
     pub(crate) fn new(property: impl Into<String>, message: impl Into<String>) -> IcsError {
         IcsError {
-            property: property.into(),
-            message: message.into(),
+            property: clipped(property.into(), 60),
+            message: clipped(message.into(), 400),
         }
     }
 
     /// The property or component the refusal names, such as `RRULE` or `VAVAILABILITY`.
     pub fn property(&self) -> &str {
         &self.property
+    }
+}
+
+/// `text` cut to its first `chars` characters, marked with an ellipsis when cut.
+fn clipped(text: String, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text,
     }
 }
 

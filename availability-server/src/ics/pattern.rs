@@ -259,6 +259,12 @@ pub fn import(text: &str, owner: Zone, now: i64) -> Result<Week, IcsError> {
     let last = lines.len() - 1;
     for (n, line) in lines.iter().enumerate() {
         match line.name.as_str() {
+            "BEGIN" | "END" if line.value.trim().is_empty() => {
+                return Err(IcsError::new(
+                    line.name.as_str(),
+                    "names no component: write BEGIN:AVAILABLE, END:AVAILABLE and the like",
+                ))
+            }
             "BEGIN" => {
                 let name = line.value.to_ascii_uppercase();
                 if stack.len() >= MAX_DEPTH {
@@ -777,6 +783,24 @@ mod tests {
 
     fn refused(d: &str) -> IcsError {
         import(d, zone("UTC"), 0).expect_err("refused")
+    }
+
+    /// A `BEGIN:` or `END:` naming nothing is refused by its own name (found by fuzzing: the
+    /// refusal named an empty property).
+    #[test]
+    fn a_component_without_a_name_is_refused_by_name() {
+        for (doc, property) in [
+            ("BEGIN:VCALENDAR\r\nVERSIOBN:2.0\r\nBEGIN:", "BEGIN"),
+            ("BEGIN:VCALENDAR\r\nBEGIN: \r\nEND:VCALENDAR\r\n", "BEGIN"),
+            ("BEGIN:VCALENDAR\r\nEND:\r\n", "END"),
+        ] {
+            let e = refused(doc);
+            assert_eq!(e.property(), property, "{doc:?}: {e}");
+        }
+        // Names from the document are clipped in the refusal (fuzzing found a 2 KB message).
+        let long = format!("BEGIN:VCALENDAR\r\nBEGIN:{}\r\nEND:X\r\n", "Y".repeat(5000));
+        let e = refused(&long);
+        assert!(e.to_string().len() < 1000, "{} bytes", e.to_string().len());
     }
 
     #[test]
