@@ -158,15 +158,6 @@ done = function(summary, latency, requests)
 end
 LUA
 
-cat >"$WORK/reads.lua" <<'LUA'
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("LOAD_RESULT %d %d %.0f %.0f %d %d\n", summary.requests,
-    summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.timeout, e.status))
-end
-LUA
-
 # Runs wrk with SCRIPT against PATH for DURATION; sets RPS P50 P99 FAILED OUT.
 run_wrk() { # SCRIPT PATH
     OUT=$("${CLIENT_CPUS[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$1" \
@@ -204,12 +195,12 @@ say "$FLASH"
 
 READ_PATH="/calendars/$STREAM_ROOM/availability?tz=UTC&week=$(date -u -d "@$(((BOOK_FIRST / 86400 + 28) * 86400))" +%G-W%V)"
 say "reads alone: $CONNECTIONS connections, ${DURATION}s"
-run_wrk "$WORK/reads.lua" "$READ_PATH"
+run_wrk "$WORK/report.lua" "$READ_PATH"
 ALONE_RPS=$RPS ALONE_P50=$P50 ALONE_P99=$P99 ALONE_FAILED=$((FAILED + status))
 say "reads while $STREAM_RATE bookings a second stream in"
 drive stream "$STREAM_RATE" "$DURATION" "$STREAM_ROOM" >"$WORK/stream.out" 2>&1 &
 STREAM_PID=$!
-run_wrk "$WORK/reads.lua" "$READ_PATH"
+run_wrk "$WORK/report.lua" "$READ_PATH"
 BUSY_RPS=$RPS BUSY_P50=$P50 BUSY_P99=$P99 BUSY_FAILED=$((FAILED + status))
 wait "$STREAM_PID" || die "the booking stream failed: $(cat "$WORK/stream.out")"
 STREAM=$(grep '^STREAM' "$WORK/stream.out")

@@ -89,6 +89,17 @@ WORK=$(mktemp -d "$TARGET/${SCRIPT%.sh}.XXXXXX")
 PID=""
 LOG=""
 
+# wrk's report: one machine-readable line at the end, LOAD_RESULT with the requests, the
+# microseconds, p50 and p99 in microseconds, socket errors, and responses >= 400.
+cat >"$WORK/report.lua" <<'LUA'
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("LOAD_RESULT %d %d %.0f %.0f %d %d\n", summary.requests,
+    summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+LUA
+
 stop() {
     if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
         kill -TERM "$PID" 2>/dev/null || true

@@ -67,17 +67,8 @@ lift_limits
 
 # --- Load generators -----------------------------------------------------------------------
 
-# wrk prints one machine-readable line at the end: requests, microseconds, p50 and p99 in
-# microseconds, socket errors, responses >= 400. PATCH runs also alternate two batches, so
-# that every request changes the week (and no store can skip the write).
-cat >"$WORK/report.lua" <<'LUA'
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("LOAD_RESULT %d %d %.0f %.0f %d %d\n", summary.requests,
-    summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.timeout, e.status))
-end
-LUA
+# wrk reports through $WORK/report.lua (common.sh). PATCH runs also alternate two batches,
+# so that every request changes the week (and no store can skip the write).
 cat "$WORK/report.lua" - >"$WORK/patch.lua" <<'LUA'
 -- LOAD_WRITE_TARGETS: "path key path key ...", the calendars to write in turn.
 local batches = {}

@@ -4,8 +4,6 @@
 //! configuration removes them. The last admin key is never removed: nobody could administer
 //! the server after it (a restart would make a new one, but only for whoever reads the log).
 
-use bytes::Bytes;
-use http::header::CONTENT_TYPE;
 use http::{Response, StatusCode};
 use serde::Deserialize;
 
@@ -72,35 +70,14 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     Query::parse(parts.uri.query(), &[])?;
     idempotency::key(parts)?;
     let principal = app.authorize(cx.client, parts, Need::Admin).await?;
-    let bytes = if parts.headers.contains_key(CONTENT_TYPE) {
-        body::read_json(app.body, parts, body).await?
-    } else {
-        Bytes::new()
-    };
+    let bytes = body::read_optional_json(app.body, parts, body).await?;
     let running = match idempotency::start_keyed(app, parts, &principal, cx.client, &bytes)? {
         Keyed::Repeat(response, _) => return Ok(response),
         Keyed::Fresh(running) => running,
     };
-    let new = if bytes.iter().all(u8::is_ascii_whitespace) {
-        NewKey::default()
-    } else {
-        body::parse_json(&bytes, "admin key request ({\"label\"})")?
-    };
+    let new: NewKey = body::parse_optional_json(&bytes, "admin key request ({\"label\"})")?;
     let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
-    // The label is checked before bcrypt runs, so a label the store refuses costs no hash.
-    let labelled = |hash: String| {
-        let stored = KeyHash::new(key.id.clone(), hash)
-            .map_err(|e| Problem::internal("storing a new key", e))?;
-        match new.label.clone() {
-            Some(label) => stored
-                .with_label(label)
-                .map_err(|e| Problem::bad_request(e.to_string())),
-            None => Ok(stored),
-        }
-    };
-    labelled("-".to_owned())?;
-    let hash = app.auth.hash(key.token.clone()).await?;
-    let stored = labelled(hash)?;
+    let stored = super::keys::hashed(app, &key, None, new.label.clone()).await?;
     let created_at = created(&stored);
     let by = principal.authority();
     let sealing = running.as_ref().map(idempotency::Remember::sealing);

@@ -1,7 +1,5 @@
 //! `/calendars/{id}/keys`: list, issue and revoke calendar keys.
 
-use bytes::Bytes;
-use http::header::CONTENT_TYPE;
 use http::{Response, StatusCode};
 use serde::Deserialize;
 
@@ -22,6 +20,32 @@ struct NewKey {
     scope: Option<String>,
     #[serde(default)]
     label: Option<String>,
+}
+
+/// What the store keeps of a new key: its bcrypt hash, `scope` (when given) and `label`. The
+/// label is checked before bcrypt runs, so a label the store refuses costs no hash.
+pub(super) async fn hashed(
+    app: &App,
+    key: &auth::NewKey,
+    scope: Option<KeyScope>,
+    label: Option<String>,
+) -> Result<KeyHash> {
+    let labelled = |hash: String| {
+        let mut stored = KeyHash::new(key.id.clone(), hash)
+            .map_err(|e| Problem::internal("storing a new key", e))?;
+        if let Some(scope) = scope {
+            stored = stored.with_scope(scope);
+        }
+        match label.clone() {
+            Some(label) => stored
+                .with_label(label)
+                .map_err(|e| Problem::bad_request(e.to_string())),
+            None => Ok(stored),
+        }
+    };
+    labelled("-".to_owned())?;
+    let hash = app.auth.hash(key.token.clone()).await?;
+    labelled(hash)
 }
 
 /// GET /calendars/{id}/keys (its write key or admin): the keys' ids, scopes, labels and
@@ -65,20 +89,12 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let cal = app.calendar(id)?;
     idempotency::key(parts)?;
     let principal = app.authorize(cx.client, parts, Need::Calendar(id)).await?;
-    let bytes = if parts.headers.contains_key(CONTENT_TYPE) {
-        body::read_json(app.body, parts, body).await?
-    } else {
-        Bytes::new()
-    };
+    let bytes = body::read_optional_json(app.body, parts, body).await?;
     let running = match idempotency::start_keyed(app, parts, &principal, cx.client, &bytes)? {
         Keyed::Repeat(response, _) => return Ok(response),
         Keyed::Fresh(running) => running,
     };
-    let new = if bytes.iter().all(u8::is_ascii_whitespace) {
-        NewKey::default()
-    } else {
-        body::parse_json(&bytes, "key request ({\"scope\", \"label\"})")?
-    };
+    let new: NewKey = body::parse_optional_json(&bytes, "key request ({\"scope\", \"label\"})")?;
     let scope = match new.scope.as_deref() {
         None | Some("write") => KeyScope::Write,
         Some("book") => KeyScope::Book,
@@ -92,21 +108,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let version = etag::expected_version(parts, &cal)?;
     let expected = App::expected(&cal, version, Some(&principal));
     let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
-    // The label is checked before bcrypt runs, so a label the store refuses costs no hash.
-    let labelled = |hash: String| {
-        let stored = KeyHash::new(key.id.clone(), hash)
-            .map_err(|e| Problem::internal("storing a new key", e))?
-            .with_scope(scope);
-        match new.label.clone() {
-            Some(label) => stored
-                .with_label(label)
-                .map_err(|e| Problem::bad_request(e.to_string())),
-            None => Ok(stored),
-        }
-    };
-    labelled("-".to_owned())?;
-    let hash = app.auth.hash(key.token.clone()).await?;
-    let stored = labelled(hash)?;
+    let stored = hashed(app, &key, Some(scope), new.label.clone()).await?;
     let owned_id = id.to_owned();
     let sealing = running.as_ref().map(idempotency::Remember::sealing);
     let (updated, answer) = app

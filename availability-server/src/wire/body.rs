@@ -79,8 +79,9 @@ where
 {
     /// Whether the body has been read to its end: at once when the handler read it, or after
     /// reading it here when the handler answered without touching it, when its announced
-    /// length is at most [`DRAIN_BYTES`] and it arrives within `timeout`. `false` when it is larger or slower, or when the handler stopped
-    /// reading it part way: the connection must then close.
+    /// length is at most [`DRAIN_BYTES`] and it arrives within `timeout`. `false` when it is
+    /// larger or slower, or when the handler stopped reading it part way: the connection must
+    /// then close.
     pub async fn drain(self, timeout: Duration) -> bool {
         if self.ended.load(Ordering::Relaxed) {
             return true;
@@ -184,10 +185,11 @@ pub struct BodyLimits {
     pub timeout: Duration,
 }
 
-/// The most of an announced body over the cap that is still read, and dropped, before the 413.
+/// The most of an announced body that is still read, and dropped, when its request is answered
+/// without it (a 413 over the cap, a 401, a 404, ...).
 /// Most clients send the whole body before they read an answer: a server that answers early
 /// and closes leaves their body unread, and a TLS connection closed with data unread is reset,
-/// so such a client sees a broken connection instead of the 413. Reading the body (within the
+/// so such a client sees a broken connection instead of the answer. Reading the body (within the
 /// body's time limit) lets it see the answer, and keeps the connection usable; a body larger
 /// than this is not worth its transfer, and its connection is closed with notice.
 const DRAIN_BYTES: u64 = 1 << 20;
@@ -234,18 +236,16 @@ pub async fn read_json(limits: BodyLimits, parts: &Parts, body: RequestBody) -> 
 /// # Errors
 ///
 /// As [`read_json`], less the 415.
-pub async fn read(limits: BodyLimits, parts: &Parts, mut body: RequestBody) -> Result<Bytes> {
+pub async fn read(limits: BodyLimits, parts: &Parts, body: RequestBody) -> Result<Bytes> {
     let announced = parts
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let limit = limits.max_bytes;
-    if let Some(length) = announced.filter(|&n| n > limit as u64) {
-        if length <= DRAIN_BYTES {
-            // Whether it all arrives in time or not, the answer is the same 413.
-            let _ = tokio::time::timeout(limits.timeout, drain(&mut body)).await;
-        }
+    if announced.is_some_and(|n| n > limit as u64) {
+        // Refused untouched: the router reads a body of up to [`DRAIN_BYTES`] after the
+        // answer (`Leftover::drain`), so its sender sees the 413.
         return Err(Problem::too_large(limit));
     }
     // Bytes are counted as frames arrive, and the first frame past the limit fails the read,
@@ -280,16 +280,37 @@ async fn collect(mut body: RequestBody, limit: usize) -> Result<Bytes> {
     Ok(data.freeze())
 }
 
-/// Reads `body` to its end and drops it, up to [`DRAIN_BYTES`].
-async fn drain(body: &mut RequestBody) {
-    let mut left = DRAIN_BYTES;
-    while let Some(Ok(frame)) = body.frame().await {
-        if let Ok(chunk) = frame.into_data() {
-            match left.checked_sub(chunk.len() as u64) {
-                Some(rest) => left = rest,
-                None => return,
-            }
-        }
+/// Reads a JSON body that may be left out: no `Content-Type` is no body (empty bytes);
+/// otherwise as [`read_json`].
+///
+/// # Errors
+///
+/// As [`read_json`].
+pub async fn read_optional_json(
+    limits: BodyLimits,
+    parts: &Parts,
+    body: RequestBody,
+) -> Result<Bytes> {
+    if parts.headers.contains_key(CONTENT_TYPE) {
+        read_json(limits, parts, body).await
+    } else {
+        Ok(Bytes::new())
+    }
+}
+
+/// [`parse_json`] for a body that may be left out: empty or blank is `T::default()`.
+///
+/// # Errors
+///
+/// As [`parse_json`].
+pub fn parse_optional_json<T: serde::de::DeserializeOwned + Default>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse_json(bytes, what)
     }
 }
 
