@@ -183,12 +183,14 @@ ROOM_OTHER=$(($(count_status '.') - ROOM_201 - ROOM_409))
 ROOM_BOOKED_PER_S=$(awk -v b="$ROOM_201" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')
 say "room reservation: $ROOM_RPS requests/s; statuses $ROOM_STATUSES"
 PEAK_KB=$(memory_kb VmHWM)
+ROOM_PEAK_KB=$PEAK_KB
 
 # --- 2. Flash sale -------------------------------------------------------------------------
 
 say "flash sale: $CLIENTS clients, $ITEMS items"
 FLASH=$(drive flash "$ITEMS" "$CLIENTS" 2>&1) || die "the flash sale failed: $FLASH"
 FLASH=$(grep '^FLASH' <<<"$FLASH")
+FLASH_PEAK_KB=$(memory_kb VmHWM)
 say "$FLASH"
 
 # --- 3. Reads while bookings stream in -----------------------------------------------------
@@ -262,7 +264,9 @@ READ_SHARE=$(awk -v b="$BUSY_RPS" -v a="$ALONE_RPS" 'BEGIN { printf "%.2f", (a >
         "The stream: $(field "$STREAM" booked) booked at $(field "$STREAM" per_second)/s," \
         "p50 $(field "$STREAM" p50_ms) ms, p99 $(field "$STREAM" p99_ms) ms."
     echo
-    echo "Server memory: $(mb "$IDLE_KB") idle, $(mb "$PEAK_KB") peak (VmHWM); journal ${JOURNAL_BYTES:-?} bytes at the end."
+    echo "Server memory: $(mb "$IDLE_KB") idle; peak (VmHWM) $(mb "$ROOM_PEAK_KB") after the room reservation," \
+        "$(mb "$FLASH_PEAK_KB") after the flash sale's $CLIENTS connections, $(mb "$PEAK_KB") at the end;" \
+        "journal ${JOURNAL_BYTES:-?} bytes at the end."
 } >"$REPORT"
 
 say "report written to $REPORT"

@@ -115,6 +115,11 @@ stop() {
 
 cleanup() {
     stop
+    # A script that runs two processes at once names them here.
+    PID=${SERVER_PID:-}
+    stop
+    PID=${FLOOR_PID:-}
+    stop
     if [ -n "${LOAD_KEEP:-}" ]; then
         say "work directory kept: $WORK"
     else

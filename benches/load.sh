@@ -5,9 +5,11 @@
 #
 # Builds the server and the floor (`benches/src/bin/floor.rs`, the same hyper + hyper-util +
 # tokio-rustls stack answering from memory with bytes captured from the server) in release,
-# then runs them in turn, scenario by scenario, each pinned to CPU 0 with the load generator
-# on CPU 1 (when there are two): wrk for HTTP/1.1, h2load for HTTP/2, keep-alive, 64
-# connections, one request in flight on each. Reads: the week as JSON (plain and compressed), one slot, CSV.
+# then runs them both, pinned to CPU 0 with the load generator on CPU 1 (when there are two),
+# and loads them in turn, run by run, so that each figure of the server is measured seconds
+# from the floor's: wrk for HTTP/1.1, h2load for HTTP/2, keep-alive, 64 connections, one
+# request in flight on each. Reads: the week as JSON (plain and compressed), one slot, CSV,
+# a group of 100.
 # Writes (server only): durable PATCH batches with calendar keys, from 1 and from 16 clients
 # on one calendar, and from 16 clients on 16 calendars (HTTP/1.1).
 # The report (requests/s, p50 and p99 latency, the ratio to the floor, the server's memory)
@@ -208,21 +210,35 @@ encoding_header() {
     if [ "${READ_ENCODING[$1]}" != - ]; then printf 'accept-encoding: %s' "${READ_ENCODING[$1]}"; fi
 }
 
-read_runs() { # server|floor PORT SCENARIO
-    local who=$1 port=$2 name=$3 proto header
+# Runs scenario NAME against the server and the floor, both running, run by run: each run
+# on one is followed at once by the same run on the other, so that the two compared figures
+# are measured seconds apart, not minutes, on a machine whose speed drifts; which goes first
+# alternates, so that neither is always the one measured after a pause.
+PAIRS=0
+read_runs() { # SCENARIO
+    local name=$1 proto header fixed who port order
     header=$(encoding_header "$name")
     for proto in h1 h2; do
-        say "$who: $name over $proto, $CONNECTIONS connections, ${DURATION}s"
-        if [ -n "$header" ]; then
-            run_load "$proto" "$CONNECTIONS" "https://127.0.0.1:$port${READ_PATH[$name]}" "$header"
-        else
-            run_load "$proto" "$CONNECTIONS" "https://127.0.0.1:$port${READ_PATH[$name]}"
-        fi
-        keep_best "$who/$name/$proto"
-        say "$who: $name over $proto at $FIXED_RATE requests/s, ${DURATION}s"
-        FIXED=1 run_load "$proto" "$CONNECTIONS" "https://127.0.0.1:$port${READ_PATH[$name]}" \
-            ${header:+"$header"}
-        keep_best "$who/$name/$proto/fixed"
+        for fixed in "" 1; do
+            order="server floor"
+            [ $((PAIRS % 2)) -eq 1 ] && order="floor server"
+            PAIRS=$((PAIRS + 1))
+            for who in $order; do
+                if [ "$who" = server ]; then
+                    PID=$SERVER_PID LOG=$WORK/server.err port=$SERVER_PORT
+                else
+                    PID=$FLOOR_PID LOG=$WORK/floor.err port=$FLOOR_PORT
+                fi
+                if [ -n "$fixed" ]; then
+                    say "$who: $name over $proto at $FIXED_RATE requests/s, ${DURATION}s"
+                else
+                    say "$who: $name over $proto, $CONNECTIONS connections, ${DURATION}s"
+                fi
+                FIXED=$fixed run_load "$proto" "$CONNECTIONS" \
+                    "https://127.0.0.1:$port${READ_PATH[$name]}" ${header:+"$header"}
+                keep_best "$who/$name/$proto${fixed:+/fixed}"
+            done
+        done
     done
 }
 
@@ -391,19 +407,22 @@ PEAK_KB=$(memory_kb VmHWM)
 stop
 FLOOR_PEAK_KB=0
 
-# The server and the floor take turns scenario by scenario, so that both see much the same
-# machine even when other work comes and goes; each starts afresh for its turn.
+# The server and the floor take turns run by run (see `read_runs`), both started afresh for
+# each scenario.
 for round in $(seq 1 "$ROUNDS"); do
     [ "$ROUNDS" -gt 1 ] && say "round $round of $ROUNDS"
     for name in "${READS[@]}"; do
         start_server
-        read_runs server "$SERVER_PORT" "$name"
-        PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
-        stop
+        SERVER_PID=$PID
         start_floor
-        read_runs floor "$FLOOR_PORT" "$name"
+        FLOOR_PID=$PID
+        read_runs "$name"
         FLOOR_PEAK_KB=$(max "$FLOOR_PEAK_KB" "$(memory_kb VmHWM)")
         stop
+        PID=$SERVER_PID LOG=$WORK/server.err
+        PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
+        stop
+        SERVER_PID="" FLOOR_PID=""
     done
     start_server
     warm_keys
@@ -460,7 +479,7 @@ verdict() { # FAILED CONDITION
         "batches; h2load repeats one); 16 calendars: wrk's requests go to 16 calendars in turn, each" \
         "with its own key; every key was used once before the runs; no floor, since the floor does no work"
     echo "- the floor: the same TLS, HTTP and runtime stack answering from memory with the bytes" \
-        "captured from the server; server and floor take turns scenario by scenario, each started afresh"
+        "captured from the server; both run, started afresh for each scenario, and take turns run by run"
     echo "- CPU used: the share of one core the server (or floor) and the load generator used during" \
         "the run. A server well under 100 % was held back by the generator or by other work on the" \
         "machine; a generator near 100 % is the limit, not the server. CPU/request (CPU time over" \

@@ -430,7 +430,7 @@ impl WeekPlanes {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Dated {
     /// Per owner week number, its planes; only weeks with an override or a claim.
-    weeks: BTreeMap<i64, WeekPlanes>,
+    weeks: Weeks,
     /// Per owner day number.
     overrides: BTreeMap<i64, DayOverride>,
     bookings: Ledger,
@@ -438,9 +438,54 @@ pub struct Dated {
     next_booking: u64,
 }
 
-/// A calendar's bookings by id, in chunks of 256 consecutive ids, each chunk shared: a write
-/// copies the outer map (one entry per chunk) and the one chunk it changes, so what a write
-/// copies does not grow with the bookings a calendar holds.
+/// Per owner week number, its planes, in chunks of 16 consecutive weeks, each chunk shared:
+/// as with [`Ledger`], a write copies the outer map (one entry per chunk) and the one chunk it
+/// changes, not the planes of every week a calendar has dated data in. Holds no week whose
+/// planes are empty, and no empty chunk, so equal contents are equal maps.
+#[derive(Clone, Default, PartialEq, Eq)]
+struct Weeks {
+    chunks: BTreeMap<i64, Arc<BTreeMap<i64, WeekPlanes>>>,
+}
+
+impl Weeks {
+    /// Weeks `n << CHUNK ..` share a chunk.
+    const CHUNK: u32 = 4;
+
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn get(&self, n: i64) -> Option<&WeekPlanes> {
+        self.chunks.get(&(n >> Weeks::CHUNK))?.get(&n)
+    }
+
+    /// The weeks `first..=last` that have planes, in order.
+    fn range(&self, first: i64, last: i64) -> impl Iterator<Item = (i64, &WeekPlanes)> + '_ {
+        self.chunks
+            .range(first >> Weeks::CHUNK..=last >> Weeks::CHUNK)
+            .flat_map(move |(_, chunk)| chunk.range(first..=last))
+            .map(|(n, planes)| (*n, planes))
+    }
+
+    /// Changes week `n`'s planes (empty ones when it has none), dropping them if that leaves
+    /// them empty.
+    fn update(&mut self, n: i64, change: impl FnOnce(&mut WeekPlanes)) {
+        let key = n >> Weeks::CHUNK;
+        let chunk = Arc::make_mut(self.chunks.entry(key).or_default());
+        let planes = chunk.entry(n).or_default();
+        change(planes);
+        if planes.is_empty() {
+            chunk.remove(&n);
+            if chunk.is_empty() {
+                self.chunks.remove(&key);
+            }
+        }
+    }
+}
+
+/// A calendar's bookings by id, in chunks of 64 consecutive ids, each chunk shared: a write
+/// copies the outer map (one pointer per chunk) and the one chunk it changes, not every
+/// booking a calendar holds.
 #[derive(Clone)]
 struct Ledger {
     chunks: BTreeMap<u64, Arc<BTreeMap<BookingId, Arc<Booking>>>>,
@@ -471,7 +516,7 @@ impl Eq for Ledger {}
 
 impl Ledger {
     /// Ids `n << CHUNK ..` share a chunk.
-    const CHUNK: u32 = 8;
+    const CHUNK: u32 = 6;
 
     fn get(&self, id: BookingId) -> Option<&Arc<Booking>> {
         self.chunks.get(&(id.0 >> Ledger::CHUNK))?.get(&id)
@@ -547,7 +592,7 @@ impl Dated {
 
     #[inline]
     fn effective_by_number(&self, pattern: &Week, n: i64) -> Week {
-        match self.weeks.get(&n) {
+        match self.weeks.get(n) {
             Some(planes) => planes.effective(pattern),
             None => *pattern,
         }
@@ -562,15 +607,15 @@ impl Dated {
         };
         if first == last {
             // The common case: the view reads one owner week.
-            return match self.weeks.get(&first) {
+            return match self.weeks.get(first) {
                 Some(planes) => plan.apply(&planes.effective(pattern)),
                 None => plan.apply(pattern),
             };
         }
         // One walk of the map for the (at most three) owner weeks the view reads.
         let mut found: [Option<(i64, &WeekPlanes)>; 3] = [None; 3];
-        for (slot, (n, planes)) in found.iter_mut().zip(self.weeks.range(first..=last)) {
-            *slot = Some((*n, planes));
+        for (slot, week) in found.iter_mut().zip(self.weeks.range(first, last)) {
+            *slot = Some(week);
         }
         if found.iter().all(Option::is_none) {
             return plan.apply(pattern);
@@ -677,24 +722,23 @@ impl Dated {
         let index = (d + 3).rem_euclid(7) as usize;
         let at = index * HALF_HOURS_PER_DAY;
         let day_slots = Plane::range(at, at + HALF_HOURS_PER_DAY);
-        let planes = self.weeks.entry(n).or_default();
-        planes.overridden = planes.overridden.and_not(day_slots);
-        planes.over.open = planes.over.open.and_not(day_slots);
-        planes.over.firm = planes.over.firm.and_not(day_slots);
-        if let Some(day) = self.overrides.get(&d) {
-            planes.overridden = planes.overridden.or(day_slots);
-            planes.over.open = planes
-                .over
-                .open
-                .or(Plane::from_low_bits(day.open).shift_up(at));
-            planes.over.firm = planes
-                .over
-                .firm
-                .or(Plane::from_low_bits(day.firm).shift_up(at));
-        }
-        if planes.is_empty() {
-            self.weeks.remove(&n);
-        }
+        let day = self.overrides.get(&d).copied();
+        self.weeks.update(n, |planes| {
+            planes.overridden = planes.overridden.and_not(day_slots);
+            planes.over.open = planes.over.open.and_not(day_slots);
+            planes.over.firm = planes.over.firm.and_not(day_slots);
+            if let Some(day) = day {
+                planes.overridden = planes.overridden.or(day_slots);
+                planes.over.open = planes
+                    .over
+                    .open
+                    .or(Plane::from_low_bits(day.open).shift_up(at));
+                planes.over.firm = planes
+                    .over
+                    .firm
+                    .or(Plane::from_low_bits(day.firm).shift_up(at));
+            }
+        });
     }
 
     /// Books `claim` on a calendar whose owner zone is `zone` and pattern `pattern`: every
@@ -746,8 +790,8 @@ impl Dated {
         slots: Vec<(i64, Plane)>,
     ) -> Arc<Booking> {
         for (n, wanted) in &slots {
-            let planes = self.weeks.entry(*n).or_default();
-            planes.claimed = planes.claimed.or(*wanted);
+            self.weeks
+                .update(*n, |planes| planes.claimed = planes.claimed.or(*wanted));
         }
         let booking = Arc::new(Booking {
             id,
@@ -770,7 +814,7 @@ impl Dated {
         let slots = owner_slots(zone, start, end);
         let shares = slots.iter().any(|(n, wanted)| {
             self.weeks
-                .get(n)
+                .get(*n)
                 .is_some_and(|p| p.claimed.and(*wanted) != Plane::EMPTY)
         });
         if !shares {
@@ -805,7 +849,7 @@ impl Dated {
         let slots = owner_slots(zone, claim.start, claim.end);
         // The first slot in time that is not free, and why.
         for (n, wanted) in &slots {
-            let planes = self.weeks.get(n).copied().unwrap_or_default();
+            let planes = self.weeks.get(*n).copied().unwrap_or_default();
             let without_claims = WeekPlanes {
                 claimed: Plane::EMPTY,
                 ..planes
@@ -873,11 +917,9 @@ impl Dated {
     pub fn cancel(&mut self, id: BookingId) -> Option<Arc<Booking>> {
         let booking = self.bookings.remove(id)?;
         for (n, slots) in &booking.slots {
-            if let Some(planes) = self.weeks.get_mut(n) {
-                planes.claimed = planes.claimed.and_not(*slots);
-                if planes.is_empty() {
-                    self.weeks.remove(n);
-                }
+            if self.weeks.get(*n).is_some() {
+                self.weeks
+                    .update(*n, |planes| planes.claimed = planes.claimed.and_not(*slots));
             }
         }
         Some(booking)
@@ -892,7 +934,7 @@ impl Dated {
     /// whose offset splits half hours differently).
     pub fn rezone(&self, zone: Zone) -> Result<Dated, Error> {
         let mut out = Dated {
-            weeks: BTreeMap::new(),
+            weeks: Weeks::default(),
             overrides: BTreeMap::new(),
             bookings: Ledger::default(),
             next_booking: self.next_booking,
@@ -905,9 +947,9 @@ impl Dated {
             let claim = booking.claim();
             let slots = owner_slots(zone, claim.start, claim.end);
             for (n, wanted) in &slots {
-                let held = out.weeks.get(n).map_or(Plane::EMPTY, |p| p.claimed);
+                let held = out.weeks.get(*n).map_or(Plane::EMPTY, |p| p.claimed);
                 if let Some(slot) = held.and(*wanted).ones().next() {
-                    let planes = out.weeks.get(n).copied().unwrap_or_default();
+                    let planes = out.weeks.get(*n).copied().unwrap_or_default();
                     return Err(out.conflict(zone, &Week::AVAILABLE, &planes, *n, slot, &claim));
                 }
             }

@@ -173,9 +173,13 @@ impl App {
 
     /// The calendar, or 404.
     pub fn calendar(&self, id: &str) -> Result<Arc<Calendar>> {
-        self.store
-            .get(id)
-            .ok_or_else(|| Problem::not_found(format!("no calendar {id:?}")))
+        self.store.get(id).ok_or_else(|| no_calendar(id))
+    }
+
+    /// The calendars `ids`, in order, as they were at one moment; or 404 naming the first
+    /// that does not exist.
+    pub fn calendars(&self, ids: &[String]) -> Result<Vec<Arc<Calendar>>> {
+        self.store.get_all(ids).map_err(no_calendar)
     }
 
     /// What a write to `calendar` expects when it commits: `version` (from `If-Match`), the
@@ -255,4 +259,8 @@ impl App {
             }
         }
     }
+}
+
+fn no_calendar(id: &str) -> Problem {
+    Problem::not_found(format!("no calendar {id:?}"))
 }

@@ -331,6 +331,23 @@ impl Store {
             .map(|published| published.current.load_full())
     }
 
+    /// The current states of calendars `ids`, in their order, from one look at the directory
+    /// (a group's members as of one moment); or the first of `ids` that names no calendar.
+    /// Lock-free.
+    pub fn get_all<'a, S: AsRef<str>>(&self, ids: &'a [S]) -> Result<Vec<Arc<Calendar>>, &'a str> {
+        let directory = self.directory.load();
+        ids.iter()
+            .map(|id| {
+                let id = id.as_ref();
+                directory
+                    .by_id
+                    .get(id)
+                    .map(|published| published.current.load_full())
+                    .ok_or(id)
+            })
+            .collect()
+    }
+
     /// Whether calendar `id` exists.
     pub fn contains(&self, id: &str) -> bool {
         self.directory.load().by_id.contains_key(id)

@@ -54,6 +54,14 @@ pub(super) fn for_members(cx: &Ctx<'_>, members: &[String]) -> Result<Response<B
     ask_from_query(cx, Some(members))
 }
 
+/// Whom a question is about: the calendars it names (checked here), or a named group's
+/// members (checked when the group was stored: 1 to 1,000 distinct ids).
+#[derive(Clone, Copy)]
+enum Whom<'a> {
+    Asked(&'a [String]),
+    Group(&'a [String]),
+}
+
 /// A question from the query string, about `members` or else the query's `calendars`.
 fn ask_from_query(cx: &Ctx<'_>, members: Option<&[String]>) -> Result<Response<Body>> {
     let allowed: &[&str] = match members {
@@ -71,7 +79,7 @@ fn ask_from_query(cx: &Ctx<'_>, members: Option<&[String]>) -> Result<Response<B
         .transpose()?;
     let ask = Ask {
         calendars: match members {
-            Some(members) => members.to_vec(),
+            Some(_) => Vec::new(),
             None => query
                 .get("calendars")
                 .map(|list| list.split(',').map(str::to_owned).collect())
@@ -82,7 +90,11 @@ fn ask_from_query(cx: &Ctx<'_>, members: Option<&[String]>) -> Result<Response<B
         format: query.get("format").map(str::to_owned),
         min,
     };
-    answer(cx.app, cx.parts, &ask, None)
+    let whom = match members {
+        Some(members) => Whom::Group(members),
+        None => Whom::Asked(&ask.calendars),
+    };
+    answer(cx.app, cx.parts, &ask, whom, None)
 }
 
 /// The page of group `id` (`GET /groups/{id}` asking for HTML): `tz` and `week` from the
@@ -94,13 +106,13 @@ pub(super) fn page_for_members(
 ) -> Result<Response<Body>> {
     let query = Query::parse(cx.parts.uri.query(), &["tz", "week"])?;
     let ask = Ask {
-        calendars: members.to_vec(),
+        calendars: Vec::new(),
         tz: query.get("tz").map(str::to_owned),
         week: query.get("week").map(str::to_owned),
         format: None,
         min: None,
     };
-    answer(cx.app, cx.parts, &ask, Some(id))
+    answer(cx.app, cx.parts, &ask, Whom::Group(members), Some(id))
 }
 
 /// The tag a group's event stream and page carry: a hash of every member's id and state, so
@@ -124,33 +136,45 @@ pub(super) async fn post(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body
         &bytes,
         "question ({\"calendars\": [...], \"tz\", \"week\", \"format\", \"min\"})",
     )?;
-    answer(cx.app, cx.parts, &ask, None)
+    answer(cx.app, cx.parts, &ask, Whom::Asked(&ask.calendars), None)
 }
 
-/// The members of `ask`, checked: 1 to 1,000 distinct calendars that exist.
-fn members(app: &App, ask: &Ask) -> Result<Vec<Arc<Calendar>>> {
-    if ask.calendars.is_empty() || ask.calendars.len() > MAX_MEMBERS {
-        return Err(Problem::bad_request(format!(
-            "name 1 to {MAX_MEMBERS} calendars (calendars=a,b,c); this asked for {}",
-            ask.calendars.len()
-        )));
-    }
-    let mut seen = HashSet::with_capacity(ask.calendars.len());
-    for id in &ask.calendars {
-        if !seen.insert(id.as_str()) {
-            return Err(Problem::bad_request(format!(
-                "calendar {:?} is named more than once; name each once",
-                id.chars().take(80).collect::<String>()
-            )));
+/// The calendars of a question, as they are now: 1 to 1,000 distinct calendars that exist.
+fn members(app: &App, whom: Whom<'_>) -> Result<Vec<Arc<Calendar>>> {
+    let ids = match whom {
+        Whom::Group(ids) => ids,
+        Whom::Asked(ids) => {
+            if ids.is_empty() || ids.len() > MAX_MEMBERS {
+                return Err(Problem::bad_request(format!(
+                    "name 1 to {MAX_MEMBERS} calendars (calendars=a,b,c); this asked for {}",
+                    ids.len()
+                )));
+            }
+            let mut seen = HashSet::with_capacity(ids.len());
+            for id in ids {
+                if !seen.insert(id.as_str()) {
+                    return Err(Problem::bad_request(format!(
+                        "calendar {:?} is named more than once; name each once",
+                        id.chars().take(80).collect::<String>()
+                    )));
+                }
+            }
+            ids
         }
-    }
-    ask.calendars.iter().map(|id| app.calendar(id)).collect()
+    };
+    app.calendars(ids)
 }
 
-/// Answers a checked question from the cache, or computes, renders and caches it; as the
-/// page of group `page` when there is one.
-fn answer(app: &App, parts: &Parts, ask: &Ask, page: Option<&str>) -> Result<Response<Body>> {
-    let members = members(app, ask)?;
+/// Answers a question about `whom` from the cache, or computes, renders and caches it; as
+/// the page of group `page` when there is one.
+fn answer(
+    app: &App,
+    parts: &Parts,
+    ask: &Ask,
+    whom: Whom<'_>,
+    page: Option<&str>,
+) -> Result<Response<Body>> {
+    let members = members(app, whom)?;
     let viewer = query::zone(ask.tz.as_deref().unwrap_or("UTC"))?;
     let week = match ask.week.as_deref() {
         Some(text) if !text.is_empty() => text.parse::<IsoWeek>(),
