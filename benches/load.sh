@@ -17,9 +17,10 @@
 #
 # Settings (environment):
 #   LOAD_DURATION      seconds per scenario (default 10)
-#   LOAD_ROUNDS        rounds of server-then-floor runs; each figure is the best of them
+#   LOAD_ROUNDS        rounds of every run; each figure is the best of them: the highest
+#                      rate, or at the fixed rate the least CPU per request (default 1;
+#                      more tames a noisy machine)
 #   LOAD_FIXED_RATE    the requests/s of the equal-load read runs (default 8000)
-#                      (default 1; more tames a noisy machine)
 #   LOAD_CONNECTIONS   connections for reads (default 64)
 #   LOAD_VIEW_TZ       the viewer's zone of the reads (default America/New_York)
 #   LOAD_OWNER_TZ      the owner zone of the benchmark's calendar (default Europe/Paris)
@@ -336,12 +337,21 @@ warm_keys() {
 }
 
 # Keeps the best run of the rounds: one without failures, then the most requests/s.
+# Keeps the better of RESULT and what KEY holds: a run without failures over one with them;
+# then the higher rate, or for a run at the fixed rate (KEY ends in /fixed), where every run
+# has the same rate, the lower CPU per request.
 keep_best() { # KEY
-    local new old
+    local new old better
     read -r -a new <<<"$RESULT"
-    read -r -a old <<<"${RESULTS[$1]:-0 0 0 1}"
+    read -r -a old <<<"${RESULTS[$1]:-0 0 0 1 0 0}"
+    if [[ $1 == */fixed ]]; then
+        better=$(awk -v n="${new[4]}" -v nr="${new[0]}" -v o="${old[4]}" -v or="${old[0]}" \
+            'BEGIN { print (or == 0 || (nr > 0 && n / nr <= o / or)) ? 1 : 0 }')
+    else
+        better=$((new[0] >= old[0]))
+    fi
     if { [ "${new[3]}" -eq 0 ] && [ "${old[3]}" -ne 0 ]; } ||
-        { [ $((new[3] == 0)) -eq $((old[3] == 0)) ] && [ "${new[0]}" -ge "${old[0]}" ]; }; then
+        { [ $((new[3] == 0)) -eq $((old[3] == 0)) ] && [ "$better" -eq 1 ]; }; then
         RESULTS[$1]=$RESULT
     fi
 }
@@ -417,6 +427,7 @@ for round in $(seq 1 "$ROUNDS"); do
         start_floor
         FLOOR_PID=$PID
         read_runs "$name"
+        PID=$FLOOR_PID LOG=$WORK/floor.err
         FLOOR_PEAK_KB=$(max "$FLOOR_PEAK_KB" "$(memory_kb VmHWM)")
         stop
         PID=$SERVER_PID LOG=$WORK/server.err

@@ -31,6 +31,11 @@ use std::time::Instant;
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 
+/// The header fields of the limits (draft-ietf-httpapi-ratelimit-headers), checked once, at
+/// compile time.
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
 /// Shards of a limiter's table, each behind its own lock.
 const SHARDS: usize = 16;
 
@@ -60,19 +65,23 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// The `RateLimit` field: `"<name>";r=<remaining>;t=<seconds>`.
+    /// The `RateLimit` field: `"<name>";r=<remaining>;t=<seconds>`. Every answer carries
+    /// one, so it is written without the formatting machinery and handed over without a copy.
     pub fn state(&self) -> HeaderValue {
-        let text = format!("\"{}\";r={};t={}", self.limit, self.remaining, self.reset);
-        HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static(""))
+        let mut text = String::with_capacity(self.limit.len() + 32);
+        text.push('"');
+        text.push_str(self.limit);
+        text.push_str("\";r=");
+        text.push_str(itoa::Buffer::new().format(self.remaining));
+        text.push_str(";t=");
+        text.push_str(itoa::Buffer::new().format(self.reset));
+        HeaderValue::try_from(text).unwrap_or(HeaderValue::from_static(""))
     }
 
     /// Adds `RateLimit-Policy` and `RateLimit` (and `Retry-After` when refused).
     pub fn write_headers(&self, headers: &mut HeaderMap) {
-        headers.insert(
-            HeaderName::from_static("ratelimit-policy"),
-            self.policy.clone(),
-        );
-        headers.insert(HeaderName::from_static("ratelimit"), self.state());
+        headers.insert(RATELIMIT_POLICY, self.policy.clone());
+        headers.insert(RATELIMIT, self.state());
         if !self.allowed {
             headers.insert(http::header::RETRY_AFTER, HeaderValue::from(self.reset));
         }

@@ -4,11 +4,12 @@
 //! atomics on the hot path, and the one labelled family (requests by route and status) sits
 //! behind a mutex held for a single map update.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
+
+use rustc_hash::FxHashMap;
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -18,7 +19,9 @@ const BUCKETS: [f64; 12] = [
 /// The server's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    /// By route and status; hashed (FxHash: a few multiplies for a short name) rather than
+    /// ordered, since every request updates it and only the exposition reads it in order.
+    requests: Mutex<FxHashMap<(&'static str, u16), u64>>,
     /// Requests by the first bucket whose bound their latency is within (not cumulative:
     /// one increment per request; the exposition sums them).
     latency_buckets: [AtomicU64; BUCKETS.len()],
@@ -105,8 +108,15 @@ impl Metrics {
         );
         out.push_str("# TYPE availability_requests_total counter\n");
         {
-            let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-            for ((route, status), n) in requests.iter() {
+            let mut requests: Vec<_> = self
+                .requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|(key, n)| (*key, *n))
+                .collect();
+            requests.sort_unstable();
+            for ((route, status), n) in requests {
                 let _ = writeln!(
                     out,
                     "availability_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
