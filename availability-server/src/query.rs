@@ -80,10 +80,16 @@ fn decoded(part: &str) -> Cow<'_, str> {
     if !part.contains(['%', '+']) {
         return Cow::Borrowed(part);
     }
-    let spaced: Vec<u8> = part
-        .bytes()
-        .map(|b| if b == b'+' { b' ' } else { b })
-        .collect();
+    // Spaces first, so that an escaped `%2B` stays a plus; no copy when there is no `+`.
+    let spaced: Cow<'_, [u8]> = if part.contains('+') {
+        Cow::Owned(
+            part.bytes()
+                .map(|b| if b == b'+' { b' ' } else { b })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(part.as_bytes())
+    };
     let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
     match String::from_utf8(bytes) {
         Ok(text) => Cow::Owned(text),
