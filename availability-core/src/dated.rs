@@ -438,57 +438,103 @@ pub struct Dated {
     next_booking: u64,
 }
 
-/// Per owner week number, its planes, in chunks of 16 consecutive weeks, each chunk shared:
-/// as with [`Ledger`], a write copies the outer map (one entry per chunk) and the one chunk it
-/// changes, not the planes of every week a calendar has dated data in. Holds no week whose
-/// planes are empty, and no empty chunk, so equal contents are equal maps.
-#[derive(Clone, Default, PartialEq, Eq)]
-struct Weeks {
-    chunks: BTreeMap<i64, Arc<BTreeMap<i64, WeekPlanes>>>,
+/// A map whose keys are split into chunks of `1 << SHIFT` consecutive keys, each chunk behind
+/// its own `Arc`. A copy of the map shares every chunk; a change copies the outer map (one
+/// pointer per chunk) and the one chunk it touches, so what a write copies does not grow with
+/// everything the map holds. It keeps no empty chunk, so equal contents are equal maps.
+#[derive(Clone, PartialEq, Eq)]
+struct Chunked<K, V, const SHIFT: u32> {
+    chunks: BTreeMap<i64, Arc<BTreeMap<K, V>>>,
 }
 
-impl Weeks {
-    /// Weeks `n << CHUNK ..` share a chunk.
-    const CHUNK: u32 = 4;
+/// A key of a [`Chunked`] map: a whole number, and so the chunk it falls in.
+trait ChunkKey: Ord + Copy {
+    fn chunk(self, shift: u32) -> i64;
+}
 
-    fn is_empty(&self) -> bool {
-        self.chunks.is_empty()
+impl ChunkKey for i64 {
+    fn chunk(self, shift: u32) -> i64 {
+        self >> shift
     }
+}
 
-    fn get(&self, n: i64) -> Option<&WeekPlanes> {
-        self.chunks.get(&(n >> Weeks::CHUNK))?.get(&n)
+impl ChunkKey for BookingId {
+    fn chunk(self, shift: u32) -> i64 {
+        i64::try_from(self.0 >> shift).unwrap_or(i64::MAX)
     }
+}
 
-    /// The weeks `first..=last` that have planes, in order.
-    fn range(&self, first: i64, last: i64) -> impl Iterator<Item = (i64, &WeekPlanes)> + '_ {
-        self.chunks
-            .range(first >> Weeks::CHUNK..=last >> Weeks::CHUNK)
-            .flat_map(move |(_, chunk)| chunk.range(first..=last))
-            .map(|(n, planes)| (*n, planes))
-    }
-
-    /// Changes week `n`'s planes (empty ones when it has none), dropping them if that leaves
-    /// them empty.
-    fn update(&mut self, n: i64, change: impl FnOnce(&mut WeekPlanes)) {
-        let key = n >> Weeks::CHUNK;
-        let chunk = Arc::make_mut(self.chunks.entry(key).or_default());
-        let planes = chunk.entry(n).or_default();
-        change(planes);
-        if planes.is_empty() {
-            chunk.remove(&n);
-            if chunk.is_empty() {
-                self.chunks.remove(&key);
-            }
+impl<K, V, const SHIFT: u32> Default for Chunked<K, V, SHIFT> {
+    fn default() -> Self {
+        Chunked {
+            chunks: BTreeMap::new(),
         }
     }
 }
 
-/// A calendar's bookings by id, in chunks of 64 consecutive ids, each chunk shared: a write
-/// copies the outer map (one pointer per chunk) and the one chunk it changes, not every
-/// booking a calendar holds.
+impl<K: ChunkKey, V: Clone, const SHIFT: u32> Chunked<K, V, SHIFT> {
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn get(&self, key: K) -> Option<&V> {
+        self.chunks.get(&key.chunk(SHIFT))?.get(&key)
+    }
+
+    /// The entries with keys `first..=last`, in order.
+    fn range(&self, first: K, last: K) -> impl Iterator<Item = (&K, &V)> + '_ {
+        self.chunks
+            .range(first.chunk(SHIFT)..=last.chunk(SHIFT))
+            .flat_map(move |(_, chunk)| chunk.range(first..=last))
+    }
+
+    /// Every value, by key.
+    fn values(&self) -> impl Iterator<Item = &V> + '_ {
+        self.chunks.values().flat_map(|chunk| chunk.values())
+    }
+
+    /// Sets `key` to `value`; the value it had, if any.
+    fn insert(&mut self, key: K, value: V) -> Option<V> {
+        Arc::make_mut(self.chunks.entry(key.chunk(SHIFT)).or_default()).insert(key, value)
+    }
+
+    /// Removes `key`; its value, if it had one. A key it does not hold copies nothing.
+    fn remove(&mut self, key: K) -> Option<V> {
+        let at = key.chunk(SHIFT);
+        let shared = self.chunks.get_mut(&at)?;
+        if !shared.contains_key(&key) {
+            return None;
+        }
+        let chunk = Arc::make_mut(shared);
+        let value = chunk.remove(&key);
+        if chunk.is_empty() {
+            self.chunks.remove(&at);
+        }
+        value
+    }
+}
+
+/// Per owner week number, its planes, 16 weeks to a chunk; no week whose planes are empty.
+type Weeks = Chunked<i64, WeekPlanes, 4>;
+
+impl Weeks {
+    /// Changes week `n`'s planes (empty ones when it has none), dropping them if that leaves
+    /// them empty.
+    fn update(&mut self, n: i64, change: impl FnOnce(&mut WeekPlanes)) {
+        let mut planes = self.get(n).copied().unwrap_or_default();
+        change(&mut planes);
+        if planes.is_empty() {
+            self.remove(n);
+        } else {
+            self.insert(n, planes);
+        }
+    }
+}
+
+/// A calendar's bookings by id, 64 consecutive ids to a chunk.
 #[derive(Clone)]
 struct Ledger {
-    chunks: BTreeMap<u64, Arc<BTreeMap<BookingId, Arc<Booking>>>>,
+    chunks: Chunked<BookingId, Arc<Booking>, 6>,
     len: usize,
     /// No booking ends before this: a lower bound, exact after each pass of
     /// [`Dated::compact_before`] that drops something.
@@ -498,7 +544,7 @@ struct Ledger {
 impl Default for Ledger {
     fn default() -> Ledger {
         Ledger {
-            chunks: BTreeMap::new(),
+            chunks: Chunked::default(),
             len: 0,
             earliest_end: i64::MAX,
         }
@@ -515,43 +561,26 @@ impl PartialEq for Ledger {
 impl Eq for Ledger {}
 
 impl Ledger {
-    /// Ids `n << CHUNK ..` share a chunk.
-    const CHUNK: u32 = 6;
-
     fn get(&self, id: BookingId) -> Option<&Arc<Booking>> {
-        self.chunks.get(&(id.0 >> Ledger::CHUNK))?.get(&id)
+        self.chunks.get(id)
     }
 
     fn insert(&mut self, booking: Arc<Booking>) {
         self.earliest_end = self.earliest_end.min(booking.end);
-        let chunk = Arc::make_mut(
-            self.chunks
-                .entry(booking.id.0 >> Ledger::CHUNK)
-                .or_default(),
-        );
-        if chunk.insert(booking.id, booking).is_none() {
+        if self.chunks.insert(booking.id, booking).is_none() {
             self.len += 1;
         }
     }
 
     fn remove(&mut self, id: BookingId) -> Option<Arc<Booking>> {
-        let key = id.0 >> Ledger::CHUNK;
-        let shared = self.chunks.get_mut(&key)?;
-        if !shared.contains_key(&id) {
-            return None;
-        }
-        let chunk = Arc::make_mut(shared);
-        let booking = chunk.remove(&id)?;
-        if chunk.is_empty() {
-            self.chunks.remove(&key);
-        }
+        let booking = self.chunks.remove(id)?;
         self.len -= 1;
         Some(booking)
     }
 
     /// Every booking, by id.
     fn values(&self) -> impl Iterator<Item = &Arc<Booking>> + '_ {
-        self.chunks.values().flat_map(|chunk| chunk.values())
+        self.chunks.values()
     }
 
     fn len(&self) -> usize {
@@ -614,8 +643,8 @@ impl Dated {
         }
         // One walk of the map for the (at most three) owner weeks the view reads.
         let mut found: [Option<(i64, &WeekPlanes)>; 3] = [None; 3];
-        for (slot, week) in found.iter_mut().zip(self.weeks.range(first, last)) {
-            *slot = Some(week);
+        for (slot, (n, planes)) in found.iter_mut().zip(self.weeks.range(first, last)) {
+            *slot = Some((*n, planes));
         }
         if found.iter().all(Option::is_none) {
             return plan.apply(pattern);
