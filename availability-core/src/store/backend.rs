@@ -63,6 +63,11 @@ impl Backend {
         forward!(self, f => f.stage_page(offset, fill))
     }
 
+    /// Writes `bytes` at `offset` inside the file (pwrite); nothing is durable until a flush.
+    pub(crate) fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<(), Error> {
+        forward!(self, f => f.write_at(offset, bytes))
+    }
+
     /// Makes the bytes `start..end` durable (msync).
     #[inline]
     pub(crate) fn flush_span(&self, start: usize, end: usize) -> Result<(), Error> {

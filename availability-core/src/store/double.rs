@@ -280,6 +280,14 @@ impl FileDouble {
         self.write(&mut disk, offset, &page, "writing a page")
     }
 
+    pub(crate) fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<(), Error> {
+        let mut disk = self.lock();
+        if offset + bytes.len() > disk.mapped.min(disk.cache.len()) {
+            return Err(outside(&self.path, offset));
+        }
+        self.write(&mut disk, offset, bytes, "writing")
+    }
+
     pub(crate) fn flush_span(&self, start: usize, end: usize) -> Result<(), Error> {
         let mut disk = self.lock();
         let end = end.min(disk.mapped);

@@ -162,6 +162,13 @@ impl MappedFile {
         Ok(())
     }
 
+    /// Writes `bytes` at `offset` with a positioned write (not through the mapping, so no
+    /// write fault follows a flush). Nothing is durable until a flush.
+    pub(crate) fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<(), Error> {
+        platform::write_all_at(&self.file, bytes, offset as u64)
+            .map_err(|e| io_error(&self.path, "writing", e))
+    }
+
     /// Flushes the bytes `start..end` in one msync(MS_SYNC): returns once they are durable.
     /// The kernel writes only the dirty pages among them, and the disk's cache flush is paid
     /// once for all.

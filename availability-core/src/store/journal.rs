@@ -5,7 +5,9 @@
 //! # Appending
 //!
 //! A record is framed (CRC, length, sequence number, durable mark, kind), written at the end
-//! of the mapped file under the state lock, and acknowledged once a flush that began after
+//! of the file under the state lock (with `pwrite`, not through the mapping: a store to a
+//! mapped page that a flush has just written back faults to make it writable again, and that
+//! fault cost more than the copy), and acknowledged once a flush that began after
 //! it was written has returned: the same group commit as the store file's, so concurrent
 //! bookings on different calendars share one msync. Every frame carries the journal's
 //! durable mark at the moment it was written (every record before it was on disk then), so
@@ -467,22 +469,11 @@ impl Journal {
     }
 }
 
-/// Writes `bytes` at the journal's end, which has room for them, into the mapping.
+/// Writes `bytes` at the journal's end, which has room for them.
 fn write_record(state: &mut State, bytes: &[u8]) -> Result<(), Error> {
     let start = state.end;
     let end = start + bytes.len();
-    let mut at = start;
-    while at < end {
-        let page = at - at % PAGE;
-        let upto = end.min(page + PAGE);
-        let part = bytes.get(at - start..upto - start).unwrap_or_default();
-        state.file.stage_page(page, |p| {
-            if let Some(dst) = p.get_mut(at - page..upto - page) {
-                dst.copy_from_slice(part);
-            }
-        })?;
-        at = upto;
-    }
+    state.file.write_at(start, bytes)?;
     state.pending = Some(match state.pending {
         None => (start, end),
         Some((a, b)) => (a.min(start), b.max(end)),
