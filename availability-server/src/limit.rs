@@ -34,7 +34,8 @@ use http::HeaderMap;
 /// The header fields of the limits (draft-ietf-httpapi-ratelimit-headers), checked once, at
 /// compile time.
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+/// The field that says what is left of the limit a request was charged to.
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// Shards of a limiter's table, each behind its own lock.
 const SHARDS: usize = 16;

@@ -25,7 +25,8 @@ impl<'a> Query<'a> {
     /// 400 for an unknown or repeated parameter.
     pub fn parse(raw: Option<&'a str>, allowed: &[&str]) -> Result<Query<'a>, Problem> {
         let raw = raw.unwrap_or("");
-        let mut pairs: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::new();
+        // At most one pair per allowed name gets in: one allocation.
+        let mut pairs: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::with_capacity(allowed.len());
         for (name, value) in pairs_of(raw) {
             if !allowed.contains(&name.as_ref()) {
                 return Err(Problem::bad_request(if allowed.is_empty() {
@@ -65,35 +66,119 @@ pub fn zone(name: &str) -> Result<Zone, Problem> {
 /// The `name=value` pairs of `raw`, decoded, empty pairs skipped: split in place, each part
 /// decoded only if it needs it (see [`decoded`]).
 fn pairs_of(raw: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> + '_ {
-    raw.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (decoded(name), decoded(value))
-    })
+    Pairs { rest: raw }
+}
+
+/// The bytes that end a pair (`&`), split it (`=`) or need decoding (`%`, `+`).
+const SPECIAL: [bool; 256] = {
+    let mut special = [false; 256];
+    special[b'&' as usize] = true;
+    special[b'=' as usize] = true;
+    special[b'%' as usize] = true;
+    special[b'+' as usize] = true;
+    special
+};
+
+/// The pairs of a query, found in one pass over its bytes: the `&` that ends a pair, the first
+/// `=` in it, and whether either side has a `%` or `+` to decode. (Splitting with `str::split`
+/// and then searching each part for two characters took as long as the rest of a cached read.)
+struct Pairs<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (Cow<'a, str>, Cow<'a, str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let bytes = self.rest.as_bytes();
+            let mut end = bytes.len();
+            let mut equals = None;
+            // Whether the name, and the value, have something to decode.
+            let (mut name_escaped, mut value_escaped) = (false, false);
+            for (i, &b) in bytes.iter().enumerate() {
+                // Most bytes are none of the four: one table lookup each.
+                if !SPECIAL[usize::from(b)] {
+                    continue;
+                }
+                match b {
+                    b'&' => {
+                        end = i;
+                        break;
+                    }
+                    b'=' if equals.is_none() => equals = Some(i),
+                    b'=' => {}
+                    _ if equals.is_none() => name_escaped = true,
+                    _ => value_escaped = true,
+                }
+            }
+            // Every index is that of an ASCII byte, or the end: a boundary of characters.
+            let pair = self.rest.get(..end).unwrap_or_default();
+            self.rest = self.rest.get(end + 1..).unwrap_or_default();
+            if pair.is_empty() {
+                continue;
+            }
+            let (name, value) = match equals {
+                Some(at) => (
+                    pair.get(..at).unwrap_or_default(),
+                    pair.get(at + 1..).unwrap_or_default(),
+                ),
+                None => (pair, ""),
+            };
+            let part = |text: &'a str, escaped: bool| {
+                if escaped {
+                    decoded(text)
+                } else {
+                    Cow::Borrowed(text)
+                }
+            };
+            return Some((part(name, name_escaped), part(value, value_escaped)));
+        }
+    }
 }
 
 /// One name or value as `application/x-www-form-urlencoded` reads it: `+` is a space, percent
-/// escapes are bytes, and bytes that are not UTF-8 become U+FFFD. Borrowed when there is
-/// nothing to decode, which is every part of most queries; only a part with an escape pays
-/// for decoding (a query such as `tz=America%2FNew_York&week=2026-W48` decodes one value, not
-/// the whole query through a general decoder, which cost more than the rest of a cached read).
+/// escapes are bytes, and bytes that are not UTF-8 become U+FFFD. Only a part with a `%` or
+/// a `+` comes here ([`Pairs`] borrows the others, which are every part of most queries): a
+/// query such as `tz=America%2FNew_York&week=2026-W48` decodes one value, not the whole query
+/// through a general decoder, which cost more than the rest of a cached read.
 fn decoded(part: &str) -> Cow<'_, str> {
-    if !part.contains(['%', '+']) {
-        return Cow::Borrowed(part);
+    let bytes = part.as_bytes();
+    // Decoding only shortens: one allocation.
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
+        out.push(match b {
+            b'+' => b' ',
+            // `%` and two hex digits is a byte; any other `%` stays as it is.
+            b'%' => match (hex(bytes.get(i)), hex(bytes.get(i + 1))) {
+                (Some(high), Some(low)) => {
+                    i += 2;
+                    high << 4 | low
+                }
+                _ => b'%',
+            },
+            _ => b,
+        });
     }
-    // Spaces first, so that an escaped `%2B` stays a plus; no copy when there is no `+`.
-    let spaced: Cow<'_, [u8]> = if part.contains('+') {
-        Cow::Owned(
-            part.bytes()
-                .map(|b| if b == b'+' { b' ' } else { b })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(part.as_bytes())
-    };
-    let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
-    match String::from_utf8(bytes) {
+    match String::from_utf8(out) {
         Ok(text) => Cow::Owned(text),
         Err(err) => Cow::Owned(String::from_utf8_lossy(err.as_bytes()).into_owned()),
+    }
+}
+
+/// The value of a hex digit.
+fn hex(digit: Option<&u8>) -> Option<u8> {
+    let digit = *digit?;
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
     }
 }
 

@@ -28,13 +28,15 @@ use std::pin::Pin;
 use std::time::Instant;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
 
 use crate::app::App;
 use crate::auth::Principal;
-use crate::metrics::Metrics;
+use crate::limit::Verdict;
+use crate::metrics::{InFlight, Metrics};
 use crate::store::DEFAULT_CALENDAR;
 use crate::wire::body::{self, BoxError, RequestBody};
 use crate::wire::cors;
@@ -339,24 +341,91 @@ impl crate::server::Handler for App {
 /// a body such as `POST /overlap`), or, for other methods, to its key's or its client's write
 /// budget ([`charge`]); a spent budget is 429 before anything else runs. Every answer carries
 /// the `RateLimit-Policy` and `RateLimit` fields of the limit it was charged to.
-pub async fn handle<B>(app: &App, peer: IpAddr, request: Request<B>) -> Response<Body>
+///
+/// A read answered from memory, with no body to read (almost every request), is answered
+/// before this returns, and the future is a finished one. Everything else runs in a boxed
+/// future ([`waiting`]): one that waited inline made every request's future a kilobyte and
+/// more, which HTTP/2 copies when it starts a stream.
+pub fn handle<'a, B>(
+    app: &'a App,
+    peer: IpAddr,
+    request: Request<B>,
+) -> impl Future<Output = Response<Body>> + Send + 'a
 where
     B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
     let started = Instant::now();
     // Counted until dropped, so a request cancelled while it waits is not left in flight.
-    let _in_flight = app.metrics.start();
+    let in_flight = app.metrics.start();
     let (parts, body) = request.into_parts();
     let client = app.limits.proxy.client(peer, &parts.headers);
-    let mut buffer = [""; MAX_SEGMENTS];
     let preflight = cors::is_preflight(&parts);
+    let mut buffer = [""; MAX_SEGMENTS];
     let found = find(&parts, &mut buffer);
     let read = parts.method == Method::GET
         || parts.method == Method::HEAD
         || preflight
         || matches!(found, Ok((_, _, Action::Ask(_))));
     let verdict = charge(app, read, client, &parts);
+    let now = match found {
+        Ok((route, params, Action::Now(handler)))
+            if verdict.allowed
+                && !preflight
+                && !app.is_shutting_down()
+                && !body::declared(&parts) =>
+        {
+            Some((route.name, *handler, params))
+        }
+        _ => None,
+    };
+    let Some((route, handler, params)) = now else {
+        drop(found);
+        return Either::Right(Box::pin(waiting(
+            app, client, parts, body, read, preflight, verdict, started, in_flight,
+        )));
+    };
+    let cx = Ctx {
+        app,
+        parts: &parts,
+        client,
+        params,
+    };
+    let answer = handler(&cx);
+    let response = finish(
+        app,
+        &parts,
+        (route, answer),
+        read,
+        preflight,
+        &verdict,
+        false,
+        started,
+    );
+    drop(in_flight);
+    Either::Left(std::future::ready(response))
+}
+
+/// [`handle`] for a request that waits: for its body, the disk, a key check, or reading a body
+/// the handler left unread; and for every refusal before a handler runs.
+#[allow(clippy::too_many_arguments)] // The state `handle` has already worked out.
+async fn waiting<B>(
+    app: &App,
+    client: IpAddr,
+    parts: Parts,
+    body: B,
+    read: bool,
+    preflight: bool,
+    verdict: Verdict,
+    started: Instant,
+    _in_flight: InFlight<'_>,
+) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    let mut buffer = [""; MAX_SEGMENTS];
+    let found = find(&parts, &mut buffer);
     // A body the handler leaves unread is read here once it has answered (up to a bound):
     // closing an HTTP/1.1 connection while its client still sends would reset it before the
     // client saw the answer. A body too large or too slow to read says `Connection: close`.
@@ -366,7 +435,7 @@ where
     } else {
         (body::boxed(body), None)
     };
-    let (route, result) = if app.is_shutting_down() {
+    let answer = if app.is_shutting_down() {
         ("shutdown", Err(Problem::shutting_down()))
     } else if !verdict.allowed {
         (
@@ -422,19 +491,37 @@ where
             }
         }
     };
-    let mut response = result.unwrap_or_else(Problem::into_response);
-    if !preflight {
-        cors::decorate(&mut response, &parts, read, &app.cors_origins);
-    }
-    if !response.headers().contains_key("ratelimit") {
-        verdict.write_headers(response.headers_mut());
-    }
     let unread = match leftover {
         Some(leftover) if parts.version < Version::HTTP_2 => {
             !leftover.drain(app.body.timeout).await
         }
         _ => false,
     };
+    finish(
+        app, &parts, answer, read, preflight, &verdict, unread, started,
+    )
+}
+
+/// What every answer gets on its way out: CORS fields, the rate limit's fields, `Connection:
+/// close` when the request's body was left `unread`, a `HEAD`'s empty body, and its count.
+#[allow(clippy::too_many_arguments)] // The state `handle` has already worked out.
+fn finish(
+    app: &App,
+    parts: &Parts,
+    (route, result): (&'static str, Result<Response<Body>>),
+    read: bool,
+    preflight: bool,
+    verdict: &Verdict,
+    unread: bool,
+    started: Instant,
+) -> Response<Body> {
+    let mut response = result.unwrap_or_else(Problem::into_response);
+    if !preflight {
+        cors::decorate(&mut response, parts, read, &app.cors_origins);
+    }
+    if !response.headers().contains_key(&crate::limit::RATELIMIT) {
+        verdict.write_headers(response.headers_mut());
+    }
     if unread {
         response
             .headers_mut()
@@ -463,7 +550,7 @@ where
 /// the memo knows as verified to that key's budget (`admin` or `key`), so a busy key holder is
 /// not held to what one address may do; every other write (no key, a key not yet verified,
 /// a wrong one) to the client's `write` budget.
-fn charge(app: &App, read: bool, client: IpAddr, parts: &Parts) -> crate::limit::Verdict {
+fn charge(app: &App, read: bool, client: IpAddr, parts: &Parts) -> Verdict {
     let limits = &app.limits;
     if read {
         return limits.read.check(&client);
@@ -567,15 +654,27 @@ fn segments<'a>(path: &'a str, buffer: &'a mut [&'a str; MAX_SEGMENTS]) -> &'a [
         buffer[1] = DEFAULT_CALENDAR;
         n = 2;
     }
-    for segment in path.split('/') {
+    // Split at each `/` by hand: `str::split` with a character costs several times as much
+    // on a path this short. Every index is that of a `/` or the end, a character boundary.
+    let bytes = path.as_bytes();
+    let mut start = 0;
+    loop {
+        let rest = bytes.get(start..).unwrap_or_default();
+        let end = rest
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(bytes.len(), |at| start + at);
         match buffer.get_mut(n) {
-            Some(slot) => *slot = segment,
+            Some(slot) => *slot = path.get(start..end).unwrap_or_default(),
             // Too long for any route: keep a full buffer that no pattern matches.
             None => return buffer.as_slice(),
         }
         n += 1;
+        if end == bytes.len() {
+            return &buffer[..n];
+        }
+        start = end + 1;
     }
-    &buffer[..n]
 }
 
 /// Every route's path pattern (`/calendars/{id}/keys`) and the methods it accepts, `HEAD`
