@@ -282,7 +282,7 @@ impl FileDouble {
 
     pub(crate) fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<(), Error> {
         let mut disk = self.lock();
-        if offset + bytes.len() > disk.mapped.min(disk.cache.len()) {
+        if offset.saturating_add(bytes.len()) > disk.mapped.min(disk.cache.len()) {
             return Err(outside(&self.path, offset));
         }
         self.write(&mut disk, offset, bytes, "writing")

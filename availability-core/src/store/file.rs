@@ -162,9 +162,15 @@ impl MappedFile {
         Ok(())
     }
 
-    /// Writes `bytes` at `offset` with a positioned write (not through the mapping, so no
-    /// write fault follows a flush). Nothing is durable until a flush.
+    /// Writes `bytes` at `offset`, inside the mapped part, with a positioned write (not
+    /// through the mapping, so no write fault follows a flush). Nothing is durable until a
+    /// flush. A write past the mapped part is refused, as [`MappedFile::stage_page`] refuses
+    /// one: lengthening the file is [`MappedFile::extend`]'s, with its sync.
     pub(crate) fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<(), Error> {
+        let mapped = self.map.read().map_err(|_| self.poisoned())?.len();
+        if offset.saturating_add(bytes.len()) > mapped {
+            return Err(outside(&self.path, offset));
+        }
         platform::write_all_at(&self.file, bytes, offset as u64)
             .map_err(|e| io_error(&self.path, "writing", e))
     }

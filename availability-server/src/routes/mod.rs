@@ -379,11 +379,15 @@ where
         }
         _ => None,
     };
+    let prelude = Prelude {
+        client,
+        read,
+        preflight,
+        verdict,
+        started,
+    };
     let Some((route, handler, params)) = now else {
-        drop(found);
-        return Either::Right(Box::pin(waiting(
-            app, client, parts, body, read, preflight, verdict, started, in_flight,
-        )));
+        return Either::Right(Box::pin(waiting(app, parts, body, prelude, in_flight)));
     };
     let cx = Ctx {
         app,
@@ -392,38 +396,43 @@ where
         params,
     };
     let answer = handler(&cx);
-    let response = finish(
-        app,
-        &parts,
-        (route, answer),
-        read,
-        preflight,
-        &verdict,
-        false,
-        started,
-    );
+    let response = finish(app, &parts, (route, answer), &prelude, false);
     drop(in_flight);
     Either::Left(std::future::ready(response))
 }
 
-/// [`handle`] for a request that waits: for its body, the disk, a key check, or reading a body
-/// the handler left unread; and for every refusal before a handler runs.
-#[allow(clippy::too_many_arguments)] // The state `handle` has already worked out.
-async fn waiting<B>(
-    app: &App,
+/// What [`handle`] works out about a request before any handler runs.
+struct Prelude {
     client: IpAddr,
-    parts: Parts,
-    body: B,
+    /// Charged as a read.
     read: bool,
+    /// A CORS preflight.
     preflight: bool,
+    /// The limit it was charged to.
     verdict: Verdict,
     started: Instant,
+}
+
+/// [`handle`] for a request that waits: for its body, the disk, a key check, or reading a body
+/// the handler left unread; and for every refusal before a handler runs. The route is found
+/// again here rather than carried over: its parameters borrow `parts`, which moves in.
+async fn waiting<B>(
+    app: &App,
+    parts: Parts,
+    body: B,
+    prelude: Prelude,
     _in_flight: InFlight<'_>,
 ) -> Response<Body>
 where
     B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
+    let Prelude {
+        client,
+        preflight,
+        ref verdict,
+        ..
+    } = prelude;
     let mut buffer = [""; MAX_SEGMENTS];
     let found = find(&parts, &mut buffer);
     // A body the handler leaves unread is read here once it has answered (up to a bound):
@@ -497,30 +506,24 @@ where
         }
         _ => false,
     };
-    finish(
-        app, &parts, answer, read, preflight, &verdict, unread, started,
-    )
+    finish(app, &parts, answer, &prelude, unread)
 }
 
 /// What every answer gets on its way out: CORS fields, the rate limit's fields, `Connection:
 /// close` when the request's body was left `unread`, a `HEAD`'s empty body, and its count.
-#[allow(clippy::too_many_arguments)] // The state `handle` has already worked out.
 fn finish(
     app: &App,
     parts: &Parts,
     (route, result): (&'static str, Result<Response<Body>>),
-    read: bool,
-    preflight: bool,
-    verdict: &Verdict,
+    prelude: &Prelude,
     unread: bool,
-    started: Instant,
 ) -> Response<Body> {
     let mut response = result.unwrap_or_else(Problem::into_response);
-    if !preflight {
-        cors::decorate(&mut response, parts, read, &app.cors_origins);
+    if !prelude.preflight {
+        cors::decorate(&mut response, parts, prelude.read, &app.cors_origins);
     }
     if !response.headers().contains_key(&crate::limit::RATELIMIT) {
-        verdict.write_headers(response.headers_mut());
+        prelude.verdict.write_headers(response.headers_mut());
     }
     if unread {
         response
@@ -541,7 +544,7 @@ fn finish(
             .insert(CONTENT_LENGTH, HeaderValue::from(len));
         *response.body_mut() = Body::empty();
     }
-    count(&app.metrics, route, response.status(), started);
+    count(&app.metrics, route, response.status(), prelude.started);
     tracing::debug!(method = %parts.method, path = parts.uri.path(), status = response.status().as_u16(), route);
     response
 }
