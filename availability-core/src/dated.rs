@@ -47,6 +47,7 @@
 //! # Ok::<(), availability_core::Error>(())
 //! ```
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
@@ -287,12 +288,13 @@ pub struct Booking {
     id: BookingId,
     start: i64,
     end: i64,
-    label: Option<String>,
-    key_id: Option<String>,
+    label: Option<Box<str>>,
+    key_id: Option<Box<str>>,
     created_ms: i64,
     /// The owner slots the span touches, per owner week number: derived from the span and
-    /// the owner's zone.
-    slots: Vec<(i64, Plane)>,
+    /// the owner's zone. Boxed to its length: a calendar holds many bookings, and most touch
+    /// one week.
+    slots: Box<[(i64, Plane)]>,
 }
 
 impl Booking {
@@ -336,15 +338,15 @@ impl Booking {
         Claim {
             start: self.start,
             end: self.end,
-            label: self.label.clone(),
-            key_id: self.key_id.clone(),
+            label: self.label.as_deref().map(String::from),
+            key_id: self.key_id.as_deref().map(String::from),
         }
     }
 
     /// The owner slots it holds, as (owner ISO week, slot) in time order.
     pub fn slots(&self) -> Vec<(IsoWeek, Slot)> {
         let mut out = Vec::new();
-        for (n, plane) in &self.slots {
+        for (n, plane) in self.slots.iter() {
             let Some(week) = iso_week(*n) else { continue };
             out.extend(plane.ones().filter_map(Slot::from_index).map(|s| (week, s)));
         }
@@ -826,10 +828,10 @@ impl Dated {
             id,
             start: claim.start,
             end: claim.end,
-            label: claim.label.clone(),
-            key_id: claim.key_id.clone(),
+            label: claim.label.as_deref().map(Box::from),
+            key_id: claim.key_id.as_deref().map(Box::from),
             created_ms,
-            slots,
+            slots: slots.into_boxed_slice(),
         });
         self.bookings.insert(Arc::clone(&booking));
         self.next_booking = self.next_booking.max(id.0.saturating_add(1));
@@ -945,7 +947,7 @@ impl Dated {
     /// booking.
     pub fn cancel(&mut self, id: BookingId) -> Option<Arc<Booking>> {
         let booking = self.bookings.remove(id)?;
-        for (n, slots) in &booking.slots {
+        for (n, slots) in booking.slots.iter() {
             if self.weeks.get(*n).is_some() {
                 self.weeks
                     .update(*n, |planes| planes.claimed = planes.claimed.and_not(*slots));
@@ -1048,7 +1050,8 @@ fn iso_week(n: i64) -> Option<IsoWeek> {
 /// The owner slots that the instants `[start, end)` fall in, per owner week number, in time
 /// order: each half hour of the owner's wall clock that some instant of the span shows.
 pub(crate) fn owner_slots(zone: Zone, start: i64, end: i64) -> Vec<(i64, Plane)> {
-    let mut out: Vec<(i64, Plane)> = Vec::new();
+    // Most spans fall in one week: room for one, so that a booking keeps them without a copy.
+    let mut out: Vec<(i64, Plane)> = Vec::with_capacity(1);
     let changes = zone.changes(start, end);
     for (i, &(from, offset)) in changes.iter().enumerate() {
         let to = changes.get(i + 1).map_or(end, |c| c.0).min(end);

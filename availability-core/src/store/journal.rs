@@ -23,6 +23,7 @@
 //! and renamed over the journal. Every record appended before it is in it, so every waiter
 //! is then durable.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -54,18 +55,55 @@ pub(crate) fn new_image() -> Vec<u8> {
 /// A journal file: header (generation, first sequence number), `records` from there, then
 /// zeros to a length with room to append.
 fn image_of(generation: u64, first_seq: u64, records: &[Record]) -> Vec<u8> {
-    let mut image = Header {
-        generation,
-        first_seq,
+    let mut image = Image::new(generation, first_seq);
+    for record in records {
+        image.push(record);
     }
-    .encode();
-    for (i, record) in records.iter().enumerate() {
-        let seq = first_seq + i as u64;
-        image.extend_from_slice(&frame(seq, first_seq, record));
+    image.finish()
+}
+
+/// A journal file being written whole, record by record.
+struct Image {
+    bytes: Vec<u8>,
+    first_seq: u64,
+    records: u64,
+}
+
+impl Image {
+    fn new(generation: u64, first_seq: u64) -> Image {
+        Image {
+            bytes: Header {
+                generation,
+                first_seq,
+            }
+            .encode(),
+            first_seq,
+            records: 0,
+        }
     }
-    let len = (image.len() * 2).max(INITIAL_LEN).next_multiple_of(PAGE);
-    image.resize(len, 0);
-    image
+
+    /// Appends `record`, as the next one and durable (a new journal is flushed whole before
+    /// it is used).
+    fn push(&mut self, record: &Record) {
+        let seq = self.first_seq + self.records;
+        self.bytes
+            .extend_from_slice(&frame(seq, self.first_seq, record));
+        self.records += 1;
+    }
+
+    /// The records' bytes, after the header.
+    fn body_len(&self) -> usize {
+        self.bytes.len() - HEADER
+    }
+
+    /// The file: the records, then zeros to a length with room to append.
+    fn finish(mut self) -> Vec<u8> {
+        let len = (self.bytes.len() * 2)
+            .max(INITIAL_LEN)
+            .next_multiple_of(PAGE);
+        self.bytes.resize(len, 0);
+        self.bytes
+    }
 }
 
 /// The journal of an open store.
@@ -122,7 +160,21 @@ struct CalendarLive {
     version: u64,
     next_booking: u64,
     overrides: BTreeMap<i64, (u64, u64)>,
-    bookings: BTreeMap<u64, Record>,
+    bookings: BTreeMap<u64, LiveBooking>,
+}
+
+/// A live booking as compaction writes it again: its [`Record::Book`] without the calendar,
+/// which keys the map, and without the remembered answer, which is kept (and expires) on its
+/// own. (The whole record, cloned, took about four times the memory: a copy of the calendar
+/// id per booking, and the space of the largest record kind in every slot of the map.)
+struct LiveBooking {
+    /// The calendar's version the record was written at.
+    version: u64,
+    start: i64,
+    end: i64,
+    created_ms: i64,
+    key_id: Option<Box<str>>,
+    label: Option<Box<str>>,
 }
 
 impl Live {
@@ -157,15 +209,28 @@ impl Live {
                     Record::ClearOverride { day, .. } => {
                         calendar.overrides.remove(day);
                     }
-                    Record::Book { id, remembered, .. } => {
+                    Record::Book {
+                        id,
+                        start,
+                        end,
+                        created_ms,
+                        key_id,
+                        label,
+                        remembered,
+                        ..
+                    } => {
                         calendar.next_booking = calendar.next_booking.max(id + 1);
-                        // The booking is kept without its answer, which is kept (and expires)
-                        // on its own.
-                        let mut booking = record.clone();
-                        if let Record::Book { remembered, .. } = &mut booking {
-                            *remembered = None;
-                        }
-                        calendar.bookings.insert(*id, booking);
+                        calendar.bookings.insert(
+                            *id,
+                            LiveBooking {
+                                version: owner.version,
+                                start: *start,
+                                end: *end,
+                                created_ms: *created_ms,
+                                key_id: key_id.as_deref().map(Box::from),
+                                label: label.as_deref().map(Box::from),
+                            },
+                        );
                         if let Some(r) = remembered {
                             self.remembered
                                 .insert((r.principal.clone(), r.key.clone()), r.clone());
@@ -180,11 +245,17 @@ impl Live {
         }
     }
 
-    /// The live set as records, less what `keep` refuses (deleted calendars), bookings that
-    /// ended and overrides of days before `cutoff`, and answers that expired by `now_ms`.
-    fn records(&self, keep: &dyn Fn(&str, u64) -> bool, cutoff: i64, now_ms: i64) -> Vec<Record> {
+    /// Hands `out` the live set as records, one by one (the whole set at once would be a
+    /// second copy of it), less what `keep` refuses (deleted calendars), bookings that ended
+    /// and overrides of days before `cutoff`, and answers that expired by `now_ms`.
+    fn each_record(
+        &self,
+        keep: &dyn Fn(&str, u64) -> bool,
+        cutoff: i64,
+        now_ms: i64,
+        out: &mut dyn FnMut(Record),
+    ) {
         let cutoff_day = cutoff.div_euclid(86_400) - 1;
-        let mut out = Vec::new();
         for ((id, incarnation), calendar) in &self.calendars {
             if !keep(id, *incarnation) {
                 continue;
@@ -194,38 +265,47 @@ impl Live {
                 incarnation: *incarnation,
                 version: calendar.version.max(1),
             };
-            out.push(Record::State {
+            out(Record::State {
                 owner: owner.clone(),
                 next_booking: calendar.next_booking,
             });
             for (day, (open, firm)) in calendar.overrides.range(cutoff_day..) {
-                out.push(Record::Override {
+                out(Record::Override {
                     owner: owner.clone(),
                     day: *day,
                     open: *open,
                     firm: *firm,
                 });
             }
-            for booking in calendar.bookings.values() {
-                if let Record::Book { end, .. } = booking {
-                    if *end > cutoff {
-                        out.push(booking.clone());
-                    }
+            for (&booking_id, booking) in &calendar.bookings {
+                if booking.end > cutoff {
+                    out(Record::Book {
+                        owner: Owner {
+                            version: booking.version,
+                            ..owner.clone()
+                        },
+                        id: booking_id,
+                        start: booking.start,
+                        end: booking.end,
+                        created_ms: booking.created_ms,
+                        key_id: booking.key_id.as_deref().map(String::from),
+                        label: booking.label.as_deref().map(String::from),
+                        remembered: None,
+                    });
                 }
             }
         }
         for remembered in self.remembered.values() {
             if remembered.expires_ms > now_ms {
-                out.push(Record::Remember(remembered.clone()));
+                out(Record::Remember(remembered.clone()));
             }
         }
         for (id, members) in &self.groups {
-            out.push(Record::Group {
+            out(Record::Group {
                 id: id.clone(),
                 members: members.clone(),
             });
         }
-        out
     }
 }
 
@@ -427,8 +507,10 @@ impl Journal {
         if !force && state.appended <= state.check_at {
             return Ok(false);
         }
-        let records = state.live.records(keep, cutoff, now_ms);
-        let live_bytes: usize = records.iter().map(|r| r.encode().len() + 40).sum();
+        let mut live_bytes = 0;
+        state.live.each_record(keep, cutoff, now_ms, &mut |record| {
+            live_bytes += record.encode().len() + 40;
+        });
         if !force && state.appended <= COMPACT_MIN.max(2 * live_bytes) {
             // Not yet: look again once the appends could outgrow what is live now.
             state.check_at = COMPACT_MIN.max(2 * live_bytes);
@@ -436,7 +518,14 @@ impl Journal {
         }
         let first_seq = state.next_seq;
         let generation = state.generation + 1;
-        let image = image_of(generation, first_seq, &records);
+        let mut image = Image::new(generation, first_seq);
+        let mut live = Live::default();
+        state.live.each_record(keep, cutoff, now_ms, &mut |record| {
+            image.push(&record);
+            live.apply(&record);
+        });
+        let (body, count) = (image.body_len(), image.records);
+        let image = image.finish();
         let replaced = match state.file.replace(&image) {
             Ok(file) => file,
             Err(err) => {
@@ -445,18 +534,9 @@ impl Journal {
                 return Err(err);
             }
         };
-        let body: usize = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| frame(first_seq + i as u64, 0, r).len())
-            .sum();
-        let mut live = Live::default();
-        for record in &records {
-            live.apply(record);
-        }
         state.file = Arc::new(replaced);
         state.generation = generation;
-        state.next_seq = first_seq + records.len() as u64;
+        state.next_seq = first_seq + count;
         state.end = HEADER + body;
         state.len = image.len();
         state.pending = None;
