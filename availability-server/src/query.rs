@@ -10,25 +10,42 @@ use availability_core::tz::Zone;
 
 use crate::wire::Problem;
 
+/// The most names a route accepts.
+const MAX_NAMES: usize = 8;
+
 /// The decoded parameters of one request, each at most once. Values borrow from the request
 /// unless they had escapes to decode.
+///
+/// Each value sits at the index of its name in the route's list: no allocation, and finding
+/// a repeat is one look at that index.
 #[derive(Debug, Default)]
 pub struct Query<'a> {
-    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    allowed: &'a [&'a str],
+    values: [Option<Cow<'a, str>>; MAX_NAMES],
 }
 
 impl<'a> Query<'a> {
-    /// Parses `raw` (the part after `?`, if any), accepting only the names in `allowed`.
+    /// Parses `raw` (the part after `?`, if any), accepting only the names in `allowed` (at
+    /// most eight).
     ///
     /// # Errors
     ///
     /// 400 for an unknown or repeated parameter.
-    pub fn parse(raw: Option<&'a str>, allowed: &[&str]) -> Result<Query<'a>, Problem> {
-        let raw = raw.unwrap_or("");
-        // At most one pair per allowed name gets in: one allocation.
-        let mut pairs: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::with_capacity(allowed.len());
-        for (name, value) in pairs_of(raw) {
-            if !allowed.contains(&name.as_ref()) {
+    pub fn parse(raw: Option<&'a str>, allowed: &'a [&'a str]) -> Result<Query<'a>, Problem> {
+        debug_assert!(
+            allowed.len() <= MAX_NAMES,
+            "a route accepts at most {MAX_NAMES} names"
+        );
+        let mut query = Query {
+            allowed,
+            values: Default::default(),
+        };
+        for (name, value) in pairs_of(raw.unwrap_or("")) {
+            let slot = allowed
+                .iter()
+                .position(|a| *a == name)
+                .and_then(|i| query.values.get_mut(i));
+            let Some(slot) = slot else {
                 return Err(Problem::bad_request(if allowed.is_empty() {
                     format!("unknown query parameter {name:?}: this path takes no parameters")
                 } else {
@@ -37,24 +54,25 @@ impl<'a> Query<'a> {
                         allowed.join(", ")
                     )
                 }));
-            }
-            if pairs.iter().any(|(n, _)| *n == name) {
+            };
+            if slot.is_some() {
                 return Err(Problem::bad_request(format!(
                     "query parameter {name:?} is given more than once; give it once"
                 )));
             }
-            pairs.push((name, value));
+            *slot = Some(value);
         }
-        Ok(Query { pairs })
+        Ok(query)
     }
 
     /// The value of `name`, if given. An empty value counts as not given, so `?week=` means
     /// the default week.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(n, v)| n == name && !v.is_empty())
-            .map(|(_, v)| v.as_ref())
+        let i = self.allowed.iter().position(|a| *a == name)?;
+        self.values
+            .get(i)?
+            .as_deref()
+            .filter(|value| !value.is_empty())
     }
 }
 
