@@ -67,13 +67,19 @@ pub enum Format {
 }
 
 impl Format {
-    /// The `Content-Type` of the body.
-    pub fn content_type(self) -> &'static str {
+    /// The `Content-Type` of the body. (Each a constant: `HeaderValue::from_static` called
+    /// at run time checks every byte of its text, on every answer.)
+    pub fn content_type(self) -> HeaderValue {
+        const JSON: HeaderValue = HeaderValue::from_static("application/json");
+        const CSV: HeaderValue =
+            HeaderValue::from_static("text/csv; charset=utf-8; header=present");
+        const ICS: HeaderValue = HeaderValue::from_static(crate::ics::CONTENT_TYPE);
+        const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
         match self {
-            Format::Json | Format::Intervals | Format::Slot(_) | Format::View => "application/json",
-            Format::Csv => "text/csv; charset=utf-8; header=present",
-            Format::Ics | Format::Pattern => crate::ics::CONTENT_TYPE,
-            Format::Page { .. } => "text/html; charset=utf-8",
+            Format::Json | Format::Intervals | Format::Slot(_) | Format::View => JSON,
+            Format::Csv => CSV,
+            Format::Ics | Format::Pattern => ICS,
+            Format::Page { .. } => HTML,
         }
     }
 }
@@ -365,10 +371,7 @@ impl Rendered {
         }
         let headers = response.headers_mut();
         if !fresh {
-            headers.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static(rendered.format.content_type()),
-            );
+            headers.insert(CONTENT_TYPE, rendered.format.content_type());
             if let Some(coding) = encoding.header() {
                 headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding));
             }
@@ -377,10 +380,12 @@ impl Rendered {
         if matches!(rendered.format, Format::Page { .. }) {
             crate::page::secure(headers);
         } else {
-            headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+            const ACCEPT_ENCODING_VARIES: HeaderValue = HeaderValue::from_static("Accept-Encoding");
+            headers.insert(VARY, ACCEPT_ENCODING_VARIES);
         }
         // Clients may keep the body but must revalidate: the week changes whenever it is edited.
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
+        headers.insert(CACHE_CONTROL, NO_CACHE);
         response
     }
 }
