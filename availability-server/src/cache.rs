@@ -16,7 +16,7 @@
 //! re-rendered. A write forgets its calendar's bodies at once ([`Cache::forget`]): a body of a
 //! superseded version is never served again, so it must not hold memory either.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -228,6 +228,15 @@ enum Owned {
 }
 
 impl Owned {
+    /// The ids of the calendars the body depends on.
+    fn calendar_ids(&self) -> impl Iterator<Item = &str> + '_ {
+        let calendars = match self {
+            Owned::One(key) => std::slice::from_ref(&key.calendar),
+            Owned::Group(key) => key.members.as_slice(),
+        };
+        calendars.iter().map(|calendar| calendar.id())
+    }
+
     fn slot_hash(&self) -> u64 {
         match self {
             Owned::One(key) => key.borrow().slot_hash(),
@@ -403,14 +412,67 @@ pub struct Cache {
 struct Inner {
     /// By the key's hash: the insertion time and the body.
     map: HashMap<u64, (u64, Arc<Rendered>), FxBuildHasher>,
+    /// By a hash of a calendar's id: the slots (keys of `map`) of the bodies that depend on
+    /// that calendar, its own and the groups it is in. A write forgets its calendar's bodies
+    /// through it instead of walking every body while the readers wait for the lock. Exact:
+    /// every body is listed under each of its calendars and nowhere else ([`Inner::add`] and
+    /// [`Inner::remove`] are the only ways in and out of `map`).
+    by_calendar: HashMap<u64, HashSet<u64, FxBuildHasher>, FxBuildHasher>,
     /// Insertion counter, for evicting the oldest first.
     clock: u64,
+}
+
+/// The index's key for calendar `id`. Two ids may share one: a slot found under it is only
+/// forgotten if its body depends on the calendar named.
+fn id_hash(id: &str) -> u64 {
+    FxBuildHasher.hash_one(id)
 }
 
 impl Inner {
     /// The bytes the cached bodies hold, compressed forms included.
     fn bytes(&self) -> usize {
         self.map.values().map(|(_, rendered)| rendered.size()).sum()
+    }
+
+    /// Keeps `rendered` in slot `hash`, which is free.
+    fn add(&mut self, hash: u64, rendered: Arc<Rendered>) {
+        for id in rendered.key.calendar_ids() {
+            self.by_calendar
+                .entry(id_hash(id))
+                .or_default()
+                .insert(hash);
+        }
+        self.clock += 1;
+        self.map.insert(hash, (self.clock, rendered));
+    }
+
+    /// Drops the body in slot `hash`, if there is one.
+    fn remove(&mut self, hash: u64) {
+        let Some((_, rendered)) = self.map.remove(&hash) else {
+            return;
+        };
+        for id in rendered.key.calendar_ids() {
+            let at = id_hash(id);
+            if let Some(slots) = self.by_calendar.get_mut(&at) {
+                slots.remove(&hash);
+                if slots.is_empty() {
+                    self.by_calendar.remove(&at);
+                }
+            }
+        }
+    }
+
+    /// Whether `by_calendar` lists exactly the bodies in `map` under each of their calendars.
+    #[cfg(test)]
+    fn index_is_exact(&self) -> bool {
+        let mut expected: HashMap<u64, HashSet<u64, FxBuildHasher>, FxBuildHasher> =
+            HashMap::default();
+        for (hash, (_, rendered)) in &self.map {
+            for id in rendered.key.calendar_ids() {
+                expected.entry(id_hash(id)).or_default().insert(*hash);
+            }
+        }
+        expected == self.by_calendar
     }
 
     /// Drops the oldest bodies until at most `entries` and `bytes` remain.
@@ -430,7 +492,7 @@ impl Inner {
             if left <= entries && held <= bytes {
                 break;
             }
-            self.map.remove(&hash);
+            self.remove(hash);
             left -= 1;
             held -= size;
         }
@@ -483,7 +545,7 @@ impl Cache {
         let hash = rendered.key.slot_hash();
         let size = rendered.size();
         let mut inner = self.lock();
-        inner.map.remove(&hash);
+        inner.remove(hash);
         let full =
             inner.map.len() >= self.capacity || inner.bytes().saturating_add(size) > self.max_bytes;
         if full {
@@ -491,20 +553,30 @@ impl Cache {
             let bytes = (self.max_bytes / 4 * 3).saturating_sub(size);
             inner.shrink_to(entries, bytes);
         }
-        inner.clock += 1;
-        let age = inner.clock;
-        inner.map.insert(hash, (age, rendered));
+        inner.add(hash, rendered);
     }
 
     /// Drops every body of calendar `id` (and every group answer it is part of): called when
-    /// its version moves on, since bodies of an old version can never be served again.
+    /// its version moves on, since bodies of an old version can never be served again. Costs
+    /// what those bodies are, not what the cache holds.
     pub fn forget(&self, id: &str) {
-        self.lock()
-            .map
-            .retain(|_, (_, rendered)| match &rendered.key {
-                Owned::One(key) => key.calendar.id() != id,
-                Owned::Group(key) => key.members.iter().all(|member| member.id() != id),
-            });
+        let mut inner = self.lock();
+        let Some(slots) = inner.by_calendar.get(&id_hash(id)) else {
+            return;
+        };
+        let doomed: Vec<u64> = slots
+            .iter()
+            .copied()
+            .filter(|hash| {
+                inner
+                    .map
+                    .get(hash)
+                    .is_some_and(|(_, rendered)| rendered.key.calendar_ids().any(|c| c == id))
+            })
+            .collect();
+        for hash in doomed {
+            inner.remove(hash);
+        }
     }
 
     /// The bytes the cached bodies hold, compressed forms included.
@@ -640,6 +712,62 @@ mod tests {
         assert_eq!(cache.len(), 1);
         assert!(cache.get(&key(&f.d1)).is_some());
         assert!(cache.get_group(&group).is_none());
+    }
+
+    /// Inserts (some replacing a colliding slot), evictions and forgets in a long mixed run:
+    /// after each, the index lists exactly the cached bodies, and a forgotten calendar has
+    /// no body left, on its own or in a group.
+    #[test]
+    fn the_index_follows_every_insert_eviction_and_forget() {
+        let f = fixture();
+        let cache = Cache::new(12, usize::MAX);
+        let pairs = [
+            [Arc::clone(&f.c1), Arc::clone(&f.d1)],
+            [Arc::clone(&f.d1), Arc::clone(&f.c2)],
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for step in 0..2_000 {
+            // xorshift: a fixed, well-spread sequence.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let week = IsoWeek::new(2026, 1 + (state % 20) as u32).expect("a week");
+            match state >> 60 {
+                0..=5 => {
+                    let calendar = [&f.c1, &f.c2, &f.d1][(state >> 8) as usize % 3];
+                    let k = Key {
+                        week,
+                        ..key(calendar)
+                    };
+                    cache.insert(rendered(&k, "body"));
+                }
+                6..=11 => {
+                    let group = GroupKey {
+                        members: &pairs[(state >> 8) as usize % 2],
+                        viewer: Zone::UTC,
+                        week,
+                        format: Format::Json,
+                        min: 1,
+                    };
+                    cache.insert(Arc::new(Rendered::for_group(&group, b"{}".to_vec())));
+                }
+                _ => {
+                    let id = ["c", "d", "nobody"][(state >> 8) as usize % 3];
+                    cache.forget(id);
+                    let inner = cache.lock();
+                    assert!(
+                        inner
+                            .map
+                            .values()
+                            .all(|(_, r)| r.key.calendar_ids().all(|c| c != id)),
+                        "a body of {id} outlived its forget at step {step}"
+                    );
+                }
+            }
+            let inner = cache.lock();
+            assert!(inner.map.len() <= 12);
+            assert!(inner.index_is_exact(), "the index drifted at step {step}");
+        }
     }
 
     #[test]

@@ -1,0 +1,65 @@
+//! The render cache under writes: what forgetting one calendar's bodies costs when the cache
+//! is full of other calendars' bodies. Every committed write forgets its calendar, holding
+//! the lock that every cached read takes, so this cost should not grow with the cache.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use availability_core::store::Store;
+use availability_core::tz::{IsoWeek, Zone};
+use availability_server::cache::{Cache, Format, Key, Rendered};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = Store::open(dir.path().join("bench.store")).expect("a store");
+    let others: Vec<_> = (0..64)
+        .map(|i| store.create(&format!("room-{i}"), "UTC").expect("a calendar"))
+        .collect();
+    let written = store.create("written", "UTC").expect("a calendar");
+    let week = |n: u32| IsoWeek::new(2026, 1 + n % 52).expect("a week");
+    let zones: Vec<Zone> = ["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo"]
+        .iter()
+        .map(|name| Zone::new(name).expect("a zone"))
+        .collect();
+
+    let mut group = c.benchmark_group("cache");
+    for cached in [64usize, 4_095] {
+        let cache = Cache::new(4_096, usize::MAX);
+        for i in 0..cached {
+            let key = Key {
+                calendar: &others[i % others.len()],
+                viewer: zones[i / others.len() % zones.len()],
+                week: week((i / (others.len() * zones.len())) as u32),
+                format: Format::Json,
+            };
+            cache.insert(Arc::new(Rendered::new(&key, b"{}".to_vec())));
+        }
+        assert_eq!(cache.len(), cached);
+        let key = Key {
+            calendar: &written,
+            viewer: Zone::UTC,
+            week: week(0),
+            format: Format::Json,
+        };
+        // One body of the written calendar in (not timed: an insert sums the cache's bytes),
+        // then the write forgets it (timed).
+        group.bench_function(format!("forget one of {cached} others"), |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    cache.insert(Arc::new(Rendered::new(&key, b"{}".to_vec())));
+                    let start = Instant::now();
+                    cache.forget(black_box("written"));
+                    spent += start.elapsed();
+                }
+                spent
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
