@@ -15,7 +15,11 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = Store::open(dir.path().join("bench.store")).expect("a store");
     let others: Vec<_> = (0..64)
-        .map(|i| store.create(&format!("room-{i}"), "UTC").expect("a calendar"))
+        .map(|i| {
+            store
+                .create(&format!("room-{i}"), "UTC")
+                .expect("a calendar")
+        })
         .collect();
     let written = store.create("written", "UTC").expect("a calendar");
     let week = |n: u32| IsoWeek::new(2026, 1 + n % 52).expect("a week");
