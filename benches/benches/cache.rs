@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use availability_core::store::Store;
 use availability_core::tz::{IsoWeek, Zone};
-use availability_server::cache::{Cache, Format, Key, Rendered};
+use availability_server::cache::{Cache, Format, GroupKey, Key, Rendered};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn bench(c: &mut Criterion) {
@@ -62,6 +62,30 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+
+    // What the index costs a group answer: an uncached question about 100 calendars puts its
+    // answer in (under each member) and, with the cache full, evicts an older one.
+    let members: Vec<_> = others
+        .iter()
+        .chain(others.iter())
+        .take(100)
+        .cloned()
+        .collect();
+    let cache = Cache::new(1_024, usize::MAX);
+    let mut n = 0u32;
+    group.bench_function("insert a group answer of 100 into a full cache", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(1);
+            let key = GroupKey {
+                members: &members,
+                viewer: zones[(n % 4) as usize],
+                week: week(n / 4 % 52),
+                format: Format::Json,
+                min: 1 + n / 208,
+            };
+            cache.insert(Arc::new(Rendered::for_group(&key, b"{}".to_vec())));
+        })
+    });
     group.finish();
 }
 

@@ -49,20 +49,11 @@ const COMPACT_MIN: usize = 1 << 20;
 
 /// The bytes of a new, empty journal.
 pub(crate) fn new_image() -> Vec<u8> {
-    image_of(0, 1, &[])
+    Image::new(0, 1).finish()
 }
 
-/// A journal file: header (generation, first sequence number), `records` from there, then
-/// zeros to a length with room to append.
-fn image_of(generation: u64, first_seq: u64, records: &[Record]) -> Vec<u8> {
-    let mut image = Image::new(generation, first_seq);
-    for record in records {
-        image.push(record);
-    }
-    image.finish()
-}
-
-/// A journal file being written whole, record by record.
+/// A journal file being written whole, record by record: its header (generation, first
+/// sequence number), the records from there, then zeros to a length with room to append.
 struct Image {
     bytes: Vec<u8>,
     first_seq: u64,
