@@ -176,8 +176,7 @@ run_wrk() { # SCRIPT PATH
     RPS=$(awk -v n="$n" -v us="$us" 'BEGIN { printf "%.0f", n / (us / 1e6) }')
     FAILED=$((socket))
     ticks1=$(cpu_ticks) gen1=$(generator_core_ticks)
-    SERVER_CPU=$(awk -v t="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v us="$us" \
-        'BEGIN { printf "%.0f", 100 * t / hz / (us / 1e6) }')
+    SERVER_CPU=$(cpu_percent "$((ticks1 - ticks0))" "$(awk -v us="$us" 'BEGIN { print us / 1e6 }')")
     GEN_CPU=""
     if [ -n "$gen0" ]; then
         GEN_CPU=$(awk -v a="$gen0" -v b="$gen1" 'BEGIN { split(a, x, " "); split(b, y, " ");
@@ -185,10 +184,12 @@ run_wrk() { # SCRIPT PATH
     fi
 }
 
-# "total idle" clock ticks of the load generators' core (CPU 1) so far; nothing when unpinned.
+# "total idle" clock ticks of the load generators' core (the one `taskset -c` in CLIENT_CPUS
+# names) so far; nothing when unpinned.
 generator_core_ticks() {
     [ ${#CLIENT_CPUS[@]} -gt 0 ] || return 0
-    awk '$1 == "cpu1" { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6 }' /proc/stat
+    awk -v cpu="cpu${CLIENT_CPUS[2]}" \
+        '$1 == cpu { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6 }' /proc/stat
 }
 
 # Midnight UTC two days from now: every span is in the future and within the 2-year horizon.
@@ -224,7 +225,7 @@ READ_PATH="/calendars/room-NNN/availability?tz=UTC&week=$READ_WEEK"
 ROUND_ROWS=() SHARES=() CPU_SHARES=() READ_FAILED=0
 for round in $(seq "$ROUNDS"); do
     room=$(printf 'room-%03d' "$((ROOMS + round - 1))")
-    path="/calendars/$room/availability?tz=UTC&week=$READ_WEEK"
+    path=${READ_PATH/room-NNN/$room}
     say "round $round: reads alone, $CONNECTIONS connections, ${DURATION}s"
     run_wrk "$WORK/report.lua" "$path"
     ALONE_RPS=$RPS ALONE_P50=$P50 ALONE_P99=$P99 READ_FAILED=$((READ_FAILED + FAILED + status))
@@ -240,8 +241,8 @@ for round in $(seq "$ROUNDS"); do
     share=$(awk -v b="$BUSY_RPS" -v a="$ALONE_RPS" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
     SHARES+=("$share")
     # Reads per second of the server's CPU, while booking over alone: the bookings' own CPU
-    # is charged to the reads, so this is the share a server that reads alone saturate would
-    # keep, whichever side limits the run.
+    # is charged to the reads, so this is the share a server that the reads alone saturate
+    # would keep, whichever side limits the run.
     cpu_share=$(awk -v b="$BUSY_RPS" -v bc="$BUSY_CPU" -v a="$ALONE_RPS" -v ac="$ALONE_CPU" \
         'BEGIN { printf "%.2f", (a > 0 && bc > 0 ? (b / bc) / (a / ac) : 0) }')
     CPU_SHARES+=("$cpu_share")

@@ -157,6 +157,11 @@ max() { if [ "$1" -ge "$2" ]; then echo "$1"; else echo "$2"; fi; }
 # CPU time of $PID so far, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
 
+# TICKS clock ticks of CPU time over SECONDS, as a percent of one core (one decimal).
+cpu_percent() { # TICKS SECONDS
+    awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v d="$2" 'BEGIN { printf "%.1f", 100 * t / hz / d }'
+}
+
 # Percent-encodes a query value (zone names hold '/' and '+').
 urlencode() {
     local s=$1 i c out=""

@@ -143,8 +143,7 @@ run_load() {
     fi
     ticks1=$(cpu_ticks)
     local server_cpu generator_cpu
-    server_cpu=$(awk -v t="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v d="$DURATION" \
-        'BEGIN { printf "%.1f", 100 * t / hz / d }')
+    server_cpu=$(cpu_percent "$((ticks1 - ticks0))" "$DURATION")
     # "0m1.234s 0m0.567s": user and system time.
     generator_cpu=$(tail -n 1 <<<"$out" | awk -v d="$DURATION" '
         function secs(t) { split(t, p, "m"); sub("s", "", p[2]); return p[1] * 60 + p[2] }
