@@ -39,7 +39,7 @@ pub struct App {
     /// application.
     pub plans: PlanCache,
     /// Rendered bodies.
-    pub cache: Cache,
+    pub cache: Arc<Cache>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
     /// Key checks.
@@ -106,7 +106,7 @@ impl App {
         App {
             store,
             plans: PlanCache::new(PLANS),
-            cache: Cache::new(settings.cache_entries, settings.cache_bytes),
+            cache: Arc::new(Cache::new(settings.cache_entries, settings.cache_bytes)),
             metrics: Metrics::default(),
             auth,
             limits,
@@ -167,7 +167,12 @@ impl App {
         }
         self.metrics.cache_misses.fetch_add(1, Relaxed);
         let rendered = Arc::new(render()?);
-        self.cache.insert(Arc::clone(&rendered));
+        self.cache
+            .insert_checked(Arc::clone(&rendered), |calendar| {
+                self.store
+                    .get(calendar.id())
+                    .is_some_and(|now| Arc::ptr_eq(&now, calendar))
+            });
         Ok(rendered)
     }
 
@@ -212,9 +217,9 @@ impl App {
     }
 
     /// Runs a store change to calendar `id` on the blocking pool (commits wait for the disk),
-    /// counting commits, and forgets the calendar's cached bodies, which describe a version
-    /// that is no longer current. A refusal of the store becomes its HTTP answer
-    /// ([`store::problem`]).
+    /// counting commits. A refusal of the store becomes its HTTP answer ([`store::problem`]).
+    /// Once the change has run, whatever its outcome, the calendar's cached bodies are
+    /// forgotten and the event streams woken.
     pub async fn commit<T: Send + 'static>(
         &self,
         id: &str,
@@ -235,7 +240,20 @@ impl App {
         refused: impl FnOnce(availability_core::Error) -> Problem,
     ) -> Result<T> {
         let store = Arc::clone(&self.store);
-        let outcome = match tokio::task::spawn_blocking(move || change(&store)).await {
+        let cache = Arc::clone(&self.cache);
+        let events = self.events.clone();
+        let owned_id = id.to_owned();
+        let run = tokio::task::spawn_blocking(move || {
+            let outcome = change(&store);
+            // On the pool's thread, so that it happens even when the request is dropped
+            // while it waits; and after a refusal too, since a change of two commits may have
+            // made the first. The bodies of a version that is no longer current must go: a
+            // named group's answer is found without its members' versions.
+            cache.forget(&owned_id);
+            events.committed();
+            outcome
+        });
+        let outcome = match run.await {
             Ok(outcome) => outcome,
             Err(err) => {
                 if err.is_panic() {
@@ -247,8 +265,6 @@ impl App {
         match outcome {
             Ok(value) => {
                 self.metrics.commits.fetch_add(1, Relaxed);
-                self.cache.forget(id);
-                self.events.committed();
                 Ok(value)
             }
             Err(err) => {

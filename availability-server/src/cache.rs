@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use availability_core::store::Calendar;
+use availability_core::store::{Calendar, Group};
 use availability_core::tz::{IsoWeek, Zone};
 use availability_core::Slot;
 use bytes::Bytes;
@@ -142,6 +142,9 @@ impl Key<'_> {
 /// versions, in the order asked), the viewer's zone and week, the format, and the threshold.
 #[derive(Clone, Copy, Debug)]
 pub struct GroupKey<'a> {
+    /// The named group whose members these are, if the question named one: its answer is
+    /// then found by the group ([`NamedKey`]), without the members' versions.
+    pub group: Option<&'a Arc<Group>>,
     /// The members, each as the store holds it at its current version.
     pub members: &'a [Arc<Calendar>],
     /// The viewer's zone.
@@ -156,6 +159,16 @@ pub struct GroupKey<'a> {
 
 impl GroupKey<'_> {
     fn slot_hash(&self) -> u64 {
+        if let Some(group) = self.group {
+            return NamedKey {
+                group,
+                viewer: self.viewer,
+                week: self.week,
+                format: self.format,
+                min: self.min,
+            }
+            .slot_hash();
+        }
         let mut hasher = FxBuildHasher.build_hasher();
         for member in self.members {
             (Arc::as_ptr(member) as usize).hash(&mut hasher);
@@ -179,6 +192,7 @@ impl GroupKey<'_> {
 
     fn owned(self) -> OwnedGroupKey {
         OwnedGroupKey {
+            group: self.group.cloned(),
             members: self.members.to_vec(),
             viewer: self.viewer,
             week: self.week,
@@ -188,8 +202,39 @@ impl GroupKey<'_> {
     }
 }
 
+/// A named group's answer, looked up by the group's `Arc` alone: a cached read of a group of a
+/// thousand calendars costs one lookup, not a thousand. Nothing in the key says which versions
+/// of the members the answer was computed from, so it is correct only while the cache forgets
+/// it on every member's write, and keeps it only if no member had moved on when it was
+/// computed ([`Cache::insert_checked`]).
+#[derive(Clone, Copy, Debug)]
+pub struct NamedKey<'a> {
+    /// The group, as the store holds it now: a new definition is a new `Arc`.
+    pub group: &'a Arc<Group>,
+    /// The viewer's zone.
+    pub viewer: Zone,
+    /// The viewer's ISO week.
+    pub week: IsoWeek,
+    /// The format.
+    pub format: Format,
+    /// How many members must be available for a span of `format=intervals`.
+    pub min: u32,
+}
+
+impl NamedKey<'_> {
+    fn slot_hash(&self) -> u64 {
+        let mut hasher = FxBuildHasher.build_hasher();
+        (Arc::as_ptr(self.group) as usize).hash(&mut hasher);
+        (self.viewer, self.week, self.format, self.min).hash(&mut hasher);
+        hasher.finish()
+    }
+}
+
+/// A [`GroupKey`] kept beside its body. Holding the group's and the members' `Arc`s keeps
+/// their addresses from being reused while the body is cached.
 #[derive(Debug)]
 struct OwnedGroupKey {
+    group: Option<Arc<Group>>,
     members: Vec<Arc<Calendar>>,
     viewer: Zone,
     week: IsoWeek,
@@ -199,7 +244,9 @@ struct OwnedGroupKey {
 
 impl OwnedGroupKey {
     fn matches(&self, key: &GroupKey<'_>) -> bool {
-        self.members.len() == key.members.len()
+        self.group.is_none()
+            && key.group.is_none()
+            && self.members.len() == key.members.len()
             && self
                 .members
                 .iter()
@@ -209,8 +256,17 @@ impl OwnedGroupKey {
                 == (key.viewer, key.week, key.format, key.min)
     }
 
+    fn matches_named(&self, key: &NamedKey<'_>) -> bool {
+        self.group
+            .as_ref()
+            .is_some_and(|g| Arc::ptr_eq(g, key.group))
+            && (self.viewer, self.week, self.format, self.min)
+                == (key.viewer, key.week, key.format, key.min)
+    }
+
     fn borrow(&self) -> GroupKey<'_> {
         GroupKey {
+            group: self.group.as_ref(),
             members: &self.members,
             viewer: self.viewer,
             week: self.week,
@@ -536,15 +592,50 @@ impl Cache {
         }
     }
 
+    /// The answer for a named group's `key`, if cached.
+    pub fn get_named(&self, key: &NamedKey<'_>) -> Option<Arc<Rendered>> {
+        let hash = key.slot_hash();
+        let inner = self.lock();
+        let (_, rendered) = inner.map.get(&hash)?;
+        match &rendered.key {
+            Owned::Group(owned) if owned.matches_named(key) => Some(Arc::clone(rendered)),
+            _ => None,
+        }
+    }
+
     /// Keeps `rendered` (made by [`Rendered::new`] or [`Rendered::for_group`]). When the cache
     /// would pass its count or its bytes, the oldest bodies go first, down to three quarters
     /// of either bound, so that a full cache does not sort itself on every miss. Compressed
     /// forms made after a body was inserted count from the next insertion on. A body whose key
     /// hashes like another's replaces it.
     pub fn insert(&self, rendered: Arc<Rendered>) {
+        self.insert_checked(rendered, |_| true);
+    }
+
+    /// [`Cache::insert`], except that a named group's answer (found later without its
+    /// members' versions, [`NamedKey`]) is kept only if `current` says that each member it was
+    /// computed from is still the store's current version. `current` is asked under the
+    /// cache's lock, and a write publishes its version before it forgets its calendar's
+    /// bodies under that lock: so either the answer is not kept, or the write's forgetting
+    /// comes after it and drops it.
+    pub fn insert_checked(
+        &self,
+        rendered: Arc<Rendered>,
+        current: impl Fn(&Arc<Calendar>) -> bool,
+    ) {
         let hash = rendered.key.slot_hash();
         let size = rendered.size();
         let mut inner = self.lock();
+        if let Owned::Group(OwnedGroupKey {
+            group: Some(_),
+            members,
+            ..
+        }) = &rendered.key
+        {
+            if !members.iter().all(current) {
+                return;
+            }
+        }
         inner.remove(hash);
         let full =
             inner.map.len() >= self.capacity || inner.bytes().saturating_add(size) > self.max_bytes;
@@ -607,6 +698,10 @@ mod tests {
         c1: Arc<Calendar>,
         c2: Arc<Calendar>,
         d1: Arc<Calendar>,
+        /// Of `c` and `d`.
+        group: Arc<Group>,
+        /// The same members, stored again.
+        regrouped: Arc<Group>,
     }
 
     fn fixture() -> Fixture {
@@ -623,11 +718,16 @@ mod tests {
         let c2 = store
             .commit("c", None, &Change::Apply(batch))
             .expect("c, version 2");
+        let members = || vec![String::from("c"), String::from("d")];
+        let (group, _) = store.put_group("g", members()).expect("g");
+        let (regrouped, _) = store.put_group("g", members()).expect("g again");
         Fixture {
             _dir: dir,
             c1,
             c2,
             d1,
+            group,
+            regrouped,
         }
     }
 
@@ -700,6 +800,7 @@ mod tests {
         cache.insert(rendered(&key(&f.d1), "d1"));
         let members = [Arc::clone(&f.c1), Arc::clone(&f.d1)];
         let group = GroupKey {
+            group: None,
             members: &members,
             viewer: Zone::UTC,
             week: IsoWeek::new(2026, 48).expect("a week"),
@@ -712,6 +813,69 @@ mod tests {
         assert_eq!(cache.len(), 1);
         assert!(cache.get(&key(&f.d1)).is_some());
         assert!(cache.get_group(&group).is_none());
+    }
+
+    /// A named group's answer is found by the group alone, so it is kept only if every member
+    /// it was computed from is still current, and forgetting any member drops it.
+    #[test]
+    fn a_named_groups_answer_is_kept_only_while_its_members_are_current() {
+        let f = fixture();
+        let cache = Cache::new(100, usize::MAX);
+        let week = IsoWeek::new(2026, 48).expect("a week");
+        let named = |group| NamedKey {
+            group,
+            viewer: Zone::UTC,
+            week,
+            format: Format::Json,
+            min: 2,
+        };
+        let answer = |members: &[Arc<Calendar>]| {
+            let key = GroupKey {
+                group: Some(&f.group),
+                members,
+                viewer: Zone::UTC,
+                week,
+                format: Format::Json,
+                min: 2,
+            };
+            Arc::new(Rendered::for_group(&key, b"{}".to_vec()))
+        };
+        // `c1` is the version of `c` that `c2` replaced.
+        let current = |c: &Arc<Calendar>| !Arc::ptr_eq(c, &f.c1);
+
+        cache.insert_checked(answer(&[Arc::clone(&f.c1), Arc::clone(&f.d1)]), current);
+        assert_eq!(cache.len(), 0, "computed from a superseded member");
+        assert!(cache.get_named(&named(&f.group)).is_none());
+
+        let members = [Arc::clone(&f.c2), Arc::clone(&f.d1)];
+        cache.insert_checked(answer(&members), current);
+        assert!(cache.get_named(&named(&f.group)).is_some());
+        assert!(cache
+            .get_named(&NamedKey {
+                min: 1,
+                ..named(&f.group)
+            })
+            .is_none());
+        assert!(
+            cache.get_named(&named(&f.regrouped)).is_none(),
+            "a new definition of the group is another answer"
+        );
+        let adhoc = GroupKey {
+            group: None,
+            members: &members,
+            viewer: Zone::UTC,
+            week,
+            format: Format::Json,
+            min: 2,
+        };
+        assert!(
+            cache.get_group(&adhoc).is_none(),
+            "a question naming the members"
+        );
+
+        cache.forget("d");
+        assert!(cache.get_named(&named(&f.group)).is_none());
+        assert_eq!(cache.len(), 0);
     }
 
     /// Inserts (some replacing a colliding slot), evictions and forgets in a long mixed run:
@@ -743,6 +907,7 @@ mod tests {
                 }
                 6..=11 => {
                     let group = GroupKey {
+                        group: None,
                         members: &pairs[(state >> 8) as usize % 2],
                         viewer: Zone::UTC,
                         week,

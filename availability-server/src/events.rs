@@ -47,8 +47,8 @@ impl Default for EventLimits {
     }
 }
 
-/// The commit signal and the subscriber counts.
-#[derive(Debug)]
+/// The commit signal and the subscriber counts; a clone is another handle to the same.
+#[derive(Clone, Debug)]
 pub struct Events {
     shared: Arc<Shared>,
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use availability_core::store::{
-    Authority, Calendar, Change, Expected, IdempotencyKey, KeyHash, KeyScope, Remembered, Store,
-    DEFAULT_CALENDAR,
+    Authority, Calendar, Change, Expected, Group, IdempotencyKey, KeyHash, KeyScope, Remembered,
+    Store, DEFAULT_CALENDAR,
 };
 
 use crate::wire::Problem;

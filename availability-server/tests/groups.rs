@@ -477,9 +477,31 @@ async fn a_named_group_answers_for_its_members() {
     let after = c.get(&url).await;
     assert_ne!(before.header("etag"), after.header("etag"));
 
+    // So does a dated write (ben's Monday off); and a member deleted leaves the group
+    // without an answer.
+    let r = c
+        .json(
+            Method::PUT,
+            "/calendars/ben/overrides/2026-11-02",
+            &keys[1],
+            r#"{"updates":[]}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let booked = c.get(&url).await;
+    assert_ne!(booked.header("etag"), after.header("etag"));
+    assert_eq!(
+        booked.body, before.body,
+        "ben's Monday is as before the PATCH"
+    );
+
     let server = server.restart().await;
     let c = server.client(Version::HTTP_2);
-    assert_eq!(c.get(&url).await.body, after.body);
+    assert_eq!(c.get(&url).await.body, booked.body);
+    let r = c.authed(Method::DELETE, "/calendars/chen", &admin).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let detail = c.get(&url).await.problem(StatusCode::NOT_FOUND);
+    assert!(detail.contains("chen"), "{detail}");
     let r = c.authed(Method::DELETE, "/groups/team", &admin).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     c.get("/groups/team").await.problem(StatusCode::NOT_FOUND);

@@ -77,6 +77,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             n = n.wrapping_add(1);
             let key = GroupKey {
+                group: None,
                 members: &members,
                 viewer: zones[(n % 4) as usize],
                 week: week(n / 4 % 52),

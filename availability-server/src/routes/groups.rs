@@ -26,7 +26,7 @@ pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
         .group(cx.param(0))
         .ok_or_else(|| no_group(cx.param(0)))?;
     if crate::page::wants_html(cx.parts) {
-        return overlap::page_for_members(cx, group.id(), group.members());
+        return overlap::page_for_group(cx, &group);
     }
     Query::parse(cx.parts.uri.query(), &[])?;
     let body = json!({ "id": group.id(), "members": group.members() });
@@ -105,7 +105,7 @@ pub(super) fn availability(cx: &Ctx<'_>) -> Result<Response<Body>> {
         .store
         .group(cx.param(0))
         .ok_or_else(|| no_group(cx.param(0)))?;
-    overlap::for_members(cx, group.members())
+    overlap::for_group(cx, &group)
 }
 
 fn no_group(id: &str) -> Problem {

@@ -14,12 +14,12 @@ use serde::Deserialize;
 
 use super::Ctx;
 use crate::app::App;
-use crate::cache::{Format, GroupKey, Rendered};
+use crate::cache::{Format, GroupKey, NamedKey, Rendered};
 use crate::ics::freebusy;
 use crate::page;
 use crate::query::{self, Query};
 use crate::render::{self, GroupHeader, GroupSpan};
-use crate::store::Calendar;
+use crate::store::{Calendar, Group};
 use crate::wire::body::{self, RequestBody};
 use crate::wire::{Body, Problem, Result};
 
@@ -49,22 +49,22 @@ pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
     ask_from_query(cx, None)
 }
 
-/// The answer for a named group's members: `tz`, `week`, `format` and `min` from the query.
-pub(super) fn for_members(cx: &Ctx<'_>, members: &[String]) -> Result<Response<Body>> {
-    ask_from_query(cx, Some(members))
+/// The answer for a named group: `tz`, `week`, `format` and `min` from the query.
+pub(super) fn for_group(cx: &Ctx<'_>, group: &Arc<Group>) -> Result<Response<Body>> {
+    ask_from_query(cx, Some(group))
 }
 
-/// Whom a question is about: the calendars it names (checked here), or a named group's
-/// members (checked when the group was stored: 1 to 1,000 distinct ids).
-#[derive(Clone, Copy)]
+/// Whom a question is about: the calendars it names, found ([`asked`]); or a named group
+/// (its members checked when it was stored: 1 to 1,000 distinct ids), whose members are found
+/// only when its answer is not cached.
 enum Whom<'a> {
-    Asked(&'a [String]),
-    Group(&'a [String]),
+    Asked(Vec<Arc<Calendar>>),
+    Group(&'a Arc<Group>),
 }
 
-/// A question from the query string, about `members` or else the query's `calendars`.
-fn ask_from_query(cx: &Ctx<'_>, members: Option<&[String]>) -> Result<Response<Body>> {
-    let allowed: &[&str] = match members {
+/// A question from the query string, about `group` or else the query's `calendars`.
+fn ask_from_query(cx: &Ctx<'_>, group: Option<&Arc<Group>>) -> Result<Response<Body>> {
+    let allowed: &[&str] = match group {
         None => &["calendars", "tz", "week", "format", "min"],
         Some(_) => &["tz", "week", "format", "min"],
     };
@@ -78,7 +78,7 @@ fn ask_from_query(cx: &Ctx<'_>, members: Option<&[String]>) -> Result<Response<B
         })
         .transpose()?;
     let ask = Ask {
-        calendars: match members {
+        calendars: match group {
             Some(_) => Vec::new(),
             None => query
                 .get("calendars")
@@ -90,20 +90,15 @@ fn ask_from_query(cx: &Ctx<'_>, members: Option<&[String]>) -> Result<Response<B
         format: query.get("format").map(str::to_owned),
         min,
     };
-    let whom = match members {
-        Some(members) => Whom::Group(members),
-        None => Whom::Asked(&ask.calendars),
+    let whom = match group {
+        Some(group) => Whom::Group(group),
+        None => Whom::Asked(asked(cx.app, &ask.calendars)?),
     };
     answer(cx.app, cx.parts, &ask, whom, None)
 }
 
-/// The page of group `id` (`GET /groups/{id}` asking for HTML): `tz` and `week` from the
-/// query.
-pub(super) fn page_for_members(
-    cx: &Ctx<'_>,
-    id: &str,
-    members: &[String],
-) -> Result<Response<Body>> {
+/// The page of `group` (`GET /groups/{id}` asking for HTML): `tz` and `week` from the query.
+pub(super) fn page_for_group(cx: &Ctx<'_>, group: &Arc<Group>) -> Result<Response<Body>> {
     let query = Query::parse(cx.parts.uri.query(), &["tz", "week"])?;
     let ask = Ask {
         calendars: Vec::new(),
@@ -112,7 +107,7 @@ pub(super) fn page_for_members(
         format: None,
         min: None,
     };
-    answer(cx.app, cx.parts, &ask, Whom::Group(members), Some(id))
+    answer(cx.app, cx.parts, &ask, Whom::Group(group), Some(group.id()))
 }
 
 /// The tag a group's event stream and page carry: a hash of every member's id and state, so
@@ -136,32 +131,27 @@ pub(super) async fn post(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body
         &bytes,
         "question ({\"calendars\": [...], \"tz\", \"week\", \"format\", \"min\"})",
     )?;
-    answer(cx.app, cx.parts, &ask, Whom::Asked(&ask.calendars), None)
+    let whom = Whom::Asked(asked(cx.app, &ask.calendars)?);
+    answer(cx.app, cx.parts, &ask, whom, None)
 }
 
-/// The calendars of a question, as they are now: 1 to 1,000 distinct calendars that exist.
-fn members(app: &App, whom: Whom<'_>) -> Result<Vec<Arc<Calendar>>> {
-    let ids = match whom {
-        Whom::Group(ids) => ids,
-        Whom::Asked(ids) => {
-            if ids.is_empty() || ids.len() > MAX_MEMBERS {
-                return Err(Problem::bad_request(format!(
-                    "name 1 to {MAX_MEMBERS} calendars (calendars=a,b,c); this asked for {}",
-                    ids.len()
-                )));
-            }
-            let mut seen = HashSet::with_capacity(ids.len());
-            for id in ids {
-                if !seen.insert(id.as_str()) {
-                    return Err(Problem::bad_request(format!(
-                        "calendar {:?} is named more than once; name each once",
-                        id.chars().take(80).collect::<String>()
-                    )));
-                }
-            }
-            ids
+/// The calendars a question names, as they are now: 1 to 1,000 distinct calendars that exist.
+fn asked(app: &App, ids: &[String]) -> Result<Vec<Arc<Calendar>>> {
+    if ids.is_empty() || ids.len() > MAX_MEMBERS {
+        return Err(Problem::bad_request(format!(
+            "name 1 to {MAX_MEMBERS} calendars (calendars=a,b,c); this asked for {}",
+            ids.len()
+        )));
+    }
+    let mut seen = HashSet::with_capacity(ids.len());
+    for id in ids {
+        if !seen.insert(id.as_str()) {
+            return Err(Problem::bad_request(format!(
+                "calendar {:?} is named more than once; name each once",
+                id.chars().take(80).collect::<String>()
+            )));
         }
-    };
+    }
     app.calendars(ids)
 }
 
@@ -174,7 +164,6 @@ fn answer(
     whom: Whom<'_>,
     page: Option<&str>,
 ) -> Result<Response<Body>> {
-    let members = members(app, whom)?;
     let viewer = query::zone(ask.tz.as_deref().unwrap_or("UTC"))?;
     let week = match ask.week.as_deref() {
         Some(text) if !text.is_empty() => text.parse::<IsoWeek>(),
@@ -205,7 +194,11 @@ fn answer(
         }
         None => format,
     };
-    let total = u32::try_from(members.len()).unwrap_or(u32::MAX);
+    let total = match &whom {
+        Whom::Asked(members) => members.len(),
+        Whom::Group(group) => group.members().len(),
+    };
+    let total = u32::try_from(total).unwrap_or(u32::MAX);
     let min = match (format, ask.min) {
         (Format::Intervals, Some(min)) if (1..=total).contains(&min) => min,
         (Format::Intervals, Some(min)) => {
@@ -216,16 +209,42 @@ fn answer(
         // Only the spans depend on the threshold; other formats share one cached answer.
         _ => total,
     };
-    let key = GroupKey {
-        members: &members,
-        viewer,
-        week,
-        format,
-        min,
+    let rendered = match whom {
+        Whom::Asked(members) => {
+            let key = GroupKey {
+                group: None,
+                members: &members,
+                viewer,
+                week,
+                format,
+                min,
+            };
+            app.cached(app.cache.get_group(&key), || {
+                Ok(Rendered::for_group(&key, compute(app, &key, page)?))
+            })?
+        }
+        Whom::Group(group) => {
+            let named = NamedKey {
+                group,
+                viewer,
+                week,
+                format,
+                min,
+            };
+            app.cached(app.cache.get_named(&named), || {
+                let members = app.calendars(group.members())?;
+                let key = GroupKey {
+                    group: Some(group),
+                    members: &members,
+                    viewer,
+                    week,
+                    format,
+                    min,
+                };
+                Ok(Rendered::for_group(&key, compute(app, &key, page)?))
+            })?
+        }
     };
-    let rendered = app.cached(app.cache.get_group(&key), || {
-        Ok(Rendered::for_group(&key, compute(app, &key, page)?))
-    })?;
     Ok(rendered.response(parts))
 }
 
