@@ -17,9 +17,10 @@
 #
 # Settings (environment):
 #   LOAD_DURATION      seconds per scenario (default 10)
-#   LOAD_ROUNDS        rounds of every run; each figure is the best of them: the highest
-#                      rate, or at the fixed rate the least CPU per request (default 1;
-#                      more tames a noisy machine)
+#   LOAD_ROUNDS        rounds of every run: requests/s and latency are the best round's
+#                      (the highest rate), CPU per request the median of the rounds, and
+#                      its ratio the median of each round's server / floor (default 1; more
+#                      tames a noisy machine)
 #   LOAD_FIXED_RATE    the requests/s of the equal-load read runs (default 8000)
 #   LOAD_CONNECTIONS   connections for reads (default 64)
 #   LOAD_VIEW_TZ       the viewer's zone of the reads (default America/New_York)
@@ -214,9 +215,16 @@ encoding_header() {
 # on one is followed at once by the same run on the other, so that the two compared figures
 # are measured seconds apart, not minutes, on a machine whose speed drifts; which goes first
 # alternates, so that neither is always the one measured after a pause.
+#
+# Each pair's CPU per request is also kept (COSTS: "server floor" per round, by scenario,
+# protocol and rate): the CPU ratios are the median over the rounds of each pair's ratio, so
+# that a drift of the machine between rounds, or one run that drew an unusually quiet or busy
+# moment, moves one pair and not the figure.
 PAIRS=0
+declare -A COSTS
 read_runs() { # SCENARIO
-    local name=$1 proto header fixed who port order
+    local name=$1 proto header fixed who port order key run
+    local -A cost
     header=$(encoding_header "$name")
     for proto in h1 h2; do
         for fixed in "" 1; do
@@ -237,9 +245,28 @@ read_runs() { # SCENARIO
                 FIXED=$fixed run_load "$proto" "$CONNECTIONS" \
                     "https://127.0.0.1:$port${READ_PATH[$name]}" ${header:+"$header"}
                 keep_best "$who/$name/$proto${fixed:+/fixed}"
+                read -r -a run <<<"$RESULT"
+                cost[$who]=$(per_request "${run[4]}" "${run[0]}")
             done
+            key="$name/$proto${fixed:+/fixed}"
+            COSTS[$key]="${COSTS[$key]:-} ${cost[server]} ${cost[floor]}"
         done
     done
+}
+
+# "server floor ratio": the medians over the rounds of the server's CPU per request, the
+# floor's, and each round's server / floor (the lower middle one of an even count).
+paired() { # KEY
+    awk -v costs="${COSTS[$1]:-}" 'BEGIN {
+        n = split(costs, c, " ") / 2
+        for (i = 1; i <= n; i++) { s[i] = c[2 * i - 1]; f[i] = c[2 * i]; r[i] = (f[i] > 0 ? s[i] / f[i] : 0) }
+        printf "%.1f %.1f %.2f", median(s, n), median(f, n), median(r, n)
+    }
+    function median(v, n,    i, j, t) {
+        if (n == 0) return 0
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+        return v[int((n + 1) / 2)]
+    }'
 }
 
 # --- The server ----------------------------------------------------------------------------
@@ -493,8 +520,10 @@ verdict() { # FAILED CONDITION
     echo "- CPU used: the share of one core the server (or floor) and the load generator used during" \
         "the run. A server well under 100 % was held back by the generator or by other work on the" \
         "machine; a generator near 100 % is the limit, not the server. CPU/request (CPU time over" \
-        "requests served) is steadier on a busy machine; CPU ratio is the server's CPU/request over" \
-        "the floor's, 1.00 when the server costs no more than HTTP and TLS alone. Flat out, the" \
+        "requests served, the median of the rounds) is steadier on a busy machine; CPU ratio is the" \
+        "server's CPU/request over the floor's, 1.00 when the server costs no more than HTTP and TLS" \
+        "alone: the median over the rounds of each round's ratio, its two runs measured one right" \
+        "after the other. Flat out, the" \
         "faster of the two pays less kernel time per request (batched ACKs and wake-ups), so the" \
         "target (<= 1.15 for cached reads) is checked at equal load: both paced by h2load to" \
         "$FIXED_RATE requests/s"
@@ -514,15 +543,12 @@ verdict() { # FAILED CONDITION
             s_cost=$(per_request "$s_cpu" "$s_rps")
             if [ -n "${RESULTS[floor/$name/$proto]:-}" ]; then
                 read -r f_rps f_p50 f_p99 f_fail f_cpu f_gen <<<"${RESULTS[floor/$name/$proto]}"
-                f_cost=$(per_request "$f_cpu" "$f_rps")
                 ratio=$(awk -v s="$s_rps" -v f="$f_rps" 'BEGIN { printf "%.2f", (f > 0 ? s / f : 0) }')
-                cost_ratio=$(awk -v s="$s_cost" -v f="$f_cost" 'BEGIN { printf "%.2f", (f > 0 ? s / f : 0) }')
+                read -r s_cost f_cost cost_ratio <<<"$(paired "$name/$proto")"
                 # At the fixed rate: CPU per request with both at the same load.
-                read -r sx_rps _ _ sx_fail sx_cpu _ <<<"${RESULTS[server/$name/$proto/fixed]:-0 0 0 0 0 0}"
-                read -r fx_rps _ _ fx_fail fx_cpu _ <<<"${RESULTS[floor/$name/$proto/fixed]:-0 0 0 0 0 0}"
-                sx_cost=$(per_request "$sx_cpu" "$sx_rps")
-                fx_cost=$(per_request "$fx_cpu" "$fx_rps")
-                fixed_ratio=$(awk -v s="$sx_cost" -v f="$fx_cost" 'BEGIN { printf "%.2f", (f > 0 ? s / f : 0) }')
+                read -r _ _ _ sx_fail _ _ <<<"${RESULTS[server/$name/$proto/fixed]:-0 0 0 0 0 0}"
+                read -r _ _ _ fx_fail _ _ <<<"${RESULTS[floor/$name/$proto/fixed]:-0 0 0 0 0 0}"
+                read -r sx_cost fx_cost fixed_ratio <<<"$(paired "$name/$proto/fixed")"
                 failures=$((s_fail + f_fail + sx_fail + fx_fail))
                 echo "| ${LABEL[$name]} | $protocol | ${BODY_BYTES[$name]} B | $s_rps | $f_rps | $ratio" \
                     "| $(ms "$s_p50") | $(ms "$s_p99") | $(ms "$f_p50") | $(ms "$f_p99")" \
