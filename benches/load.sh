@@ -220,6 +220,9 @@ encoding_header() {
 # protocol and rate): the CPU ratios are the median over the rounds of each pair's ratio, so
 # that a drift of the machine between rounds, or one run that drew an unusually quiet or busy
 # moment, moves one pair and not the figure.
+# Microseconds of CPU per request from a share of one core (percent) and requests/s.
+per_request() { awk -v cpu="$1" -v rps="$2" 'BEGIN { printf "%.1f", (rps > 0 ? cpu * 1e4 / rps : 0) }'; }
+
 PAIRS=0
 declare -A COSTS
 read_runs() { # SCENARIO
@@ -493,7 +496,6 @@ stop
 
 # Prints the value of KEY in a driver's line "NAME KEY=VALUE ...".
 field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
-per_request() { awk -v cpu="$1" -v rps="$2" 'BEGIN { printf "%.1f", (rps > 0 ? cpu * 1e4 / rps : 0) }'; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MB", kb / 1024 }'; }
 yes_no() { if awk "BEGIN { exit !($1) }" </dev/null; then echo yes; else echo "**no**"; fi; }
