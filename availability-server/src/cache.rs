@@ -15,6 +15,11 @@
 //! it costs nothing on hits (no list to reorder under a lock), and what is evicted is only
 //! re-rendered. A write forgets its calendar's bodies at once ([`Cache::forget`]): a body of a
 //! superseded version is never served again, so it must not hold memory either.
+//!
+//! One kind of key names no versions: a named group's answer is found by the group alone
+//! ([`NamedKey`]), so that a cached read of a large group does not look up every member. For
+//! it the forgetting is what keeps answers current, together with the check made when one is
+//! kept ([`Cache::insert_checked`]).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
