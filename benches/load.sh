@@ -365,20 +365,13 @@ warm_keys() {
     done
 }
 
-# Keeps the best run of the rounds: one without failures, then the most requests/s.
 # Keeps the better of RESULT and what KEY holds: a run without failures over one with them;
-# then the higher rate, or for a run at the fixed rate (KEY ends in /fixed), where every run
-# has the same rate, the lower CPU per request.
+# then the higher rate. (CPU per request is taken from every round, by `paired`.)
 keep_best() { # KEY
     local new old better
     read -r -a new <<<"$RESULT"
     read -r -a old <<<"${RESULTS[$1]:-0 0 0 1 0 0}"
-    if [[ $1 == */fixed ]]; then
-        better=$(awk -v n="${new[4]}" -v nr="${new[0]}" -v o="${old[4]}" -v or="${old[0]}" \
-            'BEGIN { print (or == 0 || (nr > 0 && n / nr <= o / or)) ? 1 : 0 }')
-    else
-        better=$((new[0] >= old[0]))
-    fi
+    better=$((new[0] >= old[0]))
     if { [ "${new[3]}" -eq 0 ] && [ "${old[3]}" -ne 0 ]; } ||
         { [ $((new[3] == 0)) -eq $((old[3] == 0)) ] && [ "$better" -eq 1 ]; }; then
         RESULTS[$1]=$RESULT
