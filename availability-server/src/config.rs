@@ -56,7 +56,7 @@ pub struct Cli {
     /// How many rendered bodies to cache [default: 4096].
     #[arg(long, env = "AVAILABILITY_CACHE_ENTRIES")]
     pub cache_entries: Option<usize>,
-    /// Bytes of rendered bodies to cache, compressed forms included [default: 16777216].
+    /// Bytes of rendered bodies to cache, compressed forms included [default: 8388608].
     #[arg(long, env = "AVAILABILITY_CACHE_BYTES")]
     pub cache_bytes: Option<usize>,
     /// Extra admin keys, as `<id>:<bcrypt hash>` lines from `hash-key`, comma-separated.
