@@ -69,13 +69,7 @@ lift_limits
 # --- The server ----------------------------------------------------------------------------
 
 mkdir -p "$WORK/data"
-say "starting the server on 127.0.0.1:$SERVER_PORT"
-port_free "$SERVER_PORT"
-(cd "$WORK" && exec "${SERVER_CPUS[@]}" "$SERVER_BIN" --listen "127.0.0.1:$SERVER_PORT" \
-    --data-dir "$WORK/data" "${LIMIT_FLAGS[@]}" >>"$WORK/server.out" 2>>"$WORK/server.err") &
-PID=$!
-LOG=$WORK/server.err
-wait_ready "$SERVER_PORT" /healthz
+start_server
 sleep 1
 IDLE_KB=$(memory_kb VmRSS)
 ADMIN=$(admin_key)

@@ -149,6 +149,18 @@ port_free() {
     fi
 }
 
+# Starts the server on 127.0.0.1:$SERVER_PORT with its data in $WORK/data, pinned like the
+# floor, and waits until it answers; sets PID and LOG to it.
+start_server() {
+    say "starting the server on 127.0.0.1:$SERVER_PORT"
+    port_free "$SERVER_PORT"
+    (cd "$WORK" && exec "${SERVER_CPUS[@]}" "$SERVER_BIN" --listen "127.0.0.1:$SERVER_PORT" \
+        --data-dir "$WORK/data" "${LIMIT_FLAGS[@]}" >>"$WORK/server.out" 2>>"$WORK/server.err") &
+    PID=$!
+    LOG=$WORK/server.err
+    wait_ready "$SERVER_PORT" /healthz
+}
+
 # Prints a line of /proc/$PID/status in kB: VmRSS or VmHWM.
 memory_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$PID/status"; }
 

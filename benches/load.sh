@@ -305,14 +305,10 @@ paired() { # KEY
 
 # --- The server ----------------------------------------------------------------------------
 
-start_server() {
-    say "starting the server on 127.0.0.1:$SERVER_PORT"
-    port_free "$SERVER_PORT"
-    (cd "$WORK" && exec "${SERVER_CPUS[@]}" "$SERVER_BIN" --listen "127.0.0.1:$SERVER_PORT" \
-        --data-dir "$WORK/data" "${LIMIT_FLAGS[@]}" >>"$WORK/server.out" 2>>"$WORK/server.err") &
-    PID=$!
-    LOG=$WORK/server.err
-    wait_ready "$SERVER_PORT" /healthz
+# common.sh's start_server, then (once setup made it) a check that the benchmark's calendar
+# survived the restart.
+start_server_checked() {
+    start_server
     if [ -n "${LOAD_CALENDAR_KEY:-}" ]; then
         curl -ksS --fail -o /dev/null "https://127.0.0.1:$SERVER_PORT/calendars/$CALENDAR" ||
             die "the calendar '$CALENDAR' did not survive the server's restart"
@@ -462,7 +458,7 @@ start_floor() {
 
 declare -A BODY_BYTES
 mkdir -p "$WORK/data"
-start_server
+start_server_checked
 sleep 1
 IDLE_KB=$(memory_kb VmRSS)
 setup
@@ -475,7 +471,7 @@ FLOOR_PEAK_KB=0
 for round in $(seq 1 "$ROUNDS"); do
     [ "$ROUNDS" -gt 1 ] && say "round $round of $ROUNDS"
     for name in "${READS[@]}"; do
-        start_server
+        start_server_checked
         SERVER_PID=$PID
         start_floor
         FLOOR_PID=$PID
@@ -488,7 +484,7 @@ for round in $(seq 1 "$ROUNDS"); do
         stop
         SERVER_PID="" FLOOR_PID=""
     done
-    start_server
+    start_server_checked
     warm_keys
     write_runs
     PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
@@ -498,7 +494,7 @@ done
 # Questions no cache can answer: POST /overlap about 100 members, each a week and zone not
 # asked in the last 10,400 questions, flat out; then, one at a time, the time an answer takes
 # by the number of members.
-start_server
+start_server_checked
 say "server: uncached overlap of 100 calendars, $CONNECTIONS connections, ${DURATION}s"
 OVERLAP=$(drive overlap 100 "$CONNECTIONS" "$DURATION") || die "the overlap run failed: $OVERLAP"
 say "$OVERLAP"
@@ -508,7 +504,7 @@ stop
 
 # Reads and writes at once, on a server started for this run alone, so that its peak memory
 # (VmHWM) is this run's: 32 connections read the week while 8 write it.
-start_server
+start_server_checked
 warm_keys
 say "server: mixed, 32 connections reading and 8 writing, ${DURATION}s"
 mixed_run
