@@ -236,105 +236,172 @@ impl Live {
         }
     }
 
-    /// Hands `out` the live set as records, one by one (the whole set at once would be a
-    /// second copy of it), less what `keep` refuses (deleted calendars), bookings that ended
-    /// and overrides of days before `cutoff`, and answers that expired by `now_ms`.
+    /// Hands `out` the live set, record by record (the whole set at once would be a second
+    /// copy of it), less what `keep` refuses (deleted calendars), bookings that ended and
+    /// overrides of days before `cutoff`, and answers that expired by `now_ms`. Each comes
+    /// borrowed from the index: compaction builds it ([`LiveRecord::record`]), the due-check
+    /// only measures it ([`LiveRecord::encoded_len`]).
     fn each_record(
         &self,
         keep: &dyn Fn(&str, u64) -> bool,
         cutoff: i64,
         now_ms: i64,
-        out: &mut dyn FnMut(Record),
+        out: &mut dyn FnMut(LiveRecord<'_>),
     ) {
-        let cutoff_day = first_kept_day(cutoff);
+        let cutoff_day = cutoff.div_euclid(86_400) - 1;
         for ((id, incarnation), calendar) in &self.calendars {
             if !keep(id, *incarnation) {
                 continue;
             }
-            let owner = Owner {
-                id: id.clone(),
-                incarnation: *incarnation,
-                version: calendar.version.max(1),
-            };
-            out(Record::State {
-                owner: owner.clone(),
+            let (id, incarnation) = (id.as_str(), *incarnation);
+            let version = calendar.version.max(1);
+            out(LiveRecord::State {
+                id,
+                incarnation,
+                version,
                 next_booking: calendar.next_booking,
             });
-            for (day, (open, firm)) in calendar.overrides.range(cutoff_day..) {
-                out(Record::Override {
-                    owner: owner.clone(),
-                    day: *day,
-                    open: *open,
-                    firm: *firm,
+            for (&day, &planes) in calendar.overrides.range(cutoff_day..) {
+                out(LiveRecord::Override {
+                    id,
+                    incarnation,
+                    version,
+                    day,
+                    planes,
                 });
             }
             for (&booking_id, booking) in &calendar.bookings {
                 if booking.end > cutoff {
-                    out(Record::Book {
-                        owner: Owner {
-                            version: booking.version,
-                            ..owner.clone()
-                        },
-                        id: booking_id,
-                        start: booking.start,
-                        end: booking.end,
-                        created_ms: booking.created_ms,
-                        key_id: booking.key_id.as_deref().map(String::from),
-                        label: booking.label.as_deref().map(String::from),
-                        remembered: None,
+                    out(LiveRecord::Book {
+                        id,
+                        incarnation,
+                        booking_id,
+                        booking,
                     });
                 }
             }
         }
         for remembered in self.remembered.values() {
             if remembered.expires_ms > now_ms {
-                out(Record::Remember(remembered.clone()));
+                out(LiveRecord::Remember(remembered));
             }
         }
         for (id, members) in &self.groups {
-            out(Record::Group {
-                id: id.clone(),
-                members: members.clone(),
-            });
+            out(LiveRecord::Group { id, members });
         }
     }
 
     /// What the records [`Live::each_record`] hands out take in a journal, each counted with
-    /// [`FRAMED`] bytes of frame and padding: summed from their parts' lengths, building and
-    /// encoding no record, since compaction's due-check runs it with every commit waiting.
+    /// [`FRAMED`] bytes of frame and padding, without building or encoding one: compaction's
+    /// due-check runs this with every commit waiting.
     fn live_bytes(&self, keep: &dyn Fn(&str, u64) -> bool, cutoff: i64, now_ms: i64) -> usize {
-        let cutoff_day = first_kept_day(cutoff);
         let mut bytes = 0;
-        for ((id, incarnation), calendar) in &self.calendars {
-            if !keep(id, *incarnation) {
-                continue;
-            }
-            bytes += len::state(id) + FRAMED;
-            bytes +=
-                calendar.overrides.range(cutoff_day..).count() * (len::day_override(id) + FRAMED);
-            for booking in calendar.bookings.values() {
-                if booking.end > cutoff {
-                    let (key_id, label) = (booking.key_id.as_deref(), booking.label.as_deref());
-                    bytes += len::book(id, key_id, label, None) + FRAMED;
-                }
-            }
-        }
-        for remembered in self.remembered.values() {
-            if remembered.expires_ms > now_ms {
-                bytes += len::remembered(remembered) + FRAMED;
-            }
-        }
-        for (id, members) in &self.groups {
-            bytes += len::group(id, members) + FRAMED;
-        }
+        self.each_record(keep, cutoff, now_ms, &mut |record| {
+            bytes += record.encoded_len() + FRAMED;
+        });
         bytes
     }
 }
 
-/// The first owner day whose overrides compaction keeps: the day before the one `cutoff`
-/// (seconds since the epoch) falls in.
-fn first_kept_day(cutoff: i64) -> i64 {
-    cutoff.div_euclid(86_400) - 1
+/// A live record as the index holds it, borrowed.
+enum LiveRecord<'a> {
+    /// A calendar's version and next booking id.
+    State {
+        id: &'a str,
+        incarnation: u64,
+        version: u64,
+        next_booking: u64,
+    },
+    /// An owner day's override: its open and firm planes.
+    Override {
+        id: &'a str,
+        incarnation: u64,
+        version: u64,
+        day: i64,
+        planes: (u64, u64),
+    },
+    /// A booking of calendar `id`.
+    Book {
+        id: &'a str,
+        incarnation: u64,
+        booking_id: u64,
+        booking: &'a LiveBooking,
+    },
+    /// An answer kept for an idempotency key.
+    Remember(&'a Remembered),
+    /// A named group.
+    Group { id: &'a str, members: &'a [String] },
+}
+
+impl LiveRecord<'_> {
+    /// The journal record it is.
+    fn record(&self) -> Record {
+        let owner = |id: &str, incarnation, version| Owner {
+            id: String::from(id),
+            incarnation,
+            version,
+        };
+        match *self {
+            LiveRecord::State {
+                id,
+                incarnation,
+                version,
+                next_booking,
+            } => Record::State {
+                owner: owner(id, incarnation, version),
+                next_booking,
+            },
+            LiveRecord::Override {
+                id,
+                incarnation,
+                version,
+                day,
+                planes: (open, firm),
+            } => Record::Override {
+                owner: owner(id, incarnation, version),
+                day,
+                open,
+                firm,
+            },
+            LiveRecord::Book {
+                id,
+                incarnation,
+                booking_id,
+                booking,
+            } => Record::Book {
+                owner: owner(id, incarnation, booking.version),
+                id: booking_id,
+                start: booking.start,
+                end: booking.end,
+                created_ms: booking.created_ms,
+                key_id: booking.key_id.as_deref().map(String::from),
+                label: booking.label.as_deref().map(String::from),
+                remembered: None,
+            },
+            LiveRecord::Remember(remembered) => Record::Remember(remembered.clone()),
+            LiveRecord::Group { id, members } => Record::Group {
+                id: String::from(id),
+                members: members.to_vec(),
+            },
+        }
+    }
+
+    /// The length of its payload, as [`Record::encoded_len`] would give it for
+    /// [`LiveRecord::record`].
+    fn encoded_len(&self) -> usize {
+        match *self {
+            LiveRecord::State { id, .. } => len::state(id),
+            LiveRecord::Override { id, .. } => len::day_override(id),
+            LiveRecord::Book { id, booking, .. } => len::book(
+                id,
+                booking.key_id.as_deref(),
+                booking.label.as_deref(),
+                None,
+            ),
+            LiveRecord::Remember(remembered) => len::remembered(remembered),
+            LiveRecord::Group { id, members } => len::group(id, members),
+        }
+    }
 }
 
 /// What the due-check counts for a record's frame and the padding after it: the frame's
@@ -550,6 +617,7 @@ impl Journal {
         let mut image = Image::new(generation, first_seq);
         let mut live = Live::default();
         state.live.each_record(keep, cutoff, now_ms, &mut |record| {
+            let record = record.record();
             image.push(&record);
             live.apply(&record);
         });
@@ -722,7 +790,7 @@ mod tests {
                 for now_ms in [0, 500, 1_000, 2_000, 5_000] {
                     let mut written = 0;
                     live.each_record(keep, cutoff, now_ms, &mut |record| {
-                        written += record.encode().len() + FRAMED;
+                        written += record.record().encode().len() + FRAMED;
                     });
                     assert_eq!(
                         live.live_bytes(keep, cutoff, now_ms),
