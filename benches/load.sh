@@ -238,7 +238,7 @@ per_request() { awk -v cpu="$1" -v rps="$2" 'BEGIN { printf "%.1f", (rps > 0 ? c
 PAIRS=0
 declare -A COSTS
 read_runs() { # SCENARIO
-    local name=$1 proto header who order key run runs
+    local name=$1 proto header who order runs
     local -A cost
     header=$(encoding_header "$name")
     for proto in h1 h2; do
@@ -248,11 +248,9 @@ read_runs() { # SCENARIO
         for who in $order; do
             say "$who: $name over $proto, $CONNECTIONS connections, ${DURATION}s"
             read_run "$who" "$name" "$proto" "" "$header"
-            read -r -a run <<<"$RESULT"
-            cost[$who]=$(per_request "${run[4]}" "${run[0]}")
+            keep_run "$who" "$name/$proto"
         done
-        key="$name/$proto"
-        COSTS[$key]="${COSTS[$key]:-} ${cost[server]} ${cost[floor]}"
+        COSTS[$name/$proto]+=" ${cost[server]} ${cost[floor]}"
 
         say "server and floor at once: $name over $proto at $FIXED_RATE requests/s each, ${DURATION}s"
         runs=()
@@ -266,16 +264,22 @@ read_runs() { # SCENARIO
             [ -s "$WORK/fixed-$who" ] || die "the $who's run at $FIXED_RATE requests/s failed"
             RESULT=$(cat "$WORK/fixed-$who")
             rm -f "$WORK/fixed-$who"
-            keep_best "$who/$name/$proto/fixed"
-            read -r -a run <<<"$RESULT"
-            cost[$who]=$(per_request "${run[4]}" "${run[0]}")
+            keep_run "$who" "$name/$proto/fixed"
         done
-        key="$name/$proto/fixed"
-        COSTS[$key]="${COSTS[$key]:-} ${cost[server]} ${cost[floor]}"
+        COSTS[$name/$proto/fixed]+=" ${cost[server]} ${cost[floor]}"
     done
 }
 
-# One run of SCENARIO on the server or the floor; sets RESULT and keeps the best (flat out).
+# Keeps RESULT, a run of WHO, as the best of KEY's runs so far if it is, and its CPU per
+# request in the caller's cost[WHO].
+keep_run() { # server|floor KEY
+    local run
+    keep_best "$1/$2"
+    read -r -a run <<<"$RESULT"
+    cost[$1]=$(per_request "${run[4]}" "${run[0]}")
+}
+
+# One run of SCENARIO on the server or the floor; sets RESULT.
 read_run() { # server|floor SCENARIO PROTO FIXED HEADER
     local who=$1 name=$2 proto=$3 fixed=$4 header=$5 port
     if [ "$who" = server ]; then
@@ -285,7 +289,6 @@ read_run() { # server|floor SCENARIO PROTO FIXED HEADER
     fi
     FIXED=$fixed run_load "$proto" "$CONNECTIONS" \
         "https://127.0.0.1:$port${READ_PATH[$name]}" ${header:+"$header"}
-    [ -n "$fixed" ] || keep_best "$who/$name/$proto"
 }
 
 # "server floor ratio": the medians over the rounds of the server's CPU per request, the
