@@ -12,7 +12,7 @@
 //! mapping is memmap2's on every platform.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::string::String;
 use std::sync::RwLock;
@@ -192,7 +192,7 @@ impl MappedFile {
     /// The new pages are written with `write`, not `set_len`, so their blocks are allocated
     /// now: a full disk is an error here rather than a fault on a later store to the mapping.
     pub(crate) fn extend(&self, from: usize, tail: &[u8]) -> Result<(), Error> {
-        platform::write_all_at(&self.file, tail, from as u64)
+        write_pages(&self.file, tail, from)
             .map_err(|e| io_error(&self.path, "writing the pages of a growth", e))
     }
 
@@ -364,6 +364,25 @@ fn create_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 /// Writes `bytes` to a temporary file beside `path` and flushes it, lets `place` put it at
 /// `path` (a link or a rename), then flushes the directory so that the new entry is durable.
+/// Writes `bytes` at `offset` one page at a time.
+///
+/// Where the file system caches files in large folios (ext4 on Linux 6.18, as on the machine
+/// this was measured on), a buffered write gets folios as large as the write, and they keep
+/// that size in the cache: each later small write into one, and each flush that writes it
+/// back, walks the block state of the whole folio. A journal appends a record of a hundred bytes or so,
+/// and flushes it, into pages first written by a growth or a compaction; a growth of
+/// megabytes written in one call made every later commit cost about 25 us more of CPU (the
+/// booking benchmark's probe: 187-202 us a booking before, 161-181 us after). Writing page by
+/// page keeps those folios one page long, for a few thousand more system calls per growth.
+fn write_pages(file: &File, bytes: &[u8], offset: usize) -> io::Result<()> {
+    let mut at = offset;
+    for page in bytes.chunks(PAGE) {
+        platform::write_all_at(file, page, at as u64)?;
+        at += page.len();
+    }
+    Ok(())
+}
+
 fn write_then(
     path: &Path,
     bytes: &[u8],
@@ -383,13 +402,12 @@ fn write_then(
         .map_or(0, |d| d.subsec_nanos());
     let temp = dir.join(format!(".{name}.new-{}-{nanos}", process::id()));
     let result = (|| -> Result<(), Error> {
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&temp)
             .map_err(|e| io_error(path, &format!("creating a temporary file for {what}"), e))?;
-        file.write_all(bytes)
-            .map_err(|e| io_error(path, &format!("writing {what}"), e))?;
+        write_pages(&file, bytes, 0).map_err(|e| io_error(path, &format!("writing {what}"), e))?;
         file.sync_all()
             .map_err(|e| io_error(path, &format!("flushing {what}"), e))?;
         place(&temp)?;
