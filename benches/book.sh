@@ -3,7 +3,7 @@
 #
 #     benches/book.sh
 #
-# Builds the server and the load driver (`benches/src/bin/drive.rs`) in release and runs three
+# Builds the server and the load driver (`benches/src/bin/drive.rs`) in release and runs four
 # scenarios against one server pinned to CPU 0, the load generators on CPU 1 (when there are
 # two), the data directory under target/:
 #
@@ -16,12 +16,18 @@
 #    asks for its item (client c for item c mod BOOK_ITEMS) with its own Idempotency-Key, and
 #    repeats the request twice. Exactly one winner per item, every loser a 409, no repeat
 #    changes its answer, and each item's calendar holds one booking, or the run fails.
-# 3. Reads while bookings stream in: wrk reads one room's week (JSON) flat out, first alone,
-#    then while the driver books that room's hours at BOOK_STREAM_RATE a second; every booking
-#    changes the room's version, so each is a fresh render for the next read. BOOK_ROUNDS
-#    rounds, each on a room of its own, and the median of their shares (the lower middle one
-#    for an even count) is the result: the machine's speed drifts more from one 10-second
-#    run to the next than the shares differ.
+# 3. Reads while bookings stream in: wrk reads a room's week (JSON) flat out, alone and while
+#    the driver books that room's hours at BOOK_STREAM_RATE a second; every booking changes
+#    the room's version, so each is a fresh render for the next read. BOOK_ROUNDS rounds, each
+#    on a room of its own; each run while booking is compared with the mean of the runs alone
+#    just before and after it, and the median of the rounds' shares (the lower middle one for
+#    an even count) is the result: the machine's speed drifts more from one 10-second run to
+#    the next than the shares differ.
+# 4. What a booking costs the server's CPU: a CPU-bound probe (`drive spin`) pinned with the
+#    server, alone, while BOOK_STREAM_RATE bookings a second stream in, alone, while as many
+#    requests a second are refused (409), and alone. Its loss per request, against the runs
+#    alone around it, is the request's cost to that CPU, kernel, interrupts and context
+#    switches included. BOOK_ROUNDS rounds, medians.
 #
 # The report goes to target/book-report.md and to stdout.
 #
@@ -31,8 +37,8 @@
 #   BOOK_CONNECTIONS   wrk's connections (default 64)
 #   BOOK_ITEMS         items of the flash sale (default 100)
 #   BOOK_CLIENTS       clients of the flash sale (default 1000)
-#   BOOK_STREAM_RATE   bookings a second while reads run (default 1000)
-#   BOOK_ROUNDS        rounds of reads alone and reads while booking (default 3)
+#   BOOK_STREAM_RATE   bookings a second while reads or the probe run (default 1000)
+#   BOOK_ROUNDS        rounds of scenarios 3 and 4 (default 3)
 #   LOAD_PORT          the server's port (default 18443)
 #   LOAD_SERVER_BIN    a server binary to use instead of building one
 #   LOAD_KEEP          when set, keep the work directory (under target/) and say where
@@ -53,7 +59,8 @@ SERVER_PORT=${LOAD_PORT:-18443}
 for n in "$DURATION" "$ROOMS" "$CONNECTIONS" "$ITEMS" "$CLIENTS" "$STREAM_RATE" "$ROUNDS" "$SERVER_PORT"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "book.sh: expected a positive whole number, not '$n'" >&2; exit 2; }
 done
-[ "$((ROOMS + ROUNDS))" -le 1000 ] || { echo "book.sh: at most 1000 rooms and rounds together" >&2; exit 2; }
+STREAM_ROOMS=$((2 * ROUNDS + 1))
+[ "$((ROOMS + STREAM_ROOMS))" -le 1000 ] || { echo "book.sh: at most 1000 rooms, and two for each round" >&2; exit 2; }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -82,8 +89,8 @@ field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 
 # --- 1. Room reservation -------------------------------------------------------------------
 
-say "creating $ROOMS rooms and $ROUNDS more for the streaming runs"
-out=$(drive rooms "$((ROOMS + ROUNDS))") || die "creating the rooms failed: $out"
+say "creating $ROOMS rooms and $STREAM_ROOMS more for the streaming runs"
+out=$(drive rooms "$((ROOMS + STREAM_ROOMS))") || die "creating the rooms failed: $out"
 
 cat >"$WORK/rooms.lua" <<'LUA'
 -- Books one-hour spans of BOOK_ROOMS rooms, from BOOK_FIRST (midnight UTC) on, up to 700 days
@@ -214,17 +221,32 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 
 # --- 3. Reads while bookings stream in -----------------------------------------------------
 
+# The rooms of the streaming runs: ROUNDS + 1 for the reads (each alone run reads the room the
+# next stream will book, still empty), then ROUNDS for the probe of section 4.
+stream_room() { printf 'room-%03d' "$((ROOMS + $1))"; }
 READ_WEEK=$(date -u -d "@$(((BOOK_FIRST / 86400 + 28) * 86400))" +%G-W%V)
 READ_PATH="/calendars/room-NNN/availability?tz=UTC&week=$READ_WEEK"
 ROUND_ROWS=() SHARES=() CPU_SHARES=() READ_FAILED=0
-for round in $(seq "$ROUNDS"); do
-    room=$(printf 'room-%03d' "$((ROOMS + round - 1))")
+
+# Reads alone, of the room of stream run $1; sets ALONE_* (the run) and keeps the previous.
+read_alone() {
+    local room path
+    room=$(stream_room "$1")
     path=${READ_PATH/room-NNN/$room}
-    say "round $round: reads alone, $CONNECTIONS connections, ${DURATION}s"
+    say "reads alone ($room), $CONNECTIONS connections, ${DURATION}s"
     run_wrk "$WORK/report.lua" "$path"
-    ALONE_RPS=$RPS ALONE_P50=$P50 ALONE_P99=$P99 READ_FAILED=$((READ_FAILED + FAILED + status))
-    ALONE_CPU=$SERVER_CPU ALONE_GEN=$GEN_CPU
-    say "round $round: reads while $STREAM_RATE bookings a second stream in"
+    PREV_RPS=${ALONE_RPS:-} PREV_CPU=${ALONE_CPU:-} PREV_GEN=${ALONE_GEN:-}
+    ALONE_RPS=$RPS ALONE_CPU=$SERVER_CPU ALONE_GEN=$GEN_CPU READ_FAILED=$((READ_FAILED + FAILED + status))
+}
+
+# Alone, while booking, alone, while booking, ..., alone: each run while booking is compared
+# with the mean of the runs alone just before and just after it, so that the machine's drift
+# over a round (it moves more than the shares differ) falls out to first order.
+read_alone 0
+for round in $(seq "$ROUNDS"); do
+    room=$(stream_room "$((round - 1))")
+    path=${READ_PATH/room-NNN/$room}
+    say "round $round: reads while $STREAM_RATE bookings a second stream into $room"
     drive stream "$STREAM_RATE" "$DURATION" "$room" >"$WORK/stream.out" 2>&1 &
     STREAM_PID=$!
     run_wrk "$WORK/report.lua" "$path"
@@ -232,16 +254,69 @@ for round in $(seq "$ROUNDS"); do
     READ_FAILED=$((READ_FAILED + FAILED + status))
     wait "$STREAM_PID" || die "the booking stream failed: $(cat "$WORK/stream.out")"
     STREAM=$(grep '^STREAM' "$WORK/stream.out")
-    share=$(awk -v b="$BUSY_RPS" -v a="$ALONE_RPS" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
+    read_alone "$round"
+    # Reads alone: the mean of the runs before and after.
+    alone_rps=$(awk -v a="$PREV_RPS" -v b="$ALONE_RPS" 'BEGIN { printf "%.0f", (a + b) / 2 }')
+    alone_cpu=$(awk -v a="$PREV_CPU" -v b="$ALONE_CPU" 'BEGIN { printf "%.1f", (a + b) / 2 }')
+    share=$(awk -v b="$BUSY_RPS" -v a="$alone_rps" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
     SHARES+=("$share")
     # Reads per second of the server's CPU, while booking over alone: the bookings' own CPU
     # is charged to the reads, so this is the share a server that the reads alone saturate
     # would keep, whichever side limits the run.
-    cpu_share=$(awk -v b="$BUSY_RPS" -v bc="$BUSY_CPU" -v a="$ALONE_RPS" -v ac="$ALONE_CPU" \
+    cpu_share=$(awk -v b="$BUSY_RPS" -v bc="$BUSY_CPU" -v a="$alone_rps" -v ac="$alone_cpu" \
         'BEGIN { printf "%.2f", (a > 0 && bc > 0 ? (b / bc) / (a / ac) : 0) }')
     CPU_SHARES+=("$cpu_share")
-    ROUND_ROWS+=("| $round | $ALONE_RPS | $(ms "$ALONE_P50") | $(ms "$ALONE_P99") | $BUSY_RPS | $(ms "$BUSY_P50") | $(ms "$BUSY_P99") | $share | $ALONE_CPU / $BUSY_CPU % | ${ALONE_GEN:-?} / ${BUSY_GEN:-?} % | $cpu_share | $(field "$STREAM" booked) at $(field "$STREAM" per_second)/s, p50 $(field "$STREAM" p50_ms) ms, p99 $(field "$STREAM" p99_ms) ms |")
-    say "round $round: $ALONE_RPS alone, $BUSY_RPS while booking: $share"
+    ROUND_ROWS+=("| $round | $PREV_RPS / $ALONE_RPS | $BUSY_RPS | $(ms "$BUSY_P50") | $(ms "$BUSY_P99") | $share | $alone_cpu / $BUSY_CPU % | ${PREV_GEN:-?}, ${ALONE_GEN:-?} / ${BUSY_GEN:-?} % | $cpu_share | $(field "$STREAM" as_expected) at $(field "$STREAM" per_second)/s, p50 $(field "$STREAM" p50_ms) ms, p99 $(field "$STREAM" p99_ms) ms |")
+    say "round $round: $PREV_RPS and $ALONE_RPS alone, $BUSY_RPS while booking: $share"
+done
+
+# --- 4. What a booking costs the server's CPU ----------------------------------------------
+
+# A probe that only computes (`drive spin`) shares the server's CPU: alone, while
+# STREAM_RATE bookings a second stream in, alone, while as many requests a second are refused
+# (409: a calendar with no available time), which is the request without its commit, and
+# alone again. What the probe loses against the mean of the runs alone around it is what the
+# server's work costs that CPU, interrupts and context switches included; unlike wrk's reads
+# it never waits, so neither the generators' core nor wrk's latency enters the figure.
+api POST /calendars "$ADMIN" '{"id":"closed","timezone":"UTC","booking":"public"}' >/dev/null ||
+    die "creating the calendar that refuses every booking failed"
+PROBE_SECONDS=4
+probe() { # prints the probe's turns per second
+    local out
+    out=$("${SERVER_CPUS[@]}" "$DRIVE_BIN" "$URL" "$WORK/data/cert.pem" "$ADMIN" spin "$PROBE_SECONDS") ||
+        die "the probe failed: $out"
+    field "$out" turns_per_second
+}
+# The probe's turns per second while STREAM_RATE requests a second of CALENDAR are answered
+# STATUS; the stream starts a second before the probe and ends a second after it.
+probe_while() { # CALENDAR STATUS
+    local turns
+    drive stream "$STREAM_RATE" "$((PROBE_SECONDS + 2))" "$1" "$2" >"$WORK/stream.out" 2>&1 &
+    STREAM_PID=$!
+    sleep 1
+    turns=$(probe)
+    wait "$STREAM_PID" || die "the probe's stream failed: $(cat "$WORK/stream.out")"
+    echo "$turns"
+}
+# Microseconds of the CPU per request: the probe's loss against the mean of the runs alone
+# before and after, over the requests of a second.
+cost_us() { # BEFORE DURING AFTER
+    awk -v a="$1" -v b="$2" -v c="$3" -v r="$STREAM_RATE" \
+        'BEGIN { printf "%.0f", (1 - b / ((a + c) / 2)) * 1e6 / r }'
+}
+PROBE_ROWS=() BOOK_COSTS=() REFUSED_COSTS=() PROBE_KEPT=()
+for round in $(seq "$ROUNDS"); do
+    say "round $round: the probe alone, while booking, alone, while refusing, alone"
+    alone0=$(probe)
+    booking=$(probe_while "$(stream_room "$((ROUNDS + round))")" 201)
+    alone1=$(probe)
+    refusing=$(probe_while closed 409)
+    alone2=$(probe)
+    BOOK_COSTS+=("$(cost_us "$alone0" "$booking" "$alone1")")
+    REFUSED_COSTS+=("$(cost_us "$alone1" "$refusing" "$alone2")")
+    PROBE_KEPT+=("$(awk -v a="$alone0" -v b="$booking" -v c="$alone1" 'BEGIN { printf "%.2f", 2 * b / (a + c) }')")
+    PROBE_ROWS+=("| $round | $alone0 / $alone1 / $alone2 | $booking | $refusing | ${PROBE_KEPT[-1]} | ${BOOK_COSTS[-1]} us | ${REFUSED_COSTS[-1]} us |")
+    say "round $round: a booking ${BOOK_COSTS[-1]} us, a refusal ${REFUSED_COSTS[-1]} us of the CPU"
 done
 PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
 JOURNAL_BYTES=$(stat -c %s "$WORK/data/"*.journal 2>/dev/null | head -n 1)
@@ -290,12 +365,13 @@ CPU_SHARE=$(median "${CPU_SHARES[@]}")
     echo
     echo "## Reads while bookings stream in"
     echo
-    echo "wrk, HTTP/1.1, $CONNECTIONS connections, ${DURATION} s each: \`GET $READ_PATH\` (JSON), alone," \
-        "then while the driver books that room at $STREAM_RATE a second over 8 connections;" \
-        "$ROUNDS rounds, each on a room of its own (NNN)."
+    echo "wrk, HTTP/1.1, $CONNECTIONS connections, ${DURATION} s each: \`GET $READ_PATH\` (JSON)," \
+        "alone, then while the driver books that room at $STREAM_RATE a second over 8 connections," \
+        "then alone again (reading the next round's room); $ROUNDS rounds, each on a room of its own" \
+        "(NNN). A round's reads alone are the mean of its runs alone before and after."
     echo
-    echo "| round | alone, req/s | p50 | p99 | while booking, req/s | p50 | p99 | share kept | server CPU, alone / while booking | generators' core busy, alone / while booking | reads per server CPU second, share kept | the stream |"
-    echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+    echo "| round | alone, req/s (before / after) | while booking, req/s | p50 | p99 | share kept | server CPU, alone / while booking | generators' core busy, alone / while booking | reads per server CPU second, share kept | the stream |"
+    echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
     printf '%s\n' "${ROUND_ROWS[@]}"
     echo
     echo "Share kept, median of the rounds: $READ_SHARE ($(yes_no "$READ_SHARE >= 0.8 && $READ_FAILED == 0") against >= 0.80);" \
@@ -303,6 +379,21 @@ CPU_SHARE=$(median "${CPU_SHARES[@]}")
         "With the generators' core near 100 % busy, the read rate is the generators' limit (the" \
         "booking driver shares that core with wrk); the per-CPU share charges the bookings' own" \
         "CPU to the reads, so it is what a server saturated by the reads alone would keep."
+    echo
+    echo "## What a booking costs the server's CPU"
+    echo
+    echo "A probe that only computes, pinned with the server: its turns per second over" \
+        "$PROBE_SECONDS s alone, while $STREAM_RATE bookings a second stream into an empty room, alone," \
+        "while $STREAM_RATE requests a second are refused (409, a calendar with no available time)," \
+        "and alone; each run beside a stream is compared with the mean of the runs alone around it."
+    echo
+    echo "| round | probe alone (three runs) | while booking | while refusing | probe's share kept while booking | a booking | a refused request |"
+    echo "|--:|--:|--:|--:|--:|--:|--:|"
+    printf '%s\n' "${PROBE_ROWS[@]}"
+    echo
+    echo "Medians: a durable booking costs $(median "${BOOK_COSTS[@]}") us of the server's CPU and a" \
+        "refused one $(median "${REFUSED_COSTS[@]}") us; at $STREAM_RATE a second, a reader that never" \
+        "waits keeps $(median "${PROBE_KEPT[@]}") of the CPU."
     echo
     echo "Server memory: $(mb "$IDLE_KB") idle; peak (VmHWM) $(mb "$ROOM_PEAK_KB") after the room reservation," \
         "$(mb "$FLASH_PEAK_KB") after the flash sale's $CLIENTS connections, $(mb "$PEAK_KB") at the end;" \
