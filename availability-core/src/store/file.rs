@@ -362,18 +362,17 @@ fn create_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     })
 }
 
-/// Writes `bytes` to a temporary file beside `path` and flushes it, lets `place` put it at
-/// `path` (a link or a rename), then flushes the directory so that the new entry is durable.
 /// Writes `bytes` at `offset` one page at a time.
 ///
 /// Where the file system caches files in large folios (ext4 on Linux 6.18, as on the machine
 /// this was measured on), a buffered write gets folios as large as the write, and they keep
 /// that size in the cache: each later small write into one, and each flush that writes it
-/// back, walks the block state of the whole folio. A journal appends a record of a hundred bytes or so,
-/// and flushes it, into pages first written by a growth or a compaction; a growth of
-/// megabytes written in one call made every later commit cost about 25 us more of CPU (the
-/// booking benchmark's probe: 187-202 us a booking before, 161-181 us after). Writing page by
-/// page keeps those folios one page long, for a few thousand more system calls per growth.
+/// back, walks the block state of the whole folio. A journal appends records of a hundred
+/// bytes or so, and flushes them, into pages first written by a growth or a compaction; a
+/// growth of megabytes written in one call made every later commit cost about 25 us more of
+/// CPU (the booking benchmark's probe: 187-202 us a booking before, 161-181 us after).
+/// Writing page by page keeps those folios one page long, for a few thousand more system
+/// calls per growth.
 fn write_pages(file: &File, bytes: &[u8], offset: usize) -> io::Result<()> {
     let mut at = offset;
     for page in bytes.chunks(PAGE) {
@@ -383,6 +382,8 @@ fn write_pages(file: &File, bytes: &[u8], offset: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` to a temporary file beside `path` and flushes it, lets `place` put it at
+/// `path` (a link or a rename), then flushes the directory so that the new entry is durable.
 fn write_then(
     path: &Path,
     bytes: &[u8],
