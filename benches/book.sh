@@ -227,6 +227,7 @@ stream_room() { printf 'room-%03d' "$((ROOMS + $1))"; }
 READ_WEEK=$(date -u -d "@$(((BOOK_FIRST / 86400 + 28) * 86400))" +%G-W%V)
 READ_PATH="/calendars/room-NNN/availability?tz=UTC&week=$READ_WEEK"
 ROUND_ROWS=() SHARES=() CPU_SHARES=() READ_FAILED=0
+mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (a + b) / 2 }'; }
 
 # Reads alone, of the room of stream run $1; sets ALONE_* (the run) and keeps the previous.
 read_alone() {
@@ -256,8 +257,8 @@ for round in $(seq "$ROUNDS"); do
     STREAM=$(grep '^STREAM' "$WORK/stream.out")
     read_alone "$round"
     # Reads alone: the mean of the runs before and after.
-    alone_rps=$(awk -v a="$PREV_RPS" -v b="$ALONE_RPS" 'BEGIN { printf "%.0f", (a + b) / 2 }')
-    alone_cpu=$(awk -v a="$PREV_CPU" -v b="$ALONE_CPU" 'BEGIN { printf "%.1f", (a + b) / 2 }')
+    alone_rps=$(mean "$PREV_RPS" "$ALONE_RPS")
+    alone_cpu=$(mean "$PREV_CPU" "$ALONE_CPU")
     share=$(awk -v b="$BUSY_RPS" -v a="$alone_rps" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
     SHARES+=("$share")
     # Reads per second of the server's CPU, while booking over alone: the bookings' own CPU
@@ -298,24 +299,27 @@ probe_while() { # CALENDAR STATUS
     wait "$STREAM_PID" || die "the probe's stream failed: $(cat "$WORK/stream.out")"
     echo "$turns"
 }
-# Microseconds of the CPU per request: the probe's loss against the mean of the runs alone
-# before and after, over the requests of a second.
-cost_us() { # BEFORE DURING AFTER
-    awk -v a="$1" -v b="$2" -v c="$3" -v r="$STREAM_RATE" \
-        'BEGIN { printf "%.0f", (1 - b / ((a + c) / 2)) * 1e6 / r }'
+# Microseconds of the CPU per request: the probe's loss against its rate alone (the mean of
+# the runs alone before and after), over the requests of a second.
+cost_us() { # ALONE DURING
+    awk -v a="$1" -v b="$2" -v r="$STREAM_RATE" 'BEGIN { printf "%.0f", (1 - b / a) * 1e6 / r }'
 }
 PROBE_ROWS=() BOOK_COSTS=() REFUSED_COSTS=() PROBE_KEPT=()
+# Alone, while booking, alone, while refusing, alone, while booking, ...: a round's last run
+# alone is the next round's first, as in the read scenario.
+after_refusing=$(probe)
 for round in $(seq "$ROUNDS"); do
-    say "round $round: the probe alone, while booking, alone, while refusing, alone"
-    alone0=$(probe)
+    say "round $round: the probe while booking, alone, while refusing, alone"
+    before_booking=$after_refusing
     booking=$(probe_while "$(stream_room "$((ROUNDS + round))")" 201)
-    alone1=$(probe)
+    between=$(probe)
     refusing=$(probe_while closed 409)
-    alone2=$(probe)
-    BOOK_COSTS+=("$(cost_us "$alone0" "$booking" "$alone1")")
-    REFUSED_COSTS+=("$(cost_us "$alone1" "$refusing" "$alone2")")
-    PROBE_KEPT+=("$(awk -v a="$alone0" -v b="$booking" -v c="$alone1" 'BEGIN { printf "%.2f", 2 * b / (a + c) }')")
-    PROBE_ROWS+=("| $round | $alone0 / $alone1 / $alone2 | $booking | $refusing | ${PROBE_KEPT[-1]} | ${BOOK_COSTS[-1]} us | ${REFUSED_COSTS[-1]} us |")
+    after_refusing=$(probe)
+    around_booking=$(mean "$before_booking" "$between")
+    BOOK_COSTS+=("$(cost_us "$around_booking" "$booking")")
+    REFUSED_COSTS+=("$(cost_us "$(mean "$between" "$after_refusing")" "$refusing")")
+    PROBE_KEPT+=("$(awk -v a="$around_booking" -v b="$booking" 'BEGIN { printf "%.2f", b / a }')")
+    PROBE_ROWS+=("| $round | $before_booking / $between / $after_refusing | $booking | $refusing | ${PROBE_KEPT[-1]} | ${BOOK_COSTS[-1]} us | ${REFUSED_COSTS[-1]} us |")
     say "round $round: a booking ${BOOK_COSTS[-1]} us, a refusal ${REFUSED_COSTS[-1]} us of the CPU"
 done
 PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
@@ -385,7 +389,8 @@ CPU_SHARE=$(median "${CPU_SHARES[@]}")
     echo "A probe that only computes, pinned with the server: its turns per second over" \
         "$PROBE_SECONDS s alone, while $STREAM_RATE bookings a second stream into an empty room, alone," \
         "while $STREAM_RATE requests a second are refused (409, a calendar with no available time)," \
-        "and alone; each run beside a stream is compared with the mean of the runs alone around it."
+        "and alone (a round's last run alone is the next round's first); each run beside a stream" \
+        "is compared with the mean of the runs alone around it."
     echo
     echo "| round | probe alone (three runs) | while booking | while refusing | probe's share kept while booking | a booking | a refused request |"
     echo "|--:|--:|--:|--:|--:|--:|--:|"
