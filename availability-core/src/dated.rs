@@ -58,6 +58,7 @@ use core::ops::Bound;
 
 use chrono::{Datelike, NaiveDate};
 
+pub use crate::conflict::{BookingId, Conflict};
 use crate::error::{Error, Kind};
 use crate::grid::{Day, Slot, Status, Time, HALF_HOURS_PER_DAY, SLOTS};
 use crate::plane::Plane;
@@ -180,16 +181,6 @@ impl fmt::Debug for DayOverride {
     }
 }
 
-/// A booking's id, unique within its calendar for the store's life.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct BookingId(pub u64);
-
-impl fmt::Display for BookingId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
 impl core::str::FromStr for BookingId {
     type Err = Error;
 
@@ -211,7 +202,7 @@ fn invalid_booking_id(s: &str) -> Error {
         Kind::Parse,
         format!(
             "invalid booking id {:?}: booking ids are positive decimal numbers",
-            crate::grid::Truncated(s)
+            crate::error::Truncated(s)
         ),
     )
 }
@@ -364,33 +355,6 @@ impl fmt::Debug for Booking {
             .field("key_id", &self.key_id)
             .field("slots", &self.slot_count())
             .finish()
-    }
-}
-
-/// Why a claim was refused: the first owner slot of its span that is not free.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Conflict {
-    /// The owner date of the slot.
-    pub date: NaiveDate,
-    /// The owner's wall time at which the slot starts.
-    pub time: Time,
-    /// The first instant of the claimed span that falls in the slot.
-    pub instant: i64,
-    /// The booking that holds the slot, or `None` when the effective week refused it.
-    booking: Option<BookingId>,
-    /// The slot's status in the effective week without bookings, when that refused it.
-    status: Status,
-}
-
-impl Conflict {
-    /// The booking that holds the slot, when a booking refused the claim.
-    pub fn booking(&self) -> Option<BookingId> {
-        self.booking
-    }
-
-    /// The slot's status (`unavailable` or `maybe`) when the availability refused the claim.
-    pub fn status(&self) -> Option<Status> {
-        self.booking.is_none().then_some(self.status)
     }
 }
 

@@ -36,7 +36,7 @@ struct Inner {
     source: Option<std::io::Error>,
     /// What refused a claim, for [`Kind::Conflict`].
     #[cfg(feature = "tz")]
-    conflict: Option<crate::dated::Conflict>,
+    conflict: Option<crate::conflict::Conflict>,
 }
 
 /// What kind of thing went wrong. Private so that it can grow; callers use the predicates.
@@ -139,7 +139,10 @@ impl Error {
     /// A claim refused by `conflict`.
     #[cfg(feature = "tz")]
     #[cold]
-    pub(crate) fn conflict(conflict: crate::dated::Conflict, message: impl Into<String>) -> Error {
+    pub(crate) fn conflict(
+        conflict: crate::conflict::Conflict,
+        message: impl Into<String>,
+    ) -> Error {
         let mut err = Error::new(Kind::Conflict, message);
         err.inner.conflict = Some(conflict);
         err
@@ -203,7 +206,7 @@ impl Error {
 
     /// For a refused claim, the first slot that refused it and why.
     #[cfg(feature = "tz")]
-    pub fn conflict_details(&self) -> Option<&crate::dated::Conflict> {
+    pub fn conflict_details(&self) -> Option<&crate::conflict::Conflict> {
         self.inner.conflict.as_ref()
     }
 
@@ -327,3 +330,20 @@ impl std::error::Error for Error {
 }
 
 const _: () = assert!(core::mem::size_of::<Error>() == core::mem::size_of::<usize>());
+
+/// Debug-formats at most 40 characters of untrusted input, so that an error message about a
+/// megabyte of garbage stays short.
+pub(crate) struct Truncated<'a>(pub(crate) &'a str);
+
+impl fmt::Debug for Truncated<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const LIMIT: usize = 40;
+        match self.0.char_indices().nth(LIMIT) {
+            None => fmt::Debug::fmt(self.0, f),
+            Some((end, _)) => {
+                fmt::Debug::fmt(&self.0[..end], f)?;
+                f.write_str("...")
+            }
+        }
+    }
+}

@@ -34,9 +34,11 @@
 //! The architecture, the time-zone rule and why it is the minimum, and the life of a read and a
 //! write are described in the repository's `docs/design.md`.
 //!
-//! - `error`: the crate's one opaque [`Error`], with predicates for what callers match on.
+//! - `error`: the crate's one opaque [`Error`], with predicates for what callers match on;
+//!   `conflict` holds what a refused claim names (the slot, and the booking that holds it).
 //! - `grid`: the slot grid: [`Day`], [`Time`] (a half-hour boundary), [`Slot`] and [`Status`],
-//!   with their parsing and printing.
+//!   with their printing; `parse` reads them from text and numbers with errors that say what
+//!   is allowed.
 //! - `plane`: one 336-bit plane in six `u64` words; the word operations everything else uses.
 //! - `week`: [`Week`], reads (slots, runs, counts), combination (min and max) and the text form.
 //! - `batch`: [`Entry`] and [`Batch`], validated all-or-nothing edits.
@@ -73,10 +75,13 @@ extern crate std;
 
 mod batch;
 #[cfg(feature = "tz")]
+mod conflict;
+#[cfg(feature = "tz")]
 pub mod dated;
 mod error;
 mod grid;
 pub mod group;
+mod parse;
 mod plane;
 #[cfg(feature = "serde")]
 mod serde_impls;

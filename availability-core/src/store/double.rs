@@ -111,17 +111,6 @@ impl FileDouble {
         }
     }
 
-    /// A file holding a new store, as [`Store::open`](super::Store::open) creates it.
-    pub fn new_store() -> FileDouble {
-        FileDouble::new(super::open::new_file_image())
-    }
-
-    /// An empty journal, as [`Store::open`](super::Store::open) creates it beside a new
-    /// store file.
-    pub fn new_journal() -> FileDouble {
-        FileDouble::new(super::journal::new_image())
-    }
-
     /// Crashes as `crash` says when its write point comes.
     pub fn crash_at(&self, crash: Crash) {
         self.lock().crash = Some(crash);

@@ -9,7 +9,8 @@
 use alloc::string::String;
 use std::format;
 
-use super::calendar::{version_mismatch, Calendar, KeyHash, KeyScope};
+use super::calendar::{version_mismatch, Calendar};
+use super::checked::{KeyHash, KeyScope};
 use crate::error::{Error, Kind};
 
 /// Who authorized a write, as the key check found it.

@@ -9,7 +9,10 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::calendar::{check_id, check_zone_name, KeyHash, KeyScope};
+use super::checked::{
+    check_id, check_zone_name, KeyHash, KeyScope, MAX_ID, MAX_KEYS, MAX_KEY_HASH, MAX_KEY_ID,
+    MAX_KEY_LABEL, MAX_ZONE,
+};
 use crate::week::Week;
 
 /// The size of the header and of every record copy. Copies are page-aligned so that a commit
@@ -36,19 +39,6 @@ pub(crate) const FIRST_SLOT_PAGE: usize = 3;
 /// The most calendar slots a file may have (a 512 MiB file). A meta record that claims more
 /// is corrupt; a store that needs more refuses to grow.
 pub(crate) const MAX_SLOTS: u32 = 1 << 16;
-
-/// The longest calendar id (`[a-z0-9][a-z0-9-]{0,62}`).
-pub(crate) const MAX_ID: usize = 63;
-/// The longest owner time-zone name. IANA names are at most about 30 bytes.
-pub(crate) const MAX_ZONE: usize = 64;
-/// The longest key id.
-pub(crate) const MAX_KEY_ID: usize = 32;
-/// The longest key hash (a bcrypt hash is 60 bytes).
-pub(crate) const MAX_KEY_HASH: usize = 100;
-/// The longest key label.
-pub(crate) const MAX_KEY_LABEL: usize = 64;
-/// The most keys per calendar, and the most admin keys.
-pub(crate) const MAX_KEYS: usize = 16;
 
 const CALENDAR_FIXED: usize = 112;
 const META_FIXED: usize = 5;

@@ -35,6 +35,7 @@ use std::sync::{Mutex, MutexGuard};
 use super::backend::Backend;
 use super::file::corrupt;
 use super::format::PAGE;
+use super::group_commit::GroupCommit;
 use super::journal_format::{
     frame, later_frame, len, scan, End, Header, Owner, Record, Remembered, ALIGN, FRAME, HEADER,
 };
@@ -100,7 +101,7 @@ impl Image {
 /// The journal of an open store.
 pub(super) struct Journal {
     state: Mutex<State>,
-    flushes: Mutex<Flushes>,
+    flushes: GroupCommit,
     /// Every record with a sequence number below this is durable.
     durable: AtomicU64,
 }
@@ -129,13 +130,6 @@ struct State {
     /// Compaction is not considered until `appended` passes this: the cheap test that keeps
     /// a write from walking the live set.
     check_at: usize,
-}
-
-#[derive(Default)]
-struct Flushes {
-    /// Every record up to this sequence number is durable.
-    flushed: u64,
-    failed: Option<String>,
 }
 
 /// What compaction keeps: the live records, indexed.
@@ -473,10 +467,7 @@ impl Journal {
                 appended: end - HEADER,
                 check_at: COMPACT_MIN,
             }),
-            flushes: Mutex::new(Flushes {
-                flushed: next_seq - 1,
-                failed: None,
-            }),
+            flushes: GroupCommit::new(next_seq - 1, refusing),
             durable: AtomicU64::new(next_seq),
         };
         Ok((journal, records))
@@ -523,36 +514,26 @@ impl Journal {
     /// Returns once every record up to `ticket` is durable, flushing every record written
     /// so far in one msync unless another thread already has.
     fn flush_through(&self, ticket: u64) -> Result<(), Error> {
-        let mut flushes = self
-            .flushes
-            .lock()
-            .map_err(|_| refusing("a journal flush panicked"))?;
-        if let Some(reason) = &flushes.failed {
-            return Err(refusing(reason));
-        }
-        if flushes.flushed >= ticket {
-            return Ok(());
-        }
-        let (target, span, file) = {
+        let flushed = self.flushes.wait_for(ticket, || {
             let mut state = self.lock()?;
-            (
-                state.next_seq - 1,
-                state.pending.take(),
-                Arc::clone(&state.file),
-            )
-        };
-        if let Some((start, end)) = span {
-            if let Err(err) = file.flush_span(start, end) {
-                flushes.failed = Some(err.to_string());
+            let flush = state.pending.take().map(|(start, end)| {
+                let file = Arc::clone(&state.file);
+                move || file.flush_span(start, end)
+            });
+            Ok((state.next_seq - 1, flush))
+        });
+        match flushed {
+            Ok(flushed) => {
+                self.durable.fetch_max(flushed + 1, Ordering::AcqRel);
+                Ok(())
+            }
+            Err(err) => {
                 if let Ok(mut state) = self.lock() {
                     state.failed.get_or_insert_with(|| err.to_string());
                 }
-                return Err(err);
+                Err(err)
             }
         }
-        flushes.flushed = target;
-        self.durable.store(target + 1, Ordering::Release);
-        Ok(())
     }
 
     /// The answer remembered for idempotency key `key` of `principal`, if any.
@@ -592,13 +573,7 @@ impl Journal {
                 return Ok(false);
             }
         }
-        let mut flushes = self
-            .flushes
-            .lock()
-            .map_err(|_| refusing("a journal flush panicked"))?;
-        if let Some(reason) = &flushes.failed {
-            return Err(refusing(reason));
-        }
+        let mut flushes = self.flushes.hold()?;
         let mut state = self.lock()?;
         if let Some(reason) = &state.failed {
             return Err(refusing(reason));
@@ -627,7 +602,7 @@ impl Journal {
             Ok(file) => file,
             Err(err) => {
                 state.failed.get_or_insert_with(|| err.to_string());
-                flushes.failed = Some(err.to_string());
+                flushes.fail(&err);
                 return Err(err);
             }
         };
@@ -640,7 +615,7 @@ impl Journal {
         state.live = live;
         state.appended = body;
         state.check_at = COMPACT_MIN.max(2 * body);
-        flushes.flushed = state.next_seq - 1;
+        flushes.covered(state.next_seq - 1);
         self.durable.store(state.next_seq, Ordering::Release);
         Ok(true)
     }

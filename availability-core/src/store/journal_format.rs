@@ -9,7 +9,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::calendar::check_key_id;
+use super::checked::check_key_id;
 use super::format::{page_crc, u32_at, u64_at, Cursor};
 
 /// The size of the header page; records start after it.

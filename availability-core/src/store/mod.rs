@@ -44,8 +44,9 @@
 //! Each file answers one question:
 //!
 //! - this module: the [`Store`] API and the published snapshots readers load.
-//! - `calendar`: the calendar value ([`Calendar`], [`Change`], [`KeyHash`]) and the rules for
-//!   changing it: ids ([`check_id`]), zone names ([`check_zone_name`]), keys.
+//! - `calendar`: the calendar value ([`Calendar`], [`Change`]) and the rules for changing it.
+//! - `checked`: what a record holds, checked on the way in and out: ids ([`check_id`]), zone
+//!   names ([`check_zone_name`]), keys ([`KeyHash`], [`KeyScope`]), and each one's limit.
 //! - `writer`: the single writer: copy bookkeeping, the whole group-commit protocol, growth,
 //!   and refusing writes after a failed flush.
 //! - `open`: a new file's image, the migration of format version 1, and recovery: making
@@ -62,11 +63,13 @@
 
 mod backend;
 mod calendar;
+mod checked;
 #[cfg(feature = "test-backend")]
 pub mod double;
 mod expect;
 mod file;
 mod format;
+mod group_commit;
 mod journal;
 mod journal_format;
 mod open;
@@ -84,11 +87,11 @@ use chrono::NaiveDate;
 
 use self::backend::Backend;
 use self::calendar::{
-    add_key, incarnation, new_calendar, next_state, next_version, not_found, now_ms, remove_key,
+    add_key, incarnation, new_calendar, next_state, next_version, not_found, remove_key,
 };
-pub use self::calendar::{
-    check_id, check_zone_name, Calendar, Change, KeyHash, KeyScope, DEFAULT_CALENDAR, DEFAULT_ZONE,
-};
+pub use self::calendar::{Calendar, Change, DEFAULT_CALENDAR, DEFAULT_ZONE};
+use self::checked::now_ms;
+pub use self::checked::{check_id, check_zone_name, KeyHash, KeyScope};
 pub use self::expect::{Authority, Expected};
 use self::file::{corrupt, MappedFile};
 use self::format::{PayloadKind, FORMAT_VERSION};
@@ -116,6 +119,22 @@ impl Default for Options {
         Options {
             retention_seconds: DEFAULT_RETENTION_SECONDS,
         }
+    }
+}
+
+/// The starting images of the file double, made by the code that makes real files (the double
+/// itself knows only bytes).
+#[cfg(feature = "test-backend")]
+impl double::FileDouble {
+    /// A file holding a new store, as [`Store::open`](Store::open) creates it.
+    pub fn new_store() -> double::FileDouble {
+        double::FileDouble::new(open::new_file_image())
+    }
+
+    /// An empty journal, as [`Store::open`](Store::open) creates it beside a new
+    /// store file.
+    pub fn new_journal() -> double::FileDouble {
+        double::FileDouble::new(journal::new_image())
     }
 }
 
@@ -965,7 +984,7 @@ impl Store {
         if self.group(id).is_none() {
             return Err(Error::new(
                 Kind::NotFound,
-                std::format!("no group {:?}", crate::grid::Truncated(id)),
+                std::format!("no group {:?}", crate::error::Truncated(id)),
             ));
         }
         self.journal.append(&Record::DeleteGroup {

@@ -94,7 +94,7 @@ pub(super) fn open_backend(
     }
     // What retention drops is dropped now as well as at every later write, so a store shows
     // the same dated data before and after a reopen.
-    let cutoff = super::calendar::now_ms().div_euclid(1000) - options.retention_seconds;
+    let cutoff = super::checked::now_ms().div_euclid(1000) - options.retention_seconds;
     let (state, by_id) = loaded
         .into_state(records, cutoff)
         .map_err(|what| corrupt(&journal_path, &what))?;

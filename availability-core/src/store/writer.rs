@@ -14,12 +14,13 @@
 //!    ([`Writer::settled`]), then writes its page into the file's cache ([`Writer::stage`]),
 //!    takes a ticket (`written`, the number of pages staged so far), widens the `pending`
 //!    span, marks the record in flight, and lets the lock go.
-//! 2. It then takes the flush lock ([`Writer::flush_through`]). If a flush that began after
-//!    its page was written has already completed (`flushed >= ticket`), it is done.
-//!    Otherwise it takes the whole pending span and the newest ticket (under the writer lock,
-//!    so that no page is half-counted), and flushes that span in one msync, which makes
-//!    durable every page staged so far, its own and those of the commits queued behind the
-//!    flush lock; their owners find their tickets covered and do not flush again.
+//! 2. It then waits for its ticket to be durable ([`Writer::flush_through`], the group commit
+//!    of `group_commit`, which the journal shares). If a flush that began after its page was
+//!    written has already completed, it is done. Otherwise it takes the whole pending span
+//!    and the newest ticket (under the writer lock, so that no page is half-counted), and
+//!    flushes that span in one msync, which makes durable every page staged so far, its own
+//!    and those of the commits queued behind the flush lock; their owners find their tickets
+//!    covered and do not flush again.
 //! 3. Under the writer lock again, the record leaves the in-flight set; if the flush and
 //!    every flush before it succeeded, the new state is published to readers and the commit
 //!    acknowledged. Waiters for the record are woken.
@@ -43,6 +44,7 @@ use super::format::{
     copy_offset, encode_copy, file_len, free_slot_pages, record_name, MetaRecord, PayloadKind,
     MAX_SLOTS, META_RECORD, PAGE,
 };
+use super::group_commit::GroupCommit;
 use crate::error::{Error, Kind};
 
 /// The write side of a store: the bookkeeping, the flush lock and the file.
@@ -52,8 +54,8 @@ pub(super) struct Writer {
     state: Mutex<WriterState>,
     /// Signalled (with `state` held) when a record's staged write is flushed and published.
     settled: Condvar,
-    /// Held by the thread that flushes on behalf of every commit staged so far.
-    flushes: Mutex<Flushes>,
+    /// The flush lock, held by the thread that flushes on behalf of every commit staged so far.
+    flushes: GroupCommit,
     /// Where the bytes go.
     file: Backend,
 }
@@ -88,15 +90,6 @@ pub(super) struct WriterState {
     /// Records with a staged write that is not yet flushed. A record never has two: the
     /// copy that is not being written must stay the valid one until the write is durable.
     in_flight: BTreeSet<u32>,
-}
-
-/// Group commit: how far the flushes have got.
-#[derive(Debug, Default)]
-struct Flushes {
-    /// Every commit staged with a ticket up to this one is durable.
-    flushed: u64,
-    /// Set when a flush failed: no later flush may be trusted to cover the lost pages.
-    failed: Option<String>,
 }
 
 impl WriterState {
@@ -151,7 +144,7 @@ impl Writer {
         Writer {
             state: Mutex::new(state),
             settled: Condvar::new(),
-            flushes: Mutex::new(Flushes::default()),
+            flushes: GroupCommit::new(0, refusing),
             file,
         }
     }
@@ -324,34 +317,15 @@ impl Writer {
     /// Returns once every commit staged up to ticket `ticket` is durable, flushing them (and
     /// any staged since) in one msync unless another thread already has.
     fn flush_through(&self, ticket: u64) -> Result<(), Error> {
-        let mut flushes = self.flushes.lock().map_err(|_| poisoned())?;
-        if let Some(reason) = &flushes.failed {
-            return Err(refusing(reason));
-        }
-        if flushes.flushed >= ticket {
-            return Ok(());
-        }
-        // Every commit with a ticket up to `target` is in the mapping now, within `span`, so
-        // one flush covers them all. A page staged later gets the next flush.
-        let (target, span) = {
+        self.flushes.wait_for(ticket, || {
             let mut state = self.state.lock().map_err(|_| poisoned())?;
-            (state.written, state.pending.take())
-        };
-        let Some((start, end)) = span else {
-            // Nothing is waiting: a flush that took this commit's page has completed.
-            flushes.flushed = target;
-            return Ok(());
-        };
-        match self.file.flush_span(start, end) {
-            Ok(()) => {
-                flushes.flushed = target;
-                Ok(())
-            }
-            Err(err) => {
-                flushes.failed = Some(err.to_string());
-                Err(err)
-            }
-        }
+            let flush = state
+                .pending
+                .take()
+                .map(|(start, end)| move || self.file.flush_span(start, end));
+            Ok((state.written, flush))
+        })?;
+        Ok(())
     }
 
     /// Doubles the calendar slots and returns the first new one (docs/format.md, 5.2). The

@@ -9,8 +9,8 @@ use core::fmt;
 
 use once_cell::race::{OnceBox, OnceRef};
 
+use crate::error::Truncated;
 use crate::error::{Error, Kind};
-use crate::grid::Truncated;
 use crate::tz::tzif::Rules;
 use crate::tz::Zone;
 
@@ -121,6 +121,7 @@ impl Tzdb {
     /// The installed database, or the bundled one if none is installed yet; unlike
     /// [`Tzdb::current`] this does not settle on the bundled one, so a program may still
     /// install another afterwards.
+    #[cfg(feature = "std")]
     pub(crate) fn current_or_bundled() -> &'static Tzdb {
         CURRENT.get().unwrap_or_else(Tzdb::bundled)
     }

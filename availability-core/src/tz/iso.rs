@@ -6,8 +6,9 @@ use core::str::FromStr;
 use alloc::format;
 use chrono::{DateTime, Datelike, NaiveDate, Weekday};
 
+use crate::error::Truncated;
 use crate::error::{Error, Kind};
-use crate::grid::{Day, Truncated};
+use crate::grid::Day;
 use crate::tz::Zone;
 
 /// An ISO 8601 week: Monday to Sunday, numbered within its ISO year (`2026-W48` is
