@@ -36,12 +36,8 @@ pub fn run(
                 write(out, format!("{id}\t-\tconfiguration\t-"))?;
             }
             for key in store.admin_keys().iter() {
-                let created = chrono::DateTime::from_timestamp_millis(key.created_unix_ms())
-                    .filter(|_| key.created_unix_ms() > 0)
-                    .map_or_else(
-                        || "-".to_owned(),
-                        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    );
+                let created = crate::render::key_created(key.created_unix_ms())
+                    .unwrap_or_else(|| "-".to_owned());
                 let label = key.label().unwrap_or("-");
                 write(out, format!("{}\t{created}\tstore\t{label}", key.id()))?;
             }

@@ -11,12 +11,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use availability_core::tz::{IsoWeek, Plan, PlanCache, Zone};
 use http::request::Parts;
 
-use crate::auth::{Auth, Need, Principal};
+use crate::auth::{Auth, Need, NewKey, Principal};
 use crate::cache::{Cache, Rendered};
 use crate::events::{EventLimits, Events};
 use crate::limit::Limits;
 use crate::metrics::Metrics;
-use crate::store::{self, Calendar, Expected, Store};
+use crate::store::{self, Calendar, Expected, KeyHash, KeyScope, Store};
 use crate::wire::body::BodyLimits;
 use crate::wire::{Problem, Result};
 
@@ -181,6 +181,42 @@ impl App {
     /// The calendar, or 404.
     pub fn calendar(&self, id: &str) -> Result<Arc<Calendar>> {
         self.store.get(id).ok_or_else(|| no_calendar(id))
+    }
+
+    /// What the store keeps of a new key: its bcrypt hash, `scope` (when given) and `label`. The
+    /// label is checked before bcrypt runs, so a label the store refuses costs no hash.
+    pub async fn hash_new_key(
+        &self,
+        key: &NewKey,
+        scope: Option<KeyScope>,
+        label: Option<String>,
+    ) -> Result<KeyHash> {
+        let labelled = |hash: String| {
+            let mut stored = KeyHash::new(key.id.clone(), hash)
+                .map_err(|e| Problem::internal("storing a new key", e))?;
+            if let Some(scope) = scope {
+                stored = stored.with_scope(scope);
+            }
+            match label.clone() {
+                Some(label) => stored
+                    .with_label(label)
+                    .map_err(|e| Problem::bad_request(e.to_string())),
+                None => Ok(stored),
+            }
+        };
+        labelled("-".to_owned())?;
+        let hash = self.auth.hash(key.token.clone()).await?;
+        labelled(hash)
+    }
+
+    /// The named group, or 404.
+    pub fn group(&self, id: &str) -> Result<Arc<store::Group>> {
+        self.store.group(id).ok_or_else(|| {
+            Problem::not_found(format!(
+                "no group {:?}",
+                id.chars().take(80).collect::<String>()
+            ))
+        })
     }
 
     /// The calendars `ids`, in order, as they were at one moment; or 404 naming the first

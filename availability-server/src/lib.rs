@@ -17,7 +17,9 @@
 //! - `app`: the state shared by all requests, and the steps handlers share (find the
 //!   calendar, check the key, commit).
 //! - `events`: live updates: the commit signal and the event streams, bounded.
-//! - `routes`: the route table and `handle`; one file per resource below it. The crate's
+//! - `ctx`: what a handler is given (`Ctx`) and the shapes of handler the table holds.
+//! - `routes`: the route table and `handle`; the request pipeline around every handler; one
+//!   file per resource below it, each importing only `ctx`, `app`, `wire` and the core. The crate's
 //!   `openapi.json`, served at `/openapi.json`, documents the table, and tests keep the two
 //!   equal.
 //! - `wire`: bodies under a cap, entity tags and preconditions, content codings, the shapes
@@ -40,6 +42,7 @@ pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod config;
+mod ctx;
 pub mod events;
 pub mod ics;
 pub mod idempotency;

@@ -335,6 +335,19 @@ pub fn group_view(h: &GroupHeader<'_>, everyone: &Week) -> Vec<u8> {
 
 const _: () = assert!(SLOTS == 7 * HALF_HOURS_PER_DAY);
 
+/// `YYYY-MM-DDTHH:MM:SSZ` for an instant in milliseconds since the Unix epoch, in whole
+/// seconds; `None` past the years a date can show (only a damaged record holds such a time).
+pub fn utc_instant(unix_ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(unix_ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// When a key was made, as [`utc_instant`]; `None` for keys from records that did not keep it
+/// (0).
+pub fn key_created(unix_ms: i64) -> Option<String> {
+    Some(unix_ms).filter(|&ms| ms > 0).and_then(utc_instant)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +358,22 @@ mod tests {
 
     fn sample() -> Week {
         Week::from_fn(|s| Status::ALL[s.index() % 3])
+    }
+
+    #[test]
+    fn utc_instants() {
+        assert_eq!(utc_instant(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(key_created(0), None);
+        assert_eq!(key_created(1_000).as_deref(), Some("1970-01-01T00:00:01Z"));
+        assert_eq!(
+            utc_instant(951_782_400_000).as_deref(),
+            Some("2000-02-29T00:00:00Z")
+        );
+        assert_eq!(
+            utc_instant(1_795_426_799_999).as_deref(),
+            Some("2026-11-23T09:39:59Z")
+        );
+        assert_eq!(utc_instant(i64::MAX), None);
     }
 
     #[test]

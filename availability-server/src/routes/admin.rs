@@ -7,8 +7,8 @@
 use http::{Response, StatusCode};
 use serde::Deserialize;
 
-use super::Ctx;
 use crate::auth::{self, Need};
+use crate::ctx::Ctx;
 use crate::idempotency::{self, Keyed};
 use crate::query::Query;
 use crate::store::KeyHash;
@@ -77,7 +77,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     };
     let new: NewKey = body::parse_optional_json(&bytes, "admin key request ({\"label\"})")?;
     let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
-    let stored = super::keys::hashed(app, &key, None, new.label.clone()).await?;
+    let stored = app.hash_new_key(&key, None, new.label.clone()).await?;
     let created_at = created(&stored);
     let by = principal.authority();
     let sealing = running.as_ref().map(idempotency::Remember::sealing);

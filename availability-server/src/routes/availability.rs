@@ -7,10 +7,10 @@ use chrono::NaiveTime;
 use http::request::Parts;
 use http::{Response, StatusCode};
 
-use super::Ctx;
 use crate::app::App;
 use crate::auth::Need;
 use crate::cache::{Format, Key, Rendered};
+use crate::ctx::Ctx;
 use crate::ics::{freebusy, pattern};
 use crate::page;
 use crate::query::{self, Query};

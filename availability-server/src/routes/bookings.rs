@@ -9,9 +9,9 @@ use http::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::Ctx;
 use crate::app::App;
 use crate::auth::{Need, Principal};
+use crate::ctx::Ctx;
 use crate::idempotency::{self, Start};
 use crate::query::Query;
 use crate::store::{self, Calendar, KeyScope};

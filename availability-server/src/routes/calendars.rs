@@ -3,11 +3,12 @@
 use http::{Response, StatusCode};
 use serde::Deserialize;
 
-use super::Ctx;
 use crate::auth::{self, Need};
+use crate::ctx::Ctx;
 use crate::idempotency::{self, Keyed};
-use crate::page;
+
 use crate::query::{self, Query};
+use crate::render;
 use std::sync::Arc;
 
 use crate::app::App;
@@ -66,7 +67,8 @@ fn describe(cal: &Calendar) -> serde_json::Value {
         "id": cal.id(),
         "timezone": cal.zone(),
         "version": cal.version(),
-        "updated": rfc3339(cal.changed_at_unix_ms().div_euclid(1000)),
+        "updated": render::utc_instant(cal.changed_at_unix_ms())
+            .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned()),
         "booking": policy(cal),
     })
 }
@@ -84,12 +86,9 @@ pub(super) async fn list(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Bod
     ))
 }
 
-/// GET /calendars/{id} (anyone): id, owner zone, version, last change; or, to a browser
-/// asking for HTML, the week as a page.
+/// GET /calendars/{id} (anyone): id, owner zone, version, last change. (A browser asking
+/// for HTML gets the week as a page: the route table's page for this path.)
 pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
-    if page::wants_html(cx.parts) {
-        return super::availability::read_page(cx);
-    }
     Query::parse(cx.parts.uri.query(), &[])?;
     let cal = cx.app.calendar(cx.param(0))?;
     let mut response = response::document(cx.parts, to_bytes(&describe(&cal)), Some(&cal));
@@ -235,38 +234,4 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     .await?;
     app.auth.unindex(id);
     Ok(response::no_content())
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch (proleptic Gregorian, UTC).
-pub(crate) fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Days to civil date (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rfc3339;
-
-    #[test]
-    fn rfc3339_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_426_799), "2026-11-23T09:39:59Z");
-    }
 }

@@ -4,8 +4,8 @@ use http::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{overlap, Ctx};
 use crate::auth::Need;
+use crate::ctx::Ctx;
 use crate::query::Query;
 use crate::wire::body::{self, RequestBody};
 use crate::wire::{response, Body, Problem, Result};
@@ -17,17 +17,10 @@ struct Definition {
     members: Vec<String>,
 }
 
-/// GET `/groups/{id}` (anyone): the group's members; or, to a browser asking for HTML, the
-/// group's week as a page.
+/// GET `/groups/{id}` (anyone): the group's members. (A browser asking for HTML gets the
+/// group's week as a page: the route table's page for this path.)
 pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
-    let group = cx
-        .app
-        .store
-        .group(cx.param(0))
-        .ok_or_else(|| no_group(cx.param(0)))?;
-    if crate::page::wants_html(cx.parts) {
-        return overlap::page_for_group(cx, &group);
-    }
+    let group = cx.app.group(cx.param(0))?;
     Query::parse(cx.parts.uri.query(), &[])?;
     let body = json!({ "id": group.id(), "members": group.members() });
     let mut response = response::document(cx.parts, response::to_bytes(&body), None);
@@ -95,22 +88,4 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     })
     .await?;
     Ok(response::no_content())
-}
-
-/// GET `/groups/{id}/availability?tz=&week=&format=&min=` (anyone): the members' overlap, as
-/// `/overlap` answers it.
-pub(super) fn availability(cx: &Ctx<'_>) -> Result<Response<Body>> {
-    let group = cx
-        .app
-        .store
-        .group(cx.param(0))
-        .ok_or_else(|| no_group(cx.param(0)))?;
-    overlap::for_group(cx, &group)
-}
-
-fn no_group(id: &str) -> Problem {
-    Problem::not_found(format!(
-        "no group {:?}",
-        id.chars().take(80).collect::<String>()
-    ))
 }

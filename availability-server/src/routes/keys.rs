@@ -3,12 +3,13 @@
 use http::{Response, StatusCode};
 use serde::Deserialize;
 
-use super::Ctx;
 use crate::app::App;
 use crate::auth::{self, Need};
+use crate::ctx::Ctx;
 use crate::idempotency::{self, Keyed};
 use crate::query::Query;
-use crate::store::{Change, KeyHash, KeyScope};
+use crate::render;
+use crate::store::{Change, KeyScope};
 use crate::wire::body::{self, RequestBody};
 use crate::wire::{etag, response, Body, Problem, Result};
 
@@ -20,32 +21,6 @@ struct NewKey {
     scope: Option<String>,
     #[serde(default)]
     label: Option<String>,
-}
-
-/// What the store keeps of a new key: its bcrypt hash, `scope` (when given) and `label`. The
-/// label is checked before bcrypt runs, so a label the store refuses costs no hash.
-pub(super) async fn hashed(
-    app: &App,
-    key: &auth::NewKey,
-    scope: Option<KeyScope>,
-    label: Option<String>,
-) -> Result<KeyHash> {
-    let labelled = |hash: String| {
-        let mut stored = KeyHash::new(key.id.clone(), hash)
-            .map_err(|e| Problem::internal("storing a new key", e))?;
-        if let Some(scope) = scope {
-            stored = stored.with_scope(scope);
-        }
-        match label.clone() {
-            Some(label) => stored
-                .with_label(label)
-                .map_err(|e| Problem::bad_request(e.to_string())),
-            None => Ok(stored),
-        }
-    };
-    labelled("-".to_owned())?;
-    let hash = app.auth.hash(key.token.clone()).await?;
-    labelled(hash)
 }
 
 /// GET /calendars/{id}/keys (its write key or admin): the keys' ids, scopes, labels and
@@ -61,9 +36,7 @@ pub(super) async fn list(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Bod
         .keys()
         .iter()
         .map(|key| {
-            let created = chrono::DateTime::from_timestamp_millis(key.created_unix_ms())
-                .filter(|_| key.created_unix_ms() > 0)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            let created = render::key_created(key.created_unix_ms());
             serde_json::json!({
                 "key_id": key.id(),
                 "scope": key.scope().as_str(),
@@ -108,7 +81,9 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let version = etag::expected_version(parts, &cal)?;
     let expected = App::expected(&cal, version, Some(&principal));
     let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
-    let stored = hashed(app, &key, Some(scope), new.label.clone()).await?;
+    let stored = app
+        .hash_new_key(&key, Some(scope), new.label.clone())
+        .await?;
     let owned_id = id.to_owned();
     let sealing = running.as_ref().map(idempotency::Remember::sealing);
     let (updated, answer) = app

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{Response, StatusCode};
 
-use super::Ctx;
+use crate::ctx::Ctx;
 use crate::events::{Refused, State};
 use crate::query::Query;
 use crate::store::Store;
@@ -99,7 +99,7 @@ fn group_state(store: &Store, id: &str) -> Option<State> {
     let data = serde_json::json!({
         "group": group.id(),
         "version": version,
-        "etag": super::overlap::group_tag(&members),
+        "etag": Tag::of_members(members.iter().map(|m| (m.id(), m.state()))).as_str(),
     });
     Some(State {
         id: version,

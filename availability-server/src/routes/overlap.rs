@@ -12,15 +12,16 @@ use http::request::Parts;
 use http::Response;
 use serde::Deserialize;
 
-use super::Ctx;
 use crate::app::App;
 use crate::cache::{Format, GroupKey, NamedKey, Rendered};
+use crate::ctx::Ctx;
 use crate::ics::freebusy;
 use crate::page;
 use crate::query::{self, Query};
 use crate::render::{self, GroupHeader, GroupSpan};
 use crate::store::{Calendar, Group};
 use crate::wire::body::{self, RequestBody};
+use crate::wire::etag::Tag;
 use crate::wire::{Body, Problem, Result};
 
 /// The most calendars one question may name.
@@ -49,9 +50,11 @@ pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
     ask_from_query(cx, None)
 }
 
-/// The answer for a named group: `tz`, `week`, `format` and `min` from the query.
-pub(super) fn for_group(cx: &Ctx<'_>, group: &Arc<Group>) -> Result<Response<Body>> {
-    ask_from_query(cx, Some(group))
+/// GET `/groups/{id}/availability?tz=&week=&format=&min=` (anyone): the members' overlap,
+/// as `/overlap` answers it.
+pub(super) fn group(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    let group = cx.app.group(cx.param(0))?;
+    ask_from_query(cx, Some(&group))
 }
 
 /// Whom a question is about: the calendars it names, found ([`asked`]); or a named group
@@ -97,8 +100,10 @@ fn ask_from_query(cx: &Ctx<'_>, group: Option<&Arc<Group>>) -> Result<Response<B
     answer(cx.app, cx.parts, &ask, whom, None)
 }
 
-/// The page of `group` (`GET /groups/{id}` asking for HTML): `tz` and `week` from the query.
-pub(super) fn page_for_group(cx: &Ctx<'_>, group: &Arc<Group>) -> Result<Response<Body>> {
+/// GET `/groups/{id}` asking for HTML: the group's week as a page, `tz` and `week` from the
+/// query.
+pub(super) fn group_page(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    let group = cx.app.group(cx.param(0))?;
     let query = Query::parse(cx.parts.uri.query(), &["tz", "week"])?;
     let ask = Ask {
         calendars: Vec::new(),
@@ -107,20 +112,13 @@ pub(super) fn page_for_group(cx: &Ctx<'_>, group: &Arc<Group>) -> Result<Respons
         format: None,
         min: None,
     };
-    answer(cx.app, cx.parts, &ask, Whom::Group(group), Some(group.id()))
-}
-
-/// The tag a group's event stream and page carry: a hash of every member's id and state, so
-/// it changes with every member's write.
-pub(crate) fn group_tag(members: &[Arc<Calendar>]) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for member in members {
-        (member.id(), member.state()).hash(&mut hasher);
-    }
-    crate::wire::etag::Tag::of_group(hasher.finish())
-        .as_str()
-        .to_owned()
+    answer(
+        cx.app,
+        cx.parts,
+        &ask,
+        Whom::Group(&group),
+        Some(group.id()),
+    )
 }
 
 /// POST /overlap (anyone): the same question as a JSON body, for long lists.
@@ -324,7 +322,9 @@ fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>>
                 week: key.week,
                 owner_zones: zones,
                 version: key.members.iter().map(|m| m.version()).sum(),
-                etag: group_tag(key.members),
+                etag: Tag::of_members(key.members.iter().map(|m| (m.id(), m.state())))
+                    .as_str()
+                    .to_owned(),
                 now: page::Now { slot: now },
             };
             let members = page::Members {

@@ -6,9 +6,9 @@ use chrono::NaiveDate;
 use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use super::Ctx;
 use crate::app::App;
 use crate::auth::Need;
+use crate::ctx::Ctx;
 use crate::query::Query;
 use crate::render::time_text;
 use crate::wire::body::{self, RequestBody};

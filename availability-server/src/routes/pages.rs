@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, LOCATION};
 use http::{Response, StatusCode};
 
-use super::Ctx;
+use crate::ctx::Ctx;
 use crate::page;
 use crate::query::Query;
 use crate::wire::etag::{self, Tag};

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http::Response;
 
-use super::Ctx;
 use crate::auth::Need;
+use crate::ctx::Ctx;
 use crate::query::Query;
 use crate::wire::body::RequestBody;
 use crate::wire::{response, Body, Result};

@@ -42,6 +42,16 @@ impl Tag {
         Tag(format!("\"g-{hash:016x}\""))
     }
 
+    /// The tag of a group's members as they are now (a group's event stream and page carry
+    /// it): a hash of every member's id and state, so it changes with every member's write.
+    pub fn of_members<'a>(members: impl IntoIterator<Item = (&'a str, State)>) -> Tag {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for member in members {
+            member.hash(&mut hasher);
+        }
+        Tag::of_group(hasher.finish())
+    }
+
     /// `"h-<hash>"` of the body's bytes, for a document of no calendar; or
     /// `"v<version>.<incarnation>-<hash>"` when it is one calendar's.
     pub fn of_bytes(state: Option<State>, body: &[u8]) -> Tag {

@@ -444,25 +444,13 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// `unix` as RFC 3339 in UTC.
+/// `unix` as RFC 3339 in UTC, as the server writes instants.
 fn rfc3339(unix: u64) -> String {
-    // Days since the epoch to a civil date (the proleptic Gregorian calendar).
-    let days = (unix / DAY) as i64;
-    let secs = unix % DAY;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:00Z",
-        secs / 3600,
-        secs / 60 % 60
-    )
+    i64::try_from(unix)
+        .ok()
+        .and_then(|s| s.checked_mul(1000))
+        .and_then(availability_server::render::utc_instant)
+        .unwrap_or_default()
 }
 
 /// The `p`-th percentile of sorted durations, in milliseconds.
