@@ -255,7 +255,7 @@ impl App {
     }
 
     /// Runs a store change to calendar `id` on the blocking pool (commits wait for the disk),
-    /// counting commits. A refusal of the store becomes its HTTP answer ([`store::problem`]).
+    /// counting commits. A refusal of the store becomes its HTTP answer ([`Problem::of_core`]).
     /// Once the change has run, whatever its outcome, the calendar's cached bodies are
     /// forgotten and the event streams woken.
     pub async fn commit<T: Send + 'static>(
@@ -264,12 +264,12 @@ impl App {
         what: &'static str,
         change: impl FnOnce(&Store) -> std::result::Result<T, availability_core::Error> + Send + 'static,
     ) -> Result<T> {
-        self.commit_or(id, what, change, |err| store::problem(what, err))
+        self.commit_or(id, what, change, |err| Problem::of_core(what, err))
             .await
     }
 
     /// [`App::commit`], with the store's refusals answered by `refused` (a route that can say
-    /// more than [`store::problem`] about some of them).
+    /// more than [`Problem::of_core`] about some of them).
     pub async fn commit_or<T: Send + 'static>(
         &self,
         id: &str,

@@ -13,9 +13,10 @@ use serde::Deserialize;
 
 use http::HeaderName;
 
-use crate::limit::{Cidr, Rate, Rates};
+use crate::limit::{Rate, Rates};
 use crate::server::Connections;
 use crate::store::KeyHash;
+use crate::wire::client::Cidr;
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "availability.toml";

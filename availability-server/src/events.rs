@@ -22,8 +22,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use crate::limit::client_of;
 use crate::store::Store;
+use crate::wire::client::client_of;
 use crate::wire::Body;
 
 /// The bounds and the heartbeat of the event streams.

@@ -23,16 +23,16 @@
 //!   `openapi.json`, served at `/openapi.json`, documents the table, and tests keep the two
 //!   equal.
 //! - `wire`: bodies under a cap, entity tags and preconditions, content codings, the shapes
-//!   of answers, and problems (`application/problem+json`).
+//!   of answers, and problems (`application/problem+json`), with the HTTP answer to each
+//!   refusal of the core; strict query strings; who the client is, through trusted proxies.
 //! - `store`: the core's store, opened in the data directory.
 //! - `auth`: keys: generation, checksums, bcrypt checking off the async workers, the memo.
-//! - `limit`: per-client rate limits (reads, writes, key checks) and the client address.
+//! - `limit`: per-client rate limits (reads, writes, key checks).
 //! - `render`: the JSON, intervals and CSV writers.
 //! - `ics`: iCalendar: the week as a `VFREEBUSY`, the pattern as a `VAVAILABILITY`, and
 //!   that pattern read back.
 //! - `page`: the week as a page for people (HTML, its script and style), the start page.
 //! - `cache`: rendered bodies and their compressed forms, bounded.
-//! - `query`: strict query-string parsing.
 //! - `metrics`: counters in the Prometheus text format.
 //! - `tzdata`: which release of the time-zone database is used (bundled, or a zoneinfo
 //!   directory), chosen once at startup.
@@ -49,7 +49,6 @@ pub mod idempotency;
 pub mod limit;
 pub mod metrics;
 pub mod page;
-pub mod query;
 pub mod render;
 pub mod routes;
 pub mod server;

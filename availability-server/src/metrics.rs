@@ -100,13 +100,15 @@ impl Metrics {
         );
     }
 
-    /// The text exposition, with the number and bytes of cached bodies as gauges.
-    pub fn render(&self, cached_bodies: usize, cached_bytes: usize) -> String {
-        let mut out = String::with_capacity(4096);
-        out.push_str(
-            "# HELP availability_requests_total Requests answered, by route and status.\n",
+    /// The text exposition: the server's own counters, and `outside`, the figures other parts
+    /// of the server keep beside what they count.
+    pub fn render(&self, outside: &Outside<'_>) -> String {
+        let mut out = Exposition::default();
+        out.family(
+            "availability_requests_total",
+            "counter",
+            "Requests answered, by route and status.",
         );
-        out.push_str("# TYPE availability_requests_total counter\n");
         {
             let mut requests: Vec<_> = self
                 .requests
@@ -117,117 +119,197 @@ impl Metrics {
                 .collect();
             requests.sort_unstable();
             for ((route, status), n) in requests {
-                let _ = writeln!(
-                    out,
-                    "availability_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                out.sample(
+                    "availability_requests_total",
+                    &[("route", route), ("status", &status.to_string())],
+                    n,
                 );
             }
         }
-        out.push_str(
-            "# HELP availability_request_duration_seconds Time from request head to response.\n",
-        );
-        out.push_str("# TYPE availability_request_duration_seconds histogram\n");
+        let name = "availability_request_duration_seconds";
+        out.family(name, "histogram", "Time from request head to response.");
         let mut within = 0;
         for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
             within += bucket.load(Relaxed);
-            let _ = writeln!(
-                out,
-                "availability_request_duration_seconds_bucket{{le=\"{bound}\"}} {within}"
+            out.sample(
+                "availability_request_duration_seconds_bucket",
+                &[("le", &bound.to_string())],
+                within,
             );
         }
         let count = self.latency_count.load(Relaxed);
-        let _ = writeln!(
-            out,
-            "availability_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        out.sample(
+            "availability_request_duration_seconds_bucket",
+            &[("le", "+Inf")],
+            count,
         );
-        let _ = writeln!(
-            out,
-            "availability_request_duration_seconds_sum {}",
-            self.latency_sum_micros.load(Relaxed) as f64 / 1e6
+        out.sample(
+            "availability_request_duration_seconds_sum",
+            &[],
+            self.latency_sum_micros.load(Relaxed) as f64 / 1e6,
         );
-        let _ = writeln!(out, "availability_request_duration_seconds_count {count}");
+        out.sample("availability_request_duration_seconds_count", &[], count);
         let counters = [
             (
                 "availability_cache_hits_total",
                 "Reads served from the render cache.",
-                &self.cache_hits,
+                self.cache_hits.load(Relaxed),
             ),
             (
                 "availability_cache_misses_total",
                 "Reads that rendered their body.",
-                &self.cache_misses,
+                self.cache_misses.load(Relaxed),
             ),
             (
                 "availability_commits_total",
                 "Changes committed to the store.",
-                &self.commits,
+                self.commits.load(Relaxed),
             ),
             (
                 "availability_storage_full_total",
                 "Changes refused with 507 because the disk holding the store is full.",
-                &self.storage_full,
+                self.storage_full.load(Relaxed),
             ),
             (
                 "availability_auth_rejections_total",
                 "Requests refused with 401 or 403.",
-                &self.auth_rejections,
+                self.auth_rejections.load(Relaxed),
             ),
             (
                 "availability_rate_limited_total",
                 "Requests refused with 429.",
-                &self.rate_limited,
+                self.rate_limited.load(Relaxed),
             ),
             (
                 "availability_connection_errors_total",
                 "Connections that failed (TLS or protocol).",
-                &self.connection_errors,
+                self.connection_errors.load(Relaxed),
             ),
             (
                 "availability_connections_refused_total",
                 "Connections closed on accept at the connection limit or the client's share.",
-                &self.connections_refused,
+                self.connections_refused.load(Relaxed),
             ),
             (
                 "availability_connections_shed_total",
                 "Connections that had sent no request, closed to make room for a new one.",
-                &self.connections_shed,
+                self.connections_shed.load(Relaxed),
             ),
             (
                 "availability_idle_connections_closed_total",
                 "Connections closed for idling.",
-                &self.idle_closed,
+                self.idle_closed.load(Relaxed),
             ),
             (
                 "availability_panics_total",
                 "Panics caught (in handlers, connection tasks or blocking work); each is a bug.",
-                &self.panics,
+                self.panics.load(Relaxed),
+            ),
+            (
+                "availability_bcrypt_verifications_total",
+                "Key checks that ran bcrypt.",
+                outside.bcrypt_runs,
             ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                value.load(Relaxed)
-            );
+            out.family(name, "counter", help);
+            out.sample(name, &[], value);
         }
-        let _ = writeln!(
-            out,
-            "# HELP availability_requests_in_flight Requests being answered.\n\
-             # TYPE availability_requests_in_flight gauge\navailability_requests_in_flight {}",
-            self.in_flight()
+        let gauges = [
+            (
+                "availability_requests_in_flight",
+                "Requests being answered.",
+                self.in_flight(),
+            ),
+            (
+                "availability_cached_bodies",
+                "Rendered bodies in the cache.",
+                outside.cached_bodies as u64,
+            ),
+            (
+                "availability_cached_bytes",
+                "Bytes of rendered bodies in the cache, compressed forms included.",
+                outside.cached_bytes as u64,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            out.family(name, "gauge", help);
+            out.sample(name, &[], value);
+        }
+        let name = "availability_rate_limit_clients";
+        out.family(name, "gauge", "Clients (or keys) each limiter remembers.");
+        for (limit, clients, _) in outside.limiters {
+            out.sample(name, &[("limit", limit)], clients);
+        }
+        let name = "availability_rate_limit_evictions_total";
+        out.family(
+            name,
+            "counter",
+            "Clients a full limiter forgot before their budget was full again.",
         );
-        let _ = writeln!(
-            out,
-            "# HELP availability_cached_bodies Rendered bodies in the cache.\n\
-             # TYPE availability_cached_bodies gauge\navailability_cached_bodies {cached_bodies}"
+        for (limit, _, evicted) in outside.limiters {
+            out.sample(name, &[("limit", limit)], evicted);
+        }
+        let name = "availability_tzdata_info";
+        out.family(
+            name,
+            "gauge",
+            "The release of the IANA time-zone database in use.",
         );
-        let _ = writeln!(
-            out,
-            "# HELP availability_cached_bytes Bytes of rendered bodies in the cache, compressed \
-             forms included.\n\
-             # TYPE availability_cached_bytes gauge\navailability_cached_bytes {cached_bytes}"
-        );
-        out
+        out.sample(name, &[("version", outside.tzdata)], 1);
+        out.text
+    }
+}
+
+/// The figures `/metrics` shows that other parts of the server keep, beside what they count.
+#[derive(Debug, Default)]
+pub struct Outside<'a> {
+    /// Rendered bodies in the cache.
+    pub cached_bodies: usize,
+    /// Their bytes, compressed forms included.
+    pub cached_bytes: usize,
+    /// Key checks that ran bcrypt.
+    pub bcrypt_runs: u64,
+    /// Per rate limiter: its name, the payers it remembers, and how many it forgot early.
+    pub limiters: &'a [(&'a str, usize, u64)],
+    /// The release of the time-zone database in use.
+    pub tzdata: &'a str,
+}
+
+/// The Prometheus text format (version 0.0.4), the one writer of it: families with their help
+/// and type, samples with label values escaped.
+#[derive(Debug, Default)]
+struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    /// `# HELP` and `# TYPE` of a family.
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.text, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    /// One sample: `name{label="value",...} value`.
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.text.push_str(name);
+        for (i, (label, text)) in labels.iter().enumerate() {
+            self.text.push(if i == 0 { '{' } else { ',' });
+            self.text.push_str(label);
+            self.text.push_str("=\"");
+            for c in text.chars() {
+                match c {
+                    '\\' => self.text.push_str("\\\\"),
+                    '"' => self.text.push_str("\\\""),
+                    '\n' => self.text.push_str("\\n"),
+                    c => self.text.push(c),
+                }
+            }
+            self.text.push('"');
+        }
+        if !labels.is_empty() {
+            self.text.push('}');
+        }
+        let _ = writeln!(self.text, " {value}");
     }
 }
 
@@ -246,7 +328,14 @@ mod tests {
         drop((first, second));
         assert_eq!(m.in_flight(), 0);
         m.cache_hits.fetch_add(2, Relaxed);
-        let text = m.render(5, 1234);
+        let limiters = [("read", 3, 1)];
+        let text = m.render(&Outside {
+            cached_bodies: 5,
+            cached_bytes: 1234,
+            bcrypt_runs: 7,
+            limiters: &limiters,
+            tzdata: "2026f",
+        });
         assert!(text.contains("availability_requests_in_flight 0"));
         assert!(text.contains("availability_panics_total 0"));
         assert!(
@@ -260,5 +349,25 @@ mod tests {
         assert!(text.contains("availability_cache_hits_total 2"));
         assert!(text.contains("availability_cached_bodies 5"));
         assert!(text.contains("availability_cached_bytes 1234"));
+        assert!(text.contains("availability_bcrypt_verifications_total 7"));
+        assert!(text.contains("availability_rate_limit_clients{limit=\"read\"} 3"));
+        assert!(text.contains("availability_rate_limit_evictions_total{limit=\"read\"} 1"));
+        assert!(text.contains("availability_tzdata_info{version=\"2026f\"} 1"));
+        // Every family is announced once, before its samples.
+        let families: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .collect();
+        let mut unique = families.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(families.len(), unique.len());
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut out = Exposition::default();
+        out.sample("x", &[("version", "a\"b\\c\nd")], 1);
+        assert_eq!(out.text, "x{version=\"a\\\"b\\\\c\\nd\"} 1\n");
     }
 }

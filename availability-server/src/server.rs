@@ -23,8 +23,8 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use crate::limit::client_of;
 use crate::metrics::Metrics;
+use crate::wire::client::client_of;
 use crate::wire::{Body, Problem};
 
 /// Connection timeouts and limits: what a client may hold of the server before it is

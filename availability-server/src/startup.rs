@@ -9,10 +9,11 @@ use rustls::ServerConfig;
 use crate::app::{App, AppSettings};
 use crate::auth::{self, Auth, AuthSettings};
 use crate::config::Config;
-use crate::limit::{Limits, Proxy};
+use crate::limit::Limits;
 use crate::store::DEFAULT_CALENDAR;
 use crate::store::{KeyHash, Store};
 use crate::tls;
+use crate::wire::client::Proxy;
 
 /// A server ready to run.
 #[derive(Debug)]

@@ -7,8 +7,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use availability_server::auth::{self, Auth, AuthSettings, Need};
-use availability_server::limit::{Limit, Limits, Proxy, Rate, Rates};
+use availability_server::limit::{Limit, Limits, Rate, Rates};
 use availability_server::store::{KeyHash, Store};
+use availability_server::wire::client::Proxy;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn keys(c: &mut Criterion) {

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use availability_server::limit::{client_of, Cidr, Proxy};
+use availability_server::wire::client::{client_of, Cidr, Proxy};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// Checks one input; panics on a finding. The first byte chooses the header (bit 0) and

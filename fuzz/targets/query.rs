@@ -4,7 +4,7 @@
 
 use availability_core::tz::{IsoWeek, Zone};
 use availability_core::{Day, Time};
-use availability_server::query::Query;
+use availability_server::wire::query::Query;
 
 const ALLOWED: &[&str] = &["tz", "week", "format", "day", "time"];
 

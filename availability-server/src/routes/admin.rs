@@ -10,9 +10,9 @@ use serde::Deserialize;
 use crate::auth::{self, Need};
 use crate::ctx::Ctx;
 use crate::idempotency::{self, Keyed};
-use crate::query::Query;
 use crate::store::KeyHash;
 use crate::wire::body::{self, RequestBody};
+use crate::wire::query::Query;
 use crate::wire::{response, Body, Problem, Result};
 
 /// The optional body of `POST /admin/keys`.

@@ -13,11 +13,11 @@ use crate::cache::{Format, Key, Rendered};
 use crate::ctx::Ctx;
 use crate::ics::{freebusy, pattern};
 use crate::page;
-use crate::query::{self, Query};
 use crate::render::{self, Header};
 use crate::store::Change;
 use crate::wire::body::{self, RequestBody};
 use crate::wire::etag;
+use crate::wire::query::{self, Query};
 use crate::wire::{response, Body, Problem, Result};
 
 /// What a read asks for.

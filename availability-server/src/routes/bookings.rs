@@ -13,9 +13,9 @@ use crate::app::App;
 use crate::auth::{Need, Principal};
 use crate::ctx::Ctx;
 use crate::idempotency::{self, Start};
-use crate::query::Query;
-use crate::store::{self, Calendar, KeyScope};
+use crate::store::{Calendar, KeyScope};
 use crate::wire::body::{self, RequestBody};
+use crate::wire::query::Query;
 use crate::wire::response::{self, to_bytes};
 use crate::wire::{etag, Body, Problem, Result};
 
@@ -125,7 +125,7 @@ fn location(calendar: &str, booking: &str) -> String {
 /// availability refused it; never who holds it.
 fn refused(err: availability_core::Error, owner: &str, start: Written) -> Problem {
     let Some(conflict) = err.conflict_details() else {
-        return store::problem("saving the booking", err);
+        return Problem::of_core("saving the booking", err);
     };
     let Conflict {
         date,

@@ -7,8 +7,8 @@ use crate::auth::{self, Need};
 use crate::ctx::Ctx;
 use crate::idempotency::{self, Keyed};
 
-use crate::query::{self, Query};
 use crate::render;
+use crate::wire::query::{self, Query};
 use std::sync::Arc;
 
 use crate::app::App;

@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::auth::Need;
 use crate::ctx::Ctx;
-use crate::query::Query;
 use crate::wire::body::{self, RequestBody};
+use crate::wire::query::Query;
 use crate::wire::{response, Body, Problem, Result};
 
 /// A group's definition, as `PUT` takes it.

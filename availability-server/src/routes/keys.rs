@@ -7,10 +7,10 @@ use crate::app::App;
 use crate::auth::{self, Need};
 use crate::ctx::Ctx;
 use crate::idempotency::{self, Keyed};
-use crate::query::Query;
 use crate::render;
 use crate::store::{Change, KeyScope};
 use crate::wire::body::{self, RequestBody};
+use crate::wire::query::Query;
 use crate::wire::{etag, response, Body, Problem, Result};
 
 /// The optional body of `POST /calendars/{id}/keys`.

@@ -8,9 +8,9 @@ use http::{Response, StatusCode};
 
 use crate::ctx::Ctx;
 use crate::events::{Refused, State};
-use crate::query::Query;
 use crate::store::Store;
 use crate::wire::etag::Tag;
+use crate::wire::query::Query;
 use crate::wire::{Body, Problem, Result};
 
 /// GET `/calendars/{id}/events` (anyone): the calendar's version and `ETag` now and after

@@ -17,11 +17,11 @@ use crate::cache::{Format, GroupKey, NamedKey, Rendered};
 use crate::ctx::Ctx;
 use crate::ics::freebusy;
 use crate::page;
-use crate::query::{self, Query};
 use crate::render::{self, GroupHeader, GroupSpan};
 use crate::store::{Calendar, Group};
 use crate::wire::body::{self, RequestBody};
 use crate::wire::etag::Tag;
+use crate::wire::query::{self, Query};
 use crate::wire::{Body, Problem, Result};
 
 /// The most calendars one question may name.

@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 use crate::app::App;
 use crate::auth::Need;
 use crate::ctx::Ctx;
-use crate::query::Query;
 use crate::render::time_text;
 use crate::wire::body::{self, RequestBody};
+use crate::wire::query::Query;
 use crate::wire::{etag, response, Body, Problem, Result};
 
 /// The longest range a listing covers.

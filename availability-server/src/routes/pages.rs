@@ -7,8 +7,8 @@ use http::{Response, StatusCode};
 
 use crate::ctx::Ctx;
 use crate::page;
-use crate::query::Query;
 use crate::wire::etag::{self, Tag};
+use crate::wire::query::Query;
 use crate::wire::{Body, Problem, Result};
 
 /// GET `/` (anyone): the start page; `?calendar=` or `?group=` (its forms) send the browser

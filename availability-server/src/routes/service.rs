@@ -1,6 +1,5 @@
 //! `/healthz`, `/metrics` and `/openapi.json`.
 
-use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
@@ -9,8 +8,9 @@ use http::Response;
 
 use crate::auth::Need;
 use crate::ctx::Ctx;
-use crate::query::Query;
+use crate::metrics::Outside;
 use crate::wire::body::RequestBody;
+use crate::wire::query::Query;
 use crate::wire::{response, Body, Result};
 
 /// GET /healthz: 200 while the server accepts requests (503 once shutdown begins, answered
@@ -46,57 +46,27 @@ pub(super) async fn metrics(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<
     if !app.metrics_public {
         app.authorize(cx.client, cx.parts, Need::Admin).await?;
     }
-    let mut text = app.metrics.render(app.cache.len(), app.cache.bytes());
-    // Kept beside the counters they describe (the key checks, the limiters), not in Metrics.
-    let _ = write!(
-        text,
-        "# HELP availability_bcrypt_verifications_total Key checks that ran bcrypt.\n\
-         # TYPE availability_bcrypt_verifications_total counter\n\
-         availability_bcrypt_verifications_total {}\n",
-        app.auth.bcrypt_runs.load(Relaxed),
-    );
     let limits = &app.limits;
-    let counts = [
-        ("read", limits.read.clients(), &limits.read.evicted),
-        ("write", limits.write.clients(), &limits.write.evicted),
-        ("admin", limits.admin.clients(), &limits.admin.evicted),
-        ("key", limits.key.clients(), &limits.key.evicted),
-        ("auth", limits.auth.clients(), &limits.auth.evicted),
+    let limiters = [
+        ("read", &limits.read.clients(), &limits.read.evicted),
+        ("write", &limits.write.clients(), &limits.write.evicted),
+        ("admin", &limits.admin.clients(), &limits.admin.evicted),
+        ("key", &limits.key.clients(), &limits.key.evicted),
+        ("auth", &limits.auth.clients(), &limits.auth.evicted),
         (
             "auth-key",
-            limits.auth_key.clients(),
+            &limits.auth_key.clients(),
             &limits.auth_key.evicted,
         ),
-    ];
-    text.push_str(
-        "# HELP availability_rate_limit_clients Clients (or keys) each limiter remembers.\n\
-         # TYPE availability_rate_limit_clients gauge\n",
-    );
-    for (name, clients, _) in &counts {
-        let _ = writeln!(
-            text,
-            "availability_rate_limit_clients{{limit=\"{name}\"}} {clients}"
-        );
-    }
-    text.push_str(
-        "# HELP availability_rate_limit_evictions_total Clients a full limiter forgot before \
-         their budget was full again.\n\
-         # TYPE availability_rate_limit_evictions_total counter\n",
-    );
-    for (name, _, evicted) in &counts {
-        let _ = writeln!(
-            text,
-            "availability_rate_limit_evictions_total{{limit=\"{name}\"}} {}",
-            evicted.load(Relaxed)
-        );
-    }
-    let _ = write!(
-        text,
-        "# HELP availability_tzdata_info The release of the IANA time-zone database in use.\n\
-         # TYPE availability_tzdata_info gauge\n\
-         availability_tzdata_info{{version=\"{}\"}} 1\n",
-        crate::tzdata::version(),
-    );
+    ]
+    .map(|(name, clients, evicted)| (name, *clients, evicted.load(Relaxed)));
+    let text = app.metrics.render(&Outside {
+        cached_bodies: app.cache.len(),
+        cached_bytes: app.cache.bytes(),
+        bcrypt_runs: app.auth.bcrypt_runs.load(Relaxed),
+        limiters: &limiters,
+        tzdata: crate::tzdata::version(),
+    });
     let mut response = Response::new(Body::new(Bytes::from(text)));
     let headers = response.headers_mut();
     headers.insert(

@@ -7,10 +7,12 @@
 //! routes or the store; handlers call down into it and it never calls back up.
 
 pub mod body;
+pub mod client;
 pub mod coding;
 pub mod cors;
 pub mod etag;
 pub mod problem;
+pub mod query;
 pub mod response;
 
 use std::convert::Infallible;

@@ -190,6 +190,35 @@ impl Problem {
         )
     }
 
+    /// The HTTP answer to a store refusal. The store's messages are written for the client
+    /// (they name the calendar, the key or the version); a full disk is 507, which says so
+    /// without naming the file; any other failure of the store itself (I/O) is logged and
+    /// answered with a bare 500.
+    pub fn of_core(what: &str, err: availability_core::Error) -> Problem {
+        if err.is_storage_full() {
+            Problem::insufficient_storage(what, err)
+        } else if err.is_unauthorized() {
+            // As any request with a revoked key is answered.
+            Problem::unauthorized(err.to_string())
+        } else if err.is_forbidden() {
+            Problem::forbidden(err.to_string())
+        } else if err.is_last_admin_key() {
+            Problem::conflict(err.to_string())
+        } else if err.is_not_found() {
+            Problem::not_found(err.to_string())
+        } else if err.is_already_exists() || err.is_capacity() || err.is_conflict() {
+            Problem::conflict(err.to_string())
+        } else if err.is_invalid_span() {
+            Problem::unprocessable(err.to_string())
+        } else if err.is_version_mismatch() {
+            Problem::precondition_failed(err.to_string())
+        } else if err.is_parse() || err.is_invalid_entry() || err.is_too_many_entries() {
+            Problem::bad_request(err.to_string())
+        } else {
+            Problem::internal(what, err)
+        }
+    }
+
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.status
