@@ -1,4 +1,4 @@
-//! The JSON shapes of the HTTP API (`availability-server/README.md`), with `serde`.
+//! The JSON shapes of the HTTP API (`docs/api.md`), with `serde`.
 //!
 //! - [`Status`] is `"available"`, `"maybe"` or `"unavailable"` (any case when reading).
 //! - [`Day`] is `"monday"`; reading also takes any case, three-letter names and `0`..`6`.

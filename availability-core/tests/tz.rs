@@ -9,7 +9,7 @@
 //! are the pieces' runs. The week's Monday comes from jiff's ISO week dates, not from the code
 //! under test. Every zone of the database is checked; none is left out.
 //!
-//! What runs by default (the README quotes the figures these tests print):
+//! What runs by default (docs/design.md quotes the figures these tests print):
 //! - `every_offset_change_matches_the_oracle`: every zone, in every ISO week of 2020-2035 in
 //!   which it changes offset, against a fixed set of partners, as viewer and as owner;
 //! - `every_zone_matches_at_the_range_ends`: every zone in the first and last supported weeks,

@@ -12,7 +12,7 @@ use rustls_pki_types::CertificateDer;
 use crate::support::Client;
 
 /// The server process; killed if a test fails before stopping it.
-struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -24,7 +24,7 @@ impl Drop for Server {
 }
 
 /// Everything the servers logged, to grep for keys.
-type Logs = std::sync::Arc<std::sync::Mutex<String>>;
+pub(crate) type Logs = std::sync::Arc<std::sync::Mutex<String>>;
 
 /// Starts the binary on port 0, logging at debug level into `logs`; returns it and its
 /// address.
@@ -33,7 +33,7 @@ fn start(data: &std::path::Path, logs: &Logs) -> (Server, std::net::SocketAddr) 
 }
 
 /// As [`start`], with more flags.
-fn start_with(
+pub(crate) fn start_with(
     data: &std::path::Path,
     logs: &Logs,
     flags: &[&std::ffi::OsStr],

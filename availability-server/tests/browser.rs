@@ -112,7 +112,7 @@ pub(crate) async fn dump_dom(browser: &Path, server: &TestServer, path: &str, tz
 }
 
 /// A screenshot of the page at `path`, written to `target/screenshots/<name>.png` of the
-/// workspace (the README links them).
+/// workspace (docs/api.md links them).
 pub(crate) async fn screenshot(browser: &Path, server: &TestServer, path: &str, name: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();

@@ -27,4 +27,5 @@ mod lifecycle;
 mod live;
 mod openapi;
 mod pages;
+mod readme;
 mod schemathesis;
