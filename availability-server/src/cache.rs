@@ -33,11 +33,8 @@ use http::HeaderValue;
 use rustc_hash::FxBuildHasher;
 
 use crate::wire::coding::{self, Encoding, COMPRESS_FROM};
-use crate::wire::etag::{self, Tag};
-use crate::wire::Body;
-use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, VARY};
-use http::request::Parts;
-use http::{Response, StatusCode};
+use crate::wire::etag::Tag;
+use crate::wire::response::{Entity, Kind};
 
 /// The bodies of a view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -411,52 +408,26 @@ impl Rendered {
     }
 }
 
-/// The header fields of a read's answer, besides `Content-Encoding`: `Content-Type`, `ETag`,
-/// `Vary`, `Cache-Control`, and the rate limit's `RateLimit-Policy` and `RateLimit`.
-const READ_FIELDS: usize = 6;
+/// A cached body is what a read answers with: `wire::response::read` negotiates its coding,
+/// answers 304 and writes its fields.
+impl Entity for Rendered {
+    fn encoded(&self, wanted: Encoding) -> (Bytes, Encoding) {
+        Rendered::encoded(self, wanted)
+    }
 
-impl Rendered {
-    /// The response for this body: 304 when the client has it, else the body in the best
-    /// coding the client accepts.
-    pub fn response(&self, parts: &Parts) -> Response<Body> {
-        let rendered = self;
-        let encoding = Encoding::negotiate(
-            parts
-                .headers
-                .get_all(ACCEPT_ENCODING)
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-        );
-        let (bytes, encoding) = rendered.encoded(encoding);
-        let etag = rendered.etag_for(encoding);
-        let fresh = etag::not_modified(parts, &[etag.as_bytes(), rendered.etag.as_bytes()]);
-        let mut response = Response::new(Body::new(if fresh { Bytes::new() } else { bytes }));
-        // Room for every field of the answer, the rate limit's two included: a map that has to
-        // grow on the way costs as much as the rest of a cached read, and one too large costs
-        // almost as much.
-        let fields = READ_FIELDS + usize::from(encoding.header().is_some());
-        *response.headers_mut() = http::HeaderMap::with_capacity(fields);
-        if fresh {
-            *response.status_mut() = StatusCode::NOT_MODIFIED;
+    fn tag(&self, encoding: Encoding) -> &HeaderValue {
+        self.etag_for(encoding)
+    }
+
+    fn content_type(&self) -> HeaderValue {
+        self.format.content_type()
+    }
+
+    fn kind(&self) -> Kind {
+        match self.format {
+            Format::Page { .. } => Kind::Page,
+            _ => Kind::Data,
         }
-        let headers = response.headers_mut();
-        if !fresh {
-            headers.insert(CONTENT_TYPE, rendered.format.content_type());
-            if let Some(coding) = encoding.header() {
-                headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding));
-            }
-        }
-        headers.insert(ETAG, etag.clone());
-        if matches!(rendered.format, Format::Page { .. }) {
-            crate::page::secure(headers);
-        } else {
-            const ACCEPT_ENCODING_VARIES: HeaderValue = HeaderValue::from_static("Accept-Encoding");
-            headers.insert(VARY, ACCEPT_ENCODING_VARIES);
-        }
-        // Clients may keep the body but must revalidate: the week changes whenever it is edited.
-        const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
-        headers.insert(CACHE_CONTROL, NO_CACHE);
-        response
     }
 }
 

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use availability_core::tz::{IsoWeek, Zone};
 use availability_core::{Slot, Status, Week, HALF_HOURS_PER_DAY, SLOTS};
-use http::header::{HeaderMap, HeaderValue, ACCEPT, VARY};
+use http::header::ACCEPT;
 use http::request::Parts;
 
 use crate::render::time_text;
@@ -25,12 +25,6 @@ pub const SCRIPT: &str = include_str!("page/app.js");
 
 /// The style sheet of every page, served at `/static/app.css`.
 pub const STYLE: &str = include_str!("page/app.css");
-
-/// The policy of every page: only this origin's script, style and connections; no plugins,
-/// frames, or forms sent elsewhere.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
-    frame-ancestors 'none'";
 
 /// A page is at most this many bytes before compression.
 pub const MAX_PAGE_BYTES: usize = 50 * 1024;
@@ -59,18 +53,6 @@ pub fn wants_html(parts: &Parts) -> bool {
         }
     }
     html > 0.0 && html > json
-}
-
-/// Adds the fields every page and asset carries: the policy, no sniffing, no referrer, and
-/// that the answer depends on `Accept`.
-pub fn secure(headers: &mut HeaderMap) {
-    headers.insert("content-security-policy", HeaderValue::from_static(CSP));
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    headers.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
 }
 
 /// Where "now" is in a viewer's week: the slot of the current half hour and the day of today,

@@ -21,6 +21,7 @@ use availability_server::routes;
 use availability_server::store::{Change, Store};
 use availability_server::wire::client::Proxy;
 use availability_server::wire::query::{self, Query};
+use availability_server::wire::response;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, Request, StatusCode};
@@ -150,7 +151,7 @@ fn bench(c: &mut Criterion) {
     });
     let rendered = app.cache.get(&key).expect("a hit");
     group.bench_function("the response: body handle and header fields", |b| {
-        b.iter(|| rendered.response(black_box(&parts)))
+        b.iter(|| response::read(black_box(&parts), &*rendered))
     });
     group.finish();
 }

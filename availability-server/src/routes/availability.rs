@@ -159,7 +159,7 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
         };
         Ok(Rendered::new(&key, body))
     })?;
-    Ok(rendered.response(parts))
+    Ok(response::read(parts, &*rendered))
 }
 
 /// The viewed week as a `VFREEBUSY`, with the real spans of the bookings it holds.
@@ -215,7 +215,7 @@ pub(super) fn read_pattern(cx: &Ctx<'_>) -> Result<Response<Body>> {
         );
         Ok(Rendered::new(&key, body))
     })?;
-    Ok(rendered.response(parts))
+    Ok(response::read(parts, &*rendered))
 }
 
 /// PATCH `/calendars/{id}/availability`: apply a batch of edits, all or nothing.

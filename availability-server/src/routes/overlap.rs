@@ -22,7 +22,7 @@ use crate::store::{Calendar, Group};
 use crate::wire::body::{self, RequestBody};
 use crate::wire::etag::Tag;
 use crate::wire::query::{self, Query};
-use crate::wire::{Body, Problem, Result};
+use crate::wire::{response, Body, Problem, Result};
 
 /// The most calendars one question may name.
 const MAX_MEMBERS: usize = 1000;
@@ -243,7 +243,7 @@ fn answer(
             })?
         }
     };
-    Ok(rendered.response(parts))
+    Ok(response::read(parts, &*rendered))
 }
 
 /// Views every member from the viewer's zone (one plan per owner zone), counts them, and

@@ -2,13 +2,13 @@
 //! themselves answer `GET /calendars/{id}` and `GET /groups/{id}` asking for HTML.
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, LOCATION};
+use http::header::{HeaderValue, LOCATION};
 use http::{Response, StatusCode};
 
 use crate::ctx::Ctx;
 use crate::page;
-use crate::wire::etag::{self, Tag};
 use crate::wire::query::Query;
+use crate::wire::response::{self, Kind, Plain};
 use crate::wire::{Body, Problem, Result};
 
 /// GET `/` (anyone): the start page; `?calendar=` or `?group=` (its forms) send the browser
@@ -53,20 +53,6 @@ pub(super) fn asset(cx: &Ctx<'_>) -> Result<Response<Body>> {
 
 /// A fixed body, tagged by its bytes, with the pages' security fields.
 fn fixed(cx: &Ctx<'_>, body: Vec<u8>, content_type: &'static str) -> Response<Body> {
-    let tag = Tag::of_bytes(None, &body);
-    let fresh = etag::not_modified(cx.parts, &[tag.as_str().as_bytes()]);
-    let mut response = Response::new(Body::new(if fresh {
-        Bytes::new()
-    } else {
-        Bytes::from(body)
-    }));
-    if fresh {
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-    }
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(ETAG, tag.into());
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    page::secure(headers);
-    response
+    let content_type = HeaderValue::from_static(content_type);
+    response::read(cx.parts, &Plain::new(body, content_type, None, Kind::Page))
 }
