@@ -1,0 +1,98 @@
+//! The admin keys: kept in the meta record, published for lock-free checks.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::calendar::{add_key, remove_key};
+use super::checked::KeyHash;
+use super::expect::Authority;
+use super::Store;
+use crate::error::{Error, Kind};
+
+impl Store {
+    /// The server-wide admin key hashes. Lock-free.
+    pub fn admin_keys(&self) -> Arc<Vec<KeyHash>> {
+        self.admin_keys.load_full()
+    }
+
+    /// The admin key hash with id `key_id`.
+    pub fn admin_key(&self, key_id: &str) -> Option<KeyHash> {
+        self.admin_keys
+            .load()
+            .iter()
+            .find(|k| k.id() == key_id)
+            .cloned()
+    }
+
+    /// Adds an admin key hash. Returns once it is on disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_already_exists`] when the key id is taken, [`Error::is_capacity`] when
+    /// there are 16 admin keys, [`Error::is_io`] when the write failed.
+    pub fn add_admin_key(&self, key: KeyHash) -> Result<(), Error> {
+        self.add_admin_key_by(key, &Authority::Unchecked)
+    }
+
+    /// [`Store::add_admin_key`], authorized by `by`, which is checked again under the writer
+    /// lock.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::add_admin_key`]; [`Error::is_unauthorized`] when `by` was revoked,
+    /// [`Error::is_forbidden`] when it is not an admin key.
+    pub fn add_admin_key_by(&self, key: KeyHash, by: &Authority) -> Result<(), Error> {
+        let mut writer = self.writer.lock()?;
+        by.check(None, &writer.meta.admin_keys)?;
+        let mut meta = writer.meta.clone();
+        add_key(&mut meta.admin_keys, key, "the admin keys")?;
+        self.writer.write_meta(&mut writer, meta)?;
+        self.admin_keys
+            .store(Arc::new(writer.meta.admin_keys.clone()));
+        Ok(())
+    }
+
+    /// Removes the admin key with id `key_id`. Returns once that is on disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_not_found`] when there is no such admin key, [`Error::is_io`] when the
+    /// write failed.
+    pub fn remove_admin_key(&self, key_id: &str) -> Result<(), Error> {
+        self.revoke_admin_key(key_id, &Authority::Unchecked, false)
+    }
+
+    /// Removes the admin key with id `key_id`, authorized by `by` (checked again under the
+    /// writer lock). With `keep_one` (no admin key exists outside the store), the last
+    /// stored admin key is not removed: nobody could administer the store after it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::remove_admin_key`]; [`Error::is_last_admin_key`] when it is the last one
+    /// and `keep_one` is set; [`Error::is_unauthorized`] when `by` was revoked,
+    /// [`Error::is_forbidden`] when it is not an admin key.
+    pub fn revoke_admin_key(
+        &self,
+        key_id: &str,
+        by: &Authority,
+        keep_one: bool,
+    ) -> Result<(), Error> {
+        let mut writer = self.writer.lock()?;
+        by.check(None, &writer.meta.admin_keys)?;
+        let mut meta = writer.meta.clone();
+        remove_key(&mut meta.admin_keys, key_id, "the admin keys")?;
+        if keep_one && meta.admin_keys.is_empty() {
+            return Err(Error::new(
+                Kind::LastAdminKey,
+                std::format!(
+                    "admin key {key_id:?} is the last admin key: add another before removing \
+                     it, or nobody could administer the server"
+                ),
+            ));
+        }
+        self.writer.write_meta(&mut writer, meta)?;
+        self.admin_keys
+            .store(Arc::new(writer.meta.admin_keys.clone()));
+        Ok(())
+    }
+}

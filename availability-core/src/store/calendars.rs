@@ -1,0 +1,214 @@
+//! Creating, changing and deleting calendars, and reading owner zones again after the
+//! time-zone data changed.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use arc_swap::ArcSwap;
+
+use super::calendar::{add_key, incarnation, new_calendar, next_state, Calendar, Change};
+use super::checked::{check_id, check_zone_name, KeyHash};
+use super::expect::{Authority, Expected};
+use super::format::PayloadKind;
+use super::open::zone_or_utc;
+use super::writer::Writer;
+use super::{Directory, Published, Store};
+use crate::dated::Dated;
+use crate::error::{Error, Kind};
+
+impl Store {
+    /// Creates calendar `id` with owner zone `zone`, every slot unavailable, version 1, no
+    /// keys. Returns once it is on disk.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::create_with_keys`].
+    pub fn create(&self, id: &str, zone: &str) -> Result<Arc<Calendar>, Error> {
+        self.create_with_keys(id, zone, Vec::new())
+    }
+
+    /// Creates calendar `id` with owner zone `zone`, every slot unavailable, version 1, and
+    /// these keys, in one commit: a crash leaves either no calendar or the calendar with its
+    /// keys. Returns once it is on disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_parse`] for an id that is not `[a-z0-9][a-z0-9-]{0,62}` or a zone name
+    /// that is not 1 to 64 characters of an IANA name's alphabet (the name is not looked up),
+    /// [`Error::is_already_exists`] when the id is taken or two keys share an id,
+    /// [`Error::is_capacity`] for more keys than a record holds or when the file has reached
+    /// its largest size, [`Error::is_io`] when the write failed.
+    pub fn create_with_keys(
+        &self,
+        id: &str,
+        zone: &str,
+        keys: Vec<KeyHash>,
+    ) -> Result<Arc<Calendar>, Error> {
+        self.create_by(id, zone, keys, &Authority::Unchecked)
+    }
+
+    /// [`Store::create_with_keys`], authorized by `by`, which is checked again under the
+    /// writer lock (an admin key revoked meanwhile creates nothing).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::create_with_keys`]; [`Error::is_unauthorized`] when `by` was revoked,
+    /// [`Error::is_forbidden`] when it is not an admin key.
+    pub fn create_by(
+        &self,
+        id: &str,
+        zone: &str,
+        keys: Vec<KeyHash>,
+        by: &Authority,
+    ) -> Result<Arc<Calendar>, Error> {
+        check_id(id)?;
+        check_zone_name(zone)?;
+        let mut checked = Vec::with_capacity(keys.len());
+        for key in keys {
+            add_key(&mut checked, key, "new calendars")?;
+        }
+        let mut writer = self.writer.lock()?;
+        by.check(None, &writer.meta.admin_keys)?;
+        if self.contains(id) {
+            return Err(Error::new(
+                Kind::AlreadyExists,
+                std::format!("calendar {id:?} already exists"),
+            ));
+        }
+        let slot = match writer.free.first().copied() {
+            Some(slot) => slot,
+            None => self.writer.grow(&mut writer)?,
+        };
+        let created = incarnation(slot, Writer::next_seq(&writer, slot + 1));
+        let record = new_calendar(id, zone, checked, created);
+        self.writer.write_now(
+            &mut writer,
+            slot + 1,
+            PayloadKind::Calendar,
+            &record.encode(),
+        )?;
+        writer.free.remove(&slot);
+        let calendar = Arc::new(Calendar {
+            record,
+            dated: Arc::new(Dated::new()),
+        });
+        let published = Arc::new(Published {
+            slot,
+            current: ArcSwap::new(Arc::clone(&calendar)),
+        });
+        let mut directory = Directory {
+            by_id: self.directory.load().by_id.clone(),
+        };
+        directory.by_id.insert(Arc::from(id), published);
+        self.directory.store(Arc::new(directory));
+        Ok(calendar)
+    }
+
+    /// Deletes calendar `id` and its keys. Returns once that is on disk.
+    ///
+    /// With `expected` ([`Expected`]: a version, an incarnation, the key that authorized
+    /// it), the calendar is deleted only if each still holds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_not_found`] when there is no such calendar (or not the incarnation
+    /// expected), [`Error::is_version_mismatch`] when it is not at the expected version,
+    /// [`Error::is_unauthorized`] / [`Error::is_forbidden`] when the expected authority no
+    /// longer covers it, [`Error::is_io`] when the write failed. Nothing changes on any error.
+    pub fn delete(&self, id: &str, expected: impl Into<Expected>) -> Result<(), Error> {
+        let expected = expected.into();
+        let (mut writer, (directory, published)) = self.settled(id)?;
+        let current = published.current.load_full();
+        expected.check(id, &current, &writer.meta.admin_keys)?;
+        let slot = published.slot;
+        self.writer
+            .write_now(&mut writer, slot + 1, PayloadKind::Free, &[])?;
+        writer.free.insert(slot);
+        let mut by_id = directory.by_id.clone();
+        by_id.remove(id);
+        self.directory.store(Arc::new(Directory { by_id }));
+        Ok(())
+    }
+
+    /// Commits one change to calendar `id`, bumping its version by one, and returns the new
+    /// state once it is on disk (and published to readers).
+    ///
+    /// With `expected` ([`Expected`]; `Some(version)` for HTTP `If-Match`), the change is
+    /// made only if the calendar is at that version and incarnation, and the key that
+    /// authorized it still does.
+    ///
+    /// # Errors
+    ///
+    /// Nothing changes on any error:
+    /// - [`Error::is_not_found`]: no calendar `id` (or, for [`Change::RemoveKey`], no such key).
+    /// - [`Error::is_version_mismatch`]: the calendar is not at `expected_version`.
+    /// - the batch's own error for an invalid [`Change::Apply`] or [`Change::Replace`]
+    ///   ([`Error::entry_index`] names the first bad entry).
+    /// - [`Error::is_parse`]: an invalid zone name for [`Change::SetZone`].
+    /// - [`Error::is_already_exists`] / [`Error::is_capacity`]: [`Change::AddKey`] with a key
+    ///   id the calendar has, or a calendar that has 16 keys already.
+    /// - [`Error::is_unauthorized`] / [`Error::is_forbidden`]: the key that authorized the
+    ///   change ([`Expected::by`]) was revoked or no longer covers it.
+    /// - [`Error::is_io`]: the write or the flush failed.
+    ///
+    /// A calendar that is not the incarnation expected is not found.
+    pub fn commit(
+        &self,
+        id: &str,
+        expected: impl Into<Expected>,
+        change: &Change,
+    ) -> Result<Arc<Calendar>, Error> {
+        let expected = expected.into();
+        let (writer, (_, published)) = self.settled(id)?;
+        let current = published.current.load_full();
+        expected.check(id, &current, &writer.meta.admin_keys)?;
+        let record = next_state(&current.record, change)?;
+        let dated = match change {
+            // Bookings keep their real spans: in the new zone they claim other owner slots.
+            Change::SetZone(zone) if !current.dated.is_empty() => {
+                Arc::new(current.dated.rezone(zone_or_utc(zone))?)
+            }
+            _ => Arc::clone(&current.dated),
+        };
+        let payload = record.encode();
+        let calendar = Arc::new(Calendar { record, dated });
+        // Group commit: the writer is let go while the page is flushed, so that commits to
+        // other calendars share the flush.
+        self.writer
+            .group_commit(writer, published.slot + 1, &payload, || {
+                published.current.store(Arc::clone(&calendar));
+            })?;
+        Ok(calendar)
+    }
+
+    /// Derives every booking's owner slots again from its span and its calendar's zone, with
+    /// the time-zone data in use now. A program that installs a newer release
+    /// ([`Tzdb::install`](crate::tz::Tzdb::install)) after opening the store (to learn which
+    /// zones its calendars use first) calls this once the release is installed. Versions do
+    /// not change: the bookings are the same spans of real time.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_io`] when the store refuses writes (after a failed flush).
+    pub fn refresh_time_zones(&self) -> Result<(), Error> {
+        for calendar in self.list() {
+            if calendar.dated().is_empty() {
+                continue;
+            }
+            let (writer, (_, published)) = self.settled(calendar.id())?;
+            let current = published.current.load_full();
+            let dated = current.dated.rederive(zone_or_utc(current.zone()));
+            let next = Arc::new(Calendar {
+                record: current.record.clone(),
+                dated: Arc::new(dated),
+            });
+            self.writer.exclusive(
+                writer,
+                published.slot + 1,
+                || Ok(()),
+                |()| published.current.store(Arc::clone(&next)),
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! Named groups of calendars: read lock-free, written one at a time, kept in the journal.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::checked::check_id;
+use super::expect::Authority;
+use super::journal_format::{self, Record};
+use super::Store;
+use crate::error::{Error, Kind};
+
+/// A named group of calendars: an id and its members' ids, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    id: String,
+    members: Vec<String>,
+}
+
+impl Group {
+    pub(crate) fn new(id: String, members: Vec<String>) -> Group {
+        Group { id, members }
+    }
+
+    /// The group's id, `[a-z0-9][a-z0-9-]{0,62}`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The members' calendar ids, in the order they were given.
+    pub fn members(&self) -> &[String] {
+        &self.members
+    }
+}
+
+impl Store {
+    /// The named group `id`. Lock-free.
+    pub fn group(&self, id: &str) -> Option<Arc<Group>> {
+        self.groups.load().get(id).cloned()
+    }
+
+    /// Every named group, by id. Lock-free.
+    pub fn groups(&self) -> Vec<Arc<Group>> {
+        self.groups.load().values().cloned().collect()
+    }
+
+    /// Creates or replaces the named group `id` with `members` (1 to 1,000 distinct calendar
+    /// ids; they are not looked up: a group may name a calendar that is created later).
+    /// Returns the group and whether it is new, once it is on disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_parse`] for an id that is not a calendar-style id, a member list that is
+    /// empty, longer than 1,000, or names a calendar twice; [`Error::is_io`] when the journal
+    /// write failed.
+    pub fn put_group(&self, id: &str, members: Vec<String>) -> Result<(Arc<Group>, bool), Error> {
+        self.put_group_by(id, members, &Authority::Unchecked)
+    }
+
+    /// [`Store::put_group`], authorized by `by`, which is checked again once the group's
+    /// write is under way.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::put_group`]; [`Error::is_unauthorized`] when `by` was revoked,
+    /// [`Error::is_forbidden`] when it is not an admin key.
+    pub fn put_group_by(
+        &self,
+        id: &str,
+        members: Vec<String>,
+        by: &Authority,
+    ) -> Result<(Arc<Group>, bool), Error> {
+        check_id(id)?;
+        if members.is_empty() || members.len() > journal_format::MAX_GROUP {
+            return Err(Error::new(
+                Kind::Parse,
+                std::format!(
+                    "a group has 1 to {} members; this one has {}",
+                    journal_format::MAX_GROUP,
+                    members.len()
+                ),
+            ));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(members.len());
+        for member in &members {
+            check_id(member)?;
+            if !seen.insert(member.as_str()) {
+                return Err(Error::new(
+                    Kind::Parse,
+                    std::format!("calendar {member:?} is named twice; name each member once"),
+                ));
+            }
+        }
+        let _writing = self
+            .group_writes
+            .lock()
+            .map_err(|_| Error::new(Kind::Io, "a group write panicked; reopen the store"))?;
+        // Held to the publication: an admin key cannot be revoked between its check and the
+        // write it allows.
+        let writer = self.writer.lock()?;
+        by.check(None, &writer.meta.admin_keys)?;
+        let record = Record::Group {
+            id: String::from(id),
+            members: members.clone(),
+        };
+        self.journal.append(&record)?;
+        let group = Arc::new(Group::new(String::from(id), members));
+        let mut groups = (**self.groups.load()).clone();
+        let new = groups
+            .insert(String::from(id), Arc::clone(&group))
+            .is_none();
+        self.groups.store(Arc::new(groups));
+        drop(writer);
+        let _ = self.compact_journal_if_due(false);
+        Ok((group, new))
+    }
+
+    /// Removes the named group `id`, once that is on disk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_not_found`] when there is no such group; [`Error::is_io`] when the journal
+    /// write failed.
+    pub fn delete_group(&self, id: &str) -> Result<(), Error> {
+        self.delete_group_by(id, &Authority::Unchecked)
+    }
+
+    /// [`Store::delete_group`], authorized by `by`, which is checked again once the group's
+    /// write is under way.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::delete_group`]; [`Error::is_unauthorized`] when `by` was revoked,
+    /// [`Error::is_forbidden`] when it is not an admin key.
+    pub fn delete_group_by(&self, id: &str, by: &Authority) -> Result<(), Error> {
+        let _writing = self
+            .group_writes
+            .lock()
+            .map_err(|_| Error::new(Kind::Io, "a group write panicked; reopen the store"))?;
+        let writer = self.writer.lock()?;
+        by.check(None, &writer.meta.admin_keys)?;
+        if self.group(id).is_none() {
+            return Err(Error::new(
+                Kind::NotFound,
+                std::format!("no group {:?}", crate::error::Truncated(id)),
+            ));
+        }
+        self.journal.append(&Record::DeleteGroup {
+            id: String::from(id),
+        })?;
+        let mut groups = (**self.groups.load()).clone();
+        groups.remove(id);
+        self.groups.store(Arc::new(groups));
+        drop(writer);
+        let _ = self.compact_journal_if_due(false);
+        Ok(())
+    }
+}
