@@ -1,7 +1,13 @@
 //! The harness: a test certificate, a server on port 0 over a store in a temporary directory,
-//! and a TLS client that speaks HTTP/1.1 or HTTP/2.
+//! a TLS client that speaks HTTP/1.1 or HTTP/2, and what a test does when a tool it needs is
+//! missing.
 
 #![allow(dead_code, unreachable_pub)]
+
+#[path = "../../availability-core/tests/oracles.rs"]
+mod oracles;
+
+pub(crate) use oracles::cannot_run;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
