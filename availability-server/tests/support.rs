@@ -21,10 +21,10 @@ use availability_server::config::Config;
 use availability_server::store::Store;
 use availability_server::{server, startup};
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode, Version};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Frame;
+use hyper::body::{Frame, Incoming};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
@@ -271,6 +271,16 @@ impl Resp {
         assert!(!detail.is_empty());
         detail
     }
+
+    /// Asserts a 401 problem that asks for a bearer key; returns its detail.
+    pub fn asks_for_a_key(&self) -> String {
+        let detail = self.problem(StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            self.header("www-authenticate"),
+            Some("Bearer realm=\"availability\"")
+        );
+        detail
+    }
 }
 
 #[derive(Clone)]
@@ -341,13 +351,13 @@ impl Client {
             .unwrap()
     }
 
-    /// Sends one request on a new connection.
-    pub async fn send(&self, request: Request<ReqBody>) -> Resp {
+    /// Sends `request` on a new connection; the answer comes with its body unread (an event
+    /// stream, or the answer to a body the server stops reading).
+    pub async fn open(&self, mut request: Request<ReqBody>) -> Response<Incoming> {
         let tls = self.tls().await;
         let negotiated = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
         let io = TokioIo::new(tls);
-        let mut request = request;
-        let response = if self.version == Version::HTTP_2 {
+        if self.version == Version::HTTP_2 {
             assert_eq!(negotiated.as_deref(), Some(&b"h2"[..]));
             let (mut sender, conn) =
                 hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
@@ -366,8 +376,12 @@ impl Client {
                     .insert(http::header::HOST, "localhost".parse().unwrap());
             }
             sender.send_request(request).await.unwrap()
-        };
-        let (parts, body) = response.into_parts();
+        }
+    }
+
+    /// Sends one request on a new connection; the answer with its whole body.
+    pub async fn send(&self, request: Request<ReqBody>) -> Resp {
+        let (parts, body) = self.open(request).await.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
         Resp {
             status: parts.status,
@@ -377,49 +391,61 @@ impl Client {
         }
     }
 
-    pub fn request(method: Method, path: &str) -> http::request::Builder {
-        let uri = format!("https://localhost{path}");
-        Request::builder().method(method).uri(uri)
+    /// A request for `path` with `headers`, and `Authorization: Bearer <key>` when there is a
+    /// key; its body is the caller's.
+    pub fn request(
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> http::request::Builder {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("https://localhost{path}"));
+        if let Some(key) = key {
+            builder = builder.header("authorization", format!("Bearer {key}"));
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder
+    }
+
+    /// Sends `method path` with `headers` (and the key, when there is one) and `body`, on a
+    /// new connection.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Resp {
+        let request = Client::request(method, path, key, headers);
+        self.send(request.body(full(body)).unwrap()).await
     }
 
     pub async fn get(&self, path: &str) -> Resp {
-        self.send(
-            Client::request(Method::GET, path)
-                .body(full(Bytes::new()))
-                .unwrap(),
-        )
-        .await
+        self.get_with(path, &[]).await
     }
 
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
-        let mut b = Client::request(Method::GET, path);
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        self.send(b.body(full(Bytes::new())).unwrap()).await
+        self.call(Method::GET, path, None, headers, Bytes::new())
+            .await
     }
 
     pub async fn authed(&self, method: Method, path: &str, key: &str) -> Resp {
-        self.send(
-            Client::request(method, path)
-                .header("authorization", format!("Bearer {key}"))
-                .body(full(Bytes::new()))
-                .unwrap(),
-        )
-        .await
+        self.call(method, path, Some(key), &[], Bytes::new()).await
     }
 
     pub async fn json(&self, method: Method, path: &str, key: &str, body: &str) -> Resp {
-        self.send(
-            Client::request(method, path)
-                .header("authorization", format!("Bearer {key}"))
-                .header("content-type", "application/json")
-                .body(full(body.to_owned()))
-                .unwrap(),
-        )
-        .await
+        self.call(method, path, Some(key), &[JSON], body.to_owned())
+            .await
     }
 }
+
+/// The header of a JSON body.
+pub const JSON: (&str, &str) = ("content-type", "application/json");
 
 /// Both protocols, for tests that run over each.
 pub const VERSIONS: [Version; 2] = [Version::HTTP_11, Version::HTTP_2];
