@@ -1,6 +1,6 @@
 //! The harness: a test certificate, a server on port 0 over a store in a temporary directory,
-//! a TLS client that speaks HTTP/1.1 or HTTP/2, and what a test does when a tool it needs is
-//! missing.
+//! a TLS client that speaks HTTP/1.1 or HTTP/2, the real binary, and what a test does when a
+//! tool it needs is missing.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -11,10 +11,14 @@ pub(crate) use oracles::cannot_run;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use availability_server::app::App;
 use availability_server::config::Config;
@@ -26,6 +30,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -187,17 +192,9 @@ impl TestServer {
 
     /// Creates a calendar with the admin key; returns its key.
     pub async fn create_calendar(&self, id: &str, zone: &str) -> String {
-        let r = self
-            .client(Version::HTTP_11)
-            .json(
-                Method::POST,
-                "/calendars",
-                &self.admin,
-                &format!(r#"{{"id":"{id}","timezone":"{zone}"}}"#),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-        r.json()["key"].as_str().unwrap().to_owned()
+        self.client(Version::HTTP_11)
+            .create_calendar(&self.admin, id, zone)
+            .await
     }
 }
 
@@ -438,6 +435,14 @@ impl Client {
         self.call(method, path, Some(key), &[], Bytes::new()).await
     }
 
+    /// Creates a calendar with `admin`, an admin key; returns its key.
+    pub async fn create_calendar(&self, admin: &str, id: &str, zone: &str) -> String {
+        let body = format!(r#"{{"id":"{id}","timezone":"{zone}"}}"#);
+        let r = self.json(Method::POST, "/calendars", admin, &body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        r.json()["key"].as_str().unwrap().to_owned()
+    }
+
     pub async fn json(&self, method: Method, path: &str, key: &str, body: &str) -> Resp {
         self.call(method, path, Some(key), &[JSON], body.to_owned())
             .await
@@ -462,4 +467,190 @@ pub fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------
+// The real binary.
+
+/// The server's binary, with no setting taken from this environment (`AVAILABILITY_*`): each
+/// test says what it runs with.
+pub fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_availability-server"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AVAILABILITY_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// What a running binary wrote: its standard output (where the first run prints the admin
+/// key), its standard error (the log), and how many of the two have ended.
+#[derive(Default)]
+struct Written {
+    out: String,
+    log: String,
+    ended: usize,
+}
+
+/// [`Written`], and a signal for each change.
+#[derive(Default)]
+struct Captured {
+    written: Mutex<Written>,
+    changed: Condvar,
+}
+
+impl Captured {
+    /// Appends every line of `pipe` to the text `field` picks, to its end: the binary never
+    /// blocks on a full pipe.
+    fn drain(
+        self: &Arc<Captured>,
+        pipe: impl Read + Send + 'static,
+        field: fn(&mut Written) -> &mut String,
+    ) {
+        let captured = Arc::clone(self);
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut written = captured.written.lock().unwrap();
+                let text = field(&mut written);
+                text.push_str(&line);
+                text.push('\n');
+                captured.changed.notify_all();
+            }
+            captured.written.lock().unwrap().ended += 1;
+            captured.changed.notify_all();
+        });
+    }
+
+    /// What `found` finds in what was written, once it finds it; fails, saying that `what`
+    /// was missing, after a minute or when both pipes ended first.
+    fn wait_for<T>(&self, what: &str, found: impl Fn(&Written) -> Option<T>) -> T {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut written = self.written.lock().unwrap();
+        loop {
+            if let Some(it) = found(&written) {
+                return it;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(
+                written.ended < 2 && !left.is_zero(),
+                "{what}, within a minute and before the binary ended: {}",
+                written.log
+            );
+            written = self.changed.wait_timeout(written, left).unwrap().0;
+        }
+    }
+}
+
+/// The real `availability-server` serving HTTPS on a free port of 127.0.0.1 over a data
+/// directory, its output captured; killed when dropped, however the test ends.
+pub struct Binary {
+    child: Child,
+    pub addr: std::net::SocketAddr,
+    data: std::path::PathBuf,
+    captured: Arc<Captured>,
+}
+
+impl Binary {
+    /// Starts the binary over `data` (also its working directory) with bcrypt at its lowest
+    /// cost, logging at `log`, with `flags` besides; returns once it logs its address.
+    pub fn start(
+        data: &Path,
+        log: &str,
+        flags: impl IntoIterator<Item = impl AsRef<OsStr>>,
+    ) -> Binary {
+        let mut child = binary()
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--bcrypt-cost",
+                "4",
+                "--log",
+                log,
+            ])
+            .arg("--data-dir")
+            .arg(data)
+            .args(flags)
+            .current_dir(data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let captured = Arc::new(Captured::default());
+        captured.drain(child.stdout.take().unwrap(), |w| &mut w.out);
+        captured.drain(child.stderr.take().unwrap(), |w| &mut w.log);
+        let mut binary = Binary {
+            child,
+            addr: ([127, 0, 0, 1], 0).into(),
+            data: data.to_path_buf(),
+            captured,
+        };
+        binary.addr = binary
+            .captured
+            .wait_for("the server logs its address", |w| {
+                let rest = w
+                    .log
+                    .lines()
+                    .find_map(|line| line.split("address=").nth(1))?;
+                rest.split_whitespace().next()?.parse().ok()
+            });
+        binary
+    }
+
+    /// The certificate it serves, as it stands in the data directory.
+    pub fn root(&self) -> CertificateDer<'static> {
+        let pem = std::fs::read(self.data.join("cert.pem")).unwrap();
+        CertificateDer::from_pem_slice(&pem).unwrap()
+    }
+
+    /// The admin key a first run prints; `None` once the binary has ended without printing
+    /// one.
+    pub fn printed_key(&self) -> Option<String> {
+        let printed = |w: &Written| {
+            w.out
+                .split_whitespace()
+                .find(|word| word.starts_with("avk_"))
+                .map(str::to_owned)
+        };
+        self.captured
+            .wait_for("a key, or the end of its output", |w| match printed(w) {
+                Some(key) => Some(Some(key)),
+                None if w.ended == 2 => Some(None),
+                None => None,
+            })
+    }
+
+    /// Everything it logged so far (all of it, once it has ended).
+    pub fn log(&self) -> String {
+        self.captured.written.lock().unwrap().log.clone()
+    }
+
+    /// Whether it still runs.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Sends it SIGTERM (by its own process id); returns its exit code once it has ended and
+    /// its output is all captured.
+    pub fn terminate(&mut self) -> i32 {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let code = self.child.wait().unwrap().code().unwrap_or(-1);
+        self.captured
+            .wait_for("the end of its output", |w| (w.ended == 2).then_some(()));
+        code
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
