@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod dated;
+mod oracles;
 mod store;
 mod store_crash;
 #[cfg(feature = "test-backend")]

@@ -16,6 +16,8 @@ use std::process::{Command, Stdio};
 
 use availability_core::tz::{Tzdb, Zone};
 
+use crate::oracles::cannot_run;
+
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/oracle/zoneinfo_offsets.py"
@@ -27,10 +29,6 @@ const TO: i64 = 4_102_444_800;
 /// 2026-01-01 and 2028-01-01, 00:00 UTC.
 const DENSE_FROM: i64 = 1_767_225_600;
 const DENSE_TO: i64 = 1_830_297_600;
-
-fn required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("AVAILABILITY_REQUIRE_ORACLES").is_some()
-}
 
 /// The instants at which to compare `zone`: every change jiff's transition list names (and the
 /// second before), every two weeks, and every six hours of two current years.
@@ -51,6 +49,8 @@ fn instants(zone: Zone) -> Vec<i64> {
     out
 }
 
+const TEST: &str = "offsets_match_python_zoneinfo_and_its_tzdata";
+
 #[test]
 fn offsets_match_python_zoneinfo_and_its_tzdata() {
     let started = Command::new("python3")
@@ -61,26 +61,24 @@ fn offsets_match_python_zoneinfo_and_its_tzdata() {
         .spawn();
     let mut child = match started {
         Ok(child) => child,
-        Err(e) if !required() => {
-            eprintln!("SKIPPED offsets_match_python_zoneinfo_and_its_tzdata: no python3 ({e})");
+        Err(e) => {
+            cannot_run(TEST, &format!("no python3 for the time-zone oracle ({e})"));
             return;
         }
-        Err(e) => panic!("python3 is needed for the time-zone oracle: {e}"),
     };
     let mut stdin = child.stdin.take().expect("piped");
     let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
     let Some(Ok(version)) = lines.next() else {
         let out = child.wait_with_output().expect("python3 ran");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        if !required() {
-            eprintln!(
-                "SKIPPED offsets_match_python_zoneinfo_and_its_tzdata: the Python oracle did \
-                 not start (pip install -r availability-core/tests/oracle/requirements.txt): \
-                 {stderr}"
-            );
-            return;
-        }
-        panic!("the Python oracle did not start: {stderr}");
+        cannot_run(
+            TEST,
+            &format!(
+                "the Python oracle did not start (pip install -r \
+                 availability-core/tests/oracle/requirements.txt): {stderr}"
+            ),
+        );
+        return;
     };
     let dir = lines.next().expect("a directory").expect("text");
 

@@ -3,7 +3,7 @@
 use availability_core::SLOTS;
 use http::{Method, StatusCode, Version};
 
-use crate::support::{Client, TestServer, VERSIONS};
+use crate::support::{TestServer, JSON, VERSIONS};
 
 const NINE_TO_FIVE: &str = r#"{"updates":[{"day":"monday","from":"09:00","to":"17:00","status":"available"},{"day":0,"time":"12:00","status":"maybe"}]}"#;
 
@@ -201,26 +201,14 @@ async fn conditional_reads_and_writes() {
         }
 
         // A write with the read's tag succeeds; a second one with the same tag is stale.
+        let tagged = [JSON, ("if-match", etag.as_str())];
+        let path = "/calendars/c1/availability";
         let ok = c
-            .send(
-                Client::request(Method::PATCH, "/calendars/c1/availability")
-                    .header("authorization", format!("Bearer {key}"))
-                    .header("content-type", "application/json")
-                    .header("if-match", &etag)
-                    .body(crate::support::full(NINE_TO_FIVE))
-                    .unwrap(),
-            )
+            .call(Method::PATCH, path, Some(&key), &tagged, NINE_TO_FIVE)
             .await;
         assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
         let stale = c
-            .send(
-                Client::request(Method::PATCH, "/calendars/c1/availability")
-                    .header("authorization", format!("Bearer {key}"))
-                    .header("content-type", "application/json")
-                    .header("if-match", &etag)
-                    .body(crate::support::full(NINE_TO_FIVE))
-                    .unwrap(),
-            )
+            .call(Method::PATCH, path, Some(&key), &tagged, NINE_TO_FIVE)
             .await;
         let detail = stale.problem(StatusCode::PRECONDITION_FAILED);
         assert!(detail.contains("read it again"), "{detail}");
@@ -244,11 +232,7 @@ async fn head_has_the_headers_of_get_and_no_body() {
         let c = server.client(version);
         let get = c.get("/availability?week=2026-W48").await;
         let head = c
-            .send(
-                Client::request(Method::HEAD, "/availability?week=2026-W48")
-                    .body(crate::support::full(""))
-                    .unwrap(),
-            )
+            .call(Method::HEAD, "/availability?week=2026-W48", None, &[], "")
             .await;
         assert_eq!(head.status, StatusCode::OK);
         assert!(head.body.is_empty());
@@ -425,12 +409,12 @@ async fn calendars_are_created_listed_read_rezoned_and_deleted() {
 
         // A delete that names a version the calendar has left behind is refused.
         let stale = c
-            .send(
-                Client::request(Method::DELETE, &format!("/calendars/{id}"))
-                    .header("authorization", format!("Bearer {}", server.admin))
-                    .header("if-match", format!("\"v{created_version}\""))
-                    .body(crate::support::full(""))
-                    .unwrap(),
+            .call(
+                Method::DELETE,
+                &format!("/calendars/{id}"),
+                Some(&server.admin),
+                &[("if-match", &format!("\"v{created_version}\""))],
+                "",
             )
             .await;
         stale.problem(StatusCode::PRECONDITION_FAILED);
@@ -629,13 +613,13 @@ async fn if_match_refuses_weak_tags_and_tags_of_an_earlier_calendar() {
     let patch = |tag: String, key: String| {
         let c = c.clone();
         async move {
-            c.send(
-                Client::request(Method::PATCH, "/calendars/c1/availability")
-                    .header("authorization", format!("Bearer {key}"))
-                    .header("content-type", "application/json")
-                    .header("if-match", tag)
-                    .body(crate::support::full(NINE_TO_FIVE))
-                    .unwrap(),
+            let tagged = [JSON, ("if-match", tag.as_str())];
+            c.call(
+                Method::PATCH,
+                "/calendars/c1/availability",
+                Some(&key),
+                &tagged,
+                NINE_TO_FIVE,
             )
             .await
         }

@@ -2,111 +2,17 @@
 //! working server and a printed admin key that can create a calendar and write to it; no
 //! plaintext key is left on disk; SIGTERM exits 0; a second start reuses everything.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-
 use http::{Method, StatusCode, Version};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
 
-use crate::support::Client;
+use crate::support::{binary, Binary, Client};
 
-/// The server process; killed if a test fails before stopping it.
-pub(crate) struct Server(pub(crate) Child);
+/// The log level of every start: the server's own debug lines log every request; dependencies
+/// stay at info, so the volume of frame-level logging does not slow the test on a busy machine.
+const LOG: &str = "info,availability_server=debug";
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Everything the servers logged, to grep for keys.
-pub(crate) type Logs = std::sync::Arc<std::sync::Mutex<String>>;
-
-/// Starts the binary on port 0, logging at debug level into `logs`; returns it and its
-/// address.
-fn start(data: &std::path::Path, logs: &Logs) -> (Server, std::net::SocketAddr) {
-    start_with(data, logs, &[])
-}
-
-/// As [`start`], with more flags.
-pub(crate) fn start_with(
-    data: &std::path::Path,
-    logs: &Logs,
-    flags: &[&std::ffi::OsStr],
-) -> (Server, std::net::SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_availability-server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--bcrypt-cost",
-            "4",
-            "--log",
-            // The server's own debug lines log every request; dependencies stay at info, so
-            // the volume of frame-level logging does not slow the test on a busy machine.
-            "info,availability_server=debug",
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .args(flags)
-        .env_remove("AVAILABILITY_CONFIG")
-        .env_remove("AVAILABILITY_TZDATA_DIR")
-        .current_dir(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let child = Server(child);
-    let mut address = None;
-    let mut lines = BufReader::new(stderr).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        logs.lock().unwrap().push_str(&line);
-        if let Some(rest) = line.split("address=").nth(1) {
-            address = rest.split_whitespace().next().map(|a| a.parse().unwrap());
-            break;
-        }
-    }
-    let address =
-        address.unwrap_or_else(|| panic!("the server logged no address: {}", logs.lock().unwrap()));
-    // Keep draining the log, so the server never blocks on a full pipe.
-    let logs = std::sync::Arc::clone(logs);
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            logs.lock().unwrap().push_str(&line);
-            logs.lock().unwrap().push('\n');
-        }
-    });
-    (child, address)
-}
-
-/// Sends SIGTERM to the server (by its own process id) and returns its exit code.
-fn terminate(server: &mut Server) -> i32 {
-    let status = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    server.0.wait().unwrap().code().unwrap_or(-1)
-}
-
-/// The key from the first-run message on standard output.
-fn printed_key(server: &mut Server) -> Option<String> {
-    let mut out = String::new();
-    server
-        .0
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    out.split_whitespace()
-        .find(|w| w.starts_with("avk_"))
-        .map(str::to_owned)
+/// Starts the binary over `data` with no more flags.
+fn start(data: &std::path::Path) -> Binary {
+    Binary::start(data, LOG, [""; 0])
 }
 
 // Multi-threaded: the test blocks on the child process while the client's connection tasks
@@ -114,31 +20,22 @@ fn printed_key(server: &mut Server) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_run_with_the_real_binary() {
     let data = tempfile::tempdir().unwrap();
-    let logs = Logs::default();
-    let (mut child, addr) = start(data.path(), &logs);
-    let cert = std::fs::read(data.path().join("cert.pem")).unwrap();
-    let root = CertificateDer::from_pem_slice(&cert).unwrap();
-    let c = Client::new(addr, root.clone(), Version::HTTP_2);
+    let mut child = start(data.path());
+    let root = child.root();
+    let c = Client::new(child.addr, root.clone(), Version::HTTP_2);
     assert_eq!(c.get("/healthz").await.status, StatusCode::OK);
 
-    // Reading standard output to its end needs the process to exit, so the key is read after
-    // the first stop and used on the second start.
-    let code = terminate(&mut child);
+    // The key the first start printed is used on the second, over the same certificate.
+    let code = child.terminate();
     assert_eq!(code, 0);
-    let admin = printed_key(&mut child).expect("the first start prints an admin key");
+    let admin = child
+        .printed_key()
+        .expect("the first start prints an admin key");
+    let mut logged = child.log();
 
-    let (mut child, addr) = start(data.path(), &logs);
-    let c = Client::new(addr, root, Version::HTTP_11);
-    let r = c
-        .json(
-            Method::POST,
-            "/calendars",
-            &admin,
-            r#"{"id":"first","timezone":"Europe/Paris"}"#,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let key = r.json()["key"].as_str().unwrap().to_owned();
+    let mut child = start(data.path());
+    let c = Client::new(child.addr, root, Version::HTTP_11);
+    let key = c.create_calendar(&admin, "first", "Europe/Paris").await;
     let w = c
         .json(
             Method::PATCH,
@@ -158,12 +55,9 @@ async fn first_run_with_the_real_binary() {
             .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
     }
-    assert_eq!(terminate(&mut child), 0);
-    assert_eq!(
-        printed_key(&mut child),
-        None,
-        "a second start prints no key"
-    );
+    assert_eq!(child.terminate(), 0);
+    assert_eq!(child.printed_key(), None, "a second start prints no key");
+    logged += &child.log();
 
     for entry in std::fs::read_dir(data.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
@@ -172,7 +66,6 @@ async fn first_run_with_the_real_binary() {
     }
     // No key in the logs either (the server at debug level logs every request): not the
     // admin key, the calendar key, nor the refused ones.
-    let logged = logs.lock().unwrap().clone();
     assert!(logged.contains("serving https"), "{logged}");
     assert!(
         logged.contains("status=401"),
@@ -187,18 +80,13 @@ async fn first_run_with_the_real_binary() {
     }
 
     // The write survived the restart.
-    let (mut child, addr) = start(data.path(), &logs);
-    let cert = std::fs::read(data.path().join("cert.pem")).unwrap();
-    let c = Client::new(
-        addr,
-        CertificateDer::from_pem_slice(&cert).unwrap(),
-        Version::HTTP_2,
-    );
+    let mut child = start(data.path());
+    let c = Client::new(child.addr, child.root(), Version::HTTP_2);
     let v = c.get("/calendars/first").await.json();
     // Created with its key in one commit (version 1), then one write.
     assert_eq!(v["version"], 2, "{v}");
     assert_eq!(v["timezone"], "Europe/Paris");
-    assert_eq!(terminate(&mut child), 0);
+    assert_eq!(child.terminate(), 0);
 }
 
 /// SIGTERM the moment the server says it is serving is still a graceful stop (exit 0), not
@@ -206,10 +94,8 @@ async fn first_run_with_the_real_binary() {
 #[test]
 fn sigterm_right_after_start_is_graceful() {
     let data = tempfile::tempdir().unwrap();
-    let logs = Logs::default();
     for _ in 0..5 {
-        let (mut child, _) = start(data.path(), &logs);
-        assert_eq!(terminate(&mut child), 0);
+        assert_eq!(start(data.path()).terminate(), 0);
     }
 }
 
@@ -250,33 +136,31 @@ async fn a_zoneinfo_directory_replaces_the_bundled_rules() {
     std::fs::write(zoneinfo.path().join("+VERSION"), "2099a\n").unwrap();
     let view = "/availability?tz=America/Vancouver&week=2026-W49&format=intervals";
 
-    let logs = Logs::default();
-    let bundled: &std::ffi::OsStr = "bundled".as_ref();
-    let (mut child, addr) = start_with(data.path(), &logs, &["--tzdata-dir".as_ref(), bundled]);
-    let cert = std::fs::read(data.path().join("cert.pem")).unwrap();
-    let root = CertificateDer::from_pem_slice(&cert).unwrap();
-    let c = Client::new(addr, root.clone(), Version::HTTP_11);
+    let bundled = ["--tzdata-dir", "bundled"];
+    let mut child = Binary::start(data.path(), LOG, bundled);
+    let root = child.root();
+    let c = Client::new(child.addr, root.clone(), Version::HTTP_11);
     let health = c.get("/healthz").await.json();
     let bundled_version = availability_core::tz::Tzdb::bundled().version();
     assert_eq!(health["tzdata"], bundled_version, "{health}");
     let old_tag = c.get(view).await.header("etag").unwrap().to_owned();
-    assert_eq!(terminate(&mut child), 0);
-    let admin = printed_key(&mut child).unwrap();
-    let logged = logs.lock().unwrap().clone();
+    assert_eq!(child.terminate(), 0);
+    let admin = child.printed_key().unwrap();
+    let logged = child.log();
     assert!(
         logged.contains(&format!("version=\"{bundled_version}\""))
             && logged.contains("from=bundled"),
         "{logged}"
     );
 
-    let flags = [
+    let flags: [&std::ffi::OsStr; 4] = [
         "--tzdata-dir".as_ref(),
         zoneinfo.path().as_os_str(),
         "--metrics-public".as_ref(),
         "true".as_ref(),
     ];
-    let (mut child, addr) = start_with(data.path(), &logs, &flags);
-    let c = Client::new(addr, root, Version::HTTP_2);
+    let mut child = Binary::start(data.path(), LOG, flags);
+    let c = Client::new(child.addr, root, Version::HTTP_2);
     assert_eq!(c.get("/healthz").await.json()["tzdata"], "2099a");
     let metrics = c.get("/metrics").await.text();
     assert!(
@@ -312,29 +196,16 @@ async fn a_zoneinfo_directory_replaces_the_bundled_rules() {
     let r = c.get("/availability?tz=Europe/Berlin").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.text().contains("Europe/Berlin"));
-    assert_eq!(terminate(&mut child), 0);
-    let logged = logs.lock().unwrap().clone();
+    assert_eq!(child.terminate(), 0);
+    let logged = child.log();
     assert!(logged.contains("version=\"2099a\""), "{logged}");
 
     // A release that lacks a zone a stored calendar uses would fail every read of it: the
     // start is refused, naming the zone.
-    let (mut child, addr) = start_with(data.path(), &logs, &["--tzdata-dir".as_ref(), bundled]);
-    let cert = std::fs::read(data.path().join("cert.pem")).unwrap();
-    let c = Client::new(
-        addr,
-        CertificateDer::from_pem_slice(&cert).unwrap(),
-        Version::HTTP_11,
-    );
-    let r = c
-        .json(
-            Method::POST,
-            "/calendars",
-            &admin,
-            r#"{"id":"paris","timezone":"Europe/Paris"}"#,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    assert_eq!(terminate(&mut child), 0);
+    let mut child = Binary::start(data.path(), LOG, bundled);
+    let c = Client::new(child.addr, child.root(), Version::HTTP_11);
+    c.create_calendar(&admin, "paris", "Europe/Paris").await;
+    assert_eq!(child.terminate(), 0);
     let stderr = refused_start(data.path(), zoneinfo.path());
     assert!(stderr.contains("has no zone Europe/Paris"), "{stderr}");
 
@@ -351,13 +222,11 @@ async fn a_zoneinfo_directory_replaces_the_bundled_rules() {
 
 /// Starts the binary with `tzdata_dir`, expecting it to refuse; returns what it said.
 fn refused_start(data: &std::path::Path, tzdata_dir: &std::path::Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_availability-server"))
+    let out = binary()
         .args(["--listen", "127.0.0.1:0", "--tzdata-dir"])
         .arg(tzdata_dir)
         .arg("--data-dir")
         .arg(data)
-        .env_remove("AVAILABILITY_CONFIG")
-        .env_remove("AVAILABILITY_TZDATA_DIR")
         .output()
         .unwrap();
     assert!(!out.status.success(), "the start was not refused");
@@ -367,13 +236,11 @@ fn refused_start(data: &std::path::Path, tzdata_dir: &std::path::Path) -> String
 /// Runs `availability-server --data-dir <data> admin-keys <args>`; returns whether it
 /// succeeded, its standard output and its standard error.
 fn admin_keys(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_availability-server"))
+    let out = binary()
         .args(["--bcrypt-cost", "4", "--data-dir"])
         .arg(data)
         .arg("admin-keys")
         .args(args)
-        .env_remove("AVAILABILITY_CONFIG")
-        .env_remove("AVAILABILITY_ADMIN_KEYS")
         .current_dir(data)
         .output()
         .unwrap();
@@ -397,8 +264,7 @@ async fn admin_keys_are_managed_offline_and_never_while_a_server_runs() {
         "a listing makes no store"
     );
 
-    let logs = Logs::default();
-    let (mut child, _) = start(data.path(), &logs);
+    let mut child = start(data.path());
     let (ok, out, err) = admin_keys(data.path(), &["create", "--label", "while running"]);
     assert!(!ok, "{out}");
     assert!(
@@ -406,8 +272,10 @@ async fn admin_keys_are_managed_offline_and_never_while_a_server_runs() {
         "{err}"
     );
     assert!(!out.contains("avk_"), "{out}");
-    assert_eq!(terminate(&mut child), 0);
-    let first = printed_key(&mut child).expect("the first start prints an admin key");
+    assert_eq!(child.terminate(), 0);
+    let first = child
+        .printed_key()
+        .expect("the first start prints an admin key");
     let first_id = availability_server::auth::key_id(&first)
         .unwrap()
         .to_owned();
@@ -451,18 +319,16 @@ async fn admin_keys_are_managed_offline_and_never_while_a_server_runs() {
     let (ok, _, err) = admin_keys(data.path(), &["revoke", "000000000000"]);
     assert!(!ok && err.contains("no key"), "{err}");
 
-    let (mut child, addr) = start(data.path(), &logs);
-    let cert = std::fs::read(data.path().join("cert.pem")).unwrap();
-    let root = CertificateDer::from_pem_slice(&cert).unwrap();
-    let c = Client::new(addr, root, Version::HTTP_11);
+    let mut child = start(data.path());
+    let c = Client::new(child.addr, child.root(), Version::HTTP_11);
     let r = c.authed(Method::GET, "/admin/keys", &second).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["keys"][0]["label"], "ops on call");
     let r = c.authed(Method::GET, "/calendars", &first).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
-    assert_eq!(terminate(&mut child), 0);
+    assert_eq!(child.terminate(), 0);
     assert_eq!(
-        printed_key(&mut child),
+        child.printed_key(),
         None,
         "an admin key exists: none is made"
     );

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use http::{Method, StatusCode, Version};
 
-use crate::support::{full, Client, Resp, TestServer, VERSIONS};
+use crate::support::{Client, Resp, TestServer, JSON, VERSIONS};
 
 /// Every day available all day.
 const ALWAYS: &str = r#"{"updates":[
@@ -73,15 +73,11 @@ async fn always(server: &TestServer, id: &str) -> String {
 
 /// `POST /calendars/{id}/bookings`, with a key and an idempotency key when given.
 async fn book(c: &Client, id: &str, key: Option<&str>, body: &str, idem: Option<&str>) -> Resp {
-    let mut request = Client::request(Method::POST, &format!("/calendars/{id}/bookings"))
-        .header("content-type", "application/json");
-    if let Some(key) = key {
-        request = request.header("authorization", format!("Bearer {key}"));
-    }
-    if let Some(idem) = idem {
-        request = request.header("idempotency-key", idem);
-    }
-    c.send(request.body(full(body.to_owned())).unwrap()).await
+    let mut headers = vec![JSON];
+    headers.extend(idem.map(|idem| ("idempotency-key", idem)));
+    let path = format!("/calendars/{id}/bookings");
+    c.call(Method::POST, &path, key, &headers, body.to_owned())
+        .await
 }
 
 /// The status of the slot at `unix` in the JSON week seen from `tz` (a fixed offset of

@@ -14,11 +14,7 @@ use std::time::Duration;
 use http::{Method, StatusCode, Version};
 
 use crate::pages::grid;
-use crate::support::TestServer;
-
-fn required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("AVAILABILITY_REQUIRE_ORACLES").is_some()
-}
+use crate::support::{cannot_run, TestServer};
 
 /// The browser, or `None` after saying loudly that `test` is skipped.
 pub(crate) fn chromium(test: &str) -> Option<PathBuf> {
@@ -36,13 +32,9 @@ pub(crate) fn chromium(test: &str) -> Option<PathBuf> {
     );
     let found = found.into_iter().find(|p| p.is_file());
     if found.is_none() {
-        assert!(
-            !required(),
-            "{test}: no Chromium (install it: apt-get install -y chromium, or set CHROMIUM)"
-        );
-        eprintln!(
-            "\n*** SKIPPED {test}: no Chromium on this machine (apt-get install -y chromium, \
-             or set CHROMIUM); set CI or AVAILABILITY_REQUIRE_ORACLES to make this a failure\n"
+        cannot_run(
+            test,
+            "no Chromium on this machine (apt-get install -y chromium, or set CHROMIUM)",
         );
     }
     found

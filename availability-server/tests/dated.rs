@@ -2,7 +2,7 @@
 
 use http::{Method, StatusCode};
 
-use crate::support::{Client, TestServer, VERSIONS};
+use crate::support::{Client, TestServer, JSON, VERSIONS};
 
 const NINE_TO_FIVE: &str = r#"{"updates":[
     {"day":"monday","from":"09:00","to":"17:00","status":"available"},
@@ -105,14 +105,8 @@ async fn an_override_replaces_its_date_in_every_view() {
     }
 
     // Refusals: no key, a day in an entry, a date that is not one, a stale tag.
-    let r = c
-        .send(
-            Client::request(Method::PUT, "/calendars/ny/overrides/2027-03-16")
-                .header("content-type", "application/json")
-                .body(crate::support::full(body))
-                .unwrap(),
-        )
-        .await;
+    let path = "/calendars/ny/overrides/2027-03-16";
+    let r = c.call(Method::PUT, path, None, &[JSON], body).await;
     r.problem(StatusCode::UNAUTHORIZED);
     let with_day = r#"{"updates":[{"day":"monday","from":"10:00","to":"11:00","status":"maybe"}]}"#;
     let detail = put_override(&c, &key, "2027-03-16", with_day)
@@ -124,13 +118,12 @@ async fn an_override_replaces_its_date_in_every_view() {
         .problem(StatusCode::BAD_REQUEST);
     assert!(detail.contains("YYYY-MM-DD"), "{detail}");
     let stale = c
-        .send(
-            Client::request(Method::PUT, "/calendars/ny/overrides/2027-03-16")
-                .header("authorization", format!("Bearer {key}"))
-                .header("content-type", "application/json")
-                .header("if-match", "\"2\"")
-                .body(crate::support::full(body))
-                .unwrap(),
+        .call(
+            Method::PUT,
+            path,
+            Some(&key),
+            &[JSON, ("if-match", "\"2\"")],
+            body,
         )
         .await;
     stale.problem(StatusCode::PRECONDITION_FAILED);

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
 
-use crate::support::{full, Chunks, Client, TestServer, VERSIONS};
+use crate::support::{Chunks, Client, TestServer, JSON, VERSIONS};
 
 const BATCH: &str = r#"{"updates":[{"day":"monday","time":"09:00","status":"available"}]}"#;
 
@@ -108,20 +108,10 @@ async fn keys_are_checked_401_and_403() {
     server.create_calendar("b", "UTC").await;
     for version in VERSIONS {
         let c = server.client(version);
-        let none = c
-            .send(
-                Client::request(Method::PATCH, "/calendars/a/availability")
-                    .header("content-type", "application/json")
-                    .body(full(BATCH))
-                    .unwrap(),
-            )
-            .await;
-        let detail = none.problem(StatusCode::UNAUTHORIZED);
+        let path = "/calendars/a/availability";
+        let none = c.call(Method::PATCH, path, None, &[JSON], BATCH).await;
+        let detail = none.asks_for_a_key();
         assert!(detail.contains("Authorization: Bearer"), "{detail}");
-        assert_eq!(
-            none.header("www-authenticate"),
-            Some("Bearer realm=\"availability\"")
-        );
 
         c.json(
             Method::PATCH,
@@ -217,13 +207,7 @@ async fn unknown_things_are_404_and_wrong_methods_405() {
             ),
         ];
         for (method, path, allow) in cases {
-            let r = c
-                .send(
-                    Client::request(method.clone(), path)
-                        .body(full(""))
-                        .unwrap(),
-                )
-                .await;
+            let r = c.call(method.clone(), path, None, &[], "").await;
             r.problem(StatusCode::METHOD_NOT_ALLOWED);
             assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
         }
@@ -255,15 +239,9 @@ async fn stale_if_match_is_412_everywhere() {
     let server = TestServer::start().await;
     let key = server.create_calendar("s", "UTC").await;
     let c = server.client(http::Version::HTTP_11);
-    let stale = [("if-match", "\"v99\"")];
-    let send = |method: Method, path: &str, body: &'static str| {
-        let mut b = Client::request(method, path)
-            .header("authorization", format!("Bearer {key}"))
-            .header("content-type", "application/json");
-        for (k, v) in stale {
-            b = b.header(k, v);
-        }
-        c.send(b.body(full(body)).unwrap())
+    let stale = [JSON, ("if-match", "\"v99\"")];
+    let send = |method: Method, path: &'static str, body: &'static str| {
+        c.call(method, path, Some(&key), &stale, body)
     };
     send(Method::PATCH, "/calendars/s/availability", BATCH)
         .await
@@ -279,13 +257,12 @@ async fn stale_if_match_is_412_everywhere() {
         .problem(StatusCode::PRECONDITION_FAILED);
     // `*` only asks that the calendar exist.
     let star = c
-        .send(
-            Client::request(Method::PATCH, "/calendars/s/availability")
-                .header("authorization", format!("Bearer {key}"))
-                .header("content-type", "application/json")
-                .header("if-match", "*")
-                .body(full(BATCH))
-                .unwrap(),
+        .call(
+            Method::PATCH,
+            "/calendars/s/availability",
+            Some(&key),
+            &[JSON, ("if-match", "*")],
+            BATCH,
         )
         .await;
     assert_eq!(star.status, StatusCode::OK);
@@ -306,15 +283,8 @@ async fn large_bodies_are_413_and_non_json_415() {
         // Without a length (chunked on HTTP/1.1), the limit holds while reading.
         let chunks: VecDeque<Bytes> =
             std::iter::repeat_n(Bytes::from(vec![b' '; 8192]), 10).collect();
-        let r = c
-            .send(
-                Client::request(Method::PUT, "/availability")
-                    .header("authorization", format!("Bearer {}", server.admin))
-                    .header("content-type", "application/json")
-                    .body(Chunks(chunks).boxed())
-                    .unwrap(),
-            )
-            .await;
+        let request = Client::request(Method::PUT, "/availability", Some(&server.admin), &[JSON]);
+        let r = c.send(request.body(Chunks(chunks).boxed()).unwrap()).await;
         r.problem(StatusCode::PAYLOAD_TOO_LARGE);
 
         for content_type in [
@@ -322,24 +292,29 @@ async fn large_bodies_are_413_and_non_json_415() {
             Some("text/plain"),
             Some("application/x-www-form-urlencoded"),
         ] {
-            let mut b = Client::request(Method::PATCH, "/availability")
-                .header("authorization", format!("Bearer {}", server.admin));
-            if let Some(t) = content_type {
-                b = b.header("content-type", t);
-            }
+            let typed: Vec<_> = content_type
+                .map(|t| ("content-type", t))
+                .into_iter()
+                .collect();
             let detail = c
-                .send(b.body(full(BATCH)).unwrap())
+                .call(
+                    Method::PATCH,
+                    "/availability",
+                    Some(&server.admin),
+                    &typed,
+                    BATCH,
+                )
                 .await
                 .problem(StatusCode::UNSUPPORTED_MEDIA_TYPE);
             assert!(detail.contains("application/json"), "{detail}");
         }
         let r = c
-            .send(
-                Client::request(Method::PATCH, "/availability")
-                    .header("authorization", format!("Bearer {}", server.admin))
-                    .header("content-type", "application/json; charset=utf-8")
-                    .body(full(BATCH))
-                    .unwrap(),
+            .call(
+                Method::PATCH,
+                "/availability",
+                Some(&server.admin),
+                &[("content-type", "application/json; charset=utf-8")],
+                BATCH,
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
@@ -498,11 +473,15 @@ async fn head_304_has_no_length_and_writes_refuse_parameters() {
             .header("etag")
             .unwrap()
             .to_owned();
-        let head = Client::request(Method::HEAD, "/availability?week=2026-W48")
-            .header("if-none-match", &tag)
-            .body(full(Bytes::new()))
-            .unwrap();
-        let r = c.send(head).await;
+        let r = c
+            .call(
+                Method::HEAD,
+                "/availability?week=2026-W48",
+                None,
+                &[("if-none-match", &tag)],
+                Bytes::new(),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::NOT_MODIFIED);
         assert_eq!(r.header("content-length"), None, "{version:?}");
         let r = c

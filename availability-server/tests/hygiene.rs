@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::support::{Client, TestServer};
+use crate::support::{Client, TestServer, JSON};
 
 /// Reads until the server closes; returns what it sent.
 async fn until_closed(mut io: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
@@ -106,8 +106,7 @@ async fn idle_connections_are_closed_after_their_last_request() {
     for version in [Version::HTTP_11, Version::HTTP_2] {
         let io = TokioIo::new(server.client(version).tls().await);
         let request = || {
-            let mut r = Client::request(Method::GET, "/healthz")
-                .header("host", "localhost")
+            let mut r = Client::request(Method::GET, "/healthz", None, &[("host", "localhost")])
                 .body(crate::support::full(Bytes::new()))
                 .unwrap();
             *r.version_mut() = version;
@@ -175,26 +174,11 @@ async fn a_ten_mebibyte_chunked_body_is_refused_without_reading_it() {
             frames_left: 160,
             made: Arc::clone(&made),
         };
-        let io = TokioIo::new(server.client(version).tls().await);
-        let mut request = Client::request(Method::PUT, "/availability")
-            .header("host", "localhost")
-            .header("authorization", format!("Bearer {}", server.admin))
-            .header("content-type", "application/json")
-            .body(body.boxed())
-            .unwrap();
-        *request.version_mut() = version;
-        let response = if version == Version::HTTP_2 {
-            let (mut sender, conn) =
-                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
-                    .await
-                    .unwrap();
-            tokio::spawn(conn);
-            sender.send_request(request).await.unwrap()
-        } else {
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
-            tokio::spawn(conn);
-            sender.send_request(request).await.unwrap()
-        };
+        let request = Client::request(Method::PUT, "/availability", Some(&server.admin), &[JSON]);
+        let response = server
+            .client(version)
+            .open(request.body(body.boxed()).unwrap())
+            .await;
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
         let text = response.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&text);
@@ -247,8 +231,7 @@ async fn served_connection(
 async fn healthz_on(
     sender: &mut hyper::client::conn::http1::SendRequest<crate::support::ReqBody>,
 ) -> StatusCode {
-    let request = Client::request(Method::GET, "/healthz")
-        .header("host", "localhost")
+    let request = Client::request(Method::GET, "/healthz", None, &[("host", "localhost")])
         .body(crate::support::full(Bytes::new()))
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
@@ -573,18 +556,15 @@ async fn cross_origin_reads_are_open_and_writes_need_a_listed_origin() {
         let preflight = |origin: &'static str, method: &'static str, path: &'static str| {
             let c = c.clone();
             async move {
-                c.send(
-                    crate::support::Client::request(http::Method::OPTIONS, path)
-                        .header("origin", origin)
-                        .header("access-control-request-method", method)
-                        .header(
-                            "access-control-request-headers",
-                            "authorization, content-type",
-                        )
-                        .body(crate::support::full(""))
-                        .unwrap(),
-                )
-                .await
+                let asking = [
+                    ("origin", origin),
+                    ("access-control-request-method", method),
+                    (
+                        "access-control-request-headers",
+                        "authorization, content-type",
+                    ),
+                ];
+                c.call(http::Method::OPTIONS, path, None, &asking, "").await
             }
         };
         let r = preflight(
@@ -633,16 +613,14 @@ async fn cross_origin_reads_are_open_and_writes_need_a_listed_origin() {
         let write = |origin: &'static str| {
             let (c, key) = (c.clone(), key.clone());
             async move {
-                c.send(
-                    crate::support::Client::request(
-                        http::Method::PATCH,
-                        "/calendars/c1/availability",
-                    )
-                    .header("origin", origin)
-                    .header("authorization", format!("Bearer {key}"))
-                    .header("content-type", "application/json")
-                    .body(crate::support::full(r#"{"updates":[]}"#))
-                    .unwrap(),
+                let headers = [("origin", origin), crate::support::JSON];
+                let path = "/calendars/c1/availability";
+                c.call(
+                    http::Method::PATCH,
+                    path,
+                    Some(&key),
+                    &headers,
+                    r#"{"updates":[]}"#,
                 )
                 .await
             }

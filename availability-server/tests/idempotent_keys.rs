@@ -2,18 +2,14 @@
 //! key): a repeat gets the first answer, the same working key, also after a restart; nothing
 //! is created twice; and the journal never holds the key's secret.
 
-use http::{Method, Request, StatusCode, Version};
+use http::{Method, StatusCode, Version};
 
-use crate::support::{files, full, Client, Resp, TestServer, VERSIONS};
+use crate::support::{files, Client, Resp, TestServer, JSON, VERSIONS};
 
 async fn post(c: &Client, path: &str, key: &str, body: &str, idem: &str) -> Resp {
-    let request: Request<_> = Client::request(Method::POST, path)
-        .header("authorization", format!("Bearer {key}"))
-        .header("content-type", "application/json")
-        .header("idempotency-key", idem)
-        .body(full(body.to_owned()))
-        .unwrap();
-    c.send(request).await
+    let headers = [JSON, ("idempotency-key", idem)];
+    c.call(Method::POST, path, Some(key), &headers, body.to_owned())
+        .await
 }
 
 /// Every file of the data directory, as one lossy string.

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use availability_server::auth;
 use http::{Method, StatusCode, Version};
 
-use crate::support::{files, Client, TestServer, VERSIONS};
+use crate::support::{files, Client, TestServer, JSON, VERSIONS};
 
 const BATCH: &str = r#"{"updates":[{"day":"monday","time":"09:00","status":"available"}]}"#;
 
@@ -30,20 +30,10 @@ async fn every_kind_of_key_gets_its_answer() {
         };
 
         // No key.
-        let none = c
-            .send(
-                Client::request(Method::PATCH, "/calendars/a/availability")
-                    .header("content-type", "application/json")
-                    .body(crate::support::full(BATCH))
-                    .unwrap(),
-            )
-            .await;
-        let detail = none.problem(StatusCode::UNAUTHORIZED);
+        let path = "/calendars/a/availability";
+        let none = c.call(Method::PATCH, path, None, &[JSON], BATCH).await;
+        let detail = none.asks_for_a_key();
         assert!(detail.contains("needs a key"), "{detail}");
-        assert_eq!(
-            none.header("www-authenticate"),
-            Some("Bearer realm=\"availability\"")
-        );
 
         // Malformed: a wrong shape, and one mistyped digit (the checksum catches it). Neither
         // reaches bcrypt.
@@ -269,13 +259,8 @@ async fn writes_have_their_own_budget_and_answers_announce_it() {
     .await;
     let c = server.client(Version::HTTP_11);
     let keyless = |c: Client| async move {
-        c.send(
-            Client::request(Method::PATCH, "/availability")
-                .header("content-type", "application/json")
-                .body(crate::support::full(BATCH))
-                .unwrap(),
-        )
-        .await
+        c.call(Method::PATCH, "/availability", None, &[JSON], BATCH)
+            .await
     };
     for remaining in [2, 1, 0] {
         let r = keyless(c.clone()).await;
@@ -412,14 +397,9 @@ async fn a_trusted_proxy_names_the_client() {
 /// A write without a key, with `header: value`: its status (401, or 429 when the client's
 /// write budget is spent).
 async fn keyless_write(client: Client, header: &'static str, value: &str) -> StatusCode {
+    let headers = [JSON, (header, value)];
     client
-        .send(
-            Client::request(Method::PATCH, "/availability")
-                .header("content-type", "application/json")
-                .header(header, value)
-                .body(crate::support::full(BATCH))
-                .unwrap(),
-        )
+        .call(Method::PATCH, "/availability", None, &headers, BATCH)
         .await
         .status
 }

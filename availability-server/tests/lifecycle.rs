@@ -2,11 +2,13 @@
 //! graceful shutdown with a request in flight, and connections that misbehave.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
+use availability_server::server::Connections;
 use http::{Method, StatusCode, Version};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{files, open_store, test_config, Client, TestServer};
+use crate::support::{files, open_store, test_config, Client, TestServer, VERSIONS};
 
 #[tokio::test]
 async fn first_run_makes_a_certificate_and_an_admin_key_then_restarts_on_the_same_data() {
@@ -151,14 +153,63 @@ async fn garbage_connections_do_not_stop_the_server() {
     assert!(server.app.metrics.connection_errors.load(Ordering::SeqCst) >= 1);
 }
 
+/// Once shutdown has begun, every request is refused with 503 and `Retry-After: 1` on both
+/// protocols, and nothing is done: a read answered from memory, a page, and a write with a
+/// body (which waits for its body before it is answered).
 #[tokio::test]
 async fn requests_after_shutdown_began_get_503() {
     let server = TestServer::start().await;
     server.app.begin_shutdown();
-    let r = server.client(Version::HTTP_11).get("/healthz").await;
-    r.problem(StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(r.header("retry-after"), Some("1"));
-    let _ = Client::request(Method::GET, "/");
+    let body = r#"{"updates":[{"day":"monday","time":"09:00","status":"available"}]}"#;
+    for version in VERSIONS {
+        let c = server.client(version);
+        let answers = [
+            ("GET /healthz", c.get("/healthz").await),
+            ("GET /", c.get("/").await),
+            (
+                "PATCH /availability",
+                c.json(Method::PATCH, "/availability", &server.admin, body)
+                    .await,
+            ),
+        ];
+        for (request, r) in answers {
+            assert_eq!(
+                r.status,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{version:?} {request}: {}",
+                r.text()
+            );
+            let detail = r.problem(StatusCode::SERVICE_UNAVAILABLE);
+            assert!(detail.contains("shutting down"), "{request}: {detail}");
+            assert_eq!(r.header("retry-after"), Some("1"), "{version:?} {request}");
+        }
+    }
+    let version = server.store.get("default").map(|c| c.version());
+    assert_eq!(
+        version,
+        Some(1),
+        "a write refused at shutdown was not applied"
+    );
+}
+
+/// Reads `stream` until the server closes it, which must come within `limit` and with no byte
+/// of answer. A TLS stream may end without `close_notify`: the server drops a connection it
+/// gives up on rather than shutting TLS down. Any other read error is not a close.
+async fn closed_within(mut stream: impl AsyncRead + Unpin, limit: Duration) {
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut got))
+        .await
+        .unwrap_or_else(|_| panic!("the connection was still open after {limit:?}"));
+    match read {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+        Err(e) => panic!("the connection failed instead of closing: {e}"),
+    }
+    assert!(
+        got.is_empty(),
+        "the server answered: {}",
+        String::from_utf8_lossy(&got)
+    );
 }
 
 /// A client that connects and says nothing is dropped once the handshake timeout passes; the
@@ -166,10 +217,9 @@ async fn requests_after_shutdown_began_get_503() {
 #[tokio::test(start_paused = true)]
 async fn silent_clients_are_disconnected() {
     let server = TestServer::start().await;
-    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let mut buf = [0u8; 16];
-    let n = tcp.read(&mut buf).await.unwrap_or(0);
-    assert_eq!(n, 0, "the server closed the connection without answering");
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let limit = Connections::default().handshake_timeout + Duration::from_secs(1);
+    closed_within(tcp, limit).await;
     assert!(server.app.metrics.connection_errors.load(Ordering::SeqCst) >= 1);
 }
 
@@ -178,10 +228,9 @@ async fn silent_clients_are_disconnected() {
 #[tokio::test(start_paused = true)]
 async fn clients_that_send_no_request_are_disconnected() {
     let server = TestServer::start().await;
-    let mut tls = server.client(Version::HTTP_11).tls().await;
-    let mut buf = Vec::new();
-    let n = tls.read_to_end(&mut buf).await.unwrap_or(0);
-    assert_eq!(n, 0, "{}", String::from_utf8_lossy(&buf));
+    let tls = server.client(Version::HTTP_11).tls().await;
+    let limit = Connections::default().header_read_timeout + Duration::from_secs(1);
+    closed_within(tls, limit).await;
 }
 
 /// A request cancelled while it waits (here for a body that never comes, the client gone) no

@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode, Version};
+use http::{HeaderMap, Method, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 
 use crate::support::{full, Client, TestServer, VERSIONS};
 
@@ -23,29 +22,8 @@ pub(crate) struct Events {
 impl Events {
     /// Opens `path` with `headers` on a new connection of `client`.
     pub(crate) async fn open(client: &Client, path: &str, headers: &[(&str, &str)]) -> Events {
-        let tls = client.tls().await;
-        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-        let io = TokioIo::new(tls);
-        let mut builder = Client::request(Method::GET, path).header("host", "localhost");
-        for (name, value) in headers {
-            builder = builder.header(*name, *value);
-        }
-        let request: Request<_> = builder.body(full(Bytes::new())).unwrap();
-        let response = if h2 {
-            let (mut sender, conn) =
-                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
-                    .await
-                    .unwrap();
-            tokio::spawn(conn);
-            let mut request = request;
-            *request.version_mut() = Version::HTTP_2;
-            request.headers_mut().remove("host");
-            sender.send_request(request).await.unwrap()
-        } else {
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
-            tokio::spawn(conn);
-            sender.send_request(request).await.unwrap()
-        };
+        let request = Client::request(Method::GET, path, None, headers);
+        let response = client.open(request.body(full(Bytes::new())).unwrap()).await;
         let (parts, body) = response.into_parts();
         Events {
             status: parts.status,

@@ -282,18 +282,16 @@ impl Session<'_> {
         headers: &[(&str, &str)],
         status: StatusCode,
     ) -> Resp {
-        let mut request = Client::request(method.clone(), path);
-        if let Some(key) = key {
-            request = request.header("authorization", format!("Bearer {key}"));
-        }
-        if let Some((media, _)) = body {
-            request = request.header("content-type", media);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
+        let mut all: Vec<(&str, &str)> = body
+            .map(|(media, _)| ("content-type", media))
+            .into_iter()
+            .collect();
+        all.extend_from_slice(headers);
         let bytes = body.map(|(_, text)| text.to_owned()).unwrap_or_default();
-        let answer = self.client.send(request.body(full(bytes)).unwrap()).await;
+        let answer = self
+            .client
+            .call(method.clone(), path, key, &all, bytes)
+            .await;
         assert_eq!(answer.status, status, "{method} {path}: {}", answer.text());
         self.checker.check(&method, path, &answer);
         answer
@@ -932,11 +930,13 @@ async fn documented_query_parameters_are_the_accepted_ones() {
             .collect();
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let ask = |query: String| {
-            let request = Client::request(method.clone(), &format!("{concrete}?{query}"))
-                .header("authorization", format!("Bearer {}", server.admin))
-                .body(full(""))
-                .unwrap();
-            client.send(request)
+            let request = Client::request(
+                method.clone(),
+                &format!("{concrete}?{query}"),
+                Some(&server.admin),
+                &[],
+            );
+            client.send(request.body(full("")).unwrap())
         };
         for name in &names {
             let answer = ask(format!("{name}=1")).await;

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::binary::{start_with, Logs};
+use crate::support::Binary;
 
 /// The README, as committed.
 const README: &str = include_str!("../../README.md");
@@ -196,20 +196,15 @@ fn the_readme_walk_runs_as_written() {
 
     // The server, as the first block starts it, with its standard output in the same file.
     let data = tempfile::tempdir().unwrap();
-    let logs = Logs::default();
-    let (mut server, addr) = start_with(data.path(), &logs, &[]);
-    let mut stdout = server.0.stdout.take().unwrap();
-    let mut file = std::fs::File::create(data.path().join(FIRST_START)).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut file));
+    let mut server = Binary::start(
+        data.path(),
+        "info,availability_server=debug",
+        std::iter::empty::<&str>(),
+    );
+    let addr = server.addr;
     // The first block's wait: until the key is printed.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !std::fs::read_to_string(data.path().join(FIRST_START))
-        .unwrap()
-        .contains("avk_")
-    {
-        assert!(Instant::now() < deadline, "no admin key printed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(server.printed_key().is_some(), "no admin key printed");
+    std::fs::write(data.path().join(FIRST_START), server.output()).unwrap();
 
     // The other blocks as written, one script, each block's output after its marker.
     let mut script = String::new();
@@ -220,12 +215,12 @@ fn the_readme_walk_runs_as_written() {
     let env = [
         ("DATA", data.path().display().to_string()),
         ("U", format!("https://127.0.0.1:{}", addr.port())),
-        ("SERVER", server.0.id().to_string()),
+        ("SERVER", server.id().to_string()),
     ];
     let (ok, stdout, stderr) = run_bash(&script, &env, data.path());
     let shown = format!(
         "standard output:\n{stdout}\nstandard error:\n{stderr}\nthe server's log:\n{}",
-        logs.lock().unwrap()
+        server.log()
     );
     assert!(ok, "the walk failed\n{shown}");
     let out = outputs(&stdout, blocks.len());
@@ -332,7 +327,7 @@ fn the_readme_walk_runs_as_written() {
     // The last block stops the server, which exits cleanly.
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
+        if let Some(status) = server.exited() {
             break status;
         }
         assert!(

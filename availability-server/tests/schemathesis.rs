@@ -11,46 +11,15 @@
 //! Needs `schemathesis` on the `PATH` (`.ci/run` installs it). Without it the test says loudly
 //! that it skipped, unless `CI` or `AVAILABILITY_REQUIRE_ORACLES` is set: then it fails.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
-/// Whether a missing tool is a failure rather than a skip.
-fn required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("AVAILABILITY_REQUIRE_ORACLES").is_some()
-}
+use crate::support::{cannot_run, Binary};
 
-/// The server process; killed when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Starts the binary on port 0 over `data`, its limits lifted; returns it, its address and
-/// the first-run admin key it prints.
-fn start(data: &std::path::Path) -> (Server, std::net::SocketAddr, String) {
+/// Starts the binary on port 0 over `data`, its limits lifted.
+fn start(data: &std::path::Path) -> Binary {
     let lifted = "1000000";
-    let mut command = Command::new(env!("CARGO_BIN_EXE_availability-server"));
-    command
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--bcrypt-cost",
-            "4",
-            "--log",
-            "info",
-        ])
-        .arg("--data-dir")
-        .arg(data);
     // Two workers may check the key at once before it is remembered: neither may wait.
-    command.args(["--bcrypt-per-client", "8"]);
+    let mut flags = vec!["--bcrypt-per-client".to_owned(), "8".to_owned()];
     for limit in [
         "read",
         "write",
@@ -59,52 +28,14 @@ fn start(data: &std::path::Path) -> (Server, std::net::SocketAddr, String) {
         "admin-write",
         "key-write",
     ] {
-        command
-            .arg(format!("--{limit}-per-minute"))
-            .arg(lifted)
-            .arg(format!("--{limit}-burst"))
-            .arg(lifted);
+        flags.extend([
+            format!("--{limit}-per-minute"),
+            lifted.to_owned(),
+            format!("--{limit}-burst"),
+            lifted.to_owned(),
+        ]);
     }
-    let mut child = command
-        .env_remove("AVAILABILITY_CONFIG")
-        .env_remove("AVAILABILITY_TZDATA_DIR")
-        .current_dir(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let (tx, rx) = mpsc::channel();
-    // Both pipes are drained to their end, so the server never blocks on a full one.
-    let address = tx.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("address=").nth(1) {
-                let text = rest.split_whitespace().next().unwrap_or("").to_owned();
-                let _ = address.send(("address", text));
-            }
-        }
-    });
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(key) = line.split_whitespace().find(|w| w.starts_with("avk_")) {
-                let _ = tx.send(("key", key.to_owned()));
-            }
-        }
-    });
-    let (mut address, mut key) = (None, None);
-    while address.is_none() || key.is_none() {
-        let (what, text) = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server logs its address and prints its first admin key");
-        match what {
-            "address" => address = Some(text.parse().unwrap()),
-            _ => key = Some(text),
-        }
-    }
-    (server, address.unwrap(), key.unwrap())
+    Binary::start(data, "info", flags)
 }
 
 /// A number from the environment, or `default`.
@@ -115,6 +46,8 @@ fn setting(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+const TEST: &str = "schemathesis_finds_no_server_error_and_no_schema_violation";
+
 #[test]
 fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let version = Command::new("schemathesis").arg("--version").output();
@@ -122,22 +55,30 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         Ok(out) if out.status.success() => {
             eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
         }
-        Ok(_) | Err(_) if !required() => {
-            eprintln!(
-                "SKIPPED schemathesis_finds_no_server_error_and_no_schema_violation: no \
-                 schemathesis (pip install -r availability-server/tests/schemathesis/requirements.txt)"
+        Ok(out) => {
+            let why = format!(
+                "schemathesis does not run (pip install -r \
+                 availability-server/tests/schemathesis/requirements.txt): {}",
+                String::from_utf8_lossy(&out.stderr)
             );
+            cannot_run(TEST, &why);
             return;
         }
-        Ok(out) => panic!(
-            "schemathesis is needed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => panic!("schemathesis is needed: {e}"),
+        Err(e) => {
+            let why = format!(
+                "no schemathesis (pip install -r \
+                 availability-server/tests/schemathesis/requirements.txt): {e}"
+            );
+            cannot_run(TEST, &why);
+            return;
+        }
     }
     let data = tempfile::tempdir().unwrap();
-    let (mut server, addr, admin) = start(data.path());
-    let base = format!("https://127.0.0.1:{}", addr.port());
+    let mut server = start(data.path());
+    let admin = server
+        .printed_key()
+        .expect("the first start prints an admin key");
+    let base = format!("https://127.0.0.1:{}", server.addr.port());
     let reports = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
     let out = Command::new("schemathesis")
@@ -181,16 +122,10 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("{stdout}\n{stderr}");
     eprintln!("schemathesis ran for {:?}", started.elapsed());
-    assert_eq!(
-        server.0.try_wait().unwrap(),
-        None,
-        "the server is still running"
-    );
+    assert!(server.running(), "the server is still running");
     assert!(
         out.status.success(),
         "schemathesis found failures (above): exit {:?}",
         out.status.code()
     );
-    let _ = server.0.kill();
-    let _ = server.0.wait();
 }

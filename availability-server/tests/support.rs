@@ -1,25 +1,36 @@
 //! The harness: a test certificate, a server on port 0 over a store in a temporary directory,
-//! and a TLS client that speaks HTTP/1.1 or HTTP/2.
+//! a TLS client that speaks HTTP/1.1 or HTTP/2, the real binary, and what a test does when a
+//! tool it needs is missing.
 
 #![allow(dead_code, unreachable_pub)]
 
+#[path = "../../availability-core/tests/oracles.rs"]
+mod oracles;
+
+pub(crate) use oracles::cannot_run;
+
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use availability_server::app::App;
 use availability_server::config::Config;
 use availability_server::store::Store;
 use availability_server::{server, startup};
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode, Version};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Frame;
+use hyper::body::{Frame, Incoming};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -181,17 +192,9 @@ impl TestServer {
 
     /// Creates a calendar with the admin key; returns its key.
     pub async fn create_calendar(&self, id: &str, zone: &str) -> String {
-        let r = self
-            .client(Version::HTTP_11)
-            .json(
-                Method::POST,
-                "/calendars",
-                &self.admin,
-                &format!(r#"{{"id":"{id}","timezone":"{zone}"}}"#),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-        r.json()["key"].as_str().unwrap().to_owned()
+        self.client(Version::HTTP_11)
+            .create_calendar(&self.admin, id, zone)
+            .await
     }
 }
 
@@ -265,6 +268,16 @@ impl Resp {
         assert!(!detail.is_empty());
         detail
     }
+
+    /// Asserts a 401 problem that asks for a bearer key; returns its detail.
+    pub fn asks_for_a_key(&self) -> String {
+        let detail = self.problem(StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            self.header("www-authenticate"),
+            Some("Bearer realm=\"availability\"")
+        );
+        detail
+    }
 }
 
 #[derive(Clone)]
@@ -335,13 +348,13 @@ impl Client {
             .unwrap()
     }
 
-    /// Sends one request on a new connection.
-    pub async fn send(&self, request: Request<ReqBody>) -> Resp {
+    /// Sends `request` on a new connection; the answer comes with its body unread (an event
+    /// stream, or the answer to a body the server stops reading).
+    pub async fn open(&self, mut request: Request<ReqBody>) -> Response<Incoming> {
         let tls = self.tls().await;
         let negotiated = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
         let io = TokioIo::new(tls);
-        let mut request = request;
-        let response = if self.version == Version::HTTP_2 {
+        if self.version == Version::HTTP_2 {
             assert_eq!(negotiated.as_deref(), Some(&b"h2"[..]));
             let (mut sender, conn) =
                 hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
@@ -360,8 +373,12 @@ impl Client {
                     .insert(http::header::HOST, "localhost".parse().unwrap());
             }
             sender.send_request(request).await.unwrap()
-        };
-        let (parts, body) = response.into_parts();
+        }
+    }
+
+    /// Sends one request on a new connection; the answer with its whole body.
+    pub async fn send(&self, request: Request<ReqBody>) -> Resp {
+        let (parts, body) = self.open(request).await.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
         Resp {
             status: parts.status,
@@ -371,49 +388,69 @@ impl Client {
         }
     }
 
-    pub fn request(method: Method, path: &str) -> http::request::Builder {
-        let uri = format!("https://localhost{path}");
-        Request::builder().method(method).uri(uri)
+    /// A request for `path` with `headers`, and `Authorization: Bearer <key>` when there is a
+    /// key; its body is the caller's.
+    pub fn request(
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> http::request::Builder {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("https://localhost{path}"));
+        if let Some(key) = key {
+            builder = builder.header("authorization", format!("Bearer {key}"));
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder
+    }
+
+    /// Sends `method path` with `headers` (and the key, when there is one) and `body`, on a
+    /// new connection.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Resp {
+        let request = Client::request(method, path, key, headers);
+        self.send(request.body(full(body)).unwrap()).await
     }
 
     pub async fn get(&self, path: &str) -> Resp {
-        self.send(
-            Client::request(Method::GET, path)
-                .body(full(Bytes::new()))
-                .unwrap(),
-        )
-        .await
+        self.get_with(path, &[]).await
     }
 
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
-        let mut b = Client::request(Method::GET, path);
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        self.send(b.body(full(Bytes::new())).unwrap()).await
+        self.call(Method::GET, path, None, headers, Bytes::new())
+            .await
     }
 
     pub async fn authed(&self, method: Method, path: &str, key: &str) -> Resp {
-        self.send(
-            Client::request(method, path)
-                .header("authorization", format!("Bearer {key}"))
-                .body(full(Bytes::new()))
-                .unwrap(),
-        )
-        .await
+        self.call(method, path, Some(key), &[], Bytes::new()).await
+    }
+
+    /// Creates a calendar with `admin`, an admin key; returns its key.
+    pub async fn create_calendar(&self, admin: &str, id: &str, zone: &str) -> String {
+        let body = format!(r#"{{"id":"{id}","timezone":"{zone}"}}"#);
+        let r = self.json(Method::POST, "/calendars", admin, &body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        r.json()["key"].as_str().unwrap().to_owned()
     }
 
     pub async fn json(&self, method: Method, path: &str, key: &str, body: &str) -> Resp {
-        self.send(
-            Client::request(method, path)
-                .header("authorization", format!("Bearer {key}"))
-                .header("content-type", "application/json")
-                .body(full(body.to_owned()))
-                .unwrap(),
-        )
-        .await
+        self.call(method, path, Some(key), &[JSON], body.to_owned())
+            .await
     }
 }
+
+/// The header of a JSON body.
+pub const JSON: (&str, &str) = ("content-type", "application/json");
 
 /// Both protocols, for tests that run over each.
 pub const VERSIONS: [Version; 2] = [Version::HTTP_11, Version::HTTP_2];
@@ -430,4 +467,205 @@ pub fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------
+// The real binary.
+
+/// The server's binary, with no setting taken from this environment (`AVAILABILITY_*`): each
+/// test says what it runs with.
+pub fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_availability-server"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AVAILABILITY_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// What a running binary wrote: its standard output (where the first run prints the admin
+/// key), its standard error (the log), and how many of the two have ended.
+#[derive(Default)]
+struct Written {
+    out: String,
+    log: String,
+    ended: usize,
+}
+
+/// [`Written`], and a signal for each change.
+#[derive(Default)]
+struct Captured {
+    written: Mutex<Written>,
+    changed: Condvar,
+}
+
+impl Captured {
+    /// Appends every line of `pipe` to the text `field` picks, to its end: the binary never
+    /// blocks on a full pipe.
+    fn drain(
+        self: &Arc<Captured>,
+        pipe: impl Read + Send + 'static,
+        field: fn(&mut Written) -> &mut String,
+    ) {
+        let captured = Arc::clone(self);
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut written = captured.written.lock().unwrap();
+                let text = field(&mut written);
+                text.push_str(&line);
+                text.push('\n');
+                captured.changed.notify_all();
+            }
+            captured.written.lock().unwrap().ended += 1;
+            captured.changed.notify_all();
+        });
+    }
+
+    /// What `found` finds in what was written, once it finds it; fails, saying that `what`
+    /// was missing, after a minute or when both pipes ended first.
+    fn wait_for<T>(&self, what: &str, found: impl Fn(&Written) -> Option<T>) -> T {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut written = self.written.lock().unwrap();
+        loop {
+            if let Some(it) = found(&written) {
+                return it;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(
+                written.ended < 2 && !left.is_zero(),
+                "{what}, within a minute and before the binary ended: {}",
+                written.log
+            );
+            written = self.changed.wait_timeout(written, left).unwrap().0;
+        }
+    }
+}
+
+/// The real `availability-server` serving HTTPS on a free port of 127.0.0.1 over a data
+/// directory, its output captured; killed when dropped, however the test ends.
+pub struct Binary {
+    child: Child,
+    pub addr: std::net::SocketAddr,
+    data: std::path::PathBuf,
+    captured: Arc<Captured>,
+}
+
+impl Binary {
+    /// Starts the binary over `data` (also its working directory) with bcrypt at its lowest
+    /// cost, logging at `log`, with `flags` besides; returns once it logs its address.
+    pub fn start(
+        data: &Path,
+        log: &str,
+        flags: impl IntoIterator<Item = impl AsRef<OsStr>>,
+    ) -> Binary {
+        let mut child = binary()
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--bcrypt-cost",
+                "4",
+                "--log",
+                log,
+            ])
+            .arg("--data-dir")
+            .arg(data)
+            .args(flags)
+            .current_dir(data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let captured = Arc::new(Captured::default());
+        captured.drain(child.stdout.take().unwrap(), |w| &mut w.out);
+        captured.drain(child.stderr.take().unwrap(), |w| &mut w.log);
+        let mut binary = Binary {
+            child,
+            addr: ([127, 0, 0, 1], 0).into(),
+            data: data.to_path_buf(),
+            captured,
+        };
+        binary.addr = binary
+            .captured
+            .wait_for("the server logs its address", |w| {
+                let rest = w
+                    .log
+                    .lines()
+                    .find_map(|line| line.split("address=").nth(1))?;
+                rest.split_whitespace().next()?.parse().ok()
+            });
+        binary
+    }
+
+    /// The certificate it serves, as it stands in the data directory.
+    pub fn root(&self) -> CertificateDer<'static> {
+        let pem = std::fs::read(self.data.join("cert.pem")).unwrap();
+        CertificateDer::from_pem_slice(&pem).unwrap()
+    }
+
+    /// The admin key a first run prints; `None` once the binary has ended without printing
+    /// one.
+    pub fn printed_key(&self) -> Option<String> {
+        let printed = |w: &Written| {
+            w.out
+                .split_whitespace()
+                .find(|word| word.starts_with("avk_"))
+                .map(str::to_owned)
+        };
+        self.captured
+            .wait_for("a key, or the end of its output", |w| match printed(w) {
+                Some(key) => Some(Some(key)),
+                None if w.ended == 2 => Some(None),
+                None => None,
+            })
+    }
+
+    /// Everything it logged so far (all of it, once it has ended).
+    pub fn log(&self) -> String {
+        self.captured.written.lock().unwrap().log.clone()
+    }
+
+    /// Everything it wrote to standard output so far.
+    pub fn output(&self) -> String {
+        self.captured.written.lock().unwrap().out.clone()
+    }
+
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its exit status, once it has ended.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
+    /// Whether it still runs.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Sends it SIGTERM (by its own process id); returns its exit code once it has ended and
+    /// its output is all captured.
+    pub fn terminate(&mut self) -> i32 {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let code = self.child.wait().unwrap().code().unwrap_or(-1);
+        self.captured
+            .wait_for("the end of its output", |w| (w.ended == 2).then_some(()));
+        code
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
