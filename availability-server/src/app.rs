@@ -1,11 +1,10 @@
 //! [`App`]: everything a request handler needs, shared by all connections, and the three
 //! steps most handlers share: find the calendar, check the key, commit a change.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use availability_core::tz::{IsoWeek, Plan, PlanCache, Zone};
@@ -14,6 +13,7 @@ use http::request::Parts;
 use crate::auth::{Auth, Need, NewKey, Principal};
 use crate::cache::{Cache, Rendered};
 use crate::events::{EventLimits, Events};
+use crate::idempotency::Answering;
 use crate::limit::Limits;
 use crate::metrics::Metrics;
 use crate::store::{self, Calendar, Expected, KeyHash, KeyScope, Store};
@@ -58,9 +58,8 @@ pub struct App {
     pub events: Events,
     /// Set when shutdown begins: requests that still arrive get 503.
     shutting_down: AtomicBool,
-    /// The (principal, idempotency key) pairs of requests being answered now: a repeat that
-    /// arrives meanwhile is 409 ([`crate::idempotency`]).
-    pub(crate) idempotent_running: Mutex<HashSet<(String, String)>>,
+    /// The requests with an idempotency key being answered now ([`crate::idempotency`]).
+    pub(crate) answering: Answering,
 }
 
 /// The plain settings of [`App`].
@@ -120,7 +119,7 @@ impl App {
             cors_origins,
             events: Events::new(EventLimits::default()),
             shutting_down: AtomicBool::new(false),
-            idempotent_running: Mutex::new(HashSet::new()),
+            answering: Answering::default(),
         }
     }
 

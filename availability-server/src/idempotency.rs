@@ -85,6 +85,14 @@ pub fn fingerprint(parts: &Parts, body: &[u8]) -> [u8; 32] {
     out
 }
 
+/// The requests with an idempotency key being answered now, by (principal, key): a repeat
+/// that arrives meanwhile is 409. The one piece of idempotency state that is not durable;
+/// the answers themselves are kept by the store, with the change they answer.
+#[derive(Debug, Default)]
+pub struct Answering {
+    running: Mutex<HashSet<(String, String)>>,
+}
+
 /// A request with an idempotency key, being answered: while it lives, a repeat is 409.
 #[derive(Debug)]
 pub struct Running<'a> {
@@ -127,7 +135,8 @@ pub fn start<'a>(app: &'a App, parts: &Parts, principal: String, body: &[u8]) ->
     let entry = (principal.clone(), key.to_owned());
     {
         let mut running = app
-            .idempotent_running
+            .answering
+            .running
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         if !running.insert(entry.clone()) {
@@ -138,7 +147,7 @@ pub fn start<'a>(app: &'a App, parts: &Parts, principal: String, body: &[u8]) ->
         }
     }
     let running = Running {
-        set: &app.idempotent_running,
+        set: &app.answering.running,
         entry,
         key: IdempotencyKey {
             key: key.to_owned(),
