@@ -125,7 +125,7 @@ impl Slot {
 impl FromStr for Slot {
     type Err = Error;
 
-    /// Parses a day and a time separated by one space, as [`Display`](fmt::Display) prints
+    /// Parses a day and a time separated by one space, as [`Display`](core::fmt::Display) prints
     /// them: `tuesday 09:30`.
     fn from_str(s: &str) -> Result<Slot, Error> {
         let Some((day, time)) = s.split_once(' ') else {
