@@ -109,3 +109,8 @@ pub use week::{Counts, Run, Runs, Slots, Week};
 #[cfg(all(doctest, feature = "std", feature = "tz"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeExamples;
+
+// The crate's own README, the one a user of the crate reads first, likewise.
+#[cfg(all(doctest, feature = "tz"))]
+#[doc = include_str!("../README.md")]
+struct CrateReadme;
