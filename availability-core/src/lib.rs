@@ -65,8 +65,16 @@
 //! - `serde`: (de)serialization of statuses, days, times, entries and batches.
 //! - `test-backend`: `store::double`, an in-memory store file that keeps only what was
 //!   flushed and crashes at a chosen write, for power-loss tests and fuzzing.
+//!
+// A module that a feature leaves out cannot be linked to: its name links to the features (the
+// empty line above lets these definitions start a block of their own).
+#![cfg_attr(
+    not(feature = "tz"),
+    doc = "[`tz`]: crate#features\n[`dated`]: crate#features\n[`tz::Zone`]: crate#features"
+)]
+#![cfg_attr(not(feature = "std"), doc = "[`store`]: crate#features")]
 #![no_std]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 extern crate alloc;
@@ -101,3 +109,8 @@ pub use week::{Counts, Run, Runs, Slots, Week};
 #[cfg(all(doctest, feature = "std", feature = "tz"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeExamples;
+
+// The crate's own README, the one a user of the crate reads first, likewise.
+#[cfg(all(doctest, feature = "tz"))]
+#[doc = include_str!("../README.md")]
+struct CrateReadme;

@@ -36,6 +36,9 @@
 //! - `metrics`: counters in the Prometheus text format.
 //! - `tzdata`: which release of the time-zone database is used (bundled, or a zoneinfo
 //!   directory), chosen once at startup.
+// The server is a program, not a library for others: its documentation is read with its
+// private items (`cargo doc --document-private-items`), where links to them resolve.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod admin_keys;
 pub mod app;

@@ -71,6 +71,7 @@ const MAX_NAME: usize = 64;
 /// assert_eq!(vancouver.offset_at(1_796_083_200), Some(-7 * 3600));
 /// # Ok::<(), availability_core::Error>(())
 /// ```
+#[cfg_attr(not(feature = "std"), doc = "[`Tzdb::from_dir`]: crate#features")]
 pub struct Tzdb {
     version: String,
     /// Sorted by name, ignoring ASCII case; no two names equal ignoring case.

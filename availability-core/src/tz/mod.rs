@@ -224,6 +224,10 @@
 //! assert_eq!(exact[0].end.to_string(), "2026-10-05T00:00:00+11:00");
 //! # Ok::<(), availability_core::Error>(())
 //! ```
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "[`PlanCache`]: crate#features\n[`Tzdb::from_dir`]: crate#features"
+)]
 
 mod civil;
 mod db;

@@ -31,7 +31,7 @@ const MARGIN: i64 = 2 * DAY;
 /// operations per word.
 ///
 /// Building a plan reads both zones' offset changes around the week (microseconds);
-/// keep plans in a [`PlanCache`](crate::tz::PlanCache) where many views repeat.
+/// keep plans in a [`PlanCache`] where many views repeat.
 ///
 /// ```
 /// use availability_core::tz::{IsoWeek, Plan, Zone};
@@ -47,6 +47,8 @@ const MARGIN: i64 = 2 * DAY;
 /// assert_eq!(view.counts().available, 1);
 /// # Ok::<(), availability_core::Error>(())
 /// ```
+#[cfg_attr(feature = "std", doc = "[`PlanCache`]: crate::tz::PlanCache")]
+#[cfg_attr(not(feature = "std"), doc = "[`PlanCache`]: crate#features")]
 #[derive(Clone, Debug)]
 pub struct Plan {
     owner: Zone,
