@@ -105,12 +105,9 @@ pub use error::Error;
 pub use grid::{Day, Slot, Status, Time, DAYS, HALF_HOURS_PER_DAY, SLOTS};
 pub use week::{Counts, Run, Runs, Slots, Week};
 
-// The README's examples, compiled and run as doctests so that they stay true.
-#[cfg(all(doctest, feature = "std", feature = "tz"))]
-#[doc = include_str!("../../README.md")]
-struct ReadmeExamples;
-
-// The crate's own README, the one a user of the crate reads first, likewise.
+// The crate's README, the one a user of the crate reads first, compiled and run as a doctest
+// so that it stays true. (The workspace's README is the server crate's doctest: it lies
+// outside this crate's package.)
 #[cfg(all(doctest, feature = "tz"))]
 #[doc = include_str!("../README.md")]
 struct CrateReadme;

@@ -60,3 +60,9 @@ pub mod store;
 pub mod tls;
 pub mod tzdata;
 pub mod wire;
+
+// The workspace README's examples, compiled and run as doctests so that they stay true. They
+// live here rather than in the core, whose package holds only its own files.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;

@@ -6,7 +6,7 @@
 //! dates, the previous and next weeks, the zone form); `/static/app.js` adds the browser's
 //! zone, keyboard movement, who is free in a group, live refresh from the event stream and
 //! the owner's edit mode. Nothing is loaded from another origin, and the answer carries a
-//! `Content-Security-Policy` that forbids it (see [`secure`]).
+//! `Content-Security-Policy` that forbids it (see [`crate::wire::response::CSP`]).
 //!
 //! Every slot cell carries `data-slot` (0-335 in viewer order) and `data-status`, and on
 //! group pages `data-available`, so tools and tests read the grid a person sees.
