@@ -59,7 +59,7 @@ pub struct App {
     /// Set when shutdown begins: requests that still arrive get 503.
     shutting_down: AtomicBool,
     /// The requests with an idempotency key being answered now ([`crate::idempotency`]).
-    pub(crate) answering: Answering,
+    pub answering: Answering,
 }
 
 /// The plain settings of [`App`].

@@ -23,7 +23,6 @@ use http::header::{HeaderValue, CONTENT_TYPE, ETAG, LOCATION};
 use http::request::Parts;
 use http::{Response, StatusCode};
 
-use crate::app::App;
 use crate::auth::{self, Principal};
 use crate::store::{IdempotencyKey, Remembered, Store};
 use crate::wire::{etag, Body, Problem, Result};
@@ -127,18 +126,20 @@ pub enum Start<'a> {
 ///
 /// 400 for a malformed key; 409 while a request with the same key is being answered; 422
 /// when the key was used for another request.
-pub fn start<'a>(app: &'a App, parts: &Parts, principal: String, body: &[u8]) -> Result<Start<'a>> {
+pub fn start<'a>(
+    answering: &'a Answering,
+    store: &Store,
+    parts: &Parts,
+    principal: String,
+    body: &[u8],
+) -> Result<Start<'a>> {
     let Some(key) = key(parts)? else {
         return Ok(Start::Fresh(None));
     };
     let fingerprint = fingerprint(parts, body);
     let entry = (principal.clone(), key.to_owned());
     {
-        let mut running = app
-            .answering
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut running = answering.running.lock().unwrap_or_else(|e| e.into_inner());
         if !running.insert(entry.clone()) {
             return Err(Problem::conflict(
                 "a request with this Idempotency-Key is still being answered; retry once it \
@@ -147,7 +148,7 @@ pub fn start<'a>(app: &'a App, parts: &Parts, principal: String, body: &[u8]) ->
         }
     }
     let running = Running {
-        set: &app.answering.running,
+        set: &answering.running,
         entry,
         key: IdempotencyKey {
             key: key.to_owned(),
@@ -156,7 +157,7 @@ pub fn start<'a>(app: &'a App, parts: &Parts, principal: String, body: &[u8]) ->
             expires_ms: now_ms().saturating_add(TTL_MS),
         },
     };
-    match app.store.remembered(&running.key.principal, key) {
+    match store.remembered(&running.key.principal, key) {
         Some(answer) if answer.fingerprint == fingerprint => Ok(Start::Repeat(answer)),
         Some(_) => Err(Problem::unprocessable(
             "this Idempotency-Key was used for another request (another method, path or \
@@ -229,7 +230,8 @@ impl Remember<'_> {
 ///
 /// As [`start`]; 422 when a remembered answer cannot be opened with this request's token.
 pub fn start_keyed<'a>(
-    app: &'a App,
+    answering: &'a Answering,
+    store: &Store,
     parts: &Parts,
     principal: &Principal,
     client: IpAddr,
@@ -237,7 +239,8 @@ pub fn start_keyed<'a>(
 ) -> Result<Keyed<'a>> {
     let token = auth::request_token(&parts.headers).unwrap_or_default();
     match start(
-        app,
+        answering,
+        store,
         parts,
         self::principal(Some(principal), parts, client),
         body,

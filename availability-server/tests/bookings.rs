@@ -644,7 +644,14 @@ async fn a_repeat_while_the_first_is_running_is_409() {
         .unwrap()
         .into_parts();
     let principal = format!("key:{}", availability_server::auth::key_id(&key).unwrap());
-    let running = idempotency::start(&server.app, &parts, principal, body.as_bytes()).unwrap();
+    let running = idempotency::start(
+        &server.app.answering,
+        &server.app.store,
+        &parts,
+        principal,
+        body.as_bytes(),
+    )
+    .unwrap();
     assert!(matches!(running, Start::Fresh(Some(_))));
     let c = server.client(Version::HTTP_2);
     let detail = book(&c, "busy", Some(&key), &body, Some("slow-1"))

@@ -171,7 +171,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     };
     let bytes = body::read_json(app.body, parts, body).await?;
     let who = idempotency::principal(principal.as_ref(), parts, cx.client);
-    let running = match idempotency::start(app, parts, who, &bytes)? {
+    let running = match idempotency::start(&app.answering, &app.store, parts, who, &bytes)? {
         Start::Repeat(answer) => {
             let mut response = idempotency::replay(&answer, cal.incarnation());
             let booking = serde_json::from_slice::<Value>(&answer.body)

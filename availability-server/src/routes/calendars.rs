@@ -103,7 +103,14 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     idempotency::key(parts)?;
     let principal = app.authorize(cx.client, parts, Need::Admin).await?;
     let bytes = body::read_json(app.body, parts, body).await?;
-    let running = match idempotency::start_keyed(app, parts, &principal, cx.client, &bytes)? {
+    let running = match idempotency::start_keyed(
+        &app.answering,
+        &app.store,
+        parts,
+        &principal,
+        cx.client,
+        &bytes,
+    )? {
         Keyed::Repeat(mut response, answer) => {
             if let Some(id) = answer["calendar"].as_str() {
                 idempotency::locate(&mut response, &format!("/calendars/{id}"));
