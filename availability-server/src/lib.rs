@@ -32,7 +32,9 @@
 //! - `ics`: iCalendar: the week as a `VFREEBUSY`, the pattern as a `VAVAILABILITY`, and
 //!   that pattern read back.
 //! - `page`: the week as a page for people (HTML, its script and style), the start page.
-//! - `cache`: rendered bodies and their compressed forms, bounded.
+//! - `cache`: rendered bodies and their compressed forms, bounded: the keys and their hashes
+//!   (`cache/key.rs`), a body and its compressed forms (`cache/rendered.rs`), the bounded map
+//!   with its eviction and its index by calendar (`cache/map.rs`).
 //! - `metrics`: counters in the Prometheus text format.
 //! - `tzdata`: which release of the time-zone database is used (bundled, or a zoneinfo
 //!   directory), chosen once at startup.
