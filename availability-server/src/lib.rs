@@ -30,7 +30,7 @@
 //! - `limit`: per-client rate limits (reads, writes, key checks).
 //! - `render`: the JSON, intervals and CSV writers.
 //! - `ics`: iCalendar: the week as a `VFREEBUSY`, the pattern as a `VAVAILABILITY`, and
-//!   that pattern read back.
+//!   that pattern read back (`ics/pattern/export.rs` and `ics/pattern/import.rs`, apart).
 //! - `page`: the week as a page for people (HTML, its script and style), the start page.
 //! - `cache`: rendered bodies and their compressed forms, bounded: the keys and their hashes
 //!   (`cache/key.rs`), a body and its compressed forms (`cache/rendered.rs`), the bounded map
