@@ -26,7 +26,9 @@
 //!   of answers, and problems (`application/problem+json`), with the HTTP answer to each
 //!   refusal of the core; strict query strings; who the client is, through trusted proxies.
 //! - `store`: the core's store, opened in the data directory.
-//! - `auth`: keys: generation, checksums, bcrypt checking off the async workers, the memo.
+//! - `auth`: keys: bcrypt checking off the async workers, the memo (`auth/mod.rs`); the key
+//!   format: generation, checksums, key ids (`auth/key.rs`); principals and needs
+//!   (`auth/principal.rs`).
 //! - `limit`: per-client rate limits (reads, writes, key checks).
 //! - `render`: the JSON, intervals and CSV writers.
 //! - `ics`: iCalendar: the week as a `VFREEBUSY`, the pattern as a `VAVAILABILITY`, and
