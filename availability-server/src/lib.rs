@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //!
-//! - `config`: settings from defaults, a TOML file, `AVAILABILITY_*` variables and flags.
+//! - `config`: settings from defaults, a TOML file, `AVAILABILITY_*` variables and flags;
+//!   the flags and commands themselves in `config/cli.rs`.
 //! - `admin_keys`: the `admin-keys` command: the stored admin keys, managed offline.
 //! - `startup`: from a configuration to a ready server (certificate, `default`, admin key).
 //! - `server`: the accept loop, generic over a `Handler`: TLS, HTTP/1.1 and HTTP/2,
