@@ -34,7 +34,8 @@
 //! - `render`: the JSON, intervals and CSV writers.
 //! - `ics`: iCalendar: the week as a `VFREEBUSY`, the pattern as a `VAVAILABILITY`, and
 //!   that pattern read back (`ics/pattern/export.rs` and `ics/pattern/import.rs`, apart).
-//! - `page`: the week as a page for people (HTML, its script and style), the start page.
+//! - `page`: the week as a page for people (HTML, its script and style), the start page;
+//!   where now and the week's clock changes fall in it (`page/now.rs`).
 //! - `cache`: rendered bodies and their compressed forms, bounded: the keys and their hashes
 //!   (`cache/key.rs`), a body and its compressed forms (`cache/rendered.rs`), the bounded map
 //!   with its eviction and its index by calendar (`cache/map.rs`).
