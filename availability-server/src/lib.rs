@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //!
-//! - `config`: settings from defaults, a TOML file, `AVAILABILITY_*` variables and flags.
+//! - `config`: settings from defaults, a TOML file, `AVAILABILITY_*` variables and flags;
+//!   the flags and commands themselves in `config/cli.rs`.
 //! - `admin_keys`: the `admin-keys` command: the stored admin keys, managed offline.
 //! - `startup`: from a configuration to a ready server (certificate, `default`, admin key).
 //! - `server`: the accept loop, generic over a `Handler`: TLS, HTTP/1.1 and HTTP/2,
@@ -26,13 +27,18 @@
 //!   of answers, and problems (`application/problem+json`), with the HTTP answer to each
 //!   refusal of the core; strict query strings; who the client is, through trusted proxies.
 //! - `store`: the core's store, opened in the data directory.
-//! - `auth`: keys: generation, checksums, bcrypt checking off the async workers, the memo.
+//! - `auth`: keys: bcrypt checking off the async workers, the memo (`auth/mod.rs`); the key
+//!   format: generation, checksums, key ids (`auth/key.rs`); principals and needs
+//!   (`auth/principal.rs`).
 //! - `limit`: per-client rate limits (reads, writes, key checks).
 //! - `render`: the JSON, intervals and CSV writers.
 //! - `ics`: iCalendar: the week as a `VFREEBUSY`, the pattern as a `VAVAILABILITY`, and
-//!   that pattern read back.
-//! - `page`: the week as a page for people (HTML, its script and style), the start page.
-//! - `cache`: rendered bodies and their compressed forms, bounded.
+//!   that pattern read back (`ics/pattern/export.rs` and `ics/pattern/import.rs`, apart).
+//! - `page`: the week as a page for people (HTML, its script and style), the start page;
+//!   where now and the week's clock changes fall in it (`page/now.rs`).
+//! - `cache`: rendered bodies and their compressed forms, bounded: the keys and their hashes
+//!   (`cache/key.rs`), a body and its compressed forms (`cache/rendered.rs`), the bounded map
+//!   with its eviction and its index by calendar (`cache/map.rs`).
 //! - `metrics`: counters in the Prometheus text format.
 //! - `tzdata`: which release of the time-zone database is used (bundled, or a zoneinfo
 //!   directory), chosen once at startup.

@@ -8,7 +8,8 @@
 //! hostile input costs bounded work and ends in an [`IcsError`] that names the property.
 //!
 //! - `freebusy`: one concrete week in UTC, `FBTYPE` per status.
-//! - `pattern`: the recurring pattern, out (`VAVAILABILITY` with a `VTIMEZONE`) and in.
+//! - `pattern`: the recurring pattern, out (`VAVAILABILITY` with a `VTIMEZONE`, `export`) and
+//!   in (`import`), apart.
 
 pub mod freebusy;
 pub mod pattern;

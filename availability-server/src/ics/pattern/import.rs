@@ -1,238 +1,21 @@
-//! The recurring pattern as an RFC 7953 `VAVAILABILITY`, and such a document read back.
-//!
-//! Out: the owner's `TZID` with a `VTIMEZONE` made from the server's own zone data (one
-//! observance per offset change from the first ISO week of the given year to the end of the
-//! next year), then one `VAVAILABILITY` (`BUSYTYPE:BUSY-UNAVAILABLE`: time it does not offer
-//! is busy) with one weekly `AVAILABLE` per run of available half hours, grouped by days with
-//! the same hours (`RRULE:FREQ=WEEKLY;BYDAY=MO,TU,...`). RFC 7953 has no tentative free time,
-//! so maybe runs go into `X-AVAILABILITY-MAYBE` components of the same shape, which standard
-//! readers ignore (they see that time busy, which never promises too much) and this reader
-//! takes back.
-//!
-//! A recurrence instance lasts the *exact* duration of its first one (RFC 5545 section
-//! 3.8.5.3), so a run that crossed the wall-clock time of an offset change would gain or lose
-//! real time on the day of the change. Runs are therefore cut at the wall times on both sides
-//! of every change the `VTIMEZONE` lists: no instance then spans a change, and each keeps its
-//! wall-clock hours.
-//!
-//! In: weekly `AVAILABLE` rules in any `TZID` the server knows (or UTC, or floating time,
-//! read in the owner's zone). Rules in the owner's zone are taken as written; others are
-//! converted by the one rule of the views (each owner half hour gets the minimum over the
-//! real instants it covers), in the first week from now in which neither zone changes its
-//! offset. Anything a weekly pattern of half hours cannot say is refused, naming the property.
-
-use std::collections::BTreeMap;
+//! The pattern read back: weekly `AVAILABLE` rules in any `TZID` the server knows (or UTC, or
+//! floating time, read in the owner's zone). Rules in the owner's zone are taken as written; others
+//! are converted by the one rule of the views (each owner half hour gets the minimum over the real
+//! instants it covers), in the first week from now in which neither zone changes its offset.
+//! Anything a weekly pattern of half hours cannot say is refused, naming the property.
 
 use availability_core::tz::{IsoWeek, Plan, Zone};
-use availability_core::{Batch, Day, Entry, Slot, Status, Time, Week, HALF_HOURS_PER_DAY, SLOTS};
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use availability_core::{Status, Week, HALF_HOURS_PER_DAY, SLOTS};
+use chrono::{Datelike, NaiveDateTime, Timelike};
 
-use super::{
-    escape_text, local_stamp, offset_text, push_line, read_lines, utc_stamp, IcsError, Line,
-    MAX_DEPTH, PRODID,
-};
-
-/// The component that carries maybe runs.
-pub const MAYBE_COMPONENT: &str = "X-AVAILABILITY-MAYBE";
+use super::common::{local_midnight, DAY_CODES, MAYBE_COMPONENT};
+use crate::ics::{read_lines, shown, IcsError, Line, MAX_DEPTH};
 
 /// The most `AVAILABLE` (and maybe) components read back.
 pub const MAX_RULES: usize = 1000;
 
 /// The most zones the rules read back may be written in: each costs a conversion.
 pub const MAX_ZONES: usize = 16;
-
-/// `BYDAY` names, Monday first.
-const DAY_CODES: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
-
-/// Local seconds (wall time read as if UTC) of `date` at midnight.
-fn local_midnight(date: NaiveDate) -> i64 {
-    date.and_time(NaiveTime::MIN).and_utc().timestamp()
-}
-
-/// The instant at wall time `local` in `zone` (the earlier one in a fold, the one the earlier
-/// offset gives in a gap).
-fn instant_of(zone: Zone, local: i64) -> i64 {
-    let before = i64::from(zone.offset_at(local - 86_400).unwrap_or(0));
-    let guess = local - before;
-    let offset = i64::from(zone.offset_at(guess).unwrap_or(0));
-    if offset == before {
-        guess
-    } else {
-        let other = local - offset;
-        if i64::from(zone.offset_at(other).unwrap_or(0)) == offset {
-            other.min(guess)
-        } else {
-            guess
-        }
-    }
-}
-
-fn naive(local: i64) -> NaiveDateTime {
-    chrono::DateTime::from_timestamp(local, 0)
-        .map(|t| t.naive_utc())
-        .unwrap_or_default()
-}
-
-/// The offset changes of `zone` from the Monday of `anchor` to the end of the next year: the
-/// offset at the start, then (instant, offset) per change.
-fn changes(zone: Zone, anchor: IsoWeek) -> Vec<(i64, i32)> {
-    let from = instant_of(zone, local_midnight(anchor.monday()));
-    let end = NaiveDate::from_ymd_opt(anchor.year().saturating_add(2), 1, 1)
-        .map_or(from + 2 * 366 * 86_400, |d| {
-            instant_of(zone, local_midnight(d))
-        });
-    zone.transitions(from, end)
-}
-
-/// The pattern of calendar `id` (`week`, in `zone`) as a `VCALENDAR`; `stamp` is its last
-/// change (Unix seconds) and `anchor` the week its rules and `VTIMEZONE` start in.
-pub fn export(id: &str, zone: Zone, week: &Week, stamp: i64, anchor: IsoWeek) -> Vec<u8> {
-    let changes = changes(zone, anchor);
-    let mut out = Vec::with_capacity(2048);
-    push_line(&mut out, "BEGIN:VCALENDAR");
-    push_line(&mut out, "VERSION:2.0");
-    push_line(&mut out, &format!("PRODID:{PRODID}"));
-    push_line(&mut out, "CALSCALE:GREGORIAN");
-    push_timezone(&mut out, zone, anchor, &changes);
-    let tzid = escape_param(zone.name());
-    let stamp = utc_stamp(stamp);
-    push_line(&mut out, "BEGIN:VAVAILABILITY");
-    push_line(&mut out, &format!("UID:availability-{id}@availability"));
-    push_line(&mut out, &format!("DTSTAMP:{stamp}"));
-    push_line(&mut out, &format!("SUMMARY:{}", escape_text(id)));
-    push_line(&mut out, "BUSYTYPE:BUSY-UNAVAILABLE");
-    let cuts = cuts(&changes);
-    for (status, component, tag) in [
-        (Status::Available, "AVAILABLE", "available"),
-        (Status::Maybe, MAYBE_COMPONENT, "maybe"),
-    ] {
-        for ((from, to), days) in runs(week, status, &cuts) {
-            let first = days.trailing_zeros() as u64;
-            let date = anchor.monday() + chrono::Days::new(first);
-            let start = naive(local_midnight(date) + i64::from(from) * 1800);
-            let end = naive(local_midnight(date) + i64::from(to) * 1800);
-            let byday: Vec<&str> = (0..7)
-                .filter(|d| days & (1 << d) != 0)
-                .map(|d| DAY_CODES[d])
-                .collect();
-            push_line(&mut out, &format!("BEGIN:{component}"));
-            push_line(
-                &mut out,
-                &format!(
-                    "UID:{tag}-{}-{}-{}-{id}@availability",
-                    byday.concat(),
-                    local_stamp(start).get(9..13).unwrap_or(""),
-                    local_stamp(end).get(9..13).unwrap_or("")
-                ),
-            );
-            push_line(&mut out, &format!("DTSTAMP:{stamp}"));
-            push_line(
-                &mut out,
-                &format!("DTSTART;TZID={tzid}:{}", local_stamp(start)),
-            );
-            push_line(&mut out, &format!("DTEND;TZID={tzid}:{}", local_stamp(end)));
-            push_line(
-                &mut out,
-                &format!("RRULE:FREQ=WEEKLY;BYDAY={}", byday.join(",")),
-            );
-            push_line(&mut out, &format!("END:{component}"));
-        }
-    }
-    push_line(&mut out, "END:VAVAILABILITY");
-    push_line(&mut out, "END:VCALENDAR");
-    out
-}
-
-/// A parameter value, quoted when it holds a character a bare one may not.
-fn escape_param(value: &str) -> String {
-    if value.contains([':', ';', ',']) {
-        format!("\"{}\"", value.replace('"', ""))
-    } else {
-        value.to_owned()
-    }
-}
-
-/// The `VTIMEZONE` of `zone`: an observance from the anchor's Monday, then one per change. An
-/// offset above the lowest of the period is daylight time.
-fn push_timezone(out: &mut Vec<u8>, zone: Zone, anchor: IsoWeek, changes: &[(i64, i32)]) {
-    let lowest = changes.iter().map(|c| c.1).min().unwrap_or(0);
-    let kind = |offset: i32| {
-        if offset > lowest {
-            "DAYLIGHT"
-        } else {
-            "STANDARD"
-        }
-    };
-    push_line(out, "BEGIN:VTIMEZONE");
-    push_line(out, &format!("TZID:{}", zone.name()));
-    let mut previous = changes.first().map_or(0, |c| c.1);
-    let start = naive(local_midnight(anchor.monday()));
-    let observances = std::iter::once((start, previous, previous)).chain(
-        changes.iter().skip(1).map(|&(t, offset)| {
-            let from = previous;
-            previous = offset;
-            (naive(t + i64::from(from)), from, offset)
-        }),
-    );
-    for (local, from, to) in observances.collect::<Vec<_>>() {
-        push_line(out, &format!("BEGIN:{}", kind(to)));
-        push_line(out, &format!("DTSTART:{}", local_stamp(local)));
-        push_line(out, &format!("TZOFFSETFROM:{}", offset_text(from)));
-        push_line(out, &format!("TZOFFSETTO:{}", offset_text(to)));
-        push_line(out, &format!("END:{}", kind(to)));
-    }
-    push_line(out, "END:VTIMEZONE");
-}
-
-/// Per weekday, the half-hour boundaries (0..=48) where a run must end: the wall times on
-/// both sides of every change.
-fn cuts(changes: &[(i64, i32)]) -> [[bool; HALF_HOURS_PER_DAY + 1]; 7] {
-    let mut cuts = [[false; HALF_HOURS_PER_DAY + 1]; 7];
-    let mut previous = changes.first().map_or(0, |c| c.1);
-    for &(t, offset) in changes.iter().skip(1) {
-        for wall in [t + i64::from(previous), t + i64::from(offset)] {
-            let day = naive(wall).weekday().num_days_from_monday() as usize;
-            let second = wall.rem_euclid(86_400);
-            for h in [second / 1800, (second + 1799) / 1800] {
-                if let Some(cut) = usize::try_from(h).ok().and_then(|h| cuts[day].get_mut(h)) {
-                    *cut = true;
-                }
-            }
-        }
-        previous = offset;
-    }
-    cuts
-}
-
-/// The runs of `status` within each day, cut at `cuts`, as (first half hour, end half hour) ->
-/// the days (bit 0 Monday) that have them.
-fn runs(
-    week: &Week,
-    status: Status,
-    cuts: &[[bool; HALF_HOURS_PER_DAY + 1]; 7],
-) -> BTreeMap<(u8, u8), u8> {
-    let mut runs = BTreeMap::new();
-    for day in Day::ALL {
-        let d = day.index();
-        let at =
-            |h: usize| Slot::from_index(d * HALF_HOURS_PER_DAY + h).map(|slot| week.status(slot));
-        let mut h = 0;
-        while h < HALF_HOURS_PER_DAY {
-            if at(h) != Some(status) {
-                h += 1;
-                continue;
-            }
-            let start = h;
-            h += 1;
-            while h < HALF_HOURS_PER_DAY && at(h) == Some(status) && !cuts[d][h] {
-                h += 1;
-            }
-            // Both at most 48: they fit a byte.
-            *runs.entry((start as u8, h as u8)).or_insert(0u8) |= 1 << d;
-        }
-    }
-    runs
-}
 
 /// A `VCALENDAR` with one `VAVAILABILITY`, read back as a week in `owner`'s zone; `now`
 /// (Unix seconds) picks the week in which rules of other zones are converted.
@@ -490,7 +273,7 @@ fn add_rule(
                     format!(
                         "{} cannot be represented: a weekly pattern takes FREQ=WEEKLY and \
                          BYDAY only",
-                        super::shown(other)
+                        shown(other)
                     ),
                 ))
             }
@@ -552,7 +335,7 @@ fn date_time(line: &Line, owner: Zone) -> Result<(NaiveDateTime, Zone), IcsError
                 name,
                 format!(
                     "{:?} is not a DATE-TIME like 20260105T090000",
-                    super::shown(&line.value)
+                    shown(&line.value)
                 ),
             )
         })?;
@@ -569,7 +352,7 @@ fn date_time(line: &Line, owner: Zone) -> Result<(NaiveDateTime, Zone), IcsError
                     name,
                     format!(
                         "TZID {:?} is not an IANA time zone this server knows",
-                        super::shown(tzid)
+                        shown(tzid)
                     ),
                 )
             })?
@@ -583,10 +366,7 @@ fn parse_duration(text: &str) -> Result<i64, IcsError> {
     let bad = || {
         IcsError::new(
             "DURATION",
-            format!(
-                "{:?} is not a positive duration like PT8H",
-                super::shown(text)
-            ),
+            format!("{:?} is not a positive duration like PT8H", shown(text)),
         )
     };
     let rest = text.strip_prefix('+').unwrap_or(text);
@@ -627,93 +407,13 @@ fn parse_duration(text: &str) -> Result<i64, IcsError> {
     Ok(total)
 }
 
-/// `week` as the batch that `PUT` replaces a week with: one range per run of maybe or
-/// available half hours within a day.
-pub fn batch_of(week: &Week) -> Batch {
-    let mut batch = Batch::new();
-    for day in Day::ALL {
-        let status_at = |h: usize| {
-            Slot::from_index(day.index() * HALF_HOURS_PER_DAY + h)
-                .map_or(Status::Unavailable, |s| week.status(s))
-        };
-        let mut h = 0;
-        while h < HALF_HOURS_PER_DAY {
-            let status = status_at(h);
-            let start = h;
-            while h < HALF_HOURS_PER_DAY && status_at(h) == status {
-                h += 1;
-            }
-            if status != Status::Unavailable {
-                if let (Some(from), Some(to)) =
-                    (Time::from_half_hours(start), Time::from_half_hours(h))
-                {
-                    batch.push(Entry::range(day, from, to, status));
-                }
-            }
-        }
-    }
-    batch
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use availability_core::Slot;
 
-    fn zone(name: &str) -> Zone {
-        Zone::new(name).expect("zone")
-    }
-
-    fn anchor() -> IsoWeek {
-        IsoWeek::new(2026, 1).expect("week")
-    }
-
-    /// Monday to Friday 09:00-17:00 available, Monday 17:00-18:00 maybe, Sunday 01:00-04:00
-    /// available (across New York's changes).
-    fn sample() -> Week {
-        Week::from_fn(|s| {
-            let (d, h) = (s.day().index(), s.half_hour());
-            if d < 5 && (18..34).contains(&h) {
-                Status::Available
-            } else if d == 0 && (34..36).contains(&h) {
-                Status::Maybe
-            } else if d == 6 && (2..8).contains(&h) {
-                Status::Available
-            } else {
-                Status::Unavailable
-            }
-        })
-    }
-
-    fn text(week: &Week, z: &str) -> String {
-        String::from_utf8(export("room-4", zone(z), week, 1_767_225_600, anchor())).expect("utf8")
-    }
-
-    #[test]
-    fn export_groups_days_and_keeps_maybe_out_of_available() {
-        let t = text(&sample(), "UTC");
-        assert!(t.contains(
-            "BEGIN:AVAILABLE\r\nUID:available-MOTUWETHFR-0900-1700-room-4@availability\r\n"
-        ));
-        assert!(t.contains("DTSTART;TZID=UTC:20251229T090000\r\n"), "{t}");
-        assert!(t.contains("RRULE:FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR\r\n"));
-        assert!(t.contains("BEGIN:X-AVAILABILITY-MAYBE\r\n"));
-        assert!(t.contains("DTSTART;TZID=UTC:20251229T170000\r\nDTEND;TZID=UTC:20251229T180000"));
-        assert_eq!(t.matches("BEGIN:AVAILABLE").count(), 2);
-        assert!(t.contains("BUSYTYPE:BUSY-UNAVAILABLE\r\n"));
-    }
-
-    #[test]
-    fn runs_are_cut_at_the_wall_times_of_changes() {
-        let t = text(&sample(), "America/New_York");
-        // Sunday 01:00-04:00 crosses 01:00, 02:00 and 03:00, the wall times on either side
-        // of New York's changes: three pieces.
-        assert!(t.contains("RRULE:FREQ=WEEKLY;BYDAY=SU\r\n"));
-        assert_eq!(t.matches("BYDAY=SU\r\n").count(), 3, "{t}");
-        assert!(t.contains("BEGIN:DAYLIGHT\r\nDTSTART:20260308T020000\r\nTZOFFSETFROM:-0500\r\nTZOFFSETTO:-0400\r\n"), "{t}");
-        assert!(t.contains("BEGIN:STANDARD\r\nDTSTART:20261101T020000\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\n"), "{t}");
-        assert!(t.contains("BEGIN:STANDARD\r\nDTSTART:20251229T000000\r\nTZOFFSETFROM:-0500\r\nTZOFFSETTO:-0500\r\n"), "{t}");
-        assert!(t.contains("20271107T020000"), "the next year's changes too");
-    }
+    use crate::ics::pattern::export::tests::{sample, text, zone};
+    use crate::ics::MAX_DEPTH;
 
     #[test]
     fn export_then_import_gives_the_week_back() {
@@ -732,13 +432,6 @@ mod tests {
         let back = import(&text(&everything, "Europe/Paris"), zone("Europe/Paris"), 0)
             .expect("reads back");
         assert_eq!(back, everything);
-    }
-
-    #[test]
-    fn the_batch_of_a_week_replaces_to_it() {
-        let week = sample();
-        assert_eq!(batch_of(&week).apply_replacing().expect("valid"), week);
-        assert!(batch_of(&Week::UNAVAILABLE).is_empty());
     }
 
     fn doc(body: &str) -> String {
