@@ -57,7 +57,8 @@
 //!   record's copy, checking the whole file.
 //! - `format`: the bytes: header, record copies and payloads; pure encode and decode.
 //! - `journal`: the journal of dated data (overrides, bookings, remembered answers): appends
-//!   with group commit, recovery of a torn tail, compaction; `journal_format` its bytes.
+//!   with group commit, recovery of a torn tail, compaction; `journal_live` the index of what
+//!   is live, which compaction writes again; `journal_format` its bytes.
 //! - `backend`: where the bytes live: the mapped file, or the test double.
 //! - `file`: the mapped file: atomic creation, the lock, the mapping, flushes, growth; the
 //!   per-platform part (lock, positional I/O) in one small module each.
@@ -79,6 +80,7 @@ mod group_commit;
 mod groups;
 mod journal;
 mod journal_format;
+mod journal_live;
 mod open;
 mod remembered;
 mod writer;

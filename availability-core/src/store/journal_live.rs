@@ -1,0 +1,382 @@
+//! The journal's index of what is live: per calendar its version, next booking id, overrides
+//! and bookings, and the unexpired remembered answers and groups. Compaction writes it again
+//! as a new journal; the due-check sums what that would take without encoding it.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::journal_format::{len, Owner, Record, Remembered, ALIGN, FRAME};
+
+/// What compaction keeps: the live records, indexed.
+#[derive(Default)]
+pub(super) struct Live {
+    calendars: BTreeMap<(String, u64), CalendarLive>,
+    pub(super) remembered: BTreeMap<(String, String), Remembered>,
+    groups: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Default)]
+pub(super) struct CalendarLive {
+    version: u64,
+    next_booking: u64,
+    overrides: BTreeMap<i64, (u64, u64)>,
+    bookings: BTreeMap<u64, LiveBooking>,
+}
+
+/// A live booking as compaction writes it again: its [`Record::Book`] without the calendar,
+/// which keys the map, and without the remembered answer, which is kept (and expires) on its
+/// own. (The whole record, cloned, took about four times the memory: a copy of the calendar
+/// id per booking, and the space of the largest record kind in every slot of the map.)
+pub(super) struct LiveBooking {
+    /// The calendar's version the record was written at.
+    version: u64,
+    start: i64,
+    end: i64,
+    created_ms: i64,
+    key_id: Option<Box<str>>,
+    label: Option<Box<str>>,
+}
+
+impl Live {
+    pub(super) fn apply(&mut self, record: &Record) {
+        match record {
+            Record::Remember(r) => {
+                self.remembered
+                    .insert((r.principal.clone(), r.key.clone()), r.clone());
+            }
+            Record::Group { id, members } => {
+                self.groups.insert(id.clone(), members.clone());
+            }
+            Record::DeleteGroup { id } => {
+                self.groups.remove(id);
+            }
+            _ => {
+                let Some(owner) = record.owner() else { return };
+                let calendar = self
+                    .calendars
+                    .entry((owner.id.clone(), owner.incarnation))
+                    .or_default();
+                calendar.version = calendar.version.max(owner.version);
+                match record {
+                    Record::State { next_booking, .. } => {
+                        calendar.next_booking = calendar.next_booking.max(*next_booking);
+                    }
+                    Record::Override {
+                        day, open, firm, ..
+                    } => {
+                        calendar.overrides.insert(*day, (*open, *firm));
+                    }
+                    Record::ClearOverride { day, .. } => {
+                        calendar.overrides.remove(day);
+                    }
+                    Record::Book {
+                        id,
+                        start,
+                        end,
+                        created_ms,
+                        key_id,
+                        label,
+                        remembered,
+                        ..
+                    } => {
+                        calendar.next_booking = calendar.next_booking.max(id + 1);
+                        calendar.bookings.insert(
+                            *id,
+                            LiveBooking {
+                                version: owner.version,
+                                start: *start,
+                                end: *end,
+                                created_ms: *created_ms,
+                                key_id: key_id.as_deref().map(Box::from),
+                                label: label.as_deref().map(Box::from),
+                            },
+                        );
+                        if let Some(r) = remembered {
+                            self.remembered
+                                .insert((r.principal.clone(), r.key.clone()), r.clone());
+                        }
+                    }
+                    Record::Cancel { id, .. } => {
+                        calendar.bookings.remove(id);
+                    }
+                    Record::Remember(_) | Record::Group { .. } | Record::DeleteGroup { .. } => {}
+                }
+            }
+        }
+    }
+
+    /// Hands `out` the live set, record by record (the whole set at once would be a second
+    /// copy of it), less what `keep` refuses (deleted calendars), bookings that ended and
+    /// overrides of days before `cutoff`, and answers that expired by `now_ms`. Each comes
+    /// borrowed from the index: compaction builds it ([`LiveRecord::record`]), the due-check
+    /// only measures it ([`LiveRecord::encoded_len`]).
+    pub(super) fn each_record(
+        &self,
+        keep: &dyn Fn(&str, u64) -> bool,
+        cutoff: i64,
+        now_ms: i64,
+        out: &mut dyn FnMut(LiveRecord<'_>),
+    ) {
+        let cutoff_day = cutoff.div_euclid(86_400) - 1;
+        for ((id, incarnation), calendar) in &self.calendars {
+            if !keep(id, *incarnation) {
+                continue;
+            }
+            let (id, incarnation) = (id.as_str(), *incarnation);
+            let version = calendar.version.max(1);
+            out(LiveRecord::State {
+                id,
+                incarnation,
+                version,
+                next_booking: calendar.next_booking,
+            });
+            for (&day, &planes) in calendar.overrides.range(cutoff_day..) {
+                out(LiveRecord::Override {
+                    id,
+                    incarnation,
+                    version,
+                    day,
+                    planes,
+                });
+            }
+            for (&booking_id, booking) in &calendar.bookings {
+                if booking.end > cutoff {
+                    out(LiveRecord::Book {
+                        id,
+                        incarnation,
+                        booking_id,
+                        booking,
+                    });
+                }
+            }
+        }
+        for remembered in self.remembered.values() {
+            if remembered.expires_ms > now_ms {
+                out(LiveRecord::Remember(remembered));
+            }
+        }
+        for (id, members) in &self.groups {
+            out(LiveRecord::Group { id, members });
+        }
+    }
+
+    /// What the records [`Live::each_record`] hands out take in a journal, each counted with
+    /// [`FRAMED`] bytes of frame and padding, without building or encoding one: compaction's
+    /// due-check runs this with every commit waiting.
+    pub(super) fn live_bytes(
+        &self,
+        keep: &dyn Fn(&str, u64) -> bool,
+        cutoff: i64,
+        now_ms: i64,
+    ) -> usize {
+        let mut bytes = 0;
+        self.each_record(keep, cutoff, now_ms, &mut |record| {
+            bytes += record.encoded_len() + FRAMED;
+        });
+        bytes
+    }
+}
+
+/// A live record as the index holds it, borrowed.
+pub(super) enum LiveRecord<'a> {
+    /// A calendar's version and next booking id.
+    State {
+        id: &'a str,
+        incarnation: u64,
+        version: u64,
+        next_booking: u64,
+    },
+    /// An owner day's override: its open and firm planes.
+    Override {
+        id: &'a str,
+        incarnation: u64,
+        version: u64,
+        day: i64,
+        planes: (u64, u64),
+    },
+    /// A booking of calendar `id`.
+    Book {
+        id: &'a str,
+        incarnation: u64,
+        booking_id: u64,
+        booking: &'a LiveBooking,
+    },
+    /// An answer kept for an idempotency key.
+    Remember(&'a Remembered),
+    /// A named group.
+    Group { id: &'a str, members: &'a [String] },
+}
+
+impl LiveRecord<'_> {
+    /// The journal record it is.
+    pub(super) fn record(&self) -> Record {
+        let owner = |id: &str, incarnation, version| Owner {
+            id: String::from(id),
+            incarnation,
+            version,
+        };
+        match *self {
+            LiveRecord::State {
+                id,
+                incarnation,
+                version,
+                next_booking,
+            } => Record::State {
+                owner: owner(id, incarnation, version),
+                next_booking,
+            },
+            LiveRecord::Override {
+                id,
+                incarnation,
+                version,
+                day,
+                planes: (open, firm),
+            } => Record::Override {
+                owner: owner(id, incarnation, version),
+                day,
+                open,
+                firm,
+            },
+            LiveRecord::Book {
+                id,
+                incarnation,
+                booking_id,
+                booking,
+            } => Record::Book {
+                owner: owner(id, incarnation, booking.version),
+                id: booking_id,
+                start: booking.start,
+                end: booking.end,
+                created_ms: booking.created_ms,
+                key_id: booking.key_id.as_deref().map(String::from),
+                label: booking.label.as_deref().map(String::from),
+                remembered: None,
+            },
+            LiveRecord::Remember(remembered) => Record::Remember(remembered.clone()),
+            LiveRecord::Group { id, members } => Record::Group {
+                id: String::from(id),
+                members: members.to_vec(),
+            },
+        }
+    }
+
+    /// The length of its payload, as [`Record::encoded_len`] would give it for
+    /// [`LiveRecord::record`].
+    pub(super) fn encoded_len(&self) -> usize {
+        match *self {
+            LiveRecord::State { id, .. } => len::state(id),
+            LiveRecord::Override { id, .. } => len::day_override(id),
+            LiveRecord::Book { id, booking, .. } => len::book(
+                id,
+                booking.key_id.as_deref(),
+                booking.label.as_deref(),
+                None,
+            ),
+            LiveRecord::Remember(remembered) => len::remembered(remembered),
+            LiveRecord::Group { id, members } => len::group(id, members),
+        }
+    }
+}
+
+/// What the due-check counts for a record's frame and the padding after it: the frame's
+/// [`FRAME`] bytes and [`ALIGN`] more, which no padding reaches.
+const FRAMED: usize = FRAME + ALIGN;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(id: &str, incarnation: u64, version: u64) -> Owner {
+        Owner {
+            id: String::from(id),
+            incarnation,
+            version,
+        }
+    }
+
+    fn remembered(key: &str, expires_ms: i64, body: usize) -> Remembered {
+        Remembered {
+            key: String::from(key),
+            principal: String::from("key:k1"),
+            fingerprint: [7; 32],
+            expires_ms,
+            status: 201,
+            body: alloc::vec![b'x'; body],
+        }
+    }
+
+    /// A live set with every kind of record, each on both sides of the cutoffs used below.
+    fn live() -> Live {
+        let mut live = Live::default();
+        let day = 86_400;
+        for (i, cal) in ["room-1", "a", "room-with-a-longer-id"].iter().enumerate() {
+            let inc = i as u64 + 1;
+            live.apply(&Record::State {
+                owner: owner(cal, inc, 1),
+                next_booking: 1,
+            });
+            for d in [9_i64, 10, 11, 30] {
+                live.apply(&Record::Override {
+                    owner: owner(cal, inc, 2),
+                    day: d,
+                    open: 0xF0,
+                    firm: 0x0F,
+                });
+            }
+            for b in 0..12_u64 {
+                let start = (8 + b as i64) * day;
+                live.apply(&Record::Book {
+                    owner: owner(cal, inc, 3 + b),
+                    id: b + 1,
+                    start,
+                    end: start + 3_600,
+                    created_ms: 5,
+                    key_id: (b % 2 == 0).then(|| String::from("k1")),
+                    label: (b % 3 != 0).then(|| "label ".repeat(b as usize)),
+                    remembered: (b % 4 == 1).then(|| remembered(&alloc::format!("b{b}"), 500, 40)),
+                });
+            }
+            live.apply(&Record::Cancel {
+                owner: owner(cal, inc, 20),
+                id: 3,
+            });
+        }
+        live.apply(&Record::Remember(remembered("alone", 2_000, 300)));
+        live.apply(&Record::Group {
+            id: String::from("team"),
+            members: alloc::vec![String::from("room-1"), String::from("a")],
+        });
+        live
+    }
+
+    #[test]
+    fn the_due_check_counts_what_compaction_would_write() {
+        let live = live();
+        let every = |_: &str, _: u64| true;
+        let not_a = |id: &str, _: u64| id != "a";
+        let day = 86_400;
+        for keep in [&every as &dyn Fn(&str, u64) -> bool, &not_a] {
+            for cutoff in [0, 10 * day + 1, 11 * day + 3_600, 14 * day, 40 * day] {
+                for now_ms in [0, 500, 1_000, 2_000, 5_000] {
+                    let mut written = 0;
+                    live.each_record(keep, cutoff, now_ms, &mut |record| {
+                        written += record.record().encode().len() + FRAMED;
+                    });
+                    assert_eq!(
+                        live.live_bytes(keep, cutoff, now_ms),
+                        written,
+                        "cutoff {cutoff}, now {now_ms}"
+                    );
+                }
+            }
+        }
+        // The cutoffs and expiries above do leave things out.
+        let mut all = 0;
+        live.each_record(&every, 0, 0, &mut |_| all += 1);
+        let mut some = 0;
+        live.each_record(&not_a, 14 * day, 1_000, &mut |_| some += 1);
+        assert!(0 < some && some < all, "{some} of {all}");
+    }
+}
