@@ -1,5 +1,5 @@
 //! Reading the grid's values: days, times, slots and statuses from text, and times and slots
-//! from numbers. Every error says what was wrong and what is allowed.
+//! from numbers; and a week from its text form. Every error says what was wrong and what is allowed.
 //!
 //! The value types themselves live in `grid`, which knows nothing of errors, so that the error
 //! type can name them (a refused claim names its slot) without a cycle.
@@ -8,7 +8,8 @@ use alloc::format;
 use core::str::FromStr;
 
 use crate::error::{Error, Kind, Truncated};
-use crate::grid::{Day, Slot, Status, Time, HALF_HOURS_PER_DAY};
+use crate::grid::{Day, Slot, Status, Time, HALF_HOURS_PER_DAY, SLOTS};
+use crate::week::Week;
 
 impl FromStr for Status {
     type Err = Error;
@@ -138,6 +139,44 @@ impl FromStr for Slot {
             ));
         };
         Slot::new(day.parse()?, time.parse()?)
+    }
+}
+
+/// Reads the text form [`Week`]'s `Display` writes: seven lines of 48 symbols, `.`
+/// (unavailable), `?` (maybe) and `#` (available); whitespace is ignored.
+impl FromStr for Week {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Week, Error> {
+        let mut week = Week::UNAVAILABLE;
+        let mut n = 0;
+        for (offset, c) in s.char_indices().filter(|(_, c)| !c.is_ascii_whitespace()) {
+            let status = match c {
+                '.' => Status::Unavailable,
+                '?' => Status::Maybe,
+                '#' => Status::Available,
+                other => {
+                    return Err(Error::new(
+                        Kind::Parse,
+                        format!(
+                            "invalid week text: {other:?} at byte {offset}; \
+                             expected '.' (unavailable), '?' (maybe) or '#' (available)"
+                        ),
+                    ))
+                }
+            };
+            if let Some(slot) = Slot::from_index(n) {
+                week.set(slot, status);
+            }
+            n += 1;
+        }
+        if n != SLOTS {
+            return Err(Error::new(
+                Kind::Parse,
+                format!("invalid week text: {n} slot symbols, expected exactly {SLOTS}"),
+            ));
+        }
+        Ok(week)
     }
 }
 

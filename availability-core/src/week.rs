@@ -2,7 +2,6 @@
 
 use core::fmt;
 use core::iter::FusedIterator;
-use core::str::FromStr;
 
 use alloc::format;
 use bitvec::order::Lsb0;
@@ -369,42 +368,6 @@ impl fmt::Debug for Week {
     }
 }
 
-impl FromStr for Week {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Week, Error> {
-        let mut week = Week::UNAVAILABLE;
-        let mut n = 0;
-        for (offset, c) in s.char_indices().filter(|(_, c)| !c.is_ascii_whitespace()) {
-            let status = match c {
-                '.' => Status::Unavailable,
-                '?' => Status::Maybe,
-                '#' => Status::Available,
-                other => {
-                    return Err(Error::new(
-                        Kind::Parse,
-                        format!(
-                            "invalid week text: {other:?} at byte {offset}; \
-                             expected '.' (unavailable), '?' (maybe) or '#' (available)"
-                        ),
-                    ))
-                }
-            };
-            if let Some(slot) = Slot::from_index(n) {
-                week.set(slot, status);
-            }
-            n += 1;
-        }
-        if n != SLOTS {
-            return Err(Error::new(
-                Kind::Parse,
-                format!("invalid week text: {n} slot symbols, expected exactly {SLOTS}"),
-            ));
-        }
-        Ok(week)
-    }
-}
-
 const fn symbol_of(status: Status) -> u8 {
     match status {
         Status::Unavailable => b'.',
@@ -607,85 +570,4 @@ impl Plane {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use alloc::string::ToString;
-    use alloc::vec::Vec;
-
-    #[test]
-    fn runs_of_uniform_weeks() {
-        for status in Status::ALL {
-            let week = Week::filled(status);
-            for runs in [week.runs(), week.runs_wrapping()] {
-                let runs: Vec<Run> = runs.collect();
-                assert_eq!(runs.len(), 1);
-                assert_eq!((runs[0].start_index(), runs[0].len()), (0, SLOTS));
-                assert!(!runs[0].wraps());
-            }
-        }
-    }
-
-    #[test]
-    fn runs_at_word_edges() {
-        // Runs that start and end on the 64-bit word boundaries and on the last slot.
-        let week = Week::from_fn(|s| match s.index() {
-            63 | 64 | 127 | 335 => Status::Available,
-            128..=191 => Status::Maybe,
-            _ => Status::Unavailable,
-        });
-        let runs: Vec<(usize, usize, Status)> = week
-            .runs()
-            .map(|r| (r.start_index(), r.end_index(), r.status()))
-            .collect();
-        assert_eq!(
-            runs,
-            [
-                (0, 63, Status::Unavailable),
-                (63, 65, Status::Available),
-                (65, 127, Status::Unavailable),
-                (127, 128, Status::Available),
-                (128, 192, Status::Maybe),
-                (192, 335, Status::Unavailable),
-                (335, 336, Status::Available),
-            ]
-        );
-    }
-
-    #[test]
-    fn bytes_round_trip_and_reject_broken_invariant() {
-        let week = Week::from_fn(|s| Status::ALL[s.index() * 7 % 3]);
-        assert_eq!(Week::from_bytes(&week.to_bytes()).expect("valid"), week);
-        let mut bytes = Week::UNAVAILABLE.to_bytes();
-        bytes[Week::BYTES / 2] = 1; // firm without open
-        let err = Week::from_bytes(&bytes).expect_err("firm without open");
-        assert!(err.is_invalid_week(), "{err}");
-        assert!(err.to_string().contains("slot 0"), "{err}");
-    }
-
-    #[test]
-    fn bits_views_have_336_bits() {
-        let week = Week::from_fn(|s| {
-            if s.index() == 335 {
-                Status::Available
-            } else {
-                Status::Unavailable
-            }
-        });
-        assert_eq!(week.open_bits().len(), SLOTS);
-        assert!(week.firm_bits()[335]);
-        assert_eq!(week.open_bits().count_ones(), 1);
-    }
-
-    #[test]
-    fn text_errors_name_the_problem() {
-        let err = "#".repeat(335).parse::<Week>().expect_err("short");
-        assert!(err.to_string().contains("335 slot symbols"), "{err}");
-        let err = format!("{}x", "#".repeat(335))
-            .parse::<Week>()
-            .expect_err("bad");
-        assert!(err.to_string().contains("'x' at byte 335"), "{err}");
-        let debug = alloc::format!("{:?}", Week::AVAILABLE);
-        assert!(debug.contains("Mon ####"), "{debug}");
-        assert_eq!(Week::MAYBE.to_string().len(), SLOTS + 6);
-    }
-}
+mod tests;

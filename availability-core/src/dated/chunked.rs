@@ -139,7 +139,7 @@ pub(super) struct Ledger {
     pub(super) chunks: Chunked<BookingId, Arc<Booking>, 6>,
     pub(super) len: usize,
     /// No booking ends before this: a lower bound, exact after each pass of
-    /// [`Dated::compact_before`] that drops something.
+    /// [`Dated::compact_before`](super::Dated::compact_before) that drops something.
     pub(super) earliest_end: i64,
 }
 

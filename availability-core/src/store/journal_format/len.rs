@@ -1,0 +1,49 @@
+//! Payload lengths from a record's parts, as [`Record::encode`](super::Record::encode) lays them out: compaction's
+//! due-check sums them over the whole live set while every commit waits, so it builds no
+//! record and encodes nothing.
+
+use alloc::string::String;
+
+use super::Remembered;
+
+/// The owner's part: the id's length, the id, the incarnation and the version.
+pub(crate) fn owner(id: &str) -> usize {
+    1 + id.len() + 16
+}
+
+/// [`super::Record::State`].
+pub(crate) fn state(id: &str) -> usize {
+    owner(id) + 8
+}
+
+/// [`super::Record::Override`]: the day and the two planes.
+pub(crate) fn day_override(id: &str) -> usize {
+    owner(id) + 24
+}
+
+/// [`super::Record::Book`]: four numbers, the key id, the label and the answer, each
+/// behind its length or flag.
+pub(crate) fn book(
+    id: &str,
+    key_id: Option<&str>,
+    label: Option<&str>,
+    remembered: Option<&Remembered>,
+) -> usize {
+    owner(id)
+        + 32
+        + 1
+        + key_id.map_or(0, str::len)
+        + label.map_or(1, |label| 3 + label.len())
+        + 1
+        + remembered.map_or(0, self::remembered)
+}
+
+/// An answer remembered for an idempotency key.
+pub(crate) fn remembered(r: &Remembered) -> usize {
+    1 + r.key.len() + 1 + r.principal.len() + r.fingerprint.len() + 8 + 2 + 4 + r.body.len()
+}
+
+/// [`super::Record::Group`].
+pub(crate) fn group(id: &str, members: &[String]) -> usize {
+    1 + id.len() + 2 + members.iter().map(|m| 1 + m.len()).sum::<usize>()
+}

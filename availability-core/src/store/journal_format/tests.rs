@@ -1,0 +1,135 @@
+//! Unit tests of the journal's byte layout.
+
+use super::*;
+
+fn owner() -> Owner {
+    Owner {
+        id: String::from("room-1"),
+        incarnation: 7,
+        version: 3,
+    }
+}
+
+fn samples() -> Vec<Record> {
+    let remembered = Remembered {
+        key: String::from("8e03978e-40d5-43e8-bc93-6894a57f9324"),
+        principal: String::from("key:k1"),
+        fingerprint: [9; 32],
+        expires_ms: 1_800_000_000_000,
+        status: 201,
+        body: b"{\"id\":\"1\"}".to_vec(),
+    };
+    alloc::vec![
+        Record::State {
+            owner: owner(),
+            next_booking: 12
+        },
+        Record::Override {
+            owner: owner(),
+            day: 20_000,
+            open: 0xFF,
+            firm: 0x0F
+        },
+        Record::ClearOverride {
+            owner: owner(),
+            day: -3
+        },
+        Record::Book {
+            owner: owner(),
+            id: 5,
+            start: 1_800_000_000,
+            end: 1_800_003_600,
+            created_ms: 1_799_000_000_000,
+            key_id: Some(String::from("k1")),
+            label: Some(String::from("Team sync")),
+            remembered: Some(remembered.clone()),
+        },
+        Record::Book {
+            owner: owner(),
+            id: 6,
+            start: 1_800_000_000,
+            end: 1_800_003_600,
+            created_ms: 0,
+            key_id: None,
+            label: None,
+            remembered: None,
+        },
+        Record::Cancel {
+            owner: owner(),
+            id: 5
+        },
+        Record::Remember(remembered),
+        Record::Group {
+            id: String::from("team"),
+            members: alloc::vec![String::from("room-1"), String::from("ana")],
+        },
+        Record::DeleteGroup {
+            id: String::from("team"),
+        },
+    ]
+}
+
+#[test]
+fn every_records_length_is_known_without_encoding_it() {
+    for record in samples() {
+        assert_eq!(record.encoded_len(), record.encode().len(), "{record:?}");
+    }
+}
+
+#[test]
+fn records_round_trip_and_every_truncation_is_refused() {
+    for record in samples() {
+        let payload = record.encode();
+        assert_eq!(Record::decode(record.kind(), &payload), Ok(record.clone()));
+        for n in 0..payload.len() {
+            assert!(
+                Record::decode(record.kind(), &payload[..n]).is_err(),
+                "{record:?} {n}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_scan_stops_at_the_first_invalid_frame() {
+    let mut body = Vec::new();
+    for (i, record) in samples().iter().enumerate() {
+        body.extend_from_slice(&frame(10 + i as u64, 10, record));
+    }
+    let whole = body.len();
+    body.resize(whole + 64, 0);
+    let (records, end, why) = scan(&body, 10);
+    assert_eq!((records, end, why), (samples(), whole, End::Clean));
+    // A flipped byte in the third frame keeps the first two.
+    let second_end = frame(10, 10, &samples()[0]).len() + frame(11, 10, &samples()[1]).len();
+    let mut damaged = body.clone();
+    damaged[second_end + 30] ^= 0x40;
+    let (records, end, why) = scan(&damaged, 10);
+    assert_eq!((records.len(), end), (2, second_end));
+    assert!(matches!(why, End::Invalid(_)));
+    // Recovery sees the fourth frame after the damage, and what it says was durable.
+    let third = frame(12, 10, &samples()[2]).len();
+    assert_eq!(
+        later_frame(&damaged[second_end + third..], 12),
+        Some((13, 10))
+    );
+    assert_eq!(later_frame(&damaged[second_end + third..], 13), None);
+    // A wrong first sequence number reads nothing.
+    assert_eq!(scan(&body, 11).0.len(), 0);
+}
+
+#[test]
+fn the_header_round_trips_and_refuses_the_future() {
+    let header = Header {
+        generation: 3,
+        first_seq: 41,
+    };
+    let bytes = header.encode();
+    assert_eq!(Header::decode(&bytes), Ok(header));
+    let mut newer = bytes.clone();
+    newer[8] = 2;
+    assert!(Header::decode(&newer).unwrap_err().contains("newer"));
+    let mut flipped = bytes;
+    flipped[100] = 1;
+    assert!(Header::decode(&flipped).unwrap_err().contains("CRC"));
+}
