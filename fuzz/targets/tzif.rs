@@ -1,5 +1,6 @@
-//! TZif files, as an operator's zoneinfo directory may hold them, are hostile input: reading
-//! one never panics, a file that is refused says why, and a file that is accepted answers every
+//! TZif files, as an operator's zoneinfo directory may hold them, are hostile input. jiff reads
+//! them; `Tzdb::from_tzif` names them and refuses leap-second files. Reading one never panics,
+//! a file that is refused says why (naming its zone), and a file that is accepted answers every
 //! offset and plans views without panicking, with offsets inside the format's bounds.
 
 use availability_core::tz::{IsoWeek, Plan, Tzdb, Zone};

