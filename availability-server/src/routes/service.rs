@@ -48,18 +48,37 @@ pub(super) async fn metrics(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<
     }
     let limits = &app.limits;
     let limiters = [
-        ("read", &limits.read.clients(), &limits.read.evicted),
-        ("write", &limits.write.clients(), &limits.write.evicted),
-        ("admin", &limits.admin.clients(), &limits.admin.evicted),
-        ("key", &limits.key.clients(), &limits.key.evicted),
-        ("auth", &limits.auth.clients(), &limits.auth.evicted),
+        (
+            "read",
+            limits.read.clients(),
+            limits.read.evicted.load(Relaxed),
+        ),
+        (
+            "write",
+            limits.write.clients(),
+            limits.write.evicted.load(Relaxed),
+        ),
+        (
+            "admin",
+            limits.admin.clients(),
+            limits.admin.evicted.load(Relaxed),
+        ),
+        (
+            "key",
+            limits.key.clients(),
+            limits.key.evicted.load(Relaxed),
+        ),
+        (
+            "auth",
+            limits.auth.clients(),
+            limits.auth.evicted.load(Relaxed),
+        ),
         (
             "auth-key",
-            &limits.auth_key.clients(),
-            &limits.auth_key.evicted,
+            limits.auth_key.clients(),
+            limits.auth_key.evicted.load(Relaxed),
         ),
-    ]
-    .map(|(name, clients, evicted)| (name, *clients, evicted.load(Relaxed)));
+    ];
     let text = app.metrics.render(&Outside {
         cached_bodies: app.cache.len(),
         cached_bytes: app.cache.bytes(),
