@@ -157,7 +157,14 @@ impl IsoWeek {
 
     /// The seven dates of the week, Monday first.
     pub fn dates(self) -> [NaiveDate; 7] {
-        Day::ALL.map(|day| self.date(day))
+        let mut date = self.monday;
+        let mut dates = [naive(date); 7];
+        for next in dates.iter_mut().skip(1) {
+            // Within the supported years the days of a week always exist.
+            date = date.tomorrow().unwrap_or(date);
+            *next = naive(date);
+        }
+        dates
     }
 
     /// The week after this one, if it is still in the supported range.
@@ -193,11 +200,12 @@ impl IsoWeek {
     }
 }
 
-/// Weeks hash as one word, the Monday's day number: the plan and render caches hash them on
-/// every read.
+/// Weeks hash as one word made of the Monday's year, month and day: the plan and render
+/// caches hash them on every read.
 impl Hash for IsoWeek {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_i64(self.start_seconds() / 86_400);
+        let (year, month, day) = (self.monday.year(), self.monday.month(), self.monday.day());
+        state.write_u32((year as u32) << 16 | (month as u32) << 8 | day as u32);
     }
 }
 
@@ -300,7 +308,8 @@ impl FromStr for IsoWeek {
 /// Writes the ISO week name, such as `2026-W48`.
 impl fmt::Display for IsoWeek {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-W{:02}", self.year(), self.week())
+        let iso = self.monday.iso_week_date();
+        write!(f, "{:04}-W{:02}", iso.year(), iso.week())
     }
 }
 
