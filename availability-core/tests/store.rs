@@ -413,3 +413,30 @@ fn the_test_batches_produce_the_test_weeks() {
     }
     assert_ne!(week_for(2), week_for(3));
 }
+
+#[test]
+fn groups_are_listed_in_pages_in_id_order() {
+    let (_dir, path) = temp_store();
+    let store = Store::open(&path).expect("open");
+    for id in ["team-c", "team-a", "team-e", "team-b", "team-d"] {
+        store.put_group(id, vec![String::from("ana")]).expect("put");
+    }
+    store.delete_group("team-d").expect("delete");
+    let ids = |page: Vec<Arc<availability_core::store::Group>>| -> Vec<String> {
+        page.iter().map(|g| g.id().to_owned()).collect()
+    };
+    assert_eq!(
+        ids(store.groups()),
+        ["team-a", "team-b", "team-c", "team-e"]
+    );
+    assert_eq!(ids(store.groups_after(None, 2)), ["team-a", "team-b"]);
+    assert_eq!(
+        ids(store.groups_after(Some("team-b"), 2)),
+        ["team-c", "team-e"]
+    );
+    // After an id that is no group (any more): the next one that is.
+    assert_eq!(ids(store.groups_after(Some("team-d"), 2)), ["team-e"]);
+    assert_eq!(ids(store.groups_after(Some("team-bb"), 1)), ["team-c"]);
+    assert!(store.groups_after(Some("team-e"), 5).is_empty());
+    assert!(store.groups_after(None, 0).is_empty());
+}

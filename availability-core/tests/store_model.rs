@@ -233,7 +233,40 @@ fn check(store: &Store, model: &Model) -> Result<(), TestCaseError> {
     let listed = store.list();
     let ids: Vec<&str> = listed.iter().map(|c| c.id()).collect();
     let expected: Vec<&str> = model.calendars.keys().map(String::as_str).collect();
-    prop_assert_eq!(ids, expected);
+    prop_assert_eq!(&ids, &expected);
+    prop_assert_eq!(store.len(), expected.len());
+    // Pages of every size, followed from one to the next, list the same calendars; and a
+    // page may start after any id, a calendar's or not.
+    for limit in [1, 2, 3] {
+        let mut paged = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.list_after(after.as_deref(), limit);
+            prop_assert!(page.len() <= limit);
+            paged.extend(page.iter().map(|c| c.id().to_owned()));
+            // A page that does not move past its cursor would loop for ever.
+            prop_assert!(paged.len() <= expected.len(), "pages repeat: {paged:?}");
+            match page.last() {
+                Some(last) if page.len() == limit => after = Some(last.id().to_owned()),
+                _ => break,
+            }
+        }
+        prop_assert_eq!(&paged, &expected);
+    }
+    for probe in ["", "c", "default", "room-1", "zzz"] {
+        let page: Vec<String> = store
+            .list_after(Some(probe), 2)
+            .iter()
+            .map(|c| c.id().to_owned())
+            .collect();
+        let want: Vec<&str> = expected
+            .iter()
+            .copied()
+            .filter(|id| *id > probe)
+            .take(2)
+            .collect();
+        prop_assert_eq!(page, want);
+    }
     for calendar in &listed {
         let want = &model.calendars[calendar.id()];
         let got = ModelCalendar {

@@ -41,7 +41,7 @@ pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, Str
     };
     let tls = tls::server_config(identity).map_err(|e| format!("the TLS configuration: {e}"))?;
 
-    if store.list().is_empty() {
+    if store.is_empty() {
         let s = Arc::clone(&store);
         tokio::task::spawn_blocking(move || s.create(DEFAULT_CALENDAR, "UTC"))
             .await

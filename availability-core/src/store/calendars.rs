@@ -96,10 +96,8 @@ impl Store {
             slot,
             current: ArcSwap::new(Arc::clone(&calendar)),
         });
-        let mut directory = Directory {
-            by_id: self.directory.load().by_id.clone(),
-        };
-        directory.by_id.insert(Arc::from(id), published);
+        let mut directory = Directory::clone(&self.directory.load());
+        directory.insert(Arc::from(id), published);
         self.directory.store(Arc::new(directory));
         Ok(calendar)
     }
@@ -124,9 +122,9 @@ impl Store {
         self.writer
             .write_now(&mut writer, slot + 1, PayloadKind::Free, &[])?;
         writer.free.insert(slot);
-        let mut by_id = directory.by_id.clone();
-        by_id.remove(id);
-        self.directory.store(Arc::new(Directory { by_id }));
+        let mut directory = Directory::clone(&directory);
+        directory.remove(id);
+        self.directory.store(Arc::new(directory));
         Ok(())
     }
 

@@ -39,9 +39,24 @@ impl Store {
         self.groups.load().get(id).cloned()
     }
 
-    /// Every named group, by id. Lock-free.
+    /// Every named group, in id order. Lock-free.
     pub fn groups(&self) -> Vec<Arc<Group>> {
-        self.groups.load().values().cloned().collect()
+        self.groups_after(None, usize::MAX)
+    }
+
+    /// At most `limit` named groups, in id order, from the first id after `after` (which need
+    /// not name a group), or from the first. Lock-free, and O(log N + limit).
+    pub fn groups_after(&self, after: Option<&str>, limit: usize) -> Vec<Arc<Group>> {
+        let from = match after {
+            Some(after) => core::ops::Bound::Excluded(after),
+            None => core::ops::Bound::Unbounded,
+        };
+        self.groups
+            .load()
+            .range::<_, str>((from, core::ops::Bound::Unbounded))
+            .take(limit)
+            .map(|(_, group)| Arc::clone(group))
+            .collect()
     }
 
     /// Creates or replaces the named group `id` with `members` (1 to 1,000 distinct calendar

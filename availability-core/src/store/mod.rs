@@ -89,7 +89,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
-use std::collections::HashMap;
+use core::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use arc_swap::ArcSwap;
@@ -184,7 +184,7 @@ pub struct Store {
     /// The dated data's file.
     journal: journal::Journal,
     /// The named groups, by id.
-    groups: ArcSwap<alloc::collections::BTreeMap<String, Arc<Group>>>,
+    groups: ArcSwap<imbl::OrdMap<String, Arc<Group>>>,
     /// Held by a group write from its check to its publication.
     group_writes: std::sync::Mutex<()>,
     /// How long dated data is kept after it ends, in seconds.
@@ -199,15 +199,47 @@ impl fmt::Debug for Store {
     }
 }
 
-/// The directory's map. Ids reach it from the network: every read looks one up, and admins
-/// choose the ids it holds. A fixed hash function (FxHash) would let whoever can create
+/// The directory's lookup map. Ids reach it from the network: every read looks one up, and
+/// admins choose the ids it holds. A fixed hash function (FxHash) would let whoever can create
 /// calendars pick ids that all collide and make every read walk them; foldhash is about as
 /// fast on short strings and seeds every map at random, so collisions cannot be precomputed.
-type ById = HashMap<Arc<str>, Arc<Published>, foldhash::fast::RandomState>;
+/// The map is persistent (a hash array mapped trie): a create or delete copies the path to
+/// one leaf, not the whole map, so it costs O(log N) at any size.
+type ById = imbl::GenericHashMap<
+    Arc<str>,
+    Arc<Published>,
+    foldhash::fast::RandomState,
+    imbl::shared_ptr::DefaultSharedPtr,
+>;
 
-#[derive(Default)]
+/// The published calendars: looked up by id (hashed), listed in id order (a persistent
+/// B-tree of the same ids). Both are replaced together, in one snapshot, on a create or a
+/// delete; readers hold a snapshot lock-free.
+#[derive(Clone)]
 struct Directory {
     by_id: ById,
+    in_order: imbl::OrdSet<Arc<str>>,
+}
+
+impl Default for Directory {
+    fn default() -> Directory {
+        Directory {
+            by_id: ById::with_hasher(foldhash::fast::RandomState::default()),
+            in_order: imbl::OrdSet::new(),
+        }
+    }
+}
+
+impl Directory {
+    fn insert(&mut self, id: Arc<str>, published: Arc<Published>) {
+        self.in_order.insert(Arc::clone(&id));
+        self.by_id.insert(id, published);
+    }
+
+    fn remove(&mut self, id: &str) {
+        self.in_order.remove(id);
+        self.by_id.remove(id);
+    }
 }
 
 /// One calendar's slot and its current state.
@@ -324,17 +356,37 @@ impl Store {
         self.directory.load().by_id.contains_key(id)
     }
 
-    /// Every calendar's current state, by id. Lock-free.
+    /// Every calendar's current state, in id order. Lock-free.
     pub fn list(&self) -> Vec<Arc<Calendar>> {
-        let mut all: Vec<Arc<Calendar>> = self
-            .directory
-            .load()
-            .by_id
-            .values()
+        self.list_after(None, usize::MAX)
+    }
+
+    /// At most `limit` calendars' current states, in id order, from the first id after
+    /// `after` (which need not name a calendar), or from the first. Lock-free, and
+    /// O(log N + limit): a page of a listing, as of one moment.
+    pub fn list_after(&self, after: Option<&str>, limit: usize) -> Vec<Arc<Calendar>> {
+        let directory = self.directory.load();
+        let from = match after {
+            Some(after) => Bound::Excluded(after),
+            None => Bound::Unbounded,
+        };
+        directory
+            .in_order
+            .range::<_, str>((from, Bound::Unbounded))
+            .take(limit)
+            .filter_map(|id| directory.by_id.get(id))
             .map(|published| published.current.load_full())
-            .collect();
-        all.sort_unstable_by(|a, b| a.id().cmp(b.id()));
-        all
+            .collect()
+    }
+
+    /// How many calendars the store holds.
+    pub fn len(&self) -> usize {
+        self.directory.load().by_id.len()
+    }
+
+    /// Whether the store holds no calendar.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Writes the journal anew with only what is live (what compaction does on its own when

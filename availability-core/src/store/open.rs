@@ -19,7 +19,7 @@ use super::format::{
 use super::journal::Journal;
 use super::journal_format::Record;
 use super::writer::{Copies, Writer, WriterState};
-use super::{ById, Directory, Group, Options, Published, Store};
+use super::{Directory, Group, Options, Published, Store};
 use crate::dated::{date_of_day, BookingId, Claim, Dated, DayOverride};
 use crate::error::Error;
 use crate::tz::Zone;
@@ -77,7 +77,7 @@ pub(super) fn open_backend(
     }
     let journal_path = journal.path().to_path_buf();
     let (journal, records) = Journal::open(journal)?;
-    let mut groups = BTreeMap::new();
+    let mut groups = imbl::OrdMap::new();
     for record in &records {
         match record {
             Record::Group { id, members } => {
@@ -95,12 +95,12 @@ pub(super) fn open_backend(
     // What retention drops is dropped now as well as at every later write, so a store shows
     // the same dated data before and after a reopen.
     let cutoff = super::checked::now_ms().div_euclid(1000) - options.retention_seconds;
-    let (state, by_id) = loaded
+    let (state, directory) = loaded
         .into_state(records, cutoff)
         .map_err(|what| corrupt(&journal_path, &what))?;
     let admin_keys = state.meta.admin_keys.clone();
     Ok(Store {
-        directory: ArcSwap::from_pointee(Directory { by_id }),
+        directory: ArcSwap::from_pointee(directory),
         admin_keys: ArcSwap::from_pointee(admin_keys),
         writer: Writer::new(file, state),
         journal,
@@ -232,7 +232,11 @@ impl Loaded {
     ///
     /// Two bookings of one calendar whose spans overlap in real time are refused: claims never
     /// make them, so the journal is damaged.
-    fn into_state(self, records: Vec<Record>, cutoff: i64) -> Result<(WriterState, ById), String> {
+    fn into_state(
+        self,
+        records: Vec<Record>,
+        cutoff: i64,
+    ) -> Result<(WriterState, Directory), String> {
         let mut calendars: BTreeMap<String, (u32, CalendarRecord, Dated)> = BTreeMap::new();
         let mut copies = Vec::with_capacity(self.slots.len());
         let mut free = BTreeSet::new();
@@ -265,7 +269,7 @@ impl Loaded {
             replay(dated, &calendar.zone, record)
                 .map_err(|what| std::format!("calendar {:?}: {what}", owner.id))?;
         }
-        let mut by_id = ById::default();
+        let mut directory = Directory::default();
         for (id, (slot, record, mut dated)) in calendars {
             if !dated.is_empty() {
                 dated.compact_before(zone_at_open(&record.zone), cutoff);
@@ -277,7 +281,7 @@ impl Loaded {
                     dated: Arc::new(dated),
                 }),
             };
-            by_id.insert(Arc::from(id.as_str()), Arc::new(published));
+            directory.insert(Arc::from(id.as_str()), Arc::new(published));
         }
         let meta_copies = Copies {
             newest: self.meta.copy,
@@ -285,7 +289,7 @@ impl Loaded {
         };
         Ok((
             WriterState::new(self.meta.value, meta_copies, copies, free),
-            by_id,
+            directory,
         ))
     }
 }

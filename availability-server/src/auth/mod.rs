@@ -126,6 +126,10 @@ impl Owners {
     fn set(&mut self, calendar: &Calendar) {
         self.remove(calendar.id());
         let ids: Vec<String> = calendar.keys().iter().map(|k| k.id().to_owned()).collect();
+        if ids.is_empty() {
+            // Most calendars of a large store may have no key: they cost the index nothing.
+            return;
+        }
         for id in &ids {
             self.by_key.insert(id.clone(), calendar.id().to_owned());
         }
