@@ -1,4 +1,4 @@
-//! The admin keys: kept in the meta record, published for lock-free checks.
+//! The admin keys: kept in the log, published for lock-free checks.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -6,6 +6,8 @@ use alloc::vec::Vec;
 use super::calendar::{add_key, remove_key};
 use super::checked::KeyHash;
 use super::expect::Authority;
+use super::journal_format::Record;
+use super::writer::Guard;
 use super::Store;
 use crate::error::{Error, Kind};
 
@@ -44,12 +46,9 @@ impl Store {
     pub fn add_admin_key_by(&self, key: KeyHash, by: &Authority) -> Result<(), Error> {
         let mut writer = self.writer.lock()?;
         by.check(None, &writer.meta.admin_keys)?;
-        let mut meta = writer.meta.clone();
-        add_key(&mut meta.admin_keys, key, "the admin keys")?;
-        self.writer.write_meta(&mut writer, meta)?;
-        self.admin_keys
-            .store(Arc::new(writer.meta.admin_keys.clone()));
-        Ok(())
+        let mut keys = writer.meta.admin_keys.clone();
+        add_key(&mut keys, key, "the admin keys")?;
+        self.write_admin_keys(&mut writer, keys)
     }
 
     /// Removes the admin key with id `key_id`. Returns once that is on disk.
@@ -79,9 +78,9 @@ impl Store {
     ) -> Result<(), Error> {
         let mut writer = self.writer.lock()?;
         by.check(None, &writer.meta.admin_keys)?;
-        let mut meta = writer.meta.clone();
-        remove_key(&mut meta.admin_keys, key_id, "the admin keys")?;
-        if keep_one && meta.admin_keys.is_empty() {
+        let mut keys = writer.meta.admin_keys.clone();
+        remove_key(&mut keys, key_id, "the admin keys")?;
+        if keep_one && keys.is_empty() {
             return Err(Error::new(
                 Kind::LastAdminKey,
                 std::format!(
@@ -90,9 +89,15 @@ impl Store {
                 ),
             ));
         }
-        self.writer.write_meta(&mut writer, meta)?;
-        self.admin_keys
-            .store(Arc::new(writer.meta.admin_keys.clone()));
+        self.write_admin_keys(&mut writer, keys)
+    }
+
+    /// Writes `keys` as the admin keys and publishes them, holding the writer lock
+    /// throughout: no write can check its authority against keys about to change.
+    fn write_admin_keys(&self, writer: &mut Guard<'_>, keys: Vec<KeyHash>) -> Result<(), Error> {
+        self.journal.append(&Record::AdminKeys(keys.clone()))?;
+        self.admin_keys.store(Arc::new(keys.clone()));
+        writer.meta.admin_keys = keys;
         Ok(())
     }
 }

@@ -27,7 +27,7 @@ pub const DEFAULT_ZONE: &str = "UTC";
 /// bookings) in the journal beside it. The version counts the changes to both.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Calendar {
-    pub(super) record: CalendarRecord,
+    pub(super) record: Arc<CalendarRecord>,
     /// The overrides and bookings.
     pub(super) dated: Arc<Dated>,
 }
@@ -140,18 +140,14 @@ pub enum Change {
     SetBookingPublic(bool),
 }
 
-/// The `default` calendar of a new file: in slot 0, written with sequence number 1.
+/// The `default` calendar of a new file: its first record, sequence number 1, which is its
+/// incarnation.
 pub(super) fn default_calendar() -> CalendarRecord {
-    new_calendar(
-        DEFAULT_CALENDAR,
-        DEFAULT_ZONE,
-        Vec::new(),
-        incarnation(0, 1),
-    )
+    new_calendar(DEFAULT_CALENDAR, DEFAULT_ZONE, Vec::new(), 1)
 }
 
-/// The incarnation of a calendar created in slot `slot` by the copy with sequence number
-/// `seq`. A slot's sequence numbers only grow, so no two creations share one.
+/// The incarnation of a calendar of a format version 1 file, in slot `slot` with the
+/// sequence number `seq` (as version 2 gave it, and as migration keeps it).
 pub(super) fn incarnation(slot: u32, seq: u64) -> u64 {
     (u64::from(slot) << 40) | (seq & ((1 << 40) - 1))
 }

@@ -6,12 +6,14 @@ use alloc::vec::Vec;
 
 use arc_swap::ArcSwap;
 
-use super::calendar::{add_key, incarnation, new_calendar, next_state, Calendar, Change};
+use alloc::string::String;
+
+use super::calendar::{add_key, new_calendar, next_state, Calendar, Change};
 use super::checked::{check_id, check_zone_name, KeyHash};
 use super::expect::{Authority, Expected};
-use super::format::PayloadKind;
+use super::format::CalendarRecord;
+use super::journal_format::Record;
 use super::open::zone_or_utc;
-use super::writer::Writer;
 use super::{Directory, Published, Store};
 use crate::dated::Dated;
 use crate::error::{Error, Kind};
@@ -67,7 +69,9 @@ impl Store {
         for key in keys {
             add_key(&mut checked, key, "new calendars")?;
         }
-        let mut writer = self.writer.lock()?;
+        // Waits for a create or delete of the same id in flight, so that the check below
+        // sees its outcome.
+        let (writer, ()) = self.writer.settled(|| Ok((String::from(id), ())))?;
         by.check(None, &writer.meta.admin_keys)?;
         if self.contains(id) {
             return Err(Error::new(
@@ -75,31 +79,44 @@ impl Store {
                 std::format!("calendar {id:?} already exists"),
             ));
         }
-        let slot = match writer.free.first().copied() {
-            Some(slot) => slot,
-            None => self.writer.grow(&mut writer)?,
-        };
-        let created = incarnation(slot, Writer::next_seq(&writer, slot + 1));
-        let record = new_calendar(id, zone, checked, created);
-        self.writer.write_now(
-            &mut writer,
-            slot + 1,
-            PayloadKind::Calendar,
-            &record.encode(),
+        let mut keys = Some(checked);
+        let record = self.writer.exclusive(
+            writer,
+            id,
+            || {
+                // The incarnation is the sequence number of the record that creates it.
+                self.journal.append_made(&mut |seq| {
+                    let keys = keys.take().unwrap_or_default();
+                    Ok(Record::Calendar(Arc::new(new_calendar(id, zone, keys, seq))))
+                })
+            },
+            |_, record| {
+                if let Record::Calendar(record) = record {
+                    self.publish_new(Arc::clone(record));
+                }
+            },
         )?;
-        writer.free.remove(&slot);
-        let calendar = Arc::new(Calendar {
-            record,
-            dated: Arc::new(Dated::new()),
-        });
+        match record {
+            Record::Calendar(record) => Ok(Arc::new(Calendar {
+                record,
+                dated: Arc::new(Dated::new()),
+            })),
+            _ => Err(Error::new(Kind::Io, "a create wrote another record")),
+        }
+    }
+
+    /// Shows a new calendar to readers (under the writer lock).
+    fn publish_new(&self, record: Arc<CalendarRecord>) {
+        let id: Arc<str> = Arc::from(record.id.as_str());
         let published = Arc::new(Published {
-            slot,
-            current: ArcSwap::new(Arc::clone(&calendar)),
+            current: ArcSwap::new(Arc::new(Calendar {
+                record,
+                dated: Arc::new(Dated::new()),
+            })),
         });
         let mut directory = Directory::clone(&self.directory.load());
-        directory.insert(Arc::from(id), published);
+        directory.insert(id, published);
         self.directory.store(Arc::new(directory));
-        Ok(calendar)
     }
 
     /// Deletes calendar `id` and its keys. Returns once that is on disk.
@@ -115,16 +132,24 @@ impl Store {
     /// longer covers it, [`Error::is_io`] when the write failed. Nothing changes on any error.
     pub fn delete(&self, id: &str, expected: impl Into<Expected>) -> Result<(), Error> {
         let expected = expected.into();
-        let (mut writer, (directory, published)) = self.settled(id)?;
+        let (writer, (_, published)) = self.settled(id)?;
         let current = published.current.load_full();
         expected.check(id, &current, &writer.meta.admin_keys)?;
-        let slot = published.slot;
-        self.writer
-            .write_now(&mut writer, slot + 1, PayloadKind::Free, &[])?;
-        writer.free.insert(slot);
-        let mut directory = Directory::clone(&directory);
-        directory.remove(id);
-        self.directory.store(Arc::new(directory));
+        let record = Record::DeleteCalendar {
+            id: String::from(id),
+            incarnation: current.incarnation(),
+        };
+        self.writer.exclusive(
+            writer,
+            id,
+            || self.journal.append(&record),
+            |_, ()| {
+                let mut directory = Directory::clone(&self.directory.load());
+                directory.remove(id);
+                self.directory.store(Arc::new(directory));
+            },
+        )?;
+        let _ = self.compact_journal_if_due(false);
         Ok(())
     }
 
@@ -168,14 +193,20 @@ impl Store {
             }
             _ => Arc::clone(&current.dated),
         };
-        let payload = record.encode();
-        let calendar = Arc::new(Calendar { record, dated });
-        // Group commit: the writer is let go while the page is flushed, so that commits to
-        // other calendars share the flush.
-        self.writer
-            .group_commit(writer, published.slot + 1, &payload, || {
-                published.current.store(Arc::clone(&calendar));
-            })?;
+        let record = Arc::new(record);
+        let calendar = Arc::new(Calendar {
+            record: Arc::clone(&record),
+            dated,
+        });
+        // Group commit: the writer is let go while the record is flushed, so that commits
+        // to other calendars share the flush.
+        self.writer.exclusive(
+            writer,
+            id,
+            || self.journal.append(&Record::Calendar(record)),
+            |_, ()| published.current.store(Arc::clone(&calendar)),
+        )?;
+        let _ = self.compact_journal_if_due(false);
         Ok(calendar)
     }
 
@@ -197,14 +228,14 @@ impl Store {
             let current = published.current.load_full();
             let dated = current.dated.rederive(zone_or_utc(current.zone()));
             let next = Arc::new(Calendar {
-                record: current.record.clone(),
+                record: Arc::clone(&current.record),
                 dated: Arc::new(dated),
             });
             self.writer.exclusive(
                 writer,
-                published.slot + 1,
+                calendar.id(),
                 || Ok(()),
-                |()| published.current.store(Arc::clone(&next)),
+                |_, ()| published.current.store(Arc::clone(&next)),
             )?;
         }
         Ok(())

@@ -103,7 +103,7 @@ impl MappedFile {
             let mut bytes = std::vec![0u8; len];
             platform::read_exact_at(&file, &mut bytes, 0)
                 .map_err(|e| io_error(path, "reading", e))?;
-            let what = super::format::check_header(&bytes)
+            let what = super::format::sniff_version(&bytes)
                 .err()
                 .unwrap_or_else(|| String::from("the file is too short"));
             return Err(corrupt(path, &what));
@@ -419,4 +419,15 @@ fn write_then(
     // The temporary name is only scaffolding; failing to remove it loses nothing.
     let _ = std::fs::remove_file(&temp);
     result
+}
+
+/// Removes the file at `path` and flushes its directory, so that the removal survives a
+/// crash (the journal a migration has copied into the new store file).
+pub(crate) fn remove_durably(path: &Path) -> Result<(), Error> {
+    std::fs::remove_file(path).map_err(|e| io_error(path, "removing the migrated journal", e))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    platform::sync_dir(&dir).map_err(|e| io_error(path, "flushing its directory", e))
 }

@@ -23,10 +23,44 @@ pub(crate) const PAGE: usize = 4096;
 /// 7-bit transfers and the CR LF / SUB / LF tail catches newline conversion.
 pub(crate) const MAGIC: [u8; 8] = [0x89, b'A', b'V', b'L', b'\r', b'\n', 0x1a, b'\n'];
 
-/// The format version this build writes and reads.
-pub(crate) const FORMAT_VERSION: u32 = 2;
-/// The one older version this build reads, to migrate it (docs/format.md, section 7).
+/// The format version this build writes and reads: the log (docs/format.md).
+pub(crate) const FORMAT_VERSION: u32 = 3;
+/// The version of fixed records, two page copies each, that this build reads to migrate it
+/// (docs/format.md, section 9); its calendar and key payloads are the log's.
+pub(crate) const PAGED_VERSION: u32 = 2;
+/// The oldest version, which this build reads to migrate it as well.
 pub(crate) const MIGRATES_FROM: u32 = 1;
+
+/// The format version of a store file, from its first twelve bytes, if this build reads it
+/// ([`FORMAT_VERSION`], or [`PAGED_VERSION`] and [`MIGRATES_FROM`] to migrate them); the
+/// error says what the bytes are instead. Read before any checksum, so that a file of a
+/// newer version is refused by its number.
+pub(crate) fn sniff_version(bytes: &[u8]) -> Result<u32, String> {
+    if bytes.len() < PAGE {
+        return Err(format!(
+            "the file is {} bytes, shorter than its {PAGE}-byte header",
+            bytes.len()
+        ));
+    }
+    if bytes.get(..8) != Some(&MAGIC[..]) {
+        return Err(String::from(
+            "the header has the wrong magic bytes: this is not an availability store file",
+        ));
+    }
+    let version = u32_at(bytes, 8).unwrap_or_default();
+    if ![FORMAT_VERSION, PAGED_VERSION, MIGRATES_FROM].contains(&version) {
+        let which = if version > FORMAT_VERSION {
+            "newer than"
+        } else {
+            "not"
+        };
+        return Err(format!(
+            "the header says format version {version}, which is {which} the version this \
+             build reads ({FORMAT_VERSION}); use a build that reads version {version}"
+        ));
+    }
+    Ok(version)
+}
 
 /// Bytes of a copy before its payload.
 pub(crate) const COPY_HEADER: usize = 24;
@@ -86,6 +120,7 @@ pub(crate) fn file_len(slots: u32) -> usize {
     (FIRST_SLOT_PAGE + 2 * slots as usize) * PAGE
 }
 
+#[cfg(test)]
 /// The pages of calendar slots `from..to`, each a free record in copy A (sequence 1) and zeros
 /// in copy B: what a new file and a growth write for slots that hold no calendar yet.
 pub(crate) fn free_slot_pages(from: u32, to: u32) -> Vec<u8> {
@@ -126,19 +161,16 @@ pub(crate) fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.try_into().ok()?))
 }
 
+#[cfg(test)]
 fn put(page: &mut [u8], at: usize, bytes: &[u8]) {
     if let Some(dst) = page.get_mut(at..at + bytes.len()) {
         dst.copy_from_slice(bytes);
     }
 }
 
-/// The header page of a new file.
-pub(crate) fn encode_header() -> [u8; PAGE] {
-    encode_header_of(FORMAT_VERSION)
-}
-
-/// Checks the header page and returns its format version, [`FORMAT_VERSION`] or
-/// [`MIGRATES_FROM`]; the error text says what failed (the caller adds the file name).
+/// Checks the header page of a file of fixed records and returns its format version,
+/// [`PAGED_VERSION`] or [`MIGRATES_FROM`]; the error text says what failed (the caller adds
+/// the file name).
 pub(crate) fn check_header(page: &[u8]) -> Result<u32, String> {
     if page.len() < PAGE {
         return Err(format!(
@@ -152,15 +184,9 @@ pub(crate) fn check_header(page: &[u8]) -> Result<u32, String> {
         ));
     }
     let version = u32_at(page, 8).unwrap_or_default();
-    if version != FORMAT_VERSION && version != MIGRATES_FROM {
-        let which = if version > FORMAT_VERSION {
-            "newer than"
-        } else {
-            "not"
-        };
+    if version != PAGED_VERSION && version != MIGRATES_FROM {
         return Err(format!(
-            "the header says format version {version}, which is {which} the version this \
-             build reads ({FORMAT_VERSION}); use a build that reads version {version}"
+            "the header says format version {version}, not one of fixed records"
         ));
     }
     let stored = u32_at(page, 12).unwrap_or_default();
@@ -185,6 +211,7 @@ pub(crate) fn check_header(page: &[u8]) -> Result<u32, String> {
     Ok(version)
 }
 
+#[cfg(test)]
 /// The header page of a file of format `version` (tests make version 1 files with it).
 pub(crate) fn encode_header_of(version: u32) -> [u8; PAGE] {
     let mut page = [0u8; PAGE];
@@ -204,6 +231,7 @@ pub(crate) struct RawCopy<'a> {
     pub(crate) payload: &'a [u8],
 }
 
+#[cfg(test)]
 /// Encodes one copy of `record` into `page`, which must be `PAGE` bytes.
 pub(crate) fn encode_copy(
     page: &mut [u8],
@@ -295,7 +323,7 @@ pub(crate) struct MetaRecord {
     pub(crate) admin_keys: Vec<KeyHash>,
 }
 
-fn encode_keys(out: &mut Vec<u8>, keys: &[KeyHash]) {
+pub(crate) fn encode_keys(out: &mut Vec<u8>, keys: &[KeyHash]) {
     for key in keys {
         let label = key.label().unwrap_or_default();
         out.push(key.id().len() as u8);
@@ -377,7 +405,7 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn decode_keys(
+pub(crate) fn decode_keys(
     cursor: &mut Cursor<'_>,
     count: usize,
     version: u32,
@@ -420,9 +448,30 @@ fn decode_keys(
     Ok(keys)
 }
 
+/// The bytes [`encode_keys`] writes for `keys`.
+pub(crate) fn keys_len(keys: &[KeyHash]) -> usize {
+    keys.iter()
+        .map(|key| {
+            KEY_FIXED + key.id().len() + key.hash().len() + key.label().map_or(0, str::len)
+        })
+        .sum()
+}
+
 impl CalendarRecord {
+    #[cfg(test)]
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(CALENDAR_FIXED + 64);
+        let mut out = Vec::with_capacity(self.encoded_len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// The length of [`CalendarRecord::encode`]'s bytes, without encoding them.
+    pub(crate) fn encoded_len(&self) -> usize {
+        CALENDAR_FIXED + self.id.len() + self.zone.len() + keys_len(&self.keys)
+    }
+
+    /// Appends the calendar's payload to `out`.
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.version.to_le_bytes());
         out.extend_from_slice(&self.changed_at_ms.to_le_bytes());
         out.extend_from_slice(&self.incarnation.to_le_bytes());
@@ -433,8 +482,7 @@ impl CalendarRecord {
         out.push(u8::from(self.booking_public));
         out.extend_from_slice(self.id.as_bytes());
         out.extend_from_slice(self.zone.as_bytes());
-        encode_keys(&mut out, &self.keys);
-        out
+        encode_keys(out, &self.keys);
     }
 
     /// Decodes a calendar payload of file format `format` (2, or 1 to migrate it; a
@@ -485,6 +533,7 @@ impl CalendarRecord {
 }
 
 impl MetaRecord {
+    #[cfg(test)]
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(META_FIXED + 64);
         out.extend_from_slice(&self.slots.to_le_bytes());
@@ -513,6 +562,7 @@ impl MetaRecord {
 #[derive(Debug)]
 pub(crate) struct Chosen<T> {
     /// Which copy (0 or 1) holds the newest valid state.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) copy: usize,
     /// That copy's sequence number.
     pub(crate) seq: u64,

@@ -31,10 +31,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::backend::Backend;
+use super::calendar::default_calendar;
 use super::file::corrupt;
 use super::format::PAGE;
 use super::group_commit::GroupCommit;
-use super::journal_format::{frame, later_frame, scan, End, Header, Record, Remembered, HEADER};
+use super::journal_format::{frame, later_frame, next, End, Header, Record, Remembered, HEADER};
 use super::journal_live::Live;
 use crate::error::{Error, Kind};
 
@@ -45,9 +46,21 @@ const INITIAL_LEN: usize = 4 * PAGE;
 /// than this, and more than twice the live set.
 const COMPACT_MIN: usize = 1 << 20;
 
-/// The bytes of a new, empty journal.
+/// The bytes of a new store: the calendar `default` (zone UTC, every slot unavailable) and
+/// nothing else.
 pub(crate) fn new_image() -> Vec<u8> {
-    Image::new(0, 1).finish()
+    let mut image = Image::new(0, 1);
+    image.push(&Record::Calendar(Arc::new(default_calendar())));
+    image.finish()
+}
+
+/// A new log (generation 0) holding what `live` holds, as compaction writes it, from
+/// sequence number `first_seq` on; less bookings and overrides that ended before `cutoff`
+/// and answers that expired by `now_ms`.
+pub(super) fn image_of(live: &Live, first_seq: u64, cutoff: i64, now_ms: i64) -> Vec<u8> {
+    let mut image = Image::new(0, first_seq);
+    live.each_record(cutoff, now_ms, &mut |record| image.push(&record.record()));
+    image.finish()
 }
 
 /// A journal file being written whole, record by record: its header (generation, first
@@ -130,22 +143,63 @@ struct State {
 }
 
 impl Journal {
-    /// Opens the journal in `file`: makes it durable, reads its records, and clears a torn
-    /// tail. Returns the journal and its records in order.
+    /// Opens the log in `file`: makes it durable, reads its records in order, handing each
+    /// to `apply` (which refuses one that does not apply to the state before it), and clears
+    /// a torn tail.
     ///
     /// # Errors
     ///
-    /// [`Error::is_corrupt`] for a header that is not a journal's, or for damage to records
-    /// that a later record says were durable; [`Error::is_io`] when flushing or clearing
-    /// fails.
-    pub(super) fn open(file: Backend) -> Result<(Journal, Vec<Record>), Error> {
+    /// [`Error::is_corrupt`] for a header that is not a store's, for damage to records that
+    /// a later record says were durable, or for a record `apply` refuses; [`Error::is_io`]
+    /// when flushing or clearing fails.
+    pub(super) fn open(
+        file: Backend,
+        apply: &mut dyn FnMut(&Record) -> Result<(), String>,
+    ) -> Result<Journal, Error> {
+        Journal::open_as(file, Header::decode, apply)
+    }
+
+    /// Reads a journal of format version 2 (the dated data beside a store file of fixed
+    /// records) as [`Journal::open`] reads the log, to migrate it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Journal::open`].
+    pub(super) fn read_v2(
+        file: Backend,
+        apply: &mut dyn FnMut(&Record) -> Result<(), String>,
+    ) -> Result<(), Error> {
+        Journal::open_as(file, Header::decode_journal, apply).map(drop)
+    }
+
+    fn open_as(
+        file: Backend,
+        header: fn(&[u8]) -> Result<Header, String>,
+        apply: &mut dyn FnMut(&Record) -> Result<(), String>,
+    ) -> Result<Journal, Error> {
         file.sync_all()?;
         let path = file.path().to_path_buf();
-        let (header, records, end, torn, len) = file.read(|bytes| {
-            let header = Header::decode(bytes).map_err(|what| corrupt(&path, &what))?;
+        let mut live = Live::default();
+        let (header, next_seq, end, torn, len) = file.read(|bytes| {
+            let header = header(bytes).map_err(|what| corrupt(&path, &what))?;
             let body = bytes.get(HEADER..).unwrap_or_default();
-            let (records, end, why) = scan(body, header.first_seq);
-            let next_seq = header.first_seq + records.len() as u64;
+            let mut at = 0usize;
+            let mut seq = header.first_seq;
+            let why = loop {
+                match next(body.get(at..).unwrap_or_default(), seq) {
+                    Ok(Some((record, size))) => {
+                        apply(&record).map_err(|what| {
+                            corrupt(&path, &format!("record {seq}: {what}"))
+                        })?;
+                        live.apply(&record);
+                        at += size;
+                        seq += 1;
+                    }
+                    Ok(None) => break End::Clean,
+                    Err(why) => break End::Invalid(format!("record {seq}: {why}")),
+                }
+            };
+            let (end, next_seq) = (at, seq);
             if let End::Invalid(what) = &why {
                 // A torn tail is records no one was told are durable. A valid later frame
                 // whose durable mark covers the damaged record says otherwise: refuse.
@@ -158,9 +212,8 @@ impl Journal {
                             return Err(corrupt(
                                 &path,
                                 &format!(
-                                    "journal {what}; record {seq} further on says records \
-                                     before {durable} were durable, so acknowledged data is \
-                                     damaged"
+                                    "{what}; record {seq} further on says records before \
+                                     {durable} were durable, so acknowledged data is damaged"
                                 ),
                             ));
                         }
@@ -171,17 +224,12 @@ impl Journal {
             let torn = body
                 .get(end..)
                 .is_some_and(|rest| rest.iter().any(|&b| b != 0));
-            Ok::<_, Error>((header, records, HEADER + end, torn, bytes.len()))
+            Ok::<_, Error>((header, next_seq, HEADER + end, torn, bytes.len()))
         })??;
-        let next_seq = header.first_seq + records.len() as u64;
         if torn {
             clear_tail(&file, end, len)?;
         }
-        let mut live = Live::default();
-        for record in &records {
-            live.apply(record);
-        }
-        let journal = Journal {
+        Ok(Journal {
             state: Mutex::new(State {
                 file: Arc::new(file),
                 generation: header.generation,
@@ -196,8 +244,7 @@ impl Journal {
             }),
             flushes: GroupCommit::new(next_seq - 1, refusing),
             durable: AtomicU64::new(next_seq),
-        };
-        Ok((journal, records))
+        })
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, State>, Error> {
@@ -210,32 +257,56 @@ impl Journal {
     ///
     /// # Errors
     ///
-    /// [`Error::is_io`] when a write, growth or flush failed (the journal then refuses
-    /// every later append) or had failed before.
+    /// [`Error::is_io`] when a write, growth or flush failed (the log then refuses every
+    /// later append) or had failed before.
     pub(super) fn append(&self, record: &Record) -> Result<(), Error> {
-        let ticket = {
-            let mut state = self.lock()?;
-            if let Some(reason) = &state.failed {
-                return Err(refusing(reason));
-            }
-            let seq = state.next_seq;
-            let bytes = frame(seq, self.durable.load(Ordering::Acquire), record);
-            let needed = state.end + bytes.len();
-            if needed > state.len {
-                // A growth that fails (a full disk) changes nothing and refuses only this
-                // record; one whose sync fails refuses every later one (see `grow`).
-                grow(&mut state, needed)?;
-            }
-            let result = write_record(&mut state, &bytes);
-            if let Err(err) = &result {
-                state.failed.get_or_insert_with(|| err.to_string());
-            }
-            result?;
-            state.live.apply(record);
-            state.next_seq += 1;
-            seq
-        };
+        let ticket = self.write(&mut |_| Ok(record.clone()))?.0;
         self.flush_through(ticket)
+    }
+
+    /// Appends the record `make` builds from the sequence number it will have (a new
+    /// calendar's incarnation is the sequence number of the record that creates it), and
+    /// returns it once it is durable (group commit). `make` may refuse: nothing is written.
+    ///
+    /// # Errors
+    ///
+    /// What `make` returns, or as [`Journal::append`].
+    pub(super) fn append_made(
+        &self,
+        make: &mut dyn FnMut(u64) -> Result<Record, Error>,
+    ) -> Result<Record, Error> {
+        let (ticket, record) = self.write(make)?;
+        self.flush_through(ticket)?;
+        Ok(record)
+    }
+
+    /// Writes the record `make` builds, as the next one, without waiting for it to be
+    /// durable; returns its sequence number (the ticket to wait for) and the record.
+    fn write(
+        &self,
+        make: &mut dyn FnMut(u64) -> Result<Record, Error>,
+    ) -> Result<(u64, Record), Error> {
+        let mut state = self.lock()?;
+        if let Some(reason) = &state.failed {
+            return Err(refusing(reason));
+        }
+        let seq = state.next_seq;
+        let record = make(seq)?;
+        let bytes = frame(seq, self.durable.load(Ordering::Acquire), &record);
+        let needed = state.end + bytes.len();
+        if needed > state.len {
+            // A growth that fails (a full disk) changes nothing and refuses only this
+            // record; one whose sync fails refuses every later one (see `grow`).
+            grow(&mut state, needed)?;
+        }
+        let result = write_record(&mut state, &bytes);
+        if let Err(err) = &result {
+            state.failed.get_or_insert_with(|| err.to_string());
+        }
+        result?;
+        state.live.apply(&record);
+        state.next_seq += 1;
+        Ok((seq, record))
     }
 
     /// Returns once every record up to `ticket` is durable, flushing every record written
@@ -278,9 +349,9 @@ impl Journal {
         self.state.lock().map_or(0, |state| state.len)
     }
 
-    /// Compacts the journal if the records appended since it was last written whole outgrow
-    /// the live set, keeping only calendars `keep` accepts, bookings that end after `cutoff`
-    /// and overrides from the day before it on (seconds since the epoch), and answers that
+    /// Compacts the log if the records appended since it was last written whole outgrow
+    /// the live set, keeping the calendars there are, bookings that end after `cutoff` and
+    /// overrides from the day before it on (seconds since the epoch), and answers that
     /// expire after `now_ms`. Returns whether it compacted.
     ///
     /// # Errors
@@ -288,7 +359,6 @@ impl Journal {
     /// [`Error::is_io`] when writing the new file failed; the journal then refuses appends.
     pub(super) fn compact_if_due(
         &self,
-        keep: &dyn Fn(&str, u64) -> bool,
         cutoff: i64,
         now_ms: i64,
         force: bool,
@@ -308,7 +378,7 @@ impl Journal {
         if !force && state.appended <= state.check_at {
             return Ok(false);
         }
-        let live_bytes = state.live.live_bytes(keep, cutoff, now_ms);
+        let live_bytes = state.live.live_bytes(cutoff, now_ms);
         if !force && state.appended <= COMPACT_MIN.max(2 * live_bytes) {
             // Not yet: look again once the appends could outgrow what is live now.
             state.check_at = COMPACT_MIN.max(2 * live_bytes);
@@ -318,7 +388,7 @@ impl Journal {
         let generation = state.generation + 1;
         let mut image = Image::new(generation, first_seq);
         let mut live = Live::default();
-        state.live.each_record(keep, cutoff, now_ms, &mut |record| {
+        state.live.each_record(cutoff, now_ms, &mut |record| {
             let record = record.record();
             image.push(&record);
             live.apply(&record);

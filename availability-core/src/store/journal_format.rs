@@ -7,17 +7,22 @@
 
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::checked::check_key_id;
-use super::format::{page_crc, u32_at, u64_at, Cursor};
+use super::checked::{check_key_id, KeyHash};
+use super::format::{
+    decode_keys, encode_keys, keys_len, page_crc, u32_at, u64_at, CalendarRecord, Cursor,
+    FORMAT_VERSION, MAGIC,
+};
 
 /// The size of the header page; records start after it.
 pub(crate) const HEADER: usize = 4096;
-/// The first eight bytes of every journal: like the store file's, with `D` for dated.
-pub(crate) const MAGIC: [u8; 8] = [0x89, b'A', b'V', b'D', b'\r', b'\n', 0x1a, b'\n'];
-/// The journal format version this build writes and reads.
-pub(crate) const VERSION: u32 = 1;
+/// The first eight bytes of a journal of format version 2 (the dated data beside a store
+/// file of fixed records): like the store file's, with `D` for dated. Read only to migrate.
+pub(crate) const JOURNAL_MAGIC: [u8; 8] = [0x89, b'A', b'V', b'D', b'\r', b'\n', 0x1a, b'\n'];
+/// That journal's format version.
+pub(crate) const JOURNAL_VERSION: u32 = 1;
 /// Bytes of a record's frame before its payload.
 pub(crate) const FRAME: usize = 32;
 /// The largest payload of one record.
@@ -45,7 +50,7 @@ impl Header {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut page = alloc::vec![0u8; HEADER];
         page[..8].copy_from_slice(&MAGIC);
-        page[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        page[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
         page[16..20].copy_from_slice(&(HEADER as u32).to_le_bytes());
         page[24..32].copy_from_slice(&self.generation.to_le_bytes());
         page[32..40].copy_from_slice(&self.first_seq.to_le_bytes());
@@ -54,54 +59,63 @@ impl Header {
         page
     }
 
-    /// Checks the header page; the error says what failed.
+    /// Checks the header page of a store file of [`FORMAT_VERSION`] (the log); the error
+    /// says what failed.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Header, String> {
+        Header::decode_as(bytes, &MAGIC, FORMAT_VERSION, "the store file")
+    }
+
+    /// Checks the header page of a journal of format version 2 (to migrate it).
+    pub(crate) fn decode_journal(bytes: &[u8]) -> Result<Header, String> {
+        Header::decode_as(bytes, &JOURNAL_MAGIC, JOURNAL_VERSION, "the journal")
+    }
+
+    fn decode_as(
+        bytes: &[u8],
+        magic: &[u8; 8],
+        expected: u32,
+        what: &str,
+    ) -> Result<Header, String> {
         let page = bytes.get(..HEADER).ok_or_else(|| {
             format!(
-                "the journal is {} bytes, shorter than its {HEADER}-byte header",
+                "{what} is {} bytes, shorter than its {HEADER}-byte header",
                 bytes.len()
             )
         })?;
-        if page.get(..8) != Some(&MAGIC[..]) {
-            return Err(String::from(
-                "the journal's header has the wrong magic bytes: this is not a journal",
-            ));
+        if page.get(..8) != Some(&magic[..]) {
+            return Err(format!("{what}'s header has the wrong magic bytes"));
         }
         let version = u32_at(page, 8).unwrap_or_default();
-        if version != VERSION {
-            let which = if version > VERSION {
+        if version != expected {
+            let which = if version > expected {
                 "newer than"
             } else {
                 "not"
             };
             return Err(format!(
-                "the journal says format version {version}, which is {which} the version \
-                 this build reads ({VERSION}); use a build that reads version {version}"
+                "{what} says format version {version}, which is {which} the version \
+                 this build reads ({expected}); use a build that reads version {version}"
             ));
         }
         let stored = u32_at(page, 12).unwrap_or_default();
         let actual = page_crc(page, 12);
         if stored != actual {
             return Err(format!(
-                "the journal header's CRC-32 does not match (stored {stored:#010x}, computed \
+                "{what}'s header CRC-32 does not match (stored {stored:#010x}, computed \
                  {actual:#010x})"
             ));
         }
         if u32_at(page, 16) != Some(HEADER as u32) {
-            return Err(String::from("the journal header's page size is not 4096"));
+            return Err(format!("{what}'s header says a page size other than 4096"));
         }
         let first_seq = u64_at(page, 32).unwrap_or_default();
         if first_seq == 0 {
-            return Err(String::from(
-                "the journal header's first sequence number is 0",
-            ));
+            return Err(format!("{what}'s header says the first sequence number is 0"));
         }
         if page.get(20..24).is_some_and(|r| r.iter().any(|&b| b != 0))
             || page.get(40..).is_some_and(|r| r.iter().any(|&b| b != 0))
         {
-            return Err(String::from(
-                "the journal header's reserved bytes are not zero",
-            ));
+            return Err(format!("{what}'s header has reserved bytes that are not zero"));
         }
         Ok(Header {
             generation: u64_at(page, 24).unwrap_or_default(),
@@ -136,6 +150,7 @@ pub(crate) enum End {
     Invalid(String),
 }
 
+#[cfg(test)]
 /// The records of a journal body (the bytes after the header), in order, from the first
 /// sequence number `first_seq` on; stops at the first frame that is not the next valid
 /// record. Returns the records, the offset (within `body`) after the last, and why it stopped.
@@ -284,6 +299,13 @@ pub(crate) enum Record {
     Group { id: String, members: Vec<String> },
     /// A named group removed.
     DeleteGroup { id: String },
+    /// A calendar's whole record: creates the calendar, or replaces the record of the
+    /// calendar of that id and incarnation.
+    Calendar(Arc<CalendarRecord>),
+    /// A calendar deleted, with its dated data.
+    DeleteCalendar { id: String, incarnation: u64 },
+    /// The admin keys, replacing the earlier ones.
+    AdminKeys(Vec<KeyHash>),
 }
 
 /// The most members a named group has.
@@ -300,6 +322,9 @@ impl Record {
             Record::Remember(_) => 6,
             Record::Group { .. } => 7,
             Record::DeleteGroup { .. } => 8,
+            Record::Calendar(_) => 9,
+            Record::DeleteCalendar { .. } => 10,
+            Record::AdminKeys(_) => 11,
         }
     }
 
@@ -311,7 +336,12 @@ impl Record {
             | Record::ClearOverride { owner, .. }
             | Record::Book { owner, .. }
             | Record::Cancel { owner, .. } => Some(owner),
-            Record::Remember(_) | Record::Group { .. } | Record::DeleteGroup { .. } => None,
+            Record::Remember(_)
+            | Record::Group { .. }
+            | Record::DeleteGroup { .. }
+            | Record::Calendar(_)
+            | Record::DeleteCalendar { .. }
+            | Record::AdminKeys(_) => None,
         }
     }
 
@@ -337,6 +367,9 @@ impl Record {
             Record::Remember(r) => len::remembered(r),
             Record::Group { id, members } => len::group(id, members),
             Record::DeleteGroup { id } => 1 + id.len(),
+            Record::Calendar(record) => record.encoded_len(),
+            Record::DeleteCalendar { id, .. } => 1 + id.len() + 8,
+            Record::AdminKeys(keys) => 1 + keys_len(keys),
         }
     }
 
@@ -406,6 +439,16 @@ impl Record {
             Record::DeleteGroup { id } => {
                 out.push(id.len() as u8);
                 out.extend_from_slice(id.as_bytes());
+            }
+            Record::Calendar(record) => record.encode_into(&mut out),
+            Record::DeleteCalendar { id, incarnation } => {
+                out.push(id.len() as u8);
+                out.extend_from_slice(id.as_bytes());
+                out.extend_from_slice(&incarnation.to_le_bytes());
+            }
+            Record::AdminKeys(keys) => {
+                out.push(keys.len() as u8);
+                encode_keys(&mut out, keys);
             }
         }
         out
@@ -501,6 +544,21 @@ impl Record {
             8 => Record::DeleteGroup {
                 id: c.id("group id")?,
             },
+            9 => {
+                let record = CalendarRecord::decode(payload, FORMAT_VERSION)?;
+                if record.incarnation == 0 {
+                    return Err(format!("calendar {:?}: incarnation 0", record.id));
+                }
+                return Ok(Record::Calendar(Arc::new(record)));
+            }
+            10 => Record::DeleteCalendar {
+                id: c.id("calendar id")?,
+                incarnation: c.u64()?,
+            },
+            11 => {
+                let count = c.byte()? as usize;
+                Record::AdminKeys(decode_keys(&mut c, count, FORMAT_VERSION)?)
+            }
             other => return Err(format!("unknown record kind {other}")),
         };
         c.finish()?;

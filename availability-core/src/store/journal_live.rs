@@ -1,24 +1,33 @@
-//! The journal's index of what is live: per calendar its version, next booking id, overrides
-//! and bookings, and the unexpired remembered answers and groups. Compaction writes it again
-//! as a new journal; the due-check sums what that would take without encoding it.
+//! The log's index of what is live: the admin keys; per calendar its record, version, next
+//! booking id, overrides and bookings; and the unexpired remembered answers and groups.
+//! Compaction writes it again as a new file; the due-check sums what that would take without
+//! encoding it.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use super::checked::KeyHash;
+use super::format::{keys_len, CalendarRecord};
 use super::journal_format::{len, Owner, Record, Remembered, ALIGN, FRAME};
 
 /// What compaction keeps: the live records, indexed.
 #[derive(Default)]
 pub(super) struct Live {
+    /// By id and incarnation. An entry without a record holds dated data of no calendar
+    /// (a damaged log's): compaction leaves it out.
     calendars: BTreeMap<(String, u64), CalendarLive>,
+    admin_keys: Vec<KeyHash>,
     pub(super) remembered: BTreeMap<(String, String), Remembered>,
     groups: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Default)]
 pub(super) struct CalendarLive {
+    /// The calendar's record, shared with the state readers see.
+    record: Option<Arc<CalendarRecord>>,
     version: u64,
     next_booking: u64,
     overrides: BTreeMap<i64, (u64, u64)>,
@@ -51,6 +60,18 @@ impl Live {
             }
             Record::DeleteGroup { id } => {
                 self.groups.remove(id);
+            }
+            Record::AdminKeys(keys) => self.admin_keys.clone_from(keys),
+            Record::Calendar(record) => {
+                let calendar = self
+                    .calendars
+                    .entry((record.id.clone(), record.incarnation))
+                    .or_default();
+                calendar.version = calendar.version.max(record.version);
+                calendar.record = Some(Arc::clone(record));
+            }
+            Record::DeleteCalendar { id, incarnation } => {
+                self.calendars.remove(&(id.clone(), *incarnation));
             }
             _ => {
                 let Some(owner) = record.owner() else { return };
@@ -101,37 +122,46 @@ impl Live {
                     Record::Cancel { id, .. } => {
                         calendar.bookings.remove(id);
                     }
-                    Record::Remember(_) | Record::Group { .. } | Record::DeleteGroup { .. } => {}
+                    Record::Remember(_)
+                    | Record::Group { .. }
+                    | Record::DeleteGroup { .. }
+                    | Record::AdminKeys(_)
+                    | Record::Calendar(_)
+                    | Record::DeleteCalendar { .. } => {}
                 }
             }
         }
     }
 
     /// Hands `out` the live set, record by record (the whole set at once would be a second
-    /// copy of it), less what `keep` refuses (deleted calendars), bookings that ended and
-    /// overrides of days before `cutoff`, and answers that expired by `now_ms`. Each comes
-    /// borrowed from the index: compaction builds it ([`LiveRecord::record`]), the due-check
-    /// only measures it ([`LiveRecord::encoded_len`]).
+    /// copy of it), less bookings that ended and overrides of days before `cutoff`, and
+    /// answers that expired by `now_ms`. Each comes borrowed from the index: compaction
+    /// builds it ([`LiveRecord::record`]), the due-check only measures it
+    /// ([`LiveRecord::encoded_len`]).
     pub(super) fn each_record(
         &self,
-        keep: &dyn Fn(&str, u64) -> bool,
         cutoff: i64,
         now_ms: i64,
         out: &mut dyn FnMut(LiveRecord<'_>),
     ) {
         let cutoff_day = cutoff.div_euclid(86_400) - 1;
+        out(LiveRecord::AdminKeys(&self.admin_keys));
         for ((id, incarnation), calendar) in &self.calendars {
-            if !keep(id, *incarnation) {
+            let Some(record) = &calendar.record else {
                 continue;
-            }
+            };
+            out(LiveRecord::Calendar(record));
             let (id, incarnation) = (id.as_str(), *incarnation);
-            let version = calendar.version.max(1);
-            out(LiveRecord::State {
-                id,
-                incarnation,
-                version,
-                next_booking: calendar.next_booking,
-            });
+            let version = calendar.version.max(record.version);
+            // Most calendars have no dated data: their record says all there is.
+            if version > record.version || calendar.next_booking > 0 {
+                out(LiveRecord::State {
+                    id,
+                    incarnation,
+                    version,
+                    next_booking: calendar.next_booking,
+                });
+            }
             for (&day, &planes) in calendar.overrides.range(cutoff_day..) {
                 out(LiveRecord::Override {
                     id,
@@ -165,14 +195,9 @@ impl Live {
     /// What the records [`Live::each_record`] hands out take in a journal, each counted with
     /// [`FRAMED`] bytes of frame and padding, without building or encoding one: compaction's
     /// due-check runs this with every commit waiting.
-    pub(super) fn live_bytes(
-        &self,
-        keep: &dyn Fn(&str, u64) -> bool,
-        cutoff: i64,
-        now_ms: i64,
-    ) -> usize {
+    pub(super) fn live_bytes(&self, cutoff: i64, now_ms: i64) -> usize {
         let mut bytes = 0;
-        self.each_record(keep, cutoff, now_ms, &mut |record| {
+        self.each_record(cutoff, now_ms, &mut |record| {
             bytes += record.encoded_len() + FRAMED;
         });
         bytes
@@ -181,6 +206,10 @@ impl Live {
 
 /// A live record as the index holds it, borrowed.
 pub(super) enum LiveRecord<'a> {
+    /// The admin keys.
+    AdminKeys(&'a [KeyHash]),
+    /// A calendar's record.
+    Calendar(&'a Arc<CalendarRecord>),
     /// A calendar's version and next booking id.
     State {
         id: &'a str,
@@ -218,6 +247,8 @@ impl LiveRecord<'_> {
             version,
         };
         match *self {
+            LiveRecord::AdminKeys(keys) => Record::AdminKeys(keys.to_vec()),
+            LiveRecord::Calendar(record) => Record::Calendar(Arc::clone(record)),
             LiveRecord::State {
                 id,
                 incarnation,
@@ -266,6 +297,8 @@ impl LiveRecord<'_> {
     /// [`LiveRecord::record`].
     pub(super) fn encoded_len(&self) -> usize {
         match *self {
+            LiveRecord::AdminKeys(keys) => 1 + keys_len(keys),
+            LiveRecord::Calendar(record) => record.encoded_len(),
             LiveRecord::State { id, .. } => len::state(id),
             LiveRecord::Override { id, .. } => len::day_override(id),
             LiveRecord::Book { id, booking, .. } => len::book(
@@ -313,6 +346,9 @@ mod tests {
         let day = 86_400;
         for (i, cal) in ["room-1", "a", "room-with-a-longer-id"].iter().enumerate() {
             let inc = i as u64 + 1;
+            live.apply(&Record::Calendar(Arc::new(
+                super::super::calendar::new_calendar(cal, "Europe/Paris", Vec::new(), inc),
+            )));
             live.apply(&Record::State {
                 owner: owner(cal, inc, 1),
                 next_booking: 1,
@@ -353,30 +389,33 @@ mod tests {
 
     #[test]
     fn the_due_check_counts_what_compaction_would_write() {
-        let live = live();
-        let every = |_: &str, _: u64| true;
-        let not_a = |id: &str, _: u64| id != "a";
+        let all_there = live();
+        let mut without_a = live();
+        without_a.apply(&Record::DeleteCalendar {
+            id: String::from("a"),
+            incarnation: 2,
+        });
         let day = 86_400;
-        for keep in [&every as &dyn Fn(&str, u64) -> bool, &not_a] {
+        for live in [&all_there, &without_a] {
             for cutoff in [0, 10 * day + 1, 11 * day + 3_600, 14 * day, 40 * day] {
                 for now_ms in [0, 500, 1_000, 2_000, 5_000] {
                     let mut written = 0;
-                    live.each_record(keep, cutoff, now_ms, &mut |record| {
+                    live.each_record(cutoff, now_ms, &mut |record| {
                         written += record.record().encode().len() + FRAMED;
                     });
                     assert_eq!(
-                        live.live_bytes(keep, cutoff, now_ms),
+                        live.live_bytes(cutoff, now_ms),
                         written,
                         "cutoff {cutoff}, now {now_ms}"
                     );
                 }
             }
         }
-        // The cutoffs and expiries above do leave things out.
+        // The cutoffs, expiries and deletions above do leave things out.
         let mut all = 0;
-        live.each_record(&every, 0, 0, &mut |_| all += 1);
+        all_there.each_record(0, 0, &mut |_| all += 1);
         let mut some = 0;
-        live.each_record(&not_a, 14 * day, 1_000, &mut |_| some += 1);
+        without_a.each_record(14 * day, 1_000, &mut |_| some += 1);
         assert!(0 < some && some < all, "{some} of {all}");
     }
 }

@@ -81,6 +81,7 @@ mod groups;
 mod journal;
 mod journal_format;
 mod journal_live;
+mod migrate;
 mod open;
 mod remembered;
 mod writer;
@@ -101,8 +102,8 @@ use self::checked::now_ms;
 pub use self::checked::{check_id, check_zone_name, KeyHash, KeyScope};
 pub use self::dates::Answer;
 pub use self::expect::{Authority, Expected};
-use self::file::{corrupt, MappedFile};
-use self::format::FORMAT_VERSION;
+use self::file::MappedFile;
+use self::format::CalendarRecord;
 pub use self::groups::Group;
 pub use self::journal_format::Remembered;
 use self::journal_format::{Owner, Record};
@@ -242,9 +243,8 @@ impl Directory {
     }
 }
 
-/// One calendar's slot and its current state.
+/// One calendar's current state, swapped by each write to it.
 struct Published {
-    slot: u32,
     current: ArcSwap<Calendar>,
 }
 
@@ -275,24 +275,20 @@ impl Store {
     /// As [`Store::open`].
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store, Error> {
         let path = path.as_ref();
+        let file = MappedFile::open(path, journal::new_image)?;
+        // The journal beside a store of format version 2, which its migration reads; beside
+        // a store of version 3, one that a migration did not get to remove.
         let journal = journal_path(path);
-        // A new store's journal is made first, so that a store file without its journal is
-        // never the result of a crash: it is damage (or a journal moved away), and refused.
-        if std::fs::symlink_metadata(path).is_err() {
-            drop(MappedFile::open(&journal, journal::new_image)?);
+        let old_journal = match std::fs::symlink_metadata(&journal) {
+            Ok(_) => Some(Backend::Mapped(MappedFile::open(&journal, Vec::new)?)),
+            Err(_) => None,
+        };
+        let migrating = old_journal.is_some();
+        let store = open::open_backend(Backend::Mapped(file), old_journal, options)?;
+        if migrating {
+            file::remove_durably(&journal)?;
         }
-        let file = MappedFile::open(path, open::new_file_image)?;
-        if std::fs::symlink_metadata(&journal).is_err()
-            && file.read(|bytes| format::check_header(bytes) == Ok(FORMAT_VERSION))?
-        {
-            return Err(corrupt(
-                &journal,
-                "the journal of the store file beside it is missing: it holds the calendars' \
-                 overrides and bookings; restore it with the store file",
-            ));
-        }
-        let journal = MappedFile::open(&journal, journal::new_image)?;
-        open::open_backend(Backend::Mapped(file), Backend::Mapped(journal), options)
+        Ok(store)
     }
 
     /// Opens a store over a [`double::FileDouble`] instead of a file, with a new empty
@@ -303,7 +299,7 @@ impl Store {
     /// As [`Store::open`].
     #[cfg(feature = "test-backend")]
     pub fn open_double(file: double::FileDouble) -> Result<Store, Error> {
-        Store::open_doubles(file, double::FileDouble::new_journal())
+        open::open_backend(Backend::Double(file), None, Options::default())
     }
 
     /// Opens a store over two [`double::FileDouble`]s, the store file and its journal. For
@@ -319,7 +315,7 @@ impl Store {
     ) -> Result<Store, Error> {
         open::open_backend(
             Backend::Double(file),
-            Backend::Double(journal),
+            Some(Backend::Double(journal)),
             Options::default(),
         )
     }
@@ -408,16 +404,7 @@ impl Store {
     fn compact_journal_if_due(&self, force: bool) -> Result<(), Error> {
         let now = now_ms();
         let cutoff = now.div_euclid(1000) - self.retention_seconds;
-        let directory = self.directory.load_full();
-        let keep = |id: &str, incarnation: u64| {
-            directory
-                .by_id
-                .get(id)
-                .is_some_and(|p| p.current.load().incarnation() == incarnation)
-        };
-        self.journal
-            .compact_if_due(&keep, cutoff, now, force)
-            .map(|_| ())
+        self.journal.compact_if_due(cutoff, now, force).map(|_| ())
     }
 
     /// One dated write to calendar `id`: `change` makes the next dated state (from a copy of
@@ -445,18 +432,18 @@ impl Store {
             version,
         };
         let (mut record, value) = change(&current, &mut dated, owner)?;
-        let mut next = current.record.clone();
+        let mut next = CalendarRecord::clone(&current.record);
         next.version = version;
         let calendar = Arc::new(Calendar {
-            record: next,
+            record: Arc::new(next),
             dated: Arc::new(dated),
         });
         amend(&calendar, &value, &mut record);
         self.writer.exclusive(
             writer,
-            published.slot + 1,
+            id,
             || self.journal.append(&record),
-            |()| published.current.store(Arc::clone(&calendar)),
+            |_, ()| published.current.store(Arc::clone(&calendar)),
         )?;
         // The write is durable; a compaction that fails now refuses later dated writes and
         // says why then.
@@ -479,7 +466,7 @@ impl Store {
                 .get(id)
                 .cloned()
                 .ok_or_else(|| not_found(id))?;
-            Ok((published.slot + 1, (directory, published)))
+            Ok((String::from(id), (directory, published)))
         })
     }
 }

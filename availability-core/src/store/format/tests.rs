@@ -117,15 +117,18 @@ fn the_newer_valid_copy_wins_and_a_tie_is_refused() {
 
 #[test]
 fn the_header_checks_magic_version_crc_and_size() {
-    let header = encode_header();
-    assert_eq!(check_header(&header), Ok(FORMAT_VERSION));
+    let header = encode_header_of(PAGED_VERSION);
+    assert_eq!(check_header(&header), Ok(PAGED_VERSION));
     assert_eq!(check_header(&encode_header_of(1)), Ok(MIGRATES_FROM));
     let mut bad = header;
     bad[0] = b'X';
     assert!(check_header(&bad).expect_err("magic").contains("magic"));
     let mut newer = header;
+    newer[8] = 4;
+    assert!(sniff_version(&newer).expect_err("version").contains("newer"));
     newer[8] = 3;
-    assert!(check_header(&newer).expect_err("version").contains("newer"));
+    assert_eq!(sniff_version(&newer), Ok(FORMAT_VERSION));
+    assert!(check_header(&newer).is_err(), "version 3 is not of fixed records");
     let mut flipped = header;
     flipped[2000] = 1;
     assert!(check_header(&flipped).expect_err("crc").contains("CRC"));

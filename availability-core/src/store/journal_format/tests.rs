@@ -127,8 +127,17 @@ fn the_header_round_trips_and_refuses_the_future() {
     let bytes = header.encode();
     assert_eq!(Header::decode(&bytes), Ok(header));
     let mut newer = bytes.clone();
-    newer[8] = 2;
+    newer[8] = 4;
     assert!(Header::decode(&newer).unwrap_err().contains("newer"));
+    // A journal of the format before is read only as one (to migrate it), and the other way.
+    assert!(Header::decode_journal(&bytes).unwrap_err().contains("magic"));
+    let mut journal = bytes.clone();
+    journal[..8].copy_from_slice(&JOURNAL_MAGIC);
+    journal[8] = 1;
+    let crc = page_crc(&journal, 12);
+    journal[12..16].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(Header::decode_journal(&journal), Ok(header));
+    assert!(Header::decode(&journal).unwrap_err().contains("magic"));
     let mut flipped = bytes;
     flipped[100] = 1;
     assert!(Header::decode(&flipped).unwrap_err().contains("CRC"));
