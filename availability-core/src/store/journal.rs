@@ -35,7 +35,9 @@ use super::calendar::default_calendar;
 use super::file::corrupt;
 use super::format::PAGE;
 use super::group_commit::GroupCommit;
-use super::journal_format::{frame, later_frame, next, End, Header, Record, Remembered, HEADER};
+use super::journal_format::{
+    frame, later_frame, next, End, Header, Record, Remembered, FRAME, HEADER, MAX_PAYLOAD,
+};
 use super::journal_live::Live;
 use crate::error::{Error, Kind};
 
@@ -200,6 +202,18 @@ impl Journal {
                 }
             };
             let (end, next_seq) = (at, seq);
+            if bytes.len() % PAGE != 0 || runs_past_the_end(body.get(end..).unwrap_or_default()) {
+                // Growth writes whole pages, and syncs them, before any record goes there: a
+                // record cannot run past the end of the file unless the file was cut short.
+                return Err(corrupt(
+                    &path,
+                    &format!(
+                        "the file is {} bytes and its record {next_seq} runs past its end: \
+                         the file was truncated",
+                        bytes.len()
+                    ),
+                ));
+            }
             if let End::Invalid(what) = &why {
                 // A torn tail is records no one was told are durable. A valid later frame
                 // whose durable mark covers the damaged record says otherwise: refuse.
@@ -415,6 +429,21 @@ impl Journal {
         flushes.covered(state.next_seq - 1);
         self.durable.store(state.next_seq, Ordering::Release);
         Ok(true)
+    }
+}
+
+/// Whether the frame at the start of `rest` (not a valid record) claims more bytes than
+/// there are: a partial frame header, or a payload length past the end.
+fn runs_past_the_end(rest: &[u8]) -> bool {
+    match rest.get(..FRAME) {
+        None => rest.iter().any(|&b| b != 0),
+        Some(head) => {
+            let len = head
+                .get(4..8)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map_or(0, u32::from_le_bytes) as usize;
+            head.iter().any(|&b| b != 0) && FRAME + len.min(MAX_PAYLOAD) > rest.len()
+        }
     }
 }
 
