@@ -353,24 +353,24 @@ fn dated_step(store: &Store, step: usize, t: i64) -> Result<(), availability_cor
 
 const STEPS: usize = 8;
 
-/// The doubles of a store with calendar `room` (all available), flushed.
-fn prepared() -> (FileDouble, FileDouble) {
-    let (file, journal) = (FileDouble::new_store(), FileDouble::new_journal());
-    let store = Store::open_doubles(file.clone(), journal.clone()).expect("open");
+/// The double of a store with calendar `room` (all available), flushed.
+fn prepared() -> FileDouble {
+    let file = FileDouble::new_store();
+    let store = Store::open_double(file.clone()).expect("open");
     store.create("room", "America/Vancouver").expect("create");
     store
         .commit("room", Some(1), &all_available())
         .expect("pattern");
     drop(store);
-    (file.reboot(), journal.reboot())
+    file.reboot()
 }
 
 #[test]
 fn a_crash_at_every_journal_write_keeps_the_acknowledged_or_the_attempted_state() {
     let t = tomorrow();
     // Run once to count the journal's writes and to know each step's state.
-    let (file, journal) = prepared();
-    let store = Store::open_doubles(file, journal.clone()).expect("open");
+    let journal = prepared();
+    let store = Store::open_double(journal.clone()).expect("open");
     let mut states = vec![Dated::of(&store, "room")];
     let mut writes_after = Vec::new();
     for step in 0..STEPS {
@@ -404,8 +404,8 @@ fn a_crash_at_every_journal_write_keeps_the_acknowledged_or_the_attempted_state(
             },
         ];
         for crash in crashes {
-            let (file, journal) = prepared();
-            let store = Store::open_doubles(file.clone(), journal.clone()).expect("open");
+            let journal = prepared();
+            let store = Store::open_double(journal.clone()).expect("open");
             journal.crash_at(crash);
             let mut acked = 0;
             for step in 0..STEPS {
@@ -416,7 +416,7 @@ fn a_crash_at_every_journal_write_keeps_the_acknowledged_or_the_attempted_state(
             }
             drop(store);
             assert!(acked < STEPS, "{crash:?}: the crash came");
-            let reopened = Store::open_doubles(file.reboot(), journal.reboot())
+            let reopened = Store::open_double(journal.reboot())
                 .unwrap_or_else(|e| panic!("{crash:?}: reopen: {e}"));
             let state = Dated::of(&reopened, "room");
             let which = if state == states[acked] {
@@ -445,7 +445,7 @@ fn a_crash_at_every_journal_write_keeps_the_acknowledged_or_the_attempted_state(
     assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
 }
 
-/// The journal file and the offset where its records end.
+/// A store file with dated records, and its bytes.
 fn journal_with_records(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
     let path = dir.join("store.avs");
     let t = tomorrow();
@@ -463,16 +463,15 @@ fn journal_with_records(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
             .expect("book");
     }
     drop(store);
-    let journal = journal_path(&path);
-    let bytes = fs::read(&journal).expect("read");
+    let bytes = fs::read(&path).expect("read");
     (path, bytes)
 }
 
 #[test]
-fn damage_to_acknowledged_journal_records_is_refused_and_a_torn_tail_is_not() {
+fn damage_to_acknowledged_dated_records_is_refused_and_a_torn_tail_is_not() {
     let (dir, _) = temp_store();
     let (path, bytes) = journal_with_records(dir.path());
-    let journal = journal_path(&path);
+    let journal = path.clone();
     let end = bytes.iter().rposition(|&b| b != 0).expect("records") + 1;
     // A flipped byte in any acknowledged record but the last is damage: a later record says
     // it was durable. Opening fails, naming the journal, and changes nothing.
@@ -483,7 +482,7 @@ fn damage_to_acknowledged_journal_records_is_refused_and_a_torn_tail_is_not() {
         match Store::open(&path) {
             Err(err) => {
                 assert!(err.is_corrupt(), "byte {at}: {err}");
-                assert!(err.to_string().contains("journal"), "{err}");
+                assert!(err.to_string().contains("store.avs"), "{err}");
                 assert_eq!(fs::read(&journal).expect("read"), damaged, "left as it was");
             }
             Ok(store) => {
@@ -503,28 +502,15 @@ fn damage_to_acknowledged_journal_records_is_refused_and_a_torn_tail_is_not() {
         match Store::open(&path) {
             Err(err) => assert!(err.is_corrupt() || err.is_io(), "{len}: {err}"),
             Ok(store) => {
+                // A cut at a page boundary before every record leaves a store without
+                // calendars: nothing says records followed.
                 let n = store
                     .get("default")
-                    .expect("default")
-                    .dated()
-                    .booking_count();
+                    .map_or(0, |default| default.dated().booking_count());
                 assert!(n <= 6, "{len}");
             }
         }
     }
-    // A journal from the future is refused by name.
-    let mut newer = bytes.clone();
-    newer[8] = 2;
-    fs::write(&journal, &newer).expect("write");
-    let err = Store::open(&path).expect_err("newer");
-    assert!(err.to_string().contains("newer"), "{err}");
-    // A missing journal beside a version 2 store is refused, not replaced by an empty one.
-    fs::remove_file(&journal).expect("remove");
-    let err = Store::open(&path).expect_err("missing journal");
-    assert!(
-        err.is_corrupt() && err.to_string().contains("missing"),
-        "{err}"
-    );
     fs::write(&journal, &bytes).expect("restore");
     let store = Store::open(&path).expect("restored");
     assert_eq!(
@@ -539,8 +525,8 @@ fn damage_to_acknowledged_journal_records_is_refused_and_a_torn_tail_is_not() {
 
 #[test]
 fn a_hundred_thousand_book_and_cancel_cycles_keep_the_journal_small() {
-    let (file, journal) = (FileDouble::new_store(), FileDouble::new_journal());
-    let store = Store::open_doubles(file, journal.clone()).expect("open");
+    let journal = FileDouble::new_store();
+    let store = Store::open_double(journal.clone()).expect("open");
     store
         .commit("default", Some(1), &all_available())
         .expect("pattern");
@@ -560,10 +546,8 @@ fn a_hundred_thousand_book_and_cancel_cycles_keep_the_journal_small() {
     let version = store.get("default").expect("default").version();
     assert_eq!(version, 2 + 200_000);
     drop(store);
-    let store = Store::open_doubles(FileDouble::new_store(), journal.reboot());
-    // The journal alone (beside a new store file) names a calendar of another incarnation:
-    // nothing of it applies.
-    let store = store.expect("open");
+    let store = Store::open_double(journal.reboot()).expect("open");
+    assert_eq!(store.get("default").expect("default").version(), version);
     assert!(store.get("default").expect("default").dated().is_empty());
 }
 
@@ -631,10 +615,10 @@ fn a_version_1_file_is_migrated_and_keeps_everything() {
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
-        2,
-        "rewritten as version 2"
+        3,
+        "rewritten as version 3"
     );
-    assert!(journal_path(&path).exists());
+    assert!(!journal_path(&path).exists(), "one file");
     // The migrated store takes dated writes and keeps them.
     let store = Store::open(&path).expect("reopen");
     let t = tomorrow();
@@ -648,19 +632,116 @@ fn a_version_1_file_is_migrated_and_keeps_everything() {
 }
 
 #[test]
+fn a_version_2_store_and_its_journal_are_migrated_into_one_file() {
+    let (dir, _) = temp_store();
+    let path = dir.path().join("v2.avs");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    fs::copy(data.join("v2.avs"), &path).expect("copy the fixture");
+    fs::copy(data.join("v2.avs.journal"), journal_path(&path)).expect("copy its journal");
+    assert_eq!(
+        fs::read(&path).expect("read")[8],
+        2,
+        "the fixture is version 2"
+    );
+    // Its bookings are of March 2028: kept, whenever this runs.
+    let keep = Options {
+        retention_seconds: 100 * 365 * 86_400,
+    };
+    let check = |store: &Store| {
+        let ids: Vec<String> = store.list().iter().map(|c| c.id().to_string()).collect();
+        assert_eq!(ids, ["default", "room-1", "tokyo"]);
+        let room = store.get("room-1").expect("room-1");
+        assert_eq!((room.zone(), room.version()), ("Europe/Paris", 8));
+        assert!(room.booking_public());
+        assert_eq!(room.week().counts().available, 70);
+        let k2 = room.key("k2").expect("k2");
+        assert_eq!(
+            (k2.scope(), k2.label()),
+            (KeyScope::Book, Some("front desk"))
+        );
+        let dated = room.dated();
+        assert_eq!(dated.booking_count(), 2, "the cancelled one is gone");
+        let planning = dated.booking(BookingId(1)).expect("booking 1");
+        assert_eq!(
+            (planning.start(), planning.label(), planning.key_id()),
+            (1_836_637_200, Some("planning"), Some("k2"))
+        );
+        let monday = chrono::NaiveDate::from_ymd_opt(2028, 3, 13).expect("date");
+        assert_eq!(
+            dated.override_on(monday).map(|d| d.bits()),
+            Some((0xFF << 20, 0xF << 20))
+        );
+        assert_eq!(
+            store.get("tokyo").expect("tokyo").incarnation(),
+            (2 << 40) | 4,
+            "the recreated tokyo keeps its incarnation"
+        );
+        assert!(store.get("gone").is_none());
+        assert!(store.admin_key("admin").is_some());
+        assert_eq!(
+            store.group("team").expect("team").members(),
+            ["room-1", "tokyo", "ghost"]
+        );
+        assert!(store.group("old").is_none());
+        for (principal, key, status) in [("key:k1", "retry-1", 201), ("key:admin", "create-1", 201)]
+        {
+            let answer = store.remembered(principal, key).expect("remembered");
+            assert_eq!(answer.status, status);
+        }
+    };
+    let store = Store::open_with(&path, keep).expect("migrate");
+    check(&store);
+    drop(store);
+    assert_eq!(
+        fs::read(&path).expect("read")[8],
+        3,
+        "rewritten as version 3"
+    );
+    assert!(
+        !journal_path(&path).exists(),
+        "the journal is in the one file now"
+    );
+    let store = Store::open_with(&path, keep).expect("reopen");
+    check(&store);
+    // New calendars never reuse an incarnation the old file gave.
+    let created = store.create("new", "UTC").expect("create");
+    assert!(created.incarnation() > (2 << 40) | 4);
+    store.delete("new", None).expect("delete");
+    store.compact_journal().expect("compact");
+    drop(store);
+    check(&Store::open_with(&path, keep).expect("reopen after compaction"));
+}
+
+#[test]
+fn a_version_2_store_without_its_journal_is_refused_and_left_as_it_was() {
+    let (dir, _) = temp_store();
+    let path = dir.path().join("v2.avs");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v2.avs");
+    fs::copy(&fixture, &path).expect("copy the fixture");
+    let err = Store::open(&path).expect_err("no journal");
+    assert!(
+        err.is_corrupt() && err.to_string().contains("missing"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read(&path).expect("read"),
+        fs::read(&fixture).expect("read")
+    );
+}
+
+#[test]
 fn a_crash_during_migration_leaves_the_version_1_file_or_the_new_one() {
     let fixture =
         fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1.avs")).expect("fixture");
     for tear in [Tear::Lost, Tear::Whole] {
         let file = FileDouble::new(fixture.clone());
         file.crash_at(Crash::PowerLoss { at: 0, tear });
-        let err = Store::open_doubles(file.clone(), FileDouble::new_journal())
-            .expect_err("the power failed");
+        let err = Store::open_double(file.clone()).expect_err("the power failed");
         assert!(err.is_io(), "{err}");
         let after = file.reboot();
         let version = after.durable()[8];
-        assert_eq!(version, if tear == Tear::Lost { 1 } else { 2 });
-        let store = Store::open_doubles(after, FileDouble::new_journal()).expect("open");
+        assert_eq!(version, if tear == Tear::Lost { 1 } else { 3 });
+        let store = Store::open_double(after).expect("open");
         assert_eq!(store.list().len(), 3);
         assert_eq!(
             store.get("room-1").expect("room-1").week(),

@@ -87,7 +87,9 @@ impl Store {
                 // The incarnation is the sequence number of the record that creates it.
                 self.journal.append_made(&mut |seq| {
                     let keys = keys.take().unwrap_or_default();
-                    Ok(Record::Calendar(Arc::new(new_calendar(id, zone, keys, seq))))
+                    Ok(Record::Calendar(Arc::new(new_calendar(
+                        id, zone, keys, seq,
+                    ))))
                 })
             },
             |_, record| {

@@ -451,9 +451,7 @@ pub(crate) fn decode_keys(
 /// The bytes [`encode_keys`] writes for `keys`.
 pub(crate) fn keys_len(keys: &[KeyHash]) -> usize {
     keys.iter()
-        .map(|key| {
-            KEY_FIXED + key.id().len() + key.hash().len() + key.label().map_or(0, str::len)
-        })
+        .map(|key| KEY_FIXED + key.id().len() + key.hash().len() + key.label().map_or(0, str::len))
         .sum()
 }
 

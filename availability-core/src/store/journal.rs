@@ -41,9 +41,9 @@ use super::journal_format::{
 use super::journal_live::Live;
 use crate::error::{Error, Kind};
 
-/// A new journal's length: its header and room for about a hundred records; it doubles when
-/// full.
-const INITIAL_LEN: usize = 4 * PAGE;
+/// A new store file's length: its header and a page of room (about twenty records); it
+/// doubles when full.
+const INITIAL_LEN: usize = 2 * PAGE;
 /// The journal is compacted when the records appended since the last compaction take more
 /// than this, and more than twice the live set.
 const COMPACT_MIN: usize = 1 << 20;
@@ -102,7 +102,7 @@ impl Image {
 
     /// The file: the records, then zeros to a length with room to append.
     fn finish(mut self) -> Vec<u8> {
-        let len = (self.bytes.len() * 2)
+        let len = (HEADER + 2 * self.body_len())
             .max(INITIAL_LEN)
             .next_multiple_of(PAGE);
         self.bytes.resize(len, 0);
@@ -190,9 +190,8 @@ impl Journal {
             let why = loop {
                 match next(body.get(at..).unwrap_or_default(), seq) {
                     Ok(Some((record, size))) => {
-                        apply(&record).map_err(|what| {
-                            corrupt(&path, &format!("record {seq}: {what}"))
-                        })?;
+                        apply(&record)
+                            .map_err(|what| corrupt(&path, &format!("record {seq}: {what}")))?;
                         live.apply(&record);
                         at += size;
                         seq += 1;
@@ -202,9 +201,10 @@ impl Journal {
                 }
             };
             let (end, next_seq) = (at, seq);
-            if bytes.len() % PAGE != 0 || runs_past_the_end(body.get(end..).unwrap_or_default()) {
-                // Growth writes whole pages, and syncs them, before any record goes there: a
+            if runs_past_the_end(body.get(end..).unwrap_or_default()) {
+                // Growth writes its zeros, and syncs them, before any record goes there: a
                 // record cannot run past the end of the file unless the file was cut short.
+                // (A growth torn by a crash leaves zeros of any length, no record.)
                 return Err(corrupt(
                     &path,
                     &format!(
@@ -507,7 +507,7 @@ fn refusing(reason: &str) -> Error {
     Error::new(
         Kind::Io,
         format!(
-            "the store refuses dated writes since a journal write failed ({reason}); reopen it \
+            "the store refuses writes since a write to its file failed ({reason}); reopen it \
              to see what is on disk"
         ),
     )

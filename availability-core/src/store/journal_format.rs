@@ -110,12 +110,16 @@ impl Header {
         }
         let first_seq = u64_at(page, 32).unwrap_or_default();
         if first_seq == 0 {
-            return Err(format!("{what}'s header says the first sequence number is 0"));
+            return Err(format!(
+                "{what}'s header says the first sequence number is 0"
+            ));
         }
         if page.get(20..24).is_some_and(|r| r.iter().any(|&b| b != 0))
             || page.get(40..).is_some_and(|r| r.iter().any(|&b| b != 0))
         {
-            return Err(format!("{what}'s header has reserved bytes that are not zero"));
+            return Err(format!(
+                "{what}'s header has reserved bytes that are not zero"
+            ));
         }
         Ok(Header {
             generation: u64_at(page, 24).unwrap_or_default(),

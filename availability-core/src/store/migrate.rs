@@ -12,8 +12,8 @@ use super::backend::Backend;
 use super::calendar::incarnation;
 use super::file::corrupt;
 use super::format::{
-    check_header, choose, copy_offset, file_len, record_name, CalendarRecord, Chosen,
-    MetaRecord, PayloadKind, META_RECORD, MIGRATES_FROM, PAGE,
+    check_header, choose, copy_offset, file_len, record_name, CalendarRecord, Chosen, MetaRecord,
+    PayloadKind, META_RECORD, MIGRATES_FROM, PAGE,
 };
 use super::journal::{self, Journal};
 use super::journal_format::Record;
@@ -60,7 +60,12 @@ pub(super) fn image(
     }
     // Calendars created from now on take sequence numbers as incarnations: past every one
     // the old file gave.
-    Ok(journal::image_of(&live, last_incarnation + 1, cutoff, now_ms))
+    Ok(journal::image_of(
+        &live,
+        last_incarnation + 1,
+        cutoff,
+        now_ms,
+    ))
 }
 
 enum SlotValue {
@@ -150,4 +155,3 @@ fn load(path: &Path, bytes: &[u8]) -> Result<Loaded, Error> {
         slots,
     })
 }
-

@@ -139,12 +139,6 @@ impl Default for Options {
 impl double::FileDouble {
     /// A file holding a new store, as [`Store::open`](Store::open) creates it.
     pub fn new_store() -> double::FileDouble {
-        double::FileDouble::new(open::new_file_image())
-    }
-
-    /// An empty journal, as [`Store::open`](Store::open) creates it beside a new
-    /// store file.
-    pub fn new_journal() -> double::FileDouble {
         double::FileDouble::new(journal::new_image())
     }
 }

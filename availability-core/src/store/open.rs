@@ -151,7 +151,10 @@ impl Replayed {
                     return Ok(());
                 };
                 let Some((current, dated)) = self.calendars.get_mut(&owner.id) else {
-                    return Err(std::format!("a record of calendar {:?}, which does not exist", owner.id));
+                    return Err(std::format!(
+                        "a record of calendar {:?}, which does not exist",
+                        owner.id
+                    ));
                 };
                 if current.incarnation != owner.incarnation {
                     return Err(std::format!(
@@ -247,4 +250,3 @@ fn zone_at_open(name: &str) -> Zone {
         .zone(name)
         .unwrap_or(Zone::UTC)
 }
-

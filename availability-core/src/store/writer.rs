@@ -26,7 +26,6 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use super::checked::KeyHash;
 use crate::error::{Error, Kind};
 
-
 /// The writers' bookkeeping and the condition they wait on.
 #[derive(Debug)]
 pub(super) struct Writer {

@@ -125,10 +125,15 @@ fn the_header_checks_magic_version_crc_and_size() {
     assert!(check_header(&bad).expect_err("magic").contains("magic"));
     let mut newer = header;
     newer[8] = 4;
-    assert!(sniff_version(&newer).expect_err("version").contains("newer"));
+    assert!(sniff_version(&newer)
+        .expect_err("version")
+        .contains("newer"));
     newer[8] = 3;
     assert_eq!(sniff_version(&newer), Ok(FORMAT_VERSION));
-    assert!(check_header(&newer).is_err(), "version 3 is not of fixed records");
+    assert!(
+        check_header(&newer).is_err(),
+        "version 3 is not of fixed records"
+    );
     let mut flipped = header;
     flipped[2000] = 1;
     assert!(check_header(&flipped).expect_err("crc").contains("CRC"));

@@ -130,7 +130,9 @@ fn the_header_round_trips_and_refuses_the_future() {
     newer[8] = 4;
     assert!(Header::decode(&newer).unwrap_err().contains("newer"));
     // A journal of the format before is read only as one (to migrate it), and the other way.
-    assert!(Header::decode_journal(&bytes).unwrap_err().contains("magic"));
+    assert!(Header::decode_journal(&bytes)
+        .unwrap_err()
+        .contains("magic"));
     let mut journal = bytes.clone();
     journal[..8].copy_from_slice(&JOURNAL_MAGIC);
     journal[8] = 1;
