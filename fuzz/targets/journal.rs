@@ -1,12 +1,13 @@
-//! Opens arbitrary bytes as a store's journal (the file of overrides, bookings and remembered
-//! answers): the result is an error or a working store, never a panic. A working store must
-//! then take dated writes and reopen to the same dated state, and no slot may be held by two
-//! bookings.
+//! Opens arbitrary bytes as a store's log where it holds dated data (overrides, bookings and
+//! remembered answers): the result is an error or a working store, never a panic. A working
+//! store must then take dated writes and reopen to the same dated state, and no slot may be
+//! held by two bookings.
 //!
-//! The first input byte picks how the rest becomes a journal:
-//! - 0: the bytes are the journal.
-//! - 1: the bytes are patches (2-byte offset, 1-byte xor) to the records of a valid journal,
-//!   after which every record gets a correct CRC, so the record decoders see hostile bytes.
+//! The first input byte picks how the rest becomes a store file:
+//! - 0: the bytes are the file.
+//! - 1: the bytes are patches (2-byte offset, 1-byte xor) to the records of a valid store
+//!   with dated data, after which every record gets a correct CRC, so the record decoders see
+//!   hostile bytes.
 //! - anything else: the same patches, CRCs left as they fall.
 
 use std::sync::OnceLock;
@@ -42,13 +43,13 @@ macro_rules! date {
     };
 }
 
-/// A store file and its journal, with overrides, bookings (one cancelled, one idempotent) and
-/// a remembered answer.
-fn baseline() -> &'static (Vec<u8>, Vec<u8>) {
-    static BASELINE: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
+/// A store file with overrides, bookings (one cancelled, one idempotent) and a remembered
+/// answer.
+fn baseline() -> &'static Vec<u8> {
+    static BASELINE: OnceLock<Vec<u8>> = OnceLock::new();
     BASELINE.get_or_init(|| {
-        let (file, journal) = (FileDouble::new_store(), FileDouble::new_journal());
-        let store = Store::open_doubles(file.clone(), journal.clone()).expect("baseline");
+        let file = FileDouble::new_store();
+        let store = Store::open_double(file.clone()).expect("baseline");
         let week = Batch::from(
             Day::ALL
                 .iter()
@@ -110,7 +111,7 @@ fn baseline() -> &'static (Vec<u8>, Vec<u8>) {
             })
             .expect("remember");
         drop(store);
-        (file.durable(), journal.durable())
+        file.durable()
     })
 }
 
@@ -122,7 +123,7 @@ fn journal_from(data: &[u8]) -> Vec<u8> {
     if mode == 0 {
         return rest.to_vec();
     }
-    let mut journal = baseline().1.clone();
+    let mut journal = baseline().clone();
     // Where the records are: walk the frames by their lengths.
     let mut frames = Vec::new();
     let mut at = HEADER;
@@ -189,10 +190,8 @@ fn dated_state(store: &Store) -> Vec<CalendarState> {
 
 /// Checks one input; panics on a finding.
 pub(crate) fn run(data: &[u8]) {
-    let (file, _) = baseline();
-    let file = FileDouble::new(file.clone());
     let journal = FileDouble::new(journal_from(data));
-    let Ok(store) = Store::open_doubles(file.clone(), journal.clone()) else {
+    let Ok(store) = Store::open_double(journal.clone()) else {
         return;
     };
     let _ = store.remembered("key:k1", "retry-1");
@@ -215,7 +214,7 @@ pub(crate) fn run(data: &[u8]) {
     }
     let after = dated_state(&store);
     drop(store);
-    let store = Store::open_doubles(file.reboot(), journal.reboot())
+    let store = Store::open_double(journal.reboot())
         .expect("a store that opened and was written must reopen");
     assert_eq!(dated_state(&store), after);
 }

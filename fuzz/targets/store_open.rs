@@ -4,17 +4,17 @@
 //! The first input byte picks how the rest becomes a file:
 //! - 0: the bytes are the file.
 //! - 1: the bytes are patches (3-byte offset, 1-byte xor) to a valid store, after which every
-//!   record copy gets a correct CRC, so the payload decoders see hostile bytes.
+//!   record gets a correct CRC, so the payload decoders see hostile bytes.
 //! - anything else: the same patches, CRCs left as they fall.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use availability_core::store::double::FileDouble;
-use availability_core::store::{journal_path, Change, KeyHash, Store};
+use availability_core::store::{Change, KeyHash, Store};
 use availability_core::{Batch, Day, Entry, Status};
 
-const PAGE: usize = 4096;
+const HEADER: usize = 4096;
+const FRAME: usize = 32;
 
 fn scratch() -> PathBuf {
     std::env::temp_dir().join(format!("availability-fuzz-store-{}", std::process::id()))
@@ -48,7 +48,6 @@ fn baseline() -> &'static [u8] {
         drop(store);
         let bytes = std::fs::read(&path).expect("read");
         let _ = std::fs::remove_file(&path);
-        let _ = std::fs::remove_file(journal_path(&path));
         bytes
     })
 }
@@ -69,11 +68,19 @@ fn file_from(data: &[u8]) -> Vec<u8> {
         }
     }
     if mode == 1 {
-        for page in file.chunks_exact_mut(PAGE).skip(1) {
-            if page.iter().any(|&b| b != 0) {
-                let crc = crc32fast::hash(&page[4..]);
-                page[..4].copy_from_slice(&crc.to_le_bytes());
+        // Each record's CRC again, walking the frames by their (patched) lengths.
+        let mut at = HEADER;
+        while let Some(head) = file.get(at..at + FRAME) {
+            if head.iter().all(|&b| b == 0) {
+                break;
             }
+            let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+            let Some(covered) = file.get(at + 4..at + FRAME + len) else {
+                break;
+            };
+            let crc = crc32fast::hash(covered);
+            file[at..at + 4].copy_from_slice(&crc.to_le_bytes());
+            at += (FRAME + len).next_multiple_of(8);
         }
     }
     file
@@ -83,9 +90,6 @@ fn file_from(data: &[u8]) -> Vec<u8> {
 pub(crate) fn run(data: &[u8]) {
     let path = scratch();
     std::fs::write(&path, file_from(data)).expect("write the input");
-    // Beside it, an empty journal (the journal has a target of its own).
-    std::fs::write(journal_path(&path), FileDouble::new_journal().durable())
-        .expect("write the journal");
     let Ok(store) = Store::open(&path) else {
         return;
     };
