@@ -440,3 +440,43 @@ fn groups_are_listed_in_pages_in_id_order() {
     assert!(store.groups_after(Some("team-e"), 5).is_empty());
     assert!(store.groups_after(None, 0).is_empty());
 }
+
+#[test]
+fn compactions_while_writers_append_lose_nothing() {
+    let (_dir, path) = temp_store();
+    let store = Arc::new(Store::open(&path).expect("open"));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let id = format!("w{w}");
+                store.create(&id, "UTC").expect("create");
+                for v in 2..=120 {
+                    store
+                        .commit(&id, Some(v - 1), &Change::Replace(batch_for(v)))
+                        .expect("commit");
+                    if v % 10 == 0 {
+                        store.create(&format!("{id}-{v}"), "UTC").expect("create");
+                    }
+                }
+            })
+        })
+        .collect();
+    // Compactions run while the writers append: what they append during one must reach
+    // the new file.
+    while !writers.iter().all(std::thread::JoinHandle::is_finished) {
+        store.compact_journal().expect("compact");
+    }
+    for writer in writers {
+        writer.join().expect("writer");
+    }
+    let before = store.list();
+    assert_eq!(before.len(), 1 + 4 + 4 * 12);
+    drop(store);
+    let store = Store::open(&path).expect("reopen");
+    assert_eq!(store.list(), before);
+    for w in 0..4 {
+        let calendar = store.get(&format!("w{w}")).expect("writer's calendar");
+        assert_eq!((calendar.version(), calendar.week()), (120, week_for(120)));
+    }
+}

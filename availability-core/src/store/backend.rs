@@ -10,11 +10,12 @@
 //! (msync of a range) makes that range durable; `sync_all` and `sync` (fsync, fdatasync)
 //! make everything durable, the file's length included.
 
+use alloc::vec::Vec;
 use std::path::Path;
 
 #[cfg(feature = "test-backend")]
 use super::double::FileDouble;
-use super::file::MappedFile;
+use super::file::{MappedFile, Staged};
 use crate::error::Error;
 
 #[derive(Debug)]
@@ -96,6 +97,45 @@ impl Backend {
             Backend::Mapped(f) => f.replace(image).map(Backend::Mapped),
             #[cfg(feature = "test-backend")]
             Backend::Double(f) => f.replace(image).map(Backend::Double),
+        }
+    }
+
+    /// Writes `image` beside the file as its replacement, flushed; nothing changes at the
+    /// path until [`StagedFile::finish`].
+    pub(crate) fn stage(&self, image: Vec<u8>) -> Result<StagedFile, Error> {
+        match self {
+            Backend::Mapped(f) => f.stage(&image).map(StagedFile::Mapped),
+            #[cfg(feature = "test-backend")]
+            Backend::Double(f) => Ok(StagedFile::Double(f.clone(), image)),
+        }
+    }
+}
+
+/// A replacement written beside the file ([`Backend::stage`]).
+#[derive(Debug)]
+pub(crate) enum StagedFile {
+    Mapped(Staged),
+    /// The double's replacement is made whole at the end, so that its crash points are the
+    /// real file's last steps: the one that makes the new file the store.
+    #[cfg(feature = "test-backend")]
+    Double(FileDouble, Vec<u8>),
+}
+
+impl StagedFile {
+    /// Writes `bytes` at `offset` of the replacement, flushes it and puts it in the file's
+    /// place atomically; returns the new file.
+    pub(crate) fn finish(self, offset: usize, bytes: &[u8]) -> Result<Backend, Error> {
+        match self {
+            StagedFile::Mapped(staged) => staged.finish(offset, bytes).map(Backend::Mapped),
+            #[cfg(feature = "test-backend")]
+            StagedFile::Double(file, mut image) => {
+                let needed = offset + bytes.len();
+                if needed > image.len() {
+                    image.resize(needed.next_multiple_of(super::format::PAGE), 0);
+                }
+                image[offset..needed].copy_from_slice(bytes);
+                file.replace(&image).map(Backend::Double)
+            }
         }
     }
 }

@@ -421,6 +421,96 @@ fn write_then(
     result
 }
 
+/// A replacement of a file, written and flushed beside it under a temporary name, that a
+/// last step completes and renames into place (compaction writes the bulk of a new file
+/// while appends go on, then only what was appended meanwhile with them held).
+#[derive(Debug)]
+pub(crate) struct Staged {
+    path: PathBuf,
+    dir: PathBuf,
+    temp: PathBuf,
+    file: Option<File>,
+    len: usize,
+}
+
+impl MappedFile {
+    /// Writes `image` to a temporary file beside this one and flushes it. Nothing changes at
+    /// the path until [`Staged::finish`].
+    pub(crate) fn stage(&self, image: &[u8]) -> Result<Staged, Error> {
+        let path = &self.path;
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let temp = dir.join(format!(".{name}.new-{}-{nanos}", process::id()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|e| io_error(path, "creating a temporary file for a replacement", e))?;
+        let staged = Staged {
+            path: path.clone(),
+            dir,
+            temp,
+            file: Some(file),
+            len: image.len(),
+        };
+        let file = staged
+            .file
+            .as_ref()
+            .ok_or_else(|| corrupt(path, "no staged file"))?;
+        write_pages(file, image, 0).map_err(|e| io_error(path, "writing a replacement", e))?;
+        file.sync_all()
+            .map_err(|e| io_error(path, "flushing a replacement", e))?;
+        Ok(staged)
+    }
+}
+
+impl Staged {
+    /// Writes `bytes` at `offset` of the replacement (growing it with zeros first if they do
+    /// not fit), flushes it, renames it over the file and flushes the directory; returns the
+    /// new file, opened and locked.
+    pub(crate) fn finish(mut self, offset: usize, bytes: &[u8]) -> Result<MappedFile, Error> {
+        let path = self.path.clone();
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| corrupt(&path, "no staged file"))?;
+        let needed = offset + bytes.len();
+        if needed > self.len {
+            let zeros = std::vec![0u8; needed.next_multiple_of(PAGE) - self.len];
+            write_pages(&file, &zeros, self.len)
+                .map_err(|e| io_error(&path, "growing a replacement", e))?;
+        }
+        platform::write_all_at(&file, bytes, offset as u64)
+            .map_err(|e| io_error(&path, "writing a replacement", e))?;
+        file.sync_all()
+            .map_err(|e| io_error(&path, "flushing a replacement", e))?;
+        std::fs::rename(&self.temp, &path)
+            .map_err(|e| io_error(&path, "renaming a replacement into place", e))?;
+        platform::sync_dir(&self.dir)
+            .map_err(|e| io_error(&path, "flushing the directory of a replacement", e))?;
+        MappedFile::open(&path, Vec::new)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // Not finished (an error, or a store closed meanwhile): the temporary name is only
+        // scaffolding; failing to remove it loses nothing.
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
 /// Removes the file at `path` and flushes its directory, so that the removal survives a
 /// crash (the journal a migration has copied into the new store file).
 pub(crate) fn remove_durably(path: &Path) -> Result<(), Error> {

@@ -33,7 +33,7 @@ use std::sync::{Mutex, MutexGuard};
 use super::backend::Backend;
 use super::calendar::default_calendar;
 use super::file::corrupt;
-use super::format::PAGE;
+use super::format::{u64_at, PAGE};
 use super::group_commit::GroupCommit;
 use super::journal_format::{
     frame, later_frame, next, End, Header, Record, Remembered, FRAME, HEADER, MAX_PAYLOAD,
@@ -142,6 +142,8 @@ struct State {
     /// Compaction is not considered until `appended` passes this: the cheap test that keeps
     /// a write from walking the live set.
     check_at: usize,
+    /// Set while a compaction writes the new file: one at a time.
+    compacting: bool,
 }
 
 impl Journal {
@@ -255,6 +257,7 @@ impl Journal {
                 live,
                 appended: end - HEADER,
                 check_at: COMPACT_MIN,
+                compacting: false,
             }),
             flushes: GroupCommit::new(next_seq - 1, refusing),
             durable: AtomicU64::new(next_seq),
@@ -377,39 +380,86 @@ impl Journal {
         now_ms: i64,
         force: bool,
     ) -> Result<bool, Error> {
-        // The cheap test first, without waiting for a flush in progress.
+        // 1. Under the lock: the cheap test, then the state as of the last record, a copy
+        //    that costs O(1).
+        let (snapshot, through, tail_from, generation, file) = {
+            let mut state = self.lock()?;
+            if let Some(reason) = &state.failed {
+                return Err(refusing(reason));
+            }
+            if state.compacting || (!force && state.appended <= state.check_at) {
+                return Ok(false);
+            }
+            state.compacting = true;
+            (
+                state.live.clone(),
+                state.next_seq - 1,
+                state.end,
+                state.generation + 1,
+                Arc::clone(&state.file),
+            )
+        };
+        let result = self.compact_from(
+            &snapshot,
+            (through, tail_from, generation, &file),
+            (cutoff, now_ms),
+            force,
+        );
+        if let Ok(mut state) = self.lock() {
+            state.compacting = false;
+        }
+        result
+    }
+
+    /// Steps 2 and 3 of [`Journal::compact_if_due`] (docs/format.md, section 8).
+    fn compact_from(
+        &self,
+        snapshot: &Live,
+        (through, tail_from, generation, file): (u64, usize, u64, &Backend),
+        (cutoff, now_ms): (i64, i64),
+        force: bool,
+    ) -> Result<bool, Error> {
+        // 2. Without the lock, appends going on: is it due (a walk of every calendar), and
+        //    if so the new file's records, written and flushed beside the file.
+        let live_bytes = snapshot.live_bytes(cutoff, now_ms);
         if !force {
-            let state = self.lock()?;
-            if state.appended <= state.check_at {
+            let mut state = self.lock()?;
+            if state.appended <= COMPACT_MIN.max(2 * live_bytes) {
+                // Not yet: look again once the appends could outgrow what is live now.
+                state.check_at = COMPACT_MIN.max(2 * live_bytes);
                 return Ok(false);
             }
         }
+        let first_seq = through + 1;
+        let mut image = Image::new(generation, first_seq);
+        let mut live = Live::default();
+        snapshot.each_record(cutoff, now_ms, &mut |record| {
+            let record = record.record();
+            image.push(&record);
+            live.apply(&record);
+        });
+        let (records_end, count) = (HEADER + image.body_len(), image.records);
+        let staged = match file.stage(image.finish()) {
+            Ok(staged) => staged,
+            // Nothing changed: the log goes on as it was, and tries again later.
+            Err(err) => return Err(err),
+        };
+
+        // 3. Holding the appends (and any flush): what was appended after the copy, framed
+        //    again in the new file's numbering, then the new file in place of the old.
         let mut flushes = self.flushes.hold()?;
         let mut state = self.lock()?;
         if let Some(reason) = &state.failed {
             return Err(refusing(reason));
         }
-        if !force && state.appended <= state.check_at {
-            return Ok(false);
-        }
-        let live_bytes = state.live.live_bytes(cutoff, now_ms);
-        if !force && state.appended <= COMPACT_MIN.max(2 * live_bytes) {
-            // Not yet: look again once the appends could outgrow what is live now.
-            state.check_at = COMPACT_MIN.max(2 * live_bytes);
-            return Ok(false);
-        }
-        let first_seq = state.next_seq;
-        let generation = state.generation + 1;
-        let mut image = Image::new(generation, first_seq);
-        let mut live = Live::default();
-        state.live.each_record(cutoff, now_ms, &mut |record| {
-            let record = record.record();
-            image.push(&record);
-            live.apply(&record);
-        });
-        let (body, count) = (image.body_len(), image.records);
-        let image = image.finish();
-        let replaced = match state.file.replace(&image) {
+        let appended = state.file.read(|bytes| {
+            bytes
+                .get(tail_from..state.end)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default()
+        })?;
+        let tail = reframe(&appended, first_seq + count, &mut live);
+        let replaced = match staged.finish(records_end, &tail.bytes) {
             Ok(file) => file,
             Err(err) => {
                 state.failed.get_or_insert_with(|| err.to_string());
@@ -417,19 +467,53 @@ impl Journal {
                 return Err(err);
             }
         };
+        let len = replaced.read(<[u8]>::len)?;
         state.file = Arc::new(replaced);
         state.generation = generation;
-        state.next_seq = first_seq + count;
-        state.end = HEADER + body;
-        state.len = image.len();
+        state.next_seq = first_seq + count + tail.records;
+        state.end = records_end + tail.bytes.len();
+        state.len = len;
         state.pending = None;
         state.live = live;
-        state.appended = body;
-        state.check_at = COMPACT_MIN.max(2 * body);
+        state.appended = state.end - HEADER;
+        state.check_at = COMPACT_MIN.max(2 * state.appended);
         flushes.covered(state.next_seq - 1);
         self.durable.store(state.next_seq, Ordering::Release);
         Ok(true)
     }
+}
+
+/// Records read from a log, framed again for another.
+struct Reframed {
+    bytes: Vec<u8>,
+    records: u64,
+}
+
+/// The records in `appended` (whole frames, as the log wrote them), framed again with
+/// sequence numbers from `first_seq` on, each its own durable mark (the new file is flushed
+/// before it is used), and applied to `live`.
+fn reframe(appended: &[u8], first_seq: u64, live: &mut Live) -> Reframed {
+    let mut out = Reframed {
+        bytes: Vec::with_capacity(appended.len()),
+        records: 0,
+    };
+    let mut at = 0;
+    while at < appended.len() {
+        let seq = u64_at(appended, at + 8).unwrap_or_default();
+        let Ok(Some((record, size))) = next(&appended[at..], seq) else {
+            // The log wrote every one of these frames itself, under its lock.
+            break;
+        };
+        live.apply(&record);
+        out.bytes.extend_from_slice(&frame(
+            first_seq + out.records,
+            first_seq + out.records,
+            &record,
+        ));
+        out.records += 1;
+        at += size;
+    }
+    out
 }
 
 /// Whether the frame at the start of `rest` (not a valid record) claims more bytes than

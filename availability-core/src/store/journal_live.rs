@@ -13,18 +13,20 @@ use super::checked::KeyHash;
 use super::format::{keys_len, CalendarRecord};
 use super::journal_format::{len, Owner, Record, Remembered, ALIGN, FRAME};
 
-/// What compaction keeps: the live records, indexed.
-#[derive(Default)]
+/// What compaction keeps: the live records, indexed. Its maps are persistent, so that a copy
+/// of the whole index as of one record costs O(1): compaction writes that copy while
+/// appends go on.
+#[derive(Clone, Default)]
 pub(super) struct Live {
     /// By id and incarnation. An entry without a record holds dated data of no calendar
     /// (a damaged log's): compaction leaves it out.
-    calendars: BTreeMap<(String, u64), CalendarLive>,
+    calendars: imbl::OrdMap<(String, u64), CalendarLive>,
     admin_keys: Vec<KeyHash>,
-    pub(super) remembered: BTreeMap<(String, String), Remembered>,
-    groups: BTreeMap<String, Vec<String>>,
+    pub(super) remembered: imbl::OrdMap<(String, String), Remembered>,
+    groups: imbl::OrdMap<String, Vec<String>>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct CalendarLive {
     /// The calendar's record, shared with the state readers see.
     record: Option<Arc<CalendarRecord>>,
@@ -38,6 +40,7 @@ pub(super) struct CalendarLive {
 /// which keys the map, and without the remembered answer, which is kept (and expires) on its
 /// own. (The whole record, cloned, took about four times the memory: a copy of the calendar
 /// id per booking, and the space of the largest record kind in every slot of the map.)
+#[derive(Clone)]
 pub(super) struct LiveBooking {
     /// The calendar's version the record was written at.
     version: u64,
