@@ -55,7 +55,7 @@ async fn a_full_disk_is_507_and_stored_calendars_keep_working() {
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path().join("small");
     std::fs::create_dir(&dir).unwrap();
-    // Room for the new store file (8 calendar slots), not for its first growth.
+    // Room for a new store file and a few of its growths, then a filler takes the rest.
     let small = match Small::mount(&dir, "100k") {
         Ok(small) => small,
         Err(why) => {
@@ -74,6 +74,24 @@ async fn a_full_disk_is_507_and_stored_calendars_keep_working() {
     let mut server = TestServer::start_with(config, root, certs).await;
     let c = server.client(Version::HTTP_2);
 
+    // Beside the store, a file that takes what room is left, and is removed later to make
+    // room again.
+    let filler = dir.join("filler");
+    let free = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(&dir)
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .nth(1)?
+                .trim()
+                .parse::<usize>()
+                .ok()
+        })
+        .unwrap_or(0);
+    std::fs::write(&filler, vec![1u8; free.saturating_sub(48 * 1024)]).unwrap();
     // Create calendars until the store must grow and cannot.
     let mut keys = Vec::new();
     let full = loop {
@@ -90,7 +108,7 @@ async fn a_full_disk_is_507_and_stored_calendars_keep_working() {
             break r;
         }
         keys.push((id, r.json()["key"].as_str().unwrap().to_owned()));
-        assert!(keys.len() < 64, "the small file system never filled");
+        assert!(keys.len() < 2_000, "the small file system never filled");
     };
     assert!(!keys.is_empty(), "the store had room for some calendars");
     let detail = full.problem(StatusCode::INSUFFICIENT_STORAGE);
@@ -123,20 +141,26 @@ async fn a_full_disk_is_507_and_stored_calendars_keep_working() {
         .authed(Method::POST, &format!("/calendars/{id}/keys"), key)
         .await;
     assert_eq!(new_key.status, StatusCode::CREATED, "{}", new_key.text());
-    // Deleting a calendar frees its slot for a new one.
+    // Calendars are deleted as before; new ones wait for room on the disk.
     let (gone, _) = keys.last().unwrap();
     let d = c
         .authed(Method::DELETE, &format!("/calendars/{gone}"), &server.admin)
         .await;
     assert!(d.status.is_success(), "{}", d.text());
-    let again = c
-        .json(
+    let create_again = || {
+        c.json(
             Method::POST,
             "/calendars",
             &server.admin,
             r#"{"id":"again","timezone":"UTC"}"#,
         )
-        .await;
+    };
+    let refused = create_again().await;
+    refused.problem(StatusCode::INSUFFICIENT_STORAGE);
+    // Room made on the disk: the store grows again (it tries at most once a second).
+    std::fs::remove_file(&filler).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = create_again().await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.text());
 
     server.stop().await;

@@ -100,6 +100,12 @@ impl Backend {
         }
     }
 
+    /// Whether a growth may write its room from another thread while appends go on: the
+    /// real file; not the double, whose write points must come in one order.
+    pub(crate) fn grows_in_the_background(&self) -> bool {
+        matches!(self, Backend::Mapped(_))
+    }
+
     /// Writes `image` beside the file as its replacement, flushed; nothing changes at the
     /// path until [`StagedFile::finish`].
     pub(crate) fn stage(&self, image: Vec<u8>) -> Result<StagedFile, Error> {

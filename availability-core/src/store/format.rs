@@ -120,20 +120,6 @@ pub(crate) fn file_len(slots: u32) -> usize {
     (FIRST_SLOT_PAGE + 2 * slots as usize) * PAGE
 }
 
-#[cfg(test)]
-/// The pages of calendar slots `from..to`, each a free record in copy A (sequence 1) and zeros
-/// in copy B: what a new file and a growth write for slots that hold no calendar yet.
-pub(crate) fn free_slot_pages(from: u32, to: u32) -> Vec<u8> {
-    let mut bytes = alloc::vec![0u8; 2 * PAGE * (to - from) as usize];
-    for (i, pair) in bytes.chunks_exact_mut(2 * PAGE).enumerate() {
-        let record = from + i as u32 + 1;
-        if let Some(copy_a) = pair.get_mut(..PAGE) {
-            encode_copy(copy_a, record, 1, PayloadKind::Free, &[]);
-        }
-    }
-    bytes
-}
-
 /// A human name for a record, for error messages.
 pub(crate) fn record_name(record: u32) -> String {
     if record == META_RECORD {

@@ -144,6 +144,13 @@ struct State {
     check_at: usize,
     /// Set while a compaction writes the new file: one at a time.
     compacting: bool,
+    /// A growth writing the room ahead of the appends, on a thread of its own: it returns the
+    /// new length once the room is written and synced.
+    growing: Option<std::thread::JoinHandle<Result<usize, GrowError>>>,
+    /// Set when a growth found the disk full (or the quota spent): new calendars are refused
+    /// until a growth succeeds; writes to stored ones go on in the room left. When to try
+    /// growing again.
+    full: Option<(String, std::time::Instant)>,
 }
 
 impl Journal {
@@ -258,6 +265,8 @@ impl Journal {
                 appended: end - HEADER,
                 check_at: COMPACT_MIN,
                 compacting: false,
+                growing: None,
+                full: None,
             }),
             flushes: GroupCommit::new(next_seq - 1, refusing),
             durable: AtomicU64::new(next_seq),
@@ -277,13 +286,15 @@ impl Journal {
     /// [`Error::is_io`] when a write, growth or flush failed (the log then refuses every
     /// later append) or had failed before.
     pub(super) fn append(&self, record: &Record) -> Result<(), Error> {
-        let ticket = self.write(&mut |_| Ok(record.clone()))?.0;
+        let ticket = self.write(&mut |_| Ok(record.clone()), false)?.0;
         self.flush_through(ticket)
     }
 
     /// Appends the record `make` builds from the sequence number it will have (a new
     /// calendar's incarnation is the sequence number of the record that creates it), and
     /// returns it once it is durable (group commit). `make` may refuse: nothing is written.
+    /// The record adds a calendar: while the disk is full it is refused, so that the room
+    /// left serves the calendars there are.
     ///
     /// # Errors
     ///
@@ -292,7 +303,7 @@ impl Journal {
         &self,
         make: &mut dyn FnMut(u64) -> Result<Record, Error>,
     ) -> Result<Record, Error> {
-        let (ticket, record) = self.write(make)?;
+        let (ticket, record) = self.write(make, true)?;
         self.flush_through(ticket)?;
         Ok(record)
     }
@@ -302,19 +313,40 @@ impl Journal {
     fn write(
         &self,
         make: &mut dyn FnMut(u64) -> Result<Record, Error>,
+        grows_the_store: bool,
     ) -> Result<(u64, Record), Error> {
         let mut state = self.lock()?;
         if let Some(reason) = &state.failed {
             return Err(refusing(reason));
+        }
+        collect_growth(&mut state, false)?;
+        if let (true, Some((why, retry_at))) = (grows_the_store, &state.full) {
+            if std::time::Instant::now() < *retry_at {
+                // The room left is kept for the calendars there are.
+                return Err(storage_full(why));
+            }
+            // Room may have been freed since: try again, now.
+            collect_growth(&mut state, true)?;
+            if state.full.is_some() {
+                let to = grown_len(state.len, 0);
+                let grown = grow(&state.file, state.len, to);
+                settle_growth(&mut state, grown)?;
+            }
         }
         let seq = state.next_seq;
         let record = make(seq)?;
         let bytes = frame(seq, self.durable.load(Ordering::Acquire), &record);
         let needed = state.end + bytes.len();
         if needed > state.len {
-            // A growth that fails (a full disk) changes nothing and refuses only this
-            // record; one whose sync fails refuses every later one (see `grow`).
-            grow(&mut state, needed)?;
+            // The room ran out before a growth ahead of it finished, or without one: wait
+            // for it, or grow now. A growth that fails (a full disk) changes nothing and
+            // refuses only this record; one whose sync fails refuses every later one.
+            collect_growth(&mut state, true)?;
+            if needed > state.len {
+                let to = grown_len(state.len, needed);
+                let grown = grow(&state.file, state.len, to);
+                settle_growth(&mut state, grown)?;
+            }
         }
         let result = write_record(&mut state, &bytes);
         if let Err(err) = &result {
@@ -323,6 +355,7 @@ impl Journal {
         result?;
         state.live.apply(&record);
         state.next_seq += 1;
+        grow_ahead(&mut state);
         Ok((seq, record))
     }
 
@@ -331,6 +364,11 @@ impl Journal {
     fn flush_through(&self, ticket: u64) -> Result<(), Error> {
         let flushed = self.flushes.wait_for(ticket, || {
             let mut state = self.lock()?;
+            if let Some(reason) = &state.failed {
+                // A sync failed after this record was written (a growth's): it may have
+                // dropped the record, and a flush now would prove nothing.
+                return Err(refusing(reason));
+            }
             let flush = state.pending.take().map(|(start, end)| {
                 let file = Arc::clone(&state.file);
                 move || file.flush_span(start, end)
@@ -439,16 +477,16 @@ impl Journal {
             live.apply(&record);
         });
         let (records_end, count) = (HEADER + image.body_len(), image.records);
-        let staged = match file.stage(image.finish()) {
-            Ok(staged) => staged,
-            // Nothing changed: the log goes on as it was, and tries again later.
-            Err(err) => return Err(err),
-        };
+        // A failure here changes nothing: the log goes on as it was, and tries again later.
+        let staged = file.stage(image.finish())?;
 
         // 3. Holding the appends (and any flush): what was appended after the copy, framed
         //    again in the new file's numbering, then the new file in place of the old.
         let mut flushes = self.flushes.hold()?;
         let mut state = self.lock()?;
+        // A growth of the old file ahead of the appends is finished first (its result does
+        // not matter: the old file is about to go).
+        let _ = collect_growth(&mut state, true);
         if let Some(reason) = &state.failed {
             return Err(refusing(reason));
         }
@@ -480,6 +518,18 @@ impl Journal {
         flushes.covered(state.next_seq - 1);
         self.durable.store(state.next_seq, Ordering::Release);
         Ok(true)
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        // A growth still writing holds the file (and its lock): wait for it, so that the
+        // store can be opened again as soon as it is closed.
+        if let Ok(mut state) = self.state.lock() {
+            if let Some(growing) = state.growing.take() {
+                let _ = growing.join();
+            }
+        }
     }
 }
 
@@ -545,22 +595,116 @@ fn write_record(state: &mut State, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Lengthens the file (doubling, and at least to `needed` bytes) with zeros, syncs it and
-/// maps it. The zeros are written with ordinary writes, so a full disk is an error here (and
-/// the journal as it was) rather than a fault on a later store to the mapping. A failed sync
-/// is a failed flush: it may have dropped, and cleared the error of, a record another thread
-/// is about to see flushed, so it refuses every later append.
-fn grow(state: &mut State, needed: usize) -> Result<(), Error> {
-    let new_len = needed.max(state.len * 2).next_multiple_of(PAGE);
-    let zeros = alloc::vec![0u8; new_len - state.len];
-    state.file.extend(state.len, &zeros)?;
-    if let Err(err) = state.file.sync() {
-        state.failed.get_or_insert_with(|| err.to_string());
-        return Err(err);
+/// The length a growth from `len` makes, with room for `needed` bytes: doubled, and by at
+/// most 1 GiB at a time.
+fn grown_len(len: usize, needed: usize) -> usize {
+    needed.max(len + len.min(1 << 30)).next_multiple_of(PAGE)
+}
+
+/// Lengthens `file` from `from` to `to` bytes with zeros, then syncs it. The zeros are written
+/// with ordinary writes, a page at a time from one page of zeros (never the whole growth in
+/// memory), so a full disk is an error here rather than a fault on a later write.
+fn grow(file: &Backend, from: usize, to: usize) -> Result<usize, GrowError> {
+    const CHUNK: usize = 1 << 20;
+    let zeros = alloc::vec![0u8; CHUNK.min(to - from)];
+    let mut at = from;
+    while at < to {
+        let n = CHUNK.min(to - at);
+        file.extend(at, &zeros[..n]).map_err(GrowError::Write)?;
+        at += n;
     }
-    state.file.remap(new_len)?;
-    state.len = new_len;
-    Ok(())
+    file.sync().map_err(GrowError::Sync)?;
+    Ok(to)
+}
+
+/// Why a growth failed.
+#[derive(Debug)]
+enum GrowError {
+    /// Writing the zeros: nothing is lost (the log does not count them), and a full disk
+    /// says so.
+    Write(Error),
+    /// The sync after them: a failed flush like any other, which may have dropped, and
+    /// cleared the error of, a record another thread is about to see flushed.
+    Sync(Error),
+}
+
+/// Starts a growth ahead of the appends when a quarter of the file or less is left: on a
+/// thread of its own for the real file (its zeros go past the end, where no append writes
+/// until it is done), at once for the file double (whose write points must come in order).
+fn grow_ahead(state: &mut State) {
+    let left = state.len - state.end;
+    if state.growing.is_some() || left > state.len / 4 {
+        return;
+    }
+    if let Some((_, retry_at)) = &state.full {
+        if std::time::Instant::now() < *retry_at {
+            return;
+        }
+    }
+    let (file, from, to) = (Arc::clone(&state.file), state.len, grown_len(state.len, 0));
+    if file.grows_in_the_background() {
+        state.growing = Some(std::thread::spawn(move || grow(&file, from, to)));
+    } else {
+        let grown = grow(&file, from, to);
+        // A full disk is remembered (new calendars wait for room); a failed sync refuses
+        // every later write, as any failed flush.
+        let _ = settle_growth(state, grown);
+    }
+}
+
+/// Takes the result of a growth ahead of the appends if it has finished (or, with `wait`,
+/// once it has).
+fn collect_growth(state: &mut State, wait: bool) -> Result<(), Error> {
+    let finished = state.growing.as_ref().is_some_and(|g| g.is_finished());
+    if !(wait || finished) {
+        return Ok(());
+    }
+    let Some(growing) = state.growing.take() else {
+        return Ok(());
+    };
+    let grown = growing.join().unwrap_or_else(|_| {
+        Err(GrowError::Write(Error::new(
+            Kind::Io,
+            "a growth of the store file panicked",
+        )))
+    });
+    settle_growth(state, grown)
+}
+
+/// Applies a growth's result: the longer file mapped and used; or, for a full disk, the
+/// store marked full (and the error returned); or, for a failed sync, every later write
+/// refused.
+fn settle_growth(state: &mut State, grown: Result<usize, GrowError>) -> Result<(), Error> {
+    match grown {
+        Ok(len) => {
+            state.file.remap(len)?;
+            state.len = state.len.max(len);
+            state.full = None;
+            Ok(())
+        }
+        Err(GrowError::Write(err)) => {
+            if err.is_storage_full() {
+                let retry_at = std::time::Instant::now() + std::time::Duration::from_secs(1);
+                state.full = Some((err.to_string(), retry_at));
+            }
+            Err(err)
+        }
+        Err(GrowError::Sync(err)) => {
+            state.failed.get_or_insert_with(|| err.to_string());
+            Err(err)
+        }
+    }
+}
+
+/// The refusal of a new calendar while the disk is full.
+fn storage_full(why: &str) -> Error {
+    Error::io(
+        format!(
+            "the disk is full (or the quota spent): new calendars wait for room; the calendars \
+             there are go on being written ({why})"
+        ),
+        std::io::Error::from(std::io::ErrorKind::StorageFull),
+    )
 }
 
 /// Zeros the bytes from `end` to `len` (a torn tail) and syncs, so that no fragment of a torn

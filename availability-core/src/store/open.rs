@@ -41,7 +41,7 @@ pub(super) fn open_backend(
     // the same dated data before and after a reopen.
     let cutoff = now.div_euclid(1000) - options.retention_seconds;
     let version = file
-        .read(|bytes| sniff_version(bytes))?
+        .read(sniff_version)?
         .map_err(|what| corrupt(file.path(), &what))?;
     let file = if version == FORMAT_VERSION {
         file
