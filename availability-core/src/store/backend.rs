@@ -100,6 +100,15 @@ impl Backend {
         }
     }
 
+    /// Lets go of the file's pages read so far (at open): they are the file's, not state.
+    pub(crate) fn release_pages(&self) {
+        match self {
+            Backend::Mapped(f) => f.release_pages(),
+            #[cfg(feature = "test-backend")]
+            Backend::Double(_) => {}
+        }
+    }
+
     /// Whether a growth may write its room from another thread while appends go on: the
     /// real file; not the double, whose write points must come in one order.
     pub(crate) fn grows_in_the_background(&self) -> bool {

@@ -269,3 +269,15 @@ pub(super) fn version_mismatch(id: &str, expected: u64, current: u64) -> Error {
         ),
     )
 }
+
+/// `dated` behind an `Arc`, shared by every calendar that has no dated data: most calendars of
+/// a large store have none, and a copy each would cost more than their record.
+pub(super) fn shared_dated(dated: Dated) -> Arc<Dated> {
+    static EMPTY: std::sync::OnceLock<Arc<Dated>> = std::sync::OnceLock::new();
+    let empty = EMPTY.get_or_init(|| Arc::new(Dated::new()));
+    if dated == **empty {
+        Arc::clone(empty)
+    } else {
+        Arc::new(dated)
+    }
+}

@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 
 use alloc::string::String;
 
-use super::calendar::{add_key, new_calendar, next_state, Calendar, Change};
+use super::calendar::{add_key, new_calendar, next_state, shared_dated, Calendar, Change};
 use super::checked::{check_id, check_zone_name, KeyHash};
 use super::expect::{Authority, Expected};
 use super::format::CalendarRecord;
@@ -101,7 +101,7 @@ impl Store {
         match record {
             Record::Calendar(record) => Ok(Arc::new(Calendar {
                 record,
-                dated: Arc::new(Dated::new()),
+                dated: shared_dated(Dated::new()),
             })),
             _ => Err(Error::new(Kind::Io, "a create wrote another record")),
         }
@@ -113,7 +113,7 @@ impl Store {
         let published = Arc::new(Published {
             current: ArcSwap::new(Arc::new(Calendar {
                 record,
-                dated: Arc::new(Dated::new()),
+                dated: shared_dated(Dated::new()),
             })),
         });
         let mut directory = Directory::clone(&self.directory.load());

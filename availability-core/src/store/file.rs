@@ -148,6 +148,15 @@ impl MappedFile {
         Ok(f(&map))
     }
 
+    /// Lets go of the mapped pages this process has touched (reading the file at open): they
+    /// stay in the page cache, and in the file, but no longer count as this process's
+    /// memory. The store keeps what the file describes, not the file.
+    pub(crate) fn release_pages(&self) {
+        if let Ok(map) = self.map.read() {
+            release(&map);
+        }
+    }
+
     /// Lets `fill` write the page at `offset` in place. Nothing is durable until a flush.
     pub(crate) fn stage_page(
         &self,
@@ -242,6 +251,20 @@ pub(crate) fn outside(path: &Path, offset: usize) -> Error {
 }
 
 /// Maps `len` bytes of `file` for reading and writing.
+/// `madvise(MADV_DONTNEED)` over a shared mapping of a file: the pages are dropped from the
+/// process, not from the file (a shared mapping has no private copies to lose), and a later
+/// access reads them again. Elsewhere than Unix, nothing.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn release(map: &MmapMut) {
+    // SAFETY: the mapping is shared (`map_mut` of a file), so DONTNEED discards no data, and
+    // nothing holds a reference into it across this call (the caller holds its lock).
+    let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+}
+
+#[cfg(not(unix))]
+fn release(_map: &MmapMut) {}
+
 #[allow(unsafe_code)]
 fn map(file: &File, len: usize) -> io::Result<MmapMut> {
     // SAFETY: a mapping is undefined behaviour if another process changes or truncates the

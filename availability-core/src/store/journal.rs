@@ -252,6 +252,7 @@ impl Journal {
         if torn {
             clear_tail(&file, end, len)?;
         }
+        file.release_pages();
         Ok(Journal {
             state: Mutex::new(State {
                 file: Arc::new(file),
