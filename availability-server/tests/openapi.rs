@@ -501,6 +501,13 @@ async fn answers_match_their_schemas() {
     .await;
     s.call(Method::GET, "/calendars", admin, None, &[], S::OK)
         .await;
+    // A page with a next one: the `Link` field is there.
+    let first = "/calendars?limit=1";
+    let paged = s.call(Method::GET, first, admin, None, &[], S::OK).await;
+    assert!(paged.header("link").is_some());
+    let bad = "/calendars?limit=1001";
+    s.call(Method::GET, bad, admin, None, &[], S::BAD_REQUEST)
+        .await;
     s.get("/calendars", S::UNAUTHORIZED).await;
     let calendar = s.get("/calendars/alice", S::OK).await;
     let alice_tag = calendar.header("etag").unwrap().to_owned();
@@ -805,6 +812,8 @@ async fn answers_match_their_schemas() {
     s.json(Method::PUT, "/groups/team", alice, members, S::FORBIDDEN)
         .await;
     s.get("/groups/team", S::OK).await;
+    s.get("/groups?limit=1&after=a", S::OK).await;
+    s.get("/groups?after=A", S::BAD_REQUEST).await;
     s.get("/groups/nobody", S::NOT_FOUND).await;
     let page = "/groups/team?tz=Europe/Paris";
     s.call(Method::GET, page, None, None, &html, S::OK).await;
