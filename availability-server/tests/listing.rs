@@ -67,6 +67,21 @@ async fn walk(c: &Client, first: &str, key: Option<&str>, list: &str) -> (Vec<St
     }
 }
 
+/// Asserts that `r`, the answer to `GET /<list>` with no parameter, is the first hundred of
+/// `all`, which say in `next` and in `Link` that the page after the hundredth follows; and
+/// that its 43rd item is as `GET /<list>/{id}` describes that item. Returns the body.
+async fn first_hundred(c: &Client, r: &Resp, list: &str, all: &[String]) -> Value {
+    let body = r.json();
+    assert_eq!(ids_of(&body, list), all[..100]);
+    let next = format!("/{list}?limit=100&after={}", all[99]);
+    assert_eq!(body["next"], next.as_str());
+    let link = format!("<{next}>; rel=\"next\"");
+    assert_eq!(r.header("link"), Some(link.as_str()));
+    let one = c.get(&format!("/{list}/{}", all[42])).await.json();
+    assert_eq!(body[list][42], one);
+    body
+}
+
 #[tokio::test]
 async fn calendars_come_a_hundred_at_a_time_in_id_order() {
     let server = TestServer::start().await;
@@ -75,16 +90,8 @@ async fn calendars_come_a_hundred_at_a_time_in_id_order() {
     let c = server.client(Version::HTTP_11);
 
     let first = page(&c, "/calendars", admin).await;
-    let body = first.json();
-    assert_eq!(ids_of(&body, "calendars"), all[..100]);
+    let body = first_hundred(&c, &first, "calendars", &all).await;
     assert_eq!(body["next"], "/calendars?limit=100&after=c099");
-    assert_eq!(
-        first.header("link"),
-        Some("</calendars?limit=100&after=c099>; rel=\"next\"")
-    );
-    // Each calendar as `GET /calendars/{id}` describes it.
-    let one = c.get("/calendars/c042").await.json();
-    assert_eq!(body["calendars"][42], one);
 
     // The rest, over HTTP/2: the last page, which says so.
     let h2 = server.client(Version::HTTP_2);
@@ -201,20 +208,10 @@ async fn groups_are_listed_by_anyone_a_page_at_a_time() {
 
     let all = groups(&server, 150);
     let first = page(&c, "/groups", None).await;
-    let body = first.json();
-    assert_eq!(ids_of(&body, "groups"), all[..100]);
+    let body = first_hundred(&c, &first, "groups", &all).await;
     assert_eq!(body["next"], "/groups?limit=100&after=g099");
-    assert_eq!(
-        first.header("link"),
-        Some("</groups?limit=100&after=g099>; rel=\"next\"")
-    );
-    // Each group as `GET /groups/{id}` describes it.
-    let one = c.get("/groups/g042").await.json();
+    let one = serde_json::json!({ "id": "g042", "members": ["default"] });
     assert_eq!(body["groups"][42], one);
-    assert_eq!(
-        one,
-        serde_json::json!({ "id": "g042", "members": ["default"] })
-    );
     // A key changes nothing.
     let keyed = page(&c, "/groups", Some(server.admin.as_str())).await;
     assert_eq!(keyed.body, first.body);
