@@ -1,5 +1,6 @@
 //! `GET /calendars` and `GET /groups` a page at a time: id order, `limit` and `after`, the
-//! `next` link and the `Link` field, cursors that outlive their item, and who may list.
+//! `next` link and the `Link` field, cursors that outlive their item, and who may list (the
+//! admin key, for both).
 
 use http::{Method, StatusCode, Version};
 use serde_json::Value;
@@ -167,7 +168,7 @@ async fn limits_and_cursors_are_checked() {
     assert_eq!(ids_of(&most, "calendars").len(), 1_000);
     assert_eq!(most["next"], "/calendars?limit=1000&after=c999");
 
-    for (list, key) in [("/calendars", admin), ("/groups", None)] {
+    for list in ["/calendars", "/groups"] {
         let what = &list[1..list.len() - 1];
         for limit in [
             "1001",
@@ -178,28 +179,32 @@ async fn limits_and_cursors_are_checked() {
             "1e3",
             "10000000000000000000000",
         ] {
-            let path = format!("{list}?limit={limit}");
-            refused(&c, &path, key, &format!("limit {limit:?} is not a number")).await;
+            let (path, detail) = (
+                format!("{list}?limit={limit}"),
+                format!("limit {limit:?} is not a number"),
+            );
+            refused(&c, &path, admin, &detail).await;
         }
         // `%2B` is a `+`, which a number does not start with here.
-        refused(&c, &format!("{list}?limit=%2B5"), key, "from 1 to 1000").await;
+        refused(&c, &format!("{list}?limit=%2B5"), admin, "from 1 to 1000").await;
         for after in ["Room", "-a", "a_b", "a%2Fb", &"a".repeat(64)] {
             let path = format!("{list}?after={after}");
-            refused(&c, &path, key, &format!("is not a {what} id")).await;
+            refused(&c, &path, admin, &format!("is not a {what} id")).await;
         }
-        refused(&c, &format!("{list}?offset=3"), key, "offset").await;
-        refused(&c, &format!("{list}?limit=1&limit=2"), key, "limit").await;
+        refused(&c, &format!("{list}?offset=3"), admin, "offset").await;
+        refused(&c, &format!("{list}?limit=1&limit=2"), admin, "limit").await;
         // An empty value is none given.
-        let r = page(&c, &format!("{list}?limit=&after="), key).await;
+        let r = page(&c, &format!("{list}?limit=&after="), admin).await;
         assert!(!r.json()[&list[1..]].as_array().unwrap().is_empty());
     }
 }
 
 #[tokio::test]
-async fn groups_are_listed_by_anyone_a_page_at_a_time() {
+async fn groups_are_listed_a_page_at_a_time() {
     let server = TestServer::start().await;
+    let admin = Some(server.admin.as_str());
     let c = server.client(Version::HTTP_2);
-    let none = page(&c, "/groups", None).await;
+    let none = page(&c, "/groups", admin).await;
     assert_eq!(
         none.json(),
         serde_json::json!({ "groups": [], "next": null })
@@ -207,17 +212,14 @@ async fn groups_are_listed_by_anyone_a_page_at_a_time() {
     assert_eq!(none.header("link"), None);
 
     let all = groups(&server, 150);
-    let first = page(&c, "/groups", None).await;
+    let first = page(&c, "/groups", admin).await;
     let body = first_hundred(&c, &first, "groups", &all).await;
     assert_eq!(body["next"], "/groups?limit=100&after=g099");
     let one = serde_json::json!({ "id": "g042", "members": ["default"] });
     assert_eq!(body["groups"][42], one);
-    // A key changes nothing.
-    let keyed = page(&c, "/groups", Some(server.admin.as_str())).await;
-    assert_eq!(keyed.body, first.body);
 
     for (first, size) in [("/groups", 100), ("/groups?limit=9", 9)] {
-        let (ids, sizes) = walk(&c, first, None, "groups").await;
+        let (ids, sizes) = walk(&c, first, admin, "groups").await;
         assert_eq!(ids, all, "{first}");
         assert_eq!(sizes.len(), all.len().div_ceil(size), "{first}: {sizes:?}");
     }
@@ -227,36 +229,47 @@ async fn groups_are_listed_by_anyone_a_page_at_a_time() {
         .authed(Method::DELETE, "/groups/g050", &server.admin)
         .await;
     assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.text());
-    let next = page(&c, "/groups?limit=2&after=g050", None).await.json();
+    let next = page(&c, "/groups?limit=2&after=g050", admin).await.json();
     assert_eq!(ids_of(&next, "groups"), ["g051", "g052"]);
     assert_eq!(next["next"], "/groups?limit=2&after=g052");
-    let (ids, _) = walk(&c, "/groups?limit=50", None, "groups").await;
+    let (ids, _) = walk(&c, "/groups?limit=50", admin, "groups").await;
     assert_eq!(ids.len(), 149);
     assert!(!ids.contains(&"g050".to_owned()));
 }
 
 #[tokio::test]
-async fn only_an_admin_lists_calendars() {
+async fn only_an_admin_lists_calendars_and_groups() {
     let server = TestServer::start().await;
     let key = server.create_calendar("room-1", "UTC").await;
+    let team = r#"{"members":["room-1"]}"#;
     let c = server.client(Version::HTTP_11);
-    // The key is checked before the page's values: without the admin key, a bad limit is
-    // refused as any listing is.
-    for path in [
-        "/calendars",
-        "/calendars?limit=5&after=a",
-        "/calendars?limit=0",
-    ] {
-        c.get(path).await.asks_for_a_key();
-        c.authed(Method::GET, path, &key)
-            .await
-            .problem(StatusCode::FORBIDDEN);
+    let made = c
+        .json(Method::PUT, "/groups/team", &server.admin, team)
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    for list in ["/calendars", "/groups"] {
+        // The key is checked before the page's values: without the admin key, a bad limit
+        // is refused as any listing is.
+        for query in ["", "?limit=5&after=a", "?limit=0"] {
+            let path = format!("{list}{query}");
+            c.get(&path).await.asks_for_a_key();
+            c.authed(Method::GET, &path, &key)
+                .await
+                .problem(StatusCode::FORBIDDEN);
+        }
+        // A parameter the listing does not take is refused before the key is asked for.
+        let offset = format!("{list}?offset=3");
+        refused(&c, &offset, None, "offset").await;
     }
-    let listed = page(
-        &c,
-        "/calendars?limit=5&after=a",
-        Some(server.admin.as_str()),
-    )
-    .await;
+    let admin = Some(server.admin.as_str());
+    let listed = page(&c, "/calendars?limit=5&after=a", admin).await;
     assert_eq!(ids_of(&listed.json(), "calendars"), ["default", "room-1"]);
+    let listed = page(&c, "/groups?limit=5&after=a", admin).await.json();
+    let team = serde_json::json!({ "id": "team", "members": ["room-1"] });
+    assert_eq!(
+        listed,
+        serde_json::json!({ "groups": [team], "next": null })
+    );
+    // One group stays open to anyone who knows its id.
+    assert_eq!(c.get("/groups/team").await.json(), team);
 }

@@ -25,20 +25,22 @@ fn describe(group: &Group) -> serde_json::Value {
     json!({ "id": group.id(), "members": group.members() })
 }
 
-/// GET `/groups?limit=&after=` (anyone): the groups in id order, a page at a time, each as
+/// GET `/groups?limit=&after=` (admin): the groups in id order, a page at a time, each as
 /// `GET /groups/{id}` describes it, with the link to the next page (`wire::listing`).
 ///
-/// Anyone may list, as anyone may read a group (`GET /groups/{id}`, its week, its page): the
-/// listing shows those same answers, a page at a time. What it adds is which ids exist, and
-/// a group's id was never a secret: ids are short names, made to be shared (the start page
-/// opens a group by its id), so a key here would guard nothing. Defining and removing a group
-/// need the admin key, as before.
-pub(super) fn list(cx: &Ctx<'_>) -> Result<Response<Body>> {
-    let query = Query::parse(cx.parts.uri.query(), listing::PARAMETERS)?;
+/// Reading one group stays open to anyone: knowing its id is what lets one read it. A
+/// listing is another thing: it names every group and every member calendar of each, what
+/// `GET /calendars` shows to the admin key alone. So it needs that key too, checked as
+/// there: after the query's names (an unknown one is a 400 to anyone) and before the values
+/// of `limit` and `after`, so a caller without the admin key learns only that it needs one.
+pub(super) async fn list(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Body>> {
+    let (app, parts) = (cx.app, cx.parts);
+    let query = Query::parse(parts.uri.query(), listing::PARAMETERS)?;
+    app.authorize(cx.client, parts, Need::Admin).await?;
     let page = Page::of(&query, "group")?;
-    let found = cx.app.store.groups_after(page.after, page.wanted());
+    let found = app.store.groups_after(page.after, page.wanted());
     Ok(page.answer(
-        cx.parts,
+        parts,
         ("/groups", "groups"),
         &found,
         |group| group.id(),

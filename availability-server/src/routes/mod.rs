@@ -233,11 +233,11 @@ static ROUTES: &[Route] = &[
         ],
         page: None,
     },
-    // The named groups, a page at a time (anyone, as reading one group is).
+    // The named groups, a page at a time (admin: a listing shows every member calendar).
     Route {
         name: "groups",
         pattern: &[Lit("groups")],
-        methods: &[(Method::GET, Action::Now(groups::list))],
+        methods: &[(Method::GET, wait!(groups::list))],
         page: None,
     },
     // A named group of calendars: read (anyone), define and remove (admin).

@@ -497,8 +497,14 @@ pub(super) async fn groups(s: &mut Session<'_>, admin: Option<&str>, alice: Opti
     s.json(Method::PUT, "/groups/team", alice, members, S::FORBIDDEN)
         .await;
     s.get("/groups/team", S::OK).await;
-    s.get("/groups?limit=1&after=a", S::OK).await;
-    s.get("/groups?after=A", S::BAD_REQUEST).await;
+    // Listing the groups takes the admin key; the page's values are checked after it.
+    let (listing, bad) = ("/groups?limit=1&after=a", "/groups?after=A");
+    s.call(Method::GET, listing, admin, None, &[], S::OK).await;
+    s.call(Method::GET, bad, admin, None, &[], S::BAD_REQUEST)
+        .await;
+    s.get(bad, S::UNAUTHORIZED).await;
+    s.call(Method::GET, listing, alice, None, &[], S::FORBIDDEN)
+        .await;
     s.get("/groups/nobody", S::NOT_FOUND).await;
     let page = "/groups/team?tz=Europe/Paris";
     s.call(Method::GET, page, None, None, &HTML, S::OK).await;
