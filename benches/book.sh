@@ -3,7 +3,7 @@
 #
 #     benches/book.sh
 #
-# Builds the server and the load driver (`benches/src/bin/drive.rs`) in release and runs four
+# Builds the server and the load driver (`benches/src/bin/drive/`) in release and runs four
 # scenarios against one server pinned to CPU 0, the load generators on CPU 1 (when there are
 # two), the data directory under target/:
 #

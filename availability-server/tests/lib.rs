@@ -24,6 +24,7 @@ mod idempotent_keys;
 mod in_flight;
 mod keys;
 mod lifecycle;
+mod listing;
 mod live;
 mod openapi;
 mod pages;

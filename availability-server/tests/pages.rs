@@ -1,6 +1,6 @@
 //! Pages for people, over HTTP: which requests get HTML, the fields every page carries, the
 //! start page, the static files, and the grid's data attributes against the API's answer.
-//! The same pages in a real browser are `tests/browser.rs`.
+//! The same pages in a real browser are `tests/browser/`.
 
 use http::{Method, StatusCode, Version};
 

@@ -100,7 +100,7 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         .args(["--phases", "examples,coverage,fuzzing"])
         // The event streams (`/calendars/{id}/events`, `/groups/{id}/events`) never end:
         // a request would wait for a whole body that never comes. They are left out here;
-        // `tests/openapi.rs` checks their answers against the document.
+        // `tests/openapi/` checks their answers against the document.
         .args(["--exclude-path-regex", "/events$"])
         // One worker: with two threads, generating examples can crash inside CPython's `ast`
         // module ("AST constructor recursion depth mismatch", not thread-safe in 3.11), which

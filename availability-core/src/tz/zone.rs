@@ -11,7 +11,7 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 use crate::error::Error;
-use crate::tz::db::{name_hash, Tzdb, ZoneData};
+use crate::tz::db::{name_hash, Rules, Tzdb, ZoneData};
 
 /// A time zone of the IANA database, such as `America/New_York`, `Asia/Kathmandu` or `UTC`.
 ///
@@ -44,7 +44,7 @@ pub struct Zone(&'static ZoneData);
 static UTC: ZoneData = ZoneData {
     name: Cow::Borrowed("UTC"),
     name_hash: name_hash("UTC"),
-    tz: TimeZone::UTC,
+    rules: Rules::Fixed(TimeZone::UTC),
 };
 
 impl Zone {
@@ -90,7 +90,7 @@ impl Zone {
     /// `Some`: instants beyond the database's last rule keep that rule, and instants beyond
     /// the years -9999 to 9999 take the offset at the nearer end.
     pub fn offset_at(self, unix_seconds: i64) -> Option<i32> {
-        Some(self.0.tz.to_offset(instant(unix_seconds)).seconds())
+        Some(self.0.tz().to_offset(instant(unix_seconds)).seconds())
     }
 
     /// The zone's offsets over `[from, to]` (Unix seconds): the offset at `from`, then each
@@ -104,7 +104,7 @@ impl Zone {
     /// instant of the new offset, new offset). Transitions that change only the abbreviation
     /// or the daylight flag are not changes.
     pub(crate) fn changes(self, from: i64, to: i64) -> Vec<(i64, i32)> {
-        let tz = &self.0.tz;
+        let tz = self.0.tz();
         let start = instant(from);
         let mut current = tz.to_offset(start).seconds();
         let mut out = alloc::vec![(from, current)];

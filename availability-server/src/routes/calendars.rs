@@ -8,6 +8,7 @@ use crate::ctx::Ctx;
 use crate::idempotency::{self, Keyed};
 
 use crate::render;
+use crate::wire::listing::{self, Page};
 use crate::wire::query::{self, Query};
 use std::sync::Arc;
 
@@ -73,16 +74,22 @@ fn describe(cal: &Calendar) -> serde_json::Value {
     })
 }
 
-/// GET /calendars (admin): every calendar.
+/// GET /calendars?limit=&after= (admin): the calendars in id order, a page at a time, each
+/// as `GET /calendars/{id}` describes it, with the link to the next page (`wire::listing`).
+/// The values of `limit` and `after` are checked after the key, so a caller without the
+/// admin key learns nothing but that it needs one.
 pub(super) async fn list(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Body>> {
     let (app, parts) = (cx.app, cx.parts);
-    Query::parse(parts.uri.query(), &[])?;
+    let query = Query::parse(parts.uri.query(), listing::PARAMETERS)?;
     app.authorize(cx.client, parts, Need::Admin).await?;
-    let calendars: Vec<serde_json::Value> = app.store.list().iter().map(|c| describe(c)).collect();
-    Ok(response::document(
+    let page = Page::of(&query, "calendar")?;
+    let found = app.store.list_after(page.after, page.wanted());
+    Ok(page.answer(
         parts,
-        to_bytes(&serde_json::json!({ "calendars": calendars })),
-        None,
+        ("/calendars", "calendars"),
+        &found,
+        |cal| cal.id(),
+        |cal| describe(cal),
     ))
 }
 

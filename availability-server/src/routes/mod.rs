@@ -105,7 +105,7 @@ static ROUTES: &[Route] = &[
         methods: &[(Method::GET, Action::Now(service::openapi))],
         page: None,
     },
-    // The calendars: list (admin) and create (admin).
+    // The calendars: list a page at a time (admin), create (admin).
     Route {
         name: "calendars",
         pattern: &[Lit("calendars")],
@@ -231,6 +231,13 @@ static ROUTES: &[Route] = &[
             (Method::PUT, wait!(overrides::put)),
             (Method::DELETE, wait!(overrides::delete)),
         ],
+        page: None,
+    },
+    // The named groups, a page at a time (admin: a listing shows every member calendar).
+    Route {
+        name: "groups",
+        pattern: &[Lit("groups")],
+        methods: &[(Method::GET, wait!(groups::list))],
         page: None,
     },
     // A named group of calendars: read (anyone), define and remove (admin).

@@ -1,6 +1,6 @@
 //! What goes over the wire, for every handler: request bodies read under a cap, the entity
-//! tags and the preconditions that compare them, content codings, and the shapes of answers
-//! (JSON documents, the result of a write, problems).
+//! tags and the preconditions that compare them, content codings, the shapes of answers
+//! (JSON documents, the result of a write, problems), and listings a page at a time.
 //!
 //! Each format has one owner here: the module that writes an entity tag is the one that
 //! parses it back from `If-Match`, so the two cannot drift apart. Nothing here knows the
@@ -11,6 +11,7 @@ pub mod client;
 pub mod coding;
 pub mod cors;
 pub mod etag;
+pub mod listing;
 pub mod problem;
 pub mod query;
 pub mod response;

@@ -1,0 +1,189 @@
+//! The migration of format version 1 and 2 files into the log: everything is kept, and a
+//! crash during it leaves the old file or the new one.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use availability_core::dated::{BookingId, Claim};
+use availability_core::store::double::{Crash, FileDouble, Tear};
+use availability_core::store::{journal_path, KeyScope, Options, Store};
+use availability_core::{Status, Week};
+
+use super::tomorrow;
+use crate::store::temp_store;
+
+#[test]
+fn a_version_1_file_is_migrated_and_keeps_everything() {
+    let (dir, _) = temp_store();
+    let path = dir.path().join("v1.avs");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1.avs");
+    fs::copy(&fixture, &path).expect("copy the fixture");
+    assert_eq!(
+        fs::read(&path).expect("read")[8],
+        1,
+        "the fixture is version 1"
+    );
+    let store = Store::open(&path).expect("migrate");
+    let ids: Vec<String> = store.list().iter().map(|c| c.id().to_string()).collect();
+    assert_eq!(ids, ["default", "room-1", "tokyo"]);
+    let room = store.get("room-1").expect("room-1");
+    assert_eq!(room.zone(), "Europe/Paris");
+    assert_eq!(room.version(), 2);
+    assert_eq!(room.week().counts().available, 70);
+    let key = room.key("k1").expect("key");
+    assert_eq!(key.scope(), KeyScope::Write);
+    assert_eq!(key.created_unix_ms(), 0);
+    assert!(store.admin_key("admin").is_some());
+    let incarnations: BTreeSet<u64> = store.list().iter().map(|c| c.incarnation()).collect();
+    assert_eq!(
+        incarnations.len(),
+        3,
+        "every calendar has its own incarnation"
+    );
+    drop(store);
+    assert_eq!(
+        fs::read(&path).expect("read")[8],
+        3,
+        "rewritten as version 3"
+    );
+    assert!(!journal_path(&path).exists(), "one file");
+    // The migrated store takes dated writes and keeps them.
+    let store = Store::open(&path).expect("reopen");
+    let t = tomorrow();
+    store
+        .book("room-1", &Claim::new(t + 9 * 3600, t + 10 * 3600), None)
+        .map(drop)
+        .or_else(|e| if e.is_conflict() { Ok(()) } else { Err(e) })
+        .expect("book or a conflict with the pattern");
+    let created = store.create("new", "UTC").expect("create");
+    assert!(!incarnations.contains(&created.incarnation()));
+}
+
+#[test]
+fn a_crash_during_migration_leaves_the_version_1_file_or_the_new_one() {
+    let fixture =
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1.avs")).expect("fixture");
+    for tear in [Tear::Lost, Tear::Whole] {
+        let file = FileDouble::new(fixture.clone());
+        file.crash_at(Crash::PowerLoss { at: 0, tear });
+        let err = Store::open_double(file.clone()).expect_err("the power failed");
+        assert!(err.is_io(), "{err}");
+        let after = file.reboot();
+        let version = after.durable()[8];
+        assert_eq!(version, if tear == Tear::Lost { 1 } else { 3 });
+        let store = Store::open_double(after).expect("open");
+        assert_eq!(store.list().len(), 3);
+        assert_eq!(
+            store.get("room-1").expect("room-1").week(),
+            Week::from_fn(|s| {
+                let t = s.start().half_hours();
+                if s.day().index() >= 5 || !(18..34).contains(&t) {
+                    Status::Unavailable
+                } else if (24..26).contains(&t) {
+                    Status::Maybe
+                } else {
+                    Status::Available
+                }
+            })
+        );
+    }
+}
+
+#[test]
+fn a_version_2_store_and_its_journal_are_migrated_into_one_file() {
+    let (dir, _) = temp_store();
+    let path = dir.path().join("v2.avs");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    fs::copy(data.join("v2.avs"), &path).expect("copy the fixture");
+    fs::copy(data.join("v2.avs.journal"), journal_path(&path)).expect("copy its journal");
+    assert_eq!(
+        fs::read(&path).expect("read")[8],
+        2,
+        "the fixture is version 2"
+    );
+    // Its bookings are of March 2028: kept, whenever this runs.
+    let keep = Options {
+        retention_seconds: 100 * 365 * 86_400,
+    };
+    let check = |store: &Store| {
+        let ids: Vec<String> = store.list().iter().map(|c| c.id().to_string()).collect();
+        assert_eq!(ids, ["default", "room-1", "tokyo"]);
+        let room = store.get("room-1").expect("room-1");
+        assert_eq!((room.zone(), room.version()), ("Europe/Paris", 8));
+        assert!(room.booking_public());
+        assert_eq!(room.week().counts().available, 70);
+        let k2 = room.key("k2").expect("k2");
+        assert_eq!(
+            (k2.scope(), k2.label()),
+            (KeyScope::Book, Some("front desk"))
+        );
+        let dated = room.dated();
+        assert_eq!(dated.booking_count(), 2, "the cancelled one is gone");
+        let planning = dated.booking(BookingId(1)).expect("booking 1");
+        assert_eq!(
+            (planning.start(), planning.label(), planning.key_id()),
+            (1_836_637_200, Some("planning"), Some("k2"))
+        );
+        let monday = chrono::NaiveDate::from_ymd_opt(2028, 3, 13).expect("date");
+        assert_eq!(
+            dated.override_on(monday).map(|d| d.bits()),
+            Some((0xFF << 20, 0xF << 20))
+        );
+        assert_eq!(
+            store.get("tokyo").expect("tokyo").incarnation(),
+            (2 << 40) | 4,
+            "the recreated tokyo keeps its incarnation"
+        );
+        assert!(store.get("gone").is_none());
+        assert!(store.admin_key("admin").is_some());
+        assert_eq!(
+            store.group("team").expect("team").members(),
+            ["room-1", "tokyo", "ghost"]
+        );
+        assert!(store.group("old").is_none());
+        for (principal, key, status) in [("key:k1", "retry-1", 201), ("key:admin", "create-1", 201)]
+        {
+            let answer = store.remembered(principal, key).expect("remembered");
+            assert_eq!(answer.status, status);
+        }
+    };
+    let store = Store::open_with(&path, keep).expect("migrate");
+    check(&store);
+    drop(store);
+    assert_eq!(
+        fs::read(&path).expect("read")[8],
+        3,
+        "rewritten as version 3"
+    );
+    assert!(
+        !journal_path(&path).exists(),
+        "the journal is in the one file now"
+    );
+    let store = Store::open_with(&path, keep).expect("reopen");
+    check(&store);
+    // New calendars never reuse an incarnation the old file gave.
+    let created = store.create("new", "UTC").expect("create");
+    assert!(created.incarnation() > (2 << 40) | 4);
+    store.delete("new", None).expect("delete");
+    store.compact_journal().expect("compact");
+    drop(store);
+    check(&Store::open_with(&path, keep).expect("reopen after compaction"));
+}
+
+#[test]
+fn a_version_2_store_without_its_journal_is_refused_and_left_as_it_was() {
+    let (dir, _) = temp_store();
+    let path = dir.path().join("v2.avs");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v2.avs");
+    fs::copy(&fixture, &path).expect("copy the fixture");
+    let err = Store::open(&path).expect_err("no journal");
+    assert!(
+        err.is_corrupt() && err.to_string().contains("missing"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read(&path).expect("read"),
+        fs::read(&fixture).expect("read")
+    );
+}
