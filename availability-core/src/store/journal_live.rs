@@ -31,9 +31,21 @@ pub(super) struct CalendarLive {
     /// The calendar's record, shared with the state readers see.
     record: Option<Arc<CalendarRecord>>,
     version: u64,
+    /// Its dated data; most calendars have none, and cost the index only the pointer.
+    dated: Option<Box<LiveDated>>,
+}
+
+#[derive(Clone, Default)]
+pub(super) struct LiveDated {
     next_booking: u64,
     overrides: BTreeMap<i64, (u64, u64)>,
     bookings: BTreeMap<u64, LiveBooking>,
+}
+
+impl CalendarLive {
+    fn dated(&mut self) -> &mut LiveDated {
+        self.dated.get_or_insert_with(Box::default)
+    }
 }
 
 /// A live booking as compaction writes it again: its [`Record::Book`] without the calendar,
@@ -85,15 +97,16 @@ impl Live {
                 calendar.version = calendar.version.max(owner.version);
                 match record {
                     Record::State { next_booking, .. } => {
-                        calendar.next_booking = calendar.next_booking.max(*next_booking);
+                        let dated = calendar.dated();
+                        dated.next_booking = dated.next_booking.max(*next_booking);
                     }
                     Record::Override {
                         day, open, firm, ..
                     } => {
-                        calendar.overrides.insert(*day, (*open, *firm));
+                        calendar.dated().overrides.insert(*day, (*open, *firm));
                     }
                     Record::ClearOverride { day, .. } => {
-                        calendar.overrides.remove(day);
+                        calendar.dated().overrides.remove(day);
                     }
                     Record::Book {
                         id,
@@ -105,8 +118,9 @@ impl Live {
                         remembered,
                         ..
                     } => {
-                        calendar.next_booking = calendar.next_booking.max(id + 1);
-                        calendar.bookings.insert(
+                        let dated = calendar.dated();
+                        dated.next_booking = dated.next_booking.max(id + 1);
+                        dated.bookings.insert(
                             *id,
                             LiveBooking {
                                 version: owner.version,
@@ -123,7 +137,7 @@ impl Live {
                         }
                     }
                     Record::Cancel { id, .. } => {
-                        calendar.bookings.remove(id);
+                        calendar.dated().bookings.remove(id);
                     }
                     Record::Remember(_)
                     | Record::Group { .. }
@@ -157,15 +171,17 @@ impl Live {
             let (id, incarnation) = (id.as_str(), *incarnation);
             let version = calendar.version.max(record.version);
             // Most calendars have no dated data: their record says all there is.
-            if version > record.version || calendar.next_booking > 0 {
+            let empty = LiveDated::default();
+            let dated = calendar.dated.as_deref().unwrap_or(&empty);
+            if version > record.version || dated.next_booking > 0 {
                 out(LiveRecord::State {
                     id,
                     incarnation,
                     version,
-                    next_booking: calendar.next_booking,
+                    next_booking: dated.next_booking,
                 });
             }
-            for (&day, &planes) in calendar.overrides.range(cutoff_day..) {
+            for (&day, &planes) in dated.overrides.range(cutoff_day..) {
                 out(LiveRecord::Override {
                     id,
                     incarnation,
@@ -174,7 +190,7 @@ impl Live {
                     planes,
                 });
             }
-            for (&booking_id, booking) in &calendar.bookings {
+            for (&booking_id, booking) in &dated.bookings {
                 if booking.end > cutoff {
                     out(LiveRecord::Book {
                         id,
