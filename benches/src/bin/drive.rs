@@ -32,41 +32,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use availability_benches::ZONES;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 
 type Fail = String;
-
-/// The zones of the members: both hemispheres, half- and quarter-hour offsets, DST and none.
-const ZONES: [&str; 20] = [
-    "America/Los_Angeles",
-    "America/Denver",
-    "America/Chicago",
-    "America/New_York",
-    "America/Sao_Paulo",
-    "America/St_Johns",
-    "Europe/London",
-    "Europe/Paris",
-    "Europe/Helsinki",
-    "Africa/Nairobi",
-    "Asia/Tehran",
-    "Asia/Dubai",
-    "Asia/Kolkata",
-    "Asia/Kathmandu",
-    "Asia/Shanghai",
-    "Asia/Tokyo",
-    "Australia/Adelaide",
-    "Australia/Sydney",
-    "Pacific/Auckland",
-    "UTC",
-];
 
 const DAY: u64 = 86_400;
 const DAYS: [&str; 7] = [
@@ -183,19 +159,7 @@ impl Server {
             .trim_end_matches('/')
             .parse()
             .map_err(|e| format!("the URL's address: {e}"))?;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(cert).map_err(|e| format!("{cert}: {e}"))? {
-            roots
-                .add(cert.map_err(|e| format!("the certificate: {e}"))?)
-                .map_err(|e| format!("the certificate: {e}"))?;
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let tls = availability_benches::tls_client(cert)?;
         Ok(Server {
             addr,
             tls: Arc::new(tls),
