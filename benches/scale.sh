@@ -58,8 +58,8 @@
 #   SCALE_KEEP         when set, keep the work directory (under target/) and say where
 #
 # Time: filling takes what the store's creates take (today each copies the directory of every
-# calendar, so filling grows with the square of N: 60,000 calendars took 40 seconds); each
-# size's measurements take a few seconds more than SCALE_DURATION (12 to 17 s with the
+# calendar, so filling grows with the square of N: 60,000 calendars took 43 seconds); each
+# size's measurements take a few seconds more than SCALE_DURATION (11 to 17 s with the
 # default, up to 60,000 calendars). The disk needs room for the measured copy of the largest
 # store, and the memory for the filling.
 #
