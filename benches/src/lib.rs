@@ -1,6 +1,58 @@
 //! Criterion benchmarks for availability (see `benches/`), and the inputs they share.
 
+use std::sync::Arc;
+
 use availability_core::{Batch, Day, Entry, Status, Time, Week};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+
+/// The owner zones the load and size benchmarks give their calendars in turn: both hemispheres,
+/// half- and quarter-hour offsets, DST and none.
+pub const ZONES: [&str; 20] = [
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "America/St_Johns",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Helsinki",
+    "Africa/Nairobi",
+    "Asia/Tehran",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Adelaide",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "UTC",
+];
+
+/// A TLS client configuration, HTTP/1.1 by ALPN, that trusts the certificates of the PEM file
+/// `cert` (the server's self-signed one).
+///
+/// # Errors
+///
+/// A message naming the file, or what is wrong with a certificate.
+pub fn tls_client(cert: &str) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert).map_err(|e| format!("{cert}: {e}"))? {
+        roots
+            .add(c.map_err(|e| format!("the certificate: {e}"))?)
+            .map_err(|e| format!("the certificate: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
+}
 
 /// The time `half_hours` half hours after midnight.
 ///

@@ -5,8 +5,7 @@
 //! return `Result<Response, Problem>`; the router turns the error side into a response, so no
 //! handler builds error bodies by hand.
 
-use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
 use crate::limit::Verdict;
@@ -242,15 +241,12 @@ impl Problem {
                 object.entry(name).or_insert(value);
             }
         }
-        let mut bytes = body.to_string().into_bytes();
-        bytes.push(b'\n');
-        let mut response = Response::new(Body::new(Bytes::from(bytes)));
-        *response.status_mut() = self.status;
-        let headers = response.headers_mut();
-        headers.insert(
-            CONTENT_TYPE,
+        let mut response = super::response::typed(
+            self.status,
+            super::response::to_bytes(&body),
             HeaderValue::from_static("application/problem+json"),
         );
+        let headers = response.headers_mut();
         if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             headers.insert(ALLOW, allow);
         }

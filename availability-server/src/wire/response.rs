@@ -164,11 +164,15 @@ fn secure(headers: &mut HeaderMap) {
 
 /// A JSON response with these bytes.
 pub fn json(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    typed(status, body, HeaderValue::from_static("application/json"))
+}
+
+/// An uncached answer of `status` with these bytes of this content type: writes and problems
+/// (cached reads, documents and pages are [`read`]'s).
+pub fn typed(status: StatusCode, body: Vec<u8>, content_type: HeaderValue) -> Response<Body> {
     let mut response = Response::new(Body::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(CONTENT_TYPE, content_type);
     response
 }
 

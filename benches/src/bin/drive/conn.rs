@@ -10,8 +10,7 @@ use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use crate::Fail;
@@ -61,19 +60,7 @@ impl Server {
             .trim_end_matches('/')
             .parse()
             .map_err(|e| format!("the URL's address: {e}"))?;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(cert).map_err(|e| format!("{cert}: {e}"))? {
-            roots
-                .add(cert.map_err(|e| format!("the certificate: {e}"))?)
-                .map_err(|e| format!("the certificate: {e}"))?;
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let tls = availability_benches::tls_client(cert)?;
         Ok(Server {
             addr,
             tls: Arc::new(tls),

@@ -10,29 +10,7 @@ use http::{Method, StatusCode};
 use crate::conn::{Conn, Server};
 use crate::Fail;
 
-/// The zones of the members: both hemispheres, half- and quarter-hour offsets, DST and none.
-pub(crate) const ZONES: [&str; 20] = [
-    "America/Los_Angeles",
-    "America/Denver",
-    "America/Chicago",
-    "America/New_York",
-    "America/Sao_Paulo",
-    "America/St_Johns",
-    "Europe/London",
-    "Europe/Paris",
-    "Europe/Helsinki",
-    "Africa/Nairobi",
-    "Asia/Tehran",
-    "Asia/Dubai",
-    "Asia/Kolkata",
-    "Asia/Kathmandu",
-    "Asia/Shanghai",
-    "Asia/Tokyo",
-    "Australia/Adelaide",
-    "Australia/Sydney",
-    "Pacific/Auckland",
-    "UTC",
-];
+pub(crate) use availability_benches::ZONES;
 
 pub(crate) const DAYS: [&str; 7] = [
     "monday",
