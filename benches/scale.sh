@@ -182,12 +182,18 @@ start_measured() { # DATA
 measure_size() { # N
     local n=$1 data=$WORK/n$1 out line ticks0 ticks1 started=$SECONDS
     mkdir -p "$data"
-    cp "$FILL/availability.store" "$FILL/availability.store.journal" "$data/"
+    # The files of the store: one since format version 3; the journal beside it before.
+    local files=("$data/availability.store")
+    cp "$FILL/availability.store" "$data/"
+    if [ -e "$FILL/availability.store.journal" ]; then
+        cp "$FILL/availability.store.journal" "$data/"
+        files+=("$data/availability.store.journal")
+    fi
     # On the disk before anything is timed: otherwise the kernel writes the copy back while
     # the server starts and the commits flush, and they wait on it.
-    sync "$data/availability.store" "$data/availability.store.journal"
+    sync "${files[@]}"
     ROW[$n/store]=$(stat -c %s "$data/availability.store")
-    ROW[$n/journal]=$(stat -c %s "$data/availability.store.journal")
+    ROW[$n/journal]=$( { stat -c %s "$data/availability.store.journal" 2>/dev/null || echo 0; } )
 
     start_measured "$data"
     ROW[$n/start_ms]=$STARTUP_MS
