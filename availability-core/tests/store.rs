@@ -440,3 +440,27 @@ fn groups_are_listed_in_pages_in_id_order() {
     assert!(store.groups_after(Some("team-e"), 5).is_empty());
     assert!(store.groups_after(None, 0).is_empty());
 }
+
+/// A whole hour about a day from now, as seconds since the epoch.
+pub(crate) fn tomorrow() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    now - now % 3600 + 86_400
+}
+
+/// Every slot of the week available.
+pub(crate) fn every_slot_available() -> Batch {
+    Day::ALL
+        .iter()
+        .map(|&day| {
+            Entry::range(
+                day,
+                "00:00".parse().expect("time"),
+                "24:00".parse().expect("time"),
+                Status::Available,
+            )
+        })
+        .collect()
+}
