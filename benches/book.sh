@@ -84,8 +84,6 @@ URL=https://127.0.0.1:$SERVER_PORT
 
 drive() { "${CLIENT_CPUS[@]}" "$DRIVE_BIN" "$URL" "$WORK/data/cert.pem" "$ADMIN" "$@"; }
 
-# Prints the value of KEY in a driver's line "NAME KEY=VALUE ...".
-field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 
 # --- 1. Room reservation -------------------------------------------------------------------
 
@@ -217,7 +215,6 @@ FLASH=$(grep '^FLASH' <<<"$FLASH")
 FLASH_PEAK_KB=$(memory_kb VmHWM)
 say "$FLASH"
 
-ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 
 # --- 3. Reads while bookings stream in -----------------------------------------------------
 
@@ -328,7 +325,6 @@ stop
 
 # --- The report ----------------------------------------------------------------------------
 
-mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MB", kb / 1024 }'; }
 yes_no() { if awk "BEGIN { exit !($1) }" </dev/null; then echo yes; else echo "**no**"; fi; }
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 READ_SHARE=$(median "${SHARES[@]}")

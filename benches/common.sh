@@ -166,6 +166,13 @@ memory_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$PID/status"; }
 
 max() { if [ "$1" -ge "$2" ]; then echo "$1"; else echo "$2"; fi; }
 
+# Prints the value of KEY in a driver's line "NAME KEY=VALUE ...".
+field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+
+# Microseconds as milliseconds, and kB as MB, for a report.
+ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
+mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MB", kb / 1024 }'; }
+
 # CPU time of $PID so far, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
 

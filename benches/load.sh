@@ -517,10 +517,6 @@ stop
 
 # --- The report ----------------------------------------------------------------------------
 
-# Prints the value of KEY in a driver's line "NAME KEY=VALUE ...".
-field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
-ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
-mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MB", kb / 1024 }'; }
 yes_no() { if awk "BEGIN { exit !($1) }" </dev/null; then echo yes; else echo "**no**"; fi; }
 verdict() { # FAILED CONDITION
     if [ "$1" -gt 0 ]; then echo "**not measured**: requests failed"; else yes_no "$2"; fi

@@ -151,9 +151,6 @@ QUERY="tz=$(urlencode "$VIEW_TZ")&week=$WEEK"
 FILLED=0
 declare -A ROW
 
-# Prints the value of KEY in a line "NAME KEY=VALUE ...".
-field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
-
 # Fills the store up to N calendars (or until it refuses one); sets REFUSED to the refusal.
 fill() { # N
     local n=$1 out
@@ -253,8 +250,6 @@ commas() {
     }'
 }
 per() { awk -v b="$1" -v n="$2" 'BEGIN { printf "%.0f", b / n }'; }
-mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MB", kb / 1024 }'; }
-ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 # A figure of `scale measure` for the size $n of the loop below.
 m() { field "${ROW[$n/measure]}" "$1"; }
 

@@ -480,3 +480,27 @@ fn compactions_while_writers_append_lose_nothing() {
         assert_eq!((calendar.version(), calendar.week()), (120, week_for(120)));
     }
 }
+
+/// A whole hour about a day from now, as seconds since the epoch.
+pub(crate) fn tomorrow() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    now - now % 3600 + 86_400
+}
+
+/// Every slot of the week available.
+pub(crate) fn every_slot_available() -> Batch {
+    Day::ALL
+        .iter()
+        .map(|&day| {
+            Entry::range(
+                day,
+                "00:00".parse().expect("time"),
+                "24:00".parse().expect("time"),
+                Status::Available,
+            )
+        })
+        .collect()
+}

@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use availability_core::dated::{BookingId, Claim};
 use availability_core::store::{Change, Store};
-use availability_core::{Batch, Day, Entry, Status, Week};
+use availability_core::Week;
 
 use crate::store::{batch_for, mix, week_for, FORK_GUARD};
 
@@ -336,17 +336,7 @@ fn sigkill_keeps_every_acknowledged_booking_and_never_a_double_claim() {
     let path = dir.path().join("store.avs");
     let store = Store::open(&path).expect("create");
     store.create(ROOMS, "Europe/Paris").expect("create");
-    let every_slot: Batch = Day::ALL
-        .iter()
-        .map(|&day| {
-            Entry::range(
-                day,
-                "00:00".parse().expect("time"),
-                "24:00".parse().expect("time"),
-                Status::Available,
-            )
-        })
-        .collect();
+    let every_slot = crate::store::every_slot_available();
     store
         .commit(ROOMS, None, &Change::Replace(every_slot))
         .expect("pattern");

@@ -6,32 +6,12 @@ use availability_core::dated::{BookingId, Claim, DayOverride};
 use availability_core::store::{Authority, Change, Expected, KeyHash, KeyScope, Store};
 use availability_core::{Batch, Day, Entry, Status};
 
-use crate::store::temp_store;
+use crate::store::{every_slot_available, temp_store, tomorrow};
 
 const HASH: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
 
-fn tomorrow() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    now - now % 3600 + 86_400
-}
-
 fn open_all_week() -> Change {
-    Change::Replace(Batch::from(
-        Day::ALL
-            .iter()
-            .map(|&day| {
-                Entry::range(
-                    day,
-                    "00:00".parse().expect("time"),
-                    "24:00".parse().expect("time"),
-                    Status::Available,
-                )
-            })
-            .collect::<Vec<_>>(),
-    ))
+    Change::Replace(every_slot_available())
 }
 
 fn monday_nine() -> Change {

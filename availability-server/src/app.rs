@@ -18,6 +18,7 @@ use crate::limit::Limits;
 use crate::metrics::Metrics;
 use crate::store::{self, Calendar, Expected, KeyHash, KeyScope, Store};
 use crate::wire::body::BodyLimits;
+use crate::wire::problem::shown;
 use crate::wire::{Problem, Result};
 
 /// The default cap on request bodies: a full batch of 336 ranges in verbose JSON is ~30 KiB.
@@ -210,12 +211,9 @@ impl App {
 
     /// The named group, or 404.
     pub fn group(&self, id: &str) -> Result<Arc<store::Group>> {
-        self.store.group(id).ok_or_else(|| {
-            Problem::not_found(format!(
-                "no group {:?}",
-                id.chars().take(80).collect::<String>()
-            ))
-        })
+        self.store
+            .group(id)
+            .ok_or_else(|| Problem::not_found(format!("no group {:?}", shown(id))))
     }
 
     /// The calendars `ids`, in order, as they were at one moment; or 404 naming the first

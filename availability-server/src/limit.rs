@@ -216,6 +216,12 @@ impl<K: Hash + Eq + Clone> Limit<K> {
             .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
             .sum()
     }
+
+    /// What `/metrics` shows of the limiter: the payers remembered, and how many were
+    /// forgotten to make room so far.
+    pub fn figures(&self) -> (usize, u64) {
+        (self.clients(), self.evicted.load(Relaxed))
+    }
 }
 
 /// The limits and how to find the client.

@@ -1,6 +1,7 @@
 //! Criterion benchmarks for availability (see `benches/`), and the inputs they share.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use availability_core::{Batch, Day, Entry, Status, Time, Week};
 use rustls::pki_types::pem::PemObject;
@@ -83,4 +84,29 @@ pub fn office_batch() -> Batch {
         Status::Maybe,
     ));
     batch
+}
+
+/// The `p`-th percentile (0 to 1) of sorted durations, by nearest rank: the smallest that at
+/// least a `p` share of them do not exceed. Zero for none.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_by_nearest_rank() {
+        let ms: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&ms, 0.50), Duration::from_millis(50));
+        assert_eq!(percentile(&ms, 0.99), Duration::from_millis(99));
+        assert_eq!(percentile(&ms, 1.0), Duration::from_millis(100));
+        assert_eq!(percentile(&ms, 0.0), Duration::from_millis(1));
+        assert_eq!(percentile(&[], 0.5), Duration::ZERO);
+    }
 }

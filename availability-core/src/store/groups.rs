@@ -47,13 +47,9 @@ impl Store {
     /// At most `limit` named groups, in id order, from the first id after `after` (which need
     /// not name a group), or from the first. Lock-free, and O(log N + limit).
     pub fn groups_after(&self, after: Option<&str>, limit: usize) -> Vec<Arc<Group>> {
-        let from = match after {
-            Some(after) => core::ops::Bound::Excluded(after),
-            None => core::ops::Bound::Unbounded,
-        };
         self.groups
             .load()
-            .range::<_, str>((from, core::ops::Bound::Unbounded))
+            .range::<_, str>(super::after_id(after))
             .take(limit)
             .map(|(_, group)| Arc::clone(group))
             .collect()

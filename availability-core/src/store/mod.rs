@@ -237,6 +237,14 @@ impl Directory {
     }
 }
 
+/// The ids a page lists: those after `after`, or all of them.
+fn after_id(after: Option<&str>) -> (Bound<&str>, Bound<&str>) {
+    (
+        after.map_or(Bound::Unbounded, Bound::Excluded),
+        Bound::Unbounded,
+    )
+}
+
 /// One calendar's current state, swapped by each write to it.
 struct Published {
     current: ArcSwap<Calendar>,
@@ -356,13 +364,9 @@ impl Store {
     /// O(log N + limit): a page of a listing, as of one moment.
     pub fn list_after(&self, after: Option<&str>, limit: usize) -> Vec<Arc<Calendar>> {
         let directory = self.directory.load();
-        let from = match after {
-            Some(after) => Bound::Excluded(after),
-            None => Bound::Unbounded,
-        };
         directory
             .in_order
-            .range::<_, str>((from, Bound::Unbounded))
+            .range::<_, str>(after_id(after))
             .take(limit)
             .filter_map(|id| directory.by_id.get(id))
             .map(|published| published.current.load_full())

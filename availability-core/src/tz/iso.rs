@@ -84,10 +84,7 @@ impl IsoWeek {
     ///
     /// [`Error::is_out_of_range`] when the date's ISO year is outside the supported range.
     pub fn containing(date: NaiveDate) -> Result<IsoWeek, Error> {
-        let converted = i16::try_from(date.year())
-            .ok()
-            .and_then(|year| Date::new(year, date.month() as i8, date.day() as i8).ok());
-        match converted {
+        match civil(date.year(), date.month(), date.day()) {
             Some(date) => IsoWeek::containing_date(date),
             None => Err(out_of_range(format!("date {date}"))),
         }
@@ -216,6 +213,16 @@ fn iso_monday(year: i32, week: u32) -> Option<Date> {
     Some(ISOWeekDate::new(year, week, Weekday::Monday).ok()?.date())
 }
 
+/// The date `year`-`month`-`day` as jiff has it, if there is such a day.
+fn civil(year: i32, month: u32, day: u32) -> Option<Date> {
+    let (year, month, day) = (
+        i16::try_from(year).ok()?,
+        i8::try_from(month).ok()?,
+        i8::try_from(day).ok()?,
+    );
+    Date::new(year, month, day).ok()
+}
+
 /// The same date as chrono writes it. Every date of the supported years exists in both.
 fn naive(date: Date) -> NaiveDate {
     NaiveDate::from_ymd_opt(
@@ -288,16 +295,12 @@ impl FromStr for IsoWeek {
                     digits(5..7).ok_or_else(bad)?,
                     digits(8..10).ok_or_else(bad)?,
                 );
-                let date = i16::try_from(year)
-                    .ok()
-                    .zip(i8::try_from(month).ok().zip(i8::try_from(day).ok()))
-                    .and_then(|(year, (month, day))| Date::new(year, month, day).ok())
-                    .ok_or_else(|| {
-                        Error::new(
-                            Kind::Parse,
-                            format!("invalid date {:?}: no such day", Truncated(s)),
-                        )
-                    })?;
+                let date = civil(year, month, day).ok_or_else(|| {
+                    Error::new(
+                        Kind::Parse,
+                        format!("invalid date {:?}: no such day", Truncated(s)),
+                    )
+                })?;
                 IsoWeek::containing_date(date)
             }
             _ => Err(bad()),

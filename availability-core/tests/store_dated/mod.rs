@@ -18,33 +18,12 @@ use std::collections::BTreeSet;
 use availability_core::dated::{Claim, DayOverride};
 use availability_core::store::{Change, IdempotencyKey, Store};
 use availability_core::tz::IsoWeek;
-use availability_core::{Batch, Day, Entry, Status};
+use availability_core::Status;
 
-use crate::store::temp_store;
-
-/// A whole hour about a day from now, as seconds since the epoch.
-fn tomorrow() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    now - now % 3600 + 86_400
-}
+use crate::store::{every_slot_available, temp_store, tomorrow};
 
 fn all_available() -> Change {
-    Change::Replace(Batch::from(
-        Day::ALL
-            .iter()
-            .map(|&day| {
-                Entry::range(
-                    day,
-                    "00:00".parse().expect("time"),
-                    "24:00".parse().expect("time"),
-                    Status::Available,
-                )
-            })
-            .collect::<Vec<_>>(),
-    ))
+    Change::Replace(every_slot_available())
 }
 
 fn date_of(unix: i64) -> chrono::NaiveDate {

@@ -10,6 +10,7 @@ use crate::ctx::Ctx;
 use crate::store::Group;
 use crate::wire::body::{self, RequestBody};
 use crate::wire::listing::{self, Page};
+use crate::wire::problem::shown;
 use crate::wire::query::Query;
 use crate::wire::{response, Body, Problem, Result};
 
@@ -75,7 +76,7 @@ pub(super) async fn put(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>
         if !app.store.contains(member) {
             return Err(Problem::not_found(format!(
                 "no calendar {:?}: a group's members are calendars that exist",
-                member.chars().take(80).collect::<String>()
+                shown(member)
             )));
         }
     }

@@ -10,6 +10,7 @@ use crate::ctx::Ctx;
 use crate::events::{Refused, State};
 use crate::store::Store;
 use crate::wire::etag::Tag;
+use crate::wire::problem::shown;
 use crate::wire::query::Query;
 use crate::wire::{Body, Problem, Result};
 
@@ -26,10 +27,7 @@ pub(super) fn calendar(cx: &Ctx<'_>) -> Result<Response<Body>> {
 pub(super) fn group(cx: &Ctx<'_>) -> Result<Response<Body>> {
     let id = cx.param(0);
     if group_state(&cx.app.store, id).is_none() {
-        return Err(Problem::not_found(format!(
-            "no group {:?}",
-            id.chars().take(80).collect::<String>()
-        )));
+        return Err(Problem::not_found(format!("no group {:?}", shown(id))));
     }
     open(cx, group_state, id)
 }

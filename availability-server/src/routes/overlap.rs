@@ -21,6 +21,7 @@ use crate::render::{self, GroupHeader, GroupSpan};
 use crate::store::{Calendar, Group};
 use crate::wire::body::{self, RequestBody};
 use crate::wire::etag::Tag;
+use crate::wire::problem::shown;
 use crate::wire::query::{self, Query};
 use crate::wire::{response, Body, Problem, Result};
 
@@ -146,7 +147,7 @@ fn asked(app: &App, ids: &[String]) -> Result<Vec<Arc<Calendar>>> {
         if !seen.insert(id.as_str()) {
             return Err(Problem::bad_request(format!(
                 "calendar {:?} is named more than once; name each once",
-                id.chars().take(80).collect::<String>()
+                shown(id)
             )));
         }
     }

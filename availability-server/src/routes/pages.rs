@@ -7,6 +7,7 @@ use http::{Response, StatusCode};
 
 use crate::ctx::Ctx;
 use crate::page;
+use crate::wire::problem::shown;
 use crate::wire::query::Query;
 use crate::wire::response::{self, Kind, Plain};
 use crate::wire::{Body, Problem, Result};
@@ -44,7 +45,7 @@ pub(super) fn asset(cx: &Ctx<'_>) -> Result<Response<Body>> {
         other => {
             return Err(Problem::not_found(format!(
                 "no static file {:?}",
-                other.chars().take(80).collect::<String>()
+                shown(other)
             )))
         }
     };

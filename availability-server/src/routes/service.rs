@@ -2,9 +2,8 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use bytes::Bytes;
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
-use http::Response;
+use http::header::{HeaderValue, CACHE_CONTROL};
+use http::{Response, StatusCode};
 
 use crate::auth::Need;
 use crate::ctx::Ctx;
@@ -48,37 +47,14 @@ pub(super) async fn metrics(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<
     }
     let limits = &app.limits;
     let limiters = [
-        (
-            "read",
-            limits.read.clients(),
-            limits.read.evicted.load(Relaxed),
-        ),
-        (
-            "write",
-            limits.write.clients(),
-            limits.write.evicted.load(Relaxed),
-        ),
-        (
-            "admin",
-            limits.admin.clients(),
-            limits.admin.evicted.load(Relaxed),
-        ),
-        (
-            "key",
-            limits.key.clients(),
-            limits.key.evicted.load(Relaxed),
-        ),
-        (
-            "auth",
-            limits.auth.clients(),
-            limits.auth.evicted.load(Relaxed),
-        ),
-        (
-            "auth-key",
-            limits.auth_key.clients(),
-            limits.auth_key.evicted.load(Relaxed),
-        ),
-    ];
+        ("read", limits.read.figures()),
+        ("write", limits.write.figures()),
+        ("admin", limits.admin.figures()),
+        ("key", limits.key.figures()),
+        ("auth", limits.auth.figures()),
+        ("auth-key", limits.auth_key.figures()),
+    ]
+    .map(|(name, (clients, evicted))| (name, clients, evicted));
     let text = app.metrics.render(&Outside {
         cached_bodies: app.cache.len(),
         cached_bytes: app.cache.bytes(),
@@ -86,12 +62,13 @@ pub(super) async fn metrics(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<
         limiters: &limiters,
         tzdata: crate::tzdata::version(),
     });
-    let mut response = Response::new(Body::new(Bytes::from(text)));
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
+    let mut response = response::typed(
+        StatusCode::OK,
+        text.into_bytes(),
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

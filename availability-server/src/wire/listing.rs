@@ -15,6 +15,7 @@ use http::request::Parts;
 use http::Response;
 use serde_json::Value;
 
+use super::problem::shown;
 use super::query::Query;
 use super::{response, Body, Problem};
 
@@ -115,11 +116,6 @@ fn limit(text: &str) -> Result<usize, Problem> {
             shown(text)
         ))),
     }
-}
-
-/// At most 80 characters of `text`, for a message.
-fn shown(text: &str) -> String {
-    text.chars().take(80).collect()
 }
 
 #[cfg(test)]

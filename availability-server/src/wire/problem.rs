@@ -271,3 +271,24 @@ impl std::fmt::Display for Problem {
         write!(f, "{}: {}", self.status, self.detail)
     }
 }
+
+/// At most 80 characters of `text`, for a message that quotes what a request said.
+pub fn shown(text: &str) -> &str {
+    match text.char_indices().nth(80) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn a_quote_is_cut_at_80_characters_not_bytes() {
+        assert_eq!(shown("room-1"), "room-1");
+        let long = "é".repeat(100);
+        assert_eq!(shown(&long).chars().count(), 80);
+        assert_eq!(shown(&long[..160]), &long[..160]);
+    }
+}

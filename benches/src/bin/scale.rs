@@ -275,13 +275,9 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The p-th percentile (0-100) of sorted durations, in microseconds.
-fn percentile_us(sorted: &[Duration], p: usize) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = (sorted.len() * p / 100).min(sorted.len() - 1);
-    sorted[i].as_secs_f64() * 1e6
+/// A duration in microseconds.
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
 }
 
 /// "p50 p99 per_second" of latencies taken over `wall`.
@@ -289,8 +285,8 @@ fn summary(mut latencies: Vec<Duration>, wall: Duration) -> (f64, f64, f64) {
     latencies.sort_unstable();
     let rate = latencies.len() as f64 / wall.as_secs_f64().max(1e-9);
     (
-        percentile_us(&latencies, 50),
-        percentile_us(&latencies, 99),
+        micros(availability_benches::percentile(&latencies, 0.50)),
+        micros(availability_benches::percentile(&latencies, 0.99)),
         rate,
     )
 }

@@ -119,13 +119,9 @@ fn rfc3339(unix: u64) -> String {
         .unwrap_or_default()
 }
 
-/// The `p`-th percentile of sorted durations, in milliseconds.
+/// The `p`-th percentile (0 to 1) of sorted durations, in milliseconds.
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i].as_secs_f64() * 1000.0
+    availability_benches::percentile(sorted, p).as_secs_f64() * 1000.0
 }
 
 /// `spin SECONDS`: turns of a loop that only computes, per second, over SECONDS. Pinned to the
