@@ -74,11 +74,14 @@ fn serve(cli: &Cli) -> Result<(), String> {
         let store = availability_server::store::open(&config.data_dir)?;
         // Before anything names a zone: the routes look zones up in this release, which must
         // know every zone the stored calendars use.
-        let calendars = store.list();
-        let tzdata = availability_server::tzdata::install(
-            &config.tzdata,
-            calendars.iter().map(|c| c.zone()),
-        )?;
+        let mut zones = std::collections::BTreeSet::new();
+        store.for_each(|calendar| {
+            if !zones.contains(calendar.zone()) {
+                zones.insert(calendar.zone().to_owned());
+            }
+        });
+        let tzdata =
+            availability_server::tzdata::install(&config.tzdata, zones.iter().map(String::as_str))?;
         // Bookings claim the owner slots their spans fall in under the release now in use.
         store
             .refresh_time_zones()

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use alloc::sync::Arc;
 
 use super::checked::{check_key_id, check_zone_name, now_ms, KeyHash, MAX_KEYS};
-use super::format::CalendarRecord;
+use super::format::{shared_zone, CalendarRecord};
 use crate::batch::Batch;
 use crate::dated::Dated;
 use crate::error::{Error, Kind};
@@ -27,7 +27,11 @@ pub const DEFAULT_ZONE: &str = "UTC";
 /// bookings) in the journal beside it. The version counts the changes to both.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Calendar {
+    /// The last calendar record written (shared with the log's index of what is live): a
+    /// dated write changes the version, not the record.
     pub(super) record: Arc<CalendarRecord>,
+    /// The version, at least the record's: dated writes count too.
+    pub(super) version: u64,
     /// The overrides and bookings.
     pub(super) dated: Arc<Dated>,
 }
@@ -36,6 +40,11 @@ impl Calendar {
     /// The calendar's id, `[a-z0-9][a-z0-9-]{0,62}`.
     pub fn id(&self) -> &str {
         &self.record.id
+    }
+
+    /// The id, as the store keeps it: an index of calendars shares it instead of a copy.
+    pub fn shared_id(&self) -> Arc<str> {
+        Arc::clone(&self.record.id)
     }
 
     /// The owner's time zone (an IANA name); the week is wall-clock time there.
@@ -51,7 +60,7 @@ impl Calendar {
     /// The version: 1 when created, one more for every committed change (to the pattern,
     /// the zone, the keys, an override or a booking).
     pub fn version(&self) -> u64 {
-        self.record.version
+        self.version
     }
 
     /// Which creation of a calendar with this id this is: unique for the store's life, so
@@ -64,7 +73,7 @@ impl Calendar {
     /// The incarnation and the version together: they never repeat for an id, also across
     /// deletion and re-creation, so they make an entity tag.
     pub fn state(&self) -> (u64, u64) {
-        (self.record.incarnation, self.record.version)
+        (self.record.incarnation, self.version)
     }
 
     /// Whether anyone may book the calendar (`"booking": "public"`); otherwise a key is
@@ -112,7 +121,7 @@ impl fmt::Debug for Calendar {
         f.debug_struct("Calendar")
             .field("id", &self.record.id)
             .field("zone", &self.record.zone)
-            .field("version", &self.record.version)
+            .field("version", &self.version)
             .field("changed_at_unix_ms", &self.record.changed_at_ms)
             .field("keys", &self.record.keys.len())
             .field("week", &self.record.week)
@@ -160,8 +169,8 @@ pub(super) fn new_calendar(
     incarnation: u64,
 ) -> CalendarRecord {
     CalendarRecord {
-        id: String::from(id),
-        zone: String::from(zone),
+        id: Arc::from(id),
+        zone: shared_zone(zone),
         week: Week::UNAVAILABLE,
         version: 1,
         changed_at_ms: now_ms(),
@@ -174,25 +183,22 @@ pub(super) fn new_calendar(
 /// The next state of a calendar after `change`: one version more, the time of the change
 /// never earlier than the last one (even if the clock runs backwards). On error nothing was
 /// changed.
-pub(super) fn next_state(
-    current: &CalendarRecord,
-    change: &Change,
-) -> Result<CalendarRecord, Error> {
-    let mut record = current.clone();
+pub(super) fn next_state(current: &Calendar, change: &Change) -> Result<CalendarRecord, Error> {
+    let mut record = CalendarRecord::clone(&current.record);
     apply(&mut record, change)?;
     record.version = next_version(current)?;
-    record.changed_at_ms = now_ms().max(current.changed_at_ms);
+    record.changed_at_ms = now_ms().max(current.record.changed_at_ms);
     Ok(record)
 }
 
 /// The version after `current`'s.
-pub(super) fn next_version(current: &CalendarRecord) -> Result<u64, Error> {
+pub(super) fn next_version(current: &Calendar) -> Result<u64, Error> {
     current.version.checked_add(1).ok_or_else(|| {
         Error::new(
             Kind::Capacity,
             format!(
                 "calendar {:?} has reached the last version number",
-                current.id
+                current.record.id
             ),
         )
     })
@@ -205,7 +211,7 @@ fn apply(record: &mut CalendarRecord, change: &Change) -> Result<(), Error> {
         Change::Replace(batch) => record.week = batch.apply_replacing()?,
         Change::SetZone(zone) => {
             check_zone_name(zone)?;
-            record.zone.clone_from(zone);
+            record.zone = shared_zone(zone);
         }
         Change::AddKey(key) => {
             let whose = format!("calendar {:?}", record.id);

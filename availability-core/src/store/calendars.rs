@@ -14,7 +14,7 @@ use super::expect::{Authority, Expected};
 use super::format::CalendarRecord;
 use super::journal_format::Record;
 use super::open::zone_or_utc;
-use super::{Directory, Published, Store};
+use super::{Published, Store};
 use crate::dated::Dated;
 use crate::error::{Error, Kind};
 
@@ -100,6 +100,7 @@ impl Store {
         )?;
         match record {
             Record::Calendar(record) => Ok(Arc::new(Calendar {
+                version: record.version,
                 record,
                 dated: shared_dated(Dated::new()),
             })),
@@ -109,16 +110,15 @@ impl Store {
 
     /// Shows a new calendar to readers (under the writer lock).
     fn publish_new(&self, record: Arc<CalendarRecord>) {
-        let id: Arc<str> = Arc::from(record.id.as_str());
+        let id = Arc::clone(&record.id);
         let published = Arc::new(Published {
             current: ArcSwap::new(Arc::new(Calendar {
+                version: record.version,
                 record,
                 dated: shared_dated(Dated::new()),
             })),
         });
-        let mut directory = Directory::clone(&self.directory.load());
-        directory.insert(id, published);
-        self.directory.store(Arc::new(directory));
+        self.directory.insert(id, published);
     }
 
     /// Deletes calendar `id` and its keys. Returns once that is on disk.
@@ -134,7 +134,7 @@ impl Store {
     /// longer covers it, [`Error::is_io`] when the write failed. Nothing changes on any error.
     pub fn delete(&self, id: &str, expected: impl Into<Expected>) -> Result<(), Error> {
         let expected = expected.into();
-        let (writer, (_, published)) = self.settled(id)?;
+        let (writer, published) = self.settled(id)?;
         let current = published.current.load_full();
         expected.check(id, &current, &writer.meta.admin_keys)?;
         let record = Record::DeleteCalendar {
@@ -146,9 +146,7 @@ impl Store {
             id,
             || self.journal.append(&record),
             |_, ()| {
-                let mut directory = Directory::clone(&self.directory.load());
-                directory.remove(id);
-                self.directory.store(Arc::new(directory));
+                self.directory.remove(id);
             },
         )?;
         let _ = self.compact_journal_if_due(false);
@@ -184,10 +182,10 @@ impl Store {
         change: &Change,
     ) -> Result<Arc<Calendar>, Error> {
         let expected = expected.into();
-        let (writer, (_, published)) = self.settled(id)?;
+        let (writer, published) = self.settled(id)?;
         let current = published.current.load_full();
         expected.check(id, &current, &writer.meta.admin_keys)?;
-        let record = next_state(&current.record, change)?;
+        let record = next_state(&current, change)?;
         let dated = match change {
             // Bookings keep their real spans: in the new zone they claim other owner slots.
             Change::SetZone(zone) if !current.dated.is_empty() => {
@@ -197,6 +195,7 @@ impl Store {
         };
         let record = Arc::new(record);
         let calendar = Arc::new(Calendar {
+            version: record.version,
             record: Arc::clone(&record),
             dated,
         });
@@ -222,20 +221,29 @@ impl Store {
     ///
     /// [`Error::is_io`] when the store refuses writes (after a failed flush).
     pub fn refresh_time_zones(&self) -> Result<(), Error> {
-        for calendar in self.list() {
-            if calendar.dated().is_empty() {
-                continue;
+        let mut dated = Vec::new();
+        self.for_each(|calendar| {
+            if !calendar.dated().is_empty() {
+                dated.push(calendar.shared_id());
             }
-            let (writer, (_, published)) = self.settled(calendar.id())?;
+        });
+        for id in dated {
+            let (writer, published) = match self.settled(&id) {
+                Ok(settled) => settled,
+                // Deleted since: nothing to derive.
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            };
             let current = published.current.load_full();
             let dated = current.dated.rederive(zone_or_utc(current.zone()));
             let next = Arc::new(Calendar {
                 record: Arc::clone(&current.record),
+                version: current.version,
                 dated: Arc::new(dated),
             });
             self.writer.exclusive(
                 writer,
-                calendar.id(),
+                &id,
                 || Ok(()),
                 |_, ()| published.current.store(Arc::clone(&next)),
             )?;

@@ -5,6 +5,7 @@
 //! back (decoding a file), so a file can never hold what the API would refuse. Both the
 //! calendar rules (`calendar`) and the byte format (`format`) build on this module.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use std::format;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -55,13 +56,29 @@ impl KeyScope {
 
 /// A key's id and its (bcrypt) hash, with what it may do, a label and when it was made. The
 /// store never sees the key itself.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// Every calendar of a store holds its keys in memory, so a key is kept compact: its id, hash
+/// and label in one allocation.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct KeyHash {
-    id: String,
-    hash: String,
+    /// The id, the hash and the label (empty when there is none), one after the other.
+    text: Box<str>,
+    id_len: u8,
+    hash_len: u8,
     scope: KeyScope,
-    label: Option<String>,
     created_ms: i64,
+}
+
+impl core::fmt::Debug for KeyHash {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("KeyHash")
+            .field("id", &self.id())
+            .field("hash", &self.hash())
+            .field("scope", &self.scope)
+            .field("label", &self.label())
+            .field("created_ms", &self.created_ms)
+            .finish()
+    }
 }
 
 impl KeyHash {
@@ -87,10 +104,11 @@ impl KeyHash {
             ));
         }
         Ok(KeyHash {
-            id,
-            hash,
+            // The checks bound both lengths well below 256.
+            id_len: id.len() as u8,
+            hash_len: hash.len() as u8,
+            text: (id + &hash).into_boxed_str(),
             scope: KeyScope::Write,
-            label: None,
             created_ms: now_ms(),
         })
     }
@@ -119,7 +137,8 @@ impl KeyHash {
                 ),
             ));
         }
-        self.label = Some(label);
+        let unlabelled = usize::from(self.id_len) + usize::from(self.hash_len);
+        self.text = (String::from(&self.text[..unlabelled]) + &label).into_boxed_str();
         Ok(self)
     }
 
@@ -137,7 +156,8 @@ impl KeyHash {
 
     /// The key's label, if it has one.
     pub fn label(&self) -> Option<&str> {
-        self.label.as_deref()
+        let label = &self.text[usize::from(self.id_len) + usize::from(self.hash_len)..];
+        (!label.is_empty()).then_some(label)
     }
 
     /// When the key was made, in milliseconds since the Unix epoch (0 for keys from a store
@@ -148,12 +168,12 @@ impl KeyHash {
 
     /// The key's id (the part of the key that says which hash to check).
     pub fn id(&self) -> &str {
-        &self.id
+        &self.text[..usize::from(self.id_len)]
     }
 
     /// The key's hash.
     pub fn hash(&self) -> &str {
-        &self.hash
+        &self.text[usize::from(self.id_len)..usize::from(self.id_len) + usize::from(self.hash_len)]
     }
 }
 

@@ -7,6 +7,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::checked::{
@@ -290,8 +291,10 @@ pub(crate) fn decode_copy(page: &[u8], record: u32) -> Result<RawCopy<'_>, Strin
 /// A calendar as stored in a slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct CalendarRecord {
-    pub(crate) id: String,
-    pub(crate) zone: String,
+    /// Shared with the directory's and the live index's keys.
+    pub(crate) id: Arc<str>,
+    /// One allocation per zone name, shared by the calendars in that zone.
+    pub(crate) zone: Arc<str>,
     pub(crate) week: Week,
     pub(crate) version: u64,
     pub(crate) changed_at_ms: i64,
@@ -504,8 +507,8 @@ impl CalendarRecord {
         let keys = decode_keys(&mut cursor, key_count, format)?;
         cursor.finish()?;
         Ok(CalendarRecord {
-            id,
-            zone,
+            id: Arc::from(id),
+            zone: shared_zone(&zone),
             week,
             version,
             changed_at_ms,
@@ -582,3 +585,19 @@ pub(crate) fn choose<T>(
 
 #[cfg(test)]
 mod tests;
+
+/// The one copy of zone name `zone` that records share: a store's calendars use a few hundred
+/// zones at most, and a copy each would cost a million calendars 32 MB.
+pub(crate) fn shared_zone(zone: &str) -> Arc<str> {
+    static ZONES: std::sync::Mutex<alloc::collections::BTreeSet<Arc<str>>> =
+        std::sync::Mutex::new(alloc::collections::BTreeSet::new());
+    let mut zones = ZONES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(shared) = zones.get(zone) {
+        return Arc::clone(shared);
+    }
+    let shared: Arc<str> = Arc::from(zone);
+    zones.insert(Arc::clone(&shared));
+    shared
+}

@@ -20,7 +20,7 @@ use super::journal_format::{len, Owner, Record, Remembered, ALIGN, FRAME};
 pub(super) struct Live {
     /// By id and incarnation. An entry without a record holds dated data of no calendar
     /// (a damaged log's): compaction leaves it out.
-    calendars: imbl::OrdMap<(String, u64), CalendarLive>,
+    calendars: imbl::OrdMap<(Arc<str>, u64), CalendarLive>,
     admin_keys: Vec<KeyHash>,
     pub(super) remembered: imbl::OrdMap<(String, String), Remembered>,
     groups: imbl::OrdMap<String, Vec<String>>,
@@ -80,19 +80,20 @@ impl Live {
             Record::Calendar(record) => {
                 let calendar = self
                     .calendars
-                    .entry((record.id.clone(), record.incarnation))
+                    .entry((Arc::clone(&record.id), record.incarnation))
                     .or_default();
                 calendar.version = calendar.version.max(record.version);
                 calendar.record = Some(Arc::clone(record));
             }
             Record::DeleteCalendar { id, incarnation } => {
-                self.calendars.remove(&(id.clone(), *incarnation));
+                self.calendars
+                    .remove(&(Arc::from(id.as_str()), *incarnation));
             }
             _ => {
                 let Some(owner) = record.owner() else { return };
                 let calendar = self
                     .calendars
-                    .entry((owner.id.clone(), owner.incarnation))
+                    .entry((Arc::from(owner.id.as_str()), owner.incarnation))
                     .or_default();
                 calendar.version = calendar.version.max(owner.version);
                 match record {
@@ -168,7 +169,7 @@ impl Live {
                 continue;
             };
             out(LiveRecord::Calendar(record));
-            let (id, incarnation) = (id.as_str(), *incarnation);
+            let (id, incarnation) = (&**id, *incarnation);
             let version = calendar.version.max(record.version);
             // Most calendars have no dated data: their record says all there is.
             let empty = LiveDated::default();

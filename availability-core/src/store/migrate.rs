@@ -131,7 +131,7 @@ fn load(path: &Path, bytes: &[u8]) -> Result<Loaded, Error> {
         })
         .map_err(|what| corrupt(path, &std::format!("{}: {what}", record_name(record))))?;
         if let SlotValue::Calendar(calendar) = &mut chosen.value {
-            if let Some(other) = ids.insert(calendar.id.clone(), slot) {
+            if let Some(other) = ids.insert(String::from(&*calendar.id), slot) {
                 return Err(corrupt(
                     path,
                     &std::format!(

@@ -11,13 +11,14 @@ use arc_swap::ArcSwap;
 use super::backend::Backend;
 use super::calendar::{shared_dated, Calendar};
 use super::checked::{now_ms, KeyHash};
+use super::directory::Directory;
 use super::file::corrupt;
 use super::format::{sniff_version, CalendarRecord, FORMAT_VERSION};
 use super::journal::Journal;
 use super::journal_format::Record;
 use super::migrate;
 use super::writer::Writer;
-use super::{Directory, Group, Options, Published, Store};
+use super::{Group, Options, Published, Store};
 use crate::dated::{date_of_day, BookingId, Claim, Dated, DayOverride};
 use crate::error::Error;
 use crate::tz::Zone;
@@ -56,22 +57,28 @@ pub(super) fn open_backend(
         groups,
         admin_keys,
     } = replayed;
-    let mut directory = Directory::default();
-    for (id, (record, mut dated)) in calendars {
+    let published = calendars.into_iter().map(|(id, replaying)| {
+        let Replaying {
+            record,
+            version,
+            mut dated,
+        } = replaying;
         if !dated.is_empty() {
             dated.compact_before(zone_at_open(&record.zone), cutoff);
         }
         let published = Published {
             current: ArcSwap::from_pointee(Calendar {
                 record,
+                version,
                 dated: shared_dated(dated),
             }),
         };
-        directory.insert(Arc::from(id.as_str()), Arc::new(published));
-    }
+        (id, Arc::new(published))
+    });
+    let directory = Directory::build(published);
     release_freed_memory();
     Ok(Store {
-        directory: ArcSwap::from_pointee(directory),
+        directory,
         admin_keys: ArcSwap::from_pointee(admin_keys.clone()),
         writer: Writer::new(admin_keys),
         journal,
@@ -81,12 +88,20 @@ pub(super) fn open_backend(
     })
 }
 
+/// A calendar as the records read so far describe it.
+struct Replaying {
+    /// Its last record, shared with the log's index of what is live.
+    record: Arc<CalendarRecord>,
+    /// Its version: the largest any of its records made, dated records included.
+    version: u64,
+    dated: Dated,
+}
+
 /// The state the log's records describe, built record by record as they are read.
 #[derive(Default)]
 struct Replayed {
-    /// By id: the record (its version the calendar's, dated records included) and the dated
-    /// data.
-    calendars: BTreeMap<String, (Arc<CalendarRecord>, Dated)>,
+    /// By id, in id order.
+    calendars: BTreeMap<Arc<str>, Replaying>,
     groups: imbl::OrdMap<String, Arc<Group>>,
     admin_keys: Vec<KeyHash>,
 }
@@ -97,12 +112,22 @@ impl Replayed {
     /// that overlap): no write makes one, so the log is damaged.
     fn apply(&mut self, record: &Record) -> Result<(), String> {
         match record {
-            Record::Calendar(next) => match self.calendars.get_mut(&next.id) {
+            Record::Calendar(next) => match self.calendars.get_mut(&*next.id) {
                 None => {
-                    self.calendars
-                        .insert(next.id.clone(), (Arc::clone(next), Dated::new()));
+                    self.calendars.insert(
+                        Arc::clone(&next.id),
+                        Replaying {
+                            record: Arc::clone(next),
+                            version: next.version,
+                            dated: Dated::new(),
+                        },
+                    );
                 }
-                Some((current, dated)) => {
+                Some(Replaying {
+                    record: current,
+                    version,
+                    dated,
+                }) => {
                     if current.incarnation != next.incarnation {
                         return Err(std::format!(
                             "calendar {:?} of incarnation {} while incarnation {} exists",
@@ -118,15 +143,15 @@ impl Replayed {
                             .rezone(zone_at_open(&next.zone))
                             .map_err(|e| std::format!("calendar {:?}: {e}", next.id))?;
                     }
-                    let version = current.version.max(next.version);
-                    let mut next = CalendarRecord::clone(next);
-                    next.version = version;
-                    *current = Arc::new(next);
+                    *version = (*version).max(next.version);
+                    *current = Arc::clone(next);
                 }
             },
             Record::DeleteCalendar { id, incarnation } => {
-                match self.calendars.get(id) {
-                    Some((current, _)) if current.incarnation == *incarnation => {}
+                match self.calendars.get(id.as_str()) {
+                    Some(Replaying {
+                        record: current, ..
+                    }) if current.incarnation == *incarnation => {}
                     _ => {
                         return Err(std::format!(
                             "the deletion of calendar {id:?} of incarnation {incarnation}, \
@@ -134,7 +159,7 @@ impl Replayed {
                         ))
                     }
                 }
-                self.calendars.remove(id);
+                self.calendars.remove(id.as_str());
             }
             Record::AdminKeys(keys) => self.admin_keys.clone_from(keys),
             Record::Group { id, members } => {
@@ -151,7 +176,12 @@ impl Replayed {
                 let Some(owner) = record.owner() else {
                     return Ok(());
                 };
-                let Some((current, dated)) = self.calendars.get_mut(&owner.id) else {
+                let Some(Replaying {
+                    record: current,
+                    version,
+                    dated,
+                }) = self.calendars.get_mut(owner.id.as_str())
+                else {
                     return Err(std::format!(
                         "a record of calendar {:?}, which does not exist",
                         owner.id
@@ -166,11 +196,7 @@ impl Replayed {
                         current.incarnation
                     ));
                 }
-                if owner.version > current.version {
-                    let mut next = CalendarRecord::clone(current);
-                    next.version = owner.version;
-                    *current = Arc::new(next);
-                }
+                *version = (*version).max(owner.version);
                 replay(dated, &current.zone, record)
                     .map_err(|what| std::format!("calendar {:?}: {what}", owner.id))?;
             }

@@ -104,36 +104,29 @@ struct Memo {
 /// own keys.
 #[derive(Debug, Default)]
 struct Owners {
-    /// key id -> calendar id.
-    by_key: HashMap<String, String>,
-    /// calendar id -> its key ids.
-    by_calendar: HashMap<String, Vec<String>>,
+    /// key id -> the id of the calendar that has it. An entry may outlive its key (a change
+    /// indexed late, by a request that lost a race): whoever finds it checks the calendar.
+    by_key: HashMap<Box<str>, Arc<str>>,
 }
 
 impl Owners {
-    fn remove(&mut self, calendar_id: &str) {
-        for key in self.by_calendar.remove(calendar_id).unwrap_or_default() {
-            if self
-                .by_key
-                .get(&key)
-                .is_some_and(|owner| owner == calendar_id)
-            {
-                self.by_key.remove(&key);
-            }
+    fn set(&mut self, calendar: &Calendar) {
+        // Most calendars of a large store may have no key: they cost the index nothing.
+        for key in calendar.keys() {
+            self.by_key
+                .insert(Box::from(key.id()), calendar.shared_id());
         }
     }
 
-    fn set(&mut self, calendar: &Calendar) {
-        self.remove(calendar.id());
-        let ids: Vec<String> = calendar.keys().iter().map(|k| k.id().to_owned()).collect();
-        if ids.is_empty() {
-            // Most calendars of a large store may have no key: they cost the index nothing.
-            return;
+    /// Forgets key `key_id` if the index has it as calendar `calendar_id`'s.
+    fn forget(&mut self, key_id: &str, calendar_id: &str) {
+        if self
+            .by_key
+            .get(key_id)
+            .is_some_and(|owner| &**owner == calendar_id)
+        {
+            self.by_key.remove(key_id);
         }
-        for id in &ids {
-            self.by_key.insert(id.clone(), calendar.id().to_owned());
-        }
-        self.by_calendar.insert(calendar.id().to_owned(), ids);
     }
 }
 
@@ -273,9 +266,7 @@ impl Auth {
     /// Rebuilds the index of key owners from every calendar (at start).
     pub fn index_all(&self, store: &Store) {
         let mut owners = Owners::default();
-        for calendar in store.list() {
-            owners.set(calendar.as_ref());
-        }
+        store.for_each(|calendar| owners.set(calendar));
         *self.owners.write().unwrap_or_else(|e| e.into_inner()) = owners;
     }
 
@@ -287,12 +278,20 @@ impl Auth {
             .set(calendar);
     }
 
-    /// Forgets the keys of a deleted calendar.
-    pub fn unindex(&self, calendar_id: &str) {
+    /// Forgets the keys of a deleted calendar (as it was before the deletion).
+    pub fn unindex(&self, calendar: &Calendar) {
+        let mut owners = self.owners.write().unwrap_or_else(|e| e.into_inner());
+        for key in calendar.keys() {
+            owners.forget(key.id(), calendar.id());
+        }
+    }
+
+    /// Forgets key `key_id` of calendar `calendar_id`, revoked.
+    pub fn unindex_key(&self, calendar_id: &str, key_id: &str) {
         self.owners
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(calendar_id);
+            .forget(key_id, calendar_id);
     }
 
     /// Hashes a new token on the blocking pool.
@@ -557,7 +556,7 @@ impl Auth {
             .unwrap_or_else(|e| e.into_inner())
             .by_key
             .get(id)
-            .cloned()?;
+            .map(Arc::clone)?;
         in_calendar(&owner)
     }
 }

@@ -246,6 +246,6 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
         store.delete(&owned_id, expected)
     })
     .await?;
-    app.auth.unindex(id);
+    app.auth.unindex(&cal);
     Ok(response::no_content())
 }

@@ -135,11 +135,10 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
     let version = etag::expected_version(parts, &cal)?;
     let expected = App::expected(&cal, version, Some(&principal));
     let (owned_id, owned_key) = (id.to_owned(), key_id.to_owned());
-    let updated = app
-        .commit(id, "revoking a key", move |store| {
-            store.commit(&owned_id, expected, &Change::RemoveKey(owned_key))
-        })
-        .await?;
-    app.auth.index(&updated);
+    app.commit(id, "revoking a key", move |store| {
+        store.commit(&owned_id, expected, &Change::RemoveKey(owned_key))
+    })
+    .await?;
+    app.auth.unindex_key(id, key_id);
     Ok(response::no_content())
 }

@@ -13,8 +13,8 @@ fn key(id: &str) -> KeyHash {
 
 fn calendar() -> CalendarRecord {
     CalendarRecord {
-        id: String::from("room-1"),
-        zone: String::from("America/Port-au-Prince"),
+        id: Arc::from("room-1"),
+        zone: Arc::from("America/Port-au-Prince"),
         week: Week::from_fn(|s| crate::Status::ALL[s.index() % 3]),
         version: 7,
         changed_at_ms: 1_700_000_000_123,
@@ -42,8 +42,8 @@ fn calendar_payloads_round_trip() {
 #[test]
 fn the_largest_calendar_fits_one_copy() {
     let mut record = calendar();
-    record.id = "a".repeat(MAX_ID);
-    record.zone = "Z".repeat(MAX_ZONE);
+    record.id = Arc::from("a".repeat(MAX_ID));
+    record.zone = Arc::from("Z".repeat(MAX_ZONE));
     record.keys = (0..MAX_KEYS)
         .map(|i| {
             KeyHash::new(format!("{i:0>32}"), "h".repeat(MAX_KEY_HASH))
