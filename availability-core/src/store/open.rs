@@ -1,6 +1,7 @@
 //! Opening a store: migrating a file of an older format, reading the log, and building the
 //! state readers see (docs/format.md, sections 7 and 9).
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -61,16 +62,20 @@ pub(super) fn open_backend(
         let Replaying {
             record,
             version,
-            mut dated,
+            dated,
         } = replaying;
-        if !dated.is_empty() {
-            dated.compact_before(zone_at_open(&record.zone), cutoff);
-        }
+        let dated = match dated {
+            Some(mut dated) => {
+                dated.compact_before(zone_at_open(&record.zone), cutoff);
+                shared_dated(*dated)
+            }
+            None => shared_dated(Dated::new()),
+        };
         let published = Published {
             current: ArcSwap::from_pointee(Calendar {
                 record,
                 version,
-                dated: shared_dated(dated),
+                dated,
             }),
         };
         (id, Arc::new(published))
@@ -94,7 +99,9 @@ struct Replaying {
     record: Arc<CalendarRecord>,
     /// Its version: the largest any of its records made, dated records included.
     version: u64,
-    dated: Dated,
+    /// Its dated data, once it has some: most calendars have none, and an empty one inline
+    /// would cost a million calendars 200 MB while the log is read.
+    dated: Option<Box<Dated>>,
 }
 
 /// The state the log's records describe, built record by record as they are read.
@@ -119,7 +126,7 @@ impl Replayed {
                         Replaying {
                             record: Arc::clone(next),
                             version: next.version,
-                            dated: Dated::new(),
+                            dated: None,
                         },
                     );
                 }
@@ -136,10 +143,10 @@ impl Replayed {
                             current.incarnation
                         ));
                     }
-                    if current.zone != next.zone && !dated.is_empty() {
+                    if let Some(dated) = dated.as_mut().filter(|_| current.zone != next.zone) {
                         // Bookings keep their real spans: in the new zone they claim other
                         // owner slots, as the change itself derived them.
-                        *dated = dated
+                        **dated = dated
                             .rezone(zone_at_open(&next.zone))
                             .map_err(|e| std::format!("calendar {:?}: {e}", next.id))?;
                     }
@@ -197,8 +204,12 @@ impl Replayed {
                     ));
                 }
                 *version = (*version).max(owner.version);
-                replay(dated, &current.zone, record)
-                    .map_err(|what| std::format!("calendar {:?}: {what}", owner.id))?;
+                replay(
+                    dated.get_or_insert_with(|| Box::new(Dated::new())),
+                    &current.zone,
+                    record,
+                )
+                .map_err(|what| std::format!("calendar {:?}: {what}", owner.id))?;
             }
         }
         Ok(())
