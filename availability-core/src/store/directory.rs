@@ -39,7 +39,12 @@ impl Directory {
     /// A directory of `calendars`, whose ids are all different.
     pub(super) fn build(calendars: impl IntoIterator<Item = (Arc<str>, Arc<Published>)>) -> Self {
         let pick = foldhash::fast::RandomState::default();
-        let mut shards: Vec<Shard> = (0..SHARDS).map(|_| Shard::default()).collect();
+        let calendars = calendars.into_iter();
+        // Room for an even share and a quarter more, so that building does not grow them.
+        let share = calendars.size_hint().0 / SHARDS;
+        let mut shards: Vec<Shard> = (0..SHARDS)
+            .map(|_| Shard::with_capacity_and_hasher(share + share / 4, Default::default()))
+            .collect();
         let mut in_order = imbl::OrdSet::new();
         let mut len = 0;
         for (id, published) in calendars {

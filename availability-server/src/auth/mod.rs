@@ -106,7 +106,7 @@ struct Memo {
 struct Owners {
     /// key id -> the id of the calendar that has it. An entry may outlive its key (a change
     /// indexed late, by a request that lost a race): whoever finds it checks the calendar.
-    by_key: HashMap<Box<str>, Arc<str>>,
+    by_key: HashMap<Box<str>, Arc<str>, foldhash::fast::RandomState>,
 }
 
 impl Owners {
@@ -266,6 +266,8 @@ impl Auth {
     /// Rebuilds the index of key owners from every calendar (at start).
     pub fn index_all(&self, store: &Store) {
         let mut owners = Owners::default();
+        // About one key per calendar: room made once, not rehashed as the index grows.
+        owners.by_key.reserve(store.len());
         store.for_each(|calendar| owners.set(calendar));
         *self.owners.write().unwrap_or_else(|e| e.into_inner()) = owners;
     }
