@@ -82,10 +82,13 @@ fn serve(cli: &Cli) -> Result<(), String> {
         });
         let tzdata =
             availability_server::tzdata::install(&config.tzdata, zones.iter().map(String::as_str))?;
-        // Bookings claim the owner slots their spans fall in under the release now in use.
-        store
-            .refresh_time_zones()
-            .map_err(|e| format!("applying the time-zone data to the bookings: {e}"))?;
+        // Bookings claim the owner slots their spans fall in under the release now in use;
+        // the store was opened with the bundled one, so only another needs a pass over them.
+        if !std::ptr::eq(tzdata.db, availability_core::tz::Tzdb::bundled()) {
+            store
+                .refresh_time_zones()
+                .map_err(|e| format!("applying the time-zone data to the bookings: {e}"))?;
+        }
         if let Some(note) = &tzdata.note {
             tracing::info!("{note}");
         }
