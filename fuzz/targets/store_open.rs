@@ -90,6 +90,15 @@ fn file_from(data: &[u8]) -> Vec<u8> {
 pub(crate) fn run(data: &[u8]) {
     let path = scratch();
     std::fs::write(&path, file_from(data)).expect("write the input");
+    // The scratch file goes with the input, whatever the outcome: a run leaves nothing behind.
+    struct Remove<'a>(&'a std::path::Path);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(self.0);
+            let _ = std::fs::remove_file(self.0.with_extension("journal"));
+        }
+    }
+    let _remove = Remove(&path);
     let Ok(store) = Store::open(&path) else {
         return;
     };
