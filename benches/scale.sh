@@ -14,12 +14,12 @@
 #    hashed once (cost 12, the server's default) and its hash stored under every calendar's
 #    own key id; the store also gets an admin key that way, so that the server's start makes
 #    none. The filling is done in a directory in memory (SCALE_RAM_DIR, /dev/shm by default),
-#    where a flush costs nothing, and grows from one size to the next; the store and its
-#    journal are then copied to a directory on the disk (under target/), where everything is
-#    measured. A size the store refuses (today, 65,536 calendars and more: the 65,536th is
-#    refused for want of room) is reported as refused, with the store's own words, and the
-#    next size is tried all the same.
-# 2. Reports the store file's and the journal's size, in bytes and bytes per calendar.
+#    where a flush costs nothing, and grows from one size to the next; the store (and the
+#    journal beside it, in the formats before version 3) is then copied to a directory on the
+#    disk (under target/), where everything is measured. A size the store refuses (version 2
+#    refused the 65,536th calendar for want of room) is reported as refused, with the store's
+#    own words, and the next size is tried all the same.
+# 2. Reports the store file's and any journal's size, in bytes and bytes per calendar.
 # 3. Starts the release server on the copy (pinned to CPU 0, its rate limits lifted, its TLS
 #    identity made once beforehand), times it from the process's start to its first 200 on
 #    /healthz (`scale ready` polls every 2 ms from CPU 1), and reads its VmRSS a second later.
@@ -57,11 +57,11 @@
 #                      nothing is built)
 #   SCALE_KEEP         when set, keep the work directory (under target/) and say where
 #
-# Time: filling takes what the store's creates take (today each copies the directory of every
-# calendar, so filling grows with the square of N: 60,000 calendars took 43 seconds); each
-# size's measurements take a few seconds more than SCALE_DURATION (11 to 17 s with the
-# default, up to 60,000 calendars). The disk needs room for the measured copy of the largest
-# store, and the memory for the filling.
+# Time: filling takes what the store's creates and commits take (about 20 s for a million
+# calendars); each size's measurements take a few seconds more than SCALE_DURATION (12 to 23 s
+# with the default, up to a million calendars); the default sizes take about four minutes.
+# The disk needs room for the measured copy of the largest store (about 700 MB at a million),
+# and the memory for the filling and for a server holding them (about 1.3 GB at its peak).
 #
 # Only 127.0.0.1 is ever targeted, and every load run is bounded by SCALE_DURATION.
 
