@@ -76,6 +76,8 @@ pub struct AppSettings {
     pub body_timeout: Duration,
     /// Whether `/metrics` is open to anyone.
     pub metrics_public: bool,
+    /// The bounds and the heartbeat of the event streams.
+    pub events: EventLimits,
 }
 
 impl Default for AppSettings {
@@ -86,6 +88,7 @@ impl Default for AppSettings {
             body_limit: BODY_LIMIT,
             body_timeout: Duration::from_secs(30),
             metrics_public: false,
+            events: EventLimits::default(),
         }
     }
 }
@@ -118,7 +121,7 @@ impl App {
             },
             metrics_public: settings.metrics_public,
             cors_origins,
-            events: Events::new(EventLimits::default()),
+            events: Events::new(settings.events),
             shutting_down: AtomicBool::new(false),
             answering: Answering::default(),
         }

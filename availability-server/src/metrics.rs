@@ -231,6 +231,11 @@ impl Metrics {
                 "Bytes of rendered bodies in the cache, compressed forms included.",
                 outside.cached_bytes as u64,
             ),
+            (
+                "availability_event_streams_open",
+                "Event streams (/events) open now.",
+                outside.event_streams as u64,
+            ),
         ];
         for (name, help, value) in gauges {
             out.family(name, "gauge", help);
@@ -268,6 +273,8 @@ pub struct Outside<'a> {
     pub cached_bodies: usize,
     /// Their bytes, compressed forms included.
     pub cached_bytes: usize,
+    /// Event streams open now.
+    pub event_streams: usize,
     /// Key checks that ran bcrypt.
     pub bcrypt_runs: u64,
     /// Per rate limiter: its name, the payers it remembers, and how many it forgot early.
@@ -332,6 +339,7 @@ mod tests {
         let text = m.render(&Outside {
             cached_bodies: 5,
             cached_bytes: 1234,
+            event_streams: 3,
             bcrypt_runs: 7,
             limiters: &limiters,
             tzdata: "2026f",
@@ -349,6 +357,7 @@ mod tests {
         assert!(text.contains("availability_cache_hits_total 2"));
         assert!(text.contains("availability_cached_bodies 5"));
         assert!(text.contains("availability_cached_bytes 1234"));
+        assert!(text.contains("availability_event_streams_open 3"));
         assert!(text.contains("availability_bcrypt_verifications_total 7"));
         assert!(text.contains("availability_rate_limit_clients{limit=\"read\"} 3"));
         assert!(text.contains("availability_rate_limit_evictions_total{limit=\"read\"} 1"));

@@ -91,6 +91,7 @@ pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, Str
             body_limit: config.max_body_bytes,
             body_timeout: config.body_read_timeout,
             metrics_public: config.metrics_public,
+            events: config.events,
         },
         config.cors_origins.clone(),
     ));

@@ -242,6 +242,61 @@ async fn subscribers_are_bounded_per_client() {
     assert!(reopened.is_some(), "a place was given back");
 }
 
+/// The open streams `/metrics` counts.
+async fn streams_open(client: &Client) -> u64 {
+    let text = client.get("/metrics").await.text();
+    text.lines()
+        .find_map(|l| l.strip_prefix("availability_event_streams_open "))
+        .unwrap_or_else(|| panic!("no gauge of open streams in {text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_stream_bounds_are_settings_and_open_streams_are_counted() {
+    let server = TestServer::start_tweaked(|config| {
+        config.events.per_client = 2;
+        config.events.total = 3;
+        config.metrics_public = true;
+    })
+    .await;
+    let (a, b, c) = (
+        server.client(Version::HTTP_11),
+        server.client(Version::HTTP_2).from("127.0.0.2"),
+        server.client(Version::HTTP_11).from("127.0.0.3"),
+    );
+    assert_eq!(streams_open(&a).await, 0);
+    let mut open = Vec::new();
+    for client in [&a, &a, &b] {
+        let mut events = Events::open(client, "/calendars/default/events", &[]).await;
+        assert_eq!(events.status, StatusCode::OK);
+        events.next().await.unwrap();
+        open.push(events);
+    }
+    assert_eq!(streams_open(&a).await, 3);
+    // The client's own bound, then the server's. (A stream let through would never end.)
+    for (client, status) in [
+        (&a, StatusCode::TOO_MANY_REQUESTS),
+        (&c, StatusCode::SERVICE_UNAVAILABLE),
+    ] {
+        let refused = Events::open(client, "/calendars/default/events", &[]).await;
+        assert_eq!(refused.status, status);
+    }
+    drop(open.pop());
+    let mut counted = 0;
+    for _ in 0..50 {
+        counted = streams_open(&a).await;
+        if counted == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(counted, 2, "a closed stream is no longer counted");
+    let mut theirs = Events::open(&c, "/calendars/default/events", &[]).await;
+    assert_eq!(theirs.status, StatusCode::OK);
+    theirs.next().await.unwrap();
+}
+
 #[tokio::test]
 async fn shutdown_ends_open_streams_cleanly() {
     let mut server = TestServer::start().await;

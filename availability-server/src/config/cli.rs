@@ -148,6 +148,16 @@ pub struct Cli {
     /// Concurrent streams per HTTP/2 connection [default: 64].
     #[arg(long, env = "AVAILABILITY_H2_MAX_STREAMS")]
     pub h2_max_streams: Option<u32>,
+    /// Event streams (`/events`) open at once from one client (IPv4 address or IPv6 /64);
+    /// more are refused with 429 [default: 8].
+    #[arg(long, env = "AVAILABILITY_EVENT_STREAMS_PER_CLIENT")]
+    pub event_streams_per_client: Option<usize>,
+    /// Event streams open at once in all; more are refused with 503 [default: 1024].
+    #[arg(long, env = "AVAILABILITY_MAX_EVENT_STREAMS")]
+    pub max_event_streams: Option<usize>,
+    /// Seconds of quiet on an event stream before a heartbeat comment [default: 15].
+    #[arg(long, env = "AVAILABILITY_EVENT_HEARTBEAT")]
+    pub event_heartbeat: Option<u64>,
     /// A compiled zoneinfo directory to take time-zone rules from (with a tzdata.zi or
     /// +VERSION naming its release), or `bundled` for the release built in [default: the
     /// system's /usr/share/zoneinfo when its release is newer than the bundled one].

@@ -89,6 +89,9 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     body_read_timeout: Option<u64>,
     h2_max_streams: Option<u32>,
+    event_streams_per_client: Option<usize>,
+    max_event_streams: Option<usize>,
+    event_heartbeat: Option<u64>,
     tzdata_dir: Option<PathBuf>,
 }
 
@@ -139,6 +142,8 @@ pub struct Config {
     pub body_read_timeout: Duration,
     /// Where time-zone rules come from.
     pub tzdata: crate::tzdata::Source,
+    /// The bounds and the heartbeat of the event streams.
+    pub events: crate::events::EventLimits,
 }
 
 impl Default for Config {
@@ -172,6 +177,7 @@ impl Default for Config {
             max_body_bytes: crate::app::BODY_LIMIT,
             body_read_timeout: Duration::from_secs(30),
             tzdata: crate::tzdata::Source::default(),
+            events: crate::events::EventLimits::default(),
         }
     }
 }
@@ -287,6 +293,12 @@ impl Config {
             max_header_bytes: pick!(max_header_bytes).unwrap_or(dc.max_header_bytes),
             h2_max_streams: pick!(h2_max_streams).unwrap_or(dc.h2_max_streams),
         };
+        let de = d.events;
+        let events = crate::events::EventLimits {
+            per_client: pick!(event_streams_per_client).unwrap_or(de.per_client),
+            total: pick!(max_event_streams).unwrap_or(de.total),
+            heartbeat: secs(pick!(event_heartbeat), de.heartbeat),
+        };
         for (name, value) in [
             ("rate_limit_clients", rates.max_clients as u64),
             (
@@ -310,6 +322,9 @@ impl Config {
             ),
             ("max_headers", connections.max_headers as u64),
             ("h2_max_streams", u64::from(connections.h2_max_streams)),
+            ("event_streams_per_client", events.per_client as u64),
+            ("max_event_streams", events.total as u64),
+            ("event_heartbeat", events.heartbeat.as_secs()),
         ] {
             positive(name, value)?;
         }
@@ -343,6 +358,7 @@ impl Config {
             trusted_proxies: pick!(trusted_proxies).unwrap_or(d.trusted_proxies),
             cors_origins: cors_origins(pick!(cors_origins).unwrap_or(d.cors_origins))?,
             connections,
+            events,
             max_body_bytes,
             body_read_timeout,
             listen: cli.listen.or(file.listen).unwrap_or(d.listen),

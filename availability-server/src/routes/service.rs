@@ -58,6 +58,7 @@ pub(super) async fn metrics(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<
     let text = app.metrics.render(&Outside {
         cached_bodies: app.cache.len(),
         cached_bytes: app.cache.bytes(),
+        event_streams: app.events.open(),
         bcrypt_runs: app.auth.bcrypt_runs.load(Relaxed),
         limiters: &limiters,
         tzdata: crate::tzdata::version(),
