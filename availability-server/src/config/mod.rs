@@ -518,5 +518,39 @@ mod tests {
         assert!(err.to_string().contains("10.0.0.0/40"), "{err}");
         let err = Config::load(&cli(&["--client-ip-header", "a b"])).expect_err("name");
         assert!(err.contains("client_ip_header"), "{err}");
+        for setting in [
+            "event_streams_per_client",
+            "max_event_streams",
+            "event_heartbeat",
+        ] {
+            let flag = format!("--{}", setting.replace('_', "-"));
+            let err = Config::load(&cli(&[&flag, "0"])).expect_err("zero");
+            assert!(err.contains(setting), "{err}");
+        }
+    }
+
+    #[test]
+    fn event_stream_bounds_from_file_and_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "max_event_streams = 50
+event_heartbeat = 5
+",
+        )
+        .expect("write");
+        let config = Config::load(&cli(&[
+            "--config",
+            path.to_str().expect("utf8"),
+            "--event-streams-per-client",
+            "2",
+        ]))
+        .expect("loads");
+        assert_eq!(config.events.per_client, 2);
+        assert_eq!(config.events.total, 50);
+        assert_eq!(config.events.heartbeat, Duration::from_secs(5));
+        let defaults = Config::load(&cli(&[])).expect("loads");
+        assert_eq!(defaults.events, crate::events::EventLimits::default());
     }
 }
