@@ -7,6 +7,9 @@
 //! writes get past authentication and reach their handlers), a self-signed certificate, and
 //! rate limits lifted so the generated traffic is never throttled. The run is bounded by
 //! examples per operation and by time (`SCHEMATHESIS_MAX_EXAMPLES`, `SCHEMATHESIS_MAX_SECONDS`).
+//! The event streams get a second, shorter run (`SCHEMATHESIS_STREAM_EXAMPLES`,
+//! `SCHEMATHESIS_STREAM_SECONDS`) in which every request names the calendar and the group the
+//! store holds, so that schemathesis reads their events and checks each against the document.
 //!
 //! Needs `schemathesis` on the `PATH` (`.ci/run` installs it). Without it the test says loudly
 //! that it skipped, unless `CI` or `AVAILABILITY_REQUIRE_ORACLES` is set: then it fails.
@@ -74,11 +77,68 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         }
     }
     let data = tempfile::tempdir().unwrap();
+    // A group for the streams' run below (the store makes the calendar `default` itself).
+    availability_server::store::open(data.path())
+        .expect("a new store")
+        .put_group("default", vec!["default".to_owned()])
+        .expect("the group");
     let mut server = start(data.path());
     let admin = server
         .printed_key()
         .expect("the first start prints an admin key");
     let base = format!("https://127.0.0.1:{}", server.addr.port());
+    // First the event streams (before the run below, which may delete what it finds): every
+    // generated request names the calendar and the group that exist (`default`), so that it
+    // reaches a stream, whose events schemathesis checks one by one against the document (a
+    // stream never ends: each request stops at its timeout).
+    let streams = tempfile::tempdir().unwrap();
+    std::fs::write(
+        streams.path().join("schemathesis.toml"),
+        "[parameters]\n\"path.id\" = \"default\"\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new("schemathesis")
+        .arg("run")
+        .arg(format!("{base}/openapi.json"))
+        .args(["--url", &base])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,response_schema_conformance",
+        ])
+        .args(["--include-path-regex", "/events$"])
+        .arg(format!(
+            "--max-examples={}",
+            setting("SCHEMATHESIS_STREAM_EXAMPLES", 5)
+        ))
+        .arg(format!(
+            "--max-time={}",
+            setting("SCHEMATHESIS_STREAM_SECONDS", 40)
+        ))
+        .args(["--request-timeout", "2"])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--workers", "1"])
+        .arg("--tls-verify=false")
+        .args(["-H", &format!("Authorization: Bearer {admin}")])
+        .current_dir(streams.path())
+        .env("NO_COLOR", "1")
+        .env("SCHEMATHESIS_HOOKS", "")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    report(&out, started);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(server.running(), "the server is still running");
+    assert!(
+        out.status.success(),
+        "schemathesis found failures in the event streams (above): exit {:?}",
+        out.status.code()
+    );
+    // Both streams were reached, not only refused: the run says so when one never is.
+    assert!(
+        !stdout.contains("Missing test data"),
+        "the streams' run did not reach a stream (above)"
+    );
     let reports = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
     let out = Command::new("schemathesis")
@@ -98,9 +158,8 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
             setting("SCHEMATHESIS_MAX_SECONDS", 150)
         ))
         .args(["--phases", "examples,coverage,fuzzing"])
-        // The event streams (`/calendars/{id}/events`, `/groups/{id}/events`) never end:
-        // a request would wait for a whole body that never comes. They are left out here;
-        // `tests/openapi/` checks their answers against the document.
+        // The event streams (`/calendars/{id}/events`, `/groups/{id}/events`) had a run of
+        // their own, above.
         .args(["--exclude-path-regex", "/events$"])
         // One worker: with two threads, generating examples can crash inside CPython's `ast`
         // module ("AST constructor recursion depth mismatch", not thread-safe in 3.11), which
@@ -118,14 +177,19 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("{stdout}\n{stderr}");
-    eprintln!("schemathesis ran for {:?}", started.elapsed());
+    report(&out, started);
     assert!(server.running(), "the server is still running");
     assert!(
         out.status.success(),
         "schemathesis found failures (above): exit {:?}",
         out.status.code()
     );
+}
+
+/// Prints what schemathesis said and how long it ran.
+fn report(out: &std::process::Output, started: std::time::Instant) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}\n{stderr}");
+    eprintln!("schemathesis ran for {:?}", started.elapsed());
 }

@@ -101,30 +101,77 @@ impl Checker {
                 content.keys().collect::<Vec<_>>()
             )
         });
-        let instance: Value = if media.contains("json") {
-            answer.json()
+        // A stream's schema is each event's, as schemathesis and OpenAPI 3.2's `itemSchema`
+        // read it; with its `data` as the JSON its `contentSchema` describes.
+        let stream = media.starts_with("text/event-stream");
+        let instances: Vec<Value> = if media.contains("json") {
+            vec![answer.json()]
+        } else if stream {
+            events_of(&answer.text())
         } else {
-            Value::String(answer.text())
+            vec![Value::String(answer.text())]
         };
+        assert!(
+            !instances.is_empty(),
+            "{method} {path} {status}: a stream without an event"
+        );
+        let validator = self.validator(schema, &format!("{method} {template} {status}"));
+        let data = resolve(&self.doc, schema)["properties"]["data"]["contentSchema"].clone();
+        let data = (stream && !data.is_null())
+            .then(|| self.validator(&data, &format!("{method} {template} {status} data")));
+        for instance in &instances {
+            let mut errors: Vec<String> = validator
+                .iter_errors(instance)
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .collect();
+            if let (Some(data), Some(text)) = (&data, instance["data"].as_str()) {
+                let parsed: Value = serde_json::from_str(text)
+                    .unwrap_or_else(|e| panic!("{method} {path}: an event's data: {e}: {text}"));
+                errors.extend(
+                    data.iter_errors(&parsed)
+                        .map(|e| format!("{} at data{}", e, e.instance_path())),
+                );
+            }
+            assert!(
+                errors.is_empty(),
+                "{method} {path} {status} does not match its schema: {errors:#?}\n{}",
+                answer.text()
+            );
+        }
+    }
+
+    /// A validator of `schema`, which may refer to the document's components.
+    fn validator(&self, schema: &Value, what: &str) -> jsonschema::Validator {
         let mut root = schema.clone();
         root.as_object_mut()
             .expect("a schema object")
             .insert("components".into(), self.doc["components"].clone());
-        let validator = jsonschema::options()
+        jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(true)
             .build(&root)
-            .unwrap_or_else(|e| panic!("{method} {template} {status}: the schema: {e}"));
-        let errors: Vec<String> = validator
-            .iter_errors(&instance)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "{method} {path} {status} does not match its schema: {errors:#?}\n{}",
-            answer.text()
-        );
+            .unwrap_or_else(|e| panic!("{what}: the schema: {e}"))
     }
+}
+
+/// The events of a Server-Sent Events text as objects of their fields (`retry` a number),
+/// the way schemathesis checks them; comment lines are no event.
+fn events_of(text: &str) -> Vec<Value> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let mut event = serde_json::Map::new();
+            for line in block.lines().filter(|l| !l.starts_with(':')) {
+                let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                let value = value.strip_prefix(' ').unwrap_or(value);
+                let value = match (field, value.parse::<u64>()) {
+                    ("retry", Ok(ms)) => Value::from(ms),
+                    _ => Value::from(value),
+                };
+                event.insert(field.to_owned(), value);
+            }
+            (!event.is_empty()).then_some(Value::Object(event))
+        })
+        .collect()
 }
 
 /// A request and its answer, checked against the document.
