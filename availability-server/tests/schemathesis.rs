@@ -98,14 +98,7 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     )
     .unwrap();
     let started = std::time::Instant::now();
-    let out = Command::new("schemathesis")
-        .arg("run")
-        .arg(format!("{base}/openapi.json"))
-        .args(["--url", &base])
-        .args([
-            "--checks",
-            "not_a_server_error,status_code_conformance,response_schema_conformance",
-        ])
+    let out = schemathesis_run(&base, &admin, streams.path())
         .args(["--include-path-regex", "/events$"])
         .arg(format!(
             "--max-examples={}",
@@ -116,14 +109,6 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
             setting("SCHEMATHESIS_STREAM_SECONDS", 40)
         ))
         .args(["--request-timeout", "2"])
-        .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--workers", "1"])
-        .arg("--tls-verify=false")
-        .args(["-H", &format!("Authorization: Bearer {admin}")])
-        .current_dir(streams.path())
-        .env("NO_COLOR", "1")
-        .env("SCHEMATHESIS_HOOKS", "")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     report(&out, started);
@@ -141,14 +126,7 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     );
     let reports = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
-    let out = Command::new("schemathesis")
-        .arg("run")
-        .arg(format!("{base}/openapi.json"))
-        .args(["--url", &base])
-        .args([
-            "--checks",
-            "not_a_server_error,status_code_conformance,response_schema_conformance",
-        ])
+    let out = schemathesis_run(&base, &admin, reports.path())
         .arg(format!(
             "--max-examples={}",
             setting("SCHEMATHESIS_MAX_EXAMPLES", 30)
@@ -157,24 +135,11 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
             "--max-time={}",
             setting("SCHEMATHESIS_MAX_SECONDS", 150)
         ))
-        .args(["--phases", "examples,coverage,fuzzing"])
         // The event streams (`/calendars/{id}/events`, `/groups/{id}/events`) had a run of
         // their own, above.
         .args(["--exclude-path-regex", "/events$"])
-        // One worker: with two threads, generating examples can crash inside CPython's `ast`
-        // module ("AST constructor recursion depth mismatch", not thread-safe in 3.11), which
-        // fails the run on the tool's account, not the server's.
-        .args(["--workers", "1"])
-        // The certificate is the server's own first-run one, made for `localhost`.
-        .arg("--tls-verify=false")
-        .args(["-H", &format!("Authorization: Bearer {admin}")])
         .arg("--report-dir")
         .arg(reports.path())
-        // Its example database and reports go to a temporary directory, not the source tree.
-        .current_dir(reports.path())
-        .env("NO_COLOR", "1")
-        .env("SCHEMATHESIS_HOOKS", "")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     report(&out, started);
@@ -184,6 +149,34 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         "schemathesis found failures (above): exit {:?}",
         out.status.code()
     );
+}
+
+/// `schemathesis run` of the document `base` serves, against `base`, with the checks, phases
+/// and settings both runs share, the admin key `admin` on every request, from `dir`.
+fn schemathesis_run(base: &str, admin: &str, dir: &std::path::Path) -> Command {
+    let mut run = Command::new("schemathesis");
+    run.arg("run")
+        .arg(format!("{base}/openapi.json"))
+        .args(["--url", base])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,response_schema_conformance",
+        ])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        // One worker: with two threads, generating examples can crash inside CPython's `ast`
+        // module ("AST constructor recursion depth mismatch", not thread-safe in 3.11), which
+        // fails the run on the tool's account, not the server's.
+        .args(["--workers", "1"])
+        // The certificate is the server's own first-run one, made for `localhost`.
+        .arg("--tls-verify=false")
+        .args(["-H", &format!("Authorization: Bearer {admin}")])
+        // Its example database, configuration and reports are in a temporary directory, not
+        // the source tree.
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("SCHEMATHESIS_HOOKS", "")
+        .stdin(Stdio::null());
+    run
 }
 
 /// Prints what schemathesis said and how long it ran.
