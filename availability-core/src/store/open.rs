@@ -2,6 +2,7 @@
 //! state readers see (docs/format.md, sections 7 and 9).
 
 use alloc::boxed::Box;
+use alloc::collections::btree_map::Entry;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -119,22 +120,21 @@ impl Replayed {
     /// that overlap): no write makes one, so the log is damaged.
     fn apply(&mut self, record: &Record) -> Result<(), String> {
         match record {
-            Record::Calendar(next) => match self.calendars.get_mut(&*next.id) {
-                None => {
-                    self.calendars.insert(
-                        Arc::clone(&next.id),
-                        Replaying {
-                            record: Arc::clone(next),
-                            version: next.version,
-                            dated: None,
-                        },
-                    );
+            // One descent of the map per record, a new calendar's included.
+            Record::Calendar(next) => match self.calendars.entry(Arc::clone(&next.id)) {
+                Entry::Vacant(vacant) => {
+                    vacant.insert(Replaying {
+                        record: Arc::clone(next),
+                        version: next.version,
+                        dated: None,
+                    });
                 }
-                Some(Replaying {
-                    record: current,
-                    version,
-                    dated,
-                }) => {
+                Entry::Occupied(mut occupied) => {
+                    let Replaying {
+                        record: current,
+                        version,
+                        dated,
+                    } = occupied.get_mut();
                     if current.incarnation != next.incarnation {
                         return Err(std::format!(
                             "calendar {:?} of incarnation {} while incarnation {} exists",
