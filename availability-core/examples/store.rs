@@ -6,7 +6,7 @@
 //! ```
 #![allow(clippy::print_stdout)] // Printing is what the example is for.
 
-use availability_core::store::{Change, Store};
+use availability_core::store::{Authority, Change, Store};
 use availability_core::{Batch, Day, Entry, Status};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -16,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = dir.path().join("availability.avs");
 
     let store = Store::open(&path)?; // created, with the `default` calendar
-    let created = store.create("ana", "Europe/Lisbon")?;
+    let created = store.create("ana", "Europe/Lisbon", Vec::new(), &Authority::Unchecked)?;
     println!(
         "created {:?} in {}, version {}",
         created.id(),

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
-use availability_core::store::{Change, KeyHash, Store, DEFAULT_CALENDAR};
+use availability_core::store::{Authority, Change, KeyHash, Store, DEFAULT_CALENDAR};
 use availability_core::{Batch, Day, Entry, Status, Week};
 
 const HASH: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
@@ -140,18 +140,33 @@ fn stale_versions_invalid_batches_and_bad_zones_change_nothing() {
 fn calendars_are_created_listed_and_deleted() {
     let (_dir, path) = temp_store();
     let store = Store::open(&path).expect("open");
-    let room = store.create("room-1", "Europe/Paris").expect("create");
+    let room = store
+        .create("room-1", "Europe/Paris", Vec::new(), &Authority::Unchecked)
+        .expect("create");
     assert_eq!(
         (room.id(), room.zone(), room.version()),
         ("room-1", "Europe/Paris", 1)
     );
     assert!(store
-        .create("room-1", "UTC")
+        .create("room-1", "UTC", Vec::new(), &Authority::Unchecked)
         .expect_err("taken")
         .is_already_exists());
-    assert!(store.create("Room", "UTC").expect_err("bad id").is_parse());
-    assert!(store.create("desk", "").expect_err("bad zone").is_parse());
-    store.create("desk", "America/New_York").expect("create");
+    assert!(store
+        .create("Room", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect_err("bad id")
+        .is_parse());
+    assert!(store
+        .create("desk", "", Vec::new(), &Authority::Unchecked)
+        .expect_err("bad zone")
+        .is_parse());
+    store
+        .create(
+            "desk",
+            "America/New_York",
+            Vec::new(),
+            &Authority::Unchecked,
+        )
+        .expect("create");
     let ids: Vec<String> = store.list().iter().map(|c| c.id().to_owned()).collect();
     assert_eq!(ids, ["default", "desk", "room-1"]);
 
@@ -171,7 +186,9 @@ fn calendars_are_created_listed_and_deleted() {
     let ids: Vec<String> = store.list().iter().map(|c| c.id().to_owned()).collect();
     assert_eq!(ids, ["default", "desk"]);
     // A recreated id starts afresh.
-    let again = store.create("room-1", "UTC").expect("recreate");
+    let again = store
+        .create("room-1", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect("recreate");
     assert_eq!((again.version(), again.week()), (1, Week::UNAVAILABLE));
 }
 
@@ -181,12 +198,22 @@ fn a_calendar_is_created_with_its_keys_in_one_commit() {
     let store = Store::open(&path).expect("open");
     let key = |id: &str| KeyHash::new(id, HASH).expect("key");
     let room = store
-        .create_with_keys("room-2", "UTC", vec![key("k1"), key("k2")])
+        .create(
+            "room-2",
+            "UTC",
+            vec![key("k1"), key("k2")],
+            &Authority::Unchecked,
+        )
         .expect("create");
     assert_eq!(room.version(), 1);
     assert_eq!(room.keys().len(), 2);
     let err = store
-        .create_with_keys("room-3", "UTC", vec![key("k1"), key("k1")])
+        .create(
+            "room-3",
+            "UTC",
+            vec![key("k1"), key("k1")],
+            &Authority::Unchecked,
+        )
         .expect_err("duplicate key ids");
     assert!(err.is_already_exists(), "{err}");
     assert!(
@@ -208,7 +235,9 @@ fn a_calendar_is_created_with_its_keys_in_one_commit() {
 fn delete_honours_an_expected_version() {
     let (_dir, path) = temp_store();
     let store = Store::open(&path).expect("open");
-    store.create("room-4", "UTC").expect("create");
+    store
+        .create("room-4", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect("create");
     let changed = store
         .commit("room-4", None, &Change::SetZone("Asia/Tokyo".into()))
         .expect("commit");
@@ -270,20 +299,27 @@ fn admin_keys_persist() {
     let (_dir, path) = temp_store();
     let store = Store::open(&path).expect("open");
     let admin = KeyHash::new("admin", HASH).expect("key");
-    store.add_admin_key(admin.clone()).expect("add");
+    store
+        .add_admin_key(admin.clone(), &Authority::Unchecked)
+        .expect("add");
     assert!(store
-        .add_admin_key(admin.clone())
+        .add_admin_key(admin.clone(), &Authority::Unchecked)
         .expect_err("duplicate")
         .is_already_exists());
     store
-        .add_admin_key(KeyHash::new("second", HASH).expect("key"))
+        .add_admin_key(
+            KeyHash::new("second", HASH).expect("key"),
+            &Authority::Unchecked,
+        )
         .expect("add");
     drop(store);
     let store = Store::open(&path).expect("reopen");
     assert_eq!(store.admin_key("admin"), Some(admin));
-    store.remove_admin_key("admin").expect("remove");
+    store
+        .revoke_admin_key("admin", &Authority::Unchecked, false)
+        .expect("remove");
     assert!(store
-        .remove_admin_key("admin")
+        .revoke_admin_key("admin", &Authority::Unchecked, false)
         .expect_err("gone")
         .is_not_found());
     drop(store);
@@ -299,7 +335,9 @@ fn the_file_grows_for_more_calendars() {
     let store = Store::open(&path).expect("open");
     let initial = std::fs::metadata(&path).expect("size").len();
     for i in 0..40 {
-        let cal = store.create(&format!("c{i}"), "UTC").expect("create");
+        let cal = store
+            .create(&format!("c{i}"), "UTC", Vec::new(), &Authority::Unchecked)
+            .expect("create");
         let batch = Batch::from(vec![Entry::slot(
             Day::ALL[i % 7],
             "08:00".parse().expect("time"),
@@ -345,7 +383,9 @@ fn readers_keep_the_snapshot_they_loaded() {
             let store = Arc::clone(&store);
             std::thread::spawn(move || {
                 let id = format!("t{t}");
-                store.create(&id, "UTC").expect("create");
+                store
+                    .create(&id, "UTC", Vec::new(), &Authority::Unchecked)
+                    .expect("create");
                 for _ in 0..10 {
                     store
                         .commit(&id, None, &Change::Replace(Batch::new()))
@@ -419,9 +459,13 @@ fn groups_are_listed_in_pages_in_id_order() {
     let (_dir, path) = temp_store();
     let store = Store::open(&path).expect("open");
     for id in ["team-c", "team-a", "team-e", "team-b", "team-d"] {
-        store.put_group(id, vec![String::from("ana")]).expect("put");
+        store
+            .put_group(id, vec![String::from("ana")], &Authority::Unchecked)
+            .expect("put");
     }
-    store.delete_group("team-d").expect("delete");
+    store
+        .delete_group("team-d", &Authority::Unchecked)
+        .expect("delete");
     let ids = |page: Vec<Arc<availability_core::store::Group>>| -> Vec<String> {
         page.iter().map(|g| g.id().to_owned()).collect()
     };
@@ -450,13 +494,22 @@ fn compactions_while_writers_append_lose_nothing() {
             let store = Arc::clone(&store);
             std::thread::spawn(move || {
                 let id = format!("w{w}");
-                store.create(&id, "UTC").expect("create");
+                store
+                    .create(&id, "UTC", Vec::new(), &Authority::Unchecked)
+                    .expect("create");
                 for v in 2..=120 {
                     store
                         .commit(&id, Some(v - 1), &Change::Replace(batch_for(v)))
                         .expect("commit");
                     if v % 10 == 0 {
-                        store.create(&format!("{id}-{v}"), "UTC").expect("create");
+                        store
+                            .create(
+                                &format!("{id}-{v}"),
+                                "UTC",
+                                Vec::new(),
+                                &Authority::Unchecked,
+                            )
+                            .expect("create");
                     }
                 }
             })

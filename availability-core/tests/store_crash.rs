@@ -29,7 +29,7 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use availability_core::dated::{BookingId, Claim};
-use availability_core::store::{Change, Store};
+use availability_core::store::{Authority, Change, Store};
 use availability_core::Week;
 
 use crate::store::{batch_for, mix, week_for, FORK_GUARD};
@@ -70,7 +70,9 @@ fn child(path: &str) -> ! {
                             store.delete(SCRATCH, None).expect("child delete");
                             "deleted"
                         } else {
-                            store.create(SCRATCH, "UTC").expect("child create");
+                            store
+                                .create(SCRATCH, "UTC", Vec::new(), &Authority::Unchecked)
+                                .expect("child create");
                             "created"
                         };
                         let mut out = std::io::stdout().lock();
@@ -108,7 +110,9 @@ fn sigkill_leaves_the_last_acknowledged_state_or_the_next() {
     let path = dir.path().join("store.avs");
     let store = Store::open(&path).expect("create");
     for id in &CALENDARS[1..] {
-        store.create(id, "UTC").expect("create");
+        store
+            .create(id, "UTC", Vec::new(), &Authority::Unchecked)
+            .expect("create");
     }
     drop(store);
     let exe = std::env::current_exe().expect("test binary");
@@ -285,7 +289,7 @@ fn dated_child(path: &str, base: i64, seed: u64) -> ! {
                     let r = mix(seed ^ (t << 32) ^ n);
                     let start = base + (r % 96) as i64 * 1800;
                     let end = start + (1 + (r >> 8) % 4) as i64 * 1800;
-                    match store.book(ROOMS, &Claim::new(start, end), None) {
+                    match store.book(ROOMS, None, &Claim::new(start, end), None) {
                         Ok((_, booking)) => {
                             report(&format!("ack book {} {start} {end}", booking.id()));
                             mine.push(booking.id());
@@ -335,7 +339,9 @@ fn sigkill_keeps_every_acknowledged_booking_and_never_a_double_claim() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.avs");
     let store = Store::open(&path).expect("create");
-    store.create(ROOMS, "Europe/Paris").expect("create");
+    store
+        .create(ROOMS, "Europe/Paris", Vec::new(), &Authority::Unchecked)
+        .expect("create");
     let every_slot = crate::store::every_slot_available();
     store
         .commit(ROOMS, None, &Change::Replace(every_slot))

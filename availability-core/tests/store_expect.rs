@@ -47,12 +47,12 @@ fn room(store: &Store) -> (BookingId, u64) {
             .with_scope(KeyScope::Book),
     ];
     store
-        .create_with_keys("room", "Europe/Paris", keys)
+        .create("room", "Europe/Paris", keys, &Authority::Unchecked)
         .expect("create");
     store.commit("room", None, &open_all_week()).expect("week");
     let t = tomorrow();
     let (_, booking) = store
-        .book("room", &Claim::new(t, t + 3600), None)
+        .book("room", None, &Claim::new(t, t + 3600), None)
         .expect("book");
     let day = chrono::DateTime::from_timestamp(t + 3 * 86_400, 0)
         .expect("date")
@@ -124,13 +124,13 @@ fn every_calendar_write_refuses_a_key_revoked_before_it_commits() {
         (
             "book with a write key",
             store
-                .book_by("room", by(w1.clone()), &Claim::new(t, t + 1800), None)
+                .book("room", by(w1.clone()), &Claim::new(t, t + 1800), None)
                 .err(),
         ),
         (
             "book with a book key",
             store
-                .book_by("room", by(b1.clone()), &Claim::new(t, t + 1800), None)
+                .book("room", by(b1.clone()), &Claim::new(t, t + 1800), None)
                 .err(),
         ),
         (
@@ -150,7 +150,7 @@ fn every_calendar_write_refuses_a_key_revoked_before_it_commits() {
     assert_eq!(after.dated().booking_count(), 1);
     // The key that is left still writes.
     store
-        .book_by(
+        .book(
             "room",
             by(key("w2", KeyScope::Write)),
             &Claim::new(t, t + 1800),
@@ -165,14 +165,20 @@ fn a_revoked_admin_key_writes_nothing() {
     let store = Store::open(&path).expect("open");
     room(&store);
     store
-        .add_admin_key(KeyHash::new("a1", HASH).expect("key"))
+        .add_admin_key(
+            KeyHash::new("a1", HASH).expect("key"),
+            &Authority::Unchecked,
+        )
         .expect("a1");
     store
-        .add_admin_key(KeyHash::new("a2", HASH).expect("key"))
+        .add_admin_key(
+            KeyHash::new("a2", HASH).expect("key"),
+            &Authority::Unchecked,
+        )
         .expect("a2");
     let a1 = Authority::Admin("a1".into());
     store
-        .put_group_by("team", vec!["room".into()], &a1)
+        .put_group("team", vec!["room".into()], &a1)
         .expect("a1 writes while it exists");
     store
         .revoke_admin_key("a1", &Authority::Admin("a2".into()), true)
@@ -186,17 +192,17 @@ fn a_revoked_admin_key_writes_nothing() {
         ("delete", store.delete("room", by(a1.clone())).err()),
         (
             "create",
-            store.create_by("other", "UTC", Vec::new(), &a1).err(),
+            store.create("other", "UTC", Vec::new(), &a1).err(),
         ),
         (
             "put a group",
-            store.put_group_by("team", vec!["other".into()], &a1).err(),
+            store.put_group("team", vec!["other".into()], &a1).err(),
         ),
-        ("delete a group", store.delete_group_by("team", &a1).err()),
+        ("delete a group", store.delete_group("team", &a1).err()),
         (
             "add an admin key",
             store
-                .add_admin_key_by(KeyHash::new("a3", HASH).expect("key"), &a1)
+                .add_admin_key(KeyHash::new("a3", HASH).expect("key"), &a1)
                 .err(),
         ),
         (
@@ -222,7 +228,7 @@ fn a_revoked_admin_key_writes_nothing() {
     assert_eq!(ids, ["a2"]);
     // A calendar key is no admin key, even one that exists.
     let err = store
-        .put_group_by("team", vec!["x".into()], &key("w2", KeyScope::Write))
+        .put_group("team", vec!["x".into()], &key("w2", KeyScope::Write))
         .expect_err("calendar key");
     assert!(err.is_forbidden(), "{err}");
 }
@@ -234,7 +240,9 @@ fn a_calendar_created_again_refuses_writes_checked_against_the_old_one() {
     room(&store);
     let old = store.get("room").expect("room").incarnation();
     store.delete("room", None).expect("delete");
-    store.create("room", "UTC").expect("again");
+    store
+        .create("room", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect("again");
     store.commit("room", None, &open_all_week()).expect("week");
     let new = store.get("room").expect("room");
     assert_ne!(new.incarnation(), old);
@@ -246,7 +254,7 @@ fn a_calendar_created_again_refuses_writes_checked_against_the_old_one() {
     let errors = [
         store.commit("room", seen.clone(), &monday_nine()).err(),
         store
-            .book_by("room", seen.clone(), &Claim::new(t, t + 1800), None)
+            .book("room", seen.clone(), &Claim::new(t, t + 1800), None)
             .err(),
         store.delete("room", seen.clone()).err(),
     ];
@@ -277,13 +285,13 @@ fn a_calendar_closed_to_public_bookings_refuses_one_checked_while_it_was_open() 
     let t = tomorrow() + 86_400;
     let public = by(Authority::PublicBooking);
     store
-        .book_by("room", public.clone(), &Claim::new(t, t + 1800), None)
+        .book("room", public.clone(), &Claim::new(t, t + 1800), None)
         .expect("open to anyone");
     store
         .commit("room", None, &Change::SetBookingPublic(false))
         .expect("close");
     let err = store
-        .book_by("room", public, &Claim::new(t + 3600, t + 5400), None)
+        .book("room", public, &Claim::new(t + 3600, t + 5400), None)
         .expect_err("closed");
     assert!(err.is_forbidden(), "{err}");
 }
@@ -293,7 +301,10 @@ fn the_last_admin_key_is_kept_unless_another_exists_outside_the_store() {
     let (_dir, path) = temp_store();
     let store = Store::open(&path).expect("open");
     store
-        .add_admin_key(KeyHash::new("a1", HASH).expect("key"))
+        .add_admin_key(
+            KeyHash::new("a1", HASH).expect("key"),
+            &Authority::Unchecked,
+        )
         .expect("a1");
     let err = store
         .revoke_admin_key("a1", &Authority::Unchecked, true)
@@ -305,7 +316,10 @@ fn the_last_admin_key_is_kept_unless_another_exists_outside_the_store() {
     let store = Store::open(&path).expect("reopen");
     assert_eq!(store.admin_keys().len(), 1);
     store
-        .add_admin_key(KeyHash::new("a2", HASH).expect("key"))
+        .add_admin_key(
+            KeyHash::new("a2", HASH).expect("key"),
+            &Authority::Unchecked,
+        )
         .expect("a2");
     store
         .revoke_admin_key("a1", &Authority::Admin("a1".into()), true)

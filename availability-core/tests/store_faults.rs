@@ -11,7 +11,7 @@
 use std::fs;
 use std::path::Path;
 
-use availability_core::store::{Calendar, Change, KeyHash, Store};
+use availability_core::store::{Authority, Calendar, Change, KeyHash, Store};
 
 use crate::store::{batch_for, mix, temp_store, week_for};
 
@@ -134,7 +134,9 @@ fn a_create_torn_after_every_byte_leaves_no_calendar_or_the_new_one() {
         &path,
         "create",
         |store| {
-            store.create("room-2", "Europe/Paris").expect("create");
+            store
+                .create("room-2", "Europe/Paris", Vec::new(), &Authority::Unchecked)
+                .expect("create");
         },
         |old, new| assert_eq!((old.0.len(), new.0.len()), (1, 2)),
     );
@@ -144,7 +146,9 @@ fn a_create_torn_after_every_byte_leaves_no_calendar_or_the_new_one() {
 fn a_delete_torn_after_every_byte_leaves_the_calendar_or_none() {
     let (dir, path) = temp_store();
     let store = Store::open(&path).expect("open");
-    store.create("room-2", "UTC").expect("create");
+    store
+        .create("room-2", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect("create");
     drop(store);
     tear_append_after_every_byte(
         dir.path(),
@@ -166,7 +170,10 @@ fn an_admin_key_change_torn_after_every_byte_leaves_the_old_or_the_new_keys() {
         "admin key",
         |store| {
             store
-                .add_admin_key(KeyHash::new("admin", hash).expect("key"))
+                .add_admin_key(
+                    KeyHash::new("admin", hash).expect("key"),
+                    &Authority::Unchecked,
+                )
                 .expect("add");
         },
         |old, new| assert_eq!((old.1.len(), new.1.len()), (0, 1)),
@@ -264,11 +271,11 @@ fn a_file_from_a_newer_format_is_refused_by_name() {
     let (_dir, path) = temp_store();
     store_at(&path, 2);
     let mut image = fs::read(&path).expect("read");
-    image[8] = 4;
+    image[8] = 5;
     fs::write(&path, &image).expect("write");
     let err = Store::open(&path).expect_err("newer");
     assert!(err.is_corrupt(), "{err}");
-    assert!(err.to_string().contains("format version 4"), "{err}");
+    assert!(err.to_string().contains("format version 5"), "{err}");
     assert!(err.to_string().contains("newer"), "{err}");
     assert_eq!(fs::read(&path).expect("read"), image, "left as it was");
 }
@@ -317,7 +324,14 @@ fn a_store_of_many_calendars_reopens_as_it_was() {
     let (_dir, path) = temp_store();
     let store = Store::open(&path).expect("open");
     for i in 0..2_000 {
-        store.create(&format!("c{i:05}"), "UTC").expect("create");
+        store
+            .create(
+                &format!("c{i:05}"),
+                "UTC",
+                Vec::new(),
+                &Authority::Unchecked,
+            )
+            .expect("create");
     }
     for i in (0..2_000).step_by(7) {
         store.delete(&format!("c{i:05}"), None).expect("delete");

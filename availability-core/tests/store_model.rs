@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use availability_core::store::{Change, KeyHash, Store};
+use availability_core::store::{Authority, Change, KeyHash, Store};
 use availability_core::{Batch, Day, Entry, Status, Time, Week};
 use proptest::prelude::*;
 
@@ -211,7 +211,9 @@ impl Model {
 fn run_on_store(store: &Store, op: &Op) -> Outcome {
     let key = |k: usize| KeyHash::new(KEY_IDS[k], hash_for(KEY_IDS[k])).expect("key");
     match op {
-        Op::Create(i, z) => classify(store.create(IDS[*i], ZONES[*z])),
+        Op::Create(i, z) => {
+            classify(store.create(IDS[*i], ZONES[*z], Vec::new(), &Authority::Unchecked))
+        }
         Op::Delete(i) => classify(store.delete(IDS[*i], None)),
         Op::Commit { id, expect, change } => {
             let change = match change {
@@ -223,8 +225,10 @@ fn run_on_store(store: &Store, op: &Op) -> Outcome {
             };
             classify(store.commit(IDS[*id], *expect, &change))
         }
-        Op::AddAdmin(k) => classify(store.add_admin_key(key(*k))),
-        Op::RemoveAdmin(k) => classify(store.remove_admin_key(KEY_IDS[*k])),
+        Op::AddAdmin(k) => classify(store.add_admin_key(key(*k), &Authority::Unchecked)),
+        Op::RemoveAdmin(k) => {
+            classify(store.revoke_admin_key(KEY_IDS[*k], &Authority::Unchecked, false))
+        }
         Op::Reopen => unreachable!("the test loop reopens"),
     }
 }

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use availability_core::store::double::{Crash, FileDouble, Tear};
-use availability_core::store::{Change, KeyHash, Store};
+use availability_core::store::{Authority, Change, KeyHash, Store};
 use availability_core::Week;
 
 use crate::store::{batch_for, temp_store, week_for};
@@ -79,25 +79,41 @@ fn a_failed_sync_while_growing_stops_all_writes() {
     let mut fill = 0;
     while probe.cache().len() == room {
         fill += 1;
-        store.create(&format!("c{fill}"), "UTC").expect("create");
+        store
+            .create(
+                &format!("c{fill}"),
+                "UTC",
+                Vec::new(),
+                &Authority::Unchecked,
+            )
+            .expect("create");
     }
     let fill = fill - 1;
     drop(store);
     let disk = FileDouble::new_store();
     let store = Store::open_double(disk.clone()).expect("open");
     for i in 1..=fill {
-        store.create(&format!("c{i}"), "UTC").expect("create");
+        store
+            .create(&format!("c{i}"), "UTC", Vec::new(), &Authority::Unchecked)
+            .expect("create");
     }
     // The room is full: the next create grows the file, and the growth's fdatasync (the
     // next sync) fails.
     disk.fail_sync(0);
     let err = store
-        .create(&format!("c{}", fill + 1), "UTC")
+        .create(
+            &format!("c{}", fill + 1),
+            "UTC",
+            Vec::new(),
+            &Authority::Unchecked,
+        )
         .expect_err("the growth's sync failed");
     assert!(err.is_io(), "{err}");
     let err = replace(&store, 2).expect_err("writes are refused after a failed sync");
     assert!(err.to_string().contains("refuses writes"), "{err}");
-    let err = store.create("other", "UTC").expect_err("refused");
+    let err = store
+        .create("other", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect_err("refused");
     assert!(err.to_string().contains("refuses writes"), "{err}");
     drop(store);
     // Reopening reads back what is on disk, and takes writes again.
@@ -106,7 +122,9 @@ fn a_failed_sync_while_growing_stops_all_writes() {
     let store = Store::open_double(disk.reboot()).expect("reopen");
     let there = store.list().len();
     assert!(there == fill + 1 || there == fill + 2, "{there} calendars");
-    store.create("after", "UTC").expect("grows now");
+    store
+        .create("after", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect("grows now");
 }
 
 #[test]
@@ -115,7 +133,9 @@ fn a_failed_flush_of_a_commit_stops_all_writes() {
     let store = Store::open_double(disk.clone()).expect("open");
     disk.fail_sync(0);
     replace(&store, 2).expect_err("the flush failed");
-    let err = store.create("other", "UTC").expect_err("refused");
+    let err = store
+        .create("other", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect_err("refused");
     assert!(err.to_string().contains("refuses writes"), "{err}");
     assert_eq!(store.get("default").expect("default").version(), 1);
 }
@@ -254,14 +274,16 @@ impl State {
 
 fn run_op(store: &Store, op: Op) -> Result<(), availability_core::Error> {
     match op {
-        Op::Create(id) => store.create(id, "UTC").map(drop),
+        Op::Create(id) => store
+            .create(id, "UTC", Vec::new(), &Authority::Unchecked)
+            .map(drop),
         Op::Delete(id) => store.delete(id, None),
         Op::Commit(id, n) => store
             .commit(id, None, &Change::Replace(batch_for(n)))
             .map(drop),
         Op::AddKey(id, k) => store.commit(id, None, &Change::AddKey(key(k))).map(drop),
-        Op::AddAdmin(k) => store.add_admin_key(key(k)),
-        Op::RemoveAdmin(k) => store.remove_admin_key(k),
+        Op::AddAdmin(k) => store.add_admin_key(key(k), &Authority::Unchecked),
+        Op::RemoveAdmin(k) => store.revoke_admin_key(k, &Authority::Unchecked, false),
     }
 }
 

@@ -54,7 +54,7 @@ pub fn run(
                     .map_err(|e| e.to_string())?;
             }
             store
-                .add_admin_key(stored)
+                .add_admin_key(stored, &Authority::Unchecked)
                 .map_err(|e| format!("storing the admin key: {e}"))?;
             write(out, format!("key_id: {}", key.id))?;
             write(out, format!("key:    {}", key.token))?;

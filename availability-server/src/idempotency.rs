@@ -24,7 +24,7 @@ use http::request::Parts;
 use http::{Response, StatusCode};
 
 use crate::auth::{self, Principal};
-use crate::store::{IdempotencyKey, Remembered, Store};
+use crate::store::{Answer, IdempotencyKey, Remembered, Store};
 use crate::wire::{etag, Body, Problem, Result};
 
 /// The request header.
@@ -167,21 +167,27 @@ pub fn start<'a>(
     }
 }
 
-/// The remembered answer as a response: its status and JSON body, with the `ETag` of the
-/// version it names of the calendar's creation `incarnation`.
-pub fn replay(answer: &Remembered, incarnation: u64) -> Response<Body> {
-    let mut response = Response::new(Body::new(Bytes::from(answer.body.clone())));
-    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+/// A remembered response: its status and JSON body, with the `ETag` of the calendar state it
+/// showed: `state` as kept, or (kept without it, by an earlier version) the version the body
+/// names of the calendar's creation `incarnation`.
+pub fn replay(
+    status: u16,
+    body: Vec<u8>,
+    state: Option<(u64, u64)>,
+    incarnation: u64,
+) -> Response<Body> {
+    let state = state.or_else(|| {
+        serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["version"].as_u64())
+            .map(|version| (incarnation, version))
+    });
+    let mut response = Response::new(Body::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let version = serde_json::from_slice::<serde_json::Value>(&answer.body)
-        .ok()
-        .and_then(|v| v["version"].as_u64());
-    if let Some(version) = version {
-        headers.insert(
-            ETAG,
-            HeaderValue::from(etag::Tag::state((incarnation, version))),
-        );
+    if let Some(state) = state {
+        headers.insert(ETAG, HeaderValue::from(etag::Tag::state(state)));
     }
     response
 }
@@ -258,7 +264,14 @@ pub fn start_keyed<'a>(
             })?;
             let json = serde_json::from_slice(&opened).unwrap_or_default();
             let mut response = Response::new(Body::new(Bytes::from(opened)));
-            *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+            if let Answer::Response { status, state, .. } = answer.answer {
+                *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                if let Some(state) = state {
+                    response
+                        .headers_mut()
+                        .insert(ETAG, HeaderValue::from(etag::Tag::state(state)));
+                }
+            }
             response
                 .headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -267,21 +280,25 @@ pub fn start_keyed<'a>(
     }
 }
 
-/// Remembers `body`, the answer of a request started by [`start_keyed`], its key sealed; to
-/// be called in the blocking commit, right after the change. Not remembering is not a
-/// failure of the request (the change is made, and its answer is the one to give): it is
-/// logged, and a repeat is then answered as a new request.
-pub fn remember_keyed(store: &Store, sealing: &(IdempotencyKey, String), status: u16, body: &[u8]) {
+/// Remembers `body`, the answer of a request started by [`start_keyed`], its key sealed, with
+/// `state`, the calendar state it showed (its `ETag`), if any; to be called in the blocking
+/// commit, right after the change. Not remembering is not a failure of the request (the
+/// change is made, and its answer is the one to give): it is logged, and a repeat is then
+/// answered as a new request.
+pub fn remember_keyed(
+    store: &Store,
+    sealing: &(IdempotencyKey, String),
+    status: u16,
+    body: &[u8],
+    state: Option<(u64, u64)>,
+) {
     let (key, token) = sealing;
-    let answer = Remembered {
-        key: key.key.clone(),
-        principal: key.principal.clone(),
-        fingerprint: key.fingerprint,
-        expires_ms: key.expires_ms,
+    let answer = Answer::Response {
         status,
         body: seal(token, key, body),
+        state,
     };
-    if let Err(err) = store.remember(answer) {
+    if let Err(err) = store.remember(key, answer) {
         tracing::warn!(%err, "an answer with a new key was not remembered for its Idempotency-Key");
     }
 }
@@ -301,18 +318,22 @@ pub fn seal(token: &str, remembered: &IdempotencyKey, body: &[u8]) -> Vec<u8> {
 
 /// The answer a repeat gets from a remembered `answer` that [`seal`] made: the key opened
 /// with the repeat's `token` (the same token, since the principal is the same key). `None`
-/// when the answer cannot be opened (it then says nothing usable to this requester).
+/// when the answer cannot be opened (it then says nothing usable to this requester), or is
+/// not a response.
 pub fn unseal(token: &str, answer: &Remembered) -> Option<Vec<u8>> {
+    let Answer::Response { body, .. } = &answer.answer else {
+        return None;
+    };
     let key = IdempotencyKey {
         key: answer.key.clone(),
         principal: answer.principal.clone(),
         fingerprint: answer.fingerprint,
         expires_ms: answer.expires_ms,
     };
-    let value: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     match value.get("key").and_then(serde_json::Value::as_str) {
-        Some(k) if k.contains(SEALED) => convert(token, &key, &answer.body, Direction::Open),
-        _ => Some(answer.body.clone()),
+        Some(k) if k.contains(SEALED) => convert(token, &key, body, Direction::Open),
+        _ => Some(body.clone()),
     }
 }
 
@@ -405,8 +426,11 @@ mod tests {
             principal: key.principal.clone(),
             fingerprint: key.fingerprint,
             expires_ms: key.expires_ms,
-            status: 201,
-            body: seal("avk_0123456789ab_token", &key, body),
+            answer: Answer::Response {
+                status: 201,
+                body: seal("avk_0123456789ab_token", &key, body),
+                state: None,
+            },
         };
         (key, answer)
     }
@@ -415,7 +439,10 @@ mod tests {
     fn a_sealed_key_opens_with_the_same_token_only() {
         let body = b"{\"calendar\":\"bob\",\"key\":\"avk_5a8cf6e8d136_3acfa4a81c673036fc7d78173a0071f28da0287711d1a82f\",\"version\":1}\n";
         let (_, answer) = remembered(body);
-        let stored = String::from_utf8(answer.body.clone()).expect("JSON");
+        let Answer::Response { body: stored, .. } = &answer.answer else {
+            panic!("a response");
+        };
+        let stored = String::from_utf8(stored.clone()).expect("JSON");
         assert!(
             !stored.contains("3acfa4a81c673036"),
             "the secret is in the journal: {stored}"
@@ -436,7 +463,7 @@ mod tests {
     fn answers_without_a_key_are_kept_as_they_are() {
         let body = br#"{"id":"1","calendar":"room"}"#;
         let (_, answer) = remembered(body);
-        assert_eq!(answer.body, body);
+        assert!(matches!(&answer.answer, Answer::Response { body: kept, .. } if kept == body));
         assert_eq!(unseal("anything", &answer).as_deref(), Some(&body[..]));
     }
 }

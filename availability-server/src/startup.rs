@@ -11,7 +11,7 @@ use crate::auth::{self, Auth, AuthSettings};
 use crate::config::Config;
 use crate::limit::Limits;
 use crate::store::DEFAULT_CALENDAR;
-use crate::store::{KeyHash, Store};
+use crate::store::{Authority, KeyHash, Store};
 use crate::tls;
 use crate::wire::client::Proxy;
 
@@ -43,10 +43,12 @@ pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, Str
 
     if store.is_empty() {
         let s = Arc::clone(&store);
-        tokio::task::spawn_blocking(move || s.create(DEFAULT_CALENDAR, "UTC"))
-            .await
-            .map_err(|e| format!("creating the default calendar: {e}"))?
-            .map_err(|e| format!("creating the default calendar: {e}"))?;
+        tokio::task::spawn_blocking(move || {
+            s.create(DEFAULT_CALENDAR, "UTC", Vec::new(), &Authority::Unchecked)
+        })
+        .await
+        .map_err(|e| format!("creating the default calendar: {e}"))?
+        .map_err(|e| format!("creating the default calendar: {e}"))?;
     }
 
     let auth = Auth::new(AuthSettings {
@@ -66,7 +68,8 @@ pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, Str
         tokio::task::spawn_blocking(move || {
             let hash = auth::hash_blocking(&token, cost).map_err(|e| e.to_string())?;
             let stored = KeyHash::new(key.id, hash).map_err(|e| e.to_string())?;
-            s.add_admin_key(stored).map_err(|e| e.to_string())
+            s.add_admin_key(stored, &Authority::Unchecked)
+                .map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| format!("storing the admin key: {e}"))?

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use availability_core::store::{
-    Authority, Calendar, Change, Expected, Group, IdempotencyKey, KeyHash, KeyScope, Remembered,
-    Store, DEFAULT_CALENDAR,
+    Answer, Authority, Calendar, Change, Expected, Group, IdempotencyKey, KeyHash, KeyScope,
+    Remembered, Store, DEFAULT_CALENDAR,
 };
 
 /// The file of the store inside the data directory.

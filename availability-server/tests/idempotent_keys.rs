@@ -31,8 +31,10 @@ async fn a_repeated_post_shows_the_same_new_key_once_made() {
         let r = post(&c, "/calendars", &admin, body, "cal-1").await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
         assert_eq!(r.header("location"), Some("/calendars/repeat"));
+        assert!(r.header("etag").is_some(), "no ETag");
         if let Some(first) = &first {
             assert_eq!(r.body, first.body, "a repeat answered differently");
+            assert_eq!(r.header("etag"), first.header("etag"));
         }
         first.get_or_insert(r);
     }
@@ -48,6 +50,8 @@ async fn a_repeated_post_shows_the_same_new_key_once_made() {
     let again = post(&c, "/calendars/repeat/keys", &key, label, "key-1").await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.text());
     assert_eq!(again.body, made.body);
+    assert!(made.header("etag").is_some(), "no ETag");
+    assert_eq!(again.header("etag"), made.header("etag"));
     let book_key = made.json()["key"].as_str().unwrap().to_owned();
     let listed = c
         .authed(Method::GET, "/calendars/repeat/keys", &key)
@@ -90,6 +94,10 @@ async fn a_repeated_post_shows_the_same_new_key_once_made() {
     let r = post(&c, "/calendars", &admin, body, "cal-1").await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(r.body, first.body);
+    assert_eq!(
+        (r.header("etag"), r.header("location")),
+        (first.header("etag"), first.header("location"))
+    );
     assert!(r.text().contains(&secret));
     let write = c
         .json(

@@ -12,7 +12,15 @@ use crate::support::{Client, Resp, TestServer};
 fn calendars(server: &TestServer, n: usize) -> Vec<String> {
     for i in 0..n {
         let id = format!("c{:03}", (i * 37 + 11) % n);
-        server.store.create(&id, "UTC").unwrap();
+        server
+            .store
+            .create(
+                &id,
+                "UTC",
+                Vec::new(),
+                &availability_server::store::Authority::Unchecked,
+            )
+            .unwrap();
     }
     let mut ids: Vec<String> = (0..n).map(|i| format!("c{i:03}")).collect();
     ids.push("default".to_owned());
@@ -24,7 +32,14 @@ fn groups(server: &TestServer, n: usize) -> Vec<String> {
     for i in 0..n {
         let id = format!("g{:03}", (i * 37 + 11) % n);
         let members = vec!["default".to_owned()];
-        server.store.put_group(&id, members).unwrap();
+        server
+            .store
+            .put_group(
+                &id,
+                members,
+                &availability_server::store::Authority::Unchecked,
+            )
+            .unwrap();
     }
     (0..n).map(|i| format!("g{i:03}")).collect()
 }

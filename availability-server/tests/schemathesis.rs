@@ -80,7 +80,11 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     // A group for the streams' run below (the store makes the calendar `default` itself).
     availability_server::store::open(data.path())
         .expect("a new store")
-        .put_group("default", vec!["default".to_owned()])
+        .put_group(
+            "default",
+            vec!["default".to_owned()],
+            &availability_server::store::Authority::Unchecked,
+        )
         .expect("the group");
     let mut server = start(data.path());
     let admin = server

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use availability_server::auth::{self, Auth, AuthSettings, Need};
 use availability_server::limit::{Limit, Limits, Rate, Rates};
-use availability_server::store::{KeyHash, Store};
+use availability_server::store::{Authority, KeyHash, Store};
 use availability_server::wire::client::Proxy;
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -19,10 +19,11 @@ fn keys(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = Store::open(dir.path().join("auth.store")).expect("a new store");
     store
-        .create_with_keys(
+        .create(
             "team",
             "UTC",
             vec![KeyHash::new(key.id.clone(), hash).expect("a key hash")],
+            &Authority::Unchecked,
         )
         .expect("the calendar");
     let auth = Auth::new(AuthSettings {

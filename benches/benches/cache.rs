@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use availability_core::store::Store;
+use availability_core::store::{Authority, Store};
 use availability_core::tz::{IsoWeek, Zone};
 use availability_server::cache::{Cache, Format, GroupKey, Key, Rendered};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -17,11 +17,18 @@ fn bench(c: &mut Criterion) {
     let others: Vec<_> = (0..64)
         .map(|i| {
             store
-                .create(&format!("room-{i}"), "UTC")
+                .create(
+                    &format!("room-{i}"),
+                    "UTC",
+                    Vec::new(),
+                    &Authority::Unchecked,
+                )
                 .expect("a calendar")
         })
         .collect();
-    let written = store.create("written", "UTC").expect("a calendar");
+    let written = store
+        .create("written", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect("a calendar");
     let week = |n: u32| IsoWeek::new(2026, 1 + n % 52).expect("a week");
     let zones: Vec<Zone> = ["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo"]
         .iter()

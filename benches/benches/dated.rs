@@ -163,7 +163,7 @@ fn durable(_: &mut Criterion) {
         let span = t + (round as i64 % 1000) * 1800;
         let start = Instant::now();
         let (_, booking) = store
-            .book("default", &Claim::new(span, span + 1800), None)
+            .book("default", None, &Claim::new(span, span + 1800), None)
             .expect("book");
         claim.push(start.elapsed());
         store.cancel("default", None, booking.id()).expect("cancel");
@@ -199,7 +199,7 @@ fn race(_: &mut Criterion) {
                 std::thread::spawn(move || {
                     barrier.wait();
                     store
-                        .book("default", &Claim::new(span, span + 1800), None)
+                        .book("default", None, &Claim::new(span, span + 1800), None)
                         .is_ok()
                 })
             })

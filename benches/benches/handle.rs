@@ -18,7 +18,7 @@ use availability_server::auth::{Auth, AuthSettings};
 use availability_server::cache::{Format, Key};
 use availability_server::limit::{Limits, Rate, Rates};
 use availability_server::routes;
-use availability_server::store::{Change, Store};
+use availability_server::store::{Authority, Change, Store};
 use availability_server::wire::client::Proxy;
 use availability_server::wire::query::{self, Query};
 use availability_server::wire::response;
@@ -42,7 +42,9 @@ fn now<F: Future>(future: F) -> F::Output {
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = Arc::new(Store::open(dir.path().join("handle.store")).expect("a new store"));
-    store.create("load", "Europe/Paris").expect("the calendar");
+    store
+        .create("load", "Europe/Paris", Vec::new(), &Authority::Unchecked)
+        .expect("the calendar");
     store
         .commit("load", None, &Change::Replace(office_batch()))
         .expect("the week");

@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use availability_core::store::{Change, Store};
+use availability_core::store::{Authority, Change, Store};
 use availability_core::{Batch, Day, Entry, Status, Time};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -42,7 +42,12 @@ fn reads(c: &mut Criterion) {
     let store = Store::open(dir.path().join("store.avs")).expect("open");
     for i in 1..CALENDARS {
         store
-            .create(&format!("calendar-{i}"), "UTC")
+            .create(
+                &format!("calendar-{i}"),
+                "UTC",
+                Vec::new(),
+                &Authority::Unchecked,
+            )
             .expect("create");
     }
     let ids: Vec<String> = (1..CALENDARS)
@@ -149,7 +154,9 @@ fn throughput(c: &mut Criterion) {
         }
         let store = Arc::new(Store::open(dir.path().join("store.avs")).expect("open"));
         for w in 0..writers {
-            store.create(&format!("w{w}"), "UTC").expect("create");
+            store
+                .create(&format!("w{w}"), "UTC", Vec::new(), &Authority::Unchecked)
+                .expect("create");
         }
         let change = Change::Apply(batch_of_100(1));
         group.bench_function(format!("commits, {writers} writers"), |b| {

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use availability_core::dated::{Claim, DayOverride};
 use availability_core::store::double::FileDouble;
-use availability_core::store::{Change, IdempotencyKey, Remembered, Store};
+use availability_core::store::{Answer, Authority, Change, IdempotencyKey, Store};
 use availability_core::tz::IsoWeek;
 use availability_core::{Batch, Day, Entry, Status};
 
@@ -65,7 +65,9 @@ fn baseline() -> &'static Vec<u8> {
         );
         for id in ["default", "room-1"] {
             if id != "default" {
-                store.create(id, "Europe/Paris").expect("create");
+                store
+                    .create(id, "Europe/Paris", Vec::new(), &Authority::Unchecked)
+                    .expect("create");
             }
             store
                 .commit(id, None, &Change::Replace(week.clone()))
@@ -73,9 +75,14 @@ fn baseline() -> &'static Vec<u8> {
             let mut claim = Claim::new(t(), t() + 3600);
             claim.label = Some(String::from("Planning"));
             claim.key_id = Some(String::from("k1"));
-            let (_, first) = store.book(id, &claim, None).expect("book");
+            let (_, first) = store.book(id, None, &claim, None).expect("book");
             store
-                .book(id, &Claim::new(t() + 86_400, t() + 86_400 + 1800), None)
+                .book(
+                    id,
+                    None,
+                    &Claim::new(t() + 86_400, t() + 86_400 + 1800),
+                    None,
+                )
                 .expect("book");
             store.cancel(id, None, first.id()).expect("cancel");
             let mut day = DayOverride::UNAVAILABLE;
@@ -89,26 +96,29 @@ fn baseline() -> &'static Vec<u8> {
             fingerprint: [3; 32],
             expires_ms: (t() + 86_400) * 1000,
         };
-        let answer = |_: &availability_core::store::Calendar,
-                      _: &availability_core::dated::Booking| {
-            (201, b"{}".to_vec())
-        };
         store
             .book(
                 "room-1",
+                None,
                 &Claim::new(t() + 7200, t() + 9000),
-                Some((&key, &answer)),
+                Some(&key),
             )
             .expect("idempotent booking");
+        let admin = IdempotencyKey {
+            key: String::from("create-1"),
+            principal: String::from("admin:a"),
+            fingerprint: [4; 32],
+            expires_ms: (t() + 86_400) * 1000,
+        };
         store
-            .remember(Remembered {
-                key: String::from("create-1"),
-                principal: String::from("admin:a"),
-                fingerprint: [4; 32],
-                expires_ms: (t() + 86_400) * 1000,
-                status: 201,
-                body: b"{\"id\":\"x\"}".to_vec(),
-            })
+            .remember(
+                &admin,
+                Answer::Response {
+                    status: 201,
+                    body: b"{\"id\":\"x\"}".to_vec(),
+                    state: Some((1, 2)),
+                },
+            )
             .expect("remember");
         drop(store);
         file.durable()
@@ -200,7 +210,7 @@ pub(crate) fn run(data: &[u8]) {
     for calendar in store.list() {
         let id = calendar.id().to_string();
         let start = t() + 3 * 86_400;
-        match store.book(&id, &Claim::new(start, start + 1800), None) {
+        match store.book(&id, None, &Claim::new(start, start + 1800), None) {
             Ok((after, _)) => assert_eq!(after.version(), calendar.version() + 1),
             Err(e) => assert!(
                 e.is_conflict(),

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use availability_core::store::{Change, KeyHash, Store};
+use availability_core::store::{Authority, Change, KeyHash, Store};
 use availability_core::{Batch, Day, Entry, Status};
 
 const HEADER: usize = 4096;
@@ -29,10 +29,15 @@ fn baseline() -> &'static [u8] {
         let store = Store::open(&path).expect("baseline");
         let hash = "$2b$04$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234";
         store
-            .add_admin_key(KeyHash::new("admin", hash).expect("key"))
+            .add_admin_key(
+                KeyHash::new("admin", hash).expect("key"),
+                &Authority::Unchecked,
+            )
             .expect("admin");
         for id in ["room-1", "desk"] {
-            store.create(id, "Europe/Paris").expect("create");
+            store
+                .create(id, "Europe/Paris", Vec::new(), &Authority::Unchecked)
+                .expect("create");
             let batch = Batch::from(vec![Entry::range(
                 Day::Tuesday,
                 "09:00".parse().expect("time"),
@@ -111,7 +116,7 @@ pub(crate) fn run(data: &[u8]) {
             .unwrap_or_else(|e| panic!("a store that opened refused a write: {e}"));
         assert_eq!(written.version(), calendar.version() + 1);
     }
-    match store.create("fuzz-new", "UTC") {
+    match store.create("fuzz-new", "UTC", Vec::new(), &Authority::Unchecked) {
         Ok(created) => assert_eq!(store.get("fuzz-new").as_deref(), Some(&*created)),
         Err(e) => assert!(
             e.is_already_exists(),

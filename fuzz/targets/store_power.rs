@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use availability_core::store::double::{Crash, FileDouble, Tear};
-use availability_core::store::{Change, KeyHash, Store};
+use availability_core::store::{Authority, Change, KeyHash, Store};
 use availability_core::{Batch, Day, Entry, Status, Time, Week};
 
 /// More ids than the 8 slots of a new file, so that sequences grow it.
@@ -134,7 +134,9 @@ impl State {
 
 fn run_op(store: &Store, op: Op) -> Result<(), availability_core::Error> {
     match op {
-        Op::Create(i) => store.create(IDS[i], "UTC").map(drop),
+        Op::Create(i) => store
+            .create(IDS[i], "UTC", Vec::new(), &Authority::Unchecked)
+            .map(drop),
         Op::Delete(i) => store.delete(IDS[i], None),
         Op::Commit(i, arg) => store
             .commit(IDS[i], None, &Change::Replace(batch(arg)))
@@ -145,8 +147,8 @@ fn run_op(store: &Store, op: Op) -> Result<(), availability_core::Error> {
         Op::RemoveKey(i, k) => store
             .commit(IDS[i], None, &Change::RemoveKey(KEY_IDS[k].to_owned()))
             .map(drop),
-        Op::AddAdmin(k) => store.add_admin_key(key(k)),
-        Op::RemoveAdmin(k) => store.remove_admin_key(KEY_IDS[k]),
+        Op::AddAdmin(k) => store.add_admin_key(key(k), &Authority::Unchecked),
+        Op::RemoveAdmin(k) => store.revoke_admin_key(KEY_IDS[k], &Authority::Unchecked, false),
     }
 }
 

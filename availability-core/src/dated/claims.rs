@@ -1,7 +1,6 @@
 //! Changing dated data: overrides, claims and their checks, cancellations, moving to another
 //! owner zone, and dropping what retention no longer keeps.
 
-use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::sync::Arc;
@@ -123,15 +122,12 @@ impl Dated {
             self.weeks
                 .update(*n, |planes| planes.claimed = planes.claimed.or(*wanted));
         }
-        let booking = Arc::new(Booking {
+        let booking = Arc::new(Booking::made(
             id,
-            start: claim.start,
-            end: claim.end,
-            label: claim.label.as_deref().map(Box::from),
-            key_id: claim.key_id.as_deref().map(Box::from),
+            claim,
             created_ms,
-            slots: slots.into_boxed_slice(),
-        });
+            slots.into_boxed_slice(),
+        ));
         self.bookings.insert(Arc::clone(&booking));
         self.next_booking = self.next_booking.max(id.0.saturating_add(1));
         booking

@@ -238,6 +238,31 @@ impl Booking {
         self.slots.iter().map(|(_, plane)| plane.count()).sum()
     }
 
+    /// A booking as it was made, read back from a store: `claim`'s span, label and key, and
+    /// the owner slots it held then, per owner week number.
+    pub(crate) fn made(
+        id: BookingId,
+        claim: &Claim,
+        created_ms: i64,
+        slots: Box<[(i64, Plane)]>,
+    ) -> Booking {
+        Booking {
+            id,
+            start: claim.start,
+            end: claim.end,
+            label: claim.label.as_deref().map(Box::from),
+            key_id: claim.key_id.as_deref().map(Box::from),
+            created_ms,
+            slots,
+        }
+    }
+
+    /// The owner slots it holds, per owner week number.
+    #[cfg(feature = "std")]
+    pub(crate) fn planes(&self) -> &[(i64, Plane)] {
+        &self.slots
+    }
+
     /// What it claimed: its span, label and key.
     pub(super) fn claim(&self) -> Claim {
         Claim {

@@ -26,24 +26,16 @@ impl Store {
             .cloned()
     }
 
-    /// Adds an admin key hash. Returns once it is on disk.
+    /// Adds an admin key hash, authorized by `by` (checked again under the writer lock;
+    /// [`Authority::Unchecked`] checks nothing). Returns once it is on disk.
     ///
     /// # Errors
     ///
     /// [`Error::is_already_exists`] when the key id is taken, [`Error::is_capacity`] when
-    /// there are 16 admin keys, [`Error::is_io`] when the write failed.
-    pub fn add_admin_key(&self, key: KeyHash) -> Result<(), Error> {
-        self.add_admin_key_by(key, &Authority::Unchecked)
-    }
-
-    /// [`Store::add_admin_key`], authorized by `by`, which is checked again under the writer
-    /// lock.
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::add_admin_key`]; [`Error::is_unauthorized`] when `by` was revoked,
-    /// [`Error::is_forbidden`] when it is not an admin key.
-    pub fn add_admin_key_by(&self, key: KeyHash, by: &Authority) -> Result<(), Error> {
+    /// there are 16 admin keys, [`Error::is_unauthorized`] when `by` was revoked,
+    /// [`Error::is_forbidden`] when it is not an admin key, [`Error::is_io`] when the write
+    /// failed.
+    pub fn add_admin_key(&self, key: KeyHash, by: &Authority) -> Result<(), Error> {
         let mut writer = self.writer.lock()?;
         by.check(None, &writer.meta.admin_keys)?;
         let mut keys = writer.meta.admin_keys.clone();
@@ -51,25 +43,16 @@ impl Store {
         self.write_admin_keys(&mut writer, keys)
     }
 
-    /// Removes the admin key with id `key_id`. Returns once that is on disk.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::is_not_found`] when there is no such admin key, [`Error::is_io`] when the
-    /// write failed.
-    pub fn remove_admin_key(&self, key_id: &str) -> Result<(), Error> {
-        self.revoke_admin_key(key_id, &Authority::Unchecked, false)
-    }
-
     /// Removes the admin key with id `key_id`, authorized by `by` (checked again under the
-    /// writer lock). With `keep_one` (no admin key exists outside the store), the last
+    /// writer lock; [`Authority::Unchecked`] checks nothing). Returns once that is on disk. With `keep_one` (no admin key exists outside the store), the last
     /// stored admin key is not removed: nobody could administer the store after it.
     ///
     /// # Errors
     ///
-    /// As [`Store::remove_admin_key`]; [`Error::is_last_admin_key`] when it is the last one
-    /// and `keep_one` is set; [`Error::is_unauthorized`] when `by` was revoked,
-    /// [`Error::is_forbidden`] when it is not an admin key.
+    /// [`Error::is_not_found`] when there is no such admin key; [`Error::is_last_admin_key`]
+    /// when it is the last one and `keep_one` is set; [`Error::is_unauthorized`] when `by`
+    /// was revoked, [`Error::is_forbidden`] when it is not an admin key; [`Error::is_io`]
+    /// when the write failed.
     pub fn revoke_admin_key(
         &self,
         key_id: &str,

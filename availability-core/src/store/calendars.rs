@@ -19,19 +19,11 @@ use crate::dated::Dated;
 use crate::error::{Error, Kind};
 
 impl Store {
-    /// Creates calendar `id` with owner zone `zone`, every slot unavailable, version 1, no
-    /// keys. Returns once it is on disk.
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::create_with_keys`].
-    pub fn create(&self, id: &str, zone: &str) -> Result<Arc<Calendar>, Error> {
-        self.create_with_keys(id, zone, Vec::new())
-    }
-
     /// Creates calendar `id` with owner zone `zone`, every slot unavailable, version 1, and
     /// these keys, in one commit: a crash leaves either no calendar or the calendar with its
-    /// keys. Returns once it is on disk.
+    /// keys. `by` authorized it, and is checked again under the writer lock (an admin key
+    /// revoked meanwhile creates nothing; [`Authority::Unchecked`] checks nothing). Returns
+    /// once it is on disk.
     ///
     /// # Errors
     ///
@@ -39,24 +31,10 @@ impl Store {
     /// that is not 1 to 64 characters of an IANA name's alphabet (the name is not looked up),
     /// [`Error::is_already_exists`] when the id is taken or two keys share an id,
     /// [`Error::is_capacity`] for more keys than a record holds or when the file has reached
-    /// its largest size, [`Error::is_io`] when the write failed.
-    pub fn create_with_keys(
-        &self,
-        id: &str,
-        zone: &str,
-        keys: Vec<KeyHash>,
-    ) -> Result<Arc<Calendar>, Error> {
-        self.create_by(id, zone, keys, &Authority::Unchecked)
-    }
-
-    /// [`Store::create_with_keys`], authorized by `by`, which is checked again under the
-    /// writer lock (an admin key revoked meanwhile creates nothing).
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::create_with_keys`]; [`Error::is_unauthorized`] when `by` was revoked,
-    /// [`Error::is_forbidden`] when it is not an admin key.
-    pub fn create_by(
+    /// its largest size, [`Error::is_unauthorized`] when `by` was revoked,
+    /// [`Error::is_forbidden`] when it is not an admin key, [`Error::is_io`] when the write
+    /// failed.
+    pub fn create(
         &self,
         id: &str,
         zone: &str,

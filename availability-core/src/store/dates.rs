@@ -1,25 +1,20 @@
-//! Dated writes: overrides of owner dates, bookings and their cancellation, each one journal
-//! record appended while the calendar's write slot is held.
+//! Dated writes: overrides of owner dates, bookings and their cancellation, each one record
+//! of the log appended while the calendar's write slot is held.
 
 use alloc::string::String;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 
 use chrono::NaiveDate;
 
 use super::calendar::Calendar;
 use super::checked::now_ms;
 use super::expect::Expected;
-use super::journal_format::{Record, Remembered};
+use super::journal_format::{Answer, Record, Remembered};
 use super::open::zone_or_utc;
 use super::remembered::IdempotencyKey;
 use super::Store;
 use crate::dated::{day_number, Booking, BookingId, Claim, DayOverride};
 use crate::error::{Error, Kind};
-
-/// How a booking's answer is made for [`Store::book`] to remember it: given the calendar
-/// after the booking and the booking, the HTTP status and body.
-pub type Answer<'a> = &'a dyn Fn(&Calendar, &Booking) -> (u16, Vec<u8>);
 
 impl Store {
     /// Sets the slots of owner date `date` of calendar `id` to `day` (replacing an earlier
@@ -38,22 +33,17 @@ impl Store {
         date: NaiveDate,
         day: DayOverride,
     ) -> Result<Arc<Calendar>, Error> {
-        self.dated_write(
-            id,
-            expected.into(),
-            |_, dated, owner| {
-                dated.set_override(date, day)?;
-                let (open, firm) = day.bits();
-                let record = Record::Override {
-                    owner,
-                    day: day_number(date),
-                    open,
-                    firm,
-                };
-                Ok((record, ()))
-            },
-            |_, (), _| {},
-        )
+        self.dated_write(id, expected.into(), |_, dated, owner| {
+            dated.set_override(date, day)?;
+            let (open, firm) = day.bits();
+            let record = Record::Override {
+                owner,
+                day: day_number(date),
+                open,
+                firm,
+            };
+            Ok((record, ()))
+        })
         .map(|(calendar, ())| calendar)
     }
 
@@ -70,101 +60,76 @@ impl Store {
         expected: impl Into<Expected>,
         date: NaiveDate,
     ) -> Result<Arc<Calendar>, Error> {
-        self.dated_write(
-            id,
-            expected.into(),
-            |_, dated, owner| {
-                if !dated.remove_override(date) {
-                    return Err(Error::new(
-                        Kind::NotFound,
-                        std::format!("calendar {:?} has no override on {date}", owner.id),
-                    ));
-                }
-                let day = day_number(date);
-                Ok((Record::ClearOverride { owner, day }, ()))
-            },
-            |_, (), _| {},
-        )
+        self.dated_write(id, expected.into(), |_, dated, owner| {
+            if !dated.remove_override(date) {
+                return Err(Error::new(
+                    Kind::NotFound,
+                    std::format!("calendar {:?} has no override on {date}", owner.id),
+                ));
+            }
+            let day = day_number(date);
+            Ok((Record::ClearOverride { owner, day }, ()))
+        })
         .map(|(calendar, ())| calendar)
     }
 
     /// Books `claim` on calendar `id`: every owner slot that an instant of the span falls
     /// in must be available in the effective week and unclaimed. Atomic with respect to
-    /// every other write to the calendar; returns the new state and the booking once it is on
-    /// disk.
+    /// every other write to the calendar, and made only if `expected` (the calendar's
+    /// incarnation, the key that authorized it, a version; `None` expects nothing) still
+    /// holds when it commits. Returns the new state and the booking once it is on disk.
     ///
-    /// With `idempotency`, the answer `answer` makes of the booking is kept with it (in the
-    /// same record, so a booking is never on disk without its answer) and
-    /// [`Store::remembered`] returns it until it expires, also after a restart.
+    /// With `idempotency`, the booking is remembered for the key as [`Answer::Booked`] (in
+    /// the same record, so a booking is never on disk without it) and [`Store::remembered`]
+    /// returns it until it expires, also after a restart.
     ///
     /// # Errors
     ///
     /// [`Error::is_invalid_span`] for a span the rules refuse ([`Claim::check`], against the
     /// system clock); [`Error::is_conflict`] when a slot is not free
-    /// ([`Error::conflict_details`] names the first and why); [`Error::is_not_found`],
-    /// [`Error::is_io`] as for [`Store::commit`]. Nothing changes on any error.
+    /// ([`Error::conflict_details`] names the first and why); [`Error::is_unauthorized`] /
+    /// [`Error::is_forbidden`] when the authority no longer covers it,
+    /// [`Error::is_not_found`] for no such calendar or another incarnation,
+    /// [`Error::is_version_mismatch`] for another version, [`Error::is_io`] as for
+    /// [`Store::commit`]. Nothing changes on any error.
     pub fn book(
-        &self,
-        id: &str,
-        claim: &Claim,
-        idempotency: Option<(&IdempotencyKey, Answer<'_>)>,
-    ) -> Result<(Arc<Calendar>, Arc<Booking>), Error> {
-        self.book_by(id, Expected::default(), claim, idempotency)
-    }
-
-    /// [`Store::book`], made only if `expected` (the calendar's incarnation, the key that
-    /// authorized it, a version) still holds when it commits.
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::book`]; [`Error::is_unauthorized`] / [`Error::is_forbidden`] when the
-    /// authority no longer covers it, [`Error::is_not_found`] for another incarnation,
-    /// [`Error::is_version_mismatch`] for another version.
-    pub fn book_by(
         &self,
         id: &str,
         expected: impl Into<Expected>,
         claim: &Claim,
-        idempotency: Option<(&IdempotencyKey, Answer<'_>)>,
+        idempotency: Option<&IdempotencyKey>,
     ) -> Result<(Arc<Calendar>, Arc<Booking>), Error> {
-        if let Some((key, _)) = idempotency {
+        if let Some(key) = idempotency {
             key.check()?;
         }
         let now = now_ms().div_euclid(1000);
-        self.dated_write(
-            id,
-            expected.into(),
-            |current, dated, owner| {
-                let zone = zone_or_utc(current.zone());
-                let booking = dated.claim(zone, &current.week(), claim, now)?;
-                let record = Record::Book {
-                    owner,
-                    id: booking.id().0,
-                    start: booking.start(),
-                    end: booking.end(),
-                    created_ms: booking.created_unix_ms(),
-                    key_id: booking.key_id().map(String::from),
-                    label: booking.label().map(String::from),
-                    remembered: None,
-                };
-                Ok((record, booking))
-            },
-            |calendar, booking, record| {
-                if let (Some((key, answer)), Record::Book { remembered, .. }) =
-                    (idempotency, record)
-                {
-                    let (status, body) = answer(calendar, booking);
-                    *remembered = Some(Remembered {
-                        key: key.key.clone(),
-                        principal: key.principal.clone(),
-                        fingerprint: key.fingerprint,
-                        expires_ms: key.expires_ms,
-                        status,
-                        body,
-                    });
-                }
-            },
-        )
+        self.dated_write(id, expected.into(), |current, dated, owner| {
+            let zone = zone_or_utc(current.zone());
+            let booking = dated.claim(zone, &current.week(), claim, now)?;
+            let remembered = idempotency.map(|key| Remembered {
+                key: key.key.clone(),
+                principal: key.principal.clone(),
+                fingerprint: key.fingerprint,
+                expires_ms: key.expires_ms,
+                answer: Answer::Booked {
+                    calendar: owner.id.clone(),
+                    incarnation: owner.incarnation,
+                    version: owner.version,
+                    booking: Arc::clone(&booking),
+                },
+            });
+            let record = Record::Book {
+                owner,
+                id: booking.id().0,
+                start: booking.start(),
+                end: booking.end(),
+                created_ms: booking.created_unix_ms(),
+                key_id: booking.key_id().map(String::from),
+                label: booking.label().map(String::from),
+                remembered,
+            };
+            Ok((record, booking))
+        })
     }
 
     /// Cancels booking `booking` of calendar `id`, freeing its slots; returns the new state
@@ -180,23 +145,18 @@ impl Store {
         expected: impl Into<Expected>,
         booking: BookingId,
     ) -> Result<(Arc<Calendar>, Arc<Booking>), Error> {
-        self.dated_write(
-            id,
-            expected.into(),
-            |_, dated, owner| {
-                let cancelled = dated.cancel(booking).ok_or_else(|| {
-                    Error::new(
-                        Kind::NotFound,
-                        std::format!("calendar {:?} has no booking {booking}", owner.id),
-                    )
-                })?;
-                let record = Record::Cancel {
-                    owner,
-                    id: booking.0,
-                };
-                Ok((record, cancelled))
-            },
-            |_, _, _| {},
-        )
+        self.dated_write(id, expected.into(), |_, dated, owner| {
+            let cancelled = dated.cancel(booking).ok_or_else(|| {
+                Error::new(
+                    Kind::NotFound,
+                    std::format!("calendar {:?} has no booking {booking}", owner.id),
+                )
+            })?;
+            let record = Record::Cancel {
+                owner,
+                id: booking.0,
+            };
+            Ok((record, cancelled))
+        })
     }
 }

@@ -1,5 +1,5 @@
-//! The store file on disk: atomic creation, the exclusive lock, the mapping, page writes with
-//! a synchronous flush, and growth.
+//! The store file on disk: atomic creation, the exclusive lock, the mapping it is read
+//! through, positioned writes with a synchronous flush, growth and replacement.
 //!
 //! This layer knows pages and offsets, not calendars. A write is staged into the mapping with
 //! [`MappedFile::stage_page`] and made durable by [`MappedFile::flush_span`]

@@ -1,4 +1,6 @@
-//! The byte layout of the store file: the header page, record copies and payloads.
+//! The bytes of a calendar's record and of keys, which the log's records hold; and the fixed
+//! records (the header page, two copies of each record) of format versions 1 and 2, read to
+//! migrate them.
 //!
 //! `docs/format.md` is the specification; this module is its one implementation. Everything
 //! here is pure (bytes in, values or errors out), so it can be tested without a file. Every
@@ -16,6 +18,10 @@ use super::checked::{
 };
 use crate::week::Week;
 
+mod cursor;
+
+pub(crate) use self::cursor::Cursor;
+
 /// The size of the header and of every record copy. Copies are page-aligned so that a commit
 /// writes and flushes exactly one page.
 pub(crate) const PAGE: usize = 4096;
@@ -25,7 +31,10 @@ pub(crate) const PAGE: usize = 4096;
 pub(crate) const MAGIC: [u8; 8] = [0x89, b'A', b'V', b'L', b'\r', b'\n', 0x1a, b'\n'];
 
 /// The format version this build writes and reads: the log (docs/format.md).
-pub(crate) const FORMAT_VERSION: u32 = 3;
+pub(crate) const FORMAT_VERSION: u32 = 4;
+/// The log as it was before a booking's remembered answer held the booking (docs/format.md,
+/// section 9): read as it is, and rewritten as [`FORMAT_VERSION`] by a compaction on open.
+pub(crate) const LOG_VERSION_3: u32 = 3;
 /// The version of fixed records, two page copies each, that this build reads to migrate it
 /// (docs/format.md, section 9); its calendar and key payloads are the log's.
 pub(crate) const PAGED_VERSION: u32 = 2;
@@ -33,7 +42,8 @@ pub(crate) const PAGED_VERSION: u32 = 2;
 pub(crate) const MIGRATES_FROM: u32 = 1;
 
 /// The format version of a store file, from its first twelve bytes, if this build reads it
-/// ([`FORMAT_VERSION`], or [`PAGED_VERSION`] and [`MIGRATES_FROM`] to migrate them); the
+/// ([`FORMAT_VERSION`] and [`LOG_VERSION_3`], or [`PAGED_VERSION`] and [`MIGRATES_FROM`] to
+/// migrate them); the
 /// error says what the bytes are instead. Read before any checksum, so that a file of a
 /// newer version is refused by its number.
 pub(crate) fn sniff_version(bytes: &[u8]) -> Result<u32, String> {
@@ -49,7 +59,7 @@ pub(crate) fn sniff_version(bytes: &[u8]) -> Result<u32, String> {
         ));
     }
     let version = u32_at(bytes, 8).unwrap_or_default();
-    if ![FORMAT_VERSION, PAGED_VERSION, MIGRATES_FROM].contains(&version) {
+    if ![FORMAT_VERSION, LOG_VERSION_3, PAGED_VERSION, MIGRATES_FROM].contains(&version) {
         let which = if version > FORMAT_VERSION {
             "newer than"
         } else {
@@ -323,74 +333,6 @@ pub(crate) fn encode_keys(out: &mut Vec<u8>, keys: &[KeyHash]) {
         out.extend_from_slice(key.id().as_bytes());
         out.extend_from_slice(key.hash().as_bytes());
         out.extend_from_slice(label.as_bytes());
-    }
-}
-
-/// A cursor over a payload that never reads past its end (the store file's payloads and the
-/// journal's records share it).
-pub(crate) struct Cursor<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Cursor<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Cursor<'a> {
-        Cursor { bytes }
-    }
-
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if n > self.bytes.len() {
-            return Err(String::from("the payload ends early"));
-        }
-        let (head, tail) = self.bytes.split_at(n);
-        self.bytes = tail;
-        Ok(head)
-    }
-
-    pub(crate) fn byte(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?.first().copied().unwrap_or_default())
-    }
-
-    pub(crate) fn u16(&mut self) -> Result<u16, String> {
-        let bytes = self.take(2)?;
-        Ok(u16::from_le_bytes([bytes[0], bytes[1]]))
-    }
-
-    pub(crate) fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32_at(self.take(4)?, 0).unwrap_or_default())
-    }
-
-    pub(crate) fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64_at(self.take(8)?, 0).unwrap_or_default())
-    }
-
-    pub(crate) fn i64(&mut self) -> Result<i64, String> {
-        Ok(self.u64()? as i64)
-    }
-
-    pub(crate) fn text(&mut self, n: usize, what: &str) -> Result<String, String> {
-        let bytes = self.take(n)?;
-        core::str::from_utf8(bytes)
-            .map(String::from)
-            .map_err(|_| format!("the {what} is not UTF-8"))
-    }
-
-    /// An id (a calendar's or a group's): its length byte, then `[a-z0-9][a-z0-9-]{0,62}`.
-    pub(crate) fn id(&mut self, what: &str) -> Result<String, String> {
-        let len = self.byte()? as usize;
-        let id = self.text(len, what)?;
-        check_id(&id).map_err(|e| alloc::string::ToString::to_string(&e))?;
-        Ok(id)
-    }
-
-    pub(crate) fn finish(&self) -> Result<(), String> {
-        if self.bytes.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} unexpected bytes after the payload",
-                self.bytes.len()
-            ))
-        }
     }
 }
 

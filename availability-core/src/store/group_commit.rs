@@ -1,4 +1,4 @@
-//! Group commit, shared by the store file and the journal: many writers, one flush.
+//! Group commit: many writers, one flush.
 //!
 //! A writer stages its bytes in the file's cache under its own lock and takes a ticket (the
 //! count of writes staged so far). It then asks [`GroupCommit::wait_for`] to make that ticket

@@ -1,4 +1,4 @@
-//! Named groups of calendars: read lock-free, written one at a time, kept in the journal.
+//! Named groups of calendars: read lock-free, written one at a time, kept in the log.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -57,25 +57,17 @@ impl Store {
 
     /// Creates or replaces the named group `id` with `members` (1 to 1,000 distinct calendar
     /// ids; they are not looked up: a group may name a calendar that is created later).
-    /// Returns the group and whether it is new, once it is on disk.
+    /// `by` authorized it, and is checked again once the write is under way
+    /// ([`Authority::Unchecked`] checks nothing). Returns the group and whether it is new,
+    /// once it is on disk.
     ///
     /// # Errors
     ///
     /// [`Error::is_parse`] for an id that is not a calendar-style id, a member list that is
-    /// empty, longer than 1,000, or names a calendar twice; [`Error::is_io`] when the journal
-    /// write failed.
-    pub fn put_group(&self, id: &str, members: Vec<String>) -> Result<(Arc<Group>, bool), Error> {
-        self.put_group_by(id, members, &Authority::Unchecked)
-    }
-
-    /// [`Store::put_group`], authorized by `by`, which is checked again once the group's
-    /// write is under way.
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::put_group`]; [`Error::is_unauthorized`] when `by` was revoked,
-    /// [`Error::is_forbidden`] when it is not an admin key.
-    pub fn put_group_by(
+    /// empty, longer than 1,000, or names a calendar twice; [`Error::is_unauthorized`] when
+    /// `by` was revoked, [`Error::is_forbidden`] when it is not an admin key;
+    /// [`Error::is_io`] when the journal write failed.
+    pub fn put_group(
         &self,
         id: &str,
         members: Vec<String>,
@@ -126,24 +118,15 @@ impl Store {
         Ok((group, new))
     }
 
-    /// Removes the named group `id`, once that is on disk.
+    /// Removes the named group `id`, once that is on disk; `by` as for
+    /// [`Store::put_group`].
     ///
     /// # Errors
     ///
-    /// [`Error::is_not_found`] when there is no such group; [`Error::is_io`] when the journal
+    /// [`Error::is_not_found`] when there is no such group; [`Error::is_unauthorized`] /
+    /// [`Error::is_forbidden`] as for [`Store::put_group`]; [`Error::is_io`] when the journal
     /// write failed.
-    pub fn delete_group(&self, id: &str) -> Result<(), Error> {
-        self.delete_group_by(id, &Authority::Unchecked)
-    }
-
-    /// [`Store::delete_group`], authorized by `by`, which is checked again once the group's
-    /// write is under way.
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::delete_group`]; [`Error::is_unauthorized`] when `by` was revoked,
-    /// [`Error::is_forbidden`] when it is not an admin key.
-    pub fn delete_group_by(&self, id: &str, by: &Authority) -> Result<(), Error> {
+    pub fn delete_group(&self, id: &str, by: &Authority) -> Result<(), Error> {
         let _writing = self
             .group_writes
             .lock()

@@ -1,6 +1,6 @@
-//! The journal: the file beside the store file that holds dated data (overrides, bookings,
-//! remembered answers to idempotent requests) as an append-only sequence of checksummed
-//! records, with group commit, recovery and compaction (docs/format.md, section 8).
+//! The log: the store's one file, an append-only sequence of checksummed records (calendars,
+//! admin keys, overrides, bookings, remembered answers, groups), with group commit, recovery,
+//! growth (`growth`) and compaction (`compaction`) (docs/format.md, sections 4 to 8).
 //!
 //! # Appending
 //!
@@ -33,12 +33,21 @@ use std::sync::{Mutex, MutexGuard};
 use super::backend::Backend;
 use super::calendar::default_calendar;
 use super::file::corrupt;
-use super::format::{u64_at, PAGE};
+use super::format::PAGE;
 use super::group_commit::GroupCommit;
 use super::journal_format::{
     frame, later_frame, next, End, Header, Record, Remembered, FRAME, HEADER, MAX_PAYLOAD,
 };
 use super::journal_live::Live;
+
+mod compaction;
+mod growth;
+
+pub(super) use self::compaction::image_of;
+use self::compaction::Image;
+use self::growth::{
+    collect_growth, grow, grow_ahead, grown_len, settle_growth, storage_full, GrowError,
+};
 use crate::error::{Error, Kind};
 
 /// A new store file's length: its header and a page of room (about twenty records); it
@@ -54,60 +63,6 @@ pub(crate) fn new_image() -> Vec<u8> {
     let mut image = Image::new(0, 1);
     image.push(&Record::Calendar(Arc::new(default_calendar())));
     image.finish()
-}
-
-/// A new log (generation 0) holding what `live` holds, as compaction writes it, from
-/// sequence number `first_seq` on; less bookings and overrides that ended before `cutoff`
-/// and answers that expired by `now_ms`.
-pub(super) fn image_of(live: &Live, first_seq: u64, cutoff: i64, now_ms: i64) -> Vec<u8> {
-    let mut image = Image::new(0, first_seq);
-    live.each_record(cutoff, now_ms, &mut |record| image.push(&record.record()));
-    image.finish()
-}
-
-/// A journal file being written whole, record by record: its header (generation, first
-/// sequence number), the records from there, then zeros to a length with room to append.
-struct Image {
-    bytes: Vec<u8>,
-    first_seq: u64,
-    records: u64,
-}
-
-impl Image {
-    fn new(generation: u64, first_seq: u64) -> Image {
-        Image {
-            bytes: Header {
-                generation,
-                first_seq,
-            }
-            .encode(),
-            first_seq,
-            records: 0,
-        }
-    }
-
-    /// Appends `record`, as the next one and durable (a new journal is flushed whole before
-    /// it is used).
-    fn push(&mut self, record: &Record) {
-        let seq = self.first_seq + self.records;
-        self.bytes
-            .extend_from_slice(&frame(seq, self.first_seq, record));
-        self.records += 1;
-    }
-
-    /// The records' bytes, after the header.
-    fn body_len(&self) -> usize {
-        self.bytes.len() - HEADER
-    }
-
-    /// The file: the records, then zeros to a length with room to append.
-    fn finish(mut self) -> Vec<u8> {
-        let len = (HEADER + 2 * self.body_len())
-            .max(INITIAL_LEN)
-            .next_multiple_of(PAGE);
-        self.bytes.resize(len, 0);
-        self.bytes
-    }
 }
 
 /// The journal of an open store.
@@ -404,122 +359,6 @@ impl Journal {
     pub(super) fn file_len(&self) -> usize {
         self.state.lock().map_or(0, |state| state.len)
     }
-
-    /// Compacts the log if the records appended since it was last written whole outgrow
-    /// the live set, keeping the calendars there are, bookings that end after `cutoff` and
-    /// overrides from the day before it on (seconds since the epoch), and answers that
-    /// expire after `now_ms`. Returns whether it compacted.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::is_io`] when writing the new file failed; the journal then refuses appends.
-    pub(super) fn compact_if_due(
-        &self,
-        cutoff: i64,
-        now_ms: i64,
-        force: bool,
-    ) -> Result<bool, Error> {
-        // 1. Under the lock: the cheap test, then the state as of the last record, a copy
-        //    that costs O(1).
-        let (snapshot, through, tail_from, generation, file) = {
-            let mut state = self.lock()?;
-            if let Some(reason) = &state.failed {
-                return Err(refusing(reason));
-            }
-            if state.compacting || (!force && state.appended <= state.check_at) {
-                return Ok(false);
-            }
-            state.compacting = true;
-            (
-                state.live.clone(),
-                state.next_seq - 1,
-                state.end,
-                state.generation + 1,
-                Arc::clone(&state.file),
-            )
-        };
-        let result = self.compact_from(
-            &snapshot,
-            (through, tail_from, generation, &file),
-            (cutoff, now_ms),
-            force,
-        );
-        if let Ok(mut state) = self.lock() {
-            state.compacting = false;
-        }
-        result
-    }
-
-    /// Steps 2 and 3 of [`Journal::compact_if_due`] (docs/format.md, section 8).
-    fn compact_from(
-        &self,
-        snapshot: &Live,
-        (through, tail_from, generation, file): (u64, usize, u64, &Backend),
-        (cutoff, now_ms): (i64, i64),
-        force: bool,
-    ) -> Result<bool, Error> {
-        // 2. Without the lock, appends going on: is it due (a walk of every calendar), and
-        //    if so the new file's records, written and flushed beside the file.
-        let live_bytes = snapshot.live_bytes(cutoff, now_ms);
-        if !force {
-            let mut state = self.lock()?;
-            if state.appended <= COMPACT_MIN.max(2 * live_bytes) {
-                // Not yet: look again once the appends could outgrow what is live now.
-                state.check_at = COMPACT_MIN.max(2 * live_bytes);
-                return Ok(false);
-            }
-        }
-        let first_seq = through + 1;
-        let mut image = Image::new(generation, first_seq);
-        let mut live = Live::default();
-        snapshot.each_record(cutoff, now_ms, &mut |record| {
-            let record = record.record();
-            image.push(&record);
-            live.apply(&record);
-        });
-        let (records_end, count) = (HEADER + image.body_len(), image.records);
-        // A failure here changes nothing: the log goes on as it was, and tries again later.
-        let staged = file.stage(image.finish())?;
-
-        // 3. Holding the appends (and any flush): what was appended after the copy, framed
-        //    again in the new file's numbering, then the new file in place of the old.
-        let mut flushes = self.flushes.hold()?;
-        let mut state = self.lock()?;
-        // A growth of the old file ahead of the appends is finished first (its result does
-        // not matter: the old file is about to go).
-        let _ = collect_growth(&mut state, true);
-        if let Some(reason) = &state.failed {
-            return Err(refusing(reason));
-        }
-        let appended = state.file.read(|bytes| {
-            bytes
-                .get(tail_from..state.end)
-                .map(<[u8]>::to_vec)
-                .unwrap_or_default()
-        })?;
-        let tail = reframe(&appended, first_seq + count, &mut live);
-        let replaced = match staged.finish(records_end, &tail.bytes) {
-            Ok(file) => file,
-            Err(err) => {
-                state.failed.get_or_insert_with(|| err.to_string());
-                flushes.fail(&err);
-                return Err(err);
-            }
-        };
-        let len = replaced.read(<[u8]>::len)?;
-        state.file = Arc::new(replaced);
-        state.generation = generation;
-        state.next_seq = first_seq + count + tail.records;
-        state.end = records_end + tail.bytes.len();
-        state.len = len;
-        state.pending = None;
-        state.live = live;
-        state.appended = state.end - HEADER;
-        state.check_at = COMPACT_MIN.max(2 * state.appended);
-        flushes.covered(state.next_seq - 1);
-        self.durable.store(state.next_seq, Ordering::Release);
-        Ok(true)
-    }
 }
 
 impl Drop for Journal {
@@ -532,39 +371,6 @@ impl Drop for Journal {
             }
         }
     }
-}
-
-/// Records read from a log, framed again for another.
-struct Reframed {
-    bytes: Vec<u8>,
-    records: u64,
-}
-
-/// The records in `appended` (whole frames, as the log wrote them), framed again with
-/// sequence numbers from `first_seq` on, each its own durable mark (the new file is flushed
-/// before it is used), and applied to `live`.
-fn reframe(appended: &[u8], first_seq: u64, live: &mut Live) -> Reframed {
-    let mut out = Reframed {
-        bytes: Vec::with_capacity(appended.len()),
-        records: 0,
-    };
-    let mut at = 0;
-    while at < appended.len() {
-        let seq = u64_at(appended, at + 8).unwrap_or_default();
-        let Ok(Some((record, size))) = next(&appended[at..], seq) else {
-            // The log wrote every one of these frames itself, under its lock.
-            break;
-        };
-        live.apply(&record);
-        out.bytes.extend_from_slice(&frame(
-            first_seq + out.records,
-            first_seq + out.records,
-            &record,
-        ));
-        out.records += 1;
-        at += size;
-    }
-    out
 }
 
 /// Whether the frame at the start of `rest` (not a valid record) claims more bytes than
@@ -594,122 +400,6 @@ fn write_record(state: &mut State, bytes: &[u8]) -> Result<(), Error> {
     state.end = end;
     state.appended += bytes.len();
     Ok(())
-}
-
-/// The length a growth from `len` makes, with room for `needed` bytes: doubled while the
-/// file is small (under 4 MiB), then a quarter more each time, at most 1 GiB at a time. A
-/// quarter keeps the room ahead (a quarter to two fifths of the file, see [`grow_ahead`]) in
-/// proportion to the records, where doubling left a large store's file up to twice their
-/// size (a million calendars' 506 MB of records in a file of 1 GiB).
-fn grown_len(len: usize, needed: usize) -> usize {
-    let step = if len < 4 << 20 { len } else { len / 4 };
-    needed.max(len + step.min(1 << 30)).next_multiple_of(PAGE)
-}
-
-/// Lengthens `file` from `from` to `to` bytes with zeros, then syncs it. The zeros are written
-/// with ordinary writes, a page at a time from one page of zeros (never the whole growth in
-/// memory), so a full disk is an error here rather than a fault on a later write.
-fn grow(file: &Backend, from: usize, to: usize) -> Result<usize, GrowError> {
-    const CHUNK: usize = 1 << 20;
-    let zeros = alloc::vec![0u8; CHUNK.min(to - from)];
-    let mut at = from;
-    while at < to {
-        let n = CHUNK.min(to - at);
-        file.extend(at, &zeros[..n]).map_err(GrowError::Write)?;
-        at += n;
-    }
-    file.sync().map_err(GrowError::Sync)?;
-    Ok(to)
-}
-
-/// Why a growth failed.
-#[derive(Debug)]
-enum GrowError {
-    /// Writing the zeros: nothing is lost (the log does not count them), and a full disk
-    /// says so.
-    Write(Error),
-    /// The sync after them: a failed flush like any other, which may have dropped, and
-    /// cleared the error of, a record another thread is about to see flushed.
-    Sync(Error),
-}
-
-/// Starts a growth ahead of the appends when a quarter of the file or less is left: on a
-/// thread of its own for the real file (its zeros go past the end, where no append writes
-/// until it is done), at once for the file double (whose write points must come in order).
-fn grow_ahead(state: &mut State) {
-    let left = state.len - state.end;
-    if state.growing.is_some() || left > state.len / 4 {
-        return;
-    }
-    if let Some((_, retry_at)) = &state.full {
-        if std::time::Instant::now() < *retry_at {
-            return;
-        }
-    }
-    let (file, from, to) = (Arc::clone(&state.file), state.len, grown_len(state.len, 0));
-    if file.grows_in_the_background() {
-        state.growing = Some(std::thread::spawn(move || grow(&file, from, to)));
-    } else {
-        let grown = grow(&file, from, to);
-        // A full disk is remembered (new calendars wait for room); a failed sync refuses
-        // every later write, as any failed flush.
-        let _ = settle_growth(state, grown);
-    }
-}
-
-/// Takes the result of a growth ahead of the appends if it has finished (or, with `wait`,
-/// once it has).
-fn collect_growth(state: &mut State, wait: bool) -> Result<(), Error> {
-    let finished = state.growing.as_ref().is_some_and(|g| g.is_finished());
-    if !(wait || finished) {
-        return Ok(());
-    }
-    let Some(growing) = state.growing.take() else {
-        return Ok(());
-    };
-    let grown = growing.join().unwrap_or_else(|_| {
-        Err(GrowError::Write(Error::new(
-            Kind::Io,
-            "a growth of the store file panicked",
-        )))
-    });
-    settle_growth(state, grown)
-}
-
-/// Applies a growth's result: the longer file mapped and used; or, for a full disk, the
-/// store marked full (and the error returned); or, for a failed sync, every later write
-/// refused.
-fn settle_growth(state: &mut State, grown: Result<usize, GrowError>) -> Result<(), Error> {
-    match grown {
-        Ok(len) => {
-            state.file.remap(len)?;
-            state.len = state.len.max(len);
-            state.full = None;
-            Ok(())
-        }
-        Err(GrowError::Write(err)) => {
-            if err.is_storage_full() {
-                let retry_at = std::time::Instant::now() + std::time::Duration::from_secs(1);
-                state.full = Some((err.to_string(), retry_at));
-            }
-            Err(err)
-        }
-        Err(GrowError::Sync(err)) => {
-            state.failed.get_or_insert_with(|| err.to_string());
-            Err(err)
-        }
-    }
-}
-
-/// The refusal of a new calendar while the disk is full.
-fn storage_full(why: &str) -> Error {
-    Error::io(
-        format!(
-            "the disk is full (or the quota spent): new calendars wait for room; the calendars \
-             there are go on being written ({why})"
-        ),
-        std::io::Error::from(std::io::ErrorKind::StorageFull),
-    )
 }
 
 /// Zeros the bytes from `end` to `len` (a torn tail) and syncs, so that no fragment of a torn

@@ -1,5 +1,5 @@
-//! The bytes of the journal, the file beside the store file that holds dated data:
-//! its header, the framing of its records, and each record's payload. Pure: bytes in,
+//! The bytes of the log: its header, the framing of its records, and each record's payload
+//! (a booking's in `book`, a remembered answer's in `remembered`). Pure: bytes in,
 //! values or errors out (docs/format.md, section 8, is the specification).
 //!
 //! Every decoder treats its input as hostile: lengths are checked before slicing, reserved
@@ -10,10 +10,10 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::checked::{check_key_id, KeyHash};
+use super::checked::KeyHash;
 use super::format::{
     decode_keys, encode_keys, keys_len, page_crc, u32_at, u64_at, CalendarRecord, Cursor,
-    FORMAT_VERSION, MAGIC,
+    FORMAT_VERSION, LOG_VERSION_3, MAGIC,
 };
 
 /// The size of the header page; records start after it.
@@ -59,21 +59,26 @@ impl Header {
         page
     }
 
-    /// Checks the header page of a store file of [`FORMAT_VERSION`] (the log); the error
-    /// says what failed.
+    /// Checks the header page of a store file of [`FORMAT_VERSION`] or [`LOG_VERSION_3`]
+    /// (the log); the error says what failed.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Header, String> {
-        Header::decode_as(bytes, &MAGIC, FORMAT_VERSION, "the store file")
+        Header::decode_as(
+            bytes,
+            &MAGIC,
+            &[FORMAT_VERSION, LOG_VERSION_3],
+            "the store file",
+        )
     }
 
     /// Checks the header page of a journal of format version 2 (to migrate it).
     pub(crate) fn decode_journal(bytes: &[u8]) -> Result<Header, String> {
-        Header::decode_as(bytes, &JOURNAL_MAGIC, JOURNAL_VERSION, "the journal")
+        Header::decode_as(bytes, &JOURNAL_MAGIC, &[JOURNAL_VERSION], "the journal")
     }
 
     fn decode_as(
         bytes: &[u8],
         magic: &[u8; 8],
-        expected: u32,
+        reads: &[u32],
         what: &str,
     ) -> Result<Header, String> {
         let page = bytes.get(..HEADER).ok_or_else(|| {
@@ -86,7 +91,8 @@ impl Header {
             return Err(format!("{what}'s header has the wrong magic bytes"));
         }
         let version = u32_at(page, 8).unwrap_or_default();
-        if version != expected {
+        let expected = reads.first().copied().unwrap_or_default();
+        if !reads.contains(&version) {
             let which = if version > expected {
                 "newer than"
             } else {
@@ -252,24 +258,6 @@ pub(crate) struct Owner {
     pub(crate) version: u64,
 }
 
-/// The answer to a request that carried an idempotency key, kept so that a repeat of the
-/// request gets it again instead of a second effect (HTTP `Idempotency-Key`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Remembered {
-    /// The idempotency key, 1 to 255 bytes of printable ASCII.
-    pub key: String,
-    /// Who sent it (a key id, or a client address), at most 255 bytes.
-    pub principal: String,
-    /// A digest of the request (method, path, body), to tell a repeat from a reuse.
-    pub fingerprint: [u8; 32],
-    /// When it may be forgotten, in milliseconds since the Unix epoch.
-    pub expires_ms: i64,
-    /// The answer's HTTP status.
-    pub status: u16,
-    /// The answer's body, at most 64 KiB.
-    pub body: Vec<u8>,
-}
-
 /// One journal record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Record {
@@ -323,7 +311,14 @@ impl Record {
             Record::ClearOverride { .. } => 3,
             Record::Book { .. } => 4,
             Record::Cancel { .. } => 5,
-            Record::Remember(_) => 6,
+            Record::Remember(Remembered {
+                answer: Answer::Response { .. },
+                ..
+            }) => 13,
+            Record::Remember(Remembered {
+                answer: Answer::Booked { .. },
+                ..
+            }) => 12,
             Record::Group { .. } => 7,
             Record::DeleteGroup { .. } => 8,
             Record::Calendar(_) => 9,
@@ -368,7 +363,7 @@ impl Record {
                 remembered.as_ref(),
             ),
             Record::Cancel { owner, .. } => len::owner(&owner.id) + 8,
-            Record::Remember(r) => len::remembered(r),
+            Record::Remember(r) => len::remember(r),
             Record::Group { id, members } => len::group(id, members),
             Record::DeleteGroup { id } => 1 + id.len(),
             Record::Calendar(record) => record.encoded_len(),
@@ -421,16 +416,20 @@ impl Record {
                     }
                     None => out.push(0),
                 }
-                match remembered {
-                    Some(r) => {
-                        out.push(1);
-                        encode_remembered(&mut out, r);
-                    }
-                    None => out.push(0),
-                }
+                book::encode_answer(&mut out, remembered.as_ref());
             }
             Record::Cancel { id, .. } => out.extend_from_slice(&id.to_le_bytes()),
-            Record::Remember(r) => encode_remembered(&mut out, r),
+            Record::Remember(r) => match &r.answer {
+                Answer::Response {
+                    status,
+                    body,
+                    state,
+                } => {
+                    remembered::encode_response(&mut out, r, *status, body, *state);
+                }
+                // A booking's answer on its own is the booking record it came with.
+                Answer::Booked { .. } => return book::alone(r).encode(),
+            },
             Record::Group { id, members } => {
                 out.push(id.len() as u8);
                 out.extend_from_slice(id.as_bytes());
@@ -481,53 +480,26 @@ impl Record {
                 owner: owner(&mut c)?,
                 day: c.i64()?,
             },
-            4 => {
-                let owner = owner(&mut c)?;
-                let id = c.u64()?;
-                let (start, end, created_ms) = (c.i64()?, c.i64()?, c.i64()?);
-                if id == 0 || end <= start || end - start > crate::dated::MAX_SPAN_SECONDS {
-                    return Err(format!("booking {id}: not a valid span or id"));
-                }
-                let key_len = c.byte()? as usize;
-                let key_id = if key_len == 0 {
-                    None
-                } else {
-                    let key = c.text(key_len, "key id")?;
-                    check_key_id(&key).map_err(|e| e.to_string())?;
-                    Some(key)
-                };
-                let label = match c.byte()? {
-                    0 => None,
-                    1 => {
-                        let len = usize::from(c.u16()?);
-                        if len > MAX_LABEL {
-                            return Err(format!("a label of {len} bytes (at most {MAX_LABEL})"));
-                        }
-                        Some(c.text(len, "label")?)
-                    }
-                    other => return Err(format!("label flag {other}")),
-                };
-                let remembered = match c.byte()? {
-                    0 => None,
-                    1 => Some(decode_remembered(&mut c)?),
-                    other => return Err(format!("idempotency flag {other}")),
-                };
-                Record::Book {
-                    owner,
-                    id,
-                    start,
-                    end,
-                    created_ms,
-                    key_id,
-                    label,
-                    remembered,
-                }
-            }
+            4 => book::decode(&mut c)?,
             5 => Record::Cancel {
                 owner: owner(&mut c)?,
                 id: c.u64()?,
             },
-            6 => Record::Remember(decode_remembered(&mut c)?),
+            6 => Record::Remember(remembered::decode_response(&mut c, Form::Version3)?),
+            13 => Record::Remember(remembered::decode_response(&mut c, Form::WithState)?),
+            12 => match book::decode(&mut c)? {
+                Record::Book {
+                    remembered:
+                        Some(
+                            r @ Remembered {
+                                answer: Answer::Booked { .. },
+                                ..
+                            },
+                        ),
+                    ..
+                } => Record::Remember(r),
+                _ => return Err(String::from("a remembered booking without its answer")),
+            },
             7 => {
                 let id = c.id("group id")?;
                 let count = usize::from(c.u16()?);
@@ -570,52 +542,12 @@ impl Record {
     }
 }
 
+mod book;
 pub(crate) mod len;
+mod remembered;
 
-fn encode_remembered(out: &mut Vec<u8>, r: &Remembered) {
-    out.push(r.key.len() as u8);
-    out.extend_from_slice(r.key.as_bytes());
-    out.push(r.principal.len() as u8);
-    out.extend_from_slice(r.principal.as_bytes());
-    out.extend_from_slice(&r.fingerprint);
-    out.extend_from_slice(&r.expires_ms.to_le_bytes());
-    out.extend_from_slice(&r.status.to_le_bytes());
-    out.extend_from_slice(&(r.body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&r.body);
-}
-
-fn decode_remembered(c: &mut Cursor<'_>) -> Result<Remembered, String> {
-    let key_len = c.byte()? as usize;
-    let key = c.text(key_len, "idempotency key")?;
-    let principal_len = c.byte()? as usize;
-    let principal = c.text(principal_len, "principal")?;
-    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
-        return Err(String::from(
-            "an idempotency key that is empty or not printable ASCII",
-        ));
-    }
-    let fingerprint: [u8; 32] = c.take(32)?.try_into().map_err(|_| "short")?;
-    let expires_ms = c.i64()?;
-    let status = c.u16()?;
-    if !(100..=599).contains(&status) {
-        return Err(format!("a remembered status {status}"));
-    }
-    let len = c.u32()? as usize;
-    if len > MAX_ANSWER {
-        return Err(format!(
-            "a remembered answer of {len} bytes (at most {MAX_ANSWER})"
-        ));
-    }
-    let body = c.take(len)?.to_vec();
-    Ok(Remembered {
-        key,
-        principal,
-        fingerprint,
-        expires_ms,
-        status,
-        body,
-    })
-}
+use self::remembered::Form;
+pub use self::remembered::{Answer, Remembered};
 
 /// The calendar a record belongs to, as its payload begins.
 fn owner(c: &mut Cursor<'_>) -> Result<Owner, String> {

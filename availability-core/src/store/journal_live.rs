@@ -327,7 +327,7 @@ impl LiveRecord<'_> {
                 booking.label.as_deref(),
                 None,
             ),
-            LiveRecord::Remember(remembered) => len::remembered(remembered),
+            LiveRecord::Remember(remembered) => len::remember(remembered),
             LiveRecord::Group { id, members } => len::group(id, members),
         }
     }
@@ -340,6 +340,7 @@ const FRAMED: usize = FRAME + ALIGN;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Answer;
 
     fn owner(id: &str, incarnation: u64, version: u64) -> Owner {
         Owner {
@@ -355,8 +356,36 @@ mod tests {
             principal: String::from("key:k1"),
             fingerprint: [7; 32],
             expires_ms,
-            status: 201,
-            body: alloc::vec![b'x'; body],
+            answer: Answer::Response {
+                status: 201,
+                body: alloc::vec![b'x'; body],
+                state: None,
+            },
+        }
+    }
+
+    /// Booking `id` of calendar `cal`, remembered for an idempotency key.
+    fn booked(cal: &str, incarnation: u64, version: u64, id: u64, start: i64) -> Remembered {
+        let claim = crate::dated::Claim {
+            start,
+            end: start + 3_600,
+            label: None,
+            key_id: None,
+        };
+        let slots = alloc::vec![(id as i64, crate::plane::Plane::range(2, 4))];
+        Remembered {
+            answer: Answer::Booked {
+                calendar: String::from(cal),
+                incarnation,
+                version,
+                booking: Arc::new(crate::dated::Booking::made(
+                    crate::dated::BookingId(id),
+                    &claim,
+                    5,
+                    slots.into_boxed_slice(),
+                )),
+            },
+            ..remembered(&alloc::format!("booked-{cal}-{id}"), 1_500, 0)
         }
     }
 
@@ -391,7 +420,11 @@ mod tests {
                     created_ms: 5,
                     key_id: (b % 2 == 0).then(|| String::from("k1")),
                     label: (b % 3 != 0).then(|| "label ".repeat(b as usize)),
-                    remembered: (b % 4 == 1).then(|| remembered(&alloc::format!("b{b}"), 500, 40)),
+                    remembered: match b % 4 {
+                        1 => Some(remembered(&alloc::format!("b{b}"), 500, 40)),
+                        3 => Some(booked(cal, inc, 3 + b, b + 1, start)),
+                        _ => None,
+                    },
                 });
             }
             live.apply(&Record::Cancel {

@@ -1,16 +1,13 @@
-//! The snapshot store and its file (the format: `docs/format.md`; the design: `docs/design.md`).
+//! The store and its file (the format: `docs/format.md`; the design: `docs/design.md`).
 //!
-//! A [`Store`] holds every calendar in one memory-mapped file. Readers get a calendar's
-//! current state with [`Store::get`], which never blocks: the state is an immutable
-//! [`Calendar`] behind an `Arc`, published with `arc-swap`. A commit validates its change,
-//! writes the new state into the record copy that does not hold the newest valid state,
-//! flushes it to disk with `msync(MS_SYNC)` (sharing the flush with concurrent commits to
-//! other calendars), and only then publishes the new state and returns it. So a commit that
-//! returned `Ok` survives `kill -9` and power loss, and a crash leaves each calendar at its
-//! last acknowledged state or at the one being written, never at a mixture.
-//!
-//! The file format (byte layout, commit steps, recovery rules) is specified in
-//! `docs/format.md`.
+//! A [`Store`] holds every calendar in one file, a log of checksummed records. Readers get a
+//! calendar's current state with [`Store::get`], which never blocks: the state is an
+//! immutable [`Calendar`] behind an `Arc`, published with `arc-swap`. A write checks its
+//! change against the calendar's state, appends the record that says so, waits until a flush
+//! that began after it has returned (concurrent writes share one flush: group commit), and
+//! only then publishes the new state and returns it. So a write that returned `Ok` survives
+//! `kill -9` and power loss, and a crash leaves each calendar at its last acknowledged state
+//! or with the record being written, never with part of it.
 //!
 //! ```
 //! use availability_core::store::{Change, Store};
@@ -43,24 +40,24 @@
 //!
 //! Each file answers one question:
 //!
-//! - this module: the [`Store`], opening it, the published snapshots readers load, and the
-//!   steps every write shares; the writes themselves by concern: `calendars` (create, change,
-//!   delete), `admin` (the admin keys), `dates` (overrides and bookings), `groups` (named
-//!   groups) and `remembered` (answers kept for idempotency keys).
+//! - this module: the [`Store`], opening it, its reads and the steps every write shares;
+//!   `directory` the published calendars readers look up and list.
+//! - the writes, by what they change: `calendars` (create, change, delete), `admin` (the
+//!   admin keys), `dates` (overrides and bookings), `groups` (named groups) and `remembered`
+//!   (answers kept for idempotency keys); `expect` what a write expects to still hold when it
+//!   commits.
 //! - `calendar`: the calendar value ([`Calendar`], [`Change`]) and the rules for changing it.
 //! - `checked`: what a record holds, checked on the way in and out: ids ([`check_id`]), zone
 //!   names ([`check_zone_name`]), keys ([`KeyHash`], [`KeyScope`]), and each one's limit.
-//! - `writer`: the single writer: copy bookkeeping, the whole group-commit protocol, growth,
-//!   and refusing writes after a failed flush.
-//! - `open`: a new file's image, the migration of format version 1, and recovery: making
-//!   the file durable, replaying the journal onto the calendars, choosing each
-//!   record's copy, checking the whole file.
-//! - `format`: the bytes: header, record copies and payloads; pure encode and decode.
-//! - `journal`: the journal of dated data (overrides, bookings, remembered answers): appends
-//!   with group commit, recovery of a torn tail, compaction; `journal_live` the index of what
-//!   is live, which compaction writes again; `journal_format` its bytes.
-//! - `backend`: where the bytes live: the mapped file, or the test double.
-//! - `file`: the mapped file: atomic creation, the lock, the mapping, flushes, growth; the
+//! - `writer`: the order of writes: one in flight per calendar.
+//! - `journal`: the log: appends with group commit (`group_commit`), growth, recovery of a
+//!   torn tail, compaction; `journal_live` its index of what is live, which compaction
+//!   writes again; `journal_format` its bytes.
+//! - `format`: the bytes of a calendar's record and keys, and of the fixed records of the
+//!   formats before; `open` opening the log and building the state readers see; `migrate`
+//!   reading the formats before.
+//! - `backend`: where the bytes live: the file, or the test double; `file` the file: atomic
+//!   creation, the lock, the mapping for reading, flushes, growth, replacement; the
 //!   per-platform part (lock, positional I/O) in one small module each.
 //! - `double` (feature `test-backend`): an in-memory file that keeps only what was flushed
 //!   and loses power at a chosen write, for tests and fuzzing.
@@ -101,12 +98,11 @@ use self::calendar::{next_version, not_found};
 pub use self::calendar::{Calendar, Change, DEFAULT_CALENDAR, DEFAULT_ZONE};
 use self::checked::now_ms;
 pub use self::checked::{check_id, check_zone_name, KeyHash, KeyScope};
-pub use self::dates::Answer;
 use self::directory::Directory;
 pub use self::expect::{Authority, Expected};
 use self::file::MappedFile;
 pub use self::groups::Group;
-pub use self::journal_format::Remembered;
+pub use self::journal_format::{Answer, Remembered};
 use self::journal_format::{Owner, Record};
 use self::open::zone_or_utc;
 pub use self::remembered::IdempotencyKey;
@@ -154,21 +150,20 @@ pub fn journal_path(store: &Path) -> PathBuf {
     store.with_file_name(name)
 }
 
-/// The snapshot store: every calendar, in one checksummed memory-mapped file.
+/// The store: every calendar, in one file of checksummed records.
 ///
 /// `Store` is `Send + Sync`; share it with `Arc`. Reads never block. Writes
-/// ([`Store::commit`], [`Store::create`], [`Store::delete`], the admin keys) are serialized
-/// and block until their page is on disk, so call them off async workers (for example in
-/// `spawn_blocking`).
+/// ([`Store::commit`], [`Store::create`], [`Store::delete`], the dated writes, groups and
+/// admin keys) block until their record is on disk, so call them off async workers (for
+/// example in `spawn_blocking`).
 ///
 /// After a flush fails the store refuses further writes (reads go on): the kernel may have
-/// dropped the unwritten page, so only reopening the file tells what is durable.
+/// dropped the unwritten pages, so only reopening the file tells what is durable.
 ///
-/// Commits to different calendars share flushes (group commit): each writes its page into
-/// the mapping, and one of them flushes every page written so far with one `msync`, which
-/// costs about as much as flushing one page. A calendar never has two commits in flight: a
-/// second waits until the first is durable, so one of its two copies is always valid on disk.
-/// Creating and deleting calendars and changing admin keys flush on their own.
+/// Writes share flushes (group commit): each appends its record, and one of them flushes
+/// every record appended so far, which costs about as much as flushing one. A calendar never
+/// has two writes in flight: a second waits until the first is durable and published, so
+/// each checks its change against the state the first left.
 pub struct Store {
     /// The published calendars. Changed only when a calendar is created or deleted; commits
     /// swap the one calendar's state inside its [`Published`].
@@ -358,15 +353,13 @@ impl Store {
 
     /// One dated write to calendar `id`: `change` makes the next dated state (from a copy of
     /// the current one, pruned of what retention drops) and the journal record that says
-    /// so; `amend` may complete the record once the calendar's next state is known. The
-    /// record is appended and flushed as the calendar's one write in flight, then the state
+    /// so. The record is appended and flushed as the calendar's one write in flight, then the state
     /// published.
     fn dated_write<T>(
         &self,
         id: &str,
         expected: Expected,
         change: impl FnOnce(&Calendar, &mut Dated, Owner) -> Result<(Record, T), Error>,
-        amend: impl FnOnce(&Calendar, &T, &mut Record),
     ) -> Result<(Arc<Calendar>, T), Error> {
         let (writer, published) = self.settled(id)?;
         let current = published.current.load_full();
@@ -380,13 +373,12 @@ impl Store {
             incarnation: current.incarnation(),
             version,
         };
-        let (mut record, value) = change(&current, &mut dated, owner)?;
+        let (record, value) = change(&current, &mut dated, owner)?;
         let calendar = Arc::new(Calendar {
             record: Arc::clone(&current.record),
             version,
             dated: Arc::new(dated),
         });
-        amend(&calendar, &value, &mut record);
         self.writer.exclusive(
             writer,
             id,

@@ -15,7 +15,7 @@ use super::calendar::{shared_dated, Calendar};
 use super::checked::{now_ms, KeyHash};
 use super::directory::Directory;
 use super::file::corrupt;
-use super::format::{sniff_version, CalendarRecord, FORMAT_VERSION};
+use super::format::{sniff_version, CalendarRecord, FORMAT_VERSION, LOG_VERSION_3};
 use super::journal::Journal;
 use super::journal_format::Record;
 use super::migrate;
@@ -46,7 +46,7 @@ pub(super) fn open_backend(
     let version = file
         .read(sniff_version)?
         .map_err(|what| corrupt(file.path(), &what))?;
-    let file = if version == FORMAT_VERSION {
+    let file = if version == FORMAT_VERSION || version == LOG_VERSION_3 {
         file
     } else {
         let image = migrate::image(&file, old_journal, cutoff, now)?;
@@ -83,7 +83,7 @@ pub(super) fn open_backend(
     });
     let directory = Directory::build(published);
     release_freed_memory();
-    Ok(Store {
+    let store = Store {
         directory,
         admin_keys: ArcSwap::from_pointee(admin_keys.clone()),
         writer: Writer::new(admin_keys),
@@ -91,7 +91,13 @@ pub(super) fn open_backend(
         groups: ArcSwap::from_pointee(groups),
         group_writes: std::sync::Mutex::new(()),
         retention_seconds: options.retention_seconds.max(0),
-    })
+    };
+    if version == LOG_VERSION_3 {
+        // Its records are this version's; a compaction writes them under this version's
+        // header before any record of this version's alone is appended.
+        store.compact_journal_if_due(true)?;
+    }
+    Ok(store)
 }
 
 /// A calendar as the records read so far describe it.

@@ -1,9 +1,9 @@
-//! Answers remembered for idempotency keys, kept in the journal until they expire.
+//! Answers remembered for idempotency keys, kept in the log until they expire.
 
 use alloc::string::String;
 
 use super::checked::now_ms;
-use super::journal_format::{self, Record, Remembered};
+use super::journal_format::{self, Answer, Record, Remembered};
 use super::Store;
 use crate::error::{Error, Kind};
 
@@ -39,27 +39,35 @@ impl IdempotencyKey {
 }
 
 impl Store {
-    /// Keeps `answer` for its idempotency key until it expires (for requests that are not
-    /// bookings: [`Store::book`] keeps a booking's answer itself). Returns once it is on disk.
+    /// Keeps `answer`, a response, for idempotency key `key` until it expires (for requests
+    /// that are not bookings: [`Store::book`] keeps a booking for its key itself). Returns
+    /// once it is on disk.
     ///
     /// # Errors
     ///
-    /// [`Error::is_parse`] for a key or principal that is too long, or a body over 64 KiB;
-    /// [`Error::is_io`] when the journal write failed.
-    pub fn remember(&self, answer: Remembered) -> Result<(), Error> {
-        IdempotencyKey {
-            key: answer.key.clone(),
-            principal: answer.principal.clone(),
-            fingerprint: answer.fingerprint,
-            expires_ms: answer.expires_ms,
+    /// [`Error::is_parse`] for a key or principal that is too long, an answer that is not a
+    /// response, a status outside 100 to 599 or a body over 64 KiB; [`Error::is_io`] when
+    /// the journal write failed.
+    pub fn remember(&self, key: &IdempotencyKey, answer: Answer) -> Result<(), Error> {
+        key.check()?;
+        match &answer {
+            Answer::Response { status, body, .. }
+                if body.len() <= journal_format::MAX_ANSWER && (100..=599).contains(status) => {}
+            _ => {
+                return Err(Error::new(
+                    Kind::Parse,
+                    "a remembered answer is a response, with a status from 100 to 599 and at \
+                     most 64 KiB of body",
+                ))
+            }
         }
-        .check()?;
-        if answer.body.len() > journal_format::MAX_ANSWER || !(100..=599).contains(&answer.status) {
-            return Err(Error::new(
-                Kind::Parse,
-                "a remembered answer has a status from 100 to 599 and at most 64 KiB of body",
-            ));
-        }
+        let answer = Remembered {
+            key: key.key.clone(),
+            principal: key.principal.clone(),
+            fingerprint: key.fingerprint,
+            expires_ms: key.expires_ms,
+            answer,
+        };
         self.journal.append(&Record::Remember(answer))?;
         self.compact_journal_if_due(false)
     }

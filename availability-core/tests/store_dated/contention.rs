@@ -4,7 +4,7 @@
 use std::sync::{Arc, Barrier};
 
 use availability_core::dated::Claim;
-use availability_core::store::Store;
+use availability_core::store::{Authority, Store};
 
 use super::{all_available, tomorrow, Dated};
 use crate::store::temp_store;
@@ -30,7 +30,7 @@ fn many_threads_racing_for_one_slot_make_one_booking() {
                 } else {
                     (t - 1800 * (i as i64 % 3), t + 1800 * (1 + i as i64 % 4))
                 };
-                store.book("default", &Claim::new(start, end), None)
+                store.book("default", None, &Claim::new(start, end), None)
             })
         })
         .collect();
@@ -57,7 +57,12 @@ fn overlapping_claims_from_many_threads_never_share_a_slot() {
     let store = Arc::new(Store::open(&path).expect("open"));
     for c in 0..4 {
         store
-            .create(&format!("room-{c}"), "Asia/Kolkata")
+            .create(
+                &format!("room-{c}"),
+                "Asia/Kolkata",
+                Vec::new(),
+                &Authority::Unchecked,
+            )
             .expect("create");
         store
             .commit(&format!("room-{c}"), Some(1), &all_available())
@@ -77,7 +82,7 @@ fn overlapping_claims_from_many_threads_never_share_a_slot() {
                     room.clone(),
                     start,
                     end,
-                    store.book(&room, &Claim::new(start, end), None),
+                    store.book(&room, None, &Claim::new(start, end), None),
                 )
             })
         })

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use availability_core::dated::{BookingId, Claim, DayOverride};
 use availability_core::store::double::{Crash, FileDouble, Tear};
-use availability_core::store::{Options, Store};
+use availability_core::store::{Authority, Options, Store};
 
 use super::{all_available, date_of, tomorrow, Dated};
 use crate::store::temp_store;
@@ -16,9 +16,11 @@ use crate::store::temp_store;
 fn dated_step(store: &Store, step: usize, t: i64) -> Result<(), availability_core::Error> {
     let day = date_of(t + 86_400);
     match step {
-        0 => store.book("room", &Claim::new(t, t + 3600), None).map(drop),
+        0 => store
+            .book("room", None, &Claim::new(t, t + 3600), None)
+            .map(drop),
         1 => store
-            .book("room", &Claim::new(t + 3600, t + 5400), None)
+            .book("room", None, &Claim::new(t + 3600, t + 5400), None)
             .map(drop),
         2 => store
             .set_override("room", None, day, DayOverride::UNAVAILABLE)
@@ -26,11 +28,11 @@ fn dated_step(store: &Store, step: usize, t: i64) -> Result<(), availability_cor
         3 => store.cancel("room", None, BookingId(1)).map(drop),
         4 => store.compact_journal(),
         5 => store
-            .book("room", &Claim::new(t + 1800, t + 3600), None)
+            .book("room", None, &Claim::new(t + 1800, t + 3600), None)
             .map(drop),
         6 => store.clear_override("room", None, day).map(drop),
         _ => store
-            .book("room", &Claim::new(t + 7200, t + 9000), None)
+            .book("room", None, &Claim::new(t + 7200, t + 9000), None)
             .map(drop),
     }
 }
@@ -41,7 +43,14 @@ const STEPS: usize = 8;
 fn prepared() -> FileDouble {
     let file = FileDouble::new_store();
     let store = Store::open_double(file.clone()).expect("open");
-    store.create("room", "America/Vancouver").expect("create");
+    store
+        .create(
+            "room",
+            "America/Vancouver",
+            Vec::new(),
+            &Authority::Unchecked,
+        )
+        .expect("create");
     store
         .commit("room", Some(1), &all_available())
         .expect("pattern");
@@ -119,6 +128,7 @@ fn a_crash_at_every_journal_write_keeps_the_acknowledged_or_the_attempted_state(
             reopened
                 .book(
                     "room",
+                    None,
                     &Claim::new(t + 86_400 * 3, t + 86_400 * 3 + 1800),
                     None,
                 )
@@ -141,6 +151,7 @@ fn journal_with_records(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
         store
             .book(
                 "default",
+                None,
                 &Claim::new(t + i * 3600, t + i * 3600 + 1800),
                 None,
             )
@@ -219,7 +230,7 @@ fn a_hundred_thousand_book_and_cancel_cycles_keep_the_journal_small() {
     for i in 0..100_000i64 {
         let start = t + (i % 500) * 1800;
         let (_, booking) = store
-            .book("default", &Claim::new(start, start + 1800), None)
+            .book("default", None, &Claim::new(start, start + 1800), None)
             .expect("book");
         store.cancel("default", None, booking.id()).expect("cancel");
         largest = largest.max(journal.cache().len());
@@ -248,7 +259,7 @@ fn retention_drops_what_ended_long_ago_and_keeps_versions() {
         .commit("default", Some(1), &all_available())
         .expect("pattern");
     let (_, booking) = store
-        .book("default", &Claim::new(t, t + 1800), None)
+        .book("default", None, &Claim::new(t, t + 1800), None)
         .expect("book");
     store.compact_journal().expect("compact");
     drop(store);
@@ -262,7 +273,7 @@ fn retention_drops_what_ended_long_ago_and_keeps_versions() {
     drop(store);
     let store = Store::open_with(&path, options).expect("reopen");
     let (_, next) = store
-        .book("default", &Claim::new(t, t + 1800), None)
+        .book("default", None, &Claim::new(t, t + 1800), None)
         .expect("book");
     assert!(next.id() > booking.id());
     assert_eq!(store.get("default").expect("default").version(), 5);

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use availability_core::dated::{BookingId, Claim};
 use availability_core::store::double::{Crash, FileDouble, Tear};
-use availability_core::store::{journal_path, KeyScope, Options, Store};
+use availability_core::store::{journal_path, Answer, Authority, KeyScope, Options, Store};
 use availability_core::{Status, Week};
 
 use super::tomorrow;
@@ -44,19 +44,26 @@ fn a_version_1_file_is_migrated_and_keeps_everything() {
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
-        3,
-        "rewritten as version 3"
+        4,
+        "rewritten as version 4"
     );
     assert!(!journal_path(&path).exists(), "one file");
     // The migrated store takes dated writes and keeps them.
     let store = Store::open(&path).expect("reopen");
     let t = tomorrow();
     store
-        .book("room-1", &Claim::new(t + 9 * 3600, t + 10 * 3600), None)
+        .book(
+            "room-1",
+            None,
+            &Claim::new(t + 9 * 3600, t + 10 * 3600),
+            None,
+        )
         .map(drop)
         .or_else(|e| if e.is_conflict() { Ok(()) } else { Err(e) })
         .expect("book or a conflict with the pattern");
-    let created = store.create("new", "UTC").expect("create");
+    let created = store
+        .create("new", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect("create");
     assert!(!incarnations.contains(&created.incarnation()));
 }
 
@@ -71,7 +78,7 @@ fn a_crash_during_migration_leaves_the_version_1_file_or_the_new_one() {
         assert!(err.is_io(), "{err}");
         let after = file.reboot();
         let version = after.durable()[8];
-        assert_eq!(version, if tear == Tear::Lost { 1 } else { 3 });
+        assert_eq!(version, if tear == Tear::Lost { 1 } else { 4 });
         let store = Store::open_double(after).expect("open");
         assert_eq!(store.list().len(), 3);
         assert_eq!(
@@ -106,69 +113,143 @@ fn a_version_2_store_and_its_journal_are_migrated_into_one_file() {
     let keep = Options {
         retention_seconds: 100 * 365 * 86_400,
     };
-    let check = |store: &Store| {
-        let ids: Vec<String> = store.list().iter().map(|c| c.id().to_string()).collect();
-        assert_eq!(ids, ["default", "room-1", "tokyo"]);
-        let room = store.get("room-1").expect("room-1");
-        assert_eq!((room.zone(), room.version()), ("Europe/Paris", 8));
-        assert!(room.booking_public());
-        assert_eq!(room.week().counts().available, 70);
-        let k2 = room.key("k2").expect("k2");
-        assert_eq!(
-            (k2.scope(), k2.label()),
-            (KeyScope::Book, Some("front desk"))
-        );
-        let dated = room.dated();
-        assert_eq!(dated.booking_count(), 2, "the cancelled one is gone");
-        let planning = dated.booking(BookingId(1)).expect("booking 1");
-        assert_eq!(
-            (planning.start(), planning.label(), planning.key_id()),
-            (1_836_637_200, Some("planning"), Some("k2"))
-        );
-        let monday = chrono::NaiveDate::from_ymd_opt(2028, 3, 13).expect("date");
-        assert_eq!(
-            dated.override_on(monday).map(|d| d.bits()),
-            Some((0xFF << 20, 0xF << 20))
-        );
-        assert_eq!(
-            store.get("tokyo").expect("tokyo").incarnation(),
-            (2 << 40) | 4,
-            "the recreated tokyo keeps its incarnation"
-        );
-        assert!(store.get("gone").is_none());
-        assert!(store.admin_key("admin").is_some());
-        assert_eq!(
-            store.group("team").expect("team").members(),
-            ["room-1", "tokyo", "ghost"]
-        );
-        assert!(store.group("old").is_none());
-        for (principal, key, status) in [("key:k1", "retry-1", 201), ("key:admin", "create-1", 201)]
-        {
-            let answer = store.remembered(principal, key).expect("remembered");
-            assert_eq!(answer.status, status);
-        }
-    };
     let store = Store::open_with(&path, keep).expect("migrate");
-    check(&store);
+    holds_the_version_2_fixture(&store);
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
-        3,
-        "rewritten as version 3"
+        4,
+        "rewritten as version 4"
     );
     assert!(
         !journal_path(&path).exists(),
         "the journal is in the one file now"
     );
     let store = Store::open_with(&path, keep).expect("reopen");
-    check(&store);
+    holds_the_version_2_fixture(&store);
     // New calendars never reuse an incarnation the old file gave.
-    let created = store.create("new", "UTC").expect("create");
+    let created = store
+        .create("new", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect("create");
     assert!(created.incarnation() > (2 << 40) | 4);
     store.delete("new", None).expect("delete");
     store.compact_journal().expect("compact");
     drop(store);
-    check(&Store::open_with(&path, keep).expect("reopen after compaction"));
+    holds_the_version_2_fixture(&Store::open_with(&path, keep).expect("reopen after compaction"));
+}
+
+/// What the version 2 fixture holds, as every later version reads it.
+fn holds_the_version_2_fixture(store: &Store) {
+    let ids: Vec<String> = store.list().iter().map(|c| c.id().to_string()).collect();
+    assert_eq!(ids, ["default", "room-1", "tokyo"]);
+    let room = store.get("room-1").expect("room-1");
+    assert_eq!((room.zone(), room.version()), ("Europe/Paris", 8));
+    assert!(room.booking_public());
+    assert_eq!(room.week().counts().available, 70);
+    let k2 = room.key("k2").expect("k2");
+    assert_eq!(
+        (k2.scope(), k2.label()),
+        (KeyScope::Book, Some("front desk"))
+    );
+    let dated = room.dated();
+    assert_eq!(dated.booking_count(), 2, "the cancelled one is gone");
+    let planning = dated.booking(BookingId(1)).expect("booking 1");
+    assert_eq!(
+        (planning.start(), planning.label(), planning.key_id()),
+        (1_836_637_200, Some("planning"), Some("k2"))
+    );
+    let monday = chrono::NaiveDate::from_ymd_opt(2028, 3, 13).expect("date");
+    assert_eq!(
+        dated.override_on(monday).map(|d| d.bits()),
+        Some((0xFF << 20, 0xF << 20))
+    );
+    assert_eq!(
+        store.get("tokyo").expect("tokyo").incarnation(),
+        (2 << 40) | 4,
+        "the recreated tokyo keeps its incarnation"
+    );
+    assert!(store.get("gone").is_none());
+    assert!(store.admin_key("admin").is_some());
+    assert_eq!(
+        store.group("team").expect("team").members(),
+        ["room-1", "tokyo", "ghost"]
+    );
+    assert!(store.group("old").is_none());
+    for (principal, key, status) in [("key:k1", "retry-1", 201), ("key:admin", "create-1", 201)] {
+        let answer = store.remembered(principal, key).expect("remembered");
+        assert!(
+            matches!(answer.answer, Answer::Response { status: s, .. } if s == status),
+            "{answer:?}"
+        );
+    }
+}
+
+#[test]
+fn a_version_3_log_is_read_and_rewritten_as_version_4() {
+    let (dir, _) = temp_store();
+    let path = dir.path().join("v3.avs");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    fs::copy(data.join("v3.avs"), &path).expect("copy the fixture");
+    assert_eq!(
+        fs::read(&path).expect("read")[8],
+        3,
+        "the fixture is version 3"
+    );
+    let keep = Options {
+        retention_seconds: 100 * 365 * 86_400,
+    };
+    // The version 2 fixture as version 3 migrated it, then a booking with an idempotency
+    // key (its answer kept as the body the server made) and an answer kept on its own.
+    let holds = |store: &Store| {
+        let room = store.get("room-1").expect("room-1");
+        assert_eq!(room.version(), 9);
+        let booked = room.dated().booking(BookingId(4)).expect("booking 4");
+        assert_eq!(
+            (booked.start(), booked.label()),
+            (1_836_896_400, Some("v3 booking"))
+        );
+        for (principal, key, body) in [
+            (
+                "key:k1",
+                "book-v3",
+                "{\"id\":\"4\",\"calendar\":\"room-1\",\"version\":9}",
+            ),
+            ("key:admin", "key-v3", "{\"id\":\"sealed\"}"),
+        ] {
+            let answer = store.remembered(principal, key).expect("remembered").answer;
+            assert_eq!(
+                answer,
+                Answer::Response {
+                    status: 201,
+                    body: body.as_bytes().to_vec(),
+                    state: None,
+                }
+            );
+        }
+        assert_eq!(store.group("team").expect("team").members().len(), 3);
+    };
+    let store = Store::open_with(&path, keep).expect("open");
+    holds(&store);
+    drop(store);
+    assert_eq!(
+        fs::read(&path).expect("read")[8],
+        4,
+        "rewritten as version 4"
+    );
+    let store = Store::open_with(&path, keep).expect("reopen");
+    holds(&store);
+    holds_the_version_2_fixture_but_room_1(&store);
+}
+
+/// The version 2 fixture's calendars other than the one the version 3 fixture booked on.
+fn holds_the_version_2_fixture_but_room_1(store: &Store) {
+    let ids: Vec<String> = store.list().iter().map(|c| c.id().to_string()).collect();
+    assert_eq!(ids, ["default", "room-1", "tokyo"]);
+    assert_eq!(
+        store.get("tokyo").expect("tokyo").incarnation(),
+        (2 << 40) | 4
+    );
+    assert!(store.admin_key("admin").is_some());
 }
 
 #[test]

@@ -16,7 +16,7 @@ mod migration;
 use std::collections::BTreeSet;
 
 use availability_core::dated::{Claim, DayOverride};
-use availability_core::store::{Change, IdempotencyKey, Store};
+use availability_core::store::{Answer, Authority, Change, IdempotencyKey, Store};
 use availability_core::tz::IsoWeek;
 use availability_core::Status;
 
@@ -69,17 +69,19 @@ fn bookings_and_overrides_survive_a_reopen_and_bump_the_version() {
     let (_dir, path) = temp_store();
     let t = tomorrow();
     let store = Store::open(&path).expect("open");
-    store.create("room", "Europe/Paris").expect("create");
+    store
+        .create("room", "Europe/Paris", Vec::new(), &Authority::Unchecked)
+        .expect("create");
     store
         .commit("room", Some(1), &all_available())
         .expect("pattern");
     let mut claim = Claim::new(t, t + 3600);
     claim.label = Some(String::from("Team sync"));
     claim.key_id = Some(String::from("k1"));
-    let (after, booking) = store.book("room", &claim, None).expect("book");
+    let (after, booking) = store.book("room", None, &claim, None).expect("book");
     assert_eq!(after.version(), 3);
     assert_eq!(booking.slot_count(), 2);
-    let again = store.book("room", &Claim::new(t + 1800, t + 5400), None);
+    let again = store.book("room", None, &Claim::new(t + 1800, t + 5400), None);
     let err = again.expect_err("taken");
     assert!(err.is_conflict(), "{err}");
     assert_eq!(
@@ -130,7 +132,7 @@ fn bookings_and_overrides_survive_a_reopen_and_bump_the_version() {
         .is_not_found());
     // The freed slots can be booked again, with a new id.
     let (_, next) = store
-        .book("room", &Claim::new(t, t + 3600), None)
+        .book("room", None, &Claim::new(t, t + 3600), None)
         .expect("rebook");
     assert!(next.id() > booking.id());
 }
@@ -140,15 +142,19 @@ fn a_calendar_created_again_has_none_of_the_old_dated_data() {
     let (_dir, path) = temp_store();
     let t = tomorrow();
     let store = Store::open(&path).expect("open");
-    let first = store.create("room", "UTC").expect("create");
+    let first = store
+        .create("room", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect("create");
     store
         .commit("room", Some(1), &all_available())
         .expect("pattern");
     store
-        .book("room", &Claim::new(t, t + 1800), None)
+        .book("room", None, &Claim::new(t, t + 1800), None)
         .expect("book");
     store.delete("room", None).expect("delete");
-    let second = store.create("room", "UTC").expect("create again");
+    let second = store
+        .create("room", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect("create again");
     assert_ne!(first.incarnation(), second.incarnation());
     assert!(second.dated().is_empty());
     drop(store);
@@ -173,32 +179,38 @@ fn an_idempotent_booking_is_remembered_across_a_restart() {
         fingerprint: [7; 32],
         expires_ms: (t + 86_400) * 1000,
     };
-    let answer = |calendar: &availability_core::store::Calendar,
-                  booking: &availability_core::dated::Booking| {
-        (
-            201,
-            format!(
-                "{{\"id\":\"{}\",\"version\":{}}}",
-                booking.id(),
-                calendar.version()
-            )
-            .into_bytes(),
-        )
-    };
     let (_, booking) = store
-        .book("default", &Claim::new(t, t + 1800), Some((&key, &answer)))
+        .book("default", None, &Claim::new(t, t + 1800), Some(&key))
         .expect("book");
+    let booked = |store: &Store| {
+        let remembered = store
+            .remembered("key:k1", "4b1f6d2e-retry")
+            .expect("remembered");
+        assert_eq!(remembered.fingerprint, [7; 32]);
+        match remembered.answer {
+            Answer::Booked {
+                calendar,
+                incarnation,
+                version,
+                booking,
+            } => (calendar, incarnation, version, booking),
+            other => panic!("a booking's answer, not {other:?}"),
+        }
+    };
+    let incarnation = store.get("default").expect("default").incarnation();
+    let expected = (String::from("default"), incarnation, 3, booking.clone());
+    assert_eq!(booked(&store), expected);
     drop(store);
+    // Kept with the booking, read back after a restart, and kept after the booking is
+    // cancelled and the log compacted: a repeat gets the booking it made.
     let store = Store::open(&path).expect("reopen");
-    let remembered = store
-        .remembered("key:k1", "4b1f6d2e-retry")
-        .expect("remembered");
-    assert_eq!(remembered.status, 201);
-    assert_eq!(remembered.fingerprint, [7; 32]);
-    assert_eq!(
-        String::from_utf8(remembered.body).expect("utf-8"),
-        format!("{{\"id\":\"{}\",\"version\":3}}", booking.id())
-    );
+    assert_eq!(booked(&store), expected);
+    assert_eq!(booked(&store).3.slots(), booking.slots());
+    store.cancel("default", None, booking.id()).expect("cancel");
+    store.compact_journal().expect("compact");
+    drop(store);
+    let store = Store::open(&path).expect("reopen after compaction");
+    assert_eq!(booked(&store), expected);
     assert!(store.remembered("key:k2", "4b1f6d2e-retry").is_none());
     // A key too long to keep is refused before anything happens.
     let long = IdempotencyKey {
@@ -208,12 +220,17 @@ fn an_idempotent_booking_is_remembered_across_a_restart() {
     let err = store
         .book(
             "default",
+            None,
             &Claim::new(t + 3600, t + 5400),
-            Some((&long, &answer)),
+            Some(&long),
         )
         .expect_err("long key");
     assert!(err.is_parse(), "{err}");
-    assert_eq!(store.get("default").expect("default").version(), 3);
+    assert_eq!(
+        store.get("default").expect("default").version(),
+        4,
+        "the cancel, and nothing after it"
+    );
 }
 
 #[test]
@@ -221,28 +238,40 @@ fn named_groups_are_kept_in_the_journal() {
     let (_dir, path) = temp_store();
     let store = Store::open(&path).expect("open");
     let members: Vec<String> = ["ana", "ben", "room-1"].map(String::from).to_vec();
-    let (group, new) = store.put_group("team", members.clone()).expect("put");
+    let (group, new) = store
+        .put_group("team", members.clone(), &Authority::Unchecked)
+        .expect("put");
     assert!(new);
     assert_eq!(group.members(), members.as_slice());
     let (_, new) = store
-        .put_group("team", vec![String::from("ana")])
+        .put_group("team", vec![String::from("ana")], &Authority::Unchecked)
         .expect("replace");
     assert!(!new);
     store
-        .put_group("other", members.clone())
+        .put_group("other", members.clone(), &Authority::Unchecked)
         .expect("another group");
-    store.delete_group("other").expect("delete");
-    assert!(store.delete_group("other").unwrap_err().is_not_found());
+    store
+        .delete_group("other", &Authority::Unchecked)
+        .expect("delete");
+    assert!(store
+        .delete_group("other", &Authority::Unchecked)
+        .unwrap_err()
+        .is_not_found());
     for bad in [
         vec![],
         vec![String::from("ana"), String::from("ana")],
         vec![String::from("Not An Id")],
         (0..1001).map(|i| format!("c{i}")).collect(),
     ] {
-        let err = store.put_group("bad", bad).expect_err("refused");
+        let err = store
+            .put_group("bad", bad, &Authority::Unchecked)
+            .expect_err("refused");
         assert!(err.is_parse(), "{err}");
     }
-    assert!(store.put_group("Bad Id", members).unwrap_err().is_parse());
+    assert!(store
+        .put_group("Bad Id", members, &Authority::Unchecked)
+        .unwrap_err()
+        .is_parse());
     drop(store);
     let store = Store::open(&path).expect("reopen");
     let ids: Vec<String> = store.groups().iter().map(|g| g.id().to_owned()).collect();

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use availability_core::store::{Calendar, Change, Group, Store};
+use availability_core::store::{Authority, Calendar, Change, Group, Store};
 use availability_core::{Batch, Day, Entry, Status, Time};
 
 /// A store with calendar `c` at version 1 and `d` at version 1, and `c` at version 2.
@@ -21,8 +21,12 @@ pub(super) struct Fixture {
 pub(super) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = Store::open(dir.path().join("cache.store")).expect("a store");
-    let c1 = store.create("c", "UTC").expect("c");
-    let d1 = store.create("d", "UTC").expect("d");
+    let c1 = store
+        .create("c", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect("c");
+    let d1 = store
+        .create("d", "UTC", Vec::new(), &Authority::Unchecked)
+        .expect("d");
     let mut batch = Batch::new();
     batch.push(Entry::slot(
         Day::Monday,
@@ -33,8 +37,12 @@ pub(super) fn fixture() -> Fixture {
         .commit("c", None, &Change::Apply(batch))
         .expect("c, version 2");
     let members = || vec![String::from("c"), String::from("d")];
-    let (group, _) = store.put_group("g", members()).expect("g");
-    let (regrouped, _) = store.put_group("g", members()).expect("g again");
+    let (group, _) = store
+        .put_group("g", members(), &Authority::Unchecked)
+        .expect("g");
+    let (regrouped, _) = store
+        .put_group("g", members(), &Authority::Unchecked)
+        .expect("g again");
     Fixture {
         _dir: dir,
         c1,

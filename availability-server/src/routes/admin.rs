@@ -90,7 +90,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let sealing = running.as_ref().map(idempotency::Remember::sealing);
     let answer = app
         .commit("", "adding an admin key", move |store| {
-            store.add_admin_key_by(stored, &by)?;
+            store.add_admin_key(stored, &by)?;
             let answer = response::to_bytes(&serde_json::json!({
                 "key_id": key.id,
                 "key": key.token,
@@ -98,7 +98,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
                 "created": created_at,
             }));
             if let Some(sealing) = &sealing {
-                idempotency::remember_keyed(store, sealing, 201, &answer);
+                idempotency::remember_keyed(store, sealing, 201, &answer, None);
             }
             Ok(answer)
         })

@@ -1,5 +1,7 @@
 //! `/calendars/{id}/bookings[/{booking_id}]`: claim spans of real time, list and cancel them.
 
+use std::sync::Arc;
+
 use availability_core::dated::{Booking, BookingId, Claim, Conflict};
 use availability_core::tz::Zone;
 use availability_core::Status;
@@ -13,7 +15,7 @@ use crate::app::App;
 use crate::auth::{Need, Principal};
 use crate::ctx::Ctx;
 use crate::idempotency::{self, Start};
-use crate::store::{Calendar, KeyScope};
+use crate::store::{Answer, KeyScope};
 use crate::wire::body::{self, RequestBody};
 use crate::wire::query::Query;
 use crate::wire::response::{self, to_bytes};
@@ -103,16 +105,42 @@ fn slots(booking: &Booking) -> Vec<Value> {
 }
 
 /// The answer to a booking: `{ "id", "calendar", "start", "end", "slots", "version" }`, the
-/// instants in the offsets the client used.
-fn created(cal: &Calendar, booking: &Booking, start: Written, end: Written) -> Vec<u8> {
-    to_bytes(&json!({
+/// instants in the offsets the client used, with the calendar's `ETag` after the booking and
+/// the booking's `Location`. Made from what the store returns, or from what it remembered
+/// for the request's idempotency key: a repeat gets the same answer.
+fn booked(made: &Made, start: Written, end: Written) -> Response<Body> {
+    let Made {
+        calendar,
+        incarnation,
+        version,
+        booking,
+    } = made;
+    let body = to_bytes(&json!({
         "id": booking.id().to_string(),
-        "calendar": cal.id(),
+        "calendar": calendar,
         "start": start.echo(booking.start()),
         "end": end.echo(booking.end()),
         "slots": slots(booking),
-        "version": cal.version(),
-    }))
+        "version": version,
+    }));
+    let mut response = response::json(StatusCode::CREATED, body);
+    response.headers_mut().insert(
+        http::header::ETAG,
+        http::HeaderValue::from(etag::Tag::state((*incarnation, *version))),
+    );
+    idempotency::locate(
+        &mut response,
+        &location(calendar, &booking.id().to_string()),
+    );
+    response
+}
+
+/// A booking made: the calendar (id and incarnation), its version after it, and the booking.
+struct Made {
+    calendar: String,
+    incarnation: u64,
+    version: u64,
+    booking: Arc<Booking>,
 }
 
 /// The path of a booking.
@@ -172,21 +200,42 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let bytes = body::read_json(app.body, parts, body).await?;
     let who = idempotency::principal(principal.as_ref(), parts, cx.client);
     let running = match idempotency::start(&app.answering, &app.store, parts, who, &bytes)? {
-        Start::Repeat(answer) => {
-            let mut response = idempotency::replay(&answer, cal.incarnation());
-            let booking = serde_json::from_slice::<Value>(&answer.body)
-                .ok()
-                .and_then(|v| v["id"].as_str().map(str::to_owned));
-            if let Some(booking) = booking {
-                idempotency::locate(&mut response, &location(id, &booking));
+        Start::Repeat(remembered) => match remembered.answer {
+            Answer::Booked {
+                calendar,
+                incarnation,
+                version,
+                booking,
+            } => {
+                // The same request again (the fingerprint says so): the same instants.
+                let (_, start, end) = parse(&bytes)?;
+                let made = Made {
+                    calendar,
+                    incarnation,
+                    version,
+                    booking,
+                };
+                return Ok(booked(&made, start, end));
             }
-            return Ok(response);
-        }
+            // Kept by an earlier version as the body it sent.
+            Answer::Response {
+                status,
+                body,
+                state,
+            } => {
+                let booking = serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned));
+                let mut response = idempotency::replay(status, body, state, cal.incarnation());
+                if let Some(booking) = booking {
+                    idempotency::locate(&mut response, &location(id, &booking));
+                }
+                return Ok(response);
+            }
+        },
         Start::Fresh(running) => running,
     };
-    let new: NewBooking = body::parse_json(&bytes, "booking ({\"start\", \"end\", \"label\"})")?;
-    let start = Written::parse(&new.start, "start")?;
-    let end = Written::parse(&new.end, "end")?;
+    let (new, start, end) = parse(&bytes)?;
     let key_id = match &principal {
         Some(Principal::Calendar { key_id, .. }) => Some(key_id.clone()),
         Some(Principal::Admin { key_id, .. }) => Some(key_id.clone()),
@@ -206,33 +255,26 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
         .commit_or(
             id,
             "saving the booking",
-            move |store| {
-                let answer = |cal: &Calendar, booking: &Booking| {
-                    (201_u16, created(cal, booking, start, end))
-                };
-                store.book_by(
-                    &owned_id,
-                    expected,
-                    &claim,
-                    remembered
-                        .as_ref()
-                        .map(|key| (key, &answer as availability_core::store::Answer<'_>)),
-                )
-            },
+            move |store| store.book(&owned_id, expected, &claim, remembered.as_ref()),
             move |err| refused(err, &owner, start),
         )
         .await?;
     drop(running);
-    let mut response = response::json(StatusCode::CREATED, created(&updated, &booking, start, end));
-    response.headers_mut().insert(
-        http::header::ETAG,
-        http::HeaderValue::from(etag::Tag::state(updated.state())),
-    );
-    idempotency::locate(
-        &mut response,
-        &location(updated.id(), &booking.id().to_string()),
-    );
-    Ok(response)
+    let made = Made {
+        calendar: updated.id().to_owned(),
+        incarnation: updated.incarnation(),
+        version: updated.version(),
+        booking,
+    };
+    Ok(booked(&made, start, end))
+}
+
+/// The body of a booking request, and its two instants as the client wrote them.
+fn parse(bytes: &[u8]) -> Result<(NewBooking, Written, Written)> {
+    let new: NewBooking = body::parse_json(bytes, "booking ({\"start\", \"end\", \"label\"})")?;
+    let start = Written::parse(&new.start, "start")?;
+    let end = Written::parse(&new.end, "end")?;
+    Ok((new, start, end))
 }
 
 /// DELETE `/calendars/{id}/bookings/{booking_id}`: frees the booking's slots (a write key or

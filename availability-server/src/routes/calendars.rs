@@ -145,7 +145,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let sealing = running.as_ref().map(idempotency::Remember::sealing);
     let (created, answer) = app
         .commit(&new.id, "creating the calendar", move |store| {
-            let created = store.create_by(&id, zone.name(), vec![stored], &by)?;
+            let created = store.create(&id, zone.name(), vec![stored], &by)?;
             let created = match public {
                 Some(true) => {
                     // Only this creation of the id: one deleted and made again meanwhile is
@@ -168,7 +168,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
                 &created,
             );
             if let Some(sealing) = &sealing {
-                idempotency::remember_keyed(store, sealing, 201, &answer);
+                idempotency::remember_keyed(store, sealing, 201, &answer, Some(created.state()));
             }
             Ok((created, answer))
         })

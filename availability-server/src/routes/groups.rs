@@ -84,7 +84,7 @@ pub(super) async fn put(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>
     let members = definition.members;
     let (group, new) = app
         .commit(id, "saving the group", move |store| {
-            store.put_group_by(&owned_id, members, &by)
+            store.put_group(&owned_id, members, &by)
         })
         .await?;
     let status = if new {
@@ -113,7 +113,7 @@ pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<B
         .authority();
     let owned_id = id.to_owned();
     app.commit(id, "removing the group", move |store| {
-        store.delete_group_by(&owned_id, &by)
+        store.delete_group(&owned_id, &by)
     })
     .await?;
     Ok(response::no_content())

@@ -106,7 +106,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
                 &updated,
             );
             if let Some(sealing) = &sealing {
-                idempotency::remember_keyed(store, sealing, 201, &answer);
+                idempotency::remember_keyed(store, sealing, 201, &answer, Some(updated.state()));
             }
             Ok((updated, answer))
         })

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use availability_benches::{time, tls_client, ZONES};
-use availability_core::store::{Change, KeyHash, Store};
+use availability_core::store::{Authority, Change, KeyHash, Store};
 use availability_core::{Batch, Day, Entry, Status};
 use availability_server::auth;
 use availability_server::store::STORE_FILE;
@@ -152,7 +152,7 @@ fn populate(dir: &Path, from: u64, to: u64) -> Result<(), Fail> {
     if store.admin_keys().is_empty() {
         // So that the server does not make (and bcrypt) one on its start.
         store
-            .add_admin_key(key(&hash)?)
+            .add_admin_key(key(&hash)?, &Authority::Unchecked)
             .map_err(|e| format!("adding the admin key: {e}"))?;
     }
     let started = Instant::now();
@@ -164,7 +164,7 @@ fn populate(dir: &Path, from: u64, to: u64) -> Result<(), Fail> {
         let id = calendar_id(i);
         let keys = vec![key(&hash)?];
         let t = Instant::now();
-        match store.create_with_keys(&id, zone(i), keys) {
+        match store.create(&id, zone(i), keys, &Authority::Unchecked) {
             Ok(_) => {}
             Err(e) if e.is_capacity() => {
                 println!("REFUSED {i} {e}");
@@ -401,7 +401,7 @@ fn measure(dir: &Path, n: u64, creates: u64, count: u64, threads: u64) -> Result
         let keys = vec![key(&hash)?];
         let id = calendar_id(i);
         let one = Instant::now();
-        match store.create_with_keys(&id, zone(i), keys) {
+        match store.create(&id, zone(i), keys, &Authority::Unchecked) {
             Ok(_) => latencies.push(one.elapsed()),
             Err(e) if e.is_capacity() => {
                 refused = Some(format!("{i}"));

@@ -1,4 +1,5 @@
-//! Unit tests of the store file's byte layout.
+//! Unit tests of the byte layout of calendar records, keys and the fixed records of the
+//! formats before the log.
 
 use super::*;
 use alloc::vec;
@@ -124,16 +125,18 @@ fn the_header_checks_magic_version_crc_and_size() {
     bad[0] = b'X';
     assert!(check_header(&bad).expect_err("magic").contains("magic"));
     let mut newer = header;
-    newer[8] = 4;
+    newer[8] = 5;
     assert!(sniff_version(&newer)
         .expect_err("version")
         .contains("newer"));
-    newer[8] = 3;
-    assert_eq!(sniff_version(&newer), Ok(FORMAT_VERSION));
-    assert!(
-        check_header(&newer).is_err(),
-        "version 3 is not of fixed records"
-    );
+    for log in [LOG_VERSION_3, FORMAT_VERSION] {
+        newer[8] = log as u8;
+        assert_eq!(sniff_version(&newer), Ok(log));
+        assert!(
+            check_header(&newer).is_err(),
+            "version {log} is not of fixed records"
+        );
+    }
     let mut flipped = header;
     flipped[2000] = 1;
     assert!(check_header(&flipped).expect_err("crc").contains("CRC"));

@@ -4,7 +4,7 @@
 
 use alloc::string::String;
 
-use super::Remembered;
+use super::{Answer, Remembered};
 
 /// The owner's part: the id's length, the id, the incarnation and the version.
 pub(crate) fn owner(id: &str) -> usize {
@@ -38,9 +38,20 @@ pub(crate) fn book(
         + remembered.map_or(0, self::remembered)
 }
 
-/// An answer remembered for an idempotency key.
-pub(crate) fn remembered(r: &Remembered) -> usize {
-    1 + r.key.len() + 1 + r.principal.len() + r.fingerprint.len() + 8 + 2 + 4 + r.body.len()
+/// An answer remembered for an idempotency key, on its own: a response (kind 6), or a
+/// booking's answer with its booking record (kind 12).
+pub(crate) fn remember(r: &Remembered) -> usize {
+    match &r.answer {
+        Answer::Response { .. } => remembered(r),
+        Answer::Booked {
+            calendar, booking, ..
+        } => book(calendar, booking.key_id(), booking.label(), Some(r)),
+    }
+}
+
+/// The answer part of a booking record, after its flag, or a kind-6 payload.
+fn remembered(r: &Remembered) -> usize {
+    super::remembered::len(r)
 }
 
 /// [`super::Record::Group`].

@@ -1,6 +1,8 @@
-//! Unit tests of the journal's byte layout.
+//! Unit tests of the log's byte layout.
 
 use super::*;
+use crate::dated::Claim;
+use crate::plane::Plane;
 
 fn owner() -> Owner {
     Owner {
@@ -10,14 +12,44 @@ fn owner() -> Owner {
     }
 }
 
+/// The booking the samples remember, as a claim of `Team sync` by key `k1` makes it.
+fn booking(id: u64) -> Arc<crate::dated::Booking> {
+    let claim = Claim {
+        start: 1_800_000_000,
+        end: 1_800_003_600,
+        label: Some(String::from("Team sync")),
+        key_id: Some(String::from("k1")),
+    };
+    let slots = alloc::vec![(2_900, Plane::range(40, 42)), (2_901, Plane::range(0, 1))];
+    Arc::new(crate::dated::Booking::made(
+        crate::dated::BookingId(id),
+        &claim,
+        1_799_000_000_000,
+        slots.into_boxed_slice(),
+    ))
+}
+
 fn samples() -> Vec<Record> {
     let remembered = Remembered {
         key: String::from("8e03978e-40d5-43e8-bc93-6894a57f9324"),
         principal: String::from("key:k1"),
         fingerprint: [9; 32],
         expires_ms: 1_800_000_000_000,
-        status: 201,
-        body: b"{\"id\":\"1\"}".to_vec(),
+        answer: Answer::Response {
+            status: 201,
+            body: b"{\"id\":\"1\"}".to_vec(),
+            state: Some((7, 3)),
+        },
+    };
+    let booked = |id| Remembered {
+        key: String::from("book-again"),
+        answer: Answer::Booked {
+            calendar: owner().id,
+            incarnation: owner().incarnation,
+            version: owner().version,
+            booking: booking(id),
+        },
+        ..remembered.clone()
     };
     alloc::vec![
         Record::State {
@@ -46,6 +78,16 @@ fn samples() -> Vec<Record> {
         },
         Record::Book {
             owner: owner(),
+            id: 7,
+            start: 1_800_000_000,
+            end: 1_800_003_600,
+            created_ms: 1_799_000_000_000,
+            key_id: Some(String::from("k1")),
+            label: Some(String::from("Team sync")),
+            remembered: Some(booked(7)),
+        },
+        Record::Book {
+            owner: owner(),
             id: 6,
             start: 1_800_000_000,
             end: 1_800_003_600,
@@ -58,7 +100,17 @@ fn samples() -> Vec<Record> {
             owner: owner(),
             id: 5
         },
-        Record::Remember(remembered),
+        Record::Remember(remembered.clone()),
+        Record::Remember(booked(8)),
+        Record::Remember(Remembered {
+            key: String::from("no-state"),
+            answer: Answer::Response {
+                status: 200,
+                body: Vec::new(),
+                state: None,
+            },
+            ..remembered.clone()
+        }),
         Record::Group {
             id: String::from("team"),
             members: alloc::vec![String::from("room-1"), String::from("ana")],
@@ -118,6 +170,63 @@ fn a_scan_stops_at_the_first_invalid_frame() {
     assert_eq!(scan(&body, 11).0.len(), 0);
 }
 
+/// A response as version 3 kept it, in a booking record (flag 1) and on its own (kind 6):
+/// read as a response that showed no calendar's state.
+#[test]
+fn responses_as_version_3_kept_them_are_read() {
+    let response = |remembered: &Remembered| {
+        let mut out = Vec::new();
+        let Answer::Response { status, body, .. } = &remembered.answer else {
+            panic!("a response");
+        };
+        remembered::encode_response(&mut out, remembered, *status, body, None);
+        out.pop(); // Version 3 wrote no state.
+        out
+    };
+    for record in samples() {
+        match record {
+            Record::Remember(
+                ref r @ Remembered {
+                    answer: Answer::Response { .. },
+                    ..
+                },
+            ) => {
+                let read = Record::decode(6, &response(r)).expect("kind 6");
+                let Record::Remember(read) = read else {
+                    panic!("{read:?}");
+                };
+                assert!(matches!(read.answer, Answer::Response { state: None, .. }));
+                assert_eq!(read.key, r.key);
+            }
+            Record::Book {
+                remembered:
+                    Some(
+                        ref r @ Remembered {
+                            answer: Answer::Response { .. },
+                            ..
+                        },
+                    ),
+                ..
+            } => {
+                let mut payload = record.encode();
+                let tail = response(r).len() + 1 + 1 + 16;
+                payload.truncate(payload.len() - tail);
+                payload.push(1);
+                payload.extend_from_slice(&response(r));
+                let Record::Book {
+                    remembered: Some(read),
+                    ..
+                } = Record::decode(4, &payload).expect("kind 4, flag 1")
+                else {
+                    panic!("a booking with its answer");
+                };
+                assert!(matches!(read.answer, Answer::Response { state: None, .. }));
+            }
+            _ => {}
+        }
+    }
+}
+
 #[test]
 fn the_header_round_trips_and_refuses_the_future() {
     let header = Header {
@@ -127,8 +236,14 @@ fn the_header_round_trips_and_refuses_the_future() {
     let bytes = header.encode();
     assert_eq!(Header::decode(&bytes), Ok(header));
     let mut newer = bytes.clone();
-    newer[8] = 4;
+    newer[8] = 5;
     assert!(Header::decode(&newer).unwrap_err().contains("newer"));
+    // The log of version 3 is read as it is (and rewritten by a compaction on open).
+    let mut three = bytes.clone();
+    three[8] = 3;
+    let crc = page_crc(&three, 12);
+    three[12..16].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(Header::decode(&three), Ok(header));
     // A journal of the format before is read only as one (to migrate it), and the other way.
     assert!(Header::decode_journal(&bytes)
         .unwrap_err()

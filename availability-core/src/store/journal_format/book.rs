@@ -1,0 +1,122 @@
+//! The booking record (kind 4), whose payload also carries a booking's remembered answer on
+//! its own (kind 12).
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use super::super::checked::check_key_id;
+use super::super::format::Cursor;
+use super::remembered::{self, Form, Made, BOOKED, NONE, RESPONSE, RESPONSE_3};
+use super::{owner, Answer, Owner, Record, Remembered, MAX_LABEL};
+use crate::dated::Claim;
+
+/// The answer part of a booking record: its flag, then the answer.
+pub(super) fn encode_answer(out: &mut Vec<u8>, remembered: Option<&Remembered>) {
+    match remembered {
+        None => out.push(NONE),
+        Some(r) => match &r.answer {
+            Answer::Response {
+                status,
+                body,
+                state,
+            } => {
+                out.push(RESPONSE);
+                remembered::encode_response(out, r, *status, body, *state);
+            }
+            Answer::Booked { booking, .. } => {
+                out.push(BOOKED);
+                remembered::encode_booked(out, r, booking);
+            }
+        },
+    }
+}
+
+/// A booking record's payload after its kind (4; kind 12 is laid out the same way).
+pub(super) fn decode(c: &mut Cursor<'_>) -> Result<Record, String> {
+    let owner = owner(c)?;
+    let id = c.u64()?;
+    let (start, end, created_ms) = (c.i64()?, c.i64()?, c.i64()?);
+    if id == 0 || end <= start || end - start > crate::dated::MAX_SPAN_SECONDS {
+        return Err(format!("booking {id}: not a valid span or id"));
+    }
+    let key_len = c.byte()? as usize;
+    let key_id = if key_len == 0 {
+        None
+    } else {
+        let key = c.text(key_len, "key id")?;
+        check_key_id(&key).map_err(|e| e.to_string())?;
+        Some(key)
+    };
+    let label = match c.byte()? {
+        0 => None,
+        1 => {
+            let len = usize::from(c.u16()?);
+            if len > MAX_LABEL {
+                return Err(format!("a label of {len} bytes (at most {MAX_LABEL})"));
+            }
+            Some(c.text(len, "label")?)
+        }
+        other => return Err(format!("label flag {other}")),
+    };
+    let remembered = match c.byte()? {
+        NONE => None,
+        RESPONSE_3 => Some(remembered::decode_response(c, Form::Version3)?),
+        RESPONSE => Some(remembered::decode_response(c, Form::WithState)?),
+        BOOKED => Some(remembered::decode_booked(
+            c,
+            Made {
+                calendar: &owner.id,
+                incarnation: owner.incarnation,
+                version: owner.version,
+                id,
+                claim: Claim {
+                    start,
+                    end,
+                    label: label.clone(),
+                    key_id: key_id.clone(),
+                },
+                created_ms,
+            },
+        )?),
+        other => return Err(format!("idempotency flag {other}")),
+    };
+    Ok(Record::Book {
+        owner,
+        id,
+        start,
+        end,
+        created_ms,
+        key_id,
+        label,
+        remembered,
+    })
+}
+
+/// A booking's remembered answer as a record of its own (kind 12): the booking record it
+/// was made with.
+pub(super) fn alone(r: &Remembered) -> Record {
+    let Answer::Booked {
+        calendar,
+        incarnation,
+        version,
+        booking,
+    } = &r.answer
+    else {
+        return Record::Remember(r.clone());
+    };
+    Record::Book {
+        owner: Owner {
+            id: calendar.clone(),
+            incarnation: *incarnation,
+            version: *version,
+        },
+        id: booking.id().0,
+        start: booking.start(),
+        end: booking.end(),
+        created_ms: booking.created_unix_ms(),
+        key_id: booking.key_id().map(String::from),
+        label: booking.label().map(String::from),
+        remembered: Some(r.clone()),
+    }
+}
