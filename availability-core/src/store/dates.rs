@@ -1,7 +1,6 @@
 //! Dated writes: overrides of owner dates, bookings and their cancellation, each one record
 //! of the log appended while the calendar's write slot is held.
 
-use alloc::string::String;
 use alloc::sync::Arc;
 
 use chrono::NaiveDate;
@@ -118,17 +117,7 @@ impl Store {
                     booking: Arc::clone(&booking),
                 },
             });
-            let record = Record::Book {
-                owner,
-                id: booking.id().0,
-                start: booking.start(),
-                end: booking.end(),
-                created_ms: booking.created_unix_ms(),
-                key_id: booking.key_id().map(String::from),
-                label: booking.label().map(String::from),
-                remembered,
-            };
-            Ok((record, booking))
+            Ok((Record::book(owner, &booking, remembered), booking))
         })
     }
 

@@ -304,6 +304,24 @@ pub(crate) enum Record {
 pub(crate) const MAX_GROUP: usize = 1000;
 
 impl Record {
+    /// The record of `booking`, made on `owner`'s calendar, with the answer remembered for it.
+    pub(crate) fn book(
+        owner: Owner,
+        booking: &crate::dated::Booking,
+        remembered: Option<Remembered>,
+    ) -> Record {
+        Record::Book {
+            owner,
+            id: booking.id().0,
+            start: booking.start(),
+            end: booking.end(),
+            created_ms: booking.created_unix_ms(),
+            key_id: booking.key_id().map(String::from),
+            label: booking.label().map(String::from),
+            remembered,
+        }
+    }
+
     fn kind(&self) -> u8 {
         match self {
             Record::State { .. } => 1,

@@ -105,18 +105,10 @@ pub(super) fn alone(r: &Remembered) -> Record {
     else {
         return Record::Remember(r.clone());
     };
-    Record::Book {
-        owner: Owner {
-            id: calendar.clone(),
-            incarnation: *incarnation,
-            version: *version,
-        },
-        id: booking.id().0,
-        start: booking.start(),
-        end: booking.end(),
-        created_ms: booking.created_unix_ms(),
-        key_id: booking.key_id().map(String::from),
-        label: booking.label().map(String::from),
-        remembered: Some(r.clone()),
-    }
+    let owner = Owner {
+        id: calendar.clone(),
+        incarnation: *incarnation,
+        version: *version,
+    };
+    Record::book(owner, booking, Some(r.clone()))
 }
