@@ -24,7 +24,7 @@ const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/ics_orac
 /// Monday to Friday 09:00-17:00 available, Monday 17:00-18:00 maybe, Sunday 00:30-04:00
 /// available and 04:00-05:00 maybe (across the changes of New York and Paris), Saturday
 /// 22:00-24:00 maybe.
-const PATTERN: &str = r#"{"updates":[
+pub(crate) const PATTERN: &str = r#"{"updates":[
   {"day":"monday","from":"09:00","to":"17:00","status":"available"},
   {"day":"tuesday","from":"09:00","to":"17:00","status":"available"},
   {"day":"wednesday","from":"09:00","to":"17:00","status":"available"},
@@ -36,7 +36,7 @@ const PATTERN: &str = r#"{"updates":[
   {"day":"saturday","from":"22:00","to":"24:00","status":"maybe"}]}"#;
 
 /// The oracle's answer to `request`, or `None` (after saying so) when it is not installed.
-fn oracle(test: &str, request: &Value) -> Option<Value> {
+pub(crate) fn oracle(test: &str, request: &Value) -> Option<Value> {
     let probe = Command::new("python3")
         .args(["-c", "import icalendar, dateutil"])
         .output();
@@ -78,7 +78,7 @@ fn oracle(test: &str, request: &Value) -> Option<Value> {
     Some(serde_json::from_slice(&out.stdout).expect("the oracle answers JSON"))
 }
 
-async fn put_pattern(c: &Client, id: &str, key: &str) {
+pub(crate) async fn put_pattern(c: &Client, id: &str, key: &str) {
     let r = c
         .json(
             Method::PUT,
@@ -111,7 +111,7 @@ fn slots_with(view: &Value, status: &str) -> Vec<u64> {
 }
 
 /// The Mondays of the ISO weeks (in `zone`) in which `zone` changes its offset during `year`.
-fn change_mondays(zone: &str, year: i32) -> Vec<NaiveDate> {
+pub(crate) fn change_mondays(zone: &str, year: i32) -> Vec<NaiveDate> {
     let zone = Zone::new(zone).unwrap();
     let from = NaiveDate::from_ymd_opt(year, 1, 8)
         .unwrap()

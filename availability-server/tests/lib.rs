@@ -15,6 +15,7 @@ mod browser;
 mod dated;
 mod disk;
 mod errors;
+mod freebusy;
 mod fuzz_corpus;
 mod groups;
 mod hostile;

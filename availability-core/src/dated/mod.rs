@@ -194,6 +194,15 @@ impl Dated {
         plan.intervals_by_week(|n| self.effective_by_number(pattern, n))
     }
 
+    /// [`Plan::runs`] of the effective weeks, as [`Dated::view`]: every real instant of the
+    /// viewed week by its owner status (a booked slot is unavailable).
+    pub fn runs(&self, pattern: &Week, plan: &Plan) -> Vec<Interval> {
+        if self.weeks.is_empty() {
+            return plan.runs(pattern);
+        }
+        plan.runs_by_week(|n| self.effective_by_number(pattern, n))
+    }
+
     /// The override of owner date `date`.
     pub fn override_on(&self, date: NaiveDate) -> Option<DayOverride> {
         self.overrides.get(&day_number(date)).copied()

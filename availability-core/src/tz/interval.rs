@@ -77,15 +77,17 @@ impl fmt::Debug for Timestamp {
     }
 }
 
-/// A maximal run `[start, end)` of real instants during which the owner is maybe or
-/// available, with the viewer's offsets; see [`Plan::intervals`].
+/// A maximal run `[start, end)` of real instants during which the owner has one status
+/// (maybe or available for [`Plan::intervals`], any for [`Plan::runs`]), with the viewer's
+/// offsets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Interval {
     /// The first instant of the run.
     pub start: Timestamp,
     /// The first instant after the run.
     pub end: Timestamp,
-    /// [`Status::Maybe`] or [`Status::Available`].
+    /// The owner's status: [`Status::Maybe`] or [`Status::Available`] in
+    /// [`Plan::intervals`].
     pub status: Status,
 }
 

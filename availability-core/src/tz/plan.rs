@@ -335,7 +335,25 @@ impl Plan {
 
     /// [`Plan::intervals`] of a calendar whose owner weeks differ, as
     /// [`Plan::apply_by_week`].
-    pub(crate) fn intervals_by_week(&self, mut week_of: impl FnMut(i64) -> Week) -> Vec<Interval> {
+    pub(crate) fn intervals_by_week(&self, week_of: impl FnMut(i64) -> Week) -> Vec<Interval> {
+        self.walk(week_of, false)
+    }
+
+    /// Every real instant of the viewed week, in maximal runs of one owner status, in order:
+    /// [`Plan::intervals`] with the unavailable runs too. The runs cover the week without
+    /// holes except where the viewer's clocks skip, and do not depend on the viewer's grid.
+    pub fn runs(&self, week: &Week) -> Vec<Interval> {
+        self.runs_by_week(|_| *week)
+    }
+
+    /// [`Plan::runs`] of a calendar whose owner weeks differ, as [`Plan::apply_by_week`].
+    pub(crate) fn runs_by_week(&self, week_of: impl FnMut(i64) -> Week) -> Vec<Interval> {
+        self.walk(week_of, true)
+    }
+
+    /// The runs of the viewed week's real instants by owner status, with the unavailable
+    /// ones when `unavailable` is set.
+    fn walk(&self, mut week_of: impl FnMut(i64) -> Week, unavailable: bool) -> Vec<Interval> {
         let weeks: Vec<(i64, Week)> = self
             .owner_weeks
             .iter()
@@ -364,7 +382,7 @@ impl Plan {
                         piece.end_offset
                     },
                 );
-                if status != Status::Unavailable {
+                if unavailable || status != Status::Unavailable {
                     match out.last_mut() {
                         Some(last) if last.end.unix_seconds() == t && last.status == status => {
                             last.end = end;

@@ -1,19 +1,23 @@
 //! One concrete week as a `VFREEBUSY` (RFC 5545 section 3.6.4) in UTC.
 //!
-//! The periods are the viewer's week as the JSON view has it, slot by slot, at the real
-//! instants each viewer half hour covers (none in a spring-forward gap, two stretches in a
-//! fall-back fold). Available is `FBTYPE=FREE`, maybe `BUSY-TENTATIVE`, unavailable
-//! `BUSY-UNAVAILABLE`, and the real span of a booking `BUSY`; adjacent periods of one type
-//! are merged.
+//! A `VFREEBUSY` is a list of real periods that calendar software lays over its own grid, so
+//! the periods are the owners' real times, exact to the instant, not the viewer's half hours:
+//! every instant of the viewer's week (none in a spring-forward gap) takes its owner's status
+//! at that instant. Available is `FBTYPE=FREE`, maybe `BUSY-TENTATIVE`, unavailable
+//! `BUSY-UNAVAILABLE`, and the real span of a booking `BUSY`; adjacent periods of one type are
+//! merged. The viewer's zone only chooses which week is covered. A group's instant is `FREE`
+//! where every member is available, `BUSY-TENTATIVE` where every member is at least maybe,
+//! `BUSY` where a member is booked, and `BUSY-UNAVAILABLE` otherwise.
 
-use availability_core::tz::{IsoWeek, Zone};
-use availability_core::{Slot, Status};
+use availability_core::tz::{Interval, IsoWeek};
+use availability_core::Status;
 use chrono::NaiveTime;
 
 use super::{escape_text, push_line, utc_stamp, PRODID};
+use crate::store::Calendar;
 
-/// What a period of a `VFREEBUSY` is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a period of a `VFREEBUSY` is, from the freest to the busiest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FbType {
     /// Available: `FREE`.
     Free,
@@ -56,53 +60,57 @@ pub struct Period {
     pub kind: FbType,
 }
 
-/// The step of the walk over real instants: every offset in use today is a whole number of
-/// quarter hours, and so is every instant at which one changes.
-const STEP: i64 = 900;
+/// One calendar's week: every real instant of the viewed week by owner status (the runs of
+/// `Dated::runs`), and the real spans of its bookings that fall in it.
+#[derive(Clone, Copy, Debug)]
+pub struct Owner<'a> {
+    /// The runs, in order.
+    pub runs: &'a [Interval],
+    /// The bookings' spans, Unix seconds.
+    pub booked: &'a [(i64, i64)],
+}
 
-/// The periods of the viewer's `week` in `viewer`'s zone: each real instant of the week takes
-/// the status of the viewer slot its wall time falls in (`status`), then the spans of
-/// `booked` (Unix seconds) that fall on unavailable time become `BUSY`. Merged and sorted.
-pub fn periods(
-    viewer: Zone,
-    week: IsoWeek,
-    status: impl Fn(Slot) -> Status,
-    booked: &[(i64, i64)],
-) -> Vec<Period> {
-    let local_start = week.monday().and_time(NaiveTime::MIN).and_utc().timestamp();
-    let local_end = local_start + 7 * 86_400;
-    // Offsets lie within a day of UTC: walk a day either side, keep what falls in the week.
-    let mut t = (local_start - 86_400).div_euclid(STEP) * STEP;
-    let mut out: Vec<Period> = Vec::with_capacity(64);
-    while t < local_end + 86_400 {
-        let wall = t + i64::from(viewer.offset_at(t).unwrap_or(0));
-        if (local_start..local_end).contains(&wall) {
-            let index = usize::try_from((wall - local_start) / 1800).unwrap_or(usize::MAX);
-            if let Some(slot) = Slot::from_index(index) {
-                push_merged(
-                    &mut out,
-                    Period {
-                        start: t,
-                        end: t + STEP,
-                        kind: FbType::of(status(slot)),
-                    },
-                );
-            }
-        }
-        t += STEP;
+/// The real spans of `calendar`'s bookings that may fall in the viewer's ISO week `week`.
+pub fn booked(calendar: &Calendar, week: IsoWeek) -> Vec<(i64, i64)> {
+    let monday = week.monday().and_time(NaiveTime::MIN).and_utc().timestamp();
+    // Offsets lie within a day of UTC: these bounds hold the whole viewer week.
+    calendar
+        .dated()
+        .bookings(monday - 86_400, monday + 8 * 86_400)
+        .iter()
+        .map(|b| (b.start(), b.end()))
+        .collect()
+}
+
+/// The periods of the viewed week of one calendar, or of a group of them (each instant the
+/// busiest of its members' types). Merged and sorted.
+pub fn periods(owners: &[Owner<'_>]) -> Vec<Period> {
+    let each: Vec<Vec<Period>> = owners.iter().map(|o| of_owner(o)).collect();
+    match each.as_slice() {
+        [] => Vec::new(),
+        [one] => one.clone(),
+        _ => busiest(&each),
     }
-    if booked.is_empty() {
-        return out;
-    }
-    let mut with_bookings = Vec::with_capacity(out.len() + 2 * booked.len());
-    for period in out {
-        if period.kind != FbType::Unavailable {
-            push_merged(&mut with_bookings, period);
+}
+
+/// One calendar's periods: its runs, with the spans of its bookings cut out of its
+/// unavailable time as `BUSY`.
+fn of_owner(owner: &Owner<'_>) -> Vec<Period> {
+    let mut out = Vec::with_capacity(owner.runs.len() + 2 * owner.booked.len());
+    for run in owner.runs {
+        let period = Period {
+            start: run.start.unix_seconds(),
+            end: run.end.unix_seconds(),
+            kind: FbType::of(run.status),
+        };
+        if period.kind != FbType::Unavailable || owner.booked.is_empty() {
+            push_merged(&mut out, period);
             continue;
         }
         // Cut the unavailable period at every booking that overlaps it.
         let mut at = period.start;
-        let mut cuts: Vec<(i64, i64)> = booked
+        let mut cuts: Vec<(i64, i64)> = owner
+            .booked
             .iter()
             .map(|&(s, e)| (s.max(period.start), e.min(period.end)))
             .filter(|(s, e)| s < e)
@@ -111,7 +119,7 @@ pub fn periods(
         for (s, e) in cuts {
             if s > at {
                 push_merged(
-                    &mut with_bookings,
+                    &mut out,
                     Period {
                         start: at,
                         end: s,
@@ -122,7 +130,7 @@ pub fn periods(
             let s = s.max(at);
             if e > s {
                 push_merged(
-                    &mut with_bookings,
+                    &mut out,
                     Period {
                         start: s,
                         end: e,
@@ -134,7 +142,7 @@ pub fn periods(
         }
         if at < period.end {
             push_merged(
-                &mut with_bookings,
+                &mut out,
                 Period {
                     start: at,
                     end: period.end,
@@ -143,7 +151,39 @@ pub fn periods(
             );
         }
     }
-    with_bookings
+    out
+}
+
+/// The members' periods laid over each other: between two consecutive ends of any of them,
+/// the busiest type any member has there. An instant no member's periods hold (the viewer's
+/// clocks skip it, for all of them alike) stays out.
+fn busiest(each: &[Vec<Period>]) -> Vec<Period> {
+    let mut ends: Vec<i64> = each
+        .iter()
+        .flatten()
+        .flat_map(|p| [p.start, p.end])
+        .collect();
+    ends.sort_unstable();
+    ends.dedup();
+    let mut next = vec![0usize; each.len()];
+    let mut out = Vec::new();
+    for pair in ends.windows(2) {
+        let (start, end) = (pair[0], pair[1]);
+        let mut kind = Some(FbType::Free);
+        for (periods, i) in each.iter().zip(next.iter_mut()) {
+            while periods.get(*i).is_some_and(|p| p.end <= start) {
+                *i += 1;
+            }
+            kind = match periods.get(*i) {
+                Some(p) if p.start <= start => kind.map(|k| k.max(p.kind)),
+                _ => None,
+            };
+        }
+        if let Some(kind) = kind {
+            push_merged(&mut out, Period { start, end, kind });
+        }
+    }
+    out
 }
 
 /// Appends `p`, or extends the last period when it is of the same type and ends where `p`
@@ -201,6 +241,7 @@ pub fn render(about: &About<'_>, periods: &[Period]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use availability_core::tz::{Plan, Zone};
     use availability_core::Week;
 
     fn zone(name: &str) -> Zone {
@@ -213,10 +254,9 @@ mod tests {
             .timestamp()
     }
 
-    #[test]
-    fn equal_neighbours_merge_and_the_week_is_covered() {
-        let week = IsoWeek::new(2026, 48).expect("week");
-        let nine_to_five = Week::from_fn(|s| {
+    /// Monday 09:00-17:00 available, 17:00-17:30 maybe, the rest unavailable.
+    fn nine_to_five() -> Week {
+        Week::from_fn(|s| {
             if s.day().index() == 0 && (18..34).contains(&s.half_hour()) {
                 Status::Available
             } else if s.day().index() == 0 && s.half_hour() == 34 {
@@ -224,11 +264,30 @@ mod tests {
             } else {
                 Status::Unavailable
             }
-        });
-        let p = periods(zone("UTC"), week, |s| nine_to_five.status(s), &[]);
-        let kinds: Vec<FbType> = p.iter().map(|p| p.kind).collect();
+        })
+    }
+
+    /// The runs of `week`, owned in `owner`, during ISO week `iso` of `viewer`.
+    fn runs(week: &Week, owner: &str, viewer: &str, iso: IsoWeek) -> Vec<Interval> {
+        Plan::new(zone(owner), zone(viewer), iso)
+            .expect("plan")
+            .runs(week)
+    }
+
+    fn kinds(p: &[Period]) -> Vec<FbType> {
+        p.iter().map(|p| p.kind).collect()
+    }
+
+    #[test]
+    fn equal_neighbours_merge_and_the_week_is_covered() {
+        let week = IsoWeek::new(2026, 48).expect("week");
+        let runs = runs(&nine_to_five(), "UTC", "UTC", week);
+        let p = periods(&[Owner {
+            runs: &runs,
+            booked: &[],
+        }]);
         assert_eq!(
-            kinds,
+            kinds(&p),
             [
                 FbType::Unavailable,
                 FbType::Free,
@@ -246,10 +305,43 @@ mod tests {
     }
 
     #[test]
+    fn a_quarter_hour_viewer_sees_the_owners_real_hours() {
+        // Berlin 09:00-17:00 is 08:00-16:00 UTC in November, whatever grid Kathmandu
+        // (+05:45) draws; only which week is covered is the viewer's.
+        let week = IsoWeek::new(2026, 48).expect("week");
+        let runs = runs(&nine_to_five(), "Europe/Berlin", "Asia/Kathmandu", week);
+        let p = periods(&[Owner {
+            runs: &runs,
+            booked: &[],
+        }]);
+        assert_eq!(
+            p[0].start,
+            at("2026-11-22T18:15:00Z"),
+            "Kathmandu's Monday 00:00"
+        );
+        assert_eq!(
+            p.iter()
+                .find(|p| p.kind == FbType::Free)
+                .map(|p| (p.start, p.end)),
+            Some((at("2026-11-23T08:00:00Z"), at("2026-11-23T16:00:00Z")))
+        );
+        assert_eq!(p.last().map(|p| p.end), Some(at("2026-11-29T18:15:00Z")));
+    }
+
+    #[test]
     fn a_spring_forward_week_is_an_hour_shorter_in_utc() {
         // New York, 2026-03-08: 02:00 EST becomes 03:00 EDT.
         let week = IsoWeek::new(2026, 10).expect("week");
-        let p = periods(zone("America/New_York"), week, |_| Status::Available, &[]);
+        let runs = runs(
+            &Week::AVAILABLE,
+            "America/New_York",
+            "America/New_York",
+            week,
+        );
+        let p = periods(&[Owner {
+            runs: &runs,
+            booked: &[],
+        }]);
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].start, at("2026-03-02T05:00:00Z"));
         assert_eq!(p[0].end, at("2026-03-09T04:00:00Z"));
@@ -259,13 +351,88 @@ mod tests {
     fn bookings_split_unavailable_time_as_busy() {
         let week = IsoWeek::new(2026, 48).expect("week");
         let booked = [(at("2026-11-24T10:15:00Z"), at("2026-11-24T11:00:00Z"))];
-        let p = periods(zone("UTC"), week, |_| Status::Unavailable, &booked);
-        let kinds: Vec<FbType> = p.iter().map(|p| p.kind).collect();
+        let runs = runs(&Week::UNAVAILABLE, "UTC", "UTC", week);
+        let p = periods(&[Owner {
+            runs: &runs,
+            booked: &booked,
+        }]);
         assert_eq!(
-            kinds,
+            kinds(&p),
             [FbType::Unavailable, FbType::Busy, FbType::Unavailable]
         );
         assert_eq!((p[1].start, p[1].end), booked[0]);
+    }
+
+    #[test]
+    fn a_group_instant_is_its_busiest_members() {
+        let week = IsoWeek::new(2026, 48).expect("week");
+        // Available but for Monday 09:00-09:30 UTC, which its booking claims.
+        let claimed = Week::from_fn(|s| {
+            if s.day().index() == 0 && s.half_hour() == 18 {
+                Status::Unavailable
+            } else {
+                Status::Available
+            }
+        });
+        let free = runs(&claimed, "UTC", "Asia/Kathmandu", week);
+        let berlin = runs(&nine_to_five(), "Europe/Berlin", "Asia/Kathmandu", week);
+        let booked = [(at("2026-11-23T09:10:00Z"), at("2026-11-23T09:20:00Z"))];
+        let p = periods(&[
+            Owner {
+                runs: &free,
+                booked: &booked,
+            },
+            Owner {
+                runs: &berlin,
+                booked: &[],
+            },
+        ]);
+        let spans: Vec<(FbType, i64, i64)> = p.iter().map(|p| (p.kind, p.start, p.end)).collect();
+        assert_eq!(
+            spans,
+            [
+                (
+                    FbType::Unavailable,
+                    at("2026-11-22T18:15:00Z"),
+                    at("2026-11-23T08:00:00Z")
+                ),
+                (
+                    FbType::Free,
+                    at("2026-11-23T08:00:00Z"),
+                    at("2026-11-23T09:00:00Z")
+                ),
+                (
+                    FbType::Unavailable,
+                    at("2026-11-23T09:00:00Z"),
+                    at("2026-11-23T09:10:00Z")
+                ),
+                (
+                    FbType::Busy,
+                    at("2026-11-23T09:10:00Z"),
+                    at("2026-11-23T09:20:00Z")
+                ),
+                (
+                    FbType::Unavailable,
+                    at("2026-11-23T09:20:00Z"),
+                    at("2026-11-23T09:30:00Z")
+                ),
+                (
+                    FbType::Free,
+                    at("2026-11-23T09:30:00Z"),
+                    at("2026-11-23T16:00:00Z")
+                ),
+                (
+                    FbType::Tentative,
+                    at("2026-11-23T16:00:00Z"),
+                    at("2026-11-23T16:30:00Z")
+                ),
+                (
+                    FbType::Unavailable,
+                    at("2026-11-23T16:30:00Z"),
+                    at("2026-11-29T18:15:00Z")
+                ),
+            ]
+        );
     }
 
     #[test]

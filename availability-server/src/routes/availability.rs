@@ -1,9 +1,8 @@
 //! `/calendars/{id}/availability` (and `/availability`): the week, read and written.
 
 use availability_core::store::Calendar;
-use availability_core::tz::{IsoWeek, Zone};
-use availability_core::{Batch, Day, Slot, Time, Week};
-use chrono::NaiveTime;
+use availability_core::tz::{IsoWeek, Plan};
+use availability_core::{Batch, Day, Slot, Time};
 use http::request::Parts;
 use http::{Response, StatusCode};
 
@@ -139,7 +138,7 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
             Format::Slot(slot) => {
                 render::slot_json(&header, slot, dated.view(&stored, &plan).status(slot))
             }
-            Format::Ics => freebusy(&cal, viewer, week, &dated.view(&stored, &plan)),
+            Format::Ics => freebusy(&cal, &plan),
             // Not a view: `availability.ics` renders it.
             Format::Pattern => Vec::new(),
             Format::Page { now, .. } => {
@@ -162,21 +161,20 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
     Ok(response::read(parts, &*rendered))
 }
 
-/// The viewed week as a `VFREEBUSY`, with the real spans of the bookings it holds.
-fn freebusy(cal: &Calendar, viewer: Zone, week: IsoWeek, viewed: &Week) -> Vec<u8> {
-    let monday = week.monday().and_time(NaiveTime::MIN).and_utc().timestamp();
-    // Offsets lie within a day of UTC: these bounds hold the whole viewer week.
-    let booked: Vec<(i64, i64)> = cal
-        .dated()
-        .bookings(monday - 86_400, monday + 8 * 86_400)
-        .iter()
-        .map(|b| (b.start(), b.end()))
-        .collect();
-    let periods = freebusy::periods(viewer, week, |slot| viewed.status(slot), &booked);
+/// The viewed week as a `VFREEBUSY`: the owner's real times, with the real spans of the
+/// bookings it holds.
+fn freebusy(cal: &Calendar, plan: &Plan) -> Vec<u8> {
+    let week = plan.week();
+    let booked = freebusy::booked(cal, week);
+    let runs = cal.dated().runs(&cal.week(), plan);
+    let periods = freebusy::periods(&[freebusy::Owner {
+        runs: &runs,
+        booked: &booked,
+    }]);
     let uid = format!(
         "freebusy-{}-{week}-{}@availability",
         cal.id(),
-        viewer.name().replace('/', "-")
+        plan.viewer().name().replace('/', "-")
     );
     let about = freebusy::About {
         uid: &uid,

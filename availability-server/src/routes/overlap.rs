@@ -253,6 +253,9 @@ fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>>
     let mut order: Vec<usize> = (0..key.members.len()).collect();
     order.sort_by(|&a, &b| key.members[a].zone().cmp(key.members[b].zone()));
     let mut viewed = vec![Week::UNAVAILABLE; key.members.len()];
+    // A `VFREEBUSY` lays each member's real times over the others', not its viewed week.
+    let exact = matches!(key.format, Format::Ics);
+    let mut runs = vec![Vec::new(); if exact { key.members.len() } else { 0 }];
     let mut tally = Tally::new();
     for chunk in order.chunk_by(|&a, &b| key.members[a].zone() == key.members[b].zone()) {
         let zone = key.members[chunk[0]].zone();
@@ -266,6 +269,9 @@ fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>>
             let member = &key.members[i];
             viewed[i] = member.dated().view(&member.week(), &plan);
             tally.add(&viewed[i]);
+            if exact {
+                runs[i] = member.dated().runs(&member.week(), &plan);
+            }
         }
     }
     let ids: Vec<&str> = key.members.iter().map(|c| c.id()).collect();
@@ -282,9 +288,17 @@ fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>>
             render::group_intervals(&header, key.min, &spans)
         }
         Format::Ics => {
-            let everyone = tally.everyone();
-            let periods =
-                freebusy::periods(key.viewer, key.week, |slot| everyone.status(slot), &[]);
+            let booked: Vec<Vec<(i64, i64)>> = key
+                .members
+                .iter()
+                .map(|m| freebusy::booked(m, key.week))
+                .collect();
+            let owners: Vec<freebusy::Owner<'_>> = runs
+                .iter()
+                .zip(&booked)
+                .map(|(runs, booked)| freebusy::Owner { runs, booked })
+                .collect();
+            let periods = freebusy::periods(&owners);
             // The same members, zone and week have the same UID, whatever the group's name.
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
             ids.hash(&mut hasher);

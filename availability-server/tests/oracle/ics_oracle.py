@@ -13,6 +13,11 @@ Reads one JSON request on stdin, writes one JSON answer on stdout.
     -> {"start": unix, "end": unix, "periods": [[unix, unix, FBTYPE], ...],
         "slots": {"2026-11-23 09:00": ["FREE"], ...}}
     slots maps each viewer wall half hour to the FBTYPEs of the instants in it.
+{"mode": "exact", "ics": ..., "viewer": zone, "monday": date,
+ "owners": [{"zone": zone, "pattern": [API ranges], "bookings": [[unix, unix], ...]}]}
+    -> {"checked": quarter hours, "wrong": [[instant, [FBTYPEs said], FBTYPE due], ...]}
+    every quarter hour of the viewer's week against the owners' real times (a group: the
+    busiest owner at each instant).
 {"mode": "roundtrip", "ics": ...} -> {"ics": the document as icalendar writes it again}
 """
 
@@ -143,13 +148,79 @@ def freebusy(req):
     }
 
 
+DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+RANK = {"FREE": 0, "BUSY-TENTATIVE": 1, "BUSY-UNAVAILABLE": 2, "BUSY": 3}
+STATUS = {"available": "FREE", "maybe": "BUSY-TENTATIVE", "unavailable": "BUSY-UNAVAILABLE"}
+
+
+def owner_slots(updates):
+    """The FBTYPE of each of the 336 owner half hours of a weekly pattern given as the API's
+    ranges ({"day", "from", "to", "status"}); the rest unavailable."""
+    slots = ["BUSY-UNAVAILABLE"] * 336
+    for u in updates:
+        day = DAYS.index(u["day"])
+        first = int(u["from"][:2]) * 2 + int(u["from"][3:]) // 30
+        end = int(u["to"][:2]) * 2 + int(u["to"][3:]) // 30
+        for half_hour in range(first, end):
+            slots[day * 48 + half_hour] = STATUS[u["status"]]
+    return slots
+
+
+def owner_type(t, owner):
+    """What one owner is at instant t: BUSY in a booking's span; BUSY-UNAVAILABLE in the rest
+    of an owner half hour a booking touches; else its pattern's status there."""
+    if any(s <= unix(t) < e for s, e in owner["bookings"]):
+        return "BUSY"
+    zone = ZoneInfo(owner["zone"])
+    local = t.astimezone(zone)
+    first = local.replace(minute=local.minute // 30 * 30, second=0, microsecond=0)
+    lo = unix(first)
+    if any(s < lo + 1800 and lo < e for s, e in owner["bookings"]):
+        return "BUSY-UNAVAILABLE"
+    return owner["slots"][local.weekday() * 48 + local.hour * 2 + local.minute // 30]
+
+
+def exact(req):
+    """Every quarter hour of the viewer's week, as the document says it and as the owners'
+    patterns, bookings and zoneinfo say it must be: {"checked": n, "wrong": [first ones]}."""
+    cal = icalendar.Calendar.from_ical(req["ics"])
+    [fb] = [c for c in cal.walk() if c.name == "VFREEBUSY"]
+    props = fb.get("FREEBUSY")
+    props = props if isinstance(props, list) else [props]
+    periods = []
+    for prop in props:
+        start, end = prop.dt
+        if isinstance(end, dt.timedelta):
+            end = start + end
+        assert start.utcoffset() == dt.timedelta(0), "periods are in UTC"
+        periods.append((unix(start), unix(end), prop.params["FBTYPE"]))
+    owners = [dict(o, slots=owner_slots(o["pattern"])) for o in req["owners"]]
+    viewer = ZoneInfo(req["viewer"])
+    monday = dt.date.fromisoformat(req["monday"])
+    t = dt.datetime.combine(monday, dt.time(), tzinfo=viewer).astimezone(UTC)
+    end = dt.datetime.combine(monday + dt.timedelta(days=7), dt.time(), tzinfo=viewer)
+    end = end.astimezone(UTC)
+    checked, wrong = 0, []
+    while t < end:
+        said = [kind for s, e, kind in periods if s <= unix(t) < e]
+        must = max((owner_type(t, o) for o in owners), key=RANK.get)
+        if said != [must]:
+            wrong.append([t.isoformat(), said, must])
+        checked += 1
+        t += STEP
+    week = [unix(dt.datetime.combine(monday, dt.time(), tzinfo=viewer)), unix(end)]
+    said = [periods[0][0], periods[-1][1]] if periods else None
+    return {"checked": checked, "wrong": wrong[:20], "week": week, "covered": said}
+
+
 def roundtrip(req):
     return {"ics": icalendar.Calendar.from_ical(req["ics"]).to_ical().decode()}
 
 
 def main():
     req = json.load(sys.stdin)
-    answer = {"pattern": pattern, "freebusy": freebusy, "roundtrip": roundtrip}[req["mode"]](req)
+    modes = {"pattern": pattern, "freebusy": freebusy, "exact": exact, "roundtrip": roundtrip}
+    answer = modes[req["mode"]](req)
     json.dump(answer, sys.stdout)
 
 
