@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use availability_server::config::{AdminKeysAction, Cli, Command, Config};
+use availability_server::config::{AdminKeysAction, Cli, Command, Config, LogFormat};
 use availability_server::{auth, server, startup};
 use clap::Parser;
 
@@ -56,16 +56,19 @@ fn hash_key(cli: &Cli, key: &str) -> Result<(), String> {
 #[allow(clippy::print_stdout)] // The first admin key is printed once, for the operator.
 fn serve(cli: &Cli) -> Result<(), String> {
     let config = Config::load(cli)?;
-    tracing_subscriber::fmt()
-        // Logs go to standard error, so standard output carries only the first-run key.
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .map_err(|e| format!("the log filter {:?}: {e}", config.log))?;
+    // Logs go to standard error, so standard output carries only the first-run key.
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match config.log_format {
         // Colour codes only for a terminal: a log file or pipe gets plain `key=value` fields.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&config.log)
-                .map_err(|e| format!("the log filter {:?}: {e}", config.log))?,
-        )
-        .init();
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

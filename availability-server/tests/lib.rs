@@ -29,5 +29,6 @@ mod listing;
 mod live;
 mod openapi;
 mod pages;
+mod probes;
 mod readme;
 mod schemathesis;

@@ -359,6 +359,14 @@ impl Journal {
     pub(super) fn file_len(&self) -> usize {
         self.state.lock().map_or(0, |state| state.len)
     }
+
+    /// Why appends are refused, once a flush or a compaction has failed.
+    pub(super) fn failure(&self) -> Option<String> {
+        match self.state.lock() {
+            Ok(state) => state.failed.clone(),
+            Err(_) => Some(String::from("a write panicked")),
+        }
+    }
 }
 
 impl Drop for Journal {

@@ -345,6 +345,12 @@ impl Store {
         self.journal.file_len()
     }
 
+    /// Why the store refuses writes, once a flush (or a compaction) has failed: only
+    /// reopening it tells what is durable. `None` while it takes writes.
+    pub fn write_failure(&self) -> Option<String> {
+        self.journal.failure()
+    }
+
     fn compact_journal_if_due(&self, force: bool) -> Result<(), Error> {
         let now = now_ms();
         let cutoff = now.div_euclid(1000) - self.retention_seconds;

@@ -8,6 +8,18 @@ use clap::{Parser, Subcommand};
 
 use crate::wire::client::Cidr;
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// A line of text with `key=value` fields.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, and `fields` (the message
+    /// and every field of the event).
+    Json,
+}
+
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "availability.toml";
 
@@ -53,9 +65,15 @@ pub struct Cli {
     /// Extra admin keys, as `<id>:<bcrypt hash>` lines from `hash-key`, comma-separated.
     #[arg(long, env = "AVAILABILITY_ADMIN_KEYS", value_delimiter = ',')]
     pub admin_keys: Option<Vec<String>>,
-    /// The log filter, in tracing's `EnvFilter` syntax [default: info,rustls=error].
+    /// The log filter, in tracing's `EnvFilter` syntax; `availability_server::access=info`
+    /// logs a line per request (by default only answers of 500 and more)
+    /// [default: info,rustls=error,availability_server::access=warn].
     #[arg(long, env = "AVAILABILITY_LOG")]
     pub log: Option<String>,
+    /// How log lines are written: `text` (`key=value` fields) or `json` (one object per
+    /// line) [default: text].
+    #[arg(long, env = "AVAILABILITY_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
     /// bcrypt computations at once, on the blocking pool [default: 2].
     #[arg(long, env = "AVAILABILITY_BCRYPT_CONCURRENCY")]
     pub bcrypt_concurrency: Option<usize>,

@@ -21,7 +21,7 @@ use crate::server::Connections;
 use crate::store::KeyHash;
 use crate::wire::client::Cidr;
 
-pub use self::cli::{AdminKeysAction, Cli, Command, DEFAULT_CONFIG_FILE};
+pub use self::cli::{AdminKeysAction, Cli, Command, LogFormat, DEFAULT_CONFIG_FILE};
 
 /// Checks `cors_origins`: each a serialized origin (`scheme://host[:port]`, no path), or
 /// `*` for every origin.
@@ -59,6 +59,7 @@ struct FileConfig {
     cache_bytes: Option<usize>,
     admin_keys: Option<Vec<String>>,
     log: Option<String>,
+    log_format: Option<LogFormat>,
     bcrypt_concurrency: Option<usize>,
     key_memo_seconds: Option<u64>,
     read_per_minute: Option<u32>,
@@ -118,6 +119,8 @@ pub struct Config {
     pub admin_keys: Vec<KeyHash>,
     /// The log filter.
     pub log: String,
+    /// How log lines are written.
+    pub log_format: LogFormat,
     /// bcrypt computations at once.
     pub bcrypt_concurrency: usize,
     /// How long a verified key is remembered.
@@ -161,7 +164,10 @@ impl Default for Config {
             // rustls warns once per connection about things the client chooses (an IP
             // address as SNI, as wrk and curl send), which would let any client write a log
             // line per connection; its errors are still logged.
-            log: "info,rustls=error".to_owned(),
+            // A line per request only when asked for: answers of 500 and more are logged
+            // (as errors), the rest (at info) with `availability_server::access=info`.
+            log: "info,rustls=error,availability_server::access=warn".to_owned(),
+            log_format: LogFormat::Text,
             bcrypt_concurrency: 2,
             key_memo_ttl: Duration::from_secs(300),
             bcrypt_wait: Duration::from_secs(2),
@@ -380,6 +386,7 @@ impl Config {
             cache_bytes: pick!(cache_bytes).unwrap_or(d.cache_bytes),
             admin_keys,
             log: cli.log.clone().or(file.log).unwrap_or(d.log),
+            log_format: cli.log_format.or(file.log_format).unwrap_or(d.log_format),
         })
     }
 }

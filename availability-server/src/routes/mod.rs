@@ -91,6 +91,13 @@ static ROUTES: &[Route] = &[
         methods: &[(Method::GET, Action::Now(service::healthz))],
         page: None,
     },
+    // Readiness: answers 200 while the server can do its work.
+    Route {
+        name: "readyz",
+        pattern: &[Lit("readyz")],
+        methods: &[(Method::GET, Action::Now(service::readyz))],
+        page: None,
+    },
     // Prometheus metrics: admin key, or anyone when configured public.
     Route {
         name: "metrics",

@@ -51,7 +51,7 @@ pub(super) fn find<'a>(
             "unknown",
             Problem::not_found(format!(
                 "no such path {path:?}; the API is under /calendars, /availability, \
-                 /groups, /overlap, /healthz and /metrics; /openapi.json describes them"
+                 /groups, /overlap, /healthz, /readyz and /metrics; /openapi.json describes them"
             )),
         ));
     };

@@ -1,7 +1,7 @@
 //! The steps every request takes around its handler, whatever its route: the charge to a
 //! rate limit before, the refusals that come before any handler (shutdown, a spent limit, a
 //! CORS preflight), and on the way out CORS and rate-limit fields, `HEAD`, `Connection:
-//! close` for a body left unread, the request's count and its log line.
+//! close` for a body left unread, the `Request-Id`, the request's count and its log line.
 
 use std::net::IpAddr;
 use std::time::Instant;
@@ -16,7 +16,7 @@ use crate::auth::Principal;
 use crate::ctx::Action;
 use crate::limit::Verdict;
 use crate::metrics::Metrics;
-use crate::wire::cors;
+use crate::wire::{cors, request_id};
 use crate::wire::{Body, Problem, Result};
 
 /// What the dispatcher works out about a request before any handler runs.
@@ -66,8 +66,10 @@ pub(super) fn finish(
             .insert(CONTENT_LENGTH, HeaderValue::from(len));
         *response.body_mut() = Body::empty();
     }
+    let id = request_id::of(parts);
     count(&app.metrics, route, response.status(), prelude.started);
-    tracing::debug!(method = %parts.method, path = parts.uri.path(), status = response.status().as_u16(), route);
+    log(parts, route, response.status(), prelude, &id);
+    response.headers_mut().insert(request_id::HEADER, id);
     response
 }
 
@@ -84,6 +86,37 @@ pub(super) fn charge(app: &App, read: bool, client: IpAddr, parts: &Parts) -> Ve
         Some((id, Principal::Admin { .. })) => limits.admin.check(&id),
         Some((id, Principal::Calendar { .. })) => limits.key.check(&id),
         None => limits.write.check(&client),
+    }
+}
+
+/// The request's line in the log: as an error for an answer of 500 or more, else at info
+/// (which the default filter leaves out: `availability_server::access=info` asks for them).
+/// The path, never the query or a header, so no key reaches the log.
+fn log(
+    parts: &Parts,
+    route: &'static str,
+    status: StatusCode,
+    prelude: &Prelude,
+    id: &HeaderValue,
+) {
+    let request_id = id.to_str().unwrap_or_default();
+    let micros = u64::try_from(prelude.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let (method, path, status, client) = (
+        parts.method.as_str(),
+        parts.uri.path(),
+        status.as_u16(),
+        prelude.client,
+    );
+    if status >= 500 {
+        tracing::error!(
+            target: "availability_server::access",
+            request_id, method, path, route, status, micros, %client, "answered"
+        );
+    } else {
+        tracing::info!(
+            target: "availability_server::access",
+            request_id, method, path, route, status, micros, %client, "answered"
+        );
     }
 }
 

@@ -1,4 +1,4 @@
-//! `/healthz`, `/metrics` and `/openapi.json`.
+//! `/healthz`, `/readyz`, `/metrics` and `/openapi.json`.
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -10,13 +10,40 @@ use crate::ctx::Ctx;
 use crate::metrics::Outside;
 use crate::wire::body::RequestBody;
 use crate::wire::query::Query;
-use crate::wire::{response, Body, Result};
+use crate::wire::{response, Body, Problem, Result};
 
 /// GET /healthz: 200 while the server accepts requests (503 once shutdown begins, answered
 /// before routing), with the version of the time-zone data in use.
 pub(super) fn healthz(cx: &Ctx<'_>) -> Result<Response<Body>> {
     Query::parse(cx.parts.uri.query(), &[])?;
     let body = serde_json::json!({ "status": "ok", "tzdata": crate::tzdata::version() });
+    Ok(response::document(
+        cx.parts,
+        response::to_bytes(&body),
+        None,
+    ))
+}
+
+/// GET /readyz: 200 while the server can do its work (the store open and taking writes, the
+/// zone data loaded, which both hold once it serves); 503 with the reason otherwise: once
+/// shutdown begins (answered before routing), or after a failed flush, when the store refuses
+/// writes until the server is restarted.
+pub(super) fn readyz(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    Query::parse(cx.parts.uri.query(), &[])?;
+    if let Some(reason) = cx.app.store.write_failure() {
+        return Err(Problem::unavailable(
+            format!(
+                "not ready: the store refuses writes since a flush failed ({reason}); restart \
+                 the server to reopen it"
+            ),
+            60,
+        ));
+    }
+    let body = serde_json::json!({
+        "status": "ready",
+        "calendars": cx.app.store.len(),
+        "tzdata": crate::tzdata::version(),
+    });
     Ok(response::document(
         cx.parts,
         response::to_bytes(&body),

@@ -23,7 +23,8 @@ const ALLOWED_HEADERS: &str =
     "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key";
 /// The response headers a page may read besides the safelisted ones (`Link`: the next page
 /// of a listing).
-const EXPOSED_HEADERS: &str = "ETag, Link, Location, Retry-After, RateLimit, RateLimit-Policy";
+const EXPOSED_HEADERS: &str =
+    "ETag, Link, Location, Retry-After, RateLimit, RateLimit-Policy, Request-Id";
 /// How long a browser may keep a preflight's answer, in seconds.
 const MAX_AGE: &str = "600";
 

@@ -14,6 +14,7 @@ pub mod etag;
 pub mod listing;
 pub mod problem;
 pub mod query;
+pub mod request_id;
 pub mod response;
 
 use std::convert::Infallible;

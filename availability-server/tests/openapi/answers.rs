@@ -22,6 +22,8 @@ fn instant(unix: i64) -> String {
 pub(super) async fn service(s: &mut Session<'_>, admin: Option<&str>) {
     s.get("/healthz", S::OK).await;
     s.get("/healthz?verbose=1", S::BAD_REQUEST).await;
+    s.get("/readyz", S::OK).await;
+    s.get("/readyz?verbose=1", S::BAD_REQUEST).await;
     s.call(Method::GET, "/metrics", admin, None, &[], S::OK)
         .await;
     s.get("/metrics", S::UNAUTHORIZED).await;

@@ -128,11 +128,16 @@ impl Binary {
         binary.addr = binary
             .captured
             .wait_for("the server logs its address", |w| {
-                let rest = w
-                    .log
-                    .lines()
-                    .find_map(|line| line.split("address=").nth(1))?;
-                rest.split_whitespace().next()?.parse().ok()
+                // A text line has `address=...`; a JSON one `"address":"..."`.
+                w.log.lines().find_map(|line| {
+                    let text = line.split("address=").nth(1);
+                    let json = line.split("\"address\":\"").nth(1);
+                    match (text, json) {
+                        (Some(rest), _) => rest.split_whitespace().next()?.parse().ok(),
+                        (None, Some(rest)) => rest.split('"').next()?.parse().ok(),
+                        (None, None) => None,
+                    }
+                })
             });
         binary
     }

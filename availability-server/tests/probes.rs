@@ -1,0 +1,133 @@
+//! What an operator watches: `/readyz`, a `Request-Id` on every answer, and the log as JSON,
+//! one object a line, with a line per request that names it and never a key.
+
+use http::{Method, StatusCode, Version};
+use serde_json::Value;
+
+use crate::support::{Binary, Client, TestServer, JSON};
+
+/// A made id: 16 hex digits.
+fn is_made(id: Option<&str>) -> bool {
+    id.is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[tokio::test]
+async fn every_answer_names_its_request_and_readyz_says_ready() {
+    let server = TestServer::start().await;
+    for version in [Version::HTTP_11, Version::HTTP_2] {
+        let c = server.client(version);
+        let ready = c.get("/readyz").await;
+        assert_eq!(ready.status, StatusCode::OK, "{}", ready.text());
+        let body = ready.json();
+        assert_eq!(body["status"], "ready", "{body}");
+        assert_eq!(body["calendars"], 1, "{body}");
+        assert!(
+            is_made(ready.header("request-id")),
+            "{:?}",
+            ready.header("request-id")
+        );
+        // Kept when well-formed, made anew otherwise.
+        let kept = c.get_with("/healthz", &[("request-id", "lb-7f3a:2")]).await;
+        assert_eq!(kept.header("request-id"), Some("lb-7f3a:2"));
+        let replaced = c.get_with("/healthz", &[("request-id", "not ok")]).await;
+        assert!(is_made(replaced.header("request-id")));
+        // Refusals too: a write without a key, refused before its body is read, and an
+        // unknown path.
+        let refused = c
+            .call(
+                Method::PATCH,
+                "/calendars/default/availability",
+                None,
+                &[JSON],
+                "{}".to_owned(),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        assert!(is_made(refused.header("request-id")));
+        let missing = c.get("/no-such-thing").await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert!(is_made(missing.header("request-id")));
+        assert_ne!(missing.header("request-id"), refused.header("request-id"));
+    }
+}
+
+// Multi-threaded: the test waits on the child process while the client's connection tasks
+// must go on running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_log_is_an_object_a_line_with_each_request_and_no_key() {
+    let data = tempfile::tempdir().unwrap();
+    let log = "info,availability_server::access=info";
+    let mut child = Binary::start(data.path(), log, ["--log-format", "json"]);
+    let c = Client::new(child.addr, child.root(), Version::HTTP_2);
+    let admin = child
+        .printed_key()
+        .expect("a first start prints an admin key");
+    let key = c.create_calendar(&admin, "desk", "Europe/Paris").await;
+    let write = c
+        .json(
+            Method::PATCH,
+            "/calendars/desk/availability",
+            &key,
+            r#"{"updates":[{"day":"monday","from":"09:00","to":"17:00","status":"available"}]}"#,
+        )
+        .await;
+    assert_eq!(write.status, StatusCode::OK, "{}", write.text());
+    let wrong = c
+        .json(
+            Method::PATCH,
+            "/calendars/desk/availability",
+            &admin[..40],
+            "{}",
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let asked = c
+        .get_with("/calendars/desk", &[("request-id", "trace-42")])
+        .await;
+    assert_eq!(asked.status, StatusCode::OK);
+    assert_eq!(child.terminate(), 0);
+    let logged = child.log();
+
+    let lines: Vec<Value> = logged
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    for line in &lines {
+        for field in ["timestamp", "level", "target"] {
+            assert!(line[field].is_string(), "no {field}: {line}");
+        }
+        assert!(line["fields"]["message"].is_string(), "no message: {line}");
+    }
+    let requests: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "availability_server::access")
+        .map(|l| &l["fields"])
+        .collect();
+    for request in &requests {
+        for field in ["request_id", "method", "path", "route", "client"] {
+            assert!(request[field].is_string(), "no {field}: {request}");
+        }
+        assert!(
+            request["status"].is_u64() && request["micros"].is_u64(),
+            "{request}"
+        );
+    }
+    let line_of = |id: &str| requests.iter().find(|r| r["request_id"] == id).copied();
+    let traced = line_of("trace-42").expect("the request's id in its line");
+    assert_eq!(
+        (&traced["method"], &traced["status"]),
+        (&"GET".into(), &200.into())
+    );
+    let written = line_of(write.header("request-id").unwrap()).expect("the write's line");
+    assert_eq!(
+        (&written["route"], &written["status"]),
+        (&"availability".into(), &200.into())
+    );
+    let refused = line_of(wrong.header("request-id").unwrap()).expect("the refusal's line");
+    assert_eq!(refused["status"], 401);
+    // No key, nor the secret part of one, in any line.
+    for token in [&admin, &key] {
+        assert!(!logged.contains(token.as_str()) && !logged.contains(&token[17..]));
+    }
+    assert!(!logged.contains(&admin[..40]), "the mistyped key");
+}
