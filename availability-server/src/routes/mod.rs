@@ -358,7 +358,7 @@ where
             if verdict.allowed
                 && !preflight
                 && !app.is_shutting_down()
-                && !body::declared(&parts) =>
+                && !body::declared(&parts, &body) =>
         {
             Some((route.name, *handler, params))
         }
@@ -402,10 +402,11 @@ where
 {
     let mut buffer = [""; MAX_SEGMENTS];
     let found = find(ROUTES, &parts, &mut buffer);
-    // A body the handler leaves unread is read here once it has answered (up to a bound):
-    // closing an HTTP/1.1 connection while its client still sends would reset it before the
-    // client saw the answer. A body too large or too slow to read says `Connection: close`.
-    let (body, leftover) = if body::declared(&parts) {
+    // A body the handler leaves unread is read once it has answered (up to a bound): closing
+    // an HTTP/1.1 connection while its client still sends would reset it before the client
+    // saw the answer, and so, for some clients, would resetting an HTTP/2 stream. Over
+    // HTTP/1.1 a body too large or too slow to read says `Connection: close`.
+    let (body, leftover) = if body::declared(&parts, &body) {
         let (body, leftover) = body::hold(body);
         (body, Some(leftover))
     } else {
@@ -442,6 +443,14 @@ where
     let unread = match leftover {
         Some(leftover) if parts.version < Version::HTTP_2 => {
             !leftover.drain(app.body.timeout).await
+        }
+        // HTTP/2: the answer goes out now, and the rest of the body is read beside it, within
+        // the body's time limit, so that the stream is not reset under a client still sending
+        // (`Leftover::discard`). Streams are independent: the connection goes on regardless.
+        Some(leftover) if !leftover.ended() => {
+            let deadline = tokio::time::Instant::from_std(prelude.started + app.body.timeout);
+            tokio::spawn(leftover.discard(deadline));
+            false
         }
         _ => false,
     };

@@ -32,9 +32,10 @@ where
 }
 
 /// Boxes a body that announces data, for the handler, and keeps a hold on it: once the
-/// handler has answered, [`Leftover::drain`] reads what it left unread, so that an answer
-/// given before the body was read (401, 403, 404, 415, 429, ...) does not cut the connection
-/// while the client is still sending.
+/// handler has answered, [`Leftover::drain`] (HTTP/1.1) or [`Leftover::discard`] (HTTP/2)
+/// reads what it left unread, so that an answer given before the body was read (401, 403,
+/// 404, 415, 429, ...) does not cut the connection, or the stream, while the client is still
+/// sending.
 pub fn hold<B>(body: B) -> (RequestBody, Leftover<B>)
 where
     B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
@@ -82,6 +83,8 @@ where
     /// length is at most [`DRAIN_BYTES`] and it arrives within `timeout`. `false` when it is
     /// larger or slower, or when the handler stopped reading it part way: the connection must
     /// then close.
+    ///
+    /// For HTTP/1.1, before its answer is sent: see [`Leftover::discard`] for HTTP/2.
     pub async fn drain(self, timeout: Duration) -> bool {
         if self.ended.load(Ordering::Relaxed) {
             return true;
@@ -89,12 +92,7 @@ where
         if self.touched.load(Ordering::Relaxed) {
             return false;
         }
-        let taken = self
-            .slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        let Some(mut body) = taken else {
+        let Some(mut body) = self.take() else {
             return false;
         };
         // Only a body of announced length within the bound: a larger one, or one of unknown
@@ -102,26 +100,73 @@ where
         if body.size_hint().upper().is_none_or(|n| n > DRAIN_BYTES) {
             return false;
         }
-        let rest = async {
-            let mut left = DRAIN_BYTES;
-            while let Some(frame) = body.frame().await {
-                let Ok(frame) = frame else { return false };
-                if let Ok(chunk) = frame.into_data() {
-                    match left.checked_sub(chunk.len() as u64) {
-                        Some(l) => left = l,
-                        None => return false,
-                    }
-                }
-            }
-            true
-        };
-        tokio::time::timeout(timeout, rest).await.unwrap_or(false)
+        tokio::time::timeout(timeout, read_out(&mut body))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Whether the handler read the body to its end.
+    pub fn ended(&self) -> bool {
+        self.ended.load(Ordering::Relaxed)
+    }
+
+    /// For HTTP/2, alongside its answer: reads and drops what the handler left of the body,
+    /// up to [`DRAIN_BYTES`] and until `deadline`, then lets the stream go. Unlike
+    /// [`Leftover::drain`], whatever the body's announced length, and also after a handler that
+    /// stopped reading part way (a 413 of a body with no announced length).
+    ///
+    /// An HTTP/2 answer may end its stream before the request has (RFC 9113, section 8.1);
+    /// the server then resets the stream's request side with `NO_ERROR`. A client still
+    /// sending may take that reset for a failure of the whole request: curl 7.88 with nghttp2
+    /// drops an answer it has already received and reports "Stream error in the HTTP/2
+    /// framing layer". Reading on keeps the stream open until its client has either sent all
+    /// of its body or seen the answer and stopped sending (curl stops at an error status and
+    /// ends its side of the stream). Only a body past the bound, or still arriving at the
+    /// deadline, has its stream reset under it, with `NO_ERROR`, after the answer.
+    pub async fn discard(self, deadline: tokio::time::Instant) {
+        if self.ended() {
+            return;
+        }
+        if let Some(mut body) = self.take() {
+            // Dropping the body once this ends releases the stream, whether it ended or not.
+            let _ = tokio::time::timeout_at(deadline, read_out(&mut body)).await;
+        }
+    }
+
+    /// The body, taken from the handler's side (which reads nothing more).
+    fn take(&self) -> Option<B> {
+        self.slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 }
 
-/// Whether the request says it has a body (a length above zero, or a transfer coding).
-pub fn declared(parts: &Parts) -> bool {
-    parts.headers.contains_key(TRANSFER_ENCODING)
+/// Reads `body` to its end and drops what it reads; `false` past [`DRAIN_BYTES`] of data, or
+/// on an error.
+async fn read_out<B>(body: &mut B) -> bool
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let mut left = DRAIN_BYTES;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return false };
+        if let Ok(chunk) = frame.into_data() {
+            match left.checked_sub(chunk.len() as u64) {
+                Some(l) => left = l,
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// Whether the request has a body: its head says so (a length above zero, or a transfer
+/// coding), or its `body` has not ended, as an HTTP/2 request's body, which needs no length,
+/// may not have.
+pub fn declared<B: hyper::body::Body>(parts: &Parts, body: &B) -> bool {
+    !body.is_end_stream()
+        || parts.headers.contains_key(TRANSFER_ENCODING)
         || parts
             .headers
             .get(CONTENT_LENGTH)
@@ -191,7 +236,9 @@ pub struct BodyLimits {
 /// and closes leaves their body unread, and a TLS connection closed with data unread is reset,
 /// so such a client sees a broken connection instead of the answer. Reading the body (within the
 /// body's time limit) lets it see the answer, and keeps the connection usable; a body larger
-/// than this is not worth its transfer, and its connection is closed with notice.
+/// than this is not worth its transfer, and its connection is closed with notice. Over HTTP/2
+/// the bound is on what is read beside the answer, of a body of any length; past it, the
+/// stream is reset.
 const DRAIN_BYTES: u64 = 1 << 20;
 
 /// Whether the request's `Content-Type` is `media_type` (any case, parameters aside).
