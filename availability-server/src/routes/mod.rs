@@ -444,15 +444,15 @@ where
         Some(leftover) if parts.version < Version::HTTP_2 => {
             !leftover.drain(app.body.timeout).await
         }
-        // HTTP/2: the answer goes out now, and the rest of the body is read beside it, within
-        // the body's time limit, so that the stream is not reset under a client still sending
+        // HTTP/2: the rest of the body is read before the answer or beside it, within the
+        // body's time limit, so that the stream is not reset under a client still sending
         // (`Leftover::discard`). Streams are independent: the connection goes on regardless.
-        Some(leftover) if !leftover.ended() => {
+        Some(leftover) => {
             let deadline = tokio::time::Instant::from_std(prelude.started + app.body.timeout);
-            tokio::spawn(leftover.discard(deadline));
+            leftover.discard(deadline).await;
             false
         }
-        _ => false,
+        None => false,
     };
     finish(app, &parts, answer, &prelude, unread)
 }

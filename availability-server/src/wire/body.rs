@@ -105,31 +105,45 @@ where
             .unwrap_or(false)
     }
 
-    /// Whether the handler read the body to its end.
-    pub fn ended(&self) -> bool {
-        self.ended.load(Ordering::Relaxed)
-    }
-
-    /// For HTTP/2, alongside its answer: reads and drops what the handler left of the body,
-    /// up to [`DRAIN_BYTES`] and until `deadline`, then lets the stream go. Unlike
-    /// [`Leftover::drain`], whatever the body's announced length, and also after a handler that
-    /// stopped reading part way (a 413 of a body with no announced length).
+    /// For HTTP/2: reads and drops what the handler left of the body, up to [`DRAIN_BYTES`]
+    /// and until `deadline`, then lets the stream go. A body the handler did not touch, of
+    /// announced length within the bound, is read before the answer: this returns once it has
+    /// been. Any other (larger, of no announced length, or left part way by the handler, as a
+    /// 413 of a body with no length is) is read by a task of its own, beside the answer, which
+    /// goes out at once.
     ///
     /// An HTTP/2 answer may end its stream before the request has (RFC 9113, section 8.1);
     /// the server then resets the stream's request side with `NO_ERROR`. A client still
     /// sending may take that reset for a failure of the whole request: curl 7.88 with nghttp2
     /// drops an answer it has already received and reports "Stream error in the HTTP/2
-    /// framing layer". Reading on keeps the stream open until its client has either sent all
-    /// of its body or seen the answer and stopped sending (curl stops at an error status and
-    /// ends its side of the stream). Only a body past the bound, or still arriving at the
-    /// deadline, has its stream reset under it, with `NO_ERROR`, after the answer.
+    /// framing layer". Read first, a body ends before its answer and the stream with it, with
+    /// no reset at all. Read beside the answer, a body keeps its stream open until the client
+    /// has sent it all or has seen the answer and stopped sending (curl stops at an error
+    /// status, and ends its side of the stream); only a body past the bound, or one still
+    /// arriving at the deadline, has its stream reset under it, after the answer.
+    ///
+    /// Reading first avoids a race that reading beside cannot: a client that stops sending
+    /// short of the length it announced breaks that announcement, so h2 resets the stream
+    /// (`PROTOCOL_ERROR`) and drops whatever of the answer it has not yet written, which can
+    /// be all but its head.
     pub async fn discard(self, deadline: tokio::time::Instant) {
-        if self.ended() {
+        if self.ended.load(Ordering::Relaxed) {
             return;
         }
-        if let Some(mut body) = self.take() {
-            // Dropping the body once this ends releases the stream, whether it ended or not.
+        let Some(mut body) = self.take() else {
+            return;
+        };
+        let first = !self.touched.load(Ordering::Relaxed)
+            && body.size_hint().upper().is_some_and(|n| n <= DRAIN_BYTES);
+        // Dropping the body once it is read, or past the bound or the deadline, releases the
+        // stream.
+        let rest = async move {
             let _ = tokio::time::timeout_at(deadline, read_out(&mut body)).await;
+        };
+        if first {
+            rest.await;
+        } else {
+            tokio::spawn(rest);
         }
     }
 
