@@ -2,7 +2,8 @@
 //! answer and curl succeeds, over HTTP/2 and HTTP/1.1, with a body of a few bytes, one past the
 //! body limit, and one the size of the HTTP/2 stream window; over HTTP/2 also with bodies of
 //! no announced length (which HTTP/2 allows), up to one past the window, refused too when
-//! they pass the limit as they are read.
+//! they pass the limit as they are read; and from a client that waits for a 100 (Continue)
+//! before it sends.
 //!
 //! Over HTTP/2 an answer may end its stream before the request's body has; the server then
 //! resets the stream's request side (with NO_ERROR). curl 7.88 with nghttp2, still sending,
@@ -43,10 +44,22 @@ struct Case {
     authorization: Option<String>,
     /// The file the body is read from.
     body: &'static str,
-    /// Sent as it is read, with no announced length (HTTP/2 only: over HTTP/1.1 it would be
-    /// chunked).
-    streamed: bool,
+    sent: Sent,
     status: u16,
+}
+
+/// How curl sends a body.
+#[derive(Clone, Copy, PartialEq)]
+enum Sent {
+    /// With its length announced (`Content-Length`), at once.
+    Announced,
+    /// As it is read, with no announced length (HTTP/2 only: over HTTP/1.1 it would be
+    /// chunked).
+    Streamed,
+    /// With its length announced, once the server says to go on (`Expect: 100-continue`),
+    /// or answers: never on a timer, which a server holding the answer for the body would
+    /// otherwise wait out.
+    AfterContinue,
 }
 
 /// The bodies, by file name: a few bytes; past the body limit (64 KiB); the server's HTTP/2
@@ -91,13 +104,19 @@ fn run_curl(
         .arg(format!("{base}{}", case.path))
         .args(["-H", "Content-Type: application/json"]);
     let body = bodies.join(case.body);
-    if case.streamed {
+    if case.sent == Sent::Streamed {
         curl.args(["-T", "-"])
             .stdin(std::fs::File::open(body).unwrap());
     } else {
         curl.arg("--data-binary")
             .arg(format!("@{}", body.display()))
             .stdin(Stdio::null());
+    }
+    if case.sent == Sent::AfterContinue {
+        // curl waits for the 100 longer than it may run (the later `--max-time` wins): an
+        // answer held back for the body is a timeout.
+        curl.args(["-H", "Expect: 100-continue", "--expect100-timeout", "60"])
+            .args(["--max-time", "5"]);
     }
     if let Some(authorization) = &case.authorization {
         curl.args(["-H", &format!("Authorization: {authorization}")]);
@@ -151,7 +170,7 @@ async fn early_refusals_reach_curl_whole() {
             path,
             authorization,
             body,
-            streamed: false,
+            sent: Sent::Announced,
             status,
         };
         cases.extend([
@@ -191,7 +210,7 @@ async fn early_refusals_reach_curl_whole() {
             path,
             authorization,
             body,
-            streamed: true,
+            sent: Sent::Streamed,
             status,
         };
         cases.extend([
@@ -205,7 +224,29 @@ async fn early_refusals_reach_curl_whole() {
         path: week,
         authorization: Some(format!("Bearer {admin}")),
         body: "over-the-window",
-        streamed: true,
+        sent: Sent::Streamed,
+        status: 413,
+    });
+    // A client that waits for a 100 (Continue) before it sends: hyper sends none over HTTP/2,
+    // so the answer must not wait for the body.
+    for body in ["small", "the-window"] {
+        cases.push(Case {
+            what: "no key",
+            method: "PATCH",
+            path: week,
+            authorization: None,
+            body,
+            sent: Sent::AfterContinue,
+            status: 401,
+        });
+    }
+    cases.push(Case {
+        what: "a body past the limit",
+        method: "PATCH",
+        path: week,
+        authorization: Some(format!("Bearer {admin}")),
+        body: "the-window",
+        sent: Sent::AfterContinue,
         status: 413,
     });
 
@@ -215,7 +256,10 @@ async fn early_refusals_reach_curl_whole() {
     // HTTP/1.1 answers once the body is read, or with `Connection: close`, and has no race to
     // lose: a few runs there keep it whole too.
     for (version, share) in [("--http2", 1), ("--http1.1", 4)] {
-        for case in cases.iter().filter(|c| version == "--http2" || !c.streamed) {
+        for case in cases
+            .iter()
+            .filter(|c| version == "--http2" || c.sent != Sent::Streamed)
+        {
             let rounds = if case.body == "small" {
                 ROUNDS
             } else {
@@ -242,7 +286,11 @@ async fn early_refusals_reach_curl_whole() {
                     case.path,
                     case.what,
                     case.body,
-                    if case.streamed { " of no length" } else { "" },
+                    match case.sent {
+                        Sent::Announced => "",
+                        Sent::Streamed => " of no length",
+                        Sent::AfterContinue => " after Expect: 100-continue",
+                    },
                     out.status,
                     case.status,
                     String::from_utf8_lossy(&out.stderr).trim()

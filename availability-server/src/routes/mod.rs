@@ -449,7 +449,9 @@ where
         // (`Leftover::discard`). Streams are independent: the connection goes on regardless.
         Some(leftover) => {
             let deadline = tokio::time::Instant::from_std(prelude.started + app.body.timeout);
-            leftover.discard(deadline).await;
+            leftover
+                .discard(deadline, body::expects_continue(&parts))
+                .await;
             false
         }
         None => false,

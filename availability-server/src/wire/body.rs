@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::StatusCode;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -110,7 +110,8 @@ where
     /// announced length within the bound, is read before the answer: this returns once it has
     /// been. Any other (larger, of no announced length, or left part way by the handler, as a
     /// 413 of a body with no length is) is read by a task of its own, beside the answer, which
-    /// goes out at once.
+    /// goes out at once; so is one whose client `expects_continue` ([`expects_continue`]),
+    /// since it waits for an answer before it sends.
     ///
     /// An HTTP/2 answer may end its stream before the request has (RFC 9113, section 8.1);
     /// the server then resets the stream's request side with `NO_ERROR`. A client still
@@ -126,14 +127,15 @@ where
     /// short of the length it announced breaks that announcement, so h2 resets the stream
     /// (`PROTOCOL_ERROR`) and drops whatever of the answer it has not yet written, which can
     /// be all but its head.
-    pub async fn discard(self, deadline: tokio::time::Instant) {
+    pub async fn discard(self, deadline: tokio::time::Instant, expects_continue: bool) {
         if self.ended.load(Ordering::Relaxed) {
             return;
         }
         let Some(mut body) = self.take() else {
             return;
         };
-        let first = !self.touched.load(Ordering::Relaxed)
+        let first = !expects_continue
+            && !self.touched.load(Ordering::Relaxed)
             && body.size_hint().upper().is_some_and(|n| n <= DRAIN_BYTES);
         // Dropping the body once it is read, or past the bound or the deadline, releases the
         // stream.
@@ -173,6 +175,17 @@ where
         }
     }
     true
+}
+
+/// Whether the client waits for an answer before it sends the body (`Expect: 100-continue`).
+/// hyper sends the interim 100 over HTTP/1.1 when the body is first read, but not over
+/// HTTP/2: there the client sends once its wait times out (curl after a second), and a body
+/// read before the answer would hold the answer that long.
+pub fn expects_continue(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// Whether the request has a body: its head says so (a length above zero, or a transfer
