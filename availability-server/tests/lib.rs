@@ -14,6 +14,7 @@ mod bookings;
 mod browser;
 mod dated;
 mod disk;
+mod early_refusals;
 mod errors;
 mod freebusy;
 mod fuzz_corpus;

@@ -365,7 +365,7 @@ where
             if verdict.allowed
                 && !preflight
                 && !app.is_shutting_down()
-                && !body::declared(&parts) =>
+                && !body::declared(&parts, &body) =>
         {
             Some((route.name, *handler, params))
         }
@@ -409,10 +409,11 @@ where
 {
     let mut buffer = [""; MAX_SEGMENTS];
     let found = find(ROUTES, &parts, &mut buffer);
-    // A body the handler leaves unread is read here once it has answered (up to a bound):
-    // closing an HTTP/1.1 connection while its client still sends would reset it before the
-    // client saw the answer. A body too large or too slow to read says `Connection: close`.
-    let (body, leftover) = if body::declared(&parts) {
+    // A body the handler leaves unread is read once it has answered (up to a bound): closing
+    // an HTTP/1.1 connection while its client still sends would reset it before the client
+    // saw the answer, and so, for some clients, would resetting an HTTP/2 stream. Over
+    // HTTP/1.1 a body too large or too slow to read says `Connection: close`.
+    let (body, leftover) = if body::declared(&parts, &body) {
         let (body, leftover) = body::hold(body);
         (body, Some(leftover))
     } else {
@@ -450,7 +451,17 @@ where
         Some(leftover) if parts.version < Version::HTTP_2 => {
             !leftover.drain(app.body.timeout).await
         }
-        _ => false,
+        // HTTP/2: the rest of the body is read before the answer or beside it, within the
+        // body's time limit, so that the stream is not reset under a client still sending
+        // (`Leftover::discard`). Streams are independent: the connection goes on regardless.
+        Some(leftover) => {
+            let deadline = tokio::time::Instant::from_std(prelude.started + app.body.timeout);
+            leftover
+                .discard(deadline, body::expects_continue(&parts))
+                .await;
+            false
+        }
+        None => false,
     };
     finish(app, &parts, answer, &prelude, unread)
 }

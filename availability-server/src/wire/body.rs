@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::StatusCode;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -32,9 +32,10 @@ where
 }
 
 /// Boxes a body that announces data, for the handler, and keeps a hold on it: once the
-/// handler has answered, [`Leftover::drain`] reads what it left unread, so that an answer
-/// given before the body was read (401, 403, 404, 415, 429, ...) does not cut the connection
-/// while the client is still sending.
+/// handler has answered, [`Leftover::drain`] (HTTP/1.1) or [`Leftover::discard`] (HTTP/2)
+/// reads what it left unread, so that an answer given before the body was read (401, 403,
+/// 404, 415, 429, ...) does not cut the connection, or the stream, while the client is still
+/// sending.
 pub fn hold<B>(body: B) -> (RequestBody, Leftover<B>)
 where
     B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
@@ -82,6 +83,8 @@ where
     /// length is at most [`DRAIN_BYTES`] and it arrives within `timeout`. `false` when it is
     /// larger or slower, or when the handler stopped reading it part way: the connection must
     /// then close.
+    ///
+    /// For HTTP/1.1, before its answer is sent: see [`Leftover::discard`] for HTTP/2.
     pub async fn drain(self, timeout: Duration) -> bool {
         if self.ended.load(Ordering::Relaxed) {
             return true;
@@ -89,12 +92,7 @@ where
         if self.touched.load(Ordering::Relaxed) {
             return false;
         }
-        let taken = self
-            .slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        let Some(mut body) = taken else {
+        let Some(mut body) = self.take() else {
             return false;
         };
         // Only a body of announced length within the bound: a larger one, or one of unknown
@@ -102,26 +100,100 @@ where
         if body.size_hint().upper().is_none_or(|n| n > DRAIN_BYTES) {
             return false;
         }
-        let rest = async {
-            let mut left = DRAIN_BYTES;
-            while let Some(frame) = body.frame().await {
-                let Ok(frame) = frame else { return false };
-                if let Ok(chunk) = frame.into_data() {
-                    match left.checked_sub(chunk.len() as u64) {
-                        Some(l) => left = l,
-                        None => return false,
-                    }
-                }
-            }
-            true
+        tokio::time::timeout(timeout, read_out(&mut body))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// For HTTP/2: reads and drops what the handler left of the body, up to [`DRAIN_BYTES`]
+    /// and until `deadline`, then lets the stream go. A body the handler did not touch, of
+    /// announced length within the bound, is read before the answer: this returns once it has
+    /// been. Any other (larger, of no announced length, or left part way by the handler, as a
+    /// 413 of a body with no length is) is read by a task of its own, beside the answer, which
+    /// goes out at once; so is one whose client `expects_continue` ([`expects_continue`]),
+    /// since it waits for an answer before it sends.
+    ///
+    /// An HTTP/2 answer may end its stream before the request has (RFC 9113, section 8.1);
+    /// the server then resets the stream's request side with `NO_ERROR`. A client still
+    /// sending may take that reset for a failure of the whole request: curl 7.88 with nghttp2
+    /// drops an answer it has already received and reports "Stream error in the HTTP/2
+    /// framing layer". Read first, a body ends before its answer and the stream with it, with
+    /// no reset at all. Read beside the answer, a body keeps its stream open until the client
+    /// has sent it all or has seen the answer and stopped sending (curl stops at an error
+    /// status, and ends its side of the stream); only a body past the bound, or one still
+    /// arriving at the deadline, has its stream reset under it, after the answer.
+    ///
+    /// Reading first avoids a race that reading beside cannot: a client that stops sending
+    /// short of the length it announced breaks that announcement, so h2 resets the stream
+    /// (`PROTOCOL_ERROR`) and drops whatever of the answer it has not yet written, which can
+    /// be all but its head.
+    pub async fn discard(self, deadline: tokio::time::Instant, expects_continue: bool) {
+        if self.ended.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(mut body) = self.take() else {
+            return;
         };
-        tokio::time::timeout(timeout, rest).await.unwrap_or(false)
+        let first = !expects_continue
+            && !self.touched.load(Ordering::Relaxed)
+            && body.size_hint().upper().is_some_and(|n| n <= DRAIN_BYTES);
+        // Dropping the body once it is read, or past the bound or the deadline, releases the
+        // stream.
+        let rest = async move {
+            let _ = tokio::time::timeout_at(deadline, read_out(&mut body)).await;
+        };
+        if first {
+            rest.await;
+        } else {
+            tokio::spawn(rest);
+        }
+    }
+
+    /// The body, taken from the handler's side (which reads nothing more).
+    fn take(&self) -> Option<B> {
+        self.slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 }
 
-/// Whether the request says it has a body (a length above zero, or a transfer coding).
-pub fn declared(parts: &Parts) -> bool {
-    parts.headers.contains_key(TRANSFER_ENCODING)
+/// Reads `body` to its end and drops what it reads; `false` past [`DRAIN_BYTES`] of data, or
+/// on an error.
+async fn read_out<B>(body: &mut B) -> bool
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let mut left = DRAIN_BYTES;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return false };
+        if let Ok(chunk) = frame.into_data() {
+            match left.checked_sub(chunk.len() as u64) {
+                Some(l) => left = l,
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// Whether the client waits for an answer before it sends the body (`Expect: 100-continue`).
+/// hyper sends the interim 100 over HTTP/1.1 when the body is first read, but not over
+/// HTTP/2: there the client sends once its wait times out (curl after a second), and a body
+/// read before the answer would hold the answer that long.
+pub fn expects_continue(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// Whether the request has a body: its head says so (a length above zero, or a transfer
+/// coding), or its `body` has not ended, as an HTTP/2 request's body, which needs no length,
+/// may not have.
+pub fn declared<B: hyper::body::Body>(parts: &Parts, body: &B) -> bool {
+    !body.is_end_stream()
+        || parts.headers.contains_key(TRANSFER_ENCODING)
         || parts
             .headers
             .get(CONTENT_LENGTH)
@@ -191,7 +263,9 @@ pub struct BodyLimits {
 /// and closes leaves their body unread, and a TLS connection closed with data unread is reset,
 /// so such a client sees a broken connection instead of the answer. Reading the body (within the
 /// body's time limit) lets it see the answer, and keeps the connection usable; a body larger
-/// than this is not worth its transfer, and its connection is closed with notice.
+/// than this is not worth its transfer, and its connection is closed with notice. Over HTTP/2
+/// the bound is on what is read beside the answer, of a body of any length; past it, the
+/// stream is reset.
 const DRAIN_BYTES: u64 = 1 << 20;
 
 /// Whether the request's `Content-Type` is `media_type` (any case, parameters aside).
