@@ -131,3 +131,66 @@ async fn the_json_log_is_an_object_a_line_with_each_request_and_no_key() {
     }
     assert!(!logged.contains(&admin[..40]), "the mistyped key");
 }
+
+/// The `/metrics` exposition after requests of every kind, as Prometheus's own checker reads
+/// it: `promtool check metrics` (Debian's `prometheus` package) finds no problem.
+#[tokio::test]
+async fn promtool_accepts_the_metrics() {
+    const TEST: &str = "promtool_accepts_the_metrics";
+    let server = TestServer::start().await;
+    let c = server.client(Version::HTTP_2);
+    let key = c
+        .create_calendar(&server.admin, "desk", "Europe/Paris")
+        .await;
+    let write = c
+        .json(
+            Method::PATCH,
+            "/calendars/desk/availability",
+            &key,
+            r#"{"updates":[{"day":"monday","from":"09:00","to":"17:00","status":"available"}]}"#,
+        )
+        .await;
+    assert_eq!(write.status, StatusCode::OK, "{}", write.text());
+    for path in [
+        "/calendars/desk/availability",
+        "/calendars/desk/availability",
+        "/nothing",
+    ] {
+        c.get(path).await;
+    }
+    c.json(
+        Method::PATCH,
+        "/calendars/desk/availability",
+        "avk_wrong",
+        "{}",
+    )
+    .await;
+    let metrics = c.authed(Method::GET, "/metrics", &server.admin).await;
+    assert_eq!(metrics.status, StatusCode::OK, "{}", metrics.text());
+    let run = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match run {
+        Ok(child) => child,
+        Err(e) => {
+            let why = format!("no promtool (apt-get install prometheus): {e}");
+            crate::support::cannot_run(TEST, &why);
+            return;
+        }
+    };
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &metrics.body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool: {said}\n{}",
+        metrics.text()
+    );
+}
