@@ -43,7 +43,8 @@
       const th = grid().querySelectorAll("thead th")[day + 1];
       const label = (th ? th.textContent : "") + " " + TIMES[Number(td.dataset.slot) % 48] +
         ": " + (td.dataset.available !== undefined ?
-          td.dataset.available + " available, everyone " + td.dataset.status : td.dataset.status);
+          td.dataset.available + " available, everyone " + td.dataset.status :
+          td.dataset.status + (td.dataset.booked !== undefined ? ", booked" : ""));
       td.setAttribute("aria-label", label);
       td.title = label;
     });
