@@ -345,7 +345,8 @@ pub fn calendar(page: &Page<'_>, viewed: &Week, booked: &Week) -> Vec<u8> {
 
 const GROUP_LEGEND: &str = "<li>Each cell: how many members are available; darker is \
     more.</li><li><span class=\"best\">\u{2605}</span> the best slots of the week</li>\
-    <li><span class=\"h5\">n</span> the darkest: everyone is available</li>";
+    <li><span class=\"h5\">n</span> the darkest: everyone is available</li>\
+    <li><span class=\"h2\" data-available data-booked>n</span> hatched: a member is booked</li>";
 
 /// What a group page shows of its members.
 #[derive(Debug, Clone, Copy)]
@@ -358,6 +359,9 @@ pub struct Members<'a> {
     pub available: &'a [u32; SLOTS],
     /// Everyone's status.
     pub everyone: &'a Week,
+    /// As its available slots, the slots in which some member's booking holds an owner slot
+    /// (the union of the members' [`availability_core::dated::Dated::booked`]).
+    pub booked: &'a Week,
 }
 
 /// The page of a group's viewed week: a heat map of how many are available, the best slots
@@ -389,9 +393,14 @@ pub fn group(page: &Page<'_>, members: &Members<'_>) -> Vec<u8> {
             );
             let _ = write!(
                 out,
-                "<td data-slot=\"{index}\" data-status=\"{}\" data-available=\"{count}\" \
+                "<td data-slot=\"{index}\" data-status=\"{}\" data-available=\"{count}\"{} \
                  class=\"{class}\">{}{count}</td>",
                 status.as_str(),
+                if slot.is_some_and(|s| members.booked.status(s) == Status::Available) {
+                    " data-booked"
+                } else {
+                    ""
+                },
                 if is_best { "\u{2605}" } else { "" },
             );
         }

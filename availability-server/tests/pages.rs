@@ -362,6 +362,38 @@ async fn booked_slots_are_marked_and_keep_the_apis_status() {
         )
         .await;
     assert!(booked_cells(&page.text()).is_empty());
+
+    // A group hatches the slots a member has booked, and says nothing more either.
+    server.create_calendar("open", "UTC").await;
+    let r = client
+        .json(
+            Method::PUT,
+            "/groups/team",
+            &server.admin,
+            r#"{"members":["room","open"]}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let page = client
+        .get_with(&format!("/groups/team?{query}"), &[("accept", HTML)])
+        .await;
+    assert_page(&page);
+    let text = page.text();
+    assert_eq!(booked_cells(&text), expected);
+    let api = client
+        .get(&format!("/groups/team/availability?{query}"))
+        .await
+        .json();
+    for (slot, status, available) in grid(&text) {
+        assert_eq!(api["slots"][slot]["status"], status.as_str(), "slot {slot}");
+        assert_eq!(
+            api["slots"][slot]["available"],
+            available.unwrap(),
+            "slot {slot}"
+        );
+    }
+    assert!(text.contains("a member is booked</li>"), "in the legend");
+    assert!(!text.contains("dentist"), "no label");
 }
 
 #[tokio::test]

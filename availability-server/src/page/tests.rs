@@ -86,6 +86,44 @@ fn booked_slots_are_marked_beside_their_status_and_say_nothing_of_whose() {
 }
 
 #[test]
+fn a_group_page_hatches_the_slots_a_member_has_booked() {
+    let ids = ["a", "b"];
+    let weeks = [Week::AVAILABLE, Week::UNAVAILABLE];
+    let booked = Week::from_fn(|s| {
+        if s.index() == 7 {
+            Status::Available
+        } else {
+            Status::Unavailable
+        }
+    });
+    let html = String::from_utf8(group(
+        &Page {
+            kind: "group",
+            ..calendar_page(SLOTS as u16)
+        },
+        &Members {
+            ids: &ids,
+            viewed: &weeks,
+            available: &[1; SLOTS],
+            everyone: &Week::UNAVAILABLE,
+            booked: &booked,
+        },
+    ))
+    .expect("utf-8");
+    assert_eq!(
+        cell(&html, 7),
+        "<td data-slot=\"7\" data-status=\"unavailable\" data-available=\"1\" data-booked \
+         class=\"h3 best\""
+    );
+    assert_eq!(
+        html.matches("data-booked").count(),
+        2,
+        "the cell and the legend"
+    );
+    assert!(html.contains("data-booked>n</span> hatched: a member is booked</li>"));
+}
+
+#[test]
 fn the_legend_names_today_and_now_when_the_week_holds_them() {
     // Thursday 09:30: slot 3 * 48 + 19.
     let html = String::from_utf8(calendar(
@@ -154,6 +192,7 @@ fn the_edit_control_comes_before_the_grid() {
             viewed: &weeks,
             available: &[0; SLOTS],
             everyone: &Week::UNAVAILABLE,
+            booked: &Week::UNAVAILABLE,
         },
     ))
     .expect("utf-8");
@@ -223,6 +262,7 @@ fn pages_have_every_slot_and_stay_small() {
             viewed: &weeks,
             available: &available,
             everyone: &viewed,
+            booked: &Week::UNAVAILABLE,
         },
     ))
     .expect("utf-8");
@@ -242,6 +282,7 @@ fn pages_have_every_slot_and_stay_small() {
             viewed: &weeks,
             available: &everyone,
             everyone: &viewed,
+            booked: &Week::UNAVAILABLE,
         },
     ))
     .expect("utf-8");

@@ -253,6 +253,9 @@ fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>>
     let mut order: Vec<usize> = (0..key.members.len()).collect();
     order.sort_by(|&a, &b| key.members[a].zone().cmp(key.members[b].zone()));
     let mut viewed = vec![Week::UNAVAILABLE; key.members.len()];
+    // A page marks the slots some member's booking holds; other formats do not read it.
+    let mut booked = Week::UNAVAILABLE;
+    let page_wanted = matches!(key.format, Format::Page { .. });
     let mut tally = Tally::new();
     for chunk in order.chunk_by(|&a, &b| key.members[a].zone() == key.members[b].zone()) {
         let zone = key.members[chunk[0]].zone();
@@ -266,6 +269,9 @@ fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>>
             let member = &key.members[i];
             viewed[i] = member.dated().view(&member.week(), &plan);
             tally.add(&viewed[i]);
+            if page_wanted {
+                booked.max_with(&member.dated().booked(&plan));
+            }
         }
     }
     let ids: Vec<&str> = key.members.iter().map(|c| c.id()).collect();
@@ -333,6 +339,7 @@ fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>>
                 viewed: &viewed,
                 available: &tally.available_counts(),
                 everyone: &tally.everyone(),
+                booked: &booked,
             };
             page::group(&info, &members)
         }

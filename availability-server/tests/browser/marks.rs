@@ -109,6 +109,52 @@ async fn a_booked_slot_is_marked_in_the_browser() {
     );
     drop(page);
     screenshot(&browser, &server, &path, "booked").await;
+
+    // A group hatches the slots a member has booked over their heat colour.
+    let client = server.client(Version::HTTP_11);
+    server.create_calendar("open", "UTC").await;
+    let r = client
+        .json(
+            http::Method::PUT,
+            "/groups/team",
+            &server.admin,
+            r#"{"members":["room","open"]}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let group = format!("/groups/team?{query}");
+    let dom = dump_dom(&browser, &server, &group, "UTC").await;
+    assert_eq!(booked_cells(&dom), expected);
+    assert!(!dom.contains("dentist"), "no label");
+    let url = format!("https://127.0.0.1:{}{group}", server.addr.port());
+    let mut page = Cdp::open(&browser, "UTC", &url).await;
+    page.wait_for(
+        "document.body && document.body.dataset.live === 'open'",
+        Duration::from_secs(20),
+    )
+    .await;
+    let booked = format!("td[data-slot=\"{}\"]", expected[0]);
+    let cell = page.eval(&look(&booked)).await;
+    assert!(
+        cell[0]
+            .as_str()
+            .unwrap()
+            .contains("repeating-linear-gradient"),
+        "hatched: {cell}"
+    );
+    // The heat colour of its class stays.
+    let class = page
+        .eval(&format!("document.querySelector('{booked}').classList[0]"))
+        .await;
+    let plain = page
+        .eval(&look(&format!(
+            "td.{}:not([data-booked])",
+            class.as_str().unwrap()
+        )))
+        .await;
+    assert_eq!(cell[1], plain[1], "{cell} {plain}");
+    let legend = page.eval(&look(".legend [data-booked]")).await;
+    assert_eq!(legend[0], cell[0]);
 }
 
 /// The week of now names today's column and the current half hour in its legend, each drawn
