@@ -149,18 +149,19 @@ fn check_view(
         .as_second();
     // The minimum over each viewer slot's instants; slots without instants are gaps.
     let mut expected: Vec<Option<Status>> = vec![None; SLOTS];
+    // Per viewer slot, whether any of its instants falls in a claimed owner slot.
+    let mut booked = vec![false; SLOTS];
     let mut runs: Vec<(i64, i64, Status)> = Vec::new();
     let mut t = start;
     while t < end {
         let (vdate, vhh) = wall(&viewer.1, t);
         let day = (vdate - monday).get_days();
-        let status = {
-            let (odate, ohh) = wall(&owner.1, t);
-            model.status(pattern, odate, ohh)
-        };
+        let (odate, ohh) = wall(&owner.1, t);
+        let status = model.status(pattern, odate, ohh);
         if (0..7).contains(&day) {
             let slot = day as usize * 48 + vhh;
             expected[slot] = Some(expected[slot].map_or(status, |s| s.min(status)));
+            booked[slot] |= model.claims.contains_key(&(odate, ohh));
         }
         match runs.last_mut() {
             Some(last) if last.1 == t && last.2 == status => last.1 = t + 60,
@@ -177,6 +178,18 @@ fn check_view(
             viewer.0.name(),
             owner.0.name()
         );
+    }
+    let marked = dated.booked(&plan);
+    for (i, want) in booked.iter().enumerate() {
+        let slot = availability_core::Slot::from_index(i).expect("slot");
+        assert_eq!(
+            marked.status(slot) == Status::Available,
+            *want,
+            "booked slot {slot} of {week} seen from {} (owner {})",
+            viewer.0.name(),
+            owner.0.name()
+        );
+        assert!(!want || view.status(slot) == Status::Unavailable);
     }
     let ours: Vec<(i64, i64, Status)> = dated
         .intervals(pattern, &plan)

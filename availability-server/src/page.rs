@@ -21,8 +21,10 @@ use http::request::Parts;
 use crate::render::time_text;
 
 mod now;
+mod plain;
 
 pub use self::now::{clock_changes, ClockChange, Now};
+pub use self::plain::{problem, start};
 
 /// The script of every page, served at `/static/app.js`.
 pub const SCRIPT: &str = include_str!("page/app.js");
@@ -214,9 +216,19 @@ fn page_header(out: &mut String, page: &Page<'_>, legend: &str) {
     let _ = write!(
         out,
         "\"></label><input type=\"hidden\" name=\"week\" value=\"{}\"><button>Show</button>\
-         </form></nav>",
-        page.week
+         </form>{}</nav>",
+        page.week,
+        if page.kind == "calendar" {
+            "<button id=\"edit-open\" type=\"button\" hidden>Edit (owner)</button>"
+        } else {
+            ""
+        }
     );
+    if page.kind == "calendar" {
+        // The owner's way in, where the page starts: the script shows the button, and the
+        // section when editing, above the grid they edit.
+        out.push_str(EDIT);
+    }
     let mut zones = vec![page.viewer];
     zones.extend(page.owner_zones.iter().copied());
     for change in clock_changes(page.viewer, page.week, &zones) {
@@ -230,7 +242,20 @@ fn page_header(out: &mut String, page: &Page<'_>, legend: &str) {
             offset_text(change.to)
         );
     }
+    out.push_str("<ul class=\"legend\">");
     out.push_str(legend);
+    if let Some(today) = page.now.day() {
+        // Only a week that holds now marks it: today's column and the current half hour,
+        // each drawn as the grid draws it.
+        let _ = write!(
+            out,
+            "<li><span class=\"today\">{}</span> today</li>\
+             <li><span class=\"now\">{}</span> the current half hour</li>",
+            SHORT_DAYS[today],
+            time_text(usize::from(page.now.slot) % HALF_HOURS_PER_DAY)
+        );
+    }
+    out.push_str("</ul>");
     out.push_str(
         "<p id=\"live\" role=\"status\" aria-live=\"polite\"></p></header><main>\
          <table class=\"grid\" id=\"grid\"><thead><tr><th scope=\"col\">Time</th>",
@@ -264,12 +289,30 @@ fn cell_class(page: &Page<'_>, slot: usize, extra: &str) -> String {
     class.trim().to_owned()
 }
 
-const CALENDAR_LEGEND: &str = "<ul class=\"legend\"><li><span data-status=\"available\">\
-    \u{2713}</span> available</li><li><span data-status=\"maybe\">?</span> maybe</li>\
-    <li><span data-status=\"unavailable\">\u{2013}</span> unavailable</li></ul>";
+const CALENDAR_LEGEND: &str = "<li><span data-status=\"available\">\u{2713}</span> \
+    available</li><li><span data-status=\"maybe\">?</span> maybe</li>\
+    <li><span data-status=\"unavailable\">\u{2013}</span> unavailable</li>\
+    <li><span data-status=\"unavailable\" data-booked>\u{d7}</span> booked</li>";
 
-/// The page of one calendar's viewed week.
-pub fn calendar(page: &Page<'_>, viewed: &Week) -> Vec<u8> {
+/// The glyph of a booked slot: unavailable, and taken rather than never offered.
+const BOOKED_GLYPH: &str = "\u{d7}";
+
+/// The owner's edit section: hidden until the owner asks for it (the script).
+const EDIT: &str = "<section id=\"edit\" hidden><h2>Edit the week</h2>\
+    <p>Edits are written in the owner's zone, to the recurring week.</p>\
+    <form id=\"key-form\"><label>Calendar key <input id=\"key\" type=\"password\" \
+    autocomplete=\"off\" size=\"30\"></label> <button>Start editing</button></form>\
+    <div id=\"brush\" hidden><fieldset><legend>Paint with</legend>\
+    <label><input type=\"radio\" name=\"brush\" value=\"available\" checked> available\
+    </label> <label><input type=\"radio\" name=\"brush\" value=\"maybe\"> maybe</label> \
+    <label><input type=\"radio\" name=\"brush\" value=\"unavailable\"> unavailable\
+    </label></fieldset><button id=\"save\" type=\"button\">Save</button> \
+    <button id=\"cancel\" type=\"button\">Stop editing</button></div></section>";
+
+/// The page of one calendar's viewed week; `booked` holds (as its available slots) the
+/// viewed slots a booking claims ([`availability_core::dated::Dated::booked`]), marked
+/// `data-booked` beside their status, and never who booked them.
+pub fn calendar(page: &Page<'_>, viewed: &Week, booked: &Week) -> Vec<u8> {
     let mut out = String::with_capacity(24 * 1024);
     head(&mut out, &format!("{} \u{b7} {}", page.id, page.week));
     page_header(&mut out, page, CALENDAR_LEGEND);
@@ -277,10 +320,15 @@ pub fn calendar(page: &Page<'_>, viewed: &Week) -> Vec<u8> {
         let _ = write!(out, "<tr><th scope=\"row\">{}</th>", time_text(h));
         for d in 0..7 {
             let index = d * HALF_HOURS_PER_DAY + h;
-            let status = Slot::from_index(index).map_or(Status::Unavailable, |s| viewed.status(s));
-            let (glyph, word) = status_text(status);
+            let slot = Slot::from_index(index);
+            let status = slot.map_or(Status::Unavailable, |s| viewed.status(s));
+            let (mut glyph, word) = status_text(status);
             let class = cell_class(page, index, "");
             let _ = write!(out, "<td data-slot=\"{index}\" data-status=\"{word}\"");
+            if slot.is_some_and(|s| booked.status(s) == Status::Available) {
+                out.push_str(" data-booked");
+                glyph = BOOKED_GLYPH;
+            }
             if !class.is_empty() {
                 let _ = write!(out, " class=\"{class}\"");
             }
@@ -289,26 +337,16 @@ pub fn calendar(page: &Page<'_>, viewed: &Week) -> Vec<u8> {
         out.push_str("</tr>");
     }
     out.push_str(
-        "</tbody></table></main><section id=\"edit\" hidden><h2>Edit the week</h2>\
-         <p>Edits are written in the owner's zone, to the recurring week.</p>\
-         <form id=\"key-form\"><label>Calendar key <input id=\"key\" type=\"password\" \
-         autocomplete=\"off\" size=\"30\"></label> <button>Start editing</button></form>\
-         <div id=\"brush\" hidden><fieldset><legend>Paint with</legend>\
-         <label><input type=\"radio\" name=\"brush\" value=\"available\" checked> available\
-         </label> <label><input type=\"radio\" name=\"brush\" value=\"maybe\"> maybe</label> \
-         <label><input type=\"radio\" name=\"brush\" value=\"unavailable\"> unavailable\
-         </label></fieldset><button id=\"save\" type=\"button\">Save</button> \
-         <button id=\"cancel\" type=\"button\">Stop editing</button></div></section>\
-         <footer><button id=\"edit-open\" type=\"button\" hidden>Edit (owner)</button> \
-         <a href=\"/\">Open another calendar or group</a></footer></body></html>\n",
+        "</tbody></table></main><footer><a href=\"/\">Open another calendar or group</a>\
+         </footer></body></html>\n",
     );
     out.into_bytes()
 }
 
-const GROUP_LEGEND: &str = "<ul class=\"legend\"><li>Each cell: how many members are \
-    available; darker is more.</li><li><span class=\"best\">\u{2605}</span> the best slots \
-    of the week</li><li><span class=\"h5\">n</span> the darkest: everyone is \
-    available</li></ul>";
+const GROUP_LEGEND: &str = "<li>Each cell: how many members are available; darker is \
+    more.</li><li><span class=\"best\">\u{2605}</span> the best slots of the week</li>\
+    <li><span class=\"h5\">n</span> the darkest: everyone is available</li>\
+    <li><span class=\"h2\" data-available data-booked>n</span> hatched: a member is booked</li>";
 
 /// What a group page shows of its members.
 #[derive(Debug, Clone, Copy)]
@@ -321,6 +359,9 @@ pub struct Members<'a> {
     pub available: &'a [u32; SLOTS],
     /// Everyone's status.
     pub everyone: &'a Week,
+    /// As its available slots, the slots in which some member's booking holds an owner slot
+    /// (the union of the members' [`availability_core::dated::Dated::booked`]).
+    pub booked: &'a Week,
 }
 
 /// The page of a group's viewed week: a heat map of how many are available, the best slots
@@ -352,9 +393,14 @@ pub fn group(page: &Page<'_>, members: &Members<'_>) -> Vec<u8> {
             );
             let _ = write!(
                 out,
-                "<td data-slot=\"{index}\" data-status=\"{}\" data-available=\"{count}\" \
+                "<td data-slot=\"{index}\" data-status=\"{}\" data-available=\"{count}\"{} \
                  class=\"{class}\">{}{count}</td>",
                 status.as_str(),
+                if slot.is_some_and(|s| members.booked.status(s) == Status::Available) {
+                    " data-booked"
+                } else {
+                    ""
+                },
                 if is_best { "\u{2605}" } else { "" },
             );
         }
@@ -403,111 +449,5 @@ pub fn group(page: &Page<'_>, members: &Members<'_>) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// The start page: open a calendar or a group by its id. Works without scripts: the forms
-/// ask `/` again, which sends the browser on.
-pub fn start() -> Vec<u8> {
-    let mut out = String::with_capacity(2048);
-    head(&mut out, "Availability");
-    out.push_str(
-        "<body data-kind=\"start\"><header><h1>Availability</h1><p>See when a calendar or a \
-         group is free, in your own time zone.</p></header><main>\
-         <form method=\"get\" action=\"/\"><label>Calendar id <input name=\"calendar\" \
-         required pattern=\"[a-z0-9][a-z0-9\\-]{0,62}\" autocapitalize=\"none\"></label> \
-         <button>Open calendar</button></form>\
-         <form method=\"get\" action=\"/\"><label>Group id <input name=\"group\" required \
-         pattern=\"[a-z0-9][a-z0-9\\-]{0,62}\" autocapitalize=\"none\"></label> \
-         <button>Open group</button></form></main></body></html>\n",
-    );
-    out.into_bytes()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parts(accept: &str) -> Parts {
-        http::Request::builder()
-            .header(ACCEPT, accept)
-            .body(())
-            .expect("a request")
-            .into_parts()
-            .0
-    }
-
-    #[test]
-    fn html_only_when_preferred() {
-        assert!(wants_html(&parts(
-            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-        )));
-        assert!(!wants_html(&parts("*/*")));
-        assert!(!wants_html(&parts("application/json")));
-        assert!(!wants_html(&parts("application/json, text/html;q=0.5")));
-        assert!(!wants_html(&parts("text/html;q=0")));
-    }
-
-    #[test]
-    fn pages_have_every_slot_and_stay_small() {
-        let week = IsoWeek::new(2026, 48).expect("a week");
-        let page = Page {
-            kind: "calendar",
-            id: "room-1",
-            viewer: Zone::UTC,
-            zone_given: false,
-            week,
-            owner_zones: vec![Zone::UTC],
-            version: 3,
-            etag: "\"v3.1\"".into(),
-            now: Now { slot: 100 },
-        };
-        let viewed = Week::from_fn(|s| Status::ALL[s.index() % 3]);
-        let html = String::from_utf8(calendar(&page, &viewed)).expect("utf-8");
-        assert!(html.len() < MAX_PAGE_BYTES, "{} bytes", html.len());
-        assert_eq!(html.matches("data-slot=").count(), SLOTS);
-        assert!(html.contains("<td data-slot=\"49\" data-status=\"maybe\""));
-        assert!(html.contains("data-slot=\"100\" data-status=\"maybe\" class=\"t now\""));
-        assert!(html.contains("data-etag=\"&quot;v3.1&quot;\""));
-        assert!(
-            !html.contains("style="),
-            "no inline styles under the policy"
-        );
-
-        let ids: Vec<String> = (0..50).map(|i| format!("member-number-{i:02}")).collect();
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let weeks = vec![viewed; 50];
-        let available = [7u32; SLOTS];
-        let group_page = Page {
-            kind: "group",
-            ..page
-        };
-        let html = String::from_utf8(group(
-            &group_page,
-            &Members {
-                ids: &ids,
-                viewed: &weeks,
-                available: &available,
-                everyone: &viewed,
-            },
-        ))
-        .expect("utf-8");
-        assert!(html.len() < MAX_PAGE_BYTES, "{} bytes", html.len());
-        assert_eq!(html.matches("data-available=\"7\"").count(), SLOTS);
-        assert!(html.contains("\"member-number-49\""));
-        assert_eq!(
-            html.matches("class=\"h1").count(),
-            SLOTS,
-            "7 of 50: the first quarter"
-        );
-        let everyone = [50u32; SLOTS];
-        let html = String::from_utf8(group(
-            &group_page,
-            &Members {
-                ids: &ids,
-                viewed: &weeks,
-                available: &everyone,
-                everyone: &viewed,
-            },
-        ))
-        .expect("utf-8");
-        assert_eq!(html.matches("class=\"h5 best").count(), SLOTS, "everyone");
-    }
-}
+mod tests;

@@ -162,15 +162,73 @@ impl Dated {
     /// calendar's): [`Plan::apply`] of the effective weeks, each instant judged by the owner
     /// week it falls in.
     pub fn view(&self, pattern: &Week, plan: &Plan) -> Week {
+        self.through(plan, |planes| match planes {
+            Some(planes) => planes.effective(pattern),
+            None => *pattern,
+        })
+    }
+
+    /// The viewer slots of `plan`'s view that show a booked owner slot: those in which some
+    /// instant falls in an owner slot a booking claims. [`Dated::view`] shows them
+    /// unavailable, like slots never offered; this tells them apart, without saying whose.
+    /// They are the available slots of the week returned (every other slot unavailable).
+    ///
+    /// The claimed planes seen through the same plan: slot `v` is free of claims when every
+    /// owner slot behind it is (the plan's minimum), and booked when it holds an instant
+    /// (it is no gap) and is not free. Word operations, as the view.
+    ///
+    /// ```
+    /// use availability_core::dated::{Claim, Dated};
+    /// use availability_core::tz::{IsoWeek, Plan};
+    /// use availability_core::{Status, Week};
+    ///
+    /// let mut dated = Dated::new();
+    /// // 2026-12-01 09:00 to 10:00 in Paris (UTC+01).
+    /// let start = 1_796_112_000;
+    /// let owner = "Europe/Paris".parse()?;
+    /// dated.claim(owner, &Week::AVAILABLE, &Claim::new(start, start + 3600), start - 86_400)?;
+    /// // In Kathmandu (UTC+05:45) the hour is 13:45 to 14:45: three half hours show it.
+    /// let week: IsoWeek = "2026-12-01".parse()?;
+    /// let plan = Plan::new(owner, "Asia/Kathmandu".parse()?, week)?;
+    /// let booked = dated.booked(&plan);
+    /// assert_eq!(booked.counts().available, 3);
+    /// assert_eq!(booked.status("tuesday 13:30".parse()?), Status::Available);
+    /// assert_eq!(booked.status("tuesday 14:30".parse()?), Status::Available);
+    /// assert_eq!(booked.status("tuesday 15:00".parse()?), Status::Unavailable);
+    /// # Ok::<(), availability_core::Error>(())
+    /// ```
+    pub fn booked(&self, plan: &Plan) -> Week {
+        if self.weeks.is_empty() {
+            return Week::UNAVAILABLE;
+        }
+        let free = self.through(plan, |planes| match planes {
+            Some(planes) => {
+                let free = Plane::FULL.and_not(planes.claimed);
+                Week {
+                    open: free,
+                    firm: free,
+                }
+            }
+            None => Week::AVAILABLE,
+        });
+        let booked = plan.covered().and_not(free.firm);
+        Week {
+            open: booked,
+            firm: booked,
+        }
+    }
+
+    /// `plan` applied to a week made per owner week by `week_of` from that week's planes
+    /// (`None` for a week without dated data), each instant judged by the owner week it
+    /// falls in.
+    #[inline]
+    fn through(&self, plan: &Plan, week_of: impl Fn(Option<&WeekPlanes>) -> Week) -> Week {
         let Some((first, last)) = plan.owner_week_span().filter(|_| !self.weeks.is_empty()) else {
-            return plan.apply(pattern);
+            return plan.apply(&week_of(None));
         };
         if first == last {
             // The common case: the view reads one owner week.
-            return match self.weeks.get(first) {
-                Some(planes) => plan.apply(&planes.effective(pattern)),
-                None => plan.apply(pattern),
-            };
+            return plan.apply(&week_of(self.weeks.get(first)));
         }
         // One walk of the map for the (at most three) owner weeks the view reads.
         let mut found: [Option<(i64, &WeekPlanes)>; 3] = [None; 3];
@@ -178,11 +236,16 @@ impl Dated {
             *slot = Some((*n, planes));
         }
         if found.iter().all(Option::is_none) {
-            return plan.apply(pattern);
+            return plan.apply(&week_of(None));
         }
-        plan.apply_by_week(|n| match found.iter().flatten().find(|(w, _)| *w == n) {
-            Some((_, planes)) => planes.effective(pattern),
-            None => *pattern,
+        plan.apply_by_week(|n| {
+            week_of(
+                found
+                    .iter()
+                    .flatten()
+                    .find(|(w, _)| *w == n)
+                    .map(|(_, planes)| *planes),
+            )
         })
     }
 

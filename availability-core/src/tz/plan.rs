@@ -220,6 +220,11 @@ impl Plan {
         })
     }
 
+    /// The viewer slots that hold at least one real instant (not gaps).
+    pub(crate) fn covered(&self) -> Plane {
+        self.covered
+    }
+
     /// The first and last owner week numbers the view reads.
     pub(crate) fn owner_week_span(&self) -> Option<(i64, i64)> {
         Some((self.owner_weeks.first()?.0, self.owner_weeks.last()?.0))

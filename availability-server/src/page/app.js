@@ -41,9 +41,12 @@
       td.tabIndex = Number(td.dataset.slot) === focusSlot ? 0 : -1;
       const day = Math.floor(Number(td.dataset.slot) / 48);
       const th = grid().querySelectorAll("thead th")[day + 1];
+      const booked = td.dataset.booked !== undefined;
       const label = (th ? th.textContent : "") + " " + TIMES[Number(td.dataset.slot) % 48] +
         ": " + (td.dataset.available !== undefined ?
-          td.dataset.available + " available, everyone " + td.dataset.status : td.dataset.status);
+          td.dataset.available + " available, everyone " + td.dataset.status +
+            (booked ? ", a member is booked" : "") :
+          td.dataset.status + (booked ? ", booked" : ""));
       td.setAttribute("aria-label", label);
       td.title = label;
     });

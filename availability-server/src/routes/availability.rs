@@ -153,7 +153,7 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
                     etag: etag::Tag::state(cal.state()).as_str().to_owned(),
                     now: page::Now { slot: now },
                 };
-                page::calendar(&info, &dated.view(&stored, &plan))
+                page::calendar(&info, &dated.view(&stored, &plan), &dated.booked(&plan))
             }
         };
         Ok(Rendered::new(&key, body))

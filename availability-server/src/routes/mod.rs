@@ -39,7 +39,7 @@ use http::{Method, Request, Response, Version};
 
 use self::path::Seg::{Lit, Param};
 use self::path::{find, segments, Route, MAX_SEGMENTS};
-use self::pipeline::{charge, finish, Prelude};
+use self::pipeline::{as_page, charge, finish, Prelude};
 use crate::app::App;
 use crate::ctx::{Action, Ctx, Waiting};
 use crate::metrics::{InFlight, Metrics};
@@ -361,13 +361,13 @@ where
         || matches!(found, Ok((_, _, Action::Ask(_))));
     let verdict = charge(app, read, client, &parts);
     let now = match found {
-        Ok((route, params, Action::Now(handler)))
+        Ok((route, params, action @ Action::Now(handler)))
             if verdict.allowed
                 && !preflight
                 && !app.is_shutting_down()
                 && !body::declared(&parts, &body) =>
         {
-            Some((route.name, *handler, params))
+            Some((route.name, *handler, params, route.is_page(action)))
         }
         _ => None,
     };
@@ -378,7 +378,7 @@ where
         verdict,
         started,
     };
-    let Some((route, handler, params)) = now else {
+    let Some((route, handler, params, page)) = now else {
         return Either::Right(Box::pin(waiting(app, parts, body, prelude, in_flight)));
     };
     let cx = Ctx {
@@ -387,7 +387,7 @@ where
         client,
         params,
     };
-    let answer = handler(&cx);
+    let answer = as_page(handler(&cx), page, &parts);
     let response = finish(app, &parts, (route, answer), &prelude, false);
     drop(in_flight);
     Either::Left(std::future::ready(response))
@@ -443,7 +443,7 @@ where
                     Action::Now(handler) => handler(&cx),
                     Action::Wait(handler) | Action::Ask(handler) => handler(cx, body).await,
                 };
-                (route.name, answer)
+                (route.name, as_page(answer, route.is_page(action), &parts))
             }
         }
     };

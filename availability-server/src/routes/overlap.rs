@@ -256,6 +256,9 @@ fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>>
     // A `VFREEBUSY` lays each member's real times over the others', not its viewed week.
     let exact = matches!(key.format, Format::Ics);
     let mut runs = vec![Vec::new(); if exact { key.members.len() } else { 0 }];
+    // A page marks the slots some member's booking holds; other formats do not read it.
+    let mut booked = Week::UNAVAILABLE;
+    let page_wanted = matches!(key.format, Format::Page { .. });
     let mut tally = Tally::new();
     for chunk in order.chunk_by(|&a, &b| key.members[a].zone() == key.members[b].zone()) {
         let zone = key.members[chunk[0]].zone();
@@ -271,6 +274,9 @@ fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>>
             tally.add(&viewed[i]);
             if exact {
                 runs[i] = member.dated().runs(&member.week(), &plan);
+            }
+            if page_wanted {
+                booked.max_with(&member.dated().booked(&plan));
             }
         }
     }
@@ -288,14 +294,14 @@ fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>>
             render::group_intervals(&header, key.min, &spans)
         }
         Format::Ics => {
-            let booked: Vec<Vec<(i64, i64)>> = key
+            let spans: Vec<Vec<(i64, i64)>> = key
                 .members
                 .iter()
                 .map(|m| freebusy::booked(m, key.week))
                 .collect();
             let owners: Vec<freebusy::Owner<'_>> = runs
                 .iter()
-                .zip(&booked)
+                .zip(&spans)
                 .map(|(runs, booked)| freebusy::Owner { runs, booked })
                 .collect();
             let periods = freebusy::periods(&owners);
@@ -347,6 +353,7 @@ fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>>
                 viewed: &viewed,
                 available: &tally.available_counts(),
                 everyone: &tally.everyone(),
+                booked: &booked,
             };
             page::group(&info, &members)
         }

@@ -72,6 +72,14 @@ pub(super) fn find<'a>(
 }
 
 impl Route {
+    /// Whether `action`, as [`find`] chose it, is this route's page: the request is a
+    /// browser's asking for HTML, and a problem is answered to it as a page.
+    pub(super) fn is_page(&self, action: &Action) -> bool {
+        self.page
+            .as_ref()
+            .is_some_and(|page| std::ptr::eq(page, action))
+    }
+
     /// The captured segments when `segments` fit the pattern.
     pub(super) fn matches<'a>(&self, segments: &[&'a str]) -> Option<[&'a str; 2]> {
         if segments.len() != self.pattern.len() {

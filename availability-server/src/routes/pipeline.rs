@@ -73,6 +73,20 @@ pub(super) fn finish(
     response
 }
 
+/// The answer of a page's handler (`page`: the route answered a browser asking for HTML
+/// with its page): a problem is answered as a page too, which says what was wrong and links
+/// back; every other request's problem stays `application/problem+json`.
+pub(super) fn as_page(
+    answer: Result<Response<Body>>,
+    page: bool,
+    parts: &Parts,
+) -> Result<Response<Body>> {
+    match answer {
+        Err(problem) if page => Ok(problem.into_page(parts.uri.path())),
+        answer => answer,
+    }
+}
+
 /// Charges a request to its budget: reads to the client's `read` budget; writes with a key
 /// the memo knows as verified to that key's budget (`admin` or `key`), so a busy key holder is
 /// not held to what one address may do; every other write (no key, a key not yet verified,

@@ -228,24 +228,55 @@ impl Problem {
         &self.detail
     }
 
+    /// The title: the status's reason phrase.
+    fn title(&self) -> &'static str {
+        self.status.canonical_reason().unwrap_or("Error")
+    }
+
     /// The response: a small JSON object `{ type, title, status, detail }`.
-    pub fn into_response(self) -> Response<Body> {
+    pub fn into_response(mut self) -> Response<Body> {
         let mut body = serde_json::json!({
             "type": "about:blank",
-            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "title": self.title(),
             "status": self.status.as_u16(),
             "detail": self.detail,
         });
-        if let (Some(members), Some(object)) = (self.members, body.as_object_mut()) {
+        if let (Some(members), Some(object)) = (self.members.take(), body.as_object_mut()) {
             for (name, value) in *members {
                 object.entry(name).or_insert(value);
             }
         }
-        let mut response = super::response::typed(
+        let response = super::response::typed(
             self.status,
             super::response::to_bytes(&body),
             HeaderValue::from_static("application/problem+json"),
         );
+        self.with_fields(response)
+    }
+
+    /// The response to a browser that asked for the page at `path` (a week page whose address
+    /// is wrong): the same status and fields, with the title and detail as a small page under
+    /// the pages' security fields. It links back to a page that answers: `path` without its
+    /// query (the parameters were what was wrong), or the start page when nothing is at
+    /// `path` (404). Extension members are for programs, which get
+    /// [`Problem::into_response`]; the page leaves them out.
+    pub fn into_page(self, path: &str) -> Response<Body> {
+        let back = if self.status == StatusCode::NOT_FOUND
+            || !path.starts_with('/')
+            || path.starts_with("//")
+        {
+            "/"
+        } else {
+            path
+        };
+        let body = crate::page::problem(self.status.as_u16(), self.title(), &self.detail, back);
+        let response = super::response::page(self.status, body);
+        self.with_fields(response)
+    }
+
+    /// `response` with the fields the problem asks for: `Allow`, `WWW-Authenticate`, the
+    /// rate limit's and `Retry-After`.
+    fn with_fields(self, mut response: Response<Body>) -> Response<Body> {
         let headers = response.headers_mut();
         if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             headers.insert(ALLOW, allow);

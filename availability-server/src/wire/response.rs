@@ -162,6 +162,18 @@ fn secure(headers: &mut HeaderMap) {
     headers.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
 }
 
+/// An uncached page of `status` (a problem's, for a browser), with the pages' security
+/// fields.
+pub fn page(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let mut response = typed(
+        status,
+        body,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    secure(response.headers_mut());
+    response
+}
+
 /// A JSON response with these bytes.
 pub fn json(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     typed(status, body, HeaderValue::from_static("application/json"))

@@ -1,6 +1,7 @@
 //! The pages in a real browser: headless Chromium reads the grid a person sees and compares it
 //! with the API's answer for the same zone and week, watches a page change live after an API
-//! write, paints and saves in edit mode, and fetches across origins.
+//! write, paints and saves in edit mode, marks booked slots, today and now, answers a wrong
+//! address with a page, and fetches across origins.
 //!
 //! Chromium is a test oracle like Python's zoneinfo (`availability-core/tests/tz_zoneinfo.rs`):
 //! when it is missing, these tests say loudly that they skipped, unless `CI` or
@@ -10,12 +11,15 @@
 //! - `chromium`: finding the browser and running it once, for a page's DOM or a screenshot;
 //! - `cdp`: a browser driven over the DevTools protocol, for what a page does over time;
 //! - `live`: an open page following API writes, and edit mode;
+//! - `marks`: what a page marks besides statuses (booked slots, today and now in the legend,
+//!   the edit control at the top) and a wrong address answered as a page;
 //! - `origins`: pages of other origins reading and writing the API;
 //! - here: the grid a person sees against the API's answer.
 
 mod cdp;
 mod chromium;
 mod live;
+mod marks;
 mod origins;
 
 use std::time::Duration;

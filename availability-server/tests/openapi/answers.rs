@@ -6,17 +6,10 @@ use http::{Method, StatusCode as S};
 use serde_json::json;
 
 use super::checker::Session;
-use super::OPENAPI;
+use super::{instant, OPENAPI};
 
 /// The `Accept` of a browser asking for a page.
 const HTML: [(&str, &str); 1] = [("accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")];
-
-/// `unix` seconds as an RFC 3339 instant in UTC.
-fn instant(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
 
 /// The service: its health, its metrics and its own document.
 pub(super) async fn service(s: &mut Session<'_>, admin: Option<&str>) {
@@ -189,11 +182,13 @@ pub(super) async fn calendars(s: &mut Session<'_>, admin: Option<&str>) -> (Stri
     let calendar = s.get("/calendars/alice", S::OK).await;
     let alice_tag = calendar.header("etag").unwrap().to_owned();
     s.get("/calendars/nobody", S::NOT_FOUND).await;
-    let page = "/calendars/alice?tz=Asia/Tokyo&week=2026-W48";
-    s.call(Method::GET, page, None, None, &HTML, S::OK).await;
-    let page = "/calendars/alice?tz=Nowhere/Else";
-    s.call(Method::GET, page, None, None, &HTML, S::BAD_REQUEST)
-        .await;
+    for (page, status) in [
+        ("/calendars/alice?tz=Asia/Tokyo&week=2026-W48", S::OK),
+        ("/calendars/alice?tz=Nowhere/Else", S::BAD_REQUEST),
+        ("/calendars/nobody", S::NOT_FOUND),
+    ] {
+        s.call(Method::GET, page, None, None, &HTML, status).await;
+    }
     s.stream("/calendars/alice/events").await;
     s.get("/calendars/nobody/events", S::NOT_FOUND).await;
     let zone = r#"{"timezone":"Europe/Berlin"}"#;
@@ -508,8 +503,13 @@ pub(super) async fn groups(s: &mut Session<'_>, admin: Option<&str>, alice: Opti
     s.call(Method::GET, listing, alice, None, &[], S::FORBIDDEN)
         .await;
     s.get("/groups/nobody", S::NOT_FOUND).await;
-    let page = "/groups/team?tz=Europe/Paris";
-    s.call(Method::GET, page, None, None, &HTML, S::OK).await;
+    for (page, status) in [
+        ("/groups/team?tz=Europe/Paris", S::OK),
+        ("/groups/team?week=2026-W99", S::BAD_REQUEST),
+        ("/groups/nobody", S::NOT_FOUND),
+    ] {
+        s.call(Method::GET, page, None, None, &HTML, status).await;
+    }
     s.stream("/groups/team/events").await;
     s.get("/groups/nobody/events", S::NOT_FOUND).await;
     for format in ["json", "intervals", "view", "csv", "ics"] {

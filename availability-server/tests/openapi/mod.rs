@@ -135,6 +135,14 @@ fn every_operation_is_complete() {
         for status in ["400", "429", "503"] {
             assert!(responses.contains_key(status), "{method} {path}: {status}");
         }
+        // An operation that negotiates a page for a browser (JSON or HTML by `Accept`)
+        // answers that browser's problems with the page (400, 404) as pages too; every other
+        // problem is JSON.
+        let html = "text/html; charset=utf-8";
+        let pages = responses.get("200").is_some_and(|ok| {
+            let content = &resolve(&doc, ok)["content"];
+            content.get(html).is_some() && content.get("application/json").is_some()
+        });
         for (status, response) in responses {
             let response = resolve(&doc, response);
             assert!(
@@ -143,9 +151,13 @@ fn every_operation_is_complete() {
             );
             if status.starts_with('4') || status.starts_with('5') {
                 let content = response["content"].as_object().expect("a problem body");
+                let mut expected = vec!["application/problem+json"];
+                if pages && (status == "400" || status == "404") {
+                    expected.push(html);
+                }
                 assert_eq!(
                     content.keys().collect::<Vec<_>>(),
-                    ["application/problem+json"],
+                    expected,
                     "{method} {path} {status}"
                 );
             }
@@ -242,4 +254,11 @@ async fn documented_query_parameters_are_the_accepted_ones() {
             answer.text()
         );
     }
+}
+
+/// `unix` seconds as an RFC 3339 instant in UTC.
+pub(super) fn instant(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
