@@ -20,6 +20,25 @@ pub(crate) struct Cdp {
 }
 
 impl Cdp {
+    /// Starts the browser in `tz` and opens page `path` of `server`, returning once its
+    /// script ran and its event stream is open (within `within`).
+    pub(crate) async fn open_live(
+        browser: &Path,
+        tz: &str,
+        server: &crate::support::TestServer,
+        path: &str,
+        within: Duration,
+    ) -> Cdp {
+        let url = format!("https://127.0.0.1:{}{path}", server.addr.port());
+        let mut page = Cdp::open(browser, tz, &url).await;
+        page.wait_for(
+            "document.body && document.body.dataset.live === 'open'",
+            within,
+        )
+        .await;
+        page
+    }
+
     /// Starts the browser in `tz` and opens `url` in a page.
     pub(crate) async fn open(browser: &Path, tz: &str, url: &str) -> Cdp {
         let turn = ONE_AT_A_TIME.lock().await;

@@ -78,18 +78,12 @@ async fn run(browser: &Path, tz: &str, args: &[String]) -> String {
 /// open. (Not `--dump-dom` with a virtual time budget: the page's open event stream keeps
 /// virtual time from advancing.)
 pub(super) async fn dump_dom(browser: &Path, server: &TestServer, path: &str, tz: &str) -> String {
-    let url = format!("https://127.0.0.1:{}{path}", server.addr.port());
-    let mut page = Cdp::open(browser, tz, &url).await;
-    page.wait_for(
-        "document.body && document.body.dataset.live === 'open'",
-        Duration::from_secs(30),
-    )
-    .await;
+    let mut page = Cdp::open_live(browser, tz, server, path, Duration::from_secs(30)).await;
     let dom = page.eval("document.documentElement.outerHTML").await;
     let dom = dom.as_str().unwrap().to_owned();
     assert!(
         dom.contains("data-slot"),
-        "no grid at {url}: {}",
+        "no grid at {path}: {}",
         start_of(&dom)
     );
     dom

@@ -16,13 +16,11 @@ async fn an_open_page_changes_live_after_an_api_write() {
     };
     let server = TestServer::start().await;
     let key = desk(&server).await;
-    let url = format!(
-        "https://127.0.0.1:{}/calendars/desk?tz=UTC&week=2026-W48",
-        server.addr.port()
-    );
-    let mut page = Cdp::open(&browser, "UTC", &url).await;
-    page.wait_for(
-        "document.body && document.body.dataset.live === 'open'",
+    let mut page = Cdp::open_live(
+        &browser,
+        "UTC",
+        &server,
+        "/calendars/desk?tz=UTC&week=2026-W48",
         Duration::from_secs(20),
     )
     .await;

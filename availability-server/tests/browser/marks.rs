@@ -37,13 +37,7 @@ async fn a_booked_slot_is_marked_in_the_browser() {
     assert_eq!(page_statuses(&dom), api);
     assert!(!dom.contains("dentist"), "no label");
 
-    let url = format!("https://127.0.0.1:{}{path}", server.addr.port());
-    let mut page = Cdp::open(&browser, "UTC", &url).await;
-    page.wait_for(
-        "document.body && document.body.dataset.live === 'open'",
-        Duration::from_secs(20),
-    )
-    .await;
+    let mut page = Cdp::open_live(&browser, "UTC", &server, &path, Duration::from_secs(20)).await;
     // The legend names the mark, drawn as the grid draws it, and unlike an unavailable slot.
     let look = |selector: &str| {
         format!(
@@ -126,13 +120,7 @@ async fn a_booked_slot_is_marked_in_the_browser() {
     let dom = dump_dom(&browser, &server, &group, "UTC").await;
     assert_eq!(booked_cells(&dom), expected);
     assert!(!dom.contains("dentist"), "no label");
-    let url = format!("https://127.0.0.1:{}{group}", server.addr.port());
-    let mut page = Cdp::open(&browser, "UTC", &url).await;
-    page.wait_for(
-        "document.body && document.body.dataset.live === 'open'",
-        Duration::from_secs(20),
-    )
-    .await;
+    let mut page = Cdp::open_live(&browser, "UTC", &server, &group, Duration::from_secs(20)).await;
     let booked = format!("td[data-slot=\"{}\"]", expected[0]);
     let cell = page.eval(&look(&booked)).await;
     assert!(
@@ -167,13 +155,11 @@ async fn today_and_now_have_legend_entries() {
     let server = TestServer::start().await;
     desk(&server).await;
     // No `week`: the week of now.
-    let url = format!(
-        "https://127.0.0.1:{}/calendars/desk?tz=UTC",
-        server.addr.port()
-    );
-    let mut page = Cdp::open(&browser, "UTC", &url).await;
-    page.wait_for(
-        "document.body && document.body.dataset.live === 'open'",
+    let mut page = Cdp::open_live(
+        &browser,
+        "UTC",
+        &server,
+        "/calendars/desk?tz=UTC",
         Duration::from_secs(20),
     )
     .await;
@@ -236,13 +222,11 @@ async fn the_edit_control_is_above_the_grid() {
     };
     let server = TestServer::start().await;
     desk(&server).await;
-    let url = format!(
-        "https://127.0.0.1:{}/calendars/desk?tz=Europe/Berlin&week=2026-W48",
-        server.addr.port()
-    );
-    let mut page = Cdp::open(&browser, "UTC", &url).await;
-    page.wait_for(
-        "document.body && document.body.dataset.live === 'open'",
+    let mut page = Cdp::open_live(
+        &browser,
+        "UTC",
+        &server,
+        "/calendars/desk?tz=Europe/Berlin&week=2026-W48",
         Duration::from_secs(20),
     )
     .await;

@@ -195,13 +195,7 @@ async fn the_group_page_equals_the_api() {
     // Who is free, on keyboard focus: Monday 10:00 London has both, 01:00 only the desk.
     assert_eq!(api["slots"][20]["available"], 2);
     assert_eq!(api["slots"][2]["available"], 1);
-    let url = format!("https://127.0.0.1:{}{path}", server.addr.port());
-    let mut page = Cdp::open(&browser, "UTC", &url).await;
-    page.wait_for(
-        "document.body && document.body.dataset.live === 'open'",
-        Duration::from_secs(20),
-    )
-    .await;
+    let mut page = Cdp::open_live(&browser, "UTC", &server, path, Duration::from_secs(20)).await;
     let who = "document.getElementById('who').textContent";
     page.eval("document.querySelector('td[data-slot=\"20\"]').focus()")
         .await;
