@@ -85,11 +85,10 @@ pub fn booked(calendar: &Calendar, week: IsoWeek) -> Vec<(i64, i64)> {
 /// The periods of the viewed week of one calendar, or of a group of them (each instant the
 /// busiest of its members' types). Merged and sorted.
 pub fn periods(owners: &[Owner<'_>]) -> Vec<Period> {
-    let each: Vec<Vec<Period>> = owners.iter().map(|o| of_owner(o)).collect();
-    match each.as_slice() {
+    match owners {
         [] => Vec::new(),
-        [one] => one.clone(),
-        _ => busiest(&each),
+        [one] => of_owner(one),
+        _ => busiest(&owners.iter().map(of_owner).collect::<Vec<_>>()),
     }
 }
 

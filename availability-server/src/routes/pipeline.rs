@@ -4,7 +4,7 @@
 //! close` for a body left unread, the `Request-Id`, the request's count and its log line.
 
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH};
 use http::request::Parts;
@@ -67,8 +67,15 @@ pub(super) fn finish(
         *response.body_mut() = Body::empty();
     }
     let id = request_id::of(parts);
-    count(&app.metrics, route, response.status(), prelude.started);
-    log(parts, route, response.status(), prelude, &id);
+    let elapsed = prelude.started.elapsed();
+    count(&app.metrics, route, response.status(), elapsed);
+    log(
+        parts,
+        route,
+        response.status(),
+        (prelude.client, elapsed),
+        &id,
+    );
     response.headers_mut().insert(request_id::HEADER, id);
     response
 }
@@ -110,17 +117,12 @@ fn log(
     parts: &Parts,
     route: &'static str,
     status: StatusCode,
-    prelude: &Prelude,
+    (client, elapsed): (IpAddr, Duration),
     id: &HeaderValue,
 ) {
     let request_id = id.to_str().unwrap_or_default();
-    let micros = u64::try_from(prelude.started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let (method, path, status, client) = (
-        parts.method.as_str(),
-        parts.uri.path(),
-        status.as_u16(),
-        prelude.client,
-    );
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    let (method, path, status) = (parts.method.as_str(), parts.uri.path(), status.as_u16());
     if status >= 500 {
         tracing::error!(
             target: "availability_server::access",
@@ -134,7 +136,7 @@ fn log(
     }
 }
 
-fn count(metrics: &Metrics, route: &'static str, status: StatusCode, started: Instant) {
+fn count(metrics: &Metrics, route: &'static str, status: StatusCode, elapsed: Duration) {
     use std::sync::atomic::Ordering::Relaxed;
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         metrics.auth_rejections.fetch_add(1, Relaxed);
@@ -142,7 +144,7 @@ fn count(metrics: &Metrics, route: &'static str, status: StatusCode, started: In
     if status == StatusCode::TOO_MANY_REQUESTS {
         metrics.rate_limited.fetch_add(1, Relaxed);
     }
-    metrics.observe(route, status.as_u16(), started.elapsed());
+    metrics.observe(route, status.as_u16(), elapsed);
 }
 
 /// The answer to a request refused before its handler: the server is shutting down, or the
