@@ -97,6 +97,29 @@ pub(crate) enum Kind {
     /// Removing the last admin key, which would leave nobody able to administer the store.
     #[cfg(feature = "std")]
     LastAdminKey,
+    /// The store's source of truth (a database) cannot be reached now; try again shortly.
+    #[cfg(feature = "std")]
+    Unavailable,
+}
+
+/// The kinds of error a backend that keeps the store's data elsewhere reports
+/// ([`Error::of_backend`]).
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// It cannot be reached now ([`Error::is_unavailable`]).
+    Unavailable,
+    /// No such calendar, group or key ([`Error::is_not_found`]).
+    NotFound,
+    /// The id is taken ([`Error::is_already_exists`]).
+    AlreadyExists,
+    /// Another booking holds the span ([`Error::is_conflict`]).
+    Conflict,
+    /// What it holds is not what the store would hold ([`Error::is_corrupt`]).
+    Corrupt,
+    /// Any other failure ([`Error::is_io`]).
+    Io,
 }
 
 impl Error {
@@ -215,6 +238,31 @@ impl Error {
     #[cfg(feature = "tz")]
     pub fn is_invalid_span(&self) -> bool {
         self.inner.kind == Kind::InvalidSpan
+    }
+
+    /// An error of a backend that keeps the store's data elsewhere (a database), of one of
+    /// the kinds a store reports: [`BackendError`] says which.
+    #[cfg(feature = "std")]
+    #[cold]
+    pub fn of_backend(kind: BackendError, message: impl Into<String>) -> Error {
+        Error::new(
+            match kind {
+                BackendError::Unavailable => Kind::Unavailable,
+                BackendError::NotFound => Kind::NotFound,
+                BackendError::AlreadyExists => Kind::AlreadyExists,
+                BackendError::Conflict => Kind::Conflict,
+                BackendError::Corrupt => Kind::Corrupt,
+                BackendError::Io => Kind::Io,
+            },
+            message,
+        )
+    }
+
+    /// The store's source of truth (a database) cannot be reached now: nothing was changed
+    /// that the caller was told of, and the same write may be tried again shortly.
+    #[cfg(feature = "std")]
+    pub fn is_unavailable(&self) -> bool {
+        self.inner.kind == Kind::Unavailable
     }
 
     /// An I/O error from the operating system.

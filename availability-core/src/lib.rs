@@ -101,6 +101,8 @@ pub mod store;
 pub mod tz;
 
 pub use batch::{Batch, Entry};
+#[cfg(feature = "std")]
+pub use error::BackendError;
 pub use error::Error;
 pub use grid::{Day, Slot, Status, Time, DAYS, HALF_HOURS_PER_DAY, SLOTS};
 pub use week::{Counts, Run, Runs, Slots, Week};

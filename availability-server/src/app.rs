@@ -16,7 +16,7 @@ use crate::events::{EventLimits, Events};
 use crate::idempotency::Answering;
 use crate::limit::Limits;
 use crate::metrics::Metrics;
-use crate::store::{self, Calendar, Expected, KeyHash, KeyScope, Store};
+use crate::store::{self, Calendar, Expected, KeyHash, KeyScope, Storage, Store};
 use crate::wire::body::BodyLimits;
 use crate::wire::problem::shown;
 use crate::wire::{Problem, Result};
@@ -36,8 +36,10 @@ const PLANS: usize = 4096;
 /// Shared state of the server.
 #[derive(Debug)]
 pub struct App {
-    /// The calendars.
+    /// The calendars, as readers see them.
     pub store: Arc<Store>,
+    /// Where writes go.
+    pub storage: Storage,
     /// Time-zone plans by (owner zone, viewer zone, week): a repeated view costs one plan
     /// application.
     pub plans: PlanCache,
@@ -94,22 +96,24 @@ impl Default for AppSettings {
 }
 
 impl App {
-    /// Shared state over this store. Indexes the store's keys.
+    /// Shared state over this store file. Indexes the store's keys.
     pub fn new(store: Arc<Store>, auth: Auth, limits: Limits, settings: AppSettings) -> App {
-        App::with_origins(store, auth, limits, settings, Vec::new())
+        App::with_origins(Storage::File(store), auth, limits, settings, Vec::new())
     }
 
-    /// As [`App::new`], letting pages of `cors_origins` write.
+    /// Shared state over `storage`, letting pages of `cors_origins` write. Indexes the keys.
     pub fn with_origins(
-        store: Arc<Store>,
+        storage: Storage,
         auth: Auth,
         limits: Limits,
         settings: AppSettings,
         cors_origins: Vec<String>,
     ) -> App {
+        let store = Arc::clone(storage.store());
         auth.index_all(&store);
         App {
             store,
+            storage,
             plans: PlanCache::new(PLANS),
             cache: Arc::new(Cache::new(settings.cache_entries, settings.cache_bytes)),
             metrics: Metrics::default(),
@@ -254,6 +258,13 @@ impl App {
             .await
     }
 
+    /// Tells what depends on calendar (or group) `id` that it changed: its cached bodies go and
+    /// the event streams wake. Another instance's change, once the mirror shows it.
+    pub fn changed(&self, id: &str) {
+        self.cache.forget(id);
+        self.events.committed();
+    }
+
     /// Runs a store change to calendar `id` on the blocking pool (commits wait for the disk),
     /// counting commits. A refusal of the store becomes its HTTP answer ([`Problem::of_core`]).
     /// Once the change has run, whatever its outcome, the calendar's cached bodies are
@@ -262,7 +273,9 @@ impl App {
         &self,
         id: &str,
         what: &'static str,
-        change: impl FnOnce(&Store) -> std::result::Result<T, availability_core::Error> + Send + 'static,
+        change: impl FnOnce(&Storage) -> std::result::Result<T, availability_core::Error>
+            + Send
+            + 'static,
     ) -> Result<T> {
         self.commit_or(id, what, change, |err| Problem::of_core(what, err))
             .await
@@ -274,10 +287,12 @@ impl App {
         &self,
         id: &str,
         what: &'static str,
-        change: impl FnOnce(&Store) -> std::result::Result<T, availability_core::Error> + Send + 'static,
+        change: impl FnOnce(&Storage) -> std::result::Result<T, availability_core::Error>
+            + Send
+            + 'static,
         refused: impl FnOnce(availability_core::Error) -> Problem,
     ) -> Result<T> {
-        let store = Arc::clone(&self.store);
+        let store = self.storage.clone();
         let cache = Arc::clone(&self.cache);
         let events = self.events.clone();
         let owned_id = id.to_owned();

@@ -24,7 +24,7 @@ use http::request::Parts;
 use http::{Response, StatusCode};
 
 use crate::auth::{self, Principal};
-use crate::store::{Answer, IdempotencyKey, Remembered, Store};
+use crate::store::{Answer, IdempotencyKey, Remembered, Storage, Store};
 use crate::wire::{etag, Body, Problem, Result};
 
 /// The request header.
@@ -159,12 +159,17 @@ pub fn start<'a>(
     };
     match store.remembered(&running.key.principal, key) {
         Some(answer) if answer.fingerprint == fingerprint => Ok(Start::Repeat(answer)),
-        Some(_) => Err(Problem::unprocessable(
-            "this Idempotency-Key was used for another request (another method, path or \
-             body); use a new key for a new request",
-        )),
+        Some(_) => Err(reused()),
         None => Ok(Start::Fresh(Some(running))),
     }
+}
+
+/// The answer to a key used before for another request.
+pub fn reused() -> Problem {
+    Problem::unprocessable(
+        "this Idempotency-Key was used for another request (another method, path or body); \
+         use a new key for a new request",
+    )
 }
 
 /// A remembered response: its status and JSON body, with the `ETag` of the calendar state it
@@ -286,7 +291,7 @@ pub fn start_keyed<'a>(
 /// change is made, and its answer is the one to give): it is logged, and a repeat is then
 /// answered as a new request.
 pub fn remember_keyed(
-    store: &Store,
+    store: &Storage,
     sealing: &(IdempotencyKey, String),
     status: u16,
     body: &[u8],

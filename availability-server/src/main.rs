@@ -74,7 +74,16 @@ fn serve(cli: &Cli) -> Result<(), String> {
         .build()
         .map_err(|e| format!("starting the runtime: {e}"))?;
     runtime.block_on(async {
-        let store = availability_server::store::open(&config.data_dir)?;
+        let opened = match startup::open_database(&config).await? {
+            Some(opened) => opened,
+            None => startup::Opened {
+                storage: availability_server::store::Storage::File(
+                    availability_server::store::open(&config.data_dir)?,
+                ),
+                new_admin_key: None,
+            },
+        };
+        let store = std::sync::Arc::clone(opened.storage.store());
         // Before anything names a zone: the routes look zones up in this release, which must
         // know every zone the stored calendars use.
         let mut zones = std::collections::BTreeSet::new();
@@ -101,7 +110,8 @@ fn serve(cli: &Cli) -> Result<(), String> {
             zones = tzdata.db.len(),
             "time-zone data"
         );
-        let prepared = startup::prepare(&config, store).await?;
+        drop(store);
+        let prepared = startup::prepare(&config, opened).await?;
         if let Some(path) = &prepared.new_certificate {
             tracing::info!(
                 path = %path.display(),
@@ -115,7 +125,10 @@ fn serve(cli: &Cli) -> Result<(), String> {
             .local_addr()
             .map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let shutdown = shutdown_signal()?;
-        tracing::info!(%address, data = %config.data_dir.display(), "serving https");
+        match &config.database {
+            None => tracing::info!(%address, data = %config.data_dir.display(), "serving https"),
+            Some(_) => tracing::info!(%address, data = "postgresql", "serving https"),
+        }
         if let Some(key) = &prepared.new_admin_key {
             println!(
                 "\nAdmin key (shown once; only its hash is kept):\n\n    {key}\n\n\

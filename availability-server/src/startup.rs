@@ -1,8 +1,8 @@
-//! Getting from a configuration to a ready server: TLS identity, the `default` calendar and
-//! the first admin key.
+//! Getting from a configuration to a ready server: the storage (the store file, or the
+//! database), TLS identity, the `default` calendar and the first admin key.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::ServerConfig;
 
@@ -10,8 +10,7 @@ use crate::app::{App, AppSettings};
 use crate::auth::{self, Auth, AuthSettings};
 use crate::config::Config;
 use crate::limit::Limits;
-use crate::store::DEFAULT_CALENDAR;
-use crate::store::{Authority, KeyHash, Store};
+use crate::store::{Authority, Database, KeyHash, Storage, DEFAULT_CALENDAR};
 use crate::tls;
 use crate::wire::client::Proxy;
 
@@ -28,20 +27,77 @@ pub struct Prepared {
     pub new_certificate: Option<PathBuf>,
 }
 
-/// Loads or makes the TLS identity, creates the `default` calendar on an empty store, and
-/// generates an admin key when none exists (only its bcrypt hash is kept, in the store).
+/// Where writes go, opened, and the admin key its first start made (a database's first start
+/// makes it while opening: exactly one instance does).
+#[derive(Debug)]
+pub struct Opened {
+    /// The storage.
+    pub storage: Storage,
+    /// The admin key made by this start, to show once.
+    pub new_admin_key: Option<String>,
+}
+
+/// Opens the configured database (connecting, migrating its schema, loading every calendar):
+/// `None` when the instance runs on the store file.
+///
+/// # Errors
+///
+/// A message for the operator naming the step and the database's own words.
+pub async fn open_database(config: &Config) -> Result<Option<Opened>, String> {
+    let Some(database) = &config.database else {
+        return Ok(None);
+    };
+    let mut settings = availability_postgres::Settings::new(database.url.clone());
+    settings.pool_size = database.pool;
+    settings.ca_file = database.ca_file.clone();
+    let app: Arc<OnceLock<std::sync::Weak<App>>> = Arc::new(OnceLock::new());
+    let told = Arc::clone(&app);
+    let on_change: availability_postgres::OnChange = Arc::new(move |id: &str| {
+        if let Some(app) = told.get().and_then(std::sync::Weak::upgrade) {
+            app.changed(id);
+        }
+    });
+    let configured = !config.admin_keys.is_empty();
+    let cost = config.bcrypt_cost;
+    let mut new_admin_key = None;
+    let made = &mut new_admin_key;
+    let first = move || -> Result<Option<KeyHash>, String> {
+        if configured {
+            return Ok(None);
+        }
+        let key = auth::generate().map_err(|e| format!("generating the admin key: {e}"))?;
+        let hash = auth::hash_blocking(&key.token, cost).map_err(|e| e.to_string())?;
+        let stored = KeyHash::new(key.id, hash).map_err(|e| e.to_string())?;
+        *made = Some(key.token);
+        Ok(Some(stored))
+    };
+    let db: Arc<Database> = Database::open(settings, on_change, first).await?;
+    Ok(Some(Opened {
+        storage: Storage::Postgres(db, app),
+        new_admin_key,
+    }))
+}
+
+/// Loads or makes the TLS identity, creates the `default` calendar on an empty store file,
+/// and generates an admin key when none exists (only its bcrypt hash is kept, in the store);
+/// a database did both when it was opened ([`open_database`]).
 ///
 /// # Errors
 ///
 /// A message for the operator: which file or step failed.
-pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, String> {
+pub async fn prepare(config: &Config, opened: Opened) -> Result<Prepared, String> {
+    let Opened {
+        storage,
+        new_admin_key: made_admin_key,
+    } = opened;
+    let store = Arc::clone(storage.store());
     let (identity, new_certificate) = match &config.tls {
         Some((cert, key)) => (tls::load(cert, key)?, None),
         None => tls::load_or_create(&config.data_dir)?,
     };
     let tls = tls::server_config(identity).map_err(|e| format!("the TLS configuration: {e}"))?;
 
-    if store.is_empty() {
+    if store.is_empty() && matches!(storage, Storage::File(_)) {
         let s = Arc::clone(&store);
         tokio::task::spawn_blocking(move || {
             s.create(DEFAULT_CALENDAR, "UTC", Vec::new(), &Authority::Unchecked)
@@ -59,8 +115,8 @@ pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, Str
         bcrypt_wait: config.bcrypt_wait,
         bcrypt_per_client: config.bcrypt_per_client,
     })?;
-    let mut new_admin_key = None;
-    if !auth.has_admin_key(&store) {
+    let mut new_admin_key = made_admin_key;
+    if !auth.has_admin_key(&store) && matches!(storage, Storage::File(_)) {
         let key = auth::generate().map_err(|e| format!("generating the admin key: {e}"))?;
         let token = key.token.clone();
         let cost = config.bcrypt_cost;
@@ -85,7 +141,7 @@ pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, Str
         },
     );
     let app = Arc::new(App::with_origins(
-        store,
+        storage,
         auth,
         limits,
         AppSettings {
@@ -98,6 +154,9 @@ pub async fn prepare(config: &Config, store: Arc<Store>) -> Result<Prepared, Str
         },
         config.cors_origins.clone(),
     ));
+    if let Storage::Postgres(_, told) = &app.storage {
+        let _ = told.set(Arc::downgrade(&app));
+    }
     Ok(Prepared {
         app,
         tls,

@@ -1,16 +1,26 @@
-//! The calendars: `availability_core::store`, opened in the data directory.
+//! The calendars, and where their writes go: the store file in the data directory (the
+//! default), or a PostgreSQL database that several instances share.
 //!
-//! Routes use the core's store directly: a read is one lock-free lookup that shares the
-//! calendar's `Arc`, with nothing copied or converted. Writes block until their page is on
-//! disk, so routes run them on tokio's blocking pool.
+//! Reads are the same for both: routes use the core's [`Store`] directly (the file's, or the
+//! database's mirror in memory), one lock-free lookup that shares the calendar's `Arc`. Writes
+//! go through [`Storage`], the seam: the same operations, decided by the same rules of the
+//! core, made durable by a flush of the file or a database transaction. They block until then,
+//! so routes run them on tokio's blocking pool.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
+use availability_core::dated::{Booking, BookingId, Claim, DayOverride};
+use availability_core::store::decide::DatedWrite;
 pub use availability_core::store::{
     Answer, Authority, Calendar, Change, Expected, Group, IdempotencyKey, KeyHash, KeyScope,
     Remembered, Store, DEFAULT_CALENDAR,
 };
+use availability_core::Error;
+pub use availability_postgres::{Booked, Database};
+use chrono::NaiveDate;
+
+use crate::app::App;
 
 /// The file of the store inside the data directory.
 pub const STORE_FILE: &str = "availability.store";
@@ -26,4 +36,262 @@ pub fn open(data_dir: &Path) -> Result<Arc<Store>, String> {
     Store::open(data_dir.join(STORE_FILE))
         .map(Arc::new)
         .map_err(|e| e.to_string())
+}
+
+/// Where writes go.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    /// The store file.
+    File(Arc<Store>),
+    /// A PostgreSQL database; the app it tells of other instances' changes.
+    Postgres(Arc<Database>, Arc<OnceLock<Weak<App>>>),
+}
+
+impl Storage {
+    /// The calendars as readers see them.
+    pub fn store(&self) -> &Arc<Store> {
+        match self {
+            Storage::File(store) => store,
+            Storage::Postgres(db, _) => db.store(),
+        }
+    }
+
+    /// Why writes cannot be taken now, if they cannot: a failed flush of the file, or the
+    /// database away.
+    pub fn unready(&self) -> Option<String> {
+        match self {
+            Storage::File(store) => store.write_failure(),
+            Storage::Postgres(db, _) => db.unready(),
+        }
+    }
+
+    /// Runs a database write to its end on this (blocking) thread.
+    fn wait<T>(future: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
+        tokio::runtime::Handle::current().block_on(future)
+    }
+
+    /// Creates a calendar ([`Store::create`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::create`]; [`Error::is_unavailable`] when the database is away.
+    pub fn create(
+        &self,
+        id: &str,
+        zone: &str,
+        keys: Vec<KeyHash>,
+        by: &Authority,
+    ) -> Result<Arc<Calendar>, Error> {
+        match self {
+            Storage::File(store) => store.create(id, zone, keys, by),
+            Storage::Postgres(db, _) => Self::wait(db.create(id, zone, keys, by)),
+        }
+    }
+
+    /// Commits a change ([`Store::commit`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::commit`]; [`Error::is_unavailable`] when the database is away.
+    pub fn commit(
+        &self,
+        id: &str,
+        expected: impl Into<Expected>,
+        change: &Change,
+    ) -> Result<Arc<Calendar>, Error> {
+        match self {
+            Storage::File(store) => store.commit(id, expected, change),
+            Storage::Postgres(db, _) => Self::wait(db.commit(id, &expected.into(), change)),
+        }
+    }
+
+    /// Deletes a calendar ([`Store::delete`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::delete`]; [`Error::is_unavailable`] when the database is away.
+    pub fn delete(&self, id: &str, expected: impl Into<Expected>) -> Result<(), Error> {
+        match self {
+            Storage::File(store) => store.delete(id, expected),
+            Storage::Postgres(db, _) => Self::wait(db.delete(id, &expected.into())),
+        }
+    }
+
+    /// A dated write through the database, which answers with the calendar after it.
+    fn dated(
+        db: &Database,
+        id: &str,
+        expected: Expected,
+        write: &DatedWrite<'_>,
+    ) -> Result<(Arc<Calendar>, Option<Arc<Booking>>), Error> {
+        match Self::wait(db.dated(id, &expected, write, None))? {
+            Booked::Made(calendar, booking) => Ok((calendar, booking)),
+            Booked::Repeat(_) => Err(Error::of_backend(
+                availability_core::BackendError::Io,
+                "a write without an idempotency key was answered as a repeat",
+            )),
+        }
+    }
+
+    /// Sets an override ([`Store::set_override`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::set_override`]; [`Error::is_unavailable`] when the database is away.
+    pub fn set_override(
+        &self,
+        id: &str,
+        expected: impl Into<Expected>,
+        date: NaiveDate,
+        day: DayOverride,
+    ) -> Result<Arc<Calendar>, Error> {
+        match self {
+            Storage::File(store) => store.set_override(id, expected, date, day),
+            Storage::Postgres(db, _) => {
+                Self::dated(db, id, expected.into(), &DatedWrite::SetOverride(date, day))
+                    .map(|(calendar, _)| calendar)
+            }
+        }
+    }
+
+    /// Removes an override ([`Store::clear_override`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::clear_override`]; [`Error::is_unavailable`] when the database is away.
+    pub fn clear_override(
+        &self,
+        id: &str,
+        expected: impl Into<Expected>,
+        date: NaiveDate,
+    ) -> Result<Arc<Calendar>, Error> {
+        match self {
+            Storage::File(store) => store.clear_override(id, expected, date),
+            Storage::Postgres(db, _) => {
+                Self::dated(db, id, expected.into(), &DatedWrite::ClearOverride(date))
+                    .map(|(calendar, _)| calendar)
+            }
+        }
+    }
+
+    /// Books a span ([`Store::book`]); through the database, an idempotency key whose booking
+    /// another instance made already gets that booking's answer.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::book`]; [`Error::is_unavailable`] when the database is away.
+    pub fn book(
+        &self,
+        id: &str,
+        expected: Expected,
+        claim: &Claim,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Booked, Error> {
+        match self {
+            Storage::File(store) => store
+                .book(id, expected, claim, idempotency)
+                .map(|(calendar, booking)| Booked::Made(calendar, Some(booking))),
+            Storage::Postgres(db, _) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                Self::wait(db.dated(id, &expected, &DatedWrite::Book { claim, now }, idempotency))
+            }
+        }
+    }
+
+    /// Cancels a booking ([`Store::cancel`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::cancel`]; [`Error::is_unavailable`] when the database is away.
+    pub fn cancel(
+        &self,
+        id: &str,
+        expected: impl Into<Expected>,
+        booking: BookingId,
+    ) -> Result<(Arc<Calendar>, Arc<Booking>), Error> {
+        match self {
+            Storage::File(store) => store.cancel(id, expected, booking),
+            Storage::Postgres(db, _) => {
+                match Self::dated(db, id, expected.into(), &DatedWrite::Cancel(booking))? {
+                    (calendar, Some(cancelled)) => Ok((calendar, cancelled)),
+                    (_, None) => Err(Error::of_backend(
+                        availability_core::BackendError::Io,
+                        "a cancellation cancelled nothing",
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Creates or replaces a group ([`Store::put_group`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::put_group`]; [`Error::is_unavailable`] when the database is away.
+    pub fn put_group(
+        &self,
+        id: &str,
+        members: Vec<String>,
+        by: &Authority,
+    ) -> Result<(Arc<Group>, bool), Error> {
+        match self {
+            Storage::File(store) => store.put_group(id, members, by),
+            Storage::Postgres(db, _) => Self::wait(db.put_group(id, members, by)),
+        }
+    }
+
+    /// Removes a group ([`Store::delete_group`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::delete_group`]; [`Error::is_unavailable`] when the database is away.
+    pub fn delete_group(&self, id: &str, by: &Authority) -> Result<(), Error> {
+        match self {
+            Storage::File(store) => store.delete_group(id, by),
+            Storage::Postgres(db, _) => Self::wait(db.delete_group(id, by)),
+        }
+    }
+
+    /// Adds an admin key ([`Store::add_admin_key`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::add_admin_key`]; [`Error::is_unavailable`] when the database is away.
+    pub fn add_admin_key(&self, key: KeyHash, by: &Authority) -> Result<(), Error> {
+        match self {
+            Storage::File(store) => store.add_admin_key(key, by),
+            Storage::Postgres(db, _) => Self::wait(db.add_admin_key(key, by)),
+        }
+    }
+
+    /// Revokes an admin key ([`Store::revoke_admin_key`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::revoke_admin_key`]; [`Error::is_unavailable`] when the database is away.
+    pub fn revoke_admin_key(
+        &self,
+        key_id: &str,
+        by: &Authority,
+        keep_one: bool,
+    ) -> Result<(), Error> {
+        match self {
+            Storage::File(store) => store.revoke_admin_key(key_id, by, keep_one),
+            Storage::Postgres(db, _) => Self::wait(db.revoke_admin_key(key_id, by, keep_one)),
+        }
+    }
+
+    /// Keeps an answer for an idempotency key ([`Store::remember`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::remember`]; [`Error::is_unavailable`] when the database is away.
+    pub fn remember(&self, key: &IdempotencyKey, answer: Answer) -> Result<(), Error> {
+        match self {
+            Storage::File(store) => store.remember(key, answer),
+            Storage::Postgres(db, _) => Self::wait(db.remember(key, answer)),
+        }
+    }
 }

@@ -30,6 +30,7 @@ mod listing;
 mod live;
 mod openapi;
 mod pages;
+mod postgres;
 mod probes;
 mod readme;
 mod schemathesis;

@@ -8,14 +8,21 @@ use availability_server::server::Connections;
 use http::{Method, StatusCode, Version};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{files, open_store, test_config, Client, TestServer, VERSIONS};
+use crate::support::{
+    database, files, on_postgres, open, test_config, Client, TestServer, VERSIONS,
+};
 
 #[tokio::test]
 async fn first_run_makes_a_certificate_and_an_admin_key_then_restarts_on_the_same_data() {
     let data = tempfile::tempdir().unwrap();
     // No certificate configured: the server makes one in the data directory.
-    let config = test_config(data.path());
-    let prepared = availability_server::startup::prepare(&config, open_store(data.path()).await)
+    let mut config = test_config(data.path());
+    if on_postgres() {
+        let cluster = crate::support::postgres::Cluster::get().unwrap();
+        config.database = Some(database(cluster.database().await));
+    }
+    let on_database = config.database.clone();
+    let prepared = availability_server::startup::prepare(&config, open(&config).await)
         .await
         .unwrap();
     let cert_path = prepared.new_certificate.clone().expect("a new certificate");
@@ -33,7 +40,9 @@ async fn first_run_makes_a_certificate_and_an_admin_key_then_restarts_on_the_sam
     let moved = data;
 
     // The printed key creates a calendar and writes to it, over the made certificate.
-    let mut server = TestServer::start_with(test_config(moved.path()), root, moved).await;
+    let mut again = test_config(moved.path());
+    again.database = on_database;
+    let mut server = TestServer::start_with(again, root, moved).await;
     assert_eq!(server.admin, "", "a second start prints no new key");
     server.admin = admin.clone();
     let key = server.create_calendar("first", "UTC").await;

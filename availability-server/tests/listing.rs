@@ -7,40 +7,48 @@ use serde_json::Value;
 
 use crate::support::{Client, Resp, TestServer};
 
-/// Creates calendars `c000` to `c<n-1>` (besides `default`) straight in the store, in an
+/// Creates calendars `c000` to `c<n-1>` (besides `default`) straight in the storage, in an
 /// order that is not theirs by id, so the listing's order is its own work.
-fn calendars(server: &TestServer, n: usize) -> Vec<String> {
-    for i in 0..n {
-        let id = format!("c{:03}", (i * 37 + 11) % n);
-        server
-            .store
-            .create(
-                &id,
-                "UTC",
-                Vec::new(),
-                &availability_server::store::Authority::Unchecked,
-            )
-            .unwrap();
-    }
+async fn calendars(server: &TestServer, n: usize) -> Vec<String> {
+    let storage = server.app.storage.clone();
+    tokio::task::spawn_blocking(move || {
+        for i in 0..n {
+            let id = format!("c{:03}", (i * 37 + 11) % n);
+            storage
+                .create(
+                    &id,
+                    "UTC",
+                    Vec::new(),
+                    &availability_server::store::Authority::Unchecked,
+                )
+                .unwrap();
+        }
+    })
+    .await
+    .unwrap();
     let mut ids: Vec<String> = (0..n).map(|i| format!("c{i:03}")).collect();
     ids.push("default".to_owned());
     ids
 }
 
-/// Defines groups `g000` to `g<n-1>` straight in the store, in an order not theirs by id.
-fn groups(server: &TestServer, n: usize) -> Vec<String> {
-    for i in 0..n {
-        let id = format!("g{:03}", (i * 37 + 11) % n);
-        let members = vec!["default".to_owned()];
-        server
-            .store
-            .put_group(
-                &id,
-                members,
-                &availability_server::store::Authority::Unchecked,
-            )
-            .unwrap();
-    }
+/// Defines groups `g000` to `g<n-1>` straight in the storage, in an order not theirs by id.
+async fn groups(server: &TestServer, n: usize) -> Vec<String> {
+    let storage = server.app.storage.clone();
+    tokio::task::spawn_blocking(move || {
+        for i in 0..n {
+            let id = format!("g{:03}", (i * 37 + 11) % n);
+            let members = vec!["default".to_owned()];
+            storage
+                .put_group(
+                    &id,
+                    members,
+                    &availability_server::store::Authority::Unchecked,
+                )
+                .unwrap();
+        }
+    })
+    .await
+    .unwrap();
     (0..n).map(|i| format!("g{i:03}")).collect()
 }
 
@@ -101,7 +109,7 @@ async fn first_hundred(c: &Client, r: &Resp, list: &str, all: &[String]) -> Valu
 #[tokio::test]
 async fn calendars_come_a_hundred_at_a_time_in_id_order() {
     let server = TestServer::start().await;
-    let all = calendars(&server, 150);
+    let all = calendars(&server, 150).await;
     let admin = Some(server.admin.as_str());
     let c = server.client(Version::HTTP_11);
 
@@ -135,7 +143,7 @@ async fn calendars_come_a_hundred_at_a_time_in_id_order() {
 #[tokio::test]
 async fn a_cursor_outlives_its_calendar() {
     let server = TestServer::start().await;
-    let all = calendars(&server, 30);
+    let all = calendars(&server, 30).await;
     let admin = Some(server.admin.as_str());
     let c = server.client(Version::HTTP_11);
 
@@ -173,8 +181,8 @@ async fn refused(c: &Client, path: &str, key: Option<&str>, parameter: &str) {
 #[tokio::test]
 async fn limits_and_cursors_are_checked() {
     let server = TestServer::start().await;
-    calendars(&server, 1_000);
-    groups(&server, 3);
+    calendars(&server, 1_000).await;
+    groups(&server, 3).await;
     let admin = Some(server.admin.as_str());
     let c = server.client(Version::HTTP_11);
 
@@ -226,7 +234,7 @@ async fn groups_are_listed_a_page_at_a_time() {
     );
     assert_eq!(none.header("link"), None);
 
-    let all = groups(&server, 150);
+    let all = groups(&server, 150).await;
     let first = page(&c, "/groups", admin).await;
     let body = first_hundred(&c, &first, "groups", &all).await;
     assert_eq!(body["next"], "/groups?limit=100&after=g099");

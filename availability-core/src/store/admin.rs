@@ -3,13 +3,13 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::calendar::{add_key, remove_key};
 use super::checked::KeyHash;
+use super::decide;
 use super::expect::Authority;
 use super::journal_format::Record;
 use super::writer::Guard;
 use super::Store;
-use crate::error::{Error, Kind};
+use crate::error::Error;
 
 impl Store {
     /// The server-wide admin key hashes. Lock-free.
@@ -37,9 +37,7 @@ impl Store {
     /// failed.
     pub fn add_admin_key(&self, key: KeyHash, by: &Authority) -> Result<(), Error> {
         let mut writer = self.writer.lock()?;
-        by.check(None, &writer.meta.admin_keys)?;
-        let mut keys = writer.meta.admin_keys.clone();
-        add_key(&mut keys, key, "the admin keys")?;
+        let keys = decide::admin_key_added(&writer.meta.admin_keys, key, by)?;
         self.write_admin_keys(&mut writer, keys)
     }
 
@@ -60,18 +58,7 @@ impl Store {
         keep_one: bool,
     ) -> Result<(), Error> {
         let mut writer = self.writer.lock()?;
-        by.check(None, &writer.meta.admin_keys)?;
-        let mut keys = writer.meta.admin_keys.clone();
-        remove_key(&mut keys, key_id, "the admin keys")?;
-        if keep_one && keys.is_empty() {
-            return Err(Error::new(
-                Kind::LastAdminKey,
-                std::format!(
-                    "admin key {key_id:?} is the last admin key: add another before removing \
-                     it, or nobody could administer the server"
-                ),
-            ));
-        }
+        let keys = decide::admin_key_revoked(&writer.meta.admin_keys, key_id, by, keep_one)?;
         self.write_admin_keys(&mut writer, keys)
     }
 

@@ -1,9 +1,8 @@
-//! Where the store's bytes live: the memory-mapped file, or (feature `test-backend`) the
-//! file double that the power-loss tests crash at every write.
+//! Where the store's bytes live: the memory-mapped file, or the file double that the
+//! power-loss tests crash at every write (feature `test-backend`) and that a mirror holds.
 //!
 //! An enum rather than a trait object or a type parameter: the choice is made once, at open,
-//! `Store` keeps one type, and without the feature the enum has one variant, so every call
-//! compiles to a direct call to [`MappedFile`].
+//! and `Store` keeps one type.
 //!
 //! The operations are the ones the format's durability argument (docs/format.md, sections 1
 //! and 5) is made of: a page written into the file's cache is not durable; `flush_span`
@@ -13,7 +12,6 @@
 use alloc::vec::Vec;
 use std::path::Path;
 
-#[cfg(feature = "test-backend")]
 use super::double::FileDouble;
 use super::file::{MappedFile, Staged};
 use crate::error::Error;
@@ -22,8 +20,8 @@ use crate::error::Error;
 pub(crate) enum Backend {
     /// The real file, memory-mapped.
     Mapped(MappedFile),
-    /// A file in memory that keeps only what was flushed, for power-loss tests.
-    #[cfg(feature = "test-backend")]
+    /// A file in memory that keeps only what was flushed: for power-loss tests, and as a
+    /// mirror's file, which holds no record.
     Double(FileDouble),
 }
 
@@ -32,7 +30,6 @@ macro_rules! forward {
     ($self:ident, $file:ident => $call:expr) => {
         match $self {
             Backend::Mapped($file) => $call,
-            #[cfg(feature = "test-backend")]
             Backend::Double($file) => $call,
         }
     };
@@ -95,7 +92,6 @@ impl Backend {
     pub(crate) fn replace(&self, image: &[u8]) -> Result<Backend, Error> {
         match self {
             Backend::Mapped(f) => f.replace(image).map(Backend::Mapped),
-            #[cfg(feature = "test-backend")]
             Backend::Double(f) => f.replace(image).map(Backend::Double),
         }
     }
@@ -104,7 +100,6 @@ impl Backend {
     pub(crate) fn release_pages(&self) {
         match self {
             Backend::Mapped(f) => f.release_pages(),
-            #[cfg(feature = "test-backend")]
             Backend::Double(_) => {}
         }
     }
@@ -120,7 +115,6 @@ impl Backend {
     pub(crate) fn stage(&self, image: Vec<u8>) -> Result<StagedFile, Error> {
         match self {
             Backend::Mapped(f) => f.stage(&image).map(StagedFile::Mapped),
-            #[cfg(feature = "test-backend")]
             Backend::Double(f) => Ok(StagedFile::Double(f.clone(), image)),
         }
     }
@@ -132,7 +126,6 @@ pub(crate) enum StagedFile {
     Mapped(Staged),
     /// The double's replacement is made whole at the end, so that its crash points are the
     /// real file's last steps: the one that makes the new file the store.
-    #[cfg(feature = "test-backend")]
     Double(FileDouble, Vec<u8>),
 }
 
@@ -142,7 +135,6 @@ impl StagedFile {
     pub(crate) fn finish(self, offset: usize, bytes: &[u8]) -> Result<Backend, Error> {
         match self {
             StagedFile::Mapped(staged) => staged.finish(offset, bytes).map(Backend::Mapped),
-            #[cfg(feature = "test-backend")]
             StagedFile::Double(file, mut image) => {
                 let needed = offset + bytes.len();
                 if needed > image.len() {

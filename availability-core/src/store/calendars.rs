@@ -8,8 +8,9 @@ use arc_swap::ArcSwap;
 
 use alloc::string::String;
 
-use super::calendar::{add_key, new_calendar, next_state, shared_dated, Calendar, Change};
-use super::checked::{check_id, check_zone_name, KeyHash};
+use super::calendar::{shared_dated, Calendar, Change};
+use super::checked::KeyHash;
+use super::decide;
 use super::expect::{Authority, Expected};
 use super::format::CalendarRecord;
 use super::journal_format::Record;
@@ -41,33 +42,25 @@ impl Store {
         keys: Vec<KeyHash>,
         by: &Authority,
     ) -> Result<Arc<Calendar>, Error> {
-        check_id(id)?;
-        check_zone_name(zone)?;
-        let mut checked = Vec::with_capacity(keys.len());
-        for key in keys {
-            add_key(&mut checked, key, "new calendars")?;
-        }
         // Waits for a create or delete of the same id in flight, so that the check below
         // sees its outcome.
         let (writer, ()) = self.writer.settled(|| Ok((String::from(id), ())))?;
-        by.check(None, &writer.meta.admin_keys)?;
+        let made = decide::creation(id, zone, keys, 0, by, &writer.meta.admin_keys)?;
         if self.contains(id) {
             return Err(Error::new(
                 Kind::AlreadyExists,
                 std::format!("calendar {id:?} already exists"),
             ));
         }
-        let mut keys = Some(checked);
         let record = self.writer.exclusive(
             writer,
             id,
             || {
                 // The incarnation is the sequence number of the record that creates it.
                 self.journal.append_made(&mut |seq| {
-                    let keys = keys.take().unwrap_or_default();
-                    Ok(Record::Calendar(Arc::new(new_calendar(
-                        id, zone, keys, seq,
-                    ))))
+                    let mut record = CalendarRecord::clone(&made.record);
+                    record.incarnation = seq;
+                    Ok(Record::Calendar(Arc::new(record)))
                 })
             },
             |_, record| {
@@ -162,21 +155,13 @@ impl Store {
         let expected = expected.into();
         let (writer, published) = self.settled(id)?;
         let current = published.current.load_full();
-        expected.check(id, &current, &writer.meta.admin_keys)?;
-        let record = next_state(&current, change)?;
-        let dated = match change {
-            // Bookings keep their real spans: in the new zone they claim other owner slots.
-            Change::SetZone(zone) if !current.dated.is_empty() => {
-                Arc::new(current.dated.rezone(zone_or_utc(zone))?)
-            }
-            _ => Arc::clone(&current.dated),
-        };
-        let record = Arc::new(record);
-        let calendar = Arc::new(Calendar {
-            version: record.version,
-            record: Arc::clone(&record),
-            dated,
-        });
+        let calendar = Arc::new(decide::change(
+            &current,
+            &expected,
+            &writer.meta.admin_keys,
+            change,
+        )?);
+        let record = Arc::clone(&calendar.record);
         // Group commit: the writer is let go while the record is flushed, so that commits
         // to other calendars share the flush.
         self.writer.exclusive(

@@ -7,9 +7,9 @@ use chrono::NaiveDate;
 
 use super::calendar::Calendar;
 use super::checked::now_ms;
+use super::decide::{apply_dated, DatedWrite};
 use super::expect::Expected;
 use super::journal_format::{Answer, Record, Remembered};
-use super::open::zone_or_utc;
 use super::remembered::IdempotencyKey;
 use super::Store;
 use crate::dated::{day_number, Booking, BookingId, Claim, DayOverride};
@@ -32,8 +32,8 @@ impl Store {
         date: NaiveDate,
         day: DayOverride,
     ) -> Result<Arc<Calendar>, Error> {
-        self.dated_write(id, expected.into(), |_, dated, owner| {
-            dated.set_override(date, day)?;
+        self.dated_write(id, expected.into(), |current, dated, owner| {
+            apply_dated(current, dated, &DatedWrite::SetOverride(date, day))?;
             let (open, firm) = day.bits();
             let record = Record::Override {
                 owner,
@@ -59,13 +59,8 @@ impl Store {
         expected: impl Into<Expected>,
         date: NaiveDate,
     ) -> Result<Arc<Calendar>, Error> {
-        self.dated_write(id, expected.into(), |_, dated, owner| {
-            if !dated.remove_override(date) {
-                return Err(Error::new(
-                    Kind::NotFound,
-                    std::format!("calendar {:?} has no override on {date}", owner.id),
-                ));
-            }
+        self.dated_write(id, expected.into(), |current, dated, owner| {
+            apply_dated(current, dated, &DatedWrite::ClearOverride(date))?;
             let day = day_number(date);
             Ok((Record::ClearOverride { owner, day }, ()))
         })
@@ -103,8 +98,8 @@ impl Store {
         }
         let now = now_ms().div_euclid(1000);
         self.dated_write(id, expected.into(), |current, dated, owner| {
-            let zone = zone_or_utc(current.zone());
-            let booking = dated.claim(zone, &current.week(), claim, now)?;
+            let booking = apply_dated(current, dated, &DatedWrite::Book { claim, now })?
+                .ok_or_else(|| Error::new(Kind::Io, "a booking made no booking"))?;
             let remembered = idempotency.map(|key| Remembered {
                 key: key.key.clone(),
                 principal: key.principal.clone(),
@@ -134,13 +129,9 @@ impl Store {
         expected: impl Into<Expected>,
         booking: BookingId,
     ) -> Result<(Arc<Calendar>, Arc<Booking>), Error> {
-        self.dated_write(id, expected.into(), |_, dated, owner| {
-            let cancelled = dated.cancel(booking).ok_or_else(|| {
-                Error::new(
-                    Kind::NotFound,
-                    std::format!("calendar {:?} has no booking {booking}", owner.id),
-                )
-            })?;
+        self.dated_write(id, expected.into(), |current, dated, owner| {
+            let cancelled = apply_dated(current, dated, &DatedWrite::Cancel(booking))?
+                .ok_or_else(|| Error::new(Kind::Io, "a cancellation cancelled nothing"))?;
             let record = Record::Cancel {
                 owner,
                 id: booking.0,

@@ -4,9 +4,9 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::checked::check_id;
+use super::decide;
 use super::expect::Authority;
-use super::journal_format::{self, Record};
+use super::journal_format::Record;
 use super::Store;
 use crate::error::{Error, Kind};
 
@@ -73,27 +73,6 @@ impl Store {
         members: Vec<String>,
         by: &Authority,
     ) -> Result<(Arc<Group>, bool), Error> {
-        check_id(id)?;
-        if members.is_empty() || members.len() > journal_format::MAX_GROUP {
-            return Err(Error::new(
-                Kind::Parse,
-                std::format!(
-                    "a group has 1 to {} members; this one has {}",
-                    journal_format::MAX_GROUP,
-                    members.len()
-                ),
-            ));
-        }
-        let mut seen = std::collections::HashSet::with_capacity(members.len());
-        for member in &members {
-            check_id(member)?;
-            if !seen.insert(member.as_str()) {
-                return Err(Error::new(
-                    Kind::Parse,
-                    std::format!("calendar {member:?} is named twice; name each member once"),
-                ));
-            }
-        }
         let _writing = self
             .group_writes
             .lock()
@@ -101,13 +80,12 @@ impl Store {
         // Held to the publication: an admin key cannot be revoked between its check and the
         // write it allows.
         let writer = self.writer.lock()?;
-        by.check(None, &writer.meta.admin_keys)?;
+        let group = Arc::new(decide::group(id, members, by, &writer.meta.admin_keys)?);
         let record = Record::Group {
             id: String::from(id),
-            members: members.clone(),
+            members: group.members.clone(),
         };
         self.journal.append(&record)?;
-        let group = Arc::new(Group::new(String::from(id), members));
         let mut groups = (**self.groups.load()).clone();
         let new = groups
             .insert(String::from(id), Arc::clone(&group))

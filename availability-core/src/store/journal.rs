@@ -65,6 +65,11 @@ pub(crate) fn new_image() -> Vec<u8> {
     image.finish()
 }
 
+/// A log with no record: a mirror's ([`Store::mirror`](super::Store::mirror)).
+pub(crate) fn empty_image() -> Vec<u8> {
+    Image::new(0, 1).finish()
+}
+
 /// The journal of an open store.
 pub(super) struct Journal {
     state: Mutex<State>,
@@ -91,6 +96,8 @@ struct State {
     pending: Option<(usize, usize)>,
     /// Set when a write, flush or sync failed: every later append is refused.
     failed: Option<String>,
+    /// Set for a mirror's log, which takes no append.
+    mirror: bool,
     live: Live,
     /// Bytes appended since the journal was last written whole.
     appended: usize,
@@ -217,6 +224,7 @@ impl Journal {
                 len,
                 pending: None,
                 failed: None,
+                mirror: false,
                 live,
                 appended: end - HEADER,
                 check_at: COMPACT_MIN,
@@ -274,6 +282,12 @@ impl Journal {
         let mut state = self.lock()?;
         if let Some(reason) = &state.failed {
             return Err(refusing(reason));
+        }
+        if state.mirror {
+            return Err(Error::new(
+                crate::error::Kind::Io,
+                "this store mirrors a database: its writes are the database's",
+            ));
         }
         collect_growth(&mut state, false)?;
         if let (true, Some((why, retry_at))) = (grows_the_store, &state.full) {
@@ -353,6 +367,29 @@ impl Journal {
             .remembered
             .get(&(String::from(principal), String::from(key)))
             .cloned()
+    }
+
+    /// Makes the log refuse every append: its store is a mirror.
+    pub(super) fn refuse_appends(&self) {
+        if let Ok(mut state) = self.lock() {
+            state.mirror = true;
+        }
+    }
+
+    /// Keeps `answer` among the remembered ones without writing it (a mirror's), dropping
+    /// those that expired before `now_ms`.
+    pub(super) fn keep_remembered(&self, answer: Remembered, now_ms: i64) {
+        if let Ok(mut state) = self.lock() {
+            let remembered = &mut state.live.remembered;
+            if remembered.len() % 1024 == 1023 {
+                *remembered = remembered
+                    .iter()
+                    .filter(|(_, kept)| kept.expires_ms > now_ms)
+                    .map(|(key, kept)| (key.clone(), kept.clone()))
+                    .collect();
+            }
+            remembered.insert((answer.principal.clone(), answer.key.clone()), answer);
+        }
     }
 
     /// How many bytes the journal file has (for tests and metrics).

@@ -68,9 +68,14 @@ mod calendar;
 mod calendars;
 mod checked;
 mod dates;
+pub mod decide;
 mod directory;
 #[cfg(feature = "test-backend")]
 pub mod double;
+// Without the feature, only a mirror's empty file uses it.
+#[cfg(not(feature = "test-backend"))]
+#[allow(dead_code, unreachable_pub)]
+mod double;
 mod expect;
 mod file;
 mod format;
@@ -80,6 +85,7 @@ mod journal;
 mod journal_format;
 mod journal_live;
 mod migrate;
+mod mirror;
 mod open;
 mod remembered;
 mod writer;
@@ -180,6 +186,8 @@ pub struct Store {
     group_writes: std::sync::Mutex<()>,
     /// How long dated data is kept after it ends, in seconds.
     retention_seconds: i64,
+    /// A mirror's removed calendars: the last incarnation removed, by id.
+    removed: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl fmt::Debug for Store {

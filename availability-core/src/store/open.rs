@@ -91,6 +91,7 @@ pub(super) fn open_backend(
         groups: ArcSwap::from_pointee(groups),
         group_writes: std::sync::Mutex::new(()),
         retention_seconds: options.retention_seconds.max(0),
+        removed: std::sync::Mutex::default(),
     };
     if version == LOG_VERSION_3 {
         // Its records are this version's; a compaction writes them under this version's

@@ -3,6 +3,7 @@
 use alloc::string::String;
 
 use super::checked::now_ms;
+use super::decide;
 use super::journal_format::{self, Answer, Record, Remembered};
 use super::Store;
 use crate::error::{Error, Kind};
@@ -49,18 +50,7 @@ impl Store {
     /// response, a status outside 100 to 599 or a body over 64 KiB; [`Error::is_io`] when
     /// the journal write failed.
     pub fn remember(&self, key: &IdempotencyKey, answer: Answer) -> Result<(), Error> {
-        key.check()?;
-        match &answer {
-            Answer::Response { status, body, .. }
-                if body.len() <= journal_format::MAX_ANSWER && (100..=599).contains(status) => {}
-            _ => {
-                return Err(Error::new(
-                    Kind::Parse,
-                    "a remembered answer is a response, with a status from 100 to 599 and at \
-                     most 64 KiB of body",
-                ))
-            }
-        }
+        decide::remembered(key, &answer)?;
         let answer = Remembered {
             key: key.key.clone(),
             principal: key.principal.clone(),

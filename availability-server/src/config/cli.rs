@@ -40,6 +40,18 @@ pub struct Cli {
     /// The data directory: the store file and the first-run certificate [default: ./data].
     #[arg(long, env = "AVAILABILITY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL URL (`postgres://user@host/db`, or `host=/run/postgresql dbname=...` for a
+    /// Unix socket): run as one of several instances on that database instead of on the data
+    /// directory's store file [default: none, the store file].
+    #[arg(long, env = "AVAILABILITY_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The most database connections of this instance's pool [default: 16].
+    #[arg(long, env = "AVAILABILITY_DATABASE_POOL")]
+    pub database_pool: Option<usize>,
+    /// A PEM file of certificate authorities to trust for the database's TLS, besides the
+    /// usual roots.
+    #[arg(long, env = "AVAILABILITY_DATABASE_CA")]
+    pub database_ca: Option<PathBuf>,
     /// A PEM certificate chain; with --tls-key. Without both, a self-signed certificate in the
     /// data directory is used (made on first start).
     #[arg(long, env = "AVAILABILITY_TLS_CERT")]

@@ -50,6 +50,9 @@ fn cors_origins(origins: Vec<String>) -> Result<Vec<String>, String> {
 struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    database_pool: Option<usize>,
+    database_ca: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     metrics_public: Option<bool>,
@@ -96,6 +99,26 @@ struct FileConfig {
     tzdata_dir: Option<PathBuf>,
 }
 
+/// The PostgreSQL database an instance runs on.
+#[derive(Clone)]
+pub struct Database {
+    /// Its URL (which may hold a password: never logged).
+    pub url: String,
+    /// The most connections of the pool.
+    pub pool: usize,
+    /// Certificate authorities to trust besides the usual roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("pool", &self.pool)
+            .field("ca_file", &self.ca_file)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The settings in force.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -103,6 +126,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The data directory.
     pub data_dir: PathBuf,
+    /// The PostgreSQL database, when the instance runs on one instead of the store file.
+    pub database: Option<Database>,
     /// A configured certificate and key, if any.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Whether `/metrics` is public.
@@ -154,6 +179,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             data_dir: PathBuf::from("data"),
+            database: None,
             tls: None,
             metrics_public: false,
             bcrypt_cost: 12,
@@ -369,6 +395,17 @@ impl Config {
             body_read_timeout,
             listen: cli.listen.or(file.listen).unwrap_or(d.listen),
             data_dir: cli.data_dir.clone().or(file.data_dir).unwrap_or(d.data_dir),
+            database: match cli.database_url.clone().or(file.database_url) {
+                Some(url) if !url.trim().is_empty() => Some(Database {
+                    url,
+                    pool: match cli.database_pool.or(file.database_pool) {
+                        Some(0) => return Err(String::from("database_pool must be at least 1")),
+                        pool => pool.unwrap_or(16),
+                    },
+                    ca_file: cli.database_ca.clone().or(file.database_ca),
+                }),
+                _ => None,
+            },
             tls,
             metrics_public: cli
                 .metrics_public

@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::auth::{Need, Principal};
 use crate::ctx::Ctx;
 use crate::idempotency::{self, Start};
-use crate::store::{Answer, KeyScope};
+use crate::store::{Answer, Booked, Calendar, KeyScope, Remembered};
 use crate::wire::body::{self, RequestBody};
 use crate::wire::query::Query;
 use crate::wire::response::{self, to_bytes};
@@ -200,39 +200,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let bytes = body::read_json(app.body, parts, body).await?;
     let who = idempotency::principal(principal.as_ref(), parts, cx.client);
     let running = match idempotency::start(&app.answering, &app.store, parts, who, &bytes)? {
-        Start::Repeat(remembered) => match remembered.answer {
-            Answer::Booked {
-                calendar,
-                incarnation,
-                version,
-                booking,
-            } => {
-                // The same request again (the fingerprint says so): the same instants.
-                let (_, start, end) = parse(&bytes)?;
-                let made = Made {
-                    calendar,
-                    incarnation,
-                    version,
-                    booking,
-                };
-                return Ok(booked(&made, start, end));
-            }
-            // Kept by an earlier version as the body it sent.
-            Answer::Response {
-                status,
-                body,
-                state,
-            } => {
-                let booking = serde_json::from_slice::<Value>(&body)
-                    .ok()
-                    .and_then(|v| v["id"].as_str().map(str::to_owned));
-                let mut response = idempotency::replay(status, body, state, cal.incarnation());
-                if let Some(booking) = booking {
-                    idempotency::locate(&mut response, &location(id, &booking));
-                }
-                return Ok(response);
-            }
-        },
+        Start::Repeat(remembered) => return repeat(remembered, &bytes, &cal, id),
         Start::Fresh(running) => running,
     };
     let (new, start, end) = parse(&bytes)?;
@@ -251,7 +219,8 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let expected = App::expected(&cal, None, principal.as_ref());
     let owned_id = id.to_owned();
     let remembered = running.as_ref().map(|r| r.key.clone());
-    let (updated, booking) = app
+    let fingerprint = running.as_ref().map(|r| r.key.fingerprint);
+    let outcome = app
         .commit_or(
             id,
             "saving the booking",
@@ -260,13 +229,68 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
         )
         .await?;
     drop(running);
-    let made = Made {
-        calendar: updated.id().to_owned(),
-        incarnation: updated.incarnation(),
-        version: updated.version(),
-        booking,
-    };
-    Ok(booked(&made, start, end))
+    match outcome {
+        Booked::Made(updated, Some(booking)) => {
+            let made = Made {
+                calendar: updated.id().to_owned(),
+                incarnation: updated.incarnation(),
+                version: updated.version(),
+                booking,
+            };
+            Ok(booked(&made, start, end))
+        }
+        Booked::Made(_, None) => Err(Problem::internal(
+            "saving the booking",
+            "the booking was saved without its booking",
+        )),
+        // Another instance made it for the same key first.
+        Booked::Repeat(kept) if Some(kept.fingerprint) == fingerprint => {
+            repeat(kept, &bytes, &cal, id)
+        }
+        Booked::Repeat(_) => Err(idempotency::reused()),
+    }
+}
+
+/// The answer kept for a repeat of a booking request (the fingerprint says it is the same).
+fn repeat(
+    remembered: Remembered,
+    bytes: &[u8],
+    cal: &Calendar,
+    id: &str,
+) -> Result<Response<Body>> {
+    match remembered.answer {
+        Answer::Booked {
+            calendar,
+            incarnation,
+            version,
+            booking,
+        } => {
+            // The same request again: the same instants.
+            let (_, start, end) = parse(bytes)?;
+            let made = Made {
+                calendar,
+                incarnation,
+                version,
+                booking,
+            };
+            Ok(booked(&made, start, end))
+        }
+        // Kept by an earlier version as the body it sent.
+        Answer::Response {
+            status,
+            body,
+            state,
+        } => {
+            let booking = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(str::to_owned));
+            let mut response = idempotency::replay(status, body, state, cal.incarnation());
+            if let Some(booking) = booking {
+                idempotency::locate(&mut response, &location(id, &booking));
+            }
+            Ok(response)
+        }
+    }
 }
 
 /// The body of a booking request, and its two instants as the client wrote them.

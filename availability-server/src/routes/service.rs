@@ -8,6 +8,7 @@ use http::{Response, StatusCode};
 use crate::auth::Need;
 use crate::ctx::Ctx;
 use crate::metrics::Outside;
+use crate::store::Storage;
 use crate::wire::body::RequestBody;
 use crate::wire::query::Query;
 use crate::wire::{response, Body, Problem, Result};
@@ -30,13 +31,22 @@ pub(super) fn healthz(cx: &Ctx<'_>) -> Result<Response<Body>> {
 /// writes until the server is restarted.
 pub(super) fn readyz(cx: &Ctx<'_>) -> Result<Response<Body>> {
     Query::parse(cx.parts.uri.query(), &[])?;
-    if let Some(reason) = cx.app.store.write_failure() {
+    if let Some(reason) = cx.app.storage.unready() {
         return Err(Problem::unavailable(
-            format!(
-                "not ready: the store refuses writes since a flush failed ({reason}); restart \
-                 the server to reopen it"
-            ),
-            60,
+            match &cx.app.storage {
+                Storage::File(_) => format!(
+                    "not ready: the store refuses writes since a flush failed ({reason}); \
+                     restart the server to reopen it"
+                ),
+                Storage::Postgres(..) => format!(
+                    "not ready: the database is away ({reason}); reads go on from memory, \
+                     writes resume once it is back"
+                ),
+            },
+            match &cx.app.storage {
+                Storage::File(_) => 60,
+                Storage::Postgres(..) => 2,
+            },
         ));
     }
     let body = serde_json::json!({

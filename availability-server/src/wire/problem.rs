@@ -196,6 +196,8 @@ impl Problem {
     pub fn of_core(what: &str, err: availability_core::Error) -> Problem {
         if err.is_storage_full() {
             Problem::insufficient_storage(what, err)
+        } else if err.is_unavailable() {
+            Problem::unavailable(err.to_string(), 1)
         } else if err.is_unauthorized() {
             // As any request with a revoked key is answered.
             Problem::unauthorized(err.to_string())

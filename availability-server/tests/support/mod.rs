@@ -10,6 +10,7 @@
 
 mod binary;
 mod client;
+pub mod postgres;
 mod server;
 
 #[path = "../../../availability-core/tests/oracles.rs"]
@@ -18,7 +19,7 @@ mod oracles;
 pub use binary::{binary, Binary};
 pub use client::{client_config, full, Chunks, Client, ReqBody, Resp, JSON, VERSIONS};
 pub(crate) use oracles::cannot_run;
-pub use server::{open_store, test_certificate, test_config, TestServer};
+pub use server::{database, on_postgres, open, test_certificate, test_config, TestServer};
 
 /// Every file under `dir`, recursively.
 pub fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

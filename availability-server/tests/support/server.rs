@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use availability_server::app::App;
 use availability_server::config::Config;
-use availability_server::store::Store;
+use availability_server::startup::Opened;
+use availability_server::store::{Storage, Store};
 use availability_server::{server, startup};
 use http::Version;
 use rustls::pki_types::CertificateDer;
@@ -38,6 +39,8 @@ pub struct TestServer {
     pub admin: String,
     pub root: CertificateDer<'static>,
     pub data: tempfile::TempDir,
+    /// The database the server runs on, when it runs on one.
+    pub database: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -79,14 +82,21 @@ impl TestServer {
         TestServer::start_with(config, root, data).await
     }
 
-    /// A server with `config`, over the store in `config.data_dir`.
+    /// A server with `config`, over the store in `config.data_dir`, or over a new database of
+    /// the test cluster when the suite runs on PostgreSQL ([`backend`]).
     pub async fn start_with(
-        config: Config,
+        mut config: Config,
         root: CertificateDer<'static>,
         data: tempfile::TempDir,
     ) -> TestServer {
-        let store = open_store(&config.data_dir).await;
-        let prepared = startup::prepare(&config, Arc::clone(&store)).await.unwrap();
+        if config.database.is_none() && on_postgres() {
+            let cluster = super::postgres::Cluster::get().expect("the test cluster");
+            config.database = Some(database(cluster.database().await));
+        }
+        let opened = open(&config).await;
+        let store = Arc::clone(opened.storage.store());
+        let database = config.database.as_ref().map(|d| d.url.clone());
+        let prepared = startup::prepare(&config, opened).await.unwrap();
         let admin = prepared.new_admin_key.clone().unwrap_or_default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -109,6 +119,7 @@ impl TestServer {
             admin,
             root,
             data,
+            database,
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -125,10 +136,12 @@ impl TestServer {
             admin,
             app,
             store,
+            database: url,
             ..
         } = self;
         drop((app, store));
         let mut config = test_config(data.path());
+        config.database = url.map(database);
         let (cert, key) = (
             data.path().join("test-cert.pem"),
             data.path().join("test-key.pem"),
@@ -171,6 +184,32 @@ impl TestServer {
         self.client(Version::HTTP_11)
             .create_calendar(&self.admin, id, zone)
             .await
+    }
+}
+
+/// Whether the suite runs on PostgreSQL (`AVAILABILITY_TEST_BACKEND=postgres`) rather than on
+/// the store file.
+pub fn on_postgres() -> bool {
+    std::env::var("AVAILABILITY_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// The settings of database `url`.
+pub fn database(url: String) -> availability_server::config::Database {
+    availability_server::config::Database {
+        url,
+        pool: 16,
+        ca_file: None,
+    }
+}
+
+/// Opens what `config` says: its database, or the store file in its data directory.
+pub async fn open(config: &Config) -> Opened {
+    match startup::open_database(config).await.unwrap() {
+        Some(opened) => opened,
+        None => Opened {
+            storage: Storage::File(open_store(&config.data_dir).await),
+            new_admin_key: None,
+        },
     }
 }
 
