@@ -13,6 +13,7 @@ mod binary;
 mod bookings;
 mod browser;
 mod dated;
+mod deploy;
 mod disk;
 mod early_refusals;
 mod errors;
