@@ -114,6 +114,7 @@ impl Database {
                 config,
                 tls,
                 retention_seconds: settings.retention_seconds,
+                wait: settings.write_timeout,
             },
             Arc::clone(&store),
             on_change,
