@@ -11,6 +11,7 @@ use crate::support::postgres::{cluster_for, Cluster};
 use crate::support::{database, test_certificate, test_config, Client, TestServer, JSON};
 
 mod away;
+mod binaries;
 mod follow;
 
 /// A week available at every hour.
