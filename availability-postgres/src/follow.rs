@@ -276,7 +276,7 @@ impl Running {
         let rows = tx
             .query(
                 "SELECT seq, xid::text, kind, id, key, incarnation, \
-                 (extract(epoch from clock_timestamp() - at) * 1000)::bigint \
+                 (extract(epoch from clock_timestamp() - at) * 1000)::bigint, version \
                  FROM changes WHERE xid >= $1::text::xid8 ORDER BY seq",
                 &[&at.xmin.to_string()],
             )
@@ -303,7 +303,20 @@ impl Running {
             lag = lag.max(row.try_get::<_, Option<i64>>(6).map_err(bad)?.unwrap_or(0));
             match kind {
                 "calendar" => {
-                    calendars.insert(id);
+                    // A change this mirror shows already (this instance's own write, most
+                    // often) is not read again.
+                    let incarnation: Option<i64> = row.try_get(5).map_err(bad)?;
+                    let version: Option<i64> = row.try_get(7).map_err(bad)?;
+                    let shown = match (incarnation, version) {
+                        (Some(i), Some(v)) => self
+                            .store
+                            .get(&id)
+                            .is_some_and(|c| c.state() >= (i.max(0) as u64, v.max(0) as u64)),
+                        _ => false,
+                    };
+                    if !shown {
+                        calendars.insert(id);
+                    }
                 }
                 "deleted" => {
                     let incarnation: Option<i64> = row.try_get(5).map_err(bad)?;

@@ -88,8 +88,16 @@ impl Database {
         let (mut client, heard) = connect::direct(&config, tls.clone())
             .await
             .map_err(|e| e.to_string())?;
-        schema::migrate(&mut client, async |client, _| {
-            persist::first_start(client, &mut first).await
+        let pool = connect::pool(&settings, config.clone(), tls.clone())?;
+        schema::migrate(&mut client, async |_, _| {
+            // Under the schema lock, which this session holds: one instance at a time.
+            let mut pooled = pool.get().await.map_err(|e| {
+                Error::of_backend(
+                    availability_core::BackendError::Unavailable,
+                    format!("connecting to the database: {e}"),
+                )
+            })?;
+            persist::first_start(&mut pooled, &mut first).await
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -108,7 +116,6 @@ impl Database {
             ms = started.elapsed().as_millis() as u64,
             "loaded from the database"
         );
-        let pool = connect::pool(&settings, config.clone(), tls.clone())?;
         let follower = follow::Follower::start(
             follow::Source {
                 config,
