@@ -6,7 +6,7 @@
 //! one transaction that locks what it touches, reads it back, decides with the core's own
 //! rules ([`availability_core::store::decide`]), writes what changed and a row of the change
 //! log, and commits; the server that committed installs the new state before it answers.
-//! Every server follows the change log ([`follow`]): a `NOTIFY` is its doorbell, the log is
+//! Every server follows the change log (`follow`): a `NOTIFY` is its doorbell, the log is
 //! what it reads, and a change that commits late is never skipped.
 //!
 //! The layout: `schema` (migrations under an advisory lock), `rows` (rows and the core's
