@@ -38,7 +38,9 @@ pub(crate) fn args<'a>(values: &[&'a (dyn ToSql + Sync)]) -> Vec<&'a (dyn ToSql 
     values.to_vec()
 }
 
-/// Runs the statements in order, pipelined: one round trip for all of them.
+/// Runs the statements, pipelined: one round trip for all of them once each is prepared on
+/// the connection. They may reach the database in another order than given (each prepares
+/// first), so they must not depend on each other.
 pub(crate) async fn run_steps(steps: Vec<Step<'_>>, what: &'static str) -> Result<(), Fail> {
     futures_util::future::try_join_all(steps)
         .await
@@ -110,9 +112,12 @@ pub(crate) async fn lock_admin_keys(tx: &Tx<'_>) -> Result<Vec<KeyHash>, Fail> {
 /// Replaces the admin keys with `keys`.
 pub(crate) async fn write_admin_keys(tx: &Tx<'_>, keys: &[KeyHash]) -> Result<(), Fail> {
     let rows: Vec<KeyRow<'_>> = keys.iter().map(KeyRow::of).collect();
-    let mut steps: Vec<Step<'_>> = vec![Box::pin(
-        tx.execute_raw("DELETE FROM admin_keys", args(&[])),
-    )];
+    // Before the inserts, awaited: statements that each prepare first may be sent out of
+    // the order their futures were made in.
+    tx.execute("DELETE FROM admin_keys", &[])
+        .await
+        .map_err(db("saving the admin keys"))?;
+    let mut steps: Vec<Step<'_>> = Vec::new();
     for (position, row) in rows.iter().enumerate() {
         steps.push(exec(
             tx,
@@ -240,11 +245,10 @@ pub(crate) async fn persist(
         ));
     }
     if before.is_none_or(|b| b.keys() != after.keys()) {
-        steps.push(exec(
-            tx,
-            "DELETE FROM calendar_keys WHERE calendar = $1",
-            args(&[&id]),
-        ));
+        // Awaited before the inserts (see `write_admin_keys`).
+        tx.execute("DELETE FROM calendar_keys WHERE calendar = $1", &[&id])
+            .await
+            .map_err(db("saving the calendar's keys"))?;
         for (position, key) in keys.iter().enumerate() {
             steps.push(exec(
                 tx,
