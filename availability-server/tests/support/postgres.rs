@@ -170,6 +170,10 @@ impl Cluster {
     /// Stops the cluster at once (`pg_ctl stop -m immediate`), as a crash would.
     pub fn stop_immediate(&self) {
         let _guard = self.control.lock().unwrap();
+        self.stop_now();
+    }
+
+    fn stop_now(&self) {
         let data = self.data();
         let _ = self.run(
             "pg_ctl",
@@ -252,18 +256,7 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         // The process's own cluster is a static and never dropped: its watchdog stops it.
-        let data = self.data();
-        let _ = self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
+        self.stop_now();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
