@@ -19,11 +19,11 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Transaction};
 
-use self::columns::{AnswerCols, BookingCols};
+use self::columns::AnswerCols;
 use crate::connect;
 use crate::fail::from_db;
 use crate::load::now_s;
-use crate::rows::signed;
+use crate::rows::{signed, BookingRow};
 use crate::schema;
 use crate::Settings;
 
@@ -287,7 +287,8 @@ async fn copy_dated(
             overrides.push((calendar.id(), date, open as i64, firm as i64));
         }
         for booking in calendar.dated().all_bookings() {
-            bookings.push((calendar.id(), BookingCols::of(booking)?));
+            let row = BookingRow::of(booking).map_err(|e| e.to_string())?;
+            bookings.push((calendar.id(), row));
         }
     }
     copy_in(
@@ -300,8 +301,8 @@ async fn copy_dated(
     )
     .await?;
     tx.batch_execute(
-        "CREATE TEMPORARY TABLE import_bookings (calendar text, id bigint, start_s bigint, \
-         end_s bigint, label text, key_id text, created_ms bigint) ON COMMIT DROP",
+        "CREATE TEMPORARY TABLE import_bookings (calendar text, id bigint, start_s float8, \
+         end_s float8, label text, key_id text, created_ms bigint) ON COMMIT DROP",
     )
     .await
     .map_err(|e| said("copying the bookings", e))?;
@@ -311,8 +312,8 @@ async fn copy_dated(
         &[
             Type::TEXT,
             Type::INT8,
-            Type::INT8,
-            Type::INT8,
+            Type::FLOAT8,
+            Type::FLOAT8,
             Type::TEXT,
             Type::TEXT,
             Type::INT8,
@@ -381,7 +382,7 @@ async fn copy_rest(tx: &Transaction<'_>, store: &Store) -> Result<(), String> {
         "CREATE TEMPORARY TABLE import_remembered (principal text, key text, fingerprint \
          bytea, expires_ms bigint, status smallint, body bytea, state_incarnation bigint, \
          state_version bigint, calendar text, zone text, incarnation bigint, version bigint, \
-         booking bigint, start_s bigint, end_s bigint, label text, key_id text, created_ms \
+         booking bigint, start_s float8, end_s float8, label text, key_id text, created_ms \
          bigint) ON COMMIT DROP",
     )
     .await
@@ -405,8 +406,8 @@ async fn copy_rest(tx: &Transaction<'_>, store: &Store) -> Result<(), String> {
             int8.clone(),
             int8.clone(),
             int8.clone(),
-            int8.clone(),
-            int8.clone(),
+            Type::FLOAT8,
+            Type::FLOAT8,
             text.clone(),
             text,
             int8,

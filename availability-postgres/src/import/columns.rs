@@ -1,36 +1,12 @@
-//! The columns of the rows a copy streams that are not the core's values as they are: a
-//! booking's span as whole seconds, and a remembered answer with the zone its booking's
-//! slots were derived in.
+//! The columns of a remembered answer as a copy streams them: a response's, or a booking's
+//! with the zone its slots were derived in.
 
 use availability_core::dated::{Booking, Claim, Dated};
 use availability_core::store::{Answer, Remembered, Store};
 use availability_core::tz::Zone;
 use tokio_postgres::types::ToSql;
 
-use crate::rows::signed;
-
-/// A booking's columns, its span as whole seconds.
-pub(super) struct BookingCols {
-    pub(super) id: i64,
-    pub(super) start: i64,
-    pub(super) end: i64,
-    pub(super) label: Option<String>,
-    pub(super) key_id: Option<String>,
-    pub(super) created_ms: i64,
-}
-
-impl BookingCols {
-    pub(super) fn of(booking: &Booking) -> Result<BookingCols, String> {
-        Ok(BookingCols {
-            id: signed(booking.id().0, "a booking id").map_err(|e| e.to_string())?,
-            start: booking.start(),
-            end: booking.end(),
-            label: booking.label().map(str::to_owned),
-            key_id: booking.key_id().map(str::to_owned),
-            created_ms: booking.created_unix_ms(),
-        })
-    }
-}
+use crate::rows::{signed, BookingRow};
 
 /// A remembered answer's columns (a response's, or a booking's).
 pub(super) struct AnswerCols {
@@ -45,7 +21,7 @@ pub(super) struct AnswerCols {
     zone: Option<String>,
     incarnation: Option<i64>,
     version: Option<i64>,
-    booking: Option<BookingCols>,
+    booking: Option<BookingRow>,
 }
 
 impl AnswerCols {
@@ -87,7 +63,7 @@ impl AnswerCols {
                 cols.calendar = Some(calendar.clone());
                 cols.incarnation = Some(n(*incarnation, "an incarnation")?);
                 cols.version = Some(n(*version, "a version")?);
-                cols.booking = Some(BookingCols::of(booking)?);
+                cols.booking = Some(BookingRow::of(booking).map_err(|e| e.to_string())?);
             }
         }
         Ok(cols)
@@ -95,6 +71,7 @@ impl AnswerCols {
 
     pub(super) fn row(&self) -> [&(dyn ToSql + Sync); 18] {
         const NO_NUMBER: &(dyn ToSql + Sync) = &None::<i64>;
+        const NO_SECONDS: &(dyn ToSql + Sync) = &None::<f64>;
         const NO_TEXT: &(dyn ToSql + Sync) = &None::<String>;
         let b = self.booking.as_ref();
         [
@@ -111,8 +88,8 @@ impl AnswerCols {
             &self.incarnation,
             &self.version,
             b.map_or(NO_NUMBER, |b| &b.id),
-            b.map_or(NO_NUMBER, |b| &b.start),
-            b.map_or(NO_NUMBER, |b| &b.end),
+            b.map_or(NO_SECONDS, |b| &b.start),
+            b.map_or(NO_SECONDS, |b| &b.end),
             b.map_or(NO_TEXT, |b| &b.label),
             b.map_or(NO_TEXT, |b| &b.key_id),
             b.map_or(NO_NUMBER, |b| &b.created_ms),
