@@ -35,11 +35,34 @@ const KEEP_CHANGES: &str = "1 hour";
 /// How often one server's follower prunes the log.
 const PRUNE_EVERY: Duration = Duration::from_secs(300);
 
+/// How long loading everything again may take before the connection is given up.
+const RELOAD_WAIT: Duration = Duration::from_secs(120);
+
 /// Where the follower connects.
 pub(crate) struct Source {
     pub(crate) config: Config,
     pub(crate) tls: MakeRustlsConnect,
     pub(crate) retention_seconds: i64,
+    /// How long a round (or connecting) may take: past it the database is taken to be away
+    /// (its packets may be lost), the connection dropped and another made.
+    pub(crate) wait: Duration,
+}
+
+/// `work`, given up as the database being away after `wait`.
+async fn within<T>(
+    wait: Duration,
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::time::timeout(wait, work).await.unwrap_or_else(|_| {
+        Err(Error::of_backend(
+            availability_core::BackendError::Unavailable,
+            format!(
+                "the database did not answer within {} ms while {what}",
+                wait.as_millis()
+            ),
+        ))
+    })
 }
 
 /// The follower's state, shared with the writers that wait for it.
@@ -138,7 +161,13 @@ impl Running {
         loop {
             let (mut client, mut heard) = match connection.take() {
                 Some(connection) => connection,
-                None => match connect::direct(&self.source.config, self.source.tls.clone()).await {
+                None => match within(
+                    self.source.wait,
+                    "connecting",
+                    connect::direct(&self.source.config, self.source.tls.clone()),
+                )
+                .await
+                {
                     Ok(connection) => connection,
                     Err(e) => {
                         self.follower.set_trouble(Some(e.to_string()));
@@ -147,15 +176,22 @@ impl Running {
                     }
                 },
             };
-            if let Err(e) = client.batch_execute("LISTEN availability_changes").await {
-                self.follower
-                    .set_trouble(Some(from_db("listening for changes", e).to_string()));
+            let listen = async {
+                client
+                    .batch_execute("LISTEN availability_changes")
+                    .await
+                    .map_err(|e| from_db("listening for changes", e))
+            };
+            if let Err(e) = within(self.source.wait, "listening for changes", listen).await {
+                self.follower.set_trouble(Some(e.to_string()));
                 tokio::time::sleep(POLL).await;
                 continue;
             }
             let mut at = match position.take() {
                 Some(position) => position,
-                None => match self.reload(&mut client).await {
+                None => match within(RELOAD_WAIT, "loading everything", self.reload(&mut client))
+                    .await
+                {
                     Ok(position) => position,
                     Err(e) => {
                         self.follower.set_trouble(Some(e.to_string()));
@@ -167,7 +203,8 @@ impl Running {
             let mut seen = BTreeMap::new();
             loop {
                 let target = self.follower.requested.load(Ordering::SeqCst);
-                if let Err(e) = self.round(&mut client, &mut at, &mut seen).await {
+                let round = self.round(&mut client, &mut at, &mut seen);
+                if let Err(e) = within(self.source.wait, "reading the change log", round).await {
                     self.follower.set_trouble(Some(e.to_string()));
                     break;
                 }
@@ -239,7 +276,7 @@ impl Running {
         let rows = tx
             .query(
                 "SELECT seq, xid::text, kind, id, key, incarnation, \
-                 (extract(epoch from clock_timestamp() - at) * 1000)::bigint \
+                 (extract(epoch from clock_timestamp() - at) * 1000)::bigint, version \
                  FROM changes WHERE xid >= $1::text::xid8 ORDER BY seq",
                 &[&at.xmin.to_string()],
             )
@@ -266,7 +303,20 @@ impl Running {
             lag = lag.max(row.try_get::<_, Option<i64>>(6).map_err(bad)?.unwrap_or(0));
             match kind {
                 "calendar" => {
-                    calendars.insert(id);
+                    // A change this mirror shows already (this instance's own write, most
+                    // often) is not read again.
+                    let incarnation: Option<i64> = row.try_get(5).map_err(bad)?;
+                    let version: Option<i64> = row.try_get(7).map_err(bad)?;
+                    let shown = match (incarnation, version) {
+                        (Some(i), Some(v)) => self
+                            .store
+                            .get(&id)
+                            .is_some_and(|c| c.state() >= (i.max(0) as u64, v.max(0) as u64)),
+                        _ => false,
+                    };
+                    if !shown {
+                        calendars.insert(id);
+                    }
                 }
                 "deleted" => {
                     let incarnation: Option<i64> = row.try_get(5).map_err(bad)?;

@@ -6,7 +6,7 @@
 //! one transaction that locks what it touches, reads it back, decides with the core's own
 //! rules ([`availability_core::store::decide`]), writes what changed and a row of the change
 //! log, and commits; the server that committed installs the new state before it answers.
-//! Every server follows the change log ([`follow`]): a `NOTIFY` is its doorbell, the log is
+//! Every server follows the change log (`follow`): a `NOTIFY` is its doorbell, the log is
 //! what it reads, and a change that commits late is never skipped.
 //!
 //! The layout: `schema` (migrations under an advisory lock), `rows` (rows and the core's
@@ -94,8 +94,16 @@ impl Database {
         let (mut client, heard) = connect::direct(&config, tls.clone())
             .await
             .map_err(|e| e.to_string())?;
-        schema::migrate(&mut client, async |client, _| {
-            persist::first_start(client, &mut first).await
+        let pool = connect::pool(&settings, config.clone(), tls.clone())?;
+        schema::migrate(&mut client, async |_, _| {
+            // Under the schema lock, which this session holds: one instance at a time.
+            let mut pooled = pool.get().await.map_err(|e| {
+                Error::of_backend(
+                    availability_core::BackendError::Unavailable,
+                    format!("connecting to the database: {e}"),
+                )
+            })?;
+            persist::first_start(&mut pooled, &mut first).await
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -131,12 +139,12 @@ impl Database {
             ms = started.elapsed().as_millis() as u64,
             "loaded from the database"
         );
-        let pool = connect::pool(&settings, config.clone(), tls.clone())?;
         let follower = follow::Follower::start(
             follow::Source {
                 config,
                 tls,
                 retention_seconds: settings.retention_seconds,
+                wait: settings.write_timeout,
             },
             Arc::clone(&store),
             on_change,

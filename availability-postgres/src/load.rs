@@ -7,7 +7,7 @@ use availability_core::store::{Calendar, Group, KeyHash, Store};
 use availability_core::Error;
 use futures_util::TryStreamExt;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, GenericClient, IsolationLevel, Row};
+use tokio_postgres::{Client, GenericClient, IsolationLevel, Row, Statement, Transaction};
 
 use crate::fail::from_db;
 use crate::rows::{self, Building, BOOKING, CALENDAR, KEY, OVERRIDE, REMEMBERED};
@@ -97,17 +97,74 @@ pub(crate) async fn everything(
     Ok(Position { xmin })
 }
 
+/// What reads run on: a connection or a transaction, which prepares its statements (a
+/// pooled connection keeps them, so a write's reads cost no round trip to prepare).
+pub(crate) trait Reads: Sync {
+    /// What runs the statements.
+    type On: GenericClient + Sync;
+    /// What runs the statements.
+    fn on(&self) -> &Self::On;
+    /// `sql`, prepared.
+    fn statement(
+        &self,
+        sql: &str,
+    ) -> impl std::future::Future<Output = Result<Statement, tokio_postgres::Error>> + Send;
+}
+
+impl Reads for Client {
+    type On = Client;
+    fn on(&self) -> &Client {
+        self
+    }
+    fn statement(
+        &self,
+        sql: &str,
+    ) -> impl std::future::Future<Output = Result<Statement, tokio_postgres::Error>> + Send {
+        self.prepare(sql)
+    }
+}
+
+impl<'t> Reads for Transaction<'t> {
+    type On = Transaction<'t>;
+    fn on(&self) -> &Transaction<'t> {
+        self
+    }
+    fn statement(
+        &self,
+        sql: &str,
+    ) -> impl std::future::Future<Output = Result<Statement, tokio_postgres::Error>> + Send {
+        self.prepare(sql)
+    }
+}
+
+/// A pooled connection's transaction, which keeps what it prepares.
+pub(crate) struct Cached<'a, 'b>(pub(crate) &'a deadpool_postgres::Transaction<'b>);
+
+impl<'b> Reads for Cached<'_, 'b> {
+    type On = Transaction<'b>;
+    fn on(&self) -> &Transaction<'b> {
+        self.0
+    }
+    fn statement(
+        &self,
+        sql: &str,
+    ) -> impl std::future::Future<Output = Result<Statement, tokio_postgres::Error>> + Send {
+        self.0.prepare_cached(sql)
+    }
+}
+
 /// Every row of `sql`, streamed.
 async fn stream(
-    client: &impl GenericClient,
+    client: &impl Reads,
     sql: &str,
     args: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<Row>, Error> {
     let statement = client
-        .prepare(sql)
+        .statement(sql)
         .await
         .map_err(|e| from_db("preparing a read", e))?;
     client
+        .on()
         .query_raw(&statement, params(args))
         .await
         .map_err(|e| from_db("reading", e))?
@@ -120,7 +177,7 @@ async fn stream(
 /// before `cutoff`, with one) and bookings (that end after `cutoff`, with one). With `lock`,
 /// their rows are locked for update, in id order.
 pub(crate) async fn calendars(
-    client: &impl GenericClient,
+    client: &impl Reads,
     ids: Option<&[&str]>,
     lock: bool,
     cutoff: Option<i64>,
@@ -192,10 +249,7 @@ pub(crate) async fn calendars(
 
 /// The admin keys, in the order they were added; with `share`, locked against revocation
 /// until the transaction ends.
-pub(crate) async fn admin_keys(
-    client: &impl GenericClient,
-    share: bool,
-) -> Result<Vec<KeyHash>, Error> {
+pub(crate) async fn admin_keys(client: &impl Reads, share: bool) -> Result<Vec<KeyHash>, Error> {
     let lock = if share { " FOR SHARE" } else { "" };
     let rows = stream(
         client,
@@ -212,7 +266,7 @@ pub(crate) async fn admin_keys(
 /// The groups `ids` (all with `None`): `Some` for those that exist, `None` for those that
 /// do not.
 pub(crate) async fn groups(
-    client: &impl GenericClient,
+    client: &impl Reads,
     ids: Option<&[&str]>,
 ) -> Result<BTreeMap<String, Option<Group>>, Error> {
     let ids: Option<Vec<&str>> = ids.map(<[&str]>::to_vec);

@@ -9,12 +9,26 @@ use availability_core::store::decide;
 use availability_core::store::{Authority, Calendar, IdempotencyKey, KeyHash};
 use availability_core::{BackendError, Error};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Transaction};
 
 use crate::fail::{db, from_db, Fail};
 use crate::load;
 use crate::rows::{self, signed};
 use crate::FirstStart;
+
+/// A pooled connection's transaction: the writes run in one.
+pub(crate) type Tx<'a> = deadpool_postgres::Transaction<'a>;
+
+/// `sql` with `args`, prepared once per connection (then no round trip to prepare it).
+pub(crate) fn exec<'a>(
+    tx: &'a Tx<'_>,
+    sql: &'a str,
+    args: Vec<&'a (dyn ToSql + Sync)>,
+) -> Step<'a> {
+    Box::pin(async move {
+        let statement = tx.prepare_cached(sql).await?;
+        tx.execute_raw(&statement, args).await
+    })
+}
 
 pub(crate) type Step<'a> =
     Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
@@ -34,32 +48,38 @@ pub(crate) async fn run_steps(steps: Vec<Step<'_>>, what: &'static str) -> Resul
 
 /// The change log's row for this write.
 pub(crate) fn change_row<'a>(
-    tx: &'a Transaction<'_>,
+    tx: &'a Tx<'_>,
     kind: &'static str,
     id: &'a str,
     key: Option<&'a str>,
-    incarnation: Option<i64>,
+    state: Option<(i64, i64)>,
 ) -> Step<'a> {
+    let (incarnation, version) = (state.map(|s| s.0), state.map(|s| s.1));
     Box::pin(async move {
-        tx.execute(
-            "INSERT INTO changes (kind, id, key, incarnation) VALUES ($1, $2, $3, $4)",
-            &[&kind, &id, &key, &incarnation],
-        )
-        .await
-    })
-}
-
-/// The doorbell: delivered to the listening servers when the transaction commits.
-pub(crate) fn notify<'a>(tx: &'a Transaction<'_>) -> Step<'a> {
-    Box::pin(async move {
-        tx.execute("SELECT pg_notify('availability_changes', '')", &[])
+        let statement = tx
+            .prepare_cached(
+                "INSERT INTO changes (kind, id, key, incarnation, version) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .await?;
+        tx.execute(&statement, &[&kind, &id, &key, &incarnation, &version])
             .await
     })
 }
 
+/// The doorbell: delivered to the listening servers when the transaction commits.
+pub(crate) fn notify<'a>(tx: &'a Tx<'_>) -> Step<'a> {
+    Box::pin(async move {
+        let statement = tx
+            .prepare_cached("SELECT pg_notify('availability_changes', '')")
+            .await?;
+        tx.execute(&statement, &[]).await
+    })
+}
+
 /// Calendar `id`, read back with its row locked until the transaction ends.
-pub(crate) async fn lock(tx: &Transaction<'_>, id: &str) -> Result<Calendar, Fail> {
-    load::calendars(tx, Some(&[id]), true, None)
+pub(crate) async fn lock(tx: &Tx<'_>, id: &str) -> Result<Calendar, Fail> {
+    load::calendars(&load::Cached(tx), Some(&[id]), true, None)
         .await?
         .pop()
         .ok_or_else(|| {
@@ -72,29 +92,30 @@ pub(crate) async fn lock(tx: &Transaction<'_>, id: &str) -> Result<Calendar, Fai
 
 /// The admin keys a write by `by` is checked against: locked against revocation until the
 /// transaction ends when `by` is an admin key; none are needed otherwise.
-pub(crate) async fn admin_for(tx: &Transaction<'_>, by: &Authority) -> Result<Vec<KeyHash>, Fail> {
+pub(crate) async fn admin_for(tx: &Tx<'_>, by: &Authority) -> Result<Vec<KeyHash>, Fail> {
     match by {
-        Authority::Admin(_) => Ok(load::admin_keys(tx, true).await?),
+        Authority::Admin(_) => Ok(load::admin_keys(&load::Cached(tx), true).await?),
         _ => Ok(Vec::new()),
     }
 }
 
 /// The admin keys, with every other admin-key write shut out until the transaction ends.
-pub(crate) async fn lock_admin_keys(tx: &Transaction<'_>) -> Result<Vec<KeyHash>, Fail> {
+pub(crate) async fn lock_admin_keys(tx: &Tx<'_>) -> Result<Vec<KeyHash>, Fail> {
     tx.batch_execute("LOCK TABLE admin_keys IN SHARE ROW EXCLUSIVE MODE")
         .await
         .map_err(db("locking the admin keys"))?;
-    Ok(load::admin_keys(tx, false).await?)
+    Ok(load::admin_keys(&load::Cached(tx), false).await?)
 }
 
 /// Replaces the admin keys with `keys`.
-pub(crate) async fn write_admin_keys(tx: &Transaction<'_>, keys: &[KeyHash]) -> Result<(), Fail> {
+pub(crate) async fn write_admin_keys(tx: &Tx<'_>, keys: &[KeyHash]) -> Result<(), Fail> {
     let rows: Vec<KeyRow<'_>> = keys.iter().map(KeyRow::of).collect();
     let mut steps: Vec<Step<'_>> = vec![Box::pin(
         tx.execute_raw("DELETE FROM admin_keys", args(&[])),
     )];
     for (position, row) in rows.iter().enumerate() {
-        steps.push(Box::pin(tx.execute_raw(
+        steps.push(exec(
+            tx,
             "INSERT INTO admin_keys (key_id, position, hash, label, created_ms) \
              VALUES ($1, $2, $3, $4, $5)",
             args(&[
@@ -104,7 +125,7 @@ pub(crate) async fn write_admin_keys(tx: &Transaction<'_>, keys: &[KeyHash]) -> 
                 &row.label,
                 &row.created,
             ]),
-        )));
+        ));
     }
     steps.push(change_row(tx, "admin_keys", "", None, None));
     steps.push(notify(tx));
@@ -136,7 +157,7 @@ impl<'a> KeyRow<'a> {
 }
 
 /// Inserts a new calendar's row; `false` when the id is taken.
-pub(crate) async fn insert_calendar(tx: &Transaction<'_>, made: &Calendar) -> Result<bool, Fail> {
+pub(crate) async fn insert_calendar(tx: &Tx<'_>, made: &Calendar) -> Result<bool, Fail> {
     let row = CalendarRow::of(made)?;
     let week: &[u8] = &row.week;
     let inserted = tx
@@ -191,7 +212,7 @@ impl<'a> CalendarRow<'a> {
 /// `after`: the calendar's row, its keys, overrides and bookings; then the change log's row
 /// and the doorbell. One round trip.
 pub(crate) async fn persist(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     before: Option<&Calendar>,
     after: &Calendar,
     kind: &'static str,
@@ -203,7 +224,8 @@ pub(crate) async fn persist(
     let dated = rows::DatedRows::diff(before.map(Calendar::dated), after.dated());
     let mut steps: Vec<Step<'_>> = Vec::new();
     if before.is_some() {
-        steps.push(Box::pin(tx.execute_raw(
+        steps.push(exec(
+            tx,
             "UPDATE calendars SET version = $2, zone = $3, week = $4, booking_public = $5, \
              changed_at_ms = $6, next_booking = $7 WHERE id = $1",
             args(&[
@@ -215,15 +237,17 @@ pub(crate) async fn persist(
                 &row.changed_at_ms,
                 &row.next_booking,
             ]),
-        )));
+        ));
     }
     if before.is_none_or(|b| b.keys() != after.keys()) {
-        steps.push(Box::pin(tx.execute_raw(
+        steps.push(exec(
+            tx,
             "DELETE FROM calendar_keys WHERE calendar = $1",
             args(&[&id]),
-        )));
+        ));
         for (position, key) in keys.iter().enumerate() {
-            steps.push(Box::pin(tx.execute_raw(
+            steps.push(exec(
+                tx,
                 "INSERT INTO calendar_keys (calendar, position, key_id, hash, scope, label, \
                  created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 args(&[
@@ -235,24 +259,27 @@ pub(crate) async fn persist(
                     &key.label,
                     &key.created,
                 ]),
-            )));
+            ));
         }
     }
     for (date, open, firm) in &dated.set_overrides {
-        steps.push(Box::pin(tx.execute_raw(
+        steps.push(exec(
+            tx,
             "INSERT INTO overrides (calendar, day, open, firm) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (calendar, day) DO UPDATE SET open = EXCLUDED.open, firm = EXCLUDED.firm",
             args(&[&id, date, open, firm]),
-        )));
+        ));
     }
     for date in &dated.cleared_overrides {
-        steps.push(Box::pin(tx.execute_raw(
+        steps.push(exec(
+            tx,
             "DELETE FROM overrides WHERE calendar = $1 AND day = $2",
             args(&[&id, date]),
-        )));
+        ));
     }
     for booking in &dated.made {
-        steps.push(Box::pin(tx.execute_raw(
+        steps.push(exec(
+            tx,
             "INSERT INTO bookings (calendar, id, span, label, key_id, created_ms) \
              VALUES ($1, $2, tstzrange(to_timestamp($3), to_timestamp($4), '[)'), $5, $6, $7)",
             args(&[
@@ -264,22 +291,29 @@ pub(crate) async fn persist(
                 &booking.key_id,
                 &booking.created_ms,
             ]),
-        )));
+        ));
     }
     if !dated.gone.is_empty() {
-        steps.push(Box::pin(tx.execute_raw(
+        steps.push(exec(
+            tx,
             "DELETE FROM bookings WHERE calendar = $1 AND id = ANY($2)",
             args(&[&id, &dated.gone]),
-        )));
+        ));
     }
-    steps.push(change_row(tx, kind, id, None, Some(row.incarnation)));
+    steps.push(change_row(
+        tx,
+        kind,
+        id,
+        None,
+        Some((row.incarnation, row.version)),
+    ));
     steps.push(notify(tx));
     run_steps(steps, "saving the calendar").await
 }
 
 /// Keeps a booking's answer for its idempotency key, in the booking's transaction.
 pub(crate) async fn remember_booking(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     key: &IdempotencyKey,
     calendar: &Calendar,
     booking: &Booking,
@@ -291,7 +325,8 @@ pub(crate) async fn remember_booking(
     let zone = calendar.zone();
     let fingerprint: &[u8] = &key.fingerprint;
     let steps: Vec<Step<'_>> = vec![
-        Box::pin(tx.execute_raw(
+        exec(
+            tx,
             "INSERT INTO remembered (principal, key, fingerprint, expires_ms, calendar, zone, \
              incarnation, version, booking, span, label, key_id, created_ms) VALUES ($1, $2, \
              $3, $4, $5, $6, $7, $8, $9, tstzrange(to_timestamp($10), to_timestamp($11), \
@@ -312,7 +347,7 @@ pub(crate) async fn remember_booking(
                 &row.key_id,
                 &row.created_ms,
             ]),
-        )),
+        ),
         change_row(tx, "remembered", &key.principal, Some(&key.key), None),
     ];
     run_steps(steps, "remembering the booking").await
@@ -321,7 +356,7 @@ pub(crate) async fn remember_booking(
 /// The first start of a database, under the schema lock: the `default` calendar when there
 /// is no calendar, and `first`'s admin key when there is no admin key.
 pub(crate) async fn first_start(
-    client: &mut Client,
+    client: &mut deadpool_postgres::Object,
     first: &mut impl FirstStart,
 ) -> Result<(), Error> {
     let tx = client

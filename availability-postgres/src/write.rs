@@ -12,13 +12,12 @@ use availability_core::store::{
     Answer, Authority, Calendar, Change, Expected, Group, IdempotencyKey, KeyHash, Remembered,
 };
 use availability_core::{BackendError, Error};
-use tokio_postgres::Transaction;
 
 use crate::fail::{db, Fail};
 use crate::load::now_s;
 use crate::persist::{
-    admin_for, args, change_row, insert_calendar, lock, lock_admin_keys, notify, persist,
-    remember_booking, run_steps, write_admin_keys, Step,
+    admin_for, args, change_row, exec, insert_calendar, lock, lock_admin_keys, notify, persist,
+    remember_booking, run_steps, write_admin_keys, Step, Tx,
 };
 use crate::rows::{self, signed, REMEMBERED};
 use crate::{timed_out, Database};
@@ -43,7 +42,7 @@ impl Database {
     async fn run<T>(
         &self,
         what: &'static str,
-        mut work: impl AsyncFnMut(&Transaction<'_>) -> Result<T, Fail>,
+        mut work: impl AsyncFnMut(&Tx<'_>) -> Result<T, Fail>,
     ) -> Result<T, Error> {
         let deadline = tokio::time::Instant::now() + self.settings.write_timeout;
         let mut tries = 0;
@@ -159,8 +158,8 @@ impl Database {
                 decide::expected(expected, &current, &admin)?;
                 let incarnation = signed(current.incarnation(), "an incarnation")?;
                 let steps: Vec<Step<'_>> = vec![
-                    Box::pin(tx.execute_raw("DELETE FROM calendars WHERE id = $1", args(&[&id]))),
-                    change_row(tx, "deleted", id, None, Some(incarnation)),
+                    exec(tx, "DELETE FROM calendars WHERE id = $1", args(&[&id])),
+                    change_row(tx, "deleted", id, None, Some((incarnation, 0))),
                     notify(tx),
                 ];
                 run_steps(steps, "deleting the calendar").await?;
@@ -282,11 +281,12 @@ impl Database {
                     .is_some();
                 let members = group.members().to_vec();
                 let steps: Vec<Step<'_>> = vec![
-                    Box::pin(tx.execute_raw(
+                    exec(
+                        tx,
                         "INSERT INTO calendar_groups (id, members) VALUES ($1, $2) \
                          ON CONFLICT (id) DO UPDATE SET members = EXCLUDED.members",
                         args(&[&id, &members]),
-                    )),
+                    ),
                     change_row(tx, "group", id, None, None),
                     notify(tx),
                 ];
@@ -354,7 +354,8 @@ impl Database {
         let body: &[u8] = body;
         self.run("remembering the answer", async |tx| {
             let steps: Vec<Step<'_>> = vec![
-                Box::pin(tx.execute_raw(
+                exec(
+                    tx,
                     "INSERT INTO remembered (principal, key, fingerprint, expires_ms, status, \
                      body, state_incarnation, state_version) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
@@ -368,7 +369,7 @@ impl Database {
                         &state_incarnation,
                         &state_version,
                     ]),
-                )),
+                ),
                 change_row(tx, "remembered", &key.principal, Some(&key.key), None),
                 notify(tx),
             ];

@@ -93,6 +93,7 @@ CREATE TABLE changes (
     id text NOT NULL,
     key text,
     incarnation bigint,
+    version bigint,
     at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX changes_by_xid ON changes (xid);

@@ -62,3 +62,68 @@ async fn a_change_that_commits_after_a_later_one_is_not_skipped() {
     })
     .await;
 }
+
+/// A claim decides from the rows as they are once it holds the calendar's row, never from
+/// what an instance remembers: while another transaction holds the row and adds a booking
+/// in the same owner half hour (not overlapping in time, so the exclusion constraint would
+/// let both through), the claim waits, then sees it and is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_claim_waits_for_the_calendars_row_and_decides_from_what_committed() {
+    let Some(cluster) = cluster_for("a_claim_waits_for_the_calendars_row") else {
+        return;
+    };
+    let url = cluster.database().await;
+    let servers = instances(1, &url).await;
+    let a = &servers[0];
+    let key = always(a, "held").await;
+    let base = super::span(0, 1);
+    let start: serde_json::Value = serde_json::from_str(&base).unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339(start["start"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+
+    let mut other = Cluster::connect(&url).await;
+    let tx = other.transaction().await.unwrap();
+    tx.execute("SELECT 1 FROM calendars WHERE id = 'held' FOR UPDATE", &[])
+        .await
+        .unwrap();
+    // The first ten minutes of the half hour, as another instance would book them.
+    tx.execute(
+        "INSERT INTO bookings (calendar, id, span, created_ms)
+         SELECT 'held', next_booking, tstzrange(to_timestamp($1), to_timestamp($1 + 600)), 0
+         FROM calendars WHERE id = 'held'",
+        &[&(start as f64)],
+    )
+    .await
+    .unwrap();
+    tx.batch_execute(
+        "UPDATE calendars SET version = version + 1, next_booking = next_booking + 1
+             WHERE id = 'held';
+         INSERT INTO changes (kind, id, incarnation)
+             SELECT 'calendar', id, incarnation FROM calendars WHERE id = 'held';",
+    )
+    .await
+    .unwrap();
+    let at = |s: i64| {
+        chrono::DateTime::from_timestamp(s, 0)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    // The last ten minutes of the same half hour, through the instance, meanwhile.
+    let c = a.client(Version::HTTP_2);
+    let body = format!(
+        r#"{{"start":"{}","end":"{}"}}"#,
+        at(start + 1200),
+        at(start + 1800)
+    );
+    let claim = tokio::spawn(async move { super::book(&c, "held", &key, &body, None).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !claim.is_finished(),
+        "the claim waits for the calendar's row"
+    );
+    tx.commit().await.unwrap();
+    let r = claim.await.unwrap();
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert_eq!(r.json()["conflict"]["reason"], "booked", "{}", r.text());
+}

@@ -10,6 +10,8 @@ use http::{Method, StatusCode, Version};
 use crate::support::postgres::{cluster_for, Cluster};
 use crate::support::{database, test_certificate, test_config, Client, TestServer, JSON};
 
+mod away;
+mod binaries;
 mod follow;
 
 /// A week available at every hour.

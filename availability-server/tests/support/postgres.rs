@@ -54,6 +54,11 @@ impl Cluster {
             .map_err(Clone::clone)
     }
 
+    /// A cluster of its own, for a test that stops it; stopped when dropped.
+    pub fn private() -> Result<Cluster, String> {
+        Cluster::start()
+    }
+
     fn start() -> Result<Cluster, String> {
         let bin = binaries().ok_or(
             "no PostgreSQL (apt-get install postgresql, or set AVAILABILITY_PG_BIN to its bin \
@@ -241,6 +246,102 @@ impl Cluster {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // The process's own cluster is a static and never dropped: its watchdog stops it.
+        let data = self.data();
+        let _ = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A TCP proxy in front of a database that can stop forwarding without closing anything, as
+/// a network that silently drops packets does.
+pub struct Blackhole {
+    pub port: u16,
+    dropping: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Blackhole {
+    /// Forwards 127.0.0.1:`port` (its own) to 127.0.0.1:`upstream`.
+    pub async fn start(upstream: u16) -> Blackhole {
+        use std::sync::atomic::AtomicBool;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let dropping = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&dropping);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                let flag = std::sync::Arc::clone(&flag);
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    else {
+                        return;
+                    };
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    tokio::join!(
+                        pump(cr, sw, std::sync::Arc::clone(&flag)),
+                        pump(sr, cw, flag)
+                    );
+                });
+            }
+        });
+        Blackhole {
+            port,
+            dropping,
+            task,
+        }
+    }
+
+    /// Whether what passes is dropped from now on.
+    pub fn drop_packets(&self, dropping: bool) {
+        self.dropping.store(dropping, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Blackhole {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies `from` to `to`, discarding what arrives while `dropping` is set.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    dropping: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if dropping.load(Ordering::SeqCst) {
+            continue;
+        }
+        if to.write_all(&buffer[..n]).await.is_err() {
+            return;
+        }
     }
 }
 
