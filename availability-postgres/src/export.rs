@@ -79,7 +79,8 @@ impl Database {
             .await
             .map_err(|e| e.to_string())?;
         require_schema(&client).await?;
-        Database::start(settings, on_change, (config, tls), (client, heard)).await
+        let pool = connect::pool(&settings, config.clone(), tls.clone())?;
+        Database::start(settings, on_change, (config, tls), (client, heard), pool).await
     }
 }
 

@@ -104,8 +104,8 @@ async fn copy_all(client: &mut Client, store: &Store) -> Result<(), String> {
         .await
         .map_err(|e| said("setting the incarnation sequence", e))?;
     tx.batch_execute(
-        "INSERT INTO changes (kind, id, incarnation) SELECT 'calendar', id, incarnation \
-         FROM calendars;
+        "INSERT INTO changes (kind, id, incarnation, version) \
+         SELECT 'calendar', id, incarnation, version FROM calendars;
          INSERT INTO changes (kind, id) VALUES ('admin_keys', '');
          INSERT INTO changes (kind, id) SELECT 'group', id FROM calendar_groups;
          INSERT INTO changes (kind, id, key) SELECT 'remembered', principal, key \

@@ -107,7 +107,7 @@ impl Database {
         })
         .await
         .map_err(|e| e.to_string())?;
-        Database::start(settings, on_change, (config, tls), (client, heard)).await
+        Database::start(settings, on_change, (config, tls), (client, heard), pool).await
     }
 
     /// Loads every calendar over `client` into a new mirror and starts following the
@@ -123,6 +123,7 @@ impl Database {
             tokio_postgres::Client,
             tokio::sync::mpsc::UnboundedReceiver<()>,
         ),
+        pool: Pool,
     ) -> Result<Arc<Database>, String> {
         let store = Arc::new(
             Store::mirror(availability_core::store::Options {
