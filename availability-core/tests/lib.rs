@@ -4,6 +4,7 @@
 mod dated;
 mod oracles;
 mod store;
+mod store_copy;
 mod store_crash;
 #[cfg(feature = "test-backend")]
 mod store_dated;

@@ -12,11 +12,15 @@
 //! The layout: `schema` (migrations under an advisory lock), `rows` (rows and the core's
 //! values), `load` (everything, streamed, at start and after a reconnect), `write` (the
 //! transactions), `persist` (their statements, pipelined), `follow` (the change log), `fail` (the database's errors as the store's),
-//! `connect` (the pool, TLS and the settings).
+//! `connect` (the pool, TLS and the settings), `import` (a store file's state copied into an
+//! empty database: `availability-server migrate`) and `export` (a database read whole without
+//! writing, for the way back; a database opened without a first start).
 
 mod connect;
+mod export;
 mod fail;
 mod follow;
+mod import;
 mod load;
 mod persist;
 mod rows;
@@ -30,6 +34,8 @@ use availability_core::Error;
 use deadpool_postgres::Pool;
 
 pub use self::connect::Settings;
+pub use self::export::{export, Exported};
+pub use self::import::import;
 pub use self::schema::VERSION as SCHEMA_VERSION;
 pub use self::write::Booked;
 
@@ -101,6 +107,24 @@ impl Database {
         })
         .await
         .map_err(|e| e.to_string())?;
+        Database::start(settings, on_change, (config, tls), (client, heard), pool).await
+    }
+
+    /// Loads every calendar over `client` into a new mirror and starts following the
+    /// change log: the rest of an open, once the schema is known to be this build's.
+    async fn start(
+        settings: Settings,
+        on_change: OnChange,
+        (config, tls): (
+            tokio_postgres::Config,
+            tokio_postgres_rustls::MakeRustlsConnect,
+        ),
+        (mut client, heard): (
+            tokio_postgres::Client,
+            tokio::sync::mpsc::UnboundedReceiver<()>,
+        ),
+        pool: Pool,
+    ) -> Result<Arc<Database>, String> {
         let store = Arc::new(
             Store::mirror(availability_core::store::Options {
                 retention_seconds: settings.retention_seconds,

@@ -10,7 +10,10 @@
 //!
 //! - `config`: settings from defaults, a TOML file, `AVAILABILITY_*` variables and flags;
 //!   the flags and commands themselves in `config/cli.rs`.
-//! - `admin_keys`: the `admin-keys` command: the stored admin keys, managed offline.
+//! - `admin_keys`: the `admin-keys` command: the stored admin keys, managed offline (the store
+//!   file) or beside the running servers (a database).
+//! - `migrate`: the `migrate` command: the calendars moved from the store file to a database
+//!   and back, each copy checked.
 //! - `startup`: from a configuration to a ready server (certificate, `default`, admin key).
 //! - `server`: the accept loop, generic over a `Handler`: TLS, HTTP/1.1 and HTTP/2,
 //!   connection limits and timeouts, graceful shutdown, and the panic guard.
@@ -57,6 +60,7 @@ pub mod ics;
 pub mod idempotency;
 pub mod limit;
 pub mod metrics;
+pub mod migrate;
 pub mod page;
 pub mod render;
 pub mod routes;

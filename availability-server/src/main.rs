@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Some(Command::GenerateKey) => generate_key(&cli),
         Some(Command::HashKey { key }) => hash_key(&cli, key),
         Some(Command::AdminKeys { action }) => admin_keys(&cli, action),
+        Some(Command::Migrate { from, to }) => migrate(&cli, from, to),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -35,10 +36,20 @@ fn generate_key(cli: &Cli) -> Result<(), String> {
     Ok(())
 }
 
-/// Lists, creates or revokes the admin keys in the data directory's store.
+/// Lists, creates or revokes the admin keys in the data directory's store, or in the database.
 fn admin_keys(cli: &Cli, action: &AdminKeysAction) -> Result<(), String> {
     let config = Config::load(cli)?;
     availability_server::admin_keys::run(&config, action, &mut std::io::stdout().lock())
+}
+
+/// Copies the calendars from one place to the other and checks the copy.
+fn migrate(cli: &Cli, from: &str, to: &str) -> Result<(), String> {
+    let config = Config::load(cli)?;
+    let ca_file = cli
+        .database_ca
+        .clone()
+        .or_else(|| config.database.and_then(|d| d.ca_file));
+    availability_server::migrate::run(from, to, ca_file, &mut std::io::stdout().lock())
 }
 
 /// Prints the `<id>:<hash>` line of a key.

@@ -47,9 +47,7 @@ pub async fn open_database(config: &Config) -> Result<Option<Opened>, String> {
     let Some(database) = &config.database else {
         return Ok(None);
     };
-    let mut settings = availability_postgres::Settings::new(database.url.clone());
-    settings.pool_size = database.pool;
-    settings.ca_file = database.ca_file.clone();
+    let settings = database_settings(database);
     let app: Arc<OnceLock<std::sync::Weak<App>>> = Arc::new(OnceLock::new());
     let told = Arc::clone(&app);
     let on_change: availability_postgres::OnChange = Arc::new(move |id: &str| {
@@ -76,6 +74,14 @@ pub async fn open_database(config: &Config) -> Result<Option<Opened>, String> {
         storage: Storage::Postgres(db, app),
         new_admin_key,
     }))
+}
+
+/// The backend's settings for `database`.
+pub fn database_settings(database: &crate::config::Database) -> availability_postgres::Settings {
+    let mut settings = availability_postgres::Settings::new(database.url.clone());
+    settings.pool_size = database.pool;
+    settings.ca_file = database.ca_file.clone();
+    settings
 }
 
 /// Loads or makes the TLS identity, creates the `default` calendar on an empty store file,

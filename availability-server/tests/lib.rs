@@ -29,6 +29,7 @@ mod keys;
 mod lifecycle;
 mod listing;
 mod live;
+mod migrate;
 mod openapi;
 mod pages;
 mod postgres;

@@ -385,6 +385,26 @@ fn create_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     })
 }
 
+/// Creates `path` holding `bytes` as [`create_atomically`] does, but refuses when `path`
+/// exists: a copy of a store never replaces a file.
+pub(crate) fn create_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_then(path, bytes, "a new file", |temp| {
+        std::fs::hard_link(temp, path).map_err(|err| {
+            if err.kind() == io::ErrorKind::AlreadyExists {
+                Error::new(
+                    Kind::AlreadyExists,
+                    format!(
+                        "{} exists: a copy is only written as a new file",
+                        path.display()
+                    ),
+                )
+            } else {
+                io_error(path, "linking a new file into place", err)
+            }
+        })
+    })
+}
+
 /// Writes `bytes` at `offset` one page at a time.
 ///
 /// Where the file system caches files in large folios (ext4 on Linux 6.18, as on the machine

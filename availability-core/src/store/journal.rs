@@ -44,7 +44,7 @@ mod compaction;
 mod growth;
 
 pub(super) use self::compaction::image_of;
-use self::compaction::Image;
+pub(super) use self::compaction::Image;
 use self::growth::{
     collect_growth, grow, grow_ahead, grown_len, settle_growth, storage_full, GrowError,
 };
@@ -367,6 +367,24 @@ impl Journal {
             .remembered
             .get(&(String::from(principal), String::from(key)))
             .cloned()
+    }
+
+    /// Every remembered answer that expires after `now_ms`, in (principal, key) order: a
+    /// copy of the index as of now, which costs O(1) under the lock.
+    pub(super) fn remembered_after(&self, now_ms: i64) -> Vec<Remembered> {
+        let kept = match self.state.lock() {
+            Ok(state) => state.live.remembered.clone(),
+            Err(_) => return Vec::new(),
+        };
+        kept.values()
+            .filter(|answer| answer.expires_ms > now_ms)
+            .cloned()
+            .collect()
+    }
+
+    /// The sequence number the next record gets: every incarnation given so far is below it.
+    pub(super) fn next_seq(&self) -> u64 {
+        self.state.lock().map_or(1, |state| state.next_seq)
     }
 
     /// Makes the log refuse every append: its store is a mirror.

@@ -56,6 +56,8 @@
 //! - `format`: the bytes of a calendar's record and keys, and of the fixed records of the
 //!   formats before; `open` opening the log and building the state readers see; `migrate`
 //!   reading the formats before.
+//! - `copy`: a new store file written from the published state ([`Store::write_copy`]),
+//!   and how much a store holds ([`Counts`]).
 //! - `backend`: where the bytes live: the file, or the test double; `file` the file: atomic
 //!   creation, the lock, the mapping for reading, flushes, growth, replacement; the
 //!   per-platform part (lock, positional I/O) in one small module each.
@@ -67,6 +69,7 @@ mod backend;
 mod calendar;
 mod calendars;
 mod checked;
+mod copy;
 mod dates;
 pub mod decide;
 mod directory;
@@ -104,6 +107,7 @@ use self::calendar::{next_version, not_found};
 pub use self::calendar::{Calendar, Change, DEFAULT_CALENDAR, DEFAULT_ZONE};
 use self::checked::now_ms;
 pub use self::checked::{check_id, check_zone_name, KeyHash, KeyScope};
+pub use self::copy::Counts;
 use self::directory::Directory;
 pub use self::expect::{Authority, Expected};
 use self::file::MappedFile;

@@ -211,16 +211,30 @@ pub enum Command {
         key: String,
     },
     /// List, create or revoke the admin keys kept in the data directory, with the server
-    /// stopped (a running server holds the store; use its `/admin/keys` routes instead).
+    /// stopped (a running server holds the store; use its `/admin/keys` routes instead), or
+    /// in the database of --database-url.
     AdminKeys {
         /// What to do with them.
         #[command(subcommand)]
         action: AdminKeysAction,
     },
+    /// Copy the calendars from a data directory's store into an empty PostgreSQL database,
+    /// or from a database into a new store file, with the servers stopped; then check the
+    /// copy (counts, and every calendar's incarnation and version).
+    Migrate {
+        /// Where the calendars are: a data directory, or a database URL (`postgres://...`,
+        /// `host=... dbname=...`).
+        #[arg(long)]
+        from: String,
+        /// Where to copy them: a database URL (an empty database), or a data directory
+        /// (without a store file).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 /// What `admin-keys` does.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum AdminKeysAction {
     /// Print every admin key: id, when it was made, where it is kept, label. Never a secret.
     List,

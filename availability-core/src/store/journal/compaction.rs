@@ -25,14 +25,14 @@ pub(in crate::store) fn image_of(live: &Live, first_seq: u64, cutoff: i64, now_m
 
 /// A journal file being written whole, record by record: its header (generation, first
 /// sequence number), the records from there, then zeros to a length with room to append.
-pub(super) struct Image {
+pub(in crate::store) struct Image {
     bytes: Vec<u8>,
     first_seq: u64,
     records: u64,
 }
 
 impl Image {
-    pub(super) fn new(generation: u64, first_seq: u64) -> Image {
+    pub(in crate::store) fn new(generation: u64, first_seq: u64) -> Image {
         Image {
             bytes: Header {
                 generation,
@@ -46,7 +46,7 @@ impl Image {
 
     /// Appends `record`, as the next one and durable (a new journal is flushed whole before
     /// it is used).
-    pub(super) fn push(&mut self, record: &Record) {
+    pub(in crate::store) fn push(&mut self, record: &Record) {
         let seq = self.first_seq + self.records;
         self.bytes
             .extend_from_slice(&frame(seq, self.first_seq, record));
@@ -59,7 +59,7 @@ impl Image {
     }
 
     /// The file: the records, then zeros to a length with room to append.
-    pub(super) fn finish(mut self) -> Vec<u8> {
+    pub(in crate::store) fn finish(mut self) -> Vec<u8> {
         let len = (HEADER + 2 * self.body_len())
             .max(INITIAL_LEN)
             .next_multiple_of(PAGE);
