@@ -37,6 +37,11 @@ struct Inner {
     /// What refused a claim, for [`Kind::Conflict`].
     #[cfg(feature = "tz")]
     conflict: Option<crate::conflict::Conflict>,
+    /// The booking type's rule that refused a start, for [`Kind::Conflict`].
+    #[cfg(feature = "tz")]
+    rule: Option<crate::slots::Rule>,
+    /// The field an invalid value was given for.
+    field: Option<&'static str>,
 }
 
 /// What kind of thing went wrong. Private so that it can grow; callers use the predicates.
@@ -66,6 +71,9 @@ pub(crate) enum Kind {
     /// too far ahead.
     #[cfg(feature = "tz")]
     InvalidSpan,
+    /// A booking type whose fields break their ranges; `field` names the first.
+    #[cfg(feature = "tz")]
+    InvalidBookingType,
     /// An operating-system I/O error (with the underlying error as the source).
     #[cfg(feature = "std")]
     Io,
@@ -135,8 +143,32 @@ impl Error {
                 source: None,
                 #[cfg(feature = "tz")]
                 conflict: None,
+                #[cfg(feature = "tz")]
+                rule: None,
+                field: None,
             }),
         }
+    }
+
+    /// A value of `kind` refused for its field `field`.
+    #[cold]
+    pub(crate) fn invalid_field(
+        kind: Kind,
+        field: &'static str,
+        message: impl Into<String>,
+    ) -> Error {
+        let mut err = Error::new(kind, message);
+        err.inner.field = Some(field);
+        err
+    }
+
+    /// A start that `rule` of a booking type refuses.
+    #[cfg(feature = "tz")]
+    #[cold]
+    pub(crate) fn refused_by(rule: crate::slots::Rule, message: impl Into<String>) -> Error {
+        let mut err = Error::new(Kind::Conflict, message);
+        err.inner.rule = Some(rule);
+        err
     }
 
     /// The same error, attributed to entry `index` of a batch.
@@ -231,6 +263,23 @@ impl Error {
     #[cfg(feature = "tz")]
     pub fn conflict_details(&self) -> Option<&crate::conflict::Conflict> {
         self.inner.conflict.as_ref()
+    }
+
+    /// For a start that a booking type refused, the first of its rules that refused it.
+    #[cfg(feature = "tz")]
+    pub fn rule(&self) -> Option<crate::slots::Rule> {
+        self.inner.rule
+    }
+
+    /// A booking type whose fields break their ranges; [`Error::field`] names the first.
+    #[cfg(feature = "tz")]
+    pub fn is_invalid_booking_type(&self) -> bool {
+        self.inner.kind == Kind::InvalidBookingType
+    }
+
+    /// The field of an invalid value, where one is to blame.
+    pub fn field(&self) -> Option<&'static str> {
+        self.inner.field
     }
 
     /// A booking span the rules refuse: not on whole minutes, `end <= start`, longer than

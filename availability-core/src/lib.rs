@@ -93,6 +93,8 @@ mod parse;
 mod plane;
 #[cfg(feature = "serde")]
 mod serde_impls;
+#[cfg(feature = "tz")]
+pub mod slots;
 mod week;
 
 #[cfg(feature = "std")]

@@ -92,6 +92,7 @@ pub(crate) fn booking(row: &Row, at: usize) -> Result<(Claim, BookingId, i64), E
         end: get(row, at + 2, "a booking's end")?,
         label: get(row, at + 3, "a booking label")?,
         key_id: get(row, at + 4, "a booking's key")?,
+        booking_type: None,
     };
     if claim.end <= claim.start {
         return Err(bad("a booking", format!("{id} ends before it starts")));

@@ -172,6 +172,23 @@ impl Dated {
                 "a booking's end must be after its start, at most 7 days later",
             ));
         }
+        let slots = self.check_claim(zone, pattern, claim)?;
+        Ok(self.hold(id, claim, created_ms, slots))
+    }
+
+    /// Checks that every owner slot of `claim`'s span is available in the effective weeks
+    /// and unclaimed, as [`Dated::claim`] does (without its span rules), and returns those
+    /// slots per owner week number.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_conflict`], naming the first slot in time that is not free.
+    pub(crate) fn check_claim(
+        &self,
+        zone: Zone,
+        pattern: &Week,
+        claim: &Claim,
+    ) -> Result<Vec<(i64, Plane)>, Error> {
         let slots = owner_slots(zone, claim.start, claim.end);
         // The first slot in time that is not free, and why.
         for (n, wanted) in &slots {
@@ -188,7 +205,7 @@ impl Dated {
             };
             return Err(self.conflict(zone, pattern, &planes, *n, slot, claim));
         }
-        Ok(self.hold(id, claim, created_ms, slots))
+        Ok(slots)
     }
 
     #[cold]

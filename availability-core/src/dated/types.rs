@@ -133,6 +133,9 @@ pub struct Claim {
     pub label: Option<String>,
     /// The id of the key that made the booking (to let it cancel its own).
     pub key_id: Option<String>,
+    /// The booking type it was made by, if any (its rules were checked when it was made, and
+    /// its `per_day` counts it).
+    pub booking_type: Option<String>,
 }
 
 impl Claim {
@@ -143,6 +146,7 @@ impl Claim {
             end,
             label: None,
             key_id: None,
+            booking_type: None,
         }
     }
 
@@ -195,6 +199,7 @@ pub struct Booking {
     pub(super) end: i64,
     pub(super) label: Option<Box<str>>,
     pub(super) key_id: Option<Box<str>>,
+    pub(super) booking_type: Option<Box<str>>,
     pub(super) created_ms: i64,
     /// The owner slots the span touches, per owner week number: derived from the span and
     /// the owner's zone. Boxed to its length: a calendar holds many bookings, and most touch
@@ -228,6 +233,11 @@ impl Booking {
         self.key_id.as_deref()
     }
 
+    /// The booking type it was made by, if any.
+    pub fn booking_type(&self) -> Option<&str> {
+        self.booking_type.as_deref()
+    }
+
     /// When it was made, in milliseconds since the Unix epoch.
     pub fn created_unix_ms(&self) -> i64 {
         self.created_ms
@@ -252,6 +262,7 @@ impl Booking {
             end: claim.end,
             label: claim.label.as_deref().map(Box::from),
             key_id: claim.key_id.as_deref().map(Box::from),
+            booking_type: claim.booking_type.as_deref().map(Box::from),
             created_ms,
             slots,
         }
@@ -264,12 +275,13 @@ impl Booking {
     }
 
     /// What it claimed: its span, label and key.
-    pub(super) fn claim(&self) -> Claim {
+    pub fn claim(&self) -> Claim {
         Claim {
             start: self.start,
             end: self.end,
             label: self.label.as_deref().map(String::from),
             key_id: self.key_id.as_deref().map(String::from),
+            booking_type: self.booking_type.as_deref().map(String::from),
         }
     }
 
@@ -292,6 +304,7 @@ impl fmt::Debug for Booking {
             .field("end", &self.end)
             .field("label", &self.label)
             .field("key_id", &self.key_id)
+            .field("booking_type", &self.booking_type)
             .field("slots", &self.slot_count())
             .finish()
     }

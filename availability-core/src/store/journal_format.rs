@@ -281,6 +281,7 @@ pub(crate) enum Record {
         created_ms: i64,
         key_id: Option<String>,
         label: Option<String>,
+        booking_type: Option<String>,
         remembered: Option<Remembered>,
     },
     /// A booking cancelled.
@@ -318,6 +319,7 @@ impl Record {
             created_ms: booking.created_unix_ms(),
             key_id: booking.key_id().map(String::from),
             label: booking.label().map(String::from),
+            booking_type: booking.booking_type().map(String::from),
             remembered,
         }
     }
@@ -372,12 +374,14 @@ impl Record {
                 owner,
                 key_id,
                 label,
+                booking_type,
                 remembered,
                 ..
             } => len::book(
                 &owner.id,
                 key_id.as_deref(),
                 label.as_deref(),
+                booking_type.as_deref(),
                 remembered.as_ref(),
             ),
             Record::Cancel { owner, .. } => len::owner(&owner.id) + 8,
@@ -417,6 +421,7 @@ impl Record {
                 created_ms,
                 key_id,
                 label,
+                booking_type,
                 remembered,
                 ..
             } => {
@@ -426,14 +431,7 @@ impl Record {
                 let key_id = key_id.as_deref().unwrap_or_default();
                 out.push(key_id.len() as u8);
                 out.extend_from_slice(key_id.as_bytes());
-                match label {
-                    Some(label) => {
-                        out.push(1);
-                        out.extend_from_slice(&(label.len() as u16).to_le_bytes());
-                        out.extend_from_slice(label.as_bytes());
-                    }
-                    None => out.push(0),
-                }
+                book::encode_label_and_type(&mut out, label.as_deref(), booking_type.as_deref());
                 book::encode_answer(&mut out, remembered.as_ref());
             }
             Record::Cancel { id, .. } => out.extend_from_slice(&id.to_le_bytes()),

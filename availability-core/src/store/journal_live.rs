@@ -61,6 +61,7 @@ pub(super) struct LiveBooking {
     created_ms: i64,
     key_id: Option<Box<str>>,
     label: Option<Box<str>>,
+    booking_type: Option<Box<str>>,
 }
 
 impl Live {
@@ -116,6 +117,7 @@ impl Live {
                         created_ms,
                         key_id,
                         label,
+                        booking_type,
                         remembered,
                         ..
                     } => {
@@ -130,6 +132,7 @@ impl Live {
                                 created_ms: *created_ms,
                                 key_id: key_id.as_deref().map(Box::from),
                                 label: label.as_deref().map(Box::from),
+                                booking_type: booking_type.as_deref().map(Box::from),
                             },
                         );
                         if let Some(r) = remembered {
@@ -303,6 +306,7 @@ impl LiveRecord<'_> {
                 created_ms: booking.created_ms,
                 key_id: booking.key_id.as_deref().map(String::from),
                 label: booking.label.as_deref().map(String::from),
+                booking_type: booking.booking_type.as_deref().map(String::from),
                 remembered: None,
             },
             LiveRecord::Remember(remembered) => Record::Remember(remembered.clone()),
@@ -325,6 +329,7 @@ impl LiveRecord<'_> {
                 id,
                 booking.key_id.as_deref(),
                 booking.label.as_deref(),
+                booking.booking_type.as_deref(),
                 None,
             ),
             LiveRecord::Remember(remembered) => len::remember(remembered),
@@ -371,6 +376,7 @@ mod tests {
             end: start + 3_600,
             label: None,
             key_id: None,
+            booking_type: None,
         };
         let slots = alloc::vec![(id as i64, crate::plane::Plane::range(2, 4))];
         Remembered {
@@ -420,6 +426,7 @@ mod tests {
                     created_ms: 5,
                     key_id: (b % 2 == 0).then(|| String::from("k1")),
                     label: (b % 3 != 0).then(|| "label ".repeat(b as usize)),
+                    booking_type: (b % 5 != 0).then(|| alloc::format!("call-{b}")),
                     remembered: match b % 4 {
                         1 => Some(remembered(&alloc::format!("b{b}"), 500, 40)),
                         3 => Some(booked(cal, inc, 3 + b, b + 1, start)),

@@ -250,6 +250,7 @@ fn replay(dated: &mut Dated, zone: &str, record: &Record) -> Result<(), String> 
             created_ms,
             key_id,
             label,
+            booking_type,
             ..
         } => {
             let claim = Claim {
@@ -257,6 +258,7 @@ fn replay(dated: &mut Dated, zone: &str, record: &Record) -> Result<(), String> 
                 end: *end,
                 label: label.clone(),
                 key_id: key_id.clone(),
+                booking_type: booking_type.clone(),
             };
             dated.cancel(BookingId(*id));
             if let Some(other) = dated.overlapping(zone, *start, *end) {

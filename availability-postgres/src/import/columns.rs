@@ -106,6 +106,7 @@ fn answer_zone(store: &Store, calendar: &str, booking: &Booking) -> String {
         start: booking.start(),
         end: booking.end(),
         label: None,
+        booking_type: None,
         key_id: None,
     };
     let gives_the_slots = |zone: Zone| {

@@ -214,6 +214,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
         end: end.at.timestamp(),
         label: new.label,
         key_id,
+        booking_type: None,
     };
     let owner = cal.zone().to_owned();
     let expected = App::expected(&cal, None, principal.as_ref());

@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::super::checked::check_key_id;
+use super::super::checked::{check_id, check_key_id};
 use super::super::format::Cursor;
 use super::remembered::{self, Form, Made, BOOKED, NONE, RESPONSE, RESPONSE_3};
 use super::{owner, Answer, Owner, Record, Remembered, MAX_LABEL};
@@ -32,6 +32,24 @@ pub(super) fn encode_answer(out: &mut Vec<u8>, remembered: Option<&Remembered>) 
     }
 }
 
+/// The label flag (bit 0: a label follows, bit 1: a booking type follows it), the label
+/// (length u16, UTF-8) and the booking type (length byte, name).
+pub(super) fn encode_label_and_type(
+    out: &mut Vec<u8>,
+    label: Option<&str>,
+    booking_type: Option<&str>,
+) {
+    out.push(u8::from(label.is_some()) | u8::from(booking_type.is_some()) << 1);
+    if let Some(label) = label {
+        out.extend_from_slice(&(label.len() as u16).to_le_bytes());
+        out.extend_from_slice(label.as_bytes());
+    }
+    if let Some(name) = booking_type {
+        out.push(name.len() as u8);
+        out.extend_from_slice(name.as_bytes());
+    }
+}
+
 /// A booking record's payload after its kind (4; kind 12 is laid out the same way).
 pub(super) fn decode(c: &mut Cursor<'_>) -> Result<Record, String> {
     let owner = owner(c)?;
@@ -48,16 +66,26 @@ pub(super) fn decode(c: &mut Cursor<'_>) -> Result<Record, String> {
         check_key_id(&key).map_err(|e| e.to_string())?;
         Some(key)
     };
-    let label = match c.byte()? {
-        0 => None,
-        1 => {
-            let len = usize::from(c.u16()?);
-            if len > MAX_LABEL {
-                return Err(format!("a label of {len} bytes (at most {MAX_LABEL})"));
-            }
-            Some(c.text(len, "label")?)
+    let flags = c.byte()?;
+    if flags & !0b11 != 0 {
+        return Err(format!("label flag {flags}"));
+    }
+    let label = if flags & 1 != 0 {
+        let len = usize::from(c.u16()?);
+        if len > MAX_LABEL {
+            return Err(format!("a label of {len} bytes (at most {MAX_LABEL})"));
         }
-        other => return Err(format!("label flag {other}")),
+        Some(c.text(len, "label")?)
+    } else {
+        None
+    };
+    let booking_type = if flags & 2 != 0 {
+        let len = usize::from(c.byte()?);
+        let name = c.text(len, "booking type")?;
+        check_id(&name).map_err(|e| e.to_string())?;
+        Some(name)
+    } else {
+        None
     };
     let remembered = match c.byte()? {
         NONE => None,
@@ -75,6 +103,7 @@ pub(super) fn decode(c: &mut Cursor<'_>) -> Result<Record, String> {
                     end,
                     label: label.clone(),
                     key_id: key_id.clone(),
+                    booking_type: booking_type.clone(),
                 },
                 created_ms,
             },
@@ -89,6 +118,7 @@ pub(super) fn decode(c: &mut Cursor<'_>) -> Result<Record, String> {
         created_ms,
         key_id,
         label,
+        booking_type,
         remembered,
     })
 }

@@ -27,13 +27,16 @@ pub(crate) fn book(
     id: &str,
     key_id: Option<&str>,
     label: Option<&str>,
+    booking_type: Option<&str>,
     remembered: Option<&Remembered>,
 ) -> usize {
     owner(id)
         + 32
         + 1
         + key_id.map_or(0, str::len)
-        + label.map_or(1, |label| 3 + label.len())
+        + 1
+        + label.map_or(0, |label| 2 + label.len())
+        + booking_type.map_or(0, |name| 1 + name.len())
         + 1
         + remembered.map_or(0, self::remembered)
 }
@@ -45,7 +48,13 @@ pub(crate) fn remember(r: &Remembered) -> usize {
         Answer::Response { .. } => remembered(r),
         Answer::Booked {
             calendar, booking, ..
-        } => book(calendar, booking.key_id(), booking.label(), Some(r)),
+        } => book(
+            calendar,
+            booking.key_id(),
+            booking.label(),
+            booking.booking_type(),
+            Some(r),
+        ),
     }
 }
 

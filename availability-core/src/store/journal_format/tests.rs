@@ -19,6 +19,7 @@ fn booking(id: u64) -> Arc<crate::dated::Booking> {
         end: 1_800_003_600,
         label: Some(String::from("Team sync")),
         key_id: Some(String::from("k1")),
+        booking_type: Some(String::from("call-30")),
     };
     let slots = alloc::vec![(2_900, Plane::range(40, 42)), (2_901, Plane::range(0, 1))];
     Arc::new(crate::dated::Booking::made(
@@ -74,6 +75,7 @@ fn samples() -> Vec<Record> {
             created_ms: 1_799_000_000_000,
             key_id: Some(String::from("k1")),
             label: Some(String::from("Team sync")),
+            booking_type: None,
             remembered: Some(remembered.clone()),
         },
         Record::Book {
@@ -84,6 +86,7 @@ fn samples() -> Vec<Record> {
             created_ms: 1_799_000_000_000,
             key_id: Some(String::from("k1")),
             label: Some(String::from("Team sync")),
+            booking_type: Some(String::from("call-30")),
             remembered: Some(booked(7)),
         },
         Record::Book {
@@ -94,6 +97,7 @@ fn samples() -> Vec<Record> {
             created_ms: 0,
             key_id: None,
             label: None,
+            booking_type: Some(String::from("room-2h")),
             remembered: None,
         },
         Record::Cancel {
