@@ -59,6 +59,7 @@ pub(crate) fn parts(row: &Row) -> Result<(Parts, u64), Error> {
         booking_public: get(row, 5, "a booking flag")?,
         changed_at_ms: get(row, 6, "a change time")?,
         keys: Vec::new(),
+        booking_types: Vec::new(),
         id,
     };
     let next = unsigned(get(row, 7, "a booking id")?, "a booking id")?;

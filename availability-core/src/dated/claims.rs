@@ -110,6 +110,20 @@ impl Dated {
         self.hold(id, claim, created_ms, slots)
     }
 
+    /// Books `claim` again as booking `id`, made at `created_ms`, with the checks of
+    /// [`Dated::claim`] but its span rules (the caller checked them): how a booking is moved,
+    /// once the caller has cancelled it in its copy.
+    pub(crate) fn rebook(
+        &mut self,
+        zone: Zone,
+        pattern: &Week,
+        claim: &Claim,
+        id: BookingId,
+        created_ms: i64,
+    ) -> Result<Arc<Booking>, Error> {
+        self.insert_booking(zone, pattern, claim, id, created_ms)
+    }
+
     /// Records booking `id` of `claim`, holding `slots` (checked by the caller).
     fn hold(
         &mut self,

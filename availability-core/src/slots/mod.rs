@@ -110,12 +110,15 @@ impl BookingType {
             within("per_day", per_day, 1, 1_000)?;
         }
         if let Some(label) = &self.label {
-            if label.len() > crate::dated::MAX_LABEL || label.chars().any(char::is_control) {
+            if label.is_empty()
+                || label.len() > crate::dated::MAX_LABEL
+                || label.chars().any(char::is_control)
+            {
                 return Err(Error::invalid_field(
                     Kind::InvalidBookingType,
                     "label",
                     format!(
-                        "`label` is at most {} bytes of text without control characters",
+                        "`label` is 1 to {} bytes of text without control characters",
                         crate::dated::MAX_LABEL
                     ),
                 ));
@@ -326,4 +329,35 @@ pub fn check(owner: &Owner<'_>, offer: &Offer<'_>, start: i64) -> Result<(), Err
             ),
         )),
     }
+}
+
+/// The longest booking type name.
+pub const MAX_NAME: usize = 63;
+
+/// Checks a booking type's name: 1 to 63 characters of `a-z`, `0-9` and `-`, starting with a
+/// letter or digit (the alphabet of calendar ids).
+///
+/// # Errors
+///
+/// [`Error::is_invalid_booking_type`], with [`Error::field`] `name`.
+pub fn check_name(name: &str) -> Result<(), Error> {
+    let bytes = name.as_bytes();
+    let first_ok = bytes
+        .first()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let rest_ok = bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+    if first_ok && rest_ok && bytes.len() <= MAX_NAME {
+        return Ok(());
+    }
+    Err(Error::invalid_field(
+        Kind::InvalidBookingType,
+        "name",
+        format!(
+            "invalid booking type name {:?}: it must be 1 to {MAX_NAME} characters of a-z, 0-9 \
+             and '-', starting with a letter or digit",
+            crate::error::Truncated(name)
+        ),
+    ))
 }

@@ -1,6 +1,7 @@
 //! A calendar's value and the rules for changing it: its pattern, owner zone, keys and
 //! versions. The strings it holds are checked by `checked`.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -14,6 +15,7 @@ use super::format::{shared_zone, CalendarRecord};
 use crate::batch::Batch;
 use crate::dated::Dated;
 use crate::error::{Error, Kind};
+use crate::slots::{check_name, BookingType, MAX_TYPES};
 use crate::week::Week;
 
 /// The calendar every store has from its first open.
@@ -104,6 +106,18 @@ impl Calendar {
         time.unwrap_or(UNIX_EPOCH)
     }
 
+    /// The booking types, by name.
+    pub fn booking_types(&self) -> impl ExactSizeIterator<Item = (&str, &BookingType)> + '_ {
+        self.record.types.iter().map(|(name, t)| (&**name, t))
+    }
+
+    /// The booking type named `name`.
+    pub fn booking_type(&self, name: &str) -> Option<&BookingType> {
+        let types = &self.record.types;
+        let at = types.binary_search_by(|(n, _)| (**n).cmp(name)).ok()?;
+        Some(&types[at].1)
+    }
+
     /// The hashes of the calendar's keys.
     pub fn keys(&self) -> &[KeyHash] {
         &self.record.keys
@@ -147,6 +161,10 @@ pub enum Change {
     RemoveKey(String),
     /// Whether anyone may book (`true`) or only key holders (`false`).
     SetBookingPublic(bool),
+    /// Adds the booking type of this name, or replaces it (bookings made by it stay).
+    SetBookingType(String, BookingType),
+    /// Removes the booking type of this name (bookings made by it stay).
+    RemoveBookingType(String),
 }
 
 /// The `default` calendar of a new file: its first record, sequence number 1, which is its
@@ -177,6 +195,7 @@ pub(super) fn new_calendar(
         keys,
         incarnation,
         booking_public: false,
+        types: Box::default(),
     }
 }
 
@@ -222,6 +241,42 @@ fn apply(record: &mut CalendarRecord, change: &Change) -> Result<(), Error> {
             remove_key(&mut record.keys, key_id, &whose)?;
         }
         Change::SetBookingPublic(public) => record.booking_public = *public,
+        Change::SetBookingType(name, rules) => {
+            check_name(name)?;
+            rules.check()?;
+            let mut types: Vec<(Box<str>, BookingType)> = record.types.to_vec();
+            match types.binary_search_by(|(n, _)| (**n).cmp(name.as_str())) {
+                Ok(at) => types[at].1 = rules.clone(),
+                Err(_) if types.len() >= MAX_TYPES => {
+                    return Err(Error::new(
+                        Kind::Capacity,
+                        format!(
+                            "calendar {:?} already has {MAX_TYPES} booking types, the most a \
+                             calendar has; remove one first",
+                            record.id
+                        ),
+                    ))
+                }
+                Err(at) => types.insert(at, (Box::from(name.as_str()), rules.clone())),
+            }
+            record.types = types.into_boxed_slice();
+        }
+        Change::RemoveBookingType(name) => {
+            let before = record.types.len();
+            let types: Vec<(Box<str>, BookingType)> = record
+                .types
+                .iter()
+                .filter(|(n, _)| **n != **name)
+                .cloned()
+                .collect();
+            if types.len() == before {
+                return Err(Error::new(
+                    Kind::NotFound,
+                    format!("calendar {:?} has no booking type {name:?}", record.id),
+                ));
+            }
+            record.types = types.into_boxed_slice();
+        }
     }
     Ok(())
 }

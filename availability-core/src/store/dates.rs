@@ -139,4 +139,37 @@ impl Store {
             Ok((record, cancelled))
         })
     }
+
+    /// Moves booking `booking` of calendar `id` to start at `start` in one commit: the new
+    /// span is claimed and the old one freed together, with the same id and a new version of
+    /// the calendar. A booking made by a type keeps the type's duration and is checked by
+    /// its rules again (`end` must then be `None` or the type's end); an untyped one ends at
+    /// `end`, or keeps its length. Returns the new state and the moved booking.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::book`] for the new span (a type's rule that refuses names itself in
+    /// [`Error::rule`]); [`Error::is_not_found`] when there is no such booking. On any error
+    /// the booking stays where it was.
+    pub fn reschedule(
+        &self,
+        id: &str,
+        expected: impl Into<Expected>,
+        booking: BookingId,
+        start: i64,
+        end: Option<i64>,
+    ) -> Result<(Arc<Calendar>, Arc<Booking>), Error> {
+        let now = now_ms().div_euclid(1000);
+        let write = DatedWrite::Move {
+            booking,
+            start,
+            end,
+            now,
+        };
+        self.dated_write(id, expected.into(), |current, dated, owner| {
+            let moved = apply_dated(current, dated, &write)?
+                .ok_or_else(|| Error::new(Kind::Io, "a move moved nothing"))?;
+            Ok((Record::book(owner, &moved, None), moved))
+        })
+    }
 }

@@ -24,6 +24,7 @@
 //! # Ok::<(), availability_core::Error>(())
 //! ```
 
+use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -34,12 +35,14 @@ use super::calendar::{add_key, new_calendar, next_state, next_version, remove_ke
 use super::calendar::{Calendar, Change};
 use super::checked::{check_id, check_zone_name, KeyHash};
 use super::expect::{Authority, Expected};
+use super::format::types::Types;
 use super::format::{shared_zone, CalendarRecord};
 use super::groups::Group;
 use super::journal_format::{self, Answer};
 use super::open::zone_or_utc;
 use crate::dated::{Booking, BookingId, Claim, Dated, DayOverride};
 use crate::error::{Error, Kind};
+use crate::slots::{self, BookingType, Offer, Owner};
 use crate::week::Week;
 
 /// A calendar's own fields, as a backend that keeps them elsewhere reads them back
@@ -62,6 +65,8 @@ pub struct Parts {
     pub keys: Vec<KeyHash>,
     /// Whether anyone may book.
     pub booking_public: bool,
+    /// The booking types, by name.
+    pub booking_types: Vec<(String, BookingType)>,
 }
 
 impl Parts {
@@ -80,6 +85,11 @@ impl Parts {
             changed_at_ms: record.changed_at_ms,
             keys: record.keys.clone(),
             booking_public: record.booking_public,
+            booking_types: record
+                .types
+                .iter()
+                .map(|(name, t)| (String::from(&**name), t.clone()))
+                .collect(),
         }
     }
 }
@@ -112,6 +122,7 @@ impl Calendar {
             keys,
             incarnation: parts.incarnation,
             booking_public: parts.booking_public,
+            types: checked_types(parts.booking_types)?,
         };
         Ok(Calendar {
             version: parts.version,
@@ -127,6 +138,26 @@ impl Calendar {
         parts.version = self.version;
         parts
     }
+}
+
+/// Booking types as a record holds them: each checked, by name, no name twice, at most
+/// [`MAX_TYPES`](crate::slots::MAX_TYPES).
+fn checked_types(mut types: Vec<(String, BookingType)>) -> Result<Types, Error> {
+    types.sort_by(|a, b| a.0.cmp(&b.0));
+    if types.len() > crate::slots::MAX_TYPES || types.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(Error::new(
+            Kind::Parse,
+            "booking types: more than the most a calendar has, or a name twice",
+        ));
+    }
+    for (name, t) in &types {
+        crate::slots::check_name(name)?;
+        t.check()?;
+    }
+    Ok(types
+        .into_iter()
+        .map(|(name, t)| (Box::from(name), t))
+        .collect())
 }
 
 /// A new calendar `id` in `zone` with `keys` and `incarnation`, if `by` may create one given
@@ -216,6 +247,19 @@ pub enum DatedWrite<'a> {
     },
     /// Cancels a booking.
     Cancel(BookingId),
+    /// Moves a booking ([`Store::reschedule`](super::Store::reschedule)) to start at `start`,
+    /// as of `now` (seconds): a typed booking keeps its type's duration and rules, an
+    /// untyped one ends at `end` (or keeps its length).
+    Move {
+        /// The booking.
+        booking: BookingId,
+        /// The new start, in seconds since the Unix epoch.
+        start: i64,
+        /// The new end, for a booking without a type.
+        end: Option<i64>,
+        /// Now, in seconds since the Unix epoch.
+        now: i64,
+    },
 }
 
 /// The state after a dated write to `current` (first pruned of what ended before `cutoff`,
@@ -270,15 +314,102 @@ pub(super) fn apply_dated(
         }
         DatedWrite::Book { claim, now } => {
             let zone = zone_or_utc(current.zone());
+            typed_rules(current, dated, claim, *now)?;
             dated.claim(zone, &current.week(), claim, *now).map(Some)
         }
-        DatedWrite::Cancel(booking) => dated.cancel(*booking).map(Some).ok_or_else(|| {
-            Error::new(
-                Kind::NotFound,
-                std::format!("calendar {:?} has no booking {booking}", current.id()),
-            )
-        }),
+        DatedWrite::Move {
+            booking,
+            start,
+            end,
+            now,
+        } => {
+            let zone = zone_or_utc(current.zone());
+            let old = dated
+                .cancel(*booking)
+                .ok_or_else(|| no_booking(current, *booking))?;
+            let mut claim = old.claim();
+            if claim
+                .booking_type
+                .as_deref()
+                .is_some_and(|name| current.booking_type(name).is_none())
+            {
+                // Its type is gone: it moves as a booking of its own length.
+                claim.booking_type = None;
+            }
+            claim.start = *start;
+            claim.end = match (&claim.booking_type, end) {
+                (Some(name), _) => current
+                    .booking_type(name)
+                    .map_or(*start, |rules| rules.span(*start).1),
+                (None, Some(end)) => *end,
+                (None, None) => start.saturating_add(old.end() - old.start()),
+            };
+            if let (Some(name), Some(end)) = (&claim.booking_type, end) {
+                if *end != claim.end {
+                    return Err(Error::new(
+                        Kind::InvalidSpan,
+                        std::format!(
+                            "a booking of type {name:?} lasts as long as its type says: give \
+                             only its new start"
+                        ),
+                    ));
+                }
+            }
+            claim.check(*now)?;
+            typed_rules(current, dated, &claim, *now)?;
+            dated
+                .rebook(
+                    zone,
+                    &current.week(),
+                    &claim,
+                    old.id(),
+                    old.created_unix_ms(),
+                )
+                .map(Some)
+        }
+        DatedWrite::Cancel(booking) => dated
+            .cancel(*booking)
+            .map(Some)
+            .ok_or_else(|| no_booking(current, *booking)),
     }
+}
+
+#[cold]
+fn no_booking(current: &Calendar, booking: BookingId) -> Error {
+    Error::new(
+        Kind::NotFound,
+        std::format!("calendar {:?} has no booking {booking}", current.id()),
+    )
+}
+
+/// For a claim made by a booking type: checks that the type exists, that the span is the
+/// type's, and every rule of the type against `dated` (without the claim), as of `now`.
+fn typed_rules(current: &Calendar, dated: &Dated, claim: &Claim, now: i64) -> Result<(), Error> {
+    let Some(name) = claim.booking_type.as_deref() else {
+        return Ok(());
+    };
+    let rules = current.booking_type(name).ok_or_else(|| {
+        Error::new(
+            Kind::NotFound,
+            std::format!("calendar {:?} has no booking type {name:?}", current.id()),
+        )
+    })?;
+    if rules.span(claim.start) != (claim.start, claim.end) {
+        return Err(Error::new(
+            Kind::InvalidSpan,
+            std::format!(
+                "a booking of type {name:?} lasts {} minutes",
+                rules.duration
+            ),
+        ));
+    }
+    claim.check(now)?;
+    let owner = Owner {
+        pattern: &current.week(),
+        dated,
+        zone: zone_or_utc(current.zone()),
+    };
+    slots::check(&owner, &Offer { name, rules, now }, claim.start)
 }
 
 /// Checks that `by` may make a write that needs an admin key (a group's), given the stored

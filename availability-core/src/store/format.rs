@@ -19,6 +19,7 @@ use super::checked::{
 use crate::week::Week;
 
 mod cursor;
+pub(crate) mod types;
 
 pub(crate) use self::cursor::Cursor;
 
@@ -31,10 +32,11 @@ pub(crate) const PAGE: usize = 4096;
 pub(crate) const MAGIC: [u8; 8] = [0x89, b'A', b'V', b'L', b'\r', b'\n', 0x1a, b'\n'];
 
 /// The format version this build writes and reads: the log (docs/format.md).
-pub(crate) const FORMAT_VERSION: u32 = 4;
-/// The log as it was before a booking's remembered answer held the booking (docs/format.md,
-/// section 9): read as it is, and rewritten as [`FORMAT_VERSION`] by a compaction on open.
-pub(crate) const LOG_VERSION_3: u32 = 3;
+pub(crate) const FORMAT_VERSION: u32 = 5;
+/// Earlier versions of the log (docs/format.md, section 9), each a subset of this one: 3
+/// before a booking's remembered answer held the booking, 4 before booking types. Read as
+/// they are, and rewritten as [`FORMAT_VERSION`] by a compaction on open.
+pub(crate) const OLDER_LOGS: [u32; 2] = [3, 4];
 /// The version of fixed records, two page copies each, that this build reads to migrate it
 /// (docs/format.md, section 9); its calendar and key payloads are the log's.
 pub(crate) const PAGED_VERSION: u32 = 2;
@@ -42,9 +44,8 @@ pub(crate) const PAGED_VERSION: u32 = 2;
 pub(crate) const MIGRATES_FROM: u32 = 1;
 
 /// The format version of a store file, from its first twelve bytes, if this build reads it
-/// ([`FORMAT_VERSION`] and [`LOG_VERSION_3`], or [`PAGED_VERSION`] and [`MIGRATES_FROM`] to
-/// migrate them); the
-/// error says what the bytes are instead. Read before any checksum, so that a file of a
+/// ([`FORMAT_VERSION`] and [`OLDER_LOGS`], or [`PAGED_VERSION`] and [`MIGRATES_FROM`] to
+/// migrate them); the error says what the bytes are instead. Read before any checksum, so that a file of a
 /// newer version is refused by its number.
 pub(crate) fn sniff_version(bytes: &[u8]) -> Result<u32, String> {
     if bytes.len() < PAGE {
@@ -59,7 +60,10 @@ pub(crate) fn sniff_version(bytes: &[u8]) -> Result<u32, String> {
         ));
     }
     let version = u32_at(bytes, 8).unwrap_or_default();
-    if ![FORMAT_VERSION, LOG_VERSION_3, PAGED_VERSION, MIGRATES_FROM].contains(&version) {
+    if version != FORMAT_VERSION
+        && !OLDER_LOGS.contains(&version)
+        && ![PAGED_VERSION, MIGRATES_FROM].contains(&version)
+    {
         let which = if version > FORMAT_VERSION {
             "newer than"
         } else {
@@ -92,6 +96,16 @@ const KEY_MAX_BYTES: usize = KEY_FIXED + MAX_KEY_ID + MAX_KEY_HASH + MAX_KEY_LAB
 
 // The largest calendar and the largest meta record must fit one copy.
 const _: () = assert!(CALENDAR_FIXED + MAX_ID + MAX_ZONE + MAX_KEYS * KEY_MAX_BYTES <= MAX_PAYLOAD);
+// The largest calendar with the most booking types fits one record of the log.
+const _: () = assert!(
+    CALENDAR_FIXED
+        + MAX_ID
+        + MAX_ZONE
+        + MAX_KEYS * KEY_MAX_BYTES
+        + 1
+        + crate::slots::MAX_TYPES * types::TYPE_MAX_BYTES
+        <= super::journal_format::MAX_PAYLOAD
+);
 const _: () = assert!(META_FIXED + MAX_KEYS * KEY_MAX_BYTES <= MAX_PAYLOAD);
 const _: () = assert!(MAX_PAYLOAD <= u16::MAX as usize);
 const _: () = assert!(CALENDAR_FIXED == 28 + Week::BYTES);
@@ -313,6 +327,8 @@ pub(crate) struct CalendarRecord {
     pub(crate) incarnation: u64,
     /// Whether anyone may book (otherwise a key is needed).
     pub(crate) booking_public: bool,
+    /// The booking types, by name (format version 5).
+    pub(crate) types: types::Types,
 }
 
 /// The meta record.
@@ -396,7 +412,11 @@ impl CalendarRecord {
 
     /// The length of [`CalendarRecord::encode`]'s bytes, without encoding them.
     pub(crate) fn encoded_len(&self) -> usize {
-        CALENDAR_FIXED + self.id.len() + self.zone.len() + keys_len(&self.keys)
+        CALENDAR_FIXED
+            + self.id.len()
+            + self.zone.len()
+            + keys_len(&self.keys)
+            + types::len(&self.types)
     }
 
     /// Appends the calendar's payload to `out`.
@@ -412,6 +432,7 @@ impl CalendarRecord {
         out.extend_from_slice(self.id.as_bytes());
         out.extend_from_slice(self.zone.as_bytes());
         encode_keys(out, &self.keys);
+        types::encode(out, &self.types);
     }
 
     /// Decodes a calendar payload of file format `format` (2, or 1 to migrate it; a
@@ -447,6 +468,7 @@ impl CalendarRecord {
         let zone = cursor.text(zone_len, "time-zone name")?;
         check_zone_name(&zone).map_err(|e| alloc::string::ToString::to_string(&e))?;
         let keys = decode_keys(&mut cursor, key_count, format)?;
+        let types = types::decode(&mut cursor)?;
         cursor.finish()?;
         Ok(CalendarRecord {
             id: Arc::from(id),
@@ -457,6 +479,7 @@ impl CalendarRecord {
             keys,
             incarnation,
             booking_public,
+            types,
         })
     }
 }

@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use super::checked::KeyHash;
 use super::format::{
     decode_keys, encode_keys, keys_len, page_crc, u32_at, u64_at, CalendarRecord, Cursor,
-    FORMAT_VERSION, LOG_VERSION_3, MAGIC,
+    FORMAT_VERSION, MAGIC, OLDER_LOGS,
 };
 
 /// The size of the header page; records start after it.
@@ -59,13 +59,13 @@ impl Header {
         page
     }
 
-    /// Checks the header page of a store file of [`FORMAT_VERSION`] or [`LOG_VERSION_3`]
+    /// Checks the header page of a store file of [`FORMAT_VERSION`] or one of [`OLDER_LOGS`]
     /// (the log); the error says what failed.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Header, String> {
         Header::decode_as(
             bytes,
             &MAGIC,
-            &[FORMAT_VERSION, LOG_VERSION_3],
+            &[FORMAT_VERSION, OLDER_LOGS[0], OLDER_LOGS[1]],
             "the store file",
         )
     }

@@ -15,7 +15,7 @@ use super::calendar::{shared_dated, Calendar};
 use super::checked::{now_ms, KeyHash};
 use super::directory::Directory;
 use super::file::corrupt;
-use super::format::{sniff_version, CalendarRecord, FORMAT_VERSION, LOG_VERSION_3};
+use super::format::{sniff_version, CalendarRecord, FORMAT_VERSION, OLDER_LOGS};
 use super::journal::Journal;
 use super::journal_format::Record;
 use super::migrate;
@@ -46,7 +46,7 @@ pub(super) fn open_backend(
     let version = file
         .read(sniff_version)?
         .map_err(|what| corrupt(file.path(), &what))?;
-    let file = if version == FORMAT_VERSION || version == LOG_VERSION_3 {
+    let file = if version == FORMAT_VERSION || OLDER_LOGS.contains(&version) {
         file
     } else {
         let image = migrate::image(&file, old_journal, cutoff, now)?;
@@ -93,7 +93,7 @@ pub(super) fn open_backend(
         retention_seconds: options.retention_seconds.max(0),
         removed: std::sync::Mutex::default(),
     };
-    if version == LOG_VERSION_3 {
+    if OLDER_LOGS.contains(&version) {
         // Its records are this version's; a compaction writes them under this version's
         // header before any record of this version's alone is appended.
         store.compact_journal_if_due(true)?;

@@ -44,8 +44,8 @@ fn a_version_1_file_is_migrated_and_keeps_everything() {
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
-        4,
-        "rewritten as version 4"
+        5,
+        "rewritten as version 5"
     );
     assert!(!journal_path(&path).exists(), "one file");
     // The migrated store takes dated writes and keeps them.
@@ -78,7 +78,7 @@ fn a_crash_during_migration_leaves_the_version_1_file_or_the_new_one() {
         assert!(err.is_io(), "{err}");
         let after = file.reboot();
         let version = after.durable()[8];
-        assert_eq!(version, if tear == Tear::Lost { 1 } else { 4 });
+        assert_eq!(version, if tear == Tear::Lost { 1 } else { 5 });
         let store = Store::open_double(after).expect("open");
         assert_eq!(store.list().len(), 3);
         assert_eq!(
@@ -118,8 +118,8 @@ fn a_version_2_store_and_its_journal_are_migrated_into_one_file() {
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
-        4,
-        "rewritten as version 4"
+        5,
+        "rewritten as version 5"
     );
     assert!(
         !journal_path(&path).exists(),
@@ -185,7 +185,7 @@ fn holds_the_version_2_fixture(store: &Store) {
 }
 
 #[test]
-fn a_version_3_log_is_read_and_rewritten_as_version_4() {
+fn a_version_3_log_is_read_and_rewritten_as_version_5() {
     let (dir, _) = temp_store();
     let path = dir.path().join("v3.avs");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
@@ -233,8 +233,80 @@ fn a_version_3_log_is_read_and_rewritten_as_version_4() {
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
+        5,
+        "rewritten as version 5"
+    );
+    let store = Store::open_with(&path, keep).expect("reopen");
+    holds(&store);
+    holds_the_version_2_fixture_but_room_1(&store);
+}
+
+#[test]
+fn a_version_4_log_is_read_and_rewritten_as_version_5() {
+    let (dir, _) = temp_store();
+    let path = dir.path().join("v4.avs");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    fs::copy(data.join("v4.avs"), &path).expect("copy the fixture");
+    assert_eq!(
+        fs::read(&path).expect("read")[8],
         4,
-        "rewritten as version 4"
+        "the fixture is version 4"
+    );
+    let keep = Options {
+        retention_seconds: 100 * 365 * 86_400,
+    };
+    // The version 3 fixture as version 4 rewrote it, then a booking with an idempotency key
+    // (its answer holds the booking), an override and a response kept with its state.
+    let holds = |store: &Store| {
+        let room = store.get("room-1").expect("room-1");
+        assert_eq!(room.version(), 11);
+        assert_eq!(room.booking_types().len(), 0);
+        let booked = room.dated().booking(BookingId(5)).expect("booking 5");
+        assert_eq!(
+            (
+                booked.start(),
+                booked.label(),
+                booked.key_id(),
+                booked.booking_type()
+            ),
+            (1_837_159_200, Some("v4 booking"), Some("k1"), None)
+        );
+        let answer = store
+            .remembered("key:k1", "book-v4")
+            .expect("booked")
+            .answer;
+        assert!(
+            matches!(&answer, Answer::Booked { version: 10, booking, .. } if booking.id() == BookingId(5)),
+            "{answer:?}"
+        );
+        let answer = store
+            .remembered("key:admin", "key-v4")
+            .expect("kept")
+            .answer;
+        assert!(
+            matches!(
+                &answer,
+                Answer::Response {
+                    status: 201,
+                    state: Some((_, 3)),
+                    ..
+                }
+            ),
+            "{answer:?}"
+        );
+        let date = chrono::NaiveDate::from_ymd_opt(2028, 3, 21).expect("date");
+        assert_eq!(
+            room.dated().override_on(date).map(|d| d.bits()),
+            Some((0xFF << 18, 0xF << 18))
+        );
+    };
+    let store = Store::open_with(&path, keep).expect("open");
+    holds(&store);
+    drop(store);
+    assert_eq!(
+        fs::read(&path).expect("read")[8],
+        5,
+        "rewritten as version 5"
     );
     let store = Store::open_with(&path, keep).expect("reopen");
     holds(&store);

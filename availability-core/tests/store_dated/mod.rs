@@ -12,6 +12,7 @@
 mod contention;
 mod journal;
 mod migration;
+mod types;
 
 use std::collections::BTreeSet;
 

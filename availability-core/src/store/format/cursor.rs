@@ -62,6 +62,11 @@ impl<'a> Cursor<'a> {
         Ok(id)
     }
 
+    /// Whether every byte was read.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
     pub(crate) fn finish(&self) -> Result<(), String> {
         if self.bytes.is_empty() {
             Ok(())

@@ -2,6 +2,8 @@
 //! formats before the log.
 
 use super::*;
+use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec;
 
 fn key(id: &str) -> KeyHash {
@@ -28,6 +30,48 @@ fn calendar() -> CalendarRecord {
         ],
         incarnation: 9 << 40 | 3,
         booking_public: true,
+        types: Box::default(),
+    }
+}
+
+/// Booking types with every field away from its default, in name order.
+fn types() -> types::Types {
+    let mut call = crate::slots::BookingType::new(30);
+    call.interval = 15;
+    call.buffer_before = 10;
+    call.buffer_after = 720;
+    call.notice = 1_051_200;
+    call.horizon = 730;
+    call.per_day = Some(1_000);
+    call.label = Some(String::from("30-minute call ☕"));
+    let room = crate::slots::BookingType::new(1_440);
+    vec![(Box::from("call"), call), (Box::from("room-2h"), room)].into_boxed_slice()
+}
+
+#[test]
+fn booking_types_round_trip_and_are_checked() {
+    let mut record = calendar();
+    record.types = types();
+    let payload = record.encode();
+    assert_eq!(payload.len(), record.encoded_len());
+    assert_eq!(
+        CalendarRecord::decode(&payload, FORMAT_VERSION),
+        Ok(record.clone())
+    );
+    // Out of order, a duration out of range, a truncation: refused, never misread.
+    let mut swapped = record.clone();
+    swapped.types = types().iter().rev().cloned().collect();
+    assert!(CalendarRecord::decode(&swapped.encode(), FORMAT_VERSION).is_err());
+    let mut long = record.clone();
+    let mut t = types().to_vec();
+    t[0].1.duration = 1_441;
+    long.types = t.into_boxed_slice();
+    assert!(CalendarRecord::decode(&long.encode(), FORMAT_VERSION).is_err());
+    for n in payload.len() - 40..payload.len() {
+        assert!(
+            CalendarRecord::decode(&payload[..n], FORMAT_VERSION).is_err(),
+            "{n}"
+        );
     }
 }
 
@@ -125,11 +169,11 @@ fn the_header_checks_magic_version_crc_and_size() {
     bad[0] = b'X';
     assert!(check_header(&bad).expect_err("magic").contains("magic"));
     let mut newer = header;
-    newer[8] = 5;
+    newer[8] = FORMAT_VERSION as u8 + 1;
     assert!(sniff_version(&newer)
         .expect_err("version")
         .contains("newer"));
-    for log in [LOG_VERSION_3, FORMAT_VERSION] {
+    for log in [OLDER_LOGS[0], OLDER_LOGS[1], FORMAT_VERSION] {
         newer[8] = log as u8;
         assert_eq!(sniff_version(&newer), Ok(log));
         assert!(

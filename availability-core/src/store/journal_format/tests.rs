@@ -240,7 +240,7 @@ fn the_header_round_trips_and_refuses_the_future() {
     let bytes = header.encode();
     assert_eq!(Header::decode(&bytes), Ok(header));
     let mut newer = bytes.clone();
-    newer[8] = 5;
+    newer[8] = FORMAT_VERSION as u8 + 1;
     assert!(Header::decode(&newer).unwrap_err().contains("newer"));
     // The log of version 3 is read as it is (and rewritten by a compaction on open).
     let mut three = bytes.clone();
