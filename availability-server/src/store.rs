@@ -225,6 +225,42 @@ impl Storage {
         }
     }
 
+    /// Moves a booking ([`Store::reschedule`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::reschedule`]; [`Error::is_unavailable`] when the database is away.
+    pub fn reschedule(
+        &self,
+        id: &str,
+        expected: impl Into<Expected>,
+        booking: BookingId,
+        start: i64,
+        end: Option<i64>,
+    ) -> Result<(Arc<Calendar>, Arc<Booking>), Error> {
+        match self {
+            Storage::File(store) => store.reschedule(id, expected, booking, start, end),
+            Storage::Postgres(db, _) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let write = DatedWrite::Move {
+                    booking,
+                    start,
+                    end,
+                    now,
+                };
+                match Self::dated(db, id, expected.into(), &write)? {
+                    (calendar, Some(moved)) => Ok((calendar, moved)),
+                    (_, None) => Err(Error::of_backend(
+                        availability_core::BackendError::Io,
+                        "a move moved nothing",
+                    )),
+                }
+            }
+        }
+    }
+
     /// Creates or replaces a group ([`Store::put_group`]).
     ///
     /// # Errors

@@ -36,3 +36,4 @@ mod postgres;
 mod probes;
 mod readme;
 mod schemathesis;
+mod slots;

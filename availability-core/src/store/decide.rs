@@ -355,7 +355,9 @@ pub(super) fn apply_dated(
                     ));
                 }
             }
-            claim.check(*now)?;
+            if claim.booking_type.is_none() {
+                claim.check(*now)?;
+            }
             typed_rules(current, dated, &claim, *now)?;
             dated
                 .rebook(
@@ -403,13 +405,15 @@ fn typed_rules(current: &Calendar, dated: &Dated, claim: &Claim, now: i64) -> Re
             ),
         ));
     }
-    claim.check(now)?;
     let owner = Owner {
         pattern: &current.week(),
         dated,
         zone: zone_or_utc(current.zone()),
     };
-    slots::check(&owner, &Offer { name, rules, now }, claim.start)
+    // The type's rules first, so that a start in the past is refused by the notice, as the
+    // slots answer leaves it out; then what else a claim must be (its label).
+    slots::check(&owner, &Offer { name, rules, now }, claim.start)?;
+    claim.check(now)
 }
 
 /// Checks that `by` may make a write that needs an admin key (a group's), given the stored

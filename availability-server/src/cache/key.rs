@@ -43,6 +43,22 @@ pub enum Format {
         /// (0 on a calendar's page).
         of: u64,
     },
+    /// A booking type's bookable starts (`/slots`) over viewer dates: the type is the
+    /// calendar's `index`th (the calendar's `Arc` fixes its list), the dates start at the
+    /// key's week's Monday plus `skip` and run for `days`. Starts move with time, so the
+    /// minute of now is part of the key: the answer is exact for it, whatever the notice.
+    Slots {
+        /// The type's place in the calendar's list, by name.
+        index: u8,
+        /// Days from the key's week's Monday to the first date.
+        skip: u8,
+        /// How many dates, 1 to 62.
+        days: u8,
+        /// As a `VFREEBUSY` of `FREE` periods rather than JSON.
+        ics: bool,
+        /// Now, in minutes since the epoch.
+        minute: i64,
+    },
 }
 
 impl Format {
@@ -56,8 +72,9 @@ impl Format {
         const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
         match self {
             Format::Json | Format::Intervals | Format::Slot(_) | Format::View => JSON,
+            Format::Slots { ics: false, .. } => JSON,
             Format::Csv => CSV,
-            Format::Ics | Format::Pattern => ICS,
+            Format::Ics | Format::Pattern | Format::Slots { ics: true, .. } => ICS,
             Format::Page { .. } => HTML,
         }
     }

@@ -139,8 +139,8 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
                 render::slot_json(&header, slot, dated.view(&stored, &plan).status(slot))
             }
             Format::Ics => freebusy(&cal, &plan),
-            // Not a view: `availability.ics` renders it.
-            Format::Pattern => Vec::new(),
+            // Not views: `availability.ics` and `/slots` render them.
+            Format::Pattern | Format::Slots { .. } => Vec::new(),
             Format::Page { now, .. } => {
                 let info = page::Page {
                     kind: "calendar",

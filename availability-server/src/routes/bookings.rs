@@ -32,9 +32,24 @@ const DAY: i64 = 86_400;
 #[serde(deny_unknown_fields)]
 struct NewBooking {
     start: String,
-    end: String,
+    /// Required without a type; with one, the type's end if given.
+    #[serde(default)]
+    end: Option<String>,
+    /// The booking type whose rules the booking keeps (and whose duration it has).
+    #[serde(default, rename = "type")]
+    booking_type: Option<String>,
     #[serde(default)]
     label: Option<String>,
+}
+
+/// The body of `PATCH /calendars/{id}/bookings/{booking_id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Move {
+    start: String,
+    /// For a booking without a type; a typed one keeps its type's duration.
+    #[serde(default)]
+    end: Option<String>,
 }
 
 /// An instant as the client wrote it: the time, and how to write it back the same way.
@@ -109,21 +124,30 @@ fn slots(booking: &Booking) -> Vec<Value> {
 /// the booking's `Location`. Made from what the store returns, or from what it remembered
 /// for the request's idempotency key: a repeat gets the same answer.
 fn booked(made: &Made, start: Written, end: Written) -> Response<Body> {
+    answer(StatusCode::CREATED, made, start, end)
+}
+
+/// A booking's answer with `status`: `{ "id", "calendar", "start", "end", "type"?,
+/// "slots", "version" }`, with the calendar's `ETag` and the booking's `Location`.
+fn answer(status: StatusCode, made: &Made, start: Written, end: Written) -> Response<Body> {
     let Made {
         calendar,
         incarnation,
         version,
         booking,
     } = made;
-    let body = to_bytes(&json!({
+    let mut body = json!({
         "id": booking.id().to_string(),
         "calendar": calendar,
         "start": start.echo(booking.start()),
         "end": end.echo(booking.end()),
         "slots": slots(booking),
         "version": version,
-    }));
-    let mut response = response::json(StatusCode::CREATED, body);
+    });
+    if let Some(name) = booking.booking_type() {
+        body["type"] = name.into();
+    }
+    let mut response = response::json(status, to_bytes(&body));
     response.headers_mut().insert(
         http::header::ETAG,
         http::HeaderValue::from(etag::Tag::state((*incarnation, *version))),
@@ -204,6 +228,27 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
         Start::Fresh(running) => running,
     };
     let (new, start, end) = parse(&bytes)?;
+    let end_at = match (&new.booking_type, end) {
+        (Some(name), end) => {
+            let rules = super::types::find(&cal, name)?;
+            let typed_end = rules.span(start.at.timestamp()).1;
+            if end.is_some_and(|end| end.at.timestamp() != typed_end) {
+                return Err(Problem::unprocessable(format!(
+                    "a booking of type {name:?} lasts {} minutes: give its start alone",
+                    rules.duration
+                ))
+                .with_member("field", "end".into()));
+            }
+            typed_end
+        }
+        (None, Some(end)) => end.at.timestamp(),
+        (None, None) => {
+            return Err(Problem::bad_request(
+                "a booking without a type needs start and end",
+            ))
+        }
+    };
+    let end = end.unwrap_or(start);
     let key_id = match &principal {
         Some(Principal::Calendar { key_id, .. }) => Some(key_id.clone()),
         Some(Principal::Admin { key_id, .. }) => Some(key_id.clone()),
@@ -211,10 +256,10 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     };
     let claim = Claim {
         start: start.at.timestamp(),
-        end: end.at.timestamp(),
+        end: end_at,
         label: new.label,
         key_id,
-        booking_type: None,
+        booking_type: new.booking_type,
     };
     let owner = cal.zone().to_owned();
     let expected = App::expected(&cal, None, principal.as_ref());
@@ -268,6 +313,7 @@ fn repeat(
         } => {
             // The same request again: the same instants.
             let (_, start, end) = parse(bytes)?;
+            let end = end.unwrap_or(start);
             let made = Made {
                 calendar,
                 incarnation,
@@ -294,12 +340,91 @@ fn repeat(
     }
 }
 
-/// The body of a booking request, and its two instants as the client wrote them.
-fn parse(bytes: &[u8]) -> Result<(NewBooking, Written, Written)> {
-    let new: NewBooking = body::parse_json(bytes, "booking ({\"start\", \"end\", \"label\"})")?;
+/// The body of a booking request, and its instants as the client wrote them.
+fn parse(bytes: &[u8]) -> Result<(NewBooking, Written, Option<Written>)> {
+    let new: NewBooking = body::parse_json(
+        bytes,
+        "booking ({\"start\", \"end\", \"label\"} or {\"type\", \"start\", \"label\"})",
+    )?;
     let start = Written::parse(&new.start, "start")?;
-    let end = Written::parse(&new.end, "end")?;
+    let end = new
+        .end
+        .as_deref()
+        .map(|end| Written::parse(end, "end"))
+        .transpose()?;
     Ok((new, start, end))
+}
+
+/// PATCH `/calendars/{id}/bookings/{booking_id}` with `{ "start", "end"? }`: moves the booking
+/// in one commit (the new span claimed and the old freed together; the same id, a new
+/// version), by the rules of its type if it has one. On 409 it stays where it was. A write
+/// key or an admin key; a `book` key only for the bookings it made.
+pub(super) async fn reschedule(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
+    let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
+    Query::parse(parts.uri.query(), &[])?;
+    let booking = booking_id(cx.param(1))?;
+    let cal = app.calendar(id)?;
+    let principal = app.authorize(cx.client, parts, Need::Book(id)).await?;
+    own_booking(&cal, &principal, booking, "move")?;
+    let bytes = body::read_json(app.body, parts, body).await?;
+    let wanted: Move = body::parse_json(&bytes, "move ({\"start\", \"end\"?})")?;
+    let start = Written::parse(&wanted.start, "start")?;
+    let end = wanted
+        .end
+        .as_deref()
+        .map(|end| Written::parse(end, "end"))
+        .transpose()?;
+    let version = etag::expected_version(parts, &cal)?;
+    let expected = App::expected(&cal, version, Some(&principal));
+    let owned_id = id.to_owned();
+    let (at, until) = (start.at.timestamp(), end.map(|e| e.at.timestamp()));
+    let owner = cal.zone().to_owned();
+    let (updated, moved) = app
+        .commit_or(
+            id,
+            "moving the booking",
+            move |store| store.reschedule(&owned_id, expected, booking, at, until),
+            move |err| refused(err, &owner, start),
+        )
+        .await?;
+    let made = Made {
+        calendar: updated.id().to_owned(),
+        incarnation: updated.incarnation(),
+        version: updated.version(),
+        booking: moved,
+    };
+    Ok(answer(StatusCode::OK, &made, start, end.unwrap_or(start)))
+}
+
+/// A booking id from the path.
+fn booking_id(text: &str) -> Result<BookingId> {
+    text.parse()
+        .map_err(|e: availability_core::Error| Problem::bad_request(e.to_string()))
+}
+
+/// Refuses a `book` key a booking it did not make (`what` it wanted to do to it).
+fn own_booking(
+    cal: &Calendar,
+    principal: &Principal,
+    booking: BookingId,
+    what: &str,
+) -> Result<()> {
+    if let Principal::Calendar {
+        key_id,
+        scope: KeyScope::Book,
+        ..
+    } = principal
+    {
+        let held = cal.dated().booking(booking).ok_or_else(|| {
+            Problem::not_found(format!("calendar {:?} has no booking {booking}", cal.id()))
+        })?;
+        if held.key_id() != Some(key_id.as_str()) {
+            return Err(Problem::forbidden(format!(
+                "a book key may {what} only the bookings it made"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// DELETE `/calendars/{id}/bookings/{booking_id}`: frees the booking's slots (a write key or
@@ -307,27 +432,10 @@ fn parse(bytes: &[u8]) -> Result<(NewBooking, Written, Written)> {
 pub(super) async fn delete(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Body>> {
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
     Query::parse(parts.uri.query(), &[])?;
-    let booking: BookingId = cx
-        .param(1)
-        .parse()
-        .map_err(|e: availability_core::Error| Problem::bad_request(e.to_string()))?;
+    let booking = booking_id(cx.param(1))?;
     let cal = app.calendar(id)?;
     let principal = app.authorize(cx.client, parts, Need::Book(id)).await?;
-    if let Principal::Calendar {
-        key_id,
-        scope: KeyScope::Book,
-        ..
-    } = &principal
-    {
-        let held = cal.dated().booking(booking).ok_or_else(|| {
-            Problem::not_found(format!("calendar {id:?} has no booking {booking}"))
-        })?;
-        if held.key_id() != Some(key_id.as_str()) {
-            return Err(Problem::forbidden(
-                "a book key may cancel only the bookings it made",
-            ));
-        }
-    }
+    own_booking(&cal, &principal, booking, "cancel")?;
     let version = etag::expected_version(parts, &cal)?;
     let expected = App::expected(&cal, version, Some(&principal));
     let owned_id = id.to_owned();
@@ -398,6 +506,7 @@ pub(super) async fn list(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Bod
                 "start": in_zone(zone, b.start()),
                 "end": in_zone(zone, b.end()),
                 "label": b.label(),
+                "type": b.booking_type(),
                 "key_id": b.key_id(),
                 "created": in_zone(zone, b.created_unix_ms().div_euclid(1000)),
                 "slots": slots(b),

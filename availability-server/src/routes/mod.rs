@@ -27,6 +27,8 @@ mod pages;
 mod path;
 mod pipeline;
 mod service;
+mod slots;
+mod types;
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -284,7 +286,7 @@ static ROUTES: &[Route] = &[
         ],
         page: None,
     },
-    // Cancel a booking (its write key, or the book key that made it).
+    // Move a booking, or cancel it (its write key, or the book key that made it).
     Route {
         name: "booking",
         pattern: &[
@@ -293,7 +295,40 @@ static ROUTES: &[Route] = &[
             Lit("bookings"),
             Param("booking_id"),
         ],
-        methods: &[(Method::DELETE, wait!(bookings::delete))],
+        methods: &[
+            (Method::PATCH, wait!(bookings::reschedule)),
+            (Method::DELETE, wait!(bookings::delete)),
+        ],
+        page: None,
+    },
+    // A calendar's booking types (anyone).
+    Route {
+        name: "booking_types",
+        pattern: &[Lit("calendars"), Param("id"), Lit("booking-types")],
+        methods: &[(Method::GET, Action::Now(types::list))],
+        page: None,
+    },
+    // One booking type: read (anyone), define and remove (its write key or admin).
+    Route {
+        name: "booking_type",
+        pattern: &[
+            Lit("calendars"),
+            Param("id"),
+            Lit("booking-types"),
+            Param("name"),
+        ],
+        methods: &[
+            (Method::GET, Action::Now(types::get)),
+            (Method::PUT, wait!(types::put)),
+            (Method::DELETE, wait!(types::delete)),
+        ],
+        page: None,
+    },
+    // The starts a booking type offers, in the viewer's zone (anyone).
+    Route {
+        name: "slots",
+        pattern: &[Lit("calendars"), Param("id"), Lit("slots")],
+        methods: &[(Method::GET, Action::Now(slots::read))],
         page: None,
     },
     // When is everyone free: up to 1,000 calendars in the query, or in a body (anyone).

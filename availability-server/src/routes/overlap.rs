@@ -357,7 +357,7 @@ fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>>
             };
             page::group(&info, &members)
         }
-        Format::Json | Format::Slot(_) | Format::Pattern => {
+        Format::Json | Format::Slot(_) | Format::Pattern | Format::Slots { .. } => {
             let (available, maybe) = tally.counts();
             render::group_json(&header, &available, &maybe, &tally.everyone())
         }

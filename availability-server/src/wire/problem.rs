@@ -207,6 +207,15 @@ impl Problem {
             Problem::conflict(err.to_string())
         } else if err.is_not_found() {
             Problem::not_found(err.to_string())
+        } else if let Some(rule) = err.rule() {
+            // A booking type's rule refused the start: the answer names the rule.
+            Problem::conflict(err.to_string()).with_member("rule", rule.as_str().into())
+        } else if err.is_invalid_booking_type() {
+            let problem = Problem::unprocessable(err.to_string());
+            match err.field() {
+                Some(field) => problem.with_member("field", field.into()),
+                None => problem,
+            }
         } else if err.is_already_exists() || err.is_capacity() || err.is_conflict() {
             Problem::conflict(err.to_string())
         } else if err.is_invalid_span() {

@@ -9,6 +9,7 @@
 
 mod answers;
 mod checker;
+mod types;
 
 use std::collections::BTreeSet;
 
@@ -186,6 +187,7 @@ async fn answers_match_their_schemas() {
     answers::calendar_keys(&mut s, alice).await;
     answers::overrides(&mut s, alice).await;
     answers::bookings(&mut s, bob).await;
+    types::booking_types(&mut s, bob).await;
     answers::groups(&mut s, admin, alice).await;
     answers::removal(&mut s, admin, alice).await;
 

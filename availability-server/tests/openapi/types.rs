@@ -1,0 +1,77 @@
+//! The answers of booking types, slots, bookings by type and reschedules, each checked
+//! against its schema: successes and the problems a client meets.
+
+use http::{Method, StatusCode as S};
+use serde_json::json;
+
+use super::checker::Session;
+use super::instant;
+
+/// Bob's calendar (New York, always available, public booking): a type defined, refused,
+/// listed and read; its slots as JSON and iCalendar; a booking by type and one refused by a
+/// rule; a move and a refused one; the type removed.
+pub(super) async fn booking_types(s: &mut Session<'_>, bob: Option<&str>) {
+    let path = "/calendars/bob/booking-types/call";
+    let body = r#"{"duration":30,"buffer_after":30,"per_day":1,"label":"Call"}"#;
+    s.json(Method::PUT, path, bob, body, S::CREATED).await;
+    s.json(Method::PUT, path, bob, body, S::OK).await;
+    let bad = r#"{"duration":30,"interval":2}"#;
+    let refused = s
+        .json(Method::PUT, path, bob, bad, S::UNPROCESSABLE_ENTITY)
+        .await;
+    assert_eq!(refused.json()["field"], "interval");
+    s.json(Method::PUT, path, None, body, S::UNAUTHORIZED).await;
+    s.get("/calendars/bob/booking-types", S::OK).await;
+    s.get("/calendars/nobody/booking-types", S::NOT_FOUND).await;
+    s.get(path, S::OK).await;
+    s.get("/calendars/bob/booking-types/nope", S::NOT_FOUND)
+        .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let start = (now / 86_400 + 5) * 86_400 + 15 * 3600;
+    let day = &instant(start)[..10];
+    let slots = format!("/calendars/bob/slots?type=call&tz=Europe/Paris&from={day}&to={day}");
+    s.get(&slots, S::OK).await;
+    s.get(&format!("{slots}&format=ics"), S::OK).await;
+    s.get("/calendars/bob/slots", S::BAD_REQUEST).await;
+    s.get("/calendars/bob/slots?type=nope", S::NOT_FOUND).await;
+    let typed = json!({ "type": "call", "start": instant(start) }).to_string();
+    let made = s
+        .json(
+            Method::POST,
+            "/calendars/bob/bookings",
+            None,
+            &typed,
+            S::CREATED,
+        )
+        .await;
+    let id = made.json()["id"].as_str().unwrap().to_owned();
+    let second = json!({ "type": "call", "start": instant(start + 7200) }).to_string();
+    let limit = s
+        .json(
+            Method::POST,
+            "/calendars/bob/bookings",
+            None,
+            &second,
+            S::CONFLICT,
+        )
+        .await;
+    assert_eq!(limit.json()["rule"], "per_day");
+    let booking = format!("/calendars/bob/bookings/{id}");
+    let later = json!({ "start": instant(start + 3600) }).to_string();
+    s.json(Method::PATCH, &booking, bob, &later, S::OK).await;
+    let past = json!({ "start": instant(now - 86_400 - now % 3600) }).to_string();
+    let refused = s
+        .json(Method::PATCH, &booking, bob, &past, S::CONFLICT)
+        .await;
+    assert_eq!(refused.json()["rule"], "notice");
+    s.json(Method::PATCH, &booking, bob, "{}", S::BAD_REQUEST)
+        .await;
+    s.json(Method::PATCH, &booking, None, &later, S::UNAUTHORIZED)
+        .await;
+    s.call(Method::DELETE, path, bob, None, &[], S::OK).await;
+    s.call(Method::DELETE, path, bob, None, &[], S::NOT_FOUND)
+        .await;
+}
