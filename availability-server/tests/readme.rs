@@ -178,7 +178,7 @@ fn the_readme_walk_runs_as_written() {
     }
 
     let blocks = sh_blocks(README, HEADING);
-    assert_eq!(blocks.len(), 7, "the walk's blocks: {blocks:#?}");
+    assert_eq!(blocks.len(), 8, "the walk's blocks: {blocks:#?}");
     // The first block is the one this test stands in for: it must set what the test sets.
     let start = &blocks[0];
     for needle in [
@@ -323,6 +323,35 @@ fn the_readme_walk_runs_as_written() {
         "the cancel\n{shown}"
     );
     assert_eq!(out[5].lines().last(), Some("200"), "the cancel\n{shown}");
+
+    // Chen's call from New York, a week before and after the US change, then booked.
+    let call = &out[6];
+    let lists: Vec<serde_json::Value> = call
+        .lines()
+        .filter(|l| l.starts_with(r#"{"calendar":"chen","duration""#))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lists.len(), 2, "two slots answers\n{shown}");
+    let first = |list: &serde_json::Value| list["slots"][0]["start"].as_str().map(str::to_owned);
+    assert!(
+        first(&lists[0]).is_some_and(|s| s.ends_with("T20:15:00-05:00")),
+        "a week before the change, Chen's 07:00 is 20:15 EST\n{shown}"
+    );
+    assert!(
+        first(&lists[1]).is_some_and(|s| s.ends_with("T21:15:00-04:00")),
+        "after it, 21:15 EDT\n{shown}"
+    );
+    let booked = json_line(call, r#"{"calendar":"chen","end""#, r#""type":"call""#);
+    assert!(
+        booked["start"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("T21:45:00-04:00")),
+        "{shown}"
+    );
+    let refused = json_line(call, r#"{"detail""#, r#""rule""#);
+    assert_eq!(refused["rule"], "buffer", "{shown}");
+    let codes: Vec<&str> = call.lines().filter(|l| l.len() == 3).collect();
+    assert_eq!(codes, ["201", "409"], "{shown}");
 
     // The last block stops the server, which exits cleanly.
     let deadline = Instant::now() + Duration::from_secs(30);
