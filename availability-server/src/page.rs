@@ -20,9 +20,11 @@ use http::request::Parts;
 
 use crate::render::time_text;
 
+mod book;
 mod now;
 mod plain;
 
+pub use self::book::{book, Book};
 pub use self::now::{clock_changes, ClockChange, Now};
 pub use self::plain::{problem, start};
 
@@ -116,6 +118,8 @@ pub struct Page<'a> {
     pub etag: String,
     /// Where now is.
     pub now: Now,
+    /// A calendar's booking types, as (name, what bookers read): each links to its page.
+    pub book: Vec<(String, String)>,
 }
 
 const SHORT_DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -224,6 +228,21 @@ fn page_header(out: &mut String, page: &Page<'_>, legend: &str) {
             ""
         }
     );
+    if !page.book.is_empty() {
+        out.push_str("<p id=\"book\">Book:");
+        for (name, title) in &page.book {
+            out.push_str(" <a href=\"/calendars/");
+            query_value(out, page.id);
+            out.push_str("/slots?type=");
+            query_value(out, name);
+            out.push_str("&amp;tz=");
+            query_value(out, page.viewer.name());
+            out.push_str("\">");
+            escape(out, title);
+            out.push_str("</a>");
+        }
+        out.push_str("</p>");
+    }
     if page.kind == "calendar" {
         // The owner's way in, where the page starts: the script shows the button, and the
         // section when editing, above the grid they edit.

@@ -54,8 +54,8 @@ pub enum Format {
         skip: u8,
         /// How many dates, 1 to 62.
         days: u8,
-        /// As a `VFREEBUSY` of `FREE` periods rather than JSON.
-        ics: bool,
+        /// JSON, a `VFREEBUSY` of `FREE` periods, or the page that books them.
+        body: SlotsBody,
         /// Now, in minutes since the epoch.
         minute: i64,
     },
@@ -72,12 +72,35 @@ impl Format {
         const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
         match self {
             Format::Json | Format::Intervals | Format::Slot(_) | Format::View => JSON,
-            Format::Slots { ics: false, .. } => JSON,
+            Format::Slots {
+                body: SlotsBody::Json,
+                ..
+            } => JSON,
             Format::Csv => CSV,
-            Format::Ics | Format::Pattern | Format::Slots { ics: true, .. } => ICS,
-            Format::Page { .. } => HTML,
+            Format::Ics
+            | Format::Pattern
+            | Format::Slots {
+                body: SlotsBody::Ics,
+                ..
+            } => ICS,
+            Format::Page { .. }
+            | Format::Slots {
+                body: SlotsBody::Page,
+                ..
+            } => HTML,
         }
     }
+}
+
+/// The bodies of a `/slots` answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SlotsBody {
+    /// The starts and ends as JSON.
+    Json,
+    /// `FREE` periods of a `VFREEBUSY`.
+    Ics,
+    /// A page that lists them by date and books one with a click.
+    Page,
 }
 
 /// Everything a rendered body depends on, borrowed from the request.

@@ -32,6 +32,6 @@ mod key;
 mod map;
 mod rendered;
 
-pub use key::{Format, GroupKey, Key, NamedKey};
+pub use key::{Format, GroupKey, Key, NamedKey, SlotsBody};
 pub use map::Cache;
 pub use rendered::Rendered;

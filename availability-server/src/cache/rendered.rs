@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use http::HeaderValue;
 
-use super::key::{Format, GroupKey, Key, Owned};
+use super::key::{Format, GroupKey, Key, Owned, SlotsBody};
 use crate::wire::coding::{self, Encoding, COMPRESS_FROM};
 use crate::wire::etag::Tag;
 use crate::wire::response::{Entity, Kind};
@@ -105,7 +105,11 @@ impl Entity for Rendered {
 
     fn kind(&self) -> Kind {
         match self.format {
-            Format::Page { .. } => Kind::Page,
+            Format::Page { .. }
+            | Format::Slots {
+                body: SlotsBody::Page,
+                ..
+            } => Kind::Page,
             _ => Kind::Data,
         }
     }

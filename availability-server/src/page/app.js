@@ -282,3 +282,83 @@
 
   prepareGrid();
 })();
+
+// The booking page: each start is a button that books it, with the key pasted into this tab
+// (sessionStorage only) unless the calendar takes bookings from anyone.
+(function () {
+  const body = document.body;
+  if (body.dataset.kind !== "book") return;
+  const id = body.dataset.id;
+  const live = document.getElementById("live");
+  const say = (text) => { if (live) live.textContent = text; };
+  const keyName = "availability-key:" + id;
+
+  // The browser's zone, unless the address names one.
+  const params = new URLSearchParams(location.search);
+  let browserZone = "";
+  try { browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { }
+  if (!params.get("tz") && body.dataset.tzGiven === "0" && browserZone &&
+      browserZone !== body.dataset.tz) {
+    params.set("tz", browserZone);
+    location.replace("?" + params.toString());
+    return;
+  }
+
+  const form = document.getElementById("book-key-form");
+  if (form) {
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const input = document.getElementById("book-key");
+      const key = input.value.trim();
+      if (!key) return;
+      sessionStorage.setItem(keyName, key);
+      input.value = "";
+      say("Bookings from this tab will use the key.");
+    });
+  }
+
+  document.addEventListener("click", async (e) => {
+    const button = e.target.closest && e.target.closest("button[data-start]");
+    if (!button || button.disabled) return;
+    const headers = { "Content-Type": "application/json" };
+    const key = sessionStorage.getItem(keyName);
+    if (key) {
+      headers.Authorization = "Bearer " + key;
+    } else if (body.dataset.public !== "1") {
+      say("Paste a key first: this calendar takes bookings with a key.");
+      document.getElementById("book-key").focus();
+      return;
+    }
+    const request = { type: body.dataset.type, start: button.dataset.start };
+    const label = document.getElementById("book-label").value.trim();
+    if (label) request.label = label;
+    button.disabled = true;
+    let answer;
+    try {
+      answer = await fetch("/calendars/" + encodeURIComponent(id) + "/bookings", {
+        method: "POST", headers, body: JSON.stringify(request),
+      });
+    } catch (err) {
+      button.disabled = false;
+      say("Booking failed: " + err);
+      return;
+    }
+    let result = {};
+    try { result = await answer.json(); } catch (err) { }
+    if (answer.status === 201) {
+      button.classList.add("booked");
+      button.textContent += " \u2713";
+      say("Booked " + button.dataset.start + " (booking " + result.id + ").");
+      return;
+    }
+    if (answer.status === 401 || answer.status === 403) {
+      sessionStorage.removeItem(keyName);
+      button.disabled = false;
+      say("The key was refused; paste it again.");
+      return;
+    }
+    // A start another booking took since the page was made stays disabled.
+    if (answer.status !== 409) button.disabled = false;
+    say("Not booked (" + answer.status + "): " + (result.detail || ""));
+  });
+})();

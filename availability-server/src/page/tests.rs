@@ -33,6 +33,7 @@ fn calendar_page(now: u16) -> Page<'static> {
         version: 3,
         etag: "\"v3.1\"".into(),
         now: Now { slot: now },
+        book: Vec::new(),
     }
 }
 
@@ -234,6 +235,10 @@ fn pages_have_every_slot_and_stay_small() {
         version: 3,
         etag: "\"v3.1\"".into(),
         now: Now { slot: 100 },
+        // The most booking types a calendar has, each with the longest label.
+        book: (0..32)
+            .map(|i| (format!("type-{i}"), "\u{e9}".repeat(100)))
+            .collect(),
     };
     let viewed = Week::from_fn(|s| Status::ALL[s.index() % 3]);
     let html = String::from_utf8(calendar(&page, &viewed, &Week::UNAVAILABLE)).expect("utf-8");
@@ -287,4 +292,43 @@ fn pages_have_every_slot_and_stay_small() {
     ))
     .expect("utf-8");
     assert_eq!(html.matches("class=\"h5 best").count(), SLOTS, "everyone");
+}
+
+#[test]
+fn the_booking_page_lists_starts_by_viewer_date_and_escapes_what_it_shows() {
+    let viewer = Zone::new("America/New_York").expect("zone");
+    let from = chrono::NaiveDate::from_ymd_opt(2027, 3, 13).expect("date");
+    let to = chrono::NaiveDate::from_ymd_opt(2027, 3, 15).expect("date");
+    // Saturday 23:30 EST, Sunday 03:00 EDT (just after the change), Monday 09:00 EDT.
+    let starts = [1_804_998_600, 1_805_007_600, 1_805_115_600];
+    let html = String::from_utf8(book(&Book {
+        id: "ravi",
+        name: "call",
+        title: "<script>alert(1)</script>",
+        duration: 30,
+        viewer,
+        zone_given: true,
+        from,
+        to,
+        starts: &starts,
+        public: false,
+    }))
+    .expect("utf-8");
+    assert!(!html.contains("<script>alert"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; with ravi"));
+    let sections: Vec<&str> = html.split("<section>").skip(1).collect();
+    assert_eq!(sections.len(), 3, "one section per date");
+    assert!(sections[0].starts_with("<h2>Sat 2027-03-13</h2>"));
+    assert!(sections[0].contains("data-start=\"2027-03-13T23:30:00-05:00\">23:30<"));
+    assert!(sections[1].contains("data-start=\"2027-03-14T03:00:00-04:00\">03:00<"));
+    assert!(sections[2].contains("data-start=\"2027-03-15T09:00:00-04:00\">09:00<"));
+    assert!(html.contains("id=\"book-key-form\""), "a key is asked for");
+    assert!(
+        html.contains("from=2027-03-10&amp;to=2027-03-12"),
+        "earlier dates"
+    );
+    assert!(
+        html.contains("from=2027-03-16&amp;to=2027-03-18"),
+        "later dates"
+    );
 }

@@ -152,6 +152,13 @@ fn read(app: &App, parts: &Parts, id: &str, shape: Shape) -> Result<Response<Bod
                     version: cal.version(),
                     etag: etag::Tag::state(cal.state()).as_str().to_owned(),
                     now: page::Now { slot: now },
+                    book: cal
+                        .booking_types()
+                        .map(|(name, t)| {
+                            let title = t.label.as_deref().unwrap_or(name);
+                            (name.to_owned(), title.to_owned())
+                        })
+                        .collect(),
                 };
                 page::calendar(&info, &dated.view(&stored, &plan), &dated.booked(&plan))
             }

@@ -329,7 +329,8 @@ static ROUTES: &[Route] = &[
         name: "slots",
         pattern: &[Lit("calendars"), Param("id"), Lit("slots")],
         methods: &[(Method::GET, Action::Now(slots::read))],
-        page: None,
+        // To a browser asking for HTML: the starts as a page that books them.
+        page: Some(Action::Now(slots::page)),
     },
     // When is everyone free: up to 1,000 calendars in the query, or in a body (anyone).
     Route {

@@ -347,6 +347,7 @@ fn compute(app: &App, key: &GroupKey<'_>, page: Option<&str>) -> Result<Vec<u8>>
                     .as_str()
                     .to_owned(),
                 now: page::Now { slot: now },
+                book: Vec::new(),
             };
             let members = page::Members {
                 ids: &ids,

@@ -9,9 +9,10 @@ use serde_json::{json, Value};
 use super::overrides::date;
 use super::types::find;
 use crate::app::App;
-use crate::cache::{Format, Key, Rendered};
+use crate::cache::{Format, Key, Rendered, SlotsBody};
 use crate::ctx::Ctx;
 use crate::ics::freebusy::{self, FbType, Period};
+use crate::page;
 use crate::store::Calendar;
 use crate::wire::query::{self, Query};
 use crate::wire::response::{self, to_bytes};
@@ -76,12 +77,22 @@ fn dates(query: &Query<'_>, viewer: Zone, now: i64) -> Result<(NaiveDate, NaiveD
 /// (`format=ics`) the same spans as a `VFREEBUSY` of `FREE` periods. Cached and tagged like the
 /// other reads: the tag covers the calendar's version and the minute of now.
 pub(super) fn read(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    answer(cx, false)
+}
+
+/// GET `/calendars/{id}/slots` asking for HTML: the same starts as a page that books them.
+pub(super) fn page(cx: &Ctx<'_>) -> Result<Response<Body>> {
+    answer(cx, true)
+}
+
+fn answer(cx: &Ctx<'_>, page: bool) -> Result<Response<Body>> {
     let (app, parts) = (cx.app, cx.parts);
     let query = Query::parse(parts.uri.query(), &["type", "from", "to", "tz", "format"])?;
-    let ics = match query.get("format") {
-        None | Some("json") => false,
-        Some("ics") => true,
-        Some(other) => {
+    let body = match (page, query.get("format")) {
+        (true, _) => SlotsBody::Page,
+        (false, None | Some("json")) => SlotsBody::Json,
+        (false, Some("ics")) => SlotsBody::Ics,
+        (false, Some(other)) => {
             return Err(Problem::bad_request(format!(
                 "unknown format {:?}: use json (the default) or ics",
                 other.chars().take(40).collect::<String>()
@@ -99,13 +110,17 @@ pub(super) fn read(cx: &Ctx<'_>) -> Result<Response<Body>> {
         .unwrap_or(0) as u8;
     let viewer = query::zone(query.get("tz").unwrap_or(DEFAULT_ZONE))?;
     let now = app.now_unix();
-    let (from, to) = dates(&query, viewer, now)?;
+    let (from, mut to) = dates(&query, viewer, now)?;
+    if page {
+        // A page lists a week of dates at most, and links to the next.
+        to = to.min(from.checked_add_days(Days::new(6)).unwrap_or(to));
+    }
     let week = IsoWeek::containing(from).map_err(|e| Problem::bad_request(e.to_string()))?;
     let format = Format::Slots {
         index,
         skip: (from - week.monday()).num_days() as u8,
         days: ((to - from).num_days() + 1) as u8,
-        ics,
+        body,
         minute: now.div_euclid(60),
     };
     let key = Key {
@@ -117,12 +132,13 @@ pub(super) fn read(cx: &Ctx<'_>) -> Result<Response<Body>> {
     let rendered = app.cached(app.cache.get(&key), || {
         let span = Span {
             viewer,
+            zone_given: query.get("tz").is_some(),
             from,
             to,
             now,
         };
-        let body = render(app, &cal, name, &span, ics)?;
-        Ok(Rendered::new(&key, body))
+        let bytes = render(app, &cal, name, &span, body)?;
+        Ok(Rendered::new(&key, bytes))
     })?;
     Ok(response::read(parts, &*rendered))
 }
@@ -130,13 +146,14 @@ pub(super) fn read(cx: &Ctx<'_>) -> Result<Response<Body>> {
 /// What an answer covers.
 struct Span {
     viewer: Zone,
+    zone_given: bool,
     from: NaiveDate,
     to: NaiveDate,
     now: i64,
 }
 
 /// The answer's body.
-fn render(app: &App, cal: &Calendar, name: &str, span: &Span, ics: bool) -> Result<Vec<u8>> {
+fn render(app: &App, cal: &Calendar, name: &str, span: &Span, body: SlotsBody) -> Result<Vec<u8>> {
     let rules = find(cal, name)?;
     let owner = Owner {
         pattern: &cal.week(),
@@ -155,7 +172,21 @@ fn render(app: &App, cal: &Calendar, name: &str, span: &Span, ics: bool) -> Resu
         .map_or(i64::MAX, |d| first_instant(span.viewer, d));
     let starts = slots::slots(&owner, &offer, first, after);
     let length = i64::from(rules.duration) * 60;
-    if ics {
+    if body == SlotsBody::Page {
+        return Ok(page::book(&page::Book {
+            id: cal.id(),
+            name,
+            title: rules.label.as_deref().unwrap_or(name),
+            duration: rules.duration,
+            viewer: span.viewer,
+            zone_given: span.zone_given,
+            from: span.from,
+            to: span.to,
+            starts: &starts,
+            public: cal.booking_public(),
+        }));
+    }
+    if body == SlotsBody::Ics {
         let periods: Vec<Period> = starts
             .iter()
             .map(|&start| Period {

@@ -8,6 +8,7 @@
 //! `AVAILABILITY_REQUIRE_ORACLES` is set, when a missing browser is a failure. `CHROMIUM`
 //! names the browser's binary when it is not `chromium` on the `PATH`.
 //!
+//! - `book`: the booking page lists the API's slots and books one with a click;
 //! - `chromium`: finding the browser and running it once, for a page's DOM or a screenshot;
 //! - `cdp`: a browser driven over the DevTools protocol, for what a page does over time;
 //! - `live`: an open page following API writes, and edit mode;
@@ -16,6 +17,7 @@
 //! - `origins`: pages of other origins reading and writing the API;
 //! - here: the grid a person sees against the API's answer.
 
+mod book;
 mod cdp;
 mod chromium;
 mod live;
