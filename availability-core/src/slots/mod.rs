@@ -288,6 +288,13 @@ pub fn refusal(owner: &Owner<'_>, offer: &Offer<'_>, start: i64) -> Option<Rule>
 /// Every bookable start of `offer` on `owner`'s calendar in `[from, to)` (seconds), in time
 /// order: the starts [`refusal`] accepts.
 pub fn slots(owner: &Owner<'_>, offer: &Offer<'_>, from: i64, to: i64) -> Vec<i64> {
+    reference(owner, offer, from, to)
+}
+
+/// [`slots`] the plain way: every start of the grid, each decided by [`refusal`]. What tests
+/// compare the fast answer with.
+#[doc(hidden)]
+pub fn reference(owner: &Owner<'_>, offer: &Offer<'_>, from: i64, to: i64) -> Vec<i64> {
     let (zone, ty) = (owner.zone, offer.rules);
     let mut out = Vec::new();
     let first = owner_day(zone, from) - 1;
