@@ -116,7 +116,7 @@ fn date_of(day: i64) -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Days::new(day as u64)
 }
 
-fn random_case(rng: &mut Rng) -> Case {
+fn random_case(rng: &mut Rng, long: bool) -> Case {
     let zone_name = rng.pick(&ZONES);
     let zone: Zone = zone_name.parse().expect("zone");
     // Mostly around an offset change of the zone, else anywhere.
@@ -141,6 +141,7 @@ fn random_case(rng: &mut Rng) -> Case {
         _ => anchor,
     };
     let length = match rng.range(0, 19) {
+        _ if long => rng.range(20 * DAY, 62 * DAY),
         0 => -rng.range(0, DAY),
         1..=3 => rng.range(5 * DAY, 9 * DAY),
         _ => rng.range(1, 4 * DAY),
@@ -177,7 +178,7 @@ fn random_case(rng: &mut Rng) -> Case {
     let name = "call";
     let mut bookings = Vec::new();
     let step = rng.pick(&[1, 5, 15, 30]) * MINUTE;
-    for _ in 0..rng.range(0, 30) {
+    for _ in 0..rng.range(0, if long { 120 } else { 30 }) {
         let start = rng.range(from - DAY, from.max(to) + DAY);
         let start = start - start.rem_euclid(step);
         let end = start + rng.range(1, 300 / (step / MINUTE).max(1)) * step;
@@ -376,7 +377,7 @@ fn slots_match_the_minute_walking_model() {
     };
 
     let mut rng = Rng(seed);
-    let batch: Vec<Case> = (0..cases).map(|_| random_case(&mut rng)).collect();
+    let batch: Vec<Case> = (0..cases).map(|_| random_case(&mut rng, false)).collect();
     let lines_out: Vec<String> = batch.iter().map(|c| format!("{}\n", c.json)).collect();
     let writer = std::thread::spawn(move || {
         for line in lines_out {
@@ -423,6 +424,43 @@ fn slots_match_the_minute_walking_model() {
         assert!(
             refused.get(rule).copied().unwrap_or(0) > 0,
             "no probe was refused by {rule} (seed {seed})"
+        );
+    }
+}
+
+/// The fast answer equals the plain one over ranges as long as a slots request may be (the
+/// model's cases are shorter, to keep Python's minute walk quick).
+#[test]
+fn fast_slots_equal_the_reference_over_long_ranges() {
+    let seed = std::env::var("AVAILABILITY_SLOTS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_secs())
+        });
+    let mut rng = Rng(seed ^ 0x5EED);
+    for _ in 0..24 {
+        let case = random_case(&mut rng, true);
+        let owner = Owner {
+            pattern: &case.pattern,
+            dated: &case.dated,
+            zone: case.zone,
+        };
+        let mut rules = case.rules.clone();
+        // Long ranges are what a far horizon allows.
+        rules.horizon = rules.horizon.max(90);
+        let offer = Offer {
+            name: case.name,
+            rules: &rules,
+            now: case.now,
+        };
+        assert_eq!(
+            slots::slots(&owner, &offer, case.from, case.to),
+            slots::reference(&owner, &offer, case.from, case.to),
+            "seed {seed}, case {}",
+            case.json
         );
     }
 }
