@@ -110,6 +110,8 @@ impl GridDay {
 #[derive(Clone, Debug)]
 pub(crate) struct Grid {
     pub(crate) zone: Zone,
+    /// The zone's offsets from four days before the range to four days after.
+    pub(crate) offsets: Offsets,
     /// Seconds between starts.
     pub(crate) step: i64,
     pub(crate) days: Vec<GridDay>,
@@ -125,6 +127,7 @@ impl Grid {
         let step = i64::from(interval.max(1)) * MINUTE;
         let mut grid = Grid {
             zone,
+            offsets: Offsets::new(zone, lo - 4 * DAY, hi.max(lo) + 4 * DAY),
             step,
             days: Vec::new(),
             words: 0,
@@ -133,9 +136,10 @@ impl Grid {
             return grid;
         }
         let per_day = div_ceil(DAY, step);
-        let offsets = Offsets::new(zone, lo - 4 * DAY, hi + 4 * DAY);
+        let offsets = &grid.offsets;
         let first_date = (lo + offsets.at(lo)).div_euclid(DAY) - 1;
         let last_date = (hi - 1 + offsets.at(hi - 1)).div_euclid(DAY) + 1;
+        let (mut days, mut word) = (Vec::new(), 0);
         for date in first_date..=last_date {
             let midnight = date * DAY - offsets.at(date * DAY);
             let starts = match offsets.steady(midnight - DAY, midnight + 2 * DAY) {
@@ -161,17 +165,17 @@ impl Grid {
                     DayStarts::Listed(list)
                 }
             };
-            let day = GridDay {
-                date,
-                word: grid.words,
-                starts,
+            let len = match &starts {
+                DayStarts::Regular { count, .. } => *count as usize,
+                DayStarts::Listed(list) => list.len(),
             };
-            let len = day.len();
             if len > 0 {
-                grid.words += len.div_ceil(64);
-                grid.days.push(day);
+                days.push(GridDay { date, word, starts });
+                word += len.div_ceil(64);
             }
         }
+        grid.days = days;
+        grid.words = word;
         grid
     }
 

@@ -299,13 +299,14 @@ fn per_day(owner: &Owner<'_>, name: &str, most: u32, grid: &Grid, marks: &mut Ma
     let (Some(first), Some(last)) = (grid.days.first(), grid.days.last()) else {
         return;
     };
-    // Owner dates are at most 26 hours from UTC's.
-    let (lo, hi) = (first.date * DAY - 2 * DAY, last.date * DAY + 3 * DAY);
+    // Owner dates are less than a day from UTC's, and the grid knows the offsets from four
+    // days before its range to four days after.
+    let (lo, hi) = (first.date * DAY - DAY, (last.date + 2) * DAY);
     let mut dates: Vec<i64> = owner
         .dated
         .all_bookings()
         .filter(|b| b.booking_type() == Some(name) && (lo..hi).contains(&b.start()))
-        .map(|b| owner_day(owner.zone, b.start()))
+        .map(|b| (b.start() + grid.offsets.at(b.start())).div_euclid(DAY))
         .collect();
     if dates.len() < most as usize {
         return;

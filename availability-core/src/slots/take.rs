@@ -19,7 +19,7 @@ use crate::grid::HALF_HOURS_PER_DAY;
 use crate::plane::{Plane, WORDS};
 use crate::week::Week;
 
-use super::grid::{DayStarts, Grid, GridDay, Marks};
+use super::grid::{DayStarts, Grid, GridDay, Marks, Offsets};
 use super::{div_ceil, Owner, DAY, MINUTE};
 
 const HALF_HOUR: i64 = 1800;
@@ -61,6 +61,8 @@ struct FreeDays<'a> {
     pattern: &'a Week,
     dated: &'a Dated,
     week: Option<(i64, Plane)>,
+    /// The date read last as the second of two, and its free slots.
+    carried: Option<(i64, u64)>,
 }
 
 impl FreeDays<'_> {
@@ -85,66 +87,122 @@ impl FreeDays<'_> {
         };
         (low | high) & DAY_MASK
     }
+
+    /// The free slots of `date` and of the next date, as bits 0-47 and 48-95.
+    fn two(&mut self, date: i64) -> u128 {
+        let this = match self.carried {
+            Some((d, bits)) if d == date => bits,
+            _ => self.day(date),
+        };
+        let next = self.day(date + 1);
+        self.carried = Some((date + 1, next));
+        u128::from(this) | u128::from(next) << HALF_HOURS_PER_DAY
+    }
 }
 
 /// Unmarks the starts whose span is not free.
 fn free(owner: &Owner<'_>, duration: i64, grid: &Grid, marks: &mut Marks) {
-    // The bit tricks hold for spans of at most a day on the calendar's own grid.
-    let own = owner.zone == grid.zone && (1..=DAY).contains(&duration);
+    if !(1..=DAY).contains(&duration) {
+        // The bit tricks hold for spans of at most a day.
+        for day in &grid.days {
+            exact(owner, duration, grid, day, marks);
+        }
+        return;
+    }
+    let own = owner.zone == grid.zone;
+    let theirs;
+    let offsets = if own {
+        &grid.offsets
+    } else {
+        let (lo, hi) = grid
+            .days
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), day| {
+                let (first, last) = grid.bounds(day);
+                (lo.min(first), hi.max(last))
+            });
+        theirs = Offsets::new(owner.zone, lo.min(hi) - 4 * DAY, hi + 4 * DAY);
+        &theirs
+    };
     let mut days = FreeDays {
         pattern: owner.pattern,
         dated: owner.dated,
         week: None,
+        carried: None,
     };
     let short = div_ceil(duration, HALF_HOUR);
     let interval = grid.step / MINUTE;
-    // The date read last as the next one: (date, its free slots).
-    let mut carried: Option<(i64, u64)> = None;
     for day in &grid.days {
         match day.starts {
             DayStarts::Regular { first, count, .. } if own => {
-                let this = match carried {
-                    Some((d, bits)) if d == day.date => bits,
-                    _ => days.day(day.date),
-                };
-                let next = days.day(day.date + 1);
-                carried = Some((day.date + 1, next));
-                let f = u128::from(this) | u128::from(next) << HALF_HOURS_PER_DAY;
-                let (short_runs, long_runs) = (runs(f, short), runs(f, short + 1));
-                let count = count as usize;
-                let mut m = i64::from(first) * interval;
-                let mut word = 0u64;
-                for j in 0..count {
-                    let (h, p) = (m / 30, m % 30);
-                    let runs = if p * MINUTE + duration > short * HALF_HOUR {
-                        long_runs
-                    } else {
-                        short_runs
-                    };
-                    word |= ((runs >> h) as u64 & 1) << (j % 64);
-                    if j % 64 == 63 || j + 1 == count {
-                        marks.words[day.word + j / 64] &= word;
-                        word = 0;
+                let f = days.two(day.date);
+                let short_runs = runs(f, short) as u64 & DAY_MASK;
+                let long_runs = runs(f, short + 1) as u64 & DAY_MASK;
+                let (first, count) = (i64::from(first), count as usize);
+                if interval == 30 {
+                    // Start j is half hour first + j, and every span has `short` of them.
+                    marks.words[day.word] &= short_runs >> first;
+                    continue;
+                }
+                // Start j at wall minute m touches the long run when it starts late in its
+                // half hour.
+                let late = short * HALF_HOUR - duration;
+                let mut m = first * interval;
+                for (k, word) in marks.words[day.word..day.word + count.div_ceil(64)]
+                    .iter_mut()
+                    .enumerate()
+                {
+                    let mut bits = 0u64;
+                    for j in 0..(count - 64 * k).min(64) {
+                        let runs = if (m % 30) * MINUTE > late {
+                            long_runs
+                        } else {
+                            short_runs
+                        };
+                        bits |= (runs >> (m / 30) & 1) << j;
+                        m += interval;
                     }
-                    m += interval;
+                    *word &= bits;
                 }
             }
-            _ => exact(owner, duration, grid, day, marks),
+            _ => {
+                // Each start alone: by its owner date's planes when one offset holds over
+                // the span, exactly as a claim is checked otherwise.
+                for j in 0..day.len() {
+                    let t = grid.instant(day, j);
+                    let free = match offsets.steady(t, t + duration - 1) {
+                        Some(offset) => {
+                            let wall = t + offset;
+                            let (date, s) = (wall.div_euclid(DAY), wall.rem_euclid(DAY));
+                            let k = div_ceil(s % HALF_HOUR + duration, HALF_HOUR);
+                            runs(days.two(date), k) >> (s / HALF_HOUR) & 1 != 0
+                        }
+                        None => fits(owner, t, duration),
+                    };
+                    if !free {
+                        marks.clear(day, j, j + 1);
+                    }
+                }
+            }
         }
     }
+}
+
+/// Whether a claim of `duration` seconds from `t` finds every slot free.
+#[cold]
+fn fits(owner: &Owner<'_>, t: i64, duration: i64) -> bool {
+    let claim = Claim::new(t, t.saturating_add(duration));
+    owner
+        .dated
+        .check_claim(owner.zone, owner.pattern, &claim)
+        .is_ok()
 }
 
 /// Unmarks the starts of `day` whose span a claim would refuse, one by one.
 #[cold]
 fn exact(owner: &Owner<'_>, duration: i64, grid: &Grid, day: &GridDay, marks: &mut Marks) {
     for j in 0..day.len() {
-        let t = grid.instant(day, j);
-        let claim = Claim::new(t, t.saturating_add(duration));
-        if owner
-            .dated
-            .check_claim(owner.zone, owner.pattern, &claim)
-            .is_err()
-        {
+        if !fits(owner, grid.instant(day, j), duration) {
             marks.clear(day, j, j + 1);
         }
     }

@@ -122,3 +122,62 @@ fn hostile_ranges_and_rules_answer_quickly_without_panic() {
     };
     assert!(slots(&owner, &offer, NEW_YORK_MONDAY + DAY, NEW_YORK_MONDAY).is_empty());
 }
+
+/// A calendar on another zone's grid (as a group member will be): each start by its own
+/// owner date's planes, or exactly near its zone's change, as a claim would decide.
+#[test]
+fn marks_on_another_zones_grid_are_what_a_claim_decides() {
+    use super::take::{take, Span};
+    use crate::dated::Claim;
+
+    let owner_zone: Zone = "America/New_York".parse().expect("zone");
+    let pattern = Week::from_fn(|slot| {
+        if slot.day().index() < 5 && (18..34).contains(&slot.half_hour()) {
+            crate::Status::Available
+        } else {
+            crate::Status::Unavailable
+        }
+    });
+    let mut dated = Dated::new();
+    for (day, minute) in [(9, 600), (13, 555), (14, 720), (15, 545), (17, 900)] {
+        let start = NEW_YORK_MONDAY + day * DAY + minute * MINUTE;
+        let _ = dated.claim(
+            owner_zone,
+            &pattern,
+            &Claim::new(start, start + 40 * MINUTE),
+            0,
+        );
+    }
+    let owner = Owner {
+        pattern: &pattern,
+        dated: &dated,
+        zone: owner_zone,
+    };
+    for (grid_zone, interval, duration) in [("Asia/Kathmandu", 15, 45), ("Europe/London", 20, 95)] {
+        let grid_zone: Zone = grid_zone.parse().expect("zone");
+        let grid = Grid::new(
+            grid_zone,
+            interval,
+            NEW_YORK_MONDAY,
+            NEW_YORK_MONDAY + 28 * DAY,
+        );
+        let span = Span {
+            duration: duration * MINUTE,
+            before: 0,
+            after: 0,
+        };
+        let marks = take(&owner, span, &grid);
+        let mut taken = 0;
+        for day in &grid.days {
+            let marked: Vec<usize> = marks.ones(day).collect();
+            for j in 0..day.len() {
+                let t = grid.instant(day, j);
+                let claim = Claim::new(t, t + span.duration);
+                let fits = dated.check_claim(owner_zone, &pattern, &claim).is_ok();
+                assert_eq!(marked.contains(&j), fits, "{grid_zone} {t}");
+                taken += usize::from(fits);
+            }
+        }
+        assert!(taken > 100, "{taken}");
+    }
+}
