@@ -3,6 +3,7 @@
 
 mod dated;
 mod oracles;
+mod slots_oracle;
 mod store;
 mod store_copy;
 mod store_crash;

@@ -95,7 +95,7 @@ pub(crate) fn date_of_day(day: i64) -> Option<NaiveDate> {
 }
 
 /// The number of the ISO week of day number `day` (week 0 holds 1970-01-01).
-fn week_of_day(day: i64) -> i64 {
+pub(crate) fn week_of_day(day: i64) -> i64 {
     (day + 3).div_euclid(7)
 }
 
@@ -156,6 +156,13 @@ impl Dated {
             Some(planes) => planes.effective(pattern),
             None => *pattern,
         }
+    }
+
+    /// The slots of owner week number `n` (as [`week_of_day`] counts) that a booking may
+    /// take: available in the effective week, and so unclaimed.
+    #[inline]
+    pub(crate) fn free_plane(&self, pattern: &Week, n: i64) -> Plane {
+        self.effective_by_number(pattern, n).firm
     }
 
     /// The owner's effective weeks seen through `plan` (whose owner zone must be the

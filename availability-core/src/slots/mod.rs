@@ -22,6 +22,17 @@
 //!
 //! [`refusal`] decides one start (what a booking's commit checks); [`slots`] lists every
 //! bookable start in a range.
+//!
+//! # How the list is made
+//!
+//! In three layers, so that a group can reuse the first two: a **grid** of candidate starts
+//! (a zone's wall times `interval` apart, as instants, date by date; a date that keeps one
+//! offset around it is a formula, a date near an offset change lists its starts); per
+//! calendar, **marks** over that grid saying which spans it can take (free slots by plane
+//! operations, buffers by merged intervals around bookings); and on top the rules about the
+//! present (notice and horizon narrow the range) and the daily limit (whole dates cleared).
+//! Marks of calendars on one grid combine word by word: all members (AND) or how many.
+//! `reference` decides every start with [`refusal`] instead; tests compare the two.
 
 use alloc::format;
 use alloc::string::String;
@@ -29,13 +40,31 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::conflict::BookingId;
-use crate::dated::{Claim, Dated, MAX_AHEAD_SECONDS};
+use crate::dated::{Dated, MAX_AHEAD_SECONDS};
 use crate::error::{Error, Kind};
 use crate::tz::Zone;
 use crate::week::Week;
 
+mod check;
+mod grid;
+mod take;
+#[cfg(test)]
+mod tests;
+
+pub use self::check::{check, instants_at, owner_day, reference, refusal};
+use self::grid::{Grid, Marks};
+use self::take::{take, Span};
+
 const MINUTE: i64 = 60;
 const DAY: i64 = 86_400;
+/// `a / b` rounded up, for `b > 0`.
+#[inline]
+fn div_ceil(a: i64, b: i64) -> i64 {
+    -(-a).div_euclid(b)
+}
+
+/// Instants further than this from 1970 (about 2,000 years) offer no start.
+const FURTHEST: i64 = 1 << 36;
 
 /// The most days a slots answer covers.
 pub const MAX_DAYS: i64 = 62;
@@ -190,30 +219,6 @@ impl fmt::Display for Rule {
     }
 }
 
-/// The owner's wall clock at `instant`, in seconds since 1970-01-01 00:00 local.
-fn wall(zone: Zone, instant: i64) -> i64 {
-    instant + i64::from(zone.offset_at(instant).unwrap_or(0))
-}
-
-/// The owner date (days since 1970-01-01) that `instant` falls on.
-pub fn owner_day(zone: Zone, instant: i64) -> i64 {
-    wall(zone, instant).div_euclid(DAY)
-}
-
-/// The instants at which the wall clock of `zone` shows `wall` (seconds since 1970-01-01
-/// 00:00 local): none in a gap, two in a fold, in time order.
-pub fn instants_at(zone: Zone, wall: i64) -> Vec<i64> {
-    let mut out: Vec<i64> = Vec::with_capacity(2);
-    for (_, offset) in zone.transitions(wall - 2 * DAY, wall + 2 * DAY) {
-        let t = wall - i64::from(offset);
-        if zone.offset_at(t) == Some(offset) && !out.contains(&t) {
-            out.push(t);
-        }
-    }
-    out.sort_unstable();
-    out
-}
-
 /// What decides whether a calendar can take a span: its pattern, dated data and owner zone.
 #[derive(Clone, Copy, Debug)]
 pub struct Owner<'a> {
@@ -237,97 +242,85 @@ pub struct Offer<'a> {
     pub now: i64,
 }
 
-/// Why `start` cannot be booked as `offer` on `owner`'s calendar; `None` when it can.
-pub fn refusal(owner: &Owner<'_>, offer: &Offer<'_>, start: i64) -> Option<Rule> {
-    let Owner {
-        pattern,
-        dated,
-        zone,
-    } = *owner;
-    let Offer {
-        name,
-        rules: ty,
-        now,
-    } = *offer;
-    let minute_of_day = wall(zone, start).rem_euclid(DAY) / MINUTE;
-    if start % MINUTE != 0 || minute_of_day % i64::from(ty.interval) != 0 {
-        return Some(Rule::OffGrid);
-    }
-    let (_, end) = ty.span(start);
-    if start < now + i64::from(ty.notice) * MINUTE {
-        return Some(Rule::Notice);
-    }
-    if start >= now + i64::from(ty.horizon) * DAY || end > now + MAX_AHEAD_SECONDS {
-        return Some(Rule::Horizon);
-    }
-    if let Err(err) = dated.check_claim(zone, pattern, &Claim::new(start, end)) {
-        return Some(match err.conflict_details().and_then(|c| c.booking()) {
-            Some(id) => Rule::Taken(id),
-            None => Rule::Unavailable,
-        });
-    }
-    let before = i64::from(ty.buffer_before) * MINUTE;
-    let after = i64::from(ty.buffer_after) * MINUTE;
-    if before > 0 || after > 0 {
-        if let Some(b) = dated.bookings(start - before, end + after).first() {
-            return Some(Rule::Buffer(b.id()));
-        }
-    }
-    if let Some(most) = ty.per_day {
-        let day = owner_day(zone, start);
-        // Owner dates are at most 26 hours from UTC's.
-        let made = dated
-            .bookings(day * DAY - 2 * DAY, day * DAY + 3 * DAY)
-            .iter()
-            .filter(|b| b.booking_type() == Some(name) && owner_day(zone, b.start()) == day)
-            .count();
-        if made >= most as usize {
-            return Some(Rule::PerDay);
-        }
-    }
-    None
-}
-
 /// Every bookable start of `offer` on `owner`'s calendar in `[from, to)` (seconds), in time
-/// order: the starts [`refusal`] accepts.
+/// order: the starts [`refusal`] accepts. A type that [`BookingType::check`] refuses offers
+/// none, and neither do instants more than about 2,000 years from 1970.
+///
+/// Plane operations, not a walk over minutes: the notice and the horizon narrow the range;
+/// each owner date keeping one offset around it decides all its starts from the free slots
+/// of its owner week (available, unclaimed) by shifts and ANDs, a date near an offset change
+/// checks its starts one by one exactly; buffers clear the starts near each booking; the
+/// daily limit clears whole dates.
 pub fn slots(owner: &Owner<'_>, offer: &Offer<'_>, from: i64, to: i64) -> Vec<i64> {
-    let (zone, ty) = (owner.zone, offer.rules);
-    let mut out = Vec::new();
-    let first = owner_day(zone, from) - 1;
-    let last = owner_day(zone, to) + 1;
-    for day in first..=last {
-        let mut minute = 0;
-        while minute < 1_440 {
-            for start in instants_at(zone, day * DAY + i64::from(minute) * MINUTE) {
-                if (from..to).contains(&start) && refusal(owner, offer, start).is_none() {
-                    out.push(start);
-                }
-            }
-            minute += ty.interval;
-        }
+    let ty = offer.rules;
+    if ty.check().is_err() {
+        return Vec::new();
     }
-    out.sort_unstable();
-    out.dedup();
+    let Some((lo, hi)) = window(offer, from, to) else {
+        return Vec::new();
+    };
+    let grid = Grid::new(owner.zone, ty.interval, lo, hi);
+    let span = Span {
+        duration: i64::from(ty.duration) * MINUTE,
+        before: i64::from(ty.buffer_before) * MINUTE,
+        after: i64::from(ty.buffer_after) * MINUTE,
+    };
+    let mut marks = take(owner, span, &grid);
+    if let Some(most) = ty.per_day {
+        per_day(owner, offer.name, most, &grid, &mut marks);
+    }
+    let mut out = Vec::new();
+    for day in &grid.days {
+        out.extend(marks.ones(day).map(|j| grid.instant(day, j)));
+    }
+    if !out.is_sorted() {
+        // Across a fold at midnight two dates' starts interleave.
+        out.sort_unstable();
+    }
     out
 }
 
-/// [`refusal`] as a result: the error names the rule ([`Error::rule`]) and, in its message,
-/// the start.
-///
-/// # Errors
-///
-/// [`Error::is_conflict`] with [`Error::rule`] set, when a rule refuses `start`.
-pub fn check(owner: &Owner<'_>, offer: &Offer<'_>, start: i64) -> Result<(), Error> {
-    match refusal(owner, offer, start) {
-        None => Ok(()),
-        Some(rule) => Err(Error::refused_by(
-            rule,
-            format!(
-                "a booking of type {:?} cannot start then: {rule} ({})",
-                offer.name,
-                rule.as_str()
-            ),
-        )),
+/// The starts `[from, to)` that the notice and the horizon leave, as `[lo, hi)`; `None` when
+/// none.
+fn window(offer: &Offer<'_>, from: i64, to: i64) -> Option<(i64, i64)> {
+    let ty = offer.rules;
+    let now = offer.now;
+    let duration = i64::from(ty.duration) * MINUTE;
+    let lo = from
+        .max(now.saturating_add(i64::from(ty.notice) * MINUTE))
+        .max(-FURTHEST);
+    let hi = to
+        .min(now.saturating_add(i64::from(ty.horizon) * DAY))
+        // A span must end within the two years a booking may: end <= now + 730 days.
+        .min(now.saturating_add(MAX_AHEAD_SECONDS - duration + 1))
+        .min(FURTHEST);
+    (lo < hi).then_some((lo, hi))
+}
+
+/// Unmarks the dates of `grid` (the owner's) that have `most` bookings of type `name`.
+fn per_day(owner: &Owner<'_>, name: &str, most: u32, grid: &Grid, marks: &mut Marks) {
+    let (Some(first), Some(last)) = (grid.days.first(), grid.days.last()) else {
+        return;
+    };
+    // Owner dates are less than a day from UTC's, and the grid knows the offsets from four
+    // days before its range to four days after.
+    let (lo, hi) = (first.date * DAY - DAY, (last.date + 2) * DAY);
+    let mut dates: Vec<i64> = owner
+        .dated
+        .all_bookings()
+        .filter(|b| b.booking_type() == Some(name) && (lo..hi).contains(&b.start()))
+        .map(|b| (b.start() + grid.offsets.at(b.start())).div_euclid(DAY))
+        .collect();
+    if dates.len() < most as usize {
+        return;
+    }
+    dates.sort_unstable();
+    for day in &grid.days {
+        let made =
+            dates.partition_point(|&d| d <= day.date) - dates.partition_point(|&d| d < day.date);
+        if made >= most as usize {
+            marks.clear_day(day);
+        }
     }
 }
 
