@@ -51,8 +51,8 @@ pub(crate) fn said(what: &str, e: tokio_postgres::Error) -> String {
 /// Copies `store` into the database of `settings`, which must hold no calendar, admin key,
 /// group or remembered answer (the schema is made when there is none), in one transaction:
 /// every calendar with its incarnation, version, zone, week, booking flag, change time,
-/// next booking id and keys, the overrides, the live bookings, the groups, the admin keys
-/// and the unexpired remembered answers. The incarnation sequence is set past every
+/// next booking id, keys and booking types, the overrides, the live bookings (with their
+/// types), the groups, the admin keys and the unexpired remembered answers. The incarnation sequence is set past every
 /// incarnation the store gave, and the change log tells any server already following the
 /// database what arrived. Then the counts and every calendar's (incarnation, version) are
 /// read back and compared with the store's; returns the counts.
@@ -85,8 +85,8 @@ async fn copy_all(client: &mut Client, store: &Store) -> Result<(), String> {
         .await
         .map_err(|e| said("starting the copy", e))?;
     tx.batch_execute(
-        "LOCK TABLE calendars, calendar_keys, admin_keys, overrides, bookings, \
-         calendar_groups, remembered IN EXCLUSIVE MODE",
+        "LOCK TABLE calendars, calendar_keys, booking_types, admin_keys, overrides, \
+         bookings, calendar_groups, remembered IN EXCLUSIVE MODE",
     )
     .await
     .map_err(|e| said("locking the tables", e))?;
@@ -177,7 +177,7 @@ where
         .map_err(|e| said(&format!("copying {table}"), e))
 }
 
-/// The calendars' rows and their keys'.
+/// The calendars' rows, their keys' and their booking types'.
 async fn copy_calendars(
     tx: &Transaction<'_>,
     calendars: &[Arc<availability_core::store::Calendar>],
@@ -271,7 +271,7 @@ async fn copy_calendars(
         }),
     )
     .await?;
-    Ok(())
+    columns::copy_types(tx, calendars).await
 }
 
 /// The overrides and the live bookings.
@@ -302,7 +302,8 @@ async fn copy_dated(
     .await?;
     tx.batch_execute(
         "CREATE TEMPORARY TABLE import_bookings (calendar text, id bigint, start_s float8, \
-         end_s float8, label text, key_id text, created_ms bigint) ON COMMIT DROP",
+         end_s float8, label text, key_id text, created_ms bigint, booking_type text) \
+         ON COMMIT DROP",
     )
     .await
     .map_err(|e| said("copying the bookings", e))?;
@@ -317,6 +318,7 @@ async fn copy_dated(
             Type::TEXT,
             Type::TEXT,
             Type::INT8,
+            Type::TEXT,
         ],
         bookings.iter().map(|(calendar, b)| {
             [
@@ -327,14 +329,15 @@ async fn copy_dated(
                 &b.label,
                 &b.key_id,
                 &b.created_ms,
+                &b.booking_type,
             ]
         }),
     )
     .await?;
     tx.batch_execute(
-        "INSERT INTO bookings (calendar, id, span, label, key_id, created_ms) \
+        "INSERT INTO bookings (calendar, id, span, label, key_id, created_ms, booking_type) \
          SELECT calendar, id, tstzrange(to_timestamp(start_s), to_timestamp(end_s), '[)'), \
-         label, key_id, created_ms FROM import_bookings",
+         label, key_id, created_ms, booking_type FROM import_bookings",
     )
     .await
     .map_err(|e| said("copying the bookings", e))
@@ -383,7 +386,7 @@ async fn copy_rest(tx: &Transaction<'_>, store: &Store) -> Result<(), String> {
          bytea, expires_ms bigint, status smallint, body bytea, state_incarnation bigint, \
          state_version bigint, calendar text, zone text, incarnation bigint, version bigint, \
          booking bigint, start_s float8, end_s float8, label text, key_id text, created_ms \
-         bigint) ON COMMIT DROP",
+         bigint, booking_type text) ON COMMIT DROP",
     )
     .await
     .map_err(|e| said("copying the remembered answers", e))?;
@@ -409,8 +412,9 @@ async fn copy_rest(tx: &Transaction<'_>, store: &Store) -> Result<(), String> {
             Type::FLOAT8,
             Type::FLOAT8,
             text.clone(),
-            text,
+            text.clone(),
             int8,
+            text,
         ],
         answers.iter().map(AnswerCols::row),
     )
@@ -418,23 +422,48 @@ async fn copy_rest(tx: &Transaction<'_>, store: &Store) -> Result<(), String> {
     tx.batch_execute(
         "INSERT INTO remembered (principal, key, fingerprint, expires_ms, status, body, \
          state_incarnation, state_version, calendar, zone, incarnation, version, booking, \
-         span, label, key_id, created_ms) SELECT principal, key, fingerprint, expires_ms, \
-         status, body, state_incarnation, state_version, calendar, zone, incarnation, \
-         version, booking, CASE WHEN start_s IS NULL THEN NULL ELSE \
+         span, label, key_id, created_ms, booking_type) SELECT principal, key, fingerprint, \
+         expires_ms, status, body, state_incarnation, state_version, calendar, zone, \
+         incarnation, version, booking, CASE WHEN start_s IS NULL THEN NULL ELSE \
          tstzrange(to_timestamp(start_s), to_timestamp(end_s), '[)') END, label, key_id, \
-         created_ms FROM import_remembered",
+         created_ms, booking_type FROM import_remembered",
     )
     .await
     .map_err(|e| said("copying the remembered answers", e))
 }
 
-/// Reads the copy back: the counts and every calendar's (incarnation, version), compared
-/// with `store`'s.
+/// Reads the copy back: the counts (with the booking types and the bookings made by one) and
+/// every calendar's (incarnation, version), compared with `store`'s.
 async fn verify(client: &Client, store: &Store, expected: &Counts) -> Result<Counts, String> {
     let found = database_counts(client).await?;
     if found != *expected {
         return Err(format!(
             "the copy was committed but reads back as {found}, not {expected}"
+        ));
+    }
+    let typed = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM booking_types), \
+             (SELECT count(*) FROM bookings WHERE booking_type IS NOT NULL)",
+            &[],
+        )
+        .await
+        .map_err(|e| said("counting the copy", e))?;
+    let (mut types, mut typed_bookings) = (0, 0);
+    store.for_each(|calendar| {
+        types += calendar.booking_types().len() as i64;
+        typed_bookings += calendar
+            .dated()
+            .all_bookings()
+            .filter(|b| b.booking_type().is_some())
+            .count() as i64;
+    });
+    let found_typed: (i64, i64) = (typed.get(0), typed.get(1));
+    if found_typed != (types, typed_bookings) {
+        return Err(format!(
+            "the copy was committed but reads back with {} booking types and {} bookings \
+             made by one, not {types} and {typed_bookings}",
+            found_typed.0, found_typed.1
         ));
     }
     let rows = client

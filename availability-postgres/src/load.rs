@@ -10,7 +10,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, IsolationLevel, Row, Statement, Transaction};
 
 use crate::fail::from_db;
-use crate::rows::{self, Building, BOOKING, CALENDAR, KEY, OVERRIDE, REMEMBERED};
+use crate::rows::{self, Building, BOOKING, CALENDAR, KEY, OVERRIDE, REMEMBERED, TYPE};
 
 /// Where a follower starts: every change of a transaction older than `xmin` is in what was
 /// loaded.
@@ -173,9 +173,11 @@ async fn stream(
         .map_err(|e| from_db("reading", e))
 }
 
-/// The calendars `ids` (all with `None`), with their keys, overrides (of dates from two days
-/// before `cutoff`, with one) and bookings (that end after `cutoff`, with one). With `lock`,
-/// their rows are locked for update, in id order.
+/// The calendars `ids` (all with `None`), with their keys, booking types, overrides (of dates
+/// from two days before `cutoff`, with one) and bookings (that end after `cutoff`, with one).
+/// With `lock`, their rows are locked for update, in id order. One statement per table, sent
+/// together: one round trip once they are prepared (a calendar without types costs an empty
+/// index scan).
 pub(crate) async fn calendars(
     client: &impl Reads,
     ids: Option<&[&str]>,
@@ -192,7 +194,7 @@ pub(crate) async fn calendars(
         chrono::DateTime::from_timestamp(cutoff - 2 * 86_400, 0).map(|t| t.date_naive())
     });
     let cutoff_f = cutoff.map(|cutoff| cutoff as f64);
-    let (own, keys, overrides, bookings) = futures_util::future::try_join4(
+    let (own, keys, types, overrides, bookings) = futures_util::future::try_join5(
         stream(
             client,
             &format!("SELECT {CALENDAR} FROM calendars {which}{lock}"),
@@ -201,6 +203,11 @@ pub(crate) async fn calendars(
         stream(
             client,
             &format!("SELECT calendar, {KEY} FROM calendar_keys {of} ORDER BY calendar, position"),
+            &[&ids],
+        ),
+        stream(
+            client,
+            &format!("SELECT calendar, {TYPE} FROM booking_types {of}"),
             &[&ids],
         ),
         stream(
@@ -232,6 +239,11 @@ pub(crate) async fn calendars(
     for row in &keys {
         if let Some(b) = building.get_mut(&owner(row)?) {
             b.parts.keys.push(rows::key(row, 1)?);
+        }
+    }
+    for row in &types {
+        if let Some(b) = building.get_mut(&owner(row)?) {
+            b.add_booking_type(rows::booking_type(row, 1)?);
         }
     }
     for row in &overrides {

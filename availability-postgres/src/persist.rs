@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use availability_core::dated::Booking;
+use availability_core::slots::BookingType;
 use availability_core::store::decide;
 use availability_core::store::{Authority, Calendar, IdempotencyKey, KeyHash};
 use availability_core::{BackendError, Error};
@@ -161,6 +162,38 @@ impl<'a> KeyRow<'a> {
     }
 }
 
+/// A booking type's columns.
+struct TypeRow<'a> {
+    name: &'a str,
+    duration: i32,
+    interval: i32,
+    buffer_before: i32,
+    buffer_after: i32,
+    notice: i32,
+    horizon: i32,
+    per_day: Option<i32>,
+    label: Option<&'a str>,
+}
+
+impl<'a> TypeRow<'a> {
+    /// The columns of a checked type, whose numbers are all far below `i32::MAX` (the
+    /// table's checks refuse anything else).
+    fn of((name, t): (&'a str, &'a BookingType)) -> TypeRow<'a> {
+        let n = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        TypeRow {
+            name,
+            duration: n(t.duration),
+            interval: n(t.interval),
+            buffer_before: n(t.buffer_before),
+            buffer_after: n(t.buffer_after),
+            notice: n(t.notice),
+            horizon: n(t.horizon),
+            per_day: t.per_day.map(n),
+            label: t.label.as_deref(),
+        }
+    }
+}
+
 /// Inserts a new calendar's row; `false` when the id is taken.
 pub(crate) async fn insert_calendar(tx: &Tx<'_>, made: &Calendar) -> Result<bool, Fail> {
     let row = CalendarRow::of(made)?;
@@ -214,8 +247,9 @@ impl<'a> CalendarRow<'a> {
 }
 
 /// Writes what differs between `before` (`None` for a new calendar, whose row is in) and
-/// `after`: the calendar's row, its keys, overrides and bookings; then the change log's row
-/// and the doorbell. One round trip.
+/// `after`: the calendar's row, its keys, booking types, overrides and bookings; then the
+/// change log's row and the doorbell. One round trip, and one more before it for each list
+/// replaced (keys, types) and for moved bookings, whose old rows go first.
 pub(crate) async fn persist(
     tx: &Tx<'_>,
     before: Option<&Calendar>,
@@ -226,7 +260,9 @@ pub(crate) async fn persist(
     let id = row.id;
     let week: &[u8] = &row.week;
     let keys: Vec<KeyRow<'_>> = after.keys().iter().map(KeyRow::of).collect();
+    let types: Vec<TypeRow<'_>> = after.booking_types().map(TypeRow::of).collect();
     let dated = rows::DatedRows::diff(before.map(Calendar::dated), after.dated());
+    let mut gone = dated.gone.clone();
     let mut steps: Vec<Step<'_>> = Vec::new();
     if before.is_some() {
         steps.push(exec(
@@ -266,6 +302,34 @@ pub(crate) async fn persist(
             ));
         }
     }
+    if before.is_none_or(|b| !b.booking_types().eq(after.booking_types())) {
+        if before.is_some() {
+            // Awaited before the inserts, as the keys' (a new calendar has none to delete).
+            tx.execute("DELETE FROM booking_types WHERE calendar = $1", &[&id])
+                .await
+                .map_err(db("saving the calendar's booking types"))?;
+        }
+        for t in &types {
+            steps.push(exec(
+                tx,
+                "INSERT INTO booking_types (calendar, name, duration, \"interval\", \
+                 buffer_before, buffer_after, notice, horizon, per_day, label) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                args(&[
+                    &id,
+                    &t.name,
+                    &t.duration,
+                    &t.interval,
+                    &t.buffer_before,
+                    &t.buffer_after,
+                    &t.notice,
+                    &t.horizon,
+                    &t.per_day,
+                    &t.label,
+                ]),
+            ));
+        }
+    }
     for (date, open, firm) in &dated.set_overrides {
         steps.push(exec(
             tx,
@@ -281,11 +345,25 @@ pub(crate) async fn persist(
             args(&[&id, date]),
         ));
     }
-    for booking in &dated.made {
+    if !dated.moved.is_empty() {
+        // A moved booking's row is deleted and made again: the deletions (with the gone
+        // bookings') awaited first, so that a new span may overlap its own old one, or a
+        // span freed in this write, whatever order the inserts reach the database in.
+        gone.extend(dated.moved.iter().map(|b| b.id));
+        tx.execute(
+            "DELETE FROM bookings WHERE calendar = $1 AND id = ANY($2)",
+            &[&id, &gone],
+        )
+        .await
+        .map_err(db("moving the booking"))?;
+        gone.clear();
+    }
+    for booking in dated.made.iter().chain(&dated.moved) {
         steps.push(exec(
             tx,
-            "INSERT INTO bookings (calendar, id, span, label, key_id, created_ms) \
-             VALUES ($1, $2, tstzrange(to_timestamp($3), to_timestamp($4), '[)'), $5, $6, $7)",
+            "INSERT INTO bookings (calendar, id, span, label, key_id, created_ms, \
+             booking_type) VALUES ($1, $2, tstzrange(to_timestamp($3), to_timestamp($4), \
+             '[)'), $5, $6, $7, $8)",
             args(&[
                 &id,
                 &booking.id,
@@ -294,14 +372,15 @@ pub(crate) async fn persist(
                 &booking.label,
                 &booking.key_id,
                 &booking.created_ms,
+                &booking.booking_type,
             ]),
         ));
     }
-    if !dated.gone.is_empty() {
+    if !gone.is_empty() {
         steps.push(exec(
             tx,
             "DELETE FROM bookings WHERE calendar = $1 AND id = ANY($2)",
-            args(&[&id, &dated.gone]),
+            args(&[&id, &gone]),
         ));
     }
     steps.push(change_row(
@@ -332,9 +411,9 @@ pub(crate) async fn remember_booking(
         exec(
             tx,
             "INSERT INTO remembered (principal, key, fingerprint, expires_ms, calendar, zone, \
-             incarnation, version, booking, span, label, key_id, created_ms) VALUES ($1, $2, \
-             $3, $4, $5, $6, $7, $8, $9, tstzrange(to_timestamp($10), to_timestamp($11), \
-             '[)'), $12, $13, $14)",
+             incarnation, version, booking, span, label, key_id, created_ms, booking_type) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, tstzrange(to_timestamp($10), \
+             to_timestamp($11), '[)'), $12, $13, $14, $15)",
             args(&[
                 &key.principal,
                 &key.key,
@@ -350,6 +429,7 @@ pub(crate) async fn remember_booking(
                 &row.label,
                 &row.key_id,
                 &row.created_ms,
+                &row.booking_type,
             ]),
         ),
         change_row(tx, "remembered", &key.principal, Some(&key.key), None),

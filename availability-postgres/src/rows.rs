@@ -1,11 +1,13 @@
-//! Rows and the core's values: a calendar from its row, its keys, overrides and bookings, and
-//! back. Every value read is checked as the store file's are on the way back (the database is
-//! as hostile as a disk): a row the store could not hold is an error naming it, never a panic.
+//! Rows and the core's values: a calendar from its row, its keys, booking types, overrides and
+//! bookings, and back. Every value read is checked as the store file's are on the way back
+//! (the database is as hostile as a disk): a row the store could not hold is an error naming
+//! it, never a panic.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use availability_core::dated::{Booking, BookingId, Claim, Dated, DayOverride};
+use availability_core::slots::{check_name, BookingType};
 use availability_core::store::decide::Parts;
 use availability_core::store::{Answer, Calendar, KeyHash, KeyScope, Remembered};
 use availability_core::tz::Zone;
@@ -22,7 +24,11 @@ pub(crate) const KEY: &str = "key_id, hash, scope, label, created_ms";
 pub(crate) const OVERRIDE: &str = "day, open, firm";
 /// The columns of a booking row, after the calendar id: its span as whole seconds.
 pub(crate) const BOOKING: &str = "id, extract(epoch from lower(span))::bigint, \
-                                  extract(epoch from upper(span))::bigint, label, key_id, created_ms";
+                                  extract(epoch from upper(span))::bigint, label, key_id, \
+                                  created_ms, booking_type";
+/// The columns of a booking type's row, after the calendar id.
+pub(crate) const TYPE: &str = "name, duration, \"interval\", buffer_before, buffer_after, \
+                               notice, horizon, per_day, label";
 
 /// A row the store could not hold.
 pub(crate) fn bad(what: &str, detail: impl std::fmt::Display) -> Error {
@@ -93,12 +99,41 @@ pub(crate) fn booking(row: &Row, at: usize) -> Result<(Claim, BookingId, i64), E
         end: get(row, at + 2, "a booking's end")?,
         label: get(row, at + 3, "a booking label")?,
         key_id: get(row, at + 4, "a booking's key")?,
-        booking_type: None,
+        booking_type: get(row, at + 6, "a booking's type")?,
     };
     if claim.end <= claim.start {
         return Err(bad("a booking", format!("{id} ends before it starts")));
     }
+    if let Some(name) = &claim.booking_type {
+        check_name(name).map_err(|e| bad("a booking's type", e))?;
+    }
     Ok((claim, BookingId(id), get(row, at + 5, "a booking's time")?))
+}
+
+/// A booking type's name and rules from its row ([`TYPE`], from column `at`); checked when
+/// its calendar is put together.
+pub(crate) fn booking_type(row: &Row, at: usize) -> Result<(String, BookingType), Error> {
+    let minutes = |i: usize, what: &str| -> Result<u32, Error> {
+        let value: i32 = get(row, at + i, what)?;
+        u32::try_from(value).map_err(|_| bad(what, format!("a negative number {value}")))
+    };
+    let per_day: Option<i32> = get(row, at + 7, "a type's daily limit")?;
+    let rules = BookingType {
+        duration: minutes(1, "a type's duration")?,
+        interval: minutes(2, "a type's interval")?,
+        buffer_before: minutes(3, "a type's buffer")?,
+        buffer_after: minutes(4, "a type's buffer")?,
+        notice: minutes(5, "a type's notice")?,
+        horizon: minutes(6, "a type's horizon")?,
+        per_day: per_day
+            .map(|n| {
+                u32::try_from(n)
+                    .map_err(|_| bad("a type's daily limit", format!("a negative number {n}")))
+            })
+            .transpose()?,
+        label: get(row, at + 8, "a type's label")?,
+    };
+    Ok((get(row, at, "a booking type's name")?, rules))
 }
 
 /// An override's date and slots from its row ([`OVERRIDE`], from column `at`).
@@ -128,6 +163,10 @@ impl Building {
             overrides: Vec::new(),
             bookings: Vec::new(),
         }
+    }
+
+    pub(crate) fn add_booking_type(&mut self, named: (String, BookingType)) {
+        self.parts.booking_types.push(named);
     }
 
     pub(crate) fn add_override(&mut self, day: (NaiveDate, DayOverride)) {
@@ -167,7 +206,7 @@ pub(crate) fn finish_all(
 pub(crate) const REMEMBERED: &str = "principal, key, fingerprint, expires_ms, status, body, \
     state_incarnation, state_version, calendar, zone, incarnation, version, booking, \
     extract(epoch from lower(span))::bigint, extract(epoch from upper(span))::bigint, label, \
-    key_id, created_ms";
+    key_id, created_ms, booking_type";
 
 /// A remembered answer from its row ([`REMEMBERED`]).
 pub(crate) fn remembered(row: &Row) -> Result<Remembered, Error> {
@@ -226,7 +265,7 @@ pub(crate) fn signed(value: u64, what: &str) -> Result<i64, Error> {
 }
 
 /// A booking's columns.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) struct BookingRow {
     pub(crate) id: i64,
     /// Seconds, as `to_timestamp` takes them (exact: below 2^53).
@@ -235,6 +274,7 @@ pub(crate) struct BookingRow {
     pub(crate) label: Option<String>,
     pub(crate) key_id: Option<String>,
     pub(crate) created_ms: i64,
+    pub(crate) booking_type: Option<String>,
 }
 
 impl BookingRow {
@@ -246,6 +286,7 @@ impl BookingRow {
             label: booking.label().map(str::to_owned),
             key_id: booking.key_id().map(str::to_owned),
             created_ms: booking.created_unix_ms(),
+            booking_type: booking.booking_type().map(str::to_owned),
         })
     }
 }
@@ -257,6 +298,9 @@ pub(crate) struct DatedRows {
     pub(crate) cleared_overrides: Vec<NaiveDate>,
     pub(crate) made: Vec<BookingRow>,
     pub(crate) gone: Vec<i64>,
+    /// Bookings kept under their id with other columns (a moved booking's new span): their
+    /// rows are deleted and made again, the deletion first.
+    pub(crate) moved: Vec<BookingRow>,
 }
 
 impl DatedRows {
@@ -284,10 +328,16 @@ impl DatedRows {
         let has: BTreeMap<u64, &Arc<Booking>> =
             after.all_bookings().map(|k| (k.id().0, k)).collect();
         for (id, booking) in &has {
-            if !had.contains_key(id) {
-                if let Ok(row) = BookingRow::of(booking) {
-                    rows.made.push(row);
+            match had.get(id) {
+                None => rows.made.extend(BookingRow::of(booking).ok()),
+                Some(old) if !Arc::ptr_eq(old, booking) => {
+                    if let (Ok(old), Ok(new)) = (BookingRow::of(old), BookingRow::of(booking)) {
+                        if old != new {
+                            rows.moved.push(new);
+                        }
+                    }
                 }
+                Some(_) => {}
             }
         }
         rows.gone = had

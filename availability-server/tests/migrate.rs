@@ -2,7 +2,9 @@
 //! empty database, where a server then answers every read with the same body and `ETag`, and
 //! the keys issued before the move (calendar, booking and admin keys) and an idempotent
 //! retry work as they did; the way back gives a new store file that answers the same again.
-//! A store in use, a database that is not empty and a store file that exists are refused.
+//! Booking types and the bookings made by them (with a remembered answer) go up and come
+//! back as they were. A store in use, a database that is not empty and a store file that
+//! exists are refused.
 //! And `admin-keys` manages the admin keys of a database beside its running servers.
 
 use std::path::Path;
@@ -11,6 +13,10 @@ use http::{Method, StatusCode, Version};
 
 use crate::support::postgres::{cluster_for, Cluster};
 use crate::support::{binary, Binary, Client, JSON};
+
+mod types;
+
+use self::types::{add_types, assert_types, TYPED_KEY};
 
 const LOG: &str = "info";
 
@@ -314,6 +320,11 @@ async fn a_store_moves_to_a_database_and_back_answering_the_same() {
     let c = Client::new(file.addr, file.root(), Version::HTTP_2);
     let admin = file.printed_key().expect("the first start prints a key");
     let (keys, retry) = populate(&c, &admin).await;
+    // Types are set on the store itself (no route sets them here), the server stopped.
+    assert_eq!(file.terminate(), 0);
+    add_types(&up);
+    let mut file = Binary::start(&up, LOG, [""; 0]);
+    let c = Client::new(file.addr, file.root(), Version::HTTP_2);
     let before = reads(&c, &keys).await;
 
     // Not while the server holds the store: nothing reaches the database.
@@ -335,8 +346,22 @@ async fn a_store_moves_to_a_database_and_back_answering_the_same() {
         "{out}"
     );
     assert_eq!(count(&db, "calendars").await, 4);
-    assert_eq!(count(&db, "bookings").await, 2);
+    assert_eq!(count(&db, "bookings").await, 3);
     assert_eq!(count(&db, "admin_keys").await, 2);
+    assert_eq!(count(&db, "booking_types").await, 3);
+    let typed: (Option<String>, Option<String>) = {
+        let row = db
+            .query_one(
+                "SELECT (SELECT booking_type FROM bookings WHERE booking_type IS NOT NULL), \
+                 (SELECT booking_type FROM remembered WHERE key = $1)",
+                &[&TYPED_KEY],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let call = Some(String::from("call"));
+    assert_eq!(typed, (call.clone(), call));
     // A second copy into the same database is refused, naming what is there.
     let (ok, _, err) = migrate(work.path(), up_dir, &url);
     assert!(
@@ -409,6 +434,7 @@ async fn a_store_moves_to_a_database_and_back_answering_the_same() {
         None,
         "the store had admin keys: none made"
     );
+    assert_types(&back);
 }
 
 /// `admin-keys` with a database: refused before any server made the schema (and makes

@@ -1,12 +1,83 @@
 //! The columns of a remembered answer as a copy streams them: a response's, or a booking's
-//! with the zone its slots were derived in.
+//! with the zone its slots were derived in; and the calendars' booking types.
+
+use std::sync::Arc;
 
 use availability_core::dated::{Booking, Claim, Dated};
-use availability_core::store::{Answer, Remembered, Store};
+use availability_core::store::{Answer, Calendar, Remembered, Store};
 use availability_core::tz::Zone;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Transaction;
 
 use crate::rows::{signed, BookingRow};
+
+/// The calendars' booking types, with one binary `COPY`.
+pub(super) async fn copy_types(
+    tx: &Transaction<'_>,
+    calendars: &[Arc<Calendar>],
+) -> Result<(), String> {
+    struct Cols<'a> {
+        calendar: &'a str,
+        name: &'a str,
+        numbers: [i32; 6],
+        per_day: Option<i32>,
+        label: Option<&'a str>,
+    }
+    let n = |v: u32| i32::try_from(v).map_err(|_| format!("a booking type's rule {v}"));
+    let mut rows = Vec::new();
+    for calendar in calendars {
+        for (name, t) in calendar.booking_types() {
+            rows.push(Cols {
+                calendar: calendar.id(),
+                name,
+                numbers: [
+                    n(t.duration)?,
+                    n(t.interval)?,
+                    n(t.buffer_before)?,
+                    n(t.buffer_after)?,
+                    n(t.notice)?,
+                    n(t.horizon)?,
+                ],
+                per_day: t.per_day.map(n).transpose()?,
+                label: t.label.as_deref(),
+            });
+        }
+    }
+    let int4 = Type::INT4;
+    super::copy_in(
+        tx,
+        "booking_types (calendar, name, duration, \"interval\", buffer_before, buffer_after, \
+         notice, horizon, per_day, label)",
+        &[
+            Type::TEXT,
+            Type::TEXT,
+            int4.clone(),
+            int4.clone(),
+            int4.clone(),
+            int4.clone(),
+            int4.clone(),
+            int4.clone(),
+            int4,
+            Type::TEXT,
+        ],
+        rows.iter().map(|r| {
+            [
+                &r.calendar as &(dyn ToSql + Sync),
+                &r.name,
+                &r.numbers[0],
+                &r.numbers[1],
+                &r.numbers[2],
+                &r.numbers[3],
+                &r.numbers[4],
+                &r.numbers[5],
+                &r.per_day,
+                &r.label,
+            ]
+        }),
+    )
+    .await?;
+    Ok(())
+}
 
 /// A remembered answer's columns (a response's, or a booking's).
 pub(super) struct AnswerCols {
@@ -69,7 +140,7 @@ impl AnswerCols {
         Ok(cols)
     }
 
-    pub(super) fn row(&self) -> [&(dyn ToSql + Sync); 18] {
+    pub(super) fn row(&self) -> [&(dyn ToSql + Sync); 19] {
         const NO_NUMBER: &(dyn ToSql + Sync) = &None::<i64>;
         const NO_SECONDS: &(dyn ToSql + Sync) = &None::<f64>;
         const NO_TEXT: &(dyn ToSql + Sync) = &None::<String>;
@@ -93,6 +164,7 @@ impl AnswerCols {
             b.map_or(NO_TEXT, |b| &b.label),
             b.map_or(NO_TEXT, |b| &b.key_id),
             b.map_or(NO_NUMBER, |b| &b.created_ms),
+            b.map_or(NO_TEXT, |b| &b.booking_type),
         ]
     }
 }
@@ -102,13 +174,8 @@ impl AnswerCols {
 /// changed since the booking was made; then the zone that gives the same slots.
 fn answer_zone(store: &Store, calendar: &str, booking: &Booking) -> String {
     let slots = booking.slots();
-    let claim = Claim {
-        start: booking.start(),
-        end: booking.end(),
-        label: None,
-        booking_type: None,
-        key_id: None,
-    };
+    // Only the span matters here: the slots do not depend on the rest.
+    let claim = Claim::new(booking.start(), booking.end());
     let gives_the_slots = |zone: Zone| {
         Dated::new()
             .restore_booking(zone, &claim, booking.id(), booking.created_unix_ms())

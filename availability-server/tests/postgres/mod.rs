@@ -13,6 +13,8 @@ use crate::support::{database, test_certificate, test_config, Client, TestServer
 mod away;
 mod binaries;
 mod follow;
+mod schema;
+mod types;
 
 /// A week available at every hour.
 const ALWAYS: &str = r#"{"updates":[{"day":0,"from":"00:00","to":"24:00","status":"available"},
