@@ -12,7 +12,7 @@ use super::{Offer, Owner, Rule, DAY, MINUTE};
 
 /// The owner's wall clock at `instant`, in seconds since 1970-01-01 00:00 local.
 fn wall(zone: Zone, instant: i64) -> i64 {
-    instant + i64::from(zone.offset_at(instant).unwrap_or(0))
+    instant.saturating_add(i64::from(zone.offset_at(instant).unwrap_or(0)))
 }
 
 /// The owner date (days since 1970-01-01) that `instant` falls on.
@@ -47,14 +47,18 @@ pub fn refusal(owner: &Owner<'_>, offer: &Offer<'_>, start: i64) -> Option<Rule>
         now,
     } = *offer;
     let minute_of_day = wall(zone, start).rem_euclid(DAY) / MINUTE;
-    if start % MINUTE != 0 || minute_of_day % i64::from(ty.interval) != 0 {
+    // (A type's interval is at least 5 once checked; 0 would make no grid at all.)
+    let interval = i64::from(ty.interval).max(1);
+    if start % MINUTE != 0 || ty.interval == 0 || minute_of_day % interval != 0 {
         return Some(Rule::OffGrid);
     }
     let (_, end) = ty.span(start);
-    if start < now + i64::from(ty.notice) * MINUTE {
+    if start < now.saturating_add(i64::from(ty.notice) * MINUTE) {
         return Some(Rule::Notice);
     }
-    if start >= now + i64::from(ty.horizon) * DAY || end > now + MAX_AHEAD_SECONDS {
+    if start >= now.saturating_add(i64::from(ty.horizon) * DAY)
+        || end > now.saturating_add(MAX_AHEAD_SECONDS)
+    {
         return Some(Rule::Horizon);
     }
     if let Err(err) = dated.check_claim(zone, pattern, &Claim::new(start, end)) {

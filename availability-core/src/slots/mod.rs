@@ -158,7 +158,10 @@ impl BookingType {
 
     /// The span of a booking of this type that starts at `start`.
     pub fn span(&self, start: i64) -> (i64, i64) {
-        (start, start + i64::from(self.duration) * MINUTE)
+        (
+            start,
+            start.saturating_add(i64::from(self.duration) * MINUTE),
+        )
     }
 }
 
