@@ -88,7 +88,10 @@ drive() { "${CLIENT_CPUS[@]}" "$DRIVE_BIN" "$URL" "$WORK/data/cert.pem" "$ADMIN"
 # --- 1. Room reservation -------------------------------------------------------------------
 
 say "creating $ROOMS rooms and $STREAM_ROOMS more for the streaming runs"
-out=$(drive rooms "$((ROOMS + STREAM_ROOMS))") || die "creating the rooms failed: $out"
+# The rooms of the reservation run, those of the streaming runs, then as many again for the
+# reservation run by booking type (fresh rooms, so that both runs meet the same free spans).
+TYPED_ROOMS=$((ROOMS + STREAM_ROOMS))
+out=$(drive rooms "$((TYPED_ROOMS + ROOMS))") || die "creating the rooms failed: $out"
 
 cp "$ROOT/benches/rooms.lua" "$WORK/rooms.lua"
 
@@ -137,6 +140,25 @@ ROOM_BOOKED_PER_S=$(awk -v b="$ROOM_201" -v d="$DURATION" 'BEGIN { printf "%.0f"
 say "room reservation: $ROOM_RPS requests/s; statuses $ROOM_STATUSES"
 PEAK_KB=$(memory_kb VmHWM)
 ROOM_PEAK_KB=$PEAK_KB
+
+# The same walk by booking type: a one-hour type on each fresh room, every rule checked in
+# the commit; side by side with the run above.
+say "defining a one-hour booking type on $ROOMS more rooms"
+for ((i = 0; i < ROOMS; i++)); do
+    out=$(api PUT "/calendars/$(printf 'room-%03d' "$((TYPED_ROOMS + i))")/booking-types/hour" \
+        "$ADMIN" '{"duration":60,"horizon":730}') || die "PUT the booking type failed: $out"
+done
+say "room reservation by type: $CONNECTIONS connections, $ROOMS rooms, ${DURATION}s"
+BOOK_TYPE=hour BOOK_ROOM_OFFSET=$TYPED_ROOMS run_wrk "$WORK/rooms.lua" /calendars/room-000/bookings
+TYPED_RPS=$RPS TYPED_P50=$P50 TYPED_P99=$P99 TYPED_SOCKET=$FAILED
+TYPED_STATUSES=$(grep '^STATUSES' <<<"$OUT" | cut -d' ' -f2-)
+typed_status() { tr ' ' '\n' <<<"$TYPED_STATUSES" | awk -F= -v s="$1" '$1 ~ s { n += $2 } END { print n + 0 }'; }
+TYPED_201=$(typed_status '^201$')
+TYPED_409=$(typed_status '^409$')
+TYPED_5XX=$(typed_status '^5')
+TYPED_OTHER=$(($(typed_status '.') - TYPED_201 - TYPED_409))
+TYPED_BOOKED_PER_S=$(awk -v b="$TYPED_201" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')
+say "room reservation by type: $TYPED_RPS requests/s; statuses $TYPED_STATUSES"
 
 # --- 2. Flash sale -------------------------------------------------------------------------
 
@@ -277,9 +299,11 @@ CPU_SHARE=$(median "${CPU_SHARES[@]}")
     echo
     echo "wrk, HTTP/1.1, $CONNECTIONS connections, ${DURATION} s; $ROOMS rooms; one-hour spans up to 700 days ahead."
     echo
-    echo "| requests/s | bookings/s (201) | p50 | p99 | 201 | 409 | other 4xx | 5xx | socket errors | target |"
-    echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
-    echo "| $ROOM_RPS | $ROOM_BOOKED_PER_S | $(ms "$ROOM_P50") | $(ms "$ROOM_P99") | $ROOM_201 | $ROOM_409" \
+    echo "| booking | requests/s | bookings/s (201) | p50 | p99 | 201 | 409 | other 4xx | 5xx | socket errors | target |"
+    echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+    echo "| by type (\\`{type, start}\\`, every rule in the commit) | $TYPED_RPS | $TYPED_BOOKED_PER_S | $(ms "$TYPED_P50") | $(ms "$TYPED_P99")" \
+        "| $TYPED_201 | $TYPED_409 | $((TYPED_OTHER - TYPED_5XX)) | $TYPED_5XX | $TYPED_SOCKET | the same rate as the span |"
+    echo "| a span (\\`{start, end}\\`) | $ROOM_RPS | $ROOM_BOOKED_PER_S | $(ms "$ROOM_P50") | $(ms "$ROOM_P99") | $ROOM_201 | $ROOM_409" \
         "| $((ROOM_OTHER - ROOM_5XX)) | $ROOM_5XX | $ROOM_SOCKET" \
         "| $(yes_no "$ROOM_BOOKED_PER_S >= 5000 && $ROOM_P99 < 20000 && $ROOM_5XX == 0 && $ROOM_SOCKET == 0") (>= 5,000 bookings/s, p99 < 20 ms, no 5xx) |"
     echo

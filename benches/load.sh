@@ -10,7 +10,7 @@
 # seconds from the floor's, and at a fixed rate both at once (see `read_runs`): wrk for
 # HTTP/1.1, h2load for HTTP/2 and for paced runs, keep-alive, 64 connections, one request in
 # flight on each. Reads: the week as JSON (plain and compressed), one slot, CSV,
-# a group of 100.
+# a group of 100, a booking type's slots for a week.
 # Writes (server only): durable PATCH batches with calendar keys, from 1 and from 16 clients
 # on one calendar, and from 16 clients on 16 calendars (HTTP/1.1).
 # The report (requests/s, p50 and p99 latency, the ratio to the floor, the server's memory)
@@ -186,24 +186,28 @@ run_load() {
 
 VIEW="tz=$(urlencode "$VIEW_TZ")&week=$WEEK"
 BASE=/calendars/$CALENDAR/availability
-READS=(week-json week-json-compressed slot csv group-100)
+READS=(week-json week-json-compressed slot csv group-100 slots)
+# A week of dates a week from now, always within the type's horizon.
+SLOTS_DATES="from=$(date -u -d '+7 days' +%F)&to=$(date -u -d '+13 days' +%F)"
 declare -A READ_PATH=(
     [week-json]="$BASE?$VIEW"
     [week-json-compressed]="$BASE?$VIEW"
     [slot]="$BASE/slot?day=tuesday&time=10:00&$VIEW"
     [csv]="$BASE/csv?$VIEW"
     [group-100]="/groups/g100/availability?$VIEW"
+    [slots]="/calendars/$CALENDAR/slots?type=call&tz=$(urlencode "$VIEW_TZ")&$SLOTS_DATES"
 )
 # What browsers send; the server picks brotli or gzip from it.
 COMPRESSED="gzip, deflate, br"
 declare -A READ_ENCODING=([week-json]=- [week-json-compressed]="$COMPRESSED" [slot]=- [csv]=-
-    [group-100]=-)
+    [group-100]=- [slots]=-)
 declare -A LABEL=(
     [week-json]="week, JSON"
     [week-json-compressed]="week, JSON, compressed"
     [slot]="one slot"
     [csv]="week, CSV"
     [group-100]="a group of 100 (20 zones), JSON"
+    [slots]="a 30-minute type's slots for a week, JSON"
     [write-1]="PATCH, 1 client"
     [write-16]="PATCH, 16 clients"
     [write-spread]="PATCH, 16 clients on 16 calendars"
@@ -350,6 +354,8 @@ setup() {
         {"day":"thursday","from":"10:00","to":"19:00","status":"available"},
         {"day":"friday","from":"09:00","to":"13:00","status":"maybe"}]}') ||
         die "PATCH failed: $out"
+    out=$(api PUT "/calendars/$CALENDAR/booking-types/call" "$LOAD_CALENDAR_KEY" \
+        '{"duration":30,"buffer_after":10}') || die "PUT the booking type failed: $out"
     ADMIN=$admin
 
     say "creating $MEMBERS calendars in 20 zones and the groups g10, g100 and g$MEMBERS"

@@ -5,6 +5,8 @@ local rooms = tonumber(os.getenv("BOOK_ROOMS"))
 -- The first room's number (several generators on rooms of their own).
 local offset = tonumber(os.getenv("BOOK_ROOM_OFFSET") or "0")
 local first = tonumber(os.getenv("BOOK_FIRST"))
+-- With a booking type (one hour, on the hour), each request books by type and start alone.
+local booking_type = os.getenv("BOOK_TYPE")
 local days = 700
 local space = rooms * days * 24
 local stride = 1000003
@@ -32,11 +34,15 @@ request = function()
     local room = i % rooms
     local rest = math.floor(i / rooms)
     local start = first + (rest % days) * 86400 + math.floor(rest / days) * 3600
-    ask = {
-      string.format("/calendars/room-%03d/bookings", room + offset),
-      string.format('{"start":"%s","end":"%s","label":"user %d"}', iso(start),
-        iso(start + 3600), math.random(1, 100000)),
-    }
+    local body
+    if booking_type then
+      body = string.format('{"type":"%s","start":"%s","label":"user %d"}', booking_type,
+        iso(start), math.random(1, 100000))
+    else
+      body = string.format('{"start":"%s","end":"%s","label":"user %d"}', iso(start),
+        iso(start + 3600), math.random(1, 100000))
+    end
+    ask = { string.format("/calendars/room-%03d/bookings", room + offset), body }
   end
   recent[n % 16] = ask
   return wrk.format("POST", ask[1], headers, ask[2])

@@ -361,4 +361,5 @@
     if (answer.status !== 409) button.disabled = false;
     say("Not booked (" + answer.status + "): " + (result.detail || ""));
   });
+  body.dataset.ready = "1";
 })();

@@ -63,8 +63,9 @@ async fn the_booking_page_lists_the_slots_and_books_one() {
         server.addr.port()
     );
     let mut page = Cdp::open(&browser, "America/New_York", &url).await;
+    // Until the script has attached its handlers (it is deferred: the list shows first).
     page.wait_for(
-        "document.body && document.body.dataset.kind === 'book'",
+        "document.body && document.body.dataset.ready === '1'",
         Duration::from_secs(20),
     )
     .await;

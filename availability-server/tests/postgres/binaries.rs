@@ -212,7 +212,13 @@ async fn an_instance_killed_while_it_books_loses_nothing_it_acknowledged() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Until some bookings are acknowledged (a loaded machine may take seconds for the first:
+    // each writer's key is checked by bcrypt once), then a little longer, mid-stream.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while acknowledged.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut a = a;
     // SIGKILL, mid-write.
     unsafe_free_kill(a.id());
