@@ -273,7 +273,8 @@ for round in $(seq "$ROUNDS"); do
     say "round $round: a booking ${BOOK_COSTS[-1]} us, a refusal ${REFUSED_COSTS[-1]} us of the CPU"
 done
 PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
-JOURNAL_BYTES=$(stat -c %s "$WORK/data/"*.journal 2>/dev/null | head -n 1)
+# The store file (one log since format version 3; there is no journal beside it any more).
+STORE_BYTES=$(stat -c %s "$WORK/data/availability.store" 2>/dev/null || echo '?')
 stop
 
 # --- The report ----------------------------------------------------------------------------
@@ -353,7 +354,7 @@ CPU_SHARE=$(median "${CPU_SHARES[@]}")
     echo
     echo "Server memory: $(mb "$IDLE_KB") idle; peak (VmHWM) $(mb "$ROOM_PEAK_KB") after the room reservation," \
         "$(mb "$FLASH_PEAK_KB") after the flash sale's $CLIENTS connections, $(mb "$PEAK_KB") at the end;" \
-        "journal ${JOURNAL_BYTES:-?} bytes at the end."
+        "the store file ${STORE_BYTES} bytes at the end."
 } >"$REPORT"
 
 say "report written to $REPORT"
