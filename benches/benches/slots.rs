@@ -100,6 +100,100 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
+    // A group of 100 over 7 days, each member with the office week and its bookings, a
+    // 30-minute type on a UTC grid: any member of 100 in 20 zones (a round robin), and every
+    // member (a meeting) of 100 in five European zones.
+    let mut group = c.benchmark_group("slots/group of 100, 7 days");
+    let zones = [
+        "Europe/Paris",
+        "America/New_York",
+        "Asia/Kolkata",
+        "Asia/Kathmandu",
+        "Europe/London",
+        "America/Los_Angeles",
+        "Asia/Tokyo",
+        "Australia/Sydney",
+        "America/Sao_Paulo",
+        "Africa/Nairobi",
+        "Asia/Singapore",
+        "Europe/Berlin",
+        "America/Chicago",
+        "Asia/Dubai",
+        "Pacific/Auckland",
+        "America/St_Johns",
+        "Europe/Helsinki",
+        "Asia/Shanghai",
+        "America/Mexico_City",
+        "Australia/Adelaide",
+    ];
+    let members: Vec<(Zone, Dated)> = (0..100)
+        .map(|i| {
+            let zone: Zone = zones[i % zones.len()].parse().expect("zone");
+            (zone, dated(zone, &pattern, PARIS_MONDAY))
+        })
+        .collect();
+    let owners: Vec<Owner<'_>> = members
+        .iter()
+        .map(|(zone, dated)| Owner {
+            pattern: &pattern,
+            dated,
+            zone: *zone,
+        })
+        .collect();
+    let rules = BookingType::new(30);
+    let offer = Offer {
+        name: "meet",
+        rules: &rules,
+        now: PARIS_MONDAY - DAY,
+    };
+    // A meeting of the same 100 in five European zones (whose office hours overlap), so that
+    // the answer is not empty after a few members.
+    let europe = [
+        "Europe/Paris",
+        "Europe/London",
+        "Europe/Berlin",
+        "Europe/Helsinki",
+        "Europe/Lisbon",
+    ];
+    let near: Vec<(Zone, Dated)> = (0..100)
+        .map(|i| {
+            let zone: Zone = europe[i % europe.len()].parse().expect("zone");
+            (zone, dated(zone, &pattern, PARIS_MONDAY))
+        })
+        .collect();
+    let near: Vec<Owner<'_>> = near
+        .iter()
+        .map(|(zone, dated)| Owner {
+            pattern: &pattern,
+            dated,
+            zone: *zone,
+        })
+        .collect();
+    let utc: Zone = "UTC".parse().expect("zone");
+    for (mode, owners) in [(slots::Mode::All, &near), (slots::Mode::Any, &owners)] {
+        let found = slots::group_slots(
+            &owners,
+            utc,
+            &offer,
+            mode,
+            PARIS_MONDAY,
+            PARIS_MONDAY + 7 * DAY,
+        );
+        group.bench_function(format!("{mode:?}: {} starts", found.len()), |b| {
+            b.iter(|| {
+                black_box(slots::group_slots(
+                    black_box(owners),
+                    utc,
+                    black_box(&offer),
+                    mode,
+                    PARIS_MONDAY,
+                    PARIS_MONDAY + 7 * DAY,
+                ))
+            })
+        });
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("slots/reference");
     group.sample_size(10);
     let zone: Zone = "Europe/Paris".parse().expect("zone");

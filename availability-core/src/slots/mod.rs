@@ -47,12 +47,14 @@ use crate::week::Week;
 
 mod check;
 mod grid;
+mod group;
 mod take;
 #[cfg(test)]
 mod tests;
 
 pub use self::check::{check, instants_at, owner_day, reference, refusal};
 use self::grid::{Grid, Marks};
+pub use self::group::{group_slots, GroupSlot, Mode};
 use self::take::{take, Span};
 
 const MINUTE: i64 = 60;
