@@ -172,7 +172,7 @@ fn bench(c: &mut Criterion) {
     let utc: Zone = "UTC".parse().expect("zone");
     for (mode, owners) in [(slots::Mode::All, &near), (slots::Mode::Any, &owners)] {
         let found = slots::group_slots(
-            &owners,
+            owners,
             utc,
             &offer,
             mode,
