@@ -5,12 +5,13 @@ use std::sync::Arc;
 use availability_core::dated::{Booking, BookingId, Claim, Conflict};
 use availability_core::tz::Zone;
 use availability_core::Status;
-use chrono::{DateTime, FixedOffset, NaiveDate, Offset, SecondsFormat};
+use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat};
 use http::header::AUTHORIZATION;
 use http::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::slots::{first_instant, in_zone};
 use crate::app::App;
 use crate::auth::{Need, Principal};
 use crate::ctx::Ctx;
@@ -89,20 +90,6 @@ impl Written {
             })
             .unwrap_or_default()
     }
-}
-
-/// `unix` in `zone`'s offset at that instant.
-fn in_zone(zone: Zone, unix: i64) -> String {
-    let offset = zone
-        .offset_at(unix)
-        .and_then(FixedOffset::east_opt)
-        .unwrap_or_else(|| chrono::Utc.fix());
-    DateTime::from_timestamp(unix, 0)
-        .map(|t| {
-            t.with_timezone(&offset)
-                .to_rfc3339_opts(SecondsFormat::Secs, true)
-        })
-        .unwrap_or_default()
 }
 
 /// The owner slots a booking holds: `[{"date","time"}]` in the owner's time.
@@ -463,14 +450,9 @@ fn bound(text: &str, what: &str, zone: Zone, after: bool) -> Result<i64> {
             text.chars().take(40).collect::<String>()
         ))
     })?;
-    let date = if after { date.succ_opt() } else { Some(date) };
-    let wall = date
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp())
+    let date = if after { date.succ_opt() } else { Some(date) }
         .ok_or_else(|| Problem::bad_request(format!("{what}: the date is out of range")))?;
-    // The owner's midnight: the wall time less the offset in force then.
-    let first = wall - i64::from(zone.offset_at(wall).unwrap_or(0));
-    Ok(wall - i64::from(zone.offset_at(first).unwrap_or(0)))
+    Ok(first_instant(zone, date))
 }
 
 /// GET `/calendars/{id}/bookings?from=&to=` (a write key or admin): the bookings that overlap
