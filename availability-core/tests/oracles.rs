@@ -21,3 +21,52 @@ pub(crate) fn cannot_run(test: &str, why: &str) {
          failure\n"
     );
 }
+
+/// A Python oracle running `script` (one of `tests/oracle/`), its input and output, and the
+/// first line it printed (the tzdata release it read).
+pub(crate) struct Python {
+    pub(crate) child: std::process::Child,
+    pub(crate) stdin: std::process::ChildStdin,
+    pub(crate) lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    pub(crate) first: String,
+}
+
+/// Starts `script` for `test` (`what` names the oracle in a skip's reason); `None`, having
+/// said why through [`cannot_run`], when python3 or the script's packages are missing.
+pub(crate) fn python(test: &str, script: &str, what: &str) -> Option<Python> {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let started = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match started {
+        Ok(child) => child,
+        Err(e) => {
+            cannot_run(test, &format!("no python3 for {what} ({e})"));
+            return None;
+        }
+    };
+    let stdin = child.stdin.take().expect("piped");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let Some(Ok(first)) = lines.next() else {
+        let out = child.wait_with_output().expect("python3 ran");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        cannot_run(
+            test,
+            &format!(
+                "{what} did not start (pip install -r \
+                 availability-core/tests/oracle/requirements.txt): {stderr}"
+            ),
+        );
+        return None;
+    };
+    Some(Python {
+        child,
+        stdin,
+        lines,
+        first,
+    })
+}

@@ -13,8 +13,7 @@
 //! `AVAILABILITY_SLOTS_CASES` sets how many cases. Needs `python3` with `tzdata`; without them
 //! the test skips loudly, unless `CI` or `AVAILABILITY_REQUIRE_ORACLES` is set.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 
 use availability_core::dated::{Claim, Dated, DayOverride};
 use availability_core::slots::{self, BookingType, Offer, Owner, Rule};
@@ -22,7 +21,7 @@ use availability_core::tz::Zone;
 use availability_core::{Slot, Status, Time, Week};
 use serde_json::{json, Value};
 
-use crate::oracles::cannot_run;
+use crate::oracles::{python, Python};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/slots_model.py");
 const TEST: &str = "slots_match_the_minute_walking_model";
@@ -348,31 +347,13 @@ fn slots_match_the_minute_walking_model() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
-    let started = Command::new("python3")
-        .arg(SCRIPT)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match started {
-        Ok(child) => child,
-        Err(e) => {
-            cannot_run(TEST, &format!("no python3 for the slots model ({e})"));
-            return;
-        }
-    };
-    let mut stdin = child.stdin.take().expect("piped");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let Some(Ok(_version)) = lines.next() else {
-        let out = child.wait_with_output().expect("python3 ran");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        cannot_run(
-            TEST,
-            &format!(
-                "the Python model did not start (pip install -r \
-                 availability-core/tests/oracle/requirements.txt): {stderr}"
-            ),
-        );
+    let Some(Python {
+        mut child,
+        mut stdin,
+        mut lines,
+        ..
+    }) = python(TEST, SCRIPT, "the Python slots model")
+    else {
         return;
     };
 

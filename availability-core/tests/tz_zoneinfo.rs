@@ -13,12 +13,11 @@
 //! loudly that it skipped, unless `CI` or `AVAILABILITY_REQUIRE_ORACLES` is set: then a missing
 //! oracle is a failure.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 
 use availability_core::tz::{Tzdb, Zone};
 
-use crate::oracles::cannot_run;
+use crate::oracles::{python, Python};
 
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -47,31 +46,13 @@ const TEST: &str = "offsets_match_python_zoneinfo_and_its_tzdata";
 
 #[test]
 fn offsets_match_python_zoneinfo_and_its_tzdata() {
-    let started = Command::new("python3")
-        .arg(SCRIPT)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match started {
-        Ok(child) => child,
-        Err(e) => {
-            cannot_run(TEST, &format!("no python3 for the time-zone oracle ({e})"));
-            return;
-        }
-    };
-    let mut stdin = child.stdin.take().expect("piped");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let Some(Ok(version)) = lines.next() else {
-        let out = child.wait_with_output().expect("python3 ran");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        cannot_run(
-            TEST,
-            &format!(
-                "the Python oracle did not start (pip install -r \
-                 availability-core/tests/oracle/requirements.txt): {stderr}"
-            ),
-        );
+    let Some(Python {
+        mut child,
+        mut stdin,
+        mut lines,
+        first: version,
+    }) = python(TEST, SCRIPT, "the Python time-zone oracle")
+    else {
         return;
     };
     let dir = lines.next().expect("a directory").expect("text");
