@@ -301,6 +301,7 @@ pub(crate) async fn groups(
             members,
             &availability_core::store::Authority::Unchecked,
             &[],
+            None,
         )
         .map_err(|e| rows::bad(&format!("group {id:?}"), e))?;
         found.insert(id, Some(group));

@@ -100,6 +100,7 @@ pub(crate) fn booking(row: &Row, at: usize) -> Result<(Claim, BookingId, i64), E
         label: get(row, at + 3, "a booking label")?,
         key_id: get(row, at + 4, "a booking's key")?,
         booking_type: get(row, at + 6, "a booking's type")?,
+        group: None,
     };
     if claim.end <= claim.start {
         return Err(bad("a booking", format!("{id} ends before it starts")));

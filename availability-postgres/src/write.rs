@@ -270,7 +270,7 @@ impl Database {
         let (group, new) = self
             .run("saving the group", async |tx| {
                 let admin = admin_for(tx, by).await?;
-                let group = decide::group(id, members.clone(), by, &admin)?;
+                let group = decide::group(id, members.clone(), by, &admin, None)?;
                 let existed = tx
                     .query_opt(
                         "SELECT 1 FROM calendar_groups WHERE id = $1 FOR UPDATE",

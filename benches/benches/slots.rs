@@ -176,8 +176,8 @@ fn bench(c: &mut Criterion) {
             utc,
             &offer,
             mode,
-            PARIS_MONDAY,
-            PARIS_MONDAY + 7 * DAY,
+            (PARIS_MONDAY, PARIS_MONDAY + 7 * DAY),
+            &[],
         );
         group.bench_function(format!("{mode:?}: {} starts", found.len()), |b| {
             b.iter(|| {
@@ -186,8 +186,8 @@ fn bench(c: &mut Criterion) {
                     utc,
                     black_box(&offer),
                     mode,
-                    PARIS_MONDAY,
-                    PARIS_MONDAY + 7 * DAY,
+                    (PARIS_MONDAY, PARIS_MONDAY + 7 * DAY),
+                    &[],
                 ))
             })
         });

@@ -68,7 +68,7 @@ mod claims;
 mod types;
 
 use self::chunked::{Ledger, WeekPlanes, Weeks};
-pub use self::types::{Booking, Claim, DayOverride};
+pub use self::types::{Booking, Claim, DayOverride, GroupRef};
 
 const HALF_HOUR: i64 = 1800;
 const DAY_SECONDS: i64 = 86_400;

@@ -136,6 +136,19 @@ pub struct Claim {
     /// The booking type it was made by, if any (its rules were checked when it was made, and
     /// its `per_day` counts it).
     pub booking_type: Option<String>,
+    /// The group booking it is a part of, if any: a group's booking of several calendars
+    /// claims one span on each, and cancels and moves as one.
+    pub group: Option<GroupRef>,
+}
+
+/// The group booking a calendar's booking is a part of: the group's id and the group
+/// booking's id (unique in the store, never reused).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GroupRef {
+    /// The group's id.
+    pub group: String,
+    /// The group booking's id.
+    pub id: u64,
 }
 
 impl Claim {
@@ -147,6 +160,7 @@ impl Claim {
             label: None,
             key_id: None,
             booking_type: None,
+            group: None,
         }
     }
 
@@ -200,6 +214,7 @@ pub struct Booking {
     pub(super) label: Option<Box<str>>,
     pub(super) key_id: Option<Box<str>>,
     pub(super) booking_type: Option<Box<str>>,
+    pub(super) group: Option<Box<GroupRef>>,
     pub(super) created_ms: i64,
     /// The owner slots the span touches, per owner week number: derived from the span and
     /// the owner's zone. Boxed to its length: a calendar holds many bookings, and most touch
@@ -238,6 +253,11 @@ impl Booking {
         self.booking_type.as_deref()
     }
 
+    /// The group booking it is a part of, if any.
+    pub fn group(&self) -> Option<&GroupRef> {
+        self.group.as_deref()
+    }
+
     /// When it was made, in milliseconds since the Unix epoch.
     pub fn created_unix_ms(&self) -> i64 {
         self.created_ms
@@ -263,6 +283,7 @@ impl Booking {
             label: claim.label.as_deref().map(Box::from),
             key_id: claim.key_id.as_deref().map(Box::from),
             booking_type: claim.booking_type.as_deref().map(Box::from),
+            group: claim.group.clone().map(Box::new),
             created_ms,
             slots,
         }
@@ -282,6 +303,7 @@ impl Booking {
             label: self.label.as_deref().map(String::from),
             key_id: self.key_id.as_deref().map(String::from),
             booking_type: self.booking_type.as_deref().map(String::from),
+            group: self.group.as_deref().cloned(),
         }
     }
 
@@ -305,6 +327,7 @@ impl fmt::Debug for Booking {
             .field("label", &self.label)
             .field("key_id", &self.key_id)
             .field("booking_type", &self.booking_type)
+            .field("group", &self.group)
             .field("slots", &self.slot_count())
             .finish()
     }

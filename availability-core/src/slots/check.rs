@@ -36,16 +36,40 @@ pub fn instants_at(zone: Zone, wall: i64) -> Vec<i64> {
 
 /// Why `start` cannot be booked as `offer` on `owner`'s calendar; `None` when it can.
 pub fn refusal(owner: &Owner<'_>, offer: &Offer<'_>, start: i64) -> Option<Rule> {
-    let Owner {
-        pattern,
-        dated,
-        zone,
-    } = *owner;
+    let Owner { dated, zone, .. } = *owner;
     let Offer {
-        name,
-        rules: ty,
-        now,
+        name, rules: ty, ..
     } = *offer;
+    if let Some(rule) = timing(zone, offer, start) {
+        return Some(rule);
+    }
+    if let Some(rule) = taking(owner, offer.rules, start) {
+        return Some(rule);
+    }
+    if let Some(most) = ty.per_day {
+        let day = owner_day(zone, start);
+        // Owner dates are at most 26 hours from UTC's. A group booking's part is counted by
+        // its group.
+        let made = dated
+            .bookings(day * DAY - 2 * DAY, day * DAY + 3 * DAY)
+            .iter()
+            .filter(|b| {
+                b.group().is_none()
+                    && b.booking_type() == Some(name)
+                    && owner_day(zone, b.start()) == day
+            })
+            .count();
+        if made >= most as usize {
+            return Some(Rule::PerDay);
+        }
+    }
+    None
+}
+
+/// The rules about the clock (1 to 3): whether `start` is one of the type's starts on the
+/// wall clock of `zone`, and within its notice and horizon.
+pub fn timing(zone: Zone, offer: &Offer<'_>, start: i64) -> Option<Rule> {
+    let Offer { rules: ty, now, .. } = *offer;
     let minute_of_day = wall(zone, start).rem_euclid(DAY) / MINUTE;
     // (A type's interval is at least 5 once checked; 0 would make no grid at all.)
     let interval = i64::from(ty.interval).max(1);
@@ -61,6 +85,18 @@ pub fn refusal(owner: &Owner<'_>, offer: &Offer<'_>, start: i64) -> Option<Rule>
     {
         return Some(Rule::Horizon);
     }
+    None
+}
+
+/// The rules about the owner's time (4 and 5): whether `owner` can take the span of a
+/// booking of `ty` at `start`, and its buffers.
+pub fn taking(owner: &Owner<'_>, ty: &super::BookingType, start: i64) -> Option<Rule> {
+    let Owner {
+        pattern,
+        dated,
+        zone,
+    } = *owner;
+    let (_, end) = ty.span(start);
     if let Err(err) = dated.check_claim(zone, pattern, &Claim::new(start, end)) {
         return Some(match err.conflict_details().and_then(|c| c.booking()) {
             Some(id) => Rule::Taken(id),
@@ -72,18 +108,6 @@ pub fn refusal(owner: &Owner<'_>, offer: &Offer<'_>, start: i64) -> Option<Rule>
     if before > 0 || after > 0 {
         if let Some(b) = dated.bookings(start - before, end + after).first() {
             return Some(Rule::Buffer(b.id()));
-        }
-    }
-    if let Some(most) = ty.per_day {
-        let day = owner_day(zone, start);
-        // Owner dates are at most 26 hours from UTC's.
-        let made = dated
-            .bookings(day * DAY - 2 * DAY, day * DAY + 3 * DAY)
-            .iter()
-            .filter(|b| b.booking_type() == Some(name) && owner_day(zone, b.start()) == day)
-            .count();
-        if made >= most as usize {
-            return Some(Rule::PerDay);
         }
     }
     None

@@ -4,8 +4,8 @@
 //! with how many could take it).
 //!
 //! The rules about the present (notice, horizon) narrow the grid's range as for a calendar.
-//! A group type's daily limit counts the group's bookings, which a group booking record will
-//! name; it is not applied here yet.
+//! A group type's daily limit counts the group's bookings of the type on the group zone's
+//! dates: the caller gives their starts.
 
 use alloc::vec::Vec;
 
@@ -35,14 +35,16 @@ pub struct GroupSlot {
 
 /// Every start of `offer` in `[from, to)` on the grid of `zone` (starts `interval` minutes
 /// apart from each of its midnights) that `members` can take as `mode` asks, in time order.
-/// A type whose fields are out of range, and a group without members, offer nothing.
+/// `booked` are the starts of the group's bookings of the type, which its `per_day` counts
+/// by `zone`'s dates. A type whose fields are out of range, and a group without members,
+/// offer nothing.
 pub fn group_slots(
     members: &[Owner<'_>],
     zone: Zone,
     offer: &Offer<'_>,
     mode: Mode,
-    from: i64,
-    to: i64,
+    (from, to): (i64, i64),
+    booked: &[i64],
 ) -> Vec<GroupSlot> {
     let ty = offer.rules;
     if ty.check().is_err() || members.is_empty() {
@@ -58,9 +60,13 @@ pub fn group_slots(
         after: i64::from(ty.buffer_after) * MINUTE,
     };
     let mut out = Vec::new();
+    let mut open = Marks::all(&grid);
+    if let Some(most) = ty.per_day {
+        super::per_day(booked.iter().copied(), most, &grid, &mut open);
+    }
     match mode {
         Mode::All => {
-            let mut everyone = Marks::all(&grid);
+            let mut everyone = open;
             for member in members {
                 let marks = take(member, span, &grid);
                 for (a, b) in everyone.words.iter_mut().zip(&marks.words) {
@@ -84,6 +90,9 @@ pub fn group_slots(
             let mut counts: Vec<Vec<u64>> = Vec::new();
             for member in members {
                 let mut carry = take(member, span, &grid).words;
+                for (c, o) in carry.iter_mut().zip(&open.words) {
+                    *c &= o;
+                }
                 for plane in counts.iter_mut() {
                     let mut any = 0;
                     for (c, p) in carry.iter_mut().zip(plane.iter_mut()) {
@@ -259,12 +268,12 @@ mod tests {
                 counts[slot.free as usize] += 1;
             }
             assert_eq!(
-                group_slots(&members, group_zone, &offer, Mode::All, from, to),
+                group_slots(&members, group_zone, &offer, Mode::All, (from, to), &[]),
                 all,
                 "seed {seed}: all"
             );
             assert_eq!(
-                group_slots(&members, group_zone, &offer, Mode::Any, from, to),
+                group_slots(&members, group_zone, &offer, Mode::Any, (from, to), &[]),
                 any,
                 "seed {seed}: any"
             );

@@ -52,7 +52,7 @@ mod take;
 #[cfg(test)]
 mod tests;
 
-pub use self::check::{check, instants_at, owner_day, reference, refusal};
+pub use self::check::{check, instants_at, owner_day, reference, refusal, taking, timing};
 use self::grid::{Grid, Marks};
 pub use self::group::{group_slots, GroupSlot, Mode};
 use self::take::{take, Span};
@@ -272,7 +272,12 @@ pub fn slots(owner: &Owner<'_>, offer: &Offer<'_>, from: i64, to: i64) -> Vec<i6
     };
     let mut marks = take(owner, span, &grid);
     if let Some(most) = ty.per_day {
-        per_day(owner, offer.name, most, &grid, &mut marks);
+        let starts = owner
+            .dated
+            .all_bookings()
+            .filter(|b| b.group().is_none() && b.booking_type() == Some(offer.name))
+            .map(|b| b.start());
+        per_day(starts, most, &grid, &mut marks);
     }
     let mut out = Vec::new();
     for day in &grid.days {
@@ -302,19 +307,17 @@ fn window(offer: &Offer<'_>, from: i64, to: i64) -> Option<(i64, i64)> {
     (lo < hi).then_some((lo, hi))
 }
 
-/// Unmarks the dates of `grid` (the owner's) that have `most` bookings of type `name`.
-fn per_day(owner: &Owner<'_>, name: &str, most: u32, grid: &Grid, marks: &mut Marks) {
+/// Unmarks the dates of `grid` on which `most` of the bookings that start at `starts` start.
+fn per_day(starts: impl Iterator<Item = i64>, most: u32, grid: &Grid, marks: &mut Marks) {
     let (Some(first), Some(last)) = (grid.days.first(), grid.days.last()) else {
         return;
     };
     // Owner dates are less than a day from UTC's, and the grid knows the offsets from four
     // days before its range to four days after.
     let (lo, hi) = (first.date * DAY - DAY, (last.date + 2) * DAY);
-    let mut dates: Vec<i64> = owner
-        .dated
-        .all_bookings()
-        .filter(|b| b.booking_type() == Some(name) && (lo..hi).contains(&b.start()))
-        .map(|b| (b.start() + grid.offsets.at(b.start())).div_euclid(DAY))
+    let mut dates: Vec<i64> = starts
+        .filter(|start| (lo..hi).contains(start))
+        .map(|start| (start + grid.offsets.at(start)).div_euclid(DAY))
         .collect();
     if dates.len() < most as usize {
         return;

@@ -117,9 +117,16 @@ impl Store {
         let now = now_ms();
         let cutoff = now.div_euclid(1000) - self.retention_seconds;
         let calendars = self.list();
+        // Past every incarnation and group booking id copied: both are sequence numbers.
         let first_seq = calendars
             .iter()
-            .map(|calendar| calendar.incarnation().saturating_add(1))
+            .map(|calendar| {
+                let parts = calendar.dated().all_bookings().filter_map(|b| b.group());
+                parts
+                    .map(|g| g.id)
+                    .fold(calendar.incarnation(), u64::max)
+                    .saturating_add(1)
+            })
             .fold(next_incarnation.max(1), u64::max);
         let mut image = Image::new(0, first_seq);
         let mut counts = Counts::default();
@@ -137,10 +144,7 @@ impl Store {
         }
         for group in self.groups() {
             counts.groups += 1;
-            image.push(&Record::Group {
-                id: String::from(group.id()),
-                members: group.members().to_vec(),
-            });
+            image.push(&Record::Group(group));
         }
         file::create_new(path, &image.finish())?;
         Ok(counts)

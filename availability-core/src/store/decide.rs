@@ -37,7 +37,7 @@ use super::checked::{check_id, check_zone_name, KeyHash};
 use super::expect::{Authority, Expected};
 use super::format::types::Types;
 use super::format::{shared_zone, CalendarRecord};
-use super::groups::Group;
+use super::groups::{Group, GroupType};
 use super::journal_format::{self, Answer};
 use super::open::zone_or_utc;
 use crate::dated::{Booking, BookingId, Claim, Dated, DayOverride};
@@ -327,6 +327,19 @@ pub(super) fn apply_dated(
             let old = dated
                 .cancel(*booking)
                 .ok_or_else(|| no_booking(current, *booking))?;
+            if let Some(part) = old.group() {
+                return Err(Error::new(
+                    Kind::InvalidSpan,
+                    std::format!(
+                        "booking {booking} is part of booking {} of group {:?}: it moves with \
+                         the group (PATCH /groups/{}/bookings/{})",
+                        part.id,
+                        part.group,
+                        part.group,
+                        part.id
+                    ),
+                ));
+            }
             let mut claim = old.claim();
             if claim
                 .booking_type
@@ -480,6 +493,7 @@ pub fn group(
     members: Vec<String>,
     by: &Authority,
     admin_keys: &[KeyHash],
+    current: Option<&Group>,
 ) -> Result<Group, Error> {
     check_id(id)?;
     if members.is_empty() || members.len() > journal_format::MAX_GROUP {
@@ -503,7 +517,69 @@ pub fn group(
         }
     }
     by.check(None, admin_keys)?;
-    Ok(Group::new(String::from(id), members))
+    let types = current.map(|g| {
+        g.booking_types()
+            .map(|(name, t)| (String::from(name), t.clone()))
+            .collect()
+    });
+    Ok(Group::with_types(
+        String::from(id),
+        members,
+        types.unwrap_or_default(),
+    ))
+}
+
+/// The group `current` with its booking type `name` set to `ty` (or removed, `None`), if
+/// `by` may.
+///
+/// # Errors
+///
+/// As [`Store::put_group_type`](super::Store::put_group_type), but for I/O.
+pub fn group_type(
+    current: &Group,
+    name: &str,
+    ty: Option<GroupType>,
+    by: &Authority,
+    admin_keys: &[KeyHash],
+) -> Result<Group, Error> {
+    slots::check_name(name)?;
+    by.check(None, admin_keys)?;
+    match &ty {
+        Some(t) => {
+            t.rules.check()?;
+            if check_zone_name(&t.zone).is_err() || crate::tz::Zone::new(&t.zone).is_err() {
+                return Err(Error::invalid_field(
+                    Kind::InvalidBookingType,
+                    "timezone",
+                    std::format!(
+                        "`timezone` must name a zone of the time-zone database, not {:?}",
+                        crate::error::Truncated(&t.zone)
+                    ),
+                ));
+            }
+            if current.booking_type(name).is_none()
+                && current.booking_types().len() >= slots::MAX_TYPES
+            {
+                return Err(Error::new(
+                    Kind::Capacity,
+                    std::format!(
+                        "group {:?} already has {} booking types, the most a group has; \
+                         remove one first",
+                        current.id(),
+                        slots::MAX_TYPES
+                    ),
+                ));
+            }
+        }
+        None if current.booking_type(name).is_none() => {
+            return Err(Error::new(
+                Kind::NotFound,
+                std::format!("group {:?} has no booking type {name:?}", current.id()),
+            ));
+        }
+        None => {}
+    }
+    Ok(current.with_type(name, ty))
 }
 
 /// Checks an idempotency key and the response to keep for it

@@ -9,17 +9,67 @@ use super::expect::Authority;
 use super::journal_format::Record;
 use super::Store;
 use crate::error::{Error, Kind};
+use crate::slots::BookingType;
 
-/// A named group of calendars: an id and its members' ids, in the order given.
+/// A named group of calendars: an id, its members' ids in the order given, and the booking
+/// types its members are booked by together.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Group {
     id: String,
     members: Vec<String>,
+    /// By name, in name order.
+    types: Vec<(String, GroupType)>,
+}
+
+/// A group's booking type: the rules, and the zone whose wall clock places its starts and
+/// whose dates its `per_day` counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupType {
+    /// The rules, as a calendar's type has them.
+    pub rules: BookingType,
+    /// The zone's IANA name.
+    pub zone: String,
 }
 
 impl Group {
-    pub(crate) fn new(id: String, members: Vec<String>) -> Group {
-        Group { id, members }
+    /// A group with `types`, which must be in name order.
+    pub(crate) fn with_types(
+        id: String,
+        members: Vec<String>,
+        types: Vec<(String, GroupType)>,
+    ) -> Group {
+        Group { id, members, types }
+    }
+
+    /// Its booking types, in name order.
+    pub fn booking_types(&self) -> impl ExactSizeIterator<Item = (&str, &GroupType)> + '_ {
+        self.types.iter().map(|(name, t)| (name.as_str(), t))
+    }
+
+    /// Its booking type `name`, if it has one.
+    pub fn booking_type(&self, name: &str) -> Option<&GroupType> {
+        self.types
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.types[i].1)
+    }
+
+    /// The group with booking type `name` set to `ty`, or removed (`None`).
+    pub(crate) fn with_type(&self, name: &str, ty: Option<GroupType>) -> Group {
+        let mut types = self.types.clone();
+        match (types.binary_search_by(|(n, _)| n.as_str().cmp(name)), ty) {
+            (Ok(i), Some(ty)) => types[i].1 = ty,
+            (Ok(i), None) => {
+                types.remove(i);
+            }
+            (Err(i), Some(ty)) => types.insert(i, (String::from(name), ty)),
+            (Err(_), None) => {}
+        }
+        Group {
+            id: self.id.clone(),
+            members: self.members.clone(),
+            types,
+        }
     }
 
     /// The group's id, `[a-z0-9][a-z0-9-]{0,62}`.
@@ -80,12 +130,15 @@ impl Store {
         // Held to the publication: an admin key cannot be revoked between its check and the
         // write it allows.
         let writer = self.writer.lock()?;
-        let group = Arc::new(decide::group(id, members, by, &writer.meta.admin_keys)?);
-        let record = Record::Group {
-            id: String::from(id),
-            members: group.members.clone(),
-        };
-        self.journal.append(&record)?;
+        let current = self.group(id);
+        let group = Arc::new(decide::group(
+            id,
+            members,
+            by,
+            &writer.meta.admin_keys,
+            current.as_deref(),
+        )?);
+        self.journal.append(&Record::Group(Arc::clone(&group)))?;
         let mut groups = (**self.groups.load()).clone();
         let new = groups
             .insert(String::from(id), Arc::clone(&group))

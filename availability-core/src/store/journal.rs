@@ -272,6 +272,17 @@ impl Journal {
         Ok(record)
     }
 
+    /// As [`Journal::append_made`] for a record that adds no calendar (a group booking's
+    /// id is the sequence number of the record that makes it).
+    pub(super) fn append_numbered(
+        &self,
+        make: &mut dyn FnMut(u64) -> Result<Record, Error>,
+    ) -> Result<Record, Error> {
+        let (ticket, record) = self.write(make, false)?;
+        self.flush_through(ticket)?;
+        Ok(record)
+    }
+
     /// Writes the record `make` builds, as the next one, without waiting for it to be
     /// durable; returns its sequence number (the ticket to wait for) and the record.
     fn write(

@@ -15,6 +15,7 @@ use super::format::{
     decode_keys, encode_keys, keys_len, page_crc, u32_at, u64_at, CalendarRecord, Cursor,
     FORMAT_VERSION, MAGIC, OLDER_LOGS,
 };
+use crate::dated::GroupRef;
 
 /// The size of the header page; records start after it.
 pub(crate) const HEADER: usize = 4096;
@@ -65,7 +66,7 @@ impl Header {
         Header::decode_as(
             bytes,
             &MAGIC,
-            &[FORMAT_VERSION, OLDER_LOGS[0], OLDER_LOGS[1]],
+            &[FORMAT_VERSION, OLDER_LOGS[0], OLDER_LOGS[1], OLDER_LOGS[2]],
             "the store file",
         )
     }
@@ -282,14 +283,18 @@ pub(crate) enum Record {
         key_id: Option<String>,
         label: Option<String>,
         booking_type: Option<String>,
+        group: Option<GroupRef>,
         remembered: Option<Remembered>,
     },
     /// A booking cancelled.
     Cancel { owner: Owner, id: u64 },
     /// An answer remembered for an idempotency key, on its own.
     Remember(Remembered),
-    /// A named group of calendars, replacing any earlier group of that id.
-    Group { id: String, members: Vec<String> },
+    /// A named group of calendars with its booking types, replacing any earlier group of
+    /// that id.
+    Group(Arc<Group>),
+    /// A write to every part of a group booking, which applies whole or not at all.
+    GroupWrite(GroupWrite),
     /// A named group removed.
     DeleteGroup { id: String },
     /// A calendar's whole record: creates the calendar, or replaces the record of the
@@ -320,6 +325,7 @@ impl Record {
             key_id: booking.key_id().map(String::from),
             label: booking.label().map(String::from),
             booking_type: booking.booking_type().map(String::from),
+            group: booking.group().cloned(),
             remembered,
         }
     }
@@ -339,7 +345,9 @@ impl Record {
                 answer: Answer::Booked { .. },
                 ..
             }) => 12,
-            Record::Group { .. } => 7,
+            Record::Group(g) if g.booking_types().len() == 0 => 7,
+            Record::Group(_) => 15,
+            Record::GroupWrite(_) => 14,
             Record::DeleteGroup { .. } => 8,
             Record::Calendar(_) => 9,
             Record::DeleteCalendar { .. } => 10,
@@ -356,7 +364,8 @@ impl Record {
             | Record::Book { owner, .. }
             | Record::Cancel { owner, .. } => Some(owner),
             Record::Remember(_)
-            | Record::Group { .. }
+            | Record::Group(_)
+            | Record::GroupWrite(_)
             | Record::DeleteGroup { .. }
             | Record::Calendar(_)
             | Record::DeleteCalendar { .. }
@@ -375,6 +384,7 @@ impl Record {
                 key_id,
                 label,
                 booking_type,
+                group,
                 remembered,
                 ..
             } => len::book(
@@ -382,11 +392,13 @@ impl Record {
                 key_id.as_deref(),
                 label.as_deref(),
                 booking_type.as_deref(),
+                group.as_ref(),
                 remembered.as_ref(),
             ),
             Record::Cancel { owner, .. } => len::owner(&owner.id) + 8,
             Record::Remember(r) => len::remember(r),
-            Record::Group { id, members } => len::group(id, members),
+            Record::Group(group) => group::group_len(group),
+            Record::GroupWrite(write) => write.encoded_len(),
             Record::DeleteGroup { id } => 1 + id.len(),
             Record::Calendar(record) => record.encoded_len(),
             Record::DeleteCalendar { id, .. } => 1 + id.len() + 8,
@@ -422,6 +434,7 @@ impl Record {
                 key_id,
                 label,
                 booking_type,
+                group,
                 remembered,
                 ..
             } => {
@@ -431,7 +444,12 @@ impl Record {
                 let key_id = key_id.as_deref().unwrap_or_default();
                 out.push(key_id.len() as u8);
                 out.extend_from_slice(key_id.as_bytes());
-                book::encode_label_and_type(&mut out, label.as_deref(), booking_type.as_deref());
+                book::encode_label_and_type(
+                    &mut out,
+                    label.as_deref(),
+                    booking_type.as_deref(),
+                    group.as_ref(),
+                );
                 book::encode_answer(&mut out, remembered.as_ref());
             }
             Record::Cancel { id, .. } => out.extend_from_slice(&id.to_le_bytes()),
@@ -446,15 +464,8 @@ impl Record {
                 // A booking's answer on its own is the booking record it came with.
                 Answer::Booked { .. } => return book::alone(r).encode(),
             },
-            Record::Group { id, members } => {
-                out.push(id.len() as u8);
-                out.extend_from_slice(id.as_bytes());
-                out.extend_from_slice(&(members.len() as u16).to_le_bytes());
-                for member in members {
-                    out.push(member.len() as u8);
-                    out.extend_from_slice(member.as_bytes());
-                }
-            }
+            Record::Group(g) => group::encode_group(&mut out, g),
+            Record::GroupWrite(write) => write.encode(&mut out),
             Record::DeleteGroup { id } => {
                 out.push(id.len() as u8);
                 out.extend_from_slice(id.as_bytes());
@@ -516,23 +527,9 @@ impl Record {
                 } => Record::Remember(r),
                 _ => return Err(String::from("a remembered booking without its answer")),
             },
-            7 => {
-                let id = c.id("group id")?;
-                let count = usize::from(c.u16()?);
-                if count == 0 || count > MAX_GROUP {
-                    return Err(format!("a group of {count} members (1 to {MAX_GROUP})"));
-                }
-                let mut members: Vec<String> = Vec::with_capacity(count);
-                for _ in 0..count {
-                    members.push(c.id("member id")?);
-                }
-                let mut sorted: Vec<&String> = members.iter().collect();
-                sorted.sort_unstable();
-                if sorted.windows(2).any(|w| w[0] == w[1]) {
-                    return Err(String::from("a group names a member twice"));
-                }
-                Record::Group { id, members }
-            }
+            7 => group::decode_group(&mut c, false)?,
+            15 => group::decode_group(&mut c, true)?,
+            14 => Record::GroupWrite(GroupWrite::decode(&mut c)?),
             8 => Record::DeleteGroup {
                 id: c.id("group id")?,
             },
@@ -559,11 +556,14 @@ impl Record {
 }
 
 mod book;
+mod group;
 pub(crate) mod len;
 mod remembered;
 
+pub(crate) use self::group::{GroupSpan, GroupWrite};
 use self::remembered::Form;
 pub use self::remembered::{Answer, Remembered};
+use super::groups::Group;
 
 /// The calendar a record belongs to, as its payload begins.
 fn owner(c: &mut Cursor<'_>) -> Result<Owner, String> {

@@ -11,7 +11,9 @@ use alloc::vec::Vec;
 
 use super::checked::KeyHash;
 use super::format::{keys_len, CalendarRecord};
+use super::groups::Group;
 use super::journal_format::{len, Owner, Record, Remembered, ALIGN, FRAME};
+use crate::dated::GroupRef;
 
 /// What compaction keeps: the live records, indexed. Its maps are persistent, so that a copy
 /// of the whole index as of one record costs O(1): compaction writes that copy while
@@ -23,7 +25,7 @@ pub(super) struct Live {
     calendars: imbl::OrdMap<(Arc<str>, u64), CalendarLive>,
     admin_keys: Vec<KeyHash>,
     pub(super) remembered: imbl::OrdMap<(String, String), Remembered>,
-    groups: imbl::OrdMap<String, Vec<String>>,
+    groups: imbl::OrdMap<String, Arc<Group>>,
 }
 
 #[derive(Clone, Default)]
@@ -62,6 +64,7 @@ pub(super) struct LiveBooking {
     key_id: Option<Box<str>>,
     label: Option<Box<str>>,
     booking_type: Option<Box<str>>,
+    group: Option<Box<GroupRef>>,
 }
 
 impl Live {
@@ -71,8 +74,14 @@ impl Live {
                 self.remembered
                     .insert((r.principal.clone(), r.key.clone()), r.clone());
             }
-            Record::Group { id, members } => {
-                self.groups.insert(id.clone(), members.clone());
+            Record::Group(group) => {
+                self.groups
+                    .insert(String::from(group.id()), Arc::clone(group));
+            }
+            Record::GroupWrite(write) => {
+                for part in write.records() {
+                    self.apply(&part);
+                }
             }
             Record::DeleteGroup { id } => {
                 self.groups.remove(id);
@@ -118,6 +127,7 @@ impl Live {
                         key_id,
                         label,
                         booking_type,
+                        group,
                         remembered,
                         ..
                     } => {
@@ -133,6 +143,7 @@ impl Live {
                                 key_id: key_id.as_deref().map(Box::from),
                                 label: label.as_deref().map(Box::from),
                                 booking_type: booking_type.as_deref().map(Box::from),
+                                group: group.clone().map(Box::new),
                             },
                         );
                         if let Some(r) = remembered {
@@ -144,7 +155,8 @@ impl Live {
                         calendar.dated().bookings.remove(id);
                     }
                     Record::Remember(_)
-                    | Record::Group { .. }
+                    | Record::Group(_)
+                    | Record::GroupWrite(_)
                     | Record::DeleteGroup { .. }
                     | Record::AdminKeys(_)
                     | Record::Calendar(_)
@@ -210,8 +222,8 @@ impl Live {
                 out(LiveRecord::Remember(remembered));
             }
         }
-        for (id, members) in &self.groups {
-            out(LiveRecord::Group { id, members });
+        for group in self.groups.values() {
+            out(LiveRecord::Group(group));
         }
     }
 
@@ -258,7 +270,7 @@ pub(super) enum LiveRecord<'a> {
     /// An answer kept for an idempotency key.
     Remember(&'a Remembered),
     /// A named group.
-    Group { id: &'a str, members: &'a [String] },
+    Group(&'a Arc<Group>),
 }
 
 impl LiveRecord<'_> {
@@ -307,13 +319,11 @@ impl LiveRecord<'_> {
                 key_id: booking.key_id.as_deref().map(String::from),
                 label: booking.label.as_deref().map(String::from),
                 booking_type: booking.booking_type.as_deref().map(String::from),
+                group: booking.group.as_deref().cloned(),
                 remembered: None,
             },
             LiveRecord::Remember(remembered) => Record::Remember(remembered.clone()),
-            LiveRecord::Group { id, members } => Record::Group {
-                id: String::from(id),
-                members: members.to_vec(),
-            },
+            LiveRecord::Group(group) => Record::Group(Arc::clone(group)),
         }
     }
 
@@ -330,10 +340,11 @@ impl LiveRecord<'_> {
                 booking.key_id.as_deref(),
                 booking.label.as_deref(),
                 booking.booking_type.as_deref(),
+                booking.group.as_deref(),
                 None,
             ),
             LiveRecord::Remember(remembered) => len::remember(remembered),
-            LiveRecord::Group { id, members } => len::group(id, members),
+            LiveRecord::Group(group) => Record::Group(Arc::clone(group)).encoded_len(),
         }
     }
 }
@@ -377,6 +388,7 @@ mod tests {
             label: None,
             key_id: None,
             booking_type: None,
+            group: None,
         };
         let slots = alloc::vec![(id as i64, crate::plane::Plane::range(2, 4))];
         Remembered {
@@ -427,6 +439,10 @@ mod tests {
                     key_id: (b % 2 == 0).then(|| String::from("k1")),
                     label: (b % 3 != 0).then(|| "label ".repeat(b as usize)),
                     booking_type: (b % 5 != 0).then(|| alloc::format!("call-{b}")),
+                    group: (b % 4 == 1).then(|| GroupRef {
+                        group: String::from("team"),
+                        id: 1_000 + b,
+                    }),
                     remembered: match b % 4 {
                         1 => Some(remembered(&alloc::format!("b{b}"), 500, 40)),
                         3 => Some(booked(cal, inc, 3 + b, b + 1, start)),
@@ -440,10 +456,11 @@ mod tests {
             });
         }
         live.apply(&Record::Remember(remembered("alone", 2_000, 300)));
-        live.apply(&Record::Group {
-            id: String::from("team"),
-            members: alloc::vec![String::from("room-1"), String::from("a")],
-        });
+        live.apply(&Record::Group(Arc::new(Group::with_types(
+            String::from("team"),
+            alloc::vec![String::from("room-1"), String::from("a")],
+            Vec::new(),
+        ))));
         live
     }
 

@@ -176,11 +176,14 @@ impl Replayed {
                 self.calendars.remove(id.as_str());
             }
             Record::AdminKeys(keys) => self.admin_keys.clone_from(keys),
-            Record::Group { id, members } => {
-                self.groups.insert(
-                    id.clone(),
-                    Arc::new(Group::new(id.clone(), members.clone())),
-                );
+            Record::Group(group) => {
+                self.groups
+                    .insert(String::from(group.id()), Arc::clone(group));
+            }
+            Record::GroupWrite(write) => {
+                for part in write.records() {
+                    self.apply(&part)?;
+                }
             }
             Record::DeleteGroup { id } => {
                 self.groups.remove(id);
@@ -251,6 +254,7 @@ fn replay(dated: &mut Dated, zone: &str, record: &Record) -> Result<(), String> 
             key_id,
             label,
             booking_type,
+            group,
             ..
         } => {
             let claim = Claim {
@@ -259,6 +263,7 @@ fn replay(dated: &mut Dated, zone: &str, record: &Record) -> Result<(), String> 
                 label: label.clone(),
                 key_id: key_id.clone(),
                 booking_type: booking_type.clone(),
+                group: group.clone(),
             };
             dated.cancel(BookingId(*id));
             if let Some(other) = dated.overlapping(zone, *start, *end) {
@@ -273,7 +278,8 @@ fn replay(dated: &mut Dated, zone: &str, record: &Record) -> Result<(), String> 
             dated.cancel(BookingId(*id));
         }
         Record::Remember(_)
-        | Record::Group { .. }
+        | Record::Group(_)
+        | Record::GroupWrite(_)
         | Record::DeleteGroup { .. }
         | Record::Calendar(_)
         | Record::DeleteCalendar { .. }

@@ -84,6 +84,48 @@ impl Writer {
         }
     }
 
+    /// As [`Writer::settled`] for a write to several names at once (a group booking's
+    /// calendars and its group): once none of those `find` returns has a write in flight.
+    /// The names are taken together or not at all, so two such writes never wait on each
+    /// other in a circle.
+    pub(super) fn settled_all<T>(
+        &self,
+        find: impl Fn() -> Result<(Vec<String>, T), Error>,
+    ) -> Result<(Guard<'_>, Vec<String>, T), Error> {
+        let mut state = self.lock()?;
+        loop {
+            let (names, found) = find()?;
+            if !names.iter().any(|name| state.in_flight.contains(name)) {
+                return Ok((state, names, found));
+            }
+            state = self.settled.wait(state).map_err(|_| poisoned())?;
+        }
+    }
+
+    /// As [`Writer::exclusive`] for every one of `names` (which [`Writer::settled_all`]
+    /// returned with `state`).
+    pub(super) fn exclusive_all<T>(
+        &self,
+        mut state: Guard<'_>,
+        names: &[String],
+        work: impl FnOnce() -> Result<T, Error>,
+        publish: impl FnOnce(&mut WriterState, &T),
+    ) -> Result<T, Error> {
+        state.in_flight.extend(names.iter().cloned());
+        drop(state);
+        let result = work();
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
+        for name in names {
+            state.in_flight.remove(name);
+        }
+        if let Ok(value) = &result {
+            publish(&mut state, value);
+        }
+        drop(state);
+        self.settled.notify_all();
+        result
+    }
+
     /// Runs `work` (an append to the log, returning once durable) as the one write in flight
     /// of `name`, starting from the lock held by `state` (which [`Writer::settled`] returned
     /// for it): no other write to `name` can start until `work` has finished and, when it

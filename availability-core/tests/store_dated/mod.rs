@@ -10,6 +10,7 @@
 //!   does not.
 
 mod contention;
+mod groups;
 mod journal;
 mod migration;
 mod types;

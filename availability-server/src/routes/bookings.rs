@@ -247,6 +247,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
         label: new.label,
         key_id,
         booking_type: new.booking_type,
+        group: None,
     };
     let owner = cal.zone().to_owned();
     let expected = App::expected(&cal, None, principal.as_ref());

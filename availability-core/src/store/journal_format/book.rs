@@ -9,7 +9,7 @@ use super::super::checked::{check_id, check_key_id};
 use super::super::format::Cursor;
 use super::remembered::{self, Form, Made, BOOKED, NONE, RESPONSE, RESPONSE_3};
 use super::{owner, Answer, Owner, Record, Remembered, MAX_LABEL};
-use crate::dated::Claim;
+use crate::dated::{Claim, GroupRef};
 
 /// The answer part of a booking record: its flag, then the answer.
 pub(super) fn encode_answer(out: &mut Vec<u8>, remembered: Option<&Remembered>) {
@@ -32,14 +32,20 @@ pub(super) fn encode_answer(out: &mut Vec<u8>, remembered: Option<&Remembered>) 
     }
 }
 
-/// The label flag (bit 0: a label follows, bit 1: a booking type follows it), the label
-/// (length u16, UTF-8) and the booking type (length byte, name).
+/// The label flag (bit 0: a label follows, bit 1: a booking type follows it, bit 2: a group
+/// booking follows that), the label (length u16, UTF-8), the booking type (length byte,
+/// name) and the group booking (the group's id behind its length byte, then its id, u64).
 pub(super) fn encode_label_and_type(
     out: &mut Vec<u8>,
     label: Option<&str>,
     booking_type: Option<&str>,
+    group: Option<&GroupRef>,
 ) {
-    out.push(u8::from(label.is_some()) | u8::from(booking_type.is_some()) << 1);
+    out.push(
+        u8::from(label.is_some())
+            | u8::from(booking_type.is_some()) << 1
+            | u8::from(group.is_some()) << 2,
+    );
     if let Some(label) = label {
         out.extend_from_slice(&(label.len() as u16).to_le_bytes());
         out.extend_from_slice(label.as_bytes());
@@ -47,6 +53,11 @@ pub(super) fn encode_label_and_type(
     if let Some(name) = booking_type {
         out.push(name.len() as u8);
         out.extend_from_slice(name.as_bytes());
+    }
+    if let Some(group) = group {
+        out.push(group.group.len() as u8);
+        out.extend_from_slice(group.group.as_bytes());
+        out.extend_from_slice(&group.id.to_le_bytes());
     }
 }
 
@@ -67,7 +78,7 @@ pub(super) fn decode(c: &mut Cursor<'_>) -> Result<Record, String> {
         Some(key)
     };
     let flags = c.byte()?;
-    if flags & !0b11 != 0 {
+    if flags & !0b111 != 0 {
         return Err(format!("label flag {flags}"));
     }
     let label = if flags & 1 != 0 {
@@ -84,6 +95,16 @@ pub(super) fn decode(c: &mut Cursor<'_>) -> Result<Record, String> {
         let name = c.text(len, "booking type")?;
         check_id(&name).map_err(|e| e.to_string())?;
         Some(name)
+    } else {
+        None
+    };
+    let group = if flags & 4 != 0 {
+        let group = c.id("group id")?;
+        let id = c.u64()?;
+        if id == 0 {
+            return Err(String::from("group booking id 0"));
+        }
+        Some(GroupRef { group, id })
     } else {
         None
     };
@@ -104,6 +125,7 @@ pub(super) fn decode(c: &mut Cursor<'_>) -> Result<Record, String> {
                     label: label.clone(),
                     key_id: key_id.clone(),
                     booking_type: booking_type.clone(),
+                    group: group.clone(),
                 },
                 created_ms,
             },
@@ -119,6 +141,7 @@ pub(super) fn decode(c: &mut Cursor<'_>) -> Result<Record, String> {
         key_id,
         label,
         booking_type,
+        group,
         remembered,
     })
 }

@@ -5,6 +5,7 @@
 use alloc::string::String;
 
 use super::{Answer, Remembered};
+use crate::dated::GroupRef;
 
 /// The owner's part: the id's length, the id, the incarnation and the version.
 pub(crate) fn owner(id: &str) -> usize {
@@ -28,6 +29,7 @@ pub(crate) fn book(
     key_id: Option<&str>,
     label: Option<&str>,
     booking_type: Option<&str>,
+    group: Option<&GroupRef>,
     remembered: Option<&Remembered>,
 ) -> usize {
     owner(id)
@@ -37,6 +39,7 @@ pub(crate) fn book(
         + 1
         + label.map_or(0, |label| 2 + label.len())
         + booking_type.map_or(0, |name| 1 + name.len())
+        + group.map_or(0, |g| 1 + g.group.len() + 8)
         + 1
         + remembered.map_or(0, self::remembered)
 }
@@ -53,6 +56,7 @@ pub(crate) fn remember(r: &Remembered) -> usize {
             booking.key_id(),
             booking.label(),
             booking.booking_type(),
+            booking.group(),
             Some(r),
         ),
     }

@@ -1,8 +1,9 @@
 //! Unit tests of the log's byte layout.
 
 use super::*;
-use crate::dated::Claim;
+use crate::dated::{Claim, GroupRef};
 use crate::plane::Plane;
+use crate::store::groups::{Group, GroupType};
 
 fn owner() -> Owner {
     Owner {
@@ -20,6 +21,7 @@ fn booking(id: u64) -> Arc<crate::dated::Booking> {
         label: Some(String::from("Team sync")),
         key_id: Some(String::from("k1")),
         booking_type: Some(String::from("call-30")),
+        group: None,
     };
     let slots = alloc::vec![(2_900, Plane::range(40, 42)), (2_901, Plane::range(0, 1))];
     Arc::new(crate::dated::Booking::made(
@@ -76,6 +78,7 @@ fn samples() -> Vec<Record> {
             key_id: Some(String::from("k1")),
             label: Some(String::from("Team sync")),
             booking_type: None,
+            group: None,
             remembered: Some(remembered.clone()),
         },
         Record::Book {
@@ -87,6 +90,7 @@ fn samples() -> Vec<Record> {
             key_id: Some(String::from("k1")),
             label: Some(String::from("Team sync")),
             booking_type: Some(String::from("call-30")),
+            group: None,
             remembered: Some(booked(7)),
         },
         Record::Book {
@@ -98,6 +102,10 @@ fn samples() -> Vec<Record> {
             key_id: None,
             label: None,
             booking_type: Some(String::from("room-2h")),
+            group: Some(GroupRef {
+                group: String::from("team"),
+                id: 1 << 40,
+            }),
             remembered: None,
         },
         Record::Cancel {
@@ -115,10 +123,58 @@ fn samples() -> Vec<Record> {
             },
             ..remembered.clone()
         }),
-        Record::Group {
-            id: String::from("team"),
-            members: alloc::vec![String::from("room-1"), String::from("ana")],
-        },
+        Record::Group(Arc::new(Group::with_types(
+            String::from("team"),
+            alloc::vec![String::from("room-1"), String::from("ana")],
+            Vec::new(),
+        ))),
+        Record::Group(Arc::new(Group::with_types(
+            String::from("team"),
+            alloc::vec![String::from("ana")],
+            alloc::vec![
+                (
+                    String::from("standup"),
+                    GroupType {
+                        rules: crate::slots::BookingType::new(15),
+                        zone: String::from("Asia/Kathmandu"),
+                    },
+                ),
+                (
+                    String::from("sync"),
+                    GroupType {
+                        rules: crate::slots::BookingType {
+                            label: Some(String::from("Weekly sync")),
+                            per_day: Some(2),
+                            ..crate::slots::BookingType::new(60)
+                        },
+                        zone: String::from("UTC"),
+                    },
+                ),
+            ],
+        ))),
+        Record::GroupWrite(GroupWrite {
+            group: GroupRef {
+                group: String::from("team"),
+                id: 99,
+            },
+            span: Some(GroupSpan {
+                start: 1_800_000_000,
+                end: 1_800_001_800,
+                created_ms: 1_799_000_000_000,
+                key_id: Some(String::from("admin-1")),
+                label: Some(String::from("Planning")),
+                booking_type: String::from("sync"),
+            }),
+            parts: alloc::vec![(owner(), 8), (owner(), 9)],
+        }),
+        Record::GroupWrite(GroupWrite {
+            group: GroupRef {
+                group: String::from("team"),
+                id: 99,
+            },
+            span: None,
+            parts: alloc::vec![(owner(), 8)],
+        }),
         Record::DeleteGroup {
             id: String::from("team"),
         },
