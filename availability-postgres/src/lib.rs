@@ -20,6 +20,7 @@ mod connect;
 mod export;
 mod fail;
 mod follow;
+mod group_write;
 mod import;
 mod load;
 mod persist;
