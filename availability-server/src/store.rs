@@ -12,9 +12,10 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use availability_core::dated::{Booking, BookingId, Claim, DayOverride};
 use availability_core::store::decide::DatedWrite;
+pub use availability_core::store::group_book::{GroupBooking, GroupRequest};
 pub use availability_core::store::{
-    Answer, Authority, Calendar, Change, Expected, Group, IdempotencyKey, KeyHash, KeyScope,
-    Remembered, Store, DEFAULT_CALENDAR,
+    Answer, Authority, Calendar, Change, Expected, Group, GroupType, IdempotencyKey, KeyHash,
+    KeyScope, Remembered, Store, DEFAULT_CALENDAR,
 };
 use availability_core::Error;
 pub use availability_postgres::{Booked, Database};
@@ -287,6 +288,76 @@ impl Storage {
         match self {
             Storage::File(store) => store.delete_group(id, by),
             Storage::Postgres(db, _) => Self::wait(db.delete_group(id, by)),
+        }
+    }
+
+    /// Sets or removes a group's booking type ([`Store::put_group_type`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::put_group_type`]; [`Error::is_unavailable`] when the database is away.
+    pub fn put_group_type(
+        &self,
+        id: &str,
+        name: &str,
+        ty: Option<GroupType>,
+        by: &Authority,
+    ) -> Result<Arc<Group>, Error> {
+        match self {
+            Storage::File(store) => store.put_group_type(id, name, ty, by),
+            Storage::Postgres(db, _) => Self::wait(db.put_group_type(id, name, ty, by)),
+        }
+    }
+
+    /// Books a group ([`Store::group_book`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::group_book`]; [`Error::is_unavailable`] when the database is away.
+    pub fn group_book(
+        &self,
+        id: &str,
+        request: &GroupRequest<'_>,
+        by: &Authority,
+    ) -> Result<GroupBooking, Error> {
+        match self {
+            Storage::File(store) => store.group_book(id, request, by),
+            Storage::Postgres(db, _) => Self::wait(db.group_book(id, request, by)),
+        }
+    }
+
+    /// Cancels a group booking ([`Store::group_cancel`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::group_cancel`]; [`Error::is_unavailable`] when the database is away.
+    pub fn group_cancel(
+        &self,
+        id: &str,
+        booking: u64,
+        by: &Authority,
+    ) -> Result<GroupBooking, Error> {
+        match self {
+            Storage::File(store) => store.group_cancel(id, booking, by),
+            Storage::Postgres(db, _) => Self::wait(db.group_cancel(id, booking, by)),
+        }
+    }
+
+    /// Moves a group booking ([`Store::group_reschedule`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::group_reschedule`]; [`Error::is_unavailable`] when the database is away.
+    pub fn group_reschedule(
+        &self,
+        id: &str,
+        booking: u64,
+        start: i64,
+        by: &Authority,
+    ) -> Result<GroupBooking, Error> {
+        match self {
+            Storage::File(store) => store.group_reschedule(id, booking, start, by),
+            Storage::Postgres(db, _) => Self::wait(db.group_reschedule(id, booking, start, by)),
         }
     }
 

@@ -19,6 +19,7 @@ mod early_refusals;
 mod errors;
 mod freebusy;
 mod fuzz_corpus;
+mod group_bookings;
 mod groups;
 mod hostile;
 mod hygiene;

@@ -18,6 +18,8 @@ mod admin;
 mod availability;
 mod bookings;
 mod calendars;
+mod group_bookings;
+mod group_types;
 mod groups;
 mod keys;
 mod live;
@@ -39,13 +41,12 @@ use futures_util::future::Either;
 use http::request::Parts;
 use http::{Method, Request, Response, Version};
 
-use self::path::Seg::{Lit, Param};
-use self::path::{find, segments, Route, MAX_SEGMENTS};
+use self::path::{find, segments, MAX_SEGMENTS};
 use self::pipeline::{as_page, charge, finish, Prelude};
 use crate::app::App;
-use crate::ctx::{Action, Ctx, Waiting};
+use crate::ctx::{Action, Ctx};
 use crate::metrics::{InFlight, Metrics};
-use crate::wire::body::{self, BoxError, RequestBody};
+use crate::wire::body::{self, BoxError};
 use crate::wire::cors;
 use crate::wire::{Body, Problem};
 
@@ -69,280 +70,9 @@ macro_rules! wait {
 
 pub use service::OPENAPI;
 
-/// The API. `/availability[/...]` is `/calendars/default/availability[/...]`, the paths of
-/// earlier servers.
-static ROUTES: &[Route] = &[
-    // The start page: open a calendar or a group (anyone).
-    Route {
-        name: "start",
-        pattern: &[Lit("")],
-        methods: &[(Method::GET, Action::Now(pages::start))],
-        page: None,
-    },
-    // The pages' script and style (anyone).
-    Route {
-        name: "static",
-        pattern: &[Lit("static"), Param("file")],
-        methods: &[(Method::GET, Action::Now(pages::asset))],
-        page: None,
-    },
-    // Liveness: answers as long as the server accepts requests.
-    Route {
-        name: "healthz",
-        pattern: &[Lit("healthz")],
-        methods: &[(Method::GET, Action::Now(service::healthz))],
-        page: None,
-    },
-    // Readiness: answers 200 while the server can do its work.
-    Route {
-        name: "readyz",
-        pattern: &[Lit("readyz")],
-        methods: &[(Method::GET, Action::Now(service::readyz))],
-        page: None,
-    },
-    // Prometheus metrics: admin key, or anyone when configured public.
-    Route {
-        name: "metrics",
-        pattern: &[Lit("metrics")],
-        methods: &[(Method::GET, wait!(service::metrics))],
-        page: None,
-    },
-    // The OpenAPI document of this table (anyone).
-    Route {
-        name: "openapi",
-        pattern: &[Lit("openapi.json")],
-        methods: &[(Method::GET, Action::Now(service::openapi))],
-        page: None,
-    },
-    // The calendars: list a page at a time (admin), create (admin).
-    Route {
-        name: "calendars",
-        pattern: &[Lit("calendars")],
-        methods: &[
-            (Method::GET, wait!(calendars::list)),
-            (Method::POST, wait!(calendars::create)),
-        ],
-        page: None,
-    },
-    // One calendar: read (anyone), change its zone or booking policy (its key), delete (admin).
-    Route {
-        name: "calendar",
-        pattern: &[Lit("calendars"), Param("id")],
-        methods: &[
-            (Method::GET, Action::Now(calendars::get)),
-            (Method::PATCH, wait!(calendars::patch)),
-            (Method::DELETE, wait!(calendars::delete)),
-        ],
-        // To a browser asking for HTML: the week as a page for people.
-        page: Some(Action::Now(availability::read_page)),
-    },
-    // A calendar's changes as they happen, as Server-Sent Events (anyone).
-    Route {
-        name: "calendar_events",
-        pattern: &[Lit("calendars"), Param("id"), Lit("events")],
-        methods: &[(Method::GET, Action::Now(live::calendar))],
-        page: None,
-    },
-    // A calendar's week: read in any zone and format (anyone), edit or replace (its key).
-    Route {
-        name: "availability",
-        pattern: &[Lit("calendars"), Param("id"), Lit("availability")],
-        methods: &[
-            (Method::GET, Action::Now(availability::read_week)),
-            (Method::PATCH, wait!(availability::patch)),
-            (Method::PUT, wait!(availability::put)),
-        ],
-        page: None,
-    },
-    // The recurring pattern as an iCalendar VAVAILABILITY in the owner's zone (anyone).
-    Route {
-        name: "availability_ics",
-        pattern: &[Lit("calendars"), Param("id"), Lit("availability.ics")],
-        methods: &[(Method::GET, Action::Now(availability::read_pattern))],
-        page: None,
-    },
-    // One slot of a view (anyone).
-    Route {
-        name: "slot",
-        pattern: &[
-            Lit("calendars"),
-            Param("id"),
-            Lit("availability"),
-            Lit("slot"),
-        ],
-        methods: &[(Method::GET, Action::Now(availability::read_slot))],
-        page: None,
-    },
-    // The week as CSV, for clients of earlier servers that used this path (anyone).
-    Route {
-        name: "csv",
-        pattern: &[
-            Lit("calendars"),
-            Param("id"),
-            Lit("availability"),
-            Lit("csv"),
-        ],
-        methods: &[(Method::GET, Action::Now(availability::read_csv))],
-        page: None,
-    },
-    // The admin keys: listed without their secrets, or a new one shown once (admin).
-    Route {
-        name: "admin_keys",
-        pattern: &[Lit("admin"), Lit("keys")],
-        methods: &[
-            (Method::GET, wait!(admin::list)),
-            (Method::POST, wait!(admin::create)),
-        ],
-        page: None,
-    },
-    // Revoke an admin key, never the last one (admin).
-    Route {
-        name: "admin_key",
-        pattern: &[Lit("admin"), Lit("keys"), Param("key_id")],
-        methods: &[(Method::DELETE, wait!(admin::delete))],
-        page: None,
-    },
-    // A calendar's keys: listed without their secrets, or a new one shown once (its key or
-    // admin).
-    Route {
-        name: "keys",
-        pattern: &[Lit("calendars"), Param("id"), Lit("keys")],
-        methods: &[
-            (Method::GET, wait!(keys::list)),
-            (Method::POST, wait!(keys::create)),
-        ],
-        page: None,
-    },
-    // Revoke a key (its calendar's key or admin).
-    Route {
-        name: "key",
-        pattern: &[Lit("calendars"), Param("id"), Lit("keys"), Param("key_id")],
-        methods: &[(Method::DELETE, wait!(keys::delete))],
-        page: None,
-    },
-    // A calendar's overrides of owner dates (anyone).
-    Route {
-        name: "overrides",
-        pattern: &[Lit("calendars"), Param("id"), Lit("overrides")],
-        methods: &[(Method::GET, Action::Now(overrides::list))],
-        page: None,
-    },
-    // One owner date's slots in place of the pattern (its key).
-    Route {
-        name: "override",
-        pattern: &[
-            Lit("calendars"),
-            Param("id"),
-            Lit("overrides"),
-            Param("date"),
-        ],
-        methods: &[
-            (Method::PUT, wait!(overrides::put)),
-            (Method::DELETE, wait!(overrides::delete)),
-        ],
-        page: None,
-    },
-    // The named groups, a page at a time (admin: a listing shows every member calendar).
-    Route {
-        name: "groups",
-        pattern: &[Lit("groups")],
-        methods: &[(Method::GET, wait!(groups::list))],
-        page: None,
-    },
-    // A named group of calendars: read (anyone), define and remove (admin).
-    Route {
-        name: "group",
-        pattern: &[Lit("groups"), Param("id")],
-        methods: &[
-            (Method::GET, Action::Now(groups::get)),
-            (Method::PUT, wait!(groups::put)),
-            (Method::DELETE, wait!(groups::delete)),
-        ],
-        // To a browser asking for HTML: the group's week as a page for people.
-        page: Some(Action::Now(overlap::group_page)),
-    },
-    // A group's changes as they happen, as Server-Sent Events (anyone).
-    Route {
-        name: "group_events",
-        pattern: &[Lit("groups"), Param("id"), Lit("events")],
-        methods: &[(Method::GET, Action::Now(live::group))],
-        page: None,
-    },
-    // When all of a group's members are free (anyone).
-    Route {
-        name: "group_availability",
-        pattern: &[Lit("groups"), Param("id"), Lit("availability")],
-        methods: &[(Method::GET, Action::Now(overlap::group))],
-        page: None,
-    },
-    // A calendar's bookings: list (its write key), claim a span (its key of either scope,
-    // or anyone when its booking is public).
-    Route {
-        name: "bookings",
-        pattern: &[Lit("calendars"), Param("id"), Lit("bookings")],
-        methods: &[
-            (Method::GET, wait!(bookings::list)),
-            (Method::POST, wait!(bookings::create)),
-        ],
-        page: None,
-    },
-    // Move a booking, or cancel it (its write key, or the book key that made it).
-    Route {
-        name: "booking",
-        pattern: &[
-            Lit("calendars"),
-            Param("id"),
-            Lit("bookings"),
-            Param("booking_id"),
-        ],
-        methods: &[
-            (Method::PATCH, wait!(bookings::reschedule)),
-            (Method::DELETE, wait!(bookings::delete)),
-        ],
-        page: None,
-    },
-    // A calendar's booking types (anyone).
-    Route {
-        name: "booking_types",
-        pattern: &[Lit("calendars"), Param("id"), Lit("booking-types")],
-        methods: &[(Method::GET, Action::Now(types::list))],
-        page: None,
-    },
-    // One booking type: read (anyone), define and remove (its write key or admin).
-    Route {
-        name: "booking_type",
-        pattern: &[
-            Lit("calendars"),
-            Param("id"),
-            Lit("booking-types"),
-            Param("name"),
-        ],
-        methods: &[
-            (Method::GET, Action::Now(types::get)),
-            (Method::PUT, wait!(types::put)),
-            (Method::DELETE, wait!(types::delete)),
-        ],
-        page: None,
-    },
-    // The starts a booking type offers, in the viewer's zone (anyone).
-    Route {
-        name: "slots",
-        pattern: &[Lit("calendars"), Param("id"), Lit("slots")],
-        methods: &[(Method::GET, Action::Now(slots::read))],
-        // To a browser asking for HTML: the starts as a page that books them.
-        page: Some(Action::Now(slots::page)),
-    },
-    // When is everyone free: up to 1,000 calendars in the query, or in a body (anyone).
-    Route {
-        name: "overlap",
-        pattern: &[Lit("overlap")],
-        methods: &[
-            (Method::GET, Action::Now(overlap::get)),
-            (Method::POST, Action::Ask(boxed!(overlap::post))),
-        ],
-        page: None,
-    },
-];
+mod table;
+
+use self::table::ROUTES;
 
 /// The API is what the accept loop serves.
 impl crate::server::Handler for App {

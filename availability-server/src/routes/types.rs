@@ -36,6 +36,30 @@ fn invalid(field: &str, detail: String) -> Problem {
 /// ([`BookingType::new`]). Every field is checked by name: an unknown one, a value that is not
 /// a whole number, and a value out of its range are 422s that name it.
 pub(crate) fn rules_of(bytes: &[u8]) -> Result<BookingType> {
+    rules_in(&fields_of(bytes, &FIELDS)?)
+}
+
+/// A group type's `PUT` body: a calendar type's fields and `timezone` (the zone whose wall
+/// clock places its starts and whose dates `per_day` counts; default `UTC`).
+pub(crate) fn group_rules_of(bytes: &[u8]) -> Result<(BookingType, String)> {
+    let mut fields = FIELDS.to_vec();
+    fields.push("timezone");
+    let map = fields_of(bytes, &fields)?;
+    let zone = match map.get("timezone") {
+        None | Some(Value::Null) => String::from("UTC"),
+        Some(Value::String(zone)) => zone.clone(),
+        Some(other) => {
+            return Err(invalid(
+                "timezone",
+                format!("`timezone` must be an IANA zone name, not {other}"),
+            ))
+        }
+    };
+    Ok((rules_in(&map)?, zone))
+}
+
+/// A type's body as an object whose every field is one of `fields`.
+fn fields_of(bytes: &[u8], fields: &[&str]) -> Result<Map<String, Value>> {
     let value: Value = body::parse_json(
         bytes,
         "booking type ({\"duration\", \"interval\", \"buffer_before\", \"buffer_after\", \
@@ -46,16 +70,21 @@ pub(crate) fn rules_of(bytes: &[u8]) -> Result<BookingType> {
             "a booking type is an object such as {\"duration\": 30}",
         ));
     };
-    if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+    if let Some(unknown) = map.keys().find(|k| !fields.contains(&k.as_str())) {
         return Err(invalid(
             unknown,
             format!(
                 "unknown field {:?}: a booking type has {}",
                 unknown.chars().take(40).collect::<String>(),
-                FIELDS.join(", ")
+                fields.join(", ")
             ),
         ));
     }
+    Ok(map)
+}
+
+/// The rules `map` gives.
+fn rules_in(map: &Map<String, Value>) -> Result<BookingType> {
     let whole = |field: &str| -> Result<Option<u32>> {
         match map.get(field) {
             None | Some(Value::Null) => Ok(None),

@@ -189,6 +189,7 @@ async fn answers_match_their_schemas() {
     answers::bookings(&mut s, bob).await;
     types::booking_types(&mut s, bob).await;
     answers::groups(&mut s, admin, alice).await;
+    types::group_bookings(&mut s, admin, alice).await;
     answers::removal(&mut s, admin, alice).await;
 
     let missing: Vec<String> = checker
