@@ -20,7 +20,7 @@ use crate::plane::{Plane, WORDS};
 use crate::week::Week;
 
 use super::grid::{DayStarts, Grid, GridDay, Marks, Offsets};
-use super::{div_ceil, Owner, DAY, MINUTE};
+use super::{div_ceil, Owner, DAY};
 
 const HALF_HOUR: i64 = 1800;
 const DAY_MASK: u64 = (1 << HALF_HOURS_PER_DAY) - 1;
@@ -131,60 +131,113 @@ fn free(owner: &Owner<'_>, duration: i64, grid: &Grid, marks: &mut Marks) {
         carried: None,
     };
     let short = div_ceil(duration, HALF_HOUR);
-    let interval = grid.step / MINUTE;
     for day in &grid.days {
-        match day.starts {
-            DayStarts::Regular { first, count, .. } if own => {
-                let f = days.two(day.date);
-                let short_runs = runs(f, short) as u64 & DAY_MASK;
-                let long_runs = runs(f, short + 1) as u64 & DAY_MASK;
-                let (first, count) = (i64::from(first), count as usize);
-                if interval == 30 {
-                    // Start j is half hour first + j, and every span has `short` of them.
-                    marks.words[day.word] &= short_runs >> first;
-                    continue;
-                }
-                // Start j at wall minute m touches the long run when it starts late in its
-                // half hour.
-                let late = short * HALF_HOUR - duration;
-                let mut m = first * interval;
-                for (k, word) in marks.words[day.word..day.word + count.div_ceil(64)]
-                    .iter_mut()
-                    .enumerate()
-                {
-                    let mut bits = 0u64;
-                    for j in 0..(count - 64 * k).min(64) {
-                        let runs = if (m % 30) * MINUTE > late {
-                            long_runs
-                        } else {
-                            short_runs
-                        };
-                        bits |= (runs >> (m / 30) & 1) << j;
-                        m += interval;
-                    }
-                    *word &= bits;
-                }
+        if let DayStarts::Regular {
+            midnight,
+            first,
+            count,
+        } = day.starts
+        {
+            if count == 0 {
+                continue;
             }
-            _ => {
-                // Each start alone: by its owner date's planes when one offset holds over
-                // the span, exactly as a claim is checked otherwise.
-                for j in 0..day.len() {
-                    let t = grid.instant(day, j);
-                    let free = match offsets.steady(t, t + duration - 1) {
-                        Some(offset) => {
-                            let wall = t + offset;
-                            let (date, s) = (wall.div_euclid(DAY), wall.rem_euclid(DAY));
-                            let k = div_ceil(s % HALF_HOUR + duration, HALF_HOUR);
-                            runs(days.two(date), k) >> (s / HALF_HOUR) & 1 != 0
-                        }
-                        None => fits(owner, t, duration),
-                    };
-                    if !free {
-                        marks.clear(day, j, j + 1);
-                    }
-                }
+            let base = midnight + i64::from(first) * grid.step;
+            let last = base + (i64::from(count) - 1) * grid.step;
+            // One offset of the owner's over every span of the date: the starts are the
+            // owner's wall times `base + offset + j * step`, a formula too.
+            if let Some(offset) = offsets.steady(base, last + duration - 1) {
+                let starts = Steady {
+                    wall: base + offset,
+                    count: count as usize,
+                    step: grid.step,
+                };
+                steady(
+                    &mut days,
+                    &starts,
+                    duration,
+                    short,
+                    &mut marks.words[day.word..],
+                );
+                continue;
             }
         }
+        // Each start alone: by its owner date's planes when one offset holds over the span,
+        // exactly as a claim is checked otherwise.
+        for j in 0..day.len() {
+            let t = grid.instant(day, j);
+            let free = match offsets.steady(t, t + duration - 1) {
+                Some(offset) => {
+                    let wall = t + offset;
+                    let (date, s) = (wall.div_euclid(DAY), wall.rem_euclid(DAY));
+                    let k = div_ceil(s % HALF_HOUR + duration, HALF_HOUR);
+                    runs(days.two(date), k) >> (s / HALF_HOUR) & 1 != 0
+                }
+                None => fits(owner, t, duration),
+            };
+            if !free {
+                marks.clear(day, j, j + 1);
+            }
+        }
+    }
+}
+
+/// The starts of a date of the grid in the owner's wall time: `count` of them, `step`
+/// seconds apart from `wall` (seconds since 1970-01-01 00:00 on the owner's clock).
+struct Steady {
+    wall: i64,
+    count: usize,
+    step: i64,
+}
+
+/// The lowest `n` bits.
+#[inline]
+fn low(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1 << n) - 1
+    }
+}
+
+/// Unmarks the starts (whose marks begin at `words[0]`) whose span of `duration` seconds
+/// (`short` half hours from a start on the half hour) is not free. The starts lie within a day
+/// of the first, so on two owner dates at most: each date's runs of `short` and `short + 1`
+/// free half hours (with the next date's, for spans past midnight) decide its starts.
+fn steady(days: &mut FreeDays<'_>, starts: &Steady, duration: i64, short: i64, words: &mut [u64]) {
+    let (date, s0) = (starts.wall.div_euclid(DAY), starts.wall.rem_euclid(DAY));
+    let (f0, f1) = (days.two(date), days.two(date + 1));
+    let short_runs = [
+        runs(f0, short) as u64 & DAY_MASK,
+        runs(f1, short) as u64 & DAY_MASK,
+    ];
+    if starts.step == HALF_HOUR && s0 % HALF_HOUR == 0 {
+        // Start j is half hour h0 + j (of the next date past 48), and every span has `short`.
+        let h0 = (s0 / HALF_HOUR) as usize;
+        let wrap = HALF_HOURS_PER_DAY - h0;
+        let bits = (short_runs[0] >> h0) & low(wrap) | short_runs[1] << wrap;
+        words[0] &= bits | !low(starts.count);
+        return;
+    }
+    let long_runs = [
+        runs(f0, short + 1) as u64 & DAY_MASK,
+        runs(f1, short + 1) as u64 & DAY_MASK,
+    ];
+    // A start late in its half hour touches one more.
+    let late = short * HALF_HOUR - duration;
+    let mut s = s0;
+    for (k, word) in words[..starts.count.div_ceil(64)].iter_mut().enumerate() {
+        let mut bits = 0u64;
+        for j in 0..(starts.count - 64 * k).min(64) {
+            let (i, at) = if s >= DAY { (1, s - DAY) } else { (0, s) };
+            let runs = if at % HALF_HOUR > late {
+                long_runs[i]
+            } else {
+                short_runs[i]
+            };
+            bits |= (runs >> (at / HALF_HOUR) & 1) << j;
+            s += starts.step;
+        }
+        *word &= bits;
     }
 }
 

@@ -153,7 +153,16 @@ fn marks_on_another_zones_grid_are_what_a_claim_decides() {
         dated: &dated,
         zone: owner_zone,
     };
-    for (grid_zone, interval, duration) in [("Asia/Kathmandu", 15, 45), ("Europe/London", 20, 95)] {
+    // Grids whose dates each cover the end of one owner date and the start of the next, on the
+    // half hour (one bit per half hour) and off it.
+    for (grid_zone, interval, duration) in [
+        ("Asia/Kathmandu", 15, 45),
+        ("Europe/London", 20, 95),
+        ("Asia/Tokyo", 30, 60),
+        ("Pacific/Auckland", 30, 30),
+        ("Asia/Kolkata", 30, 90),
+        ("Australia/Adelaide", 10, 30),
+    ] {
         let grid_zone: Zone = grid_zone.parse().expect("zone");
         let grid = Grid::new(
             grid_zone,
