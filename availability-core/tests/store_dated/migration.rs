@@ -1,13 +1,17 @@
 //! The migration of format version 1 and 2 files into the log: everything is kept, and a
-//! crash during it leaves the old file or the new one.
+//! crash during it leaves the old file or the new one; and the logs of versions 3 to 5, read
+//! as they are and rewritten as the current version.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use availability_core::dated::{BookingId, Claim};
+use availability_core::dated::{BookingId, Claim, DayOverride};
+use availability_core::slots::BookingType;
 use availability_core::store::double::{Crash, FileDouble, Tear};
-use availability_core::store::{journal_path, Answer, Authority, KeyScope, Options, Store};
+use availability_core::store::{
+    journal_path, Answer, Authority, GroupType, KeyScope, Options, Store,
+};
 use availability_core::{Status, Week};
 
 use super::tomorrow;
@@ -311,6 +315,132 @@ fn a_version_4_log_is_read_and_rewritten_as_version_6() {
     let store = Store::open_with(&path, keep).expect("reopen");
     holds(&store);
     holds_the_version_2_fixture_but_room_1(&store);
+}
+
+#[test]
+fn a_version_5_log_is_read_and_rewritten_as_version_6() {
+    let (dir, _) = temp_store();
+    let path = dir.path().join("v5.avs");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    fs::copy(data.join("v5.avs"), &path).expect("copy the fixture");
+    assert_eq!(
+        fs::read(&path).expect("read")[8],
+        5,
+        "the fixture is version 5"
+    );
+    let keep = Options {
+        retention_seconds: 100 * 365 * 86_400,
+    };
+    let consult = BookingType {
+        duration: 45,
+        interval: 15,
+        buffer_before: 10,
+        buffer_after: 5,
+        notice: 120,
+        horizon: 730,
+        per_day: Some(2),
+        label: Some(String::from("Consultation")),
+    };
+    // The version 4 fixture as version 5 rewrote it, then a booking type on room-1, a
+    // booking of that type (Wednesday 22 March 2028, 10:00 in Paris) moved to Thursday 14:00,
+    // and a second group.
+    let holds = |store: &Store, version: u64| {
+        let room = store.get("room-1").expect("room-1");
+        assert_eq!(room.version(), version);
+        let types: Vec<_> = room.booking_types().collect();
+        assert_eq!(types, [("consult", &consult)]);
+        let dated = room.dated();
+        assert_eq!(dated.booking_count(), 5, "the move freed its first span");
+        let moved = dated.booking(BookingId(6)).expect("booking 6");
+        assert_eq!(
+            (moved.start(), moved.end(), moved.created_unix_ms()),
+            (1_837_429_200, 1_837_431_900, 1_796_575_295_000)
+        );
+        assert_eq!(
+            (
+                moved.label(),
+                moved.key_id(),
+                moved.booking_type(),
+                moved.group()
+            ),
+            (Some("v5 booking"), Some("k2"), Some("consult"), None)
+        );
+        assert!(dated.all_bookings().all(|b| b.start() != 1_837_328_400));
+        let v4 = dated.booking(BookingId(5)).expect("booking 5");
+        assert_eq!(
+            (v4.start(), v4.label(), v4.booking_type()),
+            (1_837_159_200, Some("v4 booking"), None)
+        );
+        let answer = store
+            .remembered("key:k1", "book-v4")
+            .expect("booked")
+            .answer;
+        assert!(
+            matches!(&answer, Answer::Booked { version: 10, booking, .. } if booking.id() == BookingId(5)),
+            "{answer:?}"
+        );
+        let date = chrono::NaiveDate::from_ymd_opt(2028, 3, 21).expect("date");
+        assert_eq!(
+            dated.override_on(date).map(|d| d.bits()),
+            Some((0xFF << 18, 0xF << 18))
+        );
+        let groups: Vec<_> = store.groups().iter().map(|g| g.id().to_owned()).collect();
+        assert_eq!(groups, ["team", "v5-team"]);
+        let team = store.group("v5-team").expect("v5-team");
+        assert_eq!(team.members(), ["room-1", "tokyo"]);
+        assert_eq!(
+            store.group("team").expect("team").members(),
+            ["room-1", "tokyo", "ghost"]
+        );
+        holds_the_version_2_fixture_but_room_1(store);
+    };
+    let store = Store::open_with(&path, keep).expect("open");
+    holds(&store, 14);
+    drop(store);
+    assert_eq!(
+        fs::read(&path).expect("read")[8],
+        6,
+        "rewritten as version 6"
+    );
+    let store = Store::open_with(&path, keep).expect("reopen");
+    holds(&store, 14);
+    assert_eq!(
+        store
+            .group("v5-team")
+            .expect("v5-team")
+            .booking_types()
+            .len(),
+        0
+    );
+    // The rewritten file takes new writes: a day off, and a group type, which only version 6
+    // keeps.
+    let day = chrono::NaiveDate::from_ymd_opt(2028, 3, 24).expect("date");
+    let after = store
+        .set_override("room-1", Some(14), day, DayOverride::UNAVAILABLE)
+        .expect("override");
+    assert_eq!(after.version(), 15);
+    let group_type = GroupType {
+        rules: consult.clone(),
+        zone: String::from("Europe/Paris"),
+    };
+    store
+        .put_group_type(
+            "v5-team",
+            "consult",
+            Some(group_type.clone()),
+            &Authority::Unchecked,
+        )
+        .expect("group type");
+    drop(store);
+    let store = Store::open_with(&path, keep).expect("reopen after the writes");
+    holds(&store, 15);
+    let room = store.get("room-1").expect("room-1");
+    assert_eq!(
+        room.dated().override_on(day).map(|d| d.bits()),
+        Some(DayOverride::UNAVAILABLE.bits())
+    );
+    let team = store.group("v5-team").expect("v5-team");
+    assert_eq!(team.booking_type("consult"), Some(&group_type));
 }
 
 /// The version 2 fixture's calendars other than the one the version 3 fixture booked on.
