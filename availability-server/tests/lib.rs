@@ -20,6 +20,7 @@ mod errors;
 mod freebusy;
 mod fuzz_corpus;
 mod group_bookings;
+mod group_kill;
 mod groups;
 mod hostile;
 mod hygiene;
