@@ -11,8 +11,8 @@ use alloc::vec::Vec;
 
 use crate::tz::Zone;
 
-use super::grid::{Grid, Marks};
-use super::take::{take, Span};
+use super::grid::{Grid, Marks, Offsets};
+use super::take::{offsets_for, take_with, Span};
 use super::{window, Offer, Owner, MINUTE};
 
 /// Whose time a group's start needs.
@@ -59,6 +59,18 @@ pub fn group_slots(
         before: i64::from(ty.buffer_before) * MINUTE,
         after: i64::from(ty.buffer_after) * MINUTE,
     };
+    // Members share zones: each zone's offsets over the grid are found once.
+    let mut zones: Vec<(Zone, Offsets)> = Vec::new();
+    let mut take = |member: &Owner<'_>| {
+        let at = match zones.iter().position(|(z, _)| *z == member.zone) {
+            Some(at) => at,
+            None => {
+                zones.push((member.zone, offsets_for(member.zone, &grid)));
+                zones.len() - 1
+            }
+        };
+        take_with(member, span, &grid, Some(&zones[at].1))
+    };
     let mut out = Vec::new();
     let mut open = Marks::all(&grid);
     if let Some(most) = ty.per_day {
@@ -68,7 +80,7 @@ pub fn group_slots(
         Mode::All => {
             let mut everyone = open;
             for member in members {
-                let marks = take(member, span, &grid);
+                let marks = take(member);
                 for (a, b) in everyone.words.iter_mut().zip(&marks.words) {
                     *a &= b;
                 }
@@ -89,7 +101,7 @@ pub fn group_slots(
             // marks is a ripple carry over the planes, word by word.
             let mut counts: Vec<Vec<u64>> = Vec::new();
             for member in members {
-                let mut carry = take(member, span, &grid).words;
+                let mut carry = take(member).words;
                 for (c, o) in carry.iter_mut().zip(&open.words) {
                     *c &= o;
                 }

@@ -35,10 +35,34 @@ pub(crate) struct Span {
 
 /// The starts of `grid` at which `owner` can take `span`.
 pub(crate) fn take(owner: &Owner<'_>, span: Span, grid: &Grid) -> Marks {
+    take_with(owner, span, grid, None)
+}
+
+/// As [`take`], with the owner zone's offsets over the grid's range ([`offsets_for`]) when
+/// the caller has them: a group's members share their zones' offsets.
+pub(crate) fn take_with(
+    owner: &Owner<'_>,
+    span: Span,
+    grid: &Grid,
+    offsets: Option<&Offsets>,
+) -> Marks {
     let mut marks = Marks::all(grid);
-    free(owner, span.duration, grid, &mut marks);
+    free(owner, span.duration, grid, offsets, &mut marks);
     buffers(owner.dated, span, grid, &mut marks);
     marks
+}
+
+/// The offsets of `zone` over `grid`'s range and four days around it: what a calendar in
+/// `zone` needs to read its slots at the grid's starts.
+pub(crate) fn offsets_for(zone: crate::tz::Zone, grid: &Grid) -> Offsets {
+    let (lo, hi) = grid
+        .days
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), day| {
+            let (first, last) = grid.bounds(day);
+            (lo.min(first), hi.max(last))
+        });
+    Offsets::new(zone, lo.min(hi) - 4 * DAY, hi + 4 * DAY)
 }
 
 /// Bit `h` set when bits `h..h + k` of `f` all are (`k >= 1`).
@@ -101,7 +125,7 @@ impl FreeDays<'_> {
 }
 
 /// Unmarks the starts whose span is not free.
-fn free(owner: &Owner<'_>, duration: i64, grid: &Grid, marks: &mut Marks) {
+fn free(owner: &Owner<'_>, duration: i64, grid: &Grid, given: Option<&Offsets>, marks: &mut Marks) {
     if !(1..=DAY).contains(&duration) {
         // The bit tricks hold for spans of at most a day.
         for day in &grid.days {
@@ -111,18 +135,13 @@ fn free(owner: &Owner<'_>, duration: i64, grid: &Grid, marks: &mut Marks) {
     }
     let own = owner.zone == grid.zone;
     let theirs;
-    let offsets = if own {
-        &grid.offsets
-    } else {
-        let (lo, hi) = grid
-            .days
-            .iter()
-            .fold((i64::MAX, i64::MIN), |(lo, hi), day| {
-                let (first, last) = grid.bounds(day);
-                (lo.min(first), hi.max(last))
-            });
-        theirs = Offsets::new(owner.zone, lo.min(hi) - 4 * DAY, hi + 4 * DAY);
-        &theirs
+    let offsets = match given {
+        _ if own => &grid.offsets,
+        Some(given) => given,
+        None => {
+            theirs = offsets_for(owner.zone, grid);
+            &theirs
+        }
     };
     let mut days = FreeDays {
         pattern: owner.pattern,
@@ -144,10 +163,18 @@ fn free(owner: &Owner<'_>, duration: i64, grid: &Grid, marks: &mut Marks) {
             let base = midnight + i64::from(first) * grid.step;
             let last = base + (i64::from(count) - 1) * grid.step;
             // One offset of the owner's over every span of the date: the starts are the
-            // owner's wall times `base + offset + j * step`, a formula too.
-            if let Some(offset) = offsets.steady(base, last + duration - 1) {
+            // owner's wall times `base + offset + j * step`, a formula too. On the owner's
+            // own grid that is the date's own wall clock.
+            let wall = if own {
+                Some(day.date * DAY + i64::from(first) * grid.step)
+            } else {
+                offsets
+                    .steady(base, last + duration - 1)
+                    .map(|offset| base + offset)
+            };
+            if let Some(wall) = wall {
                 let starts = Steady {
-                    wall: base + offset,
+                    wall,
                     count: count as usize,
                     step: grid.step,
                 };
@@ -205,7 +232,10 @@ fn low(n: usize) -> u64 {
 /// free half hours (with the next date's, for spans past midnight) decide its starts.
 fn steady(days: &mut FreeDays<'_>, starts: &Steady, duration: i64, short: i64, words: &mut [u64]) {
     let (date, s0) = (starts.wall.div_euclid(DAY), starts.wall.rem_euclid(DAY));
-    let (f0, f1) = (days.two(date), days.two(date + 1));
+    let f0 = days.two(date);
+    // The next date's runs only when a start falls on it.
+    let wraps = s0 + (starts.count as i64 - 1) * starts.step >= DAY;
+    let f1 = if wraps { days.two(date + 1) } else { 0 };
     let short_runs = [
         runs(f0, short) as u64 & DAY_MASK,
         runs(f1, short) as u64 & DAY_MASK,
