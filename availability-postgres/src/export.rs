@@ -17,9 +17,12 @@ use crate::{Database, OnChange, Settings};
 /// A database's state, read whole.
 #[derive(Debug)]
 pub struct Exported {
-    /// Every calendar, admin key, group and unexpired remembered answer, in a mirror.
+    /// Every calendar, admin key, group (with its booking types) and unexpired remembered
+    /// answer, in a mirror.
     pub store: Store,
-    /// The least incarnation the database would give a calendar it created next.
+    /// The least incarnation the database would give a calendar it created next, or group
+    /// booking id it would give next if that is more: a store file numbers both from one
+    /// sequence, so neither is given again after the move.
     pub next_incarnation: u64,
 }
 
@@ -102,18 +105,22 @@ pub async fn export(settings: &Settings) -> Result<Exported, String> {
     load::everything(&mut client, &store, settings.retention_seconds)
         .await
         .map_err(|e| format!("loading the database: {e}"))?;
-    let row = client
-        .query_one(
-            "SELECT last_value, is_called FROM availability_incarnations",
-            &[],
-        )
-        .await
-        .map_err(|e| said("reading the incarnation sequence", e))?;
-    let last: i64 = row.get(0);
-    let called: bool = row.get(1);
-    let next = if called { last.saturating_add(1) } else { last };
+    let mut next = 1;
+    for sequence in ["availability_incarnations", "availability_group_bookings"] {
+        let row = client
+            .query_one(
+                &format!("SELECT last_value, is_called FROM {sequence}"),
+                &[],
+            )
+            .await
+            .map_err(|e| said("reading the sequences", e))?;
+        let last: i64 = row.get(0);
+        let called: bool = row.get(1);
+        let given = if called { last.saturating_add(1) } else { last };
+        next = next.max(u64::try_from(given).unwrap_or(1));
+    }
     Ok(Exported {
         store,
-        next_incarnation: u64::try_from(next).unwrap_or(1).max(1),
+        next_incarnation: next,
     })
 }

@@ -348,7 +348,7 @@ impl Running {
         let loaded_groups = if group_ids.is_empty() {
             BTreeMap::new()
         } else {
-            load::groups(&tx, Some(&group_ids)).await?
+            load::groups(&tx, Some(&group_ids), false).await?
         };
         let admin_keys = if admin {
             Some(load::admin_keys(&tx, false).await?)

@@ -9,6 +9,7 @@
 //! the store's. The way back is `export`.
 
 mod columns;
+mod groups;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,10 +53,12 @@ pub(crate) fn said(what: &str, e: tokio_postgres::Error) -> String {
 /// group or remembered answer (the schema is made when there is none), in one transaction:
 /// every calendar with its incarnation, version, zone, week, booking flag, change time,
 /// next booking id, keys and booking types, the overrides, the live bookings (with their
-/// types), the groups, the admin keys and the unexpired remembered answers. The incarnation sequence is set past every
-/// incarnation the store gave, and the change log tells any server already following the
-/// database what arrived. Then the counts and every calendar's (incarnation, version) are
-/// read back and compared with the store's; returns the counts.
+/// types and the group bookings they are parts of), the groups with their booking types, the
+/// admin keys and the unexpired remembered answers. The incarnation sequence is set past
+/// every incarnation the store gave, the group booking id sequence past every sequence number
+/// it gave, and the change log tells any server already following the database what arrived.
+/// Then the counts and every calendar's (incarnation, version) are read back and compared
+/// with the store's; returns the counts.
 ///
 /// # Errors
 ///
@@ -75,6 +78,7 @@ pub async fn import(settings: &Settings, store: &Store) -> Result<Counts, String
     .await
     .map_err(|e| e.to_string())?;
     let copied = verify(&client, store, &expected).await?;
+    groups::verify(&client, store).await?;
     Ok(copied)
 }
 
@@ -86,7 +90,7 @@ async fn copy_all(client: &mut Client, store: &Store) -> Result<(), String> {
         .map_err(|e| said("starting the copy", e))?;
     tx.batch_execute(
         "LOCK TABLE calendars, calendar_keys, booking_types, admin_keys, overrides, \
-         bookings, calendar_groups, remembered IN EXCLUSIVE MODE",
+         bookings, calendar_groups, group_types, remembered IN EXCLUSIVE MODE",
     )
     .await
     .map_err(|e| said("locking the tables", e))?;
@@ -103,6 +107,7 @@ async fn copy_all(client: &mut Client, store: &Store) -> Result<(), String> {
     tx.execute("SELECT setval('availability_incarnations', $1)", &[&last])
         .await
         .map_err(|e| said("setting the incarnation sequence", e))?;
+    groups::set_booking_ids(&tx, store, &calendars).await?;
     tx.batch_execute(
         "INSERT INTO changes (kind, id, incarnation, version) \
          SELECT 'calendar', id, incarnation, version FROM calendars;
@@ -302,8 +307,8 @@ async fn copy_dated(
     .await?;
     tx.batch_execute(
         "CREATE TEMPORARY TABLE import_bookings (calendar text, id bigint, start_s float8, \
-         end_s float8, label text, key_id text, created_ms bigint, booking_type text) \
-         ON COMMIT DROP",
+         end_s float8, label text, key_id text, created_ms bigint, booking_type text, \
+         group_id text, group_booking bigint) ON COMMIT DROP",
     )
     .await
     .map_err(|e| said("copying the bookings", e))?;
@@ -319,6 +324,8 @@ async fn copy_dated(
             Type::TEXT,
             Type::INT8,
             Type::TEXT,
+            Type::TEXT,
+            Type::INT8,
         ],
         bookings.iter().map(|(calendar, b)| {
             [
@@ -330,14 +337,17 @@ async fn copy_dated(
                 &b.key_id,
                 &b.created_ms,
                 &b.booking_type,
+                &b.group_id,
+                &b.group_booking,
             ]
         }),
     )
     .await?;
     tx.batch_execute(
-        "INSERT INTO bookings (calendar, id, span, label, key_id, created_ms, booking_type) \
-         SELECT calendar, id, tstzrange(to_timestamp(start_s), to_timestamp(end_s), '[)'), \
-         label, key_id, created_ms, booking_type FROM import_bookings",
+        "INSERT INTO bookings (calendar, id, span, label, key_id, created_ms, booking_type, \
+         group_id, group_booking) SELECT calendar, id, tstzrange(to_timestamp(start_s), \
+         to_timestamp(end_s), '[)'), label, key_id, created_ms, booking_type, group_id, \
+         group_booking FROM import_bookings",
     )
     .await
     .map_err(|e| said("copying the bookings", e))
@@ -376,6 +386,7 @@ async fn copy_rest(tx: &Transaction<'_>, store: &Store) -> Result<(), String> {
         (0..groups.len()).map(|i| [&group_ids[i] as &(dyn ToSql + Sync), &members[i]]),
     )
     .await?;
+    groups::copy_types(tx, &groups).await?;
     let answers = store
         .remembered_answers()
         .iter()
@@ -386,7 +397,7 @@ async fn copy_rest(tx: &Transaction<'_>, store: &Store) -> Result<(), String> {
          bytea, expires_ms bigint, status smallint, body bytea, state_incarnation bigint, \
          state_version bigint, calendar text, zone text, incarnation bigint, version bigint, \
          booking bigint, start_s float8, end_s float8, label text, key_id text, created_ms \
-         bigint, booking_type text) ON COMMIT DROP",
+         bigint, booking_type text, group_id text, group_booking bigint) ON COMMIT DROP",
     )
     .await
     .map_err(|e| said("copying the remembered answers", e))?;
@@ -413,8 +424,10 @@ async fn copy_rest(tx: &Transaction<'_>, store: &Store) -> Result<(), String> {
             Type::FLOAT8,
             text.clone(),
             text.clone(),
-            int8,
+            int8.clone(),
+            text.clone(),
             text,
+            int8,
         ],
         answers.iter().map(AnswerCols::row),
     )
@@ -422,11 +435,12 @@ async fn copy_rest(tx: &Transaction<'_>, store: &Store) -> Result<(), String> {
     tx.batch_execute(
         "INSERT INTO remembered (principal, key, fingerprint, expires_ms, status, body, \
          state_incarnation, state_version, calendar, zone, incarnation, version, booking, \
-         span, label, key_id, created_ms, booking_type) SELECT principal, key, fingerprint, \
-         expires_ms, status, body, state_incarnation, state_version, calendar, zone, \
-         incarnation, version, booking, CASE WHEN start_s IS NULL THEN NULL ELSE \
-         tstzrange(to_timestamp(start_s), to_timestamp(end_s), '[)') END, label, key_id, \
-         created_ms, booking_type FROM import_remembered",
+         span, label, key_id, created_ms, booking_type, group_id, group_booking) SELECT \
+         principal, key, fingerprint, expires_ms, status, body, state_incarnation, \
+         state_version, calendar, zone, incarnation, version, booking, CASE WHEN start_s IS \
+         NULL THEN NULL ELSE tstzrange(to_timestamp(start_s), to_timestamp(end_s), '[)') END, \
+         label, key_id, created_ms, booking_type, group_id, group_booking \
+         FROM import_remembered",
     )
     .await
     .map_err(|e| said("copying the remembered answers", e))

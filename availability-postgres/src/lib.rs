@@ -11,7 +11,9 @@
 //!
 //! The layout: `schema` (migrations under an advisory lock), `rows` (rows and the core's
 //! values), `load` (everything, streamed, at start and after a reconnect), `write` (the
-//! transactions), `persist` (their statements, pipelined), `follow` (the change log), `fail` (the database's errors as the store's),
+//! transactions), `group_write` (those of group booking types and group bookings: a group
+//! and all its members in one), `persist` (their statements, pipelined), `follow` (the
+//! change log), `fail` (the database's errors as the store's),
 //! `connect` (the pool, TLS and the settings), `import` (a store file's state copied into an
 //! empty database: `availability-server migrate`) and `export` (a database read whole without
 //! writing, for the way back; a database opened without a first start).

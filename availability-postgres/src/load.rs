@@ -10,7 +10,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, IsolationLevel, Row, Statement, Transaction};
 
 use crate::fail::from_db;
-use crate::rows::{self, Building, BOOKING, CALENDAR, KEY, OVERRIDE, REMEMBERED, TYPE};
+use crate::rows::{self, Building, BOOKING, CALENDAR, GROUP_TYPE, KEY, OVERRIDE, REMEMBERED, TYPE};
 
 /// Where a follower starts: every change of a transaction older than `xmin` is in what was
 /// loaded.
@@ -64,7 +64,7 @@ pub(crate) async fn everything(
     let cutoff = now_s() - retention_seconds;
     let calendars = calendars(&tx, None, false, Some(cutoff)).await?;
     let admin = admin_keys(&tx, false).await?;
-    let groups = groups(&tx, None).await?;
+    let groups = groups(&tx, None, false).await?;
     let remembered = stream(
         &tx,
         &format!("SELECT {REMEMBERED} FROM remembered WHERE expires_ms > $1"),
@@ -275,16 +275,32 @@ pub(crate) async fn admin_keys(client: &impl Reads, share: bool) -> Result<Vec<K
     rows.iter().map(|row| rows::key(row, 0)).collect()
 }
 
-/// The groups `ids` (all with `None`): `Some` for those that exist, `None` for those that
-/// do not.
+/// The groups `ids` (all with `None`) with their booking types: `Some` for those that exist,
+/// `None` for those that do not. With `lock`, their rows are locked for update (in id order)
+/// before their types are read: a write that holds a group reads the types it holds.
 pub(crate) async fn groups(
     client: &impl Reads,
     ids: Option<&[&str]>,
+    lock: bool,
 ) -> Result<BTreeMap<String, Option<Group>>, Error> {
     let ids: Option<Vec<&str>> = ids.map(<[&str]>::to_vec);
+    let lock = if lock { " ORDER BY id FOR UPDATE" } else { "" };
+    // One after the other, not pipelined: the types are read once the rows are locked.
     let rows = stream(
         client,
-        "SELECT id, members FROM calendar_groups WHERE $1::text[] IS NULL OR id = ANY($1)",
+        &format!(
+            "SELECT id, members FROM calendar_groups \
+             WHERE $1::text[] IS NULL OR id = ANY($1){lock}"
+        ),
+        &[&ids],
+    )
+    .await?;
+    let types = stream(
+        client,
+        &format!(
+            "SELECT group_id, {GROUP_TYPE} FROM group_types \
+             WHERE $1::text[] IS NULL OR group_id = ANY($1) ORDER BY group_id, name"
+        ),
         &[&ids],
     )
     .await?;
@@ -305,6 +321,23 @@ pub(crate) async fn groups(
         )
         .map_err(|e| rows::bad(&format!("group {id:?}"), e))?;
         found.insert(id, Some(group));
+    }
+    for row in &types {
+        let id: String = row.try_get(0).map_err(|e| rows::bad("a group id", e))?;
+        let Some(Some(group)) = found.get_mut(&id) else {
+            // Its group's row was not read (made since): the next read has both.
+            continue;
+        };
+        let (name, ty) = rows::group_type(row, 1)?;
+        // Checked as a write checks it: a row the store could not hold is refused by name.
+        *group = availability_core::store::decide::group_type(
+            group,
+            &name,
+            Some(ty),
+            &availability_core::store::Authority::Unchecked,
+            &[],
+        )
+        .map_err(|e| rows::bad(&format!("group {id:?}"), e))?;
     }
     Ok(found)
 }

@@ -163,22 +163,22 @@ impl<'a> KeyRow<'a> {
 }
 
 /// A booking type's columns.
-struct TypeRow<'a> {
-    name: &'a str,
-    duration: i32,
-    interval: i32,
-    buffer_before: i32,
-    buffer_after: i32,
-    notice: i32,
-    horizon: i32,
-    per_day: Option<i32>,
-    label: Option<&'a str>,
+pub(crate) struct TypeRow<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) duration: i32,
+    pub(crate) interval: i32,
+    pub(crate) buffer_before: i32,
+    pub(crate) buffer_after: i32,
+    pub(crate) notice: i32,
+    pub(crate) horizon: i32,
+    pub(crate) per_day: Option<i32>,
+    pub(crate) label: Option<&'a str>,
 }
 
 impl<'a> TypeRow<'a> {
     /// The columns of a checked type, whose numbers are all far below `i32::MAX` (the
     /// table's checks refuse anything else).
-    fn of((name, t): (&'a str, &'a BookingType)) -> TypeRow<'a> {
+    pub(crate) fn of((name, t): (&'a str, &'a BookingType)) -> TypeRow<'a> {
         let n = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
         TypeRow {
             name,
@@ -362,8 +362,8 @@ pub(crate) async fn persist(
         steps.push(exec(
             tx,
             "INSERT INTO bookings (calendar, id, span, label, key_id, created_ms, \
-             booking_type) VALUES ($1, $2, tstzrange(to_timestamp($3), to_timestamp($4), \
-             '[)'), $5, $6, $7, $8)",
+             booking_type, group_id, group_booking) VALUES ($1, $2, \
+             tstzrange(to_timestamp($3), to_timestamp($4), '[)'), $5, $6, $7, $8, $9, $10)",
             args(&[
                 &id,
                 &booking.id,
@@ -373,6 +373,8 @@ pub(crate) async fn persist(
                 &booking.key_id,
                 &booking.created_ms,
                 &booking.booking_type,
+                &booking.group_id,
+                &booking.group_booking,
             ]),
         ));
     }
@@ -411,9 +413,10 @@ pub(crate) async fn remember_booking(
         exec(
             tx,
             "INSERT INTO remembered (principal, key, fingerprint, expires_ms, calendar, zone, \
-             incarnation, version, booking, span, label, key_id, created_ms, booking_type) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, tstzrange(to_timestamp($10), \
-             to_timestamp($11), '[)'), $12, $13, $14, $15)",
+             incarnation, version, booking, span, label, key_id, created_ms, booking_type, \
+             group_id, group_booking) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+             tstzrange(to_timestamp($10), to_timestamp($11), '[)'), $12, $13, $14, $15, $16, \
+             $17)",
             args(&[
                 &key.principal,
                 &key.key,
@@ -430,6 +433,8 @@ pub(crate) async fn remember_booking(
                 &row.key_id,
                 &row.created_ms,
                 &row.booking_type,
+                &row.group_id,
+                &row.group_booking,
             ]),
         ),
         change_row(tx, "remembered", &key.principal, Some(&key.key), None),

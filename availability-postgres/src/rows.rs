@@ -6,10 +6,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use availability_core::dated::{Booking, BookingId, Claim, Dated, DayOverride};
+use availability_core::dated::{Booking, BookingId, Claim, Dated, DayOverride, GroupRef};
 use availability_core::slots::{check_name, BookingType};
 use availability_core::store::decide::Parts;
-use availability_core::store::{Answer, Calendar, KeyHash, KeyScope, Remembered};
+use availability_core::store::{
+    check_id, Answer, Calendar, GroupType, KeyHash, KeyScope, Remembered,
+};
 use availability_core::tz::Zone;
 use availability_core::{BackendError, Error, Week};
 use chrono::NaiveDate;
@@ -25,10 +27,13 @@ pub(crate) const OVERRIDE: &str = "day, open, firm";
 /// The columns of a booking row, after the calendar id: its span as whole seconds.
 pub(crate) const BOOKING: &str = "id, extract(epoch from lower(span))::bigint, \
                                   extract(epoch from upper(span))::bigint, label, key_id, \
-                                  created_ms, booking_type";
+                                  created_ms, booking_type, group_id, group_booking";
 /// The columns of a booking type's row, after the calendar id.
 pub(crate) const TYPE: &str = "name, duration, \"interval\", buffer_before, buffer_after, \
                                notice, horizon, per_day, label";
+/// The columns of a group booking type's row, after the group id: a type's, and its zone.
+pub(crate) const GROUP_TYPE: &str = "name, duration, \"interval\", buffer_before, \
+                                     buffer_after, notice, horizon, per_day, label, zone";
 
 /// A row the store could not hold.
 pub(crate) fn bad(what: &str, detail: impl std::fmt::Display) -> Error {
@@ -100,7 +105,10 @@ pub(crate) fn booking(row: &Row, at: usize) -> Result<(Claim, BookingId, i64), E
         label: get(row, at + 3, "a booking label")?,
         key_id: get(row, at + 4, "a booking's key")?,
         booking_type: get(row, at + 6, "a booking's type")?,
-        group: None,
+        group: group_ref(
+            get(row, at + 7, "a booking's group")?,
+            get(row, at + 8, "a booking's group booking")?,
+        )?,
     };
     if claim.end <= claim.start {
         return Err(bad("a booking", format!("{id} ends before it starts")));
@@ -108,7 +116,28 @@ pub(crate) fn booking(row: &Row, at: usize) -> Result<(Claim, BookingId, i64), E
     if let Some(name) = &claim.booking_type {
         check_name(name).map_err(|e| bad("a booking's type", e))?;
     }
+    if claim.group.is_some() && claim.booking_type.is_none() {
+        return Err(bad(
+            "a booking",
+            format!("{id} is part of a group booking but names no type"),
+        ));
+    }
     Ok((claim, BookingId(id), get(row, at + 5, "a booking's time")?))
+}
+
+/// The group booking a booking is a part of, from its two columns: both or neither.
+fn group_ref(group: Option<String>, id: Option<i64>) -> Result<Option<GroupRef>, Error> {
+    match (group, id) {
+        (None, None) => Ok(None),
+        (Some(group), Some(id)) => {
+            check_id(&group).map_err(|e| bad("a booking's group", e))?;
+            Ok(Some(GroupRef {
+                group,
+                id: unsigned(id, "a group booking id")?,
+            }))
+        }
+        _ => Err(bad("a booking's group", "one of its two columns only")),
+    }
 }
 
 /// A booking type's name and rules from its row ([`TYPE`], from column `at`); checked when
@@ -135,6 +164,14 @@ pub(crate) fn booking_type(row: &Row, at: usize) -> Result<(String, BookingType)
         label: get(row, at + 8, "a type's label")?,
     };
     Ok((get(row, at, "a booking type's name")?, rules))
+}
+
+/// A group booking type's name, rules and zone from its row ([`GROUP_TYPE`], from column
+/// `at`); checked when its group is put together.
+pub(crate) fn group_type(row: &Row, at: usize) -> Result<(String, GroupType), Error> {
+    let (name, rules) = booking_type(row, at)?;
+    let zone = get(row, at + 9, "a group type's zone")?;
+    Ok((name, GroupType { rules, zone }))
 }
 
 /// An override's date and slots from its row ([`OVERRIDE`], from column `at`).
@@ -207,7 +244,7 @@ pub(crate) fn finish_all(
 pub(crate) const REMEMBERED: &str = "principal, key, fingerprint, expires_ms, status, body, \
     state_incarnation, state_version, calendar, zone, incarnation, version, booking, \
     extract(epoch from lower(span))::bigint, extract(epoch from upper(span))::bigint, label, \
-    key_id, created_ms, booking_type";
+    key_id, created_ms, booking_type, group_id, group_booking";
 
 /// A remembered answer from its row ([`REMEMBERED`]).
 pub(crate) fn remembered(row: &Row) -> Result<Remembered, Error> {
@@ -276,6 +313,9 @@ pub(crate) struct BookingRow {
     pub(crate) key_id: Option<String>,
     pub(crate) created_ms: i64,
     pub(crate) booking_type: Option<String>,
+    /// The group booking it is a part of: the group's id and the group booking's.
+    pub(crate) group_id: Option<String>,
+    pub(crate) group_booking: Option<i64>,
 }
 
 impl BookingRow {
@@ -288,6 +328,11 @@ impl BookingRow {
             key_id: booking.key_id().map(str::to_owned),
             created_ms: booking.created_unix_ms(),
             booking_type: booking.booking_type().map(str::to_owned),
+            group_id: booking.group().map(|g| g.group.clone()),
+            group_booking: booking
+                .group()
+                .map(|g| signed(g.id, "a group booking id"))
+                .transpose()?,
         })
     }
 }

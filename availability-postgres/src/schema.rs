@@ -7,7 +7,11 @@ use tokio_postgres::Client;
 use crate::fail::from_db;
 
 /// The migrations, in order: migration `n` (from 1) makes schema version `n`.
-const MIGRATIONS: &[&str] = &[include_str!("schema/1.sql"), include_str!("schema/2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema/1.sql"),
+    include_str!("schema/2.sql"),
+    include_str!("schema/3.sql"),
+];
 
 /// The schema version this build knows.
 pub const VERSION: i32 = MIGRATIONS.len() as i32;

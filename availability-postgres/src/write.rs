@@ -14,6 +14,7 @@ use availability_core::store::{
 use availability_core::{BackendError, Error};
 
 use crate::fail::{db, Fail};
+use crate::group_write::lock_group;
 use crate::load::now_s;
 use crate::persist::{
     admin_for, args, change_row, exec, insert_calendar, lock, lock_admin_keys, notify, persist,
@@ -39,7 +40,7 @@ pub enum Booked {
 impl Database {
     /// Runs `work` in a transaction and commits it, trying again after a serialization
     /// failure or deadlock, all within the write timeout.
-    async fn run<T>(
+    pub(crate) async fn run<T>(
         &self,
         what: &'static str,
         mut work: impl AsyncFnMut(&Tx<'_>) -> Result<T, Fail>,
@@ -269,16 +270,11 @@ impl Database {
     ) -> Result<(Arc<Group>, bool), Error> {
         let (group, new) = self
             .run("saving the group", async |tx| {
+                // Its booking types stay as they are: read under the group's lock, kept.
+                let current = lock_group(tx, id).await?;
                 let admin = admin_for(tx, by).await?;
-                let group = decide::group(id, members.clone(), by, &admin, None)?;
-                let existed = tx
-                    .query_opt(
-                        "SELECT 1 FROM calendar_groups WHERE id = $1 FOR UPDATE",
-                        &[&id],
-                    )
-                    .await
-                    .map_err(db("saving the group"))?
-                    .is_some();
+                let group = decide::group(id, members.clone(), by, &admin, current.as_ref())?;
+                let existed = current.is_some();
                 let members = group.members().to_vec();
                 let steps: Vec<Step<'_>> = vec![
                     exec(

@@ -2,8 +2,8 @@
 //! empty database, where a server then answers every read with the same body and `ETag`, and
 //! the keys issued before the move (calendar, booking and admin keys) and an idempotent
 //! retry work as they did; the way back gives a new store file that answers the same again.
-//! Booking types and the bookings made by them (with a remembered answer) go up and come
-//! back as they were. A store in use, a database that is not empty and a store file that
+//! Booking types and the bookings made by them (with a remembered answer), and a group's type
+//! with a meeting booked by it, go up and come back as they were. A store in use, a database that is not empty and a store file that
 //! exists are refused.
 //! And `admin-keys` manages the admin keys of a database beside its running servers.
 
@@ -16,7 +16,7 @@ use crate::support::{binary, Binary, Client, JSON};
 
 mod types;
 
-use self::types::{add_types, assert_types, TYPED_KEY};
+use self::types::{add_types, assert_types, GROUP_PARTS, TYPED_KEY};
 
 const LOG: &str = "info";
 
@@ -346,13 +346,15 @@ async fn a_store_moves_to_a_database_and_back_answering_the_same() {
         "{out}"
     );
     assert_eq!(count(&db, "calendars").await, 4);
-    assert_eq!(count(&db, "bookings").await, 3);
+    assert_eq!(count(&db, "bookings").await, 3 + GROUP_PARTS);
+    assert_eq!(count(&db, "group_types").await, 1);
     assert_eq!(count(&db, "admin_keys").await, 2);
     assert_eq!(count(&db, "booking_types").await, 3);
     let typed: (Option<String>, Option<String>) = {
         let row = db
             .query_one(
-                "SELECT (SELECT booking_type FROM bookings WHERE booking_type IS NOT NULL), \
+                "SELECT (SELECT booking_type FROM bookings WHERE booking_type IS NOT NULL \
+                 AND group_id IS NULL), \
                  (SELECT booking_type FROM remembered WHERE key = $1)",
                 &[&TYPED_KEY],
             )

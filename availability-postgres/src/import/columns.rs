@@ -140,7 +140,7 @@ impl AnswerCols {
         Ok(cols)
     }
 
-    pub(super) fn row(&self) -> [&(dyn ToSql + Sync); 19] {
+    pub(super) fn row(&self) -> [&(dyn ToSql + Sync); 21] {
         const NO_NUMBER: &(dyn ToSql + Sync) = &None::<i64>;
         const NO_SECONDS: &(dyn ToSql + Sync) = &None::<f64>;
         const NO_TEXT: &(dyn ToSql + Sync) = &None::<String>;
@@ -165,6 +165,8 @@ impl AnswerCols {
             b.map_or(NO_TEXT, |b| &b.key_id),
             b.map_or(NO_NUMBER, |b| &b.created_ms),
             b.map_or(NO_TEXT, |b| &b.booking_type),
+            b.map_or(NO_TEXT, |b| &b.group_id),
+            b.map_or(NO_NUMBER, |b| &b.group_booking),
         ]
     }
 }

@@ -13,6 +13,7 @@ use crate::support::{database, test_certificate, test_config, Client, TestServer
 mod away;
 mod binaries;
 mod follow;
+mod groups;
 mod schema;
 mod types;
 

@@ -1,7 +1,7 @@
-//! A database made by a server of schema version 1 (before booking types) is brought to
-//! version 2 when an instance of this build opens it, keeping its calendars, bookings and
-//! remembered answers; and a row of the new table that the store could not hold is refused
-//! by name, never a panic.
+//! A database made by a server of schema version 1 (before booking types and group bookings)
+//! is brought to this build's version when an instance of this build opens it, keeping its
+//! calendars, bookings and remembered answers; and a row of the new tables that the store
+//! could not hold is refused by name, never a panic.
 
 use availability_core::dated::BookingId;
 use availability_core::slots::BookingType;
@@ -15,8 +15,8 @@ use crate::support::postgres::{cluster_for, Cluster};
 const SCHEMA_1: &str = include_str!("../../../availability-postgres/src/schema/1.sql");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_database_at_schema_1_is_migrated_to_2_on_open_with_its_data() {
-    let Some(cluster) = cluster_for("a_database_at_schema_1_is_migrated_to_2_on_open") else {
+async fn a_database_at_schema_1_is_migrated_on_open_with_its_data() {
+    let Some(cluster) = cluster_for("a_database_at_schema_1_is_migrated_on_open") else {
         return;
     };
     let url = cluster.database().await;
@@ -64,7 +64,7 @@ async fn a_database_at_schema_1_is_migrated_to_2_on_open_with_its_data() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, 2);
+    assert_eq!(version, availability_postgres::SCHEMA_VERSION);
     let (v, types, bookings) = shown(&a, "old").expect("the calendar is kept");
     assert_eq!(v, 5);
     assert!(types.is_empty());
@@ -101,6 +101,22 @@ async fn a_database_at_schema_1_is_migrated_to_2_on_open_with_its_data() {
     assert_eq!(made.id(), BookingId(3));
     let b = open(&url).await.unwrap();
     assert_eq!(shown(&b, "old"), shown(&a, "old"));
+
+    // A part of a group booking that names no type: refused by name too.
+    sql.batch_execute(
+        "UPDATE bookings SET group_id = 'team', group_booking = 1 \
+         WHERE calendar = 'old' AND booking_type IS NULL",
+    )
+    .await
+    .unwrap();
+    let err = open(&url).await.expect_err("a part without a type");
+    assert!(
+        err.contains("group booking") && err.contains("cannot"),
+        "{err}"
+    );
+    sql.batch_execute("UPDATE bookings SET group_id = NULL, group_booking = NULL")
+        .await
+        .unwrap();
 
     // A type's row the store cannot hold (an empty label passes the table's checks): the
     // open says which calendar, and does not panic.
