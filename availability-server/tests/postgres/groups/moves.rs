@@ -1,6 +1,7 @@
 //! A group booking moved and cancelled as one through either instance (a refused move leaves
 //! every part where it was, a part does not move alone), and group types and group bookings
-//! copied from a store file to a database and back, with ids that are never given twice.
+//! copied from a store file to a database and back, with ids that are never given twice; and
+//! group writes refused as unavailable while the database is away.
 
 use availability_core::dated::Claim;
 use availability_core::slots::{Mode, Rule};
@@ -221,4 +222,48 @@ async fn group_types_and_group_bookings_go_to_a_database_and_back() {
         .group_book("team", &request("sync", t + 5 * 3600, Mode::All), &BY)
         .unwrap();
     assert!(last.id > dropped.id, "{} after {}", last.id, dropped.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn group_writes_are_unavailable_while_the_database_is_away_and_resume() {
+    const TEST: &str = "group_writes_are_unavailable_while_the_database_is_away";
+    if cluster_for(TEST).is_none() {
+        return;
+    }
+    let cluster = Cluster::private().unwrap();
+    let url = cluster.database().await;
+    let a = open(&url).await.unwrap();
+    team(&a).await;
+    let t = midnight(3) + 9 * 3600;
+    let made = a
+        .group_book("team", &request("sync", t, Mode::All), &BY)
+        .await
+        .unwrap();
+
+    cluster.stop_immediate();
+    let answers = [
+        a.put_group_type("team", "sync", None, &BY).await.map(drop),
+        a.group_book("team", &request("sync", t + 3600, Mode::Any), &BY)
+            .await
+            .map(drop),
+        a.group_reschedule("team", made.id, t + 7200, &BY)
+            .await
+            .map(drop),
+        a.group_cancel("team", made.id, &BY).await.map(drop),
+    ];
+    for answer in answers {
+        let err = answer.expect_err("the database is away");
+        assert!(err.is_unavailable(), "{err}");
+    }
+    // Reads go on from the mirror, which shows the booking as it was.
+    assert_eq!(found(&a, "team", made.id), Some(made.clone()));
+
+    cluster.restart();
+    eventually("group writes resuming", || async {
+        a.group_cancel("team", made.id, &BY).await.is_ok()
+    })
+    .await;
+    assert_eq!(found(&a, "team", made.id), None);
+    let sql = Cluster::connect(&url).await;
+    assert_eq!(part_rows(&sql).await, []);
 }
