@@ -86,14 +86,14 @@ fn group_type<'g>(group: &'g Group, name: &str) -> Result<&'g GroupType, Error> 
     })
 }
 
-/// The starts of the group's bookings of type `name` (one per group booking) among
-/// `members` that start in `[from, to)`.
-pub fn booked_starts(
+/// The group's bookings of type `name` among `members` that start in `[from, to)`, one
+/// (id, start) per group booking, by id.
+fn of_type(
     group: &Group,
     members: &[Option<Arc<Calendar>>],
     name: &str,
     (from, to): (i64, i64),
-) -> Vec<i64> {
+) -> Vec<(u64, i64)> {
     let mut seen: Vec<(u64, i64)> = Vec::new();
     for calendar in members.iter().flatten() {
         for b in calendar.dated().bookings(from, to) {
@@ -109,7 +109,36 @@ pub fn booked_starts(
     }
     seen.sort_unstable();
     seen.dedup_by_key(|(id, _)| *id);
-    seen.into_iter().map(|(_, start)| start).collect()
+    seen
+}
+
+/// The starts of the group's bookings of type `name` (one per group booking) among
+/// `members` that start in `[from, to)`.
+pub fn booked_starts(
+    group: &Group,
+    members: &[Option<Arc<Calendar>>],
+    name: &str,
+    range: (i64, i64),
+) -> Vec<i64> {
+    of_type(group, members, name, range)
+        .into_iter()
+        .map(|(_, start)| start)
+        .collect()
+}
+
+impl GroupBooking {
+    /// Group booking `id` as `part` tells it, its parts still to add.
+    fn of_part(id: u64, part: &Booking) -> GroupBooking {
+        GroupBooking {
+            id,
+            booking_type: String::from(part.booking_type().unwrap_or_default()),
+            start: part.start(),
+            end: part.end(),
+            created_ms: part.created_unix_ms(),
+            label: part.label().map(String::from),
+            parts: Vec::new(),
+        }
+    }
 }
 
 /// Group booking `id` of `group` as the parts held by `members` tell it; `None` when no part
@@ -122,15 +151,7 @@ pub fn find(group: &Group, members: &[Option<Arc<Calendar>>], id: u64) -> Option
                 .is_some_and(|r| r.id == id && r.group == group.id())
         });
         let Some(part) = part else { continue };
-        let booking = found.get_or_insert_with(|| GroupBooking {
-            id,
-            booking_type: String::from(part.booking_type().unwrap_or_default()),
-            start: part.start(),
-            end: part.end(),
-            created_ms: part.created_unix_ms(),
-            label: part.label().map(String::from),
-            parts: Vec::new(),
-        });
+        let booking = found.get_or_insert_with(|| GroupBooking::of_part(id, part));
         booking
             .parts
             .push((String::from(calendar.id()), Arc::clone(part)));
@@ -156,15 +177,7 @@ pub fn list(
             }
             by_id
                 .entry(r.id)
-                .or_insert_with(|| GroupBooking {
-                    id: r.id,
-                    booking_type: String::from(part.booking_type().unwrap_or_default()),
-                    start: part.start(),
-                    end: part.end(),
-                    created_ms: part.created_unix_ms(),
-                    label: part.label().map(String::from),
-                    parts: Vec::new(),
-                })
+                .or_insert_with(|| GroupBooking::of_part(r.id, &part))
                 .parts
                 .push((String::from(calendar.id()), Arc::clone(&part)));
         }
@@ -265,25 +278,16 @@ fn group_rules(
     }
     if let Some(most) = ty.rules.per_day {
         let day = owner_day(zone, start);
-        let mut made = 0;
-        let mut seen: Vec<u64> = Vec::new();
-        for calendar in members.iter().flatten() {
-            for b in calendar
-                .dated()
-                .bookings(day * DAY - 2 * DAY, day * DAY + 3 * DAY)
-            {
-                let Some(r) = b.group() else { continue };
-                if r.group == group.id()
-                    && Some(r.id) != except
-                    && b.booking_type() == Some(name)
-                    && owner_day(zone, b.start()) == day
-                    && !seen.contains(&r.id)
-                {
-                    seen.push(r.id);
-                    made += 1;
-                }
-            }
-        }
+        // Dates are at most 26 hours from UTC's.
+        let made = of_type(
+            group,
+            members,
+            name,
+            (day * DAY - 2 * DAY, day * DAY + 3 * DAY),
+        )
+        .into_iter()
+        .filter(|&(id, at)| Some(id) != except && owner_day(zone, at) == day)
+        .count();
         if made >= most as usize {
             return Err(Error::refused_by(
                 Rule::PerDay,
@@ -322,7 +326,7 @@ pub fn book(
     let ty = group_type(group, name)?;
     let (start, end) = ty.rules.span(request.start);
     group_rules(group, members, name, ty, start, request.now, None)?;
-    let mut claim = Claim {
+    let claim = Claim {
         start,
         end,
         label: request.label.clone(),
@@ -335,23 +339,16 @@ pub fn book(
     };
     claim.check(request.now)?;
     let missing = |i: usize| refused(Rule::Unavailable, Some(&group.members()[i]), name);
-    let chosen: Vec<usize> = match request.mode {
+    let mut out = Vec::new();
+    let mut parts = Vec::new();
+    match request.mode {
         Mode::All => {
+            // Every member exists and takes this caller's bookings before any rule is asked.
             for (i, calendar) in members.iter().enumerate() {
                 let calendar = calendar.as_ref().ok_or_else(|| missing(i))?;
                 by.check(Some(calendar), admin_keys)?;
             }
-            (0..members.len()).collect()
-        }
-        Mode::Any => Vec::new(),
-    };
-    let mut out = Vec::with_capacity(chosen.len().max(1));
-    let mut parts = Vec::with_capacity(chosen.len().max(1));
-    let mut first_refusal: Option<Error> = None;
-    match request.mode {
-        Mode::All => {
-            for i in chosen {
-                let calendar = members[i].as_deref().ok_or_else(|| missing(i))?;
+            for calendar in members.iter().flatten() {
                 let mut member = Member::new(calendar, cutoff);
                 if let Some(rule) = member.refusal(&ty.rules, start) {
                     return Err(refused(rule, Some(calendar.id()), name));
@@ -365,7 +362,8 @@ pub fn book(
             }
         }
         Mode::Any => {
-            // (count, id, index): the fairest member is the least.
+            let mut first_refusal: Option<Error> = None;
+            // (count, id): the fairest member is the least.
             let mut best: Option<(usize, &str, Member<'_>)> = None;
             for (i, calendar) in members.iter().enumerate() {
                 let Some(calendar) = calendar.as_deref() else {
@@ -397,8 +395,6 @@ pub fn book(
                 }));
             };
             let calendar = member.calendar;
-            // The claim was checked above: the key is the booking's, not the owner's.
-            claim.key_id.clone_from(&request.key_id);
             let part = member
                 .dated
                 .claim(member.zone, &calendar.week(), &claim, request.now)?;

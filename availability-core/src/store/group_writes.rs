@@ -192,13 +192,12 @@ impl Store {
                 decided.ok_or_else(|| Error::new(Kind::Io, "a group write decided nothing"))
             },
             |_, made: &Decided| {
+                // The changed calendars come in the group's member order: one walk finds
+                // each one's slot.
+                let mut slots = group.members().iter().zip(&published);
                 for calendar in &made.calendars {
-                    let slot = group
-                        .members()
-                        .iter()
-                        .position(|m| m == calendar.id())
-                        .and_then(|i| published[i].as_ref());
-                    if let Some(slot) = slot {
+                    let slot = slots.find(|(m, _)| *m == calendar.id());
+                    if let Some((_, Some(slot))) = slot {
                         slot.current.store(Arc::clone(calendar));
                     }
                 }

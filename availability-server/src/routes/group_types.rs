@@ -2,14 +2,12 @@
 //! together, and the starts it offers: every member free (`mode=all`, a meeting) or at least
 //! one (`mode=any`, a round robin, with how many).
 
-use availability_core::slots::{self, check_name, Mode, Offer, Owner, MAX_DAYS};
+use availability_core::slots::{self, check_name, Mode, Offer, Owner};
 use availability_core::tz::Zone;
-use chrono::{Days, NaiveDate};
 use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use super::overrides::date;
-use super::slots::{first_instant, in_zone};
+use super::slots::{dates, first_instant, in_zone};
 use super::types::{group_rules_of, shown};
 use crate::auth::Need;
 use crate::ctx::Ctx;
@@ -130,26 +128,6 @@ pub(crate) fn mode_name(mode: Mode) -> &'static str {
         Mode::All => "all",
         Mode::Any => "any",
     }
-}
-
-/// The viewer dates `from` (default today) to `to` (default six days on), both included.
-fn dates(query: &Query<'_>, viewer: Zone, now: i64) -> Result<(NaiveDate, NaiveDate)> {
-    let wall = now + i64::from(viewer.offset_at(now).unwrap_or(0));
-    let today = chrono::DateTime::from_timestamp(wall, 0)
-        .map(|t| t.date_naive())
-        .unwrap_or_default();
-    let from = query.get("from").map_or(Ok(today), |t| date(t, "from"))?;
-    let to = match query.get("to") {
-        Some(text) => date(text, "to")?,
-        None => from.checked_add_days(Days::new(6)).unwrap_or(from),
-    };
-    if to < from || (to - from).num_days() >= MAX_DAYS {
-        return Err(Problem::bad_request(format!(
-            "from {from} to {to}: to must not be before from, and an answer covers at most \
-             {MAX_DAYS} dates"
-        )));
-    }
-    Ok((from, to))
 }
 
 /// GET `/groups/{id}/slots?type=&mode=all|any&from=&to=&tz=&format=json|ics` (anyone): every

@@ -48,7 +48,7 @@ pub(crate) fn in_zone(zone: Zone, unix: i64) -> String {
 
 /// The viewer dates a question covers: `from` (default today) to `to` (default six days
 /// on), both included, at most [`MAX_DAYS`].
-fn dates(query: &Query<'_>, viewer: Zone, now: i64) -> Result<(NaiveDate, NaiveDate)> {
+pub(crate) fn dates(query: &Query<'_>, viewer: Zone, now: i64) -> Result<(NaiveDate, NaiveDate)> {
     let wall = now + i64::from(viewer.offset_at(now).unwrap_or(0));
     let today = DateTime::from_timestamp(wall, 0)
         .map(|t| t.date_naive())
