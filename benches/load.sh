@@ -24,6 +24,8 @@
 #                      tames a noisy machine)
 #   LOAD_FIXED_RATE    the requests/s of the equal-load read runs (default 8000)
 #   LOAD_CONNECTIONS   connections for reads (default 64)
+#   LOAD_READS         the reads to run, by name (default all: week-json week-json-compressed
+#                      slot csv group-100 slots)
 #   LOAD_VIEW_TZ       the viewer's zone of the reads (default America/New_York)
 #   LOAD_OWNER_TZ      the owner zone of the benchmark's calendar (default Europe/Paris)
 #   LOAD_WEEK          the ISO week read (default 2026-W48)
@@ -187,6 +189,13 @@ run_load() {
 VIEW="tz=$(urlencode "$VIEW_TZ")&week=$WEEK"
 BASE=/calendars/$CALENDAR/availability
 READS=(week-json week-json-compressed slot csv group-100 slots)
+if [ -n "${LOAD_READS:-}" ]; then
+    read -r -a chosen <<<"$LOAD_READS"
+    for name in "${chosen[@]}"; do
+        [[ " ${READS[*]} " == *" $name "* ]] || die "LOAD_READS: no read '$name' (the reads: ${READS[*]})"
+    done
+    READS=("${chosen[@]}")
+fi
 # A week of dates a week from now, always within the type's horizon.
 SLOTS_DATES="from=$(date -u -d '+7 days' +%F)&to=$(date -u -d '+13 days' +%F)"
 declare -A READ_PATH=(
@@ -377,10 +386,12 @@ setup() {
         BODY_BYTES[$name]=$(tr -d '\r' <"$WORK/floor/$name.http" |
             awk 'tolower($1) == "content-length:" && n == "" { n = $2 } END { print n }')
     done
-    local coding
-    coding=$(tr -d '\r' <"$WORK/floor/week-json-compressed.http" |
-        awk 'tolower($1) == "content-encoding:" { c = $2 } END { print c }')
-    LABEL[week-json-compressed]="week, JSON, ${coding:-not compressed!}"
+    if [ -f "$WORK/floor/week-json-compressed.http" ]; then
+        local coding
+        coding=$(tr -d '\r' <"$WORK/floor/week-json-compressed.http" |
+            awk 'tolower($1) == "content-encoding:" { c = $2 } END { print c }')
+        LABEL[week-json-compressed]="week, JSON, ${coding:-not compressed!}"
+    fi
 }
 
 # Runs the load driver against the server (its admin key is known once setup has run).

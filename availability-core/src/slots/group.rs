@@ -121,21 +121,28 @@ pub fn group_slots(
                     counts.push(carry);
                 }
             }
+            // The starts some member can take: a count with any bit set.
+            let mut some = Marks {
+                words: alloc::vec![0; grid.words],
+            };
+            for plane in &counts {
+                for (s, p) in some.words.iter_mut().zip(plane) {
+                    *s |= p;
+                }
+            }
             for day in &grid.days {
-                for j in 0..day.len() {
+                out.extend(some.ones(day).map(|j| {
                     let (w, b) = (day.word + j / 64, j % 64);
                     let free = counts
                         .iter()
                         .enumerate()
                         .map(|(bit, plane)| u32::from(plane[w] >> b & 1 == 1) << bit)
                         .sum::<u32>();
-                    if free > 0 {
-                        out.push(GroupSlot {
-                            start: grid.instant(day, j),
-                            free,
-                        });
+                    GroupSlot {
+                        start: grid.instant(day, j),
+                        free,
                     }
-                }
+                }));
             }
         }
     }
@@ -237,7 +244,8 @@ mod tests {
                 })
                 .collect();
             let mut rules = BookingType::new([30, 45, 60][seed as usize % 3]);
-            rules.interval = [15, 30, 20][seed as usize % 3];
+            // Every duration meets every interval over the 12 seeds (3 and 4 share no factor).
+            rules.interval = [15, 30, 20, 30][seed as usize % 4];
             rules.buffer_after = [0, 10, 30][(seed as usize / 3) % 3];
             let offer = Offer {
                 name: "meet",

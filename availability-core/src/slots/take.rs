@@ -240,20 +240,29 @@ fn steady(days: &mut FreeDays<'_>, starts: &Steady, duration: i64, short: i64, w
         runs(f0, short) as u64 & DAY_MASK,
         runs(f1, short) as u64 & DAY_MASK,
     ];
-    if starts.step == HALF_HOUR && s0 % HALF_HOUR == 0 {
-        // Start j is half hour h0 + j (of the next date past 48), and every span has `short`.
+    let long_runs = |f0, f1| {
+        [
+            runs(f0, short + 1) as u64 & DAY_MASK,
+            runs(f1, short + 1) as u64 & DAY_MASK,
+        ]
+    };
+    // A start late in its half hour touches one more.
+    let late = short * HALF_HOUR - duration;
+    if starts.step == HALF_HOUR {
+        // Start j is in half hour h0 + j (of the next date past 48), each at the same minute
+        // of its half hour, so every span touches as many.
         let h0 = (s0 / HALF_HOUR) as usize;
+        let runs = if s0 % HALF_HOUR > late {
+            long_runs(f0, f1)
+        } else {
+            short_runs
+        };
         let wrap = HALF_HOURS_PER_DAY - h0;
-        let bits = (short_runs[0] >> h0) & low(wrap) | short_runs[1] << wrap;
+        let bits = (runs[0] >> h0) & low(wrap) | runs[1] << wrap;
         words[0] &= bits | !low(starts.count);
         return;
     }
-    let long_runs = [
-        runs(f0, short + 1) as u64 & DAY_MASK,
-        runs(f1, short + 1) as u64 & DAY_MASK,
-    ];
-    // A start late in its half hour touches one more.
-    let late = short * HALF_HOUR - duration;
+    let long_runs = long_runs(f0, f1);
     let mut s = s0;
     for (k, word) in words[..starts.count.div_ceil(64)].iter_mut().enumerate() {
         let mut bits = 0u64;

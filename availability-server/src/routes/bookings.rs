@@ -5,7 +5,7 @@ use std::sync::Arc;
 use availability_core::dated::{Booking, BookingId, Claim, Conflict};
 use availability_core::tz::Zone;
 use availability_core::Status;
-use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat};
+use chrono::{DateTime, FixedOffset, SecondsFormat};
 use http::header::AUTHORIZATION;
 use http::{Response, StatusCode};
 use serde::Deserialize;
@@ -445,7 +445,7 @@ fn bound(text: &str, what: &str, zone: Zone, after: bool) -> Result<i64> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Ok(at.timestamp());
     }
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+    let date = super::overrides::iso_date(text).ok_or_else(|| {
         Problem::bad_request(format!(
             "{what} {:?} is neither an RFC 3339 instant nor a date (YYYY-MM-DD)",
             text.chars().take(40).collect::<String>()
