@@ -18,6 +18,7 @@
 //! empty database: `availability-server migrate`) and `export` (a database read whole without
 //! writing, for the way back; a database opened without a first start).
 
+mod batch;
 mod connect;
 mod export;
 mod fail;

@@ -15,7 +15,7 @@ use availability_core::store::decide::DatedWrite;
 pub use availability_core::store::group_book::{GroupBooking, GroupRequest};
 pub use availability_core::store::{
     Answer, Authority, Calendar, Change, Expected, Group, GroupType, IdempotencyKey, KeyHash,
-    KeyScope, Remembered, Store, DEFAULT_CALENDAR,
+    KeyScope, NewCalendar, Remembered, Store, DEFAULT_CALENDAR, MAX_BATCH,
 };
 use availability_core::Error;
 pub use availability_postgres::{Booked, Database};
@@ -86,6 +86,22 @@ impl Storage {
         match self {
             Storage::File(store) => store.create(id, zone, keys, by),
             Storage::Postgres(db, _) => Self::wait(db.create(id, zone, keys, by)),
+        }
+    }
+
+    /// Creates calendars in one commit ([`Store::create_batch`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::create_batch`]; [`Error::is_unavailable`] when the database is away.
+    pub fn create_batch(
+        &self,
+        batch: &[NewCalendar],
+        by: &Authority,
+    ) -> Result<Vec<Arc<Calendar>>, Error> {
+        match self {
+            Storage::File(store) => store.create_batch(batch, by),
+            Storage::Postgres(db, _) => Self::wait(db.create_batch(batch, by)),
         }
     }
 

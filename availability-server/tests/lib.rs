@@ -32,6 +32,7 @@ mod lifecycle;
 mod listing;
 mod live;
 mod migrate;
+mod onboarding;
 mod openapi;
 mod pages;
 mod postgres;

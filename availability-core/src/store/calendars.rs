@@ -8,8 +8,9 @@ use arc_swap::ArcSwap;
 
 use alloc::string::String;
 
-use super::calendar::{shared_dated, Calendar, Change};
+use super::calendar::{new_calendar, shared_dated, Calendar, Change};
 use super::checked::KeyHash;
+use super::checked::{check_id, check_zone_name};
 use super::decide;
 use super::expect::{Authority, Expected};
 use super::format::CalendarRecord;
@@ -18,6 +19,77 @@ use super::open::zone_or_utc;
 use super::{Published, Store};
 use crate::dated::Dated;
 use crate::error::{Error, Kind};
+
+/// A calendar for [`Store::create_batch`] to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCalendar {
+    /// Its id: `[a-z0-9][a-z0-9-]{0,62}`.
+    pub id: String,
+    /// The owner's zone name.
+    pub zone: String,
+    /// Whether anyone may book it (otherwise a key is needed).
+    pub booking_public: bool,
+}
+
+/// The ids of `batch`, which must hold 1 to [`MAX_BATCH`](super::MAX_BATCH) calendars of
+/// distinct ids.
+///
+/// # Errors
+///
+/// [`Error::is_capacity`] for an empty or too large batch, [`Error::is_already_exists`]
+/// for an id given twice.
+pub fn batch_ids(batch: &[NewCalendar]) -> Result<Vec<String>, Error> {
+    if batch.is_empty() || batch.len() > super::MAX_BATCH {
+        return Err(Error::new(
+            Kind::Capacity,
+            std::format!(
+                "a batch of {} calendars: a batch creates 1 to {}",
+                batch.len(),
+                super::MAX_BATCH
+            ),
+        ));
+    }
+    let mut ids: Vec<String> = batch.iter().map(|new| new.id.clone()).collect();
+    ids.sort_unstable();
+    if let Some(pair) = ids.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(Error::new(
+            Kind::AlreadyExists,
+            std::format!("calendar {:?} is in the batch twice", pair[0]),
+        ));
+    }
+    Ok(ids)
+}
+
+/// The calendars of a batch (see [`Store::create_batch`]),
+/// the `i`-th of incarnation `incarnation(i)`, if `by` may create them and each id and zone
+/// is well formed.
+///
+/// # Errors
+///
+/// As [`decide::creation`](super::decide::creation), for the first calendar that fails.
+pub fn batch_creation(
+    batch: &[NewCalendar],
+    incarnation: impl Fn(usize) -> u64,
+    by: &Authority,
+    admin_keys: &[KeyHash],
+) -> Result<Vec<Calendar>, Error> {
+    by.check(None, admin_keys)?;
+    batch
+        .iter()
+        .enumerate()
+        .map(|(i, new)| {
+            check_id(&new.id)?;
+            check_zone_name(&new.zone)?;
+            let mut record = new_calendar(&new.id, &new.zone, Vec::new(), incarnation(i));
+            record.booking_public = new.booking_public;
+            Ok(Calendar {
+                version: record.version,
+                record: Arc::new(record),
+                dated: shared_dated(Dated::new()),
+            })
+        })
+        .collect()
+}
 
 impl Store {
     /// Creates calendar `id` with owner zone `zone`, every slot unavailable, version 1, and
@@ -76,6 +148,73 @@ impl Store {
                 dated: shared_dated(Dated::new()),
             })),
             _ => Err(Error::new(Kind::Io, "a create wrote another record")),
+        }
+    }
+
+    /// Creates every calendar of `batch` (at most [`MAX_BATCH`](super::MAX_BATCH), ids
+    /// distinct) in one commit, without keys: a crash leaves all of them or none, and
+    /// readers see them all at once or none. Each is as [`Store::create`] makes it (every
+    /// slot unavailable, version 1), open to bookings from anyone when its `booking_public`
+    /// says so. `by` is checked as for [`Store::create`]. Returns them in the batch's order
+    /// once they are on disk.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::create`], for the first calendar that fails; [`Error::is_capacity`] for an
+    /// empty batch or one over the limit, [`Error::is_already_exists`] when an id is taken or
+    /// given twice. Nothing is created on any error.
+    pub fn create_batch(
+        &self,
+        batch: &[NewCalendar],
+        by: &Authority,
+    ) -> Result<Vec<Arc<Calendar>>, Error> {
+        let ids = batch_ids(batch)?;
+        // Waits for writes in flight to any of the ids, so that the checks below see them.
+        let (writer, ids, ()) = self.writer.settled_all(|| Ok((ids.clone(), ())))?;
+        let made = batch_creation(batch, |_| 0, by, &writer.meta.admin_keys)?;
+        if let Some(taken) = batch.iter().find(|new| self.contains(&new.id)) {
+            return Err(Error::new(
+                Kind::AlreadyExists,
+                std::format!("calendar {:?} already exists", taken.id),
+            ));
+        }
+        let record = self.writer.exclusive_all(
+            writer,
+            &ids,
+            || {
+                // The incarnation is the sequence number of the record that creates them.
+                self.journal.append_made(&mut |seq| {
+                    Ok(Record::Calendars(
+                        made.iter()
+                            .map(|calendar| {
+                                let mut record = CalendarRecord::clone(&calendar.record);
+                                record.incarnation = seq;
+                                Arc::new(record)
+                            })
+                            .collect(),
+                    ))
+                })
+            },
+            |_, record| {
+                if let Record::Calendars(records) = record {
+                    for record in records {
+                        self.publish_new(Arc::clone(record));
+                    }
+                }
+            },
+        )?;
+        match record {
+            Record::Calendars(records) => Ok(records
+                .into_iter()
+                .map(|record| {
+                    Arc::new(Calendar {
+                        version: record.version,
+                        record,
+                        dated: shared_dated(Dated::new()),
+                    })
+                })
+                .collect()),
+            _ => Err(Error::new(Kind::Io, "a batch create wrote another record")),
         }
     }
 

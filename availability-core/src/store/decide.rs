@@ -33,6 +33,7 @@ use chrono::NaiveDate;
 
 use super::calendar::{add_key, new_calendar, next_state, next_version, remove_key, shared_dated};
 use super::calendar::{Calendar, Change};
+pub use super::calendars::batch_creation;
 use super::checked::{check_id, check_zone_name, KeyHash};
 use super::expect::{Authority, Expected};
 use super::format::types::Types;

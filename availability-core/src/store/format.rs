@@ -32,12 +32,12 @@ pub(crate) const PAGE: usize = 4096;
 pub(crate) const MAGIC: [u8; 8] = [0x89, b'A', b'V', b'L', b'\r', b'\n', 0x1a, b'\n'];
 
 /// The format version this build writes and reads: the log (docs/format.md).
-pub(crate) const FORMAT_VERSION: u32 = 6;
+pub(crate) const FORMAT_VERSION: u32 = 7;
 /// Earlier versions of the log (docs/format.md, section 9), each a subset of this one: 3
 /// before a booking's remembered answer held the booking, 4 before booking types, 5 before
-/// group types and group bookings. Read as
-/// they are, and rewritten as [`FORMAT_VERSION`] by a compaction on open.
-pub(crate) const OLDER_LOGS: [u32; 3] = [3, 4, 5];
+/// group types and group bookings, 6 before calendars created in one batch. Read as they
+/// are, and rewritten as [`FORMAT_VERSION`] by a compaction on open.
+pub(crate) const OLDER_LOGS: [u32; 4] = [3, 4, 5, 6];
 /// The version of fixed records, two page copies each, that this build reads to migrate it
 /// (docs/format.md, section 9); its calendar and key payloads are the log's.
 pub(crate) const PAGED_VERSION: u32 = 2;
@@ -90,7 +90,7 @@ pub(crate) const FIRST_SLOT_PAGE: usize = 3;
 /// is corrupt; a store that needs more refuses to grow.
 pub(crate) const MAX_SLOTS: u32 = 1 << 16;
 
-const CALENDAR_FIXED: usize = 112;
+pub(crate) const CALENDAR_FIXED: usize = 112;
 const META_FIXED: usize = 5;
 const KEY_FIXED: usize = 12;
 const KEY_MAX_BYTES: usize = KEY_FIXED + MAX_KEY_ID + MAX_KEY_HASH + MAX_KEY_LABEL;
@@ -324,7 +324,8 @@ pub(crate) struct CalendarRecord {
     pub(crate) version: u64,
     pub(crate) changed_at_ms: i64,
     pub(crate) keys: Vec<KeyHash>,
-    /// Which creation of a calendar with this id this is: unique for the file's life.
+    /// Which creation of a calendar with this id this is: the sequence number of the record
+    /// that made it, never reused (the calendars of one batch share theirs).
     pub(crate) incarnation: u64,
     /// Whether anyone may book (otherwise a key is needed).
     pub(crate) booking_public: bool,

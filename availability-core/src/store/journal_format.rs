@@ -27,7 +27,7 @@ pub(crate) const JOURNAL_VERSION: u32 = 1;
 /// Bytes of a record's frame before its payload.
 pub(crate) const FRAME: usize = 32;
 /// The largest payload of one record.
-pub(crate) const MAX_PAYLOAD: usize = 1 << 17;
+pub(crate) const MAX_PAYLOAD: usize = 1 << 18;
 /// Records start on multiples of this.
 pub(crate) const ALIGN: usize = 8;
 /// The longest idempotency key and principal.
@@ -63,12 +63,9 @@ impl Header {
     /// Checks the header page of a store file of [`FORMAT_VERSION`] or one of [`OLDER_LOGS`]
     /// (the log); the error says what failed.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Header, String> {
-        Header::decode_as(
-            bytes,
-            &MAGIC,
-            &[FORMAT_VERSION, OLDER_LOGS[0], OLDER_LOGS[1], OLDER_LOGS[2]],
-            "the store file",
-        )
+        let mut known = [FORMAT_VERSION; OLDER_LOGS.len() + 1];
+        known[1..].copy_from_slice(&OLDER_LOGS);
+        Header::decode_as(bytes, &MAGIC, &known, "the store file")
     }
 
     /// Checks the header page of a journal of format version 2 (to migrate it).
@@ -300,6 +297,9 @@ pub(crate) enum Record {
     /// A calendar's whole record: creates the calendar, or replaces the record of the
     /// calendar of that id and incarnation.
     Calendar(Arc<CalendarRecord>),
+    /// Calendars created together ([`MAX_BATCH`] at most), each as its own
+    /// [`Record::Calendar`] would: all of them or, when the record is not there, none.
+    Calendars(Vec<Arc<CalendarRecord>>),
     /// A calendar deleted, with its dated data.
     DeleteCalendar { id: String, incarnation: u64 },
     /// The admin keys, replacing the earlier ones.
@@ -350,6 +350,7 @@ impl Record {
             Record::GroupWrite(_) => 14,
             Record::DeleteGroup { .. } => 8,
             Record::Calendar(_) => 9,
+            Record::Calendars(_) => 16,
             Record::DeleteCalendar { .. } => 10,
             Record::AdminKeys(_) => 11,
         }
@@ -368,6 +369,7 @@ impl Record {
             | Record::GroupWrite(_)
             | Record::DeleteGroup { .. }
             | Record::Calendar(_)
+            | Record::Calendars(_)
             | Record::DeleteCalendar { .. }
             | Record::AdminKeys(_) => None,
         }
@@ -401,6 +403,9 @@ impl Record {
             Record::GroupWrite(write) => write.encoded_len(),
             Record::DeleteGroup { id } => 1 + id.len(),
             Record::Calendar(record) => record.encoded_len(),
+            Record::Calendars(records) => {
+                2 + records.iter().map(|r| 4 + r.encoded_len()).sum::<usize>()
+            }
             Record::DeleteCalendar { id, .. } => 1 + id.len() + 8,
             Record::AdminKeys(keys) => 1 + keys_len(keys),
         }
@@ -471,6 +476,14 @@ impl Record {
                 out.extend_from_slice(id.as_bytes());
             }
             Record::Calendar(record) => record.encode_into(&mut out),
+            // The count (u16), then each calendar's record behind its length (u32).
+            Record::Calendars(records) => {
+                out.extend_from_slice(&(records.len() as u16).to_le_bytes());
+                for record in records {
+                    out.extend_from_slice(&(record.encoded_len() as u32).to_le_bytes());
+                    record.encode_into(&mut out);
+                }
+            }
             Record::DeleteCalendar { id, incarnation } => {
                 out.push(id.len() as u8);
                 out.extend_from_slice(id.as_bytes());
@@ -540,6 +553,7 @@ impl Record {
                 }
                 return Ok(Record::Calendar(Arc::new(record)));
             }
+            16 => Record::Calendars(batch::decode(&mut c)?),
             10 => Record::DeleteCalendar {
                 id: c.id("calendar id")?,
                 incarnation: c.u64()?,
@@ -555,11 +569,13 @@ impl Record {
     }
 }
 
+mod batch;
 mod book;
 mod group;
 pub(crate) mod len;
 mod remembered;
 
+pub use self::batch::MAX_BATCH;
 pub(crate) use self::group::{GroupSpan, GroupWrite};
 use self::remembered::Form;
 pub use self::remembered::{Answer, Remembered};

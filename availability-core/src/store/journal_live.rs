@@ -83,6 +83,11 @@ impl Live {
                     self.apply(&part);
                 }
             }
+            Record::Calendars(records) => {
+                for record in records {
+                    self.apply(&Record::Calendar(Arc::clone(record)));
+                }
+            }
             Record::DeleteGroup { id } => {
                 self.groups.remove(id);
             }
@@ -160,6 +165,7 @@ impl Live {
                     | Record::DeleteGroup { .. }
                     | Record::AdminKeys(_)
                     | Record::Calendar(_)
+                    | Record::Calendars(_)
                     | Record::DeleteCalendar { .. } => {}
                 }
             }

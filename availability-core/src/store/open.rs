@@ -185,6 +185,17 @@ impl Replayed {
                     self.apply(&part)?;
                 }
             }
+            Record::Calendars(records) => {
+                for record in records {
+                    if self.calendars.contains_key(&record.id) {
+                        return Err(std::format!(
+                            "a batch creates calendar {:?}, which exists",
+                            record.id
+                        ));
+                    }
+                    self.apply(&Record::Calendar(Arc::clone(record)))?;
+                }
+            }
             Record::DeleteGroup { id } => {
                 self.groups.remove(id);
             }
@@ -282,6 +293,7 @@ fn replay(dated: &mut Dated, zone: &str, record: &Record) -> Result<(), String> 
         | Record::GroupWrite(_)
         | Record::DeleteGroup { .. }
         | Record::Calendar(_)
+        | Record::Calendars(_)
         | Record::DeleteCalendar { .. }
         | Record::AdminKeys(_) => {}
     }

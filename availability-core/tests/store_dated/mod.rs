@@ -9,6 +9,7 @@
 //! - here: what a reopen keeps (versions, idempotency, groups) and what a re-created calendar
 //!   does not.
 
+mod batch;
 mod contention;
 mod groups;
 mod journal;

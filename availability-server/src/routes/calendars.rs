@@ -13,7 +13,7 @@ use crate::wire::query::{self, Query};
 use std::sync::Arc;
 
 use crate::app::App;
-use crate::store::{Calendar, Change, Expected, KeyHash};
+use crate::store::{Calendar, Change, Expected, KeyHash, MAX_BATCH};
 use crate::wire::body::{self, RequestBody};
 use crate::wire::response::{self, to_bytes};
 use crate::wire::{etag, Body, Problem, Result};
@@ -27,6 +27,18 @@ struct NewCalendar {
     timezone: Option<String>,
     #[serde(default)]
     booking: Option<String>,
+    /// Whether to make the calendar's first key (the default, except in a batch); `false`
+    /// for calendars written with admin keys, or given keys later (`POST
+    /// /calendars/{id}/keys`).
+    #[serde(default)]
+    key: Option<bool>,
+}
+
+/// The body of `POST /calendars:batch`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCalendars {
+    calendars: Vec<NewCalendar>,
 }
 
 /// The body of `PATCH /calendars/{id}`: at least one of them.
@@ -103,7 +115,8 @@ pub(super) fn get(cx: &Ctx<'_>) -> Result<Response<Body>> {
     Ok(response)
 }
 
-/// POST /calendars (admin): a new calendar and its first key, shown once.
+/// POST /calendars (admin): a new calendar and its first key, shown once; without a key
+/// (no bcrypt) with `"key": false`.
 pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
     let (app, parts) = (cx.app, cx.parts);
     Query::parse(parts.uri.query(), &[])?;
@@ -136,16 +149,26 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
             new.id
         )));
     }
-    let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
-    let hash = app.auth.hash(key.token.clone()).await?;
-    let stored = KeyHash::new(key.id.clone(), hash)
-        .map_err(|e| Problem::internal("storing a new key", e))?;
+    let key = if new.key.unwrap_or(true) {
+        let key = auth::generate().map_err(|e| Problem::internal("generating a key", e))?;
+        let hash = app.auth.hash(key.token.clone()).await?;
+        let stored = KeyHash::new(key.id.clone(), hash)
+            .map_err(|e| Problem::internal("storing a new key", e))?;
+        Some((key, stored))
+    } else {
+        None
+    };
     let id = new.id.clone();
     let by = principal.authority();
     let sealing = running.as_ref().map(idempotency::Remember::sealing);
     let (created, answer) = app
         .commit(&new.id, "creating the calendar", move |store| {
-            let created = store.create(&id, zone.name(), vec![stored], &by)?;
+            let keys = key
+                .as_ref()
+                .map(|(_, stored)| stored.clone())
+                .into_iter()
+                .collect();
+            let created = store.create(&id, zone.name(), keys, &by)?;
             let created = match public {
                 Some(true) => {
                     // Only this creation of the id: one deleted and made again meanwhile is
@@ -158,15 +181,15 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
                 }
                 _ => created,
             };
-            let answer = response::written_body(
-                serde_json::json!({
-                    "timezone": created.zone(),
-                    "booking": policy(&created),
-                    "key_id": key.id,
-                    "key": key.token,
-                }),
-                &created,
-            );
+            let mut fields = serde_json::json!({
+                "timezone": created.zone(),
+                "booking": policy(&created),
+            });
+            if let Some((key, _)) = &key {
+                fields["key_id"] = key.id.clone().into();
+                fields["key"] = key.token.clone().into();
+            }
+            let answer = response::written_body(fields, &created);
             if let Some(sealing) = &sealing {
                 idempotency::remember_keyed(store, sealing, 201, &answer, Some(created.state()));
             }
@@ -178,6 +201,91 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let mut response = response::written_bytes(StatusCode::CREATED, answer, &created);
     idempotency::locate(&mut response, &format!("/calendars/{}", created.id()));
     Ok(response)
+}
+
+/// POST /calendars:batch (admin): up to [`MAX_BATCH`] calendars in one durable commit, all
+/// or none, without keys (admin keys write them; `POST /calendars/{id}/keys` makes theirs):
+/// `{"calendars": [{"id", "timezone", "booking"}, ...]}` as `POST /calendars` takes them
+/// (`"key"` may only be `false`). 201 with `{"created": N, "calendars": [ids]}` in the order
+/// given; `Idempotency-Key` honoured.
+pub(super) async fn batch(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Body>> {
+    let (app, parts) = (cx.app, cx.parts);
+    Query::parse(parts.uri.query(), &[])?;
+    idempotency::key(parts)?;
+    let principal = app.authorize(cx.client, parts, Need::Admin).await?;
+    let bytes = body::read_json(app.body, parts, body).await?;
+    let running = match idempotency::start_keyed(
+        &app.answering,
+        &app.store,
+        parts,
+        &principal,
+        cx.client,
+        &bytes,
+    )? {
+        Keyed::Repeat(response, _) => return Ok(response),
+        Keyed::Fresh(running) => running,
+    };
+    let new: NewCalendars =
+        body::parse_json(&bytes, "calendars ({\"calendars\": [{\"id\"}, ...]})")?;
+    if new.calendars.is_empty() || new.calendars.len() > MAX_BATCH {
+        return Err(Problem::unprocessable(format!(
+            "{} calendars: a batch creates 1 to {MAX_BATCH}",
+            new.calendars.len()
+        ))
+        .with_member("field", "calendars".into()));
+    }
+    let mut batch = Vec::with_capacity(new.calendars.len());
+    for (i, one) in new.calendars.into_iter().enumerate() {
+        let wrong = |what: &str, detail: &str| {
+            Problem::unprocessable(format!("calendars[{i}]: {detail}"))
+                .with_member("field", format!("calendars[{i}].{what}").into())
+        };
+        if one.key == Some(true) {
+            return Err(wrong(
+                "key",
+                "a batch makes no keys, which is what makes it fast: send \"key\": false, and \
+                 make keys later with POST /calendars/{id}/keys",
+            ));
+        }
+        availability_core::store::check_id(&one.id).map_err(|e| wrong("id", &e.to_string()))?;
+        let zone = query::zone(one.timezone.as_deref().unwrap_or("UTC"))
+            .map_err(|e| wrong("timezone", e.detail()))?;
+        let public = one
+            .booking
+            .as_deref()
+            .map(booking_public)
+            .transpose()
+            .map_err(|e| wrong("booking", e.detail()))?;
+        batch.push(availability_core::store::NewCalendar {
+            id: one.id,
+            zone: zone.name().to_owned(),
+            booking_public: public == Some(true),
+        });
+    }
+    availability_core::store::batch_ids(&batch).map_err(|e| Problem::conflict(e.to_string()))?;
+    let by = principal.authority();
+    let sealing = running.as_ref().map(idempotency::Remember::sealing);
+    let first = batch[0].id.clone();
+    let ids: Vec<String> = batch.iter().map(|new| new.id.clone()).collect();
+    let answer = app
+        .commit(&first, "creating the calendars", move |store| {
+            let created = store.create_batch(&batch, &by)?;
+            let answer = to_bytes(&serde_json::json!({
+                "created": created.len(),
+                "calendars": created.iter().map(|c| c.id()).collect::<Vec<_>>(),
+            }));
+            if let Some(sealing) = &sealing {
+                idempotency::remember_keyed(store, sealing, 201, &answer, None);
+            }
+            Ok(answer)
+        })
+        .await?;
+    drop(running);
+    // A group may name a calendar before it exists: its answers go with each new member.
+    for id in &ids {
+        app.changed(id);
+    }
+    Ok(response::json(StatusCode::CREATED, answer))
 }
 
 /// PATCH /calendars/{id} (its write key): change the owner's zone, the booking policy, or

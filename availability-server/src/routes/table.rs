@@ -67,6 +67,13 @@ pub(super) static ROUTES: &[Route] = &[
         ],
         page: None,
     },
+    // Calendars created together, all or none (admin).
+    Route {
+        name: "calendars-batch",
+        pattern: &[Lit("calendars:batch")],
+        methods: &[(Method::POST, wait!(calendars::batch))],
+        page: None,
+    },
     // One calendar: read (anyone), change its zone or booking policy (its key), delete (admin).
     Route {
         name: "calendar",

@@ -182,6 +182,7 @@ async fn answers_match_their_schemas() {
     answers::pages(&mut s).await;
     answers::admin_keys(&mut s, admin).await;
     let (alice, bob) = answers::calendars(&mut s, admin).await;
+    types::onboarding(&mut s, admin).await;
     let (alice, bob) = (Some(alice.as_str()), Some(bob.as_str()));
     answers::week(&mut s, alice, bob).await;
     answers::calendar_keys(&mut s, alice).await;

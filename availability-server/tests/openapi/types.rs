@@ -1,5 +1,5 @@
-//! The answers of booking types, slots, bookings by type and reschedules, each checked
-//! against its schema: successes and the problems a client meets.
+//! The answers of onboarding, booking types, slots, bookings by type and reschedules, each
+//! checked against its schema: successes and the problems a client meets.
 
 use http::{Method, StatusCode as S};
 use serde_json::json;
@@ -147,4 +147,51 @@ pub(super) async fn group_bookings(s: &mut Session<'_>, admin: Option<&str>, ali
     s.call(Method::DELETE, path, admin, None, &[], S::OK).await;
     s.call(Method::DELETE, path, admin, None, &[], S::NOT_FOUND)
         .await;
+}
+
+/// Onboarding: a calendar made without a key, a batch made, and batches refused (an id that
+/// exists, a field that is wrong, no admin key).
+pub(super) async fn onboarding(s: &mut Session<'_>, admin: Option<&str>) {
+    let made = s
+        .json(
+            Method::POST,
+            "/calendars",
+            admin,
+            r#"{"id":"kiosk","key":false}"#,
+            S::CREATED,
+        )
+        .await;
+    assert!(made.json().get("key").is_none());
+    let batch = json!({
+        "calendars": [
+            { "id": "desk-1", "timezone": "Europe/Paris" },
+            { "id": "desk-2", "booking": "public", "key": false },
+        ]
+    })
+    .to_string();
+    let made = s
+        .json(Method::POST, "/calendars:batch", admin, &batch, S::CREATED)
+        .await;
+    assert_eq!(made.json()["calendars"], json!(["desk-1", "desk-2"]));
+    s.json(Method::POST, "/calendars:batch", admin, &batch, S::CONFLICT)
+        .await;
+    let wrong = r#"{"calendars":[{"id":"desk-3","timezone":"Mars/Olympus"}]}"#;
+    let refused = s
+        .json(
+            Method::POST,
+            "/calendars:batch",
+            admin,
+            wrong,
+            S::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    assert_eq!(refused.json()["field"], "calendars[0].timezone");
+    s.json(
+        Method::POST,
+        "/calendars:batch",
+        None,
+        wrong,
+        S::UNAUTHORIZED,
+    )
+    .await;
 }

@@ -1,5 +1,5 @@
 //! Following the change log: a change from a transaction that commits after a later one is
-//! still applied by every instance.
+//! still applied by every instance; a batch of calendars reaches every instance.
 
 use http::{Method, StatusCode, Version};
 
@@ -126,4 +126,59 @@ async fn a_claim_waits_for_the_calendars_row_and_decides_from_what_committed() {
     let r = claim.await.unwrap();
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
     assert_eq!(r.json()["conflict"]["reason"], "booked", "{}", r.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_made_through_one_instance_reaches_the_others() {
+    let Some(cluster) = cluster_for("a_batch_made_through_one_instance_reaches_the_others") else {
+        return;
+    };
+    let url = cluster.database().await;
+    let servers = instances(2, &url).await;
+    let (a, b) = (&servers[0], &servers[1]);
+    let body = serde_json::json!({
+        "calendars": (0..500)
+            .map(|i| serde_json::json!({ "id": format!("desk-{i}"), "timezone": "Asia/Tokyo" }))
+            .collect::<Vec<_>>()
+    });
+    let r = a
+        .client(Version::HTTP_2)
+        .json(
+            Method::POST,
+            "/calendars:batch",
+            &a.admin,
+            &body.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    eventually("the batch on B", || async {
+        b.app.store.len() == a.app.store.len()
+    })
+    .await;
+    let r = b.client(Version::HTTP_11).get("/calendars/desk-499").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["timezone"], "Asia/Tokyo");
+    // A second batch naming one of them creates none, through either instance.
+    let again = serde_json::json!({ "calendars": [{ "id": "desk-new" }, { "id": "desk-7" }] });
+    let r = b
+        .client(Version::HTTP_2)
+        .json(
+            Method::POST,
+            "/calendars:batch",
+            &b.admin,
+            &again.to_string(),
+        )
+        .await;
+    assert!(
+        r.problem(StatusCode::CONFLICT).contains("desk-7"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        a.client(Version::HTTP_11)
+            .get("/calendars/desk-new")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -173,7 +173,7 @@ fn the_header_checks_magic_version_crc_and_size() {
     assert!(sniff_version(&newer)
         .expect_err("version")
         .contains("newer"));
-    for log in [OLDER_LOGS[0], OLDER_LOGS[1], FORMAT_VERSION] {
+    for log in OLDER_LOGS.into_iter().chain([FORMAT_VERSION]) {
         newer[8] = log as u8;
         assert_eq!(sniff_version(&newer), Ok(log));
         assert!(

@@ -178,7 +178,37 @@ fn samples() -> Vec<Record> {
         Record::DeleteGroup {
             id: String::from("team"),
         },
+        Record::Calendars(batch(&["room-1", "room-2", "hall"])),
     ]
+}
+
+/// New calendars of one batch (incarnation 5), one of them open to bookings from anyone.
+fn batch(ids: &[&str]) -> alloc::vec::Vec<Arc<CalendarRecord>> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut record =
+                super::super::calendar::new_calendar(id, "Asia/Kathmandu", alloc::vec![], 5);
+            record.booking_public = i == 1;
+            Arc::new(record)
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_is_of_new_calendars_of_distinct_ids() {
+    let refused = |records: alloc::vec::Vec<Arc<CalendarRecord>>| {
+        let record = Record::Calendars(records);
+        Record::decode(record.kind(), &record.encode()).expect_err("refused")
+    };
+    assert!(refused(batch(&["a", "b", "a"])).contains("twice"));
+    assert!(refused(alloc::vec![]).contains("0 calendars"));
+    let mut old = batch(&["a", "b"]);
+    Arc::make_mut(&mut old[1]).version = 2;
+    assert!(refused(old).contains("version 2"));
+    let mut unborn = batch(&["a"]);
+    Arc::make_mut(&mut unborn[0]).incarnation = 0;
+    assert!(refused(unborn).contains("incarnation 0"));
 }
 
 #[test]
