@@ -20,13 +20,15 @@ use self::types::{add_types, assert_types, GROUP_PARTS, TYPED_KEY};
 
 const LOG: &str = "info";
 
-/// A whole hour `days` days ahead, plus `hours`, as RFC 3339 in UTC.
+/// `hours` after 00:00 UTC of the date `days` days ahead, as RFC 3339 in UTC. From the date's
+/// midnight, not from now: a span an hour or two after now crosses into the next date in
+/// Paris late in the UTC evening, where the override of `date_ahead(4)` would refuse it.
 fn ahead(days: i64, hours: i64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let at = (now / 3600 + 24 * days + hours) * 3600;
+    let at = (now / 86_400 + days) * 86_400 + hours * 3600;
     chrono::DateTime::from_timestamp(at, 0)
         .unwrap()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
