@@ -276,7 +276,17 @@ async fn copy_calendars(
         }),
     )
     .await?;
-    columns::copy_types(tx, calendars).await
+    columns::copy_types(
+        tx,
+        "booking_types (calendar, name, duration, \"interval\", buffer_before, buffer_after, \
+         notice, horizon, per_day, label)",
+        calendars.iter().flat_map(|calendar| {
+            calendar
+                .booking_types()
+                .map(|(name, t)| (calendar.id(), name, t, None))
+        }),
+    )
+    .await
 }
 
 /// The overrides and the live bookings.
@@ -386,7 +396,17 @@ async fn copy_rest(tx: &Transaction<'_>, store: &Store) -> Result<(), String> {
         (0..groups.len()).map(|i| [&group_ids[i] as &(dyn ToSql + Sync), &members[i]]),
     )
     .await?;
-    groups::copy_types(tx, &groups).await?;
+    columns::copy_types(
+        tx,
+        "group_types (group_id, name, duration, \"interval\", buffer_before, buffer_after, \
+         notice, horizon, per_day, label, zone)",
+        groups.iter().flat_map(|group| {
+            group
+                .booking_types()
+                .map(|(name, t)| (group.id(), name, &t.rules, Some(t.zone.as_str())))
+        }),
+    )
+    .await?;
     let answers = store
         .remembered_answers()
         .iter()

@@ -24,6 +24,7 @@ use http::request::Parts;
 use http::{Response, StatusCode};
 
 use crate::auth::{self, Principal};
+use crate::ctx::Ctx;
 use crate::store::{Answer, IdempotencyKey, Remembered, Storage, Store};
 use crate::wire::{etag, Body, Problem, Result};
 
@@ -240,20 +241,18 @@ impl Remember<'_> {
 /// # Errors
 ///
 /// As [`start`]; 422 when a remembered answer cannot be opened with this request's token.
-pub fn start_keyed<'a>(
-    answering: &'a Answering,
-    store: &Store,
-    parts: &Parts,
+pub(crate) fn start_keyed<'a>(
+    cx: &Ctx<'a>,
     principal: &Principal,
-    client: IpAddr,
     body: &[u8],
 ) -> Result<Keyed<'a>> {
+    let (app, parts) = (cx.app, cx.parts);
     let token = auth::request_token(&parts.headers).unwrap_or_default();
     match start(
-        answering,
-        store,
+        &app.answering,
+        &app.store,
         parts,
-        self::principal(Some(principal), parts, client),
+        self::principal(Some(principal), parts, cx.client),
         body,
     )? {
         Start::Fresh(running) => Ok(Keyed::Fresh(running.map(|running| Remember {

@@ -1,68 +1,64 @@
 //! The columns of a remembered answer as a copy streams them: a response's, or a booking's
-//! with the zone its slots were derived in; and the calendars' booking types.
-
-use std::sync::Arc;
+//! with the zone its slots were derived in; and booking types, the calendars' and the groups'.
 
 use availability_core::dated::{Booking, Claim, Dated};
-use availability_core::store::{Answer, Calendar, Remembered, Store};
+use availability_core::slots::BookingType;
+use availability_core::store::{Answer, Remembered, Store};
 use availability_core::tz::Zone;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Transaction;
 
 use crate::rows::{signed, BookingRow};
 
-/// The calendars' booking types, with one binary `COPY`.
-pub(super) async fn copy_types(
+/// Booking types, with one binary `COPY` into `table` (the columns of the owner, the name,
+/// the rules and, for a group's types, the zone): each type as (owner, name, rules, zone).
+pub(super) async fn copy_types<'a>(
     tx: &Transaction<'_>,
-    calendars: &[Arc<Calendar>],
+    table: &str,
+    types: impl Iterator<Item = (&'a str, &'a str, &'a BookingType, Option<&'a str>)>,
 ) -> Result<(), String> {
     struct Cols<'a> {
-        calendar: &'a str,
+        owner: &'a str,
         name: &'a str,
         numbers: [i32; 6],
         per_day: Option<i32>,
         label: Option<&'a str>,
+        zone: Option<&'a str>,
     }
     let n = |v: u32| i32::try_from(v).map_err(|_| format!("a booking type's rule {v}"));
     let mut rows = Vec::new();
-    for calendar in calendars {
-        for (name, t) in calendar.booking_types() {
-            rows.push(Cols {
-                calendar: calendar.id(),
-                name,
-                numbers: [
-                    n(t.duration)?,
-                    n(t.interval)?,
-                    n(t.buffer_before)?,
-                    n(t.buffer_after)?,
-                    n(t.notice)?,
-                    n(t.horizon)?,
-                ],
-                per_day: t.per_day.map(n).transpose()?,
-                label: t.label.as_deref(),
-            });
-        }
+    let mut zoned = false;
+    for (owner, name, t, zone) in types {
+        zoned |= zone.is_some();
+        rows.push(Cols {
+            owner,
+            name,
+            numbers: [
+                n(t.duration)?,
+                n(t.interval)?,
+                n(t.buffer_before)?,
+                n(t.buffer_after)?,
+                n(t.notice)?,
+                n(t.horizon)?,
+            ],
+            per_day: t.per_day.map(n).transpose()?,
+            label: t.label.as_deref(),
+            zone,
+        });
     }
-    let int4 = Type::INT4;
+    let mut columns = vec![Type::TEXT, Type::TEXT];
+    columns.extend(std::iter::repeat_n(Type::INT4, 7));
+    columns.push(Type::TEXT);
+    if zoned {
+        columns.push(Type::TEXT);
+    }
     super::copy_in(
         tx,
-        "booking_types (calendar, name, duration, \"interval\", buffer_before, buffer_after, \
-         notice, horizon, per_day, label)",
-        &[
-            Type::TEXT,
-            Type::TEXT,
-            int4.clone(),
-            int4.clone(),
-            int4.clone(),
-            int4.clone(),
-            int4.clone(),
-            int4.clone(),
-            int4,
-            Type::TEXT,
-        ],
+        table,
+        &columns,
         rows.iter().map(|r| {
-            [
-                &r.calendar as &(dyn ToSql + Sync),
+            let mut row: Vec<&(dyn ToSql + Sync)> = vec![
+                &r.owner,
                 &r.name,
                 &r.numbers[0],
                 &r.numbers[1],
@@ -72,7 +68,11 @@ pub(super) async fn copy_types(
                 &r.numbers[5],
                 &r.per_day,
                 &r.label,
-            ]
+            ];
+            if zoned {
+                row.push(&r.zone);
+            }
+            row
         }),
     )
     .await?;

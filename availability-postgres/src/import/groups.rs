@@ -1,84 +1,13 @@
-//! What a copy carries of group bookings: the groups' booking types (one binary `COPY`), the
-//! group booking id sequence set past every id the store gave, and both read back.
+//! What a copy carries of group bookings: the group booking id sequence set past every id
+//! the store gave, and the groups' booking types and the parts read back.
 
 use std::sync::Arc;
 
-use availability_core::store::{Calendar, Group, Store};
-use tokio_postgres::types::{ToSql, Type};
+use availability_core::store::{Calendar, Store};
 use tokio_postgres::{Client, Transaction};
 
 use super::said;
 use crate::rows::signed;
-
-/// The groups' booking types, with one binary `COPY`.
-pub(super) async fn copy_types(tx: &Transaction<'_>, groups: &[Arc<Group>]) -> Result<(), String> {
-    struct Cols<'a> {
-        group: &'a str,
-        name: &'a str,
-        numbers: [i32; 6],
-        per_day: Option<i32>,
-        label: Option<&'a str>,
-        zone: &'a str,
-    }
-    let n = |v: u32| i32::try_from(v).map_err(|_| format!("a group type's rule {v}"));
-    let mut rows = Vec::new();
-    for group in groups {
-        for (name, t) in group.booking_types() {
-            let r = &t.rules;
-            rows.push(Cols {
-                group: group.id(),
-                name,
-                numbers: [
-                    n(r.duration)?,
-                    n(r.interval)?,
-                    n(r.buffer_before)?,
-                    n(r.buffer_after)?,
-                    n(r.notice)?,
-                    n(r.horizon)?,
-                ],
-                per_day: r.per_day.map(n).transpose()?,
-                label: r.label.as_deref(),
-                zone: &t.zone,
-            });
-        }
-    }
-    let int4 = Type::INT4;
-    super::copy_in(
-        tx,
-        "group_types (group_id, name, duration, \"interval\", buffer_before, buffer_after, \
-         notice, horizon, per_day, label, zone)",
-        &[
-            Type::TEXT,
-            Type::TEXT,
-            int4.clone(),
-            int4.clone(),
-            int4.clone(),
-            int4.clone(),
-            int4.clone(),
-            int4.clone(),
-            int4,
-            Type::TEXT,
-            Type::TEXT,
-        ],
-        rows.iter().map(|r| {
-            [
-                &r.group as &(dyn ToSql + Sync),
-                &r.name,
-                &r.numbers[0],
-                &r.numbers[1],
-                &r.numbers[2],
-                &r.numbers[3],
-                &r.numbers[4],
-                &r.numbers[5],
-                &r.per_day,
-                &r.label,
-                &r.zone,
-            ]
-        }),
-    )
-    .await?;
-    Ok(())
-}
 
 /// The group booking ids the calendars' bookings hold, one per part.
 fn group_parts(calendars: &[Arc<Calendar>]) -> impl Iterator<Item = u64> + '_ {

@@ -71,14 +71,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     idempotency::key(parts)?;
     let principal = app.authorize(cx.client, parts, Need::Admin).await?;
     let bytes = body::read_optional_json(app.body, parts, body).await?;
-    let running = match idempotency::start_keyed(
-        &app.answering,
-        &app.store,
-        parts,
-        &principal,
-        cx.client,
-        &bytes,
-    )? {
+    let running = match idempotency::start_keyed(&cx, &principal, &bytes)? {
         Keyed::Repeat(response, _) => return Ok(response),
         Keyed::Fresh(running) => running,
     };

@@ -123,14 +123,7 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     idempotency::key(parts)?;
     let principal = app.authorize(cx.client, parts, Need::Admin).await?;
     let bytes = body::read_json(app.body, parts, body).await?;
-    let running = match idempotency::start_keyed(
-        &app.answering,
-        &app.store,
-        parts,
-        &principal,
-        cx.client,
-        &bytes,
-    )? {
+    let running = match idempotency::start_keyed(&cx, &principal, &bytes)? {
         Keyed::Repeat(mut response, answer) => {
             if let Some(id) = answer["calendar"].as_str() {
                 idempotency::locate(&mut response, &format!("/calendars/{id}"));
@@ -214,14 +207,7 @@ pub(super) async fn batch(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bod
     idempotency::key(parts)?;
     let principal = app.authorize(cx.client, parts, Need::Admin).await?;
     let bytes = body::read_json(app.body, parts, body).await?;
-    let running = match idempotency::start_keyed(
-        &app.answering,
-        &app.store,
-        parts,
-        &principal,
-        cx.client,
-        &bytes,
-    )? {
+    let running = match idempotency::start_keyed(&cx, &principal, &bytes)? {
         Keyed::Repeat(response, _) => return Ok(response),
         Keyed::Fresh(running) => running,
     };
@@ -262,7 +248,6 @@ pub(super) async fn batch(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bod
             booking_public: public == Some(true),
         });
     }
-    availability_core::store::batch_ids(&batch).map_err(|e| Problem::conflict(e.to_string()))?;
     let by = principal.authority();
     let sealing = running.as_ref().map(idempotency::Remember::sealing);
     let first = batch[0].id.clone();
@@ -282,8 +267,9 @@ pub(super) async fn batch(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bod
         .await?;
     drop(running);
     // A group may name a calendar before it exists: its answers go with each new member.
+    // (The commit has woken the event streams.)
     for id in &ids {
-        app.changed(id);
+        app.cache.forget(id);
     }
     Ok(response::json(StatusCode::CREATED, answer))
 }
