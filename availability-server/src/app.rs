@@ -63,6 +63,8 @@ pub struct App {
     shutting_down: AtomicBool,
     /// The requests with an idempotency key being answered now ([`crate::idempotency`]).
     pub answering: Answering,
+    /// Webhooks: their client, sealing key and counts, once set up ([`crate::startup`]).
+    pub webhooks: std::sync::OnceLock<Arc<crate::webhooks::Webhooks>>,
 }
 
 /// The plain settings of [`App`].
@@ -128,6 +130,7 @@ impl App {
             events: Events::new(settings.events),
             shutting_down: AtomicBool::new(false),
             answering: Answering::default(),
+            webhooks: std::sync::OnceLock::new(),
         }
     }
 

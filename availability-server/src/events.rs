@@ -116,6 +116,16 @@ impl Events {
         self.shared.commits.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// A receiver that sees every commit (the webhook sender's wake-up).
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.shared.commits.subscribe()
+    }
+
+    /// A receiver that sees shutdown begin.
+    pub fn shutdown(&self) -> watch::Receiver<bool> {
+        self.shared.shutdown.subscribe()
+    }
+
     /// Shutdown begins: every stream ends.
     pub fn shut_down(&self) {
         self.shared.shutdown.send_replace(true);

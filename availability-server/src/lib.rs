@@ -69,6 +69,7 @@ pub mod startup;
 pub mod store;
 pub mod tls;
 pub mod tzdata;
+pub mod webhooks;
 pub mod wire;
 
 // The workspace README's examples, compiled and run as doctests so that they stay true. They

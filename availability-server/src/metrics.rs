@@ -255,6 +255,40 @@ impl Metrics {
         for (limit, _, evicted) in outside.limiters {
             out.sample(name, &[("limit", limit)], evicted);
         }
+        let name = "availability_webhook_attempts_total";
+        out.family(
+            name,
+            "counter",
+            "Attempts to deliver webhook events, by outcome (delivered: a 2xx).",
+        );
+        out.sample(
+            name,
+            &[("outcome", "delivered")],
+            outside.webhooks.delivered,
+        );
+        out.sample(name, &[("outcome", "failed")], outside.webhooks.failed);
+        for (name, help, value) in [
+            (
+                "availability_webhook_deliveries_waiting",
+                "Webhook deliveries waiting (one per event and endpoint).",
+                outside.webhooks.waiting,
+            ),
+            (
+                "availability_webhook_retries_waiting",
+                "Waiting webhook deliveries that failed before.",
+                outside.webhooks.retrying,
+            ),
+        ] {
+            out.family(name, "gauge", help);
+            out.sample(name, &[], value);
+        }
+        let name = "availability_webhook_oldest_waiting_seconds";
+        out.family(
+            name,
+            "gauge",
+            "Age of the oldest webhook event not yet delivered everywhere.",
+        );
+        out.sample(name, &[], outside.webhooks.oldest_seconds);
         let name = "availability_tzdata_info";
         out.family(
             name,
@@ -281,6 +315,23 @@ pub struct Outside<'a> {
     pub limiters: &'a [(&'a str, usize, u64)],
     /// The release of the time-zone database in use.
     pub tzdata: &'a str,
+    /// The webhook sender's counts.
+    pub webhooks: WebhookCounts,
+}
+
+/// What the webhook sender did and what waits for it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WebhookCounts {
+    /// Attempts a receiver took.
+    pub delivered: u64,
+    /// Attempts that failed.
+    pub failed: u64,
+    /// Deliveries waiting (an event for an endpoint).
+    pub waiting: u64,
+    /// Of those, deliveries that failed before and wait to be tried again.
+    pub retrying: u64,
+    /// Seconds since the oldest waiting event was recorded (0 when none waits).
+    pub oldest_seconds: f64,
 }
 
 /// The Prometheus text format (version 0.0.4), the one writer of it: families with their help
@@ -343,7 +394,16 @@ mod tests {
             bcrypt_runs: 7,
             limiters: &limiters,
             tzdata: "2026f",
+            webhooks: WebhookCounts {
+                delivered: 4,
+                failed: 2,
+                waiting: 3,
+                retrying: 1,
+                oldest_seconds: 12.5,
+            },
         });
+        assert!(text.contains("availability_webhook_attempts_total{outcome=\"failed\"} 2"));
+        assert!(text.contains("availability_webhook_oldest_waiting_seconds 12.5"));
         assert!(text.contains("availability_requests_in_flight 0"));
         assert!(text.contains("availability_panics_total 0"));
         assert!(

@@ -163,6 +163,17 @@ pub async fn prepare(config: &Config, opened: Opened) -> Result<Prepared, String
     if let Storage::Postgres(_, told) = &app.storage {
         let _ = told.set(Arc::downgrade(&app));
     }
+    let key_file = config
+        .webhook_key_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("webhook.key"));
+    let webhooks = Arc::new(crate::webhooks::Webhooks::new(
+        &key_file,
+        &config.webhook_allow,
+        config.webhook_ca_file.as_deref(),
+    )?);
+    let _ = app.webhooks.set(Arc::clone(&webhooks));
+    crate::webhooks::start(&app, webhooks);
     Ok(Prepared {
         app,
         tls,

@@ -14,8 +14,9 @@ use availability_core::dated::{Booking, BookingId, Claim, DayOverride};
 use availability_core::store::decide::DatedWrite;
 pub use availability_core::store::group_book::{GroupBooking, GroupRequest};
 pub use availability_core::store::{
-    Answer, Authority, Calendar, Change, Expected, Group, GroupType, IdempotencyKey, KeyHash,
-    KeyScope, NewCalendar, Remembered, Store, DEFAULT_CALENDAR, MAX_BATCH,
+    Answer, Attempt, Authority, Calendar, Change, Expected, Group, GroupType, IdempotencyKey,
+    KeyHash, KeyScope, NewCalendar, Pending, Remembered, Store, Webhook, DEFAULT_CALENDAR,
+    MAX_BATCH,
 };
 use availability_core::Error;
 pub use availability_postgres::{Booked, Database};
@@ -417,4 +418,90 @@ impl Storage {
             Storage::Postgres(db, _) => Self::wait(db.remember(key, answer)),
         }
     }
+
+    /// The webhook endpoints, in id order (none on a database: webhooks are the store
+    /// file's in this version).
+    pub fn webhooks(&self) -> Vec<Arc<Webhook>> {
+        match self {
+            Storage::File(store) => store.webhooks(),
+            Storage::Postgres(..) => Vec::new(),
+        }
+    }
+
+    /// The events waiting for endpoints, in commit order.
+    pub fn pending_events(&self) -> Vec<Arc<Pending>> {
+        match self {
+            Storage::File(store) => store.pending_events(),
+            Storage::Postgres(..) => Vec::new(),
+        }
+    }
+
+    /// Endpoint `id`'s last attempts, oldest first.
+    pub fn attempts(&self, id: &str) -> Vec<Attempt> {
+        match self {
+            Storage::File(store) => store.attempts(id),
+            Storage::Postgres(..) => Vec::new(),
+        }
+    }
+
+    /// Whether webhooks can be kept here.
+    pub fn has_webhooks(&self) -> bool {
+        matches!(self, Storage::File(_))
+    }
+
+    /// Makes a webhook endpoint ([`Store::create_webhook`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::create_webhook`]; on a database, [`no_webhooks`].
+    pub fn create_webhook(&self, hook: Webhook, by: &Authority) -> Result<Arc<Webhook>, Error> {
+        match self {
+            Storage::File(store) => store.create_webhook(hook, by),
+            Storage::Postgres(..) => Err(no_webhooks()),
+        }
+    }
+
+    /// Removes a webhook endpoint ([`Store::delete_webhook`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::delete_webhook`]; on a database, [`no_webhooks`].
+    pub fn delete_webhook(&self, id: &str, by: &Authority) -> Result<(), Error> {
+        match self {
+            Storage::File(store) => store.delete_webhook(id, by),
+            Storage::Postgres(..) => Err(no_webhooks()),
+        }
+    }
+
+    /// Disables a webhook endpoint ([`Store::disable_webhook`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::disable_webhook`]; on a database, [`no_webhooks`].
+    pub fn disable_webhook(&self, id: &str, reason: &str, at_ms: i64) -> Result<(), Error> {
+        match self {
+            Storage::File(store) => store.disable_webhook(id, reason, at_ms),
+            Storage::Postgres(..) => Err(no_webhooks()),
+        }
+    }
+
+    /// Records attempts to deliver to an endpoint ([`Store::record_attempts`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::record_attempts`]; on a database, [`no_webhooks`].
+    pub fn record_attempts(&self, id: &str, attempts: Vec<Attempt>) -> Result<(), Error> {
+        match self {
+            Storage::File(store) => store.record_attempts(id, attempts),
+            Storage::Postgres(..) => Err(no_webhooks()),
+        }
+    }
+}
+
+/// The refusal of a webhook write on a database: not built there yet.
+pub fn no_webhooks() -> Error {
+    Error::of_backend(
+        availability_core::BackendError::Io,
+        "webhooks are kept by the store file only in this version; they are not available on PostgreSQL",
+    )
 }

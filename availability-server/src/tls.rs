@@ -93,7 +93,7 @@ pub fn load_or_create(dir: &Path) -> Result<(Identity, Option<PathBuf>), String>
 /// renamed over `path`, and the directory synced, so that a crash or a power loss leaves either
 /// no file or the whole file, never an empty or torn one that would stop the next start.
 /// With `private`, only the owner can read it.
-fn write_durably(path: &Path, bytes: &[u8], private: bool) -> Result<(), String> {
+pub(crate) fn write_durably(path: &Path, bytes: &[u8], private: bool) -> Result<(), String> {
     use std::io::Write;
     let fail = |e: std::io::Error| format!("writing {}: {e}", path.display());
     let temporary = path.with_extension("pem.partial");

@@ -40,3 +40,4 @@ mod probes;
 mod readme;
 mod schemathesis;
 mod slots;
+mod webhooks;

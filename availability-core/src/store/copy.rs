@@ -42,6 +42,8 @@ pub struct Counts {
     pub admin_keys: usize,
     /// Answers remembered for idempotency keys that have not expired.
     pub remembered: usize,
+    /// Webhook endpoints.
+    pub webhooks: usize,
 }
 
 impl fmt::Display for Counts {
@@ -49,14 +51,15 @@ impl fmt::Display for Counts {
         write!(
             f,
             "{} calendars with {} keys, {} overrides and {} bookings; {} groups, {} admin \
-             keys, {} remembered answers",
+             keys, {} remembered answers, {} webhooks",
             self.calendars,
             self.keys,
             self.overrides,
             self.bookings,
             self.groups,
             self.admin_keys,
-            self.remembered
+            self.remembered,
+            self.webhooks
         )
     }
 }
@@ -75,6 +78,7 @@ impl Store {
         counts.groups = self.groups.load().len();
         counts.admin_keys = self.admin_keys.load().len();
         counts.remembered = self.remembered_answers().len();
+        counts.webhooks = self.webhooks().len();
         counts
     }
 
@@ -95,7 +99,8 @@ impl Store {
     /// Writes a new store file at `path` (whose directory must exist) holding this store's
     /// published state: every calendar with its id, incarnation, version, zone, week, keys,
     /// booking flag, change time, next booking id, overrides and bookings; the admin keys,
-    /// the groups and the unexpired remembered answers. What retention would drop when the
+    /// the groups, the unexpired remembered answers, and the webhook endpoints with their
+    /// last attempts and the events waiting for them. What retention would drop when the
     /// copy is opened (bookings and overrides that ended long ago) is left out. Calendars
     /// created in the copy get incarnations from `next_incarnation` on, or past every
     /// incarnation copied if that is more, so an entity tag never repeats across the move.
@@ -146,6 +151,12 @@ impl Store {
             counts.groups += 1;
             image.push(&Record::Group(group));
         }
+        // Last, as compaction writes them: the records above make no events.
+        let outbox = self.journal.outbox();
+        counts.webhooks = outbox.hooks().len();
+        outbox.each_record(cutoff.saturating_mul(1000), &mut |record| {
+            image.push(&record)
+        });
         file::create_new(path, &image.finish())?;
         Ok(counts)
     }

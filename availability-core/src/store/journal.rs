@@ -393,6 +393,14 @@ impl Journal {
             .collect()
     }
 
+    /// A copy of the outbox as of now (O(1) under the lock: its maps are persistent).
+    pub(super) fn outbox(&self) -> super::outbox::Outbox {
+        self.state
+            .lock()
+            .map(|state| state.live.outbox.clone())
+            .unwrap_or_default()
+    }
+
     /// The sequence number the next record gets: every incarnation given so far is below it.
     pub(super) fn next_seq(&self) -> u64 {
         self.state.lock().map_or(1, |state| state.next_seq)

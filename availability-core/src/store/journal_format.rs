@@ -12,8 +12,7 @@ use alloc::vec::Vec;
 
 use super::checked::KeyHash;
 use super::format::{
-    decode_keys, encode_keys, keys_len, page_crc, u32_at, u64_at, CalendarRecord, Cursor,
-    FORMAT_VERSION, MAGIC, OLDER_LOGS,
+    decode_keys, encode_keys, keys_len, u32_at, u64_at, CalendarRecord, Cursor, FORMAT_VERSION,
 };
 use crate::dated::GroupRef;
 
@@ -36,101 +35,6 @@ pub(crate) const MAX_IDEMPOTENCY_KEY: usize = 255;
 pub(crate) const MAX_ANSWER: usize = 1 << 16;
 /// The longest booking label (as the dated layer's rule).
 pub(crate) const MAX_LABEL: usize = crate::dated::MAX_LABEL;
-
-/// The journal's header: which generation of the file this is and the sequence number of its
-/// first record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Header {
-    /// One more with every compaction (which writes a new file).
-    pub(crate) generation: u64,
-    /// The sequence number of the first record; the next ones count on by one.
-    pub(crate) first_seq: u64,
-}
-
-impl Header {
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut page = alloc::vec![0u8; HEADER];
-        page[..8].copy_from_slice(&MAGIC);
-        page[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        page[16..20].copy_from_slice(&(HEADER as u32).to_le_bytes());
-        page[24..32].copy_from_slice(&self.generation.to_le_bytes());
-        page[32..40].copy_from_slice(&self.first_seq.to_le_bytes());
-        let crc = page_crc(&page, 12);
-        page[12..16].copy_from_slice(&crc.to_le_bytes());
-        page
-    }
-
-    /// Checks the header page of a store file of [`FORMAT_VERSION`] or one of [`OLDER_LOGS`]
-    /// (the log); the error says what failed.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Header, String> {
-        let mut known = [FORMAT_VERSION; OLDER_LOGS.len() + 1];
-        known[1..].copy_from_slice(&OLDER_LOGS);
-        Header::decode_as(bytes, &MAGIC, &known, "the store file")
-    }
-
-    /// Checks the header page of a journal of format version 2 (to migrate it).
-    pub(crate) fn decode_journal(bytes: &[u8]) -> Result<Header, String> {
-        Header::decode_as(bytes, &JOURNAL_MAGIC, &[JOURNAL_VERSION], "the journal")
-    }
-
-    fn decode_as(
-        bytes: &[u8],
-        magic: &[u8; 8],
-        reads: &[u32],
-        what: &str,
-    ) -> Result<Header, String> {
-        let page = bytes.get(..HEADER).ok_or_else(|| {
-            format!(
-                "{what} is {} bytes, shorter than its {HEADER}-byte header",
-                bytes.len()
-            )
-        })?;
-        if page.get(..8) != Some(&magic[..]) {
-            return Err(format!("{what}'s header has the wrong magic bytes"));
-        }
-        let version = u32_at(page, 8).unwrap_or_default();
-        let expected = reads.first().copied().unwrap_or_default();
-        if !reads.contains(&version) {
-            let which = if version > expected {
-                "newer than"
-            } else {
-                "not"
-            };
-            return Err(format!(
-                "{what} says format version {version}, which is {which} the version \
-                 this build reads ({expected}); use a build that reads version {version}"
-            ));
-        }
-        let stored = u32_at(page, 12).unwrap_or_default();
-        let actual = page_crc(page, 12);
-        if stored != actual {
-            return Err(format!(
-                "{what}'s header CRC-32 does not match (stored {stored:#010x}, computed \
-                 {actual:#010x})"
-            ));
-        }
-        if u32_at(page, 16) != Some(HEADER as u32) {
-            return Err(format!("{what}'s header says a page size other than 4096"));
-        }
-        let first_seq = u64_at(page, 32).unwrap_or_default();
-        if first_seq == 0 {
-            return Err(format!(
-                "{what}'s header says the first sequence number is 0"
-            ));
-        }
-        if page.get(20..24).is_some_and(|r| r.iter().any(|&b| b != 0))
-            || page.get(40..).is_some_and(|r| r.iter().any(|&b| b != 0))
-        {
-            return Err(format!(
-                "{what}'s header has reserved bytes that are not zero"
-            ));
-        }
-        Ok(Header {
-            generation: u64_at(page, 24).unwrap_or_default(),
-            first_seq,
-        })
-    }
-}
 
 /// A record's frame and payload, ready to write: the CRC, length, sequence number, how far
 /// the journal was durable when it was written (`durable`: every record before that
@@ -304,32 +208,23 @@ pub(crate) enum Record {
     DeleteCalendar { id: String, incarnation: u64 },
     /// The admin keys, replacing the earlier ones.
     AdminKeys(Vec<KeyHash>),
+    /// A webhook endpoint, made or replaced whole.
+    Webhook(Arc<Webhook>),
+    /// A webhook endpoint removed.
+    DeleteWebhook { id: String },
+    /// Attempts to deliver events to endpoint `hook`.
+    Attempts {
+        hook: String,
+        attempts: Vec<Attempt>,
+    },
+    /// An event still waiting for endpoints, as compaction writes it.
+    Pending(Arc<Pending>),
 }
 
 /// The most members a named group has.
 pub(crate) const MAX_GROUP: usize = 1000;
 
 impl Record {
-    /// The record of `booking`, made on `owner`'s calendar, with the answer remembered for it.
-    pub(crate) fn book(
-        owner: Owner,
-        booking: &crate::dated::Booking,
-        remembered: Option<Remembered>,
-    ) -> Record {
-        Record::Book {
-            owner,
-            id: booking.id().0,
-            start: booking.start(),
-            end: booking.end(),
-            created_ms: booking.created_unix_ms(),
-            key_id: booking.key_id().map(String::from),
-            label: booking.label().map(String::from),
-            booking_type: booking.booking_type().map(String::from),
-            group: booking.group().cloned(),
-            remembered,
-        }
-    }
-
     fn kind(&self) -> u8 {
         match self {
             Record::State { .. } => 1,
@@ -353,6 +248,10 @@ impl Record {
             Record::Calendars(_) => 16,
             Record::DeleteCalendar { .. } => 10,
             Record::AdminKeys(_) => 11,
+            Record::Webhook(_) => 17,
+            Record::DeleteWebhook { .. } => 18,
+            Record::Attempts { .. } => 19,
+            Record::Pending(_) => 20,
         }
     }
 
@@ -371,7 +270,11 @@ impl Record {
             | Record::Calendar(_)
             | Record::Calendars(_)
             | Record::DeleteCalendar { .. }
-            | Record::AdminKeys(_) => None,
+            | Record::AdminKeys(_)
+            | Record::Webhook(_)
+            | Record::DeleteWebhook { .. }
+            | Record::Attempts { .. }
+            | Record::Pending(_) => None,
         }
     }
 
@@ -408,6 +311,10 @@ impl Record {
             }
             Record::DeleteCalendar { id, .. } => 1 + id.len() + 8,
             Record::AdminKeys(keys) => 1 + keys_len(keys),
+            Record::Webhook(_)
+            | Record::DeleteWebhook { .. }
+            | Record::Attempts { .. }
+            | Record::Pending(_) => webhook::len(self),
         }
     }
 
@@ -493,6 +400,10 @@ impl Record {
                 out.push(keys.len() as u8);
                 encode_keys(&mut out, keys);
             }
+            Record::Webhook(_)
+            | Record::DeleteWebhook { .. }
+            | Record::Attempts { .. }
+            | Record::Pending(_) => webhook::encode(&mut out, self),
         }
         out
     }
@@ -562,6 +473,7 @@ impl Record {
                 let count = c.byte()? as usize;
                 Record::AdminKeys(decode_keys(&mut c, count, FORMAT_VERSION)?)
             }
+            17..=20 => webhook::decode(kind, &mut c)?,
             other => return Err(format!("unknown record kind {other}")),
         };
         c.finish()?;
@@ -572,14 +484,18 @@ impl Record {
 mod batch;
 mod book;
 mod group;
+mod header;
 pub(crate) mod len;
 mod remembered;
+mod webhook;
 
 pub use self::batch::MAX_BATCH;
 pub(crate) use self::group::{GroupSpan, GroupWrite};
+pub(crate) use self::header::Header;
 use self::remembered::Form;
 pub use self::remembered::{Answer, Remembered};
 use super::groups::Group;
+use super::webhook::{Attempt, Pending, Webhook};
 
 /// The calendar a record belongs to, as its payload begins.
 fn owner(c: &mut Cursor<'_>) -> Result<Owner, String> {

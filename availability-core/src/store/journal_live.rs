@@ -13,6 +13,7 @@ use super::checked::KeyHash;
 use super::format::{keys_len, CalendarRecord};
 use super::groups::Group;
 use super::journal_format::{len, Owner, Record, Remembered, ALIGN, FRAME};
+use super::outbox::Outbox;
 use crate::dated::GroupRef;
 
 /// What compaction keeps: the live records, indexed. Its maps are persistent, so that a copy
@@ -26,6 +27,8 @@ pub(super) struct Live {
     admin_keys: Vec<KeyHash>,
     pub(super) remembered: imbl::OrdMap<(String, String), Remembered>,
     groups: imbl::OrdMap<String, Arc<Group>>,
+    /// The webhook endpoints and the events waiting for them.
+    pub(super) outbox: Outbox,
 }
 
 #[derive(Clone, Default)]
@@ -69,6 +72,18 @@ pub(super) struct LiveBooking {
 
 impl Live {
     pub(super) fn apply(&mut self, record: &Record) {
+        let event = if self.outbox.listening() {
+            self.event_of(record)
+        } else {
+            None
+        };
+        self.apply_change(record);
+        if let Some(event) = event {
+            self.outbox.emit(event);
+        }
+    }
+
+    fn apply_change(&mut self, record: &Record) {
         match record {
             Record::Remember(r) => {
                 self.remembered
@@ -103,7 +118,12 @@ impl Live {
             Record::DeleteCalendar { id, incarnation } => {
                 self.calendars
                     .remove(&(Arc::from(id.as_str()), *incarnation));
+                self.outbox.calendar_deleted(id, *incarnation);
             }
+            Record::Webhook(hook) => self.outbox.put_hook(hook),
+            Record::DeleteWebhook { id } => self.outbox.delete_hook(id),
+            Record::Attempts { hook, attempts } => self.outbox.attempted(hook, attempts),
+            Record::Pending(pending) => self.outbox.restore(pending),
             _ => {
                 let Some(owner) = record.owner() else { return };
                 let calendar = self
@@ -166,7 +186,11 @@ impl Live {
                     | Record::AdminKeys(_)
                     | Record::Calendar(_)
                     | Record::Calendars(_)
-                    | Record::DeleteCalendar { .. } => {}
+                    | Record::DeleteCalendar { .. }
+                    | Record::Webhook(_)
+                    | Record::DeleteWebhook { .. }
+                    | Record::Attempts { .. }
+                    | Record::Pending(_) => {}
                 }
             }
         }
@@ -231,6 +255,11 @@ impl Live {
         for group in self.groups.values() {
             out(LiveRecord::Group(group));
         }
+        // Last: replaying the records above makes no events, as no endpoint precedes them.
+        self.outbox
+            .each_record(cutoff.saturating_mul(1000), &mut |record| {
+                out(LiveRecord::Outbox(Box::new(record)))
+            });
     }
 
     /// What the records [`Live::each_record`] hands out take in a journal, each counted with
@@ -277,6 +306,8 @@ pub(super) enum LiveRecord<'a> {
     Remember(&'a Remembered),
     /// A named group.
     Group(&'a Arc<Group>),
+    /// A webhook endpoint, its attempts, or an event waiting.
+    Outbox(Box<Record>),
 }
 
 impl LiveRecord<'_> {
@@ -330,6 +361,7 @@ impl LiveRecord<'_> {
             },
             LiveRecord::Remember(remembered) => Record::Remember(remembered.clone()),
             LiveRecord::Group(group) => Record::Group(Arc::clone(group)),
+            LiveRecord::Outbox(ref record) => Record::clone(record),
         }
     }
 
@@ -351,6 +383,7 @@ impl LiveRecord<'_> {
             ),
             LiveRecord::Remember(remembered) => len::remember(remembered),
             LiveRecord::Group(group) => Record::Group(Arc::clone(group)).encoded_len(),
+            LiveRecord::Outbox(ref record) => record.encoded_len(),
         }
     }
 }
@@ -358,6 +391,8 @@ impl LiveRecord<'_> {
 /// What the due-check counts for a record's frame and the padding after it: the frame's
 /// [`FRAME`] bytes and [`ALIGN`] more, which no padding reaches.
 const FRAMED: usize = FRAME + ALIGN;
+
+mod events;
 
 #[cfg(test)]
 mod tests {

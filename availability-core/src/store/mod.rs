@@ -43,9 +43,12 @@
 //! - this module: the [`Store`], opening it, its reads and the steps every write shares;
 //!   `directory` the published calendars readers look up and list.
 //! - the writes, by what they change: `calendars` (create, change, delete), `admin` (the
-//!   admin keys), `dates` (overrides and bookings), `groups` (named groups) and `remembered`
-//!   (answers kept for idempotency keys); `expect` what a write expects to still hold when it
-//!   commits.
+//!   admin keys), `dates` (overrides and bookings), `groups` (named groups), `remembered`
+//!   (answers kept for idempotency keys) and `webhooks` (endpoints and the attempts to
+//!   deliver to them); `expect` what a write expects to still hold when it commits.
+//! - `webhook`: the webhook values (endpoints, events, attempts); `outbox` the endpoints and
+//!   the events waiting for them as the log's index keeps them, each event derived from the
+//!   record of its change.
 //! - `calendar`: the calendar value ([`Calendar`], [`Change`]) and the rules for changing it.
 //! - `checked`: what a record holds, checked on the way in and out: ids ([`check_id`]), zone
 //!   names ([`check_zone_name`]), keys ([`KeyHash`], [`KeyScope`]), and each one's limit.
@@ -93,7 +96,10 @@ mod journal_live;
 mod migrate;
 mod mirror;
 mod open;
+mod outbox;
 mod remembered;
+mod webhook;
+mod webhooks;
 mod writer;
 
 use alloc::string::String;
@@ -119,6 +125,10 @@ pub use self::journal_format::{Answer, Remembered, MAX_BATCH};
 use self::journal_format::{Owner, Record};
 use self::open::zone_or_utc;
 pub use self::remembered::IdempotencyKey;
+pub use self::webhook::{
+    clip, Attempt, Delivery, Disabled, Event, EventBooking, EventId, EventKind, EventSet, Outcome,
+    Pending, Webhook, KEPT_ATTEMPTS, MAX_SECRET, MAX_URL, MAX_WEBHOOKS, MAX_WEBHOOK_CALENDARS,
+};
 use self::writer::Writer;
 use crate::dated::Dated;
 use crate::error::Error;
@@ -191,6 +201,8 @@ pub struct Store {
     groups: ArcSwap<imbl::OrdMap<String, Arc<Group>>>,
     /// Held by a group write from its check to its publication.
     group_writes: std::sync::Mutex<()>,
+    /// Held by a write of a webhook endpoint from its read to its append.
+    webhook_writes: std::sync::Mutex<()>,
     /// How long dated data is kept after it ends, in seconds.
     retention_seconds: i64,
     /// A mirror's removed calendars: the last incarnation removed, by id.

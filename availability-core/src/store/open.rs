@@ -90,6 +90,7 @@ pub(super) fn open_backend(
         journal,
         groups: ArcSwap::from_pointee(groups),
         group_writes: std::sync::Mutex::new(()),
+        webhook_writes: std::sync::Mutex::new(()),
         retention_seconds: options.retention_seconds.max(0),
         removed: std::sync::Mutex::default(),
     };
@@ -199,7 +200,11 @@ impl Replayed {
             Record::DeleteGroup { id } => {
                 self.groups.remove(id);
             }
-            Record::Remember(_) => {}
+            Record::Remember(_)
+            | Record::Webhook(_)
+            | Record::DeleteWebhook { .. }
+            | Record::Attempts { .. }
+            | Record::Pending(_) => {}
             _ => {
                 let Some(owner) = record.owner() else {
                     return Ok(());
@@ -295,7 +300,11 @@ fn replay(dated: &mut Dated, zone: &str, record: &Record) -> Result<(), String> 
         | Record::Calendar(_)
         | Record::Calendars(_)
         | Record::DeleteCalendar { .. }
-        | Record::AdminKeys(_) => {}
+        | Record::AdminKeys(_)
+        | Record::Webhook(_)
+        | Record::DeleteWebhook { .. }
+        | Record::Attempts { .. }
+        | Record::Pending(_) => {}
     }
     Ok(())
 }

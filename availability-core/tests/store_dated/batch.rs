@@ -247,8 +247,8 @@ fn a_version_6_log_is_read_and_rewritten_as_version_7() {
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
-        7,
-        "rewritten as version 7"
+        8,
+        "rewritten as version 8"
     );
     let store = Store::open_with(&path, keep).expect("reopen");
     holds(&store);

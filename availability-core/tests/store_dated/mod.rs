@@ -15,6 +15,7 @@ mod groups;
 mod journal;
 mod migration;
 mod types;
+mod webhooks;
 
 use std::collections::BTreeSet;
 

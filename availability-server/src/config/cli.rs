@@ -193,6 +193,18 @@ pub struct Cli {
     /// system's /usr/share/zoneinfo when its release is newer than the bundled one].
     #[arg(long, env = "AVAILABILITY_TZDATA_DIR")]
     pub tzdata_dir: Option<PathBuf>,
+    /// Address ranges webhooks may reach although they are loopback, private, link-local or
+    /// otherwise special (10.0.0.0/8), comma-separated [default: none].
+    #[arg(long, env = "AVAILABILITY_WEBHOOK_ALLOW", value_delimiter = ',')]
+    pub webhook_allow: Option<Vec<Cidr>>,
+    /// A PEM file of certificate authorities webhook receivers may chain to, besides the
+    /// platform's roots [default: none].
+    #[arg(long, env = "AVAILABILITY_WEBHOOK_CA_FILE")]
+    pub webhook_ca_file: Option<PathBuf>,
+    /// The key webhook secrets are sealed with at rest, made on first use; instances on one
+    /// database must share it [default: webhook.key in the data directory].
+    #[arg(long, env = "AVAILABILITY_WEBHOOK_KEY_FILE")]
+    pub webhook_key_file: Option<PathBuf>,
     /// What to do [default: serve].
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -97,6 +97,9 @@ struct FileConfig {
     max_event_streams: Option<usize>,
     event_heartbeat: Option<u64>,
     tzdata_dir: Option<PathBuf>,
+    webhook_allow: Option<Vec<Cidr>>,
+    webhook_ca_file: Option<PathBuf>,
+    webhook_key_file: Option<PathBuf>,
 }
 
 /// The PostgreSQL database an instance runs on.
@@ -172,6 +175,12 @@ pub struct Config {
     pub tzdata: crate::tzdata::Source,
     /// The bounds and the heartbeat of the event streams.
     pub events: crate::events::EventLimits,
+    /// Special address ranges webhooks may reach.
+    pub webhook_allow: Vec<Cidr>,
+    /// Certificate authorities webhook receivers may chain to, besides the platform's.
+    pub webhook_ca_file: Option<PathBuf>,
+    /// The key webhook secrets are sealed with (`None`: `webhook.key` in the data directory).
+    pub webhook_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -205,6 +214,9 @@ impl Default for Config {
                 Cidr::from(IpAddr::from(Ipv6Addr::LOCALHOST)),
             ],
             cors_origins: Vec::new(),
+            webhook_allow: Vec::new(),
+            webhook_ca_file: None,
+            webhook_key_file: None,
             connections: Connections::default(),
             max_body_bytes: crate::app::BODY_LIMIT,
             body_read_timeout: Duration::from_secs(30),
@@ -389,6 +401,9 @@ impl Config {
             client_ip_header,
             trusted_proxies: pick!(trusted_proxies).unwrap_or(d.trusted_proxies),
             cors_origins: cors_origins(pick!(cors_origins).unwrap_or(d.cors_origins))?,
+            webhook_allow: pick!(webhook_allow).unwrap_or(d.webhook_allow),
+            webhook_ca_file: pick!(webhook_ca_file),
+            webhook_key_file: pick!(webhook_key_file),
             connections,
             events,
             max_body_bytes,

@@ -31,6 +31,7 @@ mod pipeline;
 mod service;
 mod slots;
 mod types;
+mod webhooks;
 
 use std::future::Future;
 use std::net::IpAddr;

@@ -7,7 +7,7 @@ use super::path::Route;
 use super::path::Seg::{Lit, Param};
 use super::{
     admin, availability, bookings, calendars, group_bookings, group_types, groups, keys, live,
-    overlap, overrides, pages, service, slots, types,
+    overlap, overrides, pages, service, slots, types, webhooks,
 };
 use crate::ctx::{Action, Ctx, Waiting};
 use crate::wire::body::RequestBody;
@@ -190,6 +190,37 @@ pub(super) static ROUTES: &[Route] = &[
             (Method::PUT, wait!(overrides::put)),
             (Method::DELETE, wait!(overrides::delete)),
         ],
+        page: None,
+    },
+    // Webhook endpoints: made and listed (admin, or a calendar's write key for its own).
+    Route {
+        name: "webhooks",
+        pattern: &[Lit("webhooks")],
+        methods: &[
+            (Method::GET, wait!(webhooks::list)),
+            (Method::POST, wait!(webhooks::create)),
+        ],
+        page: None,
+    },
+    // One webhook endpoint: removed (admin, or its calendar's write key).
+    Route {
+        name: "webhook",
+        pattern: &[Lit("webhooks"), Param("id")],
+        methods: &[(Method::DELETE, wait!(webhooks::delete))],
+        page: None,
+    },
+    // A webhook endpoint's last attempts.
+    Route {
+        name: "webhook_deliveries",
+        pattern: &[Lit("webhooks"), Param("id"), Lit("deliveries")],
+        methods: &[(Method::GET, wait!(webhooks::deliveries))],
+        page: None,
+    },
+    // A test event sent to a webhook endpoint now.
+    Route {
+        name: "webhook_test",
+        pattern: &[Lit("webhooks"), Param("id"), Lit("test")],
+        methods: &[(Method::POST, wait!(webhooks::test))],
         page: None,
     },
     // The named groups, a page at a time (admin: a listing shows every member calendar).

@@ -170,7 +170,11 @@ fn every_operation_is_complete() {
 /// Every operation answers, successes and problems alike, as its schemas say.
 #[tokio::test]
 async fn answers_match_their_schemas() {
-    let server = TestServer::start().await;
+    // Webhooks may reach loopback, where the scenario's endpoint points at nothing.
+    let server = TestServer::start_tweaked(|config| {
+        config.webhook_allow = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
     let admin = server.admin.clone();
     let admin = Some(admin.as_str());
     let mut checker = Checker::new();
@@ -190,13 +194,16 @@ async fn answers_match_their_schemas() {
     answers::bookings(&mut s, bob).await;
     types::booking_types(&mut s, bob).await;
     answers::groups(&mut s, admin, alice).await;
+    answers::webhooks(&mut s, admin, alice).await;
     types::group_bookings(&mut s, admin, alice).await;
     answers::removal(&mut s, admin, alice).await;
 
+    // PostgreSQL keeps no webhooks in this version: their operations answer 501 there.
+    let unkept = |path: &str| crate::support::on_postgres() && path.starts_with("/webhooks");
     let missing: Vec<String> = checker
         .seen
         .iter()
-        .filter(|(_, (success, problem))| !success || !problem)
+        .filter(|((path, _), (success, problem))| !problem || (!success && !unkept(path)))
         .map(|((path, method), seen)| format!("{method} {path} {seen:?}"))
         .collect();
     assert!(

@@ -165,3 +165,25 @@ pub(super) fn alone(r: &Remembered) -> Record {
     };
     Record::book(owner, booking, Some(r.clone()))
 }
+
+impl Record {
+    /// The record of `booking`, made on `owner`'s calendar, with the answer remembered for it.
+    pub(crate) fn book(
+        owner: Owner,
+        booking: &crate::dated::Booking,
+        remembered: Option<Remembered>,
+    ) -> Record {
+        Record::Book {
+            owner,
+            id: booking.id().0,
+            start: booking.start(),
+            end: booking.end(),
+            created_ms: booking.created_unix_ms(),
+            key_id: booking.key_id().map(String::from),
+            label: booking.label().map(String::from),
+            booking_type: booking.booking_type().map(String::from),
+            group: booking.group().cloned(),
+            remembered,
+        }
+    }
+}

@@ -3,6 +3,7 @@
 use super::*;
 use crate::dated::{Claim, GroupRef};
 use crate::plane::Plane;
+use crate::store::format::page_crc;
 use crate::store::groups::{Group, GroupType};
 
 fn owner() -> Owner {
@@ -179,6 +180,113 @@ fn samples() -> Vec<Record> {
             id: String::from("team"),
         },
         Record::Calendars(batch(&["room-1", "room-2", "hall"])),
+    ]
+    .into_iter()
+    .chain(webhook_samples())
+    .collect()
+}
+
+/// An endpoint of each kind, its removal, attempts, and events waiting.
+fn webhook_samples() -> Vec<Record> {
+    use crate::store::webhook::*;
+    let hook = Webhook::new(
+        "wh-1",
+        "https://hooks.example.com/in?x=1",
+        EventSet::of([EventKind::BookingCreated, EventKind::CalendarDeleted]),
+        alloc::vec![String::from("room-1")],
+        Some((String::from("room-1"), 7)),
+        alloc::vec![1, 2, 3, 250],
+        1_799_000_000_000,
+    )
+    .expect("a webhook");
+    let mut failing = Webhook::new(
+        "wh-2",
+        "https://10.0.0.1/",
+        EventSet::ALL,
+        alloc::vec![],
+        None,
+        alloc::vec![9; 60],
+        1_799_000_000_001,
+    )
+    .expect("a webhook");
+    failing.failing_since_ms = Some(1_799_000_100_000);
+    failing.disabled = Some(Disabled {
+        at_ms: 1_799_300_000_000,
+        reason: String::from("410 Gone"),
+    });
+    let id = EventId {
+        incarnation: 7,
+        version: 4,
+    };
+    let attempt = |outcome, error: Option<&str>| Attempt {
+        event: id,
+        kind: EventKind::BookingRescheduled,
+        number: 3,
+        at_ms: 1_799_000_200_000,
+        status: 503,
+        duration_ms: 15_000,
+        error: error.map(String::from),
+        outcome,
+    };
+    let event = |booking, day| Event {
+        id,
+        kind: EventKind::BookingRescheduled,
+        calendar: String::from("room-1"),
+        at_ms: 1_799_000_000_002,
+        booking,
+        day,
+    };
+    alloc::vec![
+        Record::Webhook(Arc::new(hook)),
+        Record::Webhook(Arc::new(failing)),
+        Record::DeleteWebhook {
+            id: String::from("wh-1"),
+        },
+        Record::Attempts {
+            hook: String::from("wh-2"),
+            attempts: alloc::vec![
+                attempt(Outcome::Retry, Some("connection reset")),
+                attempt(Outcome::Delivered, None),
+                attempt(Outcome::GaveUp, Some("")),
+            ],
+        },
+        Record::Pending(Arc::new(Pending {
+            event: event(
+                Some(EventBooking {
+                    id: 12,
+                    start: 1_800_000_000,
+                    end: 1_800_001_800,
+                    label: Some(String::from("Team sync")),
+                    booking_type: Some(String::from("call-30")),
+                    group: Some(GroupRef {
+                        group: String::from("team"),
+                        id: 99,
+                    }),
+                    previous: Some((1_799_990_000, 1_799_991_800)),
+                }),
+                None,
+            ),
+            deliveries: alloc::vec![
+                Delivery {
+                    hook: String::from("wh-1"),
+                    attempts: 0,
+                    last_ms: 0,
+                },
+                Delivery {
+                    hook: String::from("wh-2"),
+                    attempts: 4,
+                    last_ms: 1_799_000_300_000,
+                },
+            ],
+        })),
+        Record::Pending(Arc::new(Pending {
+            event: event(None, Some(20_500)),
+            deliveries: alloc::vec![Delivery {
+                hook: String::from("wh-2"),
+                attempts: 0,
+                last_ms: 0,
+            }],
+        })),
     ]
 }
 
