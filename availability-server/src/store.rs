@@ -14,7 +14,7 @@ use availability_core::dated::{Booking, BookingId, Claim, DayOverride};
 use availability_core::store::decide::DatedWrite;
 pub use availability_core::store::group_book::{GroupBooking, GroupRequest};
 pub use availability_core::store::{
-    Answer, Attempt, Authority, Calendar, Change, Expected, Group, GroupType, IdempotencyKey,
+    Answer, Attempt, Authority, Calendar, Change, Expected, Group, GroupType, Head, IdempotencyKey,
     KeyHash, KeyScope, NewCalendar, Pending, Remembered, Store, Webhook, DEFAULT_CALENDAR,
     MAX_BATCH,
 };
@@ -432,6 +432,15 @@ impl Storage {
     pub fn pending_events(&self) -> Vec<Arc<Pending>> {
         match self {
             Storage::File(store) => store.pending_events(),
+            Storage::Postgres(..) => Vec::new(),
+        }
+    }
+
+    /// Per endpoint and calendar with events waiting, the oldest and how many wait
+    /// ([`Store::waiting_heads`]).
+    pub fn waiting_heads(&self) -> Vec<Head> {
+        match self {
+            Storage::File(store) => store.waiting_heads(),
             Storage::Postgres(..) => Vec::new(),
         }
     }

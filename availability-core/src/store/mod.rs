@@ -126,8 +126,9 @@ use self::journal_format::{Owner, Record};
 use self::open::zone_or_utc;
 pub use self::remembered::IdempotencyKey;
 pub use self::webhook::{
-    clip, Attempt, Delivery, Disabled, Event, EventBooking, EventId, EventKind, EventSet, Outcome,
-    Pending, Webhook, KEPT_ATTEMPTS, MAX_SECRET, MAX_URL, MAX_WEBHOOKS, MAX_WEBHOOK_CALENDARS,
+    clip, Attempt, Delivery, Disabled, Event, EventBooking, EventId, EventKind, EventSet, Head,
+    Outcome, Pending, Webhook, KEPT_ATTEMPTS, MAX_SECRET, MAX_URL, MAX_WEBHOOKS,
+    MAX_WEBHOOK_CALENDARS,
 };
 use self::writer::Writer;
 use crate::dated::Dated;

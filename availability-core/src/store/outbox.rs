@@ -13,7 +13,9 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::journal_format::Record;
-use super::webhook::{Attempt, Delivery, Event, EventId, Outcome, Pending, Webhook, KEPT_ATTEMPTS};
+use super::webhook::{
+    Attempt, Delivery, Event, EventId, Head, Outcome, Pending, Webhook, KEPT_ATTEMPTS,
+};
 
 #[derive(Clone, Default)]
 pub(super) struct Outbox {
@@ -24,6 +26,9 @@ pub(super) struct Outbox {
     pending: imbl::OrdMap<u64, Arc<Pending>>,
     /// Where each of those is in `pending`.
     index: imbl::OrdMap<EventId, u64>,
+    /// Per endpoint and calendar, where its waiting events are in `pending`, oldest first:
+    /// the sender reads the first of each, not the whole outbox.
+    queues: imbl::OrdMap<(String, String), imbl::Vector<u64>>,
     next: u64,
     /// Each endpoint's last attempts, oldest first.
     attempts: imbl::OrdMap<String, imbl::Vector<Attempt>>,
@@ -100,7 +105,30 @@ impl Outbox {
         let at = self.next;
         self.next += 1;
         self.index.insert(pending.event.id, at);
+        for d in &pending.deliveries {
+            self.queues
+                .entry((d.hook.clone(), pending.event.calendar.clone()))
+                .or_default()
+                .push_back(at);
+        }
         self.pending.insert(at, Arc::new(pending));
+    }
+
+    /// Event `at` (of `calendar`) no longer waits for endpoint `hook`.
+    fn dequeue(&mut self, hook: &str, calendar: &str, at: u64) {
+        let key = (String::from(hook), String::from(calendar));
+        let Some(queue) = self.queues.get_mut(&key) else {
+            return;
+        };
+        // Almost always the first: a calendar's events are delivered in order.
+        if queue.front() == Some(&at) {
+            queue.pop_front();
+        } else if let Some(i) = queue.iter().position(|&q| q == at) {
+            queue.remove(i);
+        }
+        if queue.is_empty() {
+            self.queues.remove(&key);
+        }
     }
 
     /// What `attempts` of endpoint `hook` did: a delivered or abandoned event no longer
@@ -137,6 +165,7 @@ impl Outbox {
             match attempt.outcome {
                 Outcome::Delivered | Outcome::GaveUp => {
                     next.deliveries.remove(i);
+                    self.dequeue(hook, &next.event.calendar, at);
                 }
                 Outcome::Retry => {
                     let delivery = &mut next.deliveries[i];
@@ -172,11 +201,35 @@ impl Outbox {
                 self.replace(at, next);
             }
         }
+        let queues: Vec<(String, String)> = self
+            .queues
+            .keys()
+            .filter(|(h, _)| h == hook)
+            .cloned()
+            .collect();
+        for key in queues {
+            self.queues.remove(&key);
+        }
     }
 
     /// The events waiting, in commit order.
     pub(super) fn pending(&self) -> impl Iterator<Item = &Arc<Pending>> + '_ {
         self.pending.values()
+    }
+
+    /// Per endpoint and calendar with events waiting: the oldest of them, and how many wait.
+    pub(super) fn heads(&self) -> Vec<Head> {
+        self.queues
+            .iter()
+            .filter_map(|((hook, _), queue)| {
+                let pending = self.pending.get(queue.front()?)?;
+                Some(Head {
+                    hook: hook.clone(),
+                    pending: Arc::clone(pending),
+                    waiting: queue.len(),
+                })
+            })
+            .collect()
     }
 
     /// Endpoint `hook`'s last attempts, oldest first.

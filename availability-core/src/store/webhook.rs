@@ -9,6 +9,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::checked::check_id;
@@ -375,6 +376,18 @@ pub struct Pending {
     pub event: Event,
     /// Its deliveries not yet done, one per endpoint.
     pub deliveries: Vec<Delivery>,
+}
+
+/// The oldest event waiting for an endpoint among those of one calendar: the one the sender
+/// may deliver next (a calendar's events go in order).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// The endpoint's id.
+    pub hook: String,
+    /// The event, with every endpoint it waits for.
+    pub pending: Arc<Pending>,
+    /// How many of this calendar's events wait for this endpoint, this one included.
+    pub waiting: usize,
 }
 
 /// Shortens `text` to at most 255 bytes (what a reason or an error keeps), on a character

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use super::expect::Authority;
 use super::journal_format::Record;
-use super::webhook::{clip, Attempt, Disabled, Pending, Webhook, MAX_WEBHOOKS};
+use super::webhook::{clip, Attempt, Disabled, Head, Pending, Webhook, MAX_WEBHOOKS};
 use super::Store;
 use crate::error::{Error, Kind};
 
@@ -28,6 +28,12 @@ impl Store {
     /// its changes).
     pub fn pending_events(&self) -> Vec<Arc<Pending>> {
         self.journal.outbox().pending().cloned().collect()
+    }
+
+    /// Per endpoint and calendar with events waiting, the oldest of them and how many wait:
+    /// what a sender may deliver next, read without walking the whole outbox.
+    pub fn waiting_heads(&self) -> Vec<Head> {
+        self.journal.outbox().heads()
     }
 
     /// Endpoint `id`'s last attempts (at most 100), oldest first.

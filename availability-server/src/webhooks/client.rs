@@ -27,8 +27,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// The most of an answer's body read.
 pub const MAX_ANSWER: usize = 64 * 1024;
-/// Idle connections kept per host and port.
-const IDLE_PER_HOST: usize = 4;
+/// Idle connections kept per host and port: as many as deliveries to one endpoint at once,
+/// so a busy receiver costs no handshake per event.
+const IDLE_PER_HOST: usize = super::sender::PER_HOOK;
 /// How long an idle connection is kept.
 const IDLE_FOR: Duration = Duration::from_secs(30);
 
