@@ -428,6 +428,14 @@ impl Storage {
         }
     }
 
+    /// The webhook endpoint `id`.
+    pub fn webhook(&self, id: &str) -> Option<Arc<Webhook>> {
+        match self {
+            Storage::File(store) => store.webhook(id),
+            Storage::Postgres(..) => None,
+        }
+    }
+
     /// The events waiting for endpoints, in commit order.
     pub fn pending_events(&self) -> Vec<Arc<Pending>> {
         match self {

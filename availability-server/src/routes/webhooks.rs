@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use availability_core::store::{Attempt, EventKind, EventSet, Outcome, Webhook};
 use bytes::Bytes;
-use chrono::{DateTime, SecondsFormat};
 use http::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -14,7 +13,8 @@ use serde_json::{json, Value};
 use crate::auth::{Need, Principal};
 use crate::ctx::Ctx;
 use crate::webhooks::net::Target;
-use crate::webhooks::{payload, sign, Webhooks};
+use crate::webhooks::payload::instant_ms as instant;
+use crate::webhooks::{now_ms, payload, sign, Webhooks};
 use crate::wire::body::{self, RequestBody};
 use crate::wire::problem::shown;
 use crate::wire::query::Query;
@@ -172,7 +172,7 @@ pub(super) async fn list(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Bod
 /// the calendar whose key made it.
 async fn own(cx: &Ctx<'_>) -> Result<(Arc<Webhook>, Principal)> {
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
-    let hook = app.storage.webhooks().into_iter().find(|h| h.id() == id);
+    let hook = app.storage.webhook(id);
     let need = match hook.as_ref().and_then(|h| h.owner()) {
         Some((calendar, _)) => Need::Calendar(calendar),
         None => Need::Admin,
@@ -301,12 +301,6 @@ fn attempt(a: &Attempt) -> Value {
     })
 }
 
-fn instant(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-        .unwrap_or_default()
-}
-
 /// A new endpoint id: `wh-` and 16 random hexadecimal digits.
 fn new_id() -> Result<String> {
     let mut bytes = [0u8; 8];
@@ -315,10 +309,4 @@ fn new_id() -> Result<String> {
         "wh-{}",
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     ))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -72,6 +72,13 @@ impl Webhooks {
     }
 }
 
+/// Milliseconds since the epoch, as attempts and endpoints record time.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Starts the sender of `app`'s outbox.
 pub fn start(app: &Arc<crate::app::App>, webhooks: Arc<Webhooks>) {
     tokio::spawn(sender::run(Arc::downgrade(app), webhooks));

@@ -61,7 +61,8 @@ fn instant(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-fn instant_ms(ms: i64) -> String {
+/// `ms` (milliseconds since the epoch) as an RFC 3339 UTC instant with milliseconds.
+pub(crate) fn instant_ms(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
         .unwrap_or_default()

@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 
 use super::client::Failure;
 use super::net::Target;
-use super::{payload, sign, Webhooks};
+use super::{now_ms, payload, sign, Webhooks};
 use crate::app::App;
 
 /// Deliveries in flight at once, in all.
@@ -321,12 +321,6 @@ async fn deliver(
         },
         disable,
     });
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
