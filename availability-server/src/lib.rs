@@ -65,6 +65,7 @@ pub mod page;
 pub mod render;
 pub mod routes;
 pub mod server;
+pub mod starting;
 pub mod startup;
 pub mod store;
 pub mod tls;

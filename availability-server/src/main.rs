@@ -4,6 +4,9 @@
 use std::process::ExitCode;
 
 use availability_server::config::{AdminKeysAction, Cli, Command, Config, LogFormat};
+use std::sync::Arc;
+
+use availability_server::starting::Starting;
 use availability_server::{auth, server, startup};
 use clap::Parser;
 
@@ -85,45 +88,11 @@ fn serve(cli: &Cli) -> Result<(), String> {
         .build()
         .map_err(|e| format!("starting the runtime: {e}"))?;
     runtime.block_on(async {
-        let opened = match startup::open_database(&config).await? {
-            Some(opened) => opened,
-            None => startup::Opened {
-                storage: availability_server::store::Storage::File(
-                    availability_server::store::open(&config.data_dir)?,
-                ),
-                new_admin_key: None,
-            },
-        };
-        let store = std::sync::Arc::clone(opened.storage.store());
-        // Before anything names a zone: the routes look zones up in this release, which must
-        // know every zone the stored calendars use.
-        let mut zones = std::collections::BTreeSet::new();
-        store.for_each(|calendar| {
-            if !zones.contains(calendar.zone()) {
-                zones.insert(calendar.zone().to_owned());
-            }
-        });
-        let tzdata =
-            availability_server::tzdata::install(&config.tzdata, zones.iter().map(String::as_str))?;
-        // Bookings claim the owner slots their spans fall in under the release now in use;
-        // the store was opened with the bundled one, so only another needs a pass over them.
-        if !std::ptr::eq(tzdata.db, availability_core::tz::Tzdb::bundled()) {
-            store
-                .refresh_time_zones()
-                .map_err(|e| format!("applying the time-zone data to the bookings: {e}"))?;
-        }
-        if let Some(note) = &tzdata.note {
-            tracing::info!("{note}");
-        }
-        tracing::info!(
-            version = tzdata.db.version(),
-            from = %tzdata.origin,
-            zones = tzdata.db.len(),
-            "time-zone data"
-        );
-        drop(store);
-        let prepared = startup::prepare(&config, opened).await?;
-        if let Some(path) = &prepared.new_certificate {
+        // The port first, answered at once: while the store (or the database) loads, which
+        // takes seconds for a million calendars, every request gets 503 and the reason, and
+        // `/healthz` says the process is alive.
+        let (tls, new_certificate) = startup::tls(&config)?;
+        if let Some(path) = &new_certificate {
             tracing::info!(
                 path = %path.display(),
                 "no certificate configured: made a self-signed one for localhost"
@@ -135,6 +104,31 @@ fn serve(cli: &Cli) -> Result<(), String> {
         let address = listener
             .local_addr()
             .map_err(|e| format!("listening on {}: {e}", config.listen))?;
+        let starting = Arc::new(Starting::new(match config.database {
+            None => "opening the store",
+            Some(_) => "loading from the database",
+        }));
+        let (loaded, until_loaded) = tokio::sync::oneshot::channel::<()>();
+        let meanwhile = server::serve_until(
+            &listener,
+            Arc::clone(&tls),
+            Arc::clone(&starting),
+            config.connections,
+            async {
+                let _ = until_loaded.await;
+            },
+            config.shutdown_grace,
+        );
+        tracing::info!(listen = %address, "loading; answering 503 until ready");
+        let (prepared, ()) = tokio::join!(
+            async {
+                let prepared = load(&config, &starting).await;
+                let _ = loaded.send(());
+                prepared
+            },
+            meanwhile
+        );
+        let prepared = prepared?;
         let shutdown = shutdown_signal()?;
         match &config.database {
             None => tracing::info!(%address, data = %config.data_dir.display(), "serving https"),
@@ -148,7 +142,7 @@ fn serve(cli: &Cli) -> Result<(), String> {
         }
         server::run(
             listener,
-            prepared.tls,
+            tls,
             prepared.app,
             config.connections,
             shutdown,
@@ -157,6 +151,66 @@ fn serve(cli: &Cli) -> Result<(), String> {
         .await;
         Ok(())
     })
+}
+
+/// Opens the storage, installs the time-zone data and prepares the API, telling `starting`
+/// each step. The blocking steps run off the runtime's threads, which answer meanwhile.
+async fn load(config: &Config, starting: &Starting) -> Result<startup::Prepared, String> {
+    let opened = match startup::open_database(config).await? {
+        Some(opened) => opened,
+        None => {
+            let dir = config.data_dir.clone();
+            let storage =
+                tokio::task::spawn_blocking(move || availability_server::store::open(&dir))
+                    .await
+                    .map_err(|e| format!("opening the store: {e}"))??;
+            startup::Opened {
+                storage: availability_server::store::Storage::File(storage),
+                new_admin_key: None,
+            }
+        }
+    };
+    starting.stage("loading the time-zone data");
+    let store = Arc::clone(opened.storage.store());
+    let tzdata_config = config.tzdata.clone();
+    tokio::task::spawn_blocking(move || time_zones(&store, &tzdata_config))
+        .await
+        .map_err(|e| format!("loading the time-zone data: {e}"))??;
+    starting.stage("preparing the API");
+    startup::prepare(config, opened).await
+}
+
+/// Installs the configured time-zone data, which must know every zone the stored calendars
+/// use, before anything names a zone (the routes look zones up in it).
+fn time_zones(
+    store: &availability_server::store::Store,
+    configured: &availability_server::tzdata::Source,
+) -> Result<(), String> {
+    let mut zones = std::collections::BTreeSet::new();
+    store.for_each(|calendar| {
+        if !zones.contains(calendar.zone()) {
+            zones.insert(calendar.zone().to_owned());
+        }
+    });
+    let tzdata =
+        availability_server::tzdata::install(configured, zones.iter().map(String::as_str))?;
+    // Bookings claim the owner slots their spans fall in under the release now in use;
+    // the store was opened with the bundled one, so only another needs a pass over them.
+    if !std::ptr::eq(tzdata.db, availability_core::tz::Tzdb::bundled()) {
+        store
+            .refresh_time_zones()
+            .map_err(|e| format!("applying the time-zone data to the bookings: {e}"))?;
+    }
+    if let Some(note) = &tzdata.note {
+        tracing::info!("{note}");
+    }
+    tracing::info!(
+        version = tzdata.db.version(),
+        from = %tzdata.origin,
+        zones = tzdata.db.len(),
+        "time-zone data"
+    );
+    Ok(())
 }
 
 /// Installs the SIGINT and SIGTERM handlers at once and returns a future that completes on

@@ -344,11 +344,57 @@ pub async fn run<H: Handler>(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
+    let graceful = accept(&listener, tls, &handler, limits, shutdown).await;
+    drop(listener);
+    handler.begin_shutdown();
+    tracing::info!("shutting down: finishing requests in flight");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            "requests still in flight after the grace period; closing"
+        );
+    }
+    // Nothing to flush: a write is acknowledged only once its page is on disk.
+    tracing::info!("stopped; every acknowledged write is on disk");
+}
+
+/// Serves `handler` on `listener` as [`run`] does until `until` completes, then stops
+/// accepting and returns at once, keeping the listener open: the connections it accepted
+/// finish their requests in flight (for at most `grace`) and close in the background, while
+/// the caller serves the listener with something else. What answers a server's requests
+/// while it loads ([`crate::starting`]).
+pub async fn serve_until<H: Handler>(
+    listener: &TcpListener,
+    tls: Arc<ServerConfig>,
+    handler: Arc<H>,
+    limits: Connections,
+    until: impl Future<Output = ()>,
+    grace: Duration,
+) {
+    let graceful = accept(listener, tls, &handler, limits, until).await;
+    handler.begin_shutdown();
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+    });
+}
+
+/// The accept loop of [`run`] and [`serve_until`]: until `until` completes. Returns what
+/// drains the connections it accepted.
+async fn accept<H: Handler>(
+    listener: &TcpListener,
+    tls: Arc<ServerConfig>,
+    handler: &Arc<H>,
+    limits: Connections,
+    until: impl Future<Output = ()>,
+) -> GracefulShutdown {
     let acceptor = TlsAcceptor::from(tls);
     let (http1, http2) = builders(&limits);
     let slots = Arc::new(Slots::new(&limits));
     let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
+    tokio::pin!(until);
 
     loop {
         let (tcp, peer) = tokio::select! {
@@ -361,7 +407,7 @@ pub async fn run<H: Handler>(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut until => break,
         };
         // Over a connection limit: close at once. The client sees the connection end before
         // any TLS work is spent on it, and can retry.
@@ -384,12 +430,12 @@ pub async fn run<H: Handler>(
             tcp,
             peer,
             acceptor.clone(),
-            Arc::clone(&handler),
+            Arc::clone(handler),
             limits,
             (Arc::clone(&http1), Arc::clone(&http2)),
             (graceful.watcher(), Arc::new(slot)),
         );
-        let counted = Arc::clone(&handler);
+        let counted = Arc::clone(handler);
         tokio::spawn(async move {
             // Ending the connection's future (also when it is shed) drops it, and with it the
             // last share of its slot.
@@ -408,20 +454,7 @@ pub async fn run<H: Handler>(
         });
     }
 
-    drop(listener);
-    handler.begin_shutdown();
-    tracing::info!("shutting down: finishing requests in flight");
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            ?grace,
-            "requests still in flight after the grace period; closing"
-        );
-    }
-    // Nothing to flush: a write is acknowledged only once its page is on disk.
-    tracing::info!("stopped; every acknowledged write is on disk");
+    graceful
 }
 
 /// One connection: the TLS handshake, then HTTP on the protocol ALPN chose, until the client

@@ -19,12 +19,23 @@ use crate::wire::client::Proxy;
 pub struct Prepared {
     /// The shared state.
     pub app: Arc<App>,
-    /// The TLS configuration.
-    pub tls: Arc<ServerConfig>,
     /// An admin key generated on this start (the first): to show once, then forget.
     pub new_admin_key: Option<String>,
-    /// The self-signed certificate made on this start, if one was.
-    pub new_certificate: Option<PathBuf>,
+}
+
+/// The TLS configuration: the configured certificate, or the self-signed one of the data
+/// directory (made on the first start, and then returned as the second value).
+///
+/// # Errors
+///
+/// A message for the operator naming the file that failed.
+pub fn tls(config: &Config) -> Result<(Arc<ServerConfig>, Option<PathBuf>), String> {
+    let (identity, new_certificate) = match &config.tls {
+        Some((cert, key)) => (tls::load(cert, key)?, None),
+        None => tls::load_or_create(&config.data_dir)?,
+    };
+    let tls = tls::server_config(identity).map_err(|e| format!("the TLS configuration: {e}"))?;
+    Ok((tls, new_certificate))
 }
 
 /// Where writes go, opened, and the admin key its first start made (a database's first start
@@ -84,9 +95,9 @@ pub fn database_settings(database: &crate::config::Database) -> availability_pos
     settings
 }
 
-/// Loads or makes the TLS identity, creates the `default` calendar on an empty store file,
-/// and generates an admin key when none exists (only its bcrypt hash is kept, in the store);
-/// a database did both when it was opened ([`open_database`]).
+/// Creates the `default` calendar on an empty store file and generates an admin key when none
+/// exists (only its bcrypt hash is kept, in the store); a database did both when it was opened
+/// ([`open_database`]).
 ///
 /// # Errors
 ///
@@ -97,11 +108,6 @@ pub async fn prepare(config: &Config, opened: Opened) -> Result<Prepared, String
         new_admin_key: made_admin_key,
     } = opened;
     let store = Arc::clone(storage.store());
-    let (identity, new_certificate) = match &config.tls {
-        Some((cert, key)) => (tls::load(cert, key)?, None),
-        None => tls::load_or_create(&config.data_dir)?,
-    };
-    let tls = tls::server_config(identity).map_err(|e| format!("the TLS configuration: {e}"))?;
 
     if store.is_empty() && matches!(storage, Storage::File(_)) {
         let s = Arc::clone(&store);
@@ -174,10 +180,5 @@ pub async fn prepare(config: &Config, opened: Opened) -> Result<Prepared, String
     )?);
     let _ = app.webhooks.set(Arc::clone(&webhooks));
     crate::webhooks::start(&app, webhooks);
-    Ok(Prepared {
-        app,
-        tls,
-        new_admin_key,
-        new_certificate,
-    })
+    Ok(Prepared { app, new_admin_key })
 }

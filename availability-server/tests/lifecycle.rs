@@ -22,10 +22,15 @@ async fn first_run_makes_a_certificate_and_an_admin_key_then_restarts_on_the_sam
         config.database = Some(database(cluster.database().await));
     }
     let on_database = config.database.clone();
+    let (_, new_certificate) = availability_server::startup::tls(&config).unwrap();
+    let cert_path = new_certificate.expect("a new certificate");
+    assert!(availability_server::startup::tls(&config)
+        .unwrap()
+        .1
+        .is_none());
     let prepared = availability_server::startup::prepare(&config, open(&config).await)
         .await
         .unwrap();
-    let cert_path = prepared.new_certificate.clone().expect("a new certificate");
     assert!(cert_path.starts_with(data.path()));
     let admin = prepared.new_admin_key.clone().expect("a new admin key");
     assert!(

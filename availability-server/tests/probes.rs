@@ -194,3 +194,80 @@ async fn promtool_accepts_the_metrics() {
         metrics.text()
     );
 }
+
+/// The port answers from the moment it opens: while a store of 100,000 calendars loads,
+/// `/readyz` and every other request get 503 with the reason and `Retry-After`, `/healthz`
+/// says the process is alive; then the API takes over, with no request left unanswered in
+/// between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_503_with_the_reason_while_a_large_store_loads() {
+    use availability_server::store::{Authority, NewCalendar};
+    const CALENDARS: usize = 100_000;
+    let data = tempfile::tempdir().unwrap();
+    {
+        let store = availability_server::store::open(data.path()).unwrap();
+        let ids: Vec<String> = (0..CALENDARS).map(|i| format!("room-{i:06}")).collect();
+        for chunk in ids.chunks(1000) {
+            let batch: Vec<NewCalendar> = chunk
+                .iter()
+                .map(|id| NewCalendar {
+                    id: id.clone(),
+                    zone: "Europe/Berlin".to_owned(),
+                    booking_public: false,
+                })
+                .collect();
+            store.create_batch(&batch, &Authority::Unchecked).unwrap();
+        }
+    }
+    let mut child = Binary::start_early(data.path(), "info", std::iter::empty::<&str>());
+    let (mut starting, mut alive) = (0, 0);
+    let ready = loop {
+        // A new connection each time, alternating the protocols.
+        let version = if starting % 2 == 0 {
+            Version::HTTP_11
+        } else {
+            Version::HTTP_2
+        };
+        let c = Client::new(child.addr, child.root(), version);
+        let answer = c.get("/readyz").await;
+        if answer.status == StatusCode::OK {
+            break answer;
+        }
+        let detail = answer.problem(StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            detail.contains("not ready: the server is starting"),
+            "{detail}"
+        );
+        assert_eq!(answer.header("retry-after"), Some("1"));
+        assert!(is_made(answer.header("request-id")));
+        starting += 1;
+        let write = c
+            .json(
+                Method::PATCH,
+                "/calendars/room-000001/availability",
+                "k",
+                "{}",
+            )
+            .await;
+        if write.status == StatusCode::SERVICE_UNAVAILABLE {
+            let health = c.get("/healthz").await;
+            if health.status == StatusCode::OK && health.json()["status"] == "starting" {
+                alive += 1;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(
+        starting > 0 && alive > 0,
+        "{starting} answers while starting, {alive} of them alive: the load was too quick \
+         to be seen (a test of nothing), or /healthz was not answered while starting"
+    );
+    let c = Client::new(child.addr, child.root(), Version::HTTP_2);
+    assert_eq!(c.get("/healthz").await.json()["status"], "ok");
+    let room = c.get("/calendars/room-099999").await;
+    assert_eq!(room.status, StatusCode::OK, "{}", room.text());
+    assert!(child.log().contains("answering 503 until ready"));
+    // A new store file starts with its `default` calendar.
+    assert_eq!(ready.json()["calendars"], CALENDARS + 1, "{}", ready.text());
+    assert_eq!(child.terminate(), 0);
+}

@@ -92,11 +92,31 @@ pub struct Binary {
 
 impl Binary {
     /// Starts the binary over `data` (also its working directory) with bcrypt at its lowest
-    /// cost, logging at `log`, with `flags` besides; returns once it logs its address.
+    /// cost, logging at `log`, with `flags` besides; returns once it logs its address, which
+    /// it does once it serves the API.
     pub fn start(
         data: &Path,
         log: &str,
         flags: impl IntoIterator<Item = impl AsRef<OsStr>>,
+    ) -> Binary {
+        Binary::spawn(data, log, flags, "address")
+    }
+
+    /// [`Binary::start`], returning as soon as the port is open (it logs `listen`), while
+    /// the store may still be loading. `log` must show the binary's info lines.
+    pub fn start_early(
+        data: &Path,
+        log: &str,
+        flags: impl IntoIterator<Item = impl AsRef<OsStr>>,
+    ) -> Binary {
+        Binary::spawn(data, log, flags, "listen")
+    }
+
+    fn spawn(
+        data: &Path,
+        log: &str,
+        flags: impl IntoIterator<Item = impl AsRef<OsStr>>,
+        field: &str,
     ) -> Binary {
         let mut child = binary()
             .args([
@@ -130,8 +150,8 @@ impl Binary {
             .wait_for("the server logs its address", |w| {
                 // A text line has `address=...`; a JSON one `"address":"..."`.
                 w.log.lines().find_map(|line| {
-                    let text = line.split("address=").nth(1);
-                    let json = line.split("\"address\":\"").nth(1);
+                    let text = line.split(&format!("{field}=")).nth(1);
+                    let json = line.split(&format!("\"{field}\":\"")).nth(1);
                     match (text, json) {
                         (Some(rest), _) => rest.split_whitespace().next()?.parse().ok(),
                         (None, Some(rest)) => rest.split('"').next()?.parse().ok(),

@@ -99,6 +99,7 @@ impl TestServer {
         let opened = open(&config).await;
         let store = Arc::clone(opened.storage.store());
         let database = config.database.as_ref().map(|d| d.url.clone());
+        let (tls, _) = startup::tls(&config).unwrap();
         let prepared = startup::prepare(&config, opened).await.unwrap();
         let admin = prepared.new_admin_key.clone().unwrap_or_default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -107,7 +108,7 @@ impl TestServer {
         let app = Arc::clone(&prepared.app);
         let task = tokio::spawn(server::run(
             listener,
-            prepared.tls,
+            tls,
             prepared.app,
             config.connections,
             async move {
