@@ -129,12 +129,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Waits until https://127.0.0.1:$1$2 answers, or the process $PID is gone.
+# Waits until https://127.0.0.1:$1$2 answers, or the process $PID is gone. For the server's
+# `/readyz` only a 200 will do: the port answers 503 from its first moment, while the store
+# loads.
 wait_ready() {
-    local port=$1 path=$2
+    local port=$1 path=$2 flags=(-ksS -o /dev/null --max-time 2)
+    [ "$path" != /readyz ] || flags+=(--fail)
     for _ in $(seq 1 300); do
         kill -0 "$PID" 2>/dev/null || die "the process exited at startup"
-        if curl -ksS -o /dev/null --max-time 2 "https://127.0.0.1:$port$path" 2>/dev/null; then
+        if curl "${flags[@]}" "https://127.0.0.1:$port$path" 2>/dev/null; then
             return 0
         fi
         sleep 0.2
@@ -158,7 +161,7 @@ start_server() {
         --data-dir "$WORK/data" "${LIMIT_FLAGS[@]}" >>"$WORK/server.out" 2>>"$WORK/server.err") &
     PID=$!
     LOG=$WORK/server.err
-    wait_ready "$SERVER_PORT" /healthz
+    wait_ready "$SERVER_PORT" /readyz
 }
 
 # Prints a line of /proc/$PID/status in kB: VmRSS or VmHWM.

@@ -65,7 +65,7 @@ start_instance() { # N PORT
         --database-url "$DB_URL" "${LIMIT_FLAGS[@]}" >>"$dir/out" 2>>"$dir/err") &
     PID=$!
     PIDS+=("$PID")
-    wait_ready "$2" /healthz
+    wait_ready "$2" /readyz
 }
 finish() {
     for PID in "${PIDS[@]}"; do stop; done

@@ -22,7 +22,8 @@
 # 2. Reports the store file's and any journal's size, in bytes and bytes per calendar.
 # 3. Starts the release server on the copy (pinned to CPU 0, its rate limits lifted, its TLS
 #    identity made once beforehand), times it from the process's start to its first 200 on
-#    /healthz (`scale ready` polls every 2 ms from CPU 1), and reads its VmRSS a second later.
+#    /readyz, and to its first answer of any kind (503 while the store loads; `scale ready`
+#    polls every 2 ms from CPU 1), and reads its VmRSS a second later.
 # 4. Reads random calendars' weeks as JSON (`GET /calendars/{id}/availability`, the read
 #    load.sh calls "the week as JSON"): wrk on CPU 1, HTTP/1.1, keep-alive, SCALE_CONNECTIONS
 #    connections, SCALE_DURATION seconds, each request a calendar drawn at random among the N;
@@ -128,7 +129,7 @@ port_free "$SERVER_PORT"
     "${LIMIT_FLAGS[@]}" >>"$WORK/first.out" 2>>"$WORK/first.err") &
 PID=$!
 LOG=$WORK/first.err
-wait_ready "$SERVER_PORT" /healthz
+wait_ready "$SERVER_PORT" /readyz
 stop
 CERT=$WORK/first/cert.pem
 CERT_KEY=$WORK/first/key.pem
@@ -174,6 +175,7 @@ start_measured() { # DATA
     LOG=$data/server.err
     out=$("${CLIENT_CPUS[@]}" "$SCALE_BIN" ready "$SERVER_PORT" "$CERT" "$PID") || die "the server did not answer: $out"
     STARTUP_MS=$(awk -v a="${t0//[!0-9]/}" -v b="$(field "$out" epoch_us)" 'BEGIN { printf "%.0f", (b - a) / 1000 }')
+    ANSWER_MS=$(awk -v a="${t0//[!0-9]/}" -v b="$(field "$out" first_answer_epoch_us)" 'BEGIN { printf "%.0f", (b - a) / 1000 }')
 }
 
 measure_size() { # N
@@ -194,6 +196,7 @@ measure_size() { # N
 
     start_measured "$data"
     ROW[$n/start_ms]=$STARTUP_MS
+    ROW[$n/answer_ms]=$ANSWER_MS
     sleep 1
     ROW[$n/idle_kb]=$(memory_kb VmRSS)
     grep -q 'avk_' "$data/server.out" && die "the server made an admin key: the store had none"
@@ -263,7 +266,7 @@ m() { field "${ROW[$n/measure]}" "$1"; }
     echo "- sizes $(printf '%s ' "${SIZES[@]}")(one store, grown from each to the next); each calendar:" \
         "\`c\` and 7 digits, a zone of twenty, one of four weekly patterns, one key (one bcrypt hash, cost 12, shared by every key id);" \
         "the store also holds \`default\` and an admin key"
-    echo "- server: start to its first 200 on /healthz (files in the page cache, just copied); idle VmRSS one second later;" \
+    echo "- server: start to its first 200 on /readyz, and to its first answer of any status (files in the page cache, just copied); idle VmRSS one second later;" \
         "peak VmHWM after the reads"
     echo "- reads: $(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }'), HTTP/1.1, TLS, keep-alive, $CONNECTIONS connections," \
         "${DURATION} s, \`GET /calendars/{random id}/availability?$QUERY\`; per CPU-second: requests over the server's user + system time"
@@ -274,7 +277,7 @@ m() { field "${ROW[$n/measure]}" "$1"; }
         echo "- the server's per-client rate limits were lifted (all the load comes from 127.0.0.1): ${LIMIT_FLAGS[*]}"
     fi
     echo
-    echo "| calendars | store file (per calendar) | journal (per calendar) | filled in | server start to first answer | server idle RSS | server peak RSS | \`Store::open\` | RSS growth of the open (anon / file) | \`get\` median | create p50 / p99 | creates/s | commit p50 / p99 | commits/s | commit p50 / p99, $THREADS threads | commits/s, $THREADS threads | reads/s | reads per server CPU-second | read p50 / p99 | server CPU | failed reads | run |"
+    echo "| calendars | store file (per calendar) | journal (per calendar) | filled in | server start to ready (to its first answer) | server idle RSS | server peak RSS | \`Store::open\` | RSS growth of the open (anon / file) | \`get\` median | create p50 / p99 | creates/s | commit p50 / p99 | commits/s | commit p50 / p99, $THREADS threads | commits/s, $THREADS threads | reads/s | reads per server CPU-second | read p50 / p99 | server CPU | failed reads | run |"
     echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
     for n in "${SIZES[@]}"; do
         if [ -n "${ROW[$n/refused]:-}" ]; then
@@ -293,7 +296,7 @@ m() { field "${ROW[$n/measure]}" "$1"; }
         fi
         echo "| $(commas "$n") | $(commas "${ROW[$n/store]}") B ($(commas "$(per "${ROW[$n/store]}" "$n")") B)" \
             "| $(commas "${ROW[$n/journal]}") B ($(awk -v b="${ROW[$n/journal]}" -v n="$n" 'BEGIN { printf "%.2f", b / n }') B)" \
-            "| ${ROW[$n/fill_s]} s | $(commas "${ROW[$n/start_ms]}") ms | $(mb "${ROW[$n/idle_kb]}") | $(mb "${ROW[$n/peak_kb]}")" \
+            "| ${ROW[$n/fill_s]} s | $(commas "${ROW[$n/start_ms]}") ms ($(commas "${ROW[$n/answer_ms]}") ms) | $(mb "${ROW[$n/idle_kb]}") | $(mb "${ROW[$n/peak_kb]}")" \
             "| $(m open_ms) ms | $(mb "$(m rss_growth_kb)") ($(mb "$(m anon_growth_kb)") / $(mb "$(m file_growth_kb)"))" \
             "| $(m get_ns) ns | $creates | $create_rate" \
             "| $(m commit_p50_us) / $(m commit_p99_us) µs | $(commas "$(m commits_per_s)")" \

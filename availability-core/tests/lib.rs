@@ -5,6 +5,7 @@ mod dated;
 mod oracles;
 mod slots_oracle;
 mod store;
+mod store_backup;
 mod store_copy;
 mod store_crash;
 #[cfg(feature = "test-backend")]

@@ -52,6 +52,7 @@
 pub mod admin_keys;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod cache;
 pub mod config;
 mod ctx;

@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
-use availability_server::config::{AdminKeysAction, Cli, Command, Config, LogFormat};
 use std::sync::Arc;
 
+use availability_server::config::{AdminKeysAction, Cli, Command, Config, LogFormat};
 use availability_server::starting::Starting;
 use availability_server::{auth, server, startup};
 use clap::Parser;
@@ -18,6 +18,17 @@ fn main() -> ExitCode {
         Some(Command::HashKey { key }) => hash_key(&cli, key),
         Some(Command::AdminKeys { action }) => admin_keys(&cli, action),
         Some(Command::Migrate { from, to }) => migrate(&cli, from, to),
+        Some(Command::Backup { to, server }) => Config::load(&cli).and_then(|config| {
+            availability_server::backup::backup(
+                &config,
+                to,
+                server.as_deref(),
+                &mut std::io::stdout().lock(),
+            )
+        }),
+        Some(Command::Restore { from }) => Config::load(&cli).and_then(|config| {
+            availability_server::backup::restore(&config, from, &mut std::io::stdout().lock())
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

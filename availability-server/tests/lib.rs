@@ -9,6 +9,7 @@ mod support;
 
 mod admin;
 mod api;
+mod backup;
 mod binary;
 mod bookings;
 mod browser;

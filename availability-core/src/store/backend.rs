@@ -51,6 +51,16 @@ impl Backend {
         forward!(self, f => f.read(read))
     }
 
+    /// Hands the first `len` bytes to `out`, in order, without the mapping: a backup's
+    /// copy, taken while appends go on past `len`.
+    pub(crate) fn copy_prefix(
+        &self,
+        len: usize,
+        out: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        forward!(self, f => f.copy_prefix(len, out))
+    }
+
     /// Lets `fill` write the page at `offset`; nothing is durable until a flush.
     #[inline]
     pub(crate) fn stage_page(

@@ -247,6 +247,22 @@ impl FileDouble {
         )
     }
 
+    pub(crate) fn copy_prefix(
+        &self,
+        len: usize,
+        out: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let disk = self.lock();
+        self.check_up(&disk, "reading")?;
+        match disk.cache.get(..len) {
+            Some(bytes) => out(bytes),
+            None => Err(Error::new(
+                crate::error::Kind::Io,
+                "a backup asked for bytes past the end of the file",
+            )),
+        }
+    }
+
     pub(crate) fn read<R>(&self, read: impl FnOnce(&[u8]) -> R) -> Result<R, Error> {
         let disk = self.lock();
         self.check_up(&disk, "reading")?;

@@ -78,20 +78,7 @@ impl MappedFile {
             }
             Err(err) => return Err(io_error(path, "opening", err)),
         };
-        lock_with_grace(&file).map_err(|err| {
-            if err.kind() == io::ErrorKind::WouldBlock {
-                Error::new(
-                    Kind::Locked,
-                    format!(
-                        "store file {} is open in another process (it holds the file's \
-                         exclusive lock); stop that process first",
-                        path.display()
-                    ),
-                )
-            } else {
-                io_error(path, "locking", err)
-            }
-        })?;
+        lock(&file, path)?;
         let len = file
             .metadata()
             .map_err(|e| io_error(path, "reading its size", e))?
@@ -146,6 +133,28 @@ impl MappedFile {
     pub(crate) fn read<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, Error> {
         let map = self.map.read().map_err(|_| self.poisoned())?;
         Ok(f(&map))
+    }
+
+    /// Hands the file's first `len` bytes to `out`, a megabyte at a time, read with
+    /// positioned reads rather than through the mapping (which a growth may replace
+    /// meanwhile). A backup's copy: bytes that no append changes.
+    pub(crate) fn copy_prefix(
+        &self,
+        len: usize,
+        out: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        const CHUNK: usize = 1 << 20;
+        let mut buf = std::vec![0u8; CHUNK.min(len)];
+        let mut at = 0;
+        while at < len {
+            let n = CHUNK.min(len - at);
+            let chunk = &mut buf[..n];
+            platform::read_exact_at(&self.file, chunk, at as u64)
+                .map_err(|e| io_error(&self.path, "reading it for a backup", e))?;
+            out(chunk)?;
+            at += n;
+        }
+        Ok(())
     }
 
     /// Lets go of the mapped pages this process has touched (reading the file at open): they
@@ -275,6 +284,51 @@ fn map(file: &File, len: usize) -> io::Result<MmapMut> {
     // itself never truncates the file. Only this process writes to it,
     // through this mapping or through positional writes to pages past the mapped length.
     unsafe { MmapOptions::new().len(len).map_mut(file) }
+}
+
+/// The exclusive lock of an existing store file, taken without reading the file (which
+/// may be damaged): what keeps a server from opening a store while it is replaced
+/// ([`StoreLock::take`]).
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+}
+
+impl StoreLock {
+    /// Takes the lock of the store file at `path`, as opening the store does, and holds it
+    /// until dropped. The file is neither read nor changed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_locked`] when a process has the store open; [`Error::is_io`] when the
+    /// file cannot be opened (also when there is none).
+    pub fn take(path: &Path) -> Result<StoreLock, Error> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| io_error(path, "opening", e))?;
+        lock(&file, path)?;
+        Ok(StoreLock { _file: file })
+    }
+}
+
+/// Takes the exclusive lock of the store file `file` at `path` ([`lock_with_grace`]).
+fn lock(file: &File, path: &Path) -> Result<(), Error> {
+    lock_with_grace(file).map_err(|err| {
+        if err.kind() == io::ErrorKind::WouldBlock {
+            Error::new(
+                Kind::Locked,
+                format!(
+                    "store file {} is open in another process (it holds the file's \
+                     exclusive lock); stop that process first",
+                    path.display()
+                ),
+            )
+        } else {
+            io_error(path, "locking", err)
+        }
+    })
 }
 
 /// How long [`lock_with_grace`] waits for a lock that is held.

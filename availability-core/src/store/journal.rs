@@ -429,6 +429,34 @@ impl Journal {
         }
     }
 
+    /// What a backup copies: the file the log is in, the length of its header and records
+    /// so far, and the last record's sequence number, once every one of those records is
+    /// durable. The records stay as they are in that file: appends go on past them, and a
+    /// compaction renames a new file over the path but leaves this one (held here) as it was.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_io`] when the log refuses appends (a flush failed: what it holds may not
+    /// be durable), or it is a mirror's, which holds no record.
+    pub(super) fn backup(&self) -> Result<(Arc<Backend>, usize, u64), Error> {
+        let (file, end, last) = {
+            let state = self.lock()?;
+            if let Some(reason) = &state.failed {
+                return Err(refusing(reason));
+            }
+            if state.mirror {
+                return Err(Error::new(
+                    crate::error::Kind::Io,
+                    "this store mirrors a database and holds no records: back the database \
+                     up with its own tools (pg_dump, replication)",
+                ));
+            }
+            (Arc::clone(&state.file), state.end, state.next_seq - 1)
+        };
+        self.flush_through(last)?;
+        Ok((file, end, last))
+    }
+
     /// How many bytes the journal file has (for tests and metrics).
     pub(super) fn file_len(&self) -> usize {
         self.state.lock().map_or(0, |state| state.len)

@@ -69,6 +69,8 @@
 
 mod admin;
 mod backend;
+mod backup;
+pub use self::backup::BackupSource;
 mod calendar;
 mod calendars;
 pub use self::calendars::{batch_ids, NewCalendar};
@@ -85,6 +87,7 @@ pub mod double;
 mod double;
 mod expect;
 mod file;
+pub use self::file::StoreLock;
 mod format;
 pub mod group_book;
 mod group_commit;

@@ -243,6 +243,26 @@ pub enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Copy the store into a new directory, consistent as of the command's start, while a
+    /// server runs on it (through the server: the admin key in AVAILABILITY_ADMIN_KEY) or
+    /// not; the copy is checked by opening it before it is declared done. On PostgreSQL, use
+    /// the database's own tools.
+    Backup {
+        /// The directory to write the backup into (made when missing; it must hold none).
+        #[arg(long)]
+        to: PathBuf,
+        /// The running server to ask, `https://host:port` (default: the configured listen
+        /// port on localhost).
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Put a backup in place as the data directory's store, with the server stopped; the
+    /// store that was there is kept beside it.
+    Restore {
+        /// The backup's directory (what `backup --to` wrote).
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 /// What `admin-keys` does.

@@ -16,6 +16,7 @@
 
 mod admin;
 mod availability;
+pub mod backup;
 mod bookings;
 mod calendars;
 mod group_bookings;

@@ -6,8 +6,8 @@ use http::Method;
 use super::path::Route;
 use super::path::Seg::{Lit, Param};
 use super::{
-    admin, availability, bookings, calendars, group_bookings, group_types, groups, keys, live,
-    overlap, overrides, pages, service, slots, types, webhooks,
+    admin, availability, backup, bookings, calendars, group_bookings, group_types, groups, keys,
+    live, overlap, overrides, pages, service, slots, types, webhooks,
 };
 use crate::ctx::{Action, Ctx, Waiting};
 use crate::wire::body::RequestBody;
@@ -133,6 +133,13 @@ pub(super) static ROUTES: &[Route] = &[
             Lit("csv"),
         ],
         methods: &[(Method::GET, Action::Now(availability::read_csv))],
+        page: None,
+    },
+    // A consistent copy of the store file, streamed while the server goes on (admin).
+    Route {
+        name: "admin_backup",
+        pattern: &[Lit("admin"), Lit("backup")],
+        methods: &[(Method::GET, wait!(backup::backup))],
         page: None,
     },
     // The admin keys: listed without their secrets, or a new one shown once (admin).

@@ -48,6 +48,27 @@ pub(super) async fn pages(s: &mut Session<'_>) {
     s.get("/static/app.txt", S::NOT_FOUND).await;
 }
 
+/// A backup: the store file's copy (501 on PostgreSQL, whose own tools back it up), refused
+/// without a key.
+pub(super) async fn backup(s: &mut Session<'_>, admin: Option<&str>) {
+    let expected = if crate::support::on_postgres() {
+        S::NOT_IMPLEMENTED
+    } else {
+        S::OK
+    };
+    let copy = s
+        .call(Method::GET, "/admin/backup", admin, None, &[], expected)
+        .await;
+    if expected == S::OK {
+        assert_eq!(
+            copy.header("content-length"),
+            Some(copy.body.len().to_string().as_str())
+        );
+        assert!(copy.body.starts_with(b"\x89AVL\r\n\x1a\n"));
+    }
+    s.get("/admin/backup", S::UNAUTHORIZED).await;
+}
+
 /// The admin keys: listed, made (also idempotently), refused, revoked; the last one stays.
 pub(super) async fn admin_keys(s: &mut Session<'_>, admin: Option<&str>) {
     s.call(Method::GET, "/admin/keys", admin, None, &[], S::OK)

@@ -6,8 +6,9 @@
 //! scale populate DIR FROM TO     create calendars c<FROM>..c<TO> (7 digits) in DIR's store,
 //!                                each with an owner zone, a weekly pattern and one key;
 //!                                add an admin key when the store has none
-//! scale ready PORT CERT PID      poll https://127.0.0.1:PORT/healthz until it answers 200,
-//!                                while process PID lives; print when, in Unix microseconds
+//! scale ready PORT CERT PID      poll https://127.0.0.1:PORT/readyz until it answers 200,
+//!                                while process PID lives; print when, and when it first
+//!                                answered at all, in Unix microseconds
 //! scale measure DIR N CREATES COMMITS THREADS
 //!                                open DIR's store of N calendars in this process and time
 //!                                it, then lookups, commits (one at a time and from THREADS
@@ -196,36 +197,47 @@ fn populate(dir: &Path, from: u64, to: u64) -> Result<(), Fail> {
 
 // --- ready ---------------------------------------------------------------------------------
 
-/// Polls `GET /healthz` every 2 ms (a refused connection costs next to nothing) until it
-/// answers 200, for at most ten minutes, and prints the time it did.
+/// Polls `GET /readyz` every 2 ms (a refused connection costs next to nothing) until it
+/// answers 200, for at most ten minutes, and prints the time it did and the time of the first
+/// answer of any status (the port answers 503 while the store loads).
 fn ready(port: u16, cert: &str, pid: u32) -> Result<(), Fail> {
     let tls = tls_client(cert)?;
     let tls = Arc::new(tls);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut last = String::from("no connection yet");
+    let epoch_us = || -> Result<u128, Fail> {
+        Ok(SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            .as_micros())
+    };
+    let mut first = None;
     while Instant::now() < deadline {
         if !Path::new(&format!("/proc/{pid}")).exists() {
             return Err(format!("the server (process {pid}) exited; last: {last}"));
         }
-        match healthz(addr, &tls) {
-            Ok(()) => {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_err(|e| e.to_string())?;
-                println!("READY epoch_us={}", now.as_micros());
-                return Ok(());
+        match readyz(addr, &tls) {
+            Ok(status) => {
+                let now = epoch_us()?;
+                let first = *first.get_or_insert(now);
+                if status == 200 {
+                    println!("READY epoch_us={now} first_answer_epoch_us={first}");
+                    return Ok(());
+                }
+                last = format!("answered {status}");
             }
             Err(e) => last = e,
         }
         std::thread::sleep(Duration::from_millis(2));
     }
     Err(format!(
-        "127.0.0.1:{port} did not answer within ten minutes; last: {last}"
+        "127.0.0.1:{port} was not ready within ten minutes; last: {last}"
     ))
 }
 
-fn healthz(addr: SocketAddr, tls: &Arc<rustls::ClientConfig>) -> Result<(), Fail> {
+/// The status of one `GET /readyz` on a new connection.
+fn readyz(addr: SocketAddr, tls: &Arc<rustls::ClientConfig>) -> Result<u16, Fail> {
     let tcp =
         TcpStream::connect_timeout(&addr, Duration::from_secs(1)).map_err(|e| e.to_string())?;
     tcp.set_read_timeout(Some(Duration::from_secs(10)))
@@ -234,14 +246,16 @@ fn healthz(addr: SocketAddr, tls: &Arc<rustls::ClientConfig>) -> Result<(), Fail
     let conn = rustls::ClientConnection::new(Arc::clone(tls), name).map_err(|e| e.to_string())?;
     let mut stream = rustls::StreamOwned::new(conn, tcp);
     stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .write_all(b"GET /readyz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
         .map_err(|e| e.to_string())?;
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).map_err(|e| e.to_string())?;
-    if &head == b"HTTP/1.1 200" {
-        Ok(())
-    } else {
-        Err(format!("answered {:?}", String::from_utf8_lossy(&head)))
+    match head.strip_prefix(b"HTTP/1.1 ") {
+        Some(status) => std::str::from_utf8(status)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("answered {:?}", String::from_utf8_lossy(&head))),
+        None => Err(format!("answered {:?}", String::from_utf8_lossy(&head))),
     }
 }
 
