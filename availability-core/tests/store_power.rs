@@ -150,10 +150,14 @@ enum Op {
     AddKey(&'static str, &'static str),
     AddAdmin(&'static str),
     RemoveAdmin(&'static str),
+    /// An online backup: it writes nothing to the store, and its copy opens to the state
+    /// the store has.
+    Backup,
 }
 
 /// Creates, commits, admin key changes (the meta record), a growth from 8 to 16 slots, slot
-/// reuse after deletes, and a calendar created again after its delete.
+/// reuse after deletes, a calendar created again after its delete, and backups between them
+/// (so that every crash after a backup is swept too).
 const SEQUENCE: &[Op] = &[
     Op::Commit("default", 2),
     Op::AddAdmin("a1"),
@@ -167,6 +171,7 @@ const SEQUENCE: &[Op] = &[
     Op::Create("c6"),
     Op::Create("c7"),
     Op::Create("c8"), // around here the file's first page of room is full: it grows
+    Op::Backup,
     Op::Commit("c8", 7),
     Op::Delete("c3"),
     Op::Create("c9"),
@@ -186,6 +191,7 @@ const SEQUENCE: &[Op] = &[
     Op::Commit("default", 17),
     Op::Commit("c3", 19),
     Op::Commit("c2", 21),
+    Op::Backup,
     Op::Commit("default", 23),
 ];
 
@@ -267,6 +273,7 @@ impl State {
             }
             Op::AddAdmin(k) => next.admin.push(k.to_owned()),
             Op::RemoveAdmin(k) => next.admin.retain(|a| a != k),
+            Op::Backup => {}
         }
         next
     }
@@ -284,6 +291,15 @@ fn run_op(store: &Store, op: Op) -> Result<(), availability_core::Error> {
         Op::AddKey(id, k) => store.commit(id, None, &Change::AddKey(key(k))).map(drop),
         Op::AddAdmin(k) => store.add_admin_key(key(k), &Authority::Unchecked),
         Op::RemoveAdmin(k) => store.revoke_admin_key(k, &Authority::Unchecked, false),
+        Op::Backup => {
+            let mut copy = Vec::new();
+            store.backup(&mut copy)?;
+            let (_dir, path) = temp_store();
+            std::fs::write(&path, &copy).expect("write the copy");
+            let copied = Store::open(&path).expect("the copy opens");
+            assert_eq!(State::of(&copied), State::of(store), "the copy");
+            Ok(())
+        }
     }
 }
 
@@ -378,6 +394,18 @@ fn tears(point: u64) -> [Tear; 7] {
         Tear::Sectors(point),
         Tear::Sectors(point ^ 0xdead_beef),
     ]
+}
+
+#[test]
+fn a_backup_writes_nothing_to_the_store() {
+    let disk = FileDouble::new_store();
+    let store = Store::open_double(disk.clone()).expect("open");
+    for version in 2..6 {
+        replace(&store, version).expect("commit");
+    }
+    let writes = disk.writes();
+    run_op(&store, Op::Backup).expect("backup");
+    assert_eq!(disk.writes(), writes, "a backup wrote to the store");
 }
 
 #[test]
