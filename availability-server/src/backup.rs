@@ -88,9 +88,10 @@ pub fn backup(
             })?;
             let url = match server {
                 Some(url) => url.to_owned(),
-                None => default_url(config),
+                None => default_server(config).0,
             };
-            let last = fetch(config, &url, key.trim(), &mut file)?;
+            let at = server.is_none().then(|| default_server(config).1);
+            let last = fetch(config, (&url, at), key.trim(), &mut file)?;
             format!("the server at {url} (through record {last})")
         }
         Err(err) => return Err(format!("opening the store: {err}")),
@@ -171,11 +172,11 @@ pub fn restore(config: &Config, from: &Path, out: &mut dyn Write) -> Result<(), 
             return Err(err);
         }
     };
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let mut kept = None;
     if lock.is_some() {
-        let seconds = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         let aside = data.join(format!("{STORE_FILE}.before-restore-{seconds}"));
         std::fs::rename(&live, &aside)
             .map_err(|e| format!("moving {} aside: {e}", live.display()))?;
@@ -187,8 +188,17 @@ pub fn restore(config: &Config, from: &Path, out: &mut dyn Write) -> Result<(), 
     if key.exists() {
         let bytes = std::fs::read(&key).map_err(|e| format!("reading {}: {e}", key.display()))?;
         let target = key_file(config);
-        if std::fs::read(&target).ok().as_deref() != Some(&bytes[..]) {
-            crate::tls::write_durably(&target, &bytes, true)?;
+        match std::fs::read(&target) {
+            Ok(current) if current == bytes => {}
+            Ok(_) => {
+                // The key the store that was there needs: kept beside it, as that store is.
+                let aside =
+                    target.with_file_name(format!("{WEBHOOK_KEY}.before-restore-{seconds}"));
+                std::fs::rename(&target, &aside)
+                    .map_err(|e| format!("moving {} aside: {e}", target.display()))?;
+                crate::tls::write_durably(&target, &bytes, true)?;
+            }
+            Err(_) => crate::tls::write_durably(&target, &bytes, true)?,
         }
     }
     sync_dir(data)?;
@@ -232,10 +242,18 @@ fn key_file(config: &Config) -> PathBuf {
         .unwrap_or_else(|| config.data_dir.join(WEBHOOK_KEY))
 }
 
-/// The configured listen address as a URL on this machine: the self-signed certificate a
-/// server makes is for `localhost`.
-fn default_url(config: &Config) -> String {
-    format!("https://localhost:{}", config.listen.port())
+/// The configured listen port on this machine, by the name the self-signed certificate a
+/// server makes is for (`localhost`), and the address to reach it at: the listen address, or
+/// loopback when it listens on every address.
+fn default_server(config: &Config) -> (String, std::net::SocketAddr) {
+    let mut at = config.listen;
+    if at.ip().is_unspecified() {
+        at.set_ip(match at {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    (format!("https://localhost:{}", at.port()), at)
 }
 
 /// Copies `from` to `to`, synced.
@@ -257,10 +275,16 @@ fn sync_dir(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Streams `GET {url}/admin/backup` into `file`; returns the copy's last record. The server's
-/// certificate is checked against the platform's roots and the configured certificate (or
-/// the data directory's self-signed one).
-fn fetch(config: &Config, url: &str, key: &str, file: &mut std::fs::File) -> Result<u64, String> {
+/// Streams `GET {url}/admin/backup` into `file`, connecting to `at` when given (else to the
+/// URL's host); returns the copy's last record. The server's certificate is checked, for the
+/// URL's host, against the platform's roots and the configured certificate (or the data
+/// directory's self-signed one).
+fn fetch(
+    config: &Config,
+    (url, at): (&str, Option<std::net::SocketAddr>),
+    key: &str,
+    file: &mut std::fs::File,
+) -> Result<u64, String> {
     let uri: http::Uri = format!("{}/admin/backup", url.trim_end_matches('/'))
         .parse()
         .map_err(|e| format!("the server's address {url:?}: {e}"))?;
@@ -280,9 +304,11 @@ fn fetch(config: &Config, url: &str, key: &str, file: &mut std::fs::File) -> Res
         .map_err(|e| format!("starting the runtime: {e}"))?;
     runtime.block_on(async {
         use http_body_util::BodyExt;
-        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|e| format!("connecting to {url}: {e}"))?;
+        let tcp = match at {
+            Some(at) => tokio::net::TcpStream::connect(at).await,
+            None => tokio::net::TcpStream::connect((host.as_str(), port)).await,
+        }
+        .map_err(|e| format!("connecting to {url}: {e}"))?;
         let name = rustls_pki_types::ServerName::try_from(host.clone())
             .map_err(|e| format!("the server's name {host:?}: {e}"))?;
         let stream = tokio_rustls::TlsConnector::from(tls)

@@ -250,6 +250,9 @@ async fn a_backup_killed_midway_leaves_a_partial_copy_that_restore_refuses() {
             store.create_batch(&batch, &Authority::Unchecked).unwrap();
         }
     }
+    // The webhook signing key goes with the copy (its sealed secrets need it).
+    let signing = "ab".repeat(32);
+    std::fs::write(data.path().join("webhook.key"), &signing).unwrap();
     let before = std::fs::read(data.path().join("availability.store")).unwrap();
     let backups = tempfile::tempdir().unwrap();
     let to = backups.path().join("cut");
@@ -303,12 +306,45 @@ async fn a_backup_killed_midway_leaves_a_partial_copy_that_restore_refuses() {
         "{}",
         said(&output)
     );
+    assert_eq!(
+        std::fs::read_to_string(whole.join("webhook.key")).unwrap(),
+        signing
+    );
     let output = command(
         elsewhere.path(),
         "",
         &["restore", "--from", whole.to_str().unwrap()],
     );
     assert!(output.status.success(), "{}", said(&output));
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.path().join("webhook.key")).unwrap(),
+        signing
+    );
+    // Restored again over that store, whose key has changed since: the store and the key
+    // that were there are both kept beside the restored ones.
+    std::fs::write(elsewhere.path().join("webhook.key"), "cd".repeat(32)).unwrap();
+    let output = command(
+        elsewhere.path(),
+        "",
+        &["restore", "--from", whole.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(said(&output).contains("is kept as"), "{}", said(&output));
+    let kept: Vec<String> = std::fs::read_dir(elsewhere.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".before-restore-"))
+        .collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let old_key = kept.iter().find(|n| n.starts_with("webhook.key")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.path().join(old_key)).unwrap(),
+        "cd".repeat(32)
+    );
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.path().join("webhook.key")).unwrap(),
+        signing
+    );
     // A copy damaged after the fact is refused by restore, and nothing is put in place.
     let damaged = backups.path().join("damaged");
     std::fs::create_dir(&damaged).unwrap();
