@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use availability_core::store::{Store, StoreLock};
+use availability_core::store::{Store, StoreLock, FORMAT_VERSION};
 
 use crate::config::Config;
 use crate::store::STORE_FILE;
@@ -66,6 +66,13 @@ pub fn backup(
             to.display()
         ));
     }
+    if let Some(version) = older_format(&source)? {
+        return Err(format!(
+            "the store is of format version {version}, which this version rewrites (as version \
+             {FORMAT_VERSION}) when it opens it: to keep a copy of it as it is, copy the data \
+             directory with the server stopped"
+        ));
+    }
     let partial = to.join(format!("{STORE_FILE}.partial"));
     let mut file = std::fs::File::create(&partial)
         .map_err(|e| format!("creating {}: {e}", partial.display()))?;
@@ -100,13 +107,14 @@ pub fn backup(
         .map_err(|e| format!("syncing {}: {e}", partial.display()))?;
     drop(file);
     let calendars = check(&partial)?;
-    std::fs::rename(&partial, &done)
-        .map_err(|e| format!("renaming {} into place: {e}", partial.display()))?;
+    // The key first: a directory that holds the store holds its key.
     let key = key_file(config);
     if key.exists() {
         let bytes = std::fs::read(&key).map_err(|e| format!("reading {}: {e}", key.display()))?;
         crate::tls::write_durably(&to.join(WEBHOOK_KEY), &bytes, true)?;
     }
+    std::fs::rename(&partial, &done)
+        .map_err(|e| format!("renaming {} into place: {e}", partial.display()))?;
     sync_dir(to)?;
     let bytes = std::fs::metadata(&done).map(|m| m.len()).unwrap_or(0);
     writeln!(
@@ -232,6 +240,18 @@ fn check(path: &Path) -> Result<usize, String> {
         )
     })?;
     Ok(store.len())
+}
+
+/// The format version of the store file at `path` when it is an earlier one than this build
+/// writes (the version is at bytes 8..12 in every version, after the magic).
+fn older_format(path: &Path) -> Result<Option<u32>, String> {
+    use std::io::Read;
+    let mut head = [0u8; 12];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    Ok((version < FORMAT_VERSION).then_some(version))
 }
 
 /// Where the webhook signing key is kept.

@@ -386,3 +386,28 @@ fn on_postgresql_backup_says_to_use_the_database_tools_and_does_nothing() {
     assert!(said(&output).contains("pg_dump"), "{}", said(&output));
     assert!(!to.exists());
 }
+
+/// A store of an earlier format is rewritten when it is opened: backing it up offline would
+/// change what it backs up, so the command refuses, and the store is left as it was.
+#[test]
+fn a_store_of_an_earlier_format_is_refused_and_left_as_it_was() {
+    let data = tempfile::tempdir().unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../availability-core/tests/data/v7.avs");
+    let store = data.path().join("availability.store");
+    std::fs::copy(&fixture, &store).unwrap();
+    let to = data.path().join("backup");
+    let output = command(data.path(), "", &["backup", "--to", to.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(
+        said(&output).contains("format version 7"),
+        "{}",
+        said(&output)
+    );
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        std::fs::read(&fixture).unwrap()
+    );
+    assert!(!to.join("availability.store").exists());
+    assert!(!to.join("availability.store.partial").exists());
+}

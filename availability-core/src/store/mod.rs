@@ -125,6 +125,10 @@ pub use self::expect::{Authority, Expected};
 use self::file::MappedFile;
 pub use self::groups::{Group, GroupType};
 pub use self::journal_format::{Answer, Remembered, MAX_BATCH};
+
+/// The format version of the store files this build writes (docs/format.md): a file of an
+/// earlier version is rewritten in this one when it is opened.
+pub const FORMAT_VERSION: u32 = format::FORMAT_VERSION;
 use self::journal_format::{Owner, Record};
 use self::open::zone_or_utc;
 pub use self::remembered::IdempotencyKey;
