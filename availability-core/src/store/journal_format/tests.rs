@@ -342,23 +342,25 @@ fn records_round_trip_and_every_truncation_is_refused() {
 
 #[test]
 fn a_scan_stops_at_the_first_invalid_frame() {
+    // Made once: a sample made again a millisecond later has another change time.
+    let samples = samples();
     let mut body = Vec::new();
-    for (i, record) in samples().iter().enumerate() {
+    for (i, record) in samples.iter().enumerate() {
         body.extend_from_slice(&frame(10 + i as u64, 10, record));
     }
     let whole = body.len();
     body.resize(whole + 64, 0);
     let (records, end, why) = scan(&body, 10);
-    assert_eq!((records, end, why), (samples(), whole, End::Clean));
+    assert_eq!((records, end, why), (samples.clone(), whole, End::Clean));
     // A flipped byte in the third frame keeps the first two.
-    let second_end = frame(10, 10, &samples()[0]).len() + frame(11, 10, &samples()[1]).len();
+    let second_end = frame(10, 10, &samples[0]).len() + frame(11, 10, &samples[1]).len();
     let mut damaged = body.clone();
     damaged[second_end + 30] ^= 0x40;
     let (records, end, why) = scan(&damaged, 10);
     assert_eq!((records.len(), end), (2, second_end));
     assert!(matches!(why, End::Invalid(_)));
     // Recovery sees the fourth frame after the damage, and what it says was durable.
-    let third = frame(12, 10, &samples()[2]).len();
+    let third = frame(12, 10, &samples[2]).len();
     assert_eq!(
         later_frame(&damaged[second_end + third..], 12),
         Some((13, 10))
