@@ -38,6 +38,13 @@ fn start(data: &std::path::Path) -> Binary {
             lifted.to_owned(),
         ]);
     }
+    // schemathesis keeps its connections in a pool and may pause for seconds while it makes
+    // examples; the server closes a connection idle past its timeouts (10 s for the next
+    // request's head), and a request sent as the close crosses it gets no answer. That race
+    // is the client's, not what the run checks: the timeouts are lifted here.
+    for timeout in ["--header-read-timeout", "--idle-timeout"] {
+        flags.extend([timeout.to_owned(), "3600".to_owned()]);
+    }
     Binary::start(data, "info", flags)
 }
 
