@@ -21,6 +21,7 @@ use availability_core::store::{Store, StoreLock, FORMAT_VERSION};
 
 use crate::config::Config;
 use crate::store::STORE_FILE;
+use crate::tls::sync_dir;
 
 /// The environment variable the admin key is read from, to back up through a running server.
 pub const ADMIN_KEY_VAR: &str = "AVAILABILITY_ADMIN_KEY";
@@ -93,11 +94,13 @@ pub fn backup(
                      it up through the server"
                 )
             })?;
-            let url = match server {
-                Some(url) => url.to_owned(),
-                None => default_server(config).0,
+            let (url, at) = match server {
+                Some(url) => (url.to_owned(), None),
+                None => {
+                    let (url, at) = default_server(config);
+                    (url, Some(at))
+                }
             };
-            let at = server.is_none().then(|| default_server(config).1);
             let last = fetch(config, (&url, at), key.trim(), &mut file)?;
             format!("the server at {url} (through record {last})")
         }
@@ -282,17 +285,6 @@ fn copy_durably(from: &Path, to: &Path) -> Result<(), String> {
     std::fs::File::open(to)
         .and_then(|f| f.sync_all())
         .map_err(|e| format!("syncing {}: {e}", to.display()))
-}
-
-/// Makes the names in `dir` durable.
-fn sync_dir(dir: &Path) -> Result<(), String> {
-    #[cfg(unix)]
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| format!("syncing {}: {e}", dir.display()))?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }
 
 /// Streams `GET {url}/admin/backup` into `file`, connecting to `at` when given (else to the

@@ -111,12 +111,21 @@ pub(crate) fn write_durably(path: &Path, bytes: &[u8], private: bool) -> Result<
         .map_err(fail)?;
     drop(file);
     std::fs::rename(&temporary, path).map_err(fail)?;
-    #[cfg(unix)]
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| format!("syncing the directory {}: {e}", dir.display()))?;
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
     }
+}
+
+/// Makes the names in `dir` durable (a rename into it, a file made there); nothing to do off
+/// Unix.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| format!("syncing the directory {}: {e}", dir.display()))?;
+    #[cfg(not(unix))]
+    let _ = dir;
     Ok(())
 }
 
