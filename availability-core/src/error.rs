@@ -151,6 +151,7 @@ impl Error {
     }
 
     /// A value of `kind` refused for its field `field`.
+    #[cfg(feature = "tz")]
     #[cold]
     pub(crate) fn invalid_field(
         kind: Kind,

@@ -99,6 +99,13 @@ impl Plane {
         Plane(core::array::from_fn(|j| self.0[j] | other.0[j]))
     }
 
+    /// The slots in exactly one of `self` and `other`.
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) fn xor(self, other: Plane) -> Plane {
+        Plane(core::array::from_fn(|j| self.0[j] ^ other.0[j]))
+    }
+
     /// The slots in `self` and not in `other`.
     #[inline]
     pub(crate) fn and_not(self, other: Plane) -> Plane {

@@ -271,11 +271,11 @@ fn a_file_from_a_newer_format_is_refused_by_name() {
     let (_dir, path) = temp_store();
     store_at(&path, 2);
     let mut image = fs::read(&path).expect("read");
-    image[8] = 9;
+    image[8] = 10;
     fs::write(&path, &image).expect("write");
     let err = Store::open(&path).expect_err("newer");
     assert!(err.is_corrupt(), "{err}");
-    assert!(err.to_string().contains("format version 9"), "{err}");
+    assert!(err.to_string().contains("format version 10"), "{err}");
     assert!(err.to_string().contains("newer"), "{err}");
     assert_eq!(fs::read(&path).expect("read"), image, "left as it was");
 }

@@ -1,5 +1,6 @@
 //! The store against a plain in-memory model: random operations, reopening at random points,
-//! and after every step the store, the model and the reopened file all agree.
+//! and after every step the store, the model and the reopened file all agree, the pattern
+//! history included.
 
 use std::collections::BTreeMap;
 
@@ -45,6 +46,9 @@ struct ModelCalendar {
     week: Week,
     version: u64,
     keys: Vec<String>,
+    /// The pattern's versions, oldest first: none until the week first changes, then the
+    /// week before it and each one since.
+    history: Vec<(u64, Week)>,
 }
 
 #[derive(Debug, Default)]
@@ -138,6 +142,7 @@ impl Model {
                     week: Week::UNAVAILABLE,
                     version: 1,
                     keys: vec![],
+                    history: vec![],
                 };
                 self.calendars.insert(IDS[*i].into(), calendar);
                 Outcome::Ok
@@ -184,6 +189,12 @@ impl Model {
                     }
                 }
                 next.version += 1;
+                if next.week != calendar.week {
+                    if next.history.is_empty() {
+                        next.history.push((calendar.version, calendar.week));
+                    }
+                    next.history.push((next.version, next.week));
+                }
                 *calendar = next;
                 Outcome::Ok
             }
@@ -278,8 +289,24 @@ fn check(store: &Store, model: &Model) -> Result<(), TestCaseError> {
             week: calendar.week(),
             version: calendar.version(),
             keys: calendar.keys().iter().map(|k| k.id().to_owned()).collect(),
+            history: want.history.clone(),
         };
         prop_assert_eq!(&got, want);
+        // The history, newest first from the store; a calendar whose week never changed has
+        // its week in force alone.
+        let mut history: Vec<(u64, Week)> = store
+            .history(calendar.id())
+            .expect("a history")
+            .iter()
+            .map(|p| (p.version(), *p.week()))
+            .collect();
+        history.reverse();
+        let want_history = if want.history.is_empty() {
+            vec![(want.version, want.week)]
+        } else {
+            want.history.clone()
+        };
+        prop_assert_eq!(history, want_history);
         prop_assert!(calendar.keys().iter().all(|k| k.hash() == hash_for(k.id())));
         let fetched = store.get(calendar.id());
         prop_assert_eq!(fetched.as_deref(), Some(&**calendar));
@@ -305,6 +332,7 @@ proptest! {
             week: Week::UNAVAILABLE,
             version: 1,
             keys: vec![],
+            history: vec![],
         });
         let mut store = Store::open(&path).expect("open");
         for op in &ops {

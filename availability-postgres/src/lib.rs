@@ -24,6 +24,7 @@ mod export;
 mod fail;
 mod follow;
 mod group_write;
+mod history;
 mod import;
 mod load;
 mod persist;

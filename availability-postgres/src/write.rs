@@ -15,6 +15,7 @@ use availability_core::{BackendError, Error};
 
 use crate::fail::{db, Fail};
 use crate::group_write::lock_group;
+use crate::history;
 use crate::load::now_s;
 use crate::persist::{
     admin_for, args, change_row, exec, insert_calendar, lock, lock_admin_keys, notify, persist,
@@ -138,6 +139,16 @@ impl Database {
                 let admin = admin_for(tx, &expected.by).await?;
                 let next = decide::change(&current, expected, &admin, change)?;
                 persist(tx, Some(&current), &next, "calendar").await?;
+                if next.week() != current.week() {
+                    history::record(
+                        tx,
+                        &current,
+                        &next,
+                        expected.by.key_id(),
+                        self.settings.retention_seconds,
+                    )
+                    .await?;
+                }
                 Ok(next)
             })
             .await?;

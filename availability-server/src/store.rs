@@ -15,8 +15,8 @@ use availability_core::store::decide::DatedWrite;
 pub use availability_core::store::group_book::{GroupBooking, GroupRequest};
 pub use availability_core::store::{
     Answer, Attempt, Authority, Calendar, Change, Expected, Group, GroupType, Head, IdempotencyKey,
-    KeyHash, KeyScope, NewCalendar, Pending, Remembered, Store, Webhook, DEFAULT_CALENDAR,
-    MAX_BATCH,
+    KeyHash, KeyScope, NewCalendar, PastPattern, Pending, Remembered, Store, Webhook,
+    DEFAULT_CALENDAR, MAX_BATCH,
 };
 use availability_core::Error;
 pub use availability_postgres::{Booked, Database};
@@ -120,6 +120,18 @@ impl Storage {
         match self {
             Storage::File(store) => store.commit(id, expected, change),
             Storage::Postgres(db, _) => Self::wait(db.commit(id, &expected.into(), change)),
+        }
+    }
+
+    /// The versions of calendar `id`'s weekly pattern, newest first ([`Store::history`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::history`]; [`Error::is_unavailable`] when the database is away.
+    pub fn history(&self, id: &str) -> Result<Vec<PastPattern>, Error> {
+        match self {
+            Storage::File(store) => store.history(id),
+            Storage::Postgres(db, _) => Self::wait(db.history(id)),
         }
     }
 

@@ -23,6 +23,7 @@ mod fuzz_corpus;
 mod group_bookings;
 mod group_kill;
 mod groups;
+mod history;
 mod hostile;
 mod hygiene;
 mod ics;

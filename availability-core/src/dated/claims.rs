@@ -113,6 +113,7 @@ impl Dated {
     /// Books `claim` again as booking `id`, made at `created_ms`, with the checks of
     /// [`Dated::claim`] but its span rules (the caller checked them): how a booking is moved,
     /// once the caller has cancelled it in its copy.
+    #[cfg(feature = "std")]
     pub(crate) fn rebook(
         &mut self,
         zone: Zone,

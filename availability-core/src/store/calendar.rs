@@ -153,6 +153,8 @@ pub enum Change {
     /// Replaces the week: the batch's slots get their statuses, every other slot is
     /// unavailable (HTTP `PUT`).
     Replace(Batch),
+    /// Replaces the week with this one (a version of its history made current again).
+    SetWeek(Week),
     /// Sets the owner's time zone; the stored wall-clock week stays as written.
     SetZone(String),
     /// Adds a key hash; its id must be new to the calendar.
@@ -228,6 +230,7 @@ fn apply(record: &mut CalendarRecord, change: &Change) -> Result<(), Error> {
     match change {
         Change::Apply(batch) => record.week = batch.apply(&record.week)?,
         Change::Replace(batch) => record.week = batch.apply_replacing()?,
+        Change::SetWeek(week) => record.week = *week,
         Change::SetZone(zone) => {
             check_zone_name(zone)?;
             record.zone = shared_zone(zone);

@@ -8,12 +8,14 @@ use arc_swap::ArcSwap;
 
 use alloc::string::String;
 
-use super::calendar::{new_calendar, shared_dated, Calendar, Change};
+use super::calendar::{new_calendar, not_found, shared_dated, Calendar, Change};
+use super::checked::now_ms;
 use super::checked::KeyHash;
 use super::checked::{check_id, check_zone_name};
 use super::decide;
 use super::expect::{Authority, Expected};
 use super::format::CalendarRecord;
+use super::history::{history_of, PastPattern};
 use super::journal_format::Record;
 use super::open::zone_or_utc;
 use super::{Published, Store};
@@ -301,16 +303,44 @@ impl Store {
             change,
         )?);
         let record = Arc::clone(&calendar.record);
+        // A change of the pattern says which key made it, for the history.
+        let record = if record.week == current.record.week {
+            Record::Calendar(record)
+        } else {
+            Record::Pattern {
+                by: expected.by.key_id().map(Arc::from),
+                record,
+            }
+        };
         // Group commit: the writer is let go while the record is flushed, so that commits
         // to other calendars share the flush.
         self.writer.exclusive(
             writer,
             id,
-            || self.journal.append(&Record::Calendar(record)),
+            || self.journal.append(&record),
             |_, ()| published.current.store(Arc::clone(&calendar)),
         )?;
         let _ = self.compact_journal_if_due(false);
         Ok(calendar)
+    }
+
+    /// The versions of calendar `id`'s weekly pattern, newest first: every version committed
+    /// within the retention period (at most [`MAX_HISTORY`](super::MAX_HISTORY)), and the one in force however old
+    /// it is. A calendar whose pattern has not changed since the history began has one: its
+    /// record's week, as of the record's version, by no key known.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_not_found`] when there is no calendar `id`.
+    pub fn history(&self, id: &str) -> Result<Vec<PastPattern>, Error> {
+        let calendar = self.get(id).ok_or_else(|| not_found(id))?;
+        let kept = self.journal.history(id, calendar.incarnation());
+        let cutoff_ms = (now_ms().div_euclid(1000) - self.retention_seconds).saturating_mul(1000);
+        Ok(history_of(
+            &calendar,
+            kept.as_deref().map(Vec::as_slice),
+            cutoff_ms,
+        ))
     }
 
     /// Derives every booking's owner slots again from its span and its calendar's zone, with

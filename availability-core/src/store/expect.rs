@@ -17,14 +17,17 @@ use crate::error::{Error, Kind};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Authority {
-    /// Nothing in the store to check again: a key the store does not hold (an admin key from
-    /// a server's configuration), or a caller that checked nothing (a program of its own).
+    /// Nothing in the store to check again: a caller that checked nothing (a program of its
+    /// own, a server's own setup).
     #[default]
     Unchecked,
     /// Nobody: the calendar takes bookings from anyone. It must still do so.
     PublicBooking,
     /// The stored admin key with this id: it must still be stored.
     Admin(String),
+    /// The admin key of the server's configuration with this id: nothing in the store to
+    /// check, and the id to name as the writer (the pattern history keeps it).
+    Configured(String),
     /// The calendar's key with this id and scope: the calendar must still have it, with
     /// that scope.
     Key {
@@ -36,6 +39,16 @@ pub enum Authority {
 }
 
 impl Authority {
+    /// The id of the key that authorized the write, when a key did.
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            Authority::Admin(key_id)
+            | Authority::Configured(key_id)
+            | Authority::Key { key_id, .. } => Some(key_id),
+            Authority::Unchecked | Authority::PublicBooking => None,
+        }
+    }
+
     /// Whether the authority still covers a write to `calendar` (or, with `None`, a write to
     /// no calendar), given the admin keys stored now.
     pub(super) fn check(
@@ -44,7 +57,7 @@ impl Authority {
         admin_keys: &[KeyHash],
     ) -> Result<(), Error> {
         match self {
-            Authority::Unchecked => Ok(()),
+            Authority::Unchecked | Authority::Configured(_) => Ok(()),
             Authority::Admin(key_id) => {
                 if admin_keys.iter().any(|k| k.id() == key_id) {
                     Ok(())

@@ -32,13 +32,13 @@ pub(crate) const PAGE: usize = 4096;
 pub(crate) const MAGIC: [u8; 8] = [0x89, b'A', b'V', b'L', b'\r', b'\n', 0x1a, b'\n'];
 
 /// The format version this build writes and reads: the log (docs/format.md).
-pub(crate) const FORMAT_VERSION: u32 = 8;
+pub(crate) const FORMAT_VERSION: u32 = 9;
 /// Earlier versions of the log (docs/format.md, section 9), each a subset of this one: 3
 /// before a booking's remembered answer held the booking, 4 before booking types, 5 before
 /// group types and group bookings, 6 before calendars created in one batch, 7 before
-/// webhooks. Read as they
-/// are, and rewritten as [`FORMAT_VERSION`] by a compaction on open.
-pub(crate) const OLDER_LOGS: [u32; 5] = [3, 4, 5, 6, 7];
+/// webhooks, 8 before the pattern history. Read as they are, and rewritten as
+/// [`FORMAT_VERSION`] by a compaction on open.
+pub(crate) const OLDER_LOGS: [u32; 6] = [3, 4, 5, 6, 7, 8];
 /// The version of fixed records, two page copies each, that this build reads to migrate it
 /// (docs/format.md, section 9); its calendar and key payloads are the log's.
 pub(crate) const PAGED_VERSION: u32 = 2;

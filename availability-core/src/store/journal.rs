@@ -393,6 +393,15 @@ impl Journal {
             .collect()
     }
 
+    /// The pattern history the log keeps for calendar `id` of `incarnation`, oldest first.
+    pub(super) fn history(
+        &self,
+        id: &str,
+        incarnation: u64,
+    ) -> Option<Arc<Vec<super::history::PastPattern>>> {
+        self.state.lock().ok()?.live.history(id, incarnation)
+    }
+
     /// A copy of the outbox as of now (O(1) under the lock: its maps are persistent).
     pub(super) fn outbox(&self) -> super::outbox::Outbox {
         self.state

@@ -204,6 +204,18 @@ pub(crate) enum Record {
     /// Calendars created together ([`MAX_BATCH`] at most), each as its own
     /// [`Record::Calendar`] would: all of them or, when the record is not there, none.
     Calendars(Vec<Arc<CalendarRecord>>),
+    /// A calendar's record after a change of its weekly pattern, with the key that wrote
+    /// it: read as [`Record::Calendar`], and the calendar's history gains the version.
+    Pattern {
+        by: Option<Arc<str>>,
+        record: Arc<CalendarRecord>,
+    },
+    /// A version of a calendar's pattern history, as compaction writes it.
+    Past {
+        id: String,
+        incarnation: u64,
+        past: Arc<PastPattern>,
+    },
     /// A calendar deleted, with its dated data.
     DeleteCalendar { id: String, incarnation: u64 },
     /// The admin keys, replacing the earlier ones.
@@ -246,6 +258,8 @@ impl Record {
             Record::DeleteGroup { .. } => 8,
             Record::Calendar(_) => 9,
             Record::Calendars(_) => 16,
+            Record::Pattern { .. } => 21,
+            Record::Past { .. } => 22,
             Record::DeleteCalendar { .. } => 10,
             Record::AdminKeys(_) => 11,
             Record::Webhook(_) => 17,
@@ -269,6 +283,8 @@ impl Record {
             | Record::DeleteGroup { .. }
             | Record::Calendar(_)
             | Record::Calendars(_)
+            | Record::Pattern { .. }
+            | Record::Past { .. }
             | Record::DeleteCalendar { .. }
             | Record::AdminKeys(_)
             | Record::Webhook(_)
@@ -309,6 +325,10 @@ impl Record {
             Record::Calendars(records) => {
                 2 + records.iter().map(|r| 4 + r.encoded_len()).sum::<usize>()
             }
+            Record::Pattern { by, record } => {
+                1 + by.as_deref().map_or(0, str::len) + record.encoded_len()
+            }
+            Record::Past { id, past, .. } => history::len(id, past),
             Record::DeleteCalendar { id, .. } => 1 + id.len() + 8,
             Record::AdminKeys(keys) => 1 + keys_len(keys),
             Record::Webhook(_)
@@ -391,6 +411,17 @@ impl Record {
                     record.encode_into(&mut out);
                 }
             }
+            Record::Pattern { by, record } => {
+                let by = by.as_deref().unwrap_or_default();
+                out.push(by.len() as u8);
+                out.extend_from_slice(by.as_bytes());
+                record.encode_into(&mut out);
+            }
+            Record::Past {
+                id,
+                incarnation,
+                past,
+            } => history::encode(&mut out, id, *incarnation, past),
             Record::DeleteCalendar { id, incarnation } => {
                 out.push(id.len() as u8);
                 out.extend_from_slice(id.as_bytes());
@@ -465,6 +496,18 @@ impl Record {
                 return Ok(Record::Calendar(Arc::new(record)));
             }
             16 => Record::Calendars(batch::decode(&mut c)?),
+            21 => {
+                let by = history::key_id(&mut c)?;
+                let record = CalendarRecord::decode(c.take(c.len())?, FORMAT_VERSION)?;
+                if record.incarnation == 0 {
+                    return Err(format!("calendar {:?}: incarnation 0", record.id));
+                }
+                Record::Pattern {
+                    by: by.map(Arc::from),
+                    record: Arc::new(record),
+                }
+            }
+            22 => history::decode(&mut c)?,
             10 => Record::DeleteCalendar {
                 id: c.id("calendar id")?,
                 incarnation: c.u64()?,
@@ -485,6 +528,7 @@ mod batch;
 mod book;
 mod group;
 mod header;
+mod history;
 pub(crate) mod len;
 mod remembered;
 mod webhook;
@@ -495,6 +539,7 @@ pub(crate) use self::header::Header;
 use self::remembered::Form;
 pub use self::remembered::{Answer, Remembered};
 use super::groups::Group;
+use super::history::PastPattern;
 use super::webhook::{Attempt, Pending, Webhook};
 
 /// The calendar a record belongs to, as its payload begins.

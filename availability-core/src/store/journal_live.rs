@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 use super::checked::KeyHash;
 use super::format::{keys_len, CalendarRecord};
 use super::groups::Group;
+use super::history::{self, PastPattern};
 use super::journal_format::{len, Owner, Record, Remembered, ALIGN, FRAME};
 use super::outbox::Outbox;
 use crate::dated::GroupRef;
@@ -38,6 +39,9 @@ pub(super) struct CalendarLive {
     version: u64,
     /// Its dated data; most calendars have none, and cost the index only the pointer.
     dated: Option<Box<LiveDated>>,
+    /// The versions of its pattern, oldest first; none until the pattern first changes
+    /// (then the version before the change is the first).
+    history: Option<Arc<Vec<PastPattern>>>,
 }
 
 #[derive(Clone, Default)]
@@ -115,6 +119,45 @@ impl Live {
                 calendar.version = calendar.version.max(record.version);
                 calendar.record = Some(Arc::clone(record));
             }
+            Record::Pattern { by, record } => {
+                let calendar = self
+                    .calendars
+                    .entry((Arc::clone(&record.id), record.incarnation))
+                    .or_default();
+                let before = calendar.record.as_deref();
+                let history = Arc::make_mut(calendar.history.get_or_insert_with(|| {
+                    Arc::new(before.map(PastPattern::of_record).into_iter().collect())
+                }));
+                let week_before = history
+                    .last()
+                    .map(|p| *p.week())
+                    .or(before.map(|b| b.week))
+                    .unwrap_or_default();
+                history::push(
+                    history,
+                    PastPattern::after(
+                        &week_before,
+                        record.version,
+                        record.changed_at_ms,
+                        by.clone(),
+                        record.week,
+                    ),
+                );
+                calendar.version = calendar.version.max(record.version);
+                calendar.record = Some(Arc::clone(record));
+            }
+            Record::Past {
+                id,
+                incarnation,
+                past,
+            } => {
+                let calendar = self
+                    .calendars
+                    .entry((Arc::from(id.as_str()), *incarnation))
+                    .or_default();
+                let history = calendar.history.get_or_insert_with(Arc::default);
+                history::push(Arc::make_mut(history), PastPattern::clone(past));
+            }
             Record::DeleteCalendar { id, incarnation } => {
                 self.calendars
                     .remove(&(Arc::from(id.as_str()), *incarnation));
@@ -186,6 +229,8 @@ impl Live {
                     | Record::AdminKeys(_)
                     | Record::Calendar(_)
                     | Record::Calendars(_)
+                    | Record::Pattern { .. }
+                    | Record::Past { .. }
                     | Record::DeleteCalendar { .. }
                     | Record::Webhook(_)
                     | Record::DeleteWebhook { .. }
@@ -194,6 +239,14 @@ impl Live {
                 }
             }
         }
+    }
+
+    /// The versions of the pattern of calendar `id` of `incarnation`, oldest first, when its
+    /// pattern changed since the history began (otherwise its record's week is all there is).
+    pub(super) fn history(&self, id: &str, incarnation: u64) -> Option<Arc<Vec<PastPattern>>> {
+        self.calendars
+            .get(&(Arc::from(id), incarnation))
+            .and_then(|calendar| calendar.history.clone())
     }
 
     /// Hands `out` the live set, record by record (the whole set at once would be a second
@@ -215,6 +268,15 @@ impl Live {
             };
             out(LiveRecord::Calendar(record));
             let (id, incarnation) = (&**id, *incarnation);
+            if let Some(history) = &calendar.history {
+                for past in history::kept(history, cutoff.saturating_mul(1000)) {
+                    out(LiveRecord::Past {
+                        id,
+                        incarnation,
+                        past,
+                    });
+                }
+            }
             let version = calendar.version.max(record.version);
             // Most calendars have no dated data: their record says all there is.
             let empty = LiveDated::default();
@@ -302,6 +364,12 @@ pub(super) enum LiveRecord<'a> {
         booking_id: u64,
         booking: &'a LiveBooking,
     },
+    /// A version of calendar `id`'s pattern history.
+    Past {
+        id: &'a str,
+        incarnation: u64,
+        past: &'a PastPattern,
+    },
     /// An answer kept for an idempotency key.
     Remember(&'a Remembered),
     /// A named group.
@@ -359,6 +427,15 @@ impl LiveRecord<'_> {
                 group: booking.group.as_deref().cloned(),
                 remembered: None,
             },
+            LiveRecord::Past {
+                id,
+                incarnation,
+                past,
+            } => Record::Past {
+                id: String::from(id),
+                incarnation,
+                past: Arc::new(past.clone()),
+            },
             LiveRecord::Remember(remembered) => Record::Remember(remembered.clone()),
             LiveRecord::Group(group) => Record::Group(Arc::clone(group)),
             LiveRecord::Outbox(ref record) => Record::clone(record),
@@ -381,6 +458,7 @@ impl LiveRecord<'_> {
                 booking.group.as_deref(),
                 None,
             ),
+            LiveRecord::Past { id, past, .. } => len::past(id, past),
             LiveRecord::Remember(remembered) => len::remember(remembered),
             LiveRecord::Group(group) => Record::Group(Arc::clone(group)).encoded_len(),
             LiveRecord::Outbox(ref record) => record.encoded_len(),

@@ -49,6 +49,7 @@
 //! - `webhook`: the webhook values (endpoints, events, attempts); `outbox` the endpoints and
 //!   the events waiting for them as the log's index keeps them, each event derived from the
 //!   record of its change.
+//! - `history`: a calendar's pattern history ([`PastPattern`]), which the log's index keeps.
 //! - `calendar`: the calendar value ([`Calendar`], [`Change`]) and the rules for changing it.
 //! - `checked`: what a record holds, checked on the way in and out: ids ([`check_id`]), zone
 //!   names ([`check_zone_name`]), keys ([`KeyHash`], [`KeyScope`]), and each one's limit.
@@ -93,6 +94,8 @@ pub mod group_book;
 mod group_commit;
 mod group_writes;
 mod groups;
+mod history;
+pub use self::history::{PastPattern, MAX_HISTORY};
 mod journal;
 mod journal_format;
 mod journal_live;
@@ -308,6 +311,12 @@ impl Store {
             Some(Backend::Double(journal)),
             Options::default(),
         )
+    }
+
+    /// How long overrides, bookings and the versions of a pattern are kept after they end,
+    /// in seconds ([`Options::retention_seconds`]).
+    pub fn retention_seconds(&self) -> i64 {
+        self.retention_seconds
     }
 
     /// The current state of calendar `id`. Lock-free: never waits for a writer.

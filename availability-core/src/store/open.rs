@@ -129,39 +129,41 @@ impl Replayed {
     fn apply(&mut self, record: &Record) -> Result<(), String> {
         match record {
             // One descent of the map per record, a new calendar's included.
-            Record::Calendar(next) => match self.calendars.entry(Arc::clone(&next.id)) {
-                Entry::Vacant(vacant) => {
-                    vacant.insert(Replaying {
-                        record: Arc::clone(next),
-                        version: next.version,
-                        dated: None,
-                    });
-                }
-                Entry::Occupied(mut occupied) => {
-                    let Replaying {
-                        record: current,
-                        version,
-                        dated,
-                    } = occupied.get_mut();
-                    if current.incarnation != next.incarnation {
-                        return Err(std::format!(
-                            "calendar {:?} of incarnation {} while incarnation {} exists",
-                            next.id,
-                            next.incarnation,
-                            current.incarnation
-                        ));
+            Record::Calendar(next) | Record::Pattern { record: next, .. } => {
+                match self.calendars.entry(Arc::clone(&next.id)) {
+                    Entry::Vacant(vacant) => {
+                        vacant.insert(Replaying {
+                            record: Arc::clone(next),
+                            version: next.version,
+                            dated: None,
+                        });
                     }
-                    if let Some(dated) = dated.as_mut().filter(|_| current.zone != next.zone) {
-                        // Bookings keep their real spans: in the new zone they claim other
-                        // owner slots, as the change itself derived them.
-                        **dated = dated
-                            .rezone(zone_at_open(&next.zone))
-                            .map_err(|e| std::format!("calendar {:?}: {e}", next.id))?;
+                    Entry::Occupied(mut occupied) => {
+                        let Replaying {
+                            record: current,
+                            version,
+                            dated,
+                        } = occupied.get_mut();
+                        if current.incarnation != next.incarnation {
+                            return Err(std::format!(
+                                "calendar {:?} of incarnation {} while incarnation {} exists",
+                                next.id,
+                                next.incarnation,
+                                current.incarnation
+                            ));
+                        }
+                        if let Some(dated) = dated.as_mut().filter(|_| current.zone != next.zone) {
+                            // Bookings keep their real spans: in the new zone they claim other
+                            // owner slots, as the change itself derived them.
+                            **dated = dated
+                                .rezone(zone_at_open(&next.zone))
+                                .map_err(|e| std::format!("calendar {:?}: {e}", next.id))?;
+                        }
+                        *version = (*version).max(next.version);
+                        *current = Arc::clone(next);
                     }
-                    *version = (*version).max(next.version);
-                    *current = Arc::clone(next);
                 }
-            },
+            }
             Record::DeleteCalendar { id, incarnation } => {
                 match self.calendars.get(id.as_str()) {
                     Some(Replaying {
@@ -200,6 +202,17 @@ impl Replayed {
             Record::DeleteGroup { id } => {
                 self.groups.remove(id);
             }
+            Record::Past {
+                id, incarnation, ..
+            } => match self.calendars.get(id.as_str()) {
+                Some(Replaying { record, .. }) if record.incarnation == *incarnation => {}
+                _ => {
+                    return Err(std::format!(
+                        "the pattern history of calendar {id:?} of incarnation {incarnation}, \
+                         which does not exist"
+                    ))
+                }
+            },
             Record::Remember(_)
             | Record::Webhook(_)
             | Record::DeleteWebhook { .. }
@@ -299,6 +312,8 @@ fn replay(dated: &mut Dated, zone: &str, record: &Record) -> Result<(), String> 
         | Record::DeleteGroup { .. }
         | Record::Calendar(_)
         | Record::Calendars(_)
+        | Record::Pattern { .. }
+        | Record::Past { .. }
         | Record::DeleteCalendar { .. }
         | Record::AdminKeys(_)
         | Record::Webhook(_)

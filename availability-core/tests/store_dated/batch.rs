@@ -178,7 +178,7 @@ fn a_crash_at_every_write_of_a_batch_leaves_all_of_it_or_none() {
 /// `sync` and two meetings of both members, the second moved: version 6's group types and
 /// group bookings, which version 7 must read as they are.
 #[test]
-fn a_version_6_log_is_read_and_rewritten_as_version_7() {
+fn a_version_6_log_is_read_and_rewritten_as_version_9() {
     use std::fs;
     let (dir, _) = crate::store::temp_store();
     let path = dir.path().join("v6.avs");
@@ -247,8 +247,8 @@ fn a_version_6_log_is_read_and_rewritten_as_version_7() {
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
-        8,
-        "rewritten as version 8"
+        9,
+        "rewritten as version 9"
     );
     let store = Store::open_with(&path, keep).expect("reopen");
     holds(&store);

@@ -48,8 +48,8 @@ fn a_version_1_file_is_migrated_and_keeps_everything() {
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
-        8,
-        "rewritten as version 8"
+        9,
+        "rewritten as version 9"
     );
     assert!(!journal_path(&path).exists(), "one file");
     // The migrated store takes dated writes and keeps them.
@@ -82,7 +82,7 @@ fn a_crash_during_migration_leaves_the_version_1_file_or_the_new_one() {
         assert!(err.is_io(), "{err}");
         let after = file.reboot();
         let version = after.durable()[8];
-        assert_eq!(version, if tear == Tear::Lost { 1 } else { 8 });
+        assert_eq!(version, if tear == Tear::Lost { 1 } else { 9 });
         let store = Store::open_double(after).expect("open");
         assert_eq!(store.list().len(), 3);
         assert_eq!(
@@ -122,8 +122,8 @@ fn a_version_2_store_and_its_journal_are_migrated_into_one_file() {
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
-        8,
-        "rewritten as version 8"
+        9,
+        "rewritten as version 9"
     );
     assert!(
         !journal_path(&path).exists(),
@@ -189,7 +189,7 @@ fn holds_the_version_2_fixture(store: &Store) {
 }
 
 #[test]
-fn a_version_3_log_is_read_and_rewritten_as_version_7() {
+fn a_version_3_log_is_read_and_rewritten_as_version_9() {
     let (dir, _) = temp_store();
     let path = dir.path().join("v3.avs");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
@@ -237,8 +237,8 @@ fn a_version_3_log_is_read_and_rewritten_as_version_7() {
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
-        8,
-        "rewritten as version 8"
+        9,
+        "rewritten as version 9"
     );
     let store = Store::open_with(&path, keep).expect("reopen");
     holds(&store);
@@ -246,7 +246,7 @@ fn a_version_3_log_is_read_and_rewritten_as_version_7() {
 }
 
 #[test]
-fn a_version_4_log_is_read_and_rewritten_as_version_7() {
+fn a_version_4_log_is_read_and_rewritten_as_version_9() {
     let (dir, _) = temp_store();
     let path = dir.path().join("v4.avs");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
@@ -309,8 +309,8 @@ fn a_version_4_log_is_read_and_rewritten_as_version_7() {
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
-        8,
-        "rewritten as version 8"
+        9,
+        "rewritten as version 9"
     );
     let store = Store::open_with(&path, keep).expect("reopen");
     holds(&store);
@@ -318,7 +318,7 @@ fn a_version_4_log_is_read_and_rewritten_as_version_7() {
 }
 
 #[test]
-fn a_version_5_log_is_read_and_rewritten_as_version_7() {
+fn a_version_5_log_is_read_and_rewritten_as_version_9() {
     let (dir, _) = temp_store();
     let path = dir.path().join("v5.avs");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
@@ -399,8 +399,8 @@ fn a_version_5_log_is_read_and_rewritten_as_version_7() {
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
-        8,
-        "rewritten as version 8"
+        9,
+        "rewritten as version 9"
     );
     let store = Store::open_with(&path, keep).expect("reopen");
     holds(&store, 14);

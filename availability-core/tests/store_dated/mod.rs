@@ -12,6 +12,7 @@
 mod batch;
 mod contention;
 mod groups;
+mod history;
 mod journal;
 mod migration;
 mod types;

@@ -423,7 +423,7 @@ fn a_crash_at_every_write_keeps_exactly_the_events_of_the_changes_kept() {
 /// in Paris, `v7-b` in Kathmandu and open to bookings, `v7-c` in New York). Version 8 reads it
 /// as it is, rewrites it, and takes webhooks.
 #[test]
-fn a_version_7_log_is_read_and_rewritten_as_version_8() {
+fn a_version_7_log_is_read_and_rewritten_as_version_9() {
     use std::fs;
     let (dir, _) = crate::store::temp_store();
     let path = dir.path().join("v7.avs");
@@ -466,8 +466,8 @@ fn a_version_7_log_is_read_and_rewritten_as_version_8() {
     drop(store);
     assert_eq!(
         fs::read(&path).expect("read")[8],
-        8,
-        "rewritten as version 8"
+        9,
+        "rewritten as version 9"
     );
     let store = Store::open_with(&path, keep).expect("reopen");
     holds(&store);

@@ -36,7 +36,10 @@ impl Principal {
                 key_id,
                 stored: true,
             } => Authority::Admin(key_id.clone()),
-            Principal::Admin { stored: false, .. } => Authority::Unchecked,
+            Principal::Admin {
+                key_id,
+                stored: false,
+            } => Authority::Configured(key_id.clone()),
             Principal::Calendar { key_id, scope, .. } => Authority::Key {
                 key_id: key_id.clone(),
                 scope: *scope,

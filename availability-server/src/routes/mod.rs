@@ -22,6 +22,7 @@ mod calendars;
 mod group_bookings;
 mod group_types;
 mod groups;
+mod history;
 mod keys;
 mod live;
 mod overlap;

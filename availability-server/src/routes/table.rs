@@ -6,8 +6,8 @@ use http::Method;
 use super::path::Route;
 use super::path::Seg::{Lit, Param};
 use super::{
-    admin, availability, backup, bookings, calendars, group_bookings, group_types, groups, keys,
-    live, overlap, overrides, pages, service, slots, types, webhooks,
+    admin, availability, backup, bookings, calendars, group_bookings, group_types, groups, history,
+    keys, live, overlap, overrides, pages, service, slots, types, webhooks,
 };
 use crate::ctx::{Action, Ctx, Waiting};
 use crate::wire::body::RequestBody;
@@ -102,6 +102,25 @@ pub(super) static ROUTES: &[Route] = &[
             (Method::PATCH, wait!(availability::patch)),
             (Method::PUT, wait!(availability::put)),
         ],
+        page: None,
+    },
+    // The versions of the week kept, newest first (its key).
+    Route {
+        name: "history",
+        pattern: &[Lit("calendars"), Param("id"), Lit("history")],
+        methods: &[(Method::GET, wait!(history::list))],
+        page: None,
+    },
+    // An old version of the week made current again, as a new version (its key).
+    Route {
+        name: "restore",
+        pattern: &[
+            Lit("calendars"),
+            Param("id"),
+            Lit("availability"),
+            Lit("restore"),
+        ],
+        methods: &[(Method::POST, wait!(history::restore))],
         page: None,
     },
     // The recurring pattern as an iCalendar VAVAILABILITY in the owner's zone (anyone).

@@ -721,3 +721,50 @@ pub(super) async fn webhooks(s: &mut Session<'_>, admin: Option<&str>, alice: Op
     s.call(Method::DELETE, &path, admin, None, &[], S::NOT_FOUND)
         .await;
 }
+
+/// The pattern history: listed, its oldest version restored, a version it does not keep
+/// refused, and both refused without a key.
+pub(super) async fn history(s: &mut Session<'_>, alice: Option<&str>) {
+    let listed = s
+        .call(
+            Method::GET,
+            "/calendars/alice/history",
+            alice,
+            None,
+            &[],
+            S::OK,
+        )
+        .await;
+    let listed: serde_json::Value = serde_json::from_slice(&listed.body).expect("JSON");
+    let versions = listed["versions"].as_array().expect("versions");
+    assert!(versions.len() >= 2, "the week was written: {listed}");
+    let oldest = versions.last().expect("a version")["version"]
+        .as_u64()
+        .expect("a version number");
+    s.get("/calendars/alice/history", S::UNAUTHORIZED).await;
+    let path = "/calendars/alice/availability/restore";
+    s.json(
+        Method::POST,
+        path,
+        alice,
+        &format!(r#"{{"version":{oldest}}}"#),
+        S::OK,
+    )
+    .await;
+    s.json(
+        Method::POST,
+        path,
+        alice,
+        r#"{"version":999999}"#,
+        S::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    s.json(
+        Method::POST,
+        path,
+        None,
+        r#"{"version":1}"#,
+        S::UNAUTHORIZED,
+    )
+    .await;
+}

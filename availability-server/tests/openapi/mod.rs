@@ -190,6 +190,7 @@ async fn answers_match_their_schemas() {
     types::onboarding(&mut s, admin).await;
     let (alice, bob) = (Some(alice.as_str()), Some(bob.as_str()));
     answers::week(&mut s, alice, bob).await;
+    answers::history(&mut s, alice).await;
     answers::calendar_keys(&mut s, alice).await;
     answers::overrides(&mut s, alice).await;
     answers::bookings(&mut s, bob).await;

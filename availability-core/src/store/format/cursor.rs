@@ -62,6 +62,11 @@ impl<'a> Cursor<'a> {
         Ok(id)
     }
 
+    /// How many bytes are left.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Whether every byte was read.
     pub(crate) fn is_empty(&self) -> bool {
         self.bytes.is_empty()

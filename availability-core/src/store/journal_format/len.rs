@@ -71,3 +71,5 @@ fn remembered(r: &Remembered) -> usize {
 pub(crate) fn group(id: &str, members: &[String]) -> usize {
     1 + id.len() + 2 + members.iter().map(|m| 1 + m.len()).sum::<usize>()
 }
+
+pub(crate) use super::history::len as past;

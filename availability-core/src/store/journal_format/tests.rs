@@ -180,6 +180,36 @@ fn samples() -> Vec<Record> {
             id: String::from("team"),
         },
         Record::Calendars(batch(&["room-1", "room-2", "hall"])),
+        Record::Pattern {
+            by: Some(Arc::from("k-1_x")),
+            record: Arc::clone(&batch(&["room-1"])[0]),
+        },
+        Record::Pattern {
+            by: None,
+            record: Arc::clone(&batch(&["hall"])[0]),
+        },
+        Record::Past {
+            id: String::from("room-1"),
+            incarnation: 5,
+            past: Arc::new(
+                crate::store::PastPattern::new(
+                    12,
+                    1_799_000_000_123,
+                    Some("owner"),
+                    "#?.#".repeat(84).parse().expect("a week"),
+                    [u64::MAX, 0, 1 << 63, 5, 0, 0xFFFF],
+                )
+                .expect("a version"),
+            ),
+        },
+        Record::Past {
+            id: String::from("hall"),
+            incarnation: 9,
+            past: Arc::new(
+                crate::store::PastPattern::new(1, -5, None, crate::Week::default(), [0; 6])
+                    .expect("a version"),
+            ),
+        },
     ]
     .into_iter()
     .chain(webhook_samples())

@@ -28,7 +28,7 @@ impl Live {
         };
         let live = |id: &str, incarnation| self.calendars.get(&(Arc::from(id), incarnation));
         match record {
-            Record::Calendar(next) => {
+            Record::Calendar(next) | Record::Pattern { record: next, .. } => {
                 let before = live(&next.id, next.incarnation)?.record.as_ref()?;
                 (before.week != next.week || before.zone != next.zone).then(|| {
                     event(
