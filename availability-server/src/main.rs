@@ -120,26 +120,31 @@ fn serve(cli: &Cli) -> Result<(), String> {
             Some(_) => "loading from the database",
         }));
         let (loaded, until_loaded) = tokio::sync::oneshot::channel::<()>();
-        let meanwhile = server::serve_until(
-            &listener,
-            Arc::clone(&tls),
-            Arc::clone(&starting),
-            config.connections,
-            async {
-                let _ = until_loaded.await;
-            },
-            config.shutdown_grace,
-        );
+        // The answers meanwhile come from the runtime's workers: this thread loads.
+        let listener = Arc::new(listener);
+        let meanwhile = tokio::spawn({
+            let (listener, tls, starting) = (
+                Arc::clone(&listener),
+                Arc::clone(&tls),
+                Arc::clone(&starting),
+            );
+            let (connections, grace) = (config.connections, config.shutdown_grace);
+            async move {
+                let until = async {
+                    let _ = until_loaded.await;
+                };
+                server::serve_until(&listener, tls, starting, connections, until, grace).await;
+            }
+        });
         tracing::info!(listen = %address, "loading; answering 503 until ready");
-        let (prepared, ()) = tokio::join!(
-            async {
-                let prepared = load(&config, &starting).await;
-                let _ = loaded.send(());
-                prepared
-            },
-            meanwhile
-        );
+        let prepared = load(&config, &starting).await;
+        let _ = loaded.send(());
+        meanwhile
+            .await
+            .map_err(|e| format!("answering while loading: {e}"))?;
         let prepared = prepared?;
+        let listener = Arc::try_unwrap(listener)
+            .map_err(|_| String::from("the listener is still in use after loading"))?;
         let shutdown = shutdown_signal()?;
         match &config.database {
             None => tracing::info!(%address, data = %config.data_dir.display(), "serving https"),
@@ -165,17 +170,16 @@ fn serve(cli: &Cli) -> Result<(), String> {
 }
 
 /// Opens the storage, installs the time-zone data and prepares the API, telling `starting`
-/// each step. The blocking steps run off the runtime's threads, which answer meanwhile.
+/// each step. The blocking steps run on this thread, the process's main one, while the
+/// runtime's workers answer: its allocations come from the allocator's main arena, which
+/// grows in large steps, where a thread of its own grows its arena a page at a time, a system
+/// call each (a tenth of the time a million calendars took to load).
 async fn load(config: &Config, starting: &Starting) -> Result<startup::Prepared, String> {
     let began = std::time::Instant::now();
     let opened = match startup::open_database(config).await? {
         Some(opened) => opened,
         None => {
-            let dir = config.data_dir.clone();
-            let storage =
-                tokio::task::spawn_blocking(move || availability_server::store::open(&dir))
-                    .await
-                    .map_err(|e| format!("opening the store: {e}"))??;
+            let storage = availability_server::store::open(&config.data_dir)?;
             startup::Opened {
                 storage: availability_server::store::Storage::File(storage),
                 new_admin_key: None,
@@ -190,10 +194,7 @@ async fn load(config: &Config, starting: &Starting) -> Result<startup::Prepared,
     );
     starting.stage("loading the time-zone data");
     let began = std::time::Instant::now();
-    let tzdata_config = config.tzdata.clone();
-    tokio::task::spawn_blocking(move || time_zones(&store, &tzdata_config))
-        .await
-        .map_err(|e| format!("loading the time-zone data: {e}"))??;
+    time_zones(&store, &config.tzdata)?;
     let zones_ms = began.elapsed().as_millis();
     starting.stage("preparing the API");
     let began = std::time::Instant::now();

@@ -336,11 +336,7 @@ impl Store {
         let calendar = self.get(id).ok_or_else(|| not_found(id))?;
         let kept = self.journal.history(id, calendar.incarnation());
         let cutoff_ms = (now_ms().div_euclid(1000) - self.retention_seconds).saturating_mul(1000);
-        Ok(history_of(
-            &calendar,
-            kept.as_deref().map(Vec::as_slice),
-            cutoff_ms,
-        ))
+        Ok(history_of(&calendar, kept.as_deref(), cutoff_ms))
     }
 
     /// Derives every booking's owner slots again from its span and its calendar's zone, with

@@ -4,8 +4,8 @@
 //! A change of the pattern is its own record kind (`docs/format.md`, kind 21: the calendar's
 //! record and the key that wrote it), so the history is as durable as the change; compaction
 //! writes the versions still kept as records of kind 22. The log's index of what is live keeps
-//! each calendar's versions; a calendar whose pattern never changed keeps none, and its
-//! history is its record's week alone.
+//! each calendar's versions, packed in one allocation ([`pack`]); a calendar whose pattern
+//! never changed keeps none, and its history is its record's week alone.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -16,8 +16,9 @@ use crate::error::{Error, Kind};
 use crate::plane::{Plane, WORDS};
 use crate::week::Week;
 
-/// The most versions a calendar's history keeps, the newest: a bound on its memory (each
-/// version takes about 180 bytes) whatever a key holder writes within the retention period.
+/// The most versions a calendar's history keeps, the newest: a bound on its memory (at most
+/// about 160 bytes a version, packed) whatever a key holder writes within the retention
+/// period.
 pub const MAX_HISTORY: usize = 1_000;
 
 /// One version of a calendar's weekly pattern.
@@ -68,7 +69,7 @@ impl PastPattern {
         key_id: Option<Arc<str>>,
         week: Week,
     ) -> PastPattern {
-        let changed = before.open.xor(week.open).or(before.firm.xor(week.firm));
+        let changed = differ(before, &week);
         PastPattern {
             version,
             at_ms,
@@ -157,6 +158,137 @@ pub(crate) fn history_of(
     }
 }
 
+/// What a packed version's week is.
+const WEEK_EMPTY: u8 = 0;
+const WEEK_FOLLOWS: u8 = 1;
+const WEEK_OF_RECORD: u8 = 2;
+/// What a packed version's changed slots are.
+const CHANGED_FROM_BEFORE: u8 = 0;
+const CHANGED_FOLLOWS: u8 = 1;
+
+/// `versions` (oldest first) packed into one allocation, as the log's index keeps a history:
+/// a calendar that was created and then given its week once costs about 70 bytes, not two
+/// whole versions. Each version is its number, time and key id, then its week (none when it is
+/// every slot unavailable, or when it is the newest and `record_week`, the week of the
+/// calendar's record), then the slots it changed (none when they are the difference from the
+/// version before it, or from a week of every slot unavailable for the first). Memory only:
+/// the log's records hold whole versions (kinds 21 and 22).
+pub(crate) fn pack(versions: &[PastPattern], record_week: &Week) -> Arc<[u8]> {
+    let mut out = Vec::with_capacity(versions.len() * 32);
+    let mut before = Week::default();
+    for (n, v) in versions.iter().enumerate() {
+        let newest = n + 1 == versions.len();
+        pack_one(
+            &mut |bytes| out.extend_from_slice(bytes),
+            v,
+            &before,
+            newest,
+            record_week,
+        );
+        before = v.week;
+    }
+    Arc::from(out)
+}
+
+/// [`pack`] of the history a calendar's first change begins: the version its record `before`
+/// holds, then `next`, whose week is `next_week` (the record's after the change). One
+/// allocation, made to measure: most calendars' histories are this one.
+pub(crate) fn begin(before: &CalendarRecord, next: &PastPattern) -> Arc<[u8]> {
+    // The longest two versions: number, time, key id, week and changed slots each.
+    const MOST: usize = 2 * (8 + 8 + 1 + 32 + 1 + Week::BYTES + 1 + 8 * WORDS);
+    let mut buffer = [0_u8; MOST];
+    let mut len = 0;
+    let mut put = |bytes: &[u8]| {
+        let end = (len + bytes.len()).min(MOST);
+        buffer[len..end].copy_from_slice(&bytes[..end - len]);
+        len = end;
+    };
+    let first = PastPattern::of_record(before);
+    pack_one(&mut put, &first, &Week::default(), false, &next.week);
+    pack_one(&mut put, next, &first.week, true, &next.week);
+    Arc::from(&buffer[..len])
+}
+
+/// One version as [`pack`] lays it out, after the version whose week is `before`.
+fn pack_one(
+    put: &mut dyn FnMut(&[u8]),
+    v: &PastPattern,
+    before: &Week,
+    newest: bool,
+    record_week: &Week,
+) {
+    put(&v.version.to_le_bytes());
+    put(&v.at_ms.to_le_bytes());
+    let key = v.key_id.as_deref().unwrap_or_default();
+    put(&[key.len() as u8]);
+    put(key.as_bytes());
+    if newest && v.week == *record_week {
+        put(&[WEEK_OF_RECORD]);
+    } else if v.week == Week::default() {
+        put(&[WEEK_EMPTY]);
+    } else {
+        put(&[WEEK_FOLLOWS]);
+        put(&v.week.to_bytes());
+    }
+    if v.changed == differ(before, &v.week) {
+        put(&[CHANGED_FROM_BEFORE]);
+    } else {
+        put(&[CHANGED_FOLLOWS]);
+        for word in v.changed.0 {
+            put(&word.to_le_bytes());
+        }
+    }
+}
+
+/// The versions [`pack`] packed with the same `record_week`. The bytes are the index's own,
+/// made by [`pack`]: a short read ends the list.
+pub(crate) fn unpack(bytes: &[u8], record_week: &Week) -> Vec<PastPattern> {
+    let mut versions = Vec::new();
+    let mut c = super::format::Cursor::new(bytes);
+    let mut before = Week::default();
+    let mut next = || -> Result<PastPattern, alloc::string::String> {
+        let version = c.u64()?;
+        let at_ms = c.i64()?;
+        let key_len = usize::from(c.byte()?);
+        let key_id = match key_len {
+            0 => None,
+            n => Some(Arc::from(c.text(n, "key id")?.as_str())),
+        };
+        let week = match c.byte()? {
+            WEEK_EMPTY => Week::default(),
+            WEEK_OF_RECORD => *record_week,
+            _ => {
+                let bytes: &[u8; Week::BYTES] = c
+                    .take(Week::BYTES)?
+                    .try_into()
+                    .map_err(|_| alloc::string::String::from("short"))?;
+                Week::from_bytes(bytes).map_err(|e| alloc::string::ToString::to_string(&e))?
+            }
+        };
+        let changed = match c.byte()? {
+            CHANGED_FROM_BEFORE => differ(&before, &week),
+            _ => Plane(core::array::from_fn(|_| c.u64().unwrap_or_default())),
+        };
+        before = week;
+        Ok(PastPattern {
+            version,
+            at_ms,
+            key_id,
+            week,
+            changed,
+        })
+    };
+    while let Ok(version) = next() {
+        versions.push(version);
+    }
+    versions
+}
+
+/// The slots whose status differs between two weeks.
+fn differ(a: &Week, b: &Week) -> Plane {
+    a.open.xor(b.open).or(a.firm.xor(b.firm))
+}
+
 /// Adds `version` to `history`, dropping the oldest beyond [`MAX_HISTORY`]; a version not
 /// newer than the last is ignored (a record read twice changes nothing).
 pub(crate) fn push(history: &mut Vec<PastPattern>, version: PastPattern) {
@@ -224,6 +356,37 @@ mod tests {
             history.last().map(PastPattern::version),
             Some(MAX_HISTORY as u64 + 5)
         );
+    }
+
+    #[test]
+    fn a_packed_history_unpacks_as_it_was() {
+        let (a, b, c) = (week("#?#"), week("..??##"), week("#"));
+        let mut odd = PastPattern::after(&a, 9, -3, Some(Arc::from("k_1")), b);
+        // Changed slots that are not the difference from the version before: kept as they
+        // are (the oldest version kept after retention cut its predecessor).
+        odd.changed = Plane::range(100, 120);
+        let versions = [
+            PastPattern::after(&Week::default(), 1, 5, None, Week::default()),
+            PastPattern::after(&Week::default(), 4, 6, None, a),
+            odd,
+            PastPattern::after(&b, 12, i64::MAX, Some(Arc::from("x")), c),
+        ];
+        for record_week in [c, a, Week::default()] {
+            for n in 0..=versions.len() {
+                let packed = pack(&versions[..n], &record_week);
+                assert_eq!(unpack(&packed, &record_week), versions[..n], "{n}");
+            }
+        }
+        let small = pack(&versions[..2], &a);
+        assert!(small.len() < 40, "{} bytes", small.len());
+        // A first change packs as the general case does.
+        let mut record = super::super::calendar::new_calendar("r", "UTC", Vec::new(), 3);
+        record.week = b;
+        record.version = 7;
+        let next = PastPattern::after(&b, 8, 99, Some(Arc::from("k")), c);
+        let whole = [PastPattern::of_record(&record), next.clone()];
+        assert_eq!(begin(&record, &next), pack(&whole, &c));
+        assert_eq!(unpack(&begin(&record, &next), &c), whole);
     }
 
     #[test]

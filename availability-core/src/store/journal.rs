@@ -398,7 +398,7 @@ impl Journal {
         &self,
         id: &str,
         incarnation: u64,
-    ) -> Option<Arc<Vec<super::history::PastPattern>>> {
+    ) -> Option<Vec<super::history::PastPattern>> {
         self.state.lock().ok()?.live.history(id, incarnation)
     }
 

@@ -39,9 +39,9 @@ pub(super) struct CalendarLive {
     version: u64,
     /// Its dated data; most calendars have none, and cost the index only the pointer.
     dated: Option<Box<LiveDated>>,
-    /// The versions of its pattern, oldest first; none until the pattern first changes
-    /// (then the version before the change is the first).
-    history: Option<Arc<Vec<PastPattern>>>,
+    /// The versions of its pattern, oldest first, packed ([`history::pack`]); none until
+    /// the pattern first changes (then the version before the change is the first).
+    history: Option<Arc<[u8]>>,
 }
 
 #[derive(Clone, Default)]
@@ -117,6 +117,14 @@ impl Live {
                     .entry((Arc::clone(&record.id), record.incarnation))
                     .or_default();
                 calendar.version = calendar.version.max(record.version);
+                // The packed history may name the record's week: a record of another week
+                // (none that this version writes) makes it say the week.
+                if let (Some(packed), Some(before)) = (&calendar.history, &calendar.record) {
+                    if before.week != record.week {
+                        let versions = history::unpack(packed, &before.week);
+                        calendar.history = Some(history::pack(&versions, &record.week));
+                    }
+                }
                 calendar.record = Some(Arc::clone(record));
             }
             Record::Pattern { by, record } => {
@@ -125,24 +133,29 @@ impl Live {
                     .entry((Arc::clone(&record.id), record.incarnation))
                     .or_default();
                 let before = calendar.record.as_deref();
-                let history = Arc::make_mut(calendar.history.get_or_insert_with(|| {
-                    Arc::new(before.map(PastPattern::of_record).into_iter().collect())
-                }));
-                let week_before = history
-                    .last()
-                    .map(|p| *p.week())
-                    .or(before.map(|b| b.week))
-                    .unwrap_or_default();
-                history::push(
-                    history,
+                let before_week = before.map(|b| b.week).unwrap_or_default();
+                let next = |week_before: &_| {
                     PastPattern::after(
-                        &week_before,
+                        week_before,
                         record.version,
                         record.changed_at_ms,
                         by.clone(),
                         record.week,
-                    ),
-                );
+                    )
+                };
+                calendar.history = Some(match (&calendar.history, before) {
+                    // The first change: most histories are this one, packed at once.
+                    (None, Some(before)) => history::begin(before, &next(&before.week)),
+                    (packed, _) => {
+                        let mut versions = packed
+                            .as_deref()
+                            .map(|packed| history::unpack(packed, &before_week))
+                            .unwrap_or_default();
+                        let week_before = versions.last().map_or(before_week, |p| *p.week());
+                        history::push(&mut versions, next(&week_before));
+                        history::pack(&versions, &record.week)
+                    }
+                });
                 calendar.version = calendar.version.max(record.version);
                 calendar.record = Some(Arc::clone(record));
             }
@@ -155,8 +168,14 @@ impl Live {
                     .calendars
                     .entry((Arc::from(id.as_str()), *incarnation))
                     .or_default();
-                let history = calendar.history.get_or_insert_with(Arc::default);
-                history::push(Arc::make_mut(history), PastPattern::clone(past));
+                let week = calendar.record.as_ref().map(|r| r.week).unwrap_or_default();
+                let mut versions = calendar
+                    .history
+                    .as_deref()
+                    .map(|packed| history::unpack(packed, &week))
+                    .unwrap_or_default();
+                history::push(&mut versions, PastPattern::clone(past));
+                calendar.history = Some(history::pack(&versions, &week));
             }
             Record::DeleteCalendar { id, incarnation } => {
                 self.calendars
@@ -243,10 +262,10 @@ impl Live {
 
     /// The versions of the pattern of calendar `id` of `incarnation`, oldest first, when its
     /// pattern changed since the history began (otherwise its record's week is all there is).
-    pub(super) fn history(&self, id: &str, incarnation: u64) -> Option<Arc<Vec<PastPattern>>> {
-        self.calendars
-            .get(&(Arc::from(id), incarnation))
-            .and_then(|calendar| calendar.history.clone())
+    pub(super) fn history(&self, id: &str, incarnation: u64) -> Option<Vec<PastPattern>> {
+        let calendar = self.calendars.get(&(Arc::from(id), incarnation))?;
+        let week = calendar.record.as_ref().map(|r| r.week).unwrap_or_default();
+        Some(history::unpack(calendar.history.as_deref()?, &week))
     }
 
     /// Hands `out` the live set, record by record (the whole set at once would be a second
@@ -268,8 +287,9 @@ impl Live {
             };
             out(LiveRecord::Calendar(record));
             let (id, incarnation) = (&**id, *incarnation);
-            if let Some(history) = &calendar.history {
-                for past in history::kept(history, cutoff.saturating_mul(1000)) {
+            if let Some(packed) = &calendar.history {
+                let versions = history::unpack(packed, &record.week);
+                for past in history::kept(&versions, cutoff.saturating_mul(1000)) {
                     out(LiveRecord::Past {
                         id,
                         incarnation,
