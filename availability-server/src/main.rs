@@ -128,18 +128,21 @@ fn serve(cli: &Cli) -> Result<(), String> {
                 Arc::clone(&tls),
                 Arc::clone(&starting),
             );
-            let (connections, grace) = (config.connections, config.shutdown_grace);
+            let connections = config.connections;
             async move {
                 let until = async {
                     let _ = until_loaded.await;
                 };
-                server::serve_until(&listener, tls, starting, connections, until, grace).await;
+                server::serve_until(&listener, tls, starting, connections, until).await
             }
         });
         tracing::info!(listen = %address, "loading; answering 503 until ready");
         let prepared = load(&config, &starting).await;
+        if let Ok(prepared) = &prepared {
+            starting.hand_over(Arc::clone(&prepared.app));
+        }
         let _ = loaded.send(());
-        meanwhile
+        let early = meanwhile
             .await
             .map_err(|e| format!("answering while loading: {e}"))?;
         let prepared = prepared?;
@@ -165,6 +168,8 @@ fn serve(cli: &Cli) -> Result<(), String> {
             config.shutdown_grace,
         )
         .await;
+        // The connections accepted while loading, which the API answered since.
+        server::drain(early, config.shutdown_grace).await;
         Ok(())
     })
 }

@@ -362,23 +362,24 @@ pub async fn run<H: Handler>(
 }
 
 /// Serves `handler` on `listener` as [`run`] does until `until` completes, then stops
-/// accepting and returns at once, keeping the listener open: the connections it accepted
-/// finish their requests in flight (for at most `grace`) and close in the background, while
-/// the caller serves the listener with something else. What answers a server's requests
-/// while it loads ([`crate::starting`]).
+/// accepting and returns, keeping the listener open for the caller to serve with something
+/// else. The connections it accepted stay open, served by `handler` (which hands their later
+/// requests on: [`crate::starting`]): closing them at the switch would drop a request whose
+/// connection was accepted just before it and had not yet been read. Returns what drains them,
+/// for the caller's own shutdown.
 pub async fn serve_until<H: Handler>(
     listener: &TcpListener,
     tls: Arc<ServerConfig>,
     handler: Arc<H>,
     limits: Connections,
     until: impl Future<Output = ()>,
-    grace: Duration,
-) {
-    let graceful = accept(listener, tls, &handler, limits, until).await;
-    handler.begin_shutdown();
-    tokio::spawn(async move {
-        let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
-    });
+) -> GracefulShutdown {
+    accept(listener, tls, &handler, limits, until).await
+}
+
+/// Drains connections `serve_until` accepted, for at most `grace`.
+pub async fn drain(connections: GracefulShutdown, grace: Duration) {
+    let _ = tokio::time::timeout(grace, connections.shutdown()).await;
 }
 
 /// The accept loop of [`run`] and [`serve_until`]: until `until` completes. Returns what

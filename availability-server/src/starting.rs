@@ -3,16 +3,17 @@
 //! connections. `GET /healthz` answers 200 (the process is alive and working) with
 //! `"status": "starting"`; every other request, `/readyz` among them, 503 with what the server
 //! is doing, for how long so far, and `Retry-After: 1`. The API takes over the port once the
-//! store (or the database) is loaded ([`crate::server::serve_until`]).
+//! store (or the database) is loaded ([`crate::server::serve_until`]), and the requests that
+//! arrive later on connections accepted before: [`Starting::hand_over`].
 
-use std::future::Future;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 
+use crate::app::App;
 use crate::metrics::Metrics;
 use crate::wire::{request_id, response, Body, Problem};
 
@@ -22,6 +23,8 @@ pub struct Starting {
     metrics: Metrics,
     since: Instant,
     stage: Mutex<&'static str>,
+    /// The API, once ready: it answers what arrives from then on.
+    api: OnceLock<Arc<App>>,
 }
 
 impl Starting {
@@ -31,7 +34,14 @@ impl Starting {
             metrics: Metrics::default(),
             since: Instant::now(),
             stage: Mutex::new(stage),
+            api: OnceLock::new(),
         }
+    }
+
+    /// The server is ready: requests from now on, on the connections accepted while it
+    /// started, go to `api`.
+    pub fn hand_over(&self, api: Arc<App>) {
+        let _ = self.api.set(api);
     }
 
     /// The server moved on to `stage`.
@@ -83,17 +93,26 @@ impl Starting {
 }
 
 impl crate::server::Handler for Starting {
-    fn handle(
+    async fn handle(
         &self,
-        _peer: IpAddr,
+        peer: IpAddr,
         request: Request<hyper::body::Incoming>,
-    ) -> impl Future<Output = Response<Body>> + Send {
+    ) -> Response<Body> {
+        if let Some(api) = self.api.get() {
+            return crate::server::Handler::handle(&**api, peer, request).await;
+        }
         // The body is left unread: over HTTP/1.1 hyper then closes the connection.
         let (parts, _body) = request.into_parts();
-        std::future::ready(self.answer(&parts))
+        self.answer(&parts)
     }
 
     fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    fn begin_shutdown(&self) {
+        if let Some(api) = self.api.get() {
+            crate::server::Handler::begin_shutdown(&**api);
+        }
     }
 }

@@ -220,6 +220,23 @@ async fn readyz_is_503_with_the_reason_while_a_large_store_loads() {
         }
     }
     let mut child = Binary::start_early(data.path(), "info", std::iter::empty::<&str>());
+    // Meanwhile, new connections one after another across the switch to the API, each
+    // asking at once: every one is answered (a connection accepted just before the switch
+    // and closed unread would fail this task).
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammer = tokio::spawn({
+        let (addr, root, done) = (child.addr, child.root(), std::sync::Arc::clone(&done));
+        async move {
+            let mut answered = 0_u32;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let c = Client::new(addr, root.clone(), Version::HTTP_11);
+                let answer = c.get("/healthz").await;
+                assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+                answered += 1;
+            }
+            answered
+        }
+    });
     let (mut starting, mut alive) = (0, 0);
     let ready = loop {
         // A new connection each time, alternating the protocols.
@@ -264,6 +281,11 @@ async fn readyz_is_503_with_the_reason_while_a_large_store_loads() {
     );
     let c = Client::new(child.addr, child.root(), Version::HTTP_2);
     assert_eq!(c.get("/healthz").await.json()["status"], "ok");
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answered = hammer
+        .await
+        .expect("every connection across the switch is answered");
+    assert!(answered > 0);
     let room = c.get("/calendars/room-099999").await;
     assert_eq!(room.status, StatusCode::OK, "{}", room.text());
     assert!(child.log().contains("answering 503 until ready"));
