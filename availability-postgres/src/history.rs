@@ -3,12 +3,12 @@
 //! rare read; the mirror keeps only what readers of the week need).
 
 use availability_core::store::{Calendar, PastPattern, MAX_HISTORY};
-use availability_core::{BackendError, Error, Week};
+use availability_core::{BackendError, Error};
 
-use crate::fail::{db, from_db, Fail};
+use crate::fail::{db, Fail};
 use crate::load::now_s;
 use crate::persist::{args, exec, run_steps, Tx};
-use crate::rows::signed;
+use crate::rows::{self, signed};
 use crate::Database;
 
 /// The slots a version changed, as the `changed` column holds them.
@@ -109,7 +109,7 @@ impl Database {
             ));
         };
         let cutoff_ms = (now_s() - self.settings.retention_seconds).saturating_mul(1000);
-        let rows = self
+        let found = self
             .run("reading the pattern history", async |tx| {
                 tx.query(
                     "SELECT version, at_ms, key_id, week, changed FROM pattern_history \
@@ -120,61 +120,19 @@ impl Database {
                 .map_err(db("reading the pattern history"))
             })
             .await?;
-        let mut history = Vec::with_capacity(rows.len());
-        for (n, row) in rows.iter().enumerate() {
-            let read = |e| from_db("reading the pattern history", e);
-            let version: i64 = row.try_get(0).map_err(read)?;
-            let at_ms: i64 = row.try_get(1).map_err(read)?;
-            if n > 0 && at_ms < cutoff_ms {
+        let mut history = Vec::with_capacity(found.len());
+        for row in &found {
+            let version = rows::past_pattern(row)?;
+            // Versions past retention that no change has pruned yet are left out, never the
+            // newest.
+            if !history.is_empty() && version.at_ms() < cutoff_ms {
                 break;
             }
-            let key_id: Option<String> = row.try_get(2).map_err(read)?;
-            let week: Vec<u8> = row.try_get(3).map_err(read)?;
-            let changed: Vec<u8> = row.try_get(4).map_err(read)?;
-            history.push(version_of(
-                id,
-                version,
-                at_ms,
-                key_id.as_deref(),
-                &week,
-                &changed,
-            )?);
+            history.push(version);
         }
         if history.is_empty() {
             history.push(PastPattern::of_calendar(&calendar));
         }
         Ok(history)
     }
-}
-
-/// A row's version, checked as the store file's are.
-fn version_of(
-    id: &str,
-    version: i64,
-    at_ms: i64,
-    key_id: Option<&str>,
-    week: &[u8],
-    changed: &[u8],
-) -> Result<PastPattern, Error> {
-    let corrupt = |what: String| {
-        Error::of_backend(
-            BackendError::Corrupt,
-            format!("calendar {id:?}'s pattern history, version {version}: {what}"),
-        )
-    };
-    let week: &[u8; Week::BYTES] = week
-        .try_into()
-        .map_err(|_| corrupt(format!("a week of {} bytes", week.len())))?;
-    let week = Week::from_bytes(week).map_err(|e| corrupt(e.to_string()))?;
-    if changed.len() != 48 {
-        return Err(corrupt(format!("changed slots of {} bytes", changed.len())));
-    }
-    let words = std::array::from_fn(|j| {
-        let mut word = [0_u8; 8];
-        word.copy_from_slice(&changed[j * 8..j * 8 + 8]);
-        u64::from_le_bytes(word)
-    });
-    let version =
-        u64::try_from(version).map_err(|_| corrupt(String::from("a negative version")))?;
-    PastPattern::new(version, at_ms, key_id, week, words).map_err(|e| corrupt(e.to_string()))
 }

@@ -10,7 +10,7 @@ use availability_core::dated::{Booking, BookingId, Claim, Dated, DayOverride, Gr
 use availability_core::slots::{check_name, BookingType};
 use availability_core::store::decide::Parts;
 use availability_core::store::{
-    check_id, Answer, Calendar, GroupType, KeyHash, KeyScope, Remembered,
+    check_id, Answer, Calendar, GroupType, KeyHash, KeyScope, PastPattern, Remembered,
 };
 use availability_core::tz::Zone;
 use availability_core::{BackendError, Error, Week};
@@ -55,18 +55,46 @@ fn unsigned(value: i64, what: &str) -> Result<u64, Error> {
     u64::try_from(value).map_err(|_| bad(what, format!("a negative number {value}")))
 }
 
+/// A week from its column (84 bytes, as the store file's record holds it).
+fn week_of(bytes: &[u8]) -> Result<Week, Error> {
+    let bytes: &[u8; Week::BYTES] = bytes
+        .try_into()
+        .map_err(|_| bad("a week", format!("{} bytes", bytes.len())))?;
+    Week::from_bytes(bytes).map_err(|e| bad("a week", e))
+}
+
+/// A version of a pattern history from its row: `version, at_ms, key_id, week, changed`.
+pub(crate) fn past_pattern(row: &Row) -> Result<PastPattern, Error> {
+    let version = unsigned(get(row, 0, "a pattern version")?, "a pattern version")?;
+    let changed: &[u8] = get(row, 4, "changed slots")?;
+    // Six little-endian words.
+    if changed.len() != 48 {
+        return Err(bad("changed slots", format!("{} bytes", changed.len())));
+    }
+    let words = std::array::from_fn(|j| {
+        let mut word = [0_u8; 8];
+        word.copy_from_slice(&changed[j * 8..j * 8 + 8]);
+        u64::from_le_bytes(word)
+    });
+    PastPattern::new(
+        version,
+        get(row, 1, "a pattern's time")?,
+        get(row, 2, "a pattern's key id")?,
+        week_of(get(row, 3, "a week")?)?,
+        words,
+    )
+    .map_err(|e| bad("a pattern version", e))
+}
+
 /// A calendar's own fields from its row ([`CALENDAR`]), and the next booking id it holds.
 pub(crate) fn parts(row: &Row) -> Result<(Parts, u64), Error> {
     let id: String = get(row, 0, "a calendar id")?;
-    let week: &[u8] = get(row, 4, "a week")?;
-    let week: &[u8; Week::BYTES] = week
-        .try_into()
-        .map_err(|_| bad("a week", format!("{} bytes", week.len())))?;
+    let week = week_of(get(row, 4, "a week")?)?;
     let parts = Parts {
         incarnation: unsigned(get(row, 1, "an incarnation")?, "an incarnation")?,
         version: unsigned(get(row, 2, "a version")?, "a version")?,
         zone: get(row, 3, "a zone")?,
-        week: Week::from_bytes(week).map_err(|e| bad("a week", e))?,
+        week,
         booking_public: get(row, 5, "a booking flag")?,
         changed_at_ms: get(row, 6, "a change time")?,
         keys: Vec::new(),

@@ -130,18 +130,23 @@ fn push_days(out: &mut Vec<u8>, week: IsoWeek, viewed: &Week) {
         out.extend_from_slice(b"{\"date\":\"");
         out.extend_from_slice(dates[day.index()].as_bytes());
         out.extend_from_slice(b"\",\"view\":\"");
-        for slot in (0..HALF_HOURS_PER_DAY)
-            .filter_map(|h| Slot::from_index(day.index() * HALF_HOURS_PER_DAY + h))
-        {
-            out.push(match viewed.status(slot) {
-                Status::Available => b'2',
-                Status::Maybe => b'1',
-                Status::Unavailable => b'0',
-            });
-        }
+        push_day_view(out, viewed, day);
         out.extend_from_slice(b"\"}");
     }
     out.push(b']');
+}
+
+/// Appends `day` of `week` as 48 digits: `2` available, `1` maybe, `0` unavailable.
+pub fn push_day_view(out: &mut Vec<u8>, week: &Week, day: Day) {
+    for slot in (0..HALF_HOURS_PER_DAY)
+        .filter_map(|h| Slot::from_index(day.index() * HALF_HOURS_PER_DAY + h))
+    {
+        out.push(match week.status(slot) {
+            Status::Available => b'2',
+            Status::Maybe => b'1',
+            Status::Unavailable => b'0',
+        });
+    }
 }
 
 /// The compact view (`format=view`): the header, then per day 48 digits.

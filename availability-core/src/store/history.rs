@@ -108,8 +108,9 @@ impl PastPattern {
         self.at_ms
     }
 
-    /// The id of the key that wrote it, when a key the store holds did (an admin key of the
-    /// server's configuration, or a version older than the history, has none).
+    /// The id of the key that wrote it: a calendar's key, a stored admin key or one of the
+    /// server's configuration; none for the version a history begins with, or a write that
+    /// no key authorized (a program of its own).
     pub fn key_id(&self) -> Option<&str> {
         self.key_id.as_deref()
     }
@@ -191,8 +192,8 @@ pub(crate) fn pack(versions: &[PastPattern], record_week: &Week) -> Arc<[u8]> {
 }
 
 /// [`pack`] of the history a calendar's first change begins: the version its record `before`
-/// holds, then `next`, whose week is `next_week` (the record's after the change). One
-/// allocation, made to measure: most calendars' histories are this one.
+/// holds, then `next`, whose week is the record's after the change. One allocation, made to
+/// measure: most calendars' histories are this one.
 pub(crate) fn begin(before: &CalendarRecord, next: &PastPattern) -> Arc<[u8]> {
     // The longest two versions: number, time, key id, week and changed slots each.
     const MOST: usize = 2 * (8 + 8 + 1 + 32 + 1 + Week::BYTES + 1 + 8 * WORDS);

@@ -2,13 +2,14 @@
 //! calendar's weekly pattern, and an old one made current again as a new version.
 
 use availability_core::store::PastPattern;
-use availability_core::{Day, Slot, Status};
+use availability_core::{Day, HALF_HOURS_PER_DAY};
 use http::{Response, StatusCode};
 use serde::Deserialize;
 
 use crate::app::App;
 use crate::auth::Need;
 use crate::ctx::Ctx;
+use crate::render;
 use crate::store::Change;
 use crate::wire::body::{self, RequestBody};
 use crate::wire::etag;
@@ -21,9 +22,6 @@ use crate::wire::{response, Body, Problem, Result};
 struct Restore {
     version: u64,
 }
-
-/// Half hours in a day.
-const HALF_HOURS: usize = 48;
 
 /// The versions of calendar `id`'s pattern, newest first, from wherever the backend keeps
 /// them.
@@ -87,12 +85,12 @@ fn changes(version: &PastPattern) -> Vec<serde_json::Value> {
     for (start, end) in version.changed_runs() {
         let mut from = start;
         while from < end {
-            let day = from / HALF_HOURS;
-            let to = end.min((day + 1) * HALF_HOURS);
+            let day = from / HALF_HOURS_PER_DAY;
+            let to = end.min((day + 1) * HALF_HOURS_PER_DAY);
             out.push(serde_json::json!({
                 "day": Day::ALL[day].name(),
-                "from": clock(from % HALF_HOURS),
-                "to": clock(to - day * HALF_HOURS),
+                "from": render::time_text(from % HALF_HOURS_PER_DAY),
+                "to": render::time_text(to - day * HALF_HOURS_PER_DAY),
             }));
             from = to;
         }
@@ -100,28 +98,14 @@ fn changes(version: &PastPattern) -> Vec<serde_json::Value> {
     out
 }
 
-/// `HH:MM` of half hour `n` of a day (48 is `24:00`).
-fn clock(n: usize) -> String {
-    format!("{:02}:{:02}", n / 2, (n % 2) * 30)
-}
-
-/// The week, a string of 48 digits per day from Monday: `2` available, `1` maybe, `0`
-/// unavailable (as `format=view`).
+/// The week, a string of 48 digits per day from Monday, as `format=view` writes a day.
 fn view(version: &PastPattern) -> Vec<String> {
-    let week = version.week();
-    (0..7)
-        .map(|day| {
-            (0..HALF_HOURS)
-                .map(|h| {
-                    let status = Slot::from_index(day * HALF_HOURS + h)
-                        .map_or(Status::Unavailable, |slot| week.status(slot));
-                    match status {
-                        Status::Available => '2',
-                        Status::Maybe => '1',
-                        Status::Unavailable => '0',
-                    }
-                })
-                .collect()
+    Day::ALL
+        .iter()
+        .map(|&day| {
+            let mut digits = Vec::with_capacity(HALF_HOURS_PER_DAY);
+            render::push_day_view(&mut digits, version.week(), day);
+            String::from_utf8(digits).unwrap_or_default()
         })
         .collect()
 }
