@@ -181,7 +181,7 @@ impl Dated {
         id: BookingId,
         created_ms: i64,
     ) -> Result<Arc<Booking>, Error> {
-        if claim.end <= claim.start || claim.end - claim.start > MAX_SPAN_SECONDS {
+        if claim.end <= claim.start || claim.end.saturating_sub(claim.start) > MAX_SPAN_SECONDS {
             return Err(Error::new(
                 Kind::InvalidSpan,
                 "a booking's end must be after its start, at most 7 days later",

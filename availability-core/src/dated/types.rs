@@ -182,7 +182,7 @@ impl Claim {
         if end <= start {
             return refuse(String::from("a booking's end must be after its start"));
         }
-        if end - start > MAX_SPAN_SECONDS {
+        if end.saturating_sub(start) > MAX_SPAN_SECONDS {
             return refuse(String::from("a booking is at most 7 days long"));
         }
         if start < now - now.rem_euclid(60) {

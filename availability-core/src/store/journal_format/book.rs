@@ -66,7 +66,7 @@ pub(super) fn decode(c: &mut Cursor<'_>) -> Result<Record, String> {
     let owner = owner(c)?;
     let id = c.u64()?;
     let (start, end, created_ms) = (c.i64()?, c.i64()?, c.i64()?);
-    if id == 0 || end <= start || end - start > crate::dated::MAX_SPAN_SECONDS {
+    if id == 0 || end <= start || end.saturating_sub(start) > crate::dated::MAX_SPAN_SECONDS {
         return Err(format!("booking {id}: not a valid span or id"));
     }
     let key_len = c.byte()? as usize;

@@ -122,7 +122,7 @@ impl GroupWrite {
             0 => None,
             1 => {
                 let (start, end, created_ms) = (c.i64()?, c.i64()?, c.i64()?);
-                if end <= start || end - start > crate::dated::MAX_SPAN_SECONDS {
+                if end <= start || end.saturating_sub(start) > crate::dated::MAX_SPAN_SECONDS {
                     return Err(format!("group booking {id}: not a valid span"));
                 }
                 let len = usize::from(c.byte()?);
