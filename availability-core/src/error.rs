@@ -126,6 +126,8 @@ pub enum BackendError {
     Conflict,
     /// What it holds is not what the store would hold ([`Error::is_corrupt`]).
     Corrupt,
+    /// It holds as many of a thing as it may ([`Error::is_capacity`]).
+    Capacity,
     /// Any other failure ([`Error::is_io`]).
     Io,
 }
@@ -302,6 +304,7 @@ impl Error {
                 BackendError::AlreadyExists => Kind::AlreadyExists,
                 BackendError::Conflict => Kind::Conflict,
                 BackendError::Corrupt => Kind::Corrupt,
+                BackendError::Capacity => Kind::Capacity,
                 BackendError::Io => Kind::Io,
             },
             message,

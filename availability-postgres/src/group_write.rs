@@ -236,7 +236,7 @@ impl Database {
                                 format!("a group write changed {:?}, no member", after.id()),
                             ))
                         })?;
-                    writes.push(persist(tx, Some(before), after, "calendar"));
+                    writes.push(persist(tx, Some(before), after, cutoff));
                 }
                 // Pipelined: each member's statements depend on its own only.
                 futures_util::future::try_join_all(writes).await?;

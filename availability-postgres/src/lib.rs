@@ -13,7 +13,9 @@
 //! values), `load` (everything, streamed, at start and after a reconnect), `write` (the
 //! transactions), `group_write` (those of group booking types and group bookings: a group
 //! and all its members in one), `persist` (their statements, pipelined), `follow` (the
-//! change log), `fail` (the database's errors as the store's),
+//! change log), `webhooks` (the endpoints, the outbox written in each change's transaction and
+//! handed to one server's sender at a time, the attempts), `fail` (the database's errors as the
+//! store's),
 //! `connect` (the pool, TLS and the settings), `import` (a store file's state copied into an
 //! empty database: `availability-server migrate`) and `export` (a database read whole without
 //! writing, for the way back; a database opened without a first start).
@@ -30,6 +32,7 @@ mod load;
 mod persist;
 mod rows;
 mod schema;
+mod webhooks;
 mod write;
 
 use std::sync::Arc;
@@ -42,6 +45,7 @@ pub use self::connect::Settings;
 pub use self::export::{export, Exported};
 pub use self::import::import;
 pub use self::schema::VERSION as SCHEMA_VERSION;
+pub use self::webhooks::{OutboxCounts, HOLD_MS};
 pub use self::write::Booked;
 
 /// Told the id of each calendar or group that another server changed, once the mirror shows

@@ -32,6 +32,13 @@ pub(crate) fn now_s() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// Now, in milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// The oldest transaction still running as of the transaction's snapshot.
 pub(crate) async fn snapshot_xmin(client: &impl GenericClient) -> Result<u64, Error> {
     let row = client

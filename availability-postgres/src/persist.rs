@@ -14,6 +14,7 @@ use tokio_postgres::types::ToSql;
 use crate::fail::{db, from_db, Fail};
 use crate::load;
 use crate::rows::{self, signed};
+use crate::webhooks;
 use crate::FirstStart;
 
 /// A pooled connection's transaction: the writes run in one.
@@ -248,15 +249,19 @@ impl<'a> CalendarRow<'a> {
 
 /// Writes what differs between `before` (`None` for a new calendar, whose row is in) and
 /// `after`: the calendar's row, its keys, booking types, overrides and bookings; then the
-/// change log's row and the doorbell. One round trip, and one more before it for each list
+/// webhook event the write makes, if any (what went from before `cutoff`, seconds, was
+/// pruned and makes none), the change log's row and the doorbell. One round trip, and one more before it for each list
 /// replaced (keys, types) and for moved bookings, whose old rows go first.
 pub(crate) async fn persist(
     tx: &Tx<'_>,
     before: Option<&Calendar>,
     after: &Calendar,
-    kind: &'static str,
+    cutoff: i64,
 ) -> Result<(), Fail> {
     let row = CalendarRow::of(after)?;
+    let event = webhooks::event_of(before, after, cutoff, load::now_ms())
+        .map(|e| webhooks::EventRow::of(&e))
+        .transpose()?;
     let id = row.id;
     let week: &[u8] = &row.week;
     let keys: Vec<KeyRow<'_>> = after.keys().iter().map(KeyRow::of).collect();
@@ -385,9 +390,12 @@ pub(crate) async fn persist(
             args(&[&id, &gone]),
         ));
     }
+    if let Some(event) = &event {
+        steps.push(webhooks::emit(tx, event));
+    }
     steps.push(change_row(
         tx,
-        kind,
+        "calendar",
         id,
         None,
         Some((row.incarnation, row.version)),
@@ -484,7 +492,7 @@ pub(crate) async fn first_start(
             &[],
         )?;
         insert_calendar(&tx, &made).await.map_err(stop)?;
-        persist(&tx, None, &made, "calendar").await.map_err(stop)?;
+        persist(&tx, None, &made, 0).await.map_err(stop)?;
     }
     tx.commit().await.map_err(|e| from_db("the first start", e))
 }

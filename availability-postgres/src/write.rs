@@ -9,19 +9,21 @@ use std::sync::Arc;
 use availability_core::dated::Booking;
 use availability_core::store::decide::{self, DatedWrite};
 use availability_core::store::{
-    Answer, Authority, Calendar, Change, Expected, Group, IdempotencyKey, KeyHash, Remembered,
+    Answer, Authority, Calendar, Change, Event, EventId, EventKind, Expected, Group,
+    IdempotencyKey, KeyHash, Remembered,
 };
 use availability_core::{BackendError, Error};
 
 use crate::fail::{db, Fail};
 use crate::group_write::lock_group;
 use crate::history;
-use crate::load::now_s;
+use crate::load::{now_ms, now_s};
 use crate::persist::{
     admin_for, args, change_row, exec, insert_calendar, lock, lock_admin_keys, notify, persist,
     remember_booking, run_steps, write_admin_keys, Step, Tx,
 };
 use crate::rows::{self, signed, REMEMBERED};
+use crate::webhooks;
 use crate::{timed_out, Database};
 
 /// How many times a write that hit a serialization failure or a deadlock is tried.
@@ -113,7 +115,7 @@ impl Database {
                         format!("calendar {id:?} already exists"),
                     )));
                 }
-                persist(tx, None, &made, "calendar").await?;
+                persist(tx, None, &made, 0).await?;
                 Ok(made)
             })
             .await?;
@@ -138,7 +140,8 @@ impl Database {
                 let current = lock(tx, id).await?;
                 let admin = admin_for(tx, &expected.by).await?;
                 let next = decide::change(&current, expected, &admin, change)?;
-                persist(tx, Some(&current), &next, "calendar").await?;
+                let cutoff = now_s() - self.settings.retention_seconds;
+                persist(tx, Some(&current), &next, cutoff).await?;
                 if next.week() != current.week() {
                     history::record(
                         tx,
@@ -169,8 +172,21 @@ impl Database {
                 let admin = admin_for(tx, &expected.by).await?;
                 decide::expected(expected, &current, &admin)?;
                 let incarnation = signed(current.incarnation(), "an incarnation")?;
+                webhooks::calendar_deleted(tx, id, incarnation).await?;
+                let event = webhooks::EventRow::of(&Event {
+                    id: EventId {
+                        incarnation: current.incarnation(),
+                        version: current.version() + 1,
+                    },
+                    kind: EventKind::CalendarDeleted,
+                    calendar: id.to_owned(),
+                    at_ms: now_ms(),
+                    booking: None,
+                    day: None,
+                })?;
                 let steps: Vec<Step<'_>> = vec![
                     exec(tx, "DELETE FROM calendars WHERE id = $1", args(&[&id])),
+                    webhooks::emit(tx, &event),
                     change_row(tx, "deleted", id, None, Some((incarnation, 0))),
                     notify(tx),
                 ];
@@ -217,7 +233,7 @@ impl Database {
                 }
                 let admin = admin_for(tx, &expected.by).await?;
                 let (next, booking) = decide::dated(&current, expected, &admin, write, cutoff)?;
-                persist(tx, Some(&current), &next, "calendar").await?;
+                persist(tx, Some(&current), &next, cutoff).await?;
                 if let (Some(key), Some(booking)) = (idempotency, &booking) {
                     remember_booking(tx, key, &next, booking).await?;
                 }

@@ -178,6 +178,13 @@ pub async fn prepare(config: &Config, opened: Opened) -> Result<Prepared, String
         &config.webhook_allow,
         config.webhook_ca_file.as_deref(),
     )?);
+    if let Storage::Postgres(db, _) = &app.storage {
+        // Every server on a database opens the secrets of every endpoint: one whose key is
+        // not the database's stops here, not at each delivery it takes.
+        db.check_webhook_key(webhooks.sealer.check().as_deref())
+            .await
+            .map_err(|e| format!("{e} (webhook_key_file {})", key_file.display()))?;
+    }
     let _ = app.webhooks.set(Arc::clone(&webhooks));
     crate::webhooks::start(&app, webhooks);
     Ok(Prepared { app, new_admin_key })

@@ -14,12 +14,12 @@ use availability_core::dated::{Booking, BookingId, Claim, DayOverride};
 use availability_core::store::decide::DatedWrite;
 pub use availability_core::store::group_book::{GroupBooking, GroupRequest};
 pub use availability_core::store::{
-    Answer, Attempt, Authority, Calendar, Change, Expected, Group, GroupType, Head, IdempotencyKey,
-    KeyHash, KeyScope, NewCalendar, PastPattern, Pending, Remembered, Store, Webhook,
-    DEFAULT_CALENDAR, MAX_BATCH,
+    Answer, Attempt, Authority, Calendar, Change, EventId, Expected, Group, GroupType, Head,
+    IdempotencyKey, KeyHash, KeyScope, NewCalendar, PastPattern, Pending, Remembered, Store,
+    Webhook, DEFAULT_CALENDAR, MAX_BATCH,
 };
 use availability_core::Error;
-pub use availability_postgres::{Booked, Database};
+pub use availability_postgres::{Booked, Database, OutboxCounts};
 use chrono::NaiveDate;
 
 use crate::app::App;
@@ -431,62 +431,155 @@ impl Storage {
         }
     }
 
-    /// The webhook endpoints, in id order (none on a database: webhooks are the store
-    /// file's in this version).
-    pub fn webhooks(&self) -> Vec<Arc<Webhook>> {
+    /// The webhook endpoints, in id order, each with how many events wait for it.
+    ///
+    /// # Errors
+    ///
+    /// On a database, [`Error::is_unavailable`] when it is away.
+    pub async fn webhooks(&self) -> Result<Vec<(Arc<Webhook>, usize)>, Error> {
         match self {
-            Storage::File(store) => store.webhooks(),
-            Storage::Postgres(..) => Vec::new(),
+            Storage::File(store) => {
+                let mut waiting = std::collections::HashMap::<String, usize>::new();
+                for head in store.waiting_heads() {
+                    *waiting.entry(head.hook).or_default() += head.waiting;
+                }
+                Ok(store
+                    .webhooks()
+                    .into_iter()
+                    .map(|h| {
+                        let n = waiting.get(h.id()).copied().unwrap_or(0);
+                        (h, n)
+                    })
+                    .collect())
+            }
+            Storage::Postgres(db, _) => db.webhooks().await,
         }
     }
 
     /// The webhook endpoint `id`.
-    pub fn webhook(&self, id: &str) -> Option<Arc<Webhook>> {
-        match self {
-            Storage::File(store) => store.webhook(id),
-            Storage::Postgres(..) => None,
-        }
-    }
-
-    /// The events waiting for endpoints, in commit order.
-    pub fn pending_events(&self) -> Vec<Arc<Pending>> {
-        match self {
-            Storage::File(store) => store.pending_events(),
-            Storage::Postgres(..) => Vec::new(),
-        }
-    }
-
-    /// Per endpoint and calendar with events waiting, the oldest and how many wait
-    /// ([`Store::waiting_heads`]).
-    pub fn waiting_heads(&self) -> Vec<Head> {
-        match self {
-            Storage::File(store) => store.waiting_heads(),
-            Storage::Postgres(..) => Vec::new(),
-        }
-    }
-
-    /// Endpoint `id`'s last attempts, oldest first.
-    pub fn attempts(&self, id: &str) -> Vec<Attempt> {
-        match self {
-            Storage::File(store) => store.attempts(id),
-            Storage::Postgres(..) => Vec::new(),
-        }
-    }
-
-    /// Whether webhooks can be kept here.
-    pub fn has_webhooks(&self) -> bool {
-        matches!(self, Storage::File(_))
-    }
-
-    /// Makes a webhook endpoint ([`Store::create_webhook`]).
     ///
     /// # Errors
     ///
-    /// As [`Store::create_webhook`]; on a database, [`no_webhooks`].
-    pub fn create_webhook(&self, hook: Webhook, by: &Authority) -> Result<Arc<Webhook>, Error> {
+    /// As [`Storage::webhooks`].
+    pub async fn webhook(&self, id: &str) -> Result<Option<Arc<Webhook>>, Error> {
+        match self {
+            Storage::File(store) => Ok(store.webhook(id)),
+            Storage::Postgres(db, _) => db.webhook(id).await,
+        }
+    }
+
+    /// Endpoint `id`'s last attempts, oldest first, and how many events wait for it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Storage::webhooks`].
+    pub async fn deliveries(&self, id: &str) -> Result<(Vec<Attempt>, usize), Error> {
+        match self {
+            Storage::File(store) => {
+                let waiting = store
+                    .waiting_heads()
+                    .iter()
+                    .filter(|h| h.hook == id)
+                    .map(|h| h.waiting)
+                    .sum();
+                Ok((store.attempts(id), waiting))
+            }
+            Storage::Postgres(db, _) => db.deliveries(id).await,
+        }
+    }
+
+    /// The events a sender may deliver next: per endpoint and calendar the oldest waiting.
+    /// From the store file, all of them, due or not (the sender waits for the due ones); from
+    /// a database, at most `limit` that are due now (`now_ms`), held for this server until
+    /// it records their attempts or [`Storage::release`]s them, so that exactly one server
+    /// delivers each.
+    ///
+    /// # Errors
+    ///
+    /// As [`Storage::webhooks`].
+    pub async fn next_events(&self, now_ms: i64, limit: usize) -> Result<Vec<Head>, Error> {
+        match self {
+            Storage::File(store) => {
+                let mut heads = store.waiting_heads();
+                heads.sort_by_key(|h| (h.pending.event.at_ms, h.pending.event.id));
+                Ok(heads)
+            }
+            Storage::Postgres(db, _) => db.take_due(now_ms, limit).await,
+        }
+    }
+
+    /// Lets go of events [`Storage::next_events`] held for this server and that it did not
+    /// try (nothing to do on the store file).
+    ///
+    /// # Errors
+    ///
+    /// As [`Storage::webhooks`].
+    pub async fn release(&self, taken: &[(String, EventId)]) -> Result<(), Error> {
+        match self {
+            Storage::File(_) => Ok(()),
+            Storage::Postgres(db, _) => db.release(taken).await,
+        }
+    }
+
+    /// How many events wait for each endpoint that has any.
+    ///
+    /// # Errors
+    ///
+    /// As [`Storage::webhooks`].
+    pub async fn backlogs(&self) -> Result<Vec<(String, usize)>, Error> {
+        match self {
+            Storage::File(store) => {
+                let mut waiting = std::collections::HashMap::<String, usize>::new();
+                for head in store.waiting_heads() {
+                    *waiting.entry(head.hook).or_default() += head.waiting;
+                }
+                Ok(waiting.into_iter().collect())
+            }
+            Storage::Postgres(db, _) => db.backlogs().await,
+        }
+    }
+
+    /// What waits for enabled endpoints: deliveries, those retried, and when the oldest
+    /// event happened (milliseconds since the epoch).
+    ///
+    /// # Errors
+    ///
+    /// As [`Storage::webhooks`].
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts, Error> {
+        match self {
+            Storage::File(store) => {
+                let pending = store.pending_events();
+                let mut counts = OutboxCounts {
+                    oldest_ms: pending.iter().map(|p| p.event.at_ms).min(),
+                    ..OutboxCounts::default()
+                };
+                for waiting in &pending {
+                    counts.waiting += waiting.deliveries.len() as u64;
+                    counts.retrying +=
+                        waiting.deliveries.iter().filter(|d| d.attempts > 0).count() as u64;
+                }
+                Ok(counts)
+            }
+            Storage::Postgres(db, _) => db.outbox_counts().await,
+        }
+    }
+
+    /// Makes a webhook endpoint ([`Store::create_webhook`]) whose secret is sealed with the
+    /// key of check value `key_check` (which a database holds every endpoint to).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::create_webhook`]; [`Error::is_unavailable`] when the database is away,
+    /// [`Error::is_io`] when its endpoints are sealed with another key.
+    pub fn create_webhook(
+        &self,
+        hook: Webhook,
+        by: &Authority,
+        key_check: &[u8],
+    ) -> Result<Arc<Webhook>, Error> {
         match self {
             Storage::File(store) => store.create_webhook(hook, by),
-            Storage::Postgres(..) => Err(no_webhooks()),
+            Storage::Postgres(db, _) => Self::wait(db.create_webhook(hook, by, key_check)),
         }
     }
 
@@ -494,11 +587,11 @@ impl Storage {
     ///
     /// # Errors
     ///
-    /// As [`Store::delete_webhook`]; on a database, [`no_webhooks`].
+    /// As [`Store::delete_webhook`]; [`Error::is_unavailable`] when the database is away.
     pub fn delete_webhook(&self, id: &str, by: &Authority) -> Result<(), Error> {
         match self {
             Storage::File(store) => store.delete_webhook(id, by),
-            Storage::Postgres(..) => Err(no_webhooks()),
+            Storage::Postgres(db, _) => Self::wait(db.delete_webhook(id, by)),
         }
     }
 
@@ -506,31 +599,27 @@ impl Storage {
     ///
     /// # Errors
     ///
-    /// As [`Store::disable_webhook`]; on a database, [`no_webhooks`].
+    /// As [`Store::disable_webhook`]; [`Error::is_unavailable`] when the database is away.
     pub fn disable_webhook(&self, id: &str, reason: &str, at_ms: i64) -> Result<(), Error> {
         match self {
             Storage::File(store) => store.disable_webhook(id, reason, at_ms),
-            Storage::Postgres(..) => Err(no_webhooks()),
+            Storage::Postgres(db, _) => Self::wait(db.disable_webhook(id, reason, at_ms)),
         }
     }
 
-    /// Records attempts to deliver to an endpoint ([`Store::record_attempts`]).
+    /// Records attempts to deliver to an endpoint ([`Store::record_attempts`]), each with
+    /// when its event's next attempt is due (a database keeps it; the store file's sender
+    /// works it out again).
     ///
     /// # Errors
     ///
-    /// As [`Store::record_attempts`]; on a database, [`no_webhooks`].
-    pub fn record_attempts(&self, id: &str, attempts: Vec<Attempt>) -> Result<(), Error> {
+    /// As [`Store::record_attempts`]; [`Error::is_unavailable`] when the database is away.
+    pub fn record_attempts(&self, id: &str, attempts: Vec<(Attempt, i64)>) -> Result<(), Error> {
         match self {
-            Storage::File(store) => store.record_attempts(id, attempts),
-            Storage::Postgres(..) => Err(no_webhooks()),
+            Storage::File(store) => {
+                store.record_attempts(id, attempts.into_iter().map(|(a, _)| a).collect())
+            }
+            Storage::Postgres(db, _) => Self::wait(db.record_attempts(id, &attempts)),
         }
     }
-}
-
-/// The refusal of a webhook write on a database: not built there yet.
-pub fn no_webhooks() -> Error {
-    Error::of_backend(
-        availability_core::BackendError::Io,
-        "webhooks are kept by the store file only in this version; they are not available on PostgreSQL",
-    )
 }

@@ -441,6 +441,32 @@ pub fn admin_write(by: &Authority, admin_keys: &[KeyHash]) -> Result<(), Error> 
     by.check(None, admin_keys)
 }
 
+/// Whether `by` may make or remove a webhook endpoint: one made with a key of a calendar
+/// (`owner`: the calendar as it stands under its lock, and the incarnation the endpoint
+/// names) needs that calendar to still be that incarnation and `by` to still cover a write to
+/// it; any other needs an admin key. As the store file's
+/// [`Store::create_webhook`](super::Store::create_webhook) checks.
+///
+/// # Errors
+///
+/// [`Error::is_not_found`] when the owner is another incarnation; [`Error::is_unauthorized`]
+/// / [`Error::is_forbidden`] when `by` no longer covers the write.
+pub fn webhook_write(
+    by: &Authority,
+    owner: Option<(&Calendar, u64)>,
+    admin_keys: &[KeyHash],
+) -> Result<(), Error> {
+    match owner {
+        Some((calendar, incarnation)) => {
+            if calendar.incarnation() != incarnation {
+                return Err(super::calendar::not_found(calendar.id()));
+            }
+            by.check(Some(calendar), admin_keys)
+        }
+        None => by.check(None, admin_keys),
+    }
+}
+
 /// The admin keys after adding `key` to `current`, if `by` may.
 ///
 /// # Errors

@@ -174,6 +174,23 @@ impl Webhook {
         Ok(hook)
     }
 
+    /// The endpoint with the state its deliveries gave it: failing since `failing_since_ms`,
+    /// and `disabled` (as a database keeps it beside the endpoint).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_parse`] for a reason longer than 255 bytes.
+    pub fn with_state(
+        mut self,
+        failing_since_ms: Option<i64>,
+        disabled: Option<Disabled>,
+    ) -> Result<Webhook, Error> {
+        self.failing_since_ms = failing_since_ms;
+        self.disabled = disabled;
+        self.check().map_err(|what| Error::new(Kind::Parse, what))?;
+        Ok(self)
+    }
+
     /// What is wrong with it, if anything (also for one read from the log).
     pub(crate) fn check(&self) -> Result<(), String> {
         check_id(&self.id).map_err(|_| format!("invalid webhook id {:?}", self.id))?;

@@ -7,6 +7,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use super::decide::webhook_write;
 use super::expect::Authority;
 use super::journal_format::Record;
 use super::webhook::{clip, Attempt, Disabled, Head, Pending, Webhook, MAX_WEBHOOKS};
@@ -59,15 +60,13 @@ impl Store {
             Some((calendar, incarnation)) => {
                 let (writer, published) = self.settled(calendar)?;
                 let current = published.current.load_full();
-                if current.incarnation() != incarnation {
-                    return Err(super::calendar::not_found(calendar));
-                }
-                by.check(Some(&current), &writer.meta.admin_keys)?;
+                let owner = Some((&*current, incarnation));
+                webhook_write(by, owner, &writer.meta.admin_keys)?;
                 writer
             }
             None => {
                 let writer = self.writer.lock()?;
-                by.check(None, &writer.meta.admin_keys)?;
+                webhook_write(by, None, &writer.meta.admin_keys)?;
                 writer
             }
         };

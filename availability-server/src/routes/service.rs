@@ -99,7 +99,7 @@ pub(super) async fn metrics(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<
         bcrypt_runs: app.auth.bcrypt_runs.load(Relaxed),
         limiters: &limiters,
         tzdata: crate::tzdata::version(),
-        webhooks: webhook_counts(app),
+        webhooks: webhook_counts(app).await,
     });
     let mut response = response::typed(
         StatusCode::OK,
@@ -113,20 +113,22 @@ pub(super) async fn metrics(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<
 }
 
 /// The webhook sender's counts, and what waits for it now.
-fn webhook_counts(app: &crate::app::App) -> crate::metrics::WebhookCounts {
+async fn webhook_counts(app: &crate::app::App) -> crate::metrics::WebhookCounts {
     let mut counts = crate::metrics::WebhookCounts::default();
     if let Some(hooks) = app.webhooks.get() {
         counts.delivered = hooks.stats.delivered.load(Relaxed);
         counts.failed = hooks.stats.failed.load(Relaxed);
     }
-    let pending = app.storage.pending_events();
     let now_ms = app.now_unix().saturating_mul(1000);
-    for waiting in &pending {
-        counts.waiting += waiting.deliveries.len() as u64;
-        counts.retrying += waiting.deliveries.iter().filter(|d| d.attempts > 0).count() as u64;
-    }
-    if let Some(oldest) = pending.iter().map(|p| p.event.at_ms).min() {
-        counts.oldest_seconds = (now_ms - oldest).max(0) as f64 / 1000.0;
+    match app.storage.outbox_counts().await {
+        Ok(outbox) => {
+            counts.waiting = outbox.waiting;
+            counts.retrying = outbox.retrying;
+            if let Some(oldest) = outbox.oldest_ms {
+                counts.oldest_seconds = (now_ms - oldest).max(0) as f64 / 1000.0;
+            }
+        }
+        Err(e) => tracing::warn!("counting the webhook outbox for the metrics failed: {e}"),
     }
     counts
 }

@@ -30,15 +30,8 @@ struct NewWebhook {
     calendars: Option<Vec<String>>,
 }
 
-/// The webhooks of this server, or why there are none.
+/// The webhooks of this server, once they are set up.
 fn webhooks<'a>(cx: &Ctx<'a>) -> Result<&'a Arc<Webhooks>> {
-    if !cx.app.storage.has_webhooks() {
-        return Err(Problem::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "webhooks are kept by the store file in this version; this server runs on \
-             PostgreSQL",
-        ));
-    }
     cx.app
         .webhooks
         .get()
@@ -125,10 +118,14 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
         now_ms(),
     )
     .map_err(|e| invalid("calendars", e.to_string()))?;
+    let key_check = hooks
+        .sealer
+        .check_made()
+        .map_err(|e| Problem::internal("sealing the secret", e))?;
     let by = principal.authority();
     let hook = app
         .commit(&id, "saving the webhook", move |storage| {
-            storage.create_webhook(hook, &by)
+            storage.create_webhook(hook, &by, &key_check)
         })
         .await?;
     let mut body = describe(&hook, 0);
@@ -151,18 +148,14 @@ pub(super) async fn list(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Bod
     let calendar = query.get("calendar");
     let need = calendar.map_or(Need::Admin, Need::Calendar);
     app.authorize(cx.client, parts, need).await?;
-    let mut waiting = std::collections::HashMap::<String, usize>::new();
-    for pending in app.storage.pending_events() {
-        for d in &pending.deliveries {
-            *waiting.entry(d.hook.clone()).or_default() += 1;
-        }
-    }
     let listed: Vec<Value> = app
         .storage
         .webhooks()
+        .await
+        .map_err(|e| Problem::of_core("reading the webhooks", e))?
         .iter()
-        .filter(|h| calendar.is_none_or(|c| h.owner().is_some_and(|(own, _)| own == c)))
-        .map(|h| describe(h, waiting.get(h.id()).copied().unwrap_or(0)))
+        .filter(|(h, _)| calendar.is_none_or(|c| h.owner().is_some_and(|(own, _)| own == c)))
+        .map(|(h, waiting)| describe(h, *waiting))
         .collect();
     let body = json!({ "webhooks": listed });
     Ok(response::json(StatusCode::OK, response::to_bytes(&body)))
@@ -172,7 +165,11 @@ pub(super) async fn list(cx: Ctx<'_>, _body: RequestBody) -> Result<Response<Bod
 /// the calendar whose key made it.
 async fn own(cx: &Ctx<'_>) -> Result<(Arc<Webhook>, Principal)> {
     let (app, parts, id) = (cx.app, cx.parts, cx.param(0));
-    let hook = app.storage.webhook(id);
+    let hook = app
+        .storage
+        .webhook(id)
+        .await
+        .map_err(|e| Problem::of_core("reading the webhook", e))?;
     let need = match hook.as_ref().and_then(|h| h.owner()) {
         Some((calendar, _)) => Need::Calendar(calendar),
         None => Need::Admin,
@@ -204,21 +201,13 @@ pub(super) async fn deliveries(cx: Ctx<'_>, _body: RequestBody) -> Result<Respon
     Query::parse(cx.parts.uri.query(), &[])?;
     webhooks(&cx)?;
     let (hook, _) = own(&cx).await?;
-    let waiting = cx
+    let (attempts, waiting) = cx
         .app
         .storage
-        .pending_events()
-        .iter()
-        .filter(|p| p.deliveries.iter().any(|d| d.hook == hook.id()))
-        .count();
-    let attempts: Vec<Value> = cx
-        .app
-        .storage
-        .attempts(hook.id())
-        .iter()
-        .rev()
-        .map(attempt)
-        .collect();
+        .deliveries(hook.id())
+        .await
+        .map_err(|e| Problem::of_core("reading the deliveries", e))?;
+    let attempts: Vec<Value> = attempts.iter().rev().map(attempt).collect();
     let body = json!({
         "webhook": hook.id(),
         "waiting": waiting,

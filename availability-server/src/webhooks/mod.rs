@@ -1,8 +1,10 @@
 //! Webhooks: the endpoints' secrets sealed at rest (`seal`), the Standard Webhooks signature
 //! (`sign`), what a delivery says (`payload`), where a delivery may go (`net`), the HTTPS
 //! client that sends one (`client`), and the sender task that delivers the outbox
-//! (`sender`). The endpoints and the outbox are the store's (`availability_core::store`):
-//! an event is part of the commit of its change, on the store file by construction.
+//! (`sender`). The endpoints and the outbox are the store's (`availability_core::store`) or
+//! the database's (`availability_postgres`), behind `store::Storage`: an event is part of the
+//! commit of its change, on the store file by construction, on a database as a row of the
+//! change's transaction.
 
 pub mod client;
 pub mod net;

@@ -11,11 +11,22 @@ use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_L
 /// Bytes of the key.
 const KEY_BYTES: usize = 32;
 
+/// Bytes of a key's check value.
+pub const CHECK_BYTES: usize = 16;
+
 /// The key secrets are sealed with.
 pub struct Sealer {
     path: PathBuf,
     /// Read at start when the file exists, else made with the first secret sealed.
-    key: Mutex<Option<Arc<LessSafeKey>>>,
+    key: Mutex<Option<Arc<Key>>>,
+}
+
+/// A sealing key, and its check value: an HMAC under it of a fixed text, which tells two
+/// keys apart without showing either (a database keeps it, so that an instance with another
+/// key file is refused rather than unable to open the secrets).
+struct Key {
+    aead: LessSafeKey,
+    check: Vec<u8>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -45,12 +56,35 @@ impl Sealer {
         })
     }
 
-    /// The key, made now if there is none yet.
-    fn key(&self, make: bool) -> Result<Option<Arc<LessSafeKey>>, String> {
+    /// The check value of the key, if there is one yet.
+    pub fn check(&self) -> Option<Vec<u8>> {
+        self.key(false).ok()?.map(|k| k.check.clone())
+    }
+
+    /// The check value of the key, made now if there is none yet.
+    ///
+    /// # Errors
+    ///
+    /// When the key file cannot be written, or the system has no randomness to give.
+    pub fn check_made(&self) -> Result<Vec<u8>, String> {
+        Ok(self.key(true)?.ok_or("no sealing key")?.check.clone())
+    }
+
+    /// The key: read again from the file while there is none (a server sharing it may have
+    /// made it), and made now if `make` and there is none yet.
+    fn key(&self, make: bool) -> Result<Option<Arc<Key>>, String> {
         let mut key = self
             .key
             .lock()
             .map_err(|_| "the sealing key's lock".to_string())?;
+        if key.is_none() {
+            // Another server sharing the file may have made it since.
+            match std::fs::read_to_string(&self.path) {
+                Ok(text) => *key = Some(Arc::new(key_of(&text, &self.path)?)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("webhook_key_file {}: {e}", self.path.display())),
+            }
+        }
         if key.is_none() && make {
             let mut bytes = [0u8; KEY_BYTES];
             getrandom::getrandom(&mut bytes).map_err(|e| format!("randomness: {e}"))?;
@@ -71,12 +105,13 @@ impl Sealer {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::getrandom(&mut nonce).map_err(|e| format!("randomness: {e}"))?;
         let mut sealed = secret.to_vec();
-        key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(hook.as_bytes()),
-            &mut sealed,
-        )
-        .map_err(|_| "sealing a secret failed".to_string())?;
+        key.aead
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(hook.as_bytes()),
+                &mut sealed,
+            )
+            .map_err(|_| "sealing a secret failed".to_string())?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         Ok(out)
@@ -89,6 +124,7 @@ impl Sealer {
         let nonce = Nonce::try_assume_unique_for_key(sealed.get(..NONCE_LEN)?).ok()?;
         let mut data = sealed.get(NONCE_LEN..)?.to_vec();
         let plain = key
+            .aead
             .open_in_place(nonce, Aad::from(hook.as_bytes()), &mut data)
             .ok()?;
         Some(plain.to_vec())
@@ -96,7 +132,7 @@ impl Sealer {
 }
 
 /// The key `text` (of the file at `path`) holds.
-fn key_of(text: &str, path: &Path) -> Result<LessSafeKey, String> {
+fn key_of(text: &str, path: &Path) -> Result<Key, String> {
     let text = text.trim();
     let bytes: Option<Vec<u8>> = (text.len() == 2 * KEY_BYTES)
         .then(|| {
@@ -113,7 +149,12 @@ fn key_of(text: &str, path: &Path) -> Result<LessSafeKey, String> {
         )
     })?;
     let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes).map_err(|_| "a key".to_string())?;
-    Ok(LessSafeKey::new(key))
+    let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes);
+    let check = ring::hmac::sign(&mac, b"availability webhook sealing key check");
+    Ok(Key {
+        aead: LessSafeKey::new(key),
+        check: check.as_ref()[..CHECK_BYTES].to_vec(),
+    })
 }
 
 #[cfg(test)]
@@ -141,8 +182,14 @@ mod tests {
         let again = Sealer::at(&path).expect("the key");
         assert!(again.open("wh-1", &sealed).is_some());
         let other = Sealer::at(&dir.path().join("other.key")).expect("a key");
+        assert_eq!(other.check(), None, "no key yet");
         other.seal("wh-1", b"x").expect("made");
         assert_eq!(other.open("wh-1", &sealed), None);
+        // A key's check value is its own: the same from the same file, another for another.
+        let check = sealer.check().expect("a key");
+        assert_eq!(check.len(), CHECK_BYTES);
+        assert_eq!(again.check(), Some(check.clone()));
+        assert_ne!(other.check(), Some(check));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -2,7 +2,9 @@
 //! never on it.
 //!
 //! It wakes on every commit (the event streams' signal) and at least once a second, and
-//! starts every delivery that is due: per endpoint and calendar only the oldest waiting event
+//! starts every delivery that is due (on a database, those the database hands this server
+//! and holds for it, so that of several servers one delivers each event): per endpoint and
+//! calendar only the oldest waiting event
 //! (so a calendar's events arrive in the order of its changes), at most [`PER_HOOK`] at once
 //! per endpoint and [`CONCURRENCY`] in all, each bounded by the client's timeouts. A 2xx
 //! ends a delivery; a 410 gives it up and disables the endpoint; anything else is tried
@@ -19,7 +21,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use availability_core::store::{Attempt, Event, EventId, Head, Outcome, Webhook};
+use availability_core::store::{Attempt, Event, EventId, Outcome, Webhook};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -41,6 +43,10 @@ pub const MAX_BACKLOG: usize = 100_000;
 pub const FAILING_FOR: Duration = Duration::from_secs(3 * 24 * 3600);
 /// The least time between two scans of the outbox.
 const MIN_SCAN: Duration = Duration::from_millis(10);
+/// The least time between two scans of a database's outbox (every server scans it).
+const MIN_SCAN_DATABASE: Duration = Duration::from_millis(50);
+/// How often the endpoints are checked for ones to disable.
+const CHECK_EVERY: Duration = Duration::from_secs(10);
 /// The first retry's delay; each later one doubles it, up to [`MAX_DELAY`].
 const FIRST_DELAY_MS: i64 = 5_000;
 const MAX_DELAY: Duration = Duration::from_secs(3600);
@@ -72,30 +78,36 @@ pub async fn run(app: Weak<App>, webhooks: Arc<Webhooks>) {
     let Some(strong) = app.upgrade() else { return };
     let mut commits = strong.events.commits();
     let mut shutdown = strong.events.shutdown();
+    // A scan of a database is a query: fewer of them, as every server scans.
+    let min_scan = match strong.storage {
+        crate::store::Storage::File(_) => MIN_SCAN,
+        crate::store::Storage::Postgres(..) => MIN_SCAN_DATABASE,
+    };
     drop(strong);
     let mut sender = Sender {
         webhooks,
         in_flight: HashSet::new(),
         tasks: JoinSet::new(),
+        checked: None,
     };
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-    let mut scanned = Instant::now() - MIN_SCAN;
+    let mut scanned = Instant::now() - min_scan;
     loop {
         if *shutdown.borrow() {
             break;
         }
         // Commits come by the thousand a second: one scan serves all of those within
-        // MIN_SCAN, so the sender's share of the CPU does not grow with the booking rate.
+        // `min_scan`, so the sender's share of the CPU does not grow with the booking rate.
         let since = scanned.elapsed();
-        if since < MIN_SCAN {
+        if since < min_scan {
             tokio::select! {
                 _ = shutdown.changed() => break,
-                () = tokio::time::sleep(MIN_SCAN - since) => {}
+                () = tokio::time::sleep(min_scan - since) => {}
             }
         }
         scanned = Instant::now();
         let next = match app.upgrade() {
-            Some(app) => sender.start_due(&app, &done_tx),
+            Some(app) => sender.start_due(&app, &done_tx).await,
             None => break,
         };
         let wait = next
@@ -125,39 +137,65 @@ struct Sender {
     /// repeats at most the one event it cut off, and never sends a later one before it.
     in_flight: HashSet<(String, String)>,
     tasks: JoinSet<()>,
+    /// When the endpoints were last checked for being hopeless.
+    checked: Option<Instant>,
 }
 
 impl Sender {
     /// Starts every delivery that is due, the oldest first; returns how long until the next
-    /// one is, if any waits.
-    fn start_due(&mut self, app: &App, done: &mpsc::UnboundedSender<Done>) -> Option<Duration> {
-        // Per endpoint and calendar only the oldest event may go: the outbox hands out just
-        // those, so a scan costs what the calendars waiting cost, not the whole backlog.
-        let mut heads = app.storage.waiting_heads();
-        heads.sort_by_key(|h| (h.pending.event.at_ms, h.pending.event.id));
-        let hooks: HashMap<String, Arc<Webhook>> = app
-            .storage
-            .webhooks()
-            .into_iter()
-            .map(|h| (h.id().to_string(), h))
-            .collect();
+    /// one is, if any waits and the store says when.
+    async fn start_due(
+        &mut self,
+        app: &App,
+        done: &mpsc::UnboundedSender<Done>,
+    ) -> Option<Duration> {
         let now = now_ms();
-        self.disable_the_hopeless(app, &hooks, &heads, now);
+        if self.checked.is_none_or(|at| at.elapsed() >= CHECK_EVERY) {
+            self.checked = Some(Instant::now());
+            disable_the_hopeless(app, now).await;
+        }
+        let room = CONCURRENCY.saturating_sub(self.in_flight.len());
+        if room == 0 {
+            return None;
+        }
+        // Per endpoint and calendar only the oldest event may go: the store hands out just
+        // those, so a scan costs what the calendars waiting cost, not the whole backlog.
+        let heads = match app.storage.next_events(now, room).await {
+            Ok(heads) => heads,
+            Err(e) => {
+                tracing::warn!("reading the webhook outbox failed: {e}");
+                return None;
+            }
+        };
+        if heads.is_empty() {
+            return None;
+        }
+        let hooks: HashMap<String, Arc<Webhook>> = match app.storage.webhooks().await {
+            Ok(hooks) => hooks
+                .into_iter()
+                .map(|(h, _)| (h.id().to_string(), h))
+                .collect(),
+            Err(e) => {
+                tracing::warn!("reading the webhooks failed: {e}");
+                HashMap::new()
+            }
+        };
         let mut per_hook: HashMap<String, usize> = HashMap::new();
         for (hook, _) in &self.in_flight {
             *per_hook.entry(hook.clone()).or_default() += 1;
         }
         let mut next: Option<i64> = None;
+        // Taken from a database and not started: let go at once, for any server to take.
+        let mut untried = Vec::new();
         for head in &heads {
             let event = &head.pending.event;
             let key = (head.hook.clone(), event.calendar.clone());
-            if self.in_flight.contains(&key) {
-                continue;
-            }
-            let (Some(hook), Some(delivery)) = (
+            let (Some(hook), Some(delivery), false) = (
                 hooks.get(&head.hook),
                 head.pending.deliveries.iter().find(|d| d.hook == head.hook),
+                self.in_flight.contains(&key),
             ) else {
+                untried.push((head.hook.clone(), event.id));
                 continue;
             };
             let due = match delivery.attempts {
@@ -166,10 +204,12 @@ impl Sender {
             };
             if due > now {
                 next = Some(next.map_or(due, |n| n.min(due)));
+                untried.push((head.hook.clone(), event.id));
                 continue;
             }
             let busy = per_hook.entry(head.hook.clone()).or_default();
             if *busy >= PER_HOOK || self.in_flight.len() >= CONCURRENCY {
+                untried.push((head.hook.clone(), event.id));
                 continue;
             }
             *busy += 1;
@@ -183,48 +223,23 @@ impl Sender {
             );
             self.tasks.spawn(task);
         }
+        if let Err(e) = app.storage.release(&untried).await {
+            tracing::warn!("letting webhook events go failed: {e}");
+        }
         next.map(|at| Duration::from_millis(u64::try_from(at - now).unwrap_or(0)))
-    }
-
-    /// Disables endpoints that failed every delivery for [`FAILING_FOR`], or have more than
-    /// [`MAX_BACKLOG`] events waiting.
-    fn disable_the_hopeless(
-        &self,
-        app: &App,
-        hooks: &HashMap<String, Arc<Webhook>>,
-        heads: &[Head],
-        now: i64,
-    ) {
-        let mut backlog: HashMap<&str, usize> = HashMap::new();
-        for head in heads {
-            *backlog.entry(head.hook.as_str()).or_default() += head.waiting;
-        }
-        for hook in hooks.values().filter(|h| h.disabled().is_none()) {
-            let reason = if hook
-                .failing_since_unix_ms()
-                .is_some_and(|since| now - since >= FAILING_FOR.as_millis() as i64)
-            {
-                "every delivery failed for 3 days"
-            } else if backlog.get(hook.id()).copied().unwrap_or(0) > MAX_BACKLOG {
-                "more than 100000 events were waiting for it"
-            } else {
-                continue;
-            };
-            if let Err(e) = app.storage.disable_webhook(hook.id(), reason, now) {
-                tracing::warn!(webhook = hook.id(), "disabling a webhook failed: {e}");
-            }
-        }
     }
 
     /// Writes what `batch` did, then lets the next events of those calendars go.
     async fn record(&mut self, app: &App, batch: Vec<Done>) {
-        let mut by_hook: HashMap<String, Vec<Attempt>> = HashMap::new();
+        let mut by_hook: HashMap<String, Vec<(Attempt, i64)>> = HashMap::new();
         let mut disable = Vec::new();
         for done in &batch {
+            let a = &done.attempt;
+            let due = a.at_ms + backoff_ms(a.number, a.event, &done.hook);
             by_hook
                 .entry(done.hook.clone())
                 .or_default()
-                .push(done.attempt.clone());
+                .push((a.clone(), due));
             if let Some(reason) = &done.disable {
                 disable.push((done.hook.clone(), reason.clone(), done.attempt.at_ms));
             }
@@ -248,6 +263,48 @@ impl Sender {
         for done in batch {
             self.in_flight.remove(&(done.hook, done.calendar));
         }
+    }
+}
+
+/// Disables endpoints that failed every delivery for [`FAILING_FOR`], or have more than
+/// [`MAX_BACKLOG`] events waiting.
+async fn disable_the_hopeless(app: &App, now: i64) {
+    let (hooks, backlogs) = match (app.storage.webhooks().await, app.storage.backlogs().await) {
+        (Ok(hooks), Ok(backlogs)) => (hooks, backlogs),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!("reading the webhooks failed: {e}");
+            return;
+        }
+    };
+    let backlog: HashMap<String, usize> = backlogs.into_iter().collect();
+    let mut hopeless = Vec::new();
+    for (hook, _) in hooks.iter().filter(|(h, _)| h.disabled().is_none()) {
+        let reason = if hook
+            .failing_since_unix_ms()
+            .is_some_and(|since| now - since >= FAILING_FOR.as_millis() as i64)
+        {
+            "every delivery failed for 3 days"
+        } else if backlog.get(hook.id()).copied().unwrap_or(0) > MAX_BACKLOG {
+            "more than 100000 events were waiting for it"
+        } else {
+            continue;
+        };
+        hopeless.push((hook.id().to_string(), reason));
+    }
+    if hopeless.is_empty() {
+        return;
+    }
+    let storage = app.storage.clone();
+    let disabled = tokio::task::spawn_blocking(move || {
+        for (hook, reason) in hopeless {
+            if let Err(e) = storage.disable_webhook(&hook, reason, now) {
+                tracing::warn!(webhook = hook, "disabling a webhook failed: {e}");
+            }
+        }
+    })
+    .await;
+    if let Err(e) = disabled {
+        tracing::error!("disabling webhooks panicked: {e}");
     }
 }
 

@@ -616,34 +616,12 @@ pub(super) async fn removal(s: &mut Session<'_>, admin: Option<&str>, alice: Opt
 }
 
 /// Webhook endpoints: made (by an admin key and by a calendar's), listed, tried, their
-/// deliveries read, removed; and refused. On PostgreSQL, which keeps no webhooks in this
-/// version, every one of them is the documented 501 instead, and the test lets their
-/// successes go unseen there.
+/// deliveries read, removed; and refused.
 pub(super) async fn webhooks(s: &mut Session<'_>, admin: Option<&str>, alice: Option<&str>) {
     // Nothing listens on port 9 of loopback (which the test server allows): a test event
     // is refused there, and no packet leaves the machine.
     let url = "https://127.0.0.1:9/hook";
     let new = json!({ "url": url, "events": ["calendar.deleted"], "calendars": ["alice"] });
-    if crate::support::on_postgres() {
-        s.json(
-            Method::POST,
-            "/webhooks",
-            admin,
-            &new.to_string(),
-            S::NOT_IMPLEMENTED,
-        )
-        .await;
-        for (method, path) in [
-            (Method::GET, "/webhooks"),
-            (Method::DELETE, "/webhooks/wh-1"),
-            (Method::GET, "/webhooks/wh-1/deliveries"),
-            (Method::POST, "/webhooks/wh-1/test"),
-        ] {
-            s.call(method, path, admin, None, &[], S::NOT_IMPLEMENTED)
-                .await;
-        }
-        return;
-    }
     let made = s
         .json(
             Method::POST,

@@ -16,6 +16,7 @@ mod follow;
 mod groups;
 mod schema;
 mod types;
+mod webhooks;
 
 /// A week available at every hour.
 const ALWAYS: &str = r#"{"updates":[{"day":0,"from":"00:00","to":"24:00","status":"available"},
@@ -29,6 +30,15 @@ const ALWAYS: &str = r#"{"updates":[{"day":0,"from":"00:00","to":"24:00","status
 /// `n` instances on one new database of the test cluster, the first one started first (it
 /// makes the admin key, which every instance is given).
 pub(crate) async fn instances(n: usize, url: &str) -> Vec<TestServer> {
+    instances_with(n, url, |_| {}).await
+}
+
+/// [`instances`], each one's configuration changed by `tweak` besides.
+pub(crate) async fn instances_with(
+    n: usize,
+    url: &str,
+    tweak: impl Fn(&mut availability_server::config::Config),
+) -> Vec<TestServer> {
     let mut servers: Vec<TestServer> = Vec::new();
     for _ in 0..n {
         let data = tempfile::tempdir().unwrap();
@@ -43,6 +53,7 @@ pub(crate) async fn instances(n: usize, url: &str) -> Vec<TestServer> {
         config.rates.key_write = loose;
         config.rates.write = loose;
         config.rates.admin_write = loose;
+        tweak(&mut config);
         let mut server = TestServer::start_with(config, root, data).await;
         if let Some(first) = servers.first() {
             assert_eq!(server.admin, "", "only the first start makes an admin key");

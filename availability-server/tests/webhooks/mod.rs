@@ -5,7 +5,7 @@
 //! addresses no webhook may reach (`ssrf`).
 
 mod kill;
-mod receiver;
+pub(crate) mod receiver;
 mod ssrf;
 
 use std::time::Duration;
@@ -14,7 +14,7 @@ use http::{Method, StatusCode, Version};
 use serde_json::{json, Value};
 
 use self::receiver::{Message, Mode, Receiver};
-use crate::support::{cannot_run, on_postgres, Client, Resp, TestServer, JSON};
+use crate::support::{cannot_run, Client, Resp, TestServer, JSON};
 
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -169,10 +169,6 @@ async fn every_change_arrives_signed_and_in_commit_order_and_the_secret_is_seale
         ], "calendars": ["room"] }),
     )
     .await;
-    if on_postgres() {
-        assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED, "{}", r.text());
-        return;
-    }
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let made = r.json();
     let id = made["id"].as_str().unwrap().to_owned();
@@ -316,9 +312,6 @@ async fn every_change_arrives_signed_and_in_commit_order_and_the_secret_is_seale
 
 #[tokio::test]
 async fn failures_are_retried_a_410_disables_and_a_test_event_reports() {
-    if on_postgres() {
-        return; // The first test checks the answer on a database.
-    }
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(dir.path()).await;
     let server = server_for(&receiver).await;
@@ -436,9 +429,6 @@ async fn poll_deliveries(c: &Client, admin: &str, id: &str, n: usize) -> Value {
 
 #[tokio::test]
 async fn a_calendar_key_manages_its_own_endpoints_and_bad_ones_are_refused() {
-    if on_postgres() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(dir.path()).await;
     let server = server_for(&receiver).await;
@@ -575,9 +565,6 @@ async fn booking_p99(c: &Client, calendar: &str, key: &str, first: i64, n: i64) 
 /// receiver stays within the sender's bound, and the attempts say what happened.
 #[tokio::test]
 async fn a_slow_or_resetting_receiver_costs_the_api_nothing() {
-    if on_postgres() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(dir.path()).await;
     receiver.set_mode(Mode::Slow(Duration::from_secs(30)));
