@@ -113,6 +113,27 @@ stop() {
     PID=""
 }
 
+# A throwaway PostgreSQL cluster in $WORK/pg on 127.0.0.1:$1 (fsync and synchronous commit
+# on, as shipped), run as the postgres user when this runs as root (it refuses root); sets
+# DB_URL. `cleanup` stops it.
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+start_pg() { # PORT
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort | tail -n 1)
+    [ -x "$PG_BIN/initdb" ] || die "PostgreSQL is needed (apt-get install postgresql)"
+    PGDATA=$WORK/pg
+    mkdir -p "$PGDATA"
+    if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$WORK"; fi
+    say "starting PostgreSQL on 127.0.0.1:$1"
+    as_postgres "$PG_BIN/initdb" -D "$PGDATA/data" -U postgres --auth=trust -E UTF8 >/dev/null
+    as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA/data" -l "$PGDATA/log" -w \
+        -o "-p $1 -c listen_addresses=127.0.0.1 -k $PGDATA -c max_connections=200" start >/dev/null
+    DB_URL="postgres://postgres@127.0.0.1:$1/postgres"
+}
+stop_pg() {
+    [ -n "${PGDATA:-}" ] || return 0
+    as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
 cleanup() {
     stop
     # A script that runs two processes at once names them here.
@@ -120,6 +141,7 @@ cleanup() {
     stop
     PID=${FLOOR_PID:-}
     stop
+    stop_pg
     if [ -n "${LOAD_KEEP:-}" ]; then
         say "work directory kept: $WORK"
     else

@@ -39,22 +39,11 @@ SCRIPT=pg.sh
 . "$ROOT/benches/common.sh"
 
 have wrk || die "wrk is needed (apt-get install wrk)"
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort | tail -n 1)
-[ -x "$PG_BIN/initdb" ] || die "PostgreSQL is needed (apt-get install postgresql)"
 build_release drive
 DRIVE_BIN=$TARGET/release/drive
 lift_limits
 
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-PGDATA=$WORK/pg
-mkdir -p "$PGDATA"
-[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$WORK"
-say "starting PostgreSQL on 127.0.0.1:$DB_PORT"
-as_postgres "$PG_BIN/initdb" -D "$PGDATA/data" -U postgres --auth=trust -E UTF8 >/dev/null
-as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA/data" -l "$PGDATA/log" -w \
-    -o "-p $DB_PORT -c listen_addresses=127.0.0.1 -k $PGDATA -c max_connections=200" start >/dev/null
-stop_pg() { as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA/data" -m fast -w stop >/dev/null 2>&1 || true; }
-DB_URL="postgres://postgres@127.0.0.1:$DB_PORT/postgres"
+start_pg "$DB_PORT"
 
 PIDS=()
 start_instance() { # N PORT

@@ -12,9 +12,15 @@
 # with the endpoint to without. After the runs with it, the report says how many
 # deliveries still waited, and how many the receiver took.
 #
+# With WEBHOOK_DATABASE=1 the server runs on a throwaway PostgreSQL cluster (started as
+# pg.sh starts it, on PG_PORT, default 15432, not pinned) instead of the store file: each
+# booking's event is then a row of its transaction, and the sender takes events from the
+# database.
+#
 # Settings (environment): WEBHOOK_DURATION seconds per run (default 10), WEBHOOK_ROUNDS
 # (default 3), BOOK_ROOMS (default 100), BOOK_CONNECTIONS (default 64), LOAD_PORT (default
-# 18443; the receiver takes the next port), LOAD_SERVER_BIN, LOAD_KEEP.
+# 18443; the receiver takes the next port), WEBHOOK_DATABASE, PG_PORT, LOAD_SERVER_BIN,
+# LOAD_KEEP.
 #
 # Only 127.0.0.1 is ever targeted, and every run is bounded in time.
 
@@ -42,6 +48,13 @@ build_release floor drive
 FLOOR_BIN=$TARGET/release/floor
 DRIVE_BIN=$TARGET/release/drive
 lift_limits
+
+BACKEND="the store file"
+if [ -n "${WEBHOOK_DATABASE:-}" ]; then
+    start_pg "${PG_PORT:-15432}"
+    LIMIT_FLAGS+=(--database-url "$DB_URL")
+    BACKEND="PostgreSQL ($("$PG_BIN/postgres" --version)), synchronous commit on, not pinned"
+fi
 
 # A first start makes the certificate, which the receiver then serves and the server trusts.
 mkdir -p "$WORK/data" "$WORK/receiver"
@@ -128,6 +141,7 @@ METRICS=$(api GET /metrics "$ADMIN" | grep '^availability_webhook_attempts_total
     echo
     echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "- $(nproc) CPUs; the server on CPU 0, wrk and the receiver on CPU 1 (when there are two)"
+    echo "- the server on $BACKEND"
     echo "- wrk: $CONNECTIONS connections, ${DURATION}s per run, one-hour spans of $ROOMS rooms (about one request in ten a conflict); the endpoint takes \`booking.created\` of every calendar, and the receiver answers 204"
     echo
     echo "| round | booked/s without | requests/s | p50 / p99 | booked/s with a webhook | requests/s | p50 / p99 | with / without | deliveries waiting 2 s after |"

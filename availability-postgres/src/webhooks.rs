@@ -176,7 +176,9 @@ impl EventRow {
 
 /// The statement that queues `event` for every endpoint that wants it now (in the change's
 /// transaction): enabled, sent its kind, naming its calendar or none, and made by no
-/// calendar's key or by this incarnation's.
+/// calendar's key or by this incarnation's. It holds those endpoints' rows against removal
+/// until the change commits (`FOR KEY SHARE`, which other changes share), so that an
+/// endpoint removed meanwhile takes the change's rows with it ([`Database::delete_webhook`]).
 pub(crate) fn emit<'a>(tx: &'a Tx<'_>, event: &'a EventRow) -> Step<'a> {
     exec(
         tx,
@@ -189,7 +191,7 @@ pub(crate) fn emit<'a>(tx: &'a Tx<'_>, event: &'a EventRow) -> Step<'a> {
          WHERE disabled_at_ms IS NULL AND $4 = ANY (events) \
          AND (cardinality(calendars) = 0 OR $1 = ANY (calendars)) \
          AND (owner_calendar IS NULL OR (owner_calendar = $1 AND owner_incarnation = $2)) \
-         ON CONFLICT DO NOTHING",
+         FOR KEY SHARE ON CONFLICT DO NOTHING",
         args(&[
             &event.calendar,
             &event.incarnation,
@@ -666,10 +668,14 @@ impl Database {
                 }
                 None => decide::webhook_write(by, None, &admin)?,
             }
+            // The endpoint first: that waits for the changes that are queuing events for it,
+            // whose rows the next statement, with a snapshot of its own, then sees.
+            tx.execute("DELETE FROM webhooks WHERE id = $1", &[&id])
+                .await
+                .map_err(db(what))?;
             tx.execute(
-                "WITH events AS (DELETE FROM webhook_outbox WHERE hook = $1), \
-                 attempts AS (DELETE FROM webhook_attempts WHERE hook = $1) \
-                 DELETE FROM webhooks WHERE id = $1",
+                "WITH events AS (DELETE FROM webhook_outbox WHERE hook = $1) \
+                 DELETE FROM webhook_attempts WHERE hook = $1",
                 &[&id],
             )
             .await
@@ -831,7 +837,10 @@ impl Database {
         let what = "recording webhook attempts";
         self.run(what, async |tx| {
             let exists = tx
-                .query_opt("SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE", &[&id])
+                .query_opt(
+                    "SELECT 1 FROM webhooks WHERE id = $1 FOR NO KEY UPDATE",
+                    &[&id],
+                )
                 .await
                 .map_err(db(what))?;
             if exists.is_none() {

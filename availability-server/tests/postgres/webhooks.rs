@@ -139,3 +139,72 @@ async fn three_senders_deliver_each_event_once_and_in_order() {
         std::fs::remove_file(&own).unwrap_or_default();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_removed_while_bookings_commit_leaves_no_event_behind() {
+    let test = "an_endpoint_removed_while_bookings_commit_leaves_no_event_behind";
+    let Some(cluster) = cluster_for(test) else {
+        return;
+    };
+    let url = cluster.database().await;
+    let servers = instances_with(2, &url, |config| {
+        // Nothing listens on port 9: every delivery fails, and the events wait.
+        config.webhook_allow = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let admin = servers[0].admin.clone();
+    let clients: Vec<_> = servers.iter().map(|s| s.client(Version::HTTP_2)).collect();
+    let body = json!({ "id": "desk", "timezone": "UTC", "key": false }).to_string();
+    let r = clients[0]
+        .json(Method::POST, "/calendars", &admin, &body)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let r = clients[0]
+        .json(Method::PUT, "/calendars/desk/availability", &admin, ALWAYS)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let hook = json!({ "url": "https://127.0.0.1:9/hook", "events": ["booking.created"] });
+    let r = clients[0]
+        .json(Method::POST, "/webhooks", &admin, &hook.to_string())
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+
+    // Bookings commit through both instances while the endpoint is removed through one.
+    let mut bookers = tokio::task::JoinSet::new();
+    for (n, c) in clients.iter().enumerate() {
+        let (c, admin) = (c.clone(), admin.clone());
+        bookers.spawn(async move {
+            for i in 0..60_i64 {
+                let hours = i * 2 + i64::try_from(n).unwrap();
+                let body = json!({
+                    "start": crate::webhooks::ahead(hours),
+                    "end": crate::webhooks::ahead(hours + 1),
+                })
+                .to_string();
+                let r = c
+                    .json(Method::POST, "/calendars/desk/bookings", &admin, &body)
+                    .await;
+                assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let r = clients[1]
+        .authed(Method::DELETE, &format!("/webhooks/{id}"), &admin)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    while let Some(done) = bookers.join_next().await {
+        done.unwrap();
+    }
+    let db = crate::support::postgres::Cluster::connect(&url).await;
+    let left: i64 = db
+        .query_one(
+            "SELECT (SELECT count(*) FROM webhook_outbox) + (SELECT count(*) FROM webhook_attempts)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "rows of a removed endpoint");
+}
