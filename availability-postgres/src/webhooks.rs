@@ -176,9 +176,10 @@ impl EventRow {
 
 /// The statement that queues `event` for every endpoint that wants it now (in the change's
 /// transaction): enabled, sent its kind, naming its calendar or none, and made by no
-/// calendar's key or by this incarnation's. It holds those endpoints' rows against removal
-/// until the change commits (`FOR KEY SHARE`, which other changes share), so that an
-/// endpoint removed meanwhile takes the change's rows with it ([`Database::delete_webhook`]).
+/// calendar's key or by this incarnation's. It takes no lock on them: every change would
+/// then write the same rows' locks. A change that read an endpoint as it was being removed
+/// may queue events for it after the removal; no sender takes them (it reads the endpoints
+/// beside them), and [`Database::backlogs`] removes them.
 pub(crate) fn emit<'a>(tx: &'a Tx<'_>, event: &'a EventRow) -> Step<'a> {
     exec(
         tx,
@@ -191,7 +192,7 @@ pub(crate) fn emit<'a>(tx: &'a Tx<'_>, event: &'a EventRow) -> Step<'a> {
          WHERE disabled_at_ms IS NULL AND $4 = ANY (events) \
          AND (cardinality(calendars) = 0 OR $1 = ANY (calendars)) \
          AND (owner_calendar IS NULL OR (owner_calendar = $1 AND owner_incarnation = $2)) \
-         FOR KEY SHARE ON CONFLICT DO NOTHING",
+         ON CONFLICT DO NOTHING",
         args(&[
             &event.calendar,
             &event.incarnation,
@@ -668,14 +669,10 @@ impl Database {
                 }
                 None => decide::webhook_write(by, None, &admin)?,
             }
-            // The endpoint first: that waits for the changes that are queuing events for it,
-            // whose rows the next statement, with a snapshot of its own, then sees.
-            tx.execute("DELETE FROM webhooks WHERE id = $1", &[&id])
-                .await
-                .map_err(db(what))?;
             tx.execute(
-                "WITH events AS (DELETE FROM webhook_outbox WHERE hook = $1) \
-                 DELETE FROM webhook_attempts WHERE hook = $1",
+                "WITH events AS (DELETE FROM webhook_outbox WHERE hook = $1), \
+                 attempts AS (DELETE FROM webhook_attempts WHERE hook = $1) \
+                 DELETE FROM webhooks WHERE id = $1",
                 &[&id],
             )
             .await
@@ -919,7 +916,9 @@ impl Database {
         .await
     }
 
-    /// How many events wait for each enabled endpoint that has any.
+    /// How many events wait for each endpoint that has any. The rows of endpoints removed
+    /// meanwhile (queued by a change that read the endpoint as it was being removed) are
+    /// removed now: the count reads the whole outbox anyway.
     ///
     /// # Errors
     ///
@@ -929,17 +928,32 @@ impl Database {
         let found = self
             .query(
                 what,
-                "SELECT hook, count(*) FROM webhook_outbox GROUP BY hook",
+                "SELECT hook, count(*), EXISTS (SELECT 1 FROM webhooks w WHERE w.id = o.hook) \
+                 FROM webhook_outbox o GROUP BY hook",
                 &[],
             )
             .await?;
-        found
-            .iter()
-            .map(|row| {
-                let count: i64 = get(row, 1, "a count")?;
-                Ok((get(row, 0, "a webhook id")?, count.max(0) as usize))
-            })
-            .collect()
+        let mut backlogs = Vec::with_capacity(found.len());
+        let mut gone: Vec<String> = Vec::new();
+        for row in &found {
+            let hook: String = get(row, 0, "a webhook id")?;
+            let count: i64 = get(row, 1, "a count")?;
+            if get(row, 2, "an endpoint's presence")? {
+                backlogs.push((hook, count.max(0) as usize));
+            } else {
+                gone.push(hook);
+            }
+        }
+        if !gone.is_empty() {
+            self.query(
+                "removing the events of removed webhooks",
+                "DELETE FROM webhook_outbox o WHERE hook = ANY ($1) \
+                 AND NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.id = o.hook)",
+                &[&gone],
+            )
+            .await?;
+        }
+        Ok(backlogs)
     }
 
     /// What the outbox holds, for enabled endpoints.

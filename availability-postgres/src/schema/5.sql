@@ -1,8 +1,9 @@
 -- Version 5: webhooks. The endpoints; the outbox, a row per event and endpoint that still
 -- waits for it, written in the transaction of the change it reports; and each endpoint's last
 -- attempts. The outbox and the attempts name their endpoint without referencing it: a change
--- holds the endpoints it queues events for (FOR KEY SHARE) until it commits, and a removal
--- waits for it and then removes its rows too.
+-- that read an endpoint as another transaction removed it must not fail for it (nor lock the
+-- endpoint's row, which every change would then write); the rows such a change leaves are
+-- never delivered (the sender reads the endpoints beside them) and are removed later.
 CREATE TABLE webhooks (
     id text PRIMARY KEY CHECK (id ~ '^[a-z0-9][a-z0-9-]{0,62}$'),
     url text NOT NULL CHECK (length(url) BETWEEN 1 AND 2048),
