@@ -483,6 +483,23 @@ impl Database {
             .collect()
     }
 
+    /// Every endpoint, in id order, without the counts of [`Database::webhooks`] (which read
+    /// the outbox): what a sender reads at each scan.
+    ///
+    /// # Errors
+    ///
+    /// As [`Database::webhooks`].
+    pub async fn endpoints(&self) -> Result<Vec<Arc<Webhook>>, Error> {
+        let found = self
+            .query(
+                "reading the webhooks",
+                &format!("SELECT {HOOK} FROM webhooks ORDER BY id"),
+                &[],
+            )
+            .await?;
+        found.iter().map(|row| webhook(row).map(Arc::new)).collect()
+    }
+
     /// Endpoint `id`, if there is one.
     ///
     /// # Errors

@@ -456,6 +456,19 @@ impl Storage {
         }
     }
 
+    /// The webhook endpoints, in id order, without how many events wait for each (which a
+    /// database counts in its outbox): what the sender reads at each scan.
+    ///
+    /// # Errors
+    ///
+    /// As [`Storage::webhooks`].
+    pub async fn endpoints(&self) -> Result<Vec<Arc<Webhook>>, Error> {
+        match self {
+            Storage::File(store) => Ok(store.webhooks()),
+            Storage::Postgres(db, _) => db.endpoints().await,
+        }
+    }
+
     /// The webhook endpoint `id`.
     ///
     /// # Errors

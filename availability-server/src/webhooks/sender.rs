@@ -170,11 +170,8 @@ impl Sender {
         if heads.is_empty() {
             return None;
         }
-        let hooks: HashMap<String, Arc<Webhook>> = match app.storage.webhooks().await {
-            Ok(hooks) => hooks
-                .into_iter()
-                .map(|(h, _)| (h.id().to_string(), h))
-                .collect(),
+        let hooks: HashMap<String, Arc<Webhook>> = match app.storage.endpoints().await {
+            Ok(hooks) => hooks.into_iter().map(|h| (h.id().to_string(), h)).collect(),
             Err(e) => {
                 tracing::warn!("reading the webhooks failed: {e}");
                 HashMap::new()
@@ -269,7 +266,7 @@ impl Sender {
 /// Disables endpoints that failed every delivery for [`FAILING_FOR`], or have more than
 /// [`MAX_BACKLOG`] events waiting.
 async fn disable_the_hopeless(app: &App, now: i64) {
-    let (hooks, backlogs) = match (app.storage.webhooks().await, app.storage.backlogs().await) {
+    let (hooks, backlogs) = match (app.storage.endpoints().await, app.storage.backlogs().await) {
         (Ok(hooks), Ok(backlogs)) => (hooks, backlogs),
         (Err(e), _) | (_, Err(e)) => {
             tracing::warn!("reading the webhooks failed: {e}");
@@ -278,7 +275,7 @@ async fn disable_the_hopeless(app: &App, now: i64) {
     };
     let backlog: HashMap<String, usize> = backlogs.into_iter().collect();
     let mut hopeless = Vec::new();
-    for (hook, _) in hooks.iter().filter(|(h, _)| h.disabled().is_none()) {
+    for hook in hooks.iter().filter(|h| h.disabled().is_none()) {
         let reason = if hook
             .failing_since_unix_ms()
             .is_some_and(|since| now - since >= FAILING_FOR.as_millis() as i64)
