@@ -105,6 +105,12 @@ fn up(dir: &Path, settings: &Settings) -> Result<Vec<String>, String> {
             "checked: the database holds as much of each, and every calendar with the same \
              incarnation and version",
         ),
+        format!(
+            "not copied: the pattern histories (each begins again with its week in force) and \
+             the {} webhook endpoints, with the events waiting for them: make the endpoints \
+             again on the database",
+            store.webhooks().len()
+        ),
     ])
 }
 
@@ -136,6 +142,11 @@ fn back(settings: &Settings, dir: &Path) -> Result<Vec<String>, String> {
              the same incarnation and version",
         ),
     ];
+    lines.push(String::from(
+        "not copied: the pattern histories (each begins again with its week in force) and the \
+         webhook endpoints, with the events waiting for them: make the endpoints again on the \
+         store",
+    ));
     if written != read {
         lines.push(format!(
             "  ({} bookings and {} overrides past the retention period were left out)",

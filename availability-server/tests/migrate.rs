@@ -347,6 +347,11 @@ async fn a_store_moves_to_a_database_and_back_answering_the_same() {
         out.contains("4 calendars") && out.contains("checked"),
         "{out}"
     );
+    // What is not carried is said, not left to be found missing.
+    assert!(
+        out.contains("not copied: the pattern histories") && out.contains("webhook endpoints"),
+        "{out}"
+    );
     assert_eq!(count(&db, "calendars").await, 4);
     assert_eq!(count(&db, "bookings").await, 3 + GROUP_PARTS);
     assert_eq!(count(&db, "group_types").await, 1);
@@ -407,7 +412,7 @@ async fn a_store_moves_to_a_database_and_back_answering_the_same() {
     let (ok, out, err) = migrate(work.path(), &url, back_dir);
     assert!(ok, "{err}");
     assert!(
-        out.contains("5 calendars") && out.contains("checked"),
+        out.contains("5 calendars") && out.contains("checked") && out.contains("not copied"),
         "{out}"
     );
     let (ok, _, err) = migrate(work.path(), &url, back_dir);
