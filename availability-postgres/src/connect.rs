@@ -157,6 +157,17 @@ pub(crate) fn pool(
     config: Config,
     tls: MakeRustlsConnect,
 ) -> Result<Pool, String> {
+    pool_of(settings, config, tls, settings.pool_size)
+}
+
+/// A pool of at most `size` connections made on demand, each wait bounded by the write
+/// timeout.
+pub(crate) fn pool_of(
+    settings: &Settings,
+    config: Config,
+    tls: MakeRustlsConnect,
+    size: usize,
+) -> Result<Pool, String> {
     let manager = Manager::from_config(
         config,
         tls,
@@ -165,7 +176,7 @@ pub(crate) fn pool(
         },
     );
     Pool::builder(manager)
-        .max_size(settings.pool_size.max(1))
+        .max_size(size.max(1))
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(settings.write_timeout))
         .create_timeout(Some(settings.write_timeout))

@@ -48,6 +48,9 @@ pub use self::schema::VERSION as SCHEMA_VERSION;
 pub use self::webhooks::{OutboxCounts, HOLD_MS};
 pub use self::write::Booked;
 
+/// Connections of a server's webhook sender, beside the pool of writes.
+pub const SENDER_POOL: usize = 2;
+
 /// Told the id of each calendar or group that another server changed, once the mirror shows
 /// the change (a server forgets its cached answers and wakes its event streams).
 pub type OnChange = Arc<dyn Fn(&str) + Send + Sync>;
@@ -55,6 +58,9 @@ pub type OnChange = Arc<dyn Fn(&str) + Send + Sync>;
 /// A database of calendars, and this server's mirror of it.
 pub struct Database {
     pool: Pool,
+    /// The webhook sender's own connections ([`SENDER_POOL`]): its statements do not wait
+    /// behind the writes', which can take every connection of `pool` under load.
+    sender: Pool,
     store: Arc<Store>,
     settings: Settings,
     follower: Arc<follow::Follower>,
@@ -149,6 +155,7 @@ impl Database {
             ms = started.elapsed().as_millis() as u64,
             "loaded from the database"
         );
+        let sender = connect::pool_of(&settings, config.clone(), tls.clone(), SENDER_POOL)?;
         let follower = follow::Follower::start(
             follow::Source {
                 config,
@@ -163,6 +170,7 @@ impl Database {
         );
         Ok(Arc::new(Database {
             pool,
+            sender,
             store,
             settings,
             follower,

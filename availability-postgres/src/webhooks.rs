@@ -401,8 +401,9 @@ pub struct OutboxCounts {
 
 impl Database {
     /// One statement outside a write's transaction (a read, or a sender's step that stands
-    /// alone), within the write timeout. Not through [`Database::run`]: its future is one
-    /// a route may hold across an await, which a closure over the transaction is not.
+    /// alone) on a connection of the sender's pool, within the write timeout. Not through
+    /// [`Database::run`]: its future is one a route may hold across an await, which a
+    /// closure over the transaction is not.
     async fn query(
         &self,
         what: &'static str,
@@ -410,7 +411,7 @@ impl Database {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
         let work = async {
-            let client = self.pool.get().await.map_err(|e| {
+            let client = self.sender.get().await.map_err(|e| {
                 Error::of_backend(
                     BackendError::Unavailable,
                     format!("no connection to the database for {what}: {e}"),
@@ -849,7 +850,7 @@ impl Database {
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let what = "recording webhook attempts";
-        self.run(what, async |tx| {
+        self.run_in(&self.sender, what, async |tx| {
             let exists = tx
                 .query_opt(
                     "SELECT 1 FROM webhooks WHERE id = $1 FOR NO KEY UPDATE",

@@ -46,12 +46,22 @@ impl Database {
     pub(crate) async fn run<T>(
         &self,
         what: &'static str,
+        work: impl AsyncFnMut(&Tx<'_>) -> Result<T, Fail>,
+    ) -> Result<T, Error> {
+        self.run_in(&self.pool, what, work).await
+    }
+
+    /// [`Database::run`] on a connection of `pool`.
+    pub(crate) async fn run_in<T>(
+        &self,
+        pool: &deadpool_postgres::Pool,
+        what: &'static str,
         mut work: impl AsyncFnMut(&Tx<'_>) -> Result<T, Fail>,
     ) -> Result<T, Error> {
         let deadline = tokio::time::Instant::now() + self.settings.write_timeout;
         let mut tries = 0;
         loop {
-            let mut client = match tokio::time::timeout_at(deadline, self.pool.get()).await {
+            let mut client = match tokio::time::timeout_at(deadline, pool.get()).await {
                 Ok(Ok(client)) => client,
                 Ok(Err(e)) => {
                     return Err(Error::of_backend(
