@@ -43,7 +43,7 @@ pub(crate) fn bad(what: &str, detail: impl std::fmt::Display) -> Error {
     )
 }
 
-fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
+pub(crate) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
     row: &'a Row,
     at: usize,
     what: &str,
@@ -51,7 +51,7 @@ fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
     row.try_get(at).map_err(|e| bad(what, e))
 }
 
-fn unsigned(value: i64, what: &str) -> Result<u64, Error> {
+pub(crate) fn unsigned(value: i64, what: &str) -> Result<u64, Error> {
     u64::try_from(value).map_err(|_| bad(what, format!("a negative number {value}")))
 }
 

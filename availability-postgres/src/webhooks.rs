@@ -29,7 +29,7 @@ use tokio_postgres::Row;
 use crate::fail::{db, from_db, Fail};
 use crate::load;
 use crate::persist::{args, exec, Step, Tx};
-use crate::rows::{bad, signed};
+use crate::rows::{bad, get, signed, unsigned};
 use crate::{timed_out, Database};
 
 /// How long a sender holds the events it took: past a delivery's timeouts (connect 5 s,
@@ -227,18 +227,6 @@ pub(crate) async fn calendar_deleted(tx: &Tx<'_>, id: &str, incarnation: i64) ->
     .await
     .map_err(db("removing the calendar's webhooks"))?;
     Ok(())
-}
-
-fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
-    row: &'a Row,
-    at: usize,
-    what: &str,
-) -> Result<T, Error> {
-    row.try_get(at).map_err(|e| bad(what, e))
-}
-
-fn unsigned(value: i64, what: &str) -> Result<u64, Error> {
-    u64::try_from(value).map_err(|_| bad(what, format!("a negative number {value}")))
 }
 
 fn kind(name: &str) -> Result<EventKind, Error> {
@@ -591,15 +579,7 @@ impl Database {
             let admin = crate::persist::admin_for(tx, by).await?;
             match hook.owner() {
                 Some((calendar, incarnation)) => {
-                    let current = load::calendars(&load::Cached(tx), Some(&[calendar]), true, None)
-                        .await?
-                        .pop()
-                        .ok_or_else(|| {
-                            Fail::Stop(Error::of_backend(
-                                BackendError::NotFound,
-                                format!("no calendar {calendar:?}"),
-                            ))
-                        })?;
+                    let current = crate::persist::lock(tx, calendar).await?;
                     decide::webhook_write(by, Some((&current, incarnation)), &admin)?;
                 }
                 None => decide::webhook_write(by, None, &admin)?,

@@ -439,10 +439,7 @@ impl Storage {
     pub async fn webhooks(&self) -> Result<Vec<(Arc<Webhook>, usize)>, Error> {
         match self {
             Storage::File(store) => {
-                let mut waiting = std::collections::HashMap::<String, usize>::new();
-                for head in store.waiting_heads() {
-                    *waiting.entry(head.hook).or_default() += head.waiting;
-                }
+                let waiting = waiting_per_hook(store);
                 Ok(store
                     .webhooks()
                     .into_iter()
@@ -541,13 +538,7 @@ impl Storage {
     /// As [`Storage::webhooks`].
     pub async fn backlogs(&self) -> Result<Vec<(String, usize)>, Error> {
         match self {
-            Storage::File(store) => {
-                let mut waiting = std::collections::HashMap::<String, usize>::new();
-                for head in store.waiting_heads() {
-                    *waiting.entry(head.hook).or_default() += head.waiting;
-                }
-                Ok(waiting.into_iter().collect())
-            }
+            Storage::File(store) => Ok(waiting_per_hook(store).into_iter().collect()),
             Storage::Postgres(db, _) => db.backlogs().await,
         }
     }
@@ -635,4 +626,13 @@ impl Storage {
             Storage::Postgres(db, _) => Self::wait(db.record_attempts(id, &attempts)),
         }
     }
+}
+
+/// How many events wait for each endpoint of the store file that has any.
+fn waiting_per_hook(store: &Store) -> std::collections::HashMap<String, usize> {
+    let mut waiting = std::collections::HashMap::<String, usize>::new();
+    for head in store.waiting_heads() {
+        *waiting.entry(head.hook).or_default() += head.waiting;
+    }
+    waiting
 }
