@@ -259,14 +259,14 @@ pub(crate) async fn persist(
     cutoff: i64,
 ) -> Result<(), Fail> {
     let row = CalendarRow::of(after)?;
-    let event = webhooks::event_of(before, after, cutoff, load::now_ms())
-        .map(|e| webhooks::EventRow::of(&e))
-        .transpose()?;
     let id = row.id;
     let week: &[u8] = &row.week;
     let keys: Vec<KeyRow<'_>> = after.keys().iter().map(KeyRow::of).collect();
     let types: Vec<TypeRow<'_>> = after.booking_types().map(TypeRow::of).collect();
     let dated = rows::DatedRows::diff(before.map(Calendar::dated), after.dated());
+    let event = webhooks::event_of(before, after, &dated, cutoff, load::now_ms())
+        .map(|e| webhooks::EventRow::of(&e))
+        .transpose()?;
     let mut gone = dated.gone.clone();
     let mut steps: Vec<Step<'_>> = Vec::new();
     if before.is_some() {

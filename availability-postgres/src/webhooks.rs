@@ -13,10 +13,9 @@
 //! ends, and another delivers them again (at least once). Per endpoint and calendar only the
 //! oldest waiting event is taken, so a calendar's events arrive in the order of its changes.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use availability_core::dated::{Booking, GroupRef};
+use availability_core::dated::{Booking, BookingId, GroupRef};
 use availability_core::store::decide;
 use availability_core::store::{
     clip, Attempt, Authority, Calendar, Delivery, Disabled, Event, EventBooking, EventId,
@@ -29,7 +28,7 @@ use tokio_postgres::Row;
 use crate::fail::{db, from_db, Fail};
 use crate::load;
 use crate::persist::{args, exec, Step, Tx};
-use crate::rows::{bad, get, signed, unsigned};
+use crate::rows::{bad, get, signed, unsigned, BookingRow, DatedRows};
 use crate::{timed_out, Database};
 
 /// How long a sender holds the events it took: past a delivery's timeouts (connect 5 s,
@@ -50,11 +49,13 @@ const ATTEMPT: &str = "incarnation, version, kind, number, at_ms, status, durati
                        outcome";
 
 /// The event a write from `before` to `after` makes, if any: at most one, as each write
-/// is one change. Bookings and overrides gone from before `cutoff` (seconds) were pruned,
-/// not cancelled or cleared.
+/// is one change. Read from `dated`, the rows the write changes (what `persist` writes), and
+/// the bookings as they were; bookings and overrides gone from before `cutoff` (seconds) were
+/// pruned, not cancelled or cleared.
 pub(crate) fn event_of(
     before: Option<&Calendar>,
     after: &Calendar,
+    dated: &DatedRows,
     cutoff: i64,
     at_ms: i64,
 ) -> Option<Event> {
@@ -73,43 +74,47 @@ pub(crate) fn event_of(
     if before.week() != after.week() || before.zone() != after.zone() {
         return Some(event(EventKind::AvailabilityChanged));
     }
-    let (old, new) = (before.dated(), after.dated());
-    let had: BTreeMap<u64, &Arc<Booking>> = old.all_bookings().map(|b| (b.id().0, b)).collect();
-    for booking in new.all_bookings() {
-        let kind = match had.get(&booking.id().0) {
-            None => EventKind::BookingCreated,
-            Some(was) if was.start() != booking.start() || was.end() != booking.end() => {
-                EventKind::BookingRescheduled
-            }
-            Some(_) => continue,
-        };
-        let previous = had.get(&booking.id().0).map(|b| (b.start(), b.end()));
+    let was = |id: i64| {
+        let id = BookingId(u64::try_from(id).ok()?);
+        before.dated().booking(id)
+    };
+    if let Some(made) = dated.made.first() {
         return Some(Event {
-            booking: Some(event_booking(booking, previous)),
-            ..event(kind)
+            booking: Some(row_booking(made, None)),
+            ..event(EventKind::BookingCreated)
         });
     }
-    let has: BTreeMap<u64, &Arc<Booking>> = new.all_bookings().map(|b| (b.id().0, b)).collect();
-    if let Some(gone) = had
-        .values()
-        .find(|b| !has.contains_key(&b.id().0) && b.end() > cutoff)
+    for moved in &dated.moved {
+        let previous = was(moved.id).map(|b| (b.start(), b.end()));
+        if previous.is_some_and(|p| p != (moved.start as i64, moved.end as i64)) {
+            return Some(Event {
+                booking: Some(row_booking(moved, previous)),
+                ..event(EventKind::BookingRescheduled)
+            });
+        }
+    }
+    if let Some(gone) = dated
+        .gone
+        .iter()
+        .filter_map(|&id| was(id))
+        .find(|b| b.end() > cutoff)
     {
         return Some(Event {
-            booking: Some(event_booking(gone, None)),
+            booking: Some(event_booking(gone)),
             ..event(EventKind::BookingCancelled)
         });
     }
-    let overrides: BTreeMap<_, _> = old.all_overrides().collect();
-    let now: BTreeMap<_, _> = new.all_overrides().collect();
     let epoch = chrono::NaiveDate::default();
-    let changed = now
-        .iter()
-        .find(|(date, day)| overrides.get(*date) != Some(*day))
-        .map(|(date, _)| *date)
+    let changed = dated
+        .set_overrides
+        .first()
+        .map(|(date, _, _)| *date)
         .or_else(|| {
-            overrides.keys().copied().find(|date| {
-                !now.contains_key(date) && (*date - epoch).num_days() * 86_400 + 86_400 > cutoff
-            })
+            dated
+                .cleared_overrides
+                .iter()
+                .copied()
+                .find(|date| (*date - epoch).num_days() * 86_400 + 86_400 > cutoff)
         })?;
     Some(Event {
         day: Some((changed - epoch).num_days()),
@@ -117,7 +122,27 @@ pub(crate) fn event_of(
     })
 }
 
-fn event_booking(booking: &Booking, previous: Option<(i64, i64)>) -> EventBooking {
+/// A booking made or moved, as its row has it.
+fn row_booking(row: &BookingRow, previous: Option<(i64, i64)>) -> EventBooking {
+    EventBooking {
+        id: u64::try_from(row.id).unwrap_or_default(),
+        start: row.start as i64,
+        end: row.end as i64,
+        label: row.label.clone(),
+        booking_type: row.booking_type.clone(),
+        group: match (&row.group_id, row.group_booking) {
+            (Some(group), Some(id)) => Some(GroupRef {
+                group: group.clone(),
+                id: u64::try_from(id).unwrap_or_default(),
+            }),
+            _ => None,
+        },
+        previous,
+    }
+}
+
+/// A booking as it was, for its cancellation.
+fn event_booking(booking: &Booking) -> EventBooking {
     EventBooking {
         id: booking.id().0,
         start: booking.start(),
@@ -125,7 +150,7 @@ fn event_booking(booking: &Booking, previous: Option<(i64, i64)>) -> EventBookin
         label: booking.label().map(str::to_owned),
         booking_type: booking.booking_type().map(str::to_owned),
         group: booking.group().cloned(),
-        previous,
+        previous: None,
     }
 }
 
