@@ -126,7 +126,7 @@ start_pg() { # PORT
     say "starting PostgreSQL on 127.0.0.1:$1"
     as_postgres "$PG_BIN/initdb" -D "$PGDATA/data" -U postgres --auth=trust -E UTF8 >/dev/null
     as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA/data" -l "$PGDATA/log" -w \
-        -o "-p $1 -c listen_addresses=127.0.0.1 -k $PGDATA -c max_connections=200" start >/dev/null
+        -o "-p $1 -c listen_addresses=127.0.0.1 -k $PGDATA -c max_connections=200 ${PG_SERVER_OPTIONS:-}" start >/dev/null
     DB_URL="postgres://postgres@127.0.0.1:$1/postgres"
 }
 stop_pg() {

@@ -20,7 +20,9 @@
 #
 # Settings (environment): PG_DURATION (10 s), PG_ROOMS (100), PG_CONNECTIONS (8 per
 # instance), PG_ITEMS (100), PG_CLIENTS (1000), PG_PORT (the database's, 15432), LOAD_PORT
-# (the first instance's, 18443; the second's is one more, the third's two more).
+# (the first instance's, 18443; the second's is one more, the third's two more),
+# PG_SERVER_OPTIONS (more of the database's settings, as `-c name=value`: for example
+# `-c shared_preload_libraries=pg_stat_statements` to see what each statement costs).
 
 set -euo pipefail
 

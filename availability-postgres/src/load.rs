@@ -7,7 +7,9 @@ use availability_core::store::{Calendar, Group, KeyHash, Store};
 use availability_core::Error;
 use futures_util::TryStreamExt;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, GenericClient, IsolationLevel, Row, Statement, Transaction};
+use tokio_postgres::{
+    Client, GenericClient, IsolationLevel, Row, SimpleQueryMessage, Statement, Transaction,
+};
 
 use crate::fail::from_db;
 use crate::rows::{self, Building, BOOKING, CALENDAR, GROUP_TYPE, KEY, OVERRIDE, REMEMBERED, TYPE};
@@ -48,6 +50,29 @@ pub(crate) async fn snapshot_xmin(client: &impl GenericClient) -> Result<u64, Er
     let text: &str = row
         .try_get(0)
         .map_err(|e| from_db("reading the snapshot", e))?;
+    parse_xmin(text)
+}
+
+/// [`snapshot_xmin`], after running `setting` (a statement without parameters or rows) in
+/// the same round trip.
+pub(crate) async fn snapshot_xmin_after(tx: &Transaction<'_>, setting: &str) -> Result<u64, Error> {
+    let messages = tx
+        .simple_query(&format!(
+            "{setting}; SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
+        ))
+        .await
+        .map_err(|e| from_db("reading the snapshot", e))?;
+    let text = messages
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => row.get(0),
+            _ => None,
+        })
+        .ok_or_else(|| rows::bad("a snapshot", "no row"))?;
+    parse_xmin(text)
+}
+
+fn parse_xmin(text: &str) -> Result<u64, Error> {
     text.parse()
         .map_err(|_| rows::bad("a snapshot", format!("{text:?}")))
 }

@@ -3,7 +3,7 @@
 
 use http::{Method, StatusCode, Version};
 
-use super::{always, eventually, instances, ALWAYS};
+use super::{always, book, eventually, instances, span, ALWAYS};
 use crate::support::postgres::{cluster_for, Cluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -181,4 +181,62 @@ async fn a_batch_made_through_one_instance_reaches_the_others() {
             .status,
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_change_log_is_read_through_its_index() {
+    let Some(cluster) = cluster_for("the_change_log_is_read_through_its_index") else {
+        return;
+    };
+    let url = cluster.database().await;
+    let servers = instances(2, &url).await;
+    let (a, b) = (&servers[0], &servers[1]);
+    let key = always(a, "desk").await;
+    let db = Cluster::connect(&url).await;
+    // Building the log's index reads it: only the scans after the start count.
+    let before = log_scans(&db).await;
+    // Writes one at a time, each waiting for B: every one is a round of B's follower.
+    for hours in 0..40 {
+        let r = book(
+            &a.client(Version::HTTP_11),
+            "desk",
+            &key,
+            &span(hours, hours + 1),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let version = a.store.get("desk").unwrap().version();
+        eventually("the booking on B", || async {
+            b.store.get("desk").is_some_and(|c| c.version() == version)
+        })
+        .await;
+    }
+    let after = log_scans(&db).await;
+    assert!(
+        after.1 - before.1 >= 40,
+        "{} index scans of the change log for 40 rounds",
+        after.1 - before.1
+    );
+    assert_eq!(
+        after.0 - before.0,
+        0,
+        "reads of the change log scan it whole ({} through the index)",
+        after.1 - before.1
+    );
+}
+
+/// The change log's whole-table and index scans so far. A backend reports its scans once it
+/// has been idle for a second, so this waits for that first.
+async fn log_scans(db: &tokio_postgres::Client) -> (i64, i64) {
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let row = db
+        .query_one(
+            "SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_user_tables \
+             WHERE relname = 'changes'",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
 }
