@@ -23,8 +23,12 @@ pub struct Cache {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// By the key's hash: the insertion time and the body.
-    map: HashMap<u64, (u64, Arc<Rendered>), FxBuildHasher>,
+    /// By the key's hash: the insertion time, the bytes counted for the body in `held`, and
+    /// the body.
+    map: HashMap<u64, (u64, usize, Arc<Rendered>), FxBuildHasher>,
+    /// The sum of the counted bytes: each body's size when it came in, or when the cache last
+    /// filled (its compressed forms grow it after it came in, and count from then).
+    held: usize,
     /// By a hash of a calendar's id: the slots (keys of `map`) of the bodies that depend on
     /// that calendar, its own and the groups it is in. A write forgets its calendar's bodies
     /// through it instead of walking every body while the readers wait for the lock. Exact:
@@ -42,9 +46,22 @@ fn id_hash(id: &str) -> u64 {
 }
 
 impl Inner {
-    /// The bytes the cached bodies hold, compressed forms included.
+    /// The bytes the cached bodies hold, compressed forms included: a walk over every body.
     fn bytes(&self) -> usize {
-        self.map.values().map(|(_, rendered)| rendered.size()).sum()
+        self.map
+            .values()
+            .map(|(_, _, rendered)| rendered.size())
+            .sum()
+    }
+
+    /// Counts every body at its size now, its compressed forms included.
+    fn recount(&mut self) {
+        let mut held = 0;
+        for (_, counted, rendered) in self.map.values_mut() {
+            *counted = rendered.size();
+            held += *counted;
+        }
+        self.held = held;
     }
 
     /// Keeps `rendered` in slot `hash`, which is free.
@@ -56,14 +73,17 @@ impl Inner {
                 .insert(hash);
         }
         self.clock += 1;
-        self.map.insert(hash, (self.clock, rendered));
+        let size = rendered.size();
+        self.held += size;
+        self.map.insert(hash, (self.clock, size, rendered));
     }
 
     /// Drops the body in slot `hash`, if there is one.
     fn remove(&mut self, hash: u64) {
-        let Some((_, rendered)) = self.map.remove(&hash) else {
+        let Some((_, counted, rendered)) = self.map.remove(&hash) else {
             return;
         };
+        self.held -= counted;
         for id in rendered.key.calendar_ids() {
             let at = id_hash(id);
             if let Some(slots) = self.by_calendar.get_mut(&at) {
@@ -80,34 +100,33 @@ impl Inner {
     fn index_is_exact(&self) -> bool {
         let mut expected: HashMap<u64, HashSet<u64, FxBuildHasher>, FxBuildHasher> =
             HashMap::default();
-        for (hash, (_, rendered)) in &self.map {
+        for (hash, (_, _, rendered)) in &self.map {
             for id in rendered.key.calendar_ids() {
                 expected.entry(id_hash(id)).or_default().insert(*hash);
             }
         }
-        expected == self.by_calendar
+        let held: usize = self.map.values().map(|(_, counted, _)| counted).sum();
+        expected == self.by_calendar && held == self.held
     }
 
-    /// Drops the oldest bodies until at most `entries` and `bytes` remain.
+    /// Drops the oldest bodies until at most `entries` and `bytes` remain, every body counted
+    /// at its size now.
     fn shrink_to(&mut self, entries: usize, bytes: usize) {
-        let mut held = self.bytes();
-        if self.map.len() <= entries && held <= bytes {
+        self.recount();
+        if self.map.len() <= entries && self.held <= bytes {
             return;
         }
-        let mut by_age: Vec<(u64, u64, usize)> = self
+        let mut by_age: Vec<(u64, u64)> = self
             .map
             .iter()
-            .map(|(hash, (age, rendered))| (*age, *hash, rendered.size()))
+            .map(|(hash, (age, _, _))| (*age, *hash))
             .collect();
         by_age.sort_unstable();
-        let mut left = self.map.len();
-        for (_, hash, size) in by_age {
-            if left <= entries && held <= bytes {
+        for (_, hash) in by_age {
+            if self.map.len() <= entries && self.held <= bytes {
                 break;
             }
             self.remove(hash);
-            left -= 1;
-            held -= size;
         }
     }
 }
@@ -131,7 +150,7 @@ impl Cache {
     pub fn get(&self, key: &Key<'_>) -> Option<Arc<Rendered>> {
         let hash = key.slot_hash();
         let inner = self.lock();
-        let (_, rendered) = inner.map.get(&hash)?;
+        let (_, _, rendered) = inner.map.get(&hash)?;
         match &rendered.key {
             Owned::One(owned) if owned.matches(key) => Some(Arc::clone(rendered)),
             _ => None,
@@ -142,7 +161,7 @@ impl Cache {
     pub fn get_group(&self, key: &GroupKey<'_>) -> Option<Arc<Rendered>> {
         let hash = key.slot_hash();
         let inner = self.lock();
-        let (_, rendered) = inner.map.get(&hash)?;
+        let (_, _, rendered) = inner.map.get(&hash)?;
         match &rendered.key {
             Owned::Group(owned) if owned.matches(key) => Some(Arc::clone(rendered)),
             _ => None,
@@ -153,7 +172,7 @@ impl Cache {
     pub fn get_named(&self, key: &NamedKey<'_>) -> Option<Arc<Rendered>> {
         let hash = key.slot_hash();
         let inner = self.lock();
-        let (_, rendered) = inner.map.get(&hash)?;
+        let (_, _, rendered) = inner.map.get(&hash)?;
         match &rendered.key {
             Owned::Group(owned) if owned.matches_named(key) => Some(Arc::clone(rendered)),
             _ => None,
@@ -162,9 +181,11 @@ impl Cache {
 
     /// Keeps `rendered` (made by [`Rendered::new`] or [`Rendered::for_group`]). When the cache
     /// would pass its count or its bytes, the oldest bodies go first, down to three quarters
-    /// of either bound, so that a full cache does not sort itself on every miss. Compressed
-    /// forms made after a body was inserted count from the next insertion on. A body whose key
-    /// hashes like another's replaces it.
+    /// of either bound, so that a full cache does not sort itself on every miss. A body counts
+    /// at its size when it comes in; its compressed forms made later count from the next time
+    /// the cache fills, when every body is counted again. So an insert costs the same whatever
+    /// the cache holds, but for the eviction, which is rare. A body whose key hashes like
+    /// another's replaces it.
     pub fn insert(&self, rendered: Arc<Rendered>) {
         self.insert_checked(rendered, |_| true);
     }
@@ -195,7 +216,7 @@ impl Cache {
         }
         inner.remove(hash);
         let full =
-            inner.map.len() >= self.capacity || inner.bytes().saturating_add(size) > self.max_bytes;
+            inner.map.len() >= self.capacity || inner.held.saturating_add(size) > self.max_bytes;
         if full {
             let entries = (self.capacity * 3 / 4).max(1) - 1;
             let bytes = (self.max_bytes / 4 * 3).saturating_sub(size);
@@ -219,7 +240,7 @@ impl Cache {
                 inner
                     .map
                     .get(hash)
-                    .is_some_and(|(_, rendered)| rendered.key.calendar_ids().any(|c| c == id))
+                    .is_some_and(|(_, _, rendered)| rendered.key.calendar_ids().any(|c| c == id))
             })
             .collect();
         for hash in doomed {
@@ -435,7 +456,7 @@ mod tests {
                         inner
                             .map
                             .values()
-                            .all(|(_, r)| r.key.calendar_ids().all(|c| c != id)),
+                            .all(|(_, _, r)| r.key.calendar_ids().all(|c| c != id)),
                         "a body of {id} outlived its forget at step {step}"
                     );
                 }
@@ -484,10 +505,7 @@ mod tests {
         let cache = Cache::new(8, usize::MAX);
         let a = key(&f.c1);
         let b = key(&f.d1);
-        cache
-            .lock()
-            .map
-            .insert(a.slot_hash(), (1, rendered(&b, "d1")));
+        cache.lock().add(a.slot_hash(), rendered(&b, "d1"));
         assert!(cache.get(&a).is_none());
     }
 }
