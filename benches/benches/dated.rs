@@ -1,7 +1,8 @@
 //! Dated data: the effective week of an owner week with overrides and 20 bookings, a view
 //! through a plan with dated data against the pattern-only view, a durable claim against a
-//! bare one-page msync (interleaved, as in the store benchmark), and 64 threads racing for
-//! one slot.
+//! bare one-page msync (interleaved, as in the store benchmark), 64 threads racing for one
+//! slot, and a refused claim (a 409, naming the booking that holds the slot) on a calendar
+//! holding 100 and 10,000 bookings.
 //!
 //! The durable benchmarks write to a temporary directory: point `TMPDIR` at the disk that
 //! matters; on tmpfs they refuse to run.
@@ -224,5 +225,53 @@ fn race(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, effective, view, durable, race);
+/// A refused claim names the booking holding the slot: its cost should not grow with the
+/// bookings the calendar holds.
+fn refused(c: &mut Criterion) {
+    let zone: Zone = "Europe/Paris".parse().expect("zone");
+    let mut group = c.benchmark_group("dated/refused claim");
+    for held in [100i64, 10_000] {
+        let mut dated = Dated::new();
+        for i in 0..held {
+            let start = MONDAY + i * 1800;
+            dated
+                .claim(
+                    zone,
+                    &Week::AVAILABLE,
+                    &Claim::new(start, start + 1800),
+                    MONDAY,
+                )
+                .expect("a free half hour");
+        }
+        let taken = MONDAY + held / 2 * 1800;
+        let refused = dated
+            .claim(
+                zone,
+                &Week::AVAILABLE,
+                &Claim::new(taken, taken + 1800),
+                MONDAY,
+            )
+            .expect_err("a taken half hour");
+        assert!(
+            refused
+                .conflict_details()
+                .and_then(|c| c.booking())
+                .is_some(),
+            "the holder is named"
+        );
+        group.bench_function(format!("{held} bookings held"), |b| {
+            b.iter(|| {
+                black_box(dated.claim(
+                    zone,
+                    &Week::AVAILABLE,
+                    black_box(&Claim::new(taken, taken + 1800)),
+                    MONDAY,
+                ))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, effective, view, durable, race, refused);
 criterion_main!(benches);

@@ -133,10 +133,18 @@ impl Weeks {
     }
 }
 
-/// A calendar's bookings by id, 64 consecutive ids to a chunk.
+/// How many bookings' ids share a chunk of a [`Ledger`], as a power of two: 64.
+const LEDGER_SHIFT: u32 = 6;
+
+/// A calendar's bookings by id, `1 << LEDGER_SHIFT` consecutive ids to a chunk.
 #[derive(Clone)]
 pub(super) struct Ledger {
-    pub(super) chunks: Chunked<BookingId, Arc<Booking>, 6>,
+    pub(super) chunks: Chunked<BookingId, Arc<Booking>, LEDGER_SHIFT>,
+    /// Per chunk of `chunks`: no booking it holds starts before the first or ends after the
+    /// second. Widened by each insert and kept through removals (still a bound), so a search
+    /// by time skips the chunks that lie elsewhere: ids are given in the order bookings are
+    /// made, which for most calendars is close to the order of their times.
+    bounds: BTreeMap<i64, (i64, i64)>,
     pub(super) len: usize,
     /// No booking ends before this: a lower bound, exact after each pass of
     /// [`Dated::compact_before`](super::Dated::compact_before) that drops something.
@@ -147,6 +155,7 @@ impl Default for Ledger {
     fn default() -> Ledger {
         Ledger {
             chunks: Chunked::default(),
+            bounds: BTreeMap::new(),
             len: 0,
             earliest_end: i64::MAX,
         }
@@ -169,6 +178,11 @@ impl Ledger {
 
     pub(super) fn insert(&mut self, booking: Arc<Booking>) {
         self.earliest_end = self.earliest_end.min(booking.end);
+        let bound = self
+            .bounds
+            .entry(booking.id.chunk(LEDGER_SHIFT))
+            .or_insert((booking.start, booking.end));
+        *bound = (bound.0.min(booking.start), bound.1.max(booking.end));
         if self.chunks.insert(booking.id, booking).is_none() {
             self.len += 1;
         }
@@ -177,12 +191,26 @@ impl Ledger {
     pub(super) fn remove(&mut self, id: BookingId) -> Option<Arc<Booking>> {
         let booking = self.chunks.remove(id)?;
         self.len -= 1;
+        let at = id.chunk(LEDGER_SHIFT);
+        if !self.chunks.chunks.contains_key(&at) {
+            self.bounds.remove(&at);
+        }
         Some(booking)
     }
 
     /// Every booking, by id.
     pub(super) fn values(&self) -> impl Iterator<Item = &Arc<Booking>> + '_ {
         self.chunks.values()
+    }
+
+    /// Every booking whose span overlaps `[from, to)`, and maybe others: those of the chunks
+    /// whose bounds overlap it.
+    pub(super) fn near(&self, from: i64, to: i64) -> impl Iterator<Item = &Arc<Booking>> + '_ {
+        self.bounds
+            .iter()
+            .filter(move |(_, (start, end))| *start < to && from < *end)
+            .filter_map(|(at, _)| self.chunks.chunks.get(at))
+            .flat_map(|chunk| chunk.values())
     }
 
     pub(super) fn len(&self) -> usize {

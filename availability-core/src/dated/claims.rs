@@ -162,7 +162,7 @@ impl Dated {
             return None;
         }
         self.bookings
-            .values()
+            .near(start, end)
             .find(|b| b.start < end && start < b.end)
             .map(|b| b.id)
     }
@@ -233,12 +233,15 @@ impl Dated {
         slot: usize,
         claim: &Claim,
     ) -> Error {
+        let day = n * 7 - 3 + (slot / HALF_HOURS_PER_DAY) as i64;
+        // The slot's instants lie within a day of its owner date's UTC day.
+        let near = ((day - 2) * DAY_SECONDS, (day + 3) * DAY_SECONDS);
         let booking = planes
             .claimed
             .get(slot)
             .then(|| {
                 self.bookings
-                    .values()
+                    .near(near.0, near.1)
                     .find(|b| b.slots.iter().any(|(w, p)| *w == n && p.get(slot)))
                     .map(|b| b.id)
             })
@@ -249,7 +252,6 @@ impl Dated {
         }
         .effective(pattern)
         .status_at(slot);
-        let day = n * 7 - 3 + (slot / HALF_HOURS_PER_DAY) as i64;
         let date = date_of_day(day).unwrap_or_default();
         let time = Time::from_half_hours(slot % HALF_HOURS_PER_DAY).unwrap_or(Time::MIDNIGHT);
         let instant = first_instant_in(zone, claim.start, claim.end, day, slot);
