@@ -80,6 +80,27 @@ start_server
 sleep 1
 IDLE_KB=$(memory_kb VmRSS)
 ADMIN=$(admin_key)
+
+# The server's memory around each phase: resident before it, the peak while it runs (the
+# kernel's peak is reset first), and resident 15 s after its connections closed (the server
+# gives freed memory back a second after a wave of connections closes, and again once the
+# blocking threads the wave started have ended, 10 s idle later). What a phase leaves behind
+# is its data (bookings held: about 0.5 KB each) plus what the allocator kept.
+MEMORY_ROWS=() PEAK_KB=0
+phase_start() {
+    PHASE_BEFORE_KB=$(memory_kb VmRSS)
+    echo 5 >"/proc/$PID/clear_refs"
+}
+phase_end() { # NAME CONNECTIONS
+    local peak after
+    peak=$(memory_kb VmHWM)
+    sleep 15
+    after=$(memory_kb VmRSS)
+    PEAK_KB=$(max "$PEAK_KB" "$peak")
+    MEMORY_ROWS+=("| $1 | $2 | $(mb "$PHASE_BEFORE_KB") | $(mb "$peak") | $(awk -v a="$PHASE_BEFORE_KB" \
+        -v b="$peak" -v n="$2" 'BEGIN { printf "%.0f KB", (b - a) / n }') | $(mb "$after") | $(awk \
+        -v a="$PHASE_BEFORE_KB" -v b="$after" 'BEGIN { printf "%+.1f MB", (b - a) / 1024 }') |")
+}
 URL=https://127.0.0.1:$SERVER_PORT
 
 drive() { "${CLIENT_CPUS[@]}" "$DRIVE_BIN" "$URL" "$WORK/data/cert.pem" "$ADMIN" "$@"; }
@@ -128,6 +149,7 @@ generator_core_ticks() {
 # Midnight UTC two days from now: every span is in the future and within the 2-year horizon.
 export BOOK_ROOMS=$ROOMS BOOK_FIRST=$((($(date -u +%s) / 86400 + 2) * 86400))
 say "room reservation: $CONNECTIONS connections, $ROOMS rooms, ${DURATION}s"
+phase_start
 run_wrk "$WORK/rooms.lua" /calendars/room-000/bookings
 ROOM_RPS=$RPS ROOM_P50=$P50 ROOM_P99=$P99 ROOM_SOCKET=$FAILED
 ROOM_STATUSES=$(grep '^STATUSES' <<<"$OUT" | cut -d' ' -f2-)
@@ -138,8 +160,7 @@ ROOM_5XX=$(count_status '^5')
 ROOM_OTHER=$(($(count_status '.') - ROOM_201 - ROOM_409))
 ROOM_BOOKED_PER_S=$(awk -v b="$ROOM_201" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')
 say "room reservation: $ROOM_RPS requests/s; statuses $ROOM_STATUSES"
-PEAK_KB=$(memory_kb VmHWM)
-ROOM_PEAK_KB=$PEAK_KB
+phase_end "room reservation" "$CONNECTIONS"
 
 # The same walk by booking type: a one-hour type on each fresh room, every rule checked in
 # the commit; side by side with the run above.
@@ -149,6 +170,7 @@ for ((i = 0; i < ROOMS; i++)); do
         "$ADMIN" '{"duration":60,"horizon":730}') || die "PUT the booking type failed: $out"
 done
 say "room reservation by type: $CONNECTIONS connections, $ROOMS rooms, ${DURATION}s"
+phase_start
 BOOK_TYPE=hour BOOK_ROOM_OFFSET=$TYPED_ROOMS run_wrk "$WORK/rooms.lua" /calendars/room-000/bookings
 TYPED_RPS=$RPS TYPED_P50=$P50 TYPED_P99=$P99 TYPED_SOCKET=$FAILED
 TYPED_STATUSES=$(grep '^STATUSES' <<<"$OUT" | cut -d' ' -f2-)
@@ -159,13 +181,15 @@ TYPED_5XX=$(typed_status '^5')
 TYPED_OTHER=$(($(typed_status '.') - TYPED_201 - TYPED_409))
 TYPED_BOOKED_PER_S=$(awk -v b="$TYPED_201" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')
 say "room reservation by type: $TYPED_RPS requests/s; statuses $TYPED_STATUSES"
+phase_end "room reservation by type" "$CONNECTIONS"
 
 # --- 2. Flash sale -------------------------------------------------------------------------
 
 say "flash sale: $CLIENTS clients, $ITEMS items"
+phase_start
 FLASH=$(drive flash "$ITEMS" "$CLIENTS" 2>&1) || die "the flash sale failed: $FLASH"
 FLASH=$(grep '^FLASH' <<<"$FLASH")
-FLASH_PEAK_KB=$(memory_kb VmHWM)
+phase_end "flash sale" "$CLIENTS"
 say "$FLASH"
 
 
@@ -193,6 +217,7 @@ read_alone() {
 # Alone, while booking, alone, while booking, ..., alone: each run while booking is compared
 # with the mean of the runs alone just before and just after it, so that the machine's drift
 # over a round (it moves more than the shares differ) falls out to first order.
+phase_start
 read_alone 0
 for round in $(seq "$ROUNDS"); do
     room=$(stream_room "$((round - 1))")
@@ -272,9 +297,17 @@ for round in $(seq "$ROUNDS"); do
     PROBE_ROWS+=("| $round | $before_booking / $between / $after_refusing | $booking | $refusing | ${PROBE_KEPT[-1]} | ${BOOK_COSTS[-1]} us | ${REFUSED_COSTS[-1]} us |")
     say "round $round: a booking ${BOOK_COSTS[-1]} us, a refusal ${REFUSED_COSTS[-1]} us of the CPU"
 done
-PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
+phase_end "reads while booking, and the probe" "$CONNECTIONS"
 # The store file (one log since format version 3; there is no journal beside it any more).
 STORE_BYTES=$(stat -c %s "$WORK/data/availability.store" 2>/dev/null || echo '?')
+END_KB=$(memory_kb VmRSS)
+stop
+# The same data in a server just started: what the run's server holds beyond it is what its
+# connections and the allocator left.
+say "starting the server again on the same data"
+start_server
+sleep 1
+FRESH_KB=$(memory_kb VmRSS)
 stop
 
 # --- The report ----------------------------------------------------------------------------
@@ -352,8 +385,17 @@ CPU_SHARE=$(median "${CPU_SHARES[@]}")
         "refused one $(median "${REFUSED_COSTS[@]}") us; at $STREAM_RATE a second, a reader that never" \
         "waits keeps $(median "${PROBE_KEPT[@]}") of the CPU."
     echo
-    echo "Server memory: $(mb "$IDLE_KB") idle; peak (VmHWM) $(mb "$ROOM_PEAK_KB") after the room reservation," \
-        "$(mb "$FLASH_PEAK_KB") after the flash sale's $CLIENTS connections, $(mb "$PEAK_KB") at the end;" \
+    echo "Server memory, per phase: resident before it, the peak during it, the peak's rise per" \
+        "connection (an upper bound: the phase's own data is in it), resident 15 s after its" \
+        "connections closed, and the change over the phase (the bookings it made held included):"
+    echo
+    echo "| phase | connections | before | peak | per connection | after | change |"
+    echo "|---|--:|--:|--:|--:|--:|--:|"
+    printf '%s\n' "${MEMORY_ROWS[@]}"
+    echo
+    echo "Idle at the start $(mb "$IDLE_KB"); peak over the run $(mb "$PEAK_KB"); at the end" \
+        "$(mb "$END_KB"), against $(mb "$FRESH_KB") for a server started again on the same data" \
+        "($(awk -v a="$FRESH_KB" -v b="$END_KB" 'BEGIN { printf "%+.1f MB", (b - a) / 1024 }'));" \
         "the store file ${STORE_BYTES} bytes at the end."
 } >"$REPORT"
 

@@ -176,6 +176,8 @@ struct SlotState {
     /// Connections shed whose task has not ended yet.
     shed: HashSet<u64>,
     next: u64,
+    /// The slots taken over time: when many have been given back, so is their memory.
+    ebb: crate::memory::Ebb,
 }
 
 /// Why a new connection is closed at once.
@@ -235,6 +237,8 @@ impl Slots {
         let id = state.next;
         state.next += 1;
         state.taken += 1;
+        let taken = state.taken;
+        state.ebb.rose(taken);
         *state.by_client.entry(client).or_insert(0) += 1;
         state.unsettled.insert(id, sender);
         let slot = Slot {
@@ -267,6 +271,12 @@ impl Drop for Slot {
             if *n == 0 {
                 state.by_client.remove(&self.client);
             }
+        }
+        let taken = state.taken;
+        let give_back = state.ebb.fell(taken);
+        drop(state);
+        if give_back {
+            crate::memory::give_back_soon();
         }
     }
 }
