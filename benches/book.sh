@@ -39,6 +39,7 @@
 #   BOOK_CLIENTS       clients of the flash sale (default 1000)
 #   BOOK_STREAM_RATE   bookings a second while reads or the probe run (default 1000)
 #   BOOK_ROUNDS        rounds of scenarios 3 and 4 (default 3)
+#   BOOK_TYPED_FIRST   when set, the room run by booking type goes before the run by span
 #   LOAD_PORT          the server's port (default 18443)
 #   LOAD_SERVER_BIN    a server binary to use instead of building one
 #   LOAD_KEEP          when set, keep the work directory (under target/) and say where
@@ -148,40 +149,45 @@ generator_core_ticks() {
 
 # Midnight UTC two days from now: every span is in the future and within the 2-year horizon.
 export BOOK_ROOMS=$ROOMS BOOK_FIRST=$((($(date -u +%s) / 86400 + 2) * 86400))
-say "room reservation: $CONNECTIONS connections, $ROOMS rooms, ${DURATION}s"
-phase_start
-run_wrk "$WORK/rooms.lua" /calendars/room-000/bookings
-ROOM_RPS=$RPS ROOM_P50=$P50 ROOM_P99=$P99 ROOM_SOCKET=$FAILED
-ROOM_STATUSES=$(grep '^STATUSES' <<<"$OUT" | cut -d' ' -f2-)
-count_status() { tr ' ' '\n' <<<"$ROOM_STATUSES" | awk -F= -v s="$1" '$1 ~ s { n += $2 } END { print n + 0 }'; }
-ROOM_201=$(count_status '^201$')
-ROOM_409=$(count_status '^409$')
-ROOM_5XX=$(count_status '^5')
-ROOM_OTHER=$(($(count_status '.') - ROOM_201 - ROOM_409))
-ROOM_BOOKED_PER_S=$(awk -v b="$ROOM_201" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')
-say "room reservation: $ROOM_RPS requests/s; statuses $ROOM_STATUSES"
-phase_end "room reservation" "$CONNECTIONS"
-
-# The same walk by booking type: a one-hour type on each fresh room, every rule checked in
-# the commit; side by side with the run above.
+# The same walk by booking type: a one-hour type on each of as many fresh rooms, every rule
+# checked in the commit; side by side with the walk by span, after it (before it with
+# BOOK_TYPED_FIRST set: the second run meets a store that the first has grown).
 say "defining a one-hour booking type on $ROOMS more rooms"
 for ((i = 0; i < ROOMS; i++)); do
     out=$(api PUT "/calendars/$(printf 'room-%03d' "$((TYPED_ROOMS + i))")/booking-types/hour" \
         "$ADMIN" '{"duration":60,"horizon":730}') || die "PUT the booking type failed: $out"
 done
-say "room reservation by type: $CONNECTIONS connections, $ROOMS rooms, ${DURATION}s"
-phase_start
-BOOK_TYPE=hour BOOK_ROOM_OFFSET=$TYPED_ROOMS run_wrk "$WORK/rooms.lua" /calendars/room-000/bookings
-TYPED_RPS=$RPS TYPED_P50=$P50 TYPED_P99=$P99 TYPED_SOCKET=$FAILED
-TYPED_STATUSES=$(grep '^STATUSES' <<<"$OUT" | cut -d' ' -f2-)
-typed_status() { tr ' ' '\n' <<<"$TYPED_STATUSES" | awk -F= -v s="$1" '$1 ~ s { n += $2 } END { print n + 0 }'; }
-TYPED_201=$(typed_status '^201$')
-TYPED_409=$(typed_status '^409$')
-TYPED_5XX=$(typed_status '^5')
-TYPED_OTHER=$(($(typed_status '.') - TYPED_201 - TYPED_409))
-TYPED_BOOKED_PER_S=$(awk -v b="$TYPED_201" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')
-say "room reservation by type: $TYPED_RPS requests/s; statuses $TYPED_STATUSES"
-phase_end "room reservation by type" "$CONNECTIONS"
+by_span() {
+    say "room reservation: $CONNECTIONS connections, $ROOMS rooms, ${DURATION}s"
+    phase_start
+    run_wrk "$WORK/rooms.lua" /calendars/room-000/bookings
+    ROOM_RPS=$RPS ROOM_P50=$P50 ROOM_P99=$P99 ROOM_SOCKET=$FAILED
+    ROOM_STATUSES=$(grep '^STATUSES' <<<"$OUT" | cut -d' ' -f2-)
+    ROOM_201=$(count_status "$ROOM_STATUSES" '^201$')
+    ROOM_409=$(count_status "$ROOM_STATUSES" '^409$')
+    ROOM_5XX=$(count_status "$ROOM_STATUSES" '^5')
+    ROOM_OTHER=$(($(count_status "$ROOM_STATUSES" '.') - ROOM_201 - ROOM_409))
+    ROOM_BOOKED_PER_S=$(awk -v b="$ROOM_201" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')
+    say "room reservation: $ROOM_RPS requests/s; statuses $ROOM_STATUSES"
+    phase_end "room reservation" "$CONNECTIONS"
+}
+by_type() {
+    say "room reservation by type: $CONNECTIONS connections, $ROOMS rooms, ${DURATION}s"
+    phase_start
+    BOOK_TYPE=hour BOOK_ROOM_OFFSET=$TYPED_ROOMS run_wrk "$WORK/rooms.lua" /calendars/room-000/bookings
+    TYPED_RPS=$RPS TYPED_P50=$P50 TYPED_P99=$P99 TYPED_SOCKET=$FAILED
+    TYPED_STATUSES=$(grep '^STATUSES' <<<"$OUT" | cut -d' ' -f2-)
+    TYPED_201=$(count_status "$TYPED_STATUSES" '^201$')
+    TYPED_409=$(count_status "$TYPED_STATUSES" '^409$')
+    TYPED_5XX=$(count_status "$TYPED_STATUSES" '^5')
+    TYPED_OTHER=$(($(count_status "$TYPED_STATUSES" '.') - TYPED_201 - TYPED_409))
+    TYPED_BOOKED_PER_S=$(awk -v b="$TYPED_201" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')
+    say "room reservation by type: $TYPED_RPS requests/s; statuses $TYPED_STATUSES"
+    phase_end "room reservation by type" "$CONNECTIONS"
+}
+# The answers of STATUSES ("201=N 409=M ...") whose status matches PATTERN, summed.
+count_status() { tr ' ' '\n' <<<"$1" | awk -F= -v s="$2" '$1 ~ s { n += $2 } END { print n + 0 }'; }
+if [ -n "${BOOK_TYPED_FIRST:-}" ]; then by_type; by_span; else by_span; by_type; fi
 
 # --- 2. Flash sale -------------------------------------------------------------------------
 

@@ -305,11 +305,12 @@ impl Dated {
         self.bookings.get(id)
     }
 
-    /// The bookings that overlap `[from, to)` (seconds since the epoch), by start.
+    /// The bookings that overlap `[from, to)` (seconds since the epoch), by start. Costs what
+    /// the bookings near that time are, not what the calendar holds (for most calendars).
     pub fn bookings(&self, from: i64, to: i64) -> Vec<Arc<Booking>> {
         let mut out: Vec<Arc<Booking>> = self
             .bookings
-            .values()
+            .near(from, to)
             .filter(|b| b.start < to && b.end > from)
             .cloned()
             .collect();
