@@ -285,6 +285,141 @@ pub(crate) fn unpack(bytes: &[u8], record_week: &Week) -> Vec<PastPattern> {
     versions
 }
 
+/// Where the parts of a version that [`pack`] laid out at `start` lie.
+struct Laid {
+    start: usize,
+    week_flag: usize,
+    changed_flag: usize,
+    end: usize,
+    version: u64,
+}
+
+/// The layout of the version packed at `start` in `bytes`; `None` past the end.
+fn laid(bytes: &[u8], start: usize) -> Option<Laid> {
+    let version = u64::from_le_bytes(bytes.get(start..start + 8)?.try_into().ok()?);
+    let key_len = usize::from(*bytes.get(start + 16)?);
+    let week_flag = start + 17 + key_len;
+    let changed_flag = week_flag
+        + 1
+        + match *bytes.get(week_flag)? {
+            WEEK_FOLLOWS => Week::BYTES,
+            _ => 0,
+        };
+    let end = changed_flag
+        + 1
+        + match *bytes.get(changed_flag)? {
+            CHANGED_FOLLOWS => 8 * WORDS,
+            _ => 0,
+        };
+    (end <= bytes.len()).then_some(Laid {
+        start,
+        week_flag,
+        changed_flag,
+        end,
+        version,
+    })
+}
+
+/// The week of the version laid out as `v` in `bytes`, packed with `record_week`.
+fn week_of(bytes: &[u8], v: &Laid, record_week: &Week) -> Option<Week> {
+    match bytes[v.week_flag] {
+        WEEK_EMPTY => Some(Week::default()),
+        WEEK_OF_RECORD => Some(*record_week),
+        _ => {
+            let week: &[u8; Week::BYTES] = bytes
+                .get(v.week_flag + 1..v.changed_flag)?
+                .try_into()
+                .ok()?;
+            Week::from_bytes(week).ok()
+        }
+    }
+}
+
+/// `packed` (packed with `record_week`) with the version `make` makes from the newest's week
+/// added as [`push`] adds it, packed with `next_record_week`: what [`pack`] of those versions
+/// gives, byte for byte, but made by copying the bytes of the versions that stay as they are
+/// and laying out again only the newest (no longer the newest) and, when the oldest goes, the
+/// one after it. A change of the pattern so costs the index a copy, not a decoding and
+/// encoding of every version. `None` when `push` would not simply add it (the version is not
+/// newer, or the bytes are not as [`pack`] makes them): then unpack, push and pack.
+pub(crate) fn append(
+    packed: &[u8],
+    record_week: &Week,
+    make: impl FnOnce(&Week) -> PastPattern,
+    next_record_week: &Week,
+) -> Option<Arc<[u8]>> {
+    let first = laid(packed, 0)?;
+    let mut second = None;
+    let mut last_start = 0;
+    let mut count = 1;
+    let mut at = first.end;
+    while at < packed.len() {
+        let v = laid(packed, at)?;
+        if count == 1 {
+            second = Some(v.start);
+        }
+        last_start = v.start;
+        at = v.end;
+        count += 1;
+    }
+    let last = laid(packed, last_start)?;
+    let last_week = week_of(packed, &last, record_week)?;
+    let next = make(&last_week);
+    if next.version <= last.version || count > MAX_HISTORY {
+        return None;
+    }
+    let mut out = Vec::with_capacity(packed.len() + 2 * (Week::BYTES + 8 * WORDS + 64));
+    let mut copy_from = 0;
+    if count == MAX_HISTORY {
+        // The oldest goes: the one after it now follows no version.
+        let second = laid(packed, second?)?;
+        if second.start == last.start {
+            return None;
+        }
+        let first_week = week_of(packed, &first, record_week)?;
+        let second_week = week_of(packed, &second, record_week)?;
+        out.extend_from_slice(&packed[second.start..second.changed_flag]);
+        let changed = match packed[second.changed_flag] {
+            CHANGED_FROM_BEFORE => differ(&first_week, &second_week),
+            _ => Plane(core::array::from_fn(|i| {
+                let at = second.changed_flag + 1 + 8 * i;
+                u64::from_le_bytes(packed[at..at + 8].try_into().unwrap_or_default())
+            })),
+        };
+        if changed == differ(&Week::default(), &second_week) {
+            out.push(CHANGED_FROM_BEFORE);
+        } else {
+            out.push(CHANGED_FOLLOWS);
+            for word in changed.0 {
+                out.extend_from_slice(&word.to_le_bytes());
+            }
+        }
+        copy_from = second.end;
+    }
+    out.extend_from_slice(&packed[copy_from.min(last.start)..last.start]);
+    // The newest is no longer the newest: its week is written out if it was the record's.
+    out.extend_from_slice(&packed[last.start..last.week_flag]);
+    if packed[last.week_flag] == WEEK_OF_RECORD {
+        if last_week == Week::default() {
+            out.push(WEEK_EMPTY);
+        } else {
+            out.push(WEEK_FOLLOWS);
+            out.extend_from_slice(&last_week.to_bytes());
+        }
+    } else {
+        out.extend_from_slice(&packed[last.week_flag..last.changed_flag]);
+    }
+    out.extend_from_slice(&packed[last.changed_flag..last.end]);
+    pack_one(
+        &mut |bytes| out.extend_from_slice(bytes),
+        &next,
+        &last_week,
+        true,
+        next_record_week,
+    );
+    Some(Arc::from(out))
+}
+
 /// The slots whose status differs between two weeks.
 fn differ(a: &Week, b: &Week) -> Plane {
     a.open.xor(b.open).or(a.firm.xor(b.firm))
@@ -388,6 +523,57 @@ mod tests {
         let whole = [PastPattern::of_record(&record), next.clone()];
         assert_eq!(begin(&record, &next), pack(&whole, &c));
         assert_eq!(unpack(&begin(&record, &next), &c), whole);
+    }
+
+    #[test]
+    fn appending_packs_as_pushing_and_packing_does() {
+        // A fixed, well-spread sequence of weeks, keys, record weeks and odd changed slots.
+        let weeks = [week(""), week("#?#"), week("..??##"), week("#"), week("?")];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut roll = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n) as usize
+        };
+        let mut versions: Vec<PastPattern> = Vec::new();
+        let mut record_week = weeks[0];
+        let mut packed = pack(&versions, &record_week);
+        let mut appended = 0;
+        for v in 1..=(MAX_HISTORY as u64 + 300) {
+            let before = versions.last().map_or(record_week, |p| p.week);
+            let key = [
+                None,
+                Some(Arc::from("k_1")),
+                Some(Arc::from("a-longer-key")),
+            ][roll(3)]
+            .clone();
+            let mut next = PastPattern::after(&before, v, v as i64, key, weeks[roll(5)]);
+            if roll(7) == 0 {
+                next.changed = Plane::range(roll(300), 300);
+            }
+            // Mostly the next record's week is the new version's; sometimes another.
+            let next_record_week = if roll(5) == 0 {
+                weeks[roll(5)]
+            } else {
+                next.week
+            };
+            let mut expected = versions.clone();
+            push(&mut expected, next.clone());
+            let whole = pack(&expected, &next_record_week);
+            if let Some(fast) = append(&packed, &record_week, |_| next.clone(), &next_record_week) {
+                assert_eq!(fast, whole, "version {v}");
+                appended += 1;
+            }
+            assert_eq!(unpack(&whole, &next_record_week), expected, "version {v}");
+            versions = expected;
+            record_week = next_record_week;
+            packed = whole;
+        }
+        assert!(appended >= MAX_HISTORY, "{appended} appended");
+        // A version not newer than the newest is not appended.
+        let old = PastPattern::after(&weeks[0], 5, 5, None, weeks[1]);
+        assert!(append(&packed, &record_week, |_| old.clone(), &record_week).is_none());
     }
 
     #[test]
