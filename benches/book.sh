@@ -163,11 +163,7 @@ by_span() {
     run_wrk "$WORK/rooms.lua" /calendars/room-000/bookings
     ROOM_RPS=$RPS ROOM_P50=$P50 ROOM_P99=$P99 ROOM_SOCKET=$FAILED
     ROOM_STATUSES=$(grep '^STATUSES' <<<"$OUT" | cut -d' ' -f2-)
-    ROOM_201=$(count_status "$ROOM_STATUSES" '^201$')
-    ROOM_409=$(count_status "$ROOM_STATUSES" '^409$')
-    ROOM_5XX=$(count_status "$ROOM_STATUSES" '^5')
-    ROOM_OTHER=$(($(count_status "$ROOM_STATUSES" '.') - ROOM_201 - ROOM_409))
-    ROOM_BOOKED_PER_S=$(awk -v b="$ROOM_201" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')
+    read -r ROOM_201 ROOM_409 ROOM_5XX ROOM_OTHER ROOM_BOOKED_PER_S <<<"$(tally "$ROOM_STATUSES")"
     say "room reservation: $ROOM_RPS requests/s; statuses $ROOM_STATUSES"
     phase_end "room reservation" "$CONNECTIONS"
 }
@@ -177,16 +173,19 @@ by_type() {
     BOOK_TYPE=hour BOOK_ROOM_OFFSET=$TYPED_ROOMS run_wrk "$WORK/rooms.lua" /calendars/room-000/bookings
     TYPED_RPS=$RPS TYPED_P50=$P50 TYPED_P99=$P99 TYPED_SOCKET=$FAILED
     TYPED_STATUSES=$(grep '^STATUSES' <<<"$OUT" | cut -d' ' -f2-)
-    TYPED_201=$(count_status "$TYPED_STATUSES" '^201$')
-    TYPED_409=$(count_status "$TYPED_STATUSES" '^409$')
-    TYPED_5XX=$(count_status "$TYPED_STATUSES" '^5')
-    TYPED_OTHER=$(($(count_status "$TYPED_STATUSES" '.') - TYPED_201 - TYPED_409))
-    TYPED_BOOKED_PER_S=$(awk -v b="$TYPED_201" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')
+    read -r TYPED_201 TYPED_409 TYPED_5XX TYPED_OTHER TYPED_BOOKED_PER_S <<<"$(tally "$TYPED_STATUSES")"
     say "room reservation by type: $TYPED_RPS requests/s; statuses $TYPED_STATUSES"
     phase_end "room reservation by type" "$CONNECTIONS"
 }
 # The answers of STATUSES ("201=N 409=M ...") whose status matches PATTERN, summed.
 count_status() { tr ' ' '\n' <<<"$1" | awk -F= -v s="$2" '$1 ~ s { n += $2 } END { print n + 0 }'; }
+# A room run's STATUSES as "201s 409s 5xxs others bookings-per-second".
+tally() {
+    local ok conflict
+    ok=$(count_status "$1" '^201$') conflict=$(count_status "$1" '^409$')
+    echo "$ok $conflict $(count_status "$1" '^5') $(($(count_status "$1" '.') - ok - conflict))" \
+        "$(awk -v b="$ok" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')"
+}
 if [ -n "${BOOK_TYPED_FIRST:-}" ]; then by_type; by_span; else by_span; by_type; fi
 
 # --- 2. Flash sale -------------------------------------------------------------------------
