@@ -60,7 +60,7 @@ pub mod events;
 pub mod ics;
 pub mod idempotency;
 pub mod limit;
-mod memory;
+pub mod memory;
 pub mod metrics;
 pub mod migrate;
 pub mod page;

@@ -80,6 +80,8 @@ fn hash_key(cli: &Cli, key: &str) -> Result<(), String> {
 
 #[allow(clippy::print_stdout)] // The first admin key is printed once, for the operator.
 fn serve(cli: &Cli) -> Result<(), String> {
+    // Before the runtime starts its threads.
+    availability_server::memory::bound_arenas();
     let config = Config::load(cli)?;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .map_err(|e| format!("the log filter {:?}: {e}", config.log))?;

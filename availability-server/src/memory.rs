@@ -9,6 +9,11 @@
 //! passed, and again once the blocking threads the wave started have ended (the runtime ends
 //! them after 10 s idle; each had an arena of its own). That brings the same server back to
 //! 18 MB, against 12 MB for a server started afresh on the data the wave left.
+//!
+//! The arenas themselves are bounded too ([`bound_arenas`]): glibc makes up to eight per CPU,
+//! one for each thread that finds the others busy, and every commit runs on a blocking thread
+//! of its own. After 16 clients had written one calendar for 10 s a server held 17 MB of
+//! anonymous memory in a dozen arenas; with one arena per CPU, 6.5 MB, at the same rate.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
@@ -46,6 +51,30 @@ impl Ebb {
         }
     }
 }
+
+/// Bounds glibc's arenas to one per CPU the process may use, unless `MALLOC_ARENA_MAX` says
+/// otherwise: at most that many threads run at once, so more arenas only keep more freed
+/// memory. To be called before any thread is started (the setting is read as threads first
+/// allocate).
+pub fn bound_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    set_arena_max(i32::try_from(cpus).unwrap_or(i32::MAX));
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn set_arena_max(arenas: i32) {
+    // SAFETY: `mallopt` only changes the allocator's settings, under its lock.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, arenas);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn set_arena_max(_arenas: i32) {}
 
 /// A trim is scheduled and has not started.
 static SCHEDULED: AtomicBool = AtomicBool::new(false);
