@@ -420,6 +420,28 @@ pub(crate) fn append(
     Some(Arc::from(out))
 }
 
+/// `packed` (none for a history not begun; packed with `record_week`) with the version `make`
+/// makes from the newest's week added as [`push`] adds it, packed with `next_record_week`:
+/// by [`append`] where it can, else unpacked, pushed and packed again.
+pub(crate) fn add(
+    packed: Option<&[u8]>,
+    record_week: &Week,
+    make: impl Fn(&Week) -> PastPattern,
+    next_record_week: &Week,
+) -> Arc<[u8]> {
+    if let Some(appended) =
+        packed.and_then(|packed| append(packed, record_week, &make, next_record_week))
+    {
+        return appended;
+    }
+    let mut versions = packed
+        .map(|packed| unpack(packed, record_week))
+        .unwrap_or_default();
+    let before = versions.last().map_or(*record_week, |p| p.week);
+    push(&mut versions, make(&before));
+    pack(&versions, next_record_week)
+}
+
 /// The slots whose status differs between two weeks.
 fn differ(a: &Week, b: &Week) -> Plane {
     a.open.xor(b.open).or(a.firm.xor(b.firm))

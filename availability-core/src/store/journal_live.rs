@@ -146,20 +146,9 @@ impl Live {
                 calendar.history = Some(match (&calendar.history, before) {
                     // The first change: most histories are this one, packed at once.
                     (None, Some(before)) => history::begin(before, &next(&before.week)),
-                    (packed, _) => packed
-                        .as_deref()
-                        .and_then(|packed| {
-                            history::append(packed, &before_week, next, &record.week)
-                        })
-                        .unwrap_or_else(|| {
-                            let mut versions = packed
-                                .as_deref()
-                                .map(|packed| history::unpack(packed, &before_week))
-                                .unwrap_or_default();
-                            let week_before = versions.last().map_or(before_week, |p| *p.week());
-                            history::push(&mut versions, next(&week_before));
-                            history::pack(&versions, &record.week)
-                        }),
+                    (packed, _) => {
+                        history::add(packed.as_deref(), &before_week, next, &record.week)
+                    }
                 });
                 calendar.version = calendar.version.max(record.version);
                 calendar.record = Some(Arc::clone(record));
@@ -174,18 +163,12 @@ impl Live {
                     .entry((Arc::from(id.as_str()), *incarnation))
                     .or_default();
                 let week = calendar.record.as_ref().map(|r| r.week).unwrap_or_default();
-                let appended = calendar.history.as_deref().and_then(|packed| {
-                    history::append(packed, &week, |_| PastPattern::clone(past), &week)
-                });
-                calendar.history = Some(appended.unwrap_or_else(|| {
-                    let mut versions = calendar
-                        .history
-                        .as_deref()
-                        .map(|packed| history::unpack(packed, &week))
-                        .unwrap_or_default();
-                    history::push(&mut versions, PastPattern::clone(past));
-                    history::pack(&versions, &week)
-                }));
+                calendar.history = Some(history::add(
+                    calendar.history.as_deref(),
+                    &week,
+                    |_| PastPattern::clone(past),
+                    &week,
+                ));
             }
             Record::DeleteCalendar { id, incarnation } => {
                 self.calendars
