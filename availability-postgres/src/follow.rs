@@ -347,7 +347,7 @@ impl Running {
         let loaded = if ids.is_empty() {
             Vec::new()
         } else {
-            load::calendars(&tx, Some(&ids), false, Some(cutoff)).await?
+            load::calendars(&tx, Some(&ids), false, load::Dated::All(Some(cutoff))).await?
         };
         let loaded_groups = if group_ids.is_empty() {
             BTreeMap::new()

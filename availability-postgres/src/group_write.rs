@@ -47,7 +47,7 @@ pub(crate) async fn lock_group(tx: &Tx<'_>, id: &str) -> Result<Option<Group>, F
 async fn lock_members(tx: &Tx<'_>, group: &Group) -> Result<Vec<Option<Arc<Calendar>>>, Fail> {
     let ids: Vec<&str> = group.members().iter().map(String::as_str).collect();
     let mut read: HashMap<String, Arc<Calendar>> =
-        load::calendars(&load::Cached(tx), Some(&ids), true, None)
+        load::calendars(&load::Cached(tx), Some(&ids), true, load::Dated::All(None))
             .await?
             .into_iter()
             .map(|calendar| (calendar.id().to_owned(), Arc::new(calendar)))
@@ -79,7 +79,6 @@ impl Database {
                 let mut steps: Vec<Step<'_>> = Vec::new();
                 match (&row, set) {
                     (Some(t), Some(ty)) => steps.push(exec(
-                        tx,
                         "INSERT INTO group_types (group_id, name, duration, \"interval\", \
                          buffer_before, buffer_after, notice, horizon, per_day, label, zone) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
@@ -104,14 +103,13 @@ impl Database {
                         ]),
                     )),
                     _ => steps.push(exec(
-                        tx,
                         "DELETE FROM group_types WHERE group_id = $1 AND name = $2",
                         args(&[&id, &name]),
                     )),
                 }
-                steps.push(change_row(tx, "group", id, None, None));
-                steps.push(notify(tx));
-                run_steps(steps, what).await?;
+                steps.push(change_row("group", id, None, None));
+                steps.push(notify());
+                run_steps(tx, steps, what).await?;
                 Ok(next)
             })
             .await?;

@@ -80,8 +80,8 @@ pub(crate) async fn record(
     .await
     .map_err(db("saving the pattern history"))?;
     run_steps(
+        tx,
         vec![exec(
-            tx,
             "DELETE FROM pattern_history WHERE calendar = $1 AND version < $2 AND (at_ms < $3 \
              OR version <= (SELECT version FROM pattern_history WHERE calendar = $1 \
              ORDER BY version DESC OFFSET $4 LIMIT 1))",

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use availability_core::dated::MAX_SPAN_SECONDS;
+use availability_core::store::decide::DatedWrite;
 use availability_core::store::{Calendar, Group, KeyHash, Store};
 use availability_core::Error;
 use futures_util::TryStreamExt;
@@ -94,7 +96,7 @@ pub(crate) async fn everything(
         .map_err(|e| from_db("starting the load", e))?;
     let xmin = snapshot_xmin(&tx).await?;
     let cutoff = now_s() - retention_seconds;
-    let calendars = calendars(&tx, None, false, Some(cutoff)).await?;
+    let calendars = calendars(&tx, None, false, Dated::All(Some(cutoff))).await?;
     let admin = admin_keys(&tx, false).await?;
     let groups = groups(&tx, None, false).await?;
     let remembered = stream(
@@ -169,12 +171,12 @@ impl<'t> Reads for Transaction<'t> {
     }
 }
 
-/// A pooled connection's transaction, which keeps what it prepares.
-pub(crate) struct Cached<'a, 'b>(pub(crate) &'a deadpool_postgres::Transaction<'b>);
+/// A write's transaction, whose connection keeps what it prepares.
+pub(crate) struct Cached<'a, 'b>(pub(crate) &'a crate::persist::Tx<'b>);
 
-impl<'b> Reads for Cached<'_, 'b> {
-    type On = Transaction<'b>;
-    fn on(&self) -> &Transaction<'b> {
+impl Reads for Cached<'_, '_> {
+    type On = Client;
+    fn on(&self) -> &Client {
         self.0
     }
     fn statement(
@@ -205,61 +207,269 @@ async fn stream(
         .map_err(|e| from_db("reading", e))
 }
 
-/// The calendars `ids` (all with `None`), with their keys, booking types, overrides (of dates
-/// from two days before `cutoff`, with one) and bookings (that end after `cutoff`, with one).
-/// With `lock`, their rows are locked for update, in id order. One statement per table, sent
-/// together: one round trip once they are prepared (a calendar without types costs an empty
-/// index scan).
-pub(crate) async fn calendars(
+/// Which of a calendar's dated rows (overrides and bookings) a read takes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Dated<'a> {
+    /// Every one (`None`), or those retention keeps as of a cutoff (seconds): overrides of
+    /// dates from two days before it, bookings that end after it.
+    All(Option<i64>),
+    /// Those a write near some times can touch, and those retention drops; of one calendar
+    /// (the first id).
+    Near(&'a Near),
+}
+
+/// The dated rows a write reads ([`Dated::Near`]): those its decision can depend on, and
+/// those it drops for retention, so that it deletes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Near {
+    /// Bookings whose span meets `[from, to)` (seconds; none when empty), and overrides of
+    /// the UTC dates from the day before `from` to the day after `to`.
+    pub(crate) from: i64,
+    /// See `from`.
+    pub(crate) to: i64,
+    /// And these bookings, wherever they are.
+    pub(crate) bookings: Vec<i64>,
+    /// And what retention drops: bookings that ended by then (seconds), overrides of dates
+    /// more than two days before it.
+    pub(crate) cutoff: i64,
+}
+
+impl Near {
+    /// What a dated write can depend on, and what it prunes as of `cutoff` (seconds).
+    ///
+    /// A claim depends on the bookings that share an owner slot with it (their times are at
+    /// most a fold of the owner's clock apart: an hour or two), those within its type's
+    /// buffers (at most 12 hours each side), those of its type that start on its owner date
+    /// (a per-day limit's count: within 26 hours of its start), and the overrides of its
+    /// owner dates. `MARGIN` covers each with room to spare. A move depends on the booking
+    /// moved and on what its new span's claim depends on; a cancellation on the booking
+    /// alone; an override write on its own date's override. `near_tests` checks every kind
+    /// against the whole calendar.
+    /// `None` for a write it does not know: that one reads every row.
+    pub(crate) fn of(write: &DatedWrite<'_>, cutoff: i64) -> Option<Near> {
+        const MARGIN: i64 = 2 * 86_400;
+        let around = |from: i64, to: i64| (from.saturating_sub(MARGIN), to.saturating_add(MARGIN));
+        let ((from, to), bookings) = match write {
+            DatedWrite::Book { claim, .. } => (around(claim.start, claim.end), Vec::new()),
+            DatedWrite::Move { booking, start, .. } => (
+                // Its new end is at most a week after its new start (the longest span).
+                around(*start, start.saturating_add(MAX_SPAN_SECONDS)),
+                vec![booking.0 as i64],
+            ),
+            DatedWrite::Cancel(booking) => ((0, 0), vec![booking.0 as i64]),
+            DatedWrite::SetOverride(date, _) | DatedWrite::ClearOverride(date) => {
+                let at = date
+                    .and_hms_opt(0, 0, 0)
+                    .map_or(0, |t| t.and_utc().timestamp());
+                // No booking: the span is empty; the date's override is within a day.
+                ((at, at), Vec::new())
+            }
+            _ => return None,
+        };
+        Some(Near {
+            from,
+            to,
+            bookings,
+            cutoff,
+        })
+    }
+}
+
+/// A UTC date `seconds` falls on, as the database's `date`.
+fn utc_date(seconds: i64) -> Option<chrono::NaiveDate> {
+    chrono::DateTime::from_timestamp(seconds, 0).map(|t| t.date_naive())
+}
+
+/// Parameters, as statements take them.
+macro_rules! args {
+    ($($value:expr),* $(,)?) => {
+        vec![$($value as &(dyn ToSql + Sync)),*]
+    };
+}
+
+/// A statement and its parameters.
+pub(crate) type Query<'a> = (String, Vec<&'a (dyn ToSql + Sync)>);
+
+/// The rows of `queries`, run in the order given: every statement prepared first, then all
+/// sent together (one round trip once they are prepared). The order matters when the first
+/// locks what the others read.
+pub(crate) async fn in_order(
     client: &impl Reads,
-    ids: Option<&[&str]>,
+    queries: &[Query<'_>],
+) -> Result<Vec<Vec<Row>>, Error> {
+    let statements =
+        futures_util::future::try_join_all(queries.iter().map(|(sql, _)| client.statement(sql)))
+            .await
+            .map_err(|e| from_db("preparing a read", e))?;
+    futures_util::future::try_join_all(statements.iter().zip(queries).map(
+        |(statement, (_, args))| async move {
+            client
+                .on()
+                .query_raw(statement, params(args))
+                .await?
+                .try_collect::<Vec<Row>>()
+                .await
+        },
+    ))
+    .await
+    .map_err(|e| from_db("reading", e))
+}
+
+/// The statements that read the calendars `ids` (all with `None`) in the order
+/// [`assemble`] takes their rows: the calendars' own rows (with `lock`, locked for update in
+/// id order, before the rest is read), keys, booking types, overrides and bookings (as
+/// `dated` says). A calendar without types costs an empty index scan.
+pub(crate) fn calendar_queries<'a>(
+    ids: &'a Option<Vec<&'a str>>,
     lock: bool,
-    cutoff: Option<i64>,
-) -> Result<Vec<Calendar>, Error> {
+    dated: Dated<'_>,
+    values: &'a Values,
+) -> Vec<Query<'a>> {
     let (which, of) = match ids {
         Some(_) => ("WHERE id = ANY($1)", "WHERE calendar = ANY($1)"),
         None => ("WHERE $1::text[] IS NULL", "WHERE $1::text[] IS NULL"),
     };
-    let ids: Option<Vec<&str>> = ids.map(<[&str]>::to_vec);
     let lock = if lock { " ORDER BY id FOR UPDATE" } else { "" };
-    let cutoff_day = cutoff.and_then(|cutoff| {
-        chrono::DateTime::from_timestamp(cutoff - 2 * 86_400, 0).map(|t| t.date_naive())
-    });
-    let cutoff_f = cutoff.map(|cutoff| cutoff as f64);
-    let (own, keys, types, overrides, bookings) = futures_util::future::try_join5(
-        stream(
-            client,
-            &format!("SELECT {CALENDAR} FROM calendars {which}{lock}"),
-            &[&ids],
-        ),
-        stream(
-            client,
-            &format!("SELECT calendar, {KEY} FROM calendar_keys {of} ORDER BY calendar, position"),
-            &[&ids],
-        ),
-        stream(
-            client,
-            &format!("SELECT calendar, {TYPE} FROM booking_types {of}"),
-            &[&ids],
-        ),
-        stream(
-            client,
-            &format!(
-                "SELECT calendar, {OVERRIDE} FROM overrides {of} \
-                 AND ($2::date IS NULL OR day >= $2)"
+    let (overrides, bookings): (Query<'a>, Query<'a>) = match dated {
+        Dated::All(_) => (
+            (
+                format!(
+                    "SELECT calendar, {OVERRIDE} FROM overrides {of} \
+                     AND ($2::date IS NULL OR day >= $2)"
+                ),
+                args![ids, &values.cutoff_day],
             ),
-            &[&ids, &cutoff_day],
-        ),
-        stream(
-            client,
-            &format!(
-                "SELECT calendar, {BOOKING} FROM bookings {of} \
-                 AND ($2::float8 IS NULL OR upper(span) > to_timestamp($2))"
+            (
+                format!(
+                    "SELECT calendar, {BOOKING} FROM bookings {of} \
+                     AND ($2::float8 IS NULL OR upper(span) > to_timestamp($2))"
+                ),
+                args![ids, &values.cutoff],
             ),
-            &[&ids, &cutoff_f],
         ),
-    )
-    .await?;
+        Dated::Near(_) => (
+            (
+                format!(
+                    "SELECT calendar, {OVERRIDE} FROM overrides \
+                     WHERE calendar = ($1::text[])[1] AND day BETWEEN $2 AND $3 \
+                     UNION SELECT calendar, {OVERRIDE} FROM overrides \
+                     WHERE calendar = ($1::text[])[1] AND day < $4"
+                ),
+                args![ids, &values.first_day, &values.last_day, &values.cutoff_day],
+            ),
+            near_bookings(ids, values),
+        ),
+    };
+    vec![
+        (
+            format!("SELECT {CALENDAR} FROM calendars {which}{lock}"),
+            args![ids],
+        ),
+        (
+            format!("SELECT calendar, {KEY} FROM calendar_keys {of} ORDER BY calendar, position"),
+            args![ids],
+        ),
+        (
+            format!("SELECT calendar, {TYPE} FROM booking_types {of}"),
+            args![ids],
+        ),
+        overrides,
+        bookings,
+    ]
+}
+
+/// The statement that reads the bookings a write near some times needs, of one calendar
+/// (named alone, so that each scan uses an index on both its columns): an index scan each
+/// for the span, the ids and what retention drops (a span strictly before the cutoff ended
+/// by then), each only when the write needs it (a scan that matches nothing still costs a
+/// scan).
+fn near_bookings<'a>(ids: &'a Option<Vec<&'a str>>, values: &'a Values) -> Query<'a> {
+    let mut args = args![ids];
+    let mut scans = Vec::with_capacity(3);
+    if values.from < values.to {
+        scans.push(format!(
+            "span && tstzrange(to_timestamp(${}), to_timestamp(${}))",
+            args.len() + 1,
+            args.len() + 2
+        ));
+        args.extend(args![&values.from, &values.to]);
+    }
+    if !values.bookings.is_empty() {
+        scans.push(format!("id = ANY(${})", args.len() + 1));
+        args.push(&values.bookings);
+    }
+    scans.push(format!(
+        "span << tstzrange(to_timestamp(${}), NULL)",
+        args.len() + 1
+    ));
+    args.push(&values.cutoff);
+    let sql = scans
+        .iter()
+        .map(|scan| {
+            format!(
+                "SELECT calendar, {BOOKING} FROM bookings \
+                 WHERE calendar = ($1::text[])[1] AND {scan}"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ");
+    (sql, args)
+}
+
+/// The values [`calendar_queries`] binds, owned here so that the statements can borrow them.
+#[derive(Debug, Default)]
+pub(crate) struct Values {
+    cutoff: Option<f64>,
+    cutoff_day: Option<chrono::NaiveDate>,
+    from: f64,
+    to: f64,
+    first_day: Option<chrono::NaiveDate>,
+    last_day: Option<chrono::NaiveDate>,
+    bookings: Vec<i64>,
+}
+
+impl Values {
+    pub(crate) fn of(dated: Dated<'_>) -> Values {
+        match dated {
+            Dated::All(cutoff) => Values {
+                cutoff: cutoff.map(|c| c as f64),
+                cutoff_day: cutoff.and_then(|c| utc_date(c - 2 * 86_400)),
+                ..Values::default()
+            },
+            Dated::Near(near) => Values {
+                cutoff: Some(near.cutoff as f64),
+                cutoff_day: utc_date(near.cutoff - 2 * 86_400),
+                from: near.from as f64,
+                to: near.to as f64,
+                first_day: utc_date(near.from - 86_400),
+                last_day: utc_date(near.to + 86_400),
+                bookings: near.bookings.clone(),
+            },
+        }
+    }
+}
+
+/// The calendars `ids` (all with `None`), with their keys, booking types, overrides and
+/// bookings (as `dated` says). With `lock`, their rows are locked for update, in id order,
+/// before the rest is read. One statement per table, sent together: one round trip once they
+/// are prepared.
+pub(crate) async fn calendars(
+    client: &impl Reads,
+    ids: Option<&[&str]>,
+    lock: bool,
+    dated: Dated<'_>,
+) -> Result<Vec<Calendar>, Error> {
+    let ids: Option<Vec<&str>> = ids.map(<[&str]>::to_vec);
+    let values = Values::of(dated);
+    let read = in_order(client, &calendar_queries(&ids, lock, dated, &values)).await?;
+    assemble(read)
+}
+
+/// The calendars whose rows [`calendar_queries`]' statements read.
+pub(crate) fn assemble(read: Vec<Vec<Row>>) -> Result<Vec<Calendar>, Error> {
+    let [own, keys, types, overrides, bookings]: [Vec<Row>; 5] = read
+        .try_into()
+        .map_err(|_| rows::bad("a calendar", "a read of another shape"))?;
     let mut building = BTreeMap::new();
     for row in &own {
         let parts = rows::parts(row)?;
@@ -373,3 +583,7 @@ pub(crate) async fn groups(
     }
     Ok(found)
 }
+
+#[cfg(test)]
+#[path = "load/near_tests.rs"]
+mod near_tests;

@@ -3,48 +3,133 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use availability_core::dated::Booking;
 use availability_core::slots::BookingType;
 use availability_core::store::decide;
-use availability_core::store::{Authority, Calendar, IdempotencyKey, KeyHash};
+use availability_core::store::{Authority, Calendar, IdempotencyKey, KeyHash, Remembered};
 use availability_core::{BackendError, Error};
 use tokio_postgres::types::ToSql;
 
 use crate::fail::{db, from_db, Fail};
 use crate::load;
-use crate::rows::{self, signed};
+use crate::rows::{self, signed, REMEMBERED};
 use crate::webhooks;
 use crate::FirstStart;
 
-/// A pooled connection's transaction: the writes run in one.
-pub(crate) type Tx<'a> = deadpool_postgres::Transaction<'a>;
-
-/// `sql` with `args`, prepared once per connection (then no round trip to prepare it).
-pub(crate) fn exec<'a>(
-    tx: &'a Tx<'_>,
-    sql: &'a str,
-    args: Vec<&'a (dyn ToSql + Sync)>,
-) -> Step<'a> {
-    Box::pin(async move {
-        let statement = tx.prepare_cached(sql).await?;
-        tx.execute_raw(&statement, args).await
-    })
+/// A write's transaction on a pooled connection. [`Database::run_in`](crate::Database)
+/// sends its `BEGIN` together with the first statements, and its `COMMIT` together with the
+/// last ones when the work ends with [`Tx::finish`] (or on its own when it does not).
+pub(crate) struct Tx<'a> {
+    client: &'a deadpool_postgres::ClientWrapper,
+    finished: AtomicBool,
 }
 
-pub(crate) type Step<'a> =
-    Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
+impl<'a> Tx<'a> {
+    /// The transaction about to begin on `client`.
+    pub(crate) fn on(client: &'a deadpool_postgres::ClientWrapper) -> Tx<'a> {
+        Tx {
+            client,
+            finished: AtomicBool::new(false),
+        }
+    }
 
-/// A statement's parameters, owned by the statement's future.
+    /// Whether [`Tx::finish`] committed it.
+    pub(crate) fn finished(&self) -> bool {
+        self.finished.load(Ordering::Relaxed)
+    }
+
+    /// Runs `steps` and commits, in one round trip once they are prepared (see
+    /// [`run_steps`]). Nothing may be sent in this transaction after it.
+    pub(crate) async fn finish(
+        &self,
+        steps: Vec<Step<'_>>,
+        what: &'static str,
+    ) -> Result<(), Fail> {
+        send_steps(self, &steps, true, what).await?;
+        self.finished.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = deadpool_postgres::ClientWrapper;
+    fn deref(&self) -> &deadpool_postgres::ClientWrapper {
+        self.client
+    }
+}
+
+/// `sql` with `args`: one statement of a write, prepared once per connection.
+pub(crate) fn exec<'a>(sql: &'a str, args: Vec<&'a (dyn ToSql + Sync)>) -> Step<'a> {
+    Step {
+        sql,
+        args: args.into_iter().map(Param::Borrowed).collect(),
+    }
+}
+
+/// A statement of a write and its parameters ([`run_steps`] sends them).
+pub(crate) struct Step<'a> {
+    sql: &'a str,
+    args: Vec<Param<'a>>,
+}
+
+/// A statement's parameter: borrowed from the write, or its own.
+enum Param<'a> {
+    Borrowed(&'a (dyn ToSql + Sync)),
+    Owned(Box<dyn ToSql + Sync + Send + 'a>),
+}
+
+impl Param<'_> {
+    fn get(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Param::Borrowed(value) => *value,
+            Param::Owned(value) => &**value,
+        }
+    }
+}
+
+/// A statement's parameters, borrowed by the statement.
 pub(crate) fn args<'a>(values: &[&'a (dyn ToSql + Sync)]) -> Vec<&'a (dyn ToSql + Sync)> {
     values.to_vec()
 }
 
-/// Runs the statements, pipelined: one round trip for all of them once each is prepared on
-/// the connection. They may reach the database in another order than given (each prepares
-/// first), so they must not depend on each other.
-pub(crate) async fn run_steps(steps: Vec<Step<'_>>, what: &'static str) -> Result<(), Fail> {
-    futures_util::future::try_join_all(steps)
+/// Runs the statements in the order given: every one prepared first (no round trip once
+/// the connection has it), then all sent together, one round trip.
+pub(crate) async fn run_steps(
+    tx: &Tx<'_>,
+    steps: Vec<Step<'_>>,
+    what: &'static str,
+) -> Result<(), Fail> {
+    send_steps(tx, &steps, false, what).await
+}
+
+/// [`run_steps`], followed by `COMMIT` in the same round trip with `commit`. Each statement is
+/// prepared before any is sent, so that none can reach the database after the `COMMIT`. A
+/// statement that fails aborts the transaction: those after it fail, the `COMMIT` rolls back,
+/// and the first failure is the answer (the database answers in the order it was sent).
+async fn send_steps(
+    tx: &Tx<'_>,
+    steps: &[Step<'_>],
+    commit: bool,
+    what: &'static str,
+) -> Result<(), Fail> {
+    let statements =
+        futures_util::future::try_join_all(steps.iter().map(|step| tx.prepare_cached(step.sql)))
+            .await
+            .map_err(db(what))?;
+    let runs = statements.iter().zip(steps).map(|(statement, step)| {
+        Box::pin(async move {
+            tx.execute_raw(statement, step.args.iter().map(Param::get))
+                .await
+                .map(|_| ())
+        }) as Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send + '_>>
+    });
+    let mut runs: Vec<_> = runs.collect();
+    if commit {
+        runs.push(Box::pin(tx.batch_execute("COMMIT")));
+    }
+    futures_util::future::try_join_all(runs)
         .await
         .map(|_| ())
         .map_err(db(what))
@@ -52,38 +137,33 @@ pub(crate) async fn run_steps(steps: Vec<Step<'_>>, what: &'static str) -> Resul
 
 /// The change log's row for this write.
 pub(crate) fn change_row<'a>(
-    tx: &'a Tx<'_>,
     kind: &'static str,
     id: &'a str,
     key: Option<&'a str>,
     state: Option<(i64, i64)>,
 ) -> Step<'a> {
     let (incarnation, version) = (state.map(|s| s.0), state.map(|s| s.1));
-    Box::pin(async move {
-        let statement = tx
-            .prepare_cached(
-                "INSERT INTO changes (kind, id, key, incarnation, version) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .await?;
-        tx.execute(&statement, &[&kind, &id, &key, &incarnation, &version])
-            .await
-    })
+    Step {
+        sql: "INSERT INTO changes (kind, id, key, incarnation, version) \
+              VALUES ($1, $2, $3, $4, $5)",
+        args: vec![
+            Param::Owned(Box::new(kind)),
+            Param::Owned(Box::new(id)),
+            Param::Owned(Box::new(key)),
+            Param::Owned(Box::new(incarnation)),
+            Param::Owned(Box::new(version)),
+        ],
+    }
 }
 
 /// The doorbell: delivered to the listening servers when the transaction commits.
-pub(crate) fn notify<'a>(tx: &'a Tx<'_>) -> Step<'a> {
-    Box::pin(async move {
-        let statement = tx
-            .prepare_cached("SELECT pg_notify('availability_changes', '')")
-            .await?;
-        tx.execute(&statement, &[]).await
-    })
+pub(crate) fn notify<'a>() -> Step<'a> {
+    exec("SELECT pg_notify('availability_changes', '')", Vec::new())
 }
 
 /// Calendar `id`, read back with its row locked until the transaction ends.
 pub(crate) async fn lock(tx: &Tx<'_>, id: &str) -> Result<Calendar, Fail> {
-    load::calendars(&load::Cached(tx), Some(&[id]), true, None)
+    load::calendars(&load::Cached(tx), Some(&[id]), true, load::Dated::All(None))
         .await?
         .pop()
         .ok_or_else(|| {
@@ -92,6 +172,41 @@ pub(crate) async fn lock(tx: &Tx<'_>, id: &str) -> Result<Calendar, Fail> {
                 format!("no calendar {id:?}"),
             ))
         })
+}
+
+/// Calendar `id` with its row locked until the transaction ends, and of its dated rows only
+/// those `near` names; with `key`, also the answer kept for that idempotency key, read once
+/// the row is locked (a write of the same key through another server has committed or not
+/// begun). One round trip.
+pub(crate) async fn lock_near(
+    tx: &Tx<'_>,
+    id: &str,
+    near: &load::Near,
+    key: Option<&IdempotencyKey>,
+) -> Result<(Calendar, Option<Remembered>), Fail> {
+    let ids = Some(vec![id]);
+    let dated = load::Dated::Near(near);
+    let values = load::Values::of(dated);
+    let mut queries = load::calendar_queries(&ids, true, dated, &values);
+    if let Some(key) = key {
+        queries.push((
+            format!("SELECT {REMEMBERED} FROM remembered WHERE principal = $1 AND key = $2"),
+            vec![&key.principal, &key.key],
+        ));
+    }
+    let mut read = load::in_order(&load::Cached(tx), &queries).await?;
+    let kept = match key {
+        Some(_) => read.pop().unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let kept = kept.first().map(rows::remembered).transpose()?;
+    let calendar = load::assemble(read)?.pop().ok_or_else(|| {
+        Fail::Stop(Error::of_backend(
+            BackendError::NotFound,
+            format!("no calendar {id:?}"),
+        ))
+    })?;
+    Ok((calendar, kept))
 }
 
 /// The admin keys a write by `by` is checked against: locked against revocation until the
@@ -122,7 +237,6 @@ pub(crate) async fn write_admin_keys(tx: &Tx<'_>, keys: &[KeyHash]) -> Result<()
     let mut steps: Vec<Step<'_>> = Vec::new();
     for (position, row) in rows.iter().enumerate() {
         steps.push(exec(
-            tx,
             "INSERT INTO admin_keys (key_id, position, hash, label, created_ms) \
              VALUES ($1, $2, $3, $4, $5)",
             args(&[
@@ -134,9 +248,9 @@ pub(crate) async fn write_admin_keys(tx: &Tx<'_>, keys: &[KeyHash]) -> Result<()
             ]),
         ));
     }
-    steps.push(change_row(tx, "admin_keys", "", None, None));
-    steps.push(notify(tx));
-    run_steps(steps, "saving the admin keys").await
+    steps.push(change_row("admin_keys", "", None, None));
+    steps.push(notify());
+    run_steps(tx, steps, "saving the admin keys").await
 }
 
 /// Positions of keys, borrowed by statements (at most 16 keys per list).
@@ -258,6 +372,19 @@ pub(crate) async fn persist(
     after: &Calendar,
     cutoff: i64,
 ) -> Result<(), Fail> {
+    persist_then(tx, before, after, cutoff, Vec::new(), false).await
+}
+
+/// [`persist`], then `then`'s statements, in the same round trip; with `commit`, the
+/// transaction's `COMMIT` too ([`Tx::finish`]).
+pub(crate) async fn persist_then(
+    tx: &Tx<'_>,
+    before: Option<&Calendar>,
+    after: &Calendar,
+    cutoff: i64,
+    then: Vec<Step<'_>>,
+    commit: bool,
+) -> Result<(), Fail> {
     let row = CalendarRow::of(after)?;
     let id = row.id;
     let week: &[u8] = &row.week;
@@ -271,7 +398,6 @@ pub(crate) async fn persist(
     let mut steps: Vec<Step<'_>> = Vec::new();
     if before.is_some() {
         steps.push(exec(
-            tx,
             "UPDATE calendars SET version = $2, zone = $3, week = $4, booking_public = $5, \
              changed_at_ms = $6, next_booking = $7 WHERE id = $1",
             args(&[
@@ -292,7 +418,6 @@ pub(crate) async fn persist(
             .map_err(db("saving the calendar's keys"))?;
         for (position, key) in keys.iter().enumerate() {
             steps.push(exec(
-                tx,
                 "INSERT INTO calendar_keys (calendar, position, key_id, hash, scope, label, \
                  created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 args(&[
@@ -316,7 +441,6 @@ pub(crate) async fn persist(
         }
         for t in &types {
             steps.push(exec(
-                tx,
                 "INSERT INTO booking_types (calendar, name, duration, \"interval\", \
                  buffer_before, buffer_after, notice, horizon, per_day, label) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -337,7 +461,6 @@ pub(crate) async fn persist(
     }
     for (date, open, firm) in &dated.set_overrides {
         steps.push(exec(
-            tx,
             "INSERT INTO overrides (calendar, day, open, firm) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (calendar, day) DO UPDATE SET open = EXCLUDED.open, firm = EXCLUDED.firm",
             args(&[&id, date, open, firm]),
@@ -345,7 +468,6 @@ pub(crate) async fn persist(
     }
     for date in &dated.cleared_overrides {
         steps.push(exec(
-            tx,
             "DELETE FROM overrides WHERE calendar = $1 AND day = $2",
             args(&[&id, date]),
         ));
@@ -365,7 +487,6 @@ pub(crate) async fn persist(
     }
     for booking in dated.made.iter().chain(&dated.moved) {
         steps.push(exec(
-            tx,
             "INSERT INTO bookings (calendar, id, span, label, key_id, created_ms, \
              booking_type, group_id, group_booking) VALUES ($1, $2, \
              tstzrange(to_timestamp($3), to_timestamp($4), '[)'), $5, $6, $7, $8, $9, $10)",
@@ -385,69 +506,68 @@ pub(crate) async fn persist(
     }
     if !gone.is_empty() {
         steps.push(exec(
-            tx,
             "DELETE FROM bookings WHERE calendar = $1 AND id = ANY($2)",
             args(&[&id, &gone]),
         ));
     }
     if let Some(event) = &event {
-        steps.push(webhooks::emit(tx, event));
+        steps.push(webhooks::emit(event));
     }
     steps.push(change_row(
-        tx,
         "calendar",
         id,
         None,
         Some((row.incarnation, row.version)),
     ));
-    steps.push(notify(tx));
-    run_steps(steps, "saving the calendar").await
+    steps.push(notify());
+    steps.extend(then);
+    match commit {
+        true => tx.finish(steps, "saving the calendar").await,
+        false => run_steps(tx, steps, "saving the calendar").await,
+    }
 }
 
-/// Keeps a booking's answer for its idempotency key, in the booking's transaction.
-pub(crate) async fn remember_booking(
-    tx: &Tx<'_>,
-    key: &IdempotencyKey,
-    calendar: &Calendar,
+/// The statements that keep a booking's answer for its idempotency key, in the booking's
+/// transaction.
+pub(crate) fn remember_booking<'a>(
+    key: &'a IdempotencyKey,
+    calendar: &'a Calendar,
     booking: &Booking,
-) -> Result<(), Fail> {
+) -> Result<Vec<Step<'a>>, Error> {
     let row = rows::BookingRow::of(booking)?;
     let incarnation = signed(calendar.incarnation(), "an incarnation")?;
     let version = signed(calendar.version(), "a version")?;
-    let calendar_id = calendar.id();
-    let zone = calendar.zone();
     let fingerprint: &[u8] = &key.fingerprint;
-    let steps: Vec<Step<'_>> = vec![
-        exec(
-            tx,
-            "INSERT INTO remembered (principal, key, fingerprint, expires_ms, calendar, zone, \
-             incarnation, version, booking, span, label, key_id, created_ms, booking_type, \
-             group_id, group_booking) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             tstzrange(to_timestamp($10), to_timestamp($11), '[)'), $12, $13, $14, $15, $16, \
-             $17)",
-            args(&[
-                &key.principal,
-                &key.key,
-                &fingerprint,
-                &key.expires_ms,
-                &calendar_id,
-                &zone,
-                &incarnation,
-                &version,
-                &row.id,
-                &row.start,
-                &row.end,
-                &row.label,
-                &row.key_id,
-                &row.created_ms,
-                &row.booking_type,
-                &row.group_id,
-                &row.group_booking,
-            ]),
-        ),
-        change_row(tx, "remembered", &key.principal, Some(&key.key), None),
+    let args: Vec<Box<dyn ToSql + Sync + Send + 'a>> = vec![
+        Box::new(&key.principal),
+        Box::new(&key.key),
+        Box::new(fingerprint),
+        Box::new(key.expires_ms),
+        Box::new(calendar.id()),
+        Box::new(calendar.zone()),
+        Box::new(incarnation),
+        Box::new(version),
+        Box::new(row.id),
+        Box::new(row.start),
+        Box::new(row.end),
+        Box::new(row.label),
+        Box::new(row.key_id),
+        Box::new(row.created_ms),
+        Box::new(row.booking_type),
+        Box::new(row.group_id),
+        Box::new(row.group_booking),
     ];
-    run_steps(steps, "remembering the booking").await
+    Ok(vec![
+        Step {
+            sql: "INSERT INTO remembered (principal, key, fingerprint, expires_ms, calendar, \
+                  zone, incarnation, version, booking, span, label, key_id, created_ms, \
+                  booking_type, group_id, group_booking) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                  $8, $9, tstzrange(to_timestamp($10), to_timestamp($11), '[)'), $12, $13, \
+                  $14, $15, $16, $17)",
+            args: args.into_iter().map(Param::Owned).collect(),
+        },
+        change_row("remembered", &key.principal, Some(&key.key), None),
+    ])
 }
 
 /// The first start of a database, under the schema lock: the `default` calendar when there
@@ -456,10 +576,22 @@ pub(crate) async fn first_start(
     client: &mut deadpool_postgres::Object,
     first: &mut impl FirstStart,
 ) -> Result<(), Error> {
-    let tx = client
-        .transaction()
+    client
+        .batch_execute("BEGIN")
         .await
         .map_err(|e| from_db("the first start", e))?;
+    let tx = Tx::on(client);
+    let done = first_start_in(&tx, first).await;
+    let end = if done.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = tx
+        .batch_execute(end)
+        .await
+        .map_err(|e| from_db("the first start", e));
+    done.and(ended)
+}
+
+/// [`first_start`] in its transaction.
+async fn first_start_in(tx: &Tx<'_>, first: &mut impl FirstStart) -> Result<(), Error> {
     let any_key = tx
         .query_opt("SELECT 1 FROM admin_keys LIMIT 1", &[])
         .await
@@ -469,7 +601,7 @@ pub(crate) async fn first_start(
         if let Some(key) = first.admin_key().map_err(|e| {
             Error::of_backend(BackendError::Io, format!("making the first admin key: {e}"))
         })? {
-            write_admin_keys(&tx, &[key]).await.map_err(stop)?;
+            write_admin_keys(tx, &[key]).await.map_err(stop)?;
         }
     }
     let any_calendar = tx
@@ -491,10 +623,10 @@ pub(crate) async fn first_start(
             &Authority::Unchecked,
             &[],
         )?;
-        insert_calendar(&tx, &made).await.map_err(stop)?;
-        persist(&tx, None, &made, 0).await.map_err(stop)?;
+        insert_calendar(tx, &made).await.map_err(stop)?;
+        persist(tx, None, &made, 0).await.map_err(stop)?;
     }
-    tx.commit().await.map_err(|e| from_db("the first start", e))
+    Ok(())
 }
 
 fn stop(fail: Fail) -> Error {

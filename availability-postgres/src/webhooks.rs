@@ -205,9 +205,8 @@ impl EventRow {
 /// then write the same rows' locks. A change that read an endpoint as it was being removed
 /// may queue events for it after the removal; no sender takes them (it reads the endpoints
 /// beside them), and [`Database::backlogs`] removes them.
-pub(crate) fn emit<'a>(tx: &'a Tx<'_>, event: &'a EventRow) -> Step<'a> {
+pub(crate) fn emit(event: &EventRow) -> Step<'_> {
     exec(
-        tx,
         "INSERT INTO webhook_outbox (hook, calendar, incarnation, version, kind, at_ms, \
          booking, start_s, end_s, label, booking_type, group_id, group_booking, \
          previous_start_s, previous_end_s, day) \
@@ -679,11 +678,14 @@ impl Database {
             let hook = webhook(&row)?;
             let admin = crate::persist::admin_for(tx, by).await?;
             let owner = match hook.owner() {
-                Some((calendar, _)) => {
-                    load::calendars(&load::Cached(tx), Some(&[calendar]), true, None)
-                        .await?
-                        .pop()
-                }
+                Some((calendar, _)) => load::calendars(
+                    &load::Cached(tx),
+                    Some(&[calendar]),
+                    true,
+                    load::Dated::All(None),
+                )
+                .await?
+                .pop(),
                 None => None,
             };
             match &owner {
@@ -869,7 +871,6 @@ impl Database {
             let mut steps: Vec<Step<'_>> = Vec::new();
             for row in &rows {
                 steps.push(exec(
-                    tx,
                     "INSERT INTO webhook_attempts (hook, incarnation, version, kind, number, \
                      at_ms, status, duration_ms, error, outcome) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -888,13 +889,11 @@ impl Database {
                 ));
                 steps.push(match row.attempt.outcome {
                     Outcome::Delivered | Outcome::GaveUp => exec(
-                        tx,
                         "DELETE FROM webhook_outbox WHERE hook = $1 AND incarnation = $2 \
                          AND version = $3",
                         args(&[&id, &row.incarnation, &row.version]),
                     ),
                     Outcome::Retry => exec(
-                        tx,
                         "UPDATE webhook_outbox SET attempts = GREATEST(attempts, $4), \
                          last_ms = GREATEST(last_ms, $5), due_ms = $6, held_until_ms = 0 \
                          WHERE hook = $1 AND incarnation = $2 AND version = $3",
@@ -911,18 +910,16 @@ impl Database {
             }
             steps.push(match last_delivered {
                 Some(_) => exec(
-                    tx,
                     "UPDATE webhooks SET failing_since_ms = $2 WHERE id = $1",
                     args(&[&id, &first_failure]),
                 ),
                 None => exec(
-                    tx,
                     "UPDATE webhooks SET failing_since_ms = COALESCE(failing_since_ms, $2) \
                      WHERE id = $1",
                     args(&[&id, &first_failure]),
                 ),
             });
-            crate::persist::run_steps(steps, what).await?;
+            crate::persist::run_steps(tx, steps, what).await?;
             // Only the newest attempts are kept (after the inserts above).
             tx.execute(
                 &format!(

@@ -17,10 +17,10 @@ use availability_core::{BackendError, Error};
 use crate::fail::{db, Fail};
 use crate::group_write::lock_group;
 use crate::history;
-use crate::load::{now_ms, now_s};
+use crate::load::{now_ms, now_s, Near};
 use crate::persist::{
-    admin_for, args, change_row, exec, insert_calendar, lock, lock_admin_keys, notify, persist,
-    remember_booking, run_steps, write_admin_keys, Step, Tx,
+    admin_for, args, change_row, exec, insert_calendar, lock, lock_admin_keys, lock_near, notify,
+    persist, persist_then, remember_booking, run_steps, write_admin_keys, Step, Tx,
 };
 use crate::rows::{self, signed, REMEMBERED};
 use crate::webhooks;
@@ -61,7 +61,7 @@ impl Database {
         let deadline = tokio::time::Instant::now() + self.settings.write_timeout;
         let mut tries = 0;
         loop {
-            let mut client = match tokio::time::timeout_at(deadline, pool.get()).await {
+            let client = match tokio::time::timeout_at(deadline, pool.get()).await {
                 Ok(Ok(client)) => client,
                 Ok(Err(e)) => {
                     return Err(Error::of_backend(
@@ -72,25 +72,42 @@ impl Database {
                 Err(_) => return Err(timed_out(what, &self.settings)),
             };
             let attempt = tokio::time::timeout_at(deadline, async {
-                let tx = client.transaction().await.map_err(db(what))?;
-                let value = work(&tx).await?;
-                tx.commit().await.map_err(db(what))?;
-                Ok::<T, Fail>(value)
+                let tx = Tx::on(&client);
+                // BEGIN goes out with the work's first statements: the connection sends in
+                // order, and the answer to BEGIN comes before theirs.
+                let begin = async { tx.batch_execute("BEGIN").await.map_err(db(what)) };
+                let (begun, value) = futures_util::future::join(begin, work(&tx)).await;
+                let done = match (begun, value) {
+                    (Ok(()), Ok(value)) if tx.finished() => Ok(value),
+                    (Ok(()), Ok(value)) => tx
+                        .batch_execute("COMMIT")
+                        .await
+                        .map(|()| value)
+                        .map_err(db(what)),
+                    (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+                };
+                // Nothing of a failed attempt stays: the next user of the connection starts
+                // clean, or the connection is not used again.
+                let clean = done.is_ok() || tx.batch_execute("ROLLBACK").await.is_ok();
+                (done, clean)
             })
             .await;
-            match attempt {
-                Ok(Ok(value)) => return Ok(value),
-                Ok(Err(Fail::Stop(e))) => return Err(e),
-                Ok(Err(Fail::Retry(why))) => {
+            let Ok((done, clean)) = attempt else {
+                // The connection may be stuck (its packets lost): it is not reused.
+                drop(deadpool_postgres::Object::take(client));
+                return Err(timed_out(what, &self.settings));
+            };
+            if !clean {
+                drop(deadpool_postgres::Object::take(client));
+            }
+            match done {
+                Ok(value) => return Ok(value),
+                Err(Fail::Stop(e)) => return Err(e),
+                Err(Fail::Retry(why)) => {
                     tries += 1;
                     if tries >= TRIES {
                         return Err(Error::of_backend(BackendError::Unavailable, why));
                     }
-                }
-                Err(_) => {
-                    // The connection may be stuck (its packets lost): it is not reused.
-                    drop(deadpool_postgres::Object::take(client));
-                    return Err(timed_out(what, &self.settings));
                 }
             }
         }
@@ -195,12 +212,12 @@ impl Database {
                     day: None,
                 })?;
                 let steps: Vec<Step<'_>> = vec![
-                    exec(tx, "DELETE FROM calendars WHERE id = $1", args(&[&id])),
-                    webhooks::emit(tx, &event),
-                    change_row(tx, "deleted", id, None, Some((incarnation, 0))),
-                    notify(tx),
+                    exec("DELETE FROM calendars WHERE id = $1", args(&[&id])),
+                    webhooks::emit(&event),
+                    change_row("deleted", id, None, Some((incarnation, 0))),
+                    notify(),
                 ];
-                run_steps(steps, "deleting the calendar").await?;
+                run_steps(tx, steps, "deleting the calendar").await?;
                 Ok(current.incarnation())
             })
             .await?;
@@ -223,31 +240,44 @@ impl Database {
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<Booked, Error> {
         let cutoff = now_s() - self.settings.retention_seconds;
+        let near = Near::of(write, cutoff);
         let outcome = self
             .run("saving the dated change", async |tx| {
-                let current = lock(tx, id).await?;
-                if let Some(key) = idempotency {
-                    let kept = tx
-                        .query_opt(
-                            &format!(
-                                "SELECT {REMEMBERED} FROM remembered \
-                                 WHERE principal = $1 AND key = $2"
-                            ),
-                            &[&key.principal, &key.key],
-                        )
-                        .await
-                        .map_err(db("reading the idempotency key"))?;
-                    if let Some(kept) = kept {
-                        return Ok(Booked::Repeat(rows::remembered(&kept)?));
-                    }
+                let Some(near) = &near else {
+                    return self
+                        .dated_in_full(tx, id, expected, write, idempotency, cutoff)
+                        .await;
+                };
+                let (current, kept) = lock_near(tx, id, near, idempotency).await?;
+                if let Some(kept) = kept {
+                    return Ok(Booked::Repeat(kept));
                 }
                 let admin = admin_for(tx, &expected.by).await?;
+                // Decided from the rows near the write, read under the calendar's lock.
                 let (next, booking) = decide::dated(&current, expected, &admin, write, cutoff)?;
-                persist(tx, Some(&current), &next, cutoff).await?;
-                if let (Some(key), Some(booking)) = (idempotency, &booking) {
-                    remember_booking(tx, key, &next, booking).await?;
-                }
-                Ok(Booked::Made(Arc::new(next), booking))
+                // What this server shows after it: its own copy of the calendar, when that is
+                // the state the rows were read from, with the same write, which must make
+                // the same booking and version. Otherwise (this server has not read the
+                // latest change back yet) the whole calendar is read, as a write that
+                // depends on all of it does.
+                let shown = self
+                    .store
+                    .get(id)
+                    .filter(|mine| mine.state() == current.state())
+                    .and_then(|mine| decide::dated(&mine, expected, &admin, write, cutoff).ok())
+                    .filter(|(mine, made)| mine.version() == next.version() && *made == booking);
+                let Some((shown, made)) = shown else {
+                    return self
+                        .dated_in_full(tx, id, expected, write, idempotency, cutoff)
+                        .await;
+                };
+                let remember = match (idempotency, &booking) {
+                    (Some(key), Some(booking)) => remember_booking(key, &next, booking)?,
+                    _ => Vec::new(),
+                };
+                // The rows, the answer kept and COMMIT: one round trip.
+                persist_then(tx, Some(&current), &next, cutoff, remember, true).await?;
+                Ok(Booked::Made(Arc::new(shown), made))
             })
             .await?;
         match &outcome {
@@ -257,6 +287,42 @@ impl Database {
             Booked::Repeat(kept) => self.store.install_remembered(kept.clone()),
         }
         Ok(outcome)
+    }
+
+    /// [`Database::dated`] from every row of the calendar.
+    async fn dated_in_full(
+        &self,
+        tx: &Tx<'_>,
+        id: &str,
+        expected: &Expected,
+        write: &DatedWrite<'_>,
+        idempotency: Option<&IdempotencyKey>,
+        cutoff: i64,
+    ) -> Result<Booked, Fail> {
+        let current = lock(tx, id).await?;
+        if let Some(key) = idempotency {
+            let kept = tx
+                .query_opt(
+                    &format!(
+                        "SELECT {REMEMBERED} FROM remembered \
+                         WHERE principal = $1 AND key = $2"
+                    ),
+                    &[&key.principal, &key.key],
+                )
+                .await
+                .map_err(db("reading the idempotency key"))?;
+            if let Some(kept) = kept {
+                return Ok(Booked::Repeat(rows::remembered(&kept)?));
+            }
+        }
+        let admin = admin_for(tx, &expected.by).await?;
+        let (next, booking) = decide::dated(&current, expected, &admin, write, cutoff)?;
+        let remember = match (idempotency, &booking) {
+            (Some(key), Some(booking)) => remember_booking(key, &next, booking)?,
+            _ => Vec::new(),
+        };
+        persist_then(tx, Some(&current), &next, cutoff, remember, true).await?;
+        Ok(Booked::Made(Arc::new(next), booking))
     }
 
     /// Adds an admin key, as [`Store::add_admin_key`](availability_core::store::Store::add_admin_key).
@@ -315,15 +381,14 @@ impl Database {
                 let members = group.members().to_vec();
                 let steps: Vec<Step<'_>> = vec![
                     exec(
-                        tx,
                         "INSERT INTO calendar_groups (id, members) VALUES ($1, $2) \
                          ON CONFLICT (id) DO UPDATE SET members = EXCLUDED.members",
                         args(&[&id, &members]),
                     ),
-                    change_row(tx, "group", id, None, None),
-                    notify(tx),
+                    change_row("group", id, None, None),
+                    notify(),
                 ];
-                run_steps(steps, "saving the group").await?;
+                run_steps(tx, steps, "saving the group").await?;
                 Ok((group, !existed))
             })
             .await?;
@@ -351,7 +416,8 @@ impl Database {
                 )));
             }
             run_steps(
-                vec![change_row(tx, "group", id, None, None), notify(tx)],
+                tx,
+                vec![change_row("group", id, None, None), notify()],
                 "removing the group",
             )
             .await
@@ -388,7 +454,6 @@ impl Database {
         self.run("remembering the answer", async |tx| {
             let steps: Vec<Step<'_>> = vec![
                 exec(
-                    tx,
                     "INSERT INTO remembered (principal, key, fingerprint, expires_ms, status, \
                      body, state_incarnation, state_version) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
@@ -403,10 +468,10 @@ impl Database {
                         &state_version,
                     ]),
                 ),
-                change_row(tx, "remembered", &key.principal, Some(&key.key), None),
-                notify(tx),
+                change_row("remembered", &key.principal, Some(&key.key), None),
+                notify(),
             ];
-            run_steps(steps, "remembering the answer").await
+            run_steps(tx, steps, "remembering the answer").await
         })
         .await?;
         self.store.install_remembered(Remembered {

@@ -14,6 +14,7 @@ mod away;
 mod binaries;
 mod follow;
 mod groups;
+mod near;
 mod schema;
 mod types;
 mod webhooks;

@@ -1,0 +1,163 @@
+//! A claim reads from the database only the rows near it: decided from those rows (never
+//! from the instance's memory), pruning what retention drops, and falling back to the whole
+//! calendar when the instance's copy is not the state it read.
+
+use http::{StatusCode, Version};
+
+use super::{always, book, instances, span};
+use crate::support::postgres::{cluster_for, Cluster};
+
+/// Seconds since the epoch, `hours` whole hours from now on (as the suite's `ahead`).
+fn hour(hours: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    (now / 3600 + 72 + hours) * 3600
+}
+
+fn at(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Index entries of bookings read so far, once every backend has reported its reads: an idle
+/// backend does within ten seconds, so this waits that long and then until the count stops
+/// moving.
+async fn bookings_read(db: &tokio_postgres::Client) -> i64 {
+    let read = async || -> i64 {
+        db.query_one(
+            "SELECT coalesce(sum(idx_tup_read), 0)::bigint FROM pg_stat_user_indexes \
+             WHERE relname = 'bookings'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    let mut last = read().await;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let now = read().await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_booking_reads_the_rows_near_it_not_the_whole_calendar() {
+    let Some(cluster) = cluster_for("a_booking_reads_the_rows_near_it") else {
+        return;
+    };
+    let url = cluster.database().await;
+    let servers = instances(1, &url).await;
+    let a = &servers[0];
+    let key = always(a, "desk").await;
+    let c = a.client(Version::HTTP_11);
+    // 150 bookings, one a day.
+    for day in 0..150 {
+        let r = book(&c, "desk", &key, &span(day * 24, day * 24 + 1), None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let db = Cluster::connect(&url).await;
+    let before = bookings_read(&db).await;
+    // Ten more, each with a booking a day before and a day after it.
+    for day in 1..11 {
+        let r = book(&c, "desk", &key, &span(day * 24 + 5, day * 24 + 6), None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let read = bookings_read(&db).await - before;
+    // Each reads the few around it (and checks its span against them as it is inserted),
+    // not the 150 the calendar holds.
+    assert!(
+        read <= 10 * 12,
+        "10 bookings read {read} index entries of bookings"
+    );
+    assert_eq!(a.store.get("desk").unwrap().dated().booking_count(), 160);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_claim_is_decided_from_the_database_and_prunes_what_retention_dropped() {
+    let Some(cluster) = cluster_for("a_claim_is_decided_from_the_database") else {
+        return;
+    };
+    let url = cluster.database().await;
+    let servers = instances(1, &url).await;
+    let a = &servers[0];
+    let key = always(a, "desk").await;
+    let c = a.client(Version::HTTP_11);
+    let db = Cluster::connect(&url).await;
+    let start = hour(5);
+    // Rows the instance never heard of: a booking holding 10:00-10:10 of a half hour, one
+    // that ended ten years ago, and an override of a day ten years ago.
+    db.batch_execute(&format!(
+        "INSERT INTO bookings (calendar, id, span, created_ms) VALUES \
+         ('desk', 1000000, tstzrange(to_timestamp({start}), to_timestamp({}), '[)'), 0), \
+         ('desk', 1000001, tstzrange(now() - interval '3650 days', \
+             now() - interval '3649 days', '[)'), 0); \
+         INSERT INTO overrides (calendar, day, open, firm) \
+             VALUES ('desk', current_date - 3650, 0, 0)",
+        start + 600
+    ))
+    .await
+    .unwrap();
+    // 10:15-10:25 shares that half hour: the database's row refuses it, although the
+    // spans do not overlap and the instance's copy has no booking there.
+    let body = format!(
+        r#"{{"start":"{}","end":"{}"}}"#,
+        at(start + 900),
+        at(start + 1500)
+    );
+    let r = book(&c, "desk", &key, &body, None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert_eq!(r.json()["conflict"]["reason"], "booked", "{}", r.text());
+    // A booking elsewhere is made, and the write drops what retention no longer keeps.
+    let r = book(&c, "desk", &key, &span(30, 31), None).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let old: i64 = db
+        .query_one(
+            "SELECT (SELECT count(*) FROM bookings WHERE id = 1000001) \
+             + (SELECT count(*) FROM overrides WHERE day < current_date - 3000)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(old, 0, "the rows retention dropped are still there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_claim_on_a_copy_behind_the_database_reads_the_whole_calendar() {
+    let Some(cluster) = cluster_for("a_claim_on_a_copy_behind_the_database") else {
+        return;
+    };
+    let url = cluster.database().await;
+    let servers = instances(1, &url).await;
+    let a = &servers[0];
+    let key = always(a, "desk").await;
+    let c = a.client(Version::HTTP_11);
+    let r = book(&c, "desk", &key, &span(0, 1), None).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let before = a.store.get("desk").unwrap();
+    let (version, next) = (before.version(), before.dated().next_booking_id().0);
+    // A change the instance is not told of: its copy is one version behind the database.
+    let db = Cluster::connect(&url).await;
+    db.batch_execute(
+        "UPDATE calendars SET version = version + 1, next_booking = next_booking + 5 \
+         WHERE id = 'desk'",
+    )
+    .await
+    .unwrap();
+    let r = book(&c, "desk", &key, &span(2, 3), None).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    // The answer and the copy are the database's state after the write, not the copy's.
+    assert_eq!(r.json()["version"], version + 2, "{}", r.text());
+    let shown = a.store.get("desk").unwrap();
+    assert_eq!(shown.version(), version + 2);
+    assert_eq!(shown.dated().next_booking_id().0, next + 6);
+    assert_eq!(shown.dated().booking_count(), 2);
+}
