@@ -21,8 +21,8 @@
 # Settings (environment): PG_DURATION (10 s), PG_ROOMS (100), PG_CONNECTIONS (8 per
 # instance), PG_ITEMS (100), PG_CLIENTS (1000), PG_PORT (the database's, 15432), LOAD_PORT
 # (the first instance's, 18443; the second's is one more, the third's two more),
-# PG_SERVER_OPTIONS (more of the database's settings, as `-c name=value`: for example
-# `-c shared_preload_libraries=pg_stat_statements` to see what each statement costs).
+# PG_SERVER_OPTIONS (more of the database's settings, as `-c name=value`), PG_STATEMENTS (1:
+# load pg_stat_statements and report what each statement of the room run cost the database).
 
 set -euo pipefail
 
@@ -45,7 +45,14 @@ build_release drive
 DRIVE_BIN=$TARGET/release/drive
 lift_limits
 
+if [ "${PG_STATEMENTS:-0}" = 1 ]; then
+    PG_SERVER_OPTIONS="${PG_SERVER_OPTIONS:-} -c shared_preload_libraries=pg_stat_statements"
+fi
 start_pg "$DB_PORT"
+psql_q() { as_postgres "$PG_BIN/psql" -X -q -At -h 127.0.0.1 -p "$DB_PORT" -U postgres -c "$1" postgres; }
+if [ "${PG_STATEMENTS:-0}" = 1 ]; then
+    psql_q "CREATE EXTENSION pg_stat_statements" >/dev/null
+fi
 
 PIDS=()
 start_instance() { # N PORT
@@ -77,6 +84,12 @@ sleep 1
 cp "$ROOT/benches/rooms.lua" "$WORK/rooms.lua"
 export BOOK_ROOMS=$ROOMS BOOK_FIRST=$((($(date -u +%s) / 86400 + 2) * 86400))
 
+[ "${PG_STATEMENTS:-0}" = 1 ] && psql_q "SELECT pg_stat_statements_reset()" >/dev/null
+# CPU time (clock ticks, user + system) of the processes named: what each side spends.
+ticks() { for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null; done | awk '{ n += $1 } END { print n + 0 }'; }
+database_ticks() { # shellcheck disable=SC2046
+    ticks $(pgrep -u postgres -x postgres); }
+before_instances=$(ticks "${PIDS[@]}") before_database=$(database_ticks)
 say "room reservation through both instances: $CONNECTIONS connections each, ${DURATION}s"
 WRK_PIDS=()
 for i in 1 2; do
@@ -88,6 +101,8 @@ for i in 1 2; do
     WRK_PIDS+=("$!")
 done
 wait "${WRK_PIDS[@]}" || true
+spent_instances=$(($(ticks "${PIDS[@]}") - before_instances))
+spent_database=$(($(database_ticks) - before_database))
 total_201=0 total_requests=0 lines=""
 for i in 1 2; do
     line=$(grep '^LOAD_RESULT' "$WORK/wrk$i") || die "no result from wrk: $(cat "$WORK/wrk$i")"
@@ -101,6 +116,16 @@ done
 BOOKED=$(awk -v b="$total_201" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')
 REQUESTS=$(awk -v b="$total_requests" -v d="$DURATION" 'BEGIN { printf "%.0f", b / d }')
 say "room reservation: $BOOKED bookings/s, $REQUESTS requests/s in all"
+per_request() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$total_requests" \
+    'BEGIN { printf "%.0f", t / hz * 1e6 / n }'; }
+CPU_INSTANCES=$(per_request "$spent_instances") CPU_DATABASE=$(per_request "$spent_database")
+say "CPU per request: $CPU_INSTANCES us in the instances, $CPU_DATABASE us in the database"
+STATEMENTS=""
+if [ "${PG_STATEMENTS:-0}" = 1 ]; then
+    STATEMENTS=$(psql_q "SELECT '| ' || calls || ' | ' || round(total_exec_time) || ' ms | ' || rows \
+        || ' | ' || left(regexp_replace(query, '\s+', ' ', 'g'), 90) || ' |' \
+        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15")
+fi
 
 say "flash sale: $ITEMS items, $CLIENTS clients, through the first instance"
 FLASH=$(drive flash "$ITEMS" "$CLIENTS") || die "the flash sale failed: $FLASH"
@@ -124,6 +149,17 @@ CALENDARS=$(grep -o 'calendars=[0-9]*' "$WORK/i3/err" | head -n 1 | cut -d= -f2)
     printf '%s' "$lines"
     echo "| both | $REQUESTS | $BOOKED | | | | |"
     echo
+    echo "CPU per request (user and system time over the run, divided by every answer): $CPU_INSTANCES us"
+    echo "in the two instances, $CPU_DATABASE us in the database's processes."
+    echo
+    if [ -n "$STATEMENTS" ]; then
+        echo "What the room run asked of the database (pg_stat_statements, execution time summed):"
+        echo
+        echo "| calls | time | rows | statement |"
+        echo "|--:|--:|--:|---|"
+        echo "$STATEMENTS"
+        echo
+    fi
     echo "## Flash sale through the first instance"
     echo
     echo "    $FLASH"
