@@ -352,7 +352,7 @@ pub(crate) fn calendar_queries<'a>(
                 format!(
                     "SELECT calendar, {OVERRIDE} FROM overrides \
                      WHERE calendar = ($1::text[])[1] AND day BETWEEN $2 AND $3 \
-                     UNION SELECT calendar, {OVERRIDE} FROM overrides \
+                     UNION ALL SELECT calendar, {OVERRIDE} FROM overrides \
                      WHERE calendar = ($1::text[])[1] AND day < $4"
                 ),
                 args![ids, &values.first_day, &values.last_day, &values.cutoff_day],
@@ -412,7 +412,9 @@ fn near_bookings<'a>(ids: &'a Option<Vec<&'a str>>, values: &'a Values) -> Query
             )
         })
         .collect::<Vec<_>>()
-        .join(" UNION ");
+        // A booking two scans find comes twice; the second replaces the first, as a
+        // repeated id does when a calendar is built.
+        .join(" UNION ALL ");
     (sql, args)
 }
 
