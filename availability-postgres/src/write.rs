@@ -26,6 +26,19 @@ use crate::rows::{self, signed, REMEMBERED};
 use crate::webhooks;
 use crate::{timed_out, Database};
 
+/// A pooled connection in the middle of a transaction: dropped with it (a write's future
+/// dropped part way, a timeout, a failed rollback), it is closed rather than given back to
+/// the pool with the transaction open. Emptied once the transaction has ended.
+struct Unfinished(Option<deadpool_postgres::Object>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+}
+
 /// How many times a write that hit a serialization failure or a deadlock is tried.
 const TRIES: usize = 8;
 
@@ -71,8 +84,12 @@ impl Database {
                 }
                 Err(_) => return Err(timed_out(what, &self.settings)),
             };
+            let mut guard = Unfinished(Some(client));
+            let Some(client) = guard.0.as_ref() else {
+                unreachable!("the connection was just put there");
+            };
             let attempt = tokio::time::timeout_at(deadline, async {
-                let tx = Tx::on(&client);
+                let tx = Tx::on(client);
                 // BEGIN goes out with the work's first statements: the connection sends in
                 // order, and the answer to BEGIN comes before theirs.
                 let begin = async { tx.batch_execute("BEGIN").await.map_err(db(what)) };
@@ -93,12 +110,12 @@ impl Database {
             })
             .await;
             let Ok((done, clean)) = attempt else {
-                // The connection may be stuck (its packets lost): it is not reused.
-                drop(deadpool_postgres::Object::take(client));
+                // The connection may be stuck (its packets lost): it is not reused (the
+                // guard drops it).
                 return Err(timed_out(what, &self.settings));
             };
-            if !clean {
-                drop(deadpool_postgres::Object::take(client));
+            if clean {
+                guard.0 = None;
             }
             match done {
                 Ok(value) => return Ok(value),

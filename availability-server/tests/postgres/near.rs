@@ -1,6 +1,7 @@
 //! A claim reads from the database only the rows near it: decided from those rows (never
 //! from the instance's memory), pruning what retention drops, and falling back to the whole
-//! calendar when the instance's copy is not the state it read.
+//! calendar when the instance's copy is not the state it read. A write dropped part way
+//! leaves no transaction open on a pooled connection.
 
 use http::{StatusCode, Version};
 
@@ -160,4 +161,55 @@ async fn a_claim_on_a_copy_behind_the_database_reads_the_whole_calendar() {
     assert_eq!(shown.version(), version + 2);
     assert_eq!(shown.dated().next_booking_id().0, next + 6);
     assert_eq!(shown.dated().booking_count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_dropped_in_its_transaction_leaves_no_transaction_open() {
+    let Some(cluster) = cluster_for("a_write_dropped_in_its_transaction") else {
+        return;
+    };
+    let url = cluster.database().await;
+    let servers = instances(1, &url).await;
+    let a = &servers[0];
+    let key = always(a, "desk").await;
+    let availability_server::store::Storage::Postgres(db, _) = &a.app.storage else {
+        panic!("the instance is not on the database");
+    };
+    // Another session holds the calendar's row: the write begins, then waits for it.
+    let mut holder = Cluster::connect(&url).await;
+    let holding = holder.transaction().await.unwrap();
+    holding
+        .execute("SELECT 1 FROM calendars WHERE id = 'desk' FOR UPDATE", &[])
+        .await
+        .unwrap();
+    let claim = availability_core::dated::Claim::new(hour(1), hour(2));
+    let write = availability_core::store::decide::DatedWrite::Book {
+        claim: &claim,
+        now: hour(-80),
+    };
+    let expected = availability_core::store::Expected::default();
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        db.dated("desk", &expected, &write, None),
+    )
+    .await;
+    assert!(waited.is_err(), "the write did not wait for the row");
+    holding.rollback().await.unwrap();
+    // The dropped write's session is gone, not left in its transaction holding the row.
+    let open = async || -> i64 {
+        holder
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(open().await, 0, "a connection was left in its transaction");
+    // And the calendar takes the next booking at once.
+    let r = book(&a.client(Version::HTTP_11), "desk", &key, &span(1, 2), None).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
 }
