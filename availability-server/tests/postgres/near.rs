@@ -59,8 +59,8 @@ async fn a_booking_reads_the_rows_near_it_not_the_whole_calendar() {
     let a = &servers[0];
     let key = always(a, "desk").await;
     let c = a.client(Version::HTTP_11);
-    // 150 bookings, one a day.
-    for day in 0..150 {
+    // 300 bookings, one a day.
+    for day in 0..300 {
         let r = book(&c, "desk", &key, &span(day * 24, day * 24 + 1), None).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     }
@@ -72,13 +72,15 @@ async fn a_booking_reads_the_rows_near_it_not_the_whole_calendar() {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     }
     let read = bookings_read(&db).await - before;
-    // Each reads the few around it (and checks its span against them as it is inserted),
-    // not the 150 the calendar holds.
+    // Each reads the few around it (and checks its span against them as it is inserted):
+    // about 70 in all, not the 300 the calendar holds each time (3,000 and more). Under load
+    // the follower may read the change log before the instance has installed a write of its
+    // own, and reload the calendar once (300 more): a few of those are allowed for.
     assert!(
-        read <= 10 * 12,
+        read <= 1_200,
         "10 bookings read {read} index entries of bookings"
     );
-    assert_eq!(a.store.get("desk").unwrap().dated().booking_count(), 160);
+    assert_eq!(a.store.get("desk").unwrap().dated().booking_count(), 310);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -91,18 +93,32 @@ async fn a_claim_is_decided_from_the_database_and_prunes_what_retention_dropped(
     let a = &servers[0];
     let key = always(a, "desk").await;
     let c = a.client(Version::HTTP_11);
+    // Two ids below the calendar's next one, made and cancelled: rows written with them
+    // look like the calendar's own.
+    let mut free = Vec::new();
+    for hours in [400, 500] {
+        let r = book(&c, "desk", &key, &span(hours, hours + 1), None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let id: i64 = r.json()["id"].as_str().unwrap().parse().unwrap();
+        let path = format!("/calendars/desk/bookings/{id}");
+        let r = c.authed(http::Method::DELETE, &path, &key).await;
+        assert!(r.status.is_success(), "{}", r.text());
+        free.push(id);
+    }
     let db = Cluster::connect(&url).await;
     let start = hour(5);
     // Rows the instance never heard of: a booking holding 10:00-10:10 of a half hour, one
     // that ended ten years ago, and an override of a day ten years ago.
     db.batch_execute(&format!(
         "INSERT INTO bookings (calendar, id, span, created_ms) VALUES \
-         ('desk', 1000000, tstzrange(to_timestamp({start}), to_timestamp({}), '[)'), 0), \
-         ('desk', 1000001, tstzrange(now() - interval '3650 days', \
+         ('desk', {}, tstzrange(to_timestamp({start}), to_timestamp({}), '[)'), 0), \
+         ('desk', {}, tstzrange(now() - interval '3650 days', \
              now() - interval '3649 days', '[)'), 0); \
          INSERT INTO overrides (calendar, day, open, firm) \
              VALUES ('desk', current_date - 3650, 0, 0)",
-        start + 600
+        free[0],
+        start + 600,
+        free[1],
     ))
     .await
     .unwrap();
@@ -121,9 +137,9 @@ async fn a_claim_is_decided_from_the_database_and_prunes_what_retention_dropped(
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let old: i64 = db
         .query_one(
-            "SELECT (SELECT count(*) FROM bookings WHERE id = 1000001) \
+            "SELECT (SELECT count(*) FROM bookings WHERE id = $1) \
              + (SELECT count(*) FROM overrides WHERE day < current_date - 3000)",
-            &[],
+            &[&free[1]],
         )
         .await
         .unwrap()
@@ -141,7 +157,8 @@ async fn a_claim_on_a_copy_behind_the_database_reads_the_whole_calendar() {
     let a = &servers[0];
     let key = always(a, "desk").await;
     let c = a.client(Version::HTTP_11);
-    let r = book(&c, "desk", &key, &span(0, 1), None).await;
+    // A booking ten days away from the next one: not among the rows near it.
+    let r = book(&c, "desk", &key, &span(240, 241), None).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let before = a.store.get("desk").unwrap();
     let (version, next) = (before.version(), before.dated().next_booking_id().0);
@@ -160,6 +177,7 @@ async fn a_claim_on_a_copy_behind_the_database_reads_the_whole_calendar() {
     let shown = a.store.get("desk").unwrap();
     assert_eq!(shown.version(), version + 2);
     assert_eq!(shown.dated().next_booking_id().0, next + 6);
+    // The whole calendar, not the rows near the write.
     assert_eq!(shown.dated().booking_count(), 2);
 }
 
