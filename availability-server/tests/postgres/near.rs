@@ -7,6 +7,7 @@ use http::{StatusCode, Version};
 
 use super::{always, book, instances, span};
 use crate::support::postgres::{cluster_for, Cluster};
+use crate::support::TestServer;
 
 /// Seconds since the epoch, `hours` whole hours from now on (as the suite's `ahead`).
 fn hour(hours: i64) -> i64 {
@@ -49,15 +50,22 @@ async fn bookings_read(db: &tokio_postgres::Client) -> i64 {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_booking_reads_the_rows_near_it_not_the_whole_calendar() {
-    let Some(cluster) = cluster_for("a_booking_reads_the_rows_near_it") else {
-        return;
-    };
+/// The URL of a new database of the test cluster, one instance on it, and the key of its
+/// calendar `desk`, open every hour; `None` when the cluster is missing.
+async fn one_desk(test: &str) -> Option<(String, Vec<TestServer>, String)> {
+    let cluster = cluster_for(test)?;
     let url = cluster.database().await;
     let servers = instances(1, &url).await;
+    let key = always(&servers[0], "desk").await;
+    Some((url, servers, key))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_booking_reads_the_rows_near_it_not_the_whole_calendar() {
+    let Some((url, servers, key)) = one_desk("a_booking_reads_the_rows_near_it").await else {
+        return;
+    };
     let a = &servers[0];
-    let key = always(a, "desk").await;
     let c = a.client(Version::HTTP_11);
     // 300 bookings, one a day.
     for day in 0..300 {
@@ -85,13 +93,10 @@ async fn a_booking_reads_the_rows_near_it_not_the_whole_calendar() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_claim_is_decided_from_the_database_and_prunes_what_retention_dropped() {
-    let Some(cluster) = cluster_for("a_claim_is_decided_from_the_database") else {
+    let Some((url, servers, key)) = one_desk("a_claim_is_decided_from_the_database").await else {
         return;
     };
-    let url = cluster.database().await;
-    let servers = instances(1, &url).await;
     let a = &servers[0];
-    let key = always(a, "desk").await;
     let c = a.client(Version::HTTP_11);
     // Two ids below the calendar's next one, made and cancelled: rows written with them
     // look like the calendar's own.
@@ -149,13 +154,10 @@ async fn a_claim_is_decided_from_the_database_and_prunes_what_retention_dropped(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_claim_on_a_copy_behind_the_database_reads_the_whole_calendar() {
-    let Some(cluster) = cluster_for("a_claim_on_a_copy_behind_the_database") else {
+    let Some((url, servers, key)) = one_desk("a_claim_on_a_copy_behind_the_database").await else {
         return;
     };
-    let url = cluster.database().await;
-    let servers = instances(1, &url).await;
     let a = &servers[0];
-    let key = always(a, "desk").await;
     let c = a.client(Version::HTTP_11);
     // A booking ten days away from the next one: not among the rows near it.
     let r = book(&c, "desk", &key, &span(240, 241), None).await;
@@ -183,13 +185,10 @@ async fn a_claim_on_a_copy_behind_the_database_reads_the_whole_calendar() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_write_dropped_in_its_transaction_leaves_no_transaction_open() {
-    let Some(cluster) = cluster_for("a_write_dropped_in_its_transaction") else {
+    let Some((url, servers, key)) = one_desk("a_write_dropped_in_its_transaction").await else {
         return;
     };
-    let url = cluster.database().await;
-    let servers = instances(1, &url).await;
     let a = &servers[0];
-    let key = always(a, "desk").await;
     let availability_server::store::Storage::Postgres(db, _) = &a.app.storage else {
         panic!("the instance is not on the database");
     };
