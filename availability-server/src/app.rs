@@ -98,12 +98,16 @@ impl Default for AppSettings {
 }
 
 impl App {
-    /// Shared state over this store file. Indexes the store's keys.
+    /// Shared state over this store file. Indexes the store's keys before it returns.
     pub fn new(store: Arc<Store>, auth: Auth, limits: Limits, settings: AppSettings) -> App {
-        App::with_origins(Storage::File(store), auth, limits, settings, Vec::new())
+        let app = App::with_origins(Storage::File(store), auth, limits, settings, Vec::new());
+        app.auth.index_all(&app.store);
+        app
     }
 
-    /// Shared state over `storage`, letting pages of `cors_origins` write. Indexes the keys.
+    /// Shared state over `storage`, letting pages of `cors_origins` write. The keys are not
+    /// indexed yet: the caller starts that ([`Auth::index_all_in_background`]), and key
+    /// checks that need the index wait for it.
     pub fn with_origins(
         storage: Storage,
         auth: Auth,
@@ -112,7 +116,6 @@ impl App {
         cors_origins: Vec<String>,
     ) -> App {
         let store = Arc::clone(storage.store());
-        auth.index_all(&store);
         App {
             store,
             storage,

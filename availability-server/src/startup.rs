@@ -169,6 +169,8 @@ pub async fn prepare(config: &Config, opened: Opened) -> Result<Prepared, String
     if let Storage::Postgres(_, told) = &app.storage {
         let _ = told.set(Arc::downgrade(&app));
     }
+    // A second at a million calendars: the server answers meanwhile (see `Owners`).
+    app.auth.index_all_in_background(Arc::clone(&app.store));
     let key_file = config
         .webhook_key_file
         .clone()

@@ -89,8 +89,20 @@ impl KeyHash {
     /// [`Error::is_parse`] when the id is not 1 to 32 characters of `[A-Za-z0-9_-]`, or the
     /// hash is not 1 to 100 printable ASCII characters (a bcrypt hash is 60).
     pub fn new(id: impl Into<String>, hash: impl Into<String>) -> Result<KeyHash, Error> {
-        let (id, hash) = (id.into(), hash.into());
-        check_key_id(&id)?;
+        KeyHash::from_parts(&id.into(), &hash.into(), None, KeyScope::Write, now_ms())
+    }
+
+    /// A key as a record of the file holds it, checked as [`KeyHash::new`] and
+    /// [`KeyHash::with_label`] check, in one allocation: opening a store makes one for every
+    /// key of every calendar.
+    pub(crate) fn from_parts(
+        id: &str,
+        hash: &str,
+        label: Option<&str>,
+        scope: KeyScope,
+        created_ms: i64,
+    ) -> Result<KeyHash, Error> {
+        check_key_id(id)?;
         if hash.is_empty()
             || hash.len() > MAX_KEY_HASH
             || !hash.bytes().all(|b| b.is_ascii_graphic())
@@ -103,13 +115,21 @@ impl KeyHash {
                 ),
             ));
         }
+        let label = label.unwrap_or_default();
+        if !label.is_empty() {
+            check_label(label)?;
+        }
+        let mut text = String::with_capacity(id.len() + hash.len() + label.len());
+        text.push_str(id);
+        text.push_str(hash);
+        text.push_str(label);
         Ok(KeyHash {
             // The checks bound both lengths well below 256.
             id_len: id.len() as u8,
             hash_len: hash.len() as u8,
-            text: (id + &hash).into_boxed_str(),
-            scope: KeyScope::Write,
-            created_ms: now_ms(),
+            text: text.into_boxed_str(),
+            scope,
+            created_ms,
         })
     }
 
@@ -128,15 +148,7 @@ impl KeyHash {
     /// characters.
     pub fn with_label(mut self, label: impl Into<String>) -> Result<KeyHash, Error> {
         let label = label.into();
-        if label.is_empty() || label.len() > MAX_KEY_LABEL || label.chars().any(char::is_control) {
-            return Err(Error::new(
-                Kind::Parse,
-                format!(
-                    "invalid key label: it must be 1 to {MAX_KEY_LABEL} bytes of text without \
-                     control characters"
-                ),
-            ));
-        }
+        check_label(&label)?;
         let unlabelled = usize::from(self.id_len) + usize::from(self.hash_len);
         self.text = (String::from(&self.text[..unlabelled]) + &label).into_boxed_str();
         Ok(self)
@@ -175,6 +187,20 @@ impl KeyHash {
     pub fn hash(&self) -> &str {
         &self.text[usize::from(self.id_len)..usize::from(self.id_len) + usize::from(self.hash_len)]
     }
+}
+
+/// Checks a key's label: 1 to 64 bytes of text without control characters.
+fn check_label(label: &str) -> Result<(), Error> {
+    if label.is_empty() || label.len() > MAX_KEY_LABEL || label.chars().any(char::is_control) {
+        return Err(Error::new(
+            Kind::Parse,
+            format!(
+                "invalid key label: it must be 1 to {MAX_KEY_LABEL} bytes of text without \
+                 control characters"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a key id: 1 to 32 characters of `[A-Za-z0-9_-]`.

@@ -378,17 +378,11 @@ pub(crate) fn decode_keys(
                 .ok_or_else(|| String::from("an unknown key scope"))?;
             let label_len = cursor.byte()? as usize;
             let created = cursor.i64()?;
-            let id = cursor.text(id_len, "key id")?;
-            let hash = cursor.text(hash_len, "key hash")?;
-            let label = cursor.text(label_len, "key label")?;
-            let mut key = KeyHash::new(id, hash)
-                .map_err(text_error)?
-                .with_scope(scope)
-                .created_at(created);
-            if label_len > 0 {
-                key = key.with_label(label).map_err(text_error)?;
-            }
-            key
+            let id = cursor.str(id_len, "key id")?;
+            let hash = cursor.str(hash_len, "key hash")?;
+            let label = cursor.str(label_len, "key label")?;
+            let label = (label_len > 0).then_some(label);
+            KeyHash::from_parts(id, hash, label, scope, created).map_err(text_error)?
         };
         if keys.iter().any(|k| k.id() == key.id()) {
             return Err(format!("key id {:?} appears twice", key.id()));
@@ -466,16 +460,16 @@ impl CalendarRecord {
             1 if format != MIGRATES_FROM => true,
             _ => return Err(String::from("a flags byte with unknown bits")),
         };
-        let id = cursor.text(id_len, "calendar id")?;
-        check_id(&id).map_err(|e| alloc::string::ToString::to_string(&e))?;
-        let zone = cursor.text(zone_len, "time-zone name")?;
-        check_zone_name(&zone).map_err(|e| alloc::string::ToString::to_string(&e))?;
+        let id = cursor.str(id_len, "calendar id")?;
+        check_id(id).map_err(|e| alloc::string::ToString::to_string(&e))?;
+        let zone = cursor.str(zone_len, "time-zone name")?;
+        check_zone_name(zone).map_err(|e| alloc::string::ToString::to_string(&e))?;
         let keys = decode_keys(&mut cursor, key_count, format)?;
         let types = types::decode(&mut cursor)?;
         cursor.finish()?;
         Ok(CalendarRecord {
             id: Arc::from(id),
-            zone: shared_zone(&zone),
+            zone: shared_zone(zone),
             week,
             version,
             changed_at_ms,

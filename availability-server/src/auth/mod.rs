@@ -100,18 +100,48 @@ struct Memo {
     expires: Instant,
 }
 
-/// The index of calendar keys, both ways, so that a change to one calendar costs only its
-/// own keys.
+/// The index of calendar keys: which calendar has a key of this id. A request with another
+/// calendar's key (or a calendar's key where an admin key is needed) is told whose it is: a
+/// 403, not a 401.
+///
+/// At start it is built from every calendar on a thread of its own, while the server
+/// already answers (a second at a million calendars): changes meanwhile are indexed as
+/// usual, into the partial index, and win over what the build read. A key check that finds
+/// nothing before the build is complete waits for it.
 #[derive(Debug, Default)]
 struct Owners {
     /// key id -> the id of the calendar that has it. An entry may outlive its key (a change
     /// indexed late, by a request that lost a race): whoever finds it checks the calendar.
     by_key: HashMap<Box<str>, Arc<str>, foldhash::fast::RandomState>,
+    /// Whether every calendar is in `by_key`, not only those changed since the start.
+    complete: bool,
 }
 
 impl Owners {
+    /// The keys of every calendar of `store`.
+    fn of(store: &Store) -> HashMap<Box<str>, Arc<str>, foldhash::fast::RandomState> {
+        let mut by_key = HashMap::default();
+        // About one key per calendar: room made once, not rehashed as the index grows.
+        by_key.reserve(store.len());
+        store.for_each(|calendar| {
+            // Most calendars of a large store may have no key: they cost the index nothing.
+            for key in calendar.keys() {
+                by_key.insert(Box::from(key.id()), calendar.shared_id());
+            }
+        });
+        by_key
+    }
+
+    /// Completes the index with `built` ([`Owners::of`]), which was read while changes went
+    /// on: what those changes indexed is newer, and stays. (What they forgot may come back
+    /// from `built`: a stale entry, which the finder checks.)
+    fn complete(&mut self, mut built: HashMap<Box<str>, Arc<str>, foldhash::fast::RandomState>) {
+        built.extend(self.by_key.drain());
+        self.by_key = built;
+        self.complete = true;
+    }
+
     fn set(&mut self, calendar: &Calendar) {
-        // Most calendars of a large store may have no key: they cost the index nothing.
         for key in calendar.keys() {
             self.by_key
                 .insert(Box::from(key.id()), calendar.shared_id());
@@ -141,8 +171,10 @@ pub struct Auth {
     memo_ttl: Duration,
     /// key id -> what verified under it.
     memo: Mutex<HashMap<String, Memo>>,
-    /// Which calendar each calendar key belongs to.
-    owners: RwLock<Owners>,
+    /// Which calendar each calendar key belongs to; shared with the thread that builds it.
+    owners: Arc<RwLock<Owners>>,
+    /// Woken when the index of owners is complete.
+    indexed: Arc<tokio::sync::Notify>,
     /// At most this many bcrypt computations at once.
     bcrypt: Semaphore,
     /// How long a key check waits for a bcrypt slot.
@@ -230,7 +262,8 @@ impl Auth {
             memo_key,
             memo_ttl: settings.memo_ttl,
             memo: Mutex::new(HashMap::new()),
-            owners: RwLock::new(Owners::default()),
+            owners: Arc::default(),
+            indexed: Arc::default(),
             bcrypt: Semaphore::new(settings.bcrypt_concurrency.max(1)),
             bcrypt_wait: settings.bcrypt_wait,
             bcrypt_per_client: settings.bcrypt_per_client.max(1),
@@ -263,13 +296,50 @@ impl Auth {
         !self.configured_admin.is_empty() || !store.admin_keys().is_empty()
     }
 
-    /// Rebuilds the index of key owners from every calendar (at start).
+    /// Builds the index of key owners from every calendar, on this thread.
     pub fn index_all(&self, store: &Store) {
-        let mut owners = Owners::default();
-        // About one key per calendar: room made once, not rehashed as the index grows.
-        owners.by_key.reserve(store.len());
-        store.for_each(|calendar| owners.set(calendar));
-        *self.owners.write().unwrap_or_else(|e| e.into_inner()) = owners;
+        let built = Owners::of(store);
+        complete_index(&self.owners, &self.indexed, built);
+    }
+
+    /// Builds the index of key owners from every calendar on a thread of its own, while
+    /// requests are answered ([`Owners`]); on this thread if no thread can be had.
+    pub fn index_all_in_background(&self, store: Arc<Store>) {
+        let (owners, indexed) = (Arc::clone(&self.owners), Arc::clone(&self.indexed));
+        let spawned = std::thread::Builder::new()
+            .name(String::from("key-index"))
+            .spawn({
+                let store = Arc::clone(&store);
+                move || {
+                    let built = Owners::of(&store);
+                    complete_index(&owners, &indexed, built);
+                }
+            });
+        if spawned.is_err() {
+            self.index_all(&store);
+        }
+    }
+
+    /// Whether the index of key owners holds every calendar.
+    pub fn is_indexed(&self) -> bool {
+        self.owners
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .complete
+    }
+
+    /// Returns once the index of key owners holds every calendar.
+    async fn until_indexed(&self) {
+        loop {
+            let notified = self.indexed.notified();
+            tokio::pin!(notified);
+            // Registered before the check: a completion between the two still wakes it.
+            notified.as_mut().enable();
+            if self.is_indexed() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Records the keys of a calendar after a change that may have added or removed some.
@@ -471,7 +541,15 @@ impl Auth {
                 "the key is malformed or mistyped (its checksum does not match): {SHAPE}"
             ))
         })?;
-        let (principal, stored) = self.find(store, id, need).ok_or_else(|| {
+        let found = match self.find(store, id, need) {
+            // Another calendar's key, perhaps, which the index does not hold yet.
+            None if !self.is_indexed() => {
+                self.until_indexed().await;
+                self.find(store, id, need)
+            }
+            found => found,
+        };
+        let (principal, stored) = found.ok_or_else(|| {
             Problem::unauthorized("no such key: it may have been revoked, or mistyped")
         })?;
         let number = u64::from_str_radix(id, 16).unwrap_or(u64::MAX);
@@ -563,6 +641,22 @@ impl Auth {
     }
 }
 
+/// Completes `owners` with `built` and wakes the key checks waiting for it.
+fn complete_index(
+    owners: &RwLock<Owners>,
+    indexed: &tokio::sync::Notify,
+    built: HashMap<Box<str>, Arc<str>, foldhash::fast::RandomState>,
+) {
+    owners
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .complete(built);
+    indexed.notify_waiters();
+}
+
 fn ceil_secs(d: Duration) -> u64 {
     (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
+
+#[cfg(test)]
+mod tests;

@@ -48,10 +48,13 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn text(&mut self, n: usize, what: &str) -> Result<String, String> {
+        self.str(n, what).map(String::from)
+    }
+
+    /// The next `n` bytes as text, borrowed from the payload.
+    pub(crate) fn str(&mut self, n: usize, what: &str) -> Result<&'a str, String> {
         let bytes = self.take(n)?;
-        core::str::from_utf8(bytes)
-            .map(String::from)
-            .map_err(|_| format!("the {what} is not UTF-8"))
+        core::str::from_utf8(bytes).map_err(|_| format!("the {what} is not UTF-8"))
     }
 
     /// An id (a calendar's or a group's): its length byte, then `[a-z0-9][a-z0-9-]{0,62}`.
