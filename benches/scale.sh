@@ -23,7 +23,8 @@
 # 3. Starts the release server on the copy (pinned to CPU 0, its rate limits lifted, its TLS
 #    identity made once beforehand), times it from the process's start to its first 200 on
 #    /readyz, and to its first answer of any kind (503 while the store loads; `scale ready`
-#    polls every 2 ms from CPU 1), and reads its VmRSS a second later.
+#    polls every 2 ms from CPU 1), and reads its VmRSS three seconds later (the index of key
+#    owners is built after ready: a second at a million calendars).
 # 4. Reads random calendars' weeks as JSON (`GET /calendars/{id}/availability`, the read
 #    load.sh calls "the week as JSON"): wrk on CPU 1, HTTP/1.1, keep-alive, SCALE_CONNECTIONS
 #    connections, SCALE_DURATION seconds, each request a calendar drawn at random among the N;
@@ -36,13 +37,20 @@
 #    rounds of 4,096 lookups); SCALE_COMMITS durable `Store::commit`s of a small change
 #    (Saturday 10:00-12:00) to random calendars one at a time, then as many again from
 #    SCALE_THREADS threads at once: p50, p99 and commits/s; and SCALE_CREATES more durable
-#    creates, one at a time, each with a key: p50, p99 and creates/s.
+#    creates, one at a time, each with a key: p50, p99 and creates/s; and five durable
+#    batches of 1,000 creates, one commit each: median and slowest.
+#
+# After the last size, `scale side-by-side` opens the smallest size's store and the largest's
+# (copies on the disk) in one process and makes SCALE_CREATES_SIDE durable creates in each,
+# by turns: the p50 of each and their ratio, free of the disk's changing moods between runs.
 #
 # The report (one row per size) goes to target/scale-report.md and to stdout.
 #
 # Settings (environment):
 #   SCALE_SIZES        the sizes, in calendars (default "10000 100000 1000000")
 #   SCALE_CREATES      durable creates timed at each size (default 200)
+#   SCALE_CREATES_SIDE durable creates in the smallest and the largest store by turns
+#                      (default 1000 in each)
 #   SCALE_COMMITS      durable commits timed at each size, one at a time; as many again from
 #                      SCALE_THREADS threads (default 1000)
 #   SCALE_THREADS      threads of the concurrent commits (default 8)
@@ -70,6 +78,7 @@ set -euo pipefail
 
 SIZES=${SCALE_SIZES:-10000 100000 1000000}
 CREATES=${SCALE_CREATES:-200}
+CREATES_SIDE=${SCALE_CREATES_SIDE:-1000}
 COMMITS=${SCALE_COMMITS:-1000}
 THREADS=${SCALE_THREADS:-8}
 DURATION=${SCALE_DURATION:-10}
@@ -197,7 +206,8 @@ measure_size() { # N
     start_measured "$data"
     ROW[$n/start_ms]=$STARTUP_MS
     ROW[$n/answer_ms]=$ANSWER_MS
-    sleep 1
+    # The index of key owners is built after ready, while the server answers: idle is after it.
+    sleep 3
     ROW[$n/idle_kb]=$(memory_kb VmRSS)
     grep -q 'avk_' "$data/server.out" && die "the server made an admin key: the store had none"
     curl -ksS --fail -o /dev/null "https://127.0.0.1:$SERVER_PORT/calendars/$(printf 'c%07d' "$n")/availability" ||
@@ -241,7 +251,23 @@ for n in "${SIZES[@]}"; do
         continue
     fi
     measure_size "$n"
+    # The smallest size's store, for the creates side by side with the largest below.
+    [ -e "$WORK/smallest.store" ] || { cp "$FILL/availability.store" "$WORK/smallest.store"; SMALLEST=$n; }
 done
+
+# Durable creates in the smallest and the largest store by turns, in one process, both on
+# the disk: what a create costs as the store grows, the disk's moods falling on both alike.
+SIDE=""
+if [ -n "${SMALLEST:-}" ] && [ "$FILLED" -gt "$SMALLEST" ] && [ -z "${FULL:-}" ]; then
+    say "creating in the stores of $SMALLEST and $FILLED calendars by turns"
+    mkdir -p "$WORK/side/small" "$WORK/side/large"
+    cp "$WORK/smallest.store" "$WORK/side/small/availability.store"
+    cp "$FILL/availability.store" "$WORK/side/large/"
+    sync "$WORK/side/small/availability.store" "$WORK/side/large/availability.store"
+    SIDE=$("${SERVER_CPUS[@]}" "$SCALE_BIN" side-by-side "$WORK/side/small" "$SMALLEST" \
+        "$WORK/side/large" "$FILLED" "$CREATES_SIDE") || die "the creates side by side failed: $SIDE"
+    rm -rf "$WORK/side"
+fi
 
 # --- The report ------------------------------------------------------------------------------
 
@@ -266,23 +292,23 @@ m() { field "${ROW[$n/measure]}" "$1"; }
     echo "- sizes $(printf '%s ' "${SIZES[@]}")(one store, grown from each to the next); each calendar:" \
         "\`c\` and 7 digits, a zone of twenty, one of four weekly patterns, one key (one bcrypt hash, cost 12, shared by every key id);" \
         "the store also holds \`default\` and an admin key"
-    echo "- server: start to its first 200 on /readyz, and to its first answer of any status (files in the page cache, just copied); idle VmRSS one second later;" \
+    echo "- server: start to its first 200 on /readyz, and to its first answer of any status (files in the page cache, just copied); idle VmRSS three seconds later (the key index, built after ready, done);" \
         "peak VmHWM after the reads"
     echo "- reads: $(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }'), HTTP/1.1, TLS, keep-alive, $CONNECTIONS connections," \
         "${DURATION} s, \`GET /calendars/{random id}/availability?$QUERY\`; per CPU-second: requests over the server's user + system time"
     echo "- in process (a process of its own, on the server's CPU): \`Store::open\` and what it adds to VmRSS (of which anonymous memory / mapped file); \`Store::get\` of random ids," \
         "median of 200 rounds of 4,096; $COMMITS durable commits of one range to random calendars one at a time, then" \
-        "$COMMITS from $THREADS threads; $CREATES durable creates with a key each"
+        "$COMMITS from $THREADS threads; $CREATES durable creates with a key each; five durable batches of 1,000 creates, one commit each (median and slowest)"
     if [ ${#LIMIT_FLAGS[@]} -gt 0 ]; then
         echo "- the server's per-client rate limits were lifted (all the load comes from 127.0.0.1): ${LIMIT_FLAGS[*]}"
     fi
     echo
-    echo "| calendars | store file (per calendar) | journal (per calendar) | filled in | server start to ready (to its first answer) | server idle RSS | server peak RSS | \`Store::open\` | RSS growth of the open (anon / file) | \`get\` median | create p50 / p99 | creates/s | commit p50 / p99 | commits/s | commit p50 / p99, $THREADS threads | commits/s, $THREADS threads | reads/s | reads per server CPU-second | read p50 / p99 | server CPU | failed reads | run |"
-    echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+    echo "| calendars | store file (per calendar) | journal (per calendar) | filled in | server start to ready (to its first answer) | server idle RSS | server peak RSS | \`Store::open\` | RSS growth of the open (anon / file) | \`get\` median | create p50 / p99 | creates/s | batch of 1,000: median / slowest | commit p50 / p99 | commits/s | commit p50 / p99, $THREADS threads | commits/s, $THREADS threads | reads/s | reads per server CPU-second | read p50 / p99 | server CPU | failed reads | run |"
+    echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
     for n in "${SIZES[@]}"; do
         if [ -n "${ROW[$n/refused]:-}" ]; then
             echo "| $(commas "$n") | refused at calendar $(commas "${ROW[$n/refused]%% *}"): ${ROW[$n/refused]#* } |" \
-                "| | | | | | | | | | | | | | | | | | | |"
+                "| | | | | | | | | | | | | | | | | | | | |"
             continue
         fi
         created=$(m created)
@@ -298,12 +324,19 @@ m() { field "${ROW[$n/measure]}" "$1"; }
             "| $(commas "${ROW[$n/journal]}") B ($(awk -v b="${ROW[$n/journal]}" -v n="$n" 'BEGIN { printf "%.2f", b / n }') B)" \
             "| ${ROW[$n/fill_s]} s | $(commas "${ROW[$n/start_ms]}") ms ($(commas "${ROW[$n/answer_ms]}") ms) | $(mb "${ROW[$n/idle_kb]}") | $(mb "${ROW[$n/peak_kb]}")" \
             "| $(m open_ms) ms | $(mb "$(m rss_growth_kb)") ($(mb "$(m anon_growth_kb)") / $(mb "$(m file_growth_kb)"))" \
-            "| $(m get_ns) ns | $creates | $create_rate" \
+            "| $(m get_ns) ns | $creates | $create_rate | $(m batch_median_ms) / $(m batch_max_ms) ms" \
             "| $(m commit_p50_us) / $(m commit_p99_us) µs | $(commas "$(m commits_per_s)")" \
             "| $(m commit_threads_p50_us) / $(m commit_threads_p99_us) µs | $(commas "$(m commits_threads_per_s)")" \
             "| $(commas "${ROW[$n/reads]}") | $(commas "${ROW[$n/per_cpu]}") | $(ms "${ROW[$n/read_p50]}") / $(ms "${ROW[$n/read_p99]}")" \
             "| ${ROW[$n/cpu]} % | ${ROW[$n/failed]} | ${ROW[$n/run_s]} s |"
     done
+    if [ -n "$SIDE" ]; then
+        echo
+        echo "Durable creates side by side, $CREATES_SIDE in each store by turns (one process, the disk's" \
+            "moods on both): $(commas "$SMALLEST") calendars p50 / p99 $(field "$SIDE" small_p50_us) /" \
+            "$(field "$SIDE" small_p99_us) µs; $(commas "$FILLED") calendars $(field "$SIDE" large_p50_us) /" \
+            "$(field "$SIDE" large_p99_us) µs; p50 ratio $(field "$SIDE" ratio_p50)."
+    fi
     echo
     echo "Filled in: the time to fill the store from the size before (or from empty) to this one" \
         "(two durable writes per calendar, $FILLED_WHERE). Run: this size's measurements after the" \

@@ -219,17 +219,19 @@ fn time_zones(
     // The records share one copy of each zone name: a name's address tells whether it was
     // seen, without comparing the name (a store of a million calendars has a few hundred).
     // Hashed with foldhash: SipHash made this pass take half a second at a million.
-    let mut seen: std::collections::HashSet<usize, foldhash::fast::RandomState> =
-        std::collections::HashSet::default();
-    let mut zones = std::collections::BTreeSet::new();
-    store.for_each(|calendar| {
-        let zone = calendar.zone();
-        if seen.insert(zone.as_ptr() as usize) {
-            zones.insert(zone.to_owned());
-        }
-    });
-    let tzdata =
-        availability_server::tzdata::install(configured, zones.iter().map(String::as_str))?;
+    let in_use = || {
+        let mut seen: std::collections::HashSet<usize, foldhash::fast::RandomState> =
+            std::collections::HashSet::default();
+        let mut zones = Vec::new();
+        store.for_each(|calendar| {
+            let zone = calendar.zone();
+            if seen.insert(zone.as_ptr() as usize) {
+                zones.push(zone.to_owned());
+            }
+        });
+        zones
+    };
+    let tzdata = availability_server::tzdata::install(configured, in_use)?;
     // Bookings claim the owner slots their spans fall in under the release now in use;
     // the store was opened with the bundled one, so only another needs a pass over them.
     if !std::ptr::eq(tzdata.db, availability_core::tz::Tzdb::bundled()) {

@@ -45,25 +45,21 @@ pub struct Chosen {
     pub note: Option<String>,
 }
 
-/// Reads the database `source` names, without installing it. `in_use` are the zone names the
-/// stored calendars use: a release that lacks one of them would fail every read of that
+/// Reads the database `source` names, without installing it. `in_use` gives the zone names
+/// the stored calendars use: a release that lacks one of them would fail every read of that
 /// calendar, so the default passes over such a system directory, and a configured directory
-/// is refused.
+/// is refused. It is called only when a directory is read (finding the names is a pass over
+/// every calendar: a fifth of a second at a million).
 ///
 /// # Errors
 ///
 /// A message naming the directory and what is wrong with it (or the zones it lacks), for
 /// [`Source::Dir`] only: the default falls back to the bundled release when the system's
 /// cannot be read or lacks a zone.
-pub fn choose<'a>(
-    source: &Source,
-    in_use: impl IntoIterator<Item = &'a str>,
-) -> Result<Chosen, String> {
-    let in_use: Vec<&str> = in_use.into_iter().collect();
-    let lacking = |db: &'static Tzdb| -> Vec<&str> {
-        let mut names: Vec<&str> = in_use
-            .iter()
-            .copied()
+pub fn choose(source: &Source, in_use: impl FnOnce() -> Vec<String>) -> Result<Chosen, String> {
+    let lacking = |db: &'static Tzdb| -> Vec<String> {
+        let mut names: Vec<String> = in_use()
+            .into_iter()
             .filter(|name| db.zone(name).is_err())
             .collect();
         names.sort_unstable();
@@ -139,10 +135,7 @@ pub fn choose<'a>(
 /// # Errors
 ///
 /// As [`choose`], or when a zone was named before (a bug: call this first).
-pub fn install<'a>(
-    source: &Source,
-    in_use: impl IntoIterator<Item = &'a str>,
-) -> Result<Chosen, String> {
+pub fn install(source: &Source, in_use: impl FnOnce() -> Vec<String>) -> Result<Chosen, String> {
     let chosen = choose(source, in_use)?;
     chosen.db.install().map_err(|e| e.to_string())?;
     Ok(chosen)

@@ -13,6 +13,7 @@ use super::checked::KeyHash;
 use super::format::{keys_len, CalendarRecord};
 use super::groups::Group;
 use super::history::{self, PastPattern};
+use super::id_key::IdKey;
 use super::journal_format::{len, Owner, Record, Remembered, ALIGN, FRAME};
 use super::outbox::Outbox;
 use crate::dated::GroupRef;
@@ -24,7 +25,7 @@ use crate::dated::GroupRef;
 pub(super) struct Live {
     /// By id and incarnation. An entry without a record holds dated data of no calendar
     /// (a damaged log's): compaction leaves it out.
-    calendars: imbl::OrdMap<(Arc<str>, u64), CalendarLive>,
+    calendars: imbl::OrdMap<(IdKey, u64), CalendarLive>,
     admin_keys: Vec<KeyHash>,
     pub(super) remembered: imbl::OrdMap<(String, String), Remembered>,
     groups: imbl::OrdMap<String, Arc<Group>>,
@@ -49,6 +50,23 @@ pub(super) struct LiveDated {
     next_booking: u64,
     overrides: BTreeMap<i64, (u64, u64)>,
     bookings: BTreeMap<u64, LiveBooking>,
+}
+
+/// Calls `f` with calendar `key`'s entry, made empty first if there is none. imbl's entry API
+/// looks a key up three times when it is new and twice when it is there; this once when it
+/// is there, twice when it is new (opening a million calendars reads two records of each).
+fn with_calendar<R>(
+    calendars: &mut imbl::OrdMap<(IdKey, u64), CalendarLive>,
+    key: (IdKey, u64),
+    f: impl FnOnce(&mut CalendarLive) -> R,
+) -> R {
+    if let Some(calendar) = calendars.get_mut(&key) {
+        return f(calendar);
+    }
+    let mut calendar = CalendarLive::default();
+    let out = f(&mut calendar);
+    calendars.insert(key, calendar);
+    out
 }
 
 impl CalendarLive {
@@ -112,67 +130,64 @@ impl Live {
             }
             Record::AdminKeys(keys) => self.admin_keys.clone_from(keys),
             Record::Calendar(record) => {
-                let calendar = self
-                    .calendars
-                    .entry((Arc::clone(&record.id), record.incarnation))
-                    .or_default();
-                calendar.version = calendar.version.max(record.version);
-                // The packed history may name the record's week: a record of another week
-                // (none that this version writes) makes it say the week.
-                if let (Some(packed), Some(before)) = (&calendar.history, &calendar.record) {
-                    if before.week != record.week {
-                        let versions = history::unpack(packed, &before.week);
-                        calendar.history = Some(history::pack(&versions, &record.week));
+                let key = (IdKey::of(&record.id), record.incarnation);
+                with_calendar(&mut self.calendars, key, |calendar| {
+                    calendar.version = calendar.version.max(record.version);
+                    // The packed history may name the record's week: a record of another week
+                    // (none that this version writes) makes it say the week.
+                    if let (Some(packed), Some(before)) = (&calendar.history, &calendar.record) {
+                        if before.week != record.week {
+                            let versions = history::unpack(packed, &before.week);
+                            calendar.history = Some(history::pack(&versions, &record.week));
+                        }
                     }
-                }
-                calendar.record = Some(Arc::clone(record));
+                    calendar.record = Some(Arc::clone(record));
+                });
             }
             Record::Pattern { by, record } => {
-                let calendar = self
-                    .calendars
-                    .entry((Arc::clone(&record.id), record.incarnation))
-                    .or_default();
-                let before = calendar.record.as_deref();
-                let before_week = before.map(|b| b.week).unwrap_or_default();
-                let next = |week_before: &_| {
-                    PastPattern::after(
-                        week_before,
-                        record.version,
-                        record.changed_at_ms,
-                        by.clone(),
-                        record.week,
-                    )
-                };
-                calendar.history = Some(match (&calendar.history, before) {
-                    // The first change: most histories are this one, packed at once.
-                    (None, Some(before)) => history::begin(before, &next(&before.week)),
-                    (packed, _) => {
-                        history::add(packed.as_deref(), &before_week, next, &record.week)
-                    }
+                let key = (IdKey::of(&record.id), record.incarnation);
+                with_calendar(&mut self.calendars, key, |calendar| {
+                    let before = calendar.record.as_deref();
+                    let before_week = before.map(|b| b.week).unwrap_or_default();
+                    let next = |week_before: &_| {
+                        PastPattern::after(
+                            week_before,
+                            record.version,
+                            record.changed_at_ms,
+                            by.clone(),
+                            record.week,
+                        )
+                    };
+                    calendar.history = Some(match (&calendar.history, before) {
+                        // The first change: most histories are this one, packed at once.
+                        (None, Some(before)) => history::begin(before, &next(&before.week)),
+                        (packed, _) => {
+                            history::add(packed.as_deref(), &before_week, next, &record.week)
+                        }
+                    });
+                    calendar.version = calendar.version.max(record.version);
+                    calendar.record = Some(Arc::clone(record));
                 });
-                calendar.version = calendar.version.max(record.version);
-                calendar.record = Some(Arc::clone(record));
             }
             Record::Past {
                 id,
                 incarnation,
                 past,
             } => {
-                let calendar = self
-                    .calendars
-                    .entry((Arc::from(id.as_str()), *incarnation))
-                    .or_default();
-                let week = calendar.record.as_ref().map(|r| r.week).unwrap_or_default();
-                calendar.history = Some(history::add(
-                    calendar.history.as_deref(),
-                    &week,
-                    |_| PastPattern::clone(past),
-                    &week,
-                ));
+                let key = (IdKey::new(Arc::from(id.as_str())), *incarnation);
+                with_calendar(&mut self.calendars, key, |calendar| {
+                    let week = calendar.record.as_ref().map(|r| r.week).unwrap_or_default();
+                    calendar.history = Some(history::add(
+                        calendar.history.as_deref(),
+                        &week,
+                        |_| PastPattern::clone(past),
+                        &week,
+                    ));
+                });
             }
             Record::DeleteCalendar { id, incarnation } => {
                 self.calendars
-                    .remove(&(Arc::from(id.as_str()), *incarnation));
+                    .remove(&(IdKey::new(Arc::from(id.as_str())), *incarnation));
                 self.outbox.calendar_deleted(id, *incarnation);
             }
             Record::Webhook(hook) => self.outbox.put_hook(hook),
@@ -183,7 +198,7 @@ impl Live {
                 let Some(owner) = record.owner() else { return };
                 let calendar = self
                     .calendars
-                    .entry((Arc::from(owner.id.as_str()), owner.incarnation))
+                    .entry((IdKey::new(Arc::from(owner.id.as_str())), owner.incarnation))
                     .or_default();
                 calendar.version = calendar.version.max(owner.version);
                 match record {
@@ -256,7 +271,9 @@ impl Live {
     /// The versions of the pattern of calendar `id` of `incarnation`, oldest first, when its
     /// pattern changed since the history began (otherwise its record's week is all there is).
     pub(super) fn history(&self, id: &str, incarnation: u64) -> Option<Vec<PastPattern>> {
-        let calendar = self.calendars.get(&(Arc::from(id), incarnation))?;
+        let calendar = self
+            .calendars
+            .get(&(IdKey::new(Arc::from(id)), incarnation))?;
         let week = calendar.record.as_ref().map(|r| r.week).unwrap_or_default();
         Some(history::unpack(calendar.history.as_deref()?, &week))
     }
@@ -279,7 +296,7 @@ impl Live {
                 continue;
             };
             out(LiveRecord::Calendar(record));
-            let (id, incarnation) = (&**id, *incarnation);
+            let (id, incarnation) = (&**id.id(), *incarnation);
             if let Some(packed) = &calendar.history {
                 let versions = history::unpack(packed, &record.week);
                 for past in history::kept(&versions, cutoff.saturating_mul(1000)) {

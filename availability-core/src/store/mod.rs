@@ -95,6 +95,7 @@ mod group_commit;
 mod group_writes;
 mod groups;
 mod history;
+mod id_key;
 pub use self::history::{PastPattern, MAX_HISTORY};
 mod journal;
 mod journal_format;

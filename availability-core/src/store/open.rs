@@ -16,6 +16,7 @@ use super::checked::{now_ms, KeyHash};
 use super::directory::Directory;
 use super::file::corrupt;
 use super::format::{sniff_version, CalendarRecord, FORMAT_VERSION, OLDER_LOGS};
+use super::id_key::IdKey;
 use super::journal::Journal;
 use super::journal_format::Record;
 use super::migrate;
@@ -60,6 +61,7 @@ pub(super) fn open_backend(
         admin_keys,
     } = replayed;
     let published = calendars.into_iter().map(|(id, replaying)| {
+        let id = id.into_id();
         let Replaying {
             record,
             version,
@@ -117,7 +119,7 @@ struct Replaying {
 #[derive(Default)]
 struct Replayed {
     /// By id, in id order.
-    calendars: BTreeMap<Arc<str>, Replaying>,
+    calendars: BTreeMap<IdKey, Replaying>,
     groups: imbl::OrdMap<String, Arc<Group>>,
     admin_keys: Vec<KeyHash>,
 }
@@ -130,7 +132,7 @@ impl Replayed {
         match record {
             // One descent of the map per record, a new calendar's included.
             Record::Calendar(next) | Record::Pattern { record: next, .. } => {
-                match self.calendars.entry(Arc::clone(&next.id)) {
+                match self.calendars.entry(IdKey::of(&next.id)) {
                     Entry::Vacant(vacant) => {
                         vacant.insert(Replaying {
                             record: Arc::clone(next),
@@ -165,7 +167,7 @@ impl Replayed {
                 }
             }
             Record::DeleteCalendar { id, incarnation } => {
-                match self.calendars.get(id.as_str()) {
+                match self.calendars.get(&IdKey::new(Arc::from(id.as_str()))) {
                     Some(Replaying {
                         record: current, ..
                     }) if current.incarnation == *incarnation => {}
@@ -176,7 +178,7 @@ impl Replayed {
                         ))
                     }
                 }
-                self.calendars.remove(id.as_str());
+                self.calendars.remove(&IdKey::new(Arc::from(id.as_str())));
             }
             Record::AdminKeys(keys) => self.admin_keys.clone_from(keys),
             Record::Group(group) => {
@@ -190,7 +192,7 @@ impl Replayed {
             }
             Record::Calendars(records) => {
                 for record in records {
-                    if self.calendars.contains_key(&record.id) {
+                    if self.calendars.contains_key(&IdKey::of(&record.id)) {
                         return Err(std::format!(
                             "a batch creates calendar {:?}, which exists",
                             record.id
@@ -204,7 +206,7 @@ impl Replayed {
             }
             Record::Past {
                 id, incarnation, ..
-            } => match self.calendars.get(id.as_str()) {
+            } => match self.calendars.get(&IdKey::new(Arc::from(id.as_str()))) {
                 Some(Replaying { record, .. }) if record.incarnation == *incarnation => {}
                 _ => {
                     return Err(std::format!(
@@ -226,7 +228,9 @@ impl Replayed {
                     record: current,
                     version,
                     dated,
-                }) = self.calendars.get_mut(owner.id.as_str())
+                }) = self
+                    .calendars
+                    .get_mut(&IdKey::new(Arc::from(owner.id.as_str())))
                 else {
                     return Err(std::format!(
                         "a record of calendar {:?}, which does not exist",

@@ -12,7 +12,12 @@
 //! scale measure DIR N CREATES COMMITS THREADS
 //!                                open DIR's store of N calendars in this process and time
 //!                                it, then lookups, commits (one at a time and from THREADS
-//!                                threads) and CREATES durable creates
+//!                                threads), CREATES durable creates, and five durable
+//!                                batches of 1,000 creates (one commit each)
+//! scale side-by-side SMALL N LARGE N CREATES
+//!                                open both stores (of the N calendars each) in this process
+//!                                and time CREATES durable creates in each, one here and one
+//!                                there by turns, so that both meet the same disk
 //! ```
 //!
 //! Each command prints one line starting with its name in capitals and `KEY=VALUE` pairs
@@ -36,7 +41,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use availability_benches::{time, tls_client, ZONES};
-use availability_core::store::{Authority, Change, KeyHash, Store};
+use availability_core::store::{Authority, Change, KeyHash, NewCalendar, Store};
 use availability_core::{Batch, Day, Entry, Status};
 use availability_server::auth;
 use availability_server::store::STORE_FILE;
@@ -46,6 +51,9 @@ type Fail = String;
 
 /// The bcrypt cost of the one hashed key: the server's default.
 const BCRYPT_COST: u32 = 12;
+/// Calendars per timed batch create, and how many batches `measure` times.
+const BATCH: u64 = 1_000;
+const BATCHES: u64 = 5;
 
 fn main() {
     if let Err(message) = run() {
@@ -67,8 +75,14 @@ fn run() -> Result<(), Fail> {
             number(commits)?,
             number(threads)?,
         ),
+        ["side-by-side", small, n_small, large, n_large, creates] => side_by_side(
+            (Path::new(small), number(n_small)?),
+            (Path::new(large), number(n_large)?),
+            number(creates)?,
+        ),
         _ => Err("usage: scale populate DIR FROM TO | ready PORT CERT PID | \
-                  measure DIR N CREATES COMMITS THREADS (see the source's header)"
+                  measure DIR N CREATES COMMITS THREADS | \
+                  side-by-side SMALL N LARGE N CREATES (see the source's header)"
             .to_owned()),
     }
 }
@@ -344,6 +358,41 @@ fn summary(mut latencies: Vec<Duration>, wall: Duration) -> (f64, f64, f64) {
     )
 }
 
+/// Durable creates in a small store and a large one by turns (the first of each pair
+/// alternating), so that the disk's moods fall on both alike: what a create costs as the
+/// store grows, apart from what the disk costs that minute.
+fn side_by_side(small: (&Path, u64), large: (&Path, u64), creates: u64) -> Result<(), Fail> {
+    let stores = [(open(small.0)?, small.1), (open(large.0)?, large.1)];
+    let hash = stores[0]
+        .0
+        .get(&calendar_id(1))
+        .and_then(|c| c.keys().first().map(|k| k.hash().to_owned()))
+        .ok_or("calendar 1 has no key")?;
+    let mut latencies = [Vec::new(), Vec::new()];
+    for round in 0..creates {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for which in order {
+            let (store, n) = &stores[which];
+            let i = n + 1 + round;
+            let keys = vec![key(&hash)?];
+            let t = Instant::now();
+            store
+                .create(&calendar_id(i), zone(i), keys, &Authority::Unchecked)
+                .map_err(|e| format!("creating {}: {e}", calendar_id(i)))?;
+            latencies[which].push(t.elapsed());
+        }
+    }
+    let [small_times, large_times] = latencies;
+    let (small_p50, small_p99, _) = summary(small_times, Duration::ZERO);
+    let (large_p50, large_p99, _) = summary(large_times, Duration::ZERO);
+    println!(
+        "SIDE small_p50_us={small_p50:.0} small_p99_us={small_p99:.0} \
+         large_p50_us={large_p50:.0} large_p99_us={large_p99:.0} ratio_p50={:.2}",
+        large_p50 / small_p50.max(1e-9)
+    );
+    Ok(())
+}
+
 /// The small change a commit makes: Saturday 10:00-12:00, available or not by turns.
 fn small_change(round: u64) -> Change {
     let status = [Status::Available, Status::Unavailable][(round % 2) as usize];
@@ -472,6 +521,36 @@ fn measure(dir: &Path, n: u64, creates: u64, count: u64, threads: u64) -> Result
     put("creates_per_s", format!("{rate:.0}"));
     if let Some(at) = refused {
         put("create_refused_at", at);
+    }
+
+    // Durable batches of 1,000 creates, each one commit (the ids after the single creates).
+    let mut batches = Vec::with_capacity(BATCHES as usize);
+    for b in 0..BATCHES {
+        let first = n + creates + 1 + b * BATCH;
+        let batch: Vec<NewCalendar> = (first..first + BATCH)
+            .map(|i| NewCalendar {
+                id: calendar_id(i),
+                zone: zone(i).to_owned(),
+                booking_public: false,
+            })
+            .collect();
+        let one = Instant::now();
+        match store.create_batch(&batch, &Authority::Unchecked) {
+            Ok(made) if made.len() == batch.len() => batches.push(one.elapsed()),
+            Ok(made) => return Err(format!("a batch of {BATCH} made {}", made.len())),
+            // A full store (the 65,536th calendar of format version 2) is the single
+            // creates' finding, reported above.
+            Err(e) if e.is_capacity() => break,
+            Err(e) => return Err(format!("creating a batch from {}: {e}", calendar_id(first))),
+        }
+    }
+    batches.sort();
+    if let (Some(median), Some(most)) = (batches.get(batches.len() / 2), batches.last()) {
+        put(
+            "batch_median_ms",
+            format!("{:.1}", median.as_secs_f64() * 1e3),
+        );
+        put("batch_max_ms", format!("{:.1}", most.as_secs_f64() * 1e3));
     }
     println!("MEASURE{out}");
     Ok(())

@@ -4,6 +4,7 @@
 use alloc::string::String;
 use alloc::sync::Arc;
 
+use super::super::id_key::IdKey;
 use super::super::journal_format::Record;
 use super::super::webhook::{Event, EventBooking, EventId, EventKind};
 use super::Live;
@@ -26,7 +27,10 @@ impl Live {
             booking: None,
             day: None,
         };
-        let live = |id: &str, incarnation| self.calendars.get(&(Arc::from(id), incarnation));
+        let live = |id: &str, incarnation| {
+            self.calendars
+                .get(&(IdKey::new(Arc::from(id)), incarnation))
+        };
         match record {
             Record::Calendar(next) | Record::Pattern { record: next, .. } => {
                 let before = live(&next.id, next.incarnation)?.record.as_ref()?;
