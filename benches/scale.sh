@@ -42,7 +42,8 @@
 #
 # After the last size, `scale side-by-side` opens the smallest size's store and the largest's
 # (copies on the disk) in one process and makes SCALE_CREATES_SIDE durable creates in each,
-# by turns: the p50 of each and their ratio, free of the disk's changing moods between runs.
+# by turns, then as many commits: p50 and p99 of each and their ratios, free of the disk's
+# changing moods between runs.
 #
 # The report (one row per size) goes to target/scale-report.md and to stdout.
 #
@@ -332,10 +333,14 @@ m() { field "${ROW[$n/measure]}" "$1"; }
     done
     if [ -n "$SIDE" ]; then
         echo
-        echo "Durable creates side by side, $CREATES_SIDE in each store by turns (one process, the disk's" \
-            "moods on both): $(commas "$SMALLEST") calendars p50 / p99 $(field "$SIDE" small_p50_us) /" \
-            "$(field "$SIDE" small_p99_us) µs; $(commas "$FILLED") calendars $(field "$SIDE" large_p50_us) /" \
-            "$(field "$SIDE" large_p99_us) µs; p50 ratio $(field "$SIDE" ratio_p50)."
+        for what in create commit; do
+            [ "$what" = create ] || echo
+            echo "Durable ${what}s side by side, $CREATES_SIDE in each store by turns (one process, the disk's" \
+                "moods on both): $(commas "$SMALLEST") calendars p50 / p99 $(field "$SIDE" "${what}_small_p50_us") /" \
+                "$(field "$SIDE" "${what}_small_p99_us") µs; $(commas "$FILLED") calendars" \
+                "$(field "$SIDE" "${what}_large_p50_us") / $(field "$SIDE" "${what}_large_p99_us") µs;" \
+                "ratios $(field "$SIDE" "${what}_ratio_p50") (p50), $(field "$SIDE" "${what}_ratio_p99") (p99)."
+        done
     fi
     echo
     echo "Filled in: the time to fill the store from the size before (or from empty) to this one" \

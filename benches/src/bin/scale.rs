@@ -17,7 +17,8 @@
 //! scale side-by-side SMALL N LARGE N CREATES
 //!                                open both stores (of the N calendars each) in this process
 //!                                and time CREATES durable creates in each, one here and one
-//!                                there by turns, so that both meet the same disk
+//!                                there by turns, so that both meet the same disk; then as
+//!                                many durable commits to random calendars, by turns too
 //! ```
 //!
 //! Each command prints one line starting with its name in capitals and `KEY=VALUE` pairs
@@ -358,9 +359,9 @@ fn summary(mut latencies: Vec<Duration>, wall: Duration) -> (f64, f64, f64) {
     )
 }
 
-/// Durable creates in a small store and a large one by turns (the first of each pair
-/// alternating), so that the disk's moods fall on both alike: what a create costs as the
-/// store grows, apart from what the disk costs that minute.
+/// Durable creates, then commits, in a small store and a large one by turns (the first of
+/// each pair alternating), so that the disk's moods fall on both alike: what a write costs as
+/// the store grows, apart from what the disk costs that minute.
 fn side_by_side(small: (&Path, u64), large: (&Path, u64), creates: u64) -> Result<(), Fail> {
     let stores = [(open(small.0)?, small.1), (open(large.0)?, large.1)];
     let hash = stores[0]
@@ -382,14 +383,36 @@ fn side_by_side(small: (&Path, u64), large: (&Path, u64), creates: u64) -> Resul
             latencies[which].push(t.elapsed());
         }
     }
-    let [small_times, large_times] = latencies;
-    let (small_p50, small_p99, _) = summary(small_times, Duration::ZERO);
-    let (large_p50, large_p99, _) = summary(large_times, Duration::ZERO);
-    println!(
-        "SIDE small_p50_us={small_p50:.0} small_p99_us={small_p99:.0} \
-         large_p50_us={large_p50:.0} large_p99_us={large_p99:.0} ratio_p50={:.2}",
-        large_p50 / small_p50.max(1e-9)
-    );
+    // Then as many commits of a small change to random calendars, by turns likewise.
+    let mut rngs = [Rng(7), Rng(8)];
+    let mut commit_latencies = [Vec::new(), Vec::new()];
+    for round in 0..creates {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for which in order {
+            let (store, n) = &stores[which];
+            let id = calendar_id(rngs[which].calendar(*n));
+            let change = small_change(round);
+            let t = Instant::now();
+            store
+                .commit(&id, None, &change)
+                .map_err(|e| format!("committing to {id}: {e}"))?;
+            commit_latencies[which].push(t.elapsed());
+        }
+    }
+    let mut out = String::new();
+    for (what, [small_times, large_times]) in [("create", latencies), ("commit", commit_latencies)]
+    {
+        let (small_p50, small_p99, _) = summary(small_times, Duration::ZERO);
+        let (large_p50, large_p99, _) = summary(large_times, Duration::ZERO);
+        out.push_str(&format!(
+            " {what}_small_p50_us={small_p50:.0} {what}_small_p99_us={small_p99:.0} \
+             {what}_large_p50_us={large_p50:.0} {what}_large_p99_us={large_p99:.0} \
+             {what}_ratio_p50={:.2} {what}_ratio_p99={:.2}",
+            large_p50 / small_p50.max(1e-9),
+            large_p99 / small_p99.max(1e-9)
+        ));
+    }
+    println!("SIDE{out}");
     Ok(())
 }
 
