@@ -54,7 +54,7 @@ impl Directory {
                 in_order.push(Arc::clone(&id));
                 let shard = shard_of(&pick, &id);
                 counts[shard] += 1;
-                // SHARDS is 2^12: a shard's number fits.
+                // SHARDS is at most 2^16 (checked above): a shard's number fits.
                 (shard as u16, id, published)
             })
             .collect();

@@ -54,7 +54,8 @@ pub(super) struct LiveDated {
 
 /// Calls `f` with calendar `key`'s entry, made empty first if there is none. imbl's entry API
 /// looks a key up three times when it is new and twice when it is there; this once when it
-/// is there, twice when it is new (opening a million calendars reads two records of each).
+/// is there, twice when it is new. Every record of a calendar comes through here: each
+/// booking and change appended, and two records of each calendar when a store opens.
 fn with_calendar<R>(
     calendars: &mut imbl::OrdMap<(IdKey, u64), CalendarLive>,
     key: (IdKey, u64),
@@ -196,73 +197,75 @@ impl Live {
             Record::Pending(pending) => self.outbox.restore(pending),
             _ => {
                 let Some(owner) = record.owner() else { return };
-                let calendar = self
-                    .calendars
-                    .entry((IdKey::new(Arc::from(owner.id.as_str())), owner.incarnation))
-                    .or_default();
-                calendar.version = calendar.version.max(owner.version);
-                match record {
-                    Record::State { next_booking, .. } => {
-                        let dated = calendar.dated();
-                        dated.next_booking = dated.next_booking.max(*next_booking);
-                    }
-                    Record::Override {
-                        day, open, firm, ..
-                    } => {
-                        calendar.dated().overrides.insert(*day, (*open, *firm));
-                    }
-                    Record::ClearOverride { day, .. } => {
-                        calendar.dated().overrides.remove(day);
-                    }
-                    Record::Book {
-                        id,
-                        start,
-                        end,
-                        created_ms,
-                        key_id,
-                        label,
-                        booking_type,
-                        group,
-                        remembered,
-                        ..
-                    } => {
-                        let dated = calendar.dated();
-                        dated.next_booking = dated.next_booking.max(id + 1);
-                        dated.bookings.insert(
-                            *id,
-                            LiveBooking {
-                                version: owner.version,
-                                start: *start,
-                                end: *end,
-                                created_ms: *created_ms,
-                                key_id: key_id.as_deref().map(Box::from),
-                                label: label.as_deref().map(Box::from),
-                                booking_type: booking_type.as_deref().map(Box::from),
-                                group: group.clone().map(Box::new),
-                            },
-                        );
-                        if let Some(r) = remembered {
-                            self.remembered
-                                .insert((r.principal.clone(), r.key.clone()), r.clone());
+                let key = (IdKey::new(Arc::from(owner.id.as_str())), owner.incarnation);
+                with_calendar(&mut self.calendars, key, |calendar| {
+                    calendar.version = calendar.version.max(owner.version);
+                    match record {
+                        Record::State { next_booking, .. } => {
+                            let dated = calendar.dated();
+                            dated.next_booking = dated.next_booking.max(*next_booking);
                         }
+                        Record::Override {
+                            day, open, firm, ..
+                        } => {
+                            calendar.dated().overrides.insert(*day, (*open, *firm));
+                        }
+                        Record::ClearOverride { day, .. } => {
+                            calendar.dated().overrides.remove(day);
+                        }
+                        Record::Book {
+                            id,
+                            start,
+                            end,
+                            created_ms,
+                            key_id,
+                            label,
+                            booking_type,
+                            group,
+                            ..
+                        } => {
+                            let dated = calendar.dated();
+                            dated.next_booking = dated.next_booking.max(id + 1);
+                            dated.bookings.insert(
+                                *id,
+                                LiveBooking {
+                                    version: owner.version,
+                                    start: *start,
+                                    end: *end,
+                                    created_ms: *created_ms,
+                                    key_id: key_id.as_deref().map(Box::from),
+                                    label: label.as_deref().map(Box::from),
+                                    booking_type: booking_type.as_deref().map(Box::from),
+                                    group: group.clone().map(Box::new),
+                                },
+                            );
+                        }
+                        Record::Cancel { id, .. } => {
+                            calendar.dated().bookings.remove(id);
+                        }
+                        Record::Remember(_)
+                        | Record::Group(_)
+                        | Record::GroupWrite(_)
+                        | Record::DeleteGroup { .. }
+                        | Record::AdminKeys(_)
+                        | Record::Calendar(_)
+                        | Record::Calendars(_)
+                        | Record::Pattern { .. }
+                        | Record::Past { .. }
+                        | Record::DeleteCalendar { .. }
+                        | Record::Webhook(_)
+                        | Record::DeleteWebhook { .. }
+                        | Record::Attempts { .. }
+                        | Record::Pending(_) => {}
                     }
-                    Record::Cancel { id, .. } => {
-                        calendar.dated().bookings.remove(id);
-                    }
-                    Record::Remember(_)
-                    | Record::Group(_)
-                    | Record::GroupWrite(_)
-                    | Record::DeleteGroup { .. }
-                    | Record::AdminKeys(_)
-                    | Record::Calendar(_)
-                    | Record::Calendars(_)
-                    | Record::Pattern { .. }
-                    | Record::Past { .. }
-                    | Record::DeleteCalendar { .. }
-                    | Record::Webhook(_)
-                    | Record::DeleteWebhook { .. }
-                    | Record::Attempts { .. }
-                    | Record::Pending(_) => {}
+                });
+                if let Record::Book {
+                    remembered: Some(r),
+                    ..
+                } = record
+                {
+                    self.remembered
+                        .insert((r.principal.clone(), r.key.clone()), r.clone());
                 }
             }
         }

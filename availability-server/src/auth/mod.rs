@@ -120,16 +120,11 @@ struct Owners {
 impl Owners {
     /// The keys of every calendar of `store`.
     fn of(store: &Store) -> HashMap<Box<str>, Arc<str>, foldhash::fast::RandomState> {
-        let mut by_key = HashMap::default();
+        let mut owners = Owners::default();
         // About one key per calendar: room made once, not rehashed as the index grows.
-        by_key.reserve(store.len());
-        store.for_each(|calendar| {
-            // Most calendars of a large store may have no key: they cost the index nothing.
-            for key in calendar.keys() {
-                by_key.insert(Box::from(key.id()), calendar.shared_id());
-            }
-        });
-        by_key
+        owners.by_key.reserve(store.len());
+        store.for_each(|calendar| owners.set(calendar));
+        owners.by_key
     }
 
     /// Completes the index with `built` ([`Owners::of`]), which was read while changes went
@@ -142,6 +137,7 @@ impl Owners {
     }
 
     fn set(&mut self, calendar: &Calendar) {
+        // Most calendars of a large store may have no key: they cost the index nothing.
         for key in calendar.keys() {
             self.by_key
                 .insert(Box::from(key.id()), calendar.shared_id());
