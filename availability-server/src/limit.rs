@@ -68,6 +68,8 @@ pub struct Verdict {
 impl Verdict {
     /// The `RateLimit` field: `"<name>";r=<remaining>;t=<seconds>`. Every answer carries
     /// one, so it is written without the formatting machinery and handed over without a copy.
+    /// Its remaining count changes from one answer to the next, so HTTP/2 sends it never
+    /// indexed, as the request id (`wire::request_id::of` says why).
     pub fn state(&self) -> HeaderValue {
         let mut text = String::with_capacity(self.limit.len() + 32);
         text.push('"');
@@ -76,7 +78,9 @@ impl Verdict {
         text.push_str(itoa::Buffer::new().format(self.remaining));
         text.push_str(";t=");
         text.push_str(itoa::Buffer::new().format(self.reset));
-        HeaderValue::try_from(text).unwrap_or(HeaderValue::from_static(""))
+        let mut value = HeaderValue::try_from(text).unwrap_or(HeaderValue::from_static(""));
+        value.set_sensitive(true);
+        value
     }
 
     /// Adds `RateLimit-Policy` and `RateLimit` (and `Retry-After` when refused).
@@ -345,6 +349,9 @@ mod tests {
         let mut headers = HeaderMap::new();
         refused.write_headers(&mut headers);
         assert_eq!(headers["retry-after"], refused.reset.to_string().as_str());
+        // The count changes with every answer: never indexed over HTTP/2; the policy repeats.
+        assert!(headers["ratelimit"].is_sensitive());
+        assert!(!headers["ratelimit-policy"].is_sensitive());
         assert!(limit.check(&b).allowed, "another client has its own budget");
     }
 
