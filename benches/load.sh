@@ -433,6 +433,7 @@ write_runs() {
             LOAD_WRITE_TARGETS=$ONE_CALENDAR \
                 run_load "$proto" "$clients" "https://127.0.0.1:$SERVER_PORT$BASE" --patch
             keep_best "server/write-$clients/$proto"
+            phase_peak "PATCH over $proto, $clients clients"
         done
     done
     # h2load sends one set of headers, so only wrk spreads writes over calendars.
@@ -440,6 +441,7 @@ write_runs() {
     LOAD_WRITE_TARGETS=$SPREAD \
         run_load h1 16 "https://127.0.0.1:$SERVER_PORT$BASE" --patch
     keep_best "server/write-spread/h1"
+    phase_peak "PATCH over h1, 16 clients on 16 calendars"
 }
 
 # Sets MIXED to "reads/s read_p50 read_p99 writes/s write_p50 write_p99 failed".
@@ -474,6 +476,19 @@ start_floor() {
     wait_ready "$FLOOR_PORT" "${READ_PATH[slot]}"
 }
 
+# The server's peak memory by phase: the most VmHWM reached in each (over rounds), each
+# phase started from the resident size it began with (writing 5 to clear_refs resets VmHWM).
+declare -A PHASE_PEAK_KB
+PHASES=()
+phase_peak() { # NAME
+    local kb
+    kb=$(memory_kb VmHWM)
+    [ -n "${PHASE_PEAK_KB[$1]:-}" ] || PHASES+=("$1")
+    PHASE_PEAK_KB[$1]=$(max "${PHASE_PEAK_KB[$1]:-0}" "$kb")
+    PEAK_KB=$(max "$PEAK_KB" "$kb")
+    echo 5 >"/proc/$PID/clear_refs" || die "cannot reset the server's peak memory"
+}
+
 # --- The runs ------------------------------------------------------------------------------
 
 declare -A BODY_BYTES
@@ -481,8 +496,9 @@ mkdir -p "$WORK/data"
 start_server_checked
 sleep 1
 IDLE_KB=$(memory_kb VmRSS)
+PEAK_KB=0
 setup
-PEAK_KB=$(memory_kb VmHWM)
+phase_peak "setup: the calendars and groups created"
 stop
 FLOOR_PEAK_KB=0
 
@@ -500,14 +516,13 @@ for round in $(seq 1 "$ROUNDS"); do
         FLOOR_PEAK_KB=$(max "$FLOOR_PEAK_KB" "$(memory_kb VmHWM)")
         stop
         PID=$SERVER_PID LOG=$WORK/server.err
-        PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
+        phase_peak "reads: ${LABEL[$name]}"
         stop
         SERVER_PID="" FLOOR_PID=""
     done
     start_server_checked
     warm_keys
     write_runs
-    PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
     stop
 done
 
@@ -518,8 +533,9 @@ start_server_checked
 say "server: uncached overlap of 100 calendars, $CONNECTIONS connections, ${DURATION}s"
 OVERLAP=$(drive overlap 100 "$CONNECTIONS" "$DURATION") || die "the overlap run failed: $OVERLAP"
 say "$OVERLAP"
+phase_peak "uncached overlap of 100, $CONNECTIONS connections"
 LARGEST=$(drive largest 10,50,100,200,300,500,750,1000) || die "the largest-group run failed: $LARGEST"
-PEAK_KB=$(max "$PEAK_KB" "$(memory_kb VmHWM)")
+phase_peak "uncached overlaps one at a time, up to 1,000 calendars"
 stop
 
 # Reads and writes at once, on a server started for this run alone, so that its peak memory
@@ -529,7 +545,7 @@ warm_keys
 say "server: mixed, 32 connections reading and 8 writing, ${DURATION}s"
 mixed_run
 MIXED_PEAK_KB=$(memory_kb VmHWM)
-PEAK_KB=$(max "$PEAK_KB" "$MIXED_PEAK_KB")
+phase_peak "mixed: 32 reading, 8 writing"
 stop
 
 # --- The report ----------------------------------------------------------------------------
@@ -608,6 +624,12 @@ verdict() { # FAILED CONDITION
     echo "| idle (VmRSS after start) | $(mb "$IDLE_KB") | $(yes_no "$IDLE_KB <= 10 * 1024") (<= 10 MB) |"
     echo "| peak under load (VmHWM) | $(mb "$PEAK_KB") | $(yes_no "$PEAK_KB <= 50 * 1024") (<= 50 MB) |"
     echo "| the floor's peak (VmHWM) | $(mb "$FLOOR_PEAK_KB") | |"
+    echo
+    echo "| the server's peak by phase (VmHWM, each phase from where the last one left it) | peak |"
+    echo "|---|--:|"
+    for phase in "${PHASES[@]}"; do
+        echo "| $phase | $(mb "${PHASE_PEAK_KB[$phase]}") |"
+    done
     echo
     echo "| uncached overlap (POST /overlap, 100 calendars in 20 zones, $CONNECTIONS connections) | requests/s | p50 | p99 |"
     echo "|---|--:|--:|--:|"
