@@ -46,7 +46,7 @@ DRIVE_BIN=$TARGET/release/drive
 lift_limits
 
 if [ "${PG_STATEMENTS:-0}" = 1 ]; then
-    PG_SERVER_OPTIONS="${PG_SERVER_OPTIONS:-} -c shared_preload_libraries=pg_stat_statements"
+    PG_SERVER_OPTIONS="${PG_SERVER_OPTIONS:-} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
 fi
 start_pg "$DB_PORT"
 psql_q() { as_postgres "$PG_BIN/psql" -X -q -At -h 127.0.0.1 -p "$DB_PORT" -U postgres -c "$1" postgres; }
@@ -122,7 +122,8 @@ CPU_INSTANCES=$(per_request "$spent_instances") CPU_DATABASE=$(per_request "$spe
 say "CPU per request: $CPU_INSTANCES us in the instances, $CPU_DATABASE us in the database"
 STATEMENTS=""
 if [ "${PG_STATEMENTS:-0}" = 1 ]; then
-    STATEMENTS=$(psql_q "SELECT '| ' || calls || ' | ' || round(total_exec_time) || ' ms | ' || rows \
+    STATEMENTS=$(psql_q "SELECT '| ' || calls || ' | ' || round(total_exec_time) || ' ms | ' \
+        || round(total_plan_time) || ' ms | ' || rows \
         || ' | ' || left(regexp_replace(query, '\s+', ' ', 'g'), 90) || ' |' \
         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15")
 fi
@@ -153,10 +154,10 @@ CALENDARS=$(grep -o 'calendars=[0-9]*' "$WORK/i3/err" | head -n 1 | cut -d= -f2)
     echo "in the two instances, $CPU_DATABASE us in the database's processes."
     echo
     if [ -n "$STATEMENTS" ]; then
-        echo "What the room run asked of the database (pg_stat_statements, execution time summed):"
+        echo "What the room run asked of the database (pg_stat_statements, execution and planning time summed):"
         echo
-        echo "| calls | time | rows | statement |"
-        echo "|--:|--:|--:|---|"
+        echo "| calls | execution | planning | rows | statement |"
+        echo "|--:|--:|--:|--:|---|"
         echo "$STATEMENTS"
         echo
     fi
