@@ -10,7 +10,7 @@
 //! sequence number. After a lost connection the follower reconnects and loads everything
 //! again, so nothing that happened while it was away is missed either.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -215,9 +215,11 @@ impl Running {
                 },
             };
             let mut seen = BTreeMap::new();
+            // What the rounds prepare on this connection, kept with it.
+            let kept = Mutex::new(HashMap::new());
             loop {
                 let target = self.follower.requested.load(Ordering::SeqCst);
-                let round = self.round(&mut client, &read_log, &mut at, &mut seen);
+                let round = self.round(&mut client, (&read_log, &kept), &mut at, &mut seen);
                 if let Err(e) = within(self.source.wait, "reading the change log", round).await {
                     self.follower.set_trouble(Some(e.to_string()));
                     break;
@@ -276,7 +278,7 @@ impl Running {
     async fn round(
         &self,
         client: &mut Client,
-        read_log: &Statement,
+        (read_log, kept): (&Statement, &Mutex<HashMap<String, Statement>>),
         at: &mut Position,
         seen: &mut BTreeMap<u64, u64>,
     ) -> Result<(), Error> {
@@ -360,18 +362,22 @@ impl Running {
         let ids: Vec<&str> = calendars.iter().map(String::as_str).collect();
         let group_ids: Vec<&str> = groups.iter().map(String::as_str).collect();
         let cutoff = load::now_s() - self.source.retention_seconds;
+        let reads = load::Kept {
+            tx: &tx,
+            statements: kept,
+        };
         let loaded = if ids.is_empty() {
             Vec::new()
         } else {
-            load::calendars(&tx, Some(&ids), false, load::Dated::All(Some(cutoff))).await?
+            load::calendars(&reads, Some(&ids), false, load::Dated::All(Some(cutoff))).await?
         };
         let loaded_groups = if group_ids.is_empty() {
             BTreeMap::new()
         } else {
-            load::groups(&tx, Some(&group_ids), false).await?
+            load::groups(&reads, Some(&group_ids), false).await?
         };
         let admin_keys = if admin {
-            Some(load::admin_keys(&tx, false).await?)
+            Some(load::admin_keys(&reads, false).await?)
         } else {
             None
         };

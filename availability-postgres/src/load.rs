@@ -1,7 +1,7 @@
 //! Reading calendars back: all of them, streamed, into the mirror (at start and after a
 //! reconnect), or some of them by id (a write's, locked; the follower's, to apply changes).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use availability_core::dated::MAX_SPAN_SECONDS;
 use availability_core::store::decide::DatedWrite;
@@ -168,6 +168,47 @@ impl<'t> Reads for Transaction<'t> {
         sql: &str,
     ) -> impl std::future::Future<Output = Result<Statement, tokio_postgres::Error>> + Send {
         self.prepare(sql)
+    }
+}
+
+/// The follower's transaction, with the statements its connection has prepared (at most
+/// [`KEPT_STATEMENTS`]; the shapes of its reads are a handful). A statement prepared once is
+/// parsed and planned once, not at every round.
+pub(crate) struct Kept<'a, 't> {
+    pub(crate) tx: &'a Transaction<'t>,
+    pub(crate) statements: &'a std::sync::Mutex<HashMap<String, Statement>>,
+}
+
+/// The most statements [`Kept`] holds: past it, it forgets them all and starts again.
+const KEPT_STATEMENTS: usize = 64;
+
+impl<'t> Reads for Kept<'_, 't> {
+    type On = Transaction<'t>;
+    fn on(&self) -> &Transaction<'t> {
+        self.tx
+    }
+    fn statement(
+        &self,
+        sql: &str,
+    ) -> impl std::future::Future<Output = Result<Statement, tokio_postgres::Error>> + Send {
+        let kept = self
+            .statements
+            .lock()
+            .ok()
+            .and_then(|statements| statements.get(sql).cloned());
+        async move {
+            if let Some(statement) = kept {
+                return Ok(statement);
+            }
+            let statement = self.tx.prepare(sql).await?;
+            if let Ok(mut statements) = self.statements.lock() {
+                if statements.len() >= KEPT_STATEMENTS {
+                    statements.clear();
+                }
+                statements.insert(sql.to_owned(), statement.clone());
+            }
+            Ok(statement)
+        }
     }
 }
 
