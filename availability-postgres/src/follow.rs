@@ -292,9 +292,10 @@ impl Running {
         // The log is read by `xid`, whose share of the rows the planner cannot estimate
         // without fresh statistics (a young or just-pruned log has none, and a busy one's
         // are always behind): it then scans the whole log, up to an hour of changes, every
-        // round. The index on `xid` is always the way in, so this transaction uses it, and
-        // keeps the plan: made for each value, as the planner would choose, the plan cost
-        // more than the read (76 us a round against 58).
+        // round. The index on `xid` is always the way in, so this transaction uses it. Its
+        // reads (the log's and the reloads', prepared once a connection) keep their generic
+        // plans: planned for each call, as the planner would choose, the log's read cost
+        // more to plan than to run (76 us a round against 58).
         let xmin = load::snapshot_xmin_after(
             &tx,
             "SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan",
