@@ -22,6 +22,7 @@ use tokio_postgres::{Client, Config, IsolationLevel, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::connect;
+use crate::delta::{Deltas, Logged, Touched};
 use crate::fail::from_db;
 use crate::load::{self, Position};
 use crate::rows::{self, REMEMBERED};
@@ -153,7 +154,7 @@ struct Running {
 
 /// The changes from a transaction id on (`$1`, as text), in the order they were logged.
 const READ_LOG: &str = "SELECT seq, xid::text, kind, id, key, incarnation, \
-     (extract(epoch from clock_timestamp() - at) * 1000)::bigint, version \
+     (extract(epoch from clock_timestamp() - at) * 1000)::bigint, version, bookings, days \
      FROM changes WHERE xid >= $1::text::xid8 ORDER BY seq";
 
 impl Running {
@@ -306,7 +307,10 @@ impl Running {
             .await
             .map_err(|e| from_db("reading the change log", e))?;
         let mut fresh = Vec::new();
+        // Calendars read whole, and those whose changes may be applied from the rows they
+        // name.
         let mut calendars = BTreeSet::new();
+        let mut changed: BTreeMap<String, Vec<Logged>> = BTreeMap::new();
         let mut deleted: BTreeMap<String, u64> = BTreeMap::new();
         let mut groups = BTreeSet::new();
         let mut admin = false;
@@ -337,8 +341,26 @@ impl Running {
                             .is_some_and(|c| c.state() >= (i.max(0) as u64, v.max(0) as u64)),
                         _ => false,
                     };
-                    if !shown {
-                        calendars.insert(id);
+                    match (shown, incarnation, version) {
+                        (true, _, _) => {}
+                        (false, Some(i), Some(v)) => {
+                            let touched = match (
+                                row.try_get::<_, Option<Vec<i64>>>(8).map_err(bad)?,
+                                row.try_get::<_, Option<Vec<chrono::NaiveDate>>>(9)
+                                    .map_err(bad)?,
+                            ) {
+                                (Some(bookings), Some(days)) => Some(Touched { bookings, days }),
+                                _ => None,
+                            };
+                            changed.entry(id).or_default().push(Logged {
+                                incarnation: i.max(0) as u64,
+                                version: v.max(0) as u64,
+                                touched,
+                            });
+                        }
+                        (false, _, _) => {
+                            calendars.insert(id);
+                        }
                     }
                 }
                 "deleted" => {
@@ -360,6 +382,9 @@ impl Running {
                 other => return Err(rows::bad("a change", format!("of kind {other:?}"))),
             }
         }
+        changed.retain(|id, _| !calendars.contains(id));
+        let (deltas, whole) = Deltas::plan(&self.store, changed);
+        calendars.extend(whole);
         let ids: Vec<&str> = calendars.iter().map(String::as_str).collect();
         let group_ids: Vec<&str> = groups.iter().map(String::as_str).collect();
         let cutoff = load::now_s() - self.source.retention_seconds;
@@ -367,11 +392,32 @@ impl Running {
             tx: &tx,
             statements: kept,
         };
-        let loaded = if ids.is_empty() {
-            Vec::new()
-        } else {
-            load::calendars(&reads, Some(&ids), false, load::Dated::All(Some(cutoff))).await?
+        let whole = async {
+            match ids.is_empty() {
+                true => Ok(Vec::new()),
+                false => {
+                    load::calendars(&reads, Some(&ids), false, load::Dated::All(Some(cutoff))).await
+                }
+            }
         };
+        let named = async {
+            match deltas.is_empty() {
+                true => Ok(None),
+                false => deltas.read(&reads).await.map(Some),
+            }
+        };
+        let (mut loaded, named) = futures_util::future::try_join(whole, named).await?;
+        if let Some(named) = named {
+            let (applied, again) = deltas.apply(named, cutoff)?;
+            loaded.extend(applied);
+            if !again.is_empty() {
+                let again: Vec<&str> = again.iter().map(String::as_str).collect();
+                loaded.extend(
+                    load::calendars(&reads, Some(&again), false, load::Dated::All(Some(cutoff)))
+                        .await?,
+                );
+            }
+        }
         let loaded_groups = if group_ids.is_empty() {
             BTreeMap::new()
         } else {

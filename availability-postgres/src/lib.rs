@@ -22,6 +22,7 @@
 
 mod batch;
 mod connect;
+mod delta;
 mod export;
 mod fail;
 mod follow;

@@ -12,6 +12,7 @@ use availability_core::store::{Authority, Calendar, IdempotencyKey, KeyHash, Rem
 use availability_core::{BackendError, Error};
 use tokio_postgres::types::ToSql;
 
+use crate::delta::Touched;
 use crate::fail::{db, from_db, Fail};
 use crate::load;
 use crate::rows::{self, signed, REMEMBERED};
@@ -154,6 +155,55 @@ pub(crate) fn change_row<'a>(
             Param::Owned(Box::new(version)),
         ],
     }
+}
+
+/// The change log's row for a write of calendar `id`'s dated rows alone, naming them (see
+/// [`delta`](crate::delta)).
+fn dated_change_row(id: &str, (incarnation, version): (i64, i64), touched: Touched) -> Step<'_> {
+    Step {
+        sql: "INSERT INTO changes (kind, id, incarnation, version, bookings, days) \
+              VALUES ('calendar', $1, $2, $3, $4, $5)",
+        args: vec![
+            Param::Owned(Box::new(id)),
+            Param::Owned(Box::new(incarnation)),
+            Param::Owned(Box::new(version)),
+            Param::Owned(Box::new(touched.bookings)),
+            Param::Owned(Box::new(touched.days)),
+        ],
+    }
+}
+
+/// The rows `dated` writes, when they are all that differs between `before` and `after`
+/// (their version aside): the calendar's own row changes in its version and next booking id
+/// alone.
+fn touched(
+    before: Option<&Calendar>,
+    after: &Calendar,
+    dated: &rows::DatedRows,
+) -> Option<Touched> {
+    let before = before?;
+    let alone = before.incarnation() == after.incarnation()
+        && before.version() < after.version()
+        && before.zone() == after.zone()
+        && before.week() == after.week()
+        && before.booking_public() == after.booking_public()
+        && before.changed_at_unix_ms() == after.changed_at_unix_ms()
+        && before.keys() == after.keys()
+        && before.booking_types().eq(after.booking_types());
+    if !alone {
+        return None;
+    }
+    let mut bookings: Vec<i64> = (dated.made.iter().chain(&dated.moved))
+        .map(|b| b.id)
+        .chain(dated.gone.iter().copied())
+        .collect();
+    bookings.sort_unstable();
+    bookings.dedup();
+    let mut days: Vec<_> = (dated.set_overrides.iter().map(|o| o.0))
+        .chain(dated.cleared_overrides.iter().copied())
+        .collect();
+    days.sort_unstable();
+    Some(Touched { bookings, days })
 }
 
 /// The doorbell: delivered to the listening servers when the transaction commits.
@@ -513,12 +563,10 @@ pub(crate) async fn persist_then(
     if let Some(event) = &event {
         steps.push(webhooks::emit(event));
     }
-    steps.push(change_row(
-        "calendar",
-        id,
-        None,
-        Some((row.incarnation, row.version)),
-    ));
+    steps.push(match touched(before, after, &dated) {
+        Some(touched) => dated_change_row(id, (row.incarnation, row.version), touched),
+        None => change_row("calendar", id, None, Some((row.incarnation, row.version))),
+    });
     steps.push(notify());
     steps.extend(then);
     match commit {

@@ -27,7 +27,7 @@ fn at(seconds: i64) -> String {
 /// Index entries of bookings read so far, once every backend has reported its reads: an idle
 /// backend does within ten seconds, so this waits that long and then until the count stops
 /// moving.
-async fn bookings_read(db: &tokio_postgres::Client) -> i64 {
+pub(super) async fn bookings_read(db: &tokio_postgres::Client) -> i64 {
     let read = async || -> i64 {
         db.query_one(
             "SELECT coalesce(sum(idx_tup_read), 0)::bigint FROM pg_stat_user_indexes \
