@@ -39,8 +39,132 @@ impl Drop for Unfinished {
     }
 }
 
+impl Unfinished {
+    fn client(&self) -> &deadpool_postgres::ClientWrapper {
+        match &self.0 {
+            Some(client) => client,
+            None => unreachable!("a connection is emptied only once its transaction ended"),
+        }
+    }
+}
+
 /// How many times a write that hit a serialization failure or a deadlock is tried.
 const TRIES: usize = 8;
+
+/// A write's tries, all within the write timeout: a connection for each, its transaction
+/// begun, committed (or rolled back) and settled. [`Database::run_in`] runs a closure's work
+/// in them; a write on the runtime's own tasks runs its work as a plain future (whose
+/// `Send` the compiler proves, as it cannot for an async closure's).
+struct Tries<'d> {
+    db: &'d Database,
+    what: &'static str,
+    deadline: tokio::time::Instant,
+    tries: usize,
+}
+
+/// Runs `$work`, a future of the statements of a try on `$tx` (a `&Tx`), in [`Tries`] on
+/// connections of `$pool` until one settles; the write's `Result`. A macro, not a function
+/// taking a closure: the future is then made where its `Send` can be proved.
+macro_rules! in_tries {
+    ($db:expr, $pool:expr, $what:expr, |$tx:ident| $work:expr) => {{
+        let mut tries = Tries::new($db, $what);
+        loop {
+            let mut connection = tries.connection($pool).await?;
+            let attempt = {
+                let $tx = &Tx::on(connection.client());
+                tries.attempt($tx, $work).await
+            };
+            if let Some(value) = tries.settle(&mut connection, attempt)? {
+                break Ok(value);
+            }
+        }
+    }};
+}
+
+/// How a try ended: its outcome and whether its connection is clean (the transaction
+/// over); `None` when the write timed out.
+type Attempt<T> = Option<(Result<T, Fail>, bool)>;
+
+impl<'d> Tries<'d> {
+    fn new(db: &'d Database, what: &'static str) -> Tries<'d> {
+        Tries {
+            db,
+            what,
+            deadline: tokio::time::Instant::now() + db.settings.write_timeout,
+            tries: 0,
+        }
+    }
+
+    /// A connection of `pool` for the next try.
+    async fn connection(&self, pool: &deadpool_postgres::Pool) -> Result<Unfinished, Error> {
+        match tokio::time::timeout_at(self.deadline, pool.get()).await {
+            Ok(Ok(client)) => Ok(Unfinished(Some(client))),
+            Ok(Err(e)) => Err(Error::of_backend(
+                BackendError::Unavailable,
+                format!("no connection to the database for {}: {e}", self.what),
+            )),
+            Err(_) => Err(timed_out(self.what, &self.db.settings)),
+        }
+    }
+
+    /// Runs `work`, the try's statements on `tx`, in its transaction, and ends that.
+    async fn attempt<T>(
+        &self,
+        tx: &Tx<'_>,
+        work: impl std::future::Future<Output = Result<T, Fail>>,
+    ) -> Attempt<T> {
+        let what = self.what;
+        tokio::time::timeout_at(self.deadline, async {
+            // BEGIN goes out with the work's first statements: the connection sends in
+            // order, and the answer to BEGIN comes before theirs.
+            let begin = async { tx.batch_execute("BEGIN").await.map_err(db(what)) };
+            let (begun, value) = futures_util::future::join(begin, work).await;
+            let done = match (begun, value) {
+                (Ok(()), Ok(value)) if tx.finished() => Ok(value),
+                (Ok(()), Ok(value)) => tx
+                    .batch_execute("COMMIT")
+                    .await
+                    .map(|()| value)
+                    .map_err(db(what)),
+                (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+            };
+            // Nothing of a failed attempt stays: the next user of the connection starts
+            // clean, or the connection is not used again.
+            let clean = done.is_ok() || tx.batch_execute("ROLLBACK").await.is_ok();
+            (done, clean)
+        })
+        .await
+        .ok()
+    }
+
+    /// The end of a try on `connection`: the write's value, its error, or `None` to try
+    /// again. A connection whose transaction did not end is dropped, never reused.
+    fn settle<T>(
+        &mut self,
+        connection: &mut Unfinished,
+        attempt: Attempt<T>,
+    ) -> Result<Option<T>, Error> {
+        let Some((done, clean)) = attempt else {
+            // The connection may be stuck (its packets lost): it is not reused (the guard
+            // drops it).
+            return Err(timed_out(self.what, &self.db.settings));
+        };
+        if clean {
+            connection.0 = None;
+        }
+        match done {
+            Ok(value) => Ok(Some(value)),
+            Err(Fail::Stop(e)) => Err(e),
+            Err(Fail::Retry(why)) => {
+                self.tries += 1;
+                match self.tries >= TRIES {
+                    true => Err(Error::of_backend(BackendError::Unavailable, why)),
+                    false => Ok(None),
+                }
+            }
+        }
+    }
+}
 
 /// What a dated write made: the calendar after it and the booking it made or cancelled, or
 /// (for an idempotency key whose booking was made already, through this server or another)
@@ -51,6 +175,17 @@ pub enum Booked {
     Made(Arc<Calendar>, Option<Arc<Booking>>),
     /// The answer remembered for the key.
     Repeat(Remembered),
+}
+
+/// A dated write's request, as each try of it reads it.
+#[derive(Clone, Copy)]
+struct Dated<'a> {
+    id: &'a str,
+    expected: &'a Expected,
+    write: &'a DatedWrite<'a>,
+    idempotency: Option<&'a IdempotencyKey>,
+    near: Option<&'a Near>,
+    cutoff: i64,
 }
 
 impl Database {
@@ -71,63 +206,7 @@ impl Database {
         what: &'static str,
         mut work: impl AsyncFnMut(&Tx<'_>) -> Result<T, Fail>,
     ) -> Result<T, Error> {
-        let deadline = tokio::time::Instant::now() + self.settings.write_timeout;
-        let mut tries = 0;
-        loop {
-            let client = match tokio::time::timeout_at(deadline, pool.get()).await {
-                Ok(Ok(client)) => client,
-                Ok(Err(e)) => {
-                    return Err(Error::of_backend(
-                        BackendError::Unavailable,
-                        format!("no connection to the database for {what}: {e}"),
-                    ))
-                }
-                Err(_) => return Err(timed_out(what, &self.settings)),
-            };
-            let mut guard = Unfinished(Some(client));
-            let Some(client) = guard.0.as_ref() else {
-                unreachable!("the connection was just put there");
-            };
-            let attempt = tokio::time::timeout_at(deadline, async {
-                let tx = Tx::on(client);
-                // BEGIN goes out with the work's first statements: the connection sends in
-                // order, and the answer to BEGIN comes before theirs.
-                let begin = async { tx.batch_execute("BEGIN").await.map_err(db(what)) };
-                let (begun, value) = futures_util::future::join(begin, work(&tx)).await;
-                let done = match (begun, value) {
-                    (Ok(()), Ok(value)) if tx.finished() => Ok(value),
-                    (Ok(()), Ok(value)) => tx
-                        .batch_execute("COMMIT")
-                        .await
-                        .map(|()| value)
-                        .map_err(db(what)),
-                    (Err(e), _) | (Ok(()), Err(e)) => Err(e),
-                };
-                // Nothing of a failed attempt stays: the next user of the connection starts
-                // clean, or the connection is not used again.
-                let clean = done.is_ok() || tx.batch_execute("ROLLBACK").await.is_ok();
-                (done, clean)
-            })
-            .await;
-            let Ok((done, clean)) = attempt else {
-                // The connection may be stuck (its packets lost): it is not reused (the
-                // guard drops it).
-                return Err(timed_out(what, &self.settings));
-            };
-            if clean {
-                guard.0 = None;
-            }
-            match done {
-                Ok(value) => return Ok(value),
-                Err(Fail::Stop(e)) => return Err(e),
-                Err(Fail::Retry(why)) => {
-                    tries += 1;
-                    if tries >= TRIES {
-                        return Err(Error::of_backend(BackendError::Unavailable, why));
-                    }
-                }
-            }
-        }
+        in_tries!(self, pool, what, |tx| work(tx))
     }
 
     /// Creates calendar `id`, as [`Store::create`](availability_core::store::Store::create).
@@ -258,45 +337,16 @@ impl Database {
     ) -> Result<Booked, Error> {
         let cutoff = now_s() - self.settings.retention_seconds;
         let near = Near::of(write, cutoff);
-        let outcome = self
-            .run("saving the dated change", async |tx| {
-                let Some(near) = &near else {
-                    return self
-                        .dated_in_full(tx, id, expected, write, idempotency, cutoff)
-                        .await;
-                };
-                let (current, kept) = lock_near(tx, id, near, idempotency).await?;
-                if let Some(kept) = kept {
-                    return Ok(Booked::Repeat(kept));
-                }
-                let admin = admin_for(tx, &expected.by).await?;
-                // Decided from the rows near the write, read under the calendar's lock.
-                let (next, booking) = decide::dated(&current, expected, &admin, write, cutoff)?;
-                // What this server shows after it: its own copy of the calendar, when that is
-                // the state the rows were read from, with the same write, which must make
-                // the same booking and version. Otherwise (this server has not read the
-                // latest change back yet) the whole calendar is read, as a write that
-                // depends on all of it does.
-                let shown = self
-                    .store
-                    .get(id)
-                    .filter(|mine| mine.state() == current.state())
-                    .and_then(|mine| decide::dated(&mine, expected, &admin, write, cutoff).ok())
-                    .filter(|(mine, made)| mine.version() == next.version() && *made == booking);
-                let Some((shown, made)) = shown else {
-                    return self
-                        .dated_in_full(tx, id, expected, write, idempotency, cutoff)
-                        .await;
-                };
-                let remember = match (idempotency, &booking) {
-                    (Some(key), Some(booking)) => remember_booking(key, &next, booking)?,
-                    _ => Vec::new(),
-                };
-                // The rows, the answer kept and COMMIT: one round trip.
-                persist_then(tx, Some(&current), &next, cutoff, remember, true).await?;
-                Ok(Booked::Made(Arc::new(shown), made))
-            })
-            .await?;
+        let what = "saving the dated change";
+        let dated = Dated {
+            id,
+            expected,
+            write,
+            idempotency,
+            near: near.as_ref(),
+            cutoff,
+        };
+        let outcome: Booked = in_tries!(self, &self.pool, what, |tx| self.dated_try(tx, &dated))?;
         match &outcome {
             Booked::Made(calendar, _) => {
                 self.store.install(Calendar::clone(calendar));
@@ -304,6 +354,52 @@ impl Database {
             Booked::Repeat(kept) => self.store.install_remembered(kept.clone()),
         }
         Ok(outcome)
+    }
+
+    /// One try of [`Database::dated`] on `tx`.
+    async fn dated_try(&self, tx: &Tx<'_>, dated: &Dated<'_>) -> Result<Booked, Fail> {
+        let Dated {
+            id,
+            expected,
+            write,
+            idempotency,
+            near,
+            cutoff,
+        } = *dated;
+        let Some(near) = near else {
+            return self
+                .dated_in_full(tx, id, expected, write, idempotency, cutoff)
+                .await;
+        };
+        let (current, kept) = lock_near(tx, id, near, idempotency).await?;
+        if let Some(kept) = kept {
+            return Ok(Booked::Repeat(kept));
+        }
+        let admin = admin_for(tx, &expected.by).await?;
+        // Decided from the rows near the write, read under the calendar's lock.
+        let (next, booking) = decide::dated(&current, expected, &admin, write, cutoff)?;
+        // What this server shows after it: its own copy of the calendar, when that is the
+        // state the rows were read from, with the same write, which must make the same
+        // booking and version. Otherwise (this server has not read the latest change back
+        // yet) the whole calendar is read, as a write that depends on all of it does.
+        let shown = self
+            .store
+            .get(id)
+            .filter(|mine| mine.state() == current.state())
+            .and_then(|mine| decide::dated(&mine, expected, &admin, write, cutoff).ok())
+            .filter(|(mine, made)| mine.version() == next.version() && *made == booking);
+        let Some((shown, made)) = shown else {
+            return self
+                .dated_in_full(tx, id, expected, write, idempotency, cutoff)
+                .await;
+        };
+        let remember = match (idempotency, &booking) {
+            (Some(key), Some(booking)) => remember_booking(key, &next, booking)?,
+            _ => Vec::new(),
+        };
+        // The rows, the answer kept and COMMIT: one round trip.
+        persist_then(tx, Some(&current), &next, cutoff, remember, true).await?;
+        Ok(Booked::Made(Arc::new(shown), made))
     }
 
     /// [`Database::dated`] from every row of the calendar.

@@ -287,6 +287,30 @@ impl App {
             .await
     }
 
+    /// [`App::commit_or`] for a write that is awaited rather than run on a blocking thread
+    /// (see [`Storage::book`]). It runs as a task of its own, so that it ends, and the
+    /// cache and event streams hear of it, even when the request is dropped while it waits.
+    pub async fn commit_awaited_or<T: Send + 'static>(
+        &self,
+        id: &str,
+        what: &'static str,
+        change: impl std::future::Future<Output = std::result::Result<T, availability_core::Error>>
+            + Send
+            + 'static,
+        refused: impl FnOnce(availability_core::Error) -> Problem,
+    ) -> Result<T> {
+        let cache = Arc::clone(&self.cache);
+        let events = self.events.clone();
+        let owned_id = id.to_owned();
+        let run = tokio::spawn(async move {
+            let outcome = change.await;
+            cache.forget(&owned_id);
+            events.committed();
+            outcome
+        });
+        self.committed(what, run.await, refused)
+    }
+
     /// [`App::commit`], with the store's refusals answered by `refused` (a route that can say
     /// more than [`Problem::of_core`] about some of them).
     pub async fn commit_or<T: Send + 'static>(
@@ -312,7 +336,20 @@ impl App {
             events.committed();
             outcome
         });
-        let outcome = match run.await {
+        self.committed(what, run.await, refused)
+    }
+
+    /// A write's outcome, counted, its refusal answered by `refused`.
+    fn committed<T>(
+        &self,
+        what: &'static str,
+        run: std::result::Result<
+            std::result::Result<T, availability_core::Error>,
+            tokio::task::JoinError,
+        >,
+        refused: impl FnOnce(availability_core::Error) -> Problem,
+    ) -> Result<T> {
+        let outcome = match run {
             Ok(outcome) => outcome,
             Err(err) => {
                 if err.is_panic() {

@@ -5,7 +5,8 @@
 //! database's mirror in memory), one lock-free lookup that shares the calendar's `Arc`. Writes
 //! go through [`Storage`], the seam: the same operations, decided by the same rules of the
 //! core, made durable by a flush of the file or a database transaction. They block until then,
-//! so routes run them on tokio's blocking pool.
+//! so routes run them on tokio's blocking pool; a booking is awaited instead
+//! ([`Storage::book`]).
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock, Weak};
@@ -18,7 +19,7 @@ pub use availability_core::store::{
     IdempotencyKey, KeyHash, KeyScope, NewCalendar, PastPattern, Pending, Remembered, Store,
     Webhook, DEFAULT_CALENDAR, MAX_BATCH,
 };
-use availability_core::Error;
+use availability_core::{BackendError, Error};
 pub use availability_postgres::{Booked, Database, OutboxCounts};
 use chrono::NaiveDate;
 
@@ -210,22 +211,34 @@ impl Storage {
     /// # Errors
     ///
     /// As [`Store::book`]; [`Error::is_unavailable`] when the database is away.
-    pub fn book(
+    ///
+    /// Awaited, not blocking: on the store file it runs on the blocking pool (its flush
+    /// blocks); through the database on the runtime, where the database's answers arrive, so
+    /// that a booking does not hand each one to another thread.
+    pub async fn book(
         &self,
-        id: &str,
+        id: String,
         expected: Expected,
-        claim: &Claim,
-        idempotency: Option<&IdempotencyKey>,
+        claim: Claim,
+        idempotency: Option<IdempotencyKey>,
     ) -> Result<Booked, Error> {
         match self {
-            Storage::File(store) => store
-                .book(id, expected, claim, idempotency)
-                .map(|(calendar, booking)| Booked::Made(calendar, Some(booking))),
+            Storage::File(store) => {
+                let store = Arc::clone(store);
+                tokio::task::spawn_blocking(move || {
+                    store
+                        .book(&id, expected, &claim, idempotency.as_ref())
+                        .map(|(calendar, booking)| Booked::Made(calendar, Some(booking)))
+                })
+                .await
+                .unwrap_or_else(|e| Err(Error::of_backend(BackendError::Io, e.to_string())))
+            }
             Storage::Postgres(db, _) => {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs() as i64);
-                Self::wait(db.dated(id, &expected, &DatedWrite::Book { claim, now }, idempotency))
+                let write = DatedWrite::Book { claim: &claim, now };
+                db.dated(&id, &expected, &write, idempotency.as_ref()).await
             }
         }
     }

@@ -254,11 +254,12 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let owned_id = id.to_owned();
     let remembered = running.as_ref().map(|r| r.key.clone());
     let fingerprint = running.as_ref().map(|r| r.key.fingerprint);
+    let storage = app.storage.clone();
     let outcome = app
-        .commit_or(
+        .commit_awaited_or(
             id,
             "saving the booking",
-            move |store| store.book(&owned_id, expected, &claim, remembered.as_ref()),
+            async move { storage.book(owned_id, expected, claim, remembered).await },
             move |err| refused(err, &owner, start),
         )
         .await?;
