@@ -9,10 +9,13 @@
 #    each (benches/rooms.lua, as benches/book.sh: about one in ten asks for a span asked for
 #    just before, a conflict). Reports bookings/s and requests/s summed over both, p50/p99 of
 #    each, and the split of the answers by status.
-# 2. Flash sale through the first instance (the driver speaks to one URL): PG_ITEMS items,
+# 2. Propagation: bookings through the first instance, one at a time, each timed from its
+#    answer to its event on the second instance's stream (benches/src/bin/drive/propagate.rs):
+#    200 on quiet instances, then 200 while the room run books through both again.
+# 3. Flash sale through the first instance (the driver speaks to one URL): PG_ITEMS items,
 #    PG_CLIENTS clients connected first, each with an Idempotency-Key, repeating twice: the
 #    driver fails the run unless each item has exactly one winner.
-# 3. Startup: the time from starting a third instance to its first answer, with every
+# 4. Startup: the time from starting a third instance to its first answer, with every
 #    calendar of the database to load.
 #
 # Needs PostgreSQL's programs (apt-get install postgresql) and wrk. Run as root, the cluster
@@ -128,6 +131,23 @@ if [ "${PG_STATEMENTS:-0}" = 1 ]; then
         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15")
 fi
 
+say "propagation: bookings through the first instance, each followed on the second's stream"
+OTHER="https://127.0.0.1:$((SERVER_PORT + 1)) $WORK/i2/cert.pem"
+# shellcheck disable=SC2086
+PROPAGATE_QUIET=$(drive propagate $OTHER relay-quiet 200 5) || die "propagation failed: $PROPAGATE_QUIET"
+WRK_PIDS=()
+for i in 1 2; do
+    BOOK_ROOM_OFFSET=$(((i - 1) * ROOMS)) wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" \
+        --timeout 10s -s "$WORK/rooms.lua" \
+        "https://127.0.0.1:$((SERVER_PORT + i - 1))/calendars/room-000/bookings" \
+        >"$WORK/wrk-propagate$i" 2>&1 &
+    WRK_PIDS+=("$!")
+done
+sleep 1
+# shellcheck disable=SC2086
+PROPAGATE_LOADED=$(drive propagate $OTHER relay-loaded 200 20) || die "propagation failed: $PROPAGATE_LOADED"
+wait "${WRK_PIDS[@]}" || true
+
 say "flash sale: $ITEMS items, $CLIENTS clients, through the first instance"
 FLASH=$(drive flash "$ITEMS" "$CLIENTS") || die "the flash sale failed: $FLASH"
 
@@ -161,6 +181,13 @@ CALENDARS=$(grep -o 'calendars=[0-9]*' "$WORK/i3/err" | head -n 1 | cut -d= -f2)
         echo "$STATEMENTS"
         echo
     fi
+    echo "## Propagation"
+    echo
+    echo "From a booking's answer through the first instance to its event on the second's stream:"
+    echo
+    echo "    quiet:                        $PROPAGATE_QUIET"
+    echo "    while the room run goes on:   $PROPAGATE_LOADED"
+    echo
     echo "## Flash sale through the first instance"
     echo
     echo "    $FLASH"

@@ -129,6 +129,29 @@ impl Conn {
         })
     }
 
+    /// A GET whose answer's body stays open (an event stream): its body, as it comes.
+    pub(crate) async fn open(&mut self, path: &str) -> Result<hyper::body::Incoming, Fail> {
+        let request = Request::builder()
+            .uri(path)
+            .header("host", "localhost")
+            .header("accept", "text/event-stream")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| format!("the connection: {e}"))?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("a request to {path}: {e}"))?;
+        if response.status() != StatusCode::OK {
+            return Err(format!("{path}: {}", response.status()));
+        }
+        Ok(response.into_body())
+    }
+
     /// A write with `key`; the answer must have `status`.
     pub(crate) async fn write(
         &mut self,

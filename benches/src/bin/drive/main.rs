@@ -19,13 +19,17 @@
 //!   overlap SIZE CONNS SECS ask POST /overlap about SIZE members flat out, each question a
 //!                           week and zone not asked before in the last 10,000
 //!   largest SIZES           for each size, 200 uncached questions one after another: p50, p99
+//!   propagate OTHER_URL OTHER_CERT CALENDAR COUNT GAP_MS
+//!                           COUNT bookings of a new CALENDAR, GAP_MS apart, through this
+//!                           server; for each, the time from its answer to its event on the
+//!                           other instance's stream (several instances on one database)
 //! ```
 //!
 //! Each command prints one line starting with its name in capitals, `KEY=VALUE` pairs after,
 //! and fails (exit 1) when an answer is not what the scenario requires.
 //!
 //! `conn` is the HTTPS connection and its answers; `setup` makes the calendars (`rooms`,
-//! `members`); `bookings` and `overlap` are the scenarios; `spin` is here.
+//! `members`); `bookings`, `overlap` and `propagate` are the scenarios; `spin` is here.
 
 // The lines it prints are its results.
 #![allow(clippy::print_stdout)]
@@ -33,6 +37,7 @@
 mod bookings;
 mod conn;
 mod overlap;
+mod propagate;
 mod setup;
 
 use std::sync::Arc;
@@ -43,6 +48,7 @@ use http::StatusCode;
 use bookings::{flash, stream};
 use conn::Server;
 use overlap::{largest, overlap};
+use propagate::propagate;
 use setup::{members, rooms};
 
 type Fail = String;
@@ -62,7 +68,8 @@ fn main() {
 async fn run(args: &[String]) -> Result<(), Fail> {
     let usage = "usage: drive URL CERT ADMIN_KEY rooms N | members N | flash ITEMS CLIENTS \
                  | stream RATE SECONDS CALENDAR [STATUS] | spin SECONDS \
-                 | overlap SIZE CONNECTIONS SECONDS | largest SIZES";
+                 | overlap SIZE CONNECTIONS SECONDS | largest SIZES \
+                 | propagate OTHER_URL OTHER_CERT CALENDAR COUNT GAP_MS";
     let [url, cert, admin, command, rest @ ..] = args else {
         return Err(usage.to_owned());
     };
@@ -98,6 +105,14 @@ async fn run(args: &[String]) -> Result<(), Fail> {
                 .map(|n| n.parse().map_err(|_| usage.to_owned()))
                 .collect::<Result<_, _>>()?;
             largest(&server, &sizes).await
+        }
+        "propagate" => {
+            let [other, other_cert, calendar, ..] = rest else {
+                return Err(usage.to_owned());
+            };
+            let other = Server::new(other, other_cert, admin)?;
+            let gap = Duration::from_millis(number(4)? as u64);
+            propagate(&server, &other, calendar, number(3)?, gap).await
         }
         _ => Err(usage.to_owned()),
     }

@@ -53,6 +53,17 @@ async fn calendar(
     Ok(())
 }
 
+/// Creates calendar `id` as [`calendar`] does, on a connection of its own.
+pub(crate) async fn calendar_of(
+    server: &Server,
+    id: &str,
+    zone: &str,
+    public: bool,
+    week: &str,
+) -> Result<(), Fail> {
+    calendar(server, &mut server.connect().await?, id, zone, public, week).await
+}
+
 /// One update of a week: `day` `from`-`to` has `status`.
 pub(crate) fn update(day: &str, from: &str, to: &str, status: &str) -> String {
     format!(r#"{{"day":"{day}","from":"{from}","to":"{to}","status":"{status}"}}"#)
