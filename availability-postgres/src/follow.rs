@@ -30,6 +30,11 @@ use crate::OnChange;
 
 /// How often the log is read when no notification comes.
 const POLL: Duration = Duration::from_millis(500);
+/// The least time from the start of a round that found changes to the next round's start:
+/// under a stream of writes a round then reads the changes of several (each round is a
+/// transaction and several statements, whatever it reads). After a round that found none
+/// the next starts as soon as it is rung for, so a lone write is not held back.
+const ROUND_GAP: Duration = Duration::from_millis(5);
 /// How long changes are kept in the log: far longer than a connected server takes to read
 /// them (one that was away loads everything again).
 const KEEP_CHANGES: &str = "1 hour";
@@ -219,12 +224,16 @@ impl Running {
             // What the rounds prepare on this connection, kept with it.
             let kept = Mutex::new(HashMap::new());
             loop {
+                let began = tokio::time::Instant::now();
                 let target = self.follower.requested.load(Ordering::SeqCst);
                 let round = self.round(&mut client, (&read_log, &kept), &mut at, &mut seen);
-                if let Err(e) = within(self.source.wait, "reading the change log", round).await {
-                    self.follower.set_trouble(Some(e.to_string()));
-                    break;
-                }
+                let found = match within(self.source.wait, "reading the change log", round).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        self.follower.set_trouble(Some(e.to_string()));
+                        break;
+                    }
+                };
                 self.follower.set_trouble(None);
                 self.follower.done.send_modify(|d| *d = (*d).max(target));
                 if pruned.elapsed() >= PRUNE_EVERY {
@@ -244,6 +253,9 @@ impl Running {
                     },
                     () = self.follower.wake.notified() => {}
                     () = tokio::time::sleep(POLL) => {}
+                }
+                if found {
+                    tokio::time::sleep_until(began + ROUND_GAP).await;
                 }
             }
         }
@@ -275,14 +287,14 @@ impl Running {
         Ok(position)
     }
 
-    /// Reads the changes not applied yet and applies them.
+    /// Reads the changes not applied yet and applies them; whether there were any.
     async fn round(
         &self,
         client: &mut Client,
         (read_log, kept): (&Statement, &Mutex<HashMap<String, Statement>>),
         at: &mut Position,
         seen: &mut BTreeMap<u64, u64>,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         let tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
@@ -468,12 +480,13 @@ impl Running {
         for row in &answers {
             self.store.install_remembered(rows::remembered(row)?);
         }
+        let found = !fresh.is_empty();
         seen.extend(fresh);
         seen.retain(|_, xid| *xid >= xmin);
         at.xmin = xmin;
         self.follower
             .lag_ms
             .store(lag.max(0) as u64, Ordering::Relaxed);
-        Ok(())
+        Ok(found)
     }
 }
