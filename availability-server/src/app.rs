@@ -287,18 +287,30 @@ impl App {
             .await
     }
 
-    /// [`App::commit_or`] for a write that is awaited rather than run on a blocking thread
-    /// (see [`Storage::book`]). It runs as a task of its own, so that it ends, and the
-    /// cache and event streams hear of it, even when the request is dropped while it waits.
-    pub async fn commit_awaited_or<T: Send + 'static>(
+    /// [`App::commit_or`] for a write that through the database is awaited rather than run
+    /// on a blocking thread (see [`Storage::book`]). There it runs as a task of its own, so
+    /// that it ends, and the cache and event streams hear of it, even when the request is
+    /// dropped while it waits. On the store file, whose writes block, it runs on the blocking
+    /// pool as every other write does.
+    pub async fn commit_awaited_or<T: Send + 'static, F>(
         &self,
         id: &str,
         what: &'static str,
-        change: impl std::future::Future<Output = std::result::Result<T, availability_core::Error>>
+        change: impl FnOnce(Storage) -> F + Send + 'static,
+        refused: impl FnOnce(availability_core::Error) -> Problem,
+    ) -> Result<T>
+    where
+        F: std::future::Future<Output = std::result::Result<T, availability_core::Error>>
             + Send
             + 'static,
-        refused: impl FnOnce(availability_core::Error) -> Problem,
-    ) -> Result<T> {
+    {
+        if let Storage::File(_) = self.storage {
+            let run = move |storage: &Storage| {
+                tokio::runtime::Handle::current().block_on(change(storage.clone()))
+            };
+            return self.commit_or(id, what, run, refused).await;
+        }
+        let change = change(self.storage.clone());
         let cache = Arc::clone(&self.cache);
         let events = self.events.clone();
         let owned_id = id.to_owned();

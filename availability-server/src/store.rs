@@ -19,7 +19,7 @@ pub use availability_core::store::{
     IdempotencyKey, KeyHash, KeyScope, NewCalendar, PastPattern, Pending, Remembered, Store,
     Webhook, DEFAULT_CALENDAR, MAX_BATCH,
 };
-use availability_core::{BackendError, Error};
+use availability_core::Error;
 pub use availability_postgres::{Booked, Database, OutboxCounts};
 use chrono::NaiveDate;
 
@@ -212,9 +212,10 @@ impl Storage {
     ///
     /// As [`Store::book`]; [`Error::is_unavailable`] when the database is away.
     ///
-    /// Awaited, not blocking: on the store file it runs on the blocking pool (its flush
-    /// blocks); through the database on the runtime, where the database's answers arrive, so
-    /// that a booking does not hand each one to another thread.
+    /// A future: through the database it runs on the runtime, where the database's answers
+    /// arrive, so that a booking does not hand each one to another thread. On the store file
+    /// it does all its work, blocking (the flush), when first polled: it belongs on the
+    /// blocking pool, where [`App::commit_awaited_or`] runs it.
     pub async fn book(
         &self,
         id: String,
@@ -223,16 +224,9 @@ impl Storage {
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Booked, Error> {
         match self {
-            Storage::File(store) => {
-                let store = Arc::clone(store);
-                tokio::task::spawn_blocking(move || {
-                    store
-                        .book(&id, expected, &claim, idempotency.as_ref())
-                        .map(|(calendar, booking)| Booked::Made(calendar, Some(booking)))
-                })
-                .await
-                .unwrap_or_else(|e| Err(Error::of_backend(BackendError::Io, e.to_string())))
-            }
+            Storage::File(store) => store
+                .book(&id, expected, &claim, idempotency.as_ref())
+                .map(|(calendar, booking)| Booked::Made(calendar, Some(booking))),
             Storage::Postgres(db, _) => {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)

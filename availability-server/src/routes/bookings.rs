@@ -254,12 +254,11 @@ pub(super) async fn create(cx: Ctx<'_>, body: RequestBody) -> Result<Response<Bo
     let owned_id = id.to_owned();
     let remembered = running.as_ref().map(|r| r.key.clone());
     let fingerprint = running.as_ref().map(|r| r.key.fingerprint);
-    let storage = app.storage.clone();
     let outcome = app
         .commit_awaited_or(
             id,
             "saving the booking",
-            async move { storage.book(owned_id, expected, claim, remembered).await },
+            move |storage| async move { storage.book(owned_id, expected, claim, remembered).await },
             move |err| refused(err, &owner, start),
         )
         .await?;
