@@ -189,30 +189,11 @@ async fn the_change_log_is_read_through_its_index() {
     let Some(cluster) = cluster_for("the_change_log_is_read_through_its_index") else {
         return;
     };
-    let url = cluster.database().await;
-    let servers = instances(2, &url).await;
-    let (a, b) = (&servers[0], &servers[1]);
-    let key = always(a, "desk").await;
-    let db = Cluster::connect(&url).await;
+    let (servers, key, db) = two_and_a_desk(cluster).await;
     // Building the log's index reads it: only the scans after the start count.
     let before = log_scans(&db).await;
     // Writes one at a time, each waiting for B: every one is a round of B's follower.
-    for hours in 0..40 {
-        let r = book(
-            &a.client(Version::HTTP_11),
-            "desk",
-            &key,
-            &span(hours, hours + 1),
-            None,
-        )
-        .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-        let version = a.store.get("desk").unwrap().version();
-        eventually("the booking on B", || async {
-            b.store.get("desk").is_some_and(|c| c.version() == version)
-        })
-        .await;
-    }
+    followed_one_at_a_time(&servers, &key, 1).await;
     let after = log_scans(&db).await;
     assert!(
         after.1 - before.1 >= 40,
@@ -225,6 +206,37 @@ async fn the_change_log_is_read_through_its_index() {
         "reads of the change log scan it whole ({} through the index)",
         after.1 - before.1
     );
+}
+
+/// Two instances on a new database of `cluster`, calendar `desk` made through the first (its
+/// key), and a connection to the database.
+async fn two_and_a_desk(
+    cluster: &Cluster,
+) -> (
+    Vec<crate::support::TestServer>,
+    String,
+    tokio_postgres::Client,
+) {
+    let url = cluster.database().await;
+    let servers = instances(2, &url).await;
+    let key = always(&servers[0], "desk").await;
+    (servers, key, Cluster::connect(&url).await)
+}
+
+/// 40 one-hour bookings of `desk` through the first instance, `apart` hours apart, each
+/// waited for on the second: every one is a round of its follower.
+async fn followed_one_at_a_time(servers: &[crate::support::TestServer], key: &str, apart: i64) {
+    let (a, b) = (&servers[0], &servers[1]);
+    let c = a.client(Version::HTTP_11);
+    for n in 0..40 {
+        let r = book(&c, "desk", key, &span(n * apart, n * apart + 1), None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let version = a.store.get("desk").unwrap().version();
+        eventually("the booking on B", || async {
+            b.store.get("desk").is_some_and(|c| c.version() == version)
+        })
+        .await;
+    }
 }
 
 /// The change log's whole-table and index scans so far. A backend reports its scans once it
@@ -377,27 +389,22 @@ async fn a_follower_reads_the_rows_a_dated_change_names() {
     let Some(cluster) = cluster_for("a_follower_reads_the_rows_a_dated_change_names") else {
         return;
     };
-    let url = cluster.database().await;
-    let servers = instances(2, &url).await;
-    let (a, b) = (&servers[0], &servers[1]);
-    let key = always(a, "desk").await;
-    let db = Cluster::connect(&url).await;
+    let (servers, key, db) = two_and_a_desk(cluster).await;
     let before = super::near::bookings_read(&db).await;
-    let c = a.client(Version::HTTP_11);
     // Five days apart: a booking's own reads find none of the others.
-    for n in 0..40 {
-        let r = book(&c, "desk", &key, &span(n * 120, n * 120 + 1), None).await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-        let version = a.store.get("desk").unwrap().version();
-        eventually("the booking on B", || async {
-            b.store.get("desk").is_some_and(|c| c.version() == version)
-        })
-        .await;
-    }
+    followed_one_at_a_time(&servers, &key, 120).await;
     let read = super::near::bookings_read(&db).await - before;
     assert!(
         read <= 300,
         "40 bookings followed read {read} index entries of bookings"
     );
-    assert_eq!(b.store.get("desk").unwrap().dated().booking_count(), 40);
+    assert_eq!(
+        servers[1]
+            .store
+            .get("desk")
+            .unwrap()
+            .dated()
+            .booking_count(),
+        40
+    );
 }

@@ -107,15 +107,7 @@ impl Conn {
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|e| e.to_string())?;
         let start = Instant::now();
-        self.sender
-            .ready()
-            .await
-            .map_err(|e| format!("the connection: {e}"))?;
-        let response = self
-            .sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("a request to {path}: {e}"))?;
+        let response = self.request(path, request).await?;
         let (parts, body) = response.into_parts();
         let body = body
             .collect()
@@ -129,6 +121,22 @@ impl Conn {
         })
     }
 
+    /// Sends `request` (to `path`) once the connection is ready; the answer as it begins.
+    async fn request(
+        &mut self,
+        path: &str,
+        request: Request<Full<Bytes>>,
+    ) -> Result<http::Response<hyper::body::Incoming>, Fail> {
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| format!("the connection: {e}"))?;
+        self.sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("a request to {path}: {e}"))
+    }
+
     /// A GET whose answer's body stays open (an event stream): its body, as it comes.
     pub(crate) async fn open(&mut self, path: &str) -> Result<hyper::body::Incoming, Fail> {
         let request = Request::builder()
@@ -137,15 +145,7 @@ impl Conn {
             .header("accept", "text/event-stream")
             .body(Full::new(Bytes::new()))
             .map_err(|e| e.to_string())?;
-        self.sender
-            .ready()
-            .await
-            .map_err(|e| format!("the connection: {e}"))?;
-        let response = self
-            .sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("a request to {path}: {e}"))?;
+        let response = self.request(path, request).await?;
         if response.status() != StatusCode::OK {
             return Err(format!("{path}: {}", response.status()));
         }
