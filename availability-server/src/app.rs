@@ -311,13 +311,10 @@ impl App {
             return self.commit_or(id, what, run, refused).await;
         }
         let change = change(self.storage.clone());
-        let cache = Arc::clone(&self.cache);
-        let events = self.events.clone();
-        let owned_id = id.to_owned();
+        let written = self.written(id);
         let run = tokio::spawn(async move {
             let outcome = change.await;
-            cache.forget(&owned_id);
-            events.committed();
+            written();
             outcome
         });
         self.committed(what, run.await, refused)
@@ -335,20 +332,30 @@ impl App {
         refused: impl FnOnce(availability_core::Error) -> Problem,
     ) -> Result<T> {
         let store = self.storage.clone();
-        let cache = Arc::clone(&self.cache);
-        let events = self.events.clone();
-        let owned_id = id.to_owned();
+        let written = self.written(id);
         let run = tokio::task::spawn_blocking(move || {
             let outcome = change(&store);
             // On the pool's thread, so that it happens even when the request is dropped
-            // while it waits; and after a refusal too, since a change of two commits may have
-            // made the first. The bodies of a version that is no longer current must go: a
-            // named group's answer is found without its members' versions.
-            cache.forget(&owned_id);
-            events.committed();
+            // while it waits.
+            written();
             outcome
         });
         self.committed(what, run.await, refused)
+    }
+
+    /// What a write to calendar `id` tells once it has ended, whatever its outcome (a change
+    /// of two commits may have made the first before it was refused): the cache forgets the
+    /// calendar's bodies (those of a version that is no longer current must go: a named
+    /// group's answer is found without its members' versions), and the event streams look
+    /// for new versions.
+    fn written(&self, id: &str) -> impl FnOnce() + Send + 'static {
+        let cache = Arc::clone(&self.cache);
+        let events = self.events.clone();
+        let id = id.to_owned();
+        move || {
+            cache.forget(&id);
+            events.committed();
+        }
     }
 
     /// A write's outcome, counted, its refusal answered by `refused`.
